@@ -1,0 +1,7 @@
+//! azpath's pure core: the snapshot model, Azure RBAC semantics, the privilege graph and the query engine.
+//!
+//! Nothing here does IO: collectors produce a [`snapshot::Snapshot`], this crate turns it into findings.
+
+pub mod findings;
+pub mod model;
+pub mod snapshot;

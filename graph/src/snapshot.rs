@@ -1,0 +1,784 @@
+//! The snapshot: everything a collection saw, as typed records in the shapes the APIs return them.
+//!
+//! A snapshot holds raw-but-typed records (no derived edges), what was collected from where, and what could
+//! not be collected (coverage gaps). It never holds a secret value: the wire types below simply have no field
+//! for one (an application's `passwordCredentials` keep their ids and expiry dates, never `secretText`).
+//!
+//! Field names follow the REST APIs (camelCase, ARM `properties` envelopes), so a record copied from an API
+//! response or from `az ... -o json` deserializes as is. Unknown fields are ignored.
+
+use serde::{Deserialize, Serialize};
+
+/// The snapshot format version. Bump on any change that an older reader would misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One collection of a tenant: Azure resource manager data, Entra data, and coverage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Always [`SCHEMA_VERSION`] when written by this version of azpath.
+    pub schema_version: u32,
+    /// Where and when the data was collected.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// Azure Resource Manager records.
+    #[serde(default)]
+    pub azure: AzureData,
+    /// Microsoft Entra (Graph) records.
+    #[serde(default)]
+    pub entra: EntraData,
+    /// Each API listing that was collected: where from and how many records it gave.
+    #[serde(default)]
+    pub sources: Vec<SourceRecord>,
+    /// Each API listing that could not be collected, and why.
+    #[serde(default)]
+    pub coverage: Vec<CoverageGap>,
+}
+
+/// Where and when a snapshot was collected.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Metadata {
+    /// azpath version that wrote the snapshot.
+    #[serde(default)]
+    pub tool_version: String,
+    /// RFC 3339 time the collection started.
+    #[serde(default)]
+    pub collected_at: String,
+    /// Cloud name (`public`, `usgov`, `china`, `custom`).
+    #[serde(default)]
+    pub cloud: String,
+    /// Resource manager base URL used.
+    #[serde(default)]
+    pub arm_url: String,
+    /// Microsoft Graph base URL used.
+    #[serde(default)]
+    pub graph_url: String,
+    /// Entra tenant id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+/// Azure Resource Manager records.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureData {
+    /// Management groups, with their parent and children.
+    #[serde(default)]
+    pub management_groups: Vec<ManagementGroup>,
+    /// Subscriptions.
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    /// Resource groups of the collected subscriptions.
+    #[serde(default)]
+    pub resource_groups: Vec<ResourceGroup>,
+    /// Role definitions (built-in and custom), de-duplicated by id.
+    #[serde(default)]
+    pub role_definitions: Vec<RoleDefinition>,
+    /// Active role assignments, de-duplicated by id.
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignment>,
+    /// PIM eligible assignments (`roleEligibilityScheduleInstances`), de-duplicated by id.
+    #[serde(default)]
+    pub role_eligibility_schedule_instances: Vec<RoleEligibilityScheduleInstance>,
+    /// Deny assignments, de-duplicated by id.
+    #[serde(default)]
+    pub deny_assignments: Vec<DenyAssignment>,
+}
+
+/// Microsoft Entra records.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntraData {
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// Direct members of each group (`GET /groups/{id}/members`); nesting is resolved by the graph.
+    #[serde(default)]
+    pub group_members: Vec<GroupMembers>,
+    /// Service principals (applications, managed identities, legacy).
+    #[serde(default)]
+    pub service_principals: Vec<ServicePrincipal>,
+    /// Application registrations.
+    #[serde(default)]
+    pub applications: Vec<Application>,
+}
+
+/// One API listing that was collected.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// The API family and collection, e.g. `arm.roleAssignments`, `graph.users`.
+    pub api: String,
+    /// The scope it was listed at (`/subscriptions/…`, `tenant`).
+    pub scope: String,
+    /// How many records it returned.
+    pub count: usize,
+}
+
+/// Why an API listing could not be collected.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// 401: the token was rejected.
+    Unauthorized,
+    /// 403: the caller may not read this.
+    Forbidden,
+    /// 404: the scope or API does not exist (or is hidden from the caller).
+    NotFound,
+    /// 429/503 kept coming after the retry budget was spent.
+    Throttled,
+    /// Other HTTP error status.
+    HttpError,
+    /// Connection, TLS or timeout failure.
+    Transport,
+    /// The body could not be parsed.
+    Malformed,
+    /// A `nextLink` pointed at a host the token may not be sent to, or over plain http.
+    UntrustedNextLink,
+    /// A `nextLink` repeated an earlier page.
+    PageLoop,
+    /// No credential could produce a token for this API.
+    NoCredential,
+}
+
+/// An API listing that could not be collected, and what that may hide.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CoverageGap {
+    /// The API family and collection, as in [`SourceRecord::api`].
+    pub api: String,
+    /// The scope it was listed at.
+    pub scope: String,
+    /// Classified cause.
+    pub reason: GapReason,
+    /// HTTP status, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Human-readable detail (never contains a token or secret).
+    pub message: String,
+}
+
+impl CoverageGap {
+    /// What conclusions a gap in this API may hide, for the report.
+    pub fn may_hide(&self) -> &'static str {
+        let api = self.api.as_str();
+        if api.ends_with("roleAssignments") {
+            "role assignments at or under this scope are missing: paths through them are not reported"
+        } else if api.ends_with("roleEligibilityScheduleInstances") {
+            "PIM-eligible assignments are missing: paths that need a JIT activation are not reported"
+        } else if api.ends_with("denyAssignments") {
+            "deny assignments are missing: some reported paths may in fact be blocked"
+        } else if api.ends_with("roleDefinitions") {
+            "custom role definitions are missing: assignments of unknown roles are reported as conditional or skipped"
+        } else if api.ends_with("managementGroups") {
+            "the management-group tree is incomplete: assignments inherited from management groups may be missed"
+        } else if api.ends_with("resourceGroups") {
+            "resource groups are missing: resource-group scopes are shown without names"
+        } else if api.ends_with("subscriptions") {
+            "subscriptions are missing: nothing under them is analyzed"
+        } else if api.contains("members") {
+            "group memberships are missing: members of this group are not shown as inheriting its roles"
+        } else if api.starts_with("graph.") {
+            "directory objects are missing: principals are shown by object id only"
+        } else {
+            "objects of this kind are missing for this scope: paths through them are not reported"
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ARM wire types
+// ---------------------------------------------------------------------------------------------------------
+
+/// `Microsoft.Management/managementGroups` (2023-04-01), as returned by GET with `$expand=children`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementGroup {
+    /// `/providers/Microsoft.Management/managementGroups/{name}`.
+    pub id: String,
+    /// Group name (the tenant root group is named after the tenant id).
+    #[serde(default)]
+    pub name: String,
+    /// Group properties.
+    #[serde(default)]
+    pub properties: ManagementGroupProperties,
+}
+
+/// Properties of a management group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementGroupProperties {
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Tenant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Details, including the parent group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ManagementGroupDetails>,
+    /// Direct children (management groups and subscriptions), when expanded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<ManagementGroupChild>>,
+}
+
+/// `properties.details` of a management group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementGroupDetails {
+    /// The parent group; absent for the tenant root group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
+}
+
+/// A reference to a parent management group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentRef {
+    /// Parent resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A child of a management group: another group (`Microsoft.Management/managementGroups`) or a subscription
+/// (`/subscriptions`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementGroupChild {
+    /// Child resource id.
+    pub id: String,
+    /// Child type.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Child name.
+    #[serde(default)]
+    pub name: String,
+    /// Child display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Grandchildren, when the API recursed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<ManagementGroupChild>>,
+}
+
+/// A subscription (`GET /subscriptions`, 2022-12-01).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// `/subscriptions/{subscriptionId}`.
+    pub id: String,
+    /// Subscription GUID.
+    #[serde(default)]
+    pub subscription_id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `Enabled`, `Disabled`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Home tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+/// A resource group (`GET /subscriptions/{id}/resourcegroups`, 2021-04-01).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroup {
+    /// `/subscriptions/{id}/resourceGroups/{name}`.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// A role definition (`Microsoft.Authorization/roleDefinitions`, 2022-04-01).
+///
+/// Also accepts the flattened shape printed by `az role definition list` and the Azure docs (`roleName`,
+/// `roleType`, `permissions` at top level), converting it to the ARM shape.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    /// `/subscriptions/{id}/providers/Microsoft.Authorization/roleDefinitions/{guid}` or the `/providers/…` form.
+    pub id: String,
+    /// The role definition GUID.
+    #[serde(default)]
+    pub name: String,
+    /// Properties.
+    #[serde(default)]
+    pub properties: RoleDefinitionProperties,
+}
+
+/// Properties of a role definition.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionProperties {
+    /// Role name, e.g. `Owner`.
+    #[serde(default)]
+    pub role_name: String,
+    /// `BuiltInRole` or `CustomRole`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub role_type: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Permission blocks; each is its own `actions` minus `notActions`.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// Scopes the role can be assigned at.
+    #[serde(default)]
+    pub assignable_scopes: Vec<String>,
+}
+
+/// One permission block of a role or deny assignment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Permission {
+    /// Allowed (or, in a deny assignment, denied) control-plane actions.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub actions: Vec<String>,
+    /// Control-plane actions subtracted from `actions`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub not_actions: Vec<String>,
+    /// Data-plane actions.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub data_actions: Vec<String>,
+    /// Data-plane actions subtracted from `dataActions`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub not_data_actions: Vec<String>,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+impl<'de> Deserialize<'de> for RoleDefinition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Either {
+            id: String,
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            properties: Option<RoleDefinitionProperties>,
+            // Flattened (az CLI / docs) shape.
+            #[serde(default)]
+            role_name: Option<String>,
+            #[serde(default)]
+            role_type: Option<String>,
+            #[serde(default)]
+            description: Option<String>,
+            #[serde(default)]
+            permissions: Option<Vec<Permission>>,
+            #[serde(default)]
+            assignable_scopes: Option<Vec<String>>,
+        }
+        let e = Either::deserialize(d)?;
+        let properties = match e.properties {
+            Some(p) => p,
+            None => RoleDefinitionProperties {
+                role_name: e.role_name.unwrap_or_default(),
+                role_type: e.role_type,
+                description: e.description,
+                permissions: e.permissions.unwrap_or_default(),
+                assignable_scopes: e.assignable_scopes.unwrap_or_default(),
+            },
+        };
+        Ok(RoleDefinition { id: e.id, name: e.name, properties })
+    }
+}
+
+/// An active role assignment (`Microsoft.Authorization/roleAssignments`, 2022-04-01).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    /// Assignment resource id.
+    pub id: String,
+    /// Assignment GUID.
+    #[serde(default)]
+    pub name: String,
+    /// Properties.
+    pub properties: AssignmentProperties,
+}
+
+/// Properties shared by role assignments and PIM schedule instances.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentProperties {
+    /// The scope the assignment is made at.
+    pub scope: String,
+    /// The role definition's resource id (its last segment is the GUID).
+    pub role_definition_id: String,
+    /// Entra object id of the assignee.
+    pub principal_id: String,
+    /// `User`, `Group`, `ServicePrincipal`, `ForeignGroup`, `Device`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    /// ABAC condition, e.g. the constrained-delegation pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Condition language version (`2.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_version: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// PIM: schedule instance status (`Provisioned`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// PIM: window start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// PIM: window end (absent for permanent eligibility).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+    /// PIM: `Direct`, `Group` or `Inherited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_type: Option<String>,
+}
+
+/// A PIM eligible assignment (`roleEligibilityScheduleInstances`, 2020-10-01).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleEligibilityScheduleInstance {
+    /// Instance resource id.
+    pub id: String,
+    /// Instance GUID.
+    #[serde(default)]
+    pub name: String,
+    /// Properties.
+    pub properties: AssignmentProperties,
+}
+
+/// A deny assignment (`Microsoft.Authorization/denyAssignments`, 2022-04-01).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DenyAssignment {
+    /// Deny assignment resource id.
+    pub id: String,
+    /// GUID.
+    #[serde(default)]
+    pub name: String,
+    /// Properties.
+    pub properties: DenyAssignmentProperties,
+}
+
+/// Properties of a deny assignment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DenyAssignmentProperties {
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_assignment_name: Option<String>,
+    /// Denied actions (each block: `actions` minus `notActions`).
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    /// Scope.
+    pub scope: String,
+    /// When true, the deny applies at `scope` only.
+    #[serde(default)]
+    pub do_not_apply_to_child_scopes: bool,
+    /// Principals denied; the all-zero id means everyone.
+    #[serde(default)]
+    pub principals: Vec<PrincipalRef>,
+    /// Principals exempted.
+    #[serde(default)]
+    pub exclude_principals: Vec<PrincipalRef>,
+    /// Created and protected by Azure.
+    #[serde(default)]
+    pub is_system_protected: bool,
+}
+
+/// A principal named in a deny assignment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalRef {
+    /// Object id (`00000000-0000-0000-0000-000000000000` = everyone).
+    pub id: String,
+    /// `User`, `Group`, `ServicePrincipal`, `SystemDefined`, …
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Microsoft Graph wire types
+// ---------------------------------------------------------------------------------------------------------
+
+/// `microsoft.graph.user`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Object id.
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// UPN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    /// Sign-in enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+    /// `Member` or `Guest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+}
+
+/// `microsoft.graph.group`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Object id.
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Security group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_enabled: Option<bool>,
+    /// Role-assignable group (only Privileged Role Administrators can change membership).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_assignable_to_role: Option<bool>,
+    /// `Unified`, `DynamicMembership`, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub group_types: Vec<String>,
+    /// Dynamic membership rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership_rule: Option<String>,
+}
+
+/// The direct members of one group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMembers {
+    /// The group's object id.
+    pub group_id: String,
+    /// Its direct members.
+    #[serde(default)]
+    pub members: Vec<DirectoryObject>,
+}
+
+/// A `microsoft.graph.directoryObject` reference as returned by `/members`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DirectoryObject {
+    /// `#microsoft.graph.user`, `#microsoft.graph.group`, `#microsoft.graph.servicePrincipal`, …
+    #[serde(default, rename = "@odata.type", skip_serializing_if = "Option::is_none")]
+    pub odata_type: Option<String>,
+    /// Object id.
+    pub id: String,
+    /// Display name, when selected.
+    #[serde(default, rename = "displayName", skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// `microsoft.graph.servicePrincipal`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipal {
+    /// Object id (this is the `principalId` role assignments name).
+    pub id: String,
+    /// Application (client) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `Application`, `ManagedIdentity`, `Legacy`, `SocialIdp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_type: Option<String>,
+    /// Sign-in enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+    /// For managed identities, includes the ARM resource id of the identity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub alternative_names: Vec<String>,
+    /// Tenant that owns the application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_owner_organization_id: Option<String>,
+    /// Certificate credentials (metadata only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub key_credentials: Vec<CredentialMetadata>,
+    /// Password credentials (metadata only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub password_credentials: Vec<CredentialMetadata>,
+}
+
+/// `microsoft.graph.application`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// Object id of the application object.
+    pub id: String,
+    /// Application (client) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `AzureADMyOrg`, `AzureADMultipleOrgs`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_audience: Option<String>,
+    /// Certificate credentials (metadata only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub key_credentials: Vec<CredentialMetadata>,
+    /// Password credentials (metadata only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub password_credentials: Vec<CredentialMetadata>,
+}
+
+/// Metadata of a password or key credential. The secret itself has no field here and is never kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialMetadata {
+    /// Credential id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Friendly name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Valid from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// Valid until: past this it authenticates no one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading and writing
+// ---------------------------------------------------------------------------------------------------------
+
+/// Failure to read a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The text is not a valid snapshot; `path` names the offending field.
+    #[error("{source_name}: invalid snapshot at `{path}`: {message}")]
+    Invalid {
+        /// File or URL the snapshot came from.
+        source_name: String,
+        /// JSON path of the field that failed (`azure.roleAssignments[3].properties.scope`).
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// Written by an incompatible version of azpath.
+    #[error("{source_name}: snapshot schema_version {found} is not supported (this azpath reads {supported})")]
+    UnsupportedVersion {
+        /// File the snapshot came from.
+        source_name: String,
+        /// Version found in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+}
+
+impl Snapshot {
+    /// An empty snapshot of the current schema version.
+    pub fn new(metadata: Metadata) -> Self {
+        Snapshot { schema_version: SCHEMA_VERSION, metadata, ..Default::default() }
+    }
+
+    /// Parses a snapshot, naming `source_name` and the failing field on error.
+    pub fn from_json(text: &str, source_name: &str) -> Result<Self, SnapshotError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let snapshot: Snapshot = serde_path_to_error::deserialize(de).map_err(|e| SnapshotError::Invalid {
+            source_name: source_name.to_string(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+        if snapshot.schema_version != SCHEMA_VERSION {
+            return Err(SnapshotError::UnsupportedVersion {
+                source_name: source_name.to_string(),
+                found: snapshot.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(snapshot)
+    }
+
+    /// Serializes the snapshot as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("snapshot types always serialize")
+    }
+
+    /// Sorts every list by id and drops exact-id duplicates, so equal collections give equal snapshots.
+    pub fn normalize(&mut self) {
+        fn dedup_by_id<T>(v: &mut Vec<T>, id: impl Fn(&T) -> String) {
+            v.sort_by_key(|x| id(x).to_ascii_lowercase());
+            v.dedup_by(|a, b| id(a).eq_ignore_ascii_case(&id(b)));
+        }
+        let a = &mut self.azure;
+        dedup_by_id(&mut a.management_groups, |x| x.id.clone());
+        dedup_by_id(&mut a.subscriptions, |x| x.id.clone());
+        dedup_by_id(&mut a.resource_groups, |x| x.id.clone());
+        dedup_by_id(&mut a.role_definitions, |x| x.name.clone());
+        dedup_by_id(&mut a.role_assignments, |x| x.id.clone());
+        dedup_by_id(&mut a.role_eligibility_schedule_instances, |x| x.id.clone());
+        dedup_by_id(&mut a.deny_assignments, |x| x.id.clone());
+        let e = &mut self.entra;
+        dedup_by_id(&mut e.users, |x| x.id.clone());
+        dedup_by_id(&mut e.groups, |x| x.id.clone());
+        dedup_by_id(&mut e.group_members, |x| x.group_id.clone());
+        for g in &mut e.group_members {
+            dedup_by_id(&mut g.members, |x| x.id.clone());
+        }
+        dedup_by_id(&mut e.service_principals, |x| x.id.clone());
+        dedup_by_id(&mut e.applications, |x| x.id.clone());
+        self.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
+        self.coverage.sort();
+        self.coverage.dedup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_snapshot_names_the_source() {
+        let err = Snapshot::from_json("{\"schema_version\": 1, \"azure\": {\"roleAssignments\": [", "s.json").unwrap_err();
+        assert!(err.to_string().starts_with("s.json: invalid snapshot"), "{err}");
+    }
+
+    #[test]
+    fn wrong_field_type_names_the_field() {
+        let text = r#"{"schema_version":1,"azure":{"roleAssignments":[{"id":"x","properties":{"scope":5}}]}}"#;
+        let err = Snapshot::from_json(text, "s.json").unwrap_err().to_string();
+        assert!(err.contains("azure.roleAssignments[0].properties.scope"), "{err}");
+    }
+
+    #[test]
+    fn other_schema_version_is_refused() {
+        let err = Snapshot::from_json(r#"{"schema_version": 99}"#, "s.json").unwrap_err();
+        assert!(matches!(err, SnapshotError::UnsupportedVersion { found: 99, .. }));
+    }
+
+    #[test]
+    fn role_definition_reads_flattened_and_arm_shapes() {
+        let flat = r#"{"id":"/providers/Microsoft.Authorization/roleDefinitions/b","name":"b","roleName":"R","roleType":"BuiltInRole","permissions":[{"actions":["*"],"notActions":null}],"assignableScopes":["/"]}"#;
+        let arm = r#"{"id":"/providers/Microsoft.Authorization/roleDefinitions/b","name":"b","properties":{"roleName":"R","type":"BuiltInRole","permissions":[{"actions":["*"]}],"assignableScopes":["/"]}}"#;
+        let a: RoleDefinition = serde_json::from_str(flat).unwrap();
+        let b: RoleDefinition = serde_json::from_str(arm).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.properties.permissions[0].actions, vec!["*"]);
+    }
+
+    #[test]
+    fn normalize_dedups_case_insensitively() {
+        let mut s = Snapshot::new(Metadata::default());
+        let ra = |id: &str| RoleAssignment { id: id.into(), ..Default::default() };
+        s.azure.role_assignments = vec![ra("/B"), ra("/a"), ra("/b")];
+        s.normalize();
+        assert_eq!(s.azure.role_assignments.len(), 2);
+        assert_eq!(s.azure.role_assignments[0].id, "/a");
+    }
+}
