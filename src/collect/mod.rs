@@ -1,0 +1,1 @@
+//! Collectors: the only networked code. (Being written.)
