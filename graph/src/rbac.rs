@@ -1,0 +1,455 @@
+//! Azure RBAC evaluation: action wildcards, `notActions` subtraction, capabilities, delegation conditions.
+//!
+//! Assignments are judged by what they allow, not by role name, so custom roles count. A *capability* is a
+//! named power (assign roles, write everything, …) tested by probing the effective permissions with the
+//! actions that power needs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::Permission;
+
+/// Case-insensitive glob match of an RBAC action pattern: `*` matches any run of characters, `/` included
+/// (`*/read`, `Microsoft.Compute/*`, `Microsoft.Authorization/*/Write`).
+pub fn action_matches(pattern: &str, action: &str) -> bool {
+    let p = pattern.as_bytes();
+    let a = action.as_bytes();
+    let (mut pi, mut ai) = (0usize, 0usize);
+    let (mut star, mut mark) = (None::<usize>, 0usize);
+    while ai < a.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            mark = ai;
+            pi += 1;
+        } else if pi < p.len() && p[pi].eq_ignore_ascii_case(&a[ai]) {
+            pi += 1;
+            ai += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ai = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Permission blocks of a role definition (or a deny assignment): an action is in the set when some block's
+/// `actions` match it and that same block's `notActions` do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSet {
+    blocks: Vec<Permission>,
+}
+
+impl PermissionSet {
+    /// Wraps permission blocks.
+    pub fn new(blocks: Vec<Permission>) -> Self {
+        PermissionSet { blocks }
+    }
+
+    /// Whether the control-plane action is in the set.
+    pub fn allows_action(&self, action: &str) -> bool {
+        self.blocks.iter().any(|b| {
+            b.actions.iter().any(|p| action_matches(p, action))
+                && !b.not_actions.iter().any(|p| action_matches(p, action))
+        })
+    }
+
+    /// Whether the data-plane action is in the set.
+    pub fn allows_data_action(&self, action: &str) -> bool {
+        self.blocks.iter().any(|b| {
+            b.data_actions.iter().any(|p| action_matches(p, action))
+                && !b.not_data_actions.iter().any(|p| action_matches(p, action))
+        })
+    }
+
+    /// The capabilities whose probe actions are all in the set.
+    pub fn capabilities(&self) -> Caps {
+        Capability::ALL.iter().filter(|c| c.probes().iter().all(|a| self.allows_action(a))).fold(Caps::EMPTY, |acc, c| acc | c.bit())
+    }
+
+    /// The capabilities any of whose probe actions is in the set (used for deny assignments: denying any
+    /// action a capability needs removes the capability).
+    pub fn touched_capabilities(&self) -> Caps {
+        Capability::ALL.iter().filter(|c| c.probes().iter().any(|a| self.allows_action(a))).fold(Caps::EMPTY, |acc, c| acc | c.bit())
+    }
+}
+
+/// A named power an assignment can confer at its scope and below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `Microsoft.Authorization/roleAssignments/write` with no limit: can grant anyone (itself included)
+    /// any role, so Owner-equivalent.
+    AssignRoles,
+    /// Can assign only some roles (constrained delegation); the powers of those roles are added separately.
+    AssignRolesLimited,
+    /// `*` not excluded: can create or change any resource (Contributor-equivalent).
+    WriteEverything,
+    /// `Microsoft.Authorization/roleDefinitions/write`: can widen custom roles.
+    WriteRoleDefinitions,
+    /// `Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action`.
+    ListAksAdminCredential,
+    /// `Microsoft.ContainerService/managedClusters/write`: can re-enable local accounts and more.
+    WriteAksCluster,
+    /// `Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write`.
+    WriteFederatedCredential,
+    /// `Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action`.
+    AssignManagedIdentity,
+    /// `Microsoft.Compute/virtualMachines/runCommand/action`: runs code as the VM's identities.
+    RunCommand,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: [Capability; 9] = [
+        Capability::AssignRoles,
+        Capability::AssignRolesLimited,
+        Capability::WriteEverything,
+        Capability::WriteRoleDefinitions,
+        Capability::ListAksAdminCredential,
+        Capability::WriteAksCluster,
+        Capability::WriteFederatedCredential,
+        Capability::AssignManagedIdentity,
+        Capability::RunCommand,
+    ];
+
+    /// The kebab-case name used in queries and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::AssignRoles => "assign-roles",
+            Capability::AssignRolesLimited => "assign-roles-limited",
+            Capability::WriteEverything => "write-everything",
+            Capability::WriteRoleDefinitions => "write-role-definitions",
+            Capability::ListAksAdminCredential => "list-aks-admin-credential",
+            Capability::WriteAksCluster => "write-aks-cluster",
+            Capability::WriteFederatedCredential => "write-federated-credential",
+            Capability::AssignManagedIdentity => "assign-managed-identity",
+            Capability::RunCommand => "run-command",
+        }
+    }
+
+    /// Parses the kebab-case name.
+    pub fn parse(s: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// This capability as a one-bit set.
+    pub fn bit(self) -> Caps {
+        Caps(1 << (self as u32))
+    }
+
+    /// Actions that must all be allowed for the capability. `WriteEverything` probes an action of a provider
+    /// that does not exist, so only a true `*` (not an enumerated list of providers) passes, plus the writes
+    /// that matter for escalation, so a `*` that excludes them does not.
+    fn probes(self) -> &'static [&'static str] {
+        match self {
+            Capability::AssignRoles | Capability::AssignRolesLimited => {
+                &["Microsoft.Authorization/roleAssignments/write"]
+            }
+            Capability::WriteEverything => &[
+                "Azpath.Probe/anyResources/write",
+                "Microsoft.Resources/deployments/write",
+                "Microsoft.Compute/virtualMachines/write",
+                "Microsoft.ManagedIdentity/userAssignedIdentities/write",
+                "Microsoft.ContainerService/managedClusters/write",
+            ],
+            Capability::WriteRoleDefinitions => &["Microsoft.Authorization/roleDefinitions/write"],
+            Capability::ListAksAdminCredential => {
+                &["Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action"]
+            }
+            Capability::WriteAksCluster => &["Microsoft.ContainerService/managedClusters/write"],
+            Capability::WriteFederatedCredential => {
+                &["Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write"]
+            }
+            Capability::AssignManagedIdentity => &["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"],
+            Capability::RunCommand => &["Microsoft.Compute/virtualMachines/runCommand/action"],
+        }
+    }
+}
+
+/// A set of [`Capability`] as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Caps(pub u32);
+
+impl Caps {
+    /// No capability.
+    pub const EMPTY: Caps = Caps(0);
+
+    /// Whether `c` is in the set.
+    pub fn contains(self, c: Capability) -> bool {
+        self.0 & c.bit().0 != 0
+    }
+
+    /// Whether the sets share a capability.
+    pub fn intersects(self, other: Caps) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Set difference.
+    pub fn without(self, other: Caps) -> Caps {
+        Caps(self.0 & !other.0)
+    }
+
+    /// Capabilities in declaration order.
+    pub fn iter(self) -> impl Iterator<Item = Capability> {
+        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
+    }
+
+    /// Kebab-case names.
+    pub fn names(self) -> Vec<String> {
+        self.iter().map(|c| c.as_str().to_string()).collect()
+    }
+
+    /// Builds a set from capabilities.
+    pub fn of(caps: &[Capability]) -> Caps {
+        caps.iter().fold(Caps::EMPTY, |acc, c| acc | c.bit())
+    }
+}
+
+impl std::ops::BitOr for Caps {
+    type Output = Caps;
+    fn bitor(self, rhs: Caps) -> Caps {
+        Caps(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Caps {
+    fn bitor_assign(&mut self, rhs: Caps) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// What an assignment's ABAC condition does to its power to assign roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DelegationLimit {
+    /// The condition does not constrain `roleAssignments/write` (e.g. a storage data condition).
+    Unconstrained,
+    /// Only these role definition GUIDs (lower-case) may be assigned.
+    OnlyRoles(Vec<String>),
+    /// Any role except these GUIDs may be assigned.
+    AllRolesExcept(Vec<String>),
+    /// The condition constrains role assignment in a way azpath cannot evaluate.
+    NotUnderstood,
+}
+
+/// Result of reading a condition: the limit, and whether something in it was only partly understood
+/// (e.g. a limit on principal types that azpath does not evaluate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionReading {
+    /// Limit on assigning roles.
+    pub limit: DelegationLimit,
+    /// Some part of the condition narrows the grant in a way not modelled.
+    pub partial: bool,
+}
+
+const RA_WRITE: &str = "microsoft.authorization/roleassignments/write";
+const RA_ATTR_ROLE: &str = "[microsoft.authorization/roleassignments:roledefinitionid]";
+
+/// Reads the constrained-delegation pattern of an assignment condition (conditionVersion 2.0):
+///
+/// ```text
+/// ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR
+///  (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {g1, g2}))
+/// ```
+///
+/// `GuidEquals` forms give [`DelegationLimit::OnlyRoles`], `GuidNotEquals` forms (the "all roles except
+/// privileged administrators" pattern) give [`DelegationLimit::AllRolesExcept`]. Limits on principal type or
+/// id are noted as `partial`. Anything else that mentions role-assignment writes is `NotUnderstood`.
+pub fn read_condition(condition: &str) -> ConditionReading {
+    let lower = condition.to_ascii_lowercase();
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let limits_write = compact.contains(&format!("actionmatches{{'{RA_WRITE}'}}"))
+        || compact.contains("actionmatches{'microsoft.authorization/roleassignments/*'}")
+        || compact.contains("actionmatches{'microsoft.authorization/*'}");
+    if !limits_write {
+        return ConditionReading { limit: DelegationLimit::Unconstrained, partial: false };
+    }
+    let partial = compact.contains(":principaltype]") || compact.contains(":principalid]");
+    // Each `@Request[...RoleDefinitionId] <operator> <operand>` clause.
+    let mut only = Vec::new();
+    let mut except = Vec::new();
+    let mut clauses = 0;
+    let needle = format!("@request{RA_ATTR_ROLE}");
+    let mut rest = compact.as_str();
+    while let Some(pos) = rest.find(&needle) {
+        clauses += 1;
+        let after = &rest[pos + needle.len()..];
+        let (op, operand) = split_operator(after);
+        let guids = guids_in(operand);
+        let negated = op.ends_with("guidnotequals");
+        let known = op.ends_with("guidequals") || negated;
+        if !known || guids.is_empty() {
+            return ConditionReading { limit: DelegationLimit::NotUnderstood, partial };
+        }
+        if negated {
+            except.extend(guids);
+        } else {
+            only.extend(guids);
+        }
+        rest = after;
+    }
+    let limit = match (clauses, only.is_empty(), except.is_empty()) {
+        (0, _, _) => DelegationLimit::NotUnderstood,
+        (_, false, true) => DelegationLimit::OnlyRoles(sorted_unique(only)),
+        (_, true, false) => DelegationLimit::AllRolesExcept(sorted_unique(except)),
+        _ => DelegationLimit::NotUnderstood,
+    };
+    ConditionReading { limit, partial: partial || clauses > 1 }
+}
+
+/// Splits `foranyofanyvalues:guidequals{a,b})...` (compacted, lower-case) into a known operator and its
+/// operand (`{…}` list or a bare GUID). Unknown operators give an empty operator.
+fn split_operator(s: &str) -> (&str, &str) {
+    const QUANTIFIERS: [&str; 5] = ["foranyofanyvalues:", "foranyofallvalues:", "forallofanyvalues:", "forallofallvalues:", ""];
+    const OPERATORS: [&str; 2] = ["guidnotequals", "guidequals"];
+    for q in QUANTIFIERS {
+        for o in OPERATORS {
+            let Some(tail) = s.strip_prefix(q).and_then(|t| t.strip_prefix(o)) else { continue };
+            let operand = match tail.strip_prefix('{') {
+                Some(list) => list.split('}').next().unwrap_or(""),
+                None => tail.get(..36).unwrap_or(tail),
+            };
+            return (&s[..q.len() + o.len()], operand);
+        }
+    }
+    ("", "")
+}
+
+fn guids_in(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c == '\'' || c == '"')
+        .map(str::trim)
+        .filter(|t| is_guid(t))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `s` is a GUID in 8-4-4-4-12 form.
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The GUID at the end of a role definition id (`…/roleDefinitions/{guid}`), lower-cased.
+pub fn role_definition_guid(role_definition_id: &str) -> String {
+    role_definition_id.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perms(actions: &[&str], not_actions: &[&str]) -> PermissionSet {
+        PermissionSet::new(vec![Permission {
+            actions: actions.iter().map(|s| s.to_string()).collect(),
+            not_actions: not_actions.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }])
+    }
+
+    #[test]
+    fn wildcards_match_anywhere_and_ignore_case() {
+        assert!(action_matches("*", "Microsoft.Compute/virtualMachines/write"));
+        assert!(action_matches("*/read", "Microsoft.Compute/virtualMachines/read"));
+        assert!(!action_matches("*/read", "Microsoft.Compute/virtualMachines/write"));
+        assert!(action_matches("Microsoft.Authorization/*/Write", "microsoft.authorization/roleassignments/write"));
+        assert!(!action_matches("Microsoft.Authorization/*/Write", "Microsoft.Compute/virtualMachines/write"));
+        assert!(action_matches("Microsoft.Compute/*", "Microsoft.Compute/virtualMachines/runCommand/action"));
+        assert!(!action_matches("Microsoft.Compute/*", "Microsoft.ComputeX/a"));
+        assert!(action_matches("Microsoft.*/write", "Microsoft.Web/sites/write"));
+        assert!(!action_matches("", "a"));
+    }
+
+    #[test]
+    fn not_actions_subtract_within_a_block() {
+        let contributor_like = perms(&["*"], &["Microsoft.Authorization/*/Write"]);
+        let caps = contributor_like.capabilities();
+        assert!(caps.contains(Capability::WriteEverything));
+        assert!(!caps.contains(Capability::AssignRoles));
+    }
+
+    #[test]
+    fn blocks_are_unioned_not_intersected() {
+        let set = PermissionSet::new(vec![
+            Permission { actions: vec!["*".into()], not_actions: vec!["Microsoft.Authorization/*".into()], ..Default::default() },
+            Permission { actions: vec!["Microsoft.Authorization/roleAssignments/write".into()], ..Default::default() },
+        ]);
+        assert!(set.capabilities().contains(Capability::AssignRoles));
+    }
+
+    #[test]
+    fn owner_uaa_reader_and_enumerated_writes() {
+        assert!(perms(&["*"], &[]).capabilities().contains(Capability::AssignRoles));
+        let uaa = perms(&["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"], &[]).capabilities();
+        assert!(uaa.contains(Capability::AssignRoles) && !uaa.contains(Capability::WriteEverything));
+        assert!(perms(&["*/read"], &[]).capabilities().is_empty());
+        assert!(!perms(&["Microsoft.Compute/*"], &[]).capabilities().contains(Capability::WriteEverything));
+        assert!(!perms(&["*"], &["*/write"]).capabilities().contains(Capability::WriteEverything));
+    }
+
+    const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+    const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+
+    #[test]
+    fn delegation_condition_only_roles() {
+        let c = format!(
+            "(\r\n (\r\n  !(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})\r\n )\r\n OR \r\n (\r\n  @Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{READER}, {CONTRIBUTOR}}}\r\n )\r\n)\r\nAND\r\n(\r\n (\r\n  !(ActionMatches{{'Microsoft.Authorization/roleAssignments/delete'}})\r\n )\r\n OR \r\n (\r\n  @Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{READER}}}\r\n )\r\n)"
+        );
+        let r = read_condition(&c);
+        assert_eq!(r.limit, DelegationLimit::OnlyRoles(vec![READER.into(), CONTRIBUTOR.into()]));
+        assert!(!r.partial);
+    }
+
+    #[test]
+    fn delegation_condition_all_except() {
+        let c = "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAllValues:GuidNotEquals {8e3af657-a8ff-443c-a75c-2fe8c4bcb635, 18d7d88d-d35e-4fb5-a5c3-7773c20a72d9, f58310d9-a9f6-439a-9e8d-f62e7b41a168}))";
+        let r = read_condition(c);
+        assert!(matches!(r.limit, DelegationLimit::AllRolesExcept(ref v) if v.len() == 3));
+    }
+
+    #[test]
+    fn delegation_condition_with_principal_type_is_partial() {
+        let c = format!("((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{READER}}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}))");
+        let r = read_condition(&c);
+        assert_eq!(r.limit, DelegationLimit::OnlyRoles(vec![READER.into()]));
+        assert!(r.partial);
+    }
+
+    #[test]
+    fn storage_condition_does_not_limit_assignment() {
+        let c = "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'})) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'x'))";
+        assert_eq!(read_condition(c).limit, DelegationLimit::Unconstrained);
+    }
+
+    #[test]
+    fn unknown_role_assignment_condition_is_not_understood() {
+        let c = "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] StringStartsWith 'abc'))";
+        assert_eq!(read_condition(c).limit, DelegationLimit::NotUnderstood);
+        let c2 = "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEquals 'User'))";
+        assert_eq!(read_condition(c2).limit, DelegationLimit::NotUnderstood);
+    }
+
+    #[test]
+    fn role_definition_guid_from_any_id_form() {
+        assert_eq!(role_definition_guid("/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/B24988AC-6180-42a0-ab88-20f7382dd24c"), CONTRIBUTOR);
+        assert!(is_guid(CONTRIBUTOR) && !is_guid("not-a-guid"));
+    }
+}
