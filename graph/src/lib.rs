@@ -2,7 +2,10 @@
 //!
 //! Nothing here does IO: collectors produce a [`snapshot::Snapshot`], this crate turns it into findings.
 
+pub mod builtin;
 pub mod findings;
+pub mod graph;
 pub mod model;
-pub mod snapshot;
 pub mod rbac;
+pub mod scope;
+pub mod snapshot;
