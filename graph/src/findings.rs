@@ -100,4 +100,6 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What could not be collected.
     pub coverage: Vec<CoverageNote>,
+    /// What the analysis could not resolve (unknown role definitions, …).
+    pub warnings: Vec<String>,
 }

@@ -3,9 +3,11 @@
 //! Nothing here does IO: collectors produce a [`snapshot::Snapshot`], this crate turns it into findings.
 
 pub mod builtin;
+pub mod engine;
 pub mod findings;
 pub mod graph;
 pub mod model;
+pub mod query;
 pub mod rbac;
 pub mod scope;
 pub mod snapshot;
