@@ -16,9 +16,7 @@ pub fn role_definitions() -> &'static [RoleDefinition] {
         struct List {
             value: Vec<RoleDefinition>,
         }
-        serde_json::from_str::<List>(BUILTIN_ROLES_JSON)
-            .expect("bundled builtin-roles.json is valid (tested)")
-            .value
+        serde_json::from_str::<List>(BUILTIN_ROLES_JSON).expect("bundled builtin-roles.json is valid (tested)").value
     })
 }
 
@@ -28,10 +26,7 @@ mod tests {
     use crate::rbac::{Capability, PermissionSet};
 
     fn caps_of(name: &str) -> crate::rbac::Caps {
-        let d = role_definitions()
-            .iter()
-            .find(|d| d.properties.role_name == name)
-            .expect(name);
+        let d = role_definitions().iter().find(|d| d.properties.role_name == name).expect(name);
         PermissionSet::new(d.properties.permissions.clone()).capabilities()
     }
 
@@ -41,10 +36,7 @@ mod tests {
         assert!(caps_of("Contributor").contains(Capability::WriteEverything));
         assert!(!caps_of("Contributor").contains(Capability::AssignRoles));
         assert!(caps_of("User Access Administrator").contains(Capability::AssignRoles));
-        assert!(
-            caps_of("Role Based Access Control Administrator").contains(Capability::AssignRoles)
-        );
-        assert!(caps_of("Azure Kubernetes Service Cluster Admin Role")
-            .contains(Capability::ListAksAdminCredential));
+        assert!(caps_of("Role Based Access Control Administrator").contains(Capability::AssignRoles));
+        assert!(caps_of("Azure Kubernetes Service Cluster Admin Role").contains(Capability::ListAksAdminCredential));
     }
 }

@@ -52,19 +52,14 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions {
-            include_eligible: true,
-        }
+        AnalyzeOptions { include_eligible: true }
     }
 }
 
 /// Builds the graph, runs the queries and assembles the report.
 pub fn analyze(snapshot: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> Report {
     let graph = PrivilegeGraph::build(snapshot);
-    let mut findings: Vec<Finding> = queries
-        .iter()
-        .flat_map(|q| run_query(&graph, q, options))
-        .collect();
+    let mut findings: Vec<Finding> = queries.iter().flat_map(|q| run_query(&graph, q, options)).collect();
     sort_findings(&mut findings);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -75,10 +70,7 @@ pub fn analyze(snapshot: &Snapshot, queries: &[Query], options: AnalyzeOptions) 
         coverage: snapshot
             .coverage
             .iter()
-            .map(|g| CoverageNote {
-                gap: g.clone(),
-                may_hide: g.may_hide().to_string(),
-            })
+            .map(|g| CoverageNote { gap: g.clone(), may_hide: g.may_hide().to_string() })
             .collect(),
         warnings: graph.warnings.clone(),
     }
@@ -100,18 +92,10 @@ pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions)
     let eligible_ok = query.include_eligible && options.include_eligible;
     let follow_contains = query.edges.contains(&EdgeKind::Contains);
     let mut out = Vec::new();
-    let mut targets: Vec<NodeIndex> = query
-        .targets
-        .iter()
-        .flat_map(|k| graph.nodes_of_kind(*k))
-        .collect();
+    let mut targets: Vec<NodeIndex> = query.targets.iter().flat_map(|k| graph.nodes_of_kind(*k)).collect();
     targets.sort();
     for target in targets {
-        let chain = if follow_contains {
-            graph.scope_chain(target)
-        } else {
-            vec![target]
-        };
+        let chain = if follow_contains { graph.scope_chain(target) } else { vec![target] };
         for (source, path) in reverse_search(graph, query, &chain, eligible_ok) {
             let path = match checked_caps(graph, query, &path, target) {
                 Some(_) => Some(path),
@@ -159,11 +143,7 @@ fn reverse_search(
             {
                 continue;
             }
-            let cost = Cost {
-                hops: depth as u32,
-                ..Cost::default()
-            }
-            .step(w.flags);
+            let cost = Cost { hops: depth as u32, ..Cost::default() }.step(w.flags);
             relax(&mut best, &mut heap, e.source(), cost, e.id());
         }
     }
@@ -228,10 +208,7 @@ fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> No
     let mut actor = source;
     for e in path {
         let (_, to, w) = graph.edge(*e);
-        if w.kind != EdgeKind::MemberOf
-            && w.kind != EdgeKind::HasRole
-            && w.kind != EdgeKind::Contains
-        {
+        if w.kind != EdgeKind::MemberOf && w.kind != EdgeKind::HasRole && w.kind != EdgeKind::Contains {
             actor = to;
         }
     }
@@ -240,26 +217,14 @@ fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> No
 
 /// Capabilities the path's final role edge gives its actor at `target` after deny assignments, if they still
 /// answer the query.
-fn checked_caps(
-    graph: &PrivilegeGraph,
-    query: &Query,
-    path: &[EdgeIndex],
-    target: NodeIndex,
-) -> Option<Caps> {
-    let role_edge = *path
-        .iter()
-        .rev()
-        .find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole)?;
+fn checked_caps(graph: &PrivilegeGraph, query: &Query, path: &[EdgeIndex], target: NodeIndex) -> Option<Caps> {
+    let role_edge = *path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole)?;
     let (_, _, w) = graph.edge(role_edge);
     let source = graph.edge(path[0]).0;
     let grant = &graph.grants[w.evidence as usize];
     let denied = graph.denied_caps(actor_of(graph, source, path), target);
     let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
-    let delegated = if denied.intersects(assign) {
-        Caps::EMPTY
-    } else {
-        grant.delegated_caps.without(denied)
-    };
+    let delegated = if denied.intersects(assign) { Caps::EMPTY } else { grant.delegated_caps.without(denied) };
     let caps = grant.own_caps.without(denied) | delegated;
     caps_answer(query, caps).then_some(caps)
 }
@@ -295,16 +260,10 @@ fn forward_search(
                 };
                 let mut path = prefix.clone();
                 path.push(e.id());
-                if path.len() + depth > query.max_hops
-                    || checked_caps(graph, query, &path, target).is_none()
-                {
+                if path.len() + depth > query.max_hops || checked_caps(graph, query, &path, target).is_none() {
                     continue;
                 }
-                let total = Cost {
-                    hops: cost.hops + depth as u32,
-                    ..cost
-                }
-                .step(w.flags);
+                let total = Cost { hops: cost.hops + depth as u32, ..cost }.step(w.flags);
                 if answer.as_ref().is_none_or(|(c, _)| total < *c) {
                     answer = Some((total, path));
                 }
@@ -374,27 +333,20 @@ fn finding(
 fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
     let (a, b, w) = graph.edge(e);
     let (from, to) = (graph.node_ref(a), graph.node_ref(b));
-    let (evidence, detail) = match w.kind {
+    let (evidence, detail, label) = match w.kind {
         EdgeKind::MemberOf => (
             vec![to.id.clone()],
-            format!(
-                "{} is a member of group {}",
-                from.display_name, to.display_name
-            ),
+            format!("{} is a member of group {}", from.display_name, to.display_name),
+            "member of".to_string(),
         ),
         EdgeKind::Contains => (
             vec![from.id.clone(), to.id.clone()],
-            format!(
-                "{} is inside {}: assignments there apply here",
-                to.display_name, from.display_name
-            ),
+            format!("{} is inside {}: assignments there apply here", to.display_name, from.display_name),
+            "contains".to_string(),
         ),
         EdgeKind::HasRole => {
             let g = &graph.grants[w.evidence as usize];
-            let mut detail = format!(
-                "{} holds {} at {}",
-                from.display_name, g.role_name, to.display_name
-            );
+            let mut detail = format!("{} holds {} at {}", from.display_name, g.role_name, to.display_name);
             if g.eligible {
                 detail.push_str(" as a PIM-eligible assignment (needs activation)");
             }
@@ -410,16 +362,15 @@ fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
             } else if g.conditional {
                 detail.push_str(" (its condition could not be fully evaluated)");
             }
-            (
-                vec![g.assignment_id.clone(), g.role_definition_id.clone()],
-                detail,
-            )
+            let label = if g.eligible { format!("{} (PIM eligible)", g.role_name) } else { g.role_name.clone() };
+            (vec![g.assignment_id.clone(), g.role_definition_id.clone()], detail, label)
         }
     };
     Hop {
         from,
         to,
         edge: w.kind,
+        label,
         evidence,
         detail,
         eligible: w.flags & ELIGIBLE != 0,
@@ -450,25 +401,13 @@ fn remediation(
             guidance,
         };
     }
-    let Some(role_edge) = path
-        .iter()
-        .rev()
-        .find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole)
-    else {
-        return Remediation {
-            summary: "Review the path".into(),
-            command: None,
-            guidance,
-        };
+    let Some(role_edge) = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole) else {
+        return Remediation { summary: "Review the path".into(), command: None, guidance };
     };
     let (holder, _, w) = graph.edge(*role_edge);
     let g = &graph.grants[w.evidence as usize];
     let holder = graph.node_ref(holder);
-    let scope_note = if inherited {
-        " (it is inherited here: move it down to the scopes actually needed)"
-    } else {
-        ""
-    };
+    let scope_note = if inherited { " (it is inherited here: move it down to the scopes actually needed)" } else { "" };
     if g.eligible {
         return Remediation {
             summary: format!("Remove the PIM eligibility of {} at {} for {}{scope_note}", g.role_name, g.scope, holder.display_name),
@@ -484,14 +423,14 @@ fn remediation(
     let what = if g.delegation.is_some() {
         format!("Narrow the condition of the {} assignment of {} at {} so it cannot grant these roles, or remove it{scope_note}", g.role_name, holder.display_name, g.scope)
     } else {
-        format!("Remove the {} assignment of {} at {}, or replace it with a narrower role or scope{scope_note}", g.role_name, holder.display_name, g.scope)
+        format!(
+            "Remove the {} assignment of {} at {}, or replace it with a narrower role or scope{scope_note}",
+            g.role_name, holder.display_name, g.scope
+        )
     };
     Remediation {
         summary: what,
-        command: Some(format!(
-            "az role assignment delete --ids {}",
-            g.assignment_id
-        )),
+        command: Some(format!("az role assignment delete --ids {}", g.assignment_id)),
         guidance,
     }
 }
@@ -515,12 +454,7 @@ pub fn find_path(
             continue;
         }
         if node == to {
-            return Some(
-                back_path(graph, &best, node)
-                    .into_iter()
-                    .map(|e| hop(graph, e))
-                    .collect(),
-            );
+            return Some(back_path(graph, &best, node).into_iter().map(|e| hop(graph, e)).collect());
         }
         for e in g.edges_directed(node, Direction::Outgoing) {
             let w = e.weight();
@@ -529,11 +463,7 @@ pub fn find_path(
             }
             if w.kind == EdgeKind::HasRole {
                 let grant = &graph.grants[w.evidence as usize];
-                let denied = if g[to].kind.is_scope() {
-                    graph.denied_caps(from, to)
-                } else {
-                    Caps::EMPTY
-                };
+                let denied = if g[to].kind.is_scope() { graph.denied_caps(from, to) } else { Caps::EMPTY };
                 let caps = (grant.own_caps | grant.delegated_caps).without(denied);
                 if !capabilities.is_empty() && !caps.intersects(capabilities) {
                     continue;

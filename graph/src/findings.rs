@@ -28,6 +28,8 @@ pub struct Hop {
     pub to: NodeRef,
     /// What the step is.
     pub edge: EdgeKind,
+    /// Short label for pictures and tables (`Owner`, `member of`, `contains`).
+    pub label: String,
     /// Ids of the objects that justify it (role assignment id, role definition id, group id, …).
     pub evidence: Vec<String>,
     /// One-sentence explanation.

@@ -46,15 +46,7 @@ impl std::fmt::Display for NodeKey {
         match self {
             NodeKey::Guid(g) => {
                 let h = format!("{g:032x}");
-                write!(
-                    f,
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )
+                write!(f, "{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
             }
             NodeKey::Path(p) => f.write_str(p),
         }
@@ -170,9 +162,7 @@ impl PrivilegeGraph {
         }
         for ei in &snapshot.azure.role_eligibility_schedule_instances {
             let status = ei.properties.status.as_deref().unwrap_or("Provisioned");
-            if !status.eq_ignore_ascii_case("Provisioned")
-                && !status.eq_ignore_ascii_case("Accepted")
-            {
+            if !status.eq_ignore_ascii_case("Provisioned") && !status.eq_ignore_ascii_case("Accepted") {
                 continue;
             }
             b.add_grant(&ei.id, &ei.properties, true, &roles);
@@ -194,10 +184,7 @@ impl PrivilegeGraph {
     /// Looks a node up by id (GUID or ARM id, any case).
     pub fn find(&self, id: &str) -> Option<NodeIndex> {
         let key = NodeKey::of(id);
-        self.index
-            .get(&key)
-            .copied()
-            .or_else(|| self.index.get(&NodeKey::scope(id)).copied())
+        self.index.get(&key).copied().or_else(|| self.index.get(&NodeKey::scope(id)).copied())
     }
 
     /// Finds nodes by id, or by exact (case-insensitive) display name.
@@ -205,10 +192,7 @@ impl PrivilegeGraph {
         if let Some(n) = self.find(id_or_name) {
             return vec![n];
         }
-        self.graph
-            .node_indices()
-            .filter(|n| self.graph[*n].name.eq_ignore_ascii_case(id_or_name.trim()))
-            .collect()
+        self.graph.node_indices().filter(|n| self.graph[*n].name.eq_ignore_ascii_case(id_or_name.trim())).collect()
     }
 
     /// The node's data.
@@ -219,25 +203,16 @@ impl PrivilegeGraph {
     /// The node as shown in findings.
     pub fn node_ref(&self, n: NodeIndex) -> NodeRef {
         let d = &self.graph[n];
-        NodeRef {
-            kind: d.kind,
-            id: d.key.to_string(),
-            display_name: d.name.to_string(),
-        }
+        NodeRef { kind: d.kind, id: d.key.to_string(), display_name: d.name.to_string() }
     }
 
     /// All node indices of a kind.
     pub fn nodes_of_kind(&self, kind: NodeKind) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.graph
-            .node_indices()
-            .filter(move |n| self.graph[*n].kind == kind)
+        self.graph.node_indices().filter(move |n| self.graph[*n].kind == kind)
     }
 
     pub(crate) fn edge(&self, e: EdgeIndex) -> (NodeIndex, NodeIndex, EdgeData) {
-        let (a, b) = self
-            .graph
-            .edge_endpoints(e)
-            .expect("edge index from this graph");
+        let (a, b) = self.graph.edge_endpoints(e).expect("edge index from this graph");
         (a, b, self.graph[e])
     }
 
@@ -261,11 +236,8 @@ impl PrivilegeGraph {
             return Caps::EMPTY;
         }
         let chain = self.scope_chain(target);
-        let mut keys: FxHashSet<&NodeKey> = self
-            .transitive_groups(actor)
-            .into_iter()
-            .map(|g| &self.graph[g].key)
-            .collect();
+        let mut keys: FxHashSet<&NodeKey> =
+            self.transitive_groups(actor).into_iter().map(|g| &self.graph[g].key).collect();
         keys.insert(&self.graph[actor].key);
         let mut removed = Caps::EMPTY;
         for d in &self.denies {
@@ -288,10 +260,8 @@ impl PrivilegeGraph {
     pub fn scope_chain(&self, scope_node: NodeIndex) -> Vec<NodeIndex> {
         let mut chain = vec![scope_node];
         let mut cur = scope_node;
-        while let Some(e) = self
-            .graph
-            .edges_directed(cur, Direction::Incoming)
-            .find(|e| e.weight().kind == EdgeKind::Contains)
+        while let Some(e) =
+            self.graph.edges_directed(cur, Direction::Incoming).find(|e| e.weight().kind == EdgeKind::Contains)
         {
             cur = e.source();
             if chain.contains(&cur) {
@@ -309,24 +279,13 @@ impl PrivilegeGraph {
             if d.kind == NodeKind::UnknownPrincipal && kind != NodeKind::UnknownPrincipal {
                 d.kind = kind;
             }
-            if kind != NodeKind::UnknownPrincipal
-                && !name.is_empty()
-                && *d.name == *d.key.to_string()
-            {
+            if kind != NodeKind::UnknownPrincipal && !name.is_empty() && *d.name == *d.key.to_string() {
                 d.name = name.into();
             }
             return n;
         }
-        let name = if name.is_empty() {
-            key.to_string()
-        } else {
-            name.to_string()
-        };
-        let n = self.graph.add_node(NodeData {
-            kind,
-            key: key.clone(),
-            name: name.into_boxed_str(),
-        });
+        let name = if name.is_empty() { key.to_string() } else { name.to_string() };
+        let n = self.graph.add_node(NodeData { kind, key: key.clone(), name: name.into_boxed_str() });
         self.index.insert(key, n);
         n
     }
@@ -336,20 +295,13 @@ impl PrivilegeGraph {
     }
 
     fn contains_edge(&mut self, parent: NodeIndex, child: NodeIndex) {
-        let exists = self
-            .graph
-            .edges_directed(child, Direction::Incoming)
-            .any(|e| e.weight().kind == EdgeKind::Contains);
+        let exists =
+            self.graph.edges_directed(child, Direction::Incoming).any(|e| e.weight().kind == EdgeKind::Contains);
         if !exists && parent != child {
             self.add_edge(
                 parent,
                 child,
-                EdgeData {
-                    kind: EdgeKind::Contains,
-                    caps: Caps::EMPTY,
-                    flags: 0,
-                    evidence: 0,
-                },
+                EdgeData { kind: EdgeKind::Contains, caps: Caps::EMPTY, flags: 0, evidence: 0 },
             );
         }
     }
@@ -368,9 +320,7 @@ impl PrivilegeGraph {
         let known = self.index.contains_key(&key);
         let default_name = match kind {
             NodeKind::Root => "Tenant root (/)".to_string(),
-            NodeKind::ResourceGroup | NodeKind::Resource => {
-                norm.rsplit('/').next().unwrap_or(&norm).to_string()
-            }
+            NodeKind::ResourceGroup | NodeKind::Resource => norm.rsplit('/').next().unwrap_or(&norm).to_string(),
             _ => String::new(),
         };
         let n = self.intern(key, kind, display.unwrap_or(&default_name));
@@ -393,22 +343,13 @@ impl PrivilegeGraph {
             let id = scope::normalize(&mg.id);
             let name = mg.properties.display_name.as_deref().unwrap_or(&mg.name);
             self.scope_node(&id, Some(name));
-            if let Some(p) = mg
-                .properties
-                .details
-                .as_ref()
-                .and_then(|d| d.parent.as_ref())
-                .and_then(|p| p.id.as_deref())
+            if let Some(p) =
+                mg.properties.details.as_ref().and_then(|d| d.parent.as_ref()).and_then(|p| p.id.as_deref())
             {
                 parent_of.push((scope::normalize(p), id.clone()));
             }
-            let mut stack: Vec<(String, &crate::snapshot::ManagementGroupChild)> = mg
-                .properties
-                .children
-                .iter()
-                .flatten()
-                .map(|c| (id.clone(), c))
-                .collect();
+            let mut stack: Vec<(String, &crate::snapshot::ManagementGroupChild)> =
+                mg.properties.children.iter().flatten().map(|c| (id.clone(), c)).collect();
             while let Some((parent, child)) = stack.pop() {
                 let cid = scope::normalize(&child.id);
                 let cname = child.display_name.as_deref().unwrap_or(&child.name);
@@ -432,12 +373,7 @@ impl PrivilegeGraph {
         let orphans: Vec<NodeIndex> = self
             .graph
             .node_indices()
-            .filter(|n| {
-                matches!(
-                    self.graph[*n].kind,
-                    NodeKind::ManagementGroup | NodeKind::Subscription
-                )
-            })
+            .filter(|n| matches!(self.graph[*n].kind, NodeKind::ManagementGroup | NodeKind::Subscription))
             .collect();
         for n in orphans {
             self.contains_edge(root, n);
@@ -447,64 +383,33 @@ impl PrivilegeGraph {
     fn add_principals(&mut self, s: &Snapshot) {
         let e = &s.entra;
         for u in &e.users {
-            let name = u
-                .display_name
-                .as_deref()
-                .or(u.user_principal_name.as_deref())
-                .unwrap_or("");
+            let name = u.display_name.as_deref().or(u.user_principal_name.as_deref()).unwrap_or("");
             self.intern(NodeKey::of(&u.id), NodeKind::User, name);
         }
         for g in &e.groups {
-            self.intern(
-                NodeKey::of(&g.id),
-                NodeKind::Group,
-                g.display_name.as_deref().unwrap_or(""),
-            );
+            self.intern(NodeKey::of(&g.id), NodeKind::Group, g.display_name.as_deref().unwrap_or(""));
         }
         for sp in &e.service_principals {
-            self.intern(
-                NodeKey::of(&sp.id),
-                NodeKind::ServicePrincipal,
-                sp.display_name.as_deref().unwrap_or(""),
-            );
+            self.intern(NodeKey::of(&sp.id), NodeKind::ServicePrincipal, sp.display_name.as_deref().unwrap_or(""));
         }
         for app in &e.applications {
-            self.intern(
-                NodeKey::of(&app.id),
-                NodeKind::Application,
-                app.display_name.as_deref().unwrap_or(""),
-            );
+            self.intern(NodeKey::of(&app.id), NodeKind::Application, app.display_name.as_deref().unwrap_or(""));
         }
         for gm in &e.group_members {
             let group = self.intern(NodeKey::of(&gm.group_id), NodeKind::Group, "");
             for m in &gm.members {
-                let kind = match m
-                    .odata_type
-                    .as_deref()
-                    .map(|t| t.trim_start_matches('#').to_ascii_lowercase())
-                {
+                let kind = match m.odata_type.as_deref().map(|t| t.trim_start_matches('#').to_ascii_lowercase()) {
                     Some(t) if t == "microsoft.graph.user" => NodeKind::User,
                     Some(t) if t == "microsoft.graph.group" => NodeKind::Group,
-                    Some(t) if t == "microsoft.graph.serviceprincipal" => {
-                        NodeKind::ServicePrincipal
-                    }
+                    Some(t) if t == "microsoft.graph.serviceprincipal" => NodeKind::ServicePrincipal,
                     _ => NodeKind::UnknownPrincipal,
                 };
-                let member = self.intern(
-                    NodeKey::of(&m.id),
-                    kind,
-                    m.display_name.as_deref().unwrap_or(""),
-                );
+                let member = self.intern(NodeKey::of(&m.id), kind, m.display_name.as_deref().unwrap_or(""));
                 if member != group {
                     self.add_edge(
                         member,
                         group,
-                        EdgeData {
-                            kind: EdgeKind::MemberOf,
-                            caps: Caps::EMPTY,
-                            flags: 0,
-                            evidence: 0,
-                        },
+                        EdgeData { kind: EdgeKind::MemberOf, caps: Caps::EMPTY, flags: 0, evidence: 0 },
                     );
                 }
             }
@@ -512,12 +417,7 @@ impl PrivilegeGraph {
     }
 
     fn add_grant(&mut self, id: &str, p: &AssignmentProperties, eligible: bool, roles: &RoleTable) {
-        let principal_kind = match p
-            .principal_type
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let principal_kind = match p.principal_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("user") => NodeKind::User,
             Some("group") => NodeKind::Group,
             Some("serviceprincipal") => NodeKind::ServicePrincipal,
@@ -568,8 +468,7 @@ impl PrivilegeGraph {
                 DelegationLimit::NotUnderstood => grant.conditional = true,
                 DelegationLimit::OnlyRoles(allowed) => {
                     if grant.own_caps.contains(Capability::AssignRoles) {
-                        grant.own_caps =
-                            grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
+                        grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
                         let (caps, names) = roles.union_of(allowed.iter().map(String::as_str));
                         grant.delegated_caps = caps;
                         grant.delegation = Some(names);
@@ -577,8 +476,7 @@ impl PrivilegeGraph {
                 }
                 DelegationLimit::AllRolesExcept(excluded) => {
                     if grant.own_caps.contains(Capability::AssignRoles) {
-                        grant.own_caps =
-                            grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
+                        grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
                         let allowed: Vec<&str> = roles
                             .by_guid
                             .keys()
@@ -587,28 +485,17 @@ impl PrivilegeGraph {
                             .collect();
                         let (caps, _) = roles.union_of(allowed.into_iter());
                         grant.delegated_caps = caps;
-                        let names: Vec<String> =
-                            excluded.iter().map(|g| roles.name_of(g)).collect();
+                        let names: Vec<String> = excluded.iter().map(|g| roles.name_of(g)).collect();
                         grant.delegation = Some(format!("any role except {}", names.join(", ")));
                     }
                 }
             }
         }
-        let flags =
-            if eligible { ELIGIBLE } else { 0 } | if grant.conditional { CONDITIONAL } else { 0 };
+        let flags = if eligible { ELIGIBLE } else { 0 } | if grant.conditional { CONDITIONAL } else { 0 };
         let caps = grant.own_caps | grant.delegated_caps;
         let evidence = self.grants.len() as u32;
         self.grants.push(grant);
-        self.add_edge(
-            principal,
-            scope_node,
-            EdgeData {
-                kind: EdgeKind::HasRole,
-                caps,
-                flags,
-                evidence,
-            },
-        );
+        self.add_edge(principal, scope_node, EdgeData { kind: EdgeKind::HasRole, caps, flags, evidence });
     }
 
     fn add_denies(&mut self, s: &Snapshot) {
@@ -623,11 +510,7 @@ impl PrivilegeGraph {
                 applies_to_children: !p.do_not_apply_to_child_scopes,
                 everyone,
                 principals: p.principals.iter().map(|x| NodeKey::of(&x.id)).collect(),
-                excluded: p
-                    .exclude_principals
-                    .iter()
-                    .map(|x| NodeKey::of(&x.id))
-                    .collect(),
+                excluded: p.exclude_principals.iter().map(|x| NodeKey::of(&x.id)).collect(),
                 removes,
             });
         }
@@ -650,11 +533,7 @@ impl RoleTable {
         for d in crate::builtin::role_definitions().iter().chain(defs) {
             let guid = rbac::role_definition_guid(if d.name.is_empty() { &d.id } else { &d.name });
             let caps = PermissionSet::new(d.properties.permissions.clone()).capabilities();
-            let name = if d.properties.role_name.is_empty() {
-                guid.clone()
-            } else {
-                d.properties.role_name.clone()
-            };
+            let name = if d.properties.role_name.is_empty() { guid.clone() } else { d.properties.role_name.clone() };
             by_guid.insert(guid, RoleInfo { name, caps });
         }
         RoleTable { by_guid }
@@ -665,10 +544,7 @@ impl RoleTable {
     }
 
     fn name_of(&self, guid: &str) -> String {
-        self.by_guid
-            .get(guid)
-            .map(|r| r.name.clone())
-            .unwrap_or_else(|| guid.to_string())
+        self.by_guid.get(guid).map(|r| r.name.clone()).unwrap_or_else(|| guid.to_string())
     }
 
     /// Capabilities of assigning any of these roles, and their names.
@@ -695,8 +571,6 @@ mod tests {
         let k = NodeKey::of("B24988AC-6180-42A0-AB88-20F7382DD24C");
         assert_eq!(k.to_string(), "b24988ac-6180-42a0-ab88-20f7382dd24c");
         assert_eq!(k, NodeKey::of("b24988ac-6180-42a0-ab88-20f7382dd24c"));
-        assert!(
-            matches!(NodeKey::of("/Subscriptions/X"), NodeKey::Path(p) if &*p == "/subscriptions/x")
-        );
+        assert!(matches!(NodeKey::of("/Subscriptions/X"), NodeKey::Path(p) if &*p == "/subscriptions/x"));
     }
 }

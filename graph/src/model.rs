@@ -150,13 +150,8 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, lowest first.
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
 
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
@@ -171,9 +166,7 @@ impl Severity {
 
     /// Parses the lower-case name (case-insensitive).
     pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+        Severity::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s))
     }
 }
 

@@ -108,35 +108,17 @@ impl Query {
             field: field.to_string(),
             message,
         };
-        if f.id.is_empty()
-            || !f
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(invalid(
-                "id",
-                format!("`{}` is not kebab-case (a-z, 0-9, -)", f.id),
-            ));
+        if f.id.is_empty() || !f.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(invalid("id", format!("`{}` is not kebab-case (a-z, 0-9, -)", f.id)));
         }
         let severity = Severity::parse(&f.severity).ok_or_else(|| {
-            invalid(
-                "severity",
-                format!(
-                    "`{}` is not one of info, low, medium, high, critical",
-                    f.severity
-                ),
-            )
+            invalid("severity", format!("`{}` is not one of info, low, medium, high, critical", f.severity))
         })?;
-        let kinds = |field: &str,
-                     names: &[String],
-                     want_scope: bool|
-         -> Result<Vec<NodeKind>, QueryError> {
+        let kinds = |field: &str, names: &[String], want_scope: bool| -> Result<Vec<NodeKind>, QueryError> {
             names
                 .iter()
                 .map(|n| {
-                    let k = NodeKind::parse(n)
-                        .ok_or_else(|| invalid(field, format!("unknown node kind `{n}`")))?;
+                    let k = NodeKind::parse(n).ok_or_else(|| invalid(field, format!("unknown node kind `{n}`")))?;
                     if want_scope && !k.is_scope() {
                         return Err(invalid(field, format!("`{n}` is not a scope kind")));
                     }
@@ -154,10 +136,7 @@ impl Query {
         };
         let targets = kinds("match.targets", &m.targets, true)?;
         if targets.is_empty() {
-            return Err(invalid(
-                "match.targets",
-                "at least one target kind is needed".into(),
-            ));
+            return Err(invalid("match.targets", "at least one target kind is needed".into()));
         }
         let mut capabilities = Caps::EMPTY;
         for c in &m.capabilities {
@@ -168,18 +147,12 @@ impl Query {
         let edges = match &m.edges {
             Some(e) => e
                 .iter()
-                .map(|n| {
-                    EdgeKind::parse(n)
-                        .ok_or_else(|| invalid("match.edges", format!("unknown edge kind `{n}`")))
-                })
+                .map(|n| EdgeKind::parse(n).ok_or_else(|| invalid("match.edges", format!("unknown edge kind `{n}`"))))
                 .collect::<Result<Vec<_>, _>>()?,
             None => EdgeKind::ALL.to_vec(),
         };
         if !edges.contains(&EdgeKind::HasRole) {
-            return Err(invalid(
-                "match.edges",
-                "must include HAS_ROLE: every path ends in a role".into(),
-            ));
+            return Err(invalid("match.edges", "must include HAS_ROLE: every path ends in a role".into()));
         }
         if m.max_hops == 0 {
             return Err(invalid("match.max_hops", "must be at least 1".into()));
@@ -229,28 +202,19 @@ capabilities = ["assign-roles"]
     fn unknown_field_is_an_error_naming_it() {
         let text = GOOD.replace("[match]", "colour = \"red\"\n[match]");
         let err = Query::parse(&text, "x-y.toml").unwrap_err().to_string();
-        assert!(
-            err.starts_with("x-y.toml:") && err.contains("colour"),
-            "{err}"
-        );
+        assert!(err.starts_with("x-y.toml:") && err.contains("colour"), "{err}");
     }
 
     #[test]
     fn unknown_capability_names_field_and_value() {
         let text = GOOD.replace("assign-roles", "fly");
         let err = Query::parse(&text, "q.toml").unwrap_err().to_string();
-        assert!(
-            err.contains("match.capabilities") && err.contains("fly"),
-            "{err}"
-        );
+        assert!(err.contains("match.capabilities") && err.contains("fly"), "{err}");
     }
 
     #[test]
     fn principal_kind_as_target_is_refused() {
         let text = GOOD.replace("[\"Subscription\"]", "[\"User\"]");
-        assert!(Query::parse(&text, "q.toml")
-            .unwrap_err()
-            .to_string()
-            .contains("match.targets"));
+        assert!(Query::parse(&text, "q.toml").unwrap_err().to_string().contains("match.targets"));
     }
 }

@@ -207,9 +207,7 @@ impl Caps {
 
     /// Capabilities in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Capability> {
-        Capability::ALL
-            .into_iter()
-            .filter(move |c| self.contains(*c))
+        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
     }
 
     /// Kebab-case names.
@@ -279,10 +277,7 @@ pub fn read_condition(condition: &str) -> ConditionReading {
         || compact.contains("actionmatches{'microsoft.authorization/roleassignments/*'}")
         || compact.contains("actionmatches{'microsoft.authorization/*'}");
     if !limits_write {
-        return ConditionReading {
-            limit: DelegationLimit::Unconstrained,
-            partial: false,
-        };
+        return ConditionReading { limit: DelegationLimit::Unconstrained, partial: false };
     }
     let partial = compact.contains(":principaltype]") || compact.contains(":principalid]");
     // Each `@Request[...RoleDefinitionId] <operator> <operand>` clause.
@@ -299,10 +294,7 @@ pub fn read_condition(condition: &str) -> ConditionReading {
         let negated = op.ends_with("guidnotequals");
         let known = op.ends_with("guidequals") || negated;
         if !known || guids.is_empty() {
-            return ConditionReading {
-                limit: DelegationLimit::NotUnderstood,
-                partial,
-            };
+            return ConditionReading { limit: DelegationLimit::NotUnderstood, partial };
         }
         if negated {
             except.extend(guids);
@@ -317,22 +309,14 @@ pub fn read_condition(condition: &str) -> ConditionReading {
         (_, true, false) => DelegationLimit::AllRolesExcept(sorted_unique(except)),
         _ => DelegationLimit::NotUnderstood,
     };
-    ConditionReading {
-        limit,
-        partial: partial || clauses > 1,
-    }
+    ConditionReading { limit, partial: partial || clauses > 1 }
 }
 
 /// Splits `foranyofanyvalues:guidequals{a,b})...` (compacted, lower-case) into a known operator and its
 /// operand (`{…}` list or a bare GUID). Unknown operators give an empty operator.
 fn split_operator(s: &str) -> (&str, &str) {
-    const QUANTIFIERS: [&str; 5] = [
-        "foranyofanyvalues:",
-        "foranyofallvalues:",
-        "forallofanyvalues:",
-        "forallofallvalues:",
-        "",
-    ];
+    const QUANTIFIERS: [&str; 5] =
+        ["foranyofanyvalues:", "foranyofallvalues:", "forallofanyvalues:", "forallofallvalues:", ""];
     const OPERATORS: [&str; 2] = ["guidnotequals", "guidequals"];
     for q in QUANTIFIERS {
         for o in OPERATORS {
@@ -375,12 +359,7 @@ fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
 
 /// The GUID at the end of a role definition id (`…/roleDefinitions/{guid}`), lower-cased.
 pub fn role_definition_guid(role_definition_id: &str) -> String {
-    role_definition_id
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase()
+    role_definition_id.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -397,38 +376,14 @@ mod tests {
 
     #[test]
     fn wildcards_match_anywhere_and_ignore_case() {
-        assert!(action_matches(
-            "*",
-            "Microsoft.Compute/virtualMachines/write"
-        ));
-        assert!(action_matches(
-            "*/read",
-            "Microsoft.Compute/virtualMachines/read"
-        ));
-        assert!(!action_matches(
-            "*/read",
-            "Microsoft.Compute/virtualMachines/write"
-        ));
-        assert!(action_matches(
-            "Microsoft.Authorization/*/Write",
-            "microsoft.authorization/roleassignments/write"
-        ));
-        assert!(!action_matches(
-            "Microsoft.Authorization/*/Write",
-            "Microsoft.Compute/virtualMachines/write"
-        ));
-        assert!(action_matches(
-            "Microsoft.Compute/*",
-            "Microsoft.Compute/virtualMachines/runCommand/action"
-        ));
-        assert!(!action_matches(
-            "Microsoft.Compute/*",
-            "Microsoft.ComputeX/a"
-        ));
-        assert!(action_matches(
-            "Microsoft.*/write",
-            "Microsoft.Web/sites/write"
-        ));
+        assert!(action_matches("*", "Microsoft.Compute/virtualMachines/write"));
+        assert!(action_matches("*/read", "Microsoft.Compute/virtualMachines/read"));
+        assert!(!action_matches("*/read", "Microsoft.Compute/virtualMachines/write"));
+        assert!(action_matches("Microsoft.Authorization/*/Write", "microsoft.authorization/roleassignments/write"));
+        assert!(!action_matches("Microsoft.Authorization/*/Write", "Microsoft.Compute/virtualMachines/write"));
+        assert!(action_matches("Microsoft.Compute/*", "Microsoft.Compute/virtualMachines/runCommand/action"));
+        assert!(!action_matches("Microsoft.Compute/*", "Microsoft.ComputeX/a"));
+        assert!(action_matches("Microsoft.*/write", "Microsoft.Web/sites/write"));
         assert!(!action_matches("", "a"));
     }
 
@@ -448,34 +403,19 @@ mod tests {
                 not_actions: vec!["Microsoft.Authorization/*".into()],
                 ..Default::default()
             },
-            Permission {
-                actions: vec!["Microsoft.Authorization/roleAssignments/write".into()],
-                ..Default::default()
-            },
+            Permission { actions: vec!["Microsoft.Authorization/roleAssignments/write".into()], ..Default::default() },
         ]);
         assert!(set.capabilities().contains(Capability::AssignRoles));
     }
 
     #[test]
     fn owner_uaa_reader_and_enumerated_writes() {
-        assert!(perms(&["*"], &[])
-            .capabilities()
-            .contains(Capability::AssignRoles));
-        let uaa = perms(
-            &["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
-            &[],
-        )
-        .capabilities();
-        assert!(
-            uaa.contains(Capability::AssignRoles) && !uaa.contains(Capability::WriteEverything)
-        );
+        assert!(perms(&["*"], &[]).capabilities().contains(Capability::AssignRoles));
+        let uaa = perms(&["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"], &[]).capabilities();
+        assert!(uaa.contains(Capability::AssignRoles) && !uaa.contains(Capability::WriteEverything));
         assert!(perms(&["*/read"], &[]).capabilities().is_empty());
-        assert!(!perms(&["Microsoft.Compute/*"], &[])
-            .capabilities()
-            .contains(Capability::WriteEverything));
-        assert!(!perms(&["*"], &["*/write"])
-            .capabilities()
-            .contains(Capability::WriteEverything));
+        assert!(!perms(&["Microsoft.Compute/*"], &[]).capabilities().contains(Capability::WriteEverything));
+        assert!(!perms(&["*"], &["*/write"]).capabilities().contains(Capability::WriteEverything));
     }
 
     const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
@@ -487,10 +427,7 @@ mod tests {
             "(\r\n (\r\n  !(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})\r\n )\r\n OR \r\n (\r\n  @Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{READER}, {CONTRIBUTOR}}}\r\n )\r\n)\r\nAND\r\n(\r\n (\r\n  !(ActionMatches{{'Microsoft.Authorization/roleAssignments/delete'}})\r\n )\r\n OR \r\n (\r\n  @Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{READER}}}\r\n )\r\n)"
         );
         let r = read_condition(&c);
-        assert_eq!(
-            r.limit,
-            DelegationLimit::OnlyRoles(vec![READER.into(), CONTRIBUTOR.into()])
-        );
+        assert_eq!(r.limit, DelegationLimit::OnlyRoles(vec![READER.into(), CONTRIBUTOR.into()]));
         assert!(!r.partial);
     }
 

@@ -68,10 +68,7 @@ pub fn management_group_name(scope: &str) -> Option<&str> {
 /// The subscription scope (`/subscriptions/{id}`) a normalized scope lies in.
 pub fn subscription_of(scope: &str) -> Option<&str> {
     let rest = scope.strip_prefix("/subscriptions/")?;
-    let end = rest
-        .find('/')
-        .map(|i| i + "/subscriptions/".len())
-        .unwrap_or(scope.len());
+    let end = rest.find('/').map(|i| i + "/subscriptions/".len()).unwrap_or(scope.len());
     Some(&scope[..end])
 }
 
@@ -127,41 +124,27 @@ mod tests {
         assert_eq!(level("/"), Level::Root);
         assert_eq!(level(&management_group("Contoso")), Level::ManagementGroup);
         assert_eq!(level("/subscriptions/s"), Level::Subscription);
+        assert_eq!(level("/subscriptions/s/resourcegroups/rg"), Level::ResourceGroup);
         assert_eq!(
-            level("/subscriptions/s/resourcegroups/rg"),
-            Level::ResourceGroup
-        );
-        assert_eq!(
-            level(
-                "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm"
-            ),
+            level("/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm"),
             Level::Resource
         );
     }
 
     #[test]
     fn implied_parents() {
-        let vm =
-            "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm";
-        assert_eq!(
-            implied_parent(vm).as_deref(),
-            Some("/subscriptions/s/resourcegroups/rg")
-        );
-        let ext = "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c/namespaces/ns";
+        let vm = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm";
+        assert_eq!(implied_parent(vm).as_deref(), Some("/subscriptions/s/resourcegroups/rg"));
+        let ext =
+            "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c/namespaces/ns";
         assert_eq!(
             implied_parent(ext).as_deref(),
             Some("/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/c")
         );
-        assert_eq!(
-            implied_parent("/subscriptions/s/resourcegroups/rg").as_deref(),
-            Some("/subscriptions/s")
-        );
+        assert_eq!(implied_parent("/subscriptions/s/resourcegroups/rg").as_deref(), Some("/subscriptions/s"));
         assert_eq!(implied_parent("/subscriptions/s"), None);
         assert_eq!(subscription_of(vm), Some("/subscriptions/s"));
-        assert_eq!(
-            resource_group_of(vm),
-            Some("/subscriptions/s/resourcegroups/rg")
-        );
+        assert_eq!(resource_group_of(vm), Some("/subscriptions/s/resourcegroups/rg"));
         assert_eq!(subscription_of("/"), None);
     }
 }

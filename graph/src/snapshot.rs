@@ -392,11 +392,7 @@ impl<'de> Deserialize<'de> for RoleDefinition {
                 assignable_scopes: e.assignable_scopes.unwrap_or_default(),
             },
         };
-        Ok(RoleDefinition {
-            id: e.id,
-            name: e.name,
-            properties,
-        })
+        Ok(RoleDefinition { id: e.id, name: e.name, properties })
     }
 }
 
@@ -552,11 +548,7 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_assignable_to_role: Option<bool>,
     /// `Unified`, `DynamicMembership`, …
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub group_types: Vec<String>,
     /// Dynamic membership rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -578,20 +570,12 @@ pub struct GroupMembers {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DirectoryObject {
     /// `#microsoft.graph.user`, `#microsoft.graph.group`, `#microsoft.graph.servicePrincipal`, …
-    #[serde(
-        default,
-        rename = "@odata.type",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "@odata.type", skip_serializing_if = "Option::is_none")]
     pub odata_type: Option<String>,
     /// Object id.
     pub id: String,
     /// Display name, when selected.
-    #[serde(
-        default,
-        rename = "displayName",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "displayName", skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
 
@@ -614,28 +598,16 @@ pub struct ServicePrincipal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_enabled: Option<bool>,
     /// For managed identities, includes the ARM resource id of the identity.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub alternative_names: Vec<String>,
     /// Tenant that owns the application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_owner_organization_id: Option<String>,
     /// Certificate credentials (metadata only).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub key_credentials: Vec<CredentialMetadata>,
     /// Password credentials (metadata only).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub password_credentials: Vec<CredentialMetadata>,
 }
 
@@ -655,18 +627,10 @@ pub struct Application {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_audience: Option<String>,
     /// Certificate credentials (metadata only).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub key_credentials: Vec<CredentialMetadata>,
     /// Password credentials (metadata only).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub password_credentials: Vec<CredentialMetadata>,
 }
 
@@ -720,22 +684,17 @@ pub enum SnapshotError {
 impl Snapshot {
     /// An empty snapshot of the current schema version.
     pub fn new(metadata: Metadata) -> Self {
-        Snapshot {
-            schema_version: SCHEMA_VERSION,
-            metadata,
-            ..Default::default()
-        }
+        Snapshot { schema_version: SCHEMA_VERSION, metadata, ..Default::default() }
     }
 
     /// Parses a snapshot, naming `source_name` and the failing field on error.
     pub fn from_json(text: &str, source_name: &str) -> Result<Self, SnapshotError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let snapshot: Snapshot =
-            serde_path_to_error::deserialize(de).map_err(|e| SnapshotError::Invalid {
-                source_name: source_name.to_string(),
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let snapshot: Snapshot = serde_path_to_error::deserialize(de).map_err(|e| SnapshotError::Invalid {
+            source_name: source_name.to_string(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
         if snapshot.schema_version != SCHEMA_VERSION {
             return Err(SnapshotError::UnsupportedVersion {
                 source_name: source_name.to_string(),
@@ -774,8 +733,7 @@ impl Snapshot {
         }
         dedup_by_id(&mut e.service_principals, |x| x.id.clone());
         dedup_by_id(&mut e.applications, |x| x.id.clone());
-        self.sources
-            .sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
+        self.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
         self.coverage.sort();
         self.coverage.dedup();
     }
@@ -787,34 +745,22 @@ mod tests {
 
     #[test]
     fn truncated_snapshot_names_the_source() {
-        let err = Snapshot::from_json(
-            "{\"schema_version\": 1, \"azure\": {\"roleAssignments\": [",
-            "s.json",
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().starts_with("s.json: invalid snapshot"),
-            "{err}"
-        );
+        let err =
+            Snapshot::from_json("{\"schema_version\": 1, \"azure\": {\"roleAssignments\": [", "s.json").unwrap_err();
+        assert!(err.to_string().starts_with("s.json: invalid snapshot"), "{err}");
     }
 
     #[test]
     fn wrong_field_type_names_the_field() {
         let text = r#"{"schema_version":1,"azure":{"roleAssignments":[{"id":"x","properties":{"scope":5}}]}}"#;
         let err = Snapshot::from_json(text, "s.json").unwrap_err().to_string();
-        assert!(
-            err.contains("azure.roleAssignments[0].properties.scope"),
-            "{err}"
-        );
+        assert!(err.contains("azure.roleAssignments[0].properties.scope"), "{err}");
     }
 
     #[test]
     fn other_schema_version_is_refused() {
         let err = Snapshot::from_json(r#"{"schema_version": 99}"#, "s.json").unwrap_err();
-        assert!(matches!(
-            err,
-            SnapshotError::UnsupportedVersion { found: 99, .. }
-        ));
+        assert!(matches!(err, SnapshotError::UnsupportedVersion { found: 99, .. }));
     }
 
     #[test]
@@ -830,10 +776,7 @@ mod tests {
     #[test]
     fn normalize_dedups_case_insensitively() {
         let mut s = Snapshot::new(Metadata::default());
-        let ra = |id: &str| RoleAssignment {
-            id: id.into(),
-            ..Default::default()
-        };
+        let ra = |id: &str| RoleAssignment { id: id.into(), ..Default::default() };
         s.azure.role_assignments = vec![ra("/B"), ra("/a"), ra("/b")];
         s.normalize();
         assert_eq!(s.azure.role_assignments.len(), 2);

@@ -23,10 +23,7 @@ const GROUP_B: &str = "bbbbbbbb-0000-0000-0000-00000000000b";
 
 fn queries() -> Vec<Query> {
     [
-        (
-            "owner-equivalent-on-subscription",
-            include_str!("../../queries/owner-equivalent-on-subscription.toml"),
-        ),
+        ("owner-equivalent-on-subscription", include_str!("../../queries/owner-equivalent-on-subscription.toml")),
         (
             "owner-equivalent-on-management-group",
             include_str!("../../queries/owner-equivalent-on-management-group.toml"),
@@ -39,10 +36,7 @@ fn queries() -> Vec<Query> {
             "contributor-or-stronger-on-management-group",
             include_str!("../../queries/contributor-or-stronger-on-management-group.toml"),
         ),
-        (
-            "can-assign-roles",
-            include_str!("../../queries/can-assign-roles.toml"),
-        ),
+        ("can-assign-roles", include_str!("../../queries/can-assign-roles.toml")),
     ]
     .iter()
     .map(|(id, text)| Query::parse(text, id).unwrap())
@@ -101,8 +95,7 @@ fn findings(s: &Snapshot) -> Vec<Finding> {
 }
 
 fn has(f: &[Finding], query: &str, source: &str, target: &str) -> bool {
-    f.iter()
-        .any(|x| x.query_id == query && x.source.id == source && x.target.id == target)
+    f.iter().any(|x| x.query_id == query && x.source.id == source && x.target.id == target)
 }
 
 fn get<'a>(f: &'a [Finding], query: &str, source: &str, target: &str) -> &'a Finding {
@@ -132,24 +125,9 @@ fn custom_star_minus_authorization_write_is_contributor_not_owner() {
         ]
     }));
     let f = findings(&s);
-    assert!(has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
-    assert!(!has(
-        &f,
-        "owner-equivalent-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
-    assert!(!has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        CAROL,
-        &sub(SUB)
-    ));
+    assert!(has(&f, "contributor-or-stronger-on-subscription", ALICE, &sub(SUB)));
+    assert!(!has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)));
+    assert!(!has(&f, "contributor-or-stronger-on-subscription", CAROL, &sub(SUB)));
 }
 
 #[test]
@@ -161,40 +139,14 @@ fn constrained_rbac_admin_reader_only_is_not_owner() {
     a["properties"]["conditionVersion"] = json!("2.0");
     let mut c = assignment(2, CAROL, RBAC_ADMIN, &sub(SUB));
     c["properties"]["condition"] = json!(cond_contrib);
-    let f = findings(&tenant(
-        json!({"roleAssignments": [a, c, assignment(3, BOB, RBAC_ADMIN, &sub(SUB2))]}),
-    ));
-    assert!(!has(
-        &f,
-        "owner-equivalent-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
-    assert!(!has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
+    let f = findings(&tenant(json!({"roleAssignments": [a, c, assignment(3, BOB, RBAC_ADMIN, &sub(SUB2))]})));
+    assert!(!has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)));
+    assert!(!has(&f, "contributor-or-stronger-on-subscription", ALICE, &sub(SUB)));
     let limited = get(&f, "can-assign-roles", ALICE, &sub(SUB));
-    assert!(
-        limited.hops[0].detail.contains("Reader"),
-        "{}",
-        limited.hops[0].detail
-    );
+    assert!(limited.hops[0].detail.contains("Reader"), "{}", limited.hops[0].detail);
     // Allowed to hand out Contributor: gets Contributor's power, not Owner's.
-    assert!(has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        CAROL,
-        &sub(SUB)
-    ));
-    assert!(!has(
-        &f,
-        "owner-equivalent-on-subscription",
-        CAROL,
-        &sub(SUB)
-    ));
+    assert!(has(&f, "contributor-or-stronger-on-subscription", CAROL, &sub(SUB)));
+    assert!(!has(&f, "owner-equivalent-on-subscription", CAROL, &sub(SUB)));
     // Unconstrained RBAC Administrator is Owner-equivalent.
     assert!(has(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB2)));
 }
@@ -203,9 +155,7 @@ fn constrained_rbac_admin_reader_only_is_not_owner() {
 fn unreadable_condition_keeps_the_path_marked_conditional() {
     let mut a = assignment(1, ALICE, RBAC_ADMIN, &sub(SUB));
     a["properties"]["condition"] = json!("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] StringLike '*'))");
-    let f = findings(&tenant(
-        json!({"roleAssignments": [a, assignment(2, BOB, OWNER, &sub(SUB))]}),
-    ));
+    let f = findings(&tenant(json!({"roleAssignments": [a, assignment(2, BOB, OWNER, &sub(SUB))]})));
     assert!(get(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)).conditional);
     assert!(!get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB)).conditional);
 }
@@ -216,15 +166,8 @@ fn resource_group_contributor_is_not_subscription_contributor() {
     let f = findings(&tenant(
         json!({"roleAssignments": [assignment(1, ALICE, CONTRIBUTOR, &rg), assignment(2, BOB, CONTRIBUTOR, &sub(SUB))]}),
     ));
-    assert!(!f
-        .iter()
-        .any(|x| x.source.id == ALICE && x.query_id.starts_with("contributor")));
-    assert!(has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        BOB,
-        &sub(SUB)
-    ));
+    assert!(!f.iter().any(|x| x.source.id == ALICE && x.query_id.starts_with("contributor")));
+    assert!(has(&f, "contributor-or-stronger-on-subscription", BOB, &sub(SUB)));
 }
 
 #[test]
@@ -244,36 +187,16 @@ fn management_group_owner_reaches_every_subscription_under_it() {
     let f = findings(&s);
     let path = get(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB));
     assert_eq!(path.hops.len(), 3, "{path:#?}"); // role at platform, platform ⊃ prod, prod ⊃ subscription
-    assert!(has(
-        &f,
-        "owner-equivalent-on-management-group",
-        ALICE,
-        &mg("prod").to_lowercase()
-    ));
-    assert!(!has(
-        &f,
-        "owner-equivalent-on-subscription",
-        ALICE,
-        &sub(SUB2)
-    ));
-    assert!(!has(
-        &f,
-        "owner-equivalent-on-management-group",
-        ALICE,
-        &mg("sandbox").to_lowercase()
-    ));
+    assert!(has(&f, "owner-equivalent-on-management-group", ALICE, &mg("prod").to_lowercase()));
+    assert!(!has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB2)));
+    assert!(!has(&f, "owner-equivalent-on-management-group", ALICE, &mg("sandbox").to_lowercase()));
     // Root assignments reach everything.
     assert!(
         has(&f, "owner-equivalent-on-subscription", CAROL, &sub(SUB))
             && has(&f, "owner-equivalent-on-subscription", CAROL, &sub(SUB2))
     );
     // can-assign-roles is reported where granted, not repeated below.
-    assert!(has(
-        &f,
-        "can-assign-roles",
-        ALICE,
-        &mg("platform").to_lowercase()
-    ));
+    assert!(has(&f, "can-assign-roles", ALICE, &mg("platform").to_lowercase()));
     assert!(!has(&f, "can-assign-roles", ALICE, &sub(SUB)));
 }
 
@@ -289,16 +212,8 @@ fn pim_eligible_owner_is_reported_as_eligible() {
     })));
     assert!(get(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)).eligible);
     assert!(!get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB)).eligible);
-    let s = tenant(
-        json!({"roleEligibilityScheduleInstances": [assignment(1, ALICE, OWNER, &sub(SUB))]}),
-    );
-    let active_only = analyze(
-        &s,
-        &queries(),
-        AnalyzeOptions {
-            include_eligible: false,
-        },
-    );
+    let s = tenant(json!({"roleEligibilityScheduleInstances": [assignment(1, ALICE, OWNER, &sub(SUB))]}));
+    let active_only = analyze(&s, &queries(), AnalyzeOptions { include_eligible: false });
     assert!(active_only.findings.is_empty());
 }
 
@@ -310,44 +225,22 @@ fn nested_group_members_inherit_the_role() {
     let bob = get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB));
     let kinds: Vec<String> = bob.hops.iter().map(|h| h.edge.to_string()).collect();
     assert_eq!(kinds, ["MEMBER_OF", "MEMBER_OF", "HAS_ROLE"]);
-    assert!(bob
-        .remediation
-        .command
-        .as_deref()
-        .unwrap()
-        .contains("az ad group member remove"));
-    assert!(has(
-        &f,
-        "owner-equivalent-on-subscription",
-        GROUP_A,
-        &sub(SUB)
-    ));
-    assert!(!has(
-        &f,
-        "owner-equivalent-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
+    assert!(bob.remediation.command.as_deref().unwrap().contains("az ad group member remove"));
+    assert!(has(&f, "owner-equivalent-on-subscription", GROUP_A, &sub(SUB)));
+    assert!(!has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)));
 }
 
 #[test]
 fn membership_cycle_terminates() {
     let mut s = tenant(json!({"roleAssignments": [assignment(1, GROUP_A, OWNER, &sub(SUB))]}));
-    s.entra.group_members[0]
-        .members
-        .push(azpath_graph::snapshot::DirectoryObject {
-            odata_type: Some("#microsoft.graph.group".into()),
-            id: GROUP_B.into(),
-            display_name: None,
-        });
+    s.entra.group_members[0].members.push(azpath_graph::snapshot::DirectoryObject {
+        odata_type: Some("#microsoft.graph.group".into()),
+        id: GROUP_B.into(),
+        display_name: None,
+    });
     let f = findings(&s);
     assert!(has(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB)));
-    assert!(has(
-        &f,
-        "owner-equivalent-on-subscription",
-        GROUP_B,
-        &sub(SUB)
-    ));
+    assert!(has(&f, "owner-equivalent-on-subscription", GROUP_B, &sub(SUB)));
 }
 
 fn deny(scope: &str, principals: &[&str], excluded: &[&str], actions: &[&str]) -> Value {
@@ -373,53 +266,24 @@ fn deny_assignment_removes_the_path_for_its_principals_only() {
         "denyAssignments": [deny(&sub(SUB), &["00000000-0000-0000-0000-000000000000"], &[CAROL], &["*/write"])]
     }));
     let f = findings(&s);
-    assert!(!has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
-    assert!(has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        CAROL,
-        &sub(SUB)
-    ));
-    assert!(!has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        BOB,
-        &sub(SUB)
-    ));
+    assert!(!has(&f, "contributor-or-stronger-on-subscription", ALICE, &sub(SUB)));
+    assert!(has(&f, "contributor-or-stronger-on-subscription", CAROL, &sub(SUB)));
+    assert!(!has(&f, "contributor-or-stronger-on-subscription", BOB, &sub(SUB)));
 }
 
 #[test]
 fn deny_on_a_member_keeps_the_other_members_path() {
     let mut g = assignment(1, GROUP_B, CONTRIBUTOR, &sub(SUB));
     g["properties"]["principalType"] = json!("Group");
-    let mut s = tenant(
-        json!({"roleAssignments": [g], "denyAssignments": [deny(&sub(SUB), &[BOB], &[], &["*"])]}),
-    );
-    s.entra.group_members[1]
-        .members
-        .push(azpath_graph::snapshot::DirectoryObject {
-            odata_type: None,
-            id: ALICE.into(),
-            display_name: None,
-        });
+    let mut s = tenant(json!({"roleAssignments": [g], "denyAssignments": [deny(&sub(SUB), &[BOB], &[], &["*"])]}));
+    s.entra.group_members[1].members.push(azpath_graph::snapshot::DirectoryObject {
+        odata_type: None,
+        id: ALICE.into(),
+        display_name: None,
+    });
     let f = findings(&s);
-    assert!(!has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        BOB,
-        &sub(SUB)
-    ));
-    assert!(has(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
+    assert!(!has(&f, "contributor-or-stronger-on-subscription", BOB, &sub(SUB)));
+    assert!(has(&f, "contributor-or-stronger-on-subscription", ALICE, &sub(SUB)));
 }
 
 #[test]
@@ -429,12 +293,7 @@ fn deny_at_a_resource_group_does_not_block_the_subscription_finding() {
         "roleAssignments": [assignment(1, ALICE, CONTRIBUTOR, &sub(SUB))],
         "denyAssignments": [deny(&rg, &[ALICE], &[], &["*"])]
     }));
-    assert!(has(
-        &findings(&s),
-        "contributor-or-stronger-on-subscription",
-        ALICE,
-        &sub(SUB)
-    ));
+    assert!(has(&findings(&s), "contributor-or-stronger-on-subscription", ALICE, &sub(SUB)));
 }
 
 #[test]
@@ -449,12 +308,7 @@ fn deny_falls_back_to_another_path() {
     }));
     let f = findings(&s);
     assert!(!has(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB)));
-    let c = get(
-        &f,
-        "contributor-or-stronger-on-subscription",
-        BOB,
-        &sub(SUB),
-    );
+    let c = get(&f, "contributor-or-stronger-on-subscription", BOB, &sub(SUB));
     assert_eq!(c.hops[0].edge.to_string(), "MEMBER_OF");
 }
 
@@ -474,9 +328,7 @@ fn paths_between_any_two_nodes() {
     a["properties"]["principalType"] = json!("Group");
     let s = tenant(json!({"roleAssignments": [a]}));
     let g = PrivilegeGraph::build(&s);
-    let rg = g
-        .find(&format!("/subscriptions/{SUB}/resourceGroups/APP"))
-        .unwrap();
+    let rg = g.find(&format!("/subscriptions/{SUB}/resourceGroups/APP")).unwrap();
     let hops = find_path(&g, g.find(BOB).unwrap(), rg, Caps::EMPTY, true).unwrap();
     assert_eq!(hops.len(), 4);
     assert!(find_path(&g, g.find(ALICE).unwrap(), rg, Caps::EMPTY, true).is_none());
