@@ -1,0 +1,215 @@
+//! Command-line arguments (clap derive). Raw arguments are turned into validated settings in `main.rs`
+//! before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::render::Format;
+
+/// azpath finds how identities in an Azure tenant can escalate their privileges, explains every path hop by
+/// hop with its evidence, and says the smallest change that cuts it.
+///
+/// Try it with no Azure account: `azpath scan --mock demo`.
+#[derive(Debug, Parser)]
+#[command(name = "azpath", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). Secrets are never logged.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress display and no log output except errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect a tenant and analyze it in one go (collect + analyze).
+    Scan {
+        #[command(flatten)]
+        collect: CollectArgs,
+        #[command(flatten)]
+        analyze: AnalyzeArgs,
+        /// Also keep the collected snapshot in this file.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+    },
+    /// Collect a tenant into a snapshot file, for offline analysis later.
+    Collect {
+        #[command(flatten)]
+        collect: CollectArgs,
+        /// Snapshot file to write (owner-only permissions, written atomically).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Analyze a snapshot file offline.
+    Analyze {
+        /// Snapshot written by `azpath collect` (or `scan --snapshot`).
+        snapshot: PathBuf,
+        #[command(flatten)]
+        analyze: AnalyzeArgs,
+    },
+    /// Show how one identity can reach a scope or another identity.
+    Paths {
+        /// Snapshot to search.
+        snapshot: PathBuf,
+        /// Where the path starts: an Entra object id, ARM id, or exact display name.
+        #[arg(long)]
+        from: String,
+        /// Where the path ends: an ARM scope id (subscription, management group…), object id, or display name.
+        #[arg(long)]
+        to: String,
+        /// Only count role assignments that confer this capability (e.g. assign-roles, write-everything).
+        #[arg(long)]
+        capability: Vec<String>,
+        /// Ignore PIM-eligible assignments.
+        #[arg(long)]
+        no_eligible: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Compare the findings of two snapshots: what is new, what was fixed.
+    Diff {
+        /// The earlier snapshot.
+        old: PathBuf,
+        /// The later snapshot.
+        new: PathBuf,
+        #[command(flatten)]
+        analyze: AnalyzeArgs,
+    },
+    /// Work with queries.
+    Queries {
+        #[command(subcommand)]
+        command: QueriesCommand,
+    },
+    /// Mock tenants: serve one over mock ARM and Graph APIs, or generate a large one.
+    Mock {
+        #[command(subcommand)]
+        command: MockCommand,
+    },
+}
+
+/// `azpath queries …`
+#[derive(Debug, Subcommand)]
+pub enum QueriesCommand {
+    /// List the built-in queries (and those of --queries DIR).
+    List {
+        /// Directory of your own query files (`<id>.toml`).
+        #[arg(long, value_name = "DIR")]
+        queries: Option<PathBuf>,
+    },
+    /// Check query files without running them.
+    Check {
+        /// Directory of query files.
+        dir: PathBuf,
+    },
+}
+
+/// `azpath mock …`
+#[derive(Debug, Subcommand)]
+pub enum MockCommand {
+    /// Serve a mock tenant (bundled name or directory) until Ctrl-C, printing how to scan it.
+    Serve {
+        /// Bundled tenant name (see `azpath mock list`) or tenant directory.
+        tenant: String,
+        /// Records per page (every listing is paged).
+        #[arg(long, default_value_t = 50)]
+        page_size: usize,
+        /// Fraction of requests answered 429 with Retry-After (0.0–1.0).
+        #[arg(long, default_value_t = 0.0)]
+        throttle_rate: f64,
+        /// Added latency per response, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// List the bundled mock tenants.
+    List,
+    /// Generate a synthetic tenant (for benchmarks and load tests).
+    Generate {
+        /// Approximate number of principals.
+        #[arg(long, default_value_t = 10_000)]
+        size: usize,
+        /// Seed (same seed, same tenant).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write a tenant directory (servable by `mock serve`) here.
+        #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
+        output: Option<PathBuf>,
+        /// Write a snapshot file (analyzable by `analyze`) here instead.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+    },
+}
+
+/// Where and how to collect.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Scan a mock tenant (bundled name like `demo`, or a tenant directory) through a local mock ARM/Graph
+    /// server: the full HTTP path, no Azure account needed.
+    #[arg(long, value_name = "TENANT", conflicts_with_all = ["cloud", "arm_url", "graph_url", "authority_url"])]
+    pub mock: Option<String>,
+    /// Subscription to collect (repeatable). Default: every subscription the caller can see.
+    #[arg(long = "subscription", value_name = "ID")]
+    pub subscriptions: Vec<String>,
+    /// Collect every subscription under this management group (repeatable).
+    #[arg(long = "management-group", value_name = "ID")]
+    pub management_groups: Vec<String>,
+    /// Azure cloud.
+    #[arg(long, value_enum)]
+    pub cloud: Option<CloudArg>,
+    /// Resource manager URL (for --cloud custom, or to override).
+    #[arg(long, value_name = "URL")]
+    pub arm_url: Option<String>,
+    /// Microsoft Graph URL (for --cloud custom, or to override).
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// Entra authority URL (for --cloud custom, or to override).
+    #[arg(long, value_name = "URL")]
+    pub authority_url: Option<String>,
+    /// Extra trusted root certificate (PEM), e.g. for Azure Stack or a TLS-inspecting proxy.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// Cloud names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudArg {
+    /// Azure public cloud.
+    Public,
+    /// Azure US Government.
+    Usgov,
+    /// Azure China (21Vianet).
+    China,
+    /// Any other endpoints (Azure Stack, a private cloud, a mock): give --arm-url and --graph-url.
+    Custom,
+}
+
+/// What to report and how.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write the report to this file (owner-only, atomic) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Also run the queries in this directory (`<id>.toml`).
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+    /// Run only this query (repeatable).
+    #[arg(long = "query", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Ignore PIM-eligible assignments (report standing access only).
+    #[arg(long)]
+    pub no_eligible: bool,
+}

@@ -1,0 +1,51 @@
+//! Renderers: pure functions from a [`Report`] to a writer. The JSON format is the documented contract;
+//! table and DOT are for people.
+
+mod dot;
+mod table;
+
+use std::io::{self, Write};
+
+use azpath_graph::findings::Report;
+
+pub use dot::render_dot;
+pub use table::render_table;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable tables, each path explained hop by hop.
+    Table,
+    /// The versioned JSON report (see README "JSON report").
+    Json,
+    /// A Graphviz digraph of every path (`dot -Tsvg`).
+    Dot,
+}
+
+/// Options for rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Table width in columns.
+    pub width: u16,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions { width: 160 }
+    }
+}
+
+/// Renders the report in the chosen format.
+pub fn render(report: &Report, format: Format, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Table => render_table(report, options, out),
+        Format::Json => render_json(report, out),
+        Format::Dot => render_dot(report, out),
+    }
+}
+
+/// Writes the report as pretty JSON.
+pub fn render_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}

@@ -1,0 +1,115 @@
+//! The table format: one section per query, each path explained hop by hop, then coverage gaps.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, ContentArrangement, Table};
+
+use azpath_graph::findings::{Finding, Report};
+use azpath_graph::model::Severity;
+
+use super::RenderOptions;
+
+/// Writes the report as tables.
+pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    if report.findings.is_empty() {
+        writeln!(out, "No findings for {} queries.", report.queries.len())?;
+    }
+    let mut start = 0;
+    while start < report.findings.len() {
+        let query = &report.findings[start].query_id;
+        let end = start + report.findings[start..].iter().take_while(|f| &f.query_id == query).count();
+        write_section(&report.findings[start..end], options, out)?;
+        start = end;
+    }
+    if !report.coverage.is_empty() {
+        writeln!(out, "\nCoverage gaps ({}): these parts of the tenant were not collected", report.coverage.len())?;
+        let mut t = new_table(options);
+        t.set_header(vec!["API", "Scope", "Reason", "May hide"]);
+        for c in &report.coverage {
+            let reason = match c.gap.status {
+                Some(s) => format!("{:?} (HTTP {s})", c.gap.reason),
+                None => format!("{:?}", c.gap.reason),
+            };
+            t.add_row(vec![c.gap.api.clone(), c.gap.scope.clone(), reason, c.may_hide.clone()]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    if !report.warnings.is_empty() {
+        writeln!(out, "\nWarnings ({}):", report.warnings.len())?;
+        for w in &report.warnings {
+            writeln!(out, "  - {w}")?;
+        }
+    }
+    writeln!(out, "\n{}", summary(report))
+}
+
+fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let first = &findings[0];
+    writeln!(
+        out,
+        "\n[{}] {} — {} ({} finding{})",
+        first.severity.as_str().to_uppercase(),
+        first.query_id,
+        first.title,
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" }
+    )?;
+    let mut t = new_table(options);
+    t.set_header(vec!["Source", "Target", "Path (hop by hop, with evidence)", "Fix"]);
+    for f in findings {
+        let mut flags = Vec::new();
+        if f.eligible {
+            flags.push("needs PIM activation");
+        }
+        if f.conditional {
+            flags.push("conditional");
+        }
+        let mut target = format!("{}: {}\n{}", f.target.kind, f.target.display_name, f.target.id);
+        if !f.capabilities.is_empty() {
+            target.push_str(&format!("\n[{}]", f.capabilities.join(", ")));
+        }
+        if !flags.is_empty() {
+            target.push_str(&format!("\n({})", flags.join(", ")));
+        }
+        let path = f
+            .hops
+            .iter()
+            .enumerate()
+            .map(|(i, h)| format!("{}. {}\n   {}: {}", i + 1, h.detail, h.edge, h.evidence.join(" ")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut fix = f.remediation.summary.clone();
+        if let Some(c) = &f.remediation.command {
+            fix.push_str(&format!("\n$ {c}"));
+        }
+        t.add_row(vec![format!("{}: {}\n{}", f.source.kind, f.source.display_name, f.source.id), target, path, fix]);
+    }
+    writeln!(out, "{t}")
+}
+
+fn new_table(options: RenderOptions) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(options.width);
+    t
+}
+
+/// "12 findings: 3 critical, 9 high".
+pub fn summary(report: &Report) -> String {
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            let n = report.findings.iter().filter(|f| f.severity == *s).count();
+            (n > 0).then(|| format!("{n} {s}"))
+        })
+        .collect();
+    let gaps = if report.coverage.is_empty() {
+        String::new()
+    } else {
+        format!("; {} coverage gap(s): findings may be incomplete", report.coverage.len())
+    };
+    match report.findings.len() {
+        0 => format!("0 findings{gaps}"),
+        n => format!("{n} finding{}: {}{gaps}", if n == 1 { "" } else { "s" }, counts.join(", ")),
+    }
+}
