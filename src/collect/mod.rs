@@ -1,1 +1,570 @@
-//! Collectors: the only networked code. (Being written.)
+//! Collectors: the only networked code in azpath. They read Azure Resource Manager and Microsoft Graph and
+//! fill a [`Snapshot`]; they compute nothing about privileges.
+//!
+//! Every request is listed in `docs/collection.md`. A failure on one scope (403 on a subscription, a throttled
+//! listing, a malformed page) becomes a [`CoverageGap`] in the snapshot and the scan goes on; only a failure
+//! that leaves nothing to analyze (no resource manager token, subscriptions not listable) is a
+//! [`CollectError`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use azpath::collect::{self, auth::DefaultTokenSource, Cloud, CollectOptions, Endpoints};
+//!
+//! let endpoints = Endpoints::new(Cloud::Public, None, None, None)?;
+//! let http = collect::build_client(None)?;
+//! let tokens = DefaultTokenSource::from_process_env(&endpoints, Some(&http));
+//! let options = CollectOptions { http_client: Some(http), ..Default::default() };
+//! let snapshot = collect::collect(&endpoints, &tokens, &options).await?;
+//! println!("{} role assignments", snapshot.azure.role_assignments.len());
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod authorization;
+pub mod cloud;
+pub mod http;
+pub mod msgraph;
+pub mod resources;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use azpath_graph::snapshot::{
+    Application, CoverageGap, DenyAssignment, DirectoryObject, GapReason, Group, GroupMembers, ManagementGroup,
+    ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup, RoleAssignment,
+    RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord, Subscription, User,
+};
+use futures::stream::{self, StreamExt};
+use url::Url;
+
+pub use auth::{AccessToken, Audience, DefaultTokenSource, TokenError, TokenSource};
+pub use authorization::RbacList;
+pub use cloud::{Cloud, EndpointError, Endpoints};
+pub use http::{build_client, ApiClient, ClientError, FetchError, Listing, RetryPolicy, Service};
+use resources::Descendant;
+
+/// What to collect and how hard to try.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// Subscription ids (or `/subscriptions/{id}`) to collect (`--subscription`). Empty with
+    /// `management_groups` empty: every subscription the caller can see.
+    pub subscriptions: Vec<String>,
+    /// Management groups whose whole subtree is collected (`--management-group`).
+    pub management_groups: Vec<String>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Retries for 429/503.
+    pub retry: RetryPolicy,
+    /// Show a progress bar on stderr (the CLI sets it when stderr is a terminal and not `--quiet`).
+    pub show_progress: bool,
+    /// The HTTP client (from [`build_client`], e.g. with `--ca-cert`); `None` builds a default one.
+    pub http_client: Option<reqwest::Client>,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            subscriptions: Vec::new(),
+            management_groups: Vec::new(),
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            show_progress: false,
+            http_client: None,
+        }
+    }
+}
+
+/// A failure that makes the whole collection meaningless. Anything narrower is a coverage gap.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// No credential gives an Azure Resource Manager token.
+    #[error("cannot authenticate to Azure Resource Manager")]
+    NoCredential(#[source] TokenError),
+    /// The subscriptions listing failed, so there is nothing to scan.
+    #[error("listing subscriptions")]
+    Subscriptions(#[source] FetchError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A `--subscription` or `--management-group` value is not a valid id.
+    #[error("{flag}: `{value}` is not a valid id")]
+    InvalidId {
+        /// The flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+    },
+}
+
+/// Collects everything `options` selects into a normalized snapshot.
+pub async fn collect(
+    endpoints: &Endpoints,
+    tokens: &dyn TokenSource,
+    options: &CollectOptions,
+) -> Result<Snapshot, CollectError> {
+    let wanted_subs = options
+        .subscriptions
+        .iter()
+        .map(|s| {
+            let id = s.trim().trim_start_matches("/subscriptions/").trim_end_matches('/').to_ascii_lowercase();
+            safe_name(&id).then_some(id).ok_or(CollectError::InvalidId { flag: "--subscription", value: s.clone() })
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let wanted_mgs = options
+        .management_groups
+        .iter()
+        .map(|m| {
+            let name = m.trim().rsplit('/').next().unwrap_or_default().to_string();
+            safe_name(&name)
+                .then_some(name)
+                .ok_or(CollectError::InvalidId { flag: "--management-group", value: m.clone() })
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let http = match &options.http_client {
+        Some(c) => c.clone(),
+        None => build_client(None)?,
+    };
+
+    let collected_at =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let mut snap = Snapshot::new(Metadata {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        collected_at,
+        cloud: endpoints.cloud.name().to_string(),
+        arm_url: endpoints.arm.to_string(),
+        graph_url: endpoints.graph.to_string(),
+        tenant_id: None,
+    });
+    let ctx = Ctx {
+        client: ApiClient::new(http, tokens, options.retry.clone()),
+        arm: Service::arm(endpoints),
+        graph: Service::graph(endpoints),
+        concurrency: options.concurrency.max(1),
+        progress: progress_bar(options.show_progress),
+    };
+
+    ctx.progress.set_message("signing in");
+    tokens.token(Audience::Arm).await.map_err(CollectError::NoCredential)?;
+    let graph_token = tokens.token(Audience::Graph).await;
+
+    // Subscriptions and the management-group tree.
+    ctx.progress.set_message("listing subscriptions and management groups");
+    let subs = ctx.client.list::<Subscription>(&ctx.arm, resources::subscriptions_url(&ctx.arm.base)).await;
+    if let Some(e) = subs.error {
+        return Err(CollectError::Subscriptions(e));
+    }
+    snap.sources.push(source("arm.subscriptions", "tenant", subs.items.len()));
+    let listed_mgs =
+        ctx.client.list::<ManagementGroup>(&ctx.arm, resources::management_groups_url(&ctx.arm.base)).await;
+    record(&mut snap, "arm.managementGroups", "tenant", listed_mgs.items.len(), listed_mgs.error);
+
+    let mut mg_names: BTreeMap<String, Option<ManagementGroup>> =
+        wanted_mgs.iter().map(|n| (n.to_ascii_lowercase(), None)).collect();
+    for mg in listed_mgs.items {
+        let name = if mg.name.is_empty() { last_segment(&mg.id) } else { mg.name.clone() };
+        mg_names.insert(name.to_ascii_lowercase(), Some(mg));
+    }
+    let mut jobs: Vec<Job> = Vec::new();
+    for (name, listed) in &mg_names {
+        if safe_name(name) {
+            jobs.push(Job::ManagementGroup { name: name.clone(), listed: listed.clone() });
+        } else {
+            snap.coverage.push(bad_name("arm.managementGroups", &resources::management_group_scope(name), name));
+        }
+    }
+    jobs.extend(wanted_mgs.iter().map(|name| Job::Descendants { name: name.clone() }));
+    let mut descendants = Vec::new();
+    for outcome in ctx.run_all(jobs).await {
+        if let Records::Descendants(d) = &outcome.records {
+            descendants.extend(d.iter().cloned());
+        }
+        absorb(&mut snap, outcome);
+    }
+    snap.azure.management_groups.extend(groups_from_descendants(&wanted_mgs, &descendants));
+
+    // Which subscriptions and management groups to list RBAC at.
+    let visible: BTreeMap<String, Subscription> = subs.items.into_iter().map(|s| (subscription_key(&s), s)).collect();
+    let mut selected: BTreeMap<String, Subscription> = BTreeMap::new();
+    if wanted_subs.is_empty() && wanted_mgs.is_empty() {
+        selected = visible.clone();
+    }
+    let under_mgs =
+        descendants.iter().filter(|d| d.is_subscription()).map(|d| last_segment(&d.id).to_ascii_lowercase());
+    for id in wanted_subs.iter().cloned().chain(under_mgs) {
+        match visible.get(&id) {
+            Some(s) => {
+                selected.insert(id, s.clone());
+            }
+            None => snap.coverage.push(CoverageGap {
+                api: "arm.subscriptions".into(),
+                scope: format!("/subscriptions/{id}"),
+                reason: GapReason::NotFound,
+                status: None,
+                message: format!("subscription {id} is not among the subscriptions the caller can see"),
+            }),
+        }
+    }
+    let mg_scopes: BTreeSet<String> = if !wanted_mgs.is_empty() {
+        let below = descendants.iter().filter(|d| !d.is_subscription()).map(|d| last_segment(&d.id));
+        wanted_mgs.iter().cloned().chain(below).filter(|n| safe_name(n)).collect()
+    } else if wanted_subs.is_empty() {
+        mg_names.keys().filter(|n| safe_name(n)).cloned().collect()
+    } else {
+        // Subscription-scope listings already include what is inherited from the groups above.
+        BTreeSet::new()
+    };
+
+    snap.metadata.tenant_id = selected
+        .values()
+        .chain(visible.values())
+        .find_map(|s| s.tenant_id.clone())
+        .or_else(|| snap.azure.management_groups.iter().find_map(|m| m.properties.tenant_id.clone()));
+
+    // RBAC at every scope, resource groups, and the directory.
+    ctx.progress.set_message("listing role assignments and directory objects");
+    let mut jobs = Vec::new();
+    for sub in selected.values() {
+        let id = sub.subscription_id.to_ascii_lowercase();
+        let scope = format!("/subscriptions/{id}");
+        if !safe_name(&id) {
+            snap.coverage.push(bad_name("arm.subscriptions", &sub.id, &sub.subscription_id));
+            continue;
+        }
+        jobs.push(Job::ResourceGroups { subscription_id: id });
+        jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: false }));
+    }
+    for name in &mg_scopes {
+        let scope = resources::management_group_scope(name);
+        jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: true }));
+    }
+    snap.azure.subscriptions.extend(selected.into_values());
+    match graph_token {
+        Ok(_) => jobs.extend([Job::Users, Job::Groups, Job::ServicePrincipals, Job::Applications]),
+        Err(e) => {
+            for api in ["graph.users", "graph.groups", "graph.servicePrincipals", "graph.applications"] {
+                snap.coverage.push(CoverageGap {
+                    api: api.into(),
+                    scope: "tenant".into(),
+                    reason: GapReason::NoCredential,
+                    status: None,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    for outcome in ctx.run_all(jobs).await {
+        absorb(&mut snap, outcome);
+    }
+
+    // Direct members of every group, one request each.
+    ctx.progress.set_message("listing group members");
+    let mut jobs = Vec::new();
+    for g in &snap.entra.groups {
+        if safe_name(&g.id) {
+            jobs.push(Job::GroupMembers { group_id: g.id.clone() });
+        } else {
+            snap.coverage.push(bad_name("graph.groupMembers", &format!("/groups/{}", g.id), &g.id));
+        }
+    }
+    for outcome in ctx.run_all(jobs).await {
+        absorb(&mut snap, outcome);
+    }
+
+    ctx.progress.finish_and_clear();
+    snap.normalize();
+    tracing::info!(
+        sources = snap.sources.len(),
+        gaps = snap.coverage.len(),
+        role_assignments = snap.azure.role_assignments.len(),
+        "collection finished"
+    );
+    Ok(snap)
+}
+
+/// Shared state of one collection.
+struct Ctx<'a> {
+    client: ApiClient<'a>,
+    arm: Service,
+    graph: Service,
+    concurrency: usize,
+    progress: indicatif::ProgressBar,
+}
+
+impl Ctx<'_> {
+    /// Runs the jobs with bounded concurrency, in completion order.
+    async fn run_all(&self, jobs: Vec<Job>) -> Vec<Outcome> {
+        self.progress.inc_length(jobs.len() as u64);
+        stream::iter(jobs)
+            .map(|job| job.run(self))
+            .buffer_unordered(self.concurrency)
+            .inspect(|_| self.progress.inc(1))
+            .collect()
+            .await
+    }
+}
+
+/// One listing (or GET) to perform.
+enum Job {
+    ManagementGroup { name: String, listed: Option<ManagementGroup> },
+    Descendants { name: String },
+    ResourceGroups { subscription_id: String },
+    Rbac { list: RbacList, scope: String, at_scope_only: bool },
+    Users,
+    Groups,
+    ServicePrincipals,
+    Applications,
+    GroupMembers { group_id: String },
+}
+
+/// What a job brought back.
+enum Records {
+    ManagementGroup(Option<ManagementGroup>),
+    Descendants(Vec<Descendant>),
+    ResourceGroups(Vec<ResourceGroup>),
+    RoleDefinitions(Vec<RoleDefinition>),
+    RoleAssignments(Vec<RoleAssignment>),
+    DenyAssignments(Vec<DenyAssignment>),
+    Eligibility(Vec<RoleEligibilityScheduleInstance>),
+    Users(Vec<User>),
+    Groups(Vec<Group>),
+    ServicePrincipals(Vec<ServicePrincipal>),
+    Applications(Vec<Application>),
+    GroupMembers(String, Vec<DirectoryObject>),
+}
+
+struct Outcome {
+    api: &'static str,
+    scope: String,
+    count: usize,
+    records: Records,
+    error: Option<FetchError>,
+}
+
+fn outcome<T>(api: &'static str, scope: String, listing: Listing<T>, wrap: impl FnOnce(Vec<T>) -> Records) -> Outcome {
+    Outcome { api, scope, count: listing.items.len(), records: wrap(listing.items), error: listing.error }
+}
+
+impl Job {
+    async fn run(self, ctx: &Ctx<'_>) -> Outcome {
+        let (arm, graph, client) = (&ctx.arm, &ctx.graph, &ctx.client);
+        match self {
+            Job::ManagementGroup { name, listed } => {
+                let scope = resources::management_group_scope(&name);
+                let url = resources::management_group_url(&arm.base, &name);
+                match client.get::<ManagementGroup>(arm, &url).await {
+                    Ok(mg) => Outcome {
+                        api: "arm.managementGroups",
+                        scope,
+                        count: 1,
+                        records: Records::ManagementGroup(Some(mg)),
+                        error: None,
+                    },
+                    // Keep what the listing said about the group; the gap says its children are unknown.
+                    Err(e) => Outcome {
+                        api: "arm.managementGroups",
+                        scope,
+                        count: 0,
+                        records: Records::ManagementGroup(listed),
+                        error: Some(e),
+                    },
+                }
+            }
+            Job::Descendants { name } => {
+                let url = resources::descendants_url(&arm.base, &name);
+                let scope = resources::management_group_scope(&name);
+                outcome("arm.managementGroupDescendants", scope, client.list(arm, url).await, Records::Descendants)
+            }
+            Job::ResourceGroups { subscription_id } => {
+                let url = resources::resource_groups_url(&arm.base, &subscription_id);
+                let scope = format!("/subscriptions/{subscription_id}");
+                outcome("arm.resourceGroups", scope, client.list(arm, url).await, Records::ResourceGroups)
+            }
+            Job::Rbac { list, scope, at_scope_only } => {
+                let url = list.url(&arm.base, &scope, at_scope_only);
+                let api = list.api();
+                match list {
+                    RbacList::RoleDefinitions => {
+                        outcome(api, scope, client.list(arm, url).await, Records::RoleDefinitions)
+                    }
+                    RbacList::RoleAssignments => {
+                        outcome(api, scope, client.list(arm, url).await, Records::RoleAssignments)
+                    }
+                    RbacList::DenyAssignments => {
+                        outcome(api, scope, client.list(arm, url).await, Records::DenyAssignments)
+                    }
+                    RbacList::RoleEligibilityScheduleInstances => {
+                        outcome(api, scope, client.list(arm, url).await, Records::Eligibility)
+                    }
+                }
+            }
+            Job::Users => {
+                let url = msgraph::users_url(&graph.base);
+                outcome("graph.users", "tenant".into(), client.list(graph, url).await, Records::Users)
+            }
+            Job::Groups => {
+                let url = msgraph::groups_url(&graph.base);
+                outcome("graph.groups", "tenant".into(), client.list(graph, url).await, Records::Groups)
+            }
+            Job::ServicePrincipals => {
+                let url = msgraph::service_principals_url(&graph.base);
+                outcome(
+                    "graph.servicePrincipals",
+                    "tenant".into(),
+                    client.list(graph, url).await,
+                    Records::ServicePrincipals,
+                )
+            }
+            Job::Applications => {
+                let url = msgraph::applications_url(&graph.base);
+                outcome("graph.applications", "tenant".into(), client.list(graph, url).await, Records::Applications)
+            }
+            Job::GroupMembers { group_id } => {
+                let url = msgraph::group_members_url(&graph.base, &group_id);
+                let scope = format!("/groups/{group_id}");
+                outcome("graph.groupMembers", scope, client.list(graph, url).await, |m| {
+                    Records::GroupMembers(group_id, m)
+                })
+            }
+        }
+    }
+}
+
+/// Adds a job's records to the snapshot, and its source record or coverage gap.
+fn absorb(snap: &mut Snapshot, outcome: Outcome) {
+    let (a, e) = (&mut snap.azure, &mut snap.entra);
+    match outcome.records {
+        Records::ManagementGroup(mg) => a.management_groups.extend(mg),
+        Records::Descendants(_) => {}
+        Records::ResourceGroups(v) => a.resource_groups.extend(v),
+        Records::RoleDefinitions(v) => a.role_definitions.extend(v),
+        Records::RoleAssignments(v) => a.role_assignments.extend(v),
+        Records::DenyAssignments(v) => a.deny_assignments.extend(v),
+        Records::Eligibility(v) => a.role_eligibility_schedule_instances.extend(v),
+        Records::Users(v) => e.users.extend(v),
+        Records::Groups(v) => e.groups.extend(v),
+        Records::ServicePrincipals(v) => e.service_principals.extend(v),
+        Records::Applications(v) => e.applications.extend(v),
+        Records::GroupMembers(group_id, members) => e.group_members.push(GroupMembers { group_id, members }),
+    }
+    record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);
+}
+
+/// A source record for a complete listing, or a coverage gap for an incomplete one.
+fn record(snap: &mut Snapshot, api: &str, scope: &str, count: usize, error: Option<FetchError>) {
+    match error {
+        None => snap.sources.push(source(api, scope, count)),
+        Some(e) => {
+            tracing::warn!(api, scope, reason = ?e.reason, "{}", e.message);
+            let partial =
+                if count > 0 { format!(" ({count} records read before the failure are kept)") } else { String::new() };
+            snap.coverage.push(CoverageGap {
+                api: api.to_string(),
+                scope: scope.to_string(),
+                reason: e.reason,
+                status: e.status,
+                message: format!("{}{partial}", e.message),
+            });
+        }
+    }
+}
+
+fn source(api: &str, scope: &str, count: usize) -> SourceRecord {
+    SourceRecord { api: api.to_string(), scope: scope.to_string(), count }
+}
+
+fn bad_name(api: &str, scope: &str, name: &str) -> CoverageGap {
+    CoverageGap {
+        api: api.to_string(),
+        scope: scope.to_string(),
+        reason: GapReason::Malformed,
+        status: None,
+        message: format!("`{name}` is not a valid name for a request path; not requested"),
+    }
+}
+
+/// Management groups as the descendants listings describe them (parent, and children among the
+/// descendants). They are added after the full records, so [`Snapshot::normalize`] keeps the full ones;
+/// they matter when the caller may read a group's subtree but not list the groups.
+fn groups_from_descendants(roots: &BTreeSet<String>, descendants: &[Descendant]) -> Vec<ManagementGroup> {
+    let mut groups: BTreeMap<String, ManagementGroup> = BTreeMap::new();
+    for root in roots {
+        let id = resources::management_group_scope(root);
+        groups.insert(id.to_ascii_lowercase(), ManagementGroup { id, name: root.clone(), ..Default::default() });
+    }
+    for d in descendants.iter().filter(|d| !d.is_subscription()) {
+        let props = ManagementGroupProperties {
+            display_name: d.properties.display_name.clone(),
+            details: Some(ManagementGroupDetails { parent: d.properties.parent.clone() }),
+            ..Default::default()
+        };
+        let name = if d.name.is_empty() { last_segment(&d.id) } else { d.name.clone() };
+        groups.insert(d.id.to_ascii_lowercase(), ManagementGroup { id: d.id.clone(), name, properties: props });
+    }
+    for d in descendants {
+        let Some(parent) = d.properties.parent.as_ref().and_then(|p| p.id.as_deref()) else { continue };
+        if let Some(g) = groups.get_mut(&parent.to_ascii_lowercase()) {
+            g.properties.children.get_or_insert_with(Vec::new).push(ManagementGroupChild {
+                id: d.id.clone(),
+                kind: d.kind.clone(),
+                name: d.name.clone(),
+                display_name: d.properties.display_name.clone(),
+                children: None,
+            });
+        }
+    }
+    groups.into_values().collect()
+}
+
+fn subscription_key(s: &Subscription) -> String {
+    let id = if s.subscription_id.is_empty() { last_segment(&s.id) } else { s.subscription_id.clone() };
+    id.to_ascii_lowercase()
+}
+
+fn last_segment(id: &str) -> String {
+    id.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
+}
+
+/// True for a name that is safe as one request path segment: Azure names of subscriptions, management
+/// groups and directory objects use only these characters.
+fn safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s != "."
+        && s != ".."
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+}
+
+/// `{base}/{path}?{query}`: `path` is split on `/` and each segment percent-encoded, so nothing in it can
+/// change the origin or escape the base path; `query` is a constant of this module tree.
+pub(crate) fn api_url(base: &Url, path: &str, query: &str) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().extend(path.split('/').filter(|s| !s.is_empty()));
+    }
+    url.set_query(Some(query));
+    url
+}
+
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{pos}/{len}] {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_url_encodes_segments() {
+        let base = Url::parse("https://arm.example/prefix/").unwrap();
+        let u = api_url(&base, "/subscriptions/a?b#c/x", "api-version=1");
+        assert_eq!(u.as_str(), "https://arm.example/prefix/subscriptions/a%3Fb%23c/x?api-version=1");
+        assert!(!safe_name("a/b") && !safe_name("..") && safe_name("My_MG-1(x)"));
+    }
+}

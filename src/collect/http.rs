@@ -1,0 +1,442 @@
+//! The one HTTP client behind every ARM and Graph request: authentication, paging, retries, classification.
+//!
+//! Why it is written this way:
+//! - A bearer token goes only to the origin (scheme, host, port) of the base URL it belongs to. Every URL is
+//!   checked before a token is attached, redirects are never followed, and a `nextLink` to another origin is
+//!   not requested: it becomes an [`GapReason::UntrustedNextLink`] failure.
+//! - 429 and 503 are retried after `Retry-After` (seconds or HTTP date), never earlier; without it the delay
+//!   comes from an exponential backoff with jitter (`backon`'s schedule). The retry loop itself is ours
+//!   because the decision depends on the response, not on an error, and the `Retry-After` waits must count
+//!   against the same attempt and time budget as the backoff.
+//! - Every failure is classified as a [`GapReason`], so a caller can record a coverage gap and carry on.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use azpath_graph::snapshot::GapReason;
+use backon::BackoffBuilder;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use super::auth::{Audience, TokenSource};
+use super::cloud::{is_loopback, Endpoints};
+
+/// Retry limits for throttled (429) and unavailable (503) responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Most time spent waiting between the attempts of one request; a `Retry-After` beyond it is not waited for.
+    pub max_total_wait: Duration,
+    /// First backoff delay when the server gives no `Retry-After`.
+    pub initial_backoff: Duration,
+    /// Largest backoff delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            max_total_wait: Duration::from_secs(180),
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The `--ca-cert` file could not be read.
+    #[error("--ca-cert {path}: {source}")]
+    ReadCaCert {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `--ca-cert` file holds no usable PEM certificate.
+    #[error("--ca-cert {path}: not a PEM certificate bundle: {message}")]
+    InvalidCaCert {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The TLS stack refused the configuration.
+    #[error("building the HTTP client: {0}")]
+    Build(String),
+}
+
+/// Builds the HTTP client for ARM, Graph and the identity credentials: no redirects, rustls with the
+/// platform's roots plus the certificates in `ca_cert` (a PEM bundle, from `--ca-cert`).
+pub fn build_client(ca_cert: Option<&Path>) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(20))
+        .read_timeout(Duration::from_secs(120))
+        .user_agent(concat!("azpath/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_cert {
+        let shown = path.display().to_string();
+        let pem = std::fs::read(path).map_err(|source| ClientError::ReadCaCert { path: shown.clone(), source })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ClientError::InvalidCaCert { path: shown.clone(), message: e.to_string() })?;
+        if certs.is_empty() {
+            return Err(ClientError::InvalidCaCert { path: shown, message: "no certificate found".into() });
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| ClientError::Build(error_chain(&e)))
+}
+
+/// One API a token belongs to: its base URL and the token audience.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Token audience.
+    pub audience: Audience,
+    /// Base URL; tokens for `audience` go to this origin only.
+    pub base: Url,
+}
+
+impl Service {
+    /// Azure Resource Manager at `endpoints.arm`.
+    pub fn arm(endpoints: &Endpoints) -> Self {
+        Service { audience: Audience::Arm, base: endpoints.arm.clone() }
+    }
+
+    /// Microsoft Graph at `endpoints.graph`.
+    pub fn graph(endpoints: &Endpoints) -> Self {
+        Service { audience: Audience::Graph, base: endpoints.graph.clone() }
+    }
+
+    /// True when a token of this service may be sent to `url`: same origin as the base URL.
+    pub fn may_receive_token(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin() && (url.scheme() == "https" || is_loopback(url))
+    }
+}
+
+/// A request or listing that failed, classified for the coverage report. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchError {
+    /// The class of failure.
+    pub reason: GapReason,
+    /// HTTP status, when a response was received.
+    pub status: Option<u16>,
+    /// What happened, naming the URL.
+    pub message: String,
+}
+
+impl FetchError {
+    fn new(reason: GapReason, status: Option<u16>, message: String) -> Self {
+        FetchError { reason, status, message }
+    }
+}
+
+/// The records of a listing, and the failure that stopped it early, if any (records from the pages before
+/// the failure are kept: they are true, just incomplete).
+#[derive(Debug)]
+pub struct Listing<T> {
+    /// Records from every page read.
+    pub items: Vec<T>,
+    /// Pages read.
+    pub pages: usize,
+    /// Why the listing is incomplete.
+    pub error: Option<FetchError>,
+}
+
+/// Most pages one listing may have; past it the listing is treated as a loop.
+const MAX_PAGES: usize = 10_000;
+
+#[derive(Deserialize)]
+struct Page<T> {
+    value: Vec<T>,
+    #[serde(default, rename = "nextLink", alias = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// Sends authenticated GETs for one scan.
+pub struct ApiClient<'a> {
+    http: reqwest::Client,
+    tokens: &'a dyn TokenSource,
+    retry: RetryPolicy,
+}
+
+impl<'a> ApiClient<'a> {
+    /// A client sending through `http` with tokens from `tokens`.
+    pub fn new(http: reqwest::Client, tokens: &'a dyn TokenSource, retry: RetryPolicy) -> Self {
+        ApiClient { http, tokens, retry }
+    }
+
+    /// GETs one JSON document and deserializes it; errors name the URL and the failing field.
+    pub async fn get<T: DeserializeOwned>(&self, service: &Service, url: &Url) -> Result<T, FetchError> {
+        let body = self.send(service, url).await?;
+        parse(url, &body)
+    }
+
+    /// GETs `url` and every `nextLink` / `@odata.nextLink` after it, collecting `value` of each page.
+    pub async fn list<T: DeserializeOwned>(&self, service: &Service, url: Url) -> Listing<T> {
+        let mut listing = Listing { items: Vec::new(), pages: 0, error: None };
+        let mut seen = HashSet::new();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            seen.insert(url.as_str().to_string());
+            let page: Page<T> = match self.get(service, &url).await {
+                Ok(page) => page,
+                Err(e) => {
+                    listing.error = Some(e);
+                    break;
+                }
+            };
+            listing.pages += 1;
+            listing.items.extend(page.value);
+            let Some(link) = page.next_link.filter(|l| !l.is_empty()) else { break };
+            match self.next_url(service, &url, &link, &seen, listing.pages) {
+                Ok(u) => next = Some(u),
+                Err(e) => listing.error = Some(e),
+            }
+        }
+        listing
+    }
+
+    /// Validates a `nextLink`: same origin as the service, not seen before, within the page bound.
+    fn next_url(
+        &self,
+        service: &Service,
+        current: &Url,
+        link: &str,
+        seen: &HashSet<String>,
+        pages: usize,
+    ) -> Result<Url, FetchError> {
+        let next = current.join(link).map_err(|e| {
+            FetchError::new(GapReason::Malformed, None, format!("{}: invalid nextLink: {e}", display_url(current)))
+        })?;
+        if !service.may_receive_token(&next) {
+            return Err(FetchError::new(
+                GapReason::UntrustedNextLink,
+                None,
+                format!(
+                    "{}: nextLink points at {}, not at {}; it was not followed",
+                    display_url(current),
+                    next.origin().ascii_serialization(),
+                    service.base.origin().ascii_serialization()
+                ),
+            ));
+        }
+        if seen.contains(next.as_str()) || pages >= MAX_PAGES {
+            return Err(FetchError::new(
+                GapReason::PageLoop,
+                None,
+                format!("{}: nextLink repeats an earlier page (after {pages} pages)", display_url(current)),
+            ));
+        }
+        Ok(next)
+    }
+
+    /// One GET with retries on 429/503; returns the body of a 2xx response.
+    async fn send(&self, service: &Service, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let shown = display_url(url);
+        if !service.may_receive_token(url) {
+            // Callers only build URLs from the base, so this is a defence in depth.
+            return Err(FetchError::new(
+                GapReason::UntrustedNextLink,
+                None,
+                format!("{shown}: not under {}, refusing to send the token", service.base),
+            ));
+        }
+        let token = self
+            .tokens
+            .token(service.audience)
+            .await
+            .map_err(|e| FetchError::new(GapReason::NoCredential, None, e.to_string()))?;
+        let mut backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(self.retry.initial_backoff)
+            .with_max_delay(self.retry.max_backoff)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build();
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let response = self
+                .http
+                .get(url.clone())
+                .bearer_auth(token.secret())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(method = "GET", url = %shown, attempt, error = %error_chain(&e), "request failed");
+                    return Err(FetchError::new(GapReason::Transport, None, format!("{shown}: {}", error_chain(&e))));
+                }
+            };
+            let status = response.status();
+            tracing::debug!(method = "GET", url = %shown, status = status.as_u16(), attempt, "response");
+            if status.is_success() {
+                return response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
+                    FetchError::new(
+                        GapReason::Transport,
+                        Some(status.as_u16()),
+                        format!("{shown}: reading body: {}", error_chain(&e)),
+                    )
+                });
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+                let asked = retry_after(response.headers(), SystemTime::now());
+                let delay = asked.unwrap_or_else(|| backoff.next().unwrap_or(self.retry.max_backoff));
+                let over_budget = waited + delay > self.retry.max_total_wait;
+                if attempt >= self.retry.max_attempts || over_budget {
+                    let why = if over_budget && attempt < self.retry.max_attempts {
+                        format!(
+                            "the next retry ({} s) would exceed the {} s budget",
+                            delay.as_secs_f32().ceil(),
+                            self.retry.max_total_wait.as_secs()
+                        )
+                    } else {
+                        format!("still {} after {attempt} attempts", status.as_u16())
+                    };
+                    return Err(FetchError::new(
+                        GapReason::Throttled,
+                        Some(status.as_u16()),
+                        format!("{shown}: throttled: {why}"),
+                    ));
+                }
+                tracing::debug!(url = %shown, status = status.as_u16(), attempt, delay_ms = delay.as_millis() as u64, "retrying later");
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                continue;
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            let reason = match status {
+                StatusCode::UNAUTHORIZED => GapReason::Unauthorized,
+                StatusCode::FORBIDDEN => GapReason::Forbidden,
+                StatusCode::NOT_FOUND => GapReason::NotFound,
+                _ => GapReason::HttpError,
+            };
+            return Err(FetchError::new(
+                reason,
+                Some(status.as_u16()),
+                format!("{shown}: {status}{}", api_error(&body)),
+            ));
+        }
+    }
+}
+
+/// Parses a JSON body, naming the URL and the JSON path of the first bad field.
+fn parse<T: DeserializeOwned>(url: &Url, body: &[u8]) -> Result<T, FetchError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        FetchError::new(
+            GapReason::Malformed,
+            None,
+            format!("{}: unexpected response body at `{path}`: {}", display_url(url), e.into_inner()),
+        )
+    })
+}
+
+/// The `Retry-After` delay: delta seconds, or an HTTP date (a date already past gives `None`, so the
+/// backoff applies instead of an immediate retry).
+pub fn retry_after(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    at.duration_since(now).ok().filter(|d| !d.is_zero())
+}
+
+/// `" (Code: message)"` from an ARM or Graph error body, shortened; empty when the body has none.
+fn api_error(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(e) => {
+            let mut text = format!("{}: {}", e.error.code, e.error.message);
+            if text.chars().count() > 300 {
+                text = text.chars().take(300).chain(['…']).collect();
+            }
+            format!(" ({text})")
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The URL as shown in logs and messages: opaque paging tokens elided, nothing else changed.
+pub fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let opaque = k.eq_ignore_ascii_case("$skiptoken") || k.eq_ignore_ascii_case("$skip");
+                (k.into_owned(), if opaque { "…".to_string() } else { v.into_owned() })
+            })
+            .collect();
+        shown.set_query(None);
+        let query = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        shown.set_query(Some(&query));
+    }
+    shown.to_string()
+}
+
+/// An error and its sources on one line (reqwest's top-level message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::now();
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h, now).unwrap();
+        assert!(d > Duration::from_secs(28) && d <= Duration::from_secs(30), "{d:?}");
+        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&h, now), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn skiptokens_are_elided() {
+        let u = Url::parse("https://m.example/x?api-version=1&$skiptoken=abc").unwrap();
+        assert_eq!(display_url(&u), "https://m.example/x?api-version=1&$skiptoken=…");
+    }
+}
