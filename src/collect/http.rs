@@ -153,11 +153,14 @@ pub struct Listing<T> {
 /// Most pages one listing may have; past it the listing is treated as a loop.
 const MAX_PAGES: usize = 10_000;
 
-#[derive(Deserialize)]
-struct Page<T> {
-    value: Vec<T>,
-    #[serde(default, rename = "nextLink", alias = "@odata.nextLink")]
-    next_link: Option<String>,
+/// One page of an ARM or Graph listing.
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    /// The records of this page.
+    pub value: Vec<T>,
+    /// The next page: ARM `nextLink`, Graph `@odata.nextLink`, or `@nextLink` (management groups).
+    #[serde(default, rename = "nextLink", alias = "@odata.nextLink", alias = "@nextLink")]
+    pub next_link: Option<String>,
 }
 
 /// Sends authenticated GETs for one scan.

@@ -39,7 +39,7 @@ use url::Url;
 pub use auth::{AccessToken, Audience, DefaultTokenSource, TokenError, TokenSource};
 pub use authorization::RbacList;
 pub use cloud::{Cloud, EndpointError, Endpoints};
-pub use http::{build_client, ApiClient, ClientError, FetchError, Listing, RetryPolicy, Service};
+pub use http::{build_client, ApiClient, ClientError, FetchError, Listing, Page, RetryPolicy, Service};
 use resources::Descendant;
 
 /// What to collect and how hard to try.
