@@ -285,13 +285,7 @@ impl<'a> ApiClient<'a> {
             let status = response.status();
             tracing::debug!(method = "GET", url = %shown, status = status.as_u16(), attempt, "response");
             if status.is_success() {
-                return response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
-                    FetchError::new(
-                        GapReason::Transport,
-                        Some(status.as_u16()),
-                        format!("{shown}: reading body: {}", error_chain(&e)),
-                    )
-                });
+                return read_body(response, &shown).await;
             }
             if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
                 let asked = retry_after(response.headers(), SystemTime::now());
@@ -330,6 +324,29 @@ impl<'a> ApiClient<'a> {
                 Some(status.as_u16()),
                 format!("{shown}: {status}{}", api_error(&body)),
             ));
+        }
+    }
+}
+
+/// Largest response body read; a page of 999 directory objects is a few megabytes.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads a body, refusing one larger than [`MAX_BODY_BYTES`] instead of exhausting memory.
+async fn read_body(mut response: reqwest::Response, shown: &str) -> Result<Vec<u8>, FetchError> {
+    let status = Some(response.status().as_u16());
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY_BYTES => {
+                let message = format!("{shown}: response body larger than {} MiB", MAX_BODY_BYTES >> 20);
+                return Err(FetchError::new(GapReason::Malformed, status, message));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                let message = format!("{shown}: reading body: {}", error_chain(&e));
+                return Err(FetchError::new(GapReason::Transport, status, message));
+            }
         }
     }
 }

@@ -101,29 +101,11 @@ pub async fn collect(
     tokens: &dyn TokenSource,
     options: &CollectOptions,
 ) -> Result<Snapshot, CollectError> {
-    let wanted_subs = options
-        .subscriptions
-        .iter()
-        .map(|s| {
-            let id = s.trim().trim_start_matches("/subscriptions/").trim_end_matches('/').to_ascii_lowercase();
-            safe_name(&id).then_some(id).ok_or(CollectError::InvalidId { flag: "--subscription", value: s.clone() })
-        })
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    let wanted_mgs = options
-        .management_groups
-        .iter()
-        .map(|m| {
-            let name = m.trim().rsplit('/').next().unwrap_or_default().to_string();
-            safe_name(&name)
-                .then_some(name)
-                .ok_or(CollectError::InvalidId { flag: "--management-group", value: m.clone() })
-        })
-        .collect::<Result<BTreeSet<_>, _>>()?;
+    let wanted = Wanted::parse(options)?;
     let http = match &options.http_client {
         Some(c) => c.clone(),
         None => build_client(None)?,
     };
-
     let collected_at =
         time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let mut snap = Snapshot::new(Metadata {
@@ -146,108 +128,37 @@ pub async fn collect(
     tokens.token(Audience::Arm).await.map_err(CollectError::NoCredential)?;
     let graph_token = tokens.token(Audience::Graph).await;
 
-    // Subscriptions and the management-group tree.
     ctx.progress.set_message("listing subscriptions and management groups");
     let subs = ctx.client.list::<Subscription>(&ctx.arm, resources::subscriptions_url(&ctx.arm.base)).await;
     if let Some(e) = subs.error {
         return Err(CollectError::Subscriptions(e));
     }
     snap.sources.push(source("arm.subscriptions", "tenant", subs.items.len()));
-    let listed_mgs =
-        ctx.client.list::<ManagementGroup>(&ctx.arm, resources::management_groups_url(&ctx.arm.base)).await;
-    record(&mut snap, "arm.managementGroups", "tenant", listed_mgs.items.len(), listed_mgs.error);
+    let tree = collect_tree(&ctx, &mut snap, &wanted).await;
+    let (selected, mg_scopes) = select(&wanted, subs.items, &tree, &mut snap);
 
-    let mut mg_names: BTreeMap<String, Option<ManagementGroup>> =
-        wanted_mgs.iter().map(|n| (n.to_ascii_lowercase(), None)).collect();
-    for mg in listed_mgs.items {
-        let name = if mg.name.is_empty() { last_segment(&mg.id) } else { mg.name.clone() };
-        mg_names.insert(name.to_ascii_lowercase(), Some(mg));
-    }
-    let mut jobs: Vec<Job> = Vec::new();
-    for (name, listed) in &mg_names {
-        if safe_name(name) {
-            jobs.push(Job::ManagementGroup { name: name.clone(), listed: listed.clone() });
-        } else {
-            snap.coverage.push(bad_name("arm.managementGroups", &resources::management_group_scope(name), name));
-        }
-    }
-    jobs.extend(wanted_mgs.iter().map(|name| Job::Descendants { name: name.clone() }));
-    let mut descendants = Vec::new();
-    for outcome in ctx.run_all(jobs).await {
-        if let Records::Descendants(d) = &outcome.records {
-            descendants.extend(d.iter().cloned());
-        }
-        absorb(&mut snap, outcome);
-    }
-    snap.azure.management_groups.extend(groups_from_descendants(&wanted_mgs, &descendants));
-
-    // Which subscriptions and management groups to list RBAC at.
-    let visible: BTreeMap<String, Subscription> = subs.items.into_iter().map(|s| (subscription_key(&s), s)).collect();
-    let mut selected: BTreeMap<String, Subscription> = BTreeMap::new();
-    if wanted_subs.is_empty() && wanted_mgs.is_empty() {
-        selected = visible.clone();
-    }
-    let under_mgs =
-        descendants.iter().filter(|d| d.is_subscription()).map(|d| last_segment(&d.id).to_ascii_lowercase());
-    for id in wanted_subs.iter().cloned().chain(under_mgs) {
-        match visible.get(&id) {
-            Some(s) => {
-                selected.insert(id, s.clone());
-            }
-            None => snap.coverage.push(CoverageGap {
-                api: "arm.subscriptions".into(),
-                scope: format!("/subscriptions/{id}"),
-                reason: GapReason::NotFound,
-                status: None,
-                message: format!("subscription {id} is not among the subscriptions the caller can see"),
-            }),
-        }
-    }
-    let mg_scopes: BTreeSet<String> = if !wanted_mgs.is_empty() {
-        let below = descendants.iter().filter(|d| !d.is_subscription()).map(|d| last_segment(&d.id));
-        wanted_mgs.iter().cloned().chain(below).filter(|n| safe_name(n)).collect()
-    } else if wanted_subs.is_empty() {
-        mg_names.keys().filter(|n| safe_name(n)).cloned().collect()
-    } else {
-        // Subscription-scope listings already include what is inherited from the groups above.
-        BTreeSet::new()
-    };
-
-    snap.metadata.tenant_id = selected
-        .values()
-        .chain(visible.values())
-        .find_map(|s| s.tenant_id.clone())
-        .or_else(|| snap.azure.management_groups.iter().find_map(|m| m.properties.tenant_id.clone()));
-
-    // RBAC at every scope, resource groups, and the directory.
     ctx.progress.set_message("listing role assignments and directory objects");
     let mut jobs = Vec::new();
-    for sub in selected.values() {
-        let id = sub.subscription_id.to_ascii_lowercase();
-        let scope = format!("/subscriptions/{id}");
+    for sub in &selected {
+        let id = if sub.subscription_id.is_empty() { last_segment(&sub.id) } else { sub.subscription_id.clone() };
         if !safe_name(&id) {
-            snap.coverage.push(bad_name("arm.subscriptions", &sub.id, &sub.subscription_id));
+            snap.coverage.push(bad_name("arm.subscriptions", &sub.id, &id));
             continue;
         }
-        jobs.push(Job::ResourceGroups { subscription_id: id });
+        let scope = format!("/subscriptions/{id}");
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: false }));
+        jobs.push(Job::ResourceGroups { subscription_id: id });
     }
     for name in &mg_scopes {
         let scope = resources::management_group_scope(name);
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: true }));
     }
-    snap.azure.subscriptions.extend(selected.into_values());
+    snap.azure.subscriptions.extend(selected);
     match graph_token {
         Ok(_) => jobs.extend([Job::Users, Job::Groups, Job::ServicePrincipals, Job::Applications]),
         Err(e) => {
             for api in ["graph.users", "graph.groups", "graph.servicePrincipals", "graph.applications"] {
-                snap.coverage.push(CoverageGap {
-                    api: api.into(),
-                    scope: "tenant".into(),
-                    reason: GapReason::NoCredential,
-                    status: None,
-                    message: e.to_string(),
-                });
+                snap.coverage.push(gap(api, "tenant", GapReason::NoCredential, e.to_string()));
             }
         }
     }
@@ -255,7 +166,7 @@ pub async fn collect(
         absorb(&mut snap, outcome);
     }
 
-    // Direct members of every group, one request each.
+    // Direct members of every group, one request each; nesting is resolved by the graph builder.
     ctx.progress.set_message("listing group members");
     let mut jobs = Vec::new();
     for g in &snap.entra.groups {
@@ -278,6 +189,131 @@ pub async fn collect(
         "collection finished"
     );
     Ok(snap)
+}
+
+/// The `--subscription` and `--management-group` values, validated (lower-cased subscription ids, group
+/// names).
+struct Wanted {
+    subscriptions: BTreeSet<String>,
+    management_groups: BTreeSet<String>,
+}
+
+impl Wanted {
+    fn parse(options: &CollectOptions) -> Result<Self, CollectError> {
+        let id = |flag: &'static str, value: &String, id: String| {
+            safe_name(&id).then_some(id).ok_or(CollectError::InvalidId { flag, value: value.clone() })
+        };
+        let subscriptions = options
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let bare = s.trim().trim_end_matches('/').trim_start_matches("/subscriptions/").to_ascii_lowercase();
+                id("--subscription", s, bare)
+            })
+            .collect::<Result<_, _>>()?;
+        let management_groups = options
+            .management_groups
+            .iter()
+            .map(|m| id("--management-group", m, last_segment(m.trim())))
+            .collect::<Result<_, _>>()?;
+        Ok(Wanted { subscriptions, management_groups })
+    }
+
+    fn everything(&self) -> bool {
+        self.subscriptions.is_empty() && self.management_groups.is_empty()
+    }
+}
+
+/// What the management-group requests told: every group name seen, and the descendants of the named groups.
+struct Tree {
+    names: BTreeSet<String>,
+    descendants: Vec<Descendant>,
+}
+
+/// Lists the management groups (a 403 is a gap: many callers may read subscriptions but not the tree), GETs
+/// each with its children, and lists the descendants of each `--management-group`.
+async fn collect_tree(ctx: &Ctx<'_>, snap: &mut Snapshot, wanted: &Wanted) -> Tree {
+    let listed = ctx.client.list::<ManagementGroup>(&ctx.arm, resources::management_groups_url(&ctx.arm.base)).await;
+    record(snap, "arm.managementGroups", "tenant", listed.items.len(), listed.error);
+
+    // Keyed case-insensitively (ARM names are), keeping the spelling the API or the user gave.
+    let mut groups: BTreeMap<String, (String, Option<ManagementGroup>)> =
+        wanted.management_groups.iter().map(|n| (n.to_ascii_lowercase(), (n.clone(), None))).collect();
+    for mg in listed.items {
+        let name = if mg.name.is_empty() { last_segment(&mg.id) } else { mg.name.clone() };
+        groups.insert(name.to_ascii_lowercase(), (name, Some(mg)));
+    }
+    let mut jobs = Vec::new();
+    for (name, listed) in groups.into_values() {
+        if safe_name(&name) {
+            jobs.push(Job::ManagementGroup { name, listed });
+        } else {
+            snap.coverage.push(bad_name("arm.managementGroups", &resources::management_group_scope(&name), &name));
+        }
+    }
+    let names = jobs
+        .iter()
+        .filter_map(|j| match j {
+            Job::ManagementGroup { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    jobs.extend(wanted.management_groups.iter().map(|name| Job::Descendants { name: name.clone() }));
+    let mut descendants = Vec::new();
+    for outcome in ctx.run_all(jobs).await {
+        if let Records::Descendants(d) = &outcome.records {
+            descendants.extend(d.iter().cloned());
+        }
+        absorb(snap, outcome);
+    }
+    snap.azure.management_groups.extend(groups_from_descendants(&wanted.management_groups, &descendants));
+    Tree { names, descendants }
+}
+
+/// Picks the subscriptions to collect and the management groups to list RBAC at, recording a gap for each
+/// named subscription the caller cannot see, and sets the tenant id.
+fn select(
+    wanted: &Wanted,
+    visible: Vec<Subscription>,
+    tree: &Tree,
+    snap: &mut Snapshot,
+) -> (Vec<Subscription>, BTreeSet<String>) {
+    let tenant = visible.iter().find_map(|s| s.tenant_id.clone());
+    let mut visible: BTreeMap<String, Subscription> = visible.into_iter().map(|s| (subscription_key(&s), s)).collect();
+    let mut selected = Vec::new();
+    if wanted.everything() {
+        selected.extend(std::mem::take(&mut visible).into_values());
+    }
+    let under_groups =
+        tree.descendants.iter().filter(|d| d.is_subscription()).map(|d| last_segment(&d.id).to_ascii_lowercase());
+    let named: BTreeSet<String> = wanted.subscriptions.iter().cloned().chain(under_groups).collect();
+    for id in named {
+        match visible.remove(&id) {
+            Some(s) => selected.push(s),
+            None if selected.iter().any(|s| subscription_key(s) == id) => {}
+            None => snap.coverage.push(gap(
+                "arm.subscriptions",
+                &format!("/subscriptions/{id}"),
+                GapReason::NotFound,
+                format!("subscription {id} is not among the subscriptions the caller can see"),
+            )),
+        }
+    }
+    let mg_scopes = if !wanted.management_groups.is_empty() {
+        let below = tree.descendants.iter().filter(|d| !d.is_subscription()).map(|d| last_segment(&d.id));
+        wanted.management_groups.iter().cloned().chain(below).filter(|n| safe_name(n)).collect()
+    } else if wanted.subscriptions.is_empty() {
+        tree.names.clone()
+    } else {
+        // Subscription-scope listings already include what is inherited from the groups above.
+        BTreeSet::new()
+    };
+    snap.metadata.tenant_id = selected
+        .iter()
+        .find_map(|s| s.tenant_id.clone())
+        .or(tenant)
+        .or_else(|| snap.azure.management_groups.iter().find_map(|m| m.properties.tenant_id.clone()));
+    (selected, mg_scopes)
 }
 
 /// Shared state of one collection.
@@ -453,7 +489,7 @@ fn record(snap: &mut Snapshot, api: &str, scope: &str, count: usize, error: Opti
     match error {
         None => snap.sources.push(source(api, scope, count)),
         Some(e) => {
-            tracing::warn!(api, scope, reason = ?e.reason, "{}", e.message);
+            tracing::info!(api, scope, reason = ?e.reason, "coverage gap: {}", e.message);
             let partial =
                 if count > 0 { format!(" ({count} records read before the failure are kept)") } else { String::new() };
             snap.coverage.push(CoverageGap {
@@ -471,14 +507,12 @@ fn source(api: &str, scope: &str, count: usize) -> SourceRecord {
     SourceRecord { api: api.to_string(), scope: scope.to_string(), count }
 }
 
+fn gap(api: &str, scope: &str, reason: GapReason, message: String) -> CoverageGap {
+    CoverageGap { api: api.to_string(), scope: scope.to_string(), reason, status: None, message }
+}
+
 fn bad_name(api: &str, scope: &str, name: &str) -> CoverageGap {
-    CoverageGap {
-        api: api.to_string(),
-        scope: scope.to_string(),
-        reason: GapReason::Malformed,
-        status: None,
-        message: format!("`{name}` is not a valid name for a request path; not requested"),
-    }
+    gap(api, scope, GapReason::Malformed, format!("`{name}` is not a valid name for a request path; not requested"))
 }
 
 /// Management groups as the descendants listings describe them (parent, and children among the
