@@ -207,3 +207,36 @@ async fn a_credential_that_hangs_is_given_up_on() {
     let t = chain.token(Audience::Arm, "s/.default").await.unwrap();
     assert_eq!(t.secret(), "cli:s/.default");
 }
+
+/// A throw-away self-signed root (public certificate only; its key was discarded).
+const TEST_ROOT: &str = "-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUdhD3DbRmOtWq+pI7qGnmoEJbtwMwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQYXpwYXRoIHRlc3Qgcm9vdDAgFw0yNjExMjQxNjQwNDJaGA8y
+MTI2MTAzMTE2NDA0MlowGzEZMBcGA1UEAwwQYXpwYXRoIHRlc3Qgcm9vdDBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABEFUn12Kli704Ygr1kFzrxSl3ue4YPUwM/UQ
+/mamER9M+kJIO160e3hzvaIkw+fX0brTWeRZEtM3riuUPClo46ijUzBRMB0GA1Ud
+DgQWBBSEHTHZ15pYP4YivAc4hyjTNdd1MjAfBgNVHSMEGDAWgBSEHTHZ15pYP4Yi
+vAc4hyjTNdd1MjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDQ
+LjpQJRe+OxjYbDSy5/Hw50rcwYXbJcRJxs0GJQOdwgIgHlS4Ciao5dX8ZYpQ3nOu
+iuwt4WLhhFsG4pdccuLBgG0=
+-----END CERTIFICATE-----
+";
+
+#[test]
+fn ca_cert_is_added_and_bad_files_name_the_flag() {
+    use azpath::collect::{build_client, ClientError};
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("root.pem");
+    std::fs::write(&good, TEST_ROOT).unwrap();
+    assert!(build_client(Some(&good)).is_ok());
+
+    let missing = dir.path().join("missing.pem");
+    let err = build_client(Some(&missing)).unwrap_err();
+    assert!(matches!(err, ClientError::ReadCaCert { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("--ca-cert"), "{err}");
+
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let err = build_client(Some(&junk)).unwrap_err();
+    assert!(matches!(err, ClientError::InvalidCaCert { .. }), "{err:?}");
+}
