@@ -402,20 +402,19 @@ fn api_error(body: &[u8]) -> String {
 
 /// The URL as shown in logs and messages: opaque paging tokens elided, nothing else changed.
 pub fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
+    let mut shown = url[..url::Position::AfterPath].to_string();
     if url.query().is_some() {
-        let pairs: Vec<(String, String)> = url
+        let pairs: Vec<String> = url
             .query_pairs()
             .map(|(k, v)| {
                 let opaque = k.eq_ignore_ascii_case("$skiptoken") || k.eq_ignore_ascii_case("$skip");
-                (k.into_owned(), if opaque { "…".to_string() } else { v.into_owned() })
+                format!("{k}={}", if opaque { "…" } else { &v })
             })
             .collect();
-        shown.set_query(None);
-        let query = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-        shown.set_query(Some(&query));
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
     }
-    shown.to_string()
+    shown
 }
 
 /// An error and its sources on one line (reqwest's top-level message alone says little).
