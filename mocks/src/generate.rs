@@ -1,0 +1,584 @@
+//! Synthetic tenants for benchmarks and scale tests.
+//!
+//! Hand-written tenants prove semantics; this generator proves that azpath copes with a large organisation:
+//! a management-group tree, subscriptions with resource groups, users in nested groups, service principals and
+//! managed identities, custom roles, and role assignments at every scope level, some PIM-eligible, some
+//! constrained by conditions, a few deny assignments and assignments to deleted principals. Output depends only
+//! on the options (same seed → same tenant), and generation is linear in the requested size.
+
+use azpath_graph::snapshot::{
+    Application, AssignmentProperties, DenyAssignment, DenyAssignmentProperties, DirectoryObject, Group, GroupMembers,
+    ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, ParentRef, Permission,
+    PrincipalRef, ResourceGroup, RoleAssignment, RoleDefinition, RoleDefinitionProperties,
+    RoleEligibilityScheduleInstance, ServicePrincipal, Subscription, User,
+};
+
+use crate::tenant::{MockTenant, TenantInfo};
+
+/// What to generate. `GenerateOptions::default()` is a small organisation; [`GenerateOptions::sized`] scales
+/// every part from one node count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// Users.
+    pub users: usize,
+    /// Security groups (nested: some groups are members of others).
+    pub groups: usize,
+    /// Service principals (about a third are managed identities, the rest have an application object).
+    pub service_principals: usize,
+    /// Subscriptions.
+    pub subscriptions: usize,
+    /// Management groups below the tenant root group (which is always generated).
+    pub management_groups: usize,
+    /// Resource groups in each subscription.
+    pub resource_groups_per_subscription: usize,
+    /// Custom role definitions.
+    pub custom_roles: usize,
+    /// Active role assignments.
+    pub role_assignments: usize,
+    /// PIM-eligible assignments.
+    pub eligible_assignments: usize,
+    /// Deny assignments.
+    pub deny_assignments: usize,
+    /// Seed: the same options and seed give the same tenant.
+    pub seed: u64,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            users: 200,
+            groups: 30,
+            service_principals: 40,
+            subscriptions: 4,
+            management_groups: 5,
+            resource_groups_per_subscription: 4,
+            custom_roles: 4,
+            role_assignments: 150,
+            eligible_assignments: 12,
+            deny_assignments: 2,
+            seed: 1,
+        }
+    }
+}
+
+impl GenerateOptions {
+    /// Options for a tenant of about `nodes` directory objects and scopes, in proportions typical of an
+    /// enterprise: mostly users, a group per ~12 users, a service principal per ~15 users, a subscription per
+    /// ~2,000 users.
+    pub fn sized(nodes: usize, seed: u64) -> GenerateOptions {
+        let nodes = nodes.max(20);
+        let subscriptions = (nodes / 2_500).clamp(1, 2_000);
+        let resource_groups_per_subscription = 5;
+        let management_groups = (subscriptions / 8).clamp(2, 400);
+        let scopes = subscriptions * (1 + resource_groups_per_subscription) + management_groups + 1;
+        let rest = nodes.saturating_sub(scopes).max(10);
+        let groups = (rest / 12).max(2);
+        let service_principals = (rest / 15).max(2);
+        // Applications are about two thirds of the service principals.
+        let users = rest.saturating_sub(groups + service_principals + service_principals * 2 / 3).max(5);
+        GenerateOptions {
+            users,
+            groups,
+            service_principals,
+            subscriptions,
+            management_groups,
+            resource_groups_per_subscription,
+            custom_roles: (subscriptions / 10).clamp(3, 50),
+            role_assignments: (nodes / 4).max(20),
+            eligible_assignments: (nodes / 100).max(3),
+            deny_assignments: (subscriptions / 20).max(1),
+            seed,
+        }
+    }
+}
+
+/// SplitMix64: a tiny, good-enough mixer for deterministic ids and choices.
+pub(crate) fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+
+    /// A random (version 4 shaped) GUID.
+    fn guid(&mut self) -> String {
+        let a = self.next();
+        let b = self.next();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            8 + (b >> 62),
+            (b >> 48) & 0xfff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Ava", "Ben", "Chloe", "Daniel", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keira", "Luis", "Maya",
+    "Nikolai", "Olivia", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zoe",
+];
+const LAST: &[&str] = &[
+    "Andersen", "Baptiste", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jansen", "Kowalski",
+    "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Schmidt", "Tanaka", "Usman", "Varga",
+];
+const TEAMS: &[&str] = &[
+    "Platform",
+    "Payments",
+    "Identity",
+    "Data",
+    "Web",
+    "Mobile",
+    "Security",
+    "SRE",
+    "Finance",
+    "Analytics",
+    "ML",
+    "Networking",
+    "Support",
+    "QA",
+    "Marketing",
+];
+const MG_NAMES: &[&str] = &["Platform", "Landing Zones", "Corp", "Online", "Sandbox", "Decommissioned", "Connectivity"];
+const ENVS: &[&str] = &["prod", "staging", "dev", "test", "shared"];
+
+/// Built-in roles the generator assigns, with a weight each.
+const ROLES: &[(&str, u32)] = &[
+    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", 40), // Reader
+    ("b24988ac-6180-42a0-ab88-20f7382dd24c", 25), // Contributor
+    ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", 6),  // Owner
+    ("18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", 2),  // User Access Administrator
+    ("f58310d9-a9f6-439a-9e8d-f62e7b41a168", 3),  // Role Based Access Control Administrator
+    ("9980e02c-c2be-4d73-94e8-173b1dc7cf3c", 6),  // Virtual Machine Contributor
+    ("4abbcc35-e782-43d8-92c5-2d3f1bd2253f", 5),  // AKS Cluster User Role
+    ("0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8", 2),  // AKS Cluster Admin Role
+    ("f1a07417-d97a-45cb-824c-7a7467783830", 3),  // Managed Identity Operator
+    ("17d1049b-9a84-46fb-8f53-869881c3d3ab", 4),  // Storage Account Contributor
+    ("00482a5a-887f-4fb3-b363-3b7fe8e74483", 3),  // Key Vault Administrator
+];
+const RBAC_ADMIN: &str = "f58310d9-a9f6-439a-9e8d-f62e7b41a168";
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+
+/// Generates a tenant. Linear in the sizes asked for; about 1 s per 100k nodes in release builds.
+pub fn generate(options: &GenerateOptions) -> MockTenant {
+    let mut rng = Rng(options.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5eed);
+    let tenant_id = rng.guid();
+    let domain = "contoso-synthetic.onmicrosoft.com";
+    let mut t = MockTenant {
+        info: TenantInfo {
+            tenant_id: tenant_id.clone(),
+            display_name: format!("Synthetic tenant (seed {})", options.seed),
+            description: format!("Generated by azpath-mocks from {options:?}"),
+        },
+        ..Default::default()
+    };
+
+    // Management groups: the tenant root group, then a random tree below it; parents point up.
+    let mg_id = |name: &str| format!("/providers/Microsoft.Management/managementGroups/{name}");
+    let mut mgs = vec![ManagementGroup {
+        id: mg_id(&tenant_id),
+        name: tenant_id.clone(),
+        properties: ManagementGroupProperties {
+            display_name: Some("Tenant Root Group".into()),
+            tenant_id: Some(tenant_id.clone()),
+            ..Default::default()
+        },
+    }];
+    for i in 0..options.management_groups {
+        let parent = mgs[rng.below(mgs.len().min(1 + i / 2 + 1))].id.clone();
+        let name = match MG_NAMES.get(i) {
+            Some(n) => n.to_ascii_lowercase().replace(' ', "-"),
+            None => format!("mg-{i:04}"),
+        };
+        let display = MG_NAMES.get(i).map_or_else(|| format!("Business unit {i}"), |n| (*n).to_string());
+        mgs.push(ManagementGroup {
+            id: mg_id(&name),
+            name,
+            properties: ManagementGroupProperties {
+                display_name: Some(display),
+                tenant_id: Some(tenant_id.clone()),
+                details: Some(ManagementGroupDetails { parent: Some(ParentRef { id: Some(parent) }) }),
+                children: None,
+            },
+        });
+    }
+
+    // Subscriptions, each the child of a management group (stated on the group, as `$expand=children` shows).
+    let mut scopes_sub = Vec::with_capacity(options.subscriptions);
+    for i in 0..options.subscriptions {
+        let sub_id = rng.guid();
+        let display = format!("{}-{}-{i:03}", rng.pick(TEAMS).to_ascii_lowercase(), rng.pick(ENVS));
+        let mg = rng.below(mgs.len());
+        mgs[mg].properties.children.get_or_insert_with(Vec::new).push(ManagementGroupChild {
+            id: format!("/subscriptions/{sub_id}"),
+            kind: "/subscriptions".into(),
+            name: sub_id.clone(),
+            display_name: Some(display.clone()),
+            children: None,
+        });
+        t.azure.subscriptions.push(Subscription {
+            id: format!("/subscriptions/{sub_id}"),
+            subscription_id: sub_id.clone(),
+            display_name: Some(display),
+            state: Some("Enabled".into()),
+            tenant_id: Some(tenant_id.clone()),
+        });
+        for r in 0..options.resource_groups_per_subscription {
+            let name = format!("rg-{}-{r:02}", rng.pick(TEAMS).to_ascii_lowercase());
+            t.azure.resource_groups.push(ResourceGroup {
+                id: format!("/subscriptions/{sub_id}/resourceGroups/{name}"),
+                name,
+                location: Some(rng.pick(&["westeurope", "northeurope", "eastus2", "uksouth"]).to_string()),
+            });
+        }
+        scopes_sub.push(format!("/subscriptions/{sub_id}"));
+    }
+    let mg_ids: Vec<String> = mgs.iter().map(|g| g.id.clone()).collect();
+    t.azure.management_groups = mgs;
+
+    // Directory: users, groups, service principals and applications.
+    for i in 0..options.users {
+        let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
+        let guest = rng.chance(0.05);
+        t.entra.users.push(User {
+            id: rng.guid(),
+            display_name: Some(format!("{first} {last}")),
+            user_principal_name: Some(if guest {
+                format!("{}.{}{i}_partner.example#EXT#@{domain}", first.to_ascii_lowercase(), last.to_ascii_lowercase())
+            } else {
+                format!("{}.{}{i}@{domain}", first.to_ascii_lowercase(), last.to_ascii_lowercase())
+            }),
+            account_enabled: Some(!rng.chance(0.03)),
+            user_type: Some(if guest { "Guest" } else { "Member" }.into()),
+        });
+    }
+    for i in 0..options.groups {
+        t.entra.groups.push(Group {
+            id: rng.guid(),
+            display_name: Some(format!(
+                "sg-{}-{}-{i}",
+                rng.pick(TEAMS).to_ascii_lowercase(),
+                rng.pick(&["admins", "devs", "readers", "ops"])
+            )),
+            security_enabled: Some(true),
+            is_assignable_to_role: Some(rng.chance(0.05)),
+            group_types: Vec::new(),
+            membership_rule: None,
+        });
+    }
+    for i in 0..options.service_principals {
+        let managed = i % 3 == 0;
+        let app_id = rng.guid();
+        let name = format!("{}-{}-{i}", rng.pick(TEAMS).to_ascii_lowercase(), if managed { "id" } else { "app" });
+        let sp_id = rng.guid();
+        let alternative_names = if managed {
+            let sub = if scopes_sub.is_empty() {
+                "00000000-0000-0000-0000-000000000000".to_string()
+            } else {
+                rng.pick(&scopes_sub).clone()
+            };
+            vec![
+                "isExplicit=True".into(),
+                format!("{sub}/resourcegroups/rg-identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"),
+            ]
+        } else {
+            Vec::new()
+        };
+        t.entra.service_principals.push(ServicePrincipal {
+            id: sp_id,
+            app_id: Some(app_id.clone()),
+            display_name: Some(name.clone()),
+            service_principal_type: Some(if managed { "ManagedIdentity" } else { "Application" }.into()),
+            account_enabled: Some(true),
+            alternative_names,
+            app_owner_organization_id: (!managed).then(|| tenant_id.clone()),
+            key_credentials: Vec::new(),
+            password_credentials: Vec::new(),
+        });
+        if !managed {
+            t.entra.applications.push(Application {
+                id: rng.guid(),
+                app_id: Some(app_id),
+                display_name: Some(name),
+                sign_in_audience: Some("AzureADMyOrg".into()),
+                ..Default::default()
+            });
+        }
+    }
+
+    // Memberships: users (and a few service principals) in groups; groups nest only into earlier groups, so the
+    // generated membership graph has no cycle (the hand-written `nested-groups` tenant tests cycles).
+    let n_users = t.entra.users.len();
+    let n_groups = t.entra.groups.len();
+    let mut members: Vec<Vec<DirectoryObject>> = vec![Vec::new(); n_groups];
+    if n_groups > 0 {
+        for u in &t.entra.users {
+            for _ in 0..1 + rng.below(3) {
+                members[rng.below(n_groups)].push(member("#microsoft.graph.user", &u.id));
+            }
+        }
+        for sp in t.entra.service_principals.iter().step_by(4) {
+            members[rng.below(n_groups)].push(member("#microsoft.graph.servicePrincipal", &sp.id));
+        }
+        for g in 1..n_groups {
+            if rng.chance(0.25) {
+                let parent = rng.below(g);
+                members[parent].push(member("#microsoft.graph.group", &t.entra.groups[g].id));
+            }
+        }
+    }
+    t.entra.group_members = members
+        .into_iter()
+        .enumerate()
+        .filter(|(_, m)| !m.is_empty())
+        .map(|(g, m)| GroupMembers { group_id: t.entra.groups[g].id.clone(), members: m })
+        .collect();
+
+    // Custom roles, defined at a management group or subscription.
+    let custom_templates: &[(&str, &[&str], &[&str])] = &[
+        ("Contributor without RBAC", &["*"], &["Microsoft.Authorization/*/Write", "Microsoft.Authorization/*/Delete"]),
+        (
+            "VM Operator",
+            &[
+                "Microsoft.Compute/virtualMachines/start/action",
+                "Microsoft.Compute/virtualMachines/restart/action",
+                "Microsoft.Compute/virtualMachines/read",
+            ],
+            &[],
+        ),
+        ("Support Reader", &["*/read", "Microsoft.Support/*"], &[]),
+        (
+            "Identity Operator",
+            &[
+                "Microsoft.ManagedIdentity/userAssignedIdentities/*",
+                "Microsoft.Resources/subscriptions/resourceGroups/read",
+            ],
+            &[],
+        ),
+        ("Network Admin", &["Microsoft.Network/*", "Microsoft.Resources/deployments/*"], &[]),
+    ];
+    let mut custom_ids = Vec::new();
+    for i in 0..options.custom_roles {
+        let (name, actions, not_actions) = custom_templates[i % custom_templates.len()];
+        let guid = rng.guid();
+        let assignable =
+            if i % 2 == 0 || scopes_sub.is_empty() { rng.pick(&mg_ids).clone() } else { rng.pick(&scopes_sub).clone() };
+        let def_scope = if assignable.starts_with("/subscriptions/") { assignable.clone() } else { String::new() };
+        t.azure.role_definitions.push(RoleDefinition {
+            id: format!("{def_scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}"),
+            name: guid.clone(),
+            properties: RoleDefinitionProperties {
+                role_name: if i < custom_templates.len() { name.to_string() } else { format!("{name} {i}") },
+                role_type: Some("CustomRole".into()),
+                description: Some(format!("Custom role {name}")),
+                permissions: vec![Permission {
+                    actions: actions.iter().map(|s| s.to_string()).collect(),
+                    not_actions: not_actions.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                }],
+                assignable_scopes: vec![assignable],
+            },
+        });
+        custom_ids.push(guid);
+    }
+
+    // Role assignments at every level: a few at `/` and management groups, most at subscriptions and resource
+    // groups, some on resources. Principals: groups and users mostly, then service principals, and now and
+    // then one that no longer exists in the directory.
+    let weight_total: u32 = ROLES.iter().map(|(_, w)| w).sum();
+    let pick_role = |rng: &mut Rng| -> (String, Option<String>) {
+        if !custom_ids.is_empty() && rng.chance(0.1) {
+            return (rng.pick(&custom_ids).clone(), None);
+        }
+        let mut x = (rng.next() % u64::from(weight_total)) as u32;
+        for (guid, w) in ROLES {
+            if x < *w {
+                let condition = (*guid == RBAC_ADMIN && rng.chance(0.7)).then(|| constrained_delegation(&[READER]));
+                return ((*guid).to_string(), condition);
+            }
+            x -= w;
+        }
+        (READER.to_string(), None)
+    };
+    let pick_scope = |rng: &mut Rng, t: &MockTenant| -> String {
+        let roll = rng.below(100);
+        if roll < 1 || t.azure.subscriptions.is_empty() {
+            "/".to_string()
+        } else if roll < 6 {
+            rng.pick(&mg_ids).clone()
+        } else if roll < 40 || t.azure.resource_groups.is_empty() {
+            rng.pick(&t.azure.subscriptions).id.clone()
+        } else if roll < 85 {
+            rng.pick(&t.azure.resource_groups).id.clone()
+        } else {
+            let rg = rng.pick(&t.azure.resource_groups).id.clone();
+            let (provider, kind) = *rng.pick(&[
+                ("Microsoft.KeyVault", "vaults"),
+                ("Microsoft.ContainerService", "managedClusters"),
+                ("Microsoft.Storage", "storageAccounts"),
+                ("Microsoft.Compute", "virtualMachines"),
+            ]);
+            format!("{rg}/providers/{provider}/{kind}/res{:04}", rng.below(10_000))
+        }
+    };
+    let pick_principal = |rng: &mut Rng, t: &MockTenant| -> (String, &'static str) {
+        let roll = rng.below(100);
+        if roll < 2 {
+            (rng.guid(), "User") // deleted principal: assigned, but gone from the directory
+        } else if roll < 45 && n_groups > 0 {
+            (rng.pick(&t.entra.groups).id.clone(), "Group")
+        } else if roll < 75 && !t.entra.service_principals.is_empty() {
+            (rng.pick(&t.entra.service_principals).id.clone(), "ServicePrincipal")
+        } else if n_users > 0 {
+            (rng.pick(&t.entra.users).id.clone(), "User")
+        } else {
+            (rng.guid(), "User")
+        }
+    };
+    let role_definition_id = |scope: &str, guid: &str| {
+        let sub = scope.strip_prefix("/subscriptions/").and_then(|r| r.split('/').next());
+        match sub {
+            Some(sub) => format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}"),
+            None => format!("/providers/Microsoft.Authorization/roleDefinitions/{guid}"),
+        }
+    };
+    let total = options.role_assignments + options.eligible_assignments;
+    for i in 0..total {
+        let scope = pick_scope(&mut rng, &t);
+        let (role, condition) = pick_role(&mut rng);
+        let (principal, kind) = pick_principal(&mut rng, &t);
+        let name = rng.guid();
+        let eligible = i >= options.role_assignments;
+        let properties = AssignmentProperties {
+            role_definition_id: role_definition_id(&scope, &role),
+            principal_id: principal,
+            principal_type: Some(kind.into()),
+            condition_version: condition.as_ref().map(|_| "2.0".into()),
+            condition,
+            status: eligible.then(|| "Provisioned".into()),
+            start_date_time: eligible.then(|| "2026-01-05T09:00:00Z".into()),
+            member_type: eligible.then(|| "Direct".into()),
+            scope: scope.clone(),
+            ..Default::default()
+        };
+        let base = if scope == "/" { String::new() } else { scope.clone() };
+        if eligible {
+            t.azure.role_eligibility_schedule_instances.push(RoleEligibilityScheduleInstance {
+                id: format!("{base}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}"),
+                name,
+                properties,
+            });
+        } else {
+            t.azure.role_assignments.push(RoleAssignment {
+                id: format!("{base}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                name,
+                properties,
+            });
+        }
+    }
+
+    // Deny assignments: block writes for everyone but a break-glass principal, as blueprint/managed-app locks do.
+    for i in 0..options.deny_assignments {
+        if t.azure.subscriptions.is_empty() {
+            break;
+        }
+        let scope = if t.azure.resource_groups.is_empty() || i % 2 == 0 {
+            rng.pick(&t.azure.subscriptions).id.clone()
+        } else {
+            rng.pick(&t.azure.resource_groups).id.clone()
+        };
+        let name = rng.guid();
+        let exclude = if n_users > 0 {
+            vec![PrincipalRef { id: rng.pick(&t.entra.users).id.clone(), kind: Some("User".into()) }]
+        } else {
+            Vec::new()
+        };
+        t.azure.deny_assignments.push(DenyAssignment {
+            id: format!("{scope}/providers/Microsoft.Authorization/denyAssignments/{name}"),
+            name,
+            properties: DenyAssignmentProperties {
+                deny_assignment_name: Some(format!("Locked by managed application {i}")),
+                permissions: vec![Permission {
+                    actions: vec!["*/write".into(), "*/delete".into()],
+                    ..Default::default()
+                }],
+                scope,
+                do_not_apply_to_child_scopes: false,
+                principals: vec![PrincipalRef {
+                    id: "00000000-0000-0000-0000-000000000000".into(),
+                    kind: Some("SystemDefined".into()),
+                }],
+                exclude_principals: exclude,
+                is_system_protected: true,
+            },
+        });
+    }
+    t
+}
+
+fn member(kind: &str, id: &str) -> DirectoryObject {
+    DirectoryObject { odata_type: Some(kind.into()), id: id.into(), display_name: None }
+}
+
+/// The "may assign only these roles" condition Azure's portal writes for constrained delegation.
+pub(crate) fn constrained_delegation(roles: &[&str]) -> String {
+    let list = roles.join(", ");
+    format!(
+        "((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})) OR \
+         (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{list}}})) \
+         AND ((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/delete'}})) OR \
+         (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{list}}}))"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_look_like_guids() {
+        let mut rng = Rng(3);
+        for _ in 0..100 {
+            let g = rng.guid();
+            assert_eq!(g.len(), 36, "{g}");
+            assert_eq!(&g[14..15], "4");
+            assert!(azpath_graph::rbac::is_guid(&g), "{g}");
+        }
+    }
+
+    #[test]
+    fn sized_adds_up() {
+        let o = GenerateOptions::sized(100_000, 1);
+        let nodes = o.users
+            + o.groups
+            + o.service_principals
+            + o.service_principals * 2 / 3
+            + o.subscriptions * (1 + o.resource_groups_per_subscription)
+            + o.management_groups
+            + 1;
+        assert!((90_000..=110_000).contains(&nodes), "{nodes} from {o:?}");
+    }
+}

@@ -1,0 +1,966 @@
+//! The mock Azure: two wiremock servers (ARM and Microsoft Graph, on different ports so they are different
+//! origins, as in the real clouds) that serve a [`MockTenant`] along every route of `docs/collection.md`.
+//!
+//! The point is to exercise a collector the way Azure does, not just to hand it data: every list is paged with
+//! absolute next links, api-versions and bearer tokens are checked, throttling is injected with `Retry-After`,
+//! and the server keeps score of what a careless client would do wrong (retrying before `Retry-After`
+//! expired, sending the wrong token), so tests can assert a client's manners as well as its results.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::scopes::{normalize, ScopeTree, MG_TYPE};
+use crate::tenant::{builtin_role_definitions, Fault, MockTenant};
+use azpath_graph::snapshot::{AssignmentProperties, RoleDefinition};
+
+/// How the mock behaves. `MockOptions::default()` pages by 3 and never throttles.
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    /// Records per page; every list is paged (`nextLink` / `@odata.nextLink`). Small by default so that
+    /// paging is always exercised.
+    pub page_size: usize,
+    /// Delay added to every response.
+    pub latency: Duration,
+    /// Fraction (0.0–1.0) of requests answered `429 Too Many Requests` with `Retry-After`. The same URL is
+    /// never throttled twice in a row, so every request eventually succeeds.
+    pub throttle_rate: f64,
+    /// `Retry-After` seconds sent with each 429.
+    pub retry_after_secs: u64,
+    /// Seed of the throttling decisions: the same seed throttles the same URLs at the same attempts.
+    pub seed: u64,
+    /// Bearer token the ARM server expects.
+    pub arm_token: String,
+    /// Bearer token the Graph server expects.
+    pub graph_token: String,
+    /// Loopback port of the ARM server; 0 picks a free one.
+    pub arm_port: u16,
+    /// Loopback port of the Graph server; 0 picks a free one.
+    pub graph_port: u16,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            page_size: 3,
+            latency: Duration::ZERO,
+            throttle_rate: 0.0,
+            retry_after_secs: 1,
+            seed: 0,
+            arm_token: "mock-arm-token".into(),
+            graph_token: "mock-graph-token".into(),
+            arm_port: 0,
+            graph_port: 0,
+        }
+    }
+}
+
+/// What the mock has seen since it started (or since [`MockAzure::reset_stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MockStats {
+    /// Requests received per API (`arm.roleAssignments`, `graph.users`, …, `unknown`), whatever the answer.
+    pub requests: BTreeMap<String, u64>,
+    /// Requests received per lower-cased path (no query).
+    pub paths: BTreeMap<String, u64>,
+    /// 429 responses sent.
+    pub throttled: u64,
+    /// Requests for a URL that arrived before the `Retry-After` of a 429 sent for that URL had expired.
+    /// A well-behaved client keeps this at 0.
+    pub early_retries: u64,
+    /// Requests with a missing or wrong bearer token (answered 401).
+    pub wrong_token: u64,
+    /// Requests with a missing or wrong `api-version` (answered 400).
+    pub bad_api_version: u64,
+    /// Responses from `faults.json`.
+    pub faults: u64,
+    /// Requests for unknown routes or objects (answered 404).
+    pub not_found: u64,
+}
+
+impl MockStats {
+    /// All requests received.
+    pub fn total(&self) -> u64 {
+        self.requests.values().sum()
+    }
+
+    /// Requests received for one API (`arm.roleAssignments`).
+    pub fn count(&self, api: &str) -> u64 {
+        self.requests.get(api).copied().unwrap_or(0)
+    }
+
+    /// Requests received for one path, compared case-insensitively.
+    pub fn path_count(&self, path: &str) -> u64 {
+        self.paths.get(&path.to_ascii_lowercase()).copied().unwrap_or(0)
+    }
+}
+
+/// Failure to start the mock.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// A loopback port could not be bound.
+    #[error("binding 127.0.0.1:{port} for the mock {api} server")]
+    Bind {
+        /// `ARM` or `Graph`.
+        api: &'static str,
+        /// The port asked for.
+        port: u16,
+        /// The bind failure.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running mock Azure. Dropping it stops both servers.
+pub struct MockAzure {
+    arm: MockServer,
+    graph: MockServer,
+    shared: Arc<Shared>,
+}
+
+impl MockAzure {
+    /// Starts the ARM and Graph servers on loopback, serving `tenant`.
+    pub async fn start(tenant: MockTenant, options: MockOptions) -> Result<MockAzure, MockError> {
+        let bind = |api, port| {
+            std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|source| MockError::Bind { api, port, source })
+        };
+        let arm_listener = bind("ARM", options.arm_port)?;
+        let graph_listener = bind("Graph", options.graph_port)?;
+        let arm = MockServer::builder().listener(arm_listener).disable_request_recording().start().await;
+        let graph = MockServer::builder().listener(graph_listener).disable_request_recording().start().await;
+        let shared = Arc::new(Shared::new(tenant, options));
+        for (server, side) in [(&arm, Side::Arm), (&graph, Side::Graph)] {
+            let responder = Responder { shared: shared.clone(), side, base: server.uri() };
+            Mock::given(wiremock::matchers::any()).respond_with(responder).mount(server).await;
+        }
+        Ok(MockAzure { arm, graph, shared })
+    }
+
+    /// Base URL of the resource manager (`http://127.0.0.1:PORT`), for `--arm-url`.
+    pub fn arm_url(&self) -> String {
+        self.arm.uri()
+    }
+
+    /// Base URL of Microsoft Graph (`http://127.0.0.1:PORT`), for `--graph-url`.
+    pub fn graph_url(&self) -> String {
+        self.graph.uri()
+    }
+
+    /// The tokens to hand a client: `[("AZPATH_ARM_TOKEN", …), ("AZPATH_GRAPH_TOKEN", …)]`.
+    pub fn token_env(&self) -> [(&'static str, String); 2] {
+        let o = &self.shared.options;
+        [("AZPATH_ARM_TOKEN", o.arm_token.clone()), ("AZPATH_GRAPH_TOKEN", o.graph_token.clone())]
+    }
+
+    /// The tenant being served.
+    pub fn tenant(&self) -> &MockTenant {
+        &self.shared.data.tenant
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> MockStats {
+        self.shared.lock().stats.clone()
+    }
+
+    /// Clears the counters (and the memory of sent 429s).
+    pub fn reset_stats(&self) {
+        let mut state = self.shared.lock();
+        state.stats = MockStats::default();
+        state.retry_not_before.clear();
+        state.last_throttled.clear();
+        state.attempts.clear();
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Arm,
+    Graph,
+}
+
+struct Responder {
+    shared: Arc<Shared>,
+    side: Side,
+    base: String,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let response = self.shared.handle(self.side, &self.base, request);
+        response.set_delay(self.shared.options.latency)
+    }
+}
+
+/// The tenant plus the indexes the routes need.
+struct Data {
+    tenant: MockTenant,
+    builtins: Vec<RoleDefinition>,
+    tree: ScopeTree,
+    subscriptions: HashSet<String>,
+    management_groups: HashMap<String, usize>,
+    members: HashMap<String, usize>,
+    groups: HashSet<String>,
+    faults: HashMap<String, Fault>,
+}
+
+struct Shared {
+    data: Data,
+    options: MockOptions,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    stats: MockStats,
+    /// URL → how many times it was requested (the throttling draw depends on it).
+    attempts: HashMap<String, u32>,
+    /// URLs whose latest answer was a 429.
+    last_throttled: HashSet<String>,
+    /// URL → instant before which a retry is early.
+    retry_not_before: HashMap<String, Instant>,
+    /// Filtered listings by route key, as indexes into the tenant's collections.
+    cache: HashMap<String, Arc<Vec<usize>>>,
+}
+
+/// The collection a route lists, or the object it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Subscriptions,
+    ManagementGroups,
+    ManagementGroup(String),
+    Descendants(String),
+    ResourceGroups(String),
+    Authz(Authz, String),
+    Users,
+    Groups,
+    ServicePrincipals,
+    Applications,
+    Members(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Authz {
+    RoleDefinitions,
+    RoleAssignments,
+    DenyAssignments,
+    Eligibility,
+}
+
+impl Authz {
+    fn parse(segment: &str) -> Option<Authz> {
+        Some(match segment {
+            "roledefinitions" => Authz::RoleDefinitions,
+            "roleassignments" => Authz::RoleAssignments,
+            "denyassignments" => Authz::DenyAssignments,
+            "roleeligibilityscheduleinstances" => Authz::Eligibility,
+            _ => return None,
+        })
+    }
+
+    fn resource_type(self) -> &'static str {
+        match self {
+            Authz::RoleDefinitions => "Microsoft.Authorization/roleDefinitions",
+            Authz::RoleAssignments => "Microsoft.Authorization/roleAssignments",
+            Authz::DenyAssignments => "Microsoft.Authorization/denyAssignments",
+            Authz::Eligibility => "Microsoft.Authorization/roleEligibilityScheduleInstances",
+        }
+    }
+}
+
+impl Route {
+    fn parse(side: Side, path: &str) -> Option<Route> {
+        let lower = path.trim_end_matches('/').to_ascii_lowercase();
+        let original = path.trim_end_matches('/');
+        let seg: Vec<&str> = lower.trim_start_matches('/').split('/').collect();
+        let orig: Vec<&str> = original.trim_start_matches('/').split('/').collect();
+        if side == Side::Graph {
+            return match seg.as_slice() {
+                ["v1.0", "users"] => Some(Route::Users),
+                ["v1.0", "groups"] => Some(Route::Groups),
+                ["v1.0", "serviceprincipals"] => Some(Route::ServicePrincipals),
+                ["v1.0", "applications"] => Some(Route::Applications),
+                ["v1.0", "groups", _, "members"] => Some(Route::Members(orig[2].to_string())),
+                _ => None,
+            };
+        }
+        match seg.as_slice() {
+            ["subscriptions"] => return Some(Route::Subscriptions),
+            ["providers", "microsoft.management", "managementgroups"] => return Some(Route::ManagementGroups),
+            ["providers", "microsoft.management", "managementgroups", _] => {
+                return Some(Route::ManagementGroup(orig[3].to_string()))
+            }
+            ["providers", "microsoft.management", "managementgroups", _, "descendants"] => {
+                return Some(Route::Descendants(orig[3].to_string()))
+            }
+            ["subscriptions", _, "resourcegroups"] => return Some(Route::ResourceGroups(orig[1].to_string())),
+            _ => {}
+        }
+        // `{scope}/providers/Microsoft.Authorization/{collection}`, where scope may itself contain `providers`.
+        let n = seg.len();
+        if n >= 3 && seg[n - 3] == "providers" && seg[n - 2] == "microsoft.authorization" {
+            let kind = Authz::parse(seg[n - 1])?;
+            let scope = format!("/{}", orig[..n - 3].join("/"));
+            return Some(Route::Authz(kind, if scope == "/" { scope } else { scope.trim_end_matches('/').into() }));
+        }
+        None
+    }
+
+    /// The snapshot `sources[].api` name of the route (`docs/collection.md`).
+    fn api(&self) -> &'static str {
+        match self {
+            Route::Subscriptions => "arm.subscriptions",
+            Route::ManagementGroups | Route::ManagementGroup(_) => "arm.managementGroups",
+            Route::Descendants(_) => "arm.managementGroupDescendants",
+            Route::ResourceGroups(_) => "arm.resourceGroups",
+            Route::Authz(Authz::RoleDefinitions, _) => "arm.roleDefinitions",
+            Route::Authz(Authz::RoleAssignments, _) => "arm.roleAssignments",
+            Route::Authz(Authz::DenyAssignments, _) => "arm.denyAssignments",
+            Route::Authz(Authz::Eligibility, _) => "arm.roleEligibilityScheduleInstances",
+            Route::Users => "graph.users",
+            Route::Groups => "graph.groups",
+            Route::ServicePrincipals => "graph.servicePrincipals",
+            Route::Applications => "graph.applications",
+            Route::Members(_) => "graph.groupMembers",
+        }
+    }
+
+    /// The api-version the contract pins, for ARM routes.
+    fn api_version(&self) -> Option<&'static str> {
+        Some(match self {
+            Route::Subscriptions => "2022-12-01",
+            Route::ManagementGroups | Route::ManagementGroup(_) | Route::Descendants(_) => "2023-04-01",
+            Route::ResourceGroups(_) => "2021-04-01",
+            Route::Authz(Authz::Eligibility, _) => "2020-10-01",
+            Route::Authz(..) => "2022-04-01",
+            _ => return None,
+        })
+    }
+}
+
+/// A finished answer: status and JSON body.
+struct Answer {
+    status: u16,
+    body: Value,
+    retry_after: Option<u64>,
+}
+
+impl Answer {
+    fn ok(body: Value) -> Answer {
+        Answer { status: 200, body, retry_after: None }
+    }
+
+    fn error(side: Side, status: u16, code: &str, message: impl Into<String>) -> Answer {
+        let message = message.into();
+        let body = match side {
+            Side::Arm => json!({"error": {"code": code, "message": message}}),
+            Side::Graph => json!({"error": {"code": code, "message": message, "innerError": {
+                "date": "2026-01-01T00:00:00", "request-id": "00000000-0000-0000-0000-000000000000"}}}),
+        };
+        Answer { status, body, retry_after: None }
+    }
+
+    fn into_template(self) -> ResponseTemplate {
+        let mut t = ResponseTemplate::new(self.status).set_body_raw(self.body.to_string(), "application/json");
+        if let Some(secs) = self.retry_after {
+            t = t.insert_header("Retry-After", secs.to_string().as_str());
+        }
+        if self.status == 401 {
+            t = t.insert_header("WWW-Authenticate", "Bearer");
+        }
+        t
+    }
+}
+
+impl Shared {
+    fn new(tenant: MockTenant, options: MockOptions) -> Shared {
+        let sub_names = tenant
+            .azure
+            .subscriptions
+            .iter()
+            .map(|s| (normalize(&s.id), s.display_name.clone()))
+            .collect::<HashMap<_, _>>();
+        let tree = ScopeTree::new(&tenant.azure.management_groups, &sub_names);
+        let data = Data {
+            builtins: builtin_role_definitions(),
+            tree,
+            subscriptions: sub_names.keys().cloned().collect(),
+            management_groups: tenant
+                .azure
+                .management_groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (normalize(&g.id), i))
+                .collect(),
+            members: tenant
+                .entra
+                .group_members
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.group_id.to_ascii_lowercase(), i))
+                .collect(),
+            groups: tenant.entra.groups.iter().map(|g| g.id.to_ascii_lowercase()).collect(),
+            faults: tenant.faults.iter().map(|f| (normalize(&f.path), f.clone())).collect(),
+            tenant,
+        };
+        Shared { data, options, state: Mutex::new(State::default()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves only counters behind: keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn handle(&self, side: Side, base: &str, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_string();
+        let key = match request.url.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let route = Route::parse(side, &path);
+        let now = Instant::now();
+        {
+            let mut state = self.lock();
+            if state.retry_not_before.remove(&key).is_some_and(|not_before| now < not_before) {
+                state.stats.early_retries += 1;
+            }
+            let api = route.as_ref().map_or("unknown", Route::api);
+            *state.stats.requests.entry(api.to_string()).or_default() += 1;
+            *state.stats.paths.entry(path.to_ascii_lowercase()).or_default() += 1;
+        }
+        self.answer(side, base, request, route, &key, now).into_template()
+    }
+
+    fn answer(
+        &self,
+        side: Side,
+        base: &str,
+        request: &Request,
+        route: Option<Route>,
+        key: &str,
+        now: Instant,
+    ) -> Answer {
+        let expected = match side {
+            Side::Arm => &self.options.arm_token,
+            Side::Graph => &self.options.graph_token,
+        };
+        let token_ok = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token == expected);
+        if !token_ok {
+            self.lock().stats.wrong_token += 1;
+            let message = match side {
+                Side::Arm => "The access token is missing or invalid for this resource manager.",
+                Side::Graph => "Access token validation failure. Invalid audience.",
+            };
+            return Answer::error(side, 401, "InvalidAuthenticationToken", message);
+        }
+        if request.method.as_str() != "GET" {
+            return Answer::error(side, 405, "MethodNotAllowed", "The mock only answers GET requests.");
+        }
+        let Some(route) = route else {
+            self.lock().stats.not_found += 1;
+            let code = if side == Side::Arm { "InvalidResourceType" } else { "Request_ResourceNotFound" };
+            return Answer::error(side, 404, code, format!("No route for '{}'.", request.url.path()));
+        };
+        let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+        let param = |name: &str| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        if let Some(pinned) = route.api_version() {
+            match param("api-version") {
+                Some(v) if v == pinned => {}
+                found => {
+                    self.lock().stats.bad_api_version += 1;
+                    let (code, message) = match found {
+                        None => (
+                            "MissingApiVersionParameter",
+                            "The api-version query parameter (?api-version=) is required for all requests.".to_string(),
+                        ),
+                        Some(v) => (
+                            "InvalidApiVersionParameter",
+                            format!("The api-version '{v}' is invalid. The supported versions are '{pinned}'."),
+                        ),
+                    };
+                    return Answer::error(side, 400, code, message);
+                }
+            }
+        }
+        if let Some(fault) = self.data.faults.get(&normalize(request.url.path())) {
+            self.lock().stats.faults += 1;
+            return fault_answer(side, fault);
+        }
+        if self.throttle(key, now) {
+            let mut answer =
+                Answer::error(side, 429, "TooManyRequests", "Rate limit exceeded. Retry after the delay given.");
+            answer.retry_after = Some(self.options.retry_after_secs);
+            return answer;
+        }
+        let skip = match param("$skiptoken") {
+            None => 0,
+            Some(token) => match token.parse::<usize>() {
+                Ok(n) => n,
+                Err(_) => return Answer::error(side, 400, "InvalidSkipToken", format!("Bad $skiptoken '{token}'.")),
+            },
+        };
+        let at_scope = match param("$filter") {
+            None => false,
+            Some(f) if f.replace(' ', "").eq_ignore_ascii_case("atScope()") => true,
+            Some(f) => {
+                return Answer::error(
+                    side,
+                    400,
+                    "InvalidFilter",
+                    format!("The mock supports only $filter=atScope(), not '{f}'."),
+                )
+            }
+        };
+        match self.serve(side, &route, at_scope, param("$expand"), param("$recurse")) {
+            Ok(Served::One(body)) => Answer::ok(body),
+            Ok(Served::Many(items)) => Answer::ok(self.page(side, base, request, &route, &items, skip)),
+            Err(answer) => {
+                if answer.status == 404 {
+                    self.lock().stats.not_found += 1;
+                }
+                answer
+            }
+        }
+    }
+
+    /// Decides whether to answer this request with a 429; remembers when a retry becomes legitimate.
+    fn throttle(&self, key: &str, now: Instant) -> bool {
+        if self.options.throttle_rate <= 0.0 {
+            return false;
+        }
+        let mut state = self.lock();
+        let attempt = {
+            let n = state.attempts.entry(key.to_string()).or_default();
+            *n += 1;
+            *n
+        };
+        if state.last_throttled.remove(key) {
+            return false; // never twice in a row: every URL gets through on its next try
+        }
+        if unit_draw(self.options.seed, key, attempt) >= self.options.throttle_rate {
+            return false;
+        }
+        state.stats.throttled += 1;
+        state.last_throttled.insert(key.to_string());
+        state.retry_not_before.insert(key.to_string(), now + Duration::from_secs(self.options.retry_after_secs));
+        true
+    }
+
+    fn page(&self, side: Side, base: &str, request: &Request, route: &Route, items: &Items, skip: usize) -> Value {
+        let size = self.options.page_size.max(1);
+        let end = (skip + size).min(items.len());
+        let value: Vec<Value> = (skip.min(end)..end).map(|i| self.render(route, items, i)).collect();
+        let next = (end < items.len()).then(|| next_link(base, request, end));
+        let mut body = Map::new();
+        if side == Side::Graph {
+            let context = match route {
+                Route::Members(_) => "directoryObjects".to_string(),
+                other => other.api().trim_start_matches("graph.").to_string(),
+            };
+            body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#{context}")));
+        }
+        body.insert("value".into(), Value::Array(value));
+        if let Some(next) = next {
+            // The management-groups list names its link `@nextLink`, as the real API does.
+            let key = match (side, route) {
+                (Side::Graph, _) => "@odata.nextLink",
+                (Side::Arm, Route::ManagementGroups) => "@nextLink",
+                (Side::Arm, _) => "nextLink",
+            };
+            body.insert(key.into(), Value::String(next));
+        }
+        Value::Object(body)
+    }
+
+    fn serve(
+        &self,
+        side: Side,
+        route: &Route,
+        at_scope: bool,
+        expand: Option<&str>,
+        recurse: Option<&str>,
+    ) -> Result<Served, Answer> {
+        let d = &self.data;
+        let t = &d.tenant;
+        let all = |n: usize| Ok(Served::Many(Items::Indexes(Arc::new((0..n).collect()))));
+        match route {
+            Route::Subscriptions => all(t.azure.subscriptions.len()),
+            Route::ManagementGroups => all(t.azure.management_groups.len()),
+            Route::Users => all(t.entra.users.len()),
+            Route::Groups => all(t.entra.groups.len()),
+            Route::ServicePrincipals => all(t.entra.service_principals.len()),
+            Route::Applications => all(t.entra.applications.len()),
+            Route::Members(id) => {
+                let key = id.to_ascii_lowercase();
+                match d.members.get(&key) {
+                    Some(&i) => all(t.entra.group_members[i].members.len()),
+                    None if d.groups.contains(&key) => all(0),
+                    None => Err(Answer::error(
+                        side,
+                        404,
+                        "Request_ResourceNotFound",
+                        format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+                    )),
+                }
+            }
+            Route::ManagementGroup(name) => {
+                let group = self.management_group(side, name)?;
+                let expand = expand.is_some_and(|e| e.eq_ignore_ascii_case("children"));
+                let recurse = recurse.is_some_and(|r| r.eq_ignore_ascii_case("true"));
+                Ok(Served::One(self.render_management_group(group, expand, recurse)))
+            }
+            Route::Descendants(name) => {
+                let group = self.management_group(side, name)?;
+                let items = d
+                    .tree
+                    .descendants(&group.id)
+                    .into_iter()
+                    .map(|(c, parent)| {
+                        let kind = if c.kind == MG_TYPE {
+                            MG_TYPE
+                        } else {
+                            "Microsoft.Management/managementGroups/subscriptions"
+                        };
+                        json!({"id": c.id, "type": kind, "name": c.name,
+                               "properties": {"displayName": c.display_name, "parent": {"id": parent}}})
+                    })
+                    .collect();
+                Ok(Served::Many(Items::Values(items)))
+            }
+            Route::ResourceGroups(sub) => {
+                let sub_id = self.subscription(side, sub)?;
+                let prefix = format!("{sub_id}/");
+                let indexes = self.cached(&format!("rg|{sub_id}"), || {
+                    t.azure
+                        .resource_groups
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, g)| normalize(&g.id).starts_with(&prefix))
+                        .map(|(i, _)| i)
+                        .collect()
+                });
+                Ok(Served::Many(Items::Indexes(indexes)))
+            }
+            Route::Authz(kind, scope) => {
+                self.check_scope(side, scope)?;
+                Ok(Served::Many(Items::Indexes(self.authz_listing(*kind, scope, at_scope))))
+            }
+        }
+    }
+
+    fn management_group(&self, side: Side, name: &str) -> Result<&azpath_graph::snapshot::ManagementGroup, Answer> {
+        let id = format!("/providers/microsoft.management/managementgroups/{}", name.to_ascii_lowercase());
+        match self.data.management_groups.get(&id) {
+            Some(&i) => Ok(&self.data.tenant.azure.management_groups[i]),
+            None => Err(Answer::error(side, 404, "NotFound", format!("Management group '{name}' not found."))),
+        }
+    }
+
+    /// The normalized id of an existing subscription.
+    fn subscription(&self, side: Side, sub: &str) -> Result<String, Answer> {
+        let id = normalize(&format!("/subscriptions/{sub}"));
+        if self.data.subscriptions.contains(&id) {
+            Ok(id)
+        } else {
+            Err(Answer::error(
+                side,
+                404,
+                "SubscriptionNotFound",
+                format!("The subscription '{sub}' could not be found."),
+            ))
+        }
+    }
+
+    fn check_scope(&self, side: Side, scope: &str) -> Result<(), Answer> {
+        let s = normalize(scope);
+        if let Some(rest) = s.strip_prefix("/subscriptions/") {
+            self.subscription(side, rest.split('/').next().unwrap_or_default()).map(|_| ())
+        } else if ScopeTree::is_management_group(&s) {
+            if self.data.management_groups.contains_key(&s) {
+                Ok(())
+            } else {
+                Err(Answer::error(side, 404, "NotFound", format!("Management group scope '{scope}' not found.")))
+            }
+        } else if s == "/" {
+            Ok(())
+        } else {
+            Err(Answer::error(side, 400, "InvalidScope", format!("'{scope}' is not a scope the mock knows.")))
+        }
+    }
+
+    /// Indexes of the authorization records that apply at `scope`: at, below and above it, or with `atScope()`
+    /// only at and above it. Role definitions: every built-in, then custom roles assignable there.
+    fn authz_listing(&self, kind: Authz, scope: &str, at_scope: bool) -> Arc<Vec<usize>> {
+        let key = format!("{kind:?}|{}|{at_scope}", normalize(scope));
+        self.cached(&key, || {
+            let tree = &self.data.tree;
+            let above = tree.ancestors(scope);
+            let listing = normalize(scope);
+            let applies = |record_scope: &str| {
+                let record = normalize(record_scope);
+                above.contains(&record) || (!at_scope && tree.ancestors(&record).contains(&listing))
+            };
+            let a = &self.data.tenant.azure;
+            let pick = |scopes: &mut dyn Iterator<Item = &str>| -> Vec<usize> {
+                scopes.enumerate().filter(|(_, s)| applies(s)).map(|(i, _)| i).collect()
+            };
+            match kind {
+                Authz::RoleAssignments => pick(&mut a.role_assignments.iter().map(|r| scope_of(&r.properties))),
+                Authz::Eligibility => {
+                    pick(&mut a.role_eligibility_schedule_instances.iter().map(|r| scope_of(&r.properties)))
+                }
+                Authz::DenyAssignments => pick(&mut a.deny_assignments.iter().map(|d| d.properties.scope.as_str())),
+                Authz::RoleDefinitions => {
+                    let builtins = self.data.builtins.len();
+                    let custom = a.role_definitions.iter().enumerate().filter(|(_, r)| {
+                        r.properties.assignable_scopes.is_empty()
+                            || r.properties.assignable_scopes.iter().any(|s| applies(s))
+                    });
+                    (0..builtins).chain(custom.map(|(i, _)| builtins + i)).collect()
+                }
+            }
+        })
+    }
+
+    fn cached(&self, key: &str, compute: impl FnOnce() -> Vec<usize>) -> Arc<Vec<usize>> {
+        if let Some(hit) = self.lock().cache.get(key) {
+            return hit.clone();
+        }
+        let value = Arc::new(compute());
+        self.lock().cache.insert(key.to_string(), value.clone());
+        value
+    }
+
+    /// Item `i` of a listing, in the API's wire shape.
+    fn render(&self, route: &Route, items: &Items, i: usize) -> Value {
+        let idx = match items {
+            Items::Values(values) => return values[i].clone(),
+            Items::Indexes(indexes) => indexes[i],
+        };
+        let t = &self.data.tenant;
+        let (a, e) = (&t.azure, &t.entra);
+        let typed = |value: Value, kind: &str| with_type(value, kind);
+        match route {
+            Route::Subscriptions => to_value(&a.subscriptions[idx]),
+            Route::ManagementGroups => {
+                let g = &a.management_groups[idx];
+                json!({"id": g.id, "type": MG_TYPE, "name": g.name, "properties": {
+                    "tenantId": g.properties.tenant_id.clone().unwrap_or_else(|| t.info.tenant_id.clone()),
+                    "displayName": g.properties.display_name.clone().unwrap_or_else(|| g.name.clone())}})
+            }
+            Route::ResourceGroups(_) => typed(to_value(&a.resource_groups[idx]), "Microsoft.Resources/resourceGroups"),
+            Route::Authz(kind, scope) => {
+                let value = match kind {
+                    Authz::RoleAssignments => to_value(&a.role_assignments[idx]),
+                    Authz::Eligibility => to_value(&a.role_eligibility_schedule_instances[idx]),
+                    Authz::DenyAssignments => to_value(&a.deny_assignments[idx]),
+                    Authz::RoleDefinitions => match self.data.builtins.get(idx) {
+                        Some(builtin) => builtin_at_scope(builtin, scope),
+                        None => to_value(&a.role_definitions[idx - self.data.builtins.len()]),
+                    },
+                };
+                typed(value, kind.resource_type())
+            }
+            Route::Users => to_value(&e.users[idx]),
+            Route::Groups => to_value(&e.groups[idx]),
+            Route::ServicePrincipals => to_value(&e.service_principals[idx]),
+            Route::Applications => to_value(&e.applications[idx]),
+            Route::Members(id) => match self.data.members.get(&id.to_ascii_lowercase()) {
+                Some(&g) => to_value(&e.group_members[g].members[idx]),
+                None => Value::Null,
+            },
+            Route::ManagementGroup(_) | Route::Descendants(_) => Value::Null,
+        }
+    }
+
+    /// `GET …/managementGroups/{name}` in the 2023-04-01 shape, children (derived from either direction of
+    /// the tenant's files) when expanded.
+    fn render_management_group(
+        &self,
+        g: &azpath_graph::snapshot::ManagementGroup,
+        expand: bool,
+        recurse: bool,
+    ) -> Value {
+        let tree = &self.data.tree;
+        let t = &self.data.tenant;
+        let mut details = json!({"version": 1, "updatedTime": "2024-01-01T00:00:00Z"});
+        if let Some(parent) = tree.parent(&g.id) {
+            let name = parent.rsplit('/').next().unwrap_or_default();
+            let display = self
+                .data
+                .management_groups
+                .get(&normalize(parent))
+                .and_then(|&i| t.azure.management_groups[i].properties.display_name.clone())
+                .unwrap_or_else(|| name.to_string());
+            details["parent"] = json!({"id": parent, "name": name, "displayName": display});
+        }
+        let mut properties = json!({
+            "tenantId": g.properties.tenant_id.clone().unwrap_or_else(|| t.info.tenant_id.clone()),
+            "displayName": g.properties.display_name.clone().unwrap_or_else(|| g.name.clone()),
+            "details": details,
+        });
+        if expand {
+            let mut seen = HashSet::new();
+            properties["children"] = Value::Array(self.render_children(&g.id, recurse, &mut seen));
+        }
+        json!({"id": g.id, "type": MG_TYPE, "name": g.name, "properties": properties})
+    }
+
+    fn render_children(&self, mg_id: &str, recurse: bool, seen: &mut HashSet<String>) -> Vec<Value> {
+        if !seen.insert(normalize(mg_id)) {
+            return Vec::new();
+        }
+        self.data
+            .tree
+            .children(mg_id)
+            .iter()
+            .map(|c| {
+                let mut child = json!({"id": c.id, "type": c.kind, "name": c.name,
+                                       "displayName": c.display_name.clone().unwrap_or_else(|| c.name.clone())});
+                if recurse && c.kind == MG_TYPE {
+                    child["children"] = Value::Array(self.render_children(&c.id, recurse, seen));
+                }
+                child
+            })
+            .collect()
+    }
+}
+
+/// What a route returns: one object, or a list to page.
+enum Served {
+    One(Value),
+    Many(Items),
+}
+
+enum Items {
+    Indexes(Arc<Vec<usize>>),
+    Values(Vec<Value>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Indexes(i) => i.len(),
+            Items::Values(v) => v.len(),
+        }
+    }
+}
+
+fn scope_of(p: &AssignmentProperties) -> &str {
+    p.scope.as_str()
+}
+
+fn to_value<T: Serialize>(record: &T) -> Value {
+    serde_json::to_value(record).unwrap_or_default()
+}
+
+fn with_type(mut value: Value, kind: &str) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.insert("type".into(), Value::String(kind.into()));
+    }
+    value
+}
+
+/// A built-in role as Azure lists it at `scope`: at a subscription (or below) its id is prefixed with the
+/// subscription, elsewhere it is the tenant-wide `/providers/…` id.
+fn builtin_at_scope(role: &RoleDefinition, scope: &str) -> Value {
+    let mut value = to_value(role);
+    let s = normalize(scope);
+    if let Some(rest) = s.strip_prefix("/subscriptions/") {
+        let sub = rest.split('/').next().unwrap_or_default();
+        let original_sub = scope.trim_start_matches('/').split('/').nth(1).unwrap_or(sub);
+        value["id"] = json!(format!("/subscriptions/{original_sub}{}", role.id));
+    }
+    value
+}
+
+/// The absolute URL of the page starting at `skip`: same origin and path, same query, new `$skiptoken`.
+fn next_link(base: &str, request: &Request, skip: usize) -> String {
+    let mut url = match url::Url::parse(&format!("{base}{}", request.url.path())) {
+        Ok(url) => url,
+        Err(_) => return String::new(),
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in request.url.query_pairs() {
+            if !k.eq_ignore_ascii_case("$skiptoken") {
+                pairs.append_pair(&k, &v);
+            }
+        }
+        pairs.append_pair("$skiptoken", &skip.to_string());
+    }
+    url.to_string()
+}
+
+fn fault_answer(side: Side, fault: &Fault) -> Answer {
+    let (code, default) = match (side, fault.status) {
+        (Side::Arm, 403) => {
+            ("AuthorizationFailed", "The client does not have authorization to perform this action over this scope.")
+        }
+        (Side::Graph, 403) => ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
+        (_, 404) => ("NotFound", "The resource was not found."),
+        (_, 401) => ("InvalidAuthenticationToken", "The access token is invalid."),
+        (_, 429) => ("TooManyRequests", "Rate limit exceeded."),
+        _ => ("InternalServerError", "The server encountered an error."),
+    };
+    let mut answer = Answer::error(side, fault.status, code, fault.message.clone().unwrap_or_else(|| default.into()));
+    if matches!(fault.status, 429 | 503) {
+        answer.retry_after = Some(1);
+    }
+    answer
+}
+
+/// A deterministic draw in [0, 1) from the seed, the URL and the attempt number.
+fn unit_draw(seed: u64, key: &str, attempt: u32) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let x = crate::generate::splitmix64(h ^ u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_case_insensitively() {
+        let sub = "/subscriptions/AbC/providers/Microsoft.Authorization/roleAssignments";
+        assert_eq!(
+            Route::parse(Side::Arm, sub),
+            Some(Route::Authz(Authz::RoleAssignments, "/subscriptions/AbC".into()))
+        );
+        assert_eq!(
+            Route::parse(Side::Arm, "/providers/Microsoft.Authorization/roleDefinitions"),
+            Some(Route::Authz(Authz::RoleDefinitions, "/".into()))
+        );
+        let mg = "/providers/Microsoft.Management/managementGroups/Corp/providers/Microsoft.Authorization/roleEligibilityScheduleInstances";
+        assert_eq!(
+            Route::parse(Side::Arm, mg),
+            Some(Route::Authz(Authz::Eligibility, "/providers/Microsoft.Management/managementGroups/Corp".into()))
+        );
+        assert_eq!(Route::parse(Side::Arm, "/subscriptions/x/resourcegroups"), Some(Route::ResourceGroups("x".into())));
+        assert_eq!(Route::parse(Side::Graph, "/v1.0/groups/G1/members"), Some(Route::Members("G1".into())));
+        assert_eq!(Route::parse(Side::Graph, "/beta/users"), None);
+        assert_eq!(
+            Route::parse(Side::Arm, "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/y"),
+            None
+        );
+    }
+
+    #[test]
+    fn draws_are_deterministic_and_spread() {
+        assert_eq!(unit_draw(7, "/a", 1), unit_draw(7, "/a", 1));
+        let below = (0..1000).filter(|i| unit_draw(1, &format!("/u{i}"), 1) < 0.3).count();
+        assert!((200..400).contains(&below), "{below}");
+    }
+}

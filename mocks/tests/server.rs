@@ -1,0 +1,360 @@
+//! The mock server behaves like Azure where a collector can tell: filtering by scope, paging, api-versions,
+//! tokens, throttling with `Retry-After`, injected faults.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use azpath_mocks::{MockAzure, MockOptions, MockTenant};
+use serde_json::Value;
+
+const ARM_TOKEN: &str = "mock-arm-token";
+const GRAPH_TOKEN: &str = "mock-graph-token";
+
+async fn start(tenant: &str, options: MockOptions) -> MockAzure {
+    MockAzure::start(MockTenant::bundled(tenant).unwrap(), options).await.unwrap()
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    (status, headers, body)
+}
+
+/// Follows every page; checks each next link is absolute and on the same origin.
+async fn list_all(base: &str, path_and_query: &str, token: &str) -> Vec<Value> {
+    let mut url = format!("{base}{path_and_query}");
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    loop {
+        assert!(seen.insert(url.clone()), "page loop at {url}");
+        let (status, _, body) = get(&url, Some(token)).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        items.extend(body["value"].as_array().unwrap().iter().cloned());
+        let next =
+            ["nextLink", "@odata.nextLink", "@nextLink"].iter().find_map(|k| body.get(*k)).and_then(Value::as_str);
+        match next {
+            Some(next) => {
+                assert!(next.starts_with(&format!("{base}/")), "next link {next} leaves {base}");
+                url = next.to_string();
+            }
+            None => return items,
+        }
+    }
+}
+
+fn ids(items: &[Value]) -> HashSet<String> {
+    items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+fn principals(items: &[Value]) -> HashSet<String> {
+    items.iter().map(|i| i["properties"]["principalId"].as_str().unwrap().to_string()).collect()
+}
+
+fn assignments_at(tenant: &MockTenant, scope: &str) -> HashSet<String> {
+    tenant
+        .azure
+        .role_assignments
+        .iter()
+        .filter(|r| r.properties.scope.eq_ignore_ascii_case(scope))
+        .map(|r| r.properties.principal_id.clone())
+        .collect()
+}
+
+fn sub_id(tenant: &MockTenant, name: &str) -> String {
+    tenant.azure.subscriptions.iter().find(|s| s.display_name.as_deref() == Some(name)).unwrap().id.clone()
+}
+
+const MG: &str = "/providers/Microsoft.Management/managementGroups/";
+
+#[tokio::test]
+async fn subscription_listing_includes_inherited_and_below_but_not_other_branches() {
+    let mock = start("scope-inheritance", MockOptions::default()).await;
+    let t = mock.tenant().clone();
+    let corp = sub_id(&t, "contoso-corp-prod");
+    let path = format!("{corp}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01");
+    let got = principals(&list_all(&mock.arm_url(), &path, ARM_TOKEN).await);
+
+    let mut want = HashSet::new();
+    for scope in ["/", &format!("{MG}contoso"), &format!("{MG}contoso-corp"), corp.as_str()] {
+        want.extend(assignments_at(&t, scope));
+    }
+    let rg = format!("{corp}/resourceGroups/rg-web");
+    want.extend(assignments_at(&t, &rg));
+    want.extend(assignments_at(&t, &format!("{rg}/providers/Microsoft.KeyVault/vaults/kv-web-prod")));
+    assert_eq!(got, want);
+    for other in [format!("{MG}contoso-corp-online"), sub_id(&t, "contoso-sandbox")] {
+        assert!(assignments_at(&t, &other).is_disjoint(&got), "{other} leaked into {corp}");
+    }
+    // Case does not matter in the scope.
+    let upper = path.replace(&corp, &corp.to_ascii_uppercase().replace("SUBSCRIPTIONS", "subscriptions"));
+    assert_eq!(principals(&list_all(&mock.arm_url(), &upper, ARM_TOKEN).await), got);
+}
+
+#[tokio::test]
+async fn at_scope_lists_the_scope_and_above_only() {
+    let mock = start("scope-inheritance", MockOptions::default()).await;
+    let t = mock.tenant().clone();
+    let corp_mg = format!("{MG}contoso-corp");
+    let base = format!("{corp_mg}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01");
+    let at_scope = principals(&list_all(&mock.arm_url(), &format!("{base}&$filter=atScope()"), ARM_TOKEN).await);
+    let mut want = assignments_at(&t, "/");
+    want.extend(assignments_at(&t, &format!("{MG}contoso")));
+    want.extend(assignments_at(&t, &corp_mg));
+    assert_eq!(at_scope, want);
+
+    let everything = principals(&list_all(&mock.arm_url(), &base, ARM_TOKEN).await);
+    let online_owner = assignments_at(&t, &format!("{MG}contoso-corp-online"));
+    assert!(online_owner.is_subset(&everything) && online_owner.is_disjoint(&at_scope));
+}
+
+#[tokio::test]
+async fn management_group_tree_is_derived_in_both_directions() {
+    let mock = start("scope-inheritance", MockOptions::default()).await;
+    let corp_sub = sub_id(mock.tenant(), "contoso-corp-prod");
+    let url = format!("{}{MG}contoso-corp?api-version=2023-04-01&$expand=children", mock.arm_url());
+    let (status, _, body) = get(&url, Some(ARM_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    // contoso-corp names no parent; contoso lists it as a child.
+    assert_eq!(body["properties"]["details"]["parent"]["id"], format!("{MG}contoso"));
+    let children = ids(body["properties"]["children"].as_array().unwrap());
+    // contoso-corp-online names contoso-corp as its parent.
+    assert_eq!(children, HashSet::from([corp_sub, format!("{MG}contoso-corp-online")]));
+
+    let url = format!("{}{MG}contoso/descendants?api-version=2023-04-01", mock.arm_url());
+    let descendants = list_all(&mock.arm_url(), url.trim_start_matches(&mock.arm_url()), ARM_TOKEN).await;
+    assert_eq!(descendants.len(), 4, "{descendants:?}");
+
+    let listed =
+        list_all(&mock.arm_url(), "/providers/Microsoft.Management/managementGroups?api-version=2023-04-01", ARM_TOKEN)
+            .await;
+    assert_eq!(listed.len(), 5);
+    let (status, _, _) = get(&format!("{}{MG}nope?api-version=2023-04-01", mock.arm_url()), Some(ARM_TOKEN)).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn role_definitions_are_builtins_plus_custom_roles_assignable_there() {
+    let mock = start("constrained-delegation", MockOptions { page_size: 50, ..Default::default() }).await;
+    let shared = sub_id(mock.tenant(), "woodgrove-shared");
+    let identity = sub_id(mock.tenant(), "woodgrove-identity");
+    let list = |sub: String| {
+        let base = mock.arm_url();
+        async move {
+            list_all(
+                &base,
+                &format!("{sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01"),
+                ARM_TOKEN,
+            )
+            .await
+        }
+    };
+    let builtins = azpath_mocks::builtin_role_definitions().len();
+    let at_shared = list(shared.clone()).await;
+    let at_identity = list(identity).await;
+    assert_eq!(at_shared.len(), builtins);
+    assert_eq!(at_identity.len(), builtins + 1);
+    let owner = at_shared.iter().find(|r| r["properties"]["roleName"] == "Owner").unwrap();
+    assert_eq!(
+        owner["id"],
+        format!("{shared}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635")
+    );
+    assert_eq!(owner["type"], "Microsoft.Authorization/roleDefinitions");
+}
+
+#[tokio::test]
+async fn paging_recovers_every_record_with_absolute_same_origin_links() {
+    let mock = start("demo", MockOptions { page_size: 2, ..Default::default() }).await;
+    let users = list_all(&mock.graph_url(), "/v1.0/users?$select=id,displayName&$top=999", GRAPH_TOKEN).await;
+    let want: HashSet<String> = mock.tenant().entra.users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids(&users), want);
+    assert_eq!(users.len(), want.len());
+    let pages = mock.stats().count("graph.users");
+    assert_eq!(pages as usize, want.len().div_ceil(2));
+
+    let subs = list_all(&mock.arm_url(), "/subscriptions?api-version=2022-12-01", ARM_TOKEN).await;
+    assert_eq!(subs.len(), mock.tenant().azure.subscriptions.len());
+
+    // Graph pages carry @odata.nextLink, ARM pages nextLink.
+    let (_, _, first) = get(&format!("{}/v1.0/groups", mock.graph_url()), Some(GRAPH_TOKEN)).await;
+    assert!(first["@odata.nextLink"].as_str().unwrap().starts_with(&mock.graph_url()));
+    let (_, _, first) = get(&format!("{}/subscriptions?api-version=2022-12-01", mock.arm_url()), Some(ARM_TOKEN)).await;
+    let next = first["nextLink"].as_str().unwrap();
+    assert!(next.starts_with(&mock.arm_url()) && next.contains("api-version=2022-12-01"), "{next}");
+}
+
+#[tokio::test]
+async fn group_members_have_types_and_unknown_groups_are_404() {
+    let mock = start("nested-groups", MockOptions { page_size: 100, ..Default::default() }).await;
+    let t = mock.tenant().clone();
+    let owners = t.entra.groups.iter().find(|g| g.display_name.as_deref() == Some("Subscription Owners")).unwrap();
+    let members = list_all(
+        &mock.graph_url(),
+        &format!("/v1.0/groups/{}/members?$select=id,displayName&$top=999", owners.id),
+        GRAPH_TOKEN,
+    )
+    .await;
+    let kinds: HashSet<&str> = members.iter().map(|m| m["@odata.type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, HashSet::from(["#microsoft.graph.group", "#microsoft.graph.servicePrincipal"]));
+    let (status, _, body) = get(
+        &format!("{}/v1.0/groups/6f1e0c5e-0000-4000-8000-000000000000/members", mock.graph_url()),
+        Some(GRAPH_TOKEN),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+}
+
+#[tokio::test]
+async fn wrong_or_missing_token_is_401_and_counted() {
+    let mock = start("demo", MockOptions::default()).await;
+    let arm = format!("{}/subscriptions?api-version=2022-12-01", mock.arm_url());
+    assert_eq!(get(&arm, None).await.0, 401);
+    assert_eq!(get(&arm, Some("nope")).await.0, 401);
+    assert_eq!(get(&arm, Some(GRAPH_TOKEN)).await.0, 401, "the Graph token is not an ARM token");
+    assert_eq!(get(&format!("{}/v1.0/users", mock.graph_url()), Some(ARM_TOKEN)).await.0, 401);
+    assert_eq!(get(&arm, Some(ARM_TOKEN)).await.0, 200);
+    assert_eq!(mock.stats().wrong_token, 4);
+    let custom = MockAzure::start(
+        MockTenant::bundled("demo").unwrap(),
+        MockOptions { arm_token: "t1".into(), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&format!("{}/subscriptions?api-version=2022-12-01", custom.arm_url()), Some("t1")).await.0, 200);
+    assert_eq!(custom.token_env()[0], ("AZPATH_ARM_TOKEN", "t1".to_string()));
+}
+
+#[tokio::test]
+async fn wrong_api_version_is_400() {
+    let mock = start("demo", MockOptions::default()).await;
+    let sub = sub_id(mock.tenant(), "contoso-corp-prod");
+    for (query, status) in [("", 400), ("?api-version=2015-07-01", 400), ("?api-version=2022-04-01", 200)] {
+        let url = format!("{}{sub}/providers/Microsoft.Authorization/roleAssignments{query}", mock.arm_url());
+        let (got, _, body) = get(&url, Some(ARM_TOKEN)).await;
+        assert_eq!(got, status, "{query}: {body}");
+    }
+    let pim = format!(
+        "{}{sub}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances?api-version=2020-10-01",
+        mock.arm_url()
+    );
+    assert_eq!(get(&pim, Some(ARM_TOKEN)).await.0, 200);
+    assert_eq!(mock.stats().bad_api_version, 2);
+    let unknown_sub = format!(
+        "{}/subscriptions/00000000-1111-4222-8333-444444444444/resourcegroups?api-version=2021-04-01",
+        mock.arm_url()
+    );
+    assert_eq!(get(&unknown_sub, Some(ARM_TOKEN)).await.0, 404);
+    let unknown_filter = format!("{}{sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId%20eq%20'x'", mock.arm_url());
+    assert_eq!(get(&unknown_filter, Some(ARM_TOKEN)).await.0, 400);
+}
+
+#[tokio::test]
+async fn throttling_sends_retry_after_and_detects_early_retries() {
+    let options = MockOptions { throttle_rate: 1.0, retry_after_secs: 1, ..Default::default() };
+    let mock = start("demo", options).await;
+    let url = format!("{}/subscriptions?api-version=2022-12-01", mock.arm_url());
+
+    let (status, headers, body) = get(&url, Some(ARM_TOKEN)).await;
+    assert_eq!(status, 429);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    // A careless client retries at once: it gets through (never two 429s in a row), but it is caught.
+    assert_eq!(get(&url, Some(ARM_TOKEN)).await.0, 200);
+    assert_eq!(mock.stats().early_retries, 1);
+
+    // A polite client waits for Retry-After.
+    let graph = format!("{}/v1.0/users", mock.graph_url());
+    assert_eq!(get(&graph, Some(GRAPH_TOKEN)).await.0, 429);
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert_eq!(get(&graph, Some(GRAPH_TOKEN)).await.0, 200);
+    let stats = mock.stats();
+    assert_eq!(stats.early_retries, 1);
+    assert_eq!(stats.throttled, 2);
+}
+
+#[tokio::test]
+async fn throttling_is_deterministic_per_seed_and_every_url_gets_through() {
+    async fn run(seed: u64) -> (Vec<u16>, u64) {
+        let options = MockOptions { throttle_rate: 0.5, seed, ..Default::default() };
+        let mock = start("demo", options).await;
+        let mut statuses = Vec::new();
+        for sub in mock.tenant().azure.subscriptions.clone() {
+            let url = format!(
+                "{}{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+                mock.arm_url(),
+                sub.id
+            );
+            let first = get(&url, Some(ARM_TOKEN)).await.0;
+            statuses.push(first);
+            if first == 429 {
+                tokio::time::sleep(Duration::from_millis(1_050)).await; // honour Retry-After: 1
+                assert_eq!(get(&url, Some(ARM_TOKEN)).await.0, 200, "second try always succeeds");
+            }
+        }
+        (statuses, mock.stats().early_retries)
+    }
+    let (a, early) = run(42).await;
+    assert_eq!(early, 0);
+    assert!(a.contains(&429) && a.contains(&200), "{a:?}");
+    let (b, _) = run(42).await;
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn faults_answer_the_configured_status_and_nothing_else() {
+    let mock = start("coverage-gaps", MockOptions { page_size: 100, ..Default::default() }).await;
+    let t = mock.tenant().clone();
+    let prod = sub_id(&t, "litware-prod");
+    let finance = sub_id(&t, "litware-finance");
+    let ra = |sub: &str| {
+        format!("{}{sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", mock.arm_url())
+    };
+    let (status, _, body) = get(&ra(&finance), Some(ARM_TOKEN)).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+    assert_eq!(get(&ra(&prod), Some(ARM_TOKEN)).await.0, 200);
+    let pim = format!(
+        "{}{finance}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances?api-version=2020-10-01",
+        mock.arm_url()
+    );
+    assert_eq!(get(&pim, Some(ARM_TOKEN)).await.0, 200, "only the faulted route fails");
+    let admins = &t.entra.groups[0].id;
+    let (status, _, body) = get(&format!("{}/v1.0/groups/{admins}/members", mock.graph_url()), Some(GRAPH_TOKEN)).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(mock.stats().faults, 2);
+}
+
+#[tokio::test]
+async fn counts_requests_per_route_and_path() {
+    let mock = start("pim-eligible", MockOptions::default()).await;
+    let sub = mock.tenant().azure.subscriptions[0].id.clone();
+    let path = format!("{sub}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances");
+    let items = list_all(&mock.arm_url(), &format!("{path}?api-version=2020-10-01"), ARM_TOKEN).await;
+    assert_eq!(items.len(), mock.tenant().azure.role_eligibility_schedule_instances.len());
+    let stats = mock.stats();
+    let pages = items.len().div_ceil(3) as u64;
+    assert_eq!(stats.count("arm.roleEligibilityScheduleInstances"), pages);
+    assert_eq!(stats.path_count(&path), pages);
+    assert_eq!(stats.total(), pages);
+    mock.reset_stats();
+    assert_eq!(mock.stats().total(), 0);
+    let (status, _, _) =
+        get(&format!("{}/subscriptions/x/providers/Microsoft.Nope/things", mock.arm_url()), Some(ARM_TOKEN)).await;
+    assert_eq!(status, 404);
+    assert_eq!(mock.stats().count("unknown"), 1);
+}
+
+#[tokio::test]
+async fn latency_is_applied() {
+    let mock = start("demo", MockOptions { latency: Duration::from_millis(150), ..Default::default() }).await;
+    let started = std::time::Instant::now();
+    get(&format!("{}/subscriptions?api-version=2022-12-01", mock.arm_url()), Some(ARM_TOKEN)).await;
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
