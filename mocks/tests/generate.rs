@@ -94,3 +94,32 @@ async fn generated_tenant_is_served() {
     }
     assert_eq!(seen, users);
 }
+
+/// A large tenant is served without re-filtering per page: each listing is filtered once and cached.
+#[tokio::test]
+async fn large_tenant_listing_is_served() {
+    let t = generate(&GenerateOptions::sized(100_000, 3));
+    let sub = t.azure.subscriptions[0].id.clone();
+    let mock = MockAzure::start(t, MockOptions { page_size: 200, ..Default::default() }).await.unwrap();
+    let client = reqwest::Client::new();
+    let mut url =
+        format!("{}{sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", mock.arm_url());
+    let mut seen = HashSet::new();
+    loop {
+        let text = client.get(&url).bearer_auth("mock-arm-token").send().await.unwrap().text().await.unwrap();
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for item in body["value"].as_array().unwrap() {
+            let scope = item["properties"]["scope"].as_str().unwrap().to_ascii_lowercase();
+            assert!(
+                scope == "/" || scope.starts_with("/providers/") || scope.starts_with(&sub.to_ascii_lowercase()),
+                "{scope}"
+            );
+            assert!(seen.insert(item["id"].as_str().unwrap().to_string()));
+        }
+        match body["nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert!(!seen.is_empty());
+}
