@@ -204,7 +204,7 @@ impl MockTenant {
     /// A tenant compiled into this crate, by folder name (`demo`, `wildcard-actions`, …); see [`bundled_names`].
     ///
     /// # Panics
-    /// Never for a malformed bundled tenant at run time: the crate's tests load every one.
+    /// If a bundled tenant is malformed, which the crate's tests rule out by loading every one.
     pub fn bundled(name: &str) -> Option<MockTenant> {
         let (name, files) = bundled::TENANTS.iter().find(|(n, _)| *n == name)?;
         let mut tenant =
@@ -255,6 +255,13 @@ impl MockTenant {
             },
             faults: list(files, "faults.json")?,
         };
+        if let Some(i) = tenant.faults.iter().position(|f| !(400..=599).contains(&f.status)) {
+            return Err(TenantError::Invalid {
+                file: "faults.json".into(),
+                field: format!("[{i}].status"),
+                message: format!("{} is not an HTTP error status (400-599)", tenant.faults[i].status),
+            });
+        }
         for name in files.list("graph/members")? {
             let Some(group_id) = name.strip_suffix(".json") else { continue };
             let rel = format!("graph/members/{name}");

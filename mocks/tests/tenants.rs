@@ -233,6 +233,15 @@ fn bad_file_is_an_error_naming_file_and_field() {
     let text = MockTenant::load(dir.path()).unwrap_err().to_string();
     assert!(text.contains("graph/members/g1.json") && text.contains("value[0]"), "{text}");
 
+    std::fs::remove_file(dir.path().join("graph/members/g1.json")).unwrap();
+    std::fs::write(
+        dir.path().join("faults.json"),
+        r#"[{"path":"/subscriptions","status":403},{"path":"/x","status":1000}]"#,
+    )
+    .unwrap();
+    let text = MockTenant::load(dir.path()).unwrap_err().to_string();
+    assert!(text.contains("faults.json") && text.contains("[1].status"), "{text}");
+
     assert!(matches!(MockTenant::load(dir.path().join("nope")), Err(TenantError::NotFound(_))));
 }
 
