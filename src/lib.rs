@@ -1,4 +1,10 @@
-//! azpath: collectors (async IO), the CLI's configuration, and renderers. The analysis itself lives in
-//! `azpath-graph`, which does no IO.
+//! azpath: collectors (async IO), the command line's configuration, and renderers. The analysis itself lives
+//! in `azpath-graph`, which does no IO.
 
+pub mod cli;
 pub mod collect;
+pub mod diff;
+pub mod output;
+pub mod queries;
+pub mod render;
+pub mod scan;

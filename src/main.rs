@@ -1,1 +1,250 @@
-fn main() {}
+//! The `azpath` command line. See README.md for the commands, the JSON report and exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use azpath::cli::{AnalyzeArgs, Cli, Command, MockCommand, QueriesCommand};
+use azpath::render::{self, Format, RenderOptions};
+use azpath::{output, queries, scan};
+use azpath_graph::engine::{self, AnalyzeOptions};
+use azpath_graph::findings::Report;
+use azpath_graph::graph::PrivilegeGraph;
+use azpath_graph::model::Severity;
+use azpath_graph::rbac::{Capability, Caps};
+use azpath_graph::snapshot::Snapshot;
+
+/// Exit code: findings at or above `--fail-on`.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit code: usage error (clap uses 2 as well).
+const EXIT_USAGE: u8 = 2;
+/// Exit code: anything else went wrong (bad input, network, IO).
+const EXIT_ERROR: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(if e.is::<UsageError>() { EXIT_USAGE } else { EXIT_ERROR })
+        }
+    }
+}
+
+/// An error in how the command was called (reported with exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AZPATH_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,azpath={level},azpath_graph={level},azpath_mocks={level}"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let show_progress = !cli.quiet && std::io::stderr().is_terminal();
+    match cli.command {
+        Command::Scan { collect, analyze, snapshot } => {
+            let fail_on = parse_fail_on(&analyze)?;
+            let queries = queries::load(analyze.queries.as_deref(), &analyze.only)?;
+            let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
+            if let Some(path) = &snapshot {
+                output::write_private(path, snap.to_json().as_bytes())?;
+            }
+            report(&snap, &queries, &analyze, fail_on)
+        }
+        Command::Collect { collect, output } => {
+            let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
+            output::write_private(&output, snap.to_json().as_bytes())?;
+            if !cli.quiet {
+                eprintln!("{}", scan::collection_summary(&snap, &output));
+            }
+            Ok(0)
+        }
+        Command::Analyze { snapshot, analyze } => {
+            let fail_on = parse_fail_on(&analyze)?;
+            let queries = queries::load(analyze.queries.as_deref(), &analyze.only)?;
+            let snap = read_snapshot(&snapshot)?;
+            report(&snap, &queries, &analyze, fail_on)
+        }
+        Command::Paths { snapshot, from, to, capability, no_eligible, format } => {
+            paths(&read_snapshot(&snapshot)?, &from, &to, &capability, !no_eligible, format)
+        }
+        Command::Diff { old, new, analyze } => {
+            let fail_on = parse_fail_on(&analyze)?;
+            let queries = queries::load(analyze.queries.as_deref(), &analyze.only)?;
+            let options = AnalyzeOptions { include_eligible: !analyze.no_eligible };
+            let before = finish(engine::analyze(&read_snapshot(&old)?, &queries, options));
+            let after = finish(engine::analyze(&read_snapshot(&new)?, &queries, options));
+            let diff = azpath::diff::diff(&before, &after);
+            let mut buf = Vec::new();
+            azpath::diff::render(&diff, analyze.format, &mut buf)?;
+            emit(&buf, analyze.output.as_deref())?;
+            Ok(exit_for(&diff.new, fail_on))
+        }
+        Command::Queries { command } => match command {
+            QueriesCommand::List { queries } => {
+                let all = queries::load(queries.as_deref(), &[])?;
+                let mut out = std::io::stdout().lock();
+                for q in all {
+                    writeln!(out, "{:<46} {:<9} {}", q.id, q.severity, q.title)?;
+                }
+                Ok(0)
+            }
+            QueriesCommand::Check { dir } => {
+                let all = queries::load(Some(&dir), &[])?;
+                println!("{} queries valid ({} built in)", all.len(), queries::BUILTIN.len());
+                Ok(0)
+            }
+        },
+        Command::Mock { command } => mock(command),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn parse_fail_on(args: &AnalyzeArgs) -> Result<Option<Severity>> {
+    args.fail_on
+        .as_deref()
+        .map(|s| {
+            Severity::parse(s).ok_or_else(|| {
+                UsageError(format!("--fail-on: `{s}` is not one of info, low, medium, high, critical")).into()
+            })
+        })
+        .transpose()
+}
+
+fn read_snapshot(path: &Path) -> Result<Snapshot> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading snapshot {}", path.display()))?;
+    Ok(Snapshot::from_json(&text, &path.display().to_string())?)
+}
+
+fn finish(mut report: Report) -> Report {
+    report.tool_version = env!("CARGO_PKG_VERSION").to_string();
+    report
+}
+
+fn report(
+    snap: &Snapshot,
+    queries: &[azpath_graph::query::Query],
+    args: &AnalyzeArgs,
+    fail_on: Option<Severity>,
+) -> Result<u8> {
+    let rep = finish(engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible }));
+    let mut buf = Vec::new();
+    render::render(&rep, args.format, render_options(), &mut buf)?;
+    emit(&buf, args.output.as_deref())?;
+    Ok(exit_for(&rep.findings, fail_on))
+}
+
+fn exit_for(findings: &[azpath_graph::findings::Finding], fail_on: Option<Severity>) -> u8 {
+    match fail_on {
+        Some(min) if findings.iter().any(|f| f.severity >= min) => EXIT_FINDINGS,
+        _ => 0,
+    }
+}
+
+fn render_options() -> RenderOptions {
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(160u16).max(80);
+    RenderOptions { width }
+}
+
+fn emit(bytes: &[u8], path: Option<&Path>) -> Result<()> {
+    match path {
+        Some(p) => output::write_private(p, bytes),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+fn paths(
+    snap: &Snapshot,
+    from: &str,
+    to: &str,
+    capability: &[String],
+    include_eligible: bool,
+    format: Format,
+) -> Result<u8> {
+    let graph = PrivilegeGraph::build(snap);
+    let pick = |what: &str, flag: &str| -> Result<_> {
+        match graph.resolve(what).as_slice() {
+            [one] => Ok(*one),
+            [] => bail!(UsageError(format!("{flag}: no identity or scope `{what}` in the snapshot"))),
+            many => bail!(UsageError(format!(
+                "{flag}: `{what}` names {} nodes; use an id: {}",
+                many.len(),
+                many.iter().map(|n| graph.node_ref(*n).id).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    };
+    let (a, b) = (pick(from, "--from")?, pick(to, "--to")?);
+    let mut caps = Caps::EMPTY;
+    for c in capability {
+        caps |=
+            Capability::parse(c).ok_or_else(|| UsageError(format!("--capability: unknown capability `{c}`")))?.bit();
+    }
+    let hops = engine::find_path(&graph, a, b, caps, include_eligible);
+    let mut out = std::io::stdout().lock();
+    match (format, &hops) {
+        (Format::Json, _) => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({
+                    "from": graph.node_ref(a), "to": graph.node_ref(b), "found": hops.is_some(), "hops": hops.clone().unwrap_or_default()
+                }),
+            )?;
+            writeln!(out)?;
+        }
+        (_, None) => {
+            writeln!(out, "No path from {} to {}.", graph.node_ref(a).display_name, graph.node_ref(b).display_name)?
+        }
+        (_, Some(hops)) => {
+            writeln!(
+                out,
+                "{} reaches {} in {} hop(s):",
+                graph.node_ref(a).display_name,
+                graph.node_ref(b).display_name,
+                hops.len()
+            )?;
+            for (i, h) in hops.iter().enumerate() {
+                writeln!(out, "  {}. {}\n     {} evidence: {}", i + 1, h.detail, h.edge, h.evidence.join(" "))?;
+            }
+        }
+    }
+    Ok(if hops.is_some() { 0 } else { EXIT_FINDINGS })
+}
+
+fn mock(command: MockCommand) -> Result<u8> {
+    scan::mock_command(command)
+}

@@ -353,7 +353,7 @@ fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
             if let Some(d) = &g.delegation {
                 detail.push_str(&format!(", limited by its condition to assigning: {d}"));
             }
-            let caps = (g.own_caps | g.delegated_caps).names();
+            let caps = (g.own_caps | g.delegated_caps).headline().names();
             if !caps.is_empty() {
                 detail.push_str(&format!(" [{}]", caps.join(", ")));
             }

@@ -70,6 +70,8 @@ impl PermissionSet {
     pub fn capabilities(&self) -> Caps {
         Capability::ALL
             .iter()
+            // Limited assignment only ever comes from a delegation condition, never from actions alone.
+            .filter(|c| **c != Capability::AssignRolesLimited)
             .filter(|c| c.probes().iter().all(|a| self.allows_action(a)))
             .fold(Caps::EMPTY, |acc, c| acc | c.bit())
     }
@@ -184,6 +186,17 @@ pub struct Caps(pub u32);
 impl Caps {
     /// No capability.
     pub const EMPTY: Caps = Caps(0);
+
+    /// The headline capabilities for people: when assign-roles or write-everything is held, the narrower
+    /// powers they imply are left out.
+    pub fn headline(self) -> Caps {
+        let broad = Caps::of(&[Capability::AssignRoles, Capability::AssignRolesLimited, Capability::WriteEverything]);
+        if self.intersects(broad) {
+            Caps(self.0 & broad.0)
+        } else {
+            self
+        }
+    }
 
     /// Whether `c` is in the set.
     pub fn contains(self, c: Capability) -> bool {

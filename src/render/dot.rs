@@ -59,7 +59,11 @@ pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             if !rg.is_empty() {
                 writeln!(out, "    subgraph \"cluster_sub_{i}_rg_{j}\" {{")?;
                 let rg_name = rg.rsplit('/').next().unwrap_or(rg);
-                writeln!(out, "      label={}; style=dashed; color=\"#7f7f7f\";", quote(&format!("resource group {rg_name}")))?;
+                writeln!(
+                    out,
+                    "      label={}; style=dashed; color=\"#7f7f7f\";",
+                    quote(&format!("resource group {rg_name}"))
+                )?;
             }
             for n in members {
                 write_node(out, indent, n, worst.get(n.id.as_str()).copied())?;
@@ -87,7 +91,12 @@ pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "}}")
 }
 
-fn write_node(out: &mut dyn Write, indent: &str, n: &NodeRef, worst: Option<azpath_graph::model::Severity>) -> io::Result<()> {
+fn write_node(
+    out: &mut dyn Write,
+    indent: &str,
+    n: &NodeRef,
+    worst: Option<azpath_graph::model::Severity>,
+) -> io::Result<()> {
     let shape = match n.kind {
         NodeKind::User => "ellipse",
         NodeKind::Group => "oval, style=filled, fillcolor=\"#eef3fb\"",
@@ -102,7 +111,13 @@ fn write_node(out: &mut dyn Write, indent: &str, n: &NodeRef, worst: Option<azpa
         None => "",
     };
     let label = format!("{}\n{}", n.kind, n.display_name);
-    writeln!(out, "{indent}{} [label={}, shape={shape}{}];", quote(&n.id), quote(&label), if n.kind.is_scope() { fill } else { "" })
+    writeln!(
+        out,
+        "{indent}{} [label={}, shape={shape}{}];",
+        quote(&n.id),
+        quote(&label),
+        if n.kind.is_scope() { fill } else { "" }
+    )
 }
 
 /// A DOT double-quoted string: backslashes and quotes escaped, newlines as `\n`, control characters dropped.

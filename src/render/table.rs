@@ -4,7 +4,8 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use azpath_graph::findings::{Finding, Report};
+use azpath_graph::findings::{Finding, Hop, Report};
+use azpath_graph::model::EdgeKind;
 use azpath_graph::model::Severity;
 
 use super::RenderOptions;
@@ -65,19 +66,10 @@ fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Wri
             flags.push("conditional");
         }
         let mut target = format!("{}: {}\n{}", f.target.kind, f.target.display_name, f.target.id);
-        if !f.capabilities.is_empty() {
-            target.push_str(&format!("\n[{}]", f.capabilities.join(", ")));
-        }
         if !flags.is_empty() {
             target.push_str(&format!("\n({})", flags.join(", ")));
         }
-        let path = f
-            .hops
-            .iter()
-            .enumerate()
-            .map(|(i, h)| format!("{}. {}\n   {}: {}", i + 1, h.detail, h.edge, h.evidence.join(" ")))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let path = f.hops.iter().enumerate().map(|(i, h)| hop_line(i, h)).collect::<Vec<_>>().join("\n");
         let mut fix = f.remediation.summary.clone();
         if let Some(c) = &f.remediation.command {
             fix.push_str(&format!("\n$ {c}"));
@@ -87,9 +79,24 @@ fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Wri
     writeln!(out, "{t}")
 }
 
+/// One hop as a numbered sentence; role hops also name their assignment (the full id is in the fix command
+/// and the JSON report).
+fn hop_line(i: usize, h: &Hop) -> String {
+    let mut line = format!("{}. {}", i + 1, h.detail);
+    if h.edge == EdgeKind::HasRole {
+        if let Some(id) = h.evidence.first() {
+            let kind = if h.eligible { "eligibility" } else { "assignment" };
+            line.push_str(&format!(" ({kind} {})", id.rsplit('/').next().unwrap_or(id)));
+        }
+    }
+    line
+}
+
 fn new_table(options: RenderOptions) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(options.width);
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(options.width);
     t
 }
 

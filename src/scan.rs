@@ -1,0 +1,140 @@
+//! Glue between the command line and the collectors: endpoints and credentials from options (or an
+//! in-process mock server for `--mock`), and the `mock` subcommands.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use azpath_graph::snapshot::Snapshot;
+use azpath_mocks::{GenerateOptions, MockAzure, MockOptions, MockTenant};
+
+use crate::cli::{CloudArg, CollectArgs, MockCommand};
+use crate::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints};
+
+/// Collects a snapshot as the options say: from Azure, or from a mock tenant served on loopback for the
+/// duration of the collection (the same HTTP code path as a real scan).
+pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot> {
+    let http = collect::build_client(args.ca_cert.as_deref())?;
+    let options = CollectOptions {
+        subscriptions: args.subscriptions.clone(),
+        management_groups: args.management_groups.clone(),
+        concurrency: args.concurrency,
+        show_progress,
+        http_client: Some(http.clone()),
+        ..Default::default()
+    };
+    if let Some(name) = &args.mock {
+        let tenant = MockTenant::load_or_bundled(name).with_context(|| format!("--mock {name}"))?;
+        let server = MockAzure::start(tenant, MockOptions { page_size: 50, ..Default::default() }).await?;
+        let endpoints = Endpoints::new(Cloud::Custom, Some(&server.arm_url()), Some(&server.graph_url()), None)?;
+        let tokens = server.token_env();
+        let env = move |var: &str| tokens.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+        let source = DefaultTokenSource::new(&endpoints, &env, Some(&http));
+        return Ok(collect::collect(&endpoints, &source, &options).await?);
+    }
+    let cloud = match args.cloud.unwrap_or(if args.arm_url.is_some() { CloudArg::Custom } else { CloudArg::Public }) {
+        CloudArg::Public => Cloud::Public,
+        CloudArg::Usgov => Cloud::UsGov,
+        CloudArg::China => Cloud::China,
+        CloudArg::Custom => Cloud::Custom,
+    };
+    let endpoints =
+        Endpoints::new(cloud, args.arm_url.as_deref(), args.graph_url.as_deref(), args.authority_url.as_deref())?;
+    let source = DefaultTokenSource::from_process_env(&endpoints, Some(&http));
+    Ok(collect::collect(&endpoints, &source, &options).await?)
+}
+
+/// One paragraph saying what was collected, for `azpath collect`.
+pub fn collection_summary(snap: &Snapshot, path: &Path) -> String {
+    let a = &snap.azure;
+    let e = &snap.entra;
+    let mut s = format!(
+        "wrote {}: {} subscriptions, {} management groups, {} role assignments, {} eligible, {} deny assignments, {} users, {} groups, {} service principals",
+        path.display(),
+        a.subscriptions.len(),
+        a.management_groups.len(),
+        a.role_assignments.len(),
+        a.role_eligibility_schedule_instances.len(),
+        a.deny_assignments.len(),
+        e.users.len(),
+        e.groups.len(),
+        e.service_principals.len()
+    );
+    if !snap.coverage.is_empty() {
+        s.push_str(&format!(
+            "\n{} coverage gap(s): `azpath analyze {}` lists them and what they may hide",
+            snap.coverage.len(),
+            path.display()
+        ));
+    }
+    s
+}
+
+/// Runs a `mock` subcommand.
+pub fn mock_command(cmd: MockCommand) -> Result<u8> {
+    match cmd {
+        MockCommand::List => {
+            for name in azpath_mocks::bundled_names() {
+                let t = MockTenant::bundled(name).context("bundled tenant")?;
+                println!("{name:<24} {}", t.info.description.lines().next().unwrap_or(""));
+            }
+            Ok(0)
+        }
+        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms } => {
+            if !(0.0..=1.0).contains(&throttle_rate) {
+                anyhow::bail!("--throttle-rate: {throttle_rate} is not between 0 and 1");
+            }
+            let t = MockTenant::load_or_bundled(&tenant).with_context(|| format!("mock serve {tenant}"))?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move {
+                let options = MockOptions {
+                    page_size: page_size.max(1),
+                    throttle_rate,
+                    latency: Duration::from_millis(latency_ms),
+                    ..Default::default()
+                };
+                let server = MockAzure::start(t, options).await?;
+                let [(arm_var, arm_token), (graph_var, graph_token)] = server.token_env();
+                println!("Serving mock tenant `{tenant}` (Ctrl-C to stop).");
+                println!("  ARM:   {}", server.arm_url());
+                println!("  Graph: {}", server.graph_url());
+                println!("Scan it from another shell with:");
+                println!(
+                    "  {arm_var}={arm_token} {graph_var}={graph_token} azpath scan --cloud custom --arm-url {} --graph-url {}",
+                    server.arm_url(),
+                    server.graph_url()
+                );
+                tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+                let stats = server.stats();
+                eprintln!("served {} requests ({} throttled)", stats.total(), stats.throttled);
+                anyhow::Ok(0u8)
+            })
+        }
+        MockCommand::Generate { size, seed, output, snapshot } => {
+            let started = Instant::now();
+            let tenant = azpath_mocks::generate(&GenerateOptions::sized(size, seed));
+            match (output, snapshot) {
+                (Some(dir), _) => {
+                    tenant.write(&dir)?;
+                    eprintln!(
+                        "wrote tenant {} ({} nodes) in {:.1?}",
+                        dir.display(),
+                        tenant.node_count(),
+                        started.elapsed()
+                    );
+                }
+                (None, Some(file)) => {
+                    crate::output::write_private(&file, tenant.to_snapshot().to_json().as_bytes())?;
+                    eprintln!(
+                        "wrote snapshot {} ({} nodes) in {:.1?}",
+                        file.display(),
+                        tenant.node_count(),
+                        started.elapsed()
+                    );
+                }
+                (None, None) => anyhow::bail!("mock generate: give --output DIR or --snapshot FILE"),
+            }
+            Ok(0)
+        }
+    }
+}
