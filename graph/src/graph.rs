@@ -461,6 +461,10 @@ impl PrivilegeGraph {
         }
         if let Some(cond) = p.condition.as_deref().filter(|c| !c.trim().is_empty()) {
             let reading = rbac::read_condition(cond);
+            // A delegate can only hand out roles assignable at its scope (their assignableScopes include the
+            // scope or one above it).
+            let chain: FxHashSet<String> =
+                self.scope_chain(scope_node).into_iter().map(|n| self.graph[n].key.to_string()).collect();
             grant.conditional |= reading.partial;
             let assign = Capability::AssignRoles.bit();
             match reading.limit {
@@ -469,7 +473,7 @@ impl PrivilegeGraph {
                 DelegationLimit::OnlyRoles(allowed) => {
                     if grant.own_caps.contains(Capability::AssignRoles) {
                         grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
-                        let (caps, names) = roles.union_of(allowed.iter().map(String::as_str));
+                        let (caps, names) = roles.union_of(allowed.iter().map(String::as_str), &chain);
                         grant.delegated_caps = caps;
                         grant.delegation = Some(names);
                     }
@@ -483,7 +487,7 @@ impl PrivilegeGraph {
                             .map(String::as_str)
                             .filter(|g| !excluded.iter().any(|x| x == g))
                             .collect();
-                        let (caps, _) = roles.union_of(allowed.into_iter());
+                        let (caps, _) = roles.union_of(allowed.into_iter(), &chain);
                         grant.delegated_caps = caps;
                         let names: Vec<String> = excluded.iter().map(|g| roles.name_of(g)).collect();
                         grant.delegation = Some(format!("any role except {}", names.join(", ")));
@@ -525,6 +529,14 @@ struct RoleTable {
 struct RoleInfo {
     name: String,
     caps: Caps,
+    /// Normalized assignable scopes; empty means anywhere.
+    assignable: Vec<String>,
+}
+
+impl RoleInfo {
+    fn assignable_in(&self, chain: &FxHashSet<String>) -> bool {
+        self.assignable.is_empty() || self.assignable.iter().any(|s| chain.contains(s))
+    }
 }
 
 impl RoleTable {
@@ -534,7 +546,8 @@ impl RoleTable {
             let guid = rbac::role_definition_guid(if d.name.is_empty() { &d.id } else { &d.name });
             let caps = PermissionSet::new(d.properties.permissions.clone()).capabilities();
             let name = if d.properties.role_name.is_empty() { guid.clone() } else { d.properties.role_name.clone() };
-            by_guid.insert(guid, RoleInfo { name, caps });
+            let assignable = d.properties.assignable_scopes.iter().map(|s| scope::normalize(s)).collect();
+            by_guid.insert(guid, RoleInfo { name, caps, assignable });
         }
         RoleTable { by_guid }
     }
@@ -547,13 +560,14 @@ impl RoleTable {
         self.by_guid.get(guid).map(|r| r.name.clone()).unwrap_or_else(|| guid.to_string())
     }
 
-    /// Capabilities of assigning any of these roles, and their names.
-    fn union_of<'a>(&self, guids: impl Iterator<Item = &'a str>) -> (Caps, String) {
+    /// Capabilities of assigning any of these roles at a scope whose chain (scope and ancestors) is given,
+    /// and the names of the roles.
+    fn union_of<'a>(&self, guids: impl Iterator<Item = &'a str>, chain: &FxHashSet<String>) -> (Caps, String) {
         let mut caps = Caps::EMPTY;
         let mut names = Vec::new();
         for g in guids {
             names.push(self.name_of(g));
-            if let Some(r) = self.by_guid.get(g) {
+            if let Some(r) = self.by_guid.get(g).filter(|r| r.assignable_in(chain)) {
                 caps |= r.caps;
             }
         }

@@ -1,0 +1,152 @@
+//! Every bundled mock tenant, checked against its `expected.toml` twice: offline (the tenant as a snapshot)
+//! and through the real HTTP path (mock ARM + Graph servers, the production collectors). Both must give the
+//! same findings; throttling must not change them, and no request may come before its Retry-After.
+
+use std::time::Duration;
+
+use azpath::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints, RetryPolicy};
+use azpath_graph::engine::{analyze, AnalyzeOptions};
+use azpath_graph::findings::{Finding, Report};
+use azpath_graph::snapshot::Snapshot;
+use azpath_mocks::{bundled_expected, bundled_names, MockAzure, MockOptions, MockTenant};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    #[allow(dead_code)]
+    description: String,
+    #[serde(default)]
+    present: Vec<Expectation>,
+    #[serde(default)]
+    absent: Vec<Expectation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectation {
+    query: String,
+    source: String,
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
+    eligible: Option<bool>,
+    #[serde(default)]
+    conditional: Option<bool>,
+}
+
+impl Expectation {
+    fn matches(&self, f: &Finding) -> bool {
+        f.query_id == self.query
+            && f.source.id.eq_ignore_ascii_case(&self.source)
+            && self.target.as_ref().is_none_or(|t| f.target.id.eq_ignore_ascii_case(t.trim_end_matches('/')))
+    }
+}
+
+fn report(snapshot: &Snapshot) -> Report {
+    analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions::default())
+}
+
+/// Checks a report against a tenant's expectations; returns the list of failures.
+fn check(name: &str, rep: &Report) -> Vec<String> {
+    let text = bundled_expected(name).unwrap_or_else(|| panic!("{name}: no expected.toml"));
+    let expected: Expected = toml::from_str(text).unwrap_or_else(|e| panic!("{name}/expected.toml: {e}"));
+    assert!(!expected.present.is_empty(), "{name}: expected.toml has no [[present]] case");
+    let mut failures = Vec::new();
+    for e in &expected.present {
+        match rep.findings.iter().find(|f| e.matches(f)) {
+            None => failures.push(format!("{name}: missing {e:?}")),
+            Some(f) => {
+                if e.eligible.is_some_and(|v| v != f.eligible) {
+                    failures.push(format!("{name}: {e:?}: eligible is {}", f.eligible));
+                }
+                if e.conditional.is_some_and(|v| v != f.conditional) {
+                    failures.push(format!("{name}: {e:?}: conditional is {}", f.conditional));
+                }
+            }
+        }
+    }
+    for e in &expected.absent {
+        if let Some(f) = rep.findings.iter().find(|f| e.matches(f)) {
+            failures.push(format!("{name}: unexpected {} {} -> {}", f.query_id, f.source.display_name, f.target.id));
+        }
+    }
+    failures
+}
+
+fn keys(rep: &Report) -> Vec<(String, String, String, bool, bool, usize)> {
+    rep.findings
+        .iter()
+        .map(|f| {
+            (f.query_id.clone(), f.source.id.clone(), f.target.id.clone(), f.eligible, f.conditional, f.hops.len())
+        })
+        .collect()
+}
+
+async fn collect_over_http(server: &MockAzure) -> Snapshot {
+    let endpoints = Endpoints::new(Cloud::Custom, Some(&server.arm_url()), Some(&server.graph_url()), None).unwrap();
+    let tokens = server.token_env();
+    let env = move |var: &str| tokens.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+    let source = DefaultTokenSource::new(&endpoints, &env, None);
+    let options = CollectOptions {
+        retry: RetryPolicy { max_attempts: 8, max_total_wait: Duration::from_secs(60), ..RetryPolicy::default() },
+        ..Default::default()
+    };
+    collect::collect(&endpoints, &source, &options).await.expect("collection succeeds")
+}
+
+#[test]
+fn every_bundled_tenant_meets_its_expectations_offline() {
+    let mut failures = Vec::new();
+    for name in bundled_names() {
+        let tenant = MockTenant::bundled(name).unwrap();
+        // Injected faults only exist on the HTTP path; such tenants are checked there.
+        if tenant.faults.is_empty() {
+            failures.extend(check(name, &report(&tenant.to_snapshot())));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_path_gives_the_same_findings_as_the_offline_snapshot() {
+    let mut failures = Vec::new();
+    for name in bundled_names() {
+        let tenant = MockTenant::bundled(name).unwrap();
+        let offline = report(&tenant.to_snapshot());
+        let server = MockAzure::start(tenant, MockOptions::default()).await.unwrap();
+        let snap = collect_over_http(&server).await;
+        let online = report(&snap);
+        if !server.tenant().faults.is_empty() {
+            // A fault is a coverage gap in the snapshot and the report, and hides what it says it hides.
+            if snap.coverage.is_empty() || online.coverage.is_empty() {
+                failures.push(format!("{name}: faults injected but no coverage gap recorded"));
+            }
+        } else if keys(&online) != keys(&offline) {
+            failures.push(format!("{name}: HTTP {:#?}\n!= offline {:#?}", keys(&online), keys(&offline)));
+        }
+        failures.extend(check(name, &online));
+        let stats = server.stats();
+        assert_eq!(stats.wrong_token, 0, "{name}: a request carried the wrong token");
+        // The snapshot round-trips through its file format unchanged.
+        let again = Snapshot::from_json(&snap.to_json(), "round-trip").unwrap();
+        assert_eq!(keys(&report(&again)), keys(&online), "{name}: snapshot round trip");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_throttling_changes_nothing_and_no_retry_is_early() {
+    for name in ["demo", "nested-groups"] {
+        let tenant = MockTenant::bundled(name).unwrap();
+        let offline = report(&tenant.to_snapshot());
+        let options = MockOptions { throttle_rate: 0.2, retry_after_secs: 1, seed: 7, ..Default::default() };
+        let server = MockAzure::start(tenant, options).await.unwrap();
+        let snap = collect_over_http(&server).await;
+        let stats = server.stats();
+        assert!(stats.throttled > 0, "{name}: the mock throttled nothing");
+        assert_eq!(stats.early_retries, 0, "{name}: retried before Retry-After");
+        assert!(snap.coverage.is_empty(), "{name}: throttling left gaps: {:?}", snap.coverage);
+        assert_eq!(keys(&report(&snap)), keys(&offline), "{name}: throttling changed the findings");
+    }
+}
