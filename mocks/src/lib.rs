@@ -17,11 +17,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod expected;
 pub mod generate;
 mod scopes;
 pub mod server;
 pub mod tenant;
 
+pub use expected::{Expectation, Expected};
 pub use generate::{generate, GenerateOptions};
 pub use server::{MockAzure, MockError, MockOptions, MockStats};
 pub use tenant::{

@@ -292,7 +292,9 @@ impl MockTenant {
     }
 
     /// Writes the tenant as a folder in the format [`MockTenant::load`] reads (one `{"value":[...]}` file per
-    /// collection, one members file per group). Streams each file, so it scales to generated tenants.
+    /// collection, one members file per group), creating it if needed. Files of the same names are replaced and
+    /// other files are left alone, so write into a new or empty folder. Streams each file, so it scales to
+    /// generated tenants.
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<(), TenantError> {
         let dir = dir.as_ref();
         let io = |path: &Path| {
@@ -302,39 +304,42 @@ impl MockTenant {
         for sub in ["arm", "graph/members"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir.join(sub)))?;
         }
-        fn put<T: Serialize + ?Sized>(path: &Path, body: &T) -> Result<(), TenantError> {
+        /// Large lists are written compactly; small ones pretty, for people to read and edit.
+        fn put<T: Serialize + ?Sized>(path: &Path, body: &T, pretty: bool) -> Result<(), TenantError> {
             let err = |source| TenantError::Io { path: path.display().to_string(), source };
             let file = std::fs::File::create(path).map_err(err)?;
             let mut w = BufWriter::new(file);
-            serde_json::to_writer_pretty(&mut w, body).map_err(|e| err(e.into()))?;
+            let written =
+                if pretty { serde_json::to_writer_pretty(&mut w, body) } else { serde_json::to_writer(&mut w, body) };
+            written.map_err(|e| err(e.into()))?;
             w.write_all(b"\n").map_err(err)?;
             w.flush().map_err(err)
         }
-        #[derive(Serialize)]
-        struct Body<'a, T> {
-            value: &'a [T],
+        fn list<T: Serialize>(path: &Path, value: &[T]) -> Result<(), TenantError> {
+            #[derive(Serialize)]
+            struct Body<'a, T> {
+                value: &'a [T],
+            }
+            put(path, &Body { value }, value.len() <= 10_000)
         }
         let (a, e) = (&self.azure, &self.entra);
-        put(&dir.join("tenant.json"), &self.info)?;
+        put(&dir.join("tenant.json"), &self.info, true)?;
         if !self.faults.is_empty() {
-            put(&dir.join("faults.json"), &self.faults)?;
+            put(&dir.join("faults.json"), &self.faults, true)?;
         }
-        put(&dir.join("arm/subscriptions.json"), &Body { value: &a.subscriptions })?;
-        put(&dir.join("arm/managementGroups.json"), &Body { value: &a.management_groups })?;
-        put(&dir.join("arm/resourceGroups.json"), &Body { value: &a.resource_groups })?;
-        put(&dir.join("arm/roleDefinitions.json"), &Body { value: &a.role_definitions })?;
-        put(&dir.join("arm/roleAssignments.json"), &Body { value: &a.role_assignments })?;
-        put(&dir.join("arm/denyAssignments.json"), &Body { value: &a.deny_assignments })?;
-        put(
-            &dir.join("arm/roleEligibilityScheduleInstances.json"),
-            &Body { value: &a.role_eligibility_schedule_instances },
-        )?;
-        put(&dir.join("graph/users.json"), &Body { value: &e.users })?;
-        put(&dir.join("graph/groups.json"), &Body { value: &e.groups })?;
-        put(&dir.join("graph/servicePrincipals.json"), &Body { value: &e.service_principals })?;
-        put(&dir.join("graph/applications.json"), &Body { value: &e.applications })?;
+        list(&dir.join("arm/subscriptions.json"), &a.subscriptions)?;
+        list(&dir.join("arm/managementGroups.json"), &a.management_groups)?;
+        list(&dir.join("arm/resourceGroups.json"), &a.resource_groups)?;
+        list(&dir.join("arm/roleDefinitions.json"), &a.role_definitions)?;
+        list(&dir.join("arm/roleAssignments.json"), &a.role_assignments)?;
+        list(&dir.join("arm/denyAssignments.json"), &a.deny_assignments)?;
+        list(&dir.join("arm/roleEligibilityScheduleInstances.json"), &a.role_eligibility_schedule_instances)?;
+        list(&dir.join("graph/users.json"), &e.users)?;
+        list(&dir.join("graph/groups.json"), &e.groups)?;
+        list(&dir.join("graph/servicePrincipals.json"), &e.service_principals)?;
+        list(&dir.join("graph/applications.json"), &e.applications)?;
         for g in &e.group_members {
-            put(&dir.join(format!("graph/members/{}.json", g.group_id)), &Body { value: &g.members })?;
+            list(&dir.join(format!("graph/members/{}.json", g.group_id)), &g.members)?;
         }
         Ok(())
     }

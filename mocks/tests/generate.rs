@@ -67,12 +67,17 @@ fn scales_to_a_hundred_thousand_nodes() {
     assert_eq!(subs.len(), options.subscriptions);
 }
 
-/// About 1M nodes; slow in debug builds, so run it on demand: `cargo test -p azpath-mocks --release -- --ignored`.
+/// About 1M nodes, written to disk and read back (about a minute in a debug build); run it on demand: `cargo test -p azpath-mocks --release -- --ignored`.
 #[test]
 #[ignore]
 fn scales_to_a_million_nodes() {
     let t = generate(&GenerateOptions::sized(1_000_000, 1));
     assert!(t.node_count() >= 900_000);
+    let dir = tempfile::tempdir().unwrap();
+    t.write(dir.path()).unwrap();
+    let back = MockTenant::load(dir.path()).unwrap();
+    assert_eq!(back.node_count(), t.node_count());
+    assert_eq!(back.azure.role_assignments.len(), t.azure.role_assignments.len());
 }
 
 #[tokio::test]

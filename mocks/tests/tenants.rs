@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use azpath_graph::snapshot::RoleDefinition;
-use azpath_mocks::{bundled_expected, bundled_names, tenants_dir, MockTenant, TenantError};
+use azpath_mocks::{bundled_names, tenants_dir, Expectation, Expected, MockTenant, TenantError};
 use serde::Deserialize;
 
 const QUERIES: &[&str] = &[
@@ -13,28 +13,6 @@ const QUERIES: &[&str] = &[
     "contributor-or-stronger-on-management-group",
     "can-assign-roles",
 ];
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Expected {
-    description: String,
-    #[serde(default)]
-    present: Vec<Expectation>,
-    #[serde(default)]
-    absent: Vec<Expectation>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Expectation {
-    query: String,
-    source: String,
-    target: Option<String>,
-    #[allow(dead_code)]
-    eligible: Option<bool>,
-    #[allow(dead_code)]
-    conditional: Option<bool>,
-}
 
 #[test]
 fn every_tenant_folder_is_bundled_and_loads() {
@@ -121,8 +99,8 @@ fn bundled_tenants_are_consistent() {
 #[test]
 fn expected_files_name_real_queries_principals_and_scopes() {
     for name in bundled_names() {
-        let text = bundled_expected(name).unwrap_or_else(|| panic!("{name}: no expected.toml"));
-        let expected: Expected = toml::from_str(text).unwrap_or_else(|e| panic!("{name}/expected.toml: {e}"));
+        let expected = Expected::bundled(name).unwrap_or_else(|| panic!("{name}: no expected.toml")).unwrap();
+        assert_eq!(Expected::load(tenants_dir().join(name)).unwrap(), expected);
         assert!(!expected.description.trim().is_empty());
         assert!(
             !expected.present.is_empty() && !expected.absent.is_empty(),
