@@ -1,0 +1,372 @@
+//! The `azpath` binary end to end: README's commands, output formats, exit codes, bad input, secrets.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use azpath_mocks::{MockAzure, MockOptions, MockTenant};
+use serde_json::Value;
+
+fn azpath() -> Command {
+    let mut c = Command::cargo_bin("azpath").unwrap();
+    c.env_remove("AZPATH_ARM_TOKEN").env_remove("AZPATH_GRAPH_TOKEN").env("COLUMNS", "200");
+    c
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = azpath().args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(args: &[&str]) -> Value {
+    let r = run(args);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", r.stdout))
+}
+
+fn finding_keys(report: &Value) -> Vec<(String, String, String, bool)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["query_id"].as_str().unwrap().to_string(),
+                f["source"]["id"].as_str().unwrap().to_string(),
+                f["target"]["id"].as_str().unwrap().to_string(),
+                f["eligible"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn readme_opens_with_the_run_and_test_commands() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block: Vec<&str> = readme.lines().skip_while(|l| !l.starts_with("```")).skip(1).take(2).collect();
+    assert!(block[0].starts_with("cargo run -- scan --mock demo"), "{block:?}");
+    assert!(block[1].starts_with("cargo test --workspace"), "{block:?}");
+    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    assert!(ci.lines().any(|l| l.trim() == "cargo test --workspace"), ".ci/run must run README's test command");
+}
+
+#[test]
+fn scan_of_the_demo_tenant_explains_paths_in_a_table() {
+    let r = run(&["scan", "--mock", "demo"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("[CRITICAL] owner-equivalent-on-subscription"), "{}", r.stdout);
+    assert!(r.stdout.contains("1. "), "hops are numbered");
+    assert!(r.stdout.contains("az role assignment delete --ids"), "fix commands are shown");
+    assert!(r.stdout.contains("findings:"), "a summary line closes the report");
+}
+
+#[test]
+fn json_report_has_the_documented_shape_and_order() {
+    let report = json(&["scan", "--mock", "demo", "--format", "json"]);
+    assert_eq!(report["schema_version"], 1);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for f in findings {
+        for key in [
+            "query_id",
+            "title",
+            "severity",
+            "source",
+            "target",
+            "capabilities",
+            "hops",
+            "eligible",
+            "conditional",
+            "remediation",
+        ] {
+            assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
+        }
+        for node in [&f["source"], &f["target"]] {
+            assert!(node["kind"].is_string() && node["id"].is_string() && node["display_name"].is_string());
+        }
+        for h in f["hops"].as_array().unwrap() {
+            assert!(h["edge"].is_string() && h["evidence"].as_array().is_some_and(|e| !e.is_empty()), "{h}");
+        }
+        let target = f["target"]["id"].as_str().unwrap();
+        assert_eq!(target, target.to_lowercase(), "ARM ids are lower-cased");
+    }
+    let order = |f: &Value| {
+        let sev = ["info", "low", "medium", "high", "critical"].iter().position(|s| *s == f["severity"]).unwrap();
+        (
+            std::cmp::Reverse(sev),
+            f["query_id"].as_str().unwrap().to_string(),
+            f["target"]["id"].as_str().unwrap().to_string(),
+            f["source"]["id"].as_str().unwrap().to_string(),
+        )
+    };
+    assert!(findings.windows(2).all(|w| order(&w[0]) <= order(&w[1])), "findings are sorted");
+    assert!(findings.iter().any(|f| f["eligible"] == true), "the demo has a PIM-eligible path");
+}
+
+#[test]
+fn collect_then_analyze_offline_equals_scan() {
+    let dir = temp();
+    let snap = dir.path().join("demo.json");
+    let r = run(&["collect", "--mock", "demo", "-o", snap.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&snap).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let offline = json(&["analyze", snap.to_str().unwrap(), "--format", "json"]);
+    let live = json(&["scan", "--mock", "demo", "--format", "json"]);
+    assert_eq!(finding_keys(&offline), finding_keys(&live));
+    // Report to a file: also owner-only, nothing on stdout.
+    let out = dir.path().join("report.json");
+    let r = run(&["analyze", snap.to_str().unwrap(), "--format", "json", "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.is_empty());
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(finding_keys(&written), finding_keys(&offline));
+}
+
+#[test]
+fn dot_output_renders_with_graphviz() {
+    let r = run(&["scan", "--mock", "demo", "--format", "dot"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("digraph azpath {"));
+    assert!(r.stdout.contains("subgraph \"cluster_sub_"), "subscriptions are clusters");
+    assert_eq!(r.stdout, run(&["scan", "--mock", "demo", "--format", "dot"]).stdout, "DOT output is stable");
+    let dot =
+        Command::new("dot").arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let Ok(mut dot) = dot else {
+        assert!(std::env::var_os("AZPATH_REQUIRE_DOT").is_none(), "graphviz `dot` is required here");
+        eprintln!("graphviz not installed: skipping the render check");
+        return;
+    };
+    use std::io::Write;
+    dot.stdin.take().unwrap().write_all(r.stdout.as_bytes()).unwrap();
+    let out = dot.wait_with_output().unwrap();
+    assert!(out.status.success(), "dot failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
+}
+
+#[test]
+fn fail_on_sets_the_exit_code() {
+    assert_eq!(run(&["scan", "--mock", "demo", "--fail-on", "critical", "-q"]).code, 1);
+    assert_eq!(run(&["scan", "--mock", "demo", "--query", "can-assign-roles", "--fail-on", "high", "-q"]).code, 0);
+    let bad = run(&["scan", "--mock", "demo", "--fail-on", "severe"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--fail-on"));
+    assert_eq!(run(&["scan", "--no-such-flag"]).code, 2);
+}
+
+#[test]
+fn truncated_snapshot_is_a_clear_error() {
+    let dir = temp();
+    let snap = dir.path().join("s.json");
+    assert_eq!(run(&["collect", "--mock", "demo", "-o", snap.to_str().unwrap()]).code, 0);
+    let text = std::fs::read_to_string(&snap).unwrap();
+    std::fs::write(&snap, &text[..text.len() / 2]).unwrap();
+    let r = run(&["analyze", snap.to_str().unwrap()]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("s.json") && r.stderr.contains("invalid snapshot at"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"));
+    // A field of the wrong type is named.
+    std::fs::write(&snap, r#"{"schema_version":1,"azure":{"roleAssignments":[{"id":"x","properties":{"scope":7}}]}}"#)
+        .unwrap();
+    let r = run(&["analyze", snap.to_str().unwrap()]);
+    assert!(r.stderr.contains("azure.roleAssignments[0].properties.scope"), "{}", r.stderr);
+}
+
+#[test]
+fn user_queries_are_validated_and_run() {
+    let dir = temp();
+    let q = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    q(
+        "rg-writers.toml",
+        r#"id = "rg-writers"
+title = "Write on a resource group"
+severity = "low"
+description = "d"
+remediation = "r"
+[match]
+targets = ["ResourceGroup"]
+capabilities = ["write-everything"]
+"#,
+    );
+    let list = run(&["queries", "list", "--queries", dir.path().to_str().unwrap()]);
+    assert!(list.stdout.contains("rg-writers") && list.stdout.contains("owner-equivalent-on-subscription"));
+    let report = json(&[
+        "scan",
+        "--mock",
+        "demo",
+        "--queries",
+        dir.path().to_str().unwrap(),
+        "--query",
+        "rg-writers",
+        "--format",
+        "json",
+    ]);
+    assert!(finding_keys(&report).iter().all(|k| k.0 == "rg-writers"));
+    q("bad.toml", "id = \"bad\"\ntitle = \"t\"\nseverity = \"low\"\ndescription = \"d\"\nremediation = \"r\"\ncolour = 1\n[match]\ntargets = [\"Subscription\"]\n");
+    let r = run(&["queries", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("bad.toml") && r.stderr.contains("colour"), "{}", r.stderr);
+}
+
+#[test]
+fn paths_between_two_named_nodes() {
+    let dir = temp();
+    let snap = dir.path().join("s.json");
+    assert_eq!(run(&["collect", "--mock", "demo", "-o", snap.to_str().unwrap()]).code, 0);
+    let report =
+        json(&["analyze", snap.to_str().unwrap(), "--format", "json", "--query", "owner-equivalent-on-subscription"]);
+    let f = &report["findings"][0];
+    let (from, to) = (f["source"]["id"].as_str().unwrap(), f["target"]["id"].as_str().unwrap());
+    let r = run(&[
+        "paths",
+        snap.to_str().unwrap(),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--capability",
+        "assign-roles",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(p["found"], true);
+    // From a scope to a user there is no path.
+    let back = run(&["paths", snap.to_str().unwrap(), "--from", to, "--to", from]);
+    assert_eq!(back.code, 1);
+    let unknown = run(&["paths", snap.to_str().unwrap(), "--from", "nobody-at-all", "--to", to]);
+    assert_eq!(unknown.code, 2);
+}
+
+#[test]
+fn diff_reports_new_and_resolved_findings() {
+    let dir = temp();
+    let a = dir.path().join("a.json");
+    assert_eq!(run(&["collect", "--mock", "demo", "-o", a.to_str().unwrap()]).code, 0);
+    let before = json(&["analyze", a.to_str().unwrap(), "--format", "json"]);
+    // Remove the assignment behind the first finding's role hop.
+    let hop =
+        before["findings"][0]["hops"].as_array().unwrap().iter().find(|h| h["edge"] == "HAS_ROLE").unwrap().clone();
+    let id = hop["evidence"][0].as_str().unwrap();
+    let mut snap: Value = serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    for list in ["roleAssignments", "roleEligibilityScheduleInstances"] {
+        if let Some(v) = snap["azure"][list].as_array_mut() {
+            v.retain(|r| r["id"] != id);
+        }
+    }
+    let b = dir.path().join("b.json");
+    std::fs::write(&b, serde_json::to_string(&snap).unwrap()).unwrap();
+    let d = json(&["diff", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "json"]);
+    assert!(d["new"].as_array().unwrap().is_empty());
+    let resolved = d["resolved"].as_array().unwrap();
+    assert!(!resolved.is_empty(), "removing {id} resolves something");
+    assert!(resolved.iter().all(|f| f["hops"].as_array().unwrap().iter().any(|h| h["evidence"][0] == id)));
+    // And the other way round, the same findings are new.
+    let back = json(&["diff", b.to_str().unwrap(), a.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(back["new"].as_array().unwrap().len(), resolved.len());
+    assert_eq!(run(&["diff", b.to_str().unwrap(), a.to_str().unwrap(), "--fail-on", "info", "-q"]).code, 1);
+}
+
+/// The whole HTTP path as a user runs it: `mock serve`-style server, `--cloud custom`, tokens in the
+/// environment, maximum logging. The token never appears in any output or the snapshot.
+#[test]
+fn custom_cloud_scan_with_env_tokens_never_leaks_them() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let arm_token = "eyJ0eXAiOiJKV1QiLCJzZWNyZXQiOiJhcm0ifQ.arm-secret-signature";
+    let graph_token = "eyJ0eXAiOiJKV1QiLCJzZWNyZXQiOiJncmFwaCJ9.graph-secret-signature";
+    let server = rt
+        .block_on(MockAzure::start(
+            MockTenant::bundled("demo").unwrap(),
+            MockOptions { arm_token: arm_token.into(), graph_token: graph_token.into(), ..Default::default() },
+        ))
+        .unwrap();
+    let dir = temp();
+    let snap: PathBuf = dir.path().join("s.json");
+    let out = azpath()
+        .args(["-vvv", "scan", "--cloud", "custom", "--arm-url", &server.arm_url(), "--graph-url", &server.graph_url()])
+        .args(["--format", "json", "--snapshot", snap.to_str().unwrap()])
+        .env("AZPATH_ARM_TOKEN", arm_token)
+        .env("AZPATH_GRAPH_TOKEN", graph_token)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let offline = json(&["scan", "--mock", "demo", "--format", "json"]);
+    assert_eq!(finding_keys(&report), finding_keys(&offline));
+    let snapshot = std::fs::read_to_string(&snap).unwrap();
+    for secret in ["arm-secret-signature", "graph-secret-signature", "eyJ0eXAiOiJKV1Qi"] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret) && !snapshot.contains(secret), "{secret} leaked");
+    }
+    assert!(stderr.contains("GET"), "-vvv logs requests: {stderr}");
+    assert_eq!(server.stats().wrong_token, 0);
+    // Plain http to a non-loopback host is refused before any request.
+    let r = run(&[
+        "scan",
+        "--cloud",
+        "custom",
+        "--arm-url",
+        "http://example.com",
+        "--graph-url",
+        "https://graph.example.com",
+    ]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("--arm-url"), "{}", r.stderr);
+}
+
+#[test]
+fn every_query_file_is_built_in_and_named_after_its_id() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    let mut stems: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml").then(|| p.file_stem().unwrap().to_str().unwrap().to_string())
+        })
+        .collect();
+    stems.sort();
+    let mut builtin: Vec<String> = azpath::queries::BUILTIN.iter().map(|(id, _)| id.to_string()).collect();
+    builtin.sort();
+    assert_eq!(stems, builtin, "queries/ and queries::BUILTIN differ");
+    for q in azpath::queries::builtin() {
+        assert!(builtin.contains(&q.id));
+        assert!(
+            !q.description.trim().is_empty() && !q.remediation.trim().is_empty() && !q.references.is_empty(),
+            "{}",
+            q.id
+        );
+        // Every query has a positive and a negative case in some bundled tenant.
+        let mut pos = false;
+        let mut neg = false;
+        for name in azpath_mocks::bundled_names() {
+            let text = azpath_mocks::bundled_expected(name).unwrap();
+            let v: toml::Value = toml::from_str(text).unwrap();
+            let has = |key: &str| {
+                v.get(key)
+                    .and_then(|a| a.as_array())
+                    .is_some_and(|a| a.iter().any(|e| e["query"].as_str() == Some(&q.id)))
+            };
+            pos |= has("present");
+            neg |= has("absent");
+        }
+        assert!(pos && neg, "{}: needs a [[present]] and an [[absent]] case in mocks/tenants/*/expected.toml", q.id);
+    }
+}
