@@ -68,7 +68,13 @@ pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
             if format == Format::Dot {
                 return render::render_dot(&as_report(&d.new), out);
             }
-            writeln!(out, "New findings: {}   Resolved: {}   Unchanged: {}", d.new.len(), d.resolved.len(), d.unchanged)?;
+            writeln!(
+                out,
+                "New findings: {}   Resolved: {}   Unchanged: {}",
+                d.new.len(),
+                d.resolved.len(),
+                d.unchanged
+            )?;
             if !d.new.is_empty() {
                 writeln!(out, "\n=== New ===")?;
                 render::render_table(&as_report(&d.new), RenderOptions::default(), out)?;
@@ -76,7 +82,11 @@ pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
             if !d.resolved.is_empty() {
                 writeln!(out, "\n=== Resolved ===")?;
                 for f in &d.resolved {
-                    writeln!(out, "  [{}] {}: {} → {}", f.severity, f.query_id, f.source.display_name, f.target.display_name)?;
+                    writeln!(
+                        out,
+                        "  [{}] {}: {} → {}",
+                        f.severity, f.query_id, f.source.display_name, f.target.display_name
+                    )?;
                 }
             }
             Ok(())

@@ -9,7 +9,10 @@ use azpath_graph::query::Query;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("owner-equivalent-on-subscription", include_str!("../queries/owner-equivalent-on-subscription.toml")),
     ("owner-equivalent-on-management-group", include_str!("../queries/owner-equivalent-on-management-group.toml")),
-    ("contributor-or-stronger-on-subscription", include_str!("../queries/contributor-or-stronger-on-subscription.toml")),
+    (
+        "contributor-or-stronger-on-subscription",
+        include_str!("../queries/contributor-or-stronger-on-subscription.toml"),
+    ),
     (
         "contributor-or-stronger-on-management-group",
         include_str!("../queries/contributor-or-stronger-on-management-group.toml"),
@@ -21,7 +24,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub fn builtin() -> Vec<Query> {
     BUILTIN
         .iter()
-        .map(|(id, text)| Query::parse(text, &format!("queries/{id}.toml")).expect("built-in queries are valid (tested)"))
+        .map(|(id, text)| {
+            Query::parse(text, &format!("queries/{id}.toml")).expect("built-in queries are valid (tested)")
+        })
         .collect()
 }
 
