@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -31,6 +31,9 @@ pub struct MockOptions {
     pub throttle_rate: f64,
     /// `Retry-After` seconds sent with each 429.
     pub retry_after_secs: u64,
+    /// Send `Retry-After` as an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`, rounded up to the next whole
+    /// second) instead of a number of seconds; both forms are legal and clients must read both.
+    pub retry_after_date: bool,
     /// Seed of the throttling decisions: the same seed throttles the same URLs at the same attempts.
     pub seed: u64,
     /// Bearer token the ARM server expects.
@@ -50,6 +53,7 @@ impl Default for MockOptions {
             latency: Duration::ZERO,
             throttle_rate: 0.0,
             retry_after_secs: 1,
+            retry_after_date: false,
             seed: 0,
             arm_token: "mock-arm-token".into(),
             graph_token: "mock-graph-token".into(),
@@ -344,7 +348,8 @@ impl Route {
 struct Answer {
     status: u16,
     body: Value,
-    retry_after: Option<u64>,
+    /// `Retry-After` header value.
+    retry_after: Option<String>,
 }
 
 impl Answer {
@@ -364,8 +369,8 @@ impl Answer {
 
     fn into_template(self) -> ResponseTemplate {
         let mut t = ResponseTemplate::new(self.status).set_body_raw(self.body.to_string(), "application/json");
-        if let Some(secs) = self.retry_after {
-            t = t.insert_header("Retry-After", secs.to_string().as_str());
+        if let Some(retry_after) = &self.retry_after {
+            t = t.insert_header("Retry-After", retry_after.as_str());
         }
         if self.status == 401 {
             t = t.insert_header("WWW-Authenticate", "Bearer");
@@ -493,10 +498,10 @@ impl Shared {
             self.lock().stats.faults += 1;
             return fault_answer(side, fault);
         }
-        if self.throttle(key, now) {
+        if let Some(retry_after) = self.throttle(key, now) {
             let mut answer =
                 Answer::error(side, 429, "TooManyRequests", "Rate limit exceeded. Retry after the delay given.");
-            answer.retry_after = Some(self.options.retry_after_secs);
+            answer.retry_after = Some(retry_after);
             return answer;
         }
         let skip = match param("$skiptoken") {
@@ -530,10 +535,11 @@ impl Shared {
         }
     }
 
-    /// Decides whether to answer this request with a 429; remembers when a retry becomes legitimate.
-    fn throttle(&self, key: &str, now: Instant) -> bool {
+    /// Decides whether to answer this request with a 429, giving the `Retry-After` value if so; remembers when
+    /// a retry becomes legitimate.
+    fn throttle(&self, key: &str, now: Instant) -> Option<String> {
         if self.options.throttle_rate <= 0.0 {
-            return false;
+            return None;
         }
         let mut state = self.lock();
         let attempt = {
@@ -542,15 +548,16 @@ impl Shared {
             *n
         };
         if state.last_throttled.remove(key) {
-            return false; // never twice in a row: every URL gets through on its next try
+            return None; // never twice in a row: every URL gets through on its next try
         }
         if unit_draw(self.options.seed, key, attempt) >= self.options.throttle_rate {
-            return false;
+            return None;
         }
+        let (header, wait) = retry_after(self.options.retry_after_secs, self.options.retry_after_date);
         state.stats.throttled += 1;
         state.last_throttled.insert(key.to_string());
-        state.retry_not_before.insert(key.to_string(), now + Duration::from_secs(self.options.retry_after_secs));
-        true
+        state.retry_not_before.insert(key.to_string(), now + wait);
+        Some(header)
     }
 
     fn page(&self, side: Side, base: &str, request: &Request, route: &Route, items: &Items, skip: usize) -> Value {
@@ -912,9 +919,21 @@ fn fault_answer(side: Side, fault: &Fault) -> Answer {
     };
     let mut answer = Answer::error(side, fault.status, code, fault.message.clone().unwrap_or_else(|| default.into()));
     if matches!(fault.status, 429 | 503) {
-        answer.retry_after = Some(1);
+        answer.retry_after = Some("1".into());
     }
     answer
+}
+
+/// The `Retry-After` header for a wait of `secs`, and how long a client must actually wait for it.
+fn retry_after(secs: u64, as_date: bool) -> (String, Duration) {
+    if !as_date {
+        return (secs.to_string(), Duration::from_secs(secs));
+    }
+    let now = SystemTime::now();
+    let since_epoch = (now + Duration::from_secs(secs)).duration_since(UNIX_EPOCH).unwrap_or_default();
+    let whole = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
+    let at = UNIX_EPOCH + Duration::from_secs(whole);
+    (httpdate::fmt_http_date(at), at.duration_since(now).unwrap_or_default())
 }
 
 /// A deterministic draw in [0, 1) from the seed, the URL and the attempt number.

@@ -279,6 +279,23 @@ async fn throttling_sends_retry_after_and_detects_early_retries() {
 }
 
 #[tokio::test]
+async fn retry_after_can_be_an_http_date() {
+    let options = MockOptions { throttle_rate: 1.0, retry_after_secs: 2, retry_after_date: true, ..Default::default() };
+    let mock = start("demo", options).await;
+    let url = format!("{}/v1.0/groups", mock.graph_url());
+    let (status, headers, _) = get(&url, Some(GRAPH_TOKEN)).await;
+    assert_eq!(status, 429);
+    let date = headers["retry-after"].to_str().unwrap();
+    assert!(date.ends_with(" GMT"), "{date}");
+    let until = httpdate::parse_http_date(date).unwrap();
+    let wait = until.duration_since(std::time::SystemTime::now()).unwrap();
+    assert!(wait > Duration::from_millis(1_500) && wait <= Duration::from_secs(3), "{wait:?}");
+    tokio::time::sleep(wait + Duration::from_millis(20)).await;
+    assert_eq!(get(&url, Some(GRAPH_TOKEN)).await.0, 200);
+    assert_eq!(mock.stats().early_retries, 0);
+}
+
+#[tokio::test]
 async fn throttling_is_deterministic_per_seed_and_every_url_gets_through() {
     async fn run(seed: u64) -> (Vec<u16>, u64) {
         let options = MockOptions { throttle_rate: 0.5, seed, ..Default::default() };
