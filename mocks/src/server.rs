@@ -26,9 +26,12 @@ pub struct MockOptions {
     pub page_size: usize,
     /// Delay added to every response.
     pub latency: Duration,
-    /// Fraction (0.0–1.0) of requests answered `429 Too Many Requests` with `Retry-After`. The same URL is
-    /// never throttled twice in a row, so every request eventually succeeds.
+    /// Fraction (0.0–1.0) of requests answered `429 Too Many Requests` (or [`Self::throttle_status`]) with
+    /// `Retry-After`. The same URL is never throttled twice in a row, so every request eventually succeeds.
     pub throttle_rate: f64,
+    /// Status of the throttling answers: 429 (default) or 503 `Service Unavailable`, which ARM also sends with
+    /// `Retry-After` under load.
+    pub throttle_status: u16,
     /// `Retry-After` seconds sent with each 429.
     pub retry_after_secs: u64,
     /// Send `Retry-After` as an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`, rounded up to the next whole
@@ -52,6 +55,7 @@ impl Default for MockOptions {
             page_size: 3,
             latency: Duration::ZERO,
             throttle_rate: 0.0,
+            throttle_status: 429,
             retry_after_secs: 1,
             retry_after_date: false,
             seed: 0,
@@ -70,7 +74,7 @@ pub struct MockStats {
     pub requests: BTreeMap<String, u64>,
     /// Requests received per lower-cased path (no query).
     pub paths: BTreeMap<String, u64>,
-    /// 429 responses sent.
+    /// Throttling responses (429, or 503 with [`MockOptions::throttle_status`]) sent.
     pub throttled: u64,
     /// Requests for a URL that arrived before the `Retry-After` of a 429 sent for that URL had expired.
     /// A well-behaved client keeps this at 0.
@@ -499,8 +503,11 @@ impl Shared {
             return fault_answer(side, fault);
         }
         if let Some(retry_after) = self.throttle(key, now) {
-            let mut answer =
-                Answer::error(side, 429, "TooManyRequests", "Rate limit exceeded. Retry after the delay given.");
+            let mut answer = if self.options.throttle_status == 503 {
+                Answer::error(side, 503, "ServiceUnavailable", "The service is busy. Retry after the delay given.")
+            } else {
+                Answer::error(side, 429, "TooManyRequests", "Rate limit exceeded. Retry after the delay given.")
+            };
             answer.retry_after = Some(retry_after);
             return answer;
         }

@@ -279,6 +279,15 @@ async fn throttling_sends_retry_after_and_detects_early_retries() {
 }
 
 #[tokio::test]
+async fn throttling_can_answer_503() {
+    let options = MockOptions { throttle_rate: 1.0, throttle_status: 503, ..Default::default() };
+    let mock = start("demo", options).await;
+    let (status, headers, body) = get(&format!("{}/v1.0/users", mock.graph_url()), Some(GRAPH_TOKEN)).await;
+    assert_eq!((status, headers["retry-after"].to_str().unwrap()), (503, "1"));
+    assert_eq!(body["error"]["code"], "ServiceUnavailable");
+}
+
+#[tokio::test]
 async fn retry_after_can_be_an_http_date() {
     let options = MockOptions { throttle_rate: 1.0, retry_after_secs: 2, retry_after_date: true, ..Default::default() };
     let mock = start("demo", options).await;
