@@ -128,3 +128,27 @@ async fn large_tenant_listing_is_served() {
     }
     assert!(!seen.is_empty());
 }
+
+#[test]
+fn empty_and_tiny_options_do_not_panic() {
+    let zero = GenerateOptions {
+        users: 0,
+        groups: 0,
+        service_principals: 0,
+        subscriptions: 0,
+        management_groups: 0,
+        resource_groups_per_subscription: 0,
+        custom_roles: 3,
+        role_assignments: 10,
+        eligible_assignments: 2,
+        deny_assignments: 2,
+        seed: 9,
+    };
+    let t = generate(&zero);
+    assert_eq!(t.azure.role_assignments.len(), 10);
+    assert!(t.azure.role_assignments.iter().all(|r| r.properties.scope == "/"));
+    for n in [0, 1, 20, 500] {
+        let t = generate(&GenerateOptions::sized(n, 1));
+        assert!(!t.azure.subscriptions.is_empty());
+    }
+}
