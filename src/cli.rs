@@ -86,6 +86,15 @@ pub enum Command {
         #[command(subcommand)]
         command: QueriesCommand,
     },
+    /// Measure graph building and every query on a generated tenant of about SIZE nodes.
+    Bench {
+        /// Approximate number of nodes (principals and scopes).
+        #[arg(long, default_value_t = 100_000)]
+        size: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Mock tenants: serve one over mock ARM and Graph APIs, or generate a large one.
     Mock {
         #[command(subcommand)]

@@ -122,6 +122,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(0)
             }
         },
+        Command::Bench { size, seed } => bench(size, seed),
         Command::Mock { command } => mock(command),
     }
 }
@@ -243,6 +244,38 @@ fn paths(
         }
     }
     Ok(if hops.is_some() { 0 } else { EXIT_FINDINGS })
+}
+
+/// Times each phase on a generated tenant: a benchmark, never a test assertion.
+fn bench(size: usize, seed: u64) -> Result<u8> {
+    use std::time::Instant;
+    let t = Instant::now();
+    let tenant = azpath_mocks::generate(&azpath_mocks::GenerateOptions::sized(size, seed));
+    let snap = tenant.to_snapshot();
+    let generate = t.elapsed();
+    let t = Instant::now();
+    let graph = PrivilegeGraph::build(&snap);
+    let build = t.elapsed();
+    println!(
+        "tenant: {} role assignments, {} users, {} groups; graph: {} nodes, {} edges",
+        snap.azure.role_assignments.len(),
+        snap.entra.users.len(),
+        snap.entra.groups.len(),
+        graph.node_count(),
+        graph.edge_count()
+    );
+    println!("{:<46} {:>10}", "generate + snapshot", format!("{generate:.2?}"));
+    println!("{:<46} {:>10}", "build graph", format!("{build:.2?}"));
+    let mut total = build;
+    for q in queries::builtin() {
+        let t = Instant::now();
+        let n = engine::run_query(&graph, &q, AnalyzeOptions::default()).len();
+        let d = t.elapsed();
+        total += d;
+        println!("{:<46} {:>10}  {n} findings", q.id, format!("{d:.2?}"));
+    }
+    println!("{:<46} {:>10}", "build + all queries", format!("{total:.2?}"));
+    Ok(0)
 }
 
 fn mock(command: MockCommand) -> Result<u8> {

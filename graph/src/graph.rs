@@ -139,6 +139,8 @@ pub struct Deny {
 pub struct PrivilegeGraph {
     pub(crate) graph: DiGraph<NodeData, EdgeData>,
     index: FxHashMap<NodeKey, NodeIndex>,
+    /// Parent of each scope node in the scope tree (the source of its `CONTAINS` edge).
+    scope_parent: FxHashMap<NodeIndex, NodeIndex>,
     /// Evaluated role assignments, indexed by `HAS_ROLE` edges.
     pub grants: Vec<Grant>,
     /// Deny assignments.
@@ -236,17 +238,23 @@ impl PrivilegeGraph {
             return Caps::EMPTY;
         }
         let chain = self.scope_chain(target);
+        let relevant: Vec<&Deny> = self
+            .denies
+            .iter()
+            .filter(|d| match chain.iter().position(|s| *s == d.scope) {
+                Some(0) => true,
+                Some(_) => d.applies_to_children,
+                None => false,
+            })
+            .collect();
+        if relevant.is_empty() {
+            return Caps::EMPTY;
+        }
         let mut keys: FxHashSet<&NodeKey> =
             self.transitive_groups(actor).into_iter().map(|g| &self.graph[g].key).collect();
         keys.insert(&self.graph[actor].key);
         let mut removed = Caps::EMPTY;
-        for d in &self.denies {
-            let Some(depth) = chain.iter().position(|s| *s == d.scope) else {
-                continue;
-            };
-            if depth > 0 && !d.applies_to_children {
-                continue;
-            }
+        for d in relevant {
             let named = d.everyone || keys.iter().any(|k| d.principals.contains(*k));
             let exempt = keys.iter().any(|k| d.excluded.contains(*k));
             if named && !exempt {
@@ -260,14 +268,12 @@ impl PrivilegeGraph {
     pub fn scope_chain(&self, scope_node: NodeIndex) -> Vec<NodeIndex> {
         let mut chain = vec![scope_node];
         let mut cur = scope_node;
-        while let Some(e) =
-            self.graph.edges_directed(cur, Direction::Incoming).find(|e| e.weight().kind == EdgeKind::Contains)
-        {
-            cur = e.source();
-            if chain.contains(&cur) {
+        while let Some(&parent) = self.scope_parent.get(&cur) {
+            if chain.contains(&parent) {
                 break;
             }
-            chain.push(cur);
+            chain.push(parent);
+            cur = parent;
         }
         chain
     }
@@ -294,16 +300,14 @@ impl PrivilegeGraph {
         self.graph.add_edge(from, to, data);
     }
 
+    /// Links a scope to its parent, unless it already has one (the first parent found wins) or that would
+    /// close a cycle.
     fn contains_edge(&mut self, parent: NodeIndex, child: NodeIndex) {
-        let exists =
-            self.graph.edges_directed(child, Direction::Incoming).any(|e| e.weight().kind == EdgeKind::Contains);
-        if !exists && parent != child {
-            self.add_edge(
-                parent,
-                child,
-                EdgeData { kind: EdgeKind::Contains, caps: Caps::EMPTY, flags: 0, evidence: 0 },
-            );
+        if parent == child || self.scope_parent.contains_key(&child) || self.scope_chain(parent).contains(&child) {
+            return;
         }
+        self.scope_parent.insert(child, parent);
+        self.add_edge(parent, child, EdgeData { kind: EdgeKind::Contains, caps: Caps::EMPTY, flags: 0, evidence: 0 });
     }
 
     /// Ensures a scope node exists with its ancestors linked; returns it.
