@@ -6,72 +6,19 @@ use std::time::Duration;
 
 use azpath::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints, RetryPolicy};
 use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::{Finding, Report};
+use azpath_graph::findings::Report;
 use azpath_graph::snapshot::Snapshot;
-use azpath_mocks::{bundled_expected, bundled_names, MockAzure, MockOptions, MockTenant};
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Expected {
-    #[allow(dead_code)]
-    description: String,
-    #[serde(default)]
-    present: Vec<Expectation>,
-    #[serde(default)]
-    absent: Vec<Expectation>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Expectation {
-    query: String,
-    source: String,
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    eligible: Option<bool>,
-    #[serde(default)]
-    conditional: Option<bool>,
-}
-
-impl Expectation {
-    fn matches(&self, f: &Finding) -> bool {
-        f.query_id == self.query
-            && f.source.id.eq_ignore_ascii_case(&self.source)
-            && self.target.as_ref().is_none_or(|t| f.target.id.eq_ignore_ascii_case(t.trim_end_matches('/')))
-    }
-}
+use azpath_mocks::{bundled_names, Expected, MockAzure, MockOptions, MockTenant};
 
 fn report(snapshot: &Snapshot) -> Report {
     analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions::default())
 }
 
-/// Checks a report against a tenant's expectations; returns the list of failures.
+/// Checks a report against a tenant's `expected.toml`; returns one line per violated expectation.
 fn check(name: &str, rep: &Report) -> Vec<String> {
-    let text = bundled_expected(name).unwrap_or_else(|| panic!("{name}: no expected.toml"));
-    let expected: Expected = toml::from_str(text).unwrap_or_else(|e| panic!("{name}/expected.toml: {e}"));
+    let expected = Expected::bundled(name).unwrap_or_else(|| panic!("{name}: no expected.toml")).unwrap();
     assert!(!expected.present.is_empty(), "{name}: expected.toml has no [[present]] case");
-    let mut failures = Vec::new();
-    for e in &expected.present {
-        match rep.findings.iter().find(|f| e.matches(f)) {
-            None => failures.push(format!("{name}: missing {e:?}")),
-            Some(f) => {
-                if e.eligible.is_some_and(|v| v != f.eligible) {
-                    failures.push(format!("{name}: {e:?}: eligible is {}", f.eligible));
-                }
-                if e.conditional.is_some_and(|v| v != f.conditional) {
-                    failures.push(format!("{name}: {e:?}: conditional is {}", f.conditional));
-                }
-            }
-        }
-    }
-    for e in &expected.absent {
-        if let Some(f) = rep.findings.iter().find(|f| e.matches(f)) {
-            failures.push(format!("{name}: unexpected {} {} -> {}", f.query_id, f.source.display_name, f.target.id));
-        }
-    }
-    failures
+    expected.check(&rep.findings).into_iter().map(|f| format!("{name}: {f}")).collect()
 }
 
 fn keys(rep: &Report) -> Vec<(String, String, String, bool, bool, usize)> {
