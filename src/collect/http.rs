@@ -290,7 +290,7 @@ impl<'a> ApiClient<'a> {
             if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
                 let asked = retry_after(response.headers(), SystemTime::now());
                 let delay = asked.unwrap_or_else(|| backoff.next().unwrap_or(self.retry.max_backoff));
-                let over_budget = waited + delay > self.retry.max_total_wait;
+                let over_budget = waited.checked_add(delay).is_none_or(|total| total > self.retry.max_total_wait);
                 if attempt >= self.retry.max_attempts || over_budget {
                     let why = if over_budget && attempt < self.retry.max_attempts {
                         format!(
