@@ -346,3 +346,35 @@ async fn unlistable_subscriptions_fail_the_scan() {
     let CollectError::Subscriptions(e) = &err else { panic!("{err:?}") };
     assert_eq!(e.reason, GapReason::Unauthorized);
 }
+
+#[tokio::test]
+async fn a_graph_next_link_to_the_arm_host_is_a_gap_and_never_requested() {
+    let stubs = Stubs::start().await;
+    stubs.subscriptions(&[]).await;
+    stubs.arm_list(MG, "2023-04-01", json!([]), 1).await;
+    // The Graph token must not travel to the ARM origin, even when Graph itself says to go there.
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [{"id": "u1"}],
+            "@odata.nextLink": format!("{}/v1.0/users?$skiptoken=x", stubs.arm.uri())
+        })))
+        .expect(1)
+        .mount(&stubs.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&stubs.arm)
+        .await;
+    for p in ["/v1.0/groups", "/v1.0/servicePrincipals", "/v1.0/applications"] {
+        stubs.graph_list(p, json!([])).await;
+    }
+    let e = stubs.endpoints();
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let snap = collect(&e, &tokens, &options()).await.expect("collect");
+    let g = gap(&snap, "graph.users", "tenant").expect("gap");
+    assert_eq!(g.reason, GapReason::UntrustedNextLink);
+    assert_eq!(snap.entra.users.len(), 1, "the trusted first page is kept");
+}
