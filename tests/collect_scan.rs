@@ -250,7 +250,12 @@ async fn named_subscriptions_only_and_an_invisible_one_is_a_gap() {
 
     let e = stubs.endpoints();
     let tokens = DefaultTokenSource::new(&e, &env, None);
-    let opts = CollectOptions { subscriptions: vec!["S1".into(), "/subscriptions/s9".into()], ..options() };
+    // With the progress bar on (drawn only when stderr is a terminal): it must not disturb the collection.
+    let opts = CollectOptions {
+        subscriptions: vec!["S1".into(), "/subscriptions/s9".into()],
+        show_progress: true,
+        ..options()
+    };
     let snap = collect(&e, &tokens, &opts).await.expect("collect");
     assert_eq!(snap.azure.subscriptions.len(), 1);
     assert_eq!(gap(&snap, "arm.subscriptions", "/subscriptions/s9").map(|g| g.reason), Some(GapReason::NotFound));
