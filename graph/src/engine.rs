@@ -15,7 +15,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::FxHashMap;
 
-use crate::findings::{CoverageNote, Finding, Hop, Remediation, Report, REPORT_SCHEMA_VERSION};
+use crate::findings::{CoverageNote, Finding, Hop, QueryInfo, Remediation, Report, REPORT_SCHEMA_VERSION};
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::query::Query;
@@ -65,7 +65,17 @@ pub fn analyze(snapshot: &Snapshot, queries: &[Query], options: AnalyzeOptions) 
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: String::new(),
         collected_at: snapshot.metadata.collected_at.clone(),
-        queries: queries.iter().map(|q| q.id.clone()).collect(),
+        queries: queries
+            .iter()
+            .map(|q| QueryInfo {
+                id: q.id.clone(),
+                title: q.title.clone(),
+                severity: q.severity,
+                description: q.description.trim().to_string(),
+                remediation: q.remediation.trim().to_string(),
+                references: q.references.clone(),
+            })
+            .collect(),
         findings,
         coverage: snapshot
             .coverage
@@ -89,9 +99,16 @@ pub fn sort_findings(findings: &mut [Finding]) {
 
 /// Answers one query over the whole graph.
 pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for_each_finding(graph, query, options, &mut |f| out.push(f));
+    out
+}
+
+/// Answers one query, handing each finding to `emit` as it is found instead of collecting them: memory
+/// stays bounded by one target's search however many findings a large tenant has.
+pub fn for_each_finding(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions, emit: &mut dyn FnMut(Finding)) {
     let eligible_ok = query.include_eligible && options.include_eligible;
     let follow_contains = query.edges.contains(&EdgeKind::Contains);
-    let mut out = Vec::new();
     let mut targets: Vec<NodeIndex> = query.targets.iter().flat_map(|k| graph.nodes_of_kind(*k)).collect();
     targets.sort();
     for target in targets {
@@ -101,14 +118,11 @@ pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions)
                 Some(_) => Some(path),
                 None => forward_search(graph, query, source, &chain, target, eligible_ok),
             };
-            if let Some(path) = path {
-                if let Some(f) = finding(graph, query, source, target, &chain, &path) {
-                    out.push(f);
-                }
+            if let Some(f) = path.and_then(|path| finding(graph, query, source, target, &chain, &path)) {
+                emit(f);
             }
         }
     }
-    out
 }
 
 fn edge_allowed(query: &Query, kind: EdgeKind, flags: u8, eligible_ok: bool) -> bool {
@@ -315,7 +329,7 @@ fn finding(
     }
     let eligible = hops.iter().any(|h| h.eligible);
     let conditional = hops.iter().any(|h| h.conditional);
-    let remediation = remediation(graph, query, source, path, landed != target);
+    let remediation = remediation(graph, source, path, landed != target);
     Some(Finding {
         query_id: query.id.clone(),
         title: query.title.clone(),
@@ -380,14 +394,7 @@ fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
 
 /// The least-collateral cut: a membership of the source when the power comes through a group (only the
 /// source loses it), otherwise the assignment itself.
-fn remediation(
-    graph: &PrivilegeGraph,
-    query: &Query,
-    source: NodeIndex,
-    path: &[EdgeIndex],
-    inherited: bool,
-) -> Remediation {
-    let guidance = query.remediation.trim().to_string();
+fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], inherited: bool) -> Remediation {
     let first = graph.edge(path[0]);
     let src = graph.node_ref(source);
     if first.2.kind == EdgeKind::MemberOf {
@@ -398,11 +405,10 @@ fn remediation(
                 src.display_name, group.display_name
             ),
             command: Some(format!("az ad group member remove --group {} --member-id {}", group.id, src.id)),
-            guidance,
         };
     }
     let Some(role_edge) = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole) else {
-        return Remediation { summary: "Review the path".into(), command: None, guidance };
+        return Remediation { summary: "Review the path".into(), command: None };
     };
     let (holder, _, w) = graph.edge(*role_edge);
     let g = &graph.grants[w.evidence as usize];
@@ -417,7 +423,6 @@ fn remediation(
                 holder.id,
                 g.role_definition_id
             )),
-            guidance,
         };
     }
     let what = if g.delegation.is_some() {
@@ -428,11 +433,7 @@ fn remediation(
             g.role_name, holder.display_name, g.scope
         )
     };
-    Remediation {
-        summary: what,
-        command: Some(format!("az role assignment delete --ids {}", g.assignment_id)),
-        guidance,
-    }
+    Remediation { summary: what, command: Some(format!("az role assignment delete --ids {}", g.assignment_id)) }
 }
 
 /// Finds the best path from `from` to `to` over any edges, for `azpath paths`. When `capabilities` is not

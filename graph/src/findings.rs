@@ -73,8 +73,23 @@ pub struct Remediation {
     /// Command that applies it (`az role assignment delete --ids …`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// The query's general guidance.
-    pub guidance: String,
+}
+
+/// A query that was run, described once per report (findings refer to it by id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryInfo {
+    /// Query id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Severity of its findings.
+    pub severity: Severity,
+    /// What it asks and why it matters.
+    pub description: String,
+    /// General guidance on fixing its findings.
+    pub remediation: String,
+    /// Links.
+    pub references: Vec<String>,
 }
 
 /// A coverage gap with what it may hide.
@@ -96,8 +111,8 @@ pub struct Report {
     pub tool_version: String,
     /// When the analyzed snapshot was collected.
     pub collected_at: String,
-    /// Queries that were run (ids).
-    pub queries: Vec<String>,
+    /// Queries that were run.
+    pub queries: Vec<QueryInfo>,
     /// Findings, sorted by severity (highest first), query id, target id, source id.
     pub findings: Vec<Finding>,
     /// What could not be collected.

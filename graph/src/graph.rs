@@ -141,6 +141,8 @@ pub struct PrivilegeGraph {
     index: FxHashMap<NodeKey, NodeIndex>,
     /// Parent of each scope node in the scope tree (the source of its `CONTAINS` edge).
     scope_parent: FxHashMap<NodeIndex, NodeIndex>,
+    /// Principal kinds whose directory listing was read without a coverage gap.
+    directory_read: Vec<NodeKind>,
     /// Evaluated role assignments, indexed by `HAS_ROLE` edges.
     pub grants: Vec<Grant>,
     /// Deny assignments.
@@ -386,6 +388,17 @@ impl PrivilegeGraph {
 
     fn add_principals(&mut self, s: &Snapshot) {
         let e = &s.entra;
+        for (kind, api, listed) in [
+            (NodeKind::User, "graph.users", !e.users.is_empty()),
+            (NodeKind::Group, "graph.groups", !e.groups.is_empty()),
+            (NodeKind::ServicePrincipal, "graph.servicePrincipals", !e.service_principals.is_empty()),
+        ] {
+            let read = listed || s.sources.iter().any(|x| x.api == api);
+            let gap = s.coverage.iter().any(|g| g.api == api);
+            if read && !gap {
+                self.directory_read.push(kind);
+            }
+        }
         for u in &e.users {
             let name = u.display_name.as_deref().or(u.user_principal_name.as_deref()).unwrap_or("");
             self.intern(NodeKey::of(&u.id), NodeKind::User, name);
@@ -406,6 +419,10 @@ impl PrivilegeGraph {
                     Some(t) if t == "microsoft.graph.user" => NodeKind::User,
                     Some(t) if t == "microsoft.graph.group" => NodeKind::Group,
                     Some(t) if t == "microsoft.graph.serviceprincipal" => NodeKind::ServicePrincipal,
+                    // Hand-written member lists may omit the type: a UPN means a user, an appId a service
+                    // principal.
+                    _ if m.user_principal_name.is_some() => NodeKind::User,
+                    _ if m.app_id.is_some() => NodeKind::ServicePrincipal,
                     _ => NodeKind::UnknownPrincipal,
                 };
                 let member = self.intern(NodeKey::of(&m.id), kind, m.display_name.as_deref().unwrap_or(""));
@@ -430,10 +447,18 @@ impl PrivilegeGraph {
         let principal_key = NodeKey::of(&p.principal_id);
         let principal = match self.index.get(&principal_key) {
             Some(&n) => n,
-            // Not in the directory data: deleted, foreign, or Graph was not readable.
-            None => self.intern(principal_key, NodeKind::UnknownPrincipal, ""),
+            // Absent from a directory listing that was read in full: deleted (an orphaned assignment) or
+            // from another tenant. It cannot sign in, so it is not reported as a source.
+            None if principal_kind == NodeKind::UnknownPrincipal || self.directory_read.contains(&principal_kind) => {
+                self.warnings.push(format!(
+                    "role assignment {id} names principal {} that is not in the directory (deleted or foreign): remove the orphaned assignment",
+                    p.principal_id
+                ));
+                self.intern(principal_key, NodeKind::UnknownPrincipal, "")
+            }
+            // The directory was not read (no Graph access, or a hand-written tenant): trust ARM's principalType.
+            None => self.intern(principal_key, principal_kind, ""),
         };
-        let _ = principal_kind;
         let scope_node = self.scope_node(&p.scope, None);
         let guid = rbac::role_definition_guid(&p.role_definition_id);
         let mut grant = Grant {

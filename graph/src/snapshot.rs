@@ -170,13 +170,13 @@ impl CoverageGap {
             "deny assignments are missing: some reported paths may in fact be blocked"
         } else if api.ends_with("roleDefinitions") {
             "custom role definitions are missing: assignments of unknown roles are reported as conditional or skipped"
-        } else if api.ends_with("managementGroups") {
+        } else if api.contains("managementGroup") {
             "the management-group tree is incomplete: assignments inherited from management groups may be missed"
         } else if api.ends_with("resourceGroups") {
             "resource groups are missing: resource-group scopes are shown without names"
         } else if api.ends_with("subscriptions") {
             "subscriptions are missing: nothing under them is analyzed"
-        } else if api.contains("members") {
+        } else if api.to_ascii_lowercase().contains("members") {
             "group memberships are missing: members of this group are not shown as inheriting its roles"
         } else if api.starts_with("graph.") {
             "directory objects are missing: principals are shown by object id only"
@@ -577,6 +577,12 @@ pub struct DirectoryObject {
     /// Display name, when selected.
     #[serde(default, rename = "displayName", skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// A user's UPN, when present (identifies the member as a user when `@odata.type` is missing).
+    #[serde(default, rename = "userPrincipalName", skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    /// A service principal's application id, when present.
+    #[serde(default, rename = "appId", skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
 }
 
 /// `microsoft.graph.servicePrincipal`.
@@ -742,6 +748,21 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_say_what_they_may_hide() {
+        let gap = |api: &str| CoverageGap {
+            api: api.into(),
+            scope: "s".into(),
+            reason: GapReason::Forbidden,
+            status: Some(403),
+            message: String::new(),
+        };
+        assert!(gap("graph.groupMembers").may_hide().contains("group memberships"));
+        assert!(gap("arm.managementGroupDescendants").may_hide().contains("management-group tree"));
+        assert!(gap("arm.roleAssignments").may_hide().contains("role assignments"));
+        assert!(gap("arm.denyAssignments").may_hide().contains("blocked"));
+    }
 
     #[test]
     fn truncated_snapshot_names_the_source() {

@@ -236,7 +236,7 @@ fn membership_cycle_terminates() {
     s.entra.group_members[0].members.push(azpath_graph::snapshot::DirectoryObject {
         odata_type: Some("#microsoft.graph.group".into()),
         id: GROUP_B.into(),
-        display_name: None,
+        ..Default::default()
     });
     let f = findings(&s);
     assert!(has(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB)));
@@ -279,7 +279,7 @@ fn deny_on_a_member_keeps_the_other_members_path() {
     s.entra.group_members[1].members.push(azpath_graph::snapshot::DirectoryObject {
         odata_type: None,
         id: ALICE.into(),
-        display_name: None,
+        ..Default::default()
     });
     let f = findings(&s);
     assert!(!has(&f, "contributor-or-stronger-on-subscription", BOB, &sub(SUB)));
@@ -342,4 +342,31 @@ fn findings_are_sorted_and_deterministic() {
     let a = findings(&s);
     assert_eq!(a, findings(&s));
     assert_eq!(a[0].severity.to_string(), "critical");
+}
+
+#[test]
+fn without_directory_data_arm_principal_type_is_trusted() {
+    let mut s =
+        tenant(json!({"roleAssignments": [assignment(1, "eeeeeeee-0000-0000-0000-000000000009", OWNER, &sub(SUB))]}));
+    s.entra = Default::default();
+    let f = findings(&s);
+    let x = get(&f, "owner-equivalent-on-subscription", "eeeeeeee-0000-0000-0000-000000000009", &sub(SUB));
+    assert_eq!(x.source.kind.to_string(), "User");
+}
+
+#[test]
+fn untyped_member_with_a_upn_is_a_user() {
+    let mut a = assignment(1, GROUP_A, OWNER, &sub(SUB));
+    a["properties"]["principalType"] = json!("Group");
+    let mut s = tenant(json!({"roleAssignments": [a]}));
+    let stranger: azpath_graph::snapshot::DirectoryObject = serde_json::from_value(
+        json!({"id": "aaaaaaaa-0000-0000-0000-0000000000ff", "userPrincipalName": "x@contoso.com"}),
+    )
+    .unwrap();
+    let ghost: azpath_graph::snapshot::DirectoryObject =
+        serde_json::from_value(json!({"id": "aaaaaaaa-0000-0000-0000-0000000000fe"})).unwrap();
+    s.entra.group_members[0].members.extend([stranger, ghost]);
+    let f = findings(&s);
+    assert!(has(&f, "owner-equivalent-on-subscription", "aaaaaaaa-0000-0000-0000-0000000000ff", &sub(SUB)));
+    assert!(!has(&f, "owner-equivalent-on-subscription", "aaaaaaaa-0000-0000-0000-0000000000fe", &sub(SUB)));
 }

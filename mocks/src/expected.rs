@@ -138,7 +138,7 @@ mod tests {
             hops: Vec::new(),
             eligible,
             conditional: false,
-            remediation: Remediation { summary: String::new(), command: None, guidance: String::new() },
+            remediation: Remediation { summary: String::new(), command: None },
         }
     }
 

@@ -540,7 +540,7 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
 }
 
 fn member(kind: &str, id: &str) -> DirectoryObject {
-    DirectoryObject { odata_type: Some(kind.into()), id: id.into(), display_name: None }
+    DirectoryObject { odata_type: Some(kind.into()), id: id.into(), ..Default::default() }
 }
 
 /// The "may assign only these roles" condition Azure's portal writes for constrained delegation.
