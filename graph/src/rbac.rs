@@ -347,7 +347,7 @@ fn split_operator(s: &str) -> (&str, &str) {
 }
 
 fn guids_in(s: &str) -> Vec<String> {
-    s.split(|c: char| c == ',' || c == '\'' || c == '"')
+    s.split([',', '\'', '"'])
         .map(str::trim)
         .filter(|t| is_guid(t))
         .map(str::to_string)
