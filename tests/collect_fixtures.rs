@@ -103,6 +103,12 @@ fn check(rel: &str, body: &Value) -> Option<Result<(), String>> {
 #[test]
 fn every_published_example_parses() {
     let root = fixtures();
+    // The fixtures live beside the repository (`../shared`), as in CI. A clone without them skips this test
+    // locally; under CI (CI=true) their absence is a failure.
+    if !root.exists() && std::env::var_os("CI").is_none() {
+        eprintln!("{}: not present, skipping (set CI=1 to require it)", root.display());
+        return;
+    }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
