@@ -347,11 +347,7 @@ fn split_operator(s: &str) -> (&str, &str) {
 }
 
 fn guids_in(s: &str) -> Vec<String> {
-    s.split([',', '\'', '"'])
-        .map(str::trim)
-        .filter(|t| is_guid(t))
-        .map(str::to_string)
-        .collect()
+    s.split([',', '\'', '"']).map(str::trim).filter(|t| is_guid(t)).map(str::to_string).collect()
 }
 
 /// Whether `s` is a GUID in 8-4-4-4-12 form.

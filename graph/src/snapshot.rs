@@ -82,6 +82,18 @@ pub struct AzureData {
     /// Deny assignments, de-duplicated by id.
     #[serde(default)]
     pub deny_assignments: Vec<DenyAssignment>,
+    /// User-assigned managed identities (`Microsoft.ManagedIdentity/userAssignedIdentities`).
+    #[serde(default)]
+    pub user_assigned_identities: Vec<UserAssignedIdentity>,
+    /// Federated identity credentials of user-assigned identities (the parent identity is in the id).
+    #[serde(default)]
+    pub federated_identity_credentials: Vec<FederatedIdentityCredential>,
+    /// AKS clusters (`Microsoft.ContainerService/managedClusters`).
+    #[serde(default)]
+    pub managed_clusters: Vec<ManagedCluster>,
+    /// Arc-connected Kubernetes clusters (`Microsoft.Kubernetes/connectedClusters`).
+    #[serde(default)]
+    pub connected_clusters: Vec<ConnectedCluster>,
 }
 
 /// Microsoft Entra records.
@@ -103,6 +115,9 @@ pub struct EntraData {
     /// Application registrations.
     #[serde(default)]
     pub applications: Vec<Application>,
+    /// Federated identity credentials of each application (`GET /applications/{id}/federatedIdentityCredentials`).
+    #[serde(default)]
+    pub application_federated_credentials: Vec<ApplicationFederatedCredentials>,
 }
 
 /// One API listing that was collected.
@@ -508,6 +523,326 @@ pub struct PrincipalRef {
     pub kind: Option<String>,
 }
 
+/// A user-assigned managed identity (2024-11-30). It is also a service principal whose object id is
+/// `properties.principalId`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAssignedIdentity {
+    /// `/subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Identity ids.
+    #[serde(default)]
+    pub properties: IdentityProperties,
+}
+
+/// Ids of a managed identity.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityProperties {
+    /// Entra object id of its service principal (what role assignments name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// Application (client) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+/// A federated identity credential of a user-assigned identity (2024-11-30): tokens from `issuer` about
+/// `subject` can be exchanged for the identity's tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FederatedIdentityCredential {
+    /// `…/userAssignedIdentities/{identity}/federatedIdentityCredentials/{name}`.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Issuer, audiences and subject.
+    #[serde(default)]
+    pub properties: FederatedCredentialProperties,
+}
+
+/// Issuer, subject and audiences of a federated credential.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FederatedCredentialProperties {
+    /// OIDC issuer URL (an AKS cluster's `oidcIssuerProfile.issuerURL`, GitHub, …).
+    #[serde(default)]
+    pub issuer: String,
+    /// Subject, e.g. `system:serviceaccount:<namespace>:<name>`.
+    #[serde(default)]
+    pub subject: String,
+    /// Audiences (`api://AzureADTokenExchange`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub audiences: Vec<String>,
+}
+
+/// An application's federated credentials.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationFederatedCredentials {
+    /// Object id of the application.
+    pub application_id: String,
+    /// Its credentials (`microsoft.graph.federatedIdentityCredential`).
+    #[serde(default)]
+    pub credentials: Vec<GraphFederatedCredential>,
+}
+
+/// `microsoft.graph.federatedIdentityCredential`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphFederatedCredential {
+    /// Credential id.
+    #[serde(default)]
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// OIDC issuer URL.
+    #[serde(default)]
+    pub issuer: String,
+    /// Subject.
+    #[serde(default)]
+    pub subject: String,
+    /// Audiences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub audiences: Vec<String>,
+}
+
+/// A managed identity block (`identity`) of an ARM resource.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceIdentity {
+    /// `SystemAssigned`, `UserAssigned`, `SystemAssigned, UserAssigned`, `None`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// System-assigned identity's object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    /// User-assigned identities by resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_assigned_identities: Option<std::collections::BTreeMap<String, IdentityProperties>>,
+}
+
+/// An AKS cluster (`Microsoft.ContainerService/managedClusters`, 2025-10-01), with the settings that decide
+/// who can become cluster admin and which identities its workloads can use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedCluster {
+    /// Resource id.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The cluster (control plane) identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ResourceIdentity>,
+    /// Settings.
+    #[serde(default)]
+    pub properties: ManagedClusterProperties,
+}
+
+/// Settings of an AKS cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedClusterProperties {
+    /// Public API server FQDN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn: Option<String>,
+    /// Private API server FQDN.
+    #[serde(default, rename = "privateFQDN", skip_serializing_if = "Option::is_none")]
+    pub private_fqdn: Option<String>,
+    /// Kubernetes RBAC enabled.
+    #[serde(default, rename = "enableRBAC", skip_serializing_if = "Option::is_none")]
+    pub enable_rbac: Option<bool>,
+    /// Local accounts (the static cluster-admin certificate) disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_local_accounts: Option<bool>,
+    /// Resource group of the nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_resource_group: Option<String>,
+    /// Entra integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aad_profile: Option<AadProfile>,
+    /// OIDC issuer (workload identity federation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_issuer_profile: Option<OidcIssuerProfile>,
+    /// Security settings (workload identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile: Option<SecurityProfile>,
+    /// Kubelet and other identities (`kubeletidentity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_profile: Option<std::collections::BTreeMap<String, UserAssignedIdentityRef>>,
+    /// Legacy cluster service principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_profile: Option<ServicePrincipalProfile>,
+    /// Deprecated pod-managed identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_identity_profile: Option<PodIdentityProfile>,
+    /// API server access (private cluster, run command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server_access_profile: Option<ApiServerAccessProfile>,
+}
+
+/// `aadProfile`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AadProfile {
+    /// Managed Entra integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
+    /// Azure RBAC for Kubernetes authorization.
+    #[serde(default, rename = "enableAzureRBAC", skip_serializing_if = "Option::is_none")]
+    pub enable_azure_rbac: Option<bool>,
+    /// Groups bound to cluster-admin.
+    #[serde(
+        default,
+        rename = "adminGroupObjectIDs",
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub admin_group_object_ids: Vec<String>,
+}
+
+/// `oidcIssuerProfile`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcIssuerProfile {
+    /// Enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Issuer URL (`issuerURL` on AKS, `issuerUrl` on Arc).
+    #[serde(default, rename = "issuerURL", alias = "issuerUrl", skip_serializing_if = "Option::is_none")]
+    pub issuer_url: Option<String>,
+}
+
+/// `securityProfile`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfile {
+    /// `workloadIdentity.enabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<EnabledFlag>,
+}
+
+/// `{ "enabled": bool }`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EnabledFlag {
+    /// Enabled.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// A reference to a user-assigned identity inside a cluster profile.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAssignedIdentityRef {
+    /// Identity resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// Client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+/// `servicePrincipalProfile` (the client secret is never kept).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipalProfile {
+    /// Client id, or `msi` when the cluster uses a managed identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// `podIdentityProfile` (deprecated pod-managed identity).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodIdentityProfile {
+    /// Enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Pod identities: `{name, namespace, identity{resourceId, clientId, objectId}}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub user_assigned_identities: Vec<PodIdentity>,
+}
+
+/// One pod-managed identity binding.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodIdentity {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace whose pods can use it.
+    #[serde(default)]
+    pub namespace: String,
+    /// The identity.
+    #[serde(default)]
+    pub identity: UserAssignedIdentityRef,
+}
+
+/// `apiServerAccessProfile`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiServerAccessProfile {
+    /// Private cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_private_cluster: Option<bool>,
+    /// Run command disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_run_command: Option<bool>,
+}
+
+/// An Arc-connected cluster (`Microsoft.Kubernetes/connectedClusters`, 2024-01-01).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectedCluster {
+    /// Resource id.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// The cluster's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<ResourceIdentity>,
+    /// Settings.
+    #[serde(default)]
+    pub properties: ConnectedClusterProperties,
+}
+
+/// Settings of an Arc-connected cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectedClusterProperties {
+    /// Distribution (`k3s`, `openshift`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<String>,
+    /// OIDC issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_issuer_profile: Option<OidcIssuerProfile>,
+    /// Security settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile: Option<SecurityProfile>,
+    /// Entra integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aad_profile: Option<AadProfile>,
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Microsoft Graph wire types
 // ---------------------------------------------------------------------------------------------------------
@@ -730,6 +1065,10 @@ impl Snapshot {
         dedup_by_id(&mut a.role_assignments, |x| x.id.clone());
         dedup_by_id(&mut a.role_eligibility_schedule_instances, |x| x.id.clone());
         dedup_by_id(&mut a.deny_assignments, |x| x.id.clone());
+        dedup_by_id(&mut a.user_assigned_identities, |x| x.id.clone());
+        dedup_by_id(&mut a.federated_identity_credentials, |x| x.id.clone());
+        dedup_by_id(&mut a.managed_clusters, |x| x.id.clone());
+        dedup_by_id(&mut a.connected_clusters, |x| x.id.clone());
         let e = &mut self.entra;
         dedup_by_id(&mut e.users, |x| x.id.clone());
         dedup_by_id(&mut e.groups, |x| x.id.clone());
@@ -739,6 +1078,7 @@ impl Snapshot {
         }
         dedup_by_id(&mut e.service_principals, |x| x.id.clone());
         dedup_by_id(&mut e.applications, |x| x.id.clone());
+        dedup_by_id(&mut e.application_federated_credentials, |x| x.application_id.clone());
         self.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
         self.coverage.sort();
         self.coverage.dedup();

@@ -245,6 +245,7 @@ impl MockTenant {
                 role_assignments: list(files, "arm/roleAssignments.json")?,
                 role_eligibility_schedule_instances: list(files, "arm/roleEligibilityScheduleInstances.json")?,
                 deny_assignments: list(files, "arm/denyAssignments.json")?,
+                ..Default::default()
             },
             entra: EntraData {
                 users: list(files, "graph/users.json")?,
@@ -252,6 +253,7 @@ impl MockTenant {
                 service_principals: list(files, "graph/servicePrincipals.json")?,
                 applications: list(files, "graph/applications.json")?,
                 group_members: Vec::new(),
+                ..Default::default()
             },
             faults: list(files, "faults.json")?,
         };
