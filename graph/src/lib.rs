@@ -6,6 +6,7 @@ pub mod builtin;
 pub mod engine;
 pub mod findings;
 pub mod graph;
+pub mod kube;
 pub mod model;
 pub mod query;
 pub mod rbac;

@@ -26,6 +26,9 @@ pub struct Snapshot {
     /// Microsoft Entra (Graph) records.
     #[serde(default)]
     pub entra: EntraData,
+    /// Kubernetes objects, one entry per collected cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes: Vec<crate::kube::KubeCluster>,
     /// Each API listing that was collected: where from and how many records it gave.
     #[serde(default)]
     pub sources: Vec<SourceRecord>,
