@@ -112,21 +112,19 @@ pub fn for_each_finding(graph: &PrivilegeGraph, query: &Query, options: AnalyzeO
     let mut targets: Vec<NodeIndex> = query.targets.iter().flat_map(|k| graph.nodes_of_kind(*k)).collect();
     targets.sort();
     for target in targets {
-        let chain = if follow_contains { graph.scope_chain(target) } else { vec![target] };
-        for (source, path) in reverse_search(graph, query, &chain, eligible_ok) {
-            let path = match checked_caps(graph, query, &path, target) {
+        let is_scope = graph.node(target).kind.is_scope();
+        let chain = if follow_contains && is_scope { graph.scope_chain(target) } else { vec![target] };
+        let search = Search { graph, query, chain: &chain, target, eligible_ok };
+        for (source, path) in search.reverse() {
+            let path = match search.checked_caps(&path) {
                 Some(_) => Some(path),
-                None => forward_search(graph, query, source, &chain, target, eligible_ok),
+                None => search.forward(source),
             };
-            if let Some(f) = path.and_then(|path| finding(graph, query, source, target, &chain, &path)) {
+            if let Some(f) = path.and_then(|path| finding(&search, source, &path)) {
                 emit(f);
             }
         }
     }
-}
-
-fn edge_allowed(query: &Query, kind: EdgeKind, flags: u8, eligible_ok: bool) -> bool {
-    query.edges.contains(&kind) && (eligible_ok || flags & ELIGIBLE == 0)
 }
 
 fn caps_answer(query: &Query, caps: Caps) -> bool {
@@ -137,83 +135,202 @@ fn caps_answer(query: &Query, caps: Caps) -> bool {
     }
 }
 
-/// Multi-source reverse Dijkstra from the role edges into `chain` back over identity edges. Returns each
-/// reached principal of a source kind with its best path (source first, ending with the `HAS_ROLE` edge).
-fn reverse_search(
-    graph: &PrivilegeGraph,
-    query: &Query,
-    chain: &[NodeIndex],
+/// Edges along which one node comes to act with another's power (everything but role grants and the scope
+/// tree).
+fn is_identity_edge(kind: EdgeKind) -> bool {
+    !matches!(kind, EdgeKind::HasRole | EdgeKind::Contains)
+}
+
+/// Search state: a node, and whether the path from it already crosses one of the query's `via` edges.
+type State = (NodeIndex, bool);
+
+/// One target's search.
+struct Search<'a> {
+    graph: &'a PrivilegeGraph,
+    query: &'a Query,
+    /// The target and, for scopes, its ancestors (nearest first).
+    chain: &'a [NodeIndex],
+    target: NodeIndex,
     eligible_ok: bool,
-) -> Vec<(NodeIndex, EdgePath)> {
-    let g = &graph.graph;
-    let mut best: FxHashMap<NodeIndex, (Cost, EdgeIndex)> = FxHashMap::default();
-    let mut heap = BinaryHeap::new();
-    for (depth, scope) in chain.iter().enumerate() {
-        for e in g.edges_directed(*scope, Direction::Incoming) {
-            let w = e.weight();
-            if w.kind != EdgeKind::HasRole
-                || !edge_allowed(query, w.kind, w.flags, eligible_ok)
-                || !caps_answer(query, w.caps)
-            {
-                continue;
-            }
-            let cost = Cost { hops: depth as u32, ..Cost::default() }.step(w.flags);
-            relax(&mut best, &mut heap, e.source(), cost, e.id());
-        }
+}
+
+impl Search<'_> {
+    fn allowed(&self, kind: EdgeKind, flags: u8) -> bool {
+        self.query.edges.contains(&kind) && (self.eligible_ok || flags & ELIGIBLE == 0)
     }
-    let mut settled = Vec::new();
-    while let Some(Reverse((cost, node))) = heap.pop() {
-        if best.get(&node).is_some_and(|(c, _)| *c < cost) {
-            continue;
-        }
-        settled.push(node);
-        for e in g.edges_directed(node, Direction::Incoming) {
-            let w = e.weight();
-            if !is_identity_edge(w.kind) || !edge_allowed(query, w.kind, w.flags, eligible_ok) {
-                continue;
-            }
-            relax(&mut best, &mut heap, e.source(), cost.step(w.flags), e.id());
-        }
+
+    fn is_via(&self, kind: EdgeKind) -> bool {
+        self.query.via.contains(&kind)
     }
-    settled.sort();
-    settled
-        .into_iter()
-        .filter(|n| query.sources.contains(&g[*n].kind))
-        .filter_map(|n| {
-            let mut path = Vec::new();
-            let mut cur = n;
-            loop {
-                let (_, e) = best[&cur];
-                path.push(e);
-                let (_, to, w) = graph.edge(e);
-                if w.kind == EdgeKind::HasRole {
-                    break;
+
+    /// The edges that end a path: role grants into the target's chain, or any edge into a non-scope target.
+    /// Gives (edge, extra hops below it down to the target).
+    fn final_edges(&self) -> Vec<(EdgeIndex, u32)> {
+        let g = &self.graph.graph;
+        let mut out = Vec::new();
+        if !g[self.target].kind.is_scope() {
+            for e in g.edges_directed(self.target, Direction::Incoming) {
+                let w = e.weight();
+                if is_identity_edge(w.kind) && self.allowed(w.kind, w.flags) {
+                    out.push((e.id(), 0));
                 }
-                cur = to;
             }
-            let hops = path.len();
-            (hops <= query.max_hops).then_some((n, path))
-        })
-        .collect()
+            return out;
+        }
+        for (depth, scope) in self.chain.iter().enumerate() {
+            for e in g.edges_directed(*scope, Direction::Incoming) {
+                let w = e.weight();
+                if w.kind == EdgeKind::HasRole && self.allowed(w.kind, w.flags) && caps_answer(self.query, w.caps) {
+                    out.push((e.id(), depth as u32));
+                }
+            }
+        }
+        out
+    }
+
+    /// Multi-source reverse Dijkstra from the final edges back over identity edges. Returns each reached
+    /// node of a source kind with its best path (source first, ending with the final edge).
+    fn reverse(&self) -> Vec<(NodeIndex, EdgePath)> {
+        let g = &self.graph.graph;
+        let no_via = self.query.via.is_empty();
+        // For each state: best cost, the edge taken towards the target, and the via flag of the state it
+        // leads to.
+        let mut best: FxHashMap<State, (Cost, EdgeIndex, bool)> = FxHashMap::default();
+        let mut heap = BinaryHeap::new();
+        for (e, depth) in self.final_edges() {
+            let (from, _, w) = self.graph.edge(e);
+            let cost = Cost { hops: depth, ..Cost::default() }.step(w.flags);
+            relax(&mut best, &mut heap, (from, no_via || self.is_via(w.kind)), cost, (e, no_via));
+        }
+        let mut settled = Vec::new();
+        while let Some(Reverse((cost, state))) = heap.pop() {
+            if best.get(&state).is_some_and(|(c, _, _)| *c < cost) {
+                continue;
+            }
+            settled.push(state);
+            let (node, via) = state;
+            for e in g.edges_directed(node, Direction::Incoming) {
+                let w = e.weight();
+                if !is_identity_edge(w.kind) || !self.allowed(w.kind, w.flags) {
+                    continue;
+                }
+                let from = (e.source(), via || self.is_via(w.kind));
+                relax(&mut best, &mut heap, from, cost.step(w.flags), (e.id(), via));
+            }
+        }
+        settled.sort();
+        settled.dedup();
+        settled
+            .into_iter()
+            .filter(|(n, via)| *via && self.query.sources.contains(&g[*n].kind) && *n != self.target)
+            .filter_map(|(n, _)| {
+                let mut path = Vec::new();
+                let mut state = (n, true);
+                loop {
+                    let (_, e, next_via) = best[&state];
+                    path.push(e);
+                    let (_, to, w) = self.graph.edge(e);
+                    if w.kind == EdgeKind::HasRole || to == self.target || path.len() > self.graph.node_count() {
+                        break;
+                    }
+                    state = (to, next_via);
+                }
+                (path.len() <= self.query.max_hops).then_some((n, path))
+            })
+            .collect()
+    }
+
+    /// Capabilities the path gives its actor at the target after deny assignments and the masks of the edges
+    /// it crosses, if they still answer the query. Paths to non-scope targets carry no capability.
+    fn checked_caps(&self, path: &[EdgeIndex]) -> Option<Caps> {
+        let graph = self.graph;
+        if !self.query.via.is_empty() && !path.iter().any(|e| self.is_via(graph.edge(*e).2.kind)) {
+            return None;
+        }
+        let Some(role_edge) = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole) else {
+            return (!graph.node(self.target).kind.is_scope()).then_some(Caps::EMPTY);
+        };
+        let (_, _, w) = graph.edge(*role_edge);
+        let source = graph.edge(path[0]).0;
+        let grant = &graph.grants[w.evidence as usize];
+        let denied = graph.denied_caps(actor_of(graph, source, path), self.target);
+        let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
+        let delegated = if denied.intersects(assign) { Caps::EMPTY } else { grant.delegated_caps.without(denied) };
+        let mut caps = grant.own_caps.without(denied) | delegated;
+        for e in path {
+            let w = graph.edge(*e).2;
+            if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
+                caps = Caps(caps.0 & w.caps.0);
+            }
+        }
+        caps_answer(self.query, caps).then_some(caps)
+    }
+
+    /// Forward Dijkstra from one source, used when a deny assignment, an edge's capability mask or a `via`
+    /// requirement ruled out its best path.
+    fn forward(&self, source: NodeIndex) -> Option<EdgePath> {
+        let g = &self.graph.graph;
+        let no_via = self.query.via.is_empty();
+        let mut best: FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)> = FxHashMap::default();
+        let start = (source, no_via);
+        best.insert(start, (Cost::default(), None));
+        let mut heap = BinaryHeap::new();
+        heap.push(Reverse((Cost::default(), start)));
+        let mut answer: Option<(Cost, EdgePath)> = None;
+        let scope_target = g[self.target].kind.is_scope();
+        while let Some(Reverse((cost, state))) = heap.pop() {
+            if best.get(&state).is_some_and(|(c, _)| *c < cost) {
+                continue;
+            }
+            let (node, via) = state;
+            for e in g.edges_directed(node, Direction::Outgoing) {
+                let w = e.weight();
+                if !self.allowed(w.kind, w.flags) || w.kind == EdgeKind::Contains {
+                    continue;
+                }
+                let next_via = via || self.is_via(w.kind);
+                let ends = if scope_target {
+                    w.kind == EdgeKind::HasRole && self.chain.contains(&e.target())
+                } else {
+                    e.target() == self.target
+                };
+                if ends {
+                    let depth = self.chain.iter().position(|s| *s == e.target()).unwrap_or(0) as u32;
+                    let mut path = forward_path(self.graph, &best, state);
+                    path.push(e.id());
+                    if path.len() + depth as usize > self.query.max_hops || self.checked_caps(&path).is_none() {
+                        continue;
+                    }
+                    let total = Cost { hops: cost.hops + depth, ..cost }.step(w.flags);
+                    if answer.as_ref().is_none_or(|(c, _)| total < *c) {
+                        answer = Some((total, path));
+                    }
+                } else if is_identity_edge(w.kind) {
+                    let next = cost.step(w.flags);
+                    let key = (e.target(), next_via);
+                    if best.get(&key).is_none_or(|(c, _)| next < *c) {
+                        best.insert(key, (next, Some((e.id(), via))));
+                        heap.push(Reverse((next, key)));
+                    }
+                }
+            }
+        }
+        answer.map(|(_, p)| p)
+    }
 }
 
 fn relax(
-    best: &mut FxHashMap<NodeIndex, (Cost, EdgeIndex)>,
-    heap: &mut BinaryHeap<Reverse<(Cost, NodeIndex)>>,
-    node: NodeIndex,
+    best: &mut FxHashMap<State, (Cost, EdgeIndex, bool)>,
+    heap: &mut BinaryHeap<Reverse<(Cost, State)>>,
+    state: State,
     cost: Cost,
-    via: EdgeIndex,
+    (edge, next_via): (EdgeIndex, bool),
 ) {
-    let better = best.get(&node).is_none_or(|(c, _)| cost < *c);
+    let better = best.get(&state).is_none_or(|(c, _, _)| cost < *c);
     if better {
-        best.insert(node, (cost, via));
-        heap.push(Reverse((cost, node)));
+        best.insert(state, (cost, edge, next_via));
+        heap.push(Reverse((cost, state)));
     }
-}
-
-/// Edges along which one principal comes to act with another's power.
-fn is_identity_edge(kind: EdgeKind) -> bool {
-    matches!(kind, EdgeKind::MemberOf)
 }
 
 /// Who performs the final action of a path: the source, or the identity it last switched to. Group
@@ -229,68 +346,20 @@ fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> No
     actor
 }
 
-/// Capabilities the path's final role edge gives its actor at `target` after deny assignments, if they still
-/// answer the query.
-fn checked_caps(graph: &PrivilegeGraph, query: &Query, path: &[EdgeIndex], target: NodeIndex) -> Option<Caps> {
-    let role_edge = *path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole)?;
-    let (_, _, w) = graph.edge(role_edge);
-    let source = graph.edge(path[0]).0;
-    let grant = &graph.grants[w.evidence as usize];
-    let denied = graph.denied_caps(actor_of(graph, source, path), target);
-    let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
-    let delegated = if denied.intersects(assign) { Caps::EMPTY } else { grant.delegated_caps.without(denied) };
-    let caps = grant.own_caps.without(denied) | delegated;
-    caps_answer(query, caps).then_some(caps)
-}
-
-/// Forward Dijkstra from one source, used when a deny assignment cut its best path.
-fn forward_search(
+/// The edges that led a forward search to `state`, source first.
+fn forward_path(
     graph: &PrivilegeGraph,
-    query: &Query,
-    source: NodeIndex,
-    chain: &[NodeIndex],
-    target: NodeIndex,
-    eligible_ok: bool,
-) -> Option<EdgePath> {
-    let g = &graph.graph;
-    let mut best: FxHashMap<NodeIndex, (Cost, Option<EdgeIndex>)> = FxHashMap::default();
-    best.insert(source, (Cost::default(), None));
-    let mut heap = BinaryHeap::new();
-    heap.push(Reverse((Cost::default(), source)));
-    let mut answer: Option<(Cost, EdgePath)> = None;
-    while let Some(Reverse((cost, node))) = heap.pop() {
-        if best.get(&node).is_some_and(|(c, _)| *c < cost) {
-            continue;
-        }
-        let prefix = back_path(graph, &best, node);
-        for e in g.edges_directed(node, Direction::Outgoing) {
-            let w = e.weight();
-            if !edge_allowed(query, w.kind, w.flags, eligible_ok) {
-                continue;
-            }
-            if w.kind == EdgeKind::HasRole {
-                let Some(depth) = chain.iter().position(|s| *s == e.target()) else {
-                    continue;
-                };
-                let mut path = prefix.clone();
-                path.push(e.id());
-                if path.len() + depth > query.max_hops || checked_caps(graph, query, &path, target).is_none() {
-                    continue;
-                }
-                let total = Cost { hops: cost.hops + depth as u32, ..cost }.step(w.flags);
-                if answer.as_ref().is_none_or(|(c, _)| total < *c) {
-                    answer = Some((total, path));
-                }
-            } else if is_identity_edge(w.kind) {
-                let next = cost.step(w.flags);
-                if best.get(&e.target()).is_none_or(|(c, _)| next < *c) {
-                    best.insert(e.target(), (next, Some(e.id())));
-                    heap.push(Reverse((next, e.target())));
-                }
-            }
-        }
+    best: &FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)>,
+    state: State,
+) -> EdgePath {
+    let mut path = Vec::new();
+    let mut cur = state;
+    while let Some((_, Some((e, prev_via)))) = best.get(&cur) {
+        path.push(*e);
+        cur = (graph.edge(*e).0, *prev_via);
     }
-    answer.map(|(_, p)| p)
+    path.reverse();
+    path
 }
 
 /// The edges that led a forward search to `node`, source first.
@@ -309,19 +378,13 @@ fn back_path(
     path
 }
 
-fn finding(
-    graph: &PrivilegeGraph,
-    query: &Query,
-    source: NodeIndex,
-    target: NodeIndex,
-    chain: &[NodeIndex],
-    path: &[EdgeIndex],
-) -> Option<Finding> {
-    let caps = checked_caps(graph, query, path, target)?;
+fn finding(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Finding> {
+    let (graph, query, target, chain) = (search.graph, search.query, search.target, search.chain);
+    let caps = search.checked_caps(path)?;
     let mut hops: Vec<Hop> = path.iter().map(|e| hop(graph, *e)).collect();
-    // The role edge lands on some scope of the chain; walk down the tree to the target.
+    // A role edge lands on some scope of the chain; walk down the tree to the target.
     let landed = graph.edge(*path.last()?).1;
-    let depth = chain.iter().position(|s| *s == landed)?;
+    let depth = chain.iter().position(|s| *s == landed).unwrap_or(0);
     for i in (1..=depth).rev() {
         let (parent, child) = (chain[i], chain[i - 1]);
         let e = graph.graph.find_edge(parent, child)?;
@@ -378,6 +441,10 @@ fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
             }
             let label = if g.eligible { format!("{} (PIM eligible)", g.role_name) } else { g.role_name.clone() };
             (vec![g.assignment_id.clone(), g.role_definition_id.clone()], detail, label)
+        }
+        _ => {
+            let n = &graph.notes[w.evidence as usize];
+            (n.evidence.clone(), n.detail.clone(), n.label.clone())
         }
     };
     Hop {

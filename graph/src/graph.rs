@@ -115,6 +115,17 @@ pub struct Grant {
     pub note: Option<String>,
 }
 
+/// Why a derived edge exists.
+#[derive(Debug, Clone)]
+pub struct EdgeNote {
+    /// Ids of the objects that justify it.
+    pub evidence: Vec<String>,
+    /// One sentence.
+    pub detail: String,
+    /// Short label.
+    pub label: String,
+}
+
 /// A deny assignment, compiled.
 #[derive(Debug, Clone)]
 pub struct Deny {
@@ -147,6 +158,9 @@ pub struct PrivilegeGraph {
     pub grants: Vec<Grant>,
     /// Deny assignments.
     pub denies: Vec<Deny>,
+    /// Evidence and explanation of derived edges (everything but `MEMBER_OF`, `HAS_ROLE`, `CONTAINS`),
+    /// indexed by their `evidence`.
+    pub notes: Vec<EdgeNote>,
     /// Things the builder could not resolve (unknown role definitions, …), for the report.
     pub warnings: Vec<String>,
 }
@@ -300,6 +314,35 @@ impl PrivilegeGraph {
 
     fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, data: EdgeData) {
         self.graph.add_edge(from, to, data);
+    }
+
+    /// Adds a derived edge with its explanation. `mask` limits the capabilities usable through it (empty:
+    /// no limit).
+    pub(crate) fn add_noted_edge(
+        &mut self,
+        from: NodeIndex,
+        to: NodeIndex,
+        kind: EdgeKind,
+        mask: Caps,
+        flags: u8,
+        note: EdgeNote,
+    ) {
+        if from == to {
+            return;
+        }
+        let evidence = self.notes.len() as u32;
+        self.notes.push(note);
+        self.add_edge(from, to, EdgeData { kind, caps: mask, flags, evidence });
+    }
+
+    /// Interns a node (crate-internal builders).
+    pub(crate) fn node_for(&mut self, key: NodeKey, kind: NodeKind, name: &str) -> NodeIndex {
+        self.intern(key, kind, name)
+    }
+
+    /// Looks a node up by key.
+    pub(crate) fn lookup(&self, key: &NodeKey) -> Option<NodeIndex> {
+        self.index.get(key).copied()
     }
 
     /// Links a scope to its parent, unless it already has one (the first parent found wins) or that would

@@ -26,11 +26,27 @@ pub enum NodeKind {
     ResourceGroup,
     /// Any other ARM resource.
     Resource,
+    /// A managed identity's service principal (user-assigned or system-assigned).
+    ManagedIdentity,
+    /// A federated subject outside what was collected: `issuer|subject` (GitHub Actions, another cluster…).
+    ExternalWorkload,
+    /// Full control of one Kubernetes cluster (`cluster-admin`).
+    KubeClusterAdmin,
+    /// A Kubernetes namespace: whoever can run pods in it can run as its service accounts.
+    KubeNamespace,
+    /// Azure Service Operator acting in one namespace, with that namespace's credential.
+    KubeAsoNamespace,
+    /// A Kubernetes service account.
+    KubeServiceAccount,
+    /// A Kubernetes user subject.
+    KubeUser,
+    /// A Kubernetes group subject.
+    KubeGroup,
 }
 
 impl NodeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [NodeKind; 10] = [
+    pub const ALL: [NodeKind; 18] = [
         NodeKind::User,
         NodeKind::Group,
         NodeKind::ServicePrincipal,
@@ -41,6 +57,14 @@ impl NodeKind {
         NodeKind::Subscription,
         NodeKind::ResourceGroup,
         NodeKind::Resource,
+        NodeKind::ManagedIdentity,
+        NodeKind::ExternalWorkload,
+        NodeKind::KubeClusterAdmin,
+        NodeKind::KubeNamespace,
+        NodeKind::KubeAsoNamespace,
+        NodeKind::KubeServiceAccount,
+        NodeKind::KubeUser,
+        NodeKind::KubeGroup,
     ];
 
     /// The PascalCase name used in query files and JSON.
@@ -56,6 +80,14 @@ impl NodeKind {
             NodeKind::Subscription => "Subscription",
             NodeKind::ResourceGroup => "ResourceGroup",
             NodeKind::Resource => "Resource",
+            NodeKind::ManagedIdentity => "ManagedIdentity",
+            NodeKind::ExternalWorkload => "ExternalWorkload",
+            NodeKind::KubeClusterAdmin => "KubeClusterAdmin",
+            NodeKind::KubeNamespace => "KubeNamespace",
+            NodeKind::KubeAsoNamespace => "KubeAsoNamespace",
+            NodeKind::KubeServiceAccount => "KubeServiceAccount",
+            NodeKind::KubeUser => "KubeUser",
+            NodeKind::KubeGroup => "KubeGroup",
         }
     }
 
@@ -73,6 +105,24 @@ impl NodeKind {
                 | NodeKind::ServicePrincipal
                 | NodeKind::Application
                 | NodeKind::UnknownPrincipal
+                | NodeKind::ManagedIdentity
+                | NodeKind::ExternalWorkload
+                | NodeKind::KubeServiceAccount
+                | NodeKind::KubeUser
+                | NodeKind::KubeGroup
+        )
+    }
+
+    /// True for Kubernetes nodes.
+    pub fn is_kubernetes(self) -> bool {
+        matches!(
+            self,
+            NodeKind::KubeClusterAdmin
+                | NodeKind::KubeNamespace
+                | NodeKind::KubeAsoNamespace
+                | NodeKind::KubeServiceAccount
+                | NodeKind::KubeUser
+                | NodeKind::KubeGroup
         )
     }
 
@@ -105,11 +155,59 @@ pub enum EdgeKind {
     HasRole,
     /// scope → child scope: the scope tree (root → management groups → subscriptions → resource groups).
     Contains,
+    /// principal → managed identity: write on `federatedIdentityCredentials` of a user-assigned identity (or
+    /// write everything over it) lets the principal trust an issuer it controls and act as the identity.
+    CanWriteFederatedCredential,
+    /// service account or external workload → identity: a federated credential whose issuer and subject match.
+    FederatedTrust,
+    /// principal → cluster-admin: the static admin credential (`listClusterAdminCredential` while local
+    /// accounts are enabled), `managedClusters/write` (can re-enable them), or an Entra admin group.
+    AksClusterAdmin,
+    /// Entra user or group → Kubernetes subject of the same identity on an Entra-integrated cluster.
+    KubernetesIdentity,
+    /// Kubernetes subject (or cluster-admin) → namespace: can create or change pods or workloads there.
+    CanCreateWorkloads,
+    /// namespace → service account: pods in the namespace can run as it.
+    RunsAs,
+    /// subject → service account: `create serviceaccounts/token`.
+    CanMintToken,
+    /// subject → service account or application: `get`/`list` secrets holding its token or client secret.
+    CanReadSecrets,
+    /// subject → user, group or service account: the `impersonate` verb.
+    CanImpersonate,
+    /// subject → cluster-admin: `bind`/`escalate` on cluster roles, or `*` on everything.
+    CanEscalate,
+    /// namespace → kubelet identity: pods reach the node's instance metadata service.
+    NodeIdentity,
+    /// subject (or cluster-admin) → ASO in a namespace: can create or change Azure Service Operator resources.
+    CanUseAso,
+    /// ASO in a namespace → the Azure identity of its credential (per-resource, namespace, or global).
+    AsoActsAs,
+    /// subject → identity federated to ASO's service account: a forged `aso-credential` (relaxed mode).
+    AsoCredentialForging,
 }
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 3] = [EdgeKind::MemberOf, EdgeKind::HasRole, EdgeKind::Contains];
+    pub const ALL: [EdgeKind; 17] = [
+        EdgeKind::MemberOf,
+        EdgeKind::HasRole,
+        EdgeKind::Contains,
+        EdgeKind::CanWriteFederatedCredential,
+        EdgeKind::FederatedTrust,
+        EdgeKind::AksClusterAdmin,
+        EdgeKind::KubernetesIdentity,
+        EdgeKind::CanCreateWorkloads,
+        EdgeKind::RunsAs,
+        EdgeKind::CanMintToken,
+        EdgeKind::CanReadSecrets,
+        EdgeKind::CanImpersonate,
+        EdgeKind::CanEscalate,
+        EdgeKind::NodeIdentity,
+        EdgeKind::CanUseAso,
+        EdgeKind::AsoActsAs,
+        EdgeKind::AsoCredentialForging,
+    ];
 
     /// The SCREAMING_SNAKE name used in query files and JSON.
     pub fn as_str(self) -> &'static str {
@@ -117,6 +215,20 @@ impl EdgeKind {
             EdgeKind::MemberOf => "MEMBER_OF",
             EdgeKind::HasRole => "HAS_ROLE",
             EdgeKind::Contains => "CONTAINS",
+            EdgeKind::CanWriteFederatedCredential => "CAN_WRITE_FEDERATED_CREDENTIAL",
+            EdgeKind::FederatedTrust => "FEDERATED_TRUST",
+            EdgeKind::AksClusterAdmin => "AKS_CLUSTER_ADMIN",
+            EdgeKind::KubernetesIdentity => "KUBERNETES_IDENTITY",
+            EdgeKind::CanCreateWorkloads => "CAN_CREATE_WORKLOADS",
+            EdgeKind::RunsAs => "RUNS_AS",
+            EdgeKind::CanMintToken => "CAN_MINT_TOKEN",
+            EdgeKind::CanReadSecrets => "CAN_READ_SECRETS",
+            EdgeKind::CanImpersonate => "CAN_IMPERSONATE",
+            EdgeKind::CanEscalate => "CAN_ESCALATE",
+            EdgeKind::NodeIdentity => "NODE_IDENTITY",
+            EdgeKind::CanUseAso => "CAN_USE_ASO",
+            EdgeKind::AsoActsAs => "ASO_ACTS_AS",
+            EdgeKind::AsoCredentialForging => "ASO_CREDENTIAL_FORGING",
         }
     }
 

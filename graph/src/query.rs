@@ -30,6 +30,8 @@ struct MatchFile {
     capabilities: Vec<String>,
     #[serde(default)]
     edges: Option<Vec<String>>,
+    #[serde(default)]
+    via: Vec<String>,
     #[serde(default = "default_true")]
     include_eligible: bool,
     #[serde(default = "default_max_hops")]
@@ -67,6 +69,8 @@ pub struct Query {
     pub capabilities: Caps,
     /// Edge kinds a path may use.
     pub edges: Vec<EdgeKind>,
+    /// When not empty, a path must cross at least one edge of these kinds.
+    pub via: Vec<EdgeKind>,
     /// Whether PIM-eligible assignments count.
     pub include_eligible: bool,
     /// Longest path reported.
@@ -119,11 +123,8 @@ impl Query {
                 .iter()
                 .map(|n| {
                     let k = NodeKind::parse(n).ok_or_else(|| invalid(field, format!("unknown node kind `{n}`")))?;
-                    if want_scope && !k.is_scope() {
-                        return Err(invalid(field, format!("`{n}` is not a scope kind")));
-                    }
-                    if !want_scope && !k.is_principal() {
-                        return Err(invalid(field, format!("`{n}` is not a principal kind")));
+                    if !want_scope && k.is_scope() {
+                        return Err(invalid(field, format!("`{n}` is a scope, not something that acts")));
                     }
                     Ok(k)
                 })
@@ -151,8 +152,19 @@ impl Query {
                 .collect::<Result<Vec<_>, _>>()?,
             None => EdgeKind::ALL.to_vec(),
         };
-        if !edges.contains(&EdgeKind::HasRole) {
-            return Err(invalid("match.edges", "must include HAS_ROLE: every path ends in a role".into()));
+        let via = m
+            .via
+            .iter()
+            .map(|n| EdgeKind::parse(n).ok_or_else(|| invalid("match.via", format!("unknown edge kind `{n}`"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(v) = via.iter().find(|v| !edges.contains(v)) {
+            return Err(invalid("match.via", format!("`{v}` is not in match.edges")));
+        }
+        if targets.iter().any(|t| t.is_scope()) && !edges.contains(&EdgeKind::HasRole) {
+            return Err(invalid("match.edges", "must include HAS_ROLE: power over a scope comes from a role".into()));
+        }
+        if !capabilities.is_empty() && !targets.iter().all(|t| t.is_scope()) {
+            return Err(invalid("match.capabilities", "capabilities apply to scope targets only".into()));
         }
         if m.max_hops == 0 {
             return Err(invalid("match.max_hops", "must be at least 1".into()));
@@ -168,6 +180,7 @@ impl Query {
             targets,
             capabilities,
             edges,
+            via,
             include_eligible: m.include_eligible,
             max_hops: m.max_hops,
         })
@@ -213,8 +226,14 @@ capabilities = ["assign-roles"]
     }
 
     #[test]
-    fn principal_kind_as_target_is_refused() {
-        let text = GOOD.replace("[\"Subscription\"]", "[\"User\"]");
-        assert!(Query::parse(&text, "q.toml").unwrap_err().to_string().contains("match.targets"));
+    fn capabilities_on_a_non_scope_target_are_refused() {
+        let text = GOOD.replace("[\"Subscription\"]", "[\"KubeClusterAdmin\"]");
+        assert!(Query::parse(&text, "q.toml").unwrap_err().to_string().contains("match.capabilities"));
+    }
+
+    #[test]
+    fn via_must_name_an_allowed_edge() {
+        let text = GOOD.replace("[match]", "[match]\nvia = [\"ASO_ACTS_AS\"]\nedges = [\"HAS_ROLE\"]");
+        assert!(Query::parse(&text, "q.toml").unwrap_err().to_string().contains("match.via"));
     }
 }
