@@ -211,6 +211,12 @@ struct Data {
     management_groups: HashMap<String, usize>,
     members: HashMap<String, usize>,
     groups: HashSet<String>,
+    /// Normalized user-assigned identity id → index.
+    identities: HashMap<String, usize>,
+    /// Lower-cased application object ids.
+    applications: HashSet<String>,
+    /// Lower-cased application object id → index of its federated credentials.
+    app_credentials: HashMap<String, usize>,
     faults: HashMap<String, Fault>,
 }
 
@@ -247,6 +253,12 @@ enum Route {
     ServicePrincipals,
     Applications,
     Members(String),
+    UserAssignedIdentities(String),
+    /// The credentials of one identity, named by its resource id as requested.
+    FederatedCredentials(String),
+    ManagedClusters(String),
+    ConnectedClusters(String),
+    ApplicationFederatedCredentials(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +303,9 @@ impl Route {
                 ["v1.0", "serviceprincipals"] => Some(Route::ServicePrincipals),
                 ["v1.0", "applications"] => Some(Route::Applications),
                 ["v1.0", "groups", _, "members"] => Some(Route::Members(orig[2].to_string())),
+                ["v1.0", "applications", _, "federatedidentitycredentials"] => {
+                    Some(Route::ApplicationFederatedCredentials(orig[2].to_string()))
+                }
                 _ => None,
             };
         }
@@ -304,6 +319,18 @@ impl Route {
                 return Some(Route::Descendants(orig[3].to_string()))
             }
             ["subscriptions", _, "resourcegroups"] => return Some(Route::ResourceGroups(orig[1].to_string())),
+            ["subscriptions", _, "providers", "microsoft.managedidentity", "userassignedidentities"] => {
+                return Some(Route::UserAssignedIdentities(orig[1].to_string()))
+            }
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.managedidentity", "userassignedidentities", _, "federatedidentitycredentials"] => {
+                return Some(Route::FederatedCredentials(format!("/{}", orig[..8].join("/"))))
+            }
+            ["subscriptions", _, "providers", "microsoft.containerservice", "managedclusters"] => {
+                return Some(Route::ManagedClusters(orig[1].to_string()))
+            }
+            ["subscriptions", _, "providers", "microsoft.kubernetes", "connectedclusters"] => {
+                return Some(Route::ConnectedClusters(orig[1].to_string()))
+            }
             _ => {}
         }
         // `{scope}/providers/Microsoft.Authorization/{collection}`, where scope may itself contain `providers`.
@@ -332,6 +359,11 @@ impl Route {
             Route::ServicePrincipals => "graph.servicePrincipals",
             Route::Applications => "graph.applications",
             Route::Members(_) => "graph.groupMembers",
+            Route::UserAssignedIdentities(_) => "arm.userAssignedIdentities",
+            Route::FederatedCredentials(_) => "arm.federatedIdentityCredentials",
+            Route::ManagedClusters(_) => "arm.managedClusters",
+            Route::ConnectedClusters(_) => "arm.connectedClusters",
+            Route::ApplicationFederatedCredentials(_) => "graph.applicationFederatedCredentials",
         }
     }
 
@@ -341,6 +373,9 @@ impl Route {
             Route::Subscriptions => "2022-12-01",
             Route::ManagementGroups | Route::ManagementGroup(_) | Route::Descendants(_) => "2023-04-01",
             Route::ResourceGroups(_) => "2021-04-01",
+            Route::UserAssignedIdentities(_) | Route::FederatedCredentials(_) => "2024-11-30",
+            Route::ManagedClusters(_) => "2025-10-01",
+            Route::ConnectedClusters(_) => "2026-05-01",
             Route::Authz(Authz::Eligibility, _) => "2020-10-01",
             Route::Authz(..) => "2022-04-01",
             _ => return None,
@@ -411,6 +446,21 @@ impl Shared {
                 .map(|(i, g)| (g.group_id.to_ascii_lowercase(), i))
                 .collect(),
             groups: tenant.entra.groups.iter().map(|g| g.id.to_ascii_lowercase()).collect(),
+            identities: tenant
+                .azure
+                .user_assigned_identities
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (normalize(&m.id), i))
+                .collect(),
+            applications: tenant.entra.applications.iter().map(|a| a.id.to_ascii_lowercase()).collect(),
+            app_credentials: tenant
+                .entra
+                .application_federated_credentials
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.application_id.to_ascii_lowercase(), i))
+                .collect(),
             faults: tenant.faults.iter().map(|f| (normalize(&f.path), f.clone())).collect(),
             tenant,
         };
@@ -576,6 +626,9 @@ impl Shared {
         if side == Side::Graph {
             let context = match route {
                 Route::Members(_) => "directoryObjects".to_string(),
+                Route::ApplicationFederatedCredentials(id) => {
+                    format!("applications('{id}')/federatedIdentityCredentials")
+                }
                 other => other.api().trim_start_matches("graph.").to_string(),
             };
             body.insert("@odata.context".into(), json!(format!("{base}/v1.0/$metadata#{context}")));
@@ -666,7 +719,72 @@ impl Shared {
                 self.check_scope(side, scope)?;
                 Ok(Served::Many(Items::Indexes(self.authz_listing(*kind, scope, at_scope))))
             }
+            Route::UserAssignedIdentities(sub) => {
+                let ids = t.azure.user_assigned_identities.iter().map(|m| m.id.as_str());
+                self.in_subscription(side, "uai", sub, ids)
+            }
+            Route::ManagedClusters(sub) => {
+                self.in_subscription(side, "aks", sub, t.azure.managed_clusters.iter().map(|c| c.id.as_str()))
+            }
+            Route::ConnectedClusters(sub) => {
+                self.in_subscription(side, "arc", sub, t.azure.connected_clusters.iter().map(|c| c.id.as_str()))
+            }
+            Route::FederatedCredentials(identity) => {
+                let sub = identity.trim_start_matches('/').split('/').nth(1).unwrap_or_default();
+                self.subscription(side, sub)?;
+                let id = normalize(identity);
+                if !d.identities.contains_key(&id) {
+                    let name = identity.rsplit('/').next().unwrap_or_default();
+                    return Err(Answer::error(
+                        side,
+                        404,
+                        "ResourceNotFound",
+                        format!(
+                            "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{name}' was not found."
+                        ),
+                    ));
+                }
+                let prefix = format!("{id}/federatedidentitycredentials/");
+                let indexes = self.cached(&format!("fic|{id}"), || {
+                    let credentials = t.azure.federated_identity_credentials.iter();
+                    credentials
+                        .enumerate()
+                        .filter(|(_, c)| normalize(&c.id).starts_with(&prefix))
+                        .map(|(i, _)| i)
+                        .collect()
+                });
+                Ok(Served::Many(Items::Indexes(indexes)))
+            }
+            Route::ApplicationFederatedCredentials(id) => {
+                let key = id.to_ascii_lowercase();
+                match d.app_credentials.get(&key) {
+                    Some(&i) => all(t.entra.application_federated_credentials[i].credentials.len()),
+                    None if d.applications.contains(&key) => all(0),
+                    None => Err(Answer::error(
+                        side,
+                        404,
+                        "Request_ResourceNotFound",
+                        format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+                    )),
+                }
+            }
         }
+    }
+
+    /// Indexes of the records (by resource id) that belong to subscription `sub`; 404 for an unknown one.
+    fn in_subscription<'a>(
+        &self,
+        side: Side,
+        kind: &str,
+        sub: &str,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<Served, Answer> {
+        let sub_id = self.subscription(side, sub)?;
+        let prefix = format!("{sub_id}/");
+        let indexes = self.cached(&format!("{kind}|{sub_id}"), || {
+            ids.enumerate().filter(|(_, id)| normalize(id).starts_with(&prefix)).map(|(i, _)| i).collect()
+        });
+        Ok(Served::Many(Items::Indexes(indexes)))
     }
 
     fn management_group(&self, side: Side, name: &str) -> Result<&azpath_graph::snapshot::ManagementGroup, Answer> {
@@ -788,6 +906,31 @@ impl Shared {
             Route::Applications => to_value(&e.applications[idx]),
             Route::Members(id) => match self.data.members.get(&id.to_ascii_lowercase()) {
                 Some(&g) => to_value(&e.group_members[g].members[idx]),
+                None => Value::Null,
+            },
+            Route::UserAssignedIdentities(_) => {
+                typed(to_value(&a.user_assigned_identities[idx]), "Microsoft.ManagedIdentity/userAssignedIdentities")
+            }
+            Route::FederatedCredentials(_) => typed(
+                to_value(&a.federated_identity_credentials[idx]),
+                "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+            ),
+            Route::ManagedClusters(_) => {
+                typed(to_value(&a.managed_clusters[idx]), "Microsoft.ContainerService/managedClusters")
+            }
+            Route::ConnectedClusters(_) => {
+                let mut value = typed(to_value(&a.connected_clusters[idx]), "Microsoft.Kubernetes/connectedClusters");
+                // Arc spells the issuer `issuerUrl` (AKS: `issuerURL`), as the real API does.
+                if let Some(oidc) = value.pointer_mut("/properties/oidcIssuerProfile").and_then(Value::as_object_mut) {
+                    if let Some(url) = oidc.remove("issuerURL") {
+                        oidc.insert("issuerUrl".into(), url);
+                    }
+                }
+                value
+            }
+            Route::ApplicationFederatedCredentials(id) => match self.data.app_credentials.get(&id.to_ascii_lowercase())
+            {
+                Some(&f) => to_value(&e.application_federated_credentials[f].credentials[idx]),
                 None => Value::Null,
             },
             Route::ManagementGroup(_) | Route::Descendants(_) => Value::Null,

@@ -11,7 +11,10 @@ use std::io::{BufWriter, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use azpath_graph::snapshot::{AzureData, DirectoryObject, EntraData, GroupMembers, Metadata, RoleDefinition, Snapshot};
+use azpath_graph::snapshot::{
+    ApplicationFederatedCredentials, AzureData, DirectoryObject, EntraData, GroupMembers, Metadata, RoleDefinition,
+    Snapshot,
+};
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -101,11 +104,18 @@ pub const TENANT_FILES: &[&str] = &[
     "arm/roleAssignments.json",
     "arm/denyAssignments.json",
     "arm/roleEligibilityScheduleInstances.json",
+    "arm/userAssignedIdentities.json",
+    "arm/federatedIdentityCredentials.json",
+    "arm/managedClusters.json",
+    "arm/connectedClusters.json",
     "graph/users.json",
     "graph/groups.json",
     "graph/servicePrincipals.json",
     "graph/applications.json",
 ];
+
+/// Folder of `<applicationObjectId>.json` files, each the body of `GET /applications/{id}/federatedIdentityCredentials`.
+pub const APP_FICS_DIR: &str = "graph/applicationFederatedCredentials";
 
 /// Where tenant files come from: a folder, or the tenants compiled into the binary.
 trait Files {
@@ -245,6 +255,10 @@ impl MockTenant {
                 role_assignments: list(files, "arm/roleAssignments.json")?,
                 role_eligibility_schedule_instances: list(files, "arm/roleEligibilityScheduleInstances.json")?,
                 deny_assignments: list(files, "arm/denyAssignments.json")?,
+                user_assigned_identities: list(files, "arm/userAssignedIdentities.json")?,
+                federated_identity_credentials: list(files, "arm/federatedIdentityCredentials.json")?,
+                managed_clusters: list(files, "arm/managedClusters.json")?,
+                connected_clusters: list(files, "arm/connectedClusters.json")?,
                 ..Default::default()
             },
             entra: EntraData {
@@ -269,6 +283,14 @@ impl MockTenant {
             let rel = format!("graph/members/{name}");
             let members: Vec<DirectoryObject> = list(files, &rel)?;
             tenant.entra.group_members.push(GroupMembers { group_id: group_id.to_string(), members });
+        }
+        for name in files.list(APP_FICS_DIR)? {
+            let Some(application_id) = name.strip_suffix(".json") else { continue };
+            let credentials = list(files, &format!("{APP_FICS_DIR}/{name}"))?;
+            tenant
+                .entra
+                .application_federated_credentials
+                .push(ApplicationFederatedCredentials { application_id: application_id.to_string(), credentials });
         }
         tenant.fill_member_types();
         Ok(tenant)
@@ -303,7 +325,7 @@ impl MockTenant {
             let path = path.display().to_string();
             move |source| TenantError::Io { path, source }
         };
-        for sub in ["arm", "graph/members"] {
+        for sub in ["arm", "graph/members", APP_FICS_DIR] {
             std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir.join(sub)))?;
         }
         /// Large lists are written compactly; small ones pretty, for people to read and edit.
@@ -336,6 +358,10 @@ impl MockTenant {
         list(&dir.join("arm/roleAssignments.json"), &a.role_assignments)?;
         list(&dir.join("arm/denyAssignments.json"), &a.deny_assignments)?;
         list(&dir.join("arm/roleEligibilityScheduleInstances.json"), &a.role_eligibility_schedule_instances)?;
+        list(&dir.join("arm/userAssignedIdentities.json"), &a.user_assigned_identities)?;
+        list(&dir.join("arm/federatedIdentityCredentials.json"), &a.federated_identity_credentials)?;
+        list(&dir.join("arm/managedClusters.json"), &a.managed_clusters)?;
+        list(&dir.join("arm/connectedClusters.json"), &a.connected_clusters)?;
         list(&dir.join("graph/users.json"), &e.users)?;
         list(&dir.join("graph/groups.json"), &e.groups)?;
         list(&dir.join("graph/servicePrincipals.json"), &e.service_principals)?;
@@ -343,11 +369,15 @@ impl MockTenant {
         for g in &e.group_members {
             list(&dir.join(format!("graph/members/{}.json", g.group_id)), &g.members)?;
         }
+        for f in &e.application_federated_credentials {
+            list(&dir.join(format!("{APP_FICS_DIR}/{}.json", f.application_id)), &f.credentials)?;
+        }
         Ok(())
     }
 
     /// The snapshot a complete, fault-free collection of this tenant would produce (built-in roles included),
-    /// for tests and benchmarks that skip the HTTP round trip.
+    /// for tests and benchmarks that skip the HTTP round trip. As over HTTP, where federated credentials are
+    /// listed per identity, a credential whose identity is not in `arm/userAssignedIdentities.json` is left out.
     pub fn to_snapshot(&self) -> Snapshot {
         let mut snapshot = Snapshot::new(Metadata {
             tool_version: "azpath-mocks".into(),
@@ -357,6 +387,12 @@ impl MockTenant {
         });
         snapshot.azure = self.azure.clone();
         snapshot.azure.role_definitions.extend(builtin_role_definitions());
+        let identities: std::collections::HashSet<String> =
+            self.azure.user_assigned_identities.iter().map(|i| i.id.to_ascii_lowercase()).collect();
+        snapshot
+            .azure
+            .federated_identity_credentials
+            .retain(|c| fic_parent(&c.id).is_some_and(|parent| identities.contains(&parent.to_ascii_lowercase())));
         snapshot.entra = self.entra.clone();
         snapshot.normalize();
         snapshot
@@ -374,6 +410,13 @@ impl MockTenant {
             + a.subscriptions.len()
             + a.resource_groups.len()
     }
+}
+
+/// The identity a federated credential belongs to: its id up to `/federatedIdentityCredentials/{name}`.
+pub(crate) fn fic_parent(id: &str) -> Option<&str> {
+    let lower = id.to_ascii_lowercase();
+    let at = lower.rfind("/federatedidentitycredentials/")?;
+    Some(&id[..at])
 }
 
 /// Parses one JSON object (e.g. `tenant.json`), naming `file` and the field on error.

@@ -384,3 +384,212 @@ async fn latency_is_applied() {
     get(&format!("{}/subscriptions?api-version=2022-12-01", mock.arm_url()), Some(ARM_TOKEN)).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Managed identities, federated credentials, AKS and Arc clusters, application federated credentials
+// ---------------------------------------------------------------------------------------------------------
+
+const S1: &str = "/subscriptions/11111111-1111-4111-8111-111111111111";
+const S2: &str = "/subscriptions/22222222-2222-4222-8222-222222222222";
+const MI: &str = "providers/Microsoft.ManagedIdentity/userAssignedIdentities";
+
+fn identity(sub: &str, name: &str) -> String {
+    format!("{sub}/resourcegroups/rg-id/{MI}/{name}")
+}
+
+/// A tenant folder with identities, credentials and clusters in two subscriptions, written as files so that
+/// loading is exercised too.
+fn workload_tenant(dir: &std::path::Path) -> MockTenant {
+    let put = |rel: &str, body: Value| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_string_pretty(&body).unwrap()).unwrap();
+    };
+    let sub = |id: &str, name: &str| serde_json::json!({"id": id, "subscriptionId": id.rsplit('/').next(), "displayName": name, "state": "Enabled"});
+    put("arm/subscriptions.json", serde_json::json!({"value": [sub(S1, "one"), sub(S2, "two")]}));
+    let mi = |sub: &str, name: &str, principal: &str| {
+        serde_json::json!({"id": identity(sub, name), "name": name, "location": "westeurope",
+            "properties": {"principalId": principal, "clientId": format!("c-{principal}"), "tenantId": "t"}})
+    };
+    put(
+        "arm/userAssignedIdentities.json",
+        serde_json::json!([mi(S1, "mi-a", "p-a"), mi(S1, "mi-b", "p-b"), mi(S2, "mi-c", "p-c")]),
+    );
+    let fic = |parent: &str, name: &str, subject: &str| {
+        serde_json::json!({"id": format!("{parent}/federatedIdentityCredentials/{name}"), "name": name,
+            "properties": {"issuer": "https://oidc.prod-aks.azure.com/t/i1/", "subject": subject,
+                           "audiences": ["api://AzureADTokenExchange"]}})
+    };
+    put(
+        "arm/federatedIdentityCredentials.json",
+        serde_json::json!({"value": [
+            fic(&identity(S1, "mi-a"), "f1", "system:serviceaccount:team-a:aso"),
+            fic(&identity(S1, "mi-a"), "f2", "system:serviceaccount:team-b:app"),
+            fic(&identity(S2, "mi-c"), "f3", "system:serviceaccount:x:y"),
+            fic(&identity(S1, "mi-unlisted"), "orphan", "system:serviceaccount:x:z"),
+        ]}),
+    );
+    put(
+        "arm/managedClusters.json",
+        serde_json::json!([
+            {"id": format!("{S1}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks1"),
+             "name": "aks1", "location": "westeurope",
+             "identity": {"type": "SystemAssigned", "principalId": "p-aks1"},
+             "properties": {"fqdn": "aks1.hcp.westeurope.azmk8s.io", "disableLocalAccounts": false,
+                "aadProfile": {"managed": true, "enableAzureRBAC": true, "adminGroupObjectIDs": ["g-admins"]},
+                "oidcIssuerProfile": {"enabled": true, "issuerURL": "https://oidc.prod-aks.azure.com/t/i1/"},
+                "securityProfile": {"workloadIdentity": {"enabled": true}},
+                "identityProfile": {"kubeletidentity": {"resourceId": identity(S1, "aks1-agentpool"), "clientId": "c-k", "objectId": "p-k"}},
+                "servicePrincipalProfile": {"clientId": "msi", "secret": "PLANTED-SP-SECRET"},
+                "linuxProfile": {"adminUsername": "azureuser", "ssh": {"publicKeys": [{"keyData": "PLANTED-SSH-KEY"}]}}}},
+            {"id": format!("{S2}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks2"),
+             "name": "aks2", "properties": {}}
+        ]),
+    );
+    put(
+        "arm/connectedClusters.json",
+        serde_json::json!([{"id": format!("{S1}/resourceGroups/rg-arc/providers/Microsoft.Kubernetes/connectedClusters/arc1"),
+            "name": "arc1", "identity": {"type": "SystemAssigned", "principalId": "p-arc"},
+            "properties": {"distribution": "k3s", "agentPublicKeyCertificate": "PLANTED-AGENT-CERT",
+                "oidcIssuerProfile": {"enabled": true, "issuerUrl": "https://arc.example/issuer"}}}]),
+    );
+    put(
+        "graph/applications.json",
+        serde_json::json!({"value": [{"id": "app1", "appId": "a1"}, {"id": "app2", "appId": "a2"}]}),
+    );
+    let cred = |n: u32| {
+        serde_json::json!({"id": format!("c{n}"), "name": format!("gh-{n}"), "issuer": "https://token.actions.githubusercontent.com",
+            "subject": format!("repo:org/r{n}:ref:refs/heads/main"), "audiences": ["api://AzureADTokenExchange"], "description": "d"})
+    };
+    put(
+        "graph/applicationFederatedCredentials/app1.json",
+        serde_json::json!({"@odata.context": "x", "value": [cred(1), cred(2), cred(3), cred(4)]}),
+    );
+    MockTenant::load(dir).unwrap()
+}
+
+#[tokio::test]
+async fn identities_and_clusters_are_listed_per_subscription_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockAzure::start(workload_tenant(dir.path()), MockOptions::default()).await.unwrap();
+    let arm = mock.arm_url();
+    let list = |path: String| {
+        let arm = arm.clone();
+        async move { list_all(&arm, &path, ARM_TOKEN).await }
+    };
+    let names = |items: &[Value]| items.iter().map(|i| i["name"].as_str().unwrap().to_string()).collect::<HashSet<_>>();
+    let uai = |sub: &str| format!("{sub}/{MI}?api-version=2024-11-30");
+    let s1 = list(uai(S1)).await;
+    assert_eq!(names(&s1), HashSet::from(["mi-a".to_string(), "mi-b".to_string()]));
+    assert_eq!(s1[0]["type"], "Microsoft.ManagedIdentity/userAssignedIdentities");
+    assert_eq!(names(&list(uai(S2)).await), HashSet::from(["mi-c".to_string()]));
+
+    let aks = list(format!("{S1}/providers/Microsoft.ContainerService/managedClusters?api-version=2025-10-01")).await;
+    assert_eq!(names(&aks), HashSet::from(["aks1".to_string()]));
+    let p = &aks[0]["properties"];
+    assert_eq!(p["oidcIssuerProfile"]["issuerURL"], "https://oidc.prod-aks.azure.com/t/i1/");
+    assert_eq!(p["aadProfile"]["enableAzureRBAC"], true);
+    assert_eq!(p["identityProfile"]["kubeletidentity"]["objectId"], "p-k");
+    let text = serde_json::to_string(&aks).unwrap();
+    assert!(!text.contains("PLANTED") && !text.contains("linuxProfile") && !text.contains("secret"), "{text}");
+
+    let arc = list(format!("{S1}/providers/Microsoft.Kubernetes/connectedClusters?api-version=2026-05-01")).await;
+    assert_eq!(names(&arc), HashSet::from(["arc1".to_string()]));
+    assert_eq!(arc[0]["properties"]["oidcIssuerProfile"]["issuerUrl"], "https://arc.example/issuer", "Arc spelling");
+    assert!(list(format!("{S2}/providers/Microsoft.Kubernetes/connectedClusters?api-version=2026-05-01"))
+        .await
+        .is_empty());
+
+    // Pinned api-versions, unknown subscriptions.
+    for (url, status) in [
+        (format!("{arm}{S1}/{MI}?api-version=2023-01-31"), 400),
+        (format!("{arm}{S1}/providers/Microsoft.ContainerService/managedClusters?api-version=2024-01-01"), 400),
+        (format!("{arm}{S1}/providers/Microsoft.Kubernetes/connectedClusters?api-version=2024-01-01"), 400),
+        (format!("{arm}/subscriptions/33333333-3333-4333-8333-333333333333/{MI}?api-version=2024-11-30"), 404),
+    ] {
+        assert_eq!(get(&url, Some(ARM_TOKEN)).await.0, status, "{url}");
+    }
+    let stats = mock.stats();
+    assert_eq!(stats.bad_api_version, 3);
+    assert_eq!(stats.count("arm.userAssignedIdentities"), 4);
+    assert_eq!(stats.count("arm.managedClusters"), 2);
+    assert_eq!(stats.count("arm.connectedClusters"), 3);
+}
+
+#[tokio::test]
+async fn each_identity_lists_its_own_federated_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockAzure::start(workload_tenant(dir.path()), MockOptions::default()).await.unwrap();
+    let fics = |id: &str| format!("{id}/federatedIdentityCredentials?api-version=2024-11-30");
+    let a = list_all(&mock.arm_url(), &fics(&identity(S1, "mi-a")), ARM_TOKEN).await;
+    let subjects: HashSet<&str> = a.iter().map(|c| c["properties"]["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, HashSet::from(["system:serviceaccount:team-a:aso", "system:serviceaccount:team-b:app"]));
+    assert_eq!(a[0]["type"], "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials");
+    assert!(list_all(&mock.arm_url(), &fics(&identity(S1, "mi-b")), ARM_TOKEN).await.is_empty());
+    // Case-insensitive, as ARM is.
+    let upper = fics(&identity(S2, "MI-C").replace("resourcegroups", "resourceGroups"));
+    assert_eq!(list_all(&mock.arm_url(), &upper, ARM_TOKEN).await.len(), 1);
+    // An identity that does not exist: 404, even though a credential in the file names it.
+    let url = format!("{}{}", mock.arm_url(), fics(&identity(S1, "mi-unlisted")));
+    let (status, _, body) = get(&url, Some(ARM_TOKEN)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("ResourceNotFound")));
+    let wrong = format!("{}{}", mock.arm_url(), fics(&identity(S1, "mi-a")).replace("2024-11-30", "2023-01-31"));
+    assert_eq!(get(&wrong, Some(ARM_TOKEN)).await.0, 400);
+    assert_eq!(mock.stats().count("arm.federatedIdentityCredentials"), 5);
+}
+
+#[tokio::test]
+async fn application_federated_credentials_are_paged_per_application() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockAzure::start(workload_tenant(dir.path()), MockOptions::default()).await.unwrap();
+    let path = |app: &str| format!("/v1.0/applications/{app}/federatedIdentityCredentials");
+    let creds = list_all(&mock.graph_url(), &path("app1"), GRAPH_TOKEN).await;
+    assert_eq!(ids(&creds), HashSet::from(["c1", "c2", "c3", "c4"].map(String::from)));
+    assert_eq!(creds[0]["issuer"], "https://token.actions.githubusercontent.com");
+    assert_eq!(mock.stats().count("graph.applicationFederatedCredentials"), 2, "4 credentials, pages of 3");
+    assert!(list_all(&mock.graph_url(), &path("APP2"), GRAPH_TOKEN).await.is_empty(), "no file: none");
+    let (status, _, body) = get(&format!("{}{}", mock.graph_url(), path("nope")), Some(GRAPH_TOKEN)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("Request_ResourceNotFound")));
+    // The Graph token only: the ARM one is refused.
+    assert_eq!(get(&format!("{}{}", mock.graph_url(), path("app1")), Some(ARM_TOKEN)).await.0, 401);
+}
+
+#[test]
+fn workload_records_reach_the_snapshot_and_survive_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = workload_tenant(dir.path());
+    let snap = tenant.to_snapshot();
+    let a = &snap.azure;
+    assert_eq!(a.user_assigned_identities.len(), 3);
+    let fics: Vec<&str> = a.federated_identity_credentials.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(fics, ["f1", "f2", "f3"], "the credential of an unlisted identity is never collected");
+    assert_eq!((a.managed_clusters.len(), a.connected_clusters.len()), (2, 1));
+    let arc_issuer = a.connected_clusters[0].properties.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.clone());
+    assert_eq!(arc_issuer.as_deref(), Some("https://arc.example/issuer"));
+    let apps = &snap.entra.application_federated_credentials;
+    assert_eq!((apps.len(), apps[0].application_id.as_str(), apps[0].credentials.len()), (1, "app1", 4));
+    let text = snap.to_json();
+    assert!(!text.contains("PLANTED"), "a secret reached the snapshot");
+
+    let out = tempfile::tempdir().unwrap();
+    tenant.write(out.path()).unwrap();
+    let back = MockTenant::load(out.path()).unwrap();
+    assert_eq!(back.azure.user_assigned_identities, tenant.azure.user_assigned_identities);
+    assert_eq!(back.azure.federated_identity_credentials, tenant.azure.federated_identity_credentials);
+    assert_eq!(back.azure.managed_clusters, tenant.azure.managed_clusters);
+    assert_eq!(back.azure.connected_clusters, tenant.azure.connected_clusters);
+    assert_eq!(back.entra.application_federated_credentials, tenant.entra.application_federated_credentials);
+}
+
+#[test]
+fn a_malformed_cluster_file_names_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("arm")).unwrap();
+    std::fs::write(
+        dir.path().join("arm/managedClusters.json"),
+        r#"[{"id": "x", "properties": {"disableLocalAccounts": "no"}}]"#,
+    )
+    .unwrap();
+    let err = MockTenant::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("arm/managedClusters.json") && err.contains("[0].properties.disableLocalAccounts"), "{err}");
+}
