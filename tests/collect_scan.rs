@@ -8,12 +8,15 @@ use azpath::collect::{collect, Cloud, CollectError, CollectOptions, Endpoints, R
 use azpath_graph::snapshot::{GapReason, Snapshot};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use wiremock::matchers::{header, method, path, query_param};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const AUTHZ: &str = "providers/Microsoft.Authorization";
 const MG: &str = "/providers/Microsoft.Management/managementGroups";
 const TENANT: &str = "tttttttt-0000-0000-0000-000000000000";
+const MI: &str = "providers/Microsoft.ManagedIdentity/userAssignedIdentities";
+const AKS: &str = "providers/Microsoft.ContainerService/managedClusters";
+const ARC: &str = "providers/Microsoft.Kubernetes/connectedClusters";
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -112,6 +115,27 @@ impl Stubs {
             }
         }
         self.arm_list(&format!("{scope}/resourcegroups"), "2021-04-01", rg, 1).await;
+        for (kind, p, version) in [
+            ("userAssignedIdentities", MI, "2024-11-30"),
+            ("managedClusters", AKS, "2025-10-01"),
+            ("connectedClusters", ARC, "2026-05-01"),
+        ] {
+            if !skip.contains(&kind) {
+                self.arm_list(&format!("{scope}/{p}"), version, json!([]), 1).await;
+            }
+        }
+    }
+
+    /// `GET /v1.0/applications/{id}/federatedIdentityCredentials`, answered once with `items`.
+    async fn app_credentials(&self, app: &str, items: Value) {
+        Mock::given(method("GET"))
+            .and(path(format!("/v1.0/applications/{app}/federatedIdentityCredentials")))
+            .and(query_param("$select", "id,name,issuer,subject,audiences"))
+            .and(header("authorization", "Bearer graph-token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "value": items })))
+            .expect(1)
+            .mount(&self.graph)
+            .await;
     }
 }
 
@@ -123,14 +147,21 @@ fn assignment(scope: &str, name: &str, principal: &str) -> Value {
     })
 }
 
+/// The directory of [`directory_with_apps`] with one application, `app1`, whose federated credentials are
+/// listed (none).
 async fn directory(stubs: &Stubs) {
+    directory_with_apps(stubs, json!([{"id": "app1", "appId": "a2", "passwordCredentials": [{"keyId": "k", "hint": "abc", "secretText": null}]}])).await;
+    stubs.app_credentials("app1", json!([])).await;
+}
+
+async fn directory_with_apps(stubs: &Stubs, apps: Value) {
     stubs.graph_list("/v1.0/users", json!([{"id": "u1", "displayName": "Ursula", "userPrincipalName": "u1@x", "accountEnabled": true, "userType": "Member"}])).await;
     stubs.graph_list("/v1.0/groups", json!([{"id": "g1", "displayName": "Admins", "securityEnabled": true}, {"id": "g2", "displayName": "Inner"}])).await;
     // g1 holds a user and (nested) g2; g2's member has no @odata.type, which is fine.
     stubs.graph_list("/v1.0/groups/g1/members", json!([{"@odata.type": "#microsoft.graph.user", "id": "u1"}, {"@odata.type": "#microsoft.graph.group", "id": "g2"}])).await;
     stubs.graph_list("/v1.0/groups/g2/members", json!([{"id": "sp1"}])).await;
     stubs.graph_list("/v1.0/servicePrincipals", json!([{"id": "sp1", "appId": "a1", "servicePrincipalType": "ManagedIdentity", "alternativeNames": ["isExplicit=True", "/subscriptions/s1/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"]}])).await;
-    stubs.graph_list("/v1.0/applications", json!([{"id": "app1", "appId": "a2", "passwordCredentials": [{"keyId": "k", "hint": "abc", "secretText": null}]}])).await;
+    stubs.graph_list("/v1.0/applications", apps).await;
 }
 
 fn gap<'a>(s: &'a Snapshot, api: &str, scope: &str) -> Option<&'a azpath_graph::snapshot::CoverageGap> {
@@ -382,4 +413,175 @@ async fn a_graph_next_link_to_the_arm_host_is_a_gap_and_never_requested() {
     let g = gap(&snap, "graph.users", "tenant").expect("gap");
     assert_eq!(g.reason, GapReason::UntrustedNextLink);
     assert_eq!(snap.entra.users.len(), 1, "the trusted first page is kept");
+}
+
+#[tokio::test]
+async fn identities_credentials_and_clusters_per_subscription_and_per_identity() {
+    let stubs = Stubs::start().await;
+    stubs.subscriptions(&["s1", "s2"]).await;
+    stubs.arm_list(MG, "2023-04-01", json!([]), 1).await;
+    stubs.subscription_rbac("s1", &["userAssignedIdentities", "managedClusters", "connectedClusters"]).await;
+    stubs.subscription_rbac("s2", &["userAssignedIdentities", "managedClusters"]).await;
+    // s2 forbids identities and clusters: gaps for s2 only, s1 and s2's Arc listing go on.
+    stubs.arm_status(&format!("/subscriptions/s2/{MI}"), 403, 1).await;
+    stubs.arm_status(&format!("/subscriptions/s2/{AKS}"), 403, 1).await;
+
+    // s1's identities come in two pages; the third id is not a usable identity id.
+    let mi = |name: &str| format!("/subscriptions/s1/resourcegroups/rg-id/{MI}/{name}");
+    let identity =
+        |id: String, p: &str| json!({"id": id, "name": "x", "properties": {"principalId": p, "clientId": "c"}});
+    let page2 = format!("{}/subscriptions/s1/{MI}?api-version=2024-11-30&$skiptoken=2", stubs.arm.uri());
+    Mock::given(method("GET"))
+        .and(path(format!("/subscriptions/s1/{MI}")))
+        .and(query_param("api-version", "2024-11-30"))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": [identity(mi("mi-a"), "p-a")], "nextLink": page2})),
+        )
+        .expect(1)
+        .mount(&stubs.arm)
+        .await;
+    let evil = "/subscriptions/s1/resourcegroups/../../v1.0/users/providers/Microsoft.ManagedIdentity/userAssignedIdentities/evil";
+    Mock::given(method("GET"))
+        .and(path(format!("/subscriptions/s1/{MI}")))
+        .and(query_param("api-version", "2024-11-30"))
+        .and(query_param("$skiptoken", "2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": [identity(mi("mi-b"), "p-b"), identity(evil.to_string(), "p-e")]})),
+        )
+        .expect(1)
+        .mount(&stubs.arm)
+        .await;
+    let fic = |parent: &str, name: &str, subject: &str| {
+        json!({"id": format!("{parent}/federatedIdentityCredentials/{name}"), "name": name,
+               "properties": {"issuer": "https://oidc.prod-aks.azure.com/t/i1/", "subject": subject, "audiences": ["api://AzureADTokenExchange"]}})
+    };
+    let mi_a = mi("mi-a");
+    stubs
+        .arm_list(
+            &format!("/subscriptions/s1/resourceGroups/rg-id/{MI}/mi-a/federatedIdentityCredentials"),
+            "2024-11-30",
+            json!([
+                fic(&mi_a, "f1", "system:serviceaccount:team-a:aso"),
+                fic(&mi_a, "f2", "system:serviceaccount:b:c")
+            ]),
+            1,
+        )
+        .await;
+    stubs
+        .arm_status(&format!("/subscriptions/s1/resourceGroups/rg-id/{MI}/mi-b/federatedIdentityCredentials"), 403, 1)
+        .await;
+
+    // An AKS cluster whose body carries secrets the snapshot has no field for.
+    let aks1 = json!({
+        "id": format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1"), "name": "aks1",
+        "identity": {"type": "SystemAssigned", "principalId": "p-aks"},
+        "properties": {
+            "fqdn": "aks1.hcp.westeurope.azmk8s.io", "disableLocalAccounts": false, "enableRBAC": true,
+            "aadProfile": {"managed": true, "enableAzureRBAC": true, "adminGroupObjectIDs": null},
+            "oidcIssuerProfile": {"enabled": true, "issuerURL": "https://oidc.prod-aks.azure.com/t/i1/"},
+            "securityProfile": {"workloadIdentity": {"enabled": true}},
+            "identityProfile": {"kubeletidentity": {"resourceId": mi("aks1-agentpool"), "clientId": "c-k", "objectId": "p-k"}},
+            "apiServerAccessProfile": {"enablePrivateCluster": false, "disableRunCommand": true},
+            "servicePrincipalProfile": {"clientId": "msi", "secret": "PLANTED-SP-SECRET"},
+            "linuxProfile": {"adminUsername": "azureuser", "ssh": {"publicKeys": [{"keyData": "PLANTED-SSH-KEY"}]}},
+            "windowsProfile": {"adminUsername": "w", "adminPassword": "PLANTED-WINDOWS-PASSWORD"}
+        }
+    });
+    stubs.arm_list(&format!("/subscriptions/s1/{AKS}"), "2025-10-01", json!([aks1]), 1).await;
+    let arc1 = json!({"id": format!("/subscriptions/s1/resourceGroups/rg-arc/{ARC}/arc1"), "name": "arc1",
+        "identity": {"type": "SystemAssigned", "principalId": "p-arc"},
+        "properties": {"agentPublicKeyCertificate": "PLANTED-CERT", "distribution": "k3s",
+                       "oidcIssuerProfile": {"enabled": true, "issuerUrl": "https://arc.example/issuer"}}});
+    stubs.arm_list(&format!("/subscriptions/s1/{ARC}"), "2026-05-01", json!([arc1]), 1).await;
+
+    // Two applications: app1's credentials in two pages, app2's forbidden.
+    directory_with_apps(&stubs, json!([{"id": "app1"}, {"id": "app2"}])).await;
+    let cred = |id: &str| json!({"id": id, "name": id, "issuer": "https://token.actions.githubusercontent.com", "subject": format!("repo:o/{id}:ref:refs/heads/main"), "audiences": ["api://AzureADTokenExchange"]});
+    let app_path = "/v1.0/applications/app1/federatedIdentityCredentials";
+    let next = format!("{}{app_path}?$select=id,name,issuer,subject,audiences&$skiptoken=p2", stubs.graph.uri());
+    Mock::given(method("GET"))
+        .and(path(app_path))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"value": [cred("c1"), cred("c2")], "@odata.nextLink": next})),
+        )
+        .expect(1)
+        .mount(&stubs.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(app_path))
+        .and(query_param("$skiptoken", "p2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [cred("c3")]})))
+        .expect(1)
+        .mount(&stubs.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/applications/app2/federatedIdentityCredentials"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}),
+        ))
+        .expect(1)
+        .mount(&stubs.graph)
+        .await;
+
+    let e = stubs.endpoints();
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let snap = collect(&e, &tokens, &options()).await.expect("collect");
+
+    let az = &snap.azure;
+    assert_eq!(az.user_assigned_identities.len(), 3, "both pages, the unusable id kept as a record");
+    let fics: Vec<&str> = az.federated_identity_credentials.iter().map(|f| f.properties.subject.as_str()).collect();
+    assert_eq!(fics, ["system:serviceaccount:team-a:aso", "system:serviceaccount:b:c"]);
+    assert_eq!(az.managed_clusters.len(), 1);
+    let p = &az.managed_clusters[0].properties;
+    assert_eq!(
+        p.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()),
+        Some("https://oidc.prod-aks.azure.com/t/i1/")
+    );
+    assert_eq!(p.disable_local_accounts, Some(false));
+    assert_eq!(p.aad_profile.as_ref().and_then(|a| a.enable_azure_rbac), Some(true));
+    assert_eq!(p.api_server_access_profile.as_ref().and_then(|a| a.disable_run_command), Some(true));
+    assert_eq!(
+        p.identity_profile.as_ref().and_then(|m| m.get("kubeletidentity")).and_then(|k| k.object_id.as_deref()),
+        Some("p-k")
+    );
+    let arc = &az.connected_clusters[0].properties;
+    assert_eq!(
+        arc.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()),
+        Some("https://arc.example/issuer")
+    );
+    let apps = &snap.entra.application_federated_credentials;
+    let app1 = apps.iter().find(|a| a.application_id == "app1").expect("app1 credentials");
+    assert_eq!(app1.credentials.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["c1", "c2", "c3"]);
+
+    let src = |api: &str, scope: &str| snap.sources.iter().find(|s| s.api == api && s.scope == scope).map(|s| s.count);
+    assert_eq!(src("arm.userAssignedIdentities", "/subscriptions/s1"), Some(3));
+    assert_eq!(src("arm.federatedIdentityCredentials", &mi_a), Some(2));
+    assert_eq!(src("arm.managedClusters", "/subscriptions/s1"), Some(1));
+    assert_eq!(src("arm.connectedClusters", "/subscriptions/s1"), Some(1));
+    assert_eq!(src("arm.connectedClusters", "/subscriptions/s2"), Some(0));
+    assert_eq!(src("graph.applicationFederatedCredentials", "/applications/app1"), Some(3));
+
+    let reason = |api: &str, scope: &str| gap(&snap, api, scope).map(|g| g.reason);
+    assert_eq!(reason("arm.userAssignedIdentities", "/subscriptions/s2"), Some(GapReason::Forbidden));
+    assert_eq!(reason("arm.managedClusters", "/subscriptions/s2"), Some(GapReason::Forbidden));
+    assert_eq!(reason("arm.federatedIdentityCredentials", &mi("mi-b")), Some(GapReason::Forbidden));
+    assert_eq!(reason("arm.federatedIdentityCredentials", evil), Some(GapReason::Malformed));
+    assert_eq!(reason("graph.applicationFederatedCredentials", "/applications/app2"), Some(GapReason::Forbidden));
+    assert_eq!(snap.coverage.len(), 5, "{:#?}", snap.coverage);
+    for g in &snap.coverage {
+        assert!(!g.may_hide().starts_with("objects of this kind"), "{}: no specific explanation", g.api);
+    }
+
+    // The unusable identity id was never turned into a request.
+    let requests = stubs.arm.received_requests().await.unwrap_or_default();
+    assert!(requests.iter().all(|r| !r.url.path().contains("evil") && !r.url.path().contains("v1.0")));
+    let text = snap.to_json();
+    for planted in ["PLANTED", "linuxProfile", "windowsProfile", "\"secret\""] {
+        assert!(!text.contains(planted), "{planted} reached the snapshot");
+    }
 }

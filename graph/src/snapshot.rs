@@ -180,7 +180,15 @@ impl CoverageGap {
     /// What conclusions a gap in this API may hide, for the report.
     pub fn may_hide(&self) -> &'static str {
         let api = self.api.as_str();
-        if api.ends_with("roleAssignments") {
+        if api.ends_with("federatedIdentityCredentials") || api.ends_with("FederatedCredentials") {
+            "federated credentials are missing: workloads (Kubernetes service accounts, pipelines) that can act as this identity or application are not reported"
+        } else if api.ends_with("userAssignedIdentities") {
+            "managed identities are missing: their federated credentials were not read, so workloads that can act as them are not reported"
+        } else if api.ends_with("managedClusters") {
+            "AKS clusters are missing: cluster-admin paths and links from their workloads to Azure identities are not reported"
+        } else if api.ends_with("connectedClusters") {
+            "Arc-connected clusters are missing: links from their workloads to Azure identities are not reported"
+        } else if api.ends_with("roleAssignments") {
             "role assignments at or under this scope are missing: paths through them are not reported"
         } else if api.ends_with("roleEligibilityScheduleInstances") {
             "PIM-eligible assignments are missing: paths that need a JIT activation are not reported"

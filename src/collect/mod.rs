@@ -22,16 +22,21 @@
 pub mod auth;
 pub mod authorization;
 pub mod cloud;
+pub mod container_service;
 pub mod http;
+pub mod hybrid_kubernetes;
+pub mod managed_identity;
 pub mod msgraph;
 pub mod resources;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use azpath_graph::snapshot::{
-    Application, CoverageGap, DenyAssignment, DirectoryObject, GapReason, Group, GroupMembers, ManagementGroup,
-    ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup, RoleAssignment,
-    RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord, Subscription, User,
+    Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
+    FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, ManagedCluster,
+    ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup,
+    RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord,
+    Subscription, User, UserAssignedIdentity,
 };
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -137,7 +142,7 @@ pub async fn collect(
     let tree = collect_tree(&ctx, &mut snap, &wanted).await;
     let (selected, mg_scopes) = select(&wanted, subs.items, &tree, &mut snap);
 
-    ctx.progress.set_message("listing role assignments and directory objects");
+    ctx.progress.set_message("listing role assignments, identities, clusters and directory objects");
     let mut jobs = Vec::new();
     for sub in &selected {
         let id = if sub.subscription_id.is_empty() { last_segment(&sub.id) } else { sub.subscription_id.clone() };
@@ -147,7 +152,10 @@ pub async fn collect(
         }
         let scope = format!("/subscriptions/{id}");
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: false }));
-        jobs.push(Job::ResourceGroups { subscription_id: id });
+        jobs.push(Job::ResourceGroups { subscription_id: id.clone() });
+        jobs.push(Job::UserAssignedIdentities { subscription_id: id.clone() });
+        jobs.push(Job::ManagedClusters { subscription_id: id.clone() });
+        jobs.push(Job::ConnectedClusters { subscription_id: id });
     }
     for name in &mg_scopes {
         let scope = resources::management_group_scope(name);
@@ -167,7 +175,7 @@ pub async fn collect(
     }
 
     // Direct members of every group, one request each; nesting is resolved by the graph builder.
-    ctx.progress.set_message("listing group members");
+    ctx.progress.set_message("listing group members and federated credentials");
     let mut jobs = Vec::new();
     for g in &snap.entra.groups {
         if safe_name(&g.id) {
@@ -176,6 +184,7 @@ pub async fn collect(
             snap.coverage.push(bad_name("graph.groupMembers", &format!("/groups/{}", g.id), &g.id));
         }
     }
+    jobs.extend(federated_credential_jobs(&mut snap));
     for outcome in ctx.run_all(jobs).await {
         absorb(&mut snap, outcome);
     }
@@ -343,12 +352,17 @@ enum Job {
     ManagementGroup { name: String, listed: Option<ManagementGroup> },
     Descendants { name: String },
     ResourceGroups { subscription_id: String },
+    UserAssignedIdentities { subscription_id: String },
+    FederatedIdentityCredentials { identity_id: String, path: managed_identity::IdentityPath },
+    ManagedClusters { subscription_id: String },
+    ConnectedClusters { subscription_id: String },
     Rbac { list: RbacList, scope: String, at_scope_only: bool },
     Users,
     Groups,
     ServicePrincipals,
     Applications,
     GroupMembers { group_id: String },
+    ApplicationFederatedCredentials { application_id: String },
 }
 
 /// What a job brought back.
@@ -365,6 +379,11 @@ enum Records {
     ServicePrincipals(Vec<ServicePrincipal>),
     Applications(Vec<Application>),
     GroupMembers(String, Vec<DirectoryObject>),
+    UserAssignedIdentities(Vec<UserAssignedIdentity>),
+    FederatedIdentityCredentials(Vec<FederatedIdentityCredential>),
+    ManagedClusters(Vec<ManagedCluster>),
+    ConnectedClusters(Vec<ConnectedCluster>),
+    ApplicationFederatedCredentials(String, Vec<GraphFederatedCredential>),
 }
 
 struct Outcome {
@@ -414,6 +433,27 @@ impl Job {
                 let scope = format!("/subscriptions/{subscription_id}");
                 outcome("arm.resourceGroups", scope, client.list(arm, url).await, Records::ResourceGroups)
             }
+            Job::UserAssignedIdentities { subscription_id } => {
+                let url = managed_identity::user_assigned_identities_url(&arm.base, &subscription_id);
+                let scope = format!("/subscriptions/{subscription_id}");
+                let listing = client.list(arm, url).await;
+                outcome("arm.userAssignedIdentities", scope, listing, Records::UserAssignedIdentities)
+            }
+            Job::FederatedIdentityCredentials { identity_id, path } => {
+                let url = managed_identity::federated_identity_credentials_url(&arm.base, &path);
+                let listing = client.list(arm, url).await;
+                outcome("arm.federatedIdentityCredentials", identity_id, listing, Records::FederatedIdentityCredentials)
+            }
+            Job::ManagedClusters { subscription_id } => {
+                let url = container_service::managed_clusters_url(&arm.base, &subscription_id);
+                let scope = format!("/subscriptions/{subscription_id}");
+                outcome("arm.managedClusters", scope, client.list(arm, url).await, Records::ManagedClusters)
+            }
+            Job::ConnectedClusters { subscription_id } => {
+                let url = hybrid_kubernetes::connected_clusters_url(&arm.base, &subscription_id);
+                let scope = format!("/subscriptions/{subscription_id}");
+                outcome("arm.connectedClusters", scope, client.list(arm, url).await, Records::ConnectedClusters)
+            }
             Job::Rbac { list, scope, at_scope_only } => {
                 let url = list.url(&arm.base, &scope, at_scope_only);
                 let api = list.api();
@@ -460,8 +500,43 @@ impl Job {
                     Records::GroupMembers(group_id, m)
                 })
             }
+            Job::ApplicationFederatedCredentials { application_id } => {
+                let url = msgraph::application_federated_credentials_url(&graph.base, &application_id);
+                let scope = format!("/applications/{application_id}");
+                outcome("graph.applicationFederatedCredentials", scope, client.list(graph, url).await, |c| {
+                    Records::ApplicationFederatedCredentials(application_id, c)
+                })
+            }
         }
     }
+}
+
+/// One listing per user-assigned identity (its federated credentials) and per application (Graph), for the
+/// identities and applications collected so far. An id that cannot be a request path is a gap, not a request.
+fn federated_credential_jobs(snap: &mut Snapshot) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for identity in &snap.azure.user_assigned_identities {
+        if !seen.insert(identity.id.to_ascii_lowercase()) {
+            continue;
+        }
+        match managed_identity::identity_path(&identity.id) {
+            Some(path) => jobs.push(Job::FederatedIdentityCredentials { identity_id: identity.id.clone(), path }),
+            None => snap.coverage.push(bad_name("arm.federatedIdentityCredentials", &identity.id, &identity.id)),
+        }
+    }
+    for app in &snap.entra.applications {
+        if !seen.insert(format!("/applications/{}", app.id.to_ascii_lowercase())) {
+            continue;
+        }
+        if safe_name(&app.id) {
+            jobs.push(Job::ApplicationFederatedCredentials { application_id: app.id.clone() });
+        } else {
+            let scope = format!("/applications/{}", app.id);
+            snap.coverage.push(bad_name("graph.applicationFederatedCredentials", &scope, &app.id));
+        }
+    }
+    jobs
 }
 
 /// Adds a job's records to the snapshot, and its source record or coverage gap.
@@ -480,6 +555,13 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
         Records::ServicePrincipals(v) => e.service_principals.extend(v),
         Records::Applications(v) => e.applications.extend(v),
         Records::GroupMembers(group_id, members) => e.group_members.push(GroupMembers { group_id, members }),
+        Records::UserAssignedIdentities(v) => a.user_assigned_identities.extend(v),
+        Records::FederatedIdentityCredentials(v) => a.federated_identity_credentials.extend(v),
+        Records::ManagedClusters(v) => a.managed_clusters.extend(v),
+        Records::ConnectedClusters(v) => a.connected_clusters.extend(v),
+        Records::ApplicationFederatedCredentials(application_id, credentials) => {
+            e.application_federated_credentials.push(ApplicationFederatedCredentials { application_id, credentials })
+        }
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);
 }

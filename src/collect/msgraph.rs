@@ -1,4 +1,5 @@
-//! Microsoft Graph (v1.0): users, groups and their direct members, service principals, applications.
+//! Microsoft Graph (v1.0): users, groups and their direct members, service principals, applications and their
+//! federated identity credentials.
 //!
 //! Each listing selects only the properties the analysis needs (`$select`), which also keeps secret-bearing
 //! properties out of the responses, and asks for the largest page size (`$top=999`).
@@ -48,5 +49,15 @@ pub fn applications_url(graph: &Url) -> Url {
         graph,
         &format!("{GRAPH_VERSION}/applications"),
         "$select=id,appId,displayName,signInAudience,keyCredentials,passwordCredentials&$top=999",
+    )
+}
+
+/// [List federatedIdentityCredentials](https://learn.microsoft.com/graph/api/application-list-federatedidentitycredentials)
+/// of one application (by object id). The listing supports `$select` but not `$top`.
+pub fn application_federated_credentials_url(graph: &Url, application_id: &str) -> Url {
+    api_url(
+        graph,
+        &format!("{GRAPH_VERSION}/applications/{application_id}/federatedIdentityCredentials"),
+        "$select=id,name,issuer,subject,audiences",
     )
 }

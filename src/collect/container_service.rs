@@ -1,0 +1,26 @@
+//! Azure Resource Manager `Microsoft.ContainerService`: the AKS clusters of a subscription, with the settings
+//! that decide who can become cluster admin and which identities its workloads can use (Entra integration,
+//! Azure RBAC for Kubernetes, local accounts, OIDC issuer, workload identity, cluster and kubelet identities,
+//! pod-managed identities, API server access).
+//!
+//! The api-version is pinned here beside its REST reference (see also `docs/collection.md`). The listing's
+//! secret-bearing parts (`servicePrincipalProfile.secret`, `linuxProfile`, `windowsProfile`) have no field in
+//! the snapshot's [`ManagedCluster`](azpath_graph::snapshot::ManagedCluster), so they are dropped while parsing.
+
+use url::Url;
+
+use super::api_url;
+
+/// [Managed Clusters - List](https://learn.microsoft.com/rest/api/aks/managed-clusters/list): 2025-10-01 has
+/// `oidcIssuerProfile`, `securityProfile.workloadIdentity`, `disableLocalAccounts`, `aadProfile.enableAzureRBAC`,
+/// `identityProfile`, `podIdentityProfile` and `apiServerAccessProfile.disableRunCommand`.
+pub const MANAGED_CLUSTERS_API_VERSION: &str = "2025-10-01";
+
+/// `GET {arm}/subscriptions/{id}/providers/Microsoft.ContainerService/managedClusters`.
+pub fn managed_clusters_url(arm: &Url, subscription_id: &str) -> Url {
+    api_url(
+        arm,
+        &format!("subscriptions/{subscription_id}/providers/Microsoft.ContainerService/managedClusters"),
+        &format!("api-version={MANAGED_CLUSTERS_API_VERSION}"),
+    )
+}
