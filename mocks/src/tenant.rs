@@ -259,7 +259,6 @@ impl MockTenant {
                 federated_identity_credentials: list(files, "arm/federatedIdentityCredentials.json")?,
                 managed_clusters: list(files, "arm/managedClusters.json")?,
                 connected_clusters: list(files, "arm/connectedClusters.json")?,
-                ..Default::default()
             },
             entra: EntraData {
                 users: list(files, "graph/users.json")?,
