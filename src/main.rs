@@ -112,7 +112,7 @@ fn run(cli: Cli) -> Result<u8> {
                 let all = queries::load(queries.as_deref(), &[])?;
                 let mut out = std::io::stdout().lock();
                 for q in all {
-                    writeln!(out, "{:<46} {:<9} {}", q.id, q.severity, q.title)?;
+                    writeln!(out, "{:<46} {:<9} {}", q.id, q.severity.as_str(), q.title)?;
                 }
                 Ok(0)
             }

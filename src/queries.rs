@@ -18,6 +18,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../queries/contributor-or-stronger-on-management-group.toml"),
     ),
     ("can-assign-roles", include_str!("../queries/can-assign-roles.toml")),
+    ("kubernetes-to-subscription-contributor", include_str!("../queries/kubernetes-to-subscription-contributor.toml")),
+    ("cluster-admin-from-azure", include_str!("../queries/cluster-admin-from-azure.toml")),
+    ("can-act-as-managed-identity", include_str!("../queries/can-act-as-managed-identity.toml")),
+    ("aso-identity-broader-than-namespace", include_str!("../queries/aso-identity-broader-than-namespace.toml")),
+    ("aso-credential-forging", include_str!("../queries/aso-credential-forging.toml")),
 ];
 
 /// The built-in queries, parsed.

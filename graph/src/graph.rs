@@ -174,6 +174,13 @@ impl PrivilegeGraph {
         let mut b = PrivilegeGraph::default();
         b.add_scope_tree(snapshot);
         b.add_principals(snapshot);
+        // Managed identities are principals even when the directory was not read.
+        for u in &snapshot.azure.user_assigned_identities {
+            if let Some(pid) = u.properties.principal_id.as_deref() {
+                let n = b.intern(NodeKey::of(pid), NodeKind::ManagedIdentity, &u.name);
+                b.graph[n].kind = NodeKind::ManagedIdentity;
+            }
+        }
         let roles = RoleTable::new(&snapshot.azure.role_definitions);
         for ra in &snapshot.azure.role_assignments {
             b.add_grant(&ra.id, &ra.properties, false, &roles);
@@ -186,6 +193,8 @@ impl PrivilegeGraph {
             b.add_grant(&ei.id, &ei.properties, true, &roles);
         }
         b.add_denies(snapshot);
+        let identities = b.add_identities(snapshot);
+        b.add_kubernetes(snapshot, &identities);
         b
     }
 
@@ -356,7 +365,7 @@ impl PrivilegeGraph {
     }
 
     /// Ensures a scope node exists with its ancestors linked; returns it.
-    fn scope_node(&mut self, raw: &str, display: Option<&str>) -> NodeIndex {
+    pub(crate) fn scope_node(&mut self, raw: &str, display: Option<&str>) -> NodeIndex {
         let norm = scope::normalize(raw);
         let kind = match scope::level(&norm) {
             Level::Root => NodeKind::Root,

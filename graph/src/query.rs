@@ -133,7 +133,7 @@ impl Query {
         let m = &f.matcher;
         let sources = match &m.sources {
             Some(s) => kinds("match.sources", s, false)?,
-            None => vec![NodeKind::User, NodeKind::Group, NodeKind::ServicePrincipal],
+            None => vec![NodeKind::User, NodeKind::Group, NodeKind::ServicePrincipal, NodeKind::ManagedIdentity],
         };
         let targets = kinds("match.targets", &m.targets, true)?;
         if targets.is_empty() {

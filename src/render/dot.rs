@@ -38,7 +38,14 @@ pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     // Cluster scopes by subscription, then by resource group.
     let mut clusters: BTreeMap<String, BTreeMap<String, Vec<&NodeRef>>> = BTreeMap::new();
     let mut loose: Vec<&NodeRef> = Vec::new();
+    // Kubernetes nodes grouped by cluster, then namespace.
+    let mut kube: BTreeMap<String, BTreeMap<String, Vec<&NodeRef>>> = BTreeMap::new();
     for n in nodes.values() {
+        if n.kind.is_kubernetes() || n.id.contains("/namespaces/") && n.kind == NodeKind::KubeServiceAccount {
+            let (cluster, ns) = kube_parts(&n.id);
+            kube.entry(cluster).or_default().entry(ns).or_default().push(n);
+            continue;
+        }
         match (n.kind.is_scope(), scope::subscription_of(&n.id)) {
             (true, Some(sub)) => {
                 let rg = scope::resource_group_of(&n.id).unwrap_or("").to_string();
@@ -74,12 +81,35 @@ pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "  }}")?;
     }
+    for (i, (cluster, namespaces)) in kube.iter().enumerate() {
+        let name = cluster.rsplit('/').next().unwrap_or(cluster).trim_start_matches("k8s:");
+        writeln!(out, "  subgraph \"cluster_k8s_{i}\" {{")?;
+        writeln!(out, "    label={}; style=rounded; color=\"#27ae60\";", quote(&format!("Kubernetes cluster {name}")))?;
+        for (j, (ns, members)) in namespaces.iter().enumerate() {
+            let indent = if ns.is_empty() { "    " } else { "      " };
+            if !ns.is_empty() {
+                writeln!(out, "    subgraph \"cluster_k8s_{i}_ns_{j}\" {{")?;
+                writeln!(out, "      label={}; style=dashed; color=\"#7f7f7f\";", quote(&format!("namespace {ns}")))?;
+            }
+            for n in members {
+                write_node(out, indent, n, None)?;
+            }
+            if !ns.is_empty() {
+                writeln!(out, "    }}")?;
+            }
+        }
+        writeln!(out, "  }}")?;
+    }
     for ((from, to, kind, label), (eligible, conditional)) in &edges {
         let mut attrs = vec![format!("label={}", quote(label))];
         match kind {
             EdgeKind::MemberOf => attrs.push("color=\"#7f7f7f\"".into()),
             EdgeKind::Contains => attrs.push("color=\"#4a78b5\", arrowhead=empty".into()),
             EdgeKind::HasRole => attrs.push("color=\"#c0392b\", penwidth=1.5".into()),
+            EdgeKind::FederatedTrust | EdgeKind::CanWriteFederatedCredential | EdgeKind::AsoActsAs => {
+                attrs.push("color=\"#8e44ad\", penwidth=1.5".into())
+            }
+            _ => attrs.push("color=\"#27ae60\"".into()),
         }
         if *eligible {
             attrs.push("style=dashed".into());
@@ -102,6 +132,11 @@ fn write_node(
         NodeKind::Group => "oval, style=filled, fillcolor=\"#eef3fb\"",
         NodeKind::ServicePrincipal | NodeKind::Application => "hexagon",
         NodeKind::UnknownPrincipal => "ellipse, style=dashed",
+        NodeKind::ManagedIdentity => "hexagon, style=filled, fillcolor=\"#f4ecf7\"",
+        NodeKind::ExternalWorkload => "hexagon, style=dashed",
+        NodeKind::KubeClusterAdmin => "doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
+        NodeKind::KubeNamespace | NodeKind::KubeAsoNamespace => "folder",
+        NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup => "component",
         _ => "box, style=rounded",
     };
     let fill = match worst {
@@ -118,6 +153,21 @@ fn write_node(
         quote(&label),
         if n.kind.is_scope() { fill } else { "" }
     )
+}
+
+/// (cluster id, namespace) of a Kubernetes node id `<cluster>/namespaces/<ns>/…`, `<cluster>/users/…`, …
+fn kube_parts(id: &str) -> (String, String) {
+    for marker in ["/namespaces/", "/users/", "/groups/", "/cluster-admin"] {
+        if let Some(i) = id.find(marker) {
+            let ns = if marker == "/namespaces/" {
+                id[i + marker.len()..].split('/').next().unwrap_or("").to_string()
+            } else {
+                String::new()
+            };
+            return (id[..i].to_string(), ns);
+        }
+    }
+    (id.to_string(), String::new())
 }
 
 /// A DOT double-quoted string: backslashes and quotes escaped, newlines as `\n`, control characters dropped.

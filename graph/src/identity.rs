@@ -1,0 +1,258 @@
+//! Azure-side identity edges: managed identities as principals, control of a user-assigned identity through
+//! its federated credentials, federated trust, and AKS cluster-admin from Azure.
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use rustc_hash::FxHashMap;
+
+use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph};
+use crate::model::{EdgeKind, NodeKind};
+use crate::rbac::{Capability, Caps};
+use crate::scope;
+use crate::snapshot::Snapshot;
+
+/// What the Kubernetes builder needs to know about identities and clusters.
+#[derive(Debug, Default)]
+pub(crate) struct IdentityIndex {
+    /// Client (application) id, lower-case → the identity's service principal node.
+    pub by_client_id: FxHashMap<String, NodeIndex>,
+    /// Identity node → federated subjects it trusts: (cluster id, subject), for trusts on collected clusters.
+    pub trusts: FxHashMap<NodeIndex, Vec<(String, String)>>,
+    /// Identities whose federated credentials were collected.
+    pub federation_known: rustc_hash::FxHashSet<NodeIndex>,
+    /// Normalized cluster id → kubelet identity node.
+    pub kubelet: FxHashMap<String, NodeIndex>,
+    /// Normalized cluster id → cluster-admin node.
+    pub admin: FxHashMap<String, NodeIndex>,
+    /// Lower-case cluster name → normalized cluster id (ambiguous names map to nothing).
+    pub cluster_by_name: FxHashMap<String, Option<String>>,
+    /// Normalized cluster ids that are Entra-integrated.
+    pub entra_integrated: rustc_hash::FxHashSet<String>,
+}
+
+/// The node key of a cluster-scoped Kubernetes object: `<cluster id>/<rest>`.
+pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
+    NodeKey::Path(format!("{cluster}/{rest}").to_ascii_lowercase().into_boxed_str())
+}
+
+fn normalize_issuer(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_string()
+}
+
+impl PrivilegeGraph {
+    /// Adds managed identities, federated trust, write-federated-credential control and AKS admin edges.
+    pub(crate) fn add_identities(&mut self, s: &Snapshot) -> IdentityIndex {
+        let mut idx = IdentityIndex::default();
+        // Service principals of managed identities are their own kind.
+        for sp in &s.entra.service_principals {
+            if sp.service_principal_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity")) {
+                let n = self.node_for(NodeKey::of(&sp.id), NodeKind::ManagedIdentity, "");
+                self.graph[n].kind = NodeKind::ManagedIdentity;
+            }
+            if let (Some(app), Some(n)) = (sp.app_id.as_deref(), self.lookup(&NodeKey::of(&sp.id))) {
+                idx.by_client_id.insert(app.to_ascii_lowercase(), n);
+            }
+        }
+        // User-assigned identities: the ARM resource (a scope, for control) and its principal.
+        let mut uami_node: FxHashMap<String, NodeIndex> = FxHashMap::default();
+        for u in &s.azure.user_assigned_identities {
+            let Some(pid) = u.properties.principal_id.as_deref() else { continue };
+            let n = self.node_for(NodeKey::of(pid), NodeKind::ManagedIdentity, &u.name);
+            self.graph[n].kind = NodeKind::ManagedIdentity;
+            if let Some(c) = u.properties.client_id.as_deref() {
+                idx.by_client_id.insert(c.to_ascii_lowercase(), n);
+            }
+            let resource = self.scope_node(&u.id, Some(&u.name));
+            uami_node.insert(scope::normalize(&u.id), n);
+            self.add_fic_writers(resource, n, &u.id);
+        }
+        // Clusters: issuers, admins, kubelet identities.
+        let mut issuer_cluster: FxHashMap<String, String> = FxHashMap::default();
+        let mut names: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        for c in &s.azure.managed_clusters {
+            let id = scope::normalize(&c.id);
+            names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
+            let p = &c.properties;
+            if let Some(url) = p.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()) {
+                issuer_cluster.insert(normalize_issuer(url), id.clone());
+            }
+            if p.aad_profile.is_some() {
+                idx.entra_integrated.insert(id.clone());
+            }
+            let cluster_node = self.scope_node(&c.id, Some(&c.name));
+            let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
+            self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
+            idx.admin.insert(id.clone(), admin);
+            let local_accounts = p.disable_local_accounts != Some(true);
+            self.add_aks_admins(cluster_node, admin, &c.name, local_accounts);
+            if let Some(aad) = &p.aad_profile {
+                for g in &aad.admin_group_object_ids {
+                    let group = self.node_for(NodeKey::of(g), NodeKind::Group, "");
+                    self.add_noted_edge(
+                        group,
+                        admin,
+                        EdgeKind::AksClusterAdmin,
+                        Caps::EMPTY,
+                        0,
+                        EdgeNote {
+                            evidence: vec![c.id.clone(), format!("aadProfile.adminGroupObjectIDs={g}")],
+                            detail: format!(
+                                "members of this group are cluster-admin of {} (aadProfile.adminGroupObjectIDs)",
+                                c.name
+                            ),
+                            label: "AKS admin group".into(),
+                        },
+                    );
+                }
+            }
+            let kubelet = p.identity_profile.as_ref().and_then(|m| m.get("kubeletidentity"));
+            if let Some(oid) = kubelet.and_then(|k| k.object_id.as_deref()) {
+                let name =
+                    kubelet.and_then(|k| k.resource_id.as_deref()).and_then(|r| r.rsplit('/').next()).unwrap_or("");
+                let n = self.node_for(NodeKey::of(oid), NodeKind::ManagedIdentity, name);
+                self.graph[n].kind = NodeKind::ManagedIdentity;
+                idx.kubelet.insert(id.clone(), n);
+            }
+        }
+        for c in &s.azure.connected_clusters {
+            let id = scope::normalize(&c.id);
+            names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
+            if let Some(url) = c.properties.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()) {
+                issuer_cluster.insert(normalize_issuer(url), id.clone());
+            }
+            if c.properties.aad_profile.is_some() {
+                idx.entra_integrated.insert(id.clone());
+            }
+            let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
+            self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
+            idx.admin.insert(id.clone(), admin);
+        }
+        idx.cluster_by_name =
+            names.into_iter().map(|(k, v)| (k, if v.len() == 1 { v.into_iter().next() } else { None })).collect();
+
+        // Federated credentials: user-assigned identities (ARM) and applications (Graph).
+        let mut trusts: Vec<(NodeIndex, String, String, String)> = Vec::new();
+        for f in &s.azure.federated_identity_credentials {
+            let id = scope::normalize(&f.id);
+            let Some(parent) = id.split("/federatedidentitycredentials/").next() else { continue };
+            let Some(&identity) = uami_node.get(parent) else { continue };
+            trusts.push((identity, f.id.clone(), f.properties.issuer.clone(), f.properties.subject.clone()));
+        }
+        let app_ids: FxHashMap<String, String> = s
+            .entra
+            .applications
+            .iter()
+            .filter_map(|a| Some((a.id.to_ascii_lowercase(), a.app_id.clone()?.to_ascii_lowercase())))
+            .collect();
+        for af in &s.entra.application_federated_credentials {
+            let Some(app_id) = app_ids.get(&af.application_id.to_ascii_lowercase()) else { continue };
+            let Some(&identity) = idx.by_client_id.get(app_id) else { continue };
+            for c in &af.credentials {
+                trusts.push((identity, c.id.clone(), c.issuer.clone(), c.subject.clone()));
+            }
+        }
+        if s.sources.iter().any(|x| x.api == "arm.federatedIdentityCredentials")
+            || !s.azure.federated_identity_credentials.is_empty()
+        {
+            idx.federation_known.extend(uami_node.values().copied());
+        }
+        for (identity, fic_id, issuer, subject) in trusts {
+            idx.federation_known.insert(identity);
+            let from = match issuer_cluster.get(&normalize_issuer(&issuer)) {
+                Some(cluster) => {
+                    let Some(rest) = subject.strip_prefix("system:serviceaccount:") else { continue };
+                    let Some((ns, sa)) = rest.split_once(':') else { continue };
+                    idx.trusts.entry(identity).or_default().push((cluster.clone(), subject.clone()));
+                    let n = self.node_for(
+                        kube_key(cluster, &format!("namespaces/{ns}/serviceaccounts/{sa}")),
+                        NodeKind::KubeServiceAccount,
+                        &format!("{ns}/{sa}"),
+                    );
+                    n
+                }
+                None => self.node_for(
+                    NodeKey::Path(format!("federated:{issuer}|{subject}").into_boxed_str()),
+                    NodeKind::ExternalWorkload,
+                    &format!("{subject} @ {issuer}"),
+                ),
+            };
+            let name = self.graph[identity].name.to_string();
+            self.add_noted_edge(
+                from,
+                identity,
+                EdgeKind::FederatedTrust,
+                Caps::EMPTY,
+                0,
+                EdgeNote {
+                    evidence: vec![fic_id, format!("issuer={issuer}"), format!("subject={subject}")],
+                    detail: format!("a federated credential of {name} trusts tokens of {subject} issued by {issuer}"),
+                    label: "federated credential".into(),
+                },
+            );
+        }
+        idx
+    }
+
+    /// Principals whose roles over the identity's resource allow writing federated credentials can act as it.
+    fn add_fic_writers(&mut self, resource: NodeIndex, identity: NodeIndex, resource_id: &str) {
+        let want = Capability::WriteFederatedCredential.bit();
+        for (principal, grant, flags) in self.grants_over(resource, want) {
+            let g = &self.grants[grant];
+            let note = EdgeNote {
+                evidence: vec![g.assignment_id.clone(), resource_id.to_string()],
+                detail: format!(
+                    "{} at {} allows adding a federated credential to {} and signing in as it",
+                    g.role_name,
+                    g.scope,
+                    resource_id.rsplit('/').next().unwrap_or(resource_id)
+                ),
+                label: "can add federated credential".into(),
+            };
+            self.add_noted_edge(principal, identity, EdgeKind::CanWriteFederatedCredential, Caps::EMPTY, flags, note);
+        }
+    }
+
+    /// Principals who can get the cluster's admin credential, or change the cluster.
+    fn add_aks_admins(&mut self, cluster: NodeIndex, admin: NodeIndex, name: &str, local_accounts: bool) {
+        let list = Capability::ListAksAdminCredential.bit();
+        let write = Capability::WriteAksCluster.bit();
+        for (principal, grant, flags) in self.grants_over(cluster, Caps(list.0 | write.0)) {
+            let g = &self.grants[grant];
+            let caps = g.own_caps | g.delegated_caps;
+            let detail = if caps.contains(Capability::ListAksAdminCredential) && local_accounts {
+                format!(
+                    "{} at {} allows listClusterAdminCredential, and local accounts are enabled on {name}",
+                    g.role_name, g.scope
+                )
+            } else if caps.contains(Capability::WriteAksCluster) {
+                format!(
+                    "{} at {} allows managedClusters/write on {name} (can re-enable local accounts)",
+                    g.role_name, g.scope
+                )
+            } else {
+                continue;
+            };
+            let note = EdgeNote {
+                evidence: vec![g.assignment_id.clone(), g.role_definition_id.clone()],
+                detail,
+                label: "AKS cluster admin".into(),
+            };
+            self.add_noted_edge(principal, admin, EdgeKind::AksClusterAdmin, Caps::EMPTY, flags, note);
+        }
+    }
+
+    /// Role edges on the scope or above it whose capabilities meet `want`: (principal, grant index, flags).
+    fn grants_over(&self, scope_node: NodeIndex, want: Caps) -> Vec<(NodeIndex, usize, u8)> {
+        let mut out = Vec::new();
+        for s in self.scope_chain(scope_node) {
+            for e in self.graph.edges_directed(s, Direction::Incoming) {
+                let w = e.weight();
+                if w.kind == EdgeKind::HasRole && w.caps.intersects(want) {
+                    out.push((e.source(), w.evidence as usize, w.flags));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,1153 @@
+//! Reads `kubectl get … -A -o json` (or `-o yaml`) output into a [`KubeCluster`], sanitizing as it reads.
+//!
+//! The input is what
+//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments -A -o json`
+//! prints: a `v1 List` of mixed kinds. Also accepted: a single object, a typed list (`SecretList`, whose items
+//! may lack `kind`), a bare JSON array, several JSON documents in a row, and YAML with one or more documents
+//! (`kubectl -o yaml`, manifests separated by `---`). Objects of any API group ending in `.azure.com` are
+//! Azure Service Operator resources. Other kinds are skipped and counted ([`ParsedDump::skipped`]).
+//!
+//! **Secret values never leave this module, and are never copied when the input is JSON.** Each JSON item is
+//! first seen as raw text, its kind is probed, then it is decoded into a private wire type that has no place
+//! for a secret value: `data`/`stringData` entries are walked key by key and only the values of
+//! [`NON_SECRET_KEYS`](crate::kube::NON_SECRET_KEYS) are read (every other value is skipped unread), Secret
+//! annotation and label values are skipped the same way (`kubectl apply` copies the whole Secret into the
+//! `kubectl.kubernetes.io/last-applied-configuration` annotation), and that annotation's value is dropped on
+//! every object (a Deployment's holds its literal environment). A Deployment's environment keeps a `value`
+//! only for the non-secret names, and `secretKeyRef` references. YAML is parsed into a document tree first,
+//! which is dropped as soon as the dump is read. Error messages never quote a value from the input.
+//!
+//! ```
+//! use azpath_graph::kube_dump;
+//!
+//! let dump = r#"{"apiVersion":"v1","kind":"List","items":[
+//!   {"apiVersion":"v1","kind":"Secret","metadata":{"name":"aso-credential","namespace":"team-a"},
+//!    "stringData":{"AZURE_CLIENT_ID":"11111111-2222-3333-4444-555555555555","AZURE_CLIENT_SECRET":"hunter2"}}]}"#;
+//! let cluster = kube_dump::parse(dump, "dump.json", "aks-prod").unwrap();
+//! let secret = &cluster.secrets[0];
+//! assert_eq!(secret.keys, ["AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]);
+//! assert_eq!(secret.values["AZURE_CLIENT_ID"], "11111111-2222-3333-4444-555555555555");
+//! assert!(!serde_json::to_string(&cluster).unwrap().contains("hunter2"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::kube::{
+    is_non_secret_key, null_as_empty, AggregationRule, AsoOwner, AsoResource, CustomResourceDefinition, Deployment,
+    EnvVar, KubeCluster, Namespace, ObjectMeta, PolicyRule, Role, RoleBinding, RoleRef, SecretMeta, ServiceAccount,
+    Subject,
+};
+use crate::snapshot::AzureData;
+
+/// The annotation `kubectl apply` fills with the whole object as last applied, values included.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Annotations of ASO resources kept (with their values); all others are dropped.
+pub const ASO_ANNOTATION_PREFIX: &str = "serviceoperator.azure.com/";
+
+/// Why a dump could not be read. Messages name the source and the item, never a value from the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeDumpError {
+    /// The text is not valid JSON or YAML.
+    #[error("{source_name}: not valid {format}: {message}")]
+    Syntax {
+        /// The file (or other source) read.
+        source_name: String,
+        /// `JSON` or `YAML`.
+        format: &'static str,
+        /// What the parser said, with its line and column.
+        message: String,
+    },
+    /// A document is neither a Kubernetes object nor a list of them.
+    #[error("{source_name}: {location}: {message}")]
+    Shape {
+        /// The file read.
+        source_name: String,
+        /// Which document (`document[2]`), or `.` for the whole input.
+        location: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// An object does not have the shape of its kind.
+    #[error("{source_name}: {item}: {field}: {message}")]
+    Item {
+        /// The file read.
+        source_name: String,
+        /// Which object: `items[12] (Secret team-a/aso-credential)`.
+        item: String,
+        /// The field, from the object's root: `metadata.name`, `rules[0].verbs`.
+        field: String,
+        /// What was wrong (`missing field`, `invalid type: string, expected a sequence`).
+        message: String,
+    },
+}
+
+/// A parsed dump, with what was skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedDump {
+    /// The objects kept, sanitized and sorted.
+    pub cluster: KubeCluster,
+    /// Objects of kinds azpath does not read, by `Kind (apiVersion)`.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl ParsedDump {
+    /// Number of objects kept.
+    pub fn object_count(&self) -> usize {
+        object_count(&self.cluster)
+    }
+}
+
+/// Number of Kubernetes objects held for a cluster.
+pub fn object_count(c: &KubeCluster) -> usize {
+    c.namespaces.len()
+        + c.service_accounts.len()
+        + c.roles.len()
+        + c.cluster_roles.len()
+        + c.role_bindings.len()
+        + c.cluster_role_bindings.len()
+        + c.secrets.len()
+        + c.crds.len()
+        + c.deployments.len()
+        + c.aso_resources.len()
+}
+
+/// Parses a dump of cluster `cluster` read from `source_name` (used in errors and as `dump:<source_name>`).
+pub fn parse(text: &str, source_name: &str, cluster: &str) -> Result<KubeCluster, KubeDumpError> {
+    parse_counted(text, source_name, cluster).map(|p| p.cluster)
+}
+
+/// [`parse`], also returning the kinds that were skipped.
+pub fn parse_counted(text: &str, source_name: &str, cluster: &str) -> Result<ParsedDump, KubeDumpError> {
+    let mut b = Builder {
+        source_name,
+        out: ParsedDump {
+            cluster: KubeCluster {
+                cluster: cluster.to_string(),
+                source: format!("dump:{source_name}"),
+                ..Default::default()
+            },
+            skipped: BTreeMap::new(),
+        },
+    };
+    let body = text.trim_start_matches('\u{feff}');
+    let first = body.trim_start().chars().next();
+    match first {
+        None => return Err(b.shape(".", "the input is empty".into())),
+        Some('{') | Some('[') => b.json(text, body)?,
+        Some(_) => b.yaml(body)?,
+    }
+    normalize(&mut b.out.cluster);
+    Ok(b.out)
+}
+
+/// Adds `from`'s objects to `into` (same cluster, e.g. several files of one dump) and re-sorts, keeping the
+/// first of two objects with the same kind, namespace and name.
+pub fn merge(into: &mut KubeCluster, from: KubeCluster) {
+    into.namespaces.extend(from.namespaces);
+    into.service_accounts.extend(from.service_accounts);
+    into.roles.extend(from.roles);
+    into.cluster_roles.extend(from.cluster_roles);
+    into.role_bindings.extend(from.role_bindings);
+    into.cluster_role_bindings.extend(from.cluster_role_bindings);
+    into.secrets.extend(from.secrets);
+    into.crds.extend(from.crds);
+    into.deployments.extend(from.deployments);
+    into.aso_resources.extend(from.aso_resources);
+    if into.server.is_none() {
+        into.server = from.server;
+    }
+    normalize(into);
+}
+
+/// Sorts every list by namespace and name and drops repeats, so equal dumps give equal snapshots.
+pub fn normalize(c: &mut KubeCluster) {
+    fn by_key<T>(v: &mut Vec<T>, key: impl Fn(&T) -> (String, Option<String>, String)) {
+        v.sort_by_cached_key(|x| key(x));
+        v.dedup_by(|a, b| key(a) == key(b));
+    }
+    fn meta(m: &ObjectMeta) -> (String, Option<String>, String) {
+        (String::new(), m.namespace.clone(), m.name.clone())
+    }
+    by_key(&mut c.namespaces, |x| meta(&x.metadata));
+    by_key(&mut c.service_accounts, |x| meta(&x.metadata));
+    by_key(&mut c.roles, |x| meta(&x.metadata));
+    by_key(&mut c.cluster_roles, |x| meta(&x.metadata));
+    by_key(&mut c.role_bindings, |x| meta(&x.metadata));
+    by_key(&mut c.cluster_role_bindings, |x| meta(&x.metadata));
+    by_key(&mut c.secrets, |x| meta(&x.metadata));
+    by_key(&mut c.deployments, |x| meta(&x.metadata));
+    by_key(&mut c.aso_resources, |x| {
+        (format!("{}/{}", group_of(&x.api_version), x.kind), x.metadata.namespace.clone(), x.metadata.name.clone())
+    });
+    by_key(&mut c.crds, |x| (x.name.clone(), None, String::new()));
+}
+
+/// How a `--kube-dump` cluster name matched the collected AKS and Arc clusters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterMatch {
+    /// One cluster: its resource id as collected.
+    Found(String),
+    /// No collected cluster has this id or name.
+    Unknown,
+    /// Several clusters have this name (in different resource groups or subscriptions): their ids.
+    Ambiguous(Vec<String>),
+}
+
+/// Matches `given` (an ARM resource id, or a cluster name) against the AKS clusters
+/// (`managedClusters`) and Arc clusters (`connectedClusters`) in `azure`, case-insensitively.
+pub fn resolve_cluster(given: &str, azure: &AzureData) -> ClusterMatch {
+    let given = given.trim();
+    let clusters = azure
+        .managed_clusters
+        .iter()
+        .map(|c| (&c.id, &c.name))
+        .chain(azure.connected_clusters.iter().map(|c| (&c.id, &c.name)));
+    let mut found: Vec<String> = Vec::new();
+    for (id, name) in clusters {
+        let hit = if given.starts_with('/') {
+            id.trim_end_matches('/').eq_ignore_ascii_case(given.trim_end_matches('/'))
+        } else {
+            let name = if name.is_empty() { id.trim_end_matches('/').rsplit('/').next().unwrap_or("") } else { name };
+            name.eq_ignore_ascii_case(given)
+        };
+        if hit && !found.iter().any(|f| f.eq_ignore_ascii_case(id)) {
+            found.push(id.clone());
+        }
+    }
+    match found.len() {
+        0 => ClusterMatch::Unknown,
+        1 => ClusterMatch::Found(found.remove(0)),
+        _ => {
+            found.sort();
+            ClusterMatch::Ambiguous(found)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Documents and items
+// ---------------------------------------------------------------------------------------------------------
+
+/// One object of the input, not decoded yet.
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Json(&'a RawValue),
+    Yaml(&'a serde_norway::Value),
+}
+
+/// A decoding failure at a field.
+struct FieldError {
+    field: String,
+    message: String,
+}
+
+impl Node<'_> {
+    fn decode<T: DeserializeOwned>(self) -> Result<T, FieldError> {
+        match self {
+            Node::Json(raw) => {
+                let de = &mut serde_json::Deserializer::from_str(raw.get());
+                serde_path_to_error::deserialize(de).map_err(|e| field_error(e.path(), &e.inner().to_string()))
+            }
+            Node::Yaml(value) => {
+                serde_path_to_error::deserialize(value).map_err(|e| field_error(e.path(), &e.inner().to_string()))
+            }
+        }
+    }
+}
+
+fn field_error(path: &serde_path_to_error::Path, message: &str) -> FieldError {
+    let message = strip_position(message);
+    let path = path.to_string();
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+        let field = if path == "." { name.to_string() } else { format!("{path}.{name}") };
+        return FieldError { field, message: "missing field".into() };
+    }
+    FieldError { field: path, message: scrub(message) }
+}
+
+/// Drops serde_json's ` at line L column C`, which counts from the start of the item, not of the file.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(at)
+            if message[at + 9..].split(" column ").count() == 2
+                && message[at + 9..].chars().all(|c| c.is_ascii_digit() || " column".contains(c)) =>
+        {
+            &message[..at]
+        }
+        _ => message,
+    }
+}
+
+/// Removes any input value that a serde message quotes (`invalid type: string "…", expected …`,
+/// ``unknown variant `…` ``), keeping what kind of value it was and what was expected.
+fn scrub(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let what = rest.split([' ', ',']).next().unwrap_or("");
+            let expected = rest.rfind(", expected ").map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}{what}{expected}");
+        }
+    }
+    for prefix in ["unknown variant ", "unknown field "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let expected = rest.rfind(", expected ").map(|i| &rest[i..]).unwrap_or("");
+            return format!("{}{expected}", prefix.trim_end());
+        }
+    }
+    if let Some(cut) = message.find(['"', '`', '\'']) {
+        // A message of another form that quotes something: keep only the words before the quote.
+        return message[..cut].trim_end().trim_end_matches(':').to_string();
+    }
+    message.to_string()
+}
+
+/// The group of an `apiVersion` (`rbac.authorization.k8s.io/v1` → `rbac.authorization.k8s.io`, `v1` → ``).
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
+/// What every item is first read as: enough to name it and pick its kind.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    #[serde(default, deserialize_with = "lenient_string")]
+    api_version: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_probe_meta")]
+    metadata: ProbeMeta,
+}
+
+/// The name and namespace of an object, or nothing when `metadata` is not a map; other fields are skipped
+/// unread.
+#[derive(Default)]
+struct ProbeMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+fn lenient_probe_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ProbeMeta, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = ProbeMeta;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("object metadata")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ProbeMeta, A::Error> {
+            let mut meta = ProbeMeta::default();
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "name" => meta.name = map.next_value::<Scalar>()?.0,
+                    "namespace" => meta.namespace = map.next_value::<Scalar>()?.0,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(meta)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ProbeMeta, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(ProbeMeta::default())
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<ProbeMeta, D2::Error> {
+            lenient_probe_meta(d)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<ProbeMeta, E> {
+            Ok(ProbeMeta::default())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// What a JSON document says it is.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonHead {
+    #[serde(default, deserialize_with = "lenient_string")]
+    api_version: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    kind: Option<String>,
+}
+
+/// The items of a JSON list, as raw text.
+#[derive(Deserialize)]
+struct JsonItems<'a> {
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+}
+
+struct Builder<'s> {
+    source_name: &'s str,
+    out: ParsedDump,
+}
+
+/// The kind and apiVersion a typed list (`SecretList`) gives items that do not say theirs.
+type Inherited = Option<(String, Option<String>)>;
+
+fn list_item_kind(kind: Option<&str>, api_version: Option<&str>) -> Option<Inherited> {
+    let kind = kind?;
+    if kind == "List" {
+        return Some(None);
+    }
+    let item = kind.strip_suffix("List").filter(|k| !k.is_empty())?;
+    Some(Some((item.to_string(), api_version.map(str::to_string))))
+}
+
+impl Builder<'_> {
+    fn shape(&self, location: &str, message: String) -> KubeDumpError {
+        KubeDumpError::Shape { source_name: self.source_name.to_string(), location: location.to_string(), message }
+    }
+
+    fn json(&mut self, text: &str, body: &str) -> Result<(), KubeDumpError> {
+        let docs: Vec<&RawValue> = serde_json::Deserializer::from_str(body)
+            .into_iter::<&RawValue>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| KubeDumpError::Syntax {
+                source_name: self.source_name.to_string(),
+                format: "JSON",
+                message: scrub(&e.to_string()),
+            })?;
+        let many = docs.len() > 1;
+        for (d, raw) in docs.into_iter().enumerate() {
+            let doc_label = if many { format!("document[{d}]") } else { String::new() };
+            let line = line_of(text, raw.get());
+            let source_name = self.source_name;
+            let shape = |e: serde_json::Error| {
+                KubeDumpError::Shape {
+                    source_name: source_name.to_string(),
+                    location: or_root(&doc_label).to_string(),
+                    message: scrub(strip_position(&e.to_string())),
+                }
+            };
+            if raw.get().starts_with('[') {
+                let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(shape)?;
+                self.items(items.into_iter().map(Node::Json), &doc_label, None, text)?;
+                continue;
+            }
+            let head: JsonHead = serde_json::from_str(raw.get()).map_err(shape)?;
+            match list_item_kind(head.kind.as_deref(), head.api_version.as_deref()) {
+                Some(inherited) => {
+                    let list: JsonItems = serde_json::from_str(raw.get()).map_err(shape)?;
+                    let items = list.items.unwrap_or_default();
+                    self.items(items.into_iter().map(Node::Json), &doc_label, inherited, text)?
+                }
+                None => {
+                    let label = if many { doc_label } else { "object".to_string() };
+                    self.object(Node::Json(raw), label, None, line)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn yaml(&mut self, body: &str) -> Result<(), KubeDumpError> {
+        let mut docs = Vec::new();
+        for doc in serde_norway::Deserializer::from_str(body) {
+            let value = serde_norway::Value::deserialize(doc).map_err(|e| KubeDumpError::Syntax {
+                source_name: self.source_name.to_string(),
+                format: "YAML",
+                message: scrub(&e.to_string()),
+            })?;
+            docs.push(value);
+        }
+        let many = docs.len() > 1;
+        for (d, value) in docs.iter().enumerate() {
+            let doc_label = if many { format!("document[{d}]") } else { String::new() };
+            match value {
+                serde_norway::Value::Null => continue,
+                serde_norway::Value::Sequence(items) => {
+                    self.items(items.iter().map(Node::Yaml), &doc_label, None, "")?;
+                }
+                serde_norway::Value::Mapping(map) => {
+                    let get = |k: &str| map.get(k).and_then(|v| v.as_str());
+                    let inherited = list_item_kind(get("kind"), get("apiVersion"));
+                    match (inherited, map.get("items")) {
+                        (Some(inherited), Some(serde_norway::Value::Sequence(items))) => {
+                            self.items(items.iter().map(Node::Yaml), &doc_label, inherited, "")?
+                        }
+                        (Some(_), Some(serde_norway::Value::Null)) => {}
+                        (Some(_), Some(_)) => {
+                            return Err(self.shape(or_root(&doc_label), "items: expected a sequence".into()))
+                        }
+                        _ => {
+                            let label = if many { doc_label } else { "object".to_string() };
+                            self.object(Node::Yaml(value), label, None, None)?
+                        }
+                    }
+                }
+                _ => {
+                    return Err(self.shape(
+                        or_root(&doc_label),
+                        "expected a Kubernetes object or a List of them, found a scalar".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn items<'a>(
+        &mut self,
+        items: impl Iterator<Item = Node<'a>>,
+        doc_label: &str,
+        inherited: Inherited,
+        text: &str,
+    ) -> Result<(), KubeDumpError> {
+        for (i, node) in items.enumerate() {
+            let label = if doc_label.is_empty() { format!("items[{i}]") } else { format!("{doc_label}.items[{i}]") };
+            let line = match node {
+                Node::Json(raw) if !text.is_empty() => line_of(text, raw.get()),
+                _ => None,
+            };
+            self.object(node, label, inherited.as_ref(), line)?;
+        }
+        Ok(())
+    }
+
+    fn object(
+        &mut self,
+        node: Node<'_>,
+        position: String,
+        inherited: Option<&(String, Option<String>)>,
+        line: Option<usize>,
+    ) -> Result<(), KubeDumpError> {
+        let source_name = self.source_name;
+        let item_error = |item: String, e: FieldError| KubeDumpError::Item {
+            source_name: source_name.to_string(),
+            item: match line {
+                Some(l) => format!("{item} at line {l}"),
+                None => item,
+            },
+            field: e.field,
+            message: e.message,
+        };
+        let probe: Probe = node.decode().map_err(|e| item_error(position.clone(), e))?;
+        let kind = probe.kind.or_else(|| inherited.map(|(k, _)| k.clone()));
+        let api_version = probe.api_version.or_else(|| inherited.and_then(|(_, v)| v.clone()));
+        let Some(kind) = kind else {
+            return Err(item_error(position, FieldError { field: "kind".into(), message: "missing field".into() }));
+        };
+        let name = match (&probe.metadata.namespace, &probe.metadata.name) {
+            (Some(ns), Some(n)) => format!("{ns}/{n}"),
+            (None, Some(n)) => n.clone(),
+            (Some(ns), None) => format!("in {ns}"),
+            (None, None) => "without a name".into(),
+        };
+        let item = format!("{position} ({kind} {name})");
+        let fail = |e: FieldError| item_error(item.clone(), e);
+        let group = api_version.as_deref().map(group_of);
+        let c = &mut self.out.cluster;
+        match (group, kind.as_str()) {
+            (Some("") | None, "Namespace") => {
+                let w: ObjectWire<KeepAnnotations> = node.decode().map_err(fail)?;
+                c.namespaces.push(Namespace { metadata: w.metadata.into_meta() });
+            }
+            (Some("") | None, "ServiceAccount") => {
+                let w: ObjectWire<KeepAnnotations> = node.decode().map_err(fail)?;
+                c.service_accounts.push(ServiceAccount { metadata: w.metadata.into_meta() });
+            }
+            (Some("") | None, "Secret") => {
+                let w: SecretWire = node.decode().map_err(fail)?;
+                c.secrets.push(w.into_secret());
+            }
+            (Some("rbac.authorization.k8s.io") | None, "Role" | "ClusterRole") => {
+                let w: RoleWire = node.decode().map_err(fail)?;
+                let role =
+                    Role { metadata: w.metadata.into_meta(), rules: w.rules, aggregation_rule: w.aggregation_rule };
+                if kind == "Role" {
+                    c.roles.push(role)
+                } else {
+                    c.cluster_roles.push(role)
+                }
+            }
+            (Some("rbac.authorization.k8s.io") | None, "RoleBinding" | "ClusterRoleBinding") => {
+                let w: BindingWire = node.decode().map_err(fail)?;
+                let binding = RoleBinding { metadata: w.metadata.into_meta(), role_ref: w.role_ref, subjects: w.subjects };
+                if kind == "RoleBinding" {
+                    c.role_bindings.push(binding)
+                } else {
+                    c.cluster_role_bindings.push(binding)
+                }
+            }
+            (Some("apiextensions.k8s.io") | None, "CustomResourceDefinition") => {
+                let w: CrdWire = node.decode().map_err(fail)?;
+                c.crds.push(CustomResourceDefinition {
+                    name: w.metadata.name,
+                    group: w.spec.group.unwrap_or_default(),
+                    kind: w.spec.names.kind.unwrap_or_default(),
+                });
+            }
+            (Some("apps" | "extensions") | None, "Deployment") => {
+                let w: DeploymentWire = node.decode().map_err(fail)?;
+                c.deployments.push(w.into_deployment());
+            }
+            (Some(g), _) if g.ends_with(".azure.com") => {
+                let w: AsoWire = node.decode().map_err(fail)?;
+                let spec = w.spec.unwrap_or_default();
+                c.aso_resources.push(AsoResource {
+                    api_version: api_version.clone().unwrap_or_default(),
+                    kind: kind.clone(),
+                    metadata: w.metadata.into_meta(),
+                    owner: spec.owner.map(|o| AsoOwner { name: o.name, arm_id: o.arm_id }),
+                    azure_name: spec.azure_name,
+                });
+            }
+            _ => {
+                let key = match &api_version {
+                    Some(v) => format!("{kind} ({v})"),
+                    None => kind.clone(),
+                };
+                *self.out.skipped.entry(key).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn or_root(label: &str) -> &str {
+    if label.is_empty() {
+        "."
+    } else {
+        label
+    }
+}
+
+/// The 1-based line where `part` (a slice of `text`) starts.
+fn line_of(text: &str, part: &str) -> Option<usize> {
+    let offset = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let before = text.get(..offset)?;
+    Some(before.bytes().filter(|b| *b == b'\n').count() + 1)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wire types: what is read of each kind. None has a place for a secret value.
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(bound = "")]
+struct ObjectWire<A: AnnotationPolicy> {
+    metadata: MetaWire<A>,
+}
+
+#[derive(Deserialize)]
+#[serde(bound = "")]
+struct MetaWire<A: AnnotationPolicy> {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: StringMap<A::Labels>,
+    #[serde(default)]
+    annotations: StringMap<A>,
+}
+
+impl<A: AnnotationPolicy> MetaWire<A> {
+    fn into_meta(self) -> ObjectMeta {
+        ObjectMeta { name: self.name, namespace: self.namespace, labels: self.labels.0, annotations: self.annotations.0 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    rules: Vec<PolicyRule>,
+    #[serde(default)]
+    aggregation_rule: Option<AggregationRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BindingWire {
+    metadata: MetaWire<KeepAnnotations>,
+    role_ref: RoleRef,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    subjects: Vec<Subject>,
+}
+
+#[derive(Deserialize)]
+struct CrdWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    spec: CrdSpec,
+}
+
+#[derive(Deserialize, Default)]
+struct CrdSpec {
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    names: CrdNames,
+}
+
+#[derive(Deserialize, Default)]
+struct CrdNames {
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AsoWire {
+    metadata: MetaWire<AsoAnnotations>,
+    #[serde(default)]
+    spec: Option<AsoSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AsoSpec {
+    #[serde(default)]
+    owner: Option<AsoOwnerWire>,
+    #[serde(default)]
+    azure_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AsoOwnerWire {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arm_id: Option<String>,
+}
+
+/// A Secret: key names, and values of the non-secret keys only.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretWire {
+    metadata: MetaWire<NamesOnly>,
+    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
+    secret_type: Option<String>,
+    #[serde(default)]
+    data: SecretEntries<Base64>,
+    #[serde(default)]
+    string_data: SecretEntries<Plain>,
+}
+
+impl SecretWire {
+    fn into_secret(self) -> SecretMeta {
+        let mut keys = self.data.keys;
+        keys.extend(self.string_data.keys);
+        keys.sort();
+        keys.dedup();
+        let mut values = self.data.values;
+        // `stringData` wins over `data`, as the API server merges them.
+        values.extend(self.string_data.values);
+        SecretMeta { metadata: self.metadata.into_meta(), secret_type: self.secret_type, keys, values }
+    }
+}
+
+#[derive(Deserialize)]
+struct DeploymentWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    spec: Option<DeploymentSpec>,
+}
+
+#[derive(Deserialize, Default)]
+struct DeploymentSpec {
+    #[serde(default)]
+    template: Option<PodTemplate>,
+}
+
+#[derive(Deserialize, Default)]
+struct PodTemplate {
+    #[serde(default)]
+    metadata: Option<TemplateMeta>,
+    #[serde(default)]
+    spec: Option<PodSpec>,
+}
+
+#[derive(Deserialize, Default)]
+struct TemplateMeta {
+    #[serde(default)]
+    labels: StringMap<KeepAnnotations>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    #[serde(default)]
+    service_account_name: Option<String>,
+    /// Deprecated alias of `serviceAccountName`.
+    #[serde(default)]
+    service_account: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    init_containers: Vec<Container>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    containers: Vec<Container>,
+}
+
+#[derive(Deserialize)]
+struct Container {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    env: Vec<EnvWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvWire {
+    name: String,
+    /// Held only until the name is known, then kept for non-secret names or dropped.
+    #[serde(default)]
+    value: Transient,
+    #[serde(default)]
+    value_from: Option<ValueFrom>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValueFrom {
+    #[serde(default)]
+    secret_key_ref: Option<KeyRef>,
+}
+
+#[derive(Deserialize)]
+struct KeyRef {
+    #[serde(default)]
+    name: Option<String>,
+    key: String,
+}
+
+impl DeploymentWire {
+    fn into_deployment(self) -> Deployment {
+        let template = self.spec.unwrap_or_default().template.unwrap_or_default();
+        let pod = template.spec.unwrap_or_default();
+        let mut d = Deployment {
+            metadata: self.metadata.into_meta(),
+            service_account_name: pod.service_account_name.or(pod.service_account),
+            pod_labels: template.metadata.map(|m| m.labels.0).unwrap_or_default(),
+            env: Vec::new(),
+            images: Vec::new(),
+        };
+        for c in pod.init_containers.into_iter().chain(pod.containers) {
+            d.images.extend(c.image);
+            for e in c.env {
+                let value = if is_non_secret_key(&e.name) { e.value.0 } else { None };
+                let secret_key_ref = e
+                    .value_from
+                    .and_then(|v| v.secret_key_ref)
+                    .map(|r| (r.name.unwrap_or_default(), r.key));
+                d.env.push(EnvVar { name: e.name, value, secret_key_ref });
+            }
+        }
+        d
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sanitizing deserializers
+// ---------------------------------------------------------------------------------------------------------
+
+/// What to keep of each entry of a string map (labels, annotations).
+trait AnnotationPolicy {
+    /// The policy for the same object's labels.
+    type Labels: AnnotationPolicy;
+    /// Whether to keep the value of `key` (`Some(true)`), its name only (`Some(false)`), or nothing (`None`).
+    fn keep(key: &str) -> Option<bool>;
+}
+
+/// Everything except `last-applied-configuration`'s value.
+struct KeepAnnotations;
+impl AnnotationPolicy for KeepAnnotations {
+    type Labels = KeepAnnotations;
+    fn keep(key: &str) -> Option<bool> {
+        Some(key != LAST_APPLIED_ANNOTATION)
+    }
+}
+
+/// Names only (Secrets' annotations and labels).
+struct NamesOnly;
+impl AnnotationPolicy for NamesOnly {
+    type Labels = NamesOnly;
+    fn keep(_: &str) -> Option<bool> {
+        Some(false)
+    }
+}
+
+/// Only `serviceoperator.azure.com/*` (ASO resources' annotations); labels are kept.
+struct AsoAnnotations;
+impl AnnotationPolicy for AsoAnnotations {
+    type Labels = KeepAnnotations;
+    fn keep(key: &str) -> Option<bool> {
+        key.starts_with(ASO_ANNOTATION_PREFIX).then_some(true)
+    }
+}
+
+/// A string map read under policy `P`; values that are not kept are skipped unread.
+struct StringMap<P>(BTreeMap<String, String>, PhantomData<P>);
+
+impl<P> Default for StringMap<P> {
+    fn default() -> Self {
+        StringMap(BTreeMap::new(), PhantomData)
+    }
+}
+
+/// Rejects a value of the wrong type without quoting it.
+macro_rules! refuse_scalars {
+    ($what:literal) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(concat!("invalid type: boolean, expected ", $what)))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom(concat!("invalid type: integer, expected ", $what)))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom(concat!("invalid type: integer, expected ", $what)))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom(concat!("invalid type: number, expected ", $what)))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom(concat!("invalid type: string, expected ", $what)))
+        }
+        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+            Err(E::custom(concat!("invalid type: bytes, expected ", $what)))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom(concat!("invalid type: sequence, expected ", $what)))
+        }
+    };
+}
+
+impl<'de, P: AnnotationPolicy> Deserialize<'de> for StringMap<P> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<P>(PhantomData<P>);
+        impl<'de, P: AnnotationPolicy> Visitor<'de> for V<P> {
+            type Value = StringMap<P>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of strings")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(StringMap::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(StringMap::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    match P::keep(&key) {
+                        Some(true) => {
+                            let v = map.next_value::<Scalar>()?;
+                            out.insert(key, v.0.unwrap_or_default());
+                        }
+                        Some(false) => {
+                            map.next_value::<IgnoredAny>()?;
+                            out.insert(key, String::new());
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(StringMap(out, PhantomData))
+            }
+            refuse_scalars!("a map of strings");
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// How the values of a Secret's map are encoded.
+trait Encoding {
+    fn decode(s: String) -> Option<String>;
+}
+/// `data`: base64.
+struct Base64;
+impl Encoding for Base64 {
+    fn decode(s: String) -> Option<String> {
+        base64_decode(&s).and_then(|b| String::from_utf8(b).ok())
+    }
+}
+/// `stringData`: plain text.
+struct Plain;
+impl Encoding for Plain {
+    fn decode(s: String) -> Option<String> {
+        Some(s)
+    }
+}
+
+/// The entries of a Secret's `data` or `stringData`: every key name, and the values of non-secret keys (all
+/// other values are skipped without being read).
+struct SecretEntries<E> {
+    keys: Vec<String>,
+    values: BTreeMap<String, String>,
+    encoding: PhantomData<E>,
+}
+
+impl<E> Default for SecretEntries<E> {
+    fn default() -> Self {
+        SecretEntries { keys: Vec::new(), values: BTreeMap::new(), encoding: PhantomData }
+    }
+}
+
+impl<'de, En: Encoding> Deserialize<'de> for SecretEntries<En> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<En>(PhantomData<En>);
+        impl<'de, En: Encoding> Visitor<'de> for V<En> {
+            type Value = SecretEntries<En>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of key names to values")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(SecretEntries::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(SecretEntries::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = SecretEntries::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if is_non_secret_key(&key) {
+                        if let Some(v) = map.next_value::<Scalar>()?.0.and_then(En::decode) {
+                            out.values.insert(key.clone(), v);
+                        }
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    out.keys.push(key);
+                }
+                Ok(out)
+            }
+            refuse_scalars!("a map of key names to values");
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A scalar read as text (YAML may give `true` or `42` unquoted); a map or list reads as nothing. Never fails.
+struct Scalar(Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Scalar, D2::Error> {
+                Scalar::deserialize(d)
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An environment value held until its variable's name is known (JSON fields may come in any order); its
+/// `Debug` never shows it.
+#[derive(Default)]
+struct Transient(Option<String>);
+
+impl fmt::Debug for Transient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Transient(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Transient {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Transient(Scalar::deserialize(d)?.0))
+    }
+}
+
+/// A string, or `None` for anything else (the probe must name an object even when its fields are wrong).
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Scalar::deserialize(d)?.0)
+}
+
+/// Standard base64 (with or without padding, whitespace ignored); `None` when malformed.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let bytes: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let trimmed = bytes.strip_suffix(b"==").or_else(|| bytes.strip_suffix(b"=")).unwrap_or(&bytes);
+    if trimmed.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    for chunk in trimmed.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= val(*c)? << (18 - 6 * i);
+        }
+        let n = chunk.len() * 6 / 8;
+        for i in 0..n {
+            out.push((acc >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,715 @@
+//! Kubernetes edges: RBAC (with ClusterRole aggregation) turned into what a subject can become, Entra
+//! subjects joined to their directory identities, pods' node identity, and Azure Service Operator.
+//!
+//! What counts (model.md, Kubernetes and ASO tables): creating pods or workloads in a namespace runs code as
+//! any of its service accounts; `serviceaccounts/token` mints their tokens; reading secrets reads the
+//! credentials stored there; `impersonate` and `bind`/`escalate` lead to cluster-admin; creating ASO
+//! resources in a namespace ASO watches acts with that namespace's ASO credential.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::graph::NodeIndex;
+use rustc_hash::FxHashMap;
+
+use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph, CONDITIONAL};
+use crate::identity::{kube_key, IdentityIndex};
+use crate::kube::{KubeCluster, LabelSelector, PolicyRule, Role, SecretMeta};
+use crate::model::{EdgeKind, NodeKind};
+use crate::rbac::{is_guid, Capability, Caps};
+use crate::scope;
+use crate::snapshot::Snapshot;
+
+const WORKLOAD_RESOURCES: &[(&str, &str)] = &[
+    ("", "pods"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+];
+const RBAC: &str = "rbac.authorization.k8s.io";
+const ASO_SETTINGS: &str = "aso-controller-settings";
+const ASO_CREDENTIAL: &str = "aso-credential";
+
+/// Whether one rule allows `verb` on `group`/`resource` (for object `name`, when given).
+fn allows(rule: &PolicyRule, verb: &str, group: &str, resource: &str, name: Option<&str>) -> bool {
+    let any = |list: &[String], v: &str| list.iter().any(|x| x == "*" || x.eq_ignore_ascii_case(v));
+    any(&rule.verbs, verb)
+        && any(&rule.api_groups, group)
+        && (any(&rule.resources, resource)
+            || resource.split_once('/').is_some_and(|(r, _)| rule.resources.iter().any(|x| x == &format!("{r}/*"))))
+        && (rule.resource_names.is_empty() || name.is_some_and(|n| rule.resource_names.iter().any(|x| x == n)))
+}
+
+/// Whether a rule allows `verb` on any resource of an ASO API group (`*.azure.com`).
+fn allows_aso(rule: &PolicyRule, verb: &str) -> bool {
+    rule.verbs.iter().any(|v| v == "*" || v == verb)
+        && rule.api_groups.iter().any(|g| g == "*" || g.to_ascii_lowercase().ends_with(".azure.com"))
+        && !rule.resources.is_empty()
+        && rule.resource_names.is_empty()
+}
+
+fn any_rule(rules: &[&PolicyRule], f: impl Fn(&PolicyRule) -> bool) -> bool {
+    rules.iter().any(|r| f(r))
+}
+
+/// The names a rule restricts `verb` on `group/resource` to: `None` = all, `Some(names)` = only those.
+fn allowed_names(rules: &[&PolicyRule], verb: &str, group: &str, resource: &str) -> Option<Option<BTreeSet<String>>> {
+    let mut names = BTreeSet::new();
+    let mut found = false;
+    for r in rules {
+        if allows(r, verb, group, resource, None) {
+            return Some(None);
+        }
+        if !r.resource_names.is_empty() {
+            for n in &r.resource_names {
+                if allows(r, verb, group, resource, Some(n)) {
+                    found = true;
+                    names.insert(n.clone());
+                }
+            }
+        }
+    }
+    found.then_some(Some(names))
+}
+
+fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    sel.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && sel.match_expressions.iter().all(|e| {
+            let v = labels.get(&e.key);
+            match e.operator.as_str() {
+                "In" => v.is_some_and(|v| e.values.contains(v)),
+                "NotIn" => v.is_none_or(|v| !e.values.contains(v)),
+                "Exists" => v.is_some(),
+                "DoesNotExist" => v.is_none(),
+                _ => false,
+            }
+        })
+}
+
+/// ClusterRole rules with aggregation resolved (transitively), plus Kubernetes' default roles when a dump
+/// lacks them.
+fn cluster_role_rules(kc: &KubeCluster) -> FxHashMap<String, Vec<PolicyRule>> {
+    let mut rules: FxHashMap<String, Vec<PolicyRule>> =
+        kc.cluster_roles.iter().map(|r| (r.metadata.name.clone(), r.rules.clone())).collect();
+    let aggregated: Vec<&Role> = kc.cluster_roles.iter().filter(|r| r.aggregation_rule.is_some()).collect();
+    for _ in 0..8 {
+        let mut changed = false;
+        for agg in &aggregated {
+            let selectors = &agg.aggregation_rule.as_ref().expect("filtered").cluster_role_selectors;
+            let mut merged = rules.get(&agg.metadata.name).cloned().unwrap_or_default();
+            for r in &kc.cluster_roles {
+                if r.metadata.name != agg.metadata.name
+                    && selectors.iter().any(|s| selector_matches(s, &r.metadata.labels))
+                {
+                    for rule in rules.get(&r.metadata.name).cloned().unwrap_or_default() {
+                        if !merged.contains(&rule) {
+                            merged.push(rule);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            rules.insert(agg.metadata.name.clone(), merged);
+        }
+        if !changed {
+            break;
+        }
+    }
+    let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: groups.iter().map(|s| s.to_string()).collect(),
+        resources: resources.iter().map(|s| s.to_string()).collect(),
+        verbs: verbs.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    let write = ["create", "update", "patch", "delete", "get", "list", "watch"];
+    let edit = vec![
+        rule(
+            &["", "apps", "batch"],
+            &[
+                "pods",
+                "deployments",
+                "replicasets",
+                "statefulsets",
+                "daemonsets",
+                "jobs",
+                "cronjobs",
+                "secrets",
+                "configmaps",
+                "services",
+            ],
+            &write,
+        ),
+        rule(&[""], &["serviceaccounts"], &["impersonate"]),
+    ];
+    rules.entry("cluster-admin".into()).or_insert_with(|| vec![rule(&["*"], &["*"], &["*"])]);
+    rules.entry("admin".into()).or_insert_with(|| edit.clone());
+    rules.entry("edit".into()).or_insert_with(|| edit);
+    rules.entry("view".into()).or_insert_with(|| {
+        vec![rule(
+            &["", "apps", "batch"],
+            &["pods", "deployments", "configmaps", "services"],
+            &["get", "list", "watch"],
+        )]
+    });
+    rules
+}
+
+/// ASO as installed in one cluster.
+struct Aso {
+    namespace: String,
+    service_account: String,
+    /// Watched namespaces (`None` = all).
+    targets: Option<BTreeSet<String>>,
+    strict: bool,
+    /// Capabilities usable through ASO, from the CRDs installed (`None` = CRDs unknown).
+    mask: Option<Caps>,
+}
+
+fn find_aso(kc: &KubeCluster) -> Option<Aso> {
+    let dep = kc.deployments.iter().find(|d| {
+        d.metadata.name.contains("azureserviceoperator") || d.images.iter().any(|i| i.contains("azureserviceoperator"))
+    });
+    let settings = kc.secrets.iter().find(|s| s.metadata.name == ASO_SETTINGS);
+    if dep.is_none() && settings.is_none() {
+        return None;
+    }
+    let namespace = dep
+        .and_then(|d| d.metadata.namespace.clone())
+        .or_else(|| settings.and_then(|s| s.metadata.namespace.clone()))
+        .unwrap_or_else(|| "azureserviceoperator-system".into());
+    let service_account =
+        dep.and_then(|d| d.service_account_name.clone()).unwrap_or_else(|| "azureserviceoperator-default".into());
+    let setting = |k: &str| {
+        settings
+            .and_then(|s| s.values.get(k).cloned())
+            .or_else(|| dep.and_then(|d| d.env.iter().find(|e| e.name == k).and_then(|e| e.value.clone())))
+    };
+    let targets = setting("AZURE_TARGET_NAMESPACES")
+        .map(|t| t.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<BTreeSet<_>>())
+        .filter(|t| !t.is_empty());
+    let strict = setting("AZURE_WORKLOAD_IDENTITY_AUTH_MODE").is_some_and(|m| m.eq_ignore_ascii_case("strict"));
+    let aso_crds: Vec<_> = kc.crds.iter().filter(|c| c.group.to_ascii_lowercase().ends_with(".azure.com")).collect();
+    let mask = (!kc.crds.is_empty()).then(|| {
+        let has =
+            |group: &str, kind: &str| aso_crds.iter().any(|c| c.group.eq_ignore_ascii_case(group) && c.kind == kind);
+        let mut m = Caps::EMPTY;
+        if !aso_crds.is_empty() {
+            m |= Capability::WriteEverything.bit() | Capability::WriteAksCluster.bit();
+        }
+        if has("authorization.azure.com", "RoleAssignment") {
+            m |= Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
+        }
+        if has("managedidentity.azure.com", "FederatedIdentityCredential") {
+            m |= Capability::WriteFederatedCredential.bit();
+        }
+        if has("authorization.azure.com", "RoleDefinition") {
+            m |= Capability::WriteRoleDefinitions.bit();
+        }
+        m
+    });
+    Some(Aso { namespace, service_account, targets, strict, mask })
+}
+
+/// Whether a Secret looks like an ASO credential: names a client id.
+fn credential_client_id(secret: &SecretMeta) -> Option<String> {
+    secret.values.get("AZURE_CLIENT_ID").map(|c| c.trim().to_ascii_lowercase())
+}
+
+fn holds_client_secret(secret: &SecretMeta) -> bool {
+    secret.keys.iter().any(|k| k == "AZURE_CLIENT_SECRET" || k == "AZURE_CLIENT_CERTIFICATE")
+}
+
+impl PrivilegeGraph {
+    /// Adds every collected cluster's Kubernetes edges.
+    pub(crate) fn add_kubernetes(&mut self, s: &Snapshot, idx: &IdentityIndex) {
+        let upn: FxHashMap<String, NodeIndex> = s
+            .entra
+            .users
+            .iter()
+            .filter_map(|u| {
+                Some((u.user_principal_name.as_ref()?.to_ascii_lowercase(), self.lookup(&NodeKey::of(&u.id))?))
+            })
+            .collect();
+        for kc in &s.kubernetes {
+            let cluster = if kc.cluster.trim_start().starts_with('/') {
+                scope::normalize(&kc.cluster)
+            } else {
+                match idx.cluster_by_name.get(&kc.cluster.to_ascii_lowercase()) {
+                    Some(Some(id)) => id.clone(),
+                    _ => format!("k8s:{}", kc.cluster.to_ascii_lowercase()),
+                }
+            };
+            self.add_cluster(kc, &cluster, idx, &upn);
+        }
+    }
+
+    fn add_cluster(
+        &mut self,
+        kc: &KubeCluster,
+        cluster: &str,
+        idx: &IdentityIndex,
+        upn: &FxHashMap<String, NodeIndex>,
+    ) {
+        let cname = cluster.rsplit('/').next().unwrap_or(cluster).trim_start_matches("k8s:").to_string();
+        let admin = match idx.admin.get(cluster) {
+            Some(a) => *a,
+            None => {
+                let a = self.node_for(kube_key(cluster, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
+                self.graph[a].name = format!("cluster-admin of {cname}").into();
+                a
+            }
+        };
+        let note =
+            |evidence: Vec<String>, detail: String, label: &str| EdgeNote { evidence, detail, label: label.into() };
+
+        // Namespaces and their service accounts.
+        let mut namespaces: BTreeSet<String> = kc.namespaces.iter().map(|n| n.metadata.name.clone()).collect();
+        namespaces.extend(kc.service_accounts.iter().filter_map(|s| s.metadata.namespace.clone()));
+        let mut sas: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for sa in &kc.service_accounts {
+            if let Some(ns) = &sa.metadata.namespace {
+                sas.entry(ns.clone()).or_default().push(sa.metadata.name.clone());
+            }
+        }
+        let mut ns_nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
+        for ns in &namespaces {
+            let n = self.node_for(kube_key(cluster, &format!("namespaces/{ns}")), NodeKind::KubeNamespace, "");
+            self.graph[n].name = format!("{cname}/{ns}").into();
+            ns_nodes.insert(ns.clone(), n);
+            self.add_noted_edge(
+                admin,
+                n,
+                EdgeKind::CanCreateWorkloads,
+                Caps::EMPTY,
+                0,
+                note(vec![cluster.to_string()], format!("cluster-admin can run pods in {ns}"), "runs pods"),
+            );
+            for sa in sas.get(ns).into_iter().flatten() {
+                let sa_node = self.sa_node(cluster, ns, sa);
+                self.add_noted_edge(
+                    n,
+                    sa_node,
+                    EdgeKind::RunsAs,
+                    Caps::EMPTY,
+                    0,
+                    note(
+                        vec![format!("{ns}/serviceaccounts/{sa}")],
+                        format!("a pod in {ns} can run as service account {sa} (spec.serviceAccountName)"),
+                        "pod runs as",
+                    ),
+                );
+            }
+            if let Some(&kubelet) = idx.kubelet.get(cluster) {
+                self.add_noted_edge(
+                    n,
+                    kubelet,
+                    EdgeKind::NodeIdentity,
+                    Caps::EMPTY,
+                    0,
+                    note(
+                        vec![format!("{cluster}/identityProfile/kubeletidentity")],
+                        format!("pods in {ns} reach the node's instance metadata service and get the kubelet identity's tokens"),
+                        "IMDS",
+                    ),
+                );
+            }
+        }
+
+        // ASO: which identity acts in each watched namespace.
+        let aso = find_aso(kc);
+        let mut aso_nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
+        let mut forgeable: Vec<NodeIndex> = Vec::new();
+        if let Some(aso) = &aso {
+            let aso_subject = format!("system:serviceaccount:{}:{}", aso.namespace, aso.service_account);
+            let trusted_by = |identity: NodeIndex, subject: &str| {
+                idx.trusts.get(&identity).is_some_and(|t| t.iter().any(|(c, s)| c == cluster && s == subject))
+            };
+            forgeable = idx
+                .trusts
+                .iter()
+                .filter(|(_, t)| t.iter().any(|(c, s)| c == cluster && *s == aso_subject))
+                .map(|(i, _)| *i)
+                .collect();
+            forgeable.sort();
+            let global = kc.secrets.iter().find(|s| s.metadata.name == ASO_SETTINGS);
+            for ns in &namespaces {
+                if aso.targets.as_ref().is_some_and(|t| !t.contains(ns)) {
+                    continue;
+                }
+                let n =
+                    self.node_for(kube_key(cluster, &format!("namespaces/{ns}/aso")), NodeKind::KubeAsoNamespace, "");
+                self.graph[n].name = format!("ASO in {cname}/{ns}").into();
+                aso_nodes.insert(ns.clone(), n);
+                self.add_noted_edge(
+                    admin,
+                    n,
+                    EdgeKind::CanUseAso,
+                    Caps::EMPTY,
+                    0,
+                    note(
+                        vec![cluster.to_string()],
+                        format!("cluster-admin can create ASO resources in {ns}"),
+                        "creates ASO resources",
+                    ),
+                );
+                // Any credential-like secret of the namespace can be named by a resource's
+                // `serviceoperator.azure.com/credential-from` annotation; without an `aso-credential`,
+                // the namespace credential, else the global one.
+                let mut creds: Vec<&SecretMeta> = kc
+                    .secrets
+                    .iter()
+                    .filter(|s| s.metadata.namespace.as_deref() == Some(ns) && credential_client_id(s).is_some())
+                    .collect();
+                if !creds.iter().any(|s| s.metadata.name == ASO_CREDENTIAL) {
+                    creds.extend(global.filter(|g| credential_client_id(g).is_some()));
+                }
+                for secret in creds {
+                    let Some(client) = credential_client_id(secret) else { continue };
+                    let Some(&identity) = idx.by_client_id.get(&client) else { continue };
+                    let secret_ns = secret.metadata.namespace.clone().unwrap_or_default();
+                    let how = if secret.metadata.name == ASO_SETTINGS {
+                        "the global credential (aso-controller-settings)"
+                    } else if secret.metadata.name == ASO_CREDENTIAL {
+                        "the namespace credential (aso-credential)"
+                    } else {
+                        "a per-resource credential (serviceoperator.azure.com/credential-from)"
+                    };
+                    let (valid, conditional) = if holds_client_secret(secret) {
+                        (true, false)
+                    } else {
+                        let subject = if aso.strict && secret.metadata.name != ASO_SETTINGS {
+                            format!("system:serviceaccount:{ns}:aso-workload")
+                        } else {
+                            aso_subject.clone()
+                        };
+                        if trusted_by(identity, &subject) {
+                            (true, false)
+                        } else {
+                            // Without federated-credential data, assume ASO can use it but say so.
+                            (!idx.federation_known.contains(&identity), true)
+                        }
+                    };
+                    if !valid {
+                        continue;
+                    }
+                    let mask = aso.mask.unwrap_or(Caps::EMPTY);
+                    let flags = if conditional || aso.mask.is_none() { CONDITIONAL } else { 0 };
+                    let ident = self.graph[identity].name.to_string();
+                    self.add_noted_edge(
+                        n,
+                        identity,
+                        EdgeKind::AsoActsAs,
+                        mask,
+                        flags,
+                        note(
+                            vec![
+                                format!("{secret_ns}/secrets/{}", secret.metadata.name),
+                                format!("AZURE_CLIENT_ID={client}"),
+                            ],
+                            format!(
+                                "ASO acts in {ns} as {ident} through {how}{}",
+                                if holds_client_secret(secret) { ", a client secret" } else { "" }
+                            ),
+                            "ASO credential",
+                        ),
+                    );
+                }
+            }
+        }
+
+        // Secrets that hold an application's client secret.
+        let mut secret_apps: BTreeMap<String, Vec<(NodeIndex, String)>> = BTreeMap::new();
+        for secret in kc.secrets.iter().filter(|s| holds_client_secret(s)) {
+            if let (Some(client), Some(ns)) = (credential_client_id(secret), secret.metadata.namespace.clone()) {
+                if let Some(&app) = idx.by_client_id.get(&client) {
+                    secret_apps.entry(ns).or_default().push((app, secret.metadata.name.clone()));
+                }
+            }
+        }
+
+        // RBAC: for each binding, what its subjects can do.
+        let cluster_rules = cluster_role_rules(kc);
+        let entra = idx.entra_integrated.contains(cluster);
+        let bindings =
+            kc.role_bindings.iter().map(|b| (b, true)).chain(kc.cluster_role_bindings.iter().map(|b| (b, false)));
+        for (b, namespaced) in bindings {
+            let ns_scope = if namespaced { b.metadata.namespace.clone() } else { None };
+            let rules: Vec<PolicyRule> = if b.role_ref.kind == "Role" {
+                kc.roles
+                    .iter()
+                    .find(|r| r.metadata.name == b.role_ref.name && r.metadata.namespace == ns_scope)
+                    .map(|r| r.rules.clone())
+                    .unwrap_or_default()
+            } else {
+                cluster_rules.get(&b.role_ref.name).cloned().unwrap_or_default()
+            };
+            if rules.is_empty() {
+                continue;
+            }
+            let rules: Vec<&PolicyRule> = rules.iter().collect();
+            let kind = if namespaced { "RoleBinding" } else { "ClusterRoleBinding" };
+            let where_ = ns_scope.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
+            let evidence =
+                vec![format!("{kind} {where_}{}", b.metadata.name), format!("{} {}", b.role_ref.kind, b.role_ref.name)];
+            let in_namespaces: Vec<String> = match &ns_scope {
+                Some(n) => vec![n.clone()],
+                None => namespaces.iter().cloned().collect(),
+            };
+            for subject in &b.subjects {
+                let Some(who) = self.subject_node(cluster, &cname, subject, entra, upn) else { continue };
+                let label = format!("{} {}", subject.kind, subject.name);
+                let edge = |g: &mut PrivilegeGraph, to: NodeIndex, kind: EdgeKind, what: String, short: &str| {
+                    g.add_noted_edge(
+                        who,
+                        to,
+                        kind,
+                        Caps::EMPTY,
+                        0,
+                        note(
+                            evidence.clone(),
+                            format!(
+                                "{label} {what} ({kind_b} {where_}{name})",
+                                kind_b = kind_name(namespaced),
+                                name = b.metadata.name
+                            ),
+                            short,
+                        ),
+                    );
+                };
+                // Cluster-wide escalation.
+                let everything = any_rule(&rules, |r| allows(r, "*", "*", "*", None));
+                let bind = any_rule(&rules, |r| {
+                    ["bind", "escalate"]
+                        .iter()
+                        .any(|v| allows(r, v, RBAC, "clusterroles", None) || allows(r, v, RBAC, "roles", None))
+                });
+                let impersonate_any = any_rule(&rules, |r| {
+                    allows(r, "impersonate", "", "users", None) || allows(r, "impersonate", "", "groups", None)
+                });
+                if ns_scope.is_none() && (everything || bind || impersonate_any) {
+                    let why = if everything {
+                        "may do anything in the cluster"
+                    } else if bind {
+                        "may bind or escalate cluster roles (can grant itself cluster-admin)"
+                    } else {
+                        "may impersonate any user or group (system:masters included)"
+                    };
+                    let k = if impersonate_any && !everything && !bind {
+                        EdgeKind::CanImpersonate
+                    } else {
+                        EdgeKind::CanEscalate
+                    };
+                    edge(self, admin, k, why.to_string(), "cluster-admin");
+                }
+                for ns in &in_namespaces {
+                    let Some(&ns_node) = ns_nodes.get(ns) else { continue };
+                    let ns_bind = ns_scope.is_some() && bind;
+                    let create = ns_bind
+                        || WORKLOAD_RESOURCES
+                            .iter()
+                            .any(|(g, r)| any_rule(&rules, |x| allows(x, "create", g, r, None)))
+                        || WORKLOAD_RESOURCES[1..].iter().any(|(g, r)| {
+                            any_rule(&rules, |x| allows(x, "patch", g, r, None) || allows(x, "update", g, r, None))
+                        });
+                    if create {
+                        edge(
+                            self,
+                            ns_node,
+                            EdgeKind::CanCreateWorkloads,
+                            format!("can create pods or workloads in {ns}"),
+                            "runs pods",
+                        );
+                    }
+                    if let Some(names) = allowed_names(&rules, "create", "", "serviceaccounts/token") {
+                        for sa in sas
+                            .get(ns)
+                            .into_iter()
+                            .flatten()
+                            .filter(|sa| names.as_ref().is_none_or(|n| n.contains(*sa)))
+                        {
+                            let to = self.sa_node(cluster, ns, sa);
+                            edge(
+                                self,
+                                to,
+                                EdgeKind::CanMintToken,
+                                format!("can create tokens for {ns}/{sa}"),
+                                "mints token",
+                            );
+                        }
+                    }
+                    if let Some(names) = allowed_names(&rules, "impersonate", "", "serviceaccounts") {
+                        for sa in sas
+                            .get(ns)
+                            .into_iter()
+                            .flatten()
+                            .filter(|sa| names.as_ref().is_none_or(|n| n.contains(*sa)))
+                        {
+                            let to = self.sa_node(cluster, ns, sa);
+                            edge(
+                                self,
+                                to,
+                                EdgeKind::CanImpersonate,
+                                format!("can impersonate {ns}/{sa}"),
+                                "impersonates",
+                            );
+                        }
+                    }
+                    let read = ["get", "list"].iter().find_map(|v| allowed_names(&rules, v, "", "secrets"));
+                    if let Some(names) = read.or(ns_bind.then_some(None)) {
+                        for (app, secret) in secret_apps.get(ns).into_iter().flatten() {
+                            if names.as_ref().is_none_or(|n| n.contains(secret)) {
+                                edge(
+                                    self,
+                                    *app,
+                                    EdgeKind::CanReadSecrets,
+                                    format!("can read secret {ns}/{secret}, which holds a client secret"),
+                                    "reads secret",
+                                );
+                            }
+                        }
+                    }
+                    let aso_ok =
+                        ns_bind || ["create", "update", "patch"].iter().any(|v| any_rule(&rules, |r| allows_aso(r, v)));
+                    if let (true, Some(&aso_node)) = (aso_ok, aso_nodes.get(ns)) {
+                        edge(
+                            self,
+                            aso_node,
+                            EdgeKind::CanUseAso,
+                            format!("can create or change ASO resources in {ns}"),
+                            "creates ASO resources",
+                        );
+                        let secrets_ok = ns_bind || any_rule(&rules, |r| allows(r, "create", "", "secrets", None));
+                        if secrets_ok && !aso.as_ref().is_some_and(|a| a.strict) {
+                            for &identity in &forgeable {
+                                let name = self.graph[identity].name.to_string();
+                                edge(
+                                    self,
+                                    identity,
+                                    EdgeKind::AsoCredentialForging,
+                                    format!("can create a Secret and an ASO resource in {ns}: a forged credential naming {name}'s client id makes ASO (relaxed mode) act as it"),
+                                    "forges ASO credential",
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn sa_node(&mut self, cluster: &str, ns: &str, sa: &str) -> NodeIndex {
+        self.node_for(
+            kube_key(cluster, &format!("namespaces/{ns}/serviceaccounts/{sa}")),
+            NodeKind::KubeServiceAccount,
+            &format!("{ns}/{sa}"),
+        )
+    }
+
+    /// The node of a binding subject; on Entra-integrated clusters, users and groups named by object id (or
+    /// UPN) are joined to their directory node.
+    fn subject_node(
+        &mut self,
+        cluster: &str,
+        cname: &str,
+        s: &crate::kube::Subject,
+        entra: bool,
+        upn: &FxHashMap<String, NodeIndex>,
+    ) -> Option<NodeIndex> {
+        let (kind, rest) = match s.kind.as_str() {
+            "ServiceAccount" => {
+                let ns = s.namespace.clone().unwrap_or_else(|| "default".into());
+                return Some(self.sa_node(cluster, &ns, &s.name));
+            }
+            "User" => (NodeKind::KubeUser, format!("users/{}", s.name)),
+            "Group" => (NodeKind::KubeGroup, format!("groups/{}", s.name)),
+            _ => return None,
+        };
+        let node = self.node_for(kube_key(cluster, &rest), kind, &format!("{} {} in {cname}", s.kind, s.name));
+        if entra {
+            let directory = if is_guid(&s.name) {
+                self.lookup(&NodeKey::of(&s.name))
+            } else {
+                upn.get(&s.name.to_ascii_lowercase()).copied()
+            };
+            if let Some(d) = directory {
+                let already = self.graph.find_edge(d, node).is_some();
+                if !already {
+                    let name = self.graph[d].name.to_string();
+                    self.add_noted_edge(
+                        d,
+                        node,
+                        EdgeKind::KubernetesIdentity,
+                        Caps::EMPTY,
+                        0,
+                        EdgeNote {
+                            evidence: vec![cluster.to_string(), s.name.clone()],
+                            detail: format!("{name} signs in to {cname} through Entra ID as {} {}", s.kind, s.name),
+                            label: "Entra sign-in".into(),
+                        },
+                    );
+                }
+            }
+        }
+        Some(node)
+    }
+}
+
+fn kind_name(namespaced: bool) -> &'static str {
+    if namespaced {
+        "RoleBinding"
+    } else {
+        "ClusterRoleBinding"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: groups.iter().map(|s| s.to_string()).collect(),
+            resources: resources.iter().map(|s| s.to_string()).collect(),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rule_matching_with_wildcards_subresources_and_names() {
+        let r = rule(&[""], &["pods"], &["create"]);
+        assert!(allows(&r, "create", "", "pods", None));
+        assert!(!allows(&r, "get", "", "pods", None));
+        assert!(!allows(&r, "create", "apps", "pods", None));
+        let all = rule(&["*"], &["*"], &["*"]);
+        assert!(allows(&all, "impersonate", "", "users", None));
+        let sub = rule(&[""], &["serviceaccounts/*"], &["create"]);
+        assert!(allows(&sub, "create", "", "serviceaccounts/token", None));
+        let mut named = rule(&[""], &["secrets"], &["get"]);
+        named.resource_names = vec!["a".into()];
+        assert!(!allows(&named, "get", "", "secrets", None));
+        assert!(allows(&named, "get", "", "secrets", Some("a")));
+        assert_eq!(allowed_names(&[&named], "get", "", "secrets"), Some(Some(["a".to_string()].into())));
+        assert_eq!(allowed_names(&[&r], "get", "", "secrets"), None);
+    }
+
+    #[test]
+    fn aso_rules_need_an_azure_group() {
+        assert!(allows_aso(&rule(&["resources.azure.com"], &["resourcegroups"], &["create"]), "create"));
+        assert!(allows_aso(&rule(&["*"], &["*"], &["*"]), "create"));
+        assert!(!allows_aso(&rule(&["apps"], &["deployments"], &["create"]), "create"));
+        assert!(!allows_aso(&rule(&["resources.azure.com"], &["resourcegroups"], &["get", "list"]), "create"));
+    }
+
+    #[test]
+    fn label_selectors() {
+        let mut sel = LabelSelector::default();
+        sel.match_labels.insert("rbac.example/aggregate-to-edit".into(), "true".into());
+        let mut labels = BTreeMap::new();
+        assert!(!selector_matches(&sel, &labels));
+        labels.insert("rbac.example/aggregate-to-edit".into(), "true".into());
+        assert!(selector_matches(&sel, &labels));
+    }
+}
