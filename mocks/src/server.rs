@@ -1120,6 +1120,28 @@ mod tests {
         assert_eq!(Route::parse(Side::Arm, "/subscriptions/x/resourcegroups"), Some(Route::ResourceGroups("x".into())));
         assert_eq!(Route::parse(Side::Graph, "/v1.0/groups/G1/members"), Some(Route::Members("G1".into())));
         assert_eq!(Route::parse(Side::Graph, "/beta/users"), None);
+        let mi = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/MI";
+        assert_eq!(
+            Route::parse(Side::Arm, &format!("{mi}/federatedIdentityCredentials")),
+            Some(Route::FederatedCredentials(mi.into()))
+        );
+        assert_eq!(
+            Route::parse(Side::Arm, "/subscriptions/S/providers/microsoft.managedidentity/userassignedidentities"),
+            Some(Route::UserAssignedIdentities("S".into()))
+        );
+        assert_eq!(
+            Route::parse(Side::Arm, "/subscriptions/S/providers/Microsoft.ContainerService/managedClusters/"),
+            Some(Route::ManagedClusters("S".into()))
+        );
+        assert_eq!(
+            Route::parse(Side::Arm, "/subscriptions/S/providers/Microsoft.Kubernetes/connectedClusters"),
+            Some(Route::ConnectedClusters("S".into()))
+        );
+        assert_eq!(Route::parse(Side::Arm, &format!("{mi}/federatedIdentityCredentials/f1")), None);
+        assert_eq!(
+            Route::parse(Side::Graph, "/v1.0/applications/A1/federatedIdentityCredentials"),
+            Some(Route::ApplicationFederatedCredentials("A1".into()))
+        );
         assert_eq!(
             Route::parse(Side::Arm, "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/y"),
             None
