@@ -474,7 +474,71 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
             command: Some(format!("az ad group member remove --group {} --member-id {}", group.id, src.id)),
         };
     }
-    let Some(role_edge) = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole) else {
+    let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole);
+    // Through ASO, the least-collateral cut is the one ASO's security guidance asks for: scope the
+    // namespace's identity to the resource groups its ASO resources own.
+    let aso = path.iter().find(|e| graph.edge(**e).2.kind == EdgeKind::AsoActsAs);
+    if let (Some(aso), Some(role_edge)) = (aso, role_edge) {
+        let (aso_ns, identity, _) = graph.edge(*aso);
+        let g = &graph.grants[graph.edge(*role_edge).2.evidence as usize];
+        let identity = graph.node_ref(identity);
+        let rgs = graph.aso_owned_resource_groups.get(&aso_ns).cloned().unwrap_or_default();
+        let ns = graph.node_ref(aso_ns).display_name;
+        let role = crate::rbac::role_definition_guid(&g.role_definition_id);
+        let (summary, command) = if rgs.is_empty() {
+            (
+                format!(
+                    "Scope {} ({} at {}) to the resource groups {ns} manages, not {}",
+                    identity.display_name, g.role_name, g.scope, g.scope
+                ),
+                None,
+            )
+        } else {
+            let mut cmds: Vec<String> = rgs
+                .iter()
+                .map(|rg| format!("az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal --role {role} --scope {rg}", identity.id))
+                .collect();
+            cmds.push(format!("az role assignment delete --ids {}", g.assignment_id));
+            (
+                format!(
+                    "Scope {} ({} at {}) to the resource groups {ns}'s ASO resources own: {}",
+                    identity.display_name,
+                    g.role_name,
+                    g.scope,
+                    rgs.join(", ")
+                ),
+                Some(cmds.join(" && ")),
+            )
+        };
+        return Remediation { summary, command };
+    }
+    // A Kubernetes binding at the start of the path: take the subject out of it.
+    if let Some(note) = path.iter().take(3).find_map(|e| {
+        let w = graph.edge(*e).2;
+        (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
+            .then(|| &graph.notes[w.evidence as usize])
+            .filter(|n| {
+                n.evidence
+                    .first()
+                    .is_some_and(|b| b.starts_with("RoleBinding ") || b.starts_with("ClusterRoleBinding "))
+            })
+    }) {
+        let binding = &note.evidence[0];
+        let (kind, rest) = binding.split_once(' ').unwrap_or(("rolebinding", binding));
+        let command = match rest.split_once('/') {
+            Some((ns, name)) if kind == "RoleBinding" => format!("kubectl -n {ns} edit rolebinding {name}"),
+            _ => format!("kubectl edit clusterrolebinding {rest}"),
+        };
+        return Remediation {
+            summary: format!(
+                "Remove {} from {binding} ({}), or narrow that role",
+                src.display_name,
+                note.evidence.get(1).cloned().unwrap_or_default()
+            ),
+            command: Some(command),
+        };
+    }
+    let Some(role_edge) = role_edge else {
         return Remediation { summary: "Review the path".into(), command: None };
     };
     let (holder, _, w) = graph.edge(*role_edge);

@@ -158,6 +158,8 @@ pub struct PrivilegeGraph {
     pub grants: Vec<Grant>,
     /// Deny assignments.
     pub denies: Vec<Deny>,
+    /// For each ASO namespace node: the resource groups its ASO resources own (lower-cased ARM ids).
+    pub aso_owned_resource_groups: FxHashMap<NodeIndex, Vec<String>>,
     /// Evidence and explanation of derived edges (everything but `MEMBER_OF`, `HAS_ROLE`, `CONTAINS`),
     /// indexed by their `evidence`.
     pub notes: Vec<EdgeNote>,

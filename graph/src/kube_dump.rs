@@ -438,12 +438,10 @@ impl Builder<'_> {
             let doc_label = if many { format!("document[{d}]") } else { String::new() };
             let line = line_of(text, raw.get());
             let source_name = self.source_name;
-            let shape = |e: serde_json::Error| {
-                KubeDumpError::Shape {
-                    source_name: source_name.to_string(),
-                    location: or_root(&doc_label).to_string(),
-                    message: scrub(strip_position(&e.to_string())),
-                }
+            let shape = |e: serde_json::Error| KubeDumpError::Shape {
+                source_name: source_name.to_string(),
+                location: or_root(&doc_label).to_string(),
+                message: scrub(strip_position(&e.to_string())),
             };
             if raw.get().starts_with('[') {
                 let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(shape)?;
@@ -588,7 +586,8 @@ impl Builder<'_> {
             }
             (Some("rbac.authorization.k8s.io") | None, "RoleBinding" | "ClusterRoleBinding") => {
                 let w: BindingWire = node.decode().map_err(fail)?;
-                let binding = RoleBinding { metadata: w.metadata.into_meta(), role_ref: w.role_ref, subjects: w.subjects };
+                let binding =
+                    RoleBinding { metadata: w.metadata.into_meta(), role_ref: w.role_ref, subjects: w.subjects };
                 if kind == "RoleBinding" {
                     c.role_bindings.push(binding)
                 } else {
@@ -669,7 +668,12 @@ struct MetaWire<A: AnnotationPolicy> {
 
 impl<A: AnnotationPolicy> MetaWire<A> {
     fn into_meta(self) -> ObjectMeta {
-        ObjectMeta { name: self.name, namespace: self.namespace, labels: self.labels.0, annotations: self.annotations.0 }
+        ObjectMeta {
+            name: self.name,
+            namespace: self.namespace,
+            labels: self.labels.0,
+            annotations: self.annotations.0,
+        }
     }
 }
 
@@ -853,10 +857,8 @@ impl DeploymentWire {
             d.images.extend(c.image);
             for e in c.env {
                 let value = if is_non_secret_key(&e.name) { e.value.0 } else { None };
-                let secret_key_ref = e
-                    .value_from
-                    .and_then(|v| v.secret_key_ref)
-                    .map(|r| (r.name.unwrap_or_default(), r.key));
+                let secret_key_ref =
+                    e.value_from.and_then(|v| v.secret_key_ref).map(|r| (r.name.unwrap_or_default(), r.key));
                 d.env.push(EnvVar { name: e.name, value, secret_key_ref });
             }
         }
@@ -1150,4 +1152,302 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{ConnectedCluster, ManagedCluster};
+
+    const PLANTED: &str = "pl4nted-s3cret-VALUE";
+
+    fn b64(s: &str) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in s.as_bytes().chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    /// A `kubectl get … -A -o json` List with one object of every kind read, an ASO resource, an unknown kind,
+    /// and the planted secret in every place a kubectl dump can carry it.
+    fn mixed_list() -> String {
+        let last_applied = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "aso-credential", "namespace": "team-a"},
+            "stringData": {"AZURE_CLIENT_SECRET": PLANTED}
+        })
+        .to_string();
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": [
+                {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": "team-a", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}},
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": "app", "namespace": "team-a",
+                              "annotations": {"azure.workload.identity/client-id": "0000-client"}}},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                 "metadata": {"name": "aso-editor", "namespace": "team-a"},
+                 "rules": [{"apiGroups": ["resources.azure.com"], "resources": ["resourcegroups"], "verbs": ["*"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": {"name": "agg"},
+                 "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"x/aggregate": "true"}}]},
+                 "rules": null},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": "editors", "namespace": "team-a"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "aso-editor"},
+                 "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "g-1"}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": {"name": "system:node"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node"}},
+                {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                 "metadata": {"name": "aso-credential", "namespace": "team-a",
+                              "labels": {"leak": PLANTED},
+                              "annotations": {LAST_APPLIED_ANNOTATION: last_applied, "note": PLANTED}},
+                 "data": {"AZURE_CLIENT_ID": b64("11111111-0000-0000-0000-000000000001"),
+                          "AZURE_CLIENT_SECRET": b64(PLANTED),
+                          "password": PLANTED},
+                 "stringData": {"AZURE_TENANT_ID": "22222222-0000-0000-0000-000000000002", "token": PLANTED}},
+                {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                 "metadata": {"name": "roleassignments.authorization.azure.com"},
+                 "spec": {"group": "authorization.azure.com", "names": {"kind": "RoleAssignment", "plural": "roleassignments"}}},
+                {"apiVersion": "apps/v1", "kind": "Deployment",
+                 "metadata": {"name": "azureserviceoperator-controller-manager", "namespace": "azureserviceoperator-system",
+                              "annotations": {LAST_APPLIED_ANNOTATION: format!("{{\"env\":\"{PLANTED}\"}}")}},
+                 "spec": {"template": {
+                     "metadata": {"labels": {"azure.workload.identity/use": "true"}},
+                     "spec": {"serviceAccountName": "azureserviceoperator-default",
+                              "containers": [{"name": "manager", "image": "mcr.microsoft.com/k8s/azureserviceoperator:v2",
+                                  "env": [
+                                      {"value": PLANTED, "name": "AZURE_CLIENT_SECRET"},
+                                      {"name": "AZURE_CLIENT_ID", "value": "33333333-0000-0000-0000-000000000003"},
+                                      {"name": "AZURE_TARGET_NAMESPACES", "valueFrom": {"secretKeyRef":
+                                          {"name": "aso-controller-settings", "key": "AZURE_TARGET_NAMESPACES", "optional": true}}},
+                                      {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}
+                                  ]}]}}}},
+                {"apiVersion": "resources.azure.com/v1api20200601", "kind": "ResourceGroup",
+                 "metadata": {"name": "rg", "namespace": "team-a",
+                              "annotations": {"serviceoperator.azure.com/credential-from": "my-secret",
+                                              LAST_APPLIED_ANNOTATION: PLANTED, "other": "x"}},
+                 "spec": {"location": "westeurope", "azureName": "rg-team-a",
+                          "owner": {"armId": "/subscriptions/00000000-0000-0000-0000-000000000000"}}},
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "team-a"},
+                 "data": {"k": "v"}},
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm2", "namespace": "team-a"}}
+            ]
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn mixed_list_reads_every_kind() {
+        let p = parse_counted(&mixed_list(), "dump.json", "aks-1").unwrap();
+        let c = &p.cluster;
+        assert_eq!((c.cluster.as_str(), c.source.as_str()), ("aks-1", "dump:dump.json"));
+        assert_eq!(c.namespaces[0].metadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert_eq!(c.service_accounts[0].metadata.annotations["azure.workload.identity/client-id"], "0000-client");
+        assert_eq!(c.roles[0].rules[0].verbs, ["*"]);
+        assert_eq!(c.cluster_roles[0].metadata.name, "agg");
+        assert!(c.cluster_roles[0].rules.is_empty());
+        assert_eq!(c.cluster_roles[0].aggregation_rule.as_ref().unwrap().cluster_role_selectors.len(), 1);
+        assert_eq!(c.role_bindings[0].subjects[0].name, "g-1");
+        assert!(c.cluster_role_bindings[0].subjects.is_empty());
+        assert_eq!(c.crds[0].kind, "RoleAssignment");
+        assert_eq!(c.crds[0].group, "authorization.azure.com");
+        let d = &c.deployments[0];
+        assert_eq!(d.service_account_name.as_deref(), Some("azureserviceoperator-default"));
+        assert_eq!(d.pod_labels["azure.workload.identity/use"], "true");
+        assert_eq!(d.images, ["mcr.microsoft.com/k8s/azureserviceoperator:v2"]);
+        assert_eq!(d.env[0].name, "AZURE_CLIENT_SECRET");
+        assert_eq!(d.env[0].value, None);
+        assert_eq!(d.env[1].value.as_deref(), Some("33333333-0000-0000-0000-000000000003"));
+        assert_eq!(
+            d.env[2].secret_key_ref,
+            Some(("aso-controller-settings".to_string(), "AZURE_TARGET_NAMESPACES".to_string()))
+        );
+        assert_eq!(d.metadata.annotations[LAST_APPLIED_ANNOTATION], "");
+        let a = &c.aso_resources[0];
+        assert_eq!((a.kind.as_str(), a.api_version.as_str()), ("ResourceGroup", "resources.azure.com/v1api20200601"));
+        assert_eq!(a.azure_name.as_deref(), Some("rg-team-a"));
+        assert_eq!(
+            a.owner.as_ref().unwrap().arm_id.as_deref(),
+            Some("/subscriptions/00000000-0000-0000-0000-000000000000")
+        );
+        assert_eq!(a.metadata.annotations.len(), 1, "only serviceoperator.azure.com/* annotations");
+        assert_eq!(a.metadata.annotations["serviceoperator.azure.com/credential-from"], "my-secret");
+        assert_eq!(p.skipped, BTreeMap::from([("ConfigMap (v1)".to_string(), 2)]));
+        assert_eq!(p.object_count(), 10);
+    }
+
+    #[test]
+    fn secrets_keep_key_names_and_non_secret_values_only() {
+        let c = parse(&mixed_list(), "dump.json", "aks-1").unwrap();
+        let s = &c.secrets[0];
+        assert_eq!(s.keys, ["AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "password", "token"]);
+        assert_eq!(s.values.len(), 2);
+        assert_eq!(s.values["AZURE_CLIENT_ID"], "11111111-0000-0000-0000-000000000001");
+        assert_eq!(s.values["AZURE_TENANT_ID"], "22222222-0000-0000-0000-000000000002");
+        assert_eq!(s.secret_type.as_deref(), Some("Opaque"));
+        assert_eq!(s.metadata.annotations[LAST_APPLIED_ANNOTATION], "");
+        assert_eq!(s.metadata.annotations["note"], "");
+        assert_eq!(s.metadata.labels["leak"], "");
+        let json = serde_json::to_string(&c).unwrap();
+        let debug = format!("{c:?}");
+        for text in [&json, &debug] {
+            assert!(!text.contains(PLANTED), "planted value leaked");
+            assert!(!text.contains(&b64(PLANTED)), "planted value leaked (base64)");
+        }
+    }
+
+    #[test]
+    fn typed_lists_single_objects_and_streams() {
+        let typed = r#"{"apiVersion":"v1","kind":"SecretList","items":[{"metadata":{"name":"s","namespace":"n"},"data":{"a":"eA=="}}]}"#;
+        let c = parse(typed, "t.json", "c").unwrap();
+        assert_eq!(c.secrets[0].keys, ["a"]);
+        let one =
+            r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"x"},"rules":[]}"#;
+        assert_eq!(parse(one, "o.json", "c").unwrap().cluster_roles.len(), 1);
+        let stream = format!("{one}\n{typed}\n");
+        let c = parse(&stream, "s.json", "c").unwrap();
+        assert_eq!((c.cluster_roles.len(), c.secrets.len()), (1, 1));
+        let array = format!("[{one}]");
+        assert_eq!(parse(&array, "a.json", "c").unwrap().cluster_roles.len(), 1);
+        let empty = r#"{"apiVersion":"v1","kind":"List","items":null}"#;
+        assert_eq!(object_count(&parse(empty, "e.json", "c").unwrap()), 0);
+    }
+
+    #[test]
+    fn yaml_multi_document_and_list() {
+        let text = format!(
+            "# comment\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: aso-credential\n  namespace: team-a\nstringData:\n  AZURE_CLIENT_ID: \"abc\"\n  AZURE_CLIENT_SECRET: \"{PLANTED}\"\n  USE_WORKLOAD_IDENTITY_AUTH: true\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: Role\n  metadata:\n    name: r\n    namespace: team-a\n  rules:\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    verbs: [get]\n---\n"
+        );
+        let c = parse(&text, "d.yaml", "c").unwrap();
+        assert_eq!(c.secrets[0].values["AZURE_CLIENT_ID"], "abc");
+        assert_eq!(c.secrets[0].values["USE_WORKLOAD_IDENTITY_AUTH"], "true");
+        assert_eq!(c.roles[0].rules[0].resources, ["secrets"]);
+        assert!(!serde_json::to_string(&c).unwrap().contains(PLANTED));
+    }
+
+    #[test]
+    fn errors_name_the_item_and_field() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}},
+            {"apiVersion":"v1","kind":"Secret","metadata":{"namespace":"team-a"}}]}"#;
+        let err = parse(text, "dump.json", "c").unwrap_err().to_string();
+        assert_eq!(err, "dump.json: items[1] (Secret in team-a) at line 3: metadata.name: missing field");
+        let text = r#"{"kind":"List","items":[{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r","namespace":"n"},"rules":[{"verbs":"get"}]}]}"#;
+        let err = parse(text, "dump.json", "c").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "dump.json: items[0] (Role n/r) at line 1: rules[0].verbs: invalid type: string, expected a sequence"
+        );
+        let text = r#"{"kind":"List","items":[{"kind":"RoleBinding","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":"b"}}]}"#;
+        assert!(parse(text, "f", "c")
+            .unwrap_err()
+            .to_string()
+            .ends_with("(RoleBinding b) at line 1: roleRef: missing field"));
+        let text = r#"{"kind":"List","items":[{"metadata":{"name":"b"}}]}"#;
+        assert_eq!(parse(text, "f", "c").unwrap_err().to_string(), "f: items[0] at line 1: kind: missing field");
+    }
+
+    #[test]
+    fn errors_never_quote_a_secret_value() {
+        let cases = [
+            format!(r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"s"}},"data":"{PLANTED}"}}"#),
+            format!(r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"s"}},"stringData":["{PLANTED}"]}}"#),
+            format!(r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"s","annotations":"{PLANTED}"}}}}"#),
+            format!(r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":["{PLANTED}"]}}}}"#),
+            format!(
+                r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"s"}},"type":7,"data":{{"x":"{PLANTED}"}},}}"#
+            ),
+            format!(
+                r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"d"}},"spec":{{"template":{{"spec":{{"containers":[{{"env":[{{"value":"{PLANTED}"}}]}}]}}}}}}}}"#
+            ),
+            format!(
+                r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"d"}},"spec":{{"template":{{"spec":{{"containers":[{{"env":[{{"name":"X","valueFrom":"{PLANTED}"}}]}}]}}}}}}}}"#
+            ),
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: {PLANTED}\n"),
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  a: 1\n  a: {PLANTED}\n"),
+            format!("kind: Secret\nmetadata: {{name: s\ndata: {PLANTED}\n"),
+            format!("{{\"kind\":\"Secret\",\"data\":{{\"x\":\"{PLANTED}\\q\"}}}}"),
+        ];
+        for text in cases {
+            let err = parse(&text, "f", "c").expect_err(&text).to_string();
+            assert!(!err.contains(PLANTED), "{err}");
+        }
+    }
+
+    #[test]
+    fn junk_is_an_error_not_a_panic() {
+        for text in [
+            "",
+            "  \n",
+            "5",
+            "\"x\"",
+            "[1]",
+            "{",
+            "[",
+            "{\"kind\":\"List\",\"items\":5}",
+            "- a\n- b",
+            "a: [",
+            "\u{feff}",
+        ] {
+            let r = parse(text, "f", "c");
+            assert!(r.is_err(), "{text:?}: {r:?}");
+        }
+        // Documents that are valid but hold nothing readable are empty, not errors.
+        for text in ["---\n", "null", "{\"kind\":\"List\",\"items\":[]}", "# only a comment\n"] {
+            assert_eq!(parse(text, "f", "c").map(|c| object_count(&c)), Ok(0), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn merge_sorts_and_drops_repeats() {
+        let a = parse(&mixed_list(), "a.json", "c").unwrap();
+        let mut m = a.clone();
+        merge(&mut m, a.clone());
+        assert_eq!(m, a);
+    }
+
+    #[test]
+    fn cluster_names_resolve_to_ids() {
+        let mut azure = AzureData::default();
+        let mc = |id: &str, name: &str| ManagedCluster { id: id.into(), name: name.into(), ..Default::default() };
+        azure.managed_clusters = vec![
+            mc("/subscriptions/s/resourceGroups/a/providers/Microsoft.ContainerService/managedClusters/prod", "prod"),
+            mc("/subscriptions/s/resourceGroups/a/providers/Microsoft.ContainerService/managedClusters/dup", "dup"),
+            mc("/subscriptions/s/resourceGroups/b/providers/Microsoft.ContainerService/managedClusters/dup", "dup"),
+        ];
+        azure.connected_clusters = vec![ConnectedCluster {
+            id: "/subscriptions/s/resourceGroups/a/providers/Microsoft.Kubernetes/connectedClusters/edge".into(),
+            ..Default::default()
+        }];
+        let prod = "/subscriptions/s/resourceGroups/a/providers/Microsoft.ContainerService/managedClusters/prod";
+        assert_eq!(resolve_cluster("PROD", &azure), ClusterMatch::Found(prod.into()));
+        assert_eq!(resolve_cluster(&prod.to_ascii_lowercase(), &azure), ClusterMatch::Found(prod.into()));
+        assert!(matches!(resolve_cluster("edge", &azure), ClusterMatch::Found(id) if id.ends_with("/edge")));
+        assert!(matches!(resolve_cluster("dup", &azure), ClusterMatch::Ambiguous(ids) if ids.len() == 2));
+        assert_eq!(resolve_cluster("nope", &azure), ClusterMatch::Unknown);
+        assert_eq!(resolve_cluster("/subscriptions/x/nope", &azure), ClusterMatch::Unknown);
+    }
+
+    #[test]
+    fn base64_decodes_padded_and_unpadded() {
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("aGVsbG8").unwrap(), b"hello");
+        assert_eq!(base64_decode("aGVs\nbG8h").unwrap(), b"hello!");
+        assert_eq!(base64_decode(&b64("11111111-0000")).unwrap(), b"11111111-0000");
+        assert!(base64_decode("a").is_none() && base64_decode("a$==").is_none());
+    }
 }

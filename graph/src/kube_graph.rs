@@ -342,6 +342,10 @@ impl PrivilegeGraph {
                     self.node_for(kube_key(cluster, &format!("namespaces/{ns}/aso")), NodeKind::KubeAsoNamespace, "");
                 self.graph[n].name = format!("ASO in {cname}/{ns}").into();
                 aso_nodes.insert(ns.clone(), n);
+                let owned = owned_resource_groups(kc, ns);
+                if !owned.is_empty() {
+                    self.aso_owned_resource_groups.insert(n, owned);
+                }
                 self.add_noted_edge(
                     admin,
                     n,
@@ -654,6 +658,31 @@ impl PrivilegeGraph {
         }
         Some(node)
     }
+}
+
+/// Resource groups the ASO resources of a namespace own or are: `ResourceGroup` resources (in the
+/// subscription of the namespace's credential) and raw `owner.armId`s.
+fn owned_resource_groups(kc: &KubeCluster, ns: &str) -> Vec<String> {
+    let sub = kc
+        .secrets
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(ns) || s.metadata.name == ASO_SETTINGS)
+        .find_map(|s| s.values.get("AZURE_SUBSCRIPTION_ID").cloned());
+    let mut out = BTreeSet::new();
+    for r in kc.aso_resources.iter().filter(|r| r.metadata.namespace.as_deref() == Some(ns)) {
+        if r.kind == "ResourceGroup" {
+            if let Some(sub) = &sub {
+                let name = r.azure_name.clone().unwrap_or_else(|| r.metadata.name.clone());
+                out.insert(scope::normalize(&format!("/subscriptions/{sub}/resourceGroups/{name}")));
+            }
+        }
+        if let Some(arm) = r.owner.as_ref().and_then(|o| o.arm_id.as_deref()) {
+            if let Some(rg) = scope::resource_group_of(&scope::normalize(arm)) {
+                out.insert(rg.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 fn kind_name(namespaced: bool) -> &'static str {

@@ -104,6 +104,7 @@ fn tenant(crds: &[(&str, &str)]) -> Snapshot {
              "values": {"AZURE_TARGET_NAMESPACES": "team-a,team-c", "AZURE_OPERATOR_MODE": "watchers-and-webhooks"}}
         ],
         "crds": crds.iter().map(|(group, kind)| json!({"name": format!("{}s.{group}", kind.to_lowercase()), "group": group, "kind": kind})).collect::<Vec<_>>(),
+        "asoResources": [{"apiVersion": "resources.azure.com/v1api20200601", "kind": "ResourceGroup", "metadata": meta("team-a-rg", Some("team-a")), "azureName": "team-a-rg"}],
         "deployments": [{"metadata": meta("azureserviceoperator-controller-manager", Some("azureserviceoperator-system")),
                          "serviceAccountName": "azureserviceoperator-default", "images": ["mcr.microsoft.com/k8s/azureserviceoperator:v2.9.0"]}]
     });
@@ -196,7 +197,11 @@ fn nested_group_members_with_aso_edit_reach_subscription_contributor() {
     let k8s_group = format!("{}/groups/{PLATFORM}", cluster_id("prod")).to_lowercase();
     assert!(find(&f, "kubernetes-to-subscription-contributor", &k8s_group, &sub()).is_some());
     let team_a = format!("{}/namespaces/team-a/aso", cluster_id("prod")).to_lowercase();
-    assert!(find(&f, "aso-identity-broader-than-namespace", &team_a, &sub()).is_some());
+    let broad = find(&f, "aso-identity-broader-than-namespace", &team_a, &sub()).expect("team-a's ASO identity");
+    // The fix scopes the identity to the resource group team-a's ASO resources own.
+    let fix = broad.remediation.command.as_deref().unwrap();
+    assert!(fix.contains(&format!("--scope /subscriptions/{SUB}/resourcegroups/team-a-rg")), "{fix}");
+    assert!(fix.contains("az role assignment delete --ids"), "{fix}");
 }
 
 #[test]
