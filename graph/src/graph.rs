@@ -113,6 +113,8 @@ pub struct Grant {
     pub delegation: Option<String>,
     /// Why the grant may be incomplete (unknown role definition, …).
     pub note: Option<String>,
+    /// Kubernetes powers from the role's data actions (Azure RBAC for Kubernetes), [`crate::rbac::KubeData`].
+    pub kube_data: u8,
 }
 
 /// Why a derived edge exists.
@@ -526,11 +528,13 @@ impl PrivilegeGraph {
             delegated_caps: Caps::EMPTY,
             delegation: None,
             note: None,
+            kube_data: 0,
         };
         match roles.get(&guid) {
             Some(role) => {
                 grant.role_name = role.name.clone();
                 grant.own_caps = role.caps;
+                grant.kube_data = role.kube_data;
             }
             None => {
                 let msg = format!(
@@ -612,6 +616,7 @@ struct RoleTable {
 struct RoleInfo {
     name: String,
     caps: Caps,
+    kube_data: u8,
     /// Normalized assignable scopes; empty means anywhere.
     assignable: Vec<String>,
 }
@@ -627,10 +632,12 @@ impl RoleTable {
         let mut by_guid = FxHashMap::default();
         for d in crate::builtin::role_definitions().iter().chain(defs) {
             let guid = rbac::role_definition_guid(if d.name.is_empty() { &d.id } else { &d.name });
-            let caps = PermissionSet::new(d.properties.permissions.clone()).capabilities();
+            let perms = PermissionSet::new(d.properties.permissions.clone());
+            let caps = perms.capabilities();
+            let kube_data = crate::rbac::kube_data(&perms);
             let name = if d.properties.role_name.is_empty() { guid.clone() } else { d.properties.role_name.clone() };
             let assignable = d.properties.assignable_scopes.iter().map(|s| scope::normalize(s)).collect();
-            by_guid.insert(guid, RoleInfo { name, caps, assignable });
+            by_guid.insert(guid, RoleInfo { name, caps, kube_data, assignable });
         }
         RoleTable { by_guid }
     }

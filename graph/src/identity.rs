@@ -27,13 +27,16 @@ pub(crate) struct IdentityIndex {
     pub admin: FxHashMap<String, NodeIndex>,
     /// Lower-case cluster name → normalized cluster id (ambiguous names map to nothing).
     pub cluster_by_name: FxHashMap<String, Option<String>>,
+    /// Normalized cluster ids with Azure RBAC for Kubernetes authorization enabled.
+    pub azure_rbac: rustc_hash::FxHashSet<String>,
     /// Normalized cluster ids that are Entra-integrated.
     pub entra_integrated: rustc_hash::FxHashSet<String>,
 }
 
-/// The node key of a cluster-scoped Kubernetes object: `<cluster id>/<rest>`.
+/// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
+/// ARM scopes such as the AKS namespace scope `<cluster id>/namespaces/<ns>`).
 pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
-    NodeKey::Path(format!("{cluster}/{rest}").to_ascii_lowercase().into_boxed_str())
+    NodeKey::Path(format!("{cluster}/k8s/{rest}").to_ascii_lowercase().into_boxed_str())
 }
 
 fn normalize_issuer(url: &str) -> String {
@@ -77,8 +80,11 @@ impl PrivilegeGraph {
             if let Some(url) = p.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()) {
                 issuer_cluster.insert(normalize_issuer(url), id.clone());
             }
-            if p.aad_profile.is_some() {
+            if let Some(aad) = &p.aad_profile {
                 idx.entra_integrated.insert(id.clone());
+                if aad.enable_azure_rbac == Some(true) {
+                    idx.azure_rbac.insert(id.clone());
+                }
             }
             let cluster_node = self.scope_node(&c.id, Some(&c.name));
             let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");

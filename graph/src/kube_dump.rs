@@ -43,7 +43,7 @@ use crate::kube::{
     EnvVar, KubeCluster, Namespace, ObjectMeta, PolicyRule, Role, RoleBinding, RoleRef, SecretMeta, ServiceAccount,
     Subject,
 };
-use crate::snapshot::AzureData;
+use crate::snapshot::{AzureData, CoverageGap, GapReason, Snapshot, SourceRecord};
 
 /// The annotation `kubectl apply` fills with the whole object as last applied, values included.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -229,6 +229,61 @@ pub fn resolve_cluster(given: &str, azure: &AzureData) -> ClusterMatch {
             ClusterMatch::Ambiguous(found)
         }
     }
+}
+
+/// The API name of Kubernetes dumps in source records and coverage gaps.
+pub const DUMP_API: &str = "kube.dump";
+
+/// Adds Kubernetes clusters to a snapshot whose Azure side is filled: a cluster named by a name becomes the
+/// resource id of the one AKS or Arc cluster of that name; one named by id takes the id's spelling as
+/// collected. A cluster that matches no collected cluster (or several) keeps the name it was given and gets a
+/// coverage gap: its objects are analyzed, but not linked to an Azure cluster. Clusters with the same id are
+/// merged. Each cluster gets a source record with its object count.
+pub fn attach(snap: &mut Snapshot, clusters: Vec<KubeCluster>) {
+    for mut cluster in clusters {
+        let given = cluster.cluster.clone();
+        let problem = match resolve_cluster(&given, &snap.azure) {
+            ClusterMatch::Found(id) => {
+                cluster.cluster = id;
+                None
+            }
+            ClusterMatch::Unknown => Some(format!(
+                "Kubernetes cluster `{given}` ({}) matches no AKS or Arc cluster collected: its objects are analyzed, but not linked to an Azure cluster (its OIDC issuer, admin credentials and Azure RBAC for Kubernetes are unknown); give the cluster's resource id, or collect its subscription",
+                cluster.source
+            )),
+            ClusterMatch::Ambiguous(ids) => Some(format!(
+                "Kubernetes cluster name `{given}` ({}) matches several clusters ({}): its objects are analyzed, but not linked to an Azure cluster; give the cluster's resource id instead",
+                cluster.source,
+                ids.join(", ")
+            )),
+        };
+        if let Some(message) = problem {
+            snap.coverage.push(CoverageGap {
+                api: DUMP_API.to_string(),
+                scope: given,
+                reason: GapReason::NotFound,
+                status: None,
+                message,
+            });
+        }
+        match snap.kubernetes.iter_mut().find(|c| c.cluster.eq_ignore_ascii_case(&cluster.cluster)) {
+            Some(existing) => {
+                if !existing.source.split(", ").any(|s| s == cluster.source) {
+                    existing.source = format!("{}, {}", existing.source, cluster.source);
+                }
+                merge(existing, cluster);
+            }
+            None => snap.kubernetes.push(cluster),
+        }
+    }
+    snap.kubernetes.sort_by_cached_key(|c| c.cluster.to_ascii_lowercase());
+    snap.sources.retain(|s| s.api != DUMP_API);
+    for c in &snap.kubernetes {
+        snap.sources.push(SourceRecord { api: DUMP_API.to_string(), scope: c.cluster.clone(), count: object_count(c) });
+    }
+    snap.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
+    snap.coverage.sort();
+    snap.coverage.dedup();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1440,6 +1495,27 @@ mod tests {
         assert!(matches!(resolve_cluster("dup", &azure), ClusterMatch::Ambiguous(ids) if ids.len() == 2));
         assert_eq!(resolve_cluster("nope", &azure), ClusterMatch::Unknown);
         assert_eq!(resolve_cluster("/subscriptions/x/nope", &azure), ClusterMatch::Unknown);
+    }
+
+    #[test]
+    fn attach_names_clusters_by_id_and_records_gaps() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-prod";
+        let mut snap = Snapshot::new(crate::snapshot::Metadata::default());
+        snap.azure.managed_clusters.push(ManagedCluster {
+            id: id.into(),
+            name: "aks-prod".into(),
+            ..Default::default()
+        });
+        let list = r#"{"kind":"List","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}]}"#;
+        let known = parse(list, "a.json", "AKS-PROD").unwrap();
+        let unknown = parse(list, "b.json", "aks-elsewhere").unwrap();
+        attach(&mut snap, vec![known.clone(), unknown, known]);
+        let names: Vec<&str> = snap.kubernetes.iter().map(|c| c.cluster.as_str()).collect();
+        assert_eq!(names, [id, "aks-elsewhere"]);
+        assert_eq!(snap.kubernetes[0].namespaces.len(), 1, "the same dump twice is merged, not doubled");
+        assert_eq!(snap.coverage.len(), 1);
+        assert_eq!((snap.coverage[0].api.as_str(), snap.coverage[0].scope.as_str()), (DUMP_API, "aks-elsewhere"));
+        assert_eq!(snap.sources.iter().filter(|s| s.api == DUMP_API).count(), 2);
     }
 
     #[test]

@@ -247,6 +247,47 @@ impl std::ops::BitOrAssign for Caps {
     }
 }
 
+/// Kubernetes powers a role grants through Azure RBAC for Kubernetes data actions (bits of a `u8`).
+pub struct KubeData;
+
+impl KubeData {
+    /// Create pods or workloads.
+    pub const CREATE_WORKLOADS: u8 = 1;
+    /// Read secrets.
+    pub const READ_SECRETS: u8 = 2;
+    /// Write cluster role bindings: cluster-admin (at cluster scope).
+    pub const ESCALATE: u8 = 4;
+    /// Create Azure Service Operator resources.
+    pub const USE_ASO: u8 = 8;
+    /// Create secrets.
+    pub const CREATE_SECRETS: u8 = 16;
+}
+
+/// The [`KubeData`] bits a role's data actions allow.
+pub fn kube_data(perms: &PermissionSet) -> u8 {
+    const P: &str = "Microsoft.ContainerService/managedClusters/";
+    let has = |a: &str| perms.allows_data_action(&format!("{P}{a}"));
+    let mut bits = 0;
+    if has("pods/write") || has("apps/deployments/write") || has("batch/jobs/write") {
+        bits |= KubeData::CREATE_WORKLOADS;
+    }
+    if has("secrets/read") {
+        bits |= KubeData::READ_SECRETS;
+    }
+    if has("rbac.authorization.k8s.io/clusterrolebindings/write")
+        || has("rbac.authorization.k8s.io/clusterroles/bind/action")
+    {
+        bits |= KubeData::ESCALATE;
+    }
+    if has("resources.azure.com/resourcegroups/write") || has("authorization.azure.com/roleassignments/write") {
+        bits |= KubeData::USE_ASO;
+    }
+    if has("secrets/write") {
+        bits |= KubeData::CREATE_SECRETS;
+    }
+    bits
+}
+
 /// What an assignment's ABAC condition does to its power to assign roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DelegationLimit {

@@ -194,9 +194,9 @@ fn nested_group_members_with_aso_edit_reach_subscription_contributor() {
     );
     assert!(!alice.conditional, "the identity's federated credential trusts ASO: nothing is assumed");
     // The Kubernetes group itself is reported by the Kubernetes query, and the namespace by the ASO query.
-    let k8s_group = format!("{}/groups/{PLATFORM}", cluster_id("prod")).to_lowercase();
+    let k8s_group = format!("{}/k8s/groups/{PLATFORM}", cluster_id("prod")).to_lowercase();
     assert!(find(&f, "kubernetes-to-subscription-contributor", &k8s_group, &sub()).is_some());
-    let team_a = format!("{}/namespaces/team-a/aso", cluster_id("prod")).to_lowercase();
+    let team_a = format!("{}/k8s/namespaces/team-a/aso", cluster_id("prod")).to_lowercase();
     let broad = find(&f, "aso-identity-broader-than-namespace", &team_a, &sub()).expect("team-a's ASO identity");
     // The fix scopes the identity to the resource group team-a's ASO resources own.
     let fix = broad.remediation.command.as_deref().unwrap();
@@ -207,7 +207,7 @@ fn nested_group_members_with_aso_edit_reach_subscription_contributor() {
 #[test]
 fn view_only_user_is_not_reported() {
     let f = findings(ALL_CRDS);
-    let k8s_victor = format!("{}/users/{VICTOR}", cluster_id("prod")).to_lowercase();
+    let k8s_victor = format!("{}/k8s/users/{VICTOR}", cluster_id("prod")).to_lowercase();
     assert!(find(&f, "kubernetes-to-subscription-contributor", &k8s_victor, &sub()).is_none());
     assert!(
         !f.iter().any(|x| x.source.id == VICTOR),
@@ -247,8 +247,8 @@ fn federated_credential_needs_the_clusters_own_issuer() {
 #[test]
 fn aks_cluster_admin_role_with_local_accounts_reaches_cluster_admin() {
     let f = findings(ALL_CRDS);
-    let prod_admin = format!("{}/cluster-admin", cluster_id("prod")).to_lowercase();
-    let locked_admin = format!("{}/cluster-admin", cluster_id("locked")).to_lowercase();
+    let prod_admin = format!("{}/k8s/cluster-admin", cluster_id("prod")).to_lowercase();
+    let locked_admin = format!("{}/k8s/cluster-admin", cluster_id("locked")).to_lowercase();
     let oscar = find(&f, "cluster-admin-from-azure", OSCAR, &prod_admin).expect("Oscar is cluster-admin of prod");
     assert_eq!(oscar.hops[0].edge.to_string(), "AKS_CLUSTER_ADMIN");
     // On `locked` local accounts are off: Oscar's own Cluster Admin Role there gives nothing; any path he has
@@ -268,7 +268,7 @@ fn client_secret_credential_with_role_assignment_crd_gives_owner() {
     // Without the RoleAssignment CRD, ASO cannot use the identity's role-assignment power.
     let without = findings(&[("resources.azure.com", "ResourceGroup")]);
     assert!(find(&without, "owner-equivalent-on-subscription", ALICE, &sub()).is_none());
-    let team_c = format!("{}/namespaces/team-c/aso", cluster_id("prod")).to_lowercase();
+    let team_c = format!("{}/k8s/namespaces/team-c/aso", cluster_id("prod")).to_lowercase();
     assert!(find(&f, "aso-identity-broader-than-namespace", &team_c, &sub()).is_some());
     assert!(
         find(&without, "aso-identity-broader-than-namespace", &team_c, &sub()).is_none(),
@@ -291,4 +291,25 @@ fn relaxed_mode_lets_aso_editors_forge_credentials_for_identities_federated_to_a
         "{:#?}",
         f.iter().map(|x| (&x.query_id, &x.source.id, &x.target.id)).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn azure_rbac_for_kubernetes_data_actions_count_only_when_enabled() {
+    const WENDY: &str = "aaaaaaaa-1111-0000-0000-000000000005";
+    const RBAC_WRITER: &str = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
+    let build = |enabled: bool| {
+        let mut s = tenant(ALL_CRDS);
+        s.entra.users.push(serde_json::from_value(json!({"id": WENDY, "displayName": "Wendy"})).unwrap());
+        let scope = format!("{}/namespaces/team-b", cluster_id("prod"));
+        s.azure
+            .role_assignments
+            .push(serde_json::from_value(assignment(9, WENDY, "User", RBAC_WRITER, &scope)).unwrap());
+        s.azure.managed_clusters[0].properties.aad_profile.as_mut().unwrap().enable_azure_rbac = Some(enabled);
+        analyze(&s, &queries(), AnalyzeOptions::default()).findings
+    };
+    let on = build(true);
+    let wendy =
+        find(&on, "can-act-as-managed-identity", WENDY, APP_MI).expect("RBAC Writer on team-b runs pods as team-b/app");
+    assert!(wendy.hops[0].detail.contains("Azure RBAC for Kubernetes"), "{:#?}", wendy.hops);
+    assert!(find(&build(false), "can-act-as-managed-identity", WENDY, APP_MI).is_none());
 }

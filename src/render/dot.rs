@@ -41,7 +41,7 @@ pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     // Kubernetes nodes grouped by cluster, then namespace.
     let mut kube: BTreeMap<String, BTreeMap<String, Vec<&NodeRef>>> = BTreeMap::new();
     for n in nodes.values() {
-        if n.kind.is_kubernetes() || n.id.contains("/namespaces/") && n.kind == NodeKind::KubeServiceAccount {
+        if n.kind.is_kubernetes() {
             let (cluster, ns) = kube_parts(&n.id);
             kube.entry(cluster).or_default().entry(ns).or_default().push(n);
             continue;
@@ -155,19 +155,15 @@ fn write_node(
     )
 }
 
-/// (cluster id, namespace) of a Kubernetes node id `<cluster>/namespaces/<ns>/…`, `<cluster>/users/…`, …
+/// (cluster id, namespace) of a Kubernetes node id `<cluster>/k8s/namespaces/<ns>/…`, `<cluster>/k8s/users/…`.
 fn kube_parts(id: &str) -> (String, String) {
-    for marker in ["/namespaces/", "/users/", "/groups/", "/cluster-admin"] {
-        if let Some(i) = id.find(marker) {
-            let ns = if marker == "/namespaces/" {
-                id[i + marker.len()..].split('/').next().unwrap_or("").to_string()
-            } else {
-                String::new()
-            };
-            return (id[..i].to_string(), ns);
+    match id.split_once("/k8s/") {
+        Some((cluster, rest)) => {
+            let ns = rest.strip_prefix("namespaces/").and_then(|r| r.split('/').next()).unwrap_or("");
+            (cluster.to_string(), ns.to_string())
         }
+        None => (id.to_string(), String::new()),
     }
-    (id.to_string(), String::new())
 }
 
 /// A DOT double-quoted string: backslashes and quotes escaped, newlines as `\n`, control characters dropped.
