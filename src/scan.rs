@@ -14,6 +14,8 @@ use crate::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints}
 /// Collects a snapshot as the options say: from Azure, or from a mock tenant served on loopback for the
 /// duration of the collection (the same HTTP code path as a real scan).
 pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot> {
+    // Kubernetes dumps first: a malformed one stops the run before any request is made.
+    let mut kube = collect::kube::read_dumps(&args.kube_dumps)?;
     let http = collect::build_client(args.ca_cert.as_deref())?;
     let options = CollectOptions {
         subscriptions: args.subscriptions.clone(),
@@ -25,12 +27,15 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
     };
     if let Some(name) = &args.mock {
         let tenant = MockTenant::load_or_bundled(name).with_context(|| format!("--mock {name}"))?;
+        kube.extend(azpath_mocks::kube::clusters(&tenant));
         let server = MockAzure::start(tenant, MockOptions { page_size: 50, ..Default::default() }).await?;
         let endpoints = Endpoints::new(Cloud::Custom, Some(&server.arm_url()), Some(&server.graph_url()), None)?;
         let tokens = server.token_env();
         let env = move |var: &str| tokens.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
         let source = DefaultTokenSource::new(&endpoints, &env, Some(&http));
-        return Ok(collect::collect(&endpoints, &source, &options).await?);
+        let mut snap = collect::collect(&endpoints, &source, &options).await?;
+        collect::kube::attach(&mut snap, kube);
+        return Ok(snap);
     }
     let cloud = match args.cloud.unwrap_or(if args.arm_url.is_some() { CloudArg::Custom } else { CloudArg::Public }) {
         CloudArg::Public => Cloud::Public,
@@ -41,7 +46,9 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
     let endpoints =
         Endpoints::new(cloud, args.arm_url.as_deref(), args.graph_url.as_deref(), args.authority_url.as_deref())?;
     let source = DefaultTokenSource::from_process_env(&endpoints, Some(&http));
-    Ok(collect::collect(&endpoints, &source, &options).await?)
+    let mut snap = collect::collect(&endpoints, &source, &options).await?;
+    collect::kube::attach(&mut snap, kube);
+    Ok(snap)
 }
 
 /// One paragraph saying what was collected, for `azpath collect`.

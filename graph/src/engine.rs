@@ -144,6 +144,9 @@ fn is_identity_edge(kind: EdgeKind) -> bool {
 /// Search state: a node, and whether the path from it already crosses one of the query's `via` edges.
 type State = (NodeIndex, bool);
 
+/// Forward search bookkeeping: best cost to a state and the (edge, previous via flag) that reached it.
+type ForwardBest = FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)>;
+
 /// One target's search.
 struct Search<'a> {
     graph: &'a PrivilegeGraph,
@@ -271,7 +274,7 @@ impl Search<'_> {
     fn forward(&self, source: NodeIndex) -> Option<EdgePath> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
-        let mut best: FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)> = FxHashMap::default();
+        let mut best: ForwardBest = FxHashMap::default();
         let start = (source, no_via);
         best.insert(start, (Cost::default(), None));
         let mut heap = BinaryHeap::new();
@@ -349,7 +352,7 @@ fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> No
 /// The edges that led a forward search to `state`, source first.
 fn forward_path(
     graph: &PrivilegeGraph,
-    best: &FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)>,
+    best: &ForwardBest,
     state: State,
 ) -> EdgePath {
     let mut path = Vec::new();

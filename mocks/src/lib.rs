@@ -19,6 +19,7 @@
 
 pub mod expected;
 pub mod generate;
+pub mod kube;
 mod scopes;
 pub mod server;
 pub mod tenant;

@@ -91,6 +91,8 @@ pub struct MockTenant {
     pub entra: EntraData,
     /// `faults.json`.
     pub faults: Vec<Fault>,
+    /// Kubernetes dumps (`kube/<cluster>.json`), see [`crate::kube`].
+    pub kube: Vec<crate::kube::KubeDump>,
 }
 
 /// Every file a tenant may have, relative to its folder. All are optional.
@@ -269,6 +271,7 @@ impl MockTenant {
                 ..Default::default()
             },
             faults: list(files, "faults.json")?,
+            kube: crate::kube::load(files.list(crate::kube::KUBE_DIR)?, |rel| files.read(rel))?,
         };
         if let Some(i) = tenant.faults.iter().position(|f| !(400..=599).contains(&f.status)) {
             return Err(TenantError::Invalid {
@@ -365,6 +368,7 @@ impl MockTenant {
         list(&dir.join("graph/groups.json"), &e.groups)?;
         list(&dir.join("graph/servicePrincipals.json"), &e.service_principals)?;
         list(&dir.join("graph/applications.json"), &e.applications)?;
+        crate::kube::write(&self.kube, dir)?;
         for g in &e.group_members {
             list(&dir.join(format!("graph/members/{}.json", g.group_id)), &g.members)?;
         }
@@ -393,6 +397,7 @@ impl MockTenant {
             .federated_identity_credentials
             .retain(|c| fic_parent(&c.id).is_some_and(|parent| identities.contains(&parent.to_ascii_lowercase())));
         snapshot.entra = self.entra.clone();
+        crate::kube::attach(self, &mut snapshot);
         snapshot.normalize();
         snapshot
     }

@@ -25,6 +25,7 @@ pub mod cloud;
 pub mod container_service;
 pub mod http;
 pub mod hybrid_kubernetes;
+pub mod kube;
 pub mod managed_identity;
 pub mod msgraph;
 pub mod resources;
