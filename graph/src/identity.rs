@@ -124,7 +124,7 @@ impl PrivilegeGraph {
         for c in &s.azure.connected_clusters {
             let id = scope::normalize(&c.id);
             names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
-            if let Some(url) = c.properties.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()) {
+            for url in c.properties.oidc_issuer_profile.iter().flat_map(|o| [&o.issuer_url, &o.self_hosted_issuer_url]).flatten() {
                 issuer_cluster.insert(normalize_issuer(url), id.clone());
             }
             if c.properties.aad_profile.is_some() {

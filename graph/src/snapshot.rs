@@ -737,6 +737,9 @@ pub struct OidcIssuerProfile {
     /// Issuer URL (`issuerURL` on AKS, `issuerUrl` on Arc).
     #[serde(default, rename = "issuerURL", alias = "issuerUrl", skip_serializing_if = "Option::is_none")]
     pub issuer_url: Option<String>,
+    /// Arc: the issuer of a self-hosted OIDC provider (connected AKS, EKS, GKE clusters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_hosted_issuer_url: Option<String>,
 }
 
 /// `securityProfile`.
@@ -819,7 +822,7 @@ pub struct ApiServerAccessProfile {
     pub disable_run_command: Option<bool>,
 }
 
-/// An Arc-connected cluster (`Microsoft.Kubernetes/connectedClusters`, 2024-01-01).
+/// An Arc-connected cluster (`Microsoft.Kubernetes/connectedClusters`, 2026-05-01).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectedCluster {
