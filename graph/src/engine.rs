@@ -260,10 +260,30 @@ impl Search<'_> {
         let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
         let delegated = if denied.intersects(assign) { Caps::EMPTY } else { grant.delegated_caps.without(denied) };
         let mut caps = grant.own_caps.without(denied) | delegated;
-        for e in path {
-            let w = graph.edge(*e).2;
-            if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
-                caps = Caps(caps.0 & w.caps.0);
+        // A capability mask (ASO: what the installed CRDs let it do) limits the power the identity it leads
+        // to uses next: the next edge after any group memberships.
+        for (i, e) in path.iter().enumerate() {
+            let mask = graph.edge(*e).2;
+            if mask.kind == EdgeKind::HasRole || mask.caps.is_empty() {
+                continue;
+            }
+            let Some(next) = path[i + 1..].iter().map(|e| graph.edge(*e).2).find(|w| w.kind != EdgeKind::MemberOf)
+            else {
+                continue;
+            };
+            let needs = match next.kind {
+                EdgeKind::HasRole if std::ptr::eq(&graph.grants[next.evidence as usize], grant) => {
+                    caps = Caps(caps.0 & mask.caps.0);
+                    continue;
+                }
+                EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
+                EdgeKind::AksClusterAdmin => {
+                    Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster])
+                }
+                _ => continue,
+            };
+            if !mask.caps.intersects(needs) {
+                return None;
             }
         }
         caps_answer(self.query, caps).then_some(caps)
@@ -350,11 +370,7 @@ fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> No
 }
 
 /// The edges that led a forward search to `state`, source first.
-fn forward_path(
-    graph: &PrivilegeGraph,
-    best: &ForwardBest,
-    state: State,
-) -> EdgePath {
+fn forward_path(graph: &PrivilegeGraph, best: &ForwardBest, state: State) -> EdgePath {
     let mut path = Vec::new();
     let mut cur = state;
     while let Some((_, Some((e, prev_via)))) = best.get(&cur) {
