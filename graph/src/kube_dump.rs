@@ -356,7 +356,7 @@ fn scrub(message: &str) -> String {
             return format!("{}{expected}", prefix.trim_end());
         }
     }
-    if let Some(cut) = message.find(['"', '`', '\'']) {
+    if let Some(cut) = message.find(['"', '`']) {
         // A message of another form that quotes something: keep only the words before the quote.
         return message[..cut].trim_end().trim_end_matches(':').to_string();
     }
@@ -1441,6 +1441,12 @@ mod tests {
             let err = parse(&text, "f", "c").expect_err(&text).to_string();
             assert!(!err.contains(PLANTED), "{err}");
         }
+    }
+
+    #[test]
+    fn yaml_syntax_errors_keep_their_position() {
+        let err = parse("kind: List\nitems: [\n  {a: 1\n", "d.yaml", "c").unwrap_err().to_string();
+        assert!(err.starts_with("d.yaml: not valid YAML: ") && err.contains("line"), "{err}");
     }
 
     #[test]
