@@ -39,7 +39,10 @@ async fn collect_over_http(server: &MockAzure) -> Snapshot {
         retry: RetryPolicy { max_attempts: 8, max_total_wait: Duration::from_secs(60), ..RetryPolicy::default() },
         ..Default::default()
     };
-    collect::collect(&endpoints, &source, &options).await.expect("collection succeeds")
+    let mut snap = collect::collect(&endpoints, &source, &options).await.expect("collection succeeds");
+    // The tenant's Kubernetes dumps go through the same path as `--kube-dump` (as `scan --mock` does).
+    collect::kube::attach(&mut snap, azpath_mocks::kube::clusters(server.tenant()));
+    snap
 }
 
 #[test]
