@@ -491,7 +491,6 @@ impl Builder<'_> {
         let many = docs.len() > 1;
         for (d, raw) in docs.into_iter().enumerate() {
             let doc_label = if many { format!("document[{d}]") } else { String::new() };
-            let line = line_of(text, raw.get());
             let source_name = self.source_name;
             let shape = |e: serde_json::Error| KubeDumpError::Shape {
                 source_name: source_name.to_string(),
@@ -512,7 +511,7 @@ impl Builder<'_> {
                 }
                 None => {
                     let label = if many { doc_label } else { "object".to_string() };
-                    self.object(Node::Json(raw), label, None, line)?
+                    self.object(Node::Json(raw), label, None, text)?
                 }
             }
         }
@@ -550,7 +549,7 @@ impl Builder<'_> {
                         }
                         _ => {
                             let label = if many { doc_label } else { "object".to_string() };
-                            self.object(Node::Yaml(value), label, None, None)?
+                            self.object(Node::Yaml(value), label, None, "")?
                         }
                     }
                 }
@@ -574,11 +573,7 @@ impl Builder<'_> {
     ) -> Result<(), KubeDumpError> {
         for (i, node) in items.enumerate() {
             let label = if doc_label.is_empty() { format!("items[{i}]") } else { format!("{doc_label}.items[{i}]") };
-            let line = match node {
-                Node::Json(raw) if !text.is_empty() => line_of(text, raw.get()),
-                _ => None,
-            };
-            self.object(node, label, inherited.as_ref(), line)?;
+            self.object(node, label, inherited.as_ref(), text)?;
         }
         Ok(())
     }
@@ -588,12 +583,17 @@ impl Builder<'_> {
         node: Node<'_>,
         position: String,
         inherited: Option<&(String, Option<String>)>,
-        line: Option<usize>,
+        text: &str,
     ) -> Result<(), KubeDumpError> {
         let source_name = self.source_name;
+        // The line is counted only for an error: counting it for every item would be quadratic.
+        let line = || match node {
+            Node::Json(raw) if !text.is_empty() => line_of(text, raw.get()),
+            _ => None,
+        };
         let item_error = |item: String, e: FieldError| KubeDumpError::Item {
             source_name: source_name.to_string(),
-            item: match line {
+            item: match line() {
                 Some(l) => format!("{item} at line {l}"),
                 None => item,
             },
