@@ -218,6 +218,7 @@ fn unknown_cluster_name_is_a_coverage_gap() {
     let gap = snap.coverage.iter().find(|g| g.api == kube_dump::DUMP_API).expect("a gap");
     assert_eq!(gap.scope, "aks-nowhere");
     assert!(gap.message.contains("matches no AKS or Arc cluster"), "{}", gap.message);
+    assert!(gap.may_hide().contains("not linked to an Azure cluster"), "{}", gap.may_hide());
     let r = run(&["analyze", snap_path.to_str().unwrap()]);
     assert!(r.stdout.contains("aks-nowhere") || r.stderr.contains("aks-nowhere"), "the report shows the gap");
 }

@@ -180,7 +180,9 @@ impl CoverageGap {
     /// What conclusions a gap in this API may hide, for the report.
     pub fn may_hide(&self) -> &'static str {
         let api = self.api.as_str();
-        if api.ends_with("federatedIdentityCredentials") || api.ends_with("FederatedCredentials") {
+        if api == crate::kube_dump::DUMP_API {
+            "this cluster's Kubernetes objects are analyzed but not linked to an Azure cluster: paths through its workload identities (OIDC issuer), admin credentials and Azure RBAC for Kubernetes are not reported"
+        } else if api.ends_with("federatedIdentityCredentials") || api.ends_with("FederatedCredentials") {
             "federated credentials are missing: workloads (Kubernetes service accounts, pipelines) that can act as this identity or application are not reported"
         } else if api.ends_with("userAssignedIdentities") {
             "managed identities are missing: their federated credentials were not read, so workloads that can act as them are not reported"
