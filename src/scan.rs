@@ -67,6 +67,9 @@ pub fn collection_summary(snap: &Snapshot, path: &Path) -> String {
         e.groups.len(),
         e.service_principals.len()
     );
+    if !snap.kubernetes.is_empty() {
+        s.push_str(&format!(", {} Kubernetes cluster(s)", snap.kubernetes.len()));
+    }
     if !snap.coverage.is_empty() {
         s.push_str(&format!(
             "\n{} coverage gap(s): `azpath analyze {}` lists them and what they may hide",

@@ -124,7 +124,13 @@ impl PrivilegeGraph {
         for c in &s.azure.connected_clusters {
             let id = scope::normalize(&c.id);
             names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
-            for url in c.properties.oidc_issuer_profile.iter().flat_map(|o| [&o.issuer_url, &o.self_hosted_issuer_url]).flatten() {
+            for url in c
+                .properties
+                .oidc_issuer_profile
+                .iter()
+                .flat_map(|o| [&o.issuer_url, &o.self_hosted_issuer_url])
+                .flatten()
+            {
                 issuer_cluster.insert(normalize_issuer(url), id.clone());
             }
             if c.properties.aad_profile.is_some() {

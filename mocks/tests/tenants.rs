@@ -6,13 +6,16 @@ use azpath_graph::snapshot::RoleDefinition;
 use azpath_mocks::{bundled_names, tenants_dir, Expectation, Expected, MockTenant, TenantError};
 use serde::Deserialize;
 
-const QUERIES: &[&str] = &[
-    "owner-equivalent-on-subscription",
-    "owner-equivalent-on-management-group",
-    "contributor-or-stronger-on-subscription",
-    "contributor-or-stronger-on-management-group",
-    "can-assign-roles",
-];
+/// The built-in query ids: the stems of `queries/*.toml`.
+fn queries() -> HashSet<String> {
+    std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml").then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect()
+}
 
 #[test]
 fn every_tenant_folder_is_bundled_and_loads() {
@@ -122,11 +125,24 @@ fn expected_files_name_real_queries_principals_and_scopes() {
             .map(|s| s.id.to_ascii_lowercase())
             .chain(t.azure.management_groups.iter().map(|g| g.id.to_ascii_lowercase()))
             .collect();
+        let queries = queries();
+        // Kubernetes node ids live under a collected cluster: `<cluster id>/k8s/…`.
+        let clusters: Vec<String> =
+            t.azure.managed_clusters.iter().map(|c| format!("{}/k8s/", c.id.to_ascii_lowercase())).collect();
+        let kube_node = |id: &str| clusters.iter().any(|c| id.starts_with(c.as_str()));
         for e in expected.present.iter().chain(&expected.absent) {
-            assert!(QUERIES.contains(&e.query.as_str()), "{name}: unknown query {}", e.query);
-            assert!(directory.contains(e.source.as_str()), "{name}: unknown source {}", e.source);
+            assert!(queries.contains(&e.query), "{name}: unknown query {}", e.query);
+            assert!(
+                directory.contains(e.source.as_str()) || kube_node(&e.source),
+                "{name}: unknown source {}",
+                e.source
+            );
             if let Some(target) = &e.target {
-                assert!(scopes.contains(&target.to_ascii_lowercase()), "{name}: unknown target {target}");
+                let t = target.to_ascii_lowercase();
+                assert!(
+                    scopes.contains(&t) || directory.contains(target.as_str()) || kube_node(&t),
+                    "{name}: unknown target {target}"
+                );
             }
         }
         let key =
