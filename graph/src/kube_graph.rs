@@ -606,38 +606,23 @@ impl PrivilegeGraph {
                             "runs pods",
                         );
                     }
-                    if let Some(names) = allowed_names(&rules, "create", "", "serviceaccounts/token") {
-                        for sa in sas
-                            .get(ns)
-                            .into_iter()
-                            .flatten()
-                            .filter(|sa| names.as_ref().is_none_or(|n| n.contains(*sa)))
-                        {
+                    // Service-account powers, honouring resourceNames.
+                    let sa_powers = [
+                        (
+                            "create",
+                            "serviceaccounts/token",
+                            EdgeKind::CanMintToken,
+                            "can create tokens for",
+                            "mints token",
+                        ),
+                        ("impersonate", "serviceaccounts", EdgeKind::CanImpersonate, "can impersonate", "impersonates"),
+                    ];
+                    for (verb, resource, kind, phrase, label) in sa_powers {
+                        let Some(names) = allowed_names(&rules, verb, "", resource) else { continue };
+                        let allowed = |sa: &&String| names.as_ref().is_none_or(|n| n.contains(*sa));
+                        for sa in sas.get(ns).into_iter().flatten().filter(allowed) {
                             let to = self.sa_node(cluster, ns, sa);
-                            edge(
-                                self,
-                                to,
-                                EdgeKind::CanMintToken,
-                                format!("can create tokens for {ns}/{sa}"),
-                                "mints token",
-                            );
-                        }
-                    }
-                    if let Some(names) = allowed_names(&rules, "impersonate", "", "serviceaccounts") {
-                        for sa in sas
-                            .get(ns)
-                            .into_iter()
-                            .flatten()
-                            .filter(|sa| names.as_ref().is_none_or(|n| n.contains(*sa)))
-                        {
-                            let to = self.sa_node(cluster, ns, sa);
-                            edge(
-                                self,
-                                to,
-                                EdgeKind::CanImpersonate,
-                                format!("can impersonate {ns}/{sa}"),
-                                "impersonates",
-                            );
+                            edge(self, to, kind, format!("{phrase} {ns}/{sa}"), label);
                         }
                     }
                     let read = ["get", "list"].iter().find_map(|v| allowed_names(&rules, v, "", "secrets"));

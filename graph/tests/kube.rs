@@ -313,3 +313,49 @@ fn azure_rbac_for_kubernetes_data_actions_count_only_when_enabled() {
     assert!(wendy.hops[0].detail.contains("Azure RBAC for Kubernetes"), "{:#?}", wendy.hops);
     assert!(find(&build(false), "can-act-as-managed-identity", WENDY, APP_MI).is_none());
 }
+
+#[test]
+fn token_minting_impersonation_escalation_and_node_identity() {
+    const MINNIE: &str = "aaaaaaaa-1111-0000-0000-000000000006";
+    const ERIN: &str = "aaaaaaaa-1111-0000-0000-000000000007";
+    const KUBELET: &str = "cccccccc-1111-0000-0000-000000000009";
+    let mut s = tenant(ALL_CRDS);
+    for (id, name) in [(MINNIE, "Minnie"), (ERIN, "Erin")] {
+        s.entra.users.push(serde_json::from_value(json!({"id": id, "displayName": name})).unwrap());
+    }
+    let k = &mut s.kubernetes[0];
+    let role = |name: &str, ns: Option<&str>, rules: Value| {
+        serde_json::from_value(json!({"metadata": meta(name, ns), "rules": rules})).unwrap()
+    };
+    k.roles.push(role("mint-app", Some("team-b"), json!([{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"], "resourceNames": ["app"]}])));
+    k.roles.push(role("mint-other", Some("team-b"), json!([{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"], "resourceNames": ["other"]}])));
+    k.cluster_roles.push(role(
+        "binder",
+        None,
+        json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"]}]),
+    ));
+    let b = |v: Value| serde_json::from_value(v).unwrap();
+    k.role_bindings.push(b(binding("minnie", "team-b", "Role", "mint-app", json!({"kind": "User", "name": MINNIE}))));
+    k.role_bindings.push(b(binding("erin", "team-b", "Role", "mint-other", json!({"kind": "User", "name": ERIN}))));
+    k.cluster_role_bindings.push(b(json!({"metadata": meta("erin-binder", None), "roleRef": {"kind": "ClusterRole", "name": "binder"}, "subjects": [{"kind": "User", "name": ERIN}]})));
+    s.azure.managed_clusters[0].properties.identity_profile = Some(
+        serde_json::from_value(
+            json!({"kubeletidentity": {"objectId": KUBELET, "clientId": "cccccccc-2222-0000-0000-000000000009"}}),
+        )
+        .unwrap(),
+    );
+    let f = analyze(&s, &queries(), AnalyzeOptions::default()).findings;
+    // Minting app's token acts as its federated identity; a token right on another account does not.
+    let minnie = find(&f, "can-act-as-managed-identity", MINNIE, APP_MI).expect("Minnie mints team-b/app tokens");
+    assert!(minnie.hops.iter().any(|h| h.edge.to_string() == "CAN_MINT_TOKEN"));
+    assert!(!f.iter().any(|x| x.source.id == ERIN && x.hops.iter().any(|h| h.edge.to_string() == "CAN_MINT_TOKEN")));
+    // `bind` on cluster roles cluster-wide is cluster-admin; Victor's view is not.
+    let admin = format!("{}/k8s/cluster-admin", cluster_id("prod")).to_lowercase();
+    let erin = find(&f, "cluster-admin-from-azure", ERIN, &admin).expect("Erin escalates");
+    assert!(erin.hops.iter().any(|h| h.edge.to_string() == "CAN_ESCALATE"));
+    assert!(find(&f, "cluster-admin-from-azure", VICTOR, &admin).is_none());
+    // Pods reach the kubelet identity: Pat (deploys in team-b) can act as it; without a kubelet identity, nobody.
+    let kubelet = find(&f, "can-act-as-managed-identity", PAT, KUBELET).expect("Pat reaches the kubelet identity");
+    assert!(kubelet.hops.iter().any(|h| h.edge.to_string() == "NODE_IDENTITY"));
+    assert!(!findings(ALL_CRDS).iter().any(|x| x.hops.iter().any(|h| h.edge.to_string() == "NODE_IDENTITY")));
+}
