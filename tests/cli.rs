@@ -1,32 +1,13 @@
 //! The `azpath` binary end to end: README's commands, output formats, exit codes, bad input, secrets.
 
+mod common;
+
+use common::{azpath, run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt;
 use azpath_mocks::{MockAzure, MockOptions, MockTenant};
 use serde_json::Value;
-
-fn azpath() -> Command {
-    let mut c = Command::cargo_bin("azpath").unwrap();
-    c.env_remove("AZPATH_ARM_TOKEN").env_remove("AZPATH_GRAPH_TOKEN").env("COLUMNS", "200");
-    c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = azpath().args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn json(args: &[&str]) -> Value {
     let r = run(args);

@@ -2,10 +2,11 @@
 //! no snapshot, report or log), clusters named by their AKS resource id, malformed dumps named precisely, and
 //! mock tenants' `kube/<cluster>.json`. Also: every real Kubernetes RBAC/ASO manifest in `shared/fixtures/real`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-use assert_cmd::cargo::CommandCargoExt;
+use common::run;
+use std::path::{Path, PathBuf};
+
 use azpath_graph::kube_dump;
 use azpath_graph::snapshot::Snapshot;
 use azpath_mocks::MockTenant;
@@ -85,27 +86,6 @@ fn dump() -> Value {
              "spec": {"location": "westeurope", "owner": {"armId": format!("/subscriptions/{SUB}")}}}
         ]
     })
-}
-
-fn azpath() -> Command {
-    let mut c = Command::cargo_bin("azpath").unwrap();
-    c.env_remove("AZPATH_ARM_TOKEN").env_remove("AZPATH_GRAPH_TOKEN").env_remove("AZPATH_LOG").env("COLUMNS", "200");
-    c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = azpath().args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// The bundled `demo` tenant written to a folder, with an AKS cluster `aks-prod` in its first subscription.

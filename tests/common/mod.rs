@@ -1,0 +1,31 @@
+//! Helpers shared by the end-to-end tests that run the `azpath` binary.
+
+#![allow(dead_code)]
+
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The binary with a clean environment: no tokens, no log filter, a fixed table width.
+pub fn azpath() -> Command {
+    let mut c = Command::cargo_bin("azpath").unwrap();
+    c.env_remove("AZPATH_ARM_TOKEN").env_remove("AZPATH_GRAPH_TOKEN").env_remove("AZPATH_LOG").env("COLUMNS", "200");
+    c
+}
+
+/// What a run printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `azpath ARGS`.
+pub fn run(args: &[&str]) -> Run {
+    let out = azpath().args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
