@@ -629,8 +629,3 @@ pub fn find_path(
     }
     None
 }
-
-/// Kinds of node a user can name as a path source.
-pub fn is_source_kind(kind: NodeKind) -> bool {
-    kind.is_principal()
-}
