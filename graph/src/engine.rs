@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use crate::findings::{CoverageNote, Finding, Hop, QueryInfo, Remediation, Report, REPORT_SCHEMA_VERSION};
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
-use crate::model::{EdgeKind, NodeKind};
+use crate::model::EdgeKind;
 use crate::query::Query;
 use crate::rbac::{Capability, Caps};
 use crate::snapshot::Snapshot;
