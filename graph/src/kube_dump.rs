@@ -231,6 +231,17 @@ pub fn resolve_cluster(given: &str, azure: &AzureData) -> ClusterMatch {
     }
 }
 
+/// Whether objects of a custom API group are read, so a live collector lists the custom resources of every
+/// installed CRD of such a group (and skips the rest).
+pub fn reads_custom_group(group: &str) -> bool {
+    is_aso_group(group)
+}
+
+/// Whether an API group is Azure Service Operator's (`resources.azure.com`, `authorization.azure.com`, …).
+pub fn is_aso_group(group: &str) -> bool {
+    group.ends_with(".azure.com")
+}
+
 /// The API name of Kubernetes dumps in source records and coverage gaps.
 pub const DUMP_API: &str = "kube.dump";
 
@@ -661,7 +672,7 @@ impl Builder<'_> {
                 let w: DeploymentWire = node.decode().map_err(fail)?;
                 c.deployments.push(w.into_deployment());
             }
-            (Some(g), _) if g.ends_with(".azure.com") => {
+            (Some(g), _) if is_aso_group(g) => {
                 let w: AsoWire = node.decode().map_err(fail)?;
                 let spec = w.spec.unwrap_or_default();
                 c.aso_resources.push(AsoResource {
