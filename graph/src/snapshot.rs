@@ -182,6 +182,14 @@ impl CoverageGap {
         let api = self.api.as_str();
         if api == crate::kube_dump::DUMP_API {
             "this cluster's Kubernetes objects are analyzed but not linked to an Azure cluster: paths through its workload identities (OIDC issuer), admin credentials and Azure RBAC for Kubernetes are not reported"
+        } else if api == "kube.context" {
+            "this kubeconfig context could not be collected: paths through its cluster's Kubernetes RBAC, service accounts and ASO credentials are not reported"
+        } else if api == "kube.secrets" {
+            "Secrets are missing: ASO credentials, client secrets and service-account token Secrets in this cluster are unknown, so paths through them are not reported"
+        } else if api == "kube.customresourcedefinitions" {
+            "installed CRDs are missing: ASO and pod-identity resources were not listed, and ASO paths are treated as if no ASO CRD were installed"
+        } else if api.starts_with("kube.") {
+            "Kubernetes objects of this kind are missing in this cluster: paths through them are not reported"
         } else if api.ends_with("federatedIdentityCredentials") || api.ends_with("FederatedCredentials") {
             "federated credentials are missing: workloads (Kubernetes service accounts, pipelines) that can act as this identity or application are not reported"
         } else if api.ends_with("userAssignedIdentities") {
