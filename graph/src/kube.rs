@@ -3,8 +3,9 @@
 //! Secrets are sanitized before they get here (by the collector, at read time): a [`SecretMeta`] holds a
 //! Secret's name, namespace, type and key names, and the values of the few keys known not to be secret
 //! ([`NON_SECRET_KEYS`]); its annotations keep their names only (`kubectl apply` copies the whole Secret,
-//! values included, into `kubectl.kubernetes.io/last-applied-configuration`). Deployment environment values
-//! obey the same rule.
+//! values included, into `kubectl.kubernetes.io/last-applied-configuration`), except the service-account
+//! names of [`SECRET_ANNOTATIONS_KEPT`]. Workload environment values obey the same rule, and of container
+//! arguments only the flags of [`NON_SECRET_ARGS`] are kept.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,26 @@ pub const NON_SECRET_KEYS: &[&str] = &[
     "AZURE_AUTHORITY_HOST",
     "AZURE_RESOURCE_MANAGER_ENDPOINT",
     "AZURE_RESOURCE_MANAGER_AUDIENCE",
+    // aad-pod-identity's MIC and NMI: match pods to identities of their own namespace only.
+    "FORCENAMESPACED",
 ];
+
+/// Secret annotations whose values are kept: the service account a `kubernetes.io/service-account-token`
+/// Secret belongs to (names, not secrets).
+pub const SECRET_ANNOTATIONS_KEPT: &[&str] =
+    &["kubernetes.io/service-account.name", "kubernetes.io/service-account.uid"];
+
+/// Container arguments (`command` and `args`) kept, by flag name: aad-pod-identity's NMI and MIC modes.
+/// Every other argument may carry a secret and is dropped.
+pub const NON_SECRET_ARGS: &[&str] = &["forceNamespaced", "operation-mode"];
+
+/// Whether a container argument may be kept: `--flag` or `--flag=value` (one or two dashes) of a
+/// [`NON_SECRET_ARGS`] flag.
+pub fn is_non_secret_arg(arg: &str) -> bool {
+    let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else { return false };
+    let name = flag.split_once('=').map_or(flag, |(n, _)| n);
+    NON_SECRET_ARGS.contains(&name)
+}
 
 /// Whether the value of a Secret key (or environment variable) may be kept.
 pub fn is_non_secret_key(key: &str) -> bool {
@@ -70,6 +90,15 @@ pub struct KubeCluster {
     /// Deployments (ASO's among them), environment sanitized.
     #[serde(default)]
     pub deployments: Vec<Deployment>,
+    /// DaemonSets (aad-pod-identity's NMI among them), in the same shape as Deployments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub daemon_sets: Vec<Deployment>,
+    /// aad-pod-identity `AzureIdentity` objects (`aadpodidentity.k8s.io/v1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub azure_identities: Vec<AzureIdentity>,
+    /// aad-pod-identity `AzureIdentityBinding` objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub azure_identity_bindings: Vec<AzureIdentityBinding>,
     /// Azure Service Operator resources (any object of an `*.azure.com` API group).
     #[serde(default)]
     pub aso_resources: Vec<AsoResource>,
@@ -87,7 +116,7 @@ pub struct ObjectMeta {
     /// Labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Annotations (for Secrets: names only, values emptied).
+    /// Annotations (for Secrets: names only, values emptied, except [`SECRET_ANNOTATIONS_KEPT`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
@@ -101,9 +130,13 @@ pub struct Namespace {
 
 /// A service account (annotations carry `azure.workload.identity/client-id`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceAccount {
     /// Metadata.
     pub metadata: ObjectMeta,
+    /// `automountServiceAccountToken` (a pod's own setting wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
 }
 
 /// One RBAC rule.
@@ -241,12 +274,21 @@ pub struct CustomResourceDefinition {
     pub kind: String,
 }
 
-/// A Deployment: who it runs as and how it is configured (environment sanitized).
+/// A Deployment (or DaemonSet): who it runs as and how it is configured (environment sanitized).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     /// Metadata.
     pub metadata: ObjectMeta,
+    /// `spec.replicas` (absent: 1; DaemonSets have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u64>,
+    /// `spec.template.spec.automountServiceAccountToken`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    /// Container `command` and `args` entries that are [`NON_SECRET_ARGS`] flags, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
     /// `spec.template.spec.serviceAccountName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
@@ -303,6 +345,57 @@ pub struct AsoOwner {
     /// Raw ARM id of the owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arm_id: Option<String>,
+}
+
+/// An aad-pod-identity `AzureIdentity`: an Azure identity pods can be given. No secret is held: a service
+/// principal's password is only named (`clientPassword`, a Secret reference).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureIdentity {
+    /// Metadata (annotation `aadpodidentity.k8s.io/Behavior: namespaced` limits it to its namespace).
+    pub metadata: ObjectMeta,
+    /// `spec.type`: 0 user-assigned managed identity, 1 service principal with a client secret, 2 service
+    /// principal with a certificate.
+    #[serde(default)]
+    pub identity_type: u8,
+    /// `spec.resourceID` (type 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// `spec.clientID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `spec.tenantID` (types 1 and 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// `spec.clientPassword`: the Secret holding the credential (types 1 and 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_password: Option<SecretReference>,
+}
+
+/// A reference to a Secret by name and namespace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SecretReference {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// An aad-pod-identity `AzureIdentityBinding`: pods labelled `aadpodidbinding: <selector>` get the
+/// `AzureIdentity` it names (of the binding's namespace).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureIdentityBinding {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// `spec.azureIdentity`: the AzureIdentity's name.
+    #[serde(default)]
+    pub azure_identity: String,
+    /// `spec.selector`: the `aadpodidbinding` label value.
+    #[serde(default)]
+    pub selector: String,
 }
 
 pub(crate) fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>

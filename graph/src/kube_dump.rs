@@ -1,20 +1,25 @@
 //! Reads `kubectl get … -A -o json` (or `-o yaml`) output into a [`KubeCluster`], sanitizing as it reads.
 //!
 //! The input is what
-//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments -A -o json`
-//! prints: a `v1 List` of mixed kinds. Also accepted: a single object, a typed list (`SecretList`, whose items
-//! may lack `kind`), a bare JSON array, several JSON documents in a row, and YAML with one or more documents
-//! (`kubectl -o yaml`, manifests separated by `---`). Objects of any API group ending in `.azure.com` are
-//! Azure Service Operator resources. Other kinds are skipped and counted ([`ParsedDump::skipped`]).
+//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets -A -o json`
+//! prints (plus `azureidentities,azureidentitybindings` where aad-pod-identity is installed): a `v1 List` of
+//! mixed kinds. Also accepted: a single object, a typed list (`SecretList`, whose items may lack `kind`), a
+//! bare JSON array, several JSON documents in a row, and YAML with one or more documents (`kubectl -o yaml`,
+//! manifests separated by `---`). Objects of any API group ending in `.azure.com` are Azure Service Operator
+//! resources; `AzureIdentity` and `AzureIdentityBinding` of [`AAD_POD_IDENTITY_GROUP`] are deprecated
+//! pod-managed identity. Other kinds are skipped and counted ([`ParsedDump::skipped`]).
 //!
 //! **Secret values never leave this module, and are never copied when the input is JSON.** Each JSON item is
 //! first seen as raw text, its kind is probed, then it is decoded into a private wire type that has no place
 //! for a secret value: `data`/`stringData` entries are walked key by key and only the values of
 //! [`NON_SECRET_KEYS`](crate::kube::NON_SECRET_KEYS) are read (every other value is skipped unread), Secret
 //! annotation and label values are skipped the same way (`kubectl apply` copies the whole Secret into the
-//! `kubectl.kubernetes.io/last-applied-configuration` annotation), and that annotation's value is dropped on
-//! every object (a Deployment's holds its literal environment). A Deployment's environment keeps a `value`
-//! only for the non-secret names, and `secretKeyRef` references. YAML is parsed into a document tree first,
+//! `kubectl.kubernetes.io/last-applied-configuration` annotation) except the service account a token Secret
+//! names ([`SECRET_ANNOTATIONS_KEPT`](crate::kube::SECRET_ANNOTATIONS_KEPT)), and that annotation's value is
+//! dropped on every object (a Deployment's holds its literal environment). A Deployment's (or DaemonSet's)
+//! environment keeps a `value` only for the non-secret names, and `secretKeyRef` references; of its
+//! containers' `command` and `args` only the flags of [`NON_SECRET_ARGS`](crate::kube::NON_SECRET_ARGS) are
+//! kept. An `AzureIdentity`'s `clientPassword` keeps only the Secret's name and namespace. YAML is parsed into a document tree first,
 //! which is dropped as soon as the dump is read. Error messages never quote a value from the input.
 //!
 //! ```
@@ -39,9 +44,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::kube::{
-    is_non_secret_key, null_as_empty, AggregationRule, AsoOwner, AsoResource, CustomResourceDefinition, Deployment,
-    EnvVar, KubeCluster, Namespace, ObjectMeta, PolicyRule, Role, RoleBinding, RoleRef, SecretMeta, ServiceAccount,
-    Subject,
+    is_non_secret_arg, is_non_secret_key, null_as_empty, AggregationRule, AsoOwner, AsoResource, AzureIdentity,
+    AzureIdentityBinding, CustomResourceDefinition, Deployment, EnvVar, KubeCluster, Namespace, ObjectMeta, PolicyRule,
+    Role, RoleBinding, RoleRef, SecretMeta, SecretReference, ServiceAccount, Subject, SECRET_ANNOTATIONS_KEPT,
 };
 use crate::snapshot::{AzureData, CoverageGap, GapReason, Snapshot, SourceRecord};
 
@@ -50,6 +55,10 @@ pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-co
 
 /// Annotations of ASO resources kept (with their values); all others are dropped.
 pub const ASO_ANNOTATION_PREFIX: &str = "serviceoperator.azure.com/";
+
+/// The API group of aad-pod-identity (deprecated pod-managed identity): `AzureIdentity`,
+/// `AzureIdentityBinding`.
+pub const AAD_POD_IDENTITY_GROUP: &str = "aadpodidentity.k8s.io";
 
 /// Why a dump could not be read. Messages name the source and the item, never a value from the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,7 +124,10 @@ pub fn object_count(c: &KubeCluster) -> usize {
         + c.secrets.len()
         + c.crds.len()
         + c.deployments.len()
+        + c.daemon_sets.len()
         + c.aso_resources.len()
+        + c.azure_identities.len()
+        + c.azure_identity_bindings.len()
 }
 
 /// Parses a dump of cluster `cluster` read from `source_name` (used in errors and as `dump:<source_name>`).
@@ -159,7 +171,10 @@ pub fn merge(into: &mut KubeCluster, from: KubeCluster) {
     into.secrets.extend(from.secrets);
     into.crds.extend(from.crds);
     into.deployments.extend(from.deployments);
+    into.daemon_sets.extend(from.daemon_sets);
     into.aso_resources.extend(from.aso_resources);
+    into.azure_identities.extend(from.azure_identities);
+    into.azure_identity_bindings.extend(from.azure_identity_bindings);
     if into.server.is_none() {
         into.server = from.server;
     }
@@ -183,6 +198,9 @@ pub fn normalize(c: &mut KubeCluster) {
     by_key(&mut c.cluster_role_bindings, |x| meta(&x.metadata));
     by_key(&mut c.secrets, |x| meta(&x.metadata));
     by_key(&mut c.deployments, |x| meta(&x.metadata));
+    by_key(&mut c.daemon_sets, |x| meta(&x.metadata));
+    by_key(&mut c.azure_identities, |x| meta(&x.metadata));
+    by_key(&mut c.azure_identity_bindings, |x| meta(&x.metadata));
     by_key(&mut c.aso_resources, |x| {
         (format!("{}/{}", group_of(&x.api_version), x.kind), x.metadata.namespace.clone(), x.metadata.name.clone())
     });
@@ -234,7 +252,7 @@ pub fn resolve_cluster(given: &str, azure: &AzureData) -> ClusterMatch {
 /// Whether objects of a custom API group are read, so a live collector lists the custom resources of every
 /// installed CRD of such a group (and skips the rest).
 pub fn reads_custom_group(group: &str) -> bool {
-    is_aso_group(group)
+    is_aso_group(group) || group.eq_ignore_ascii_case(AAD_POD_IDENTITY_GROUP)
 }
 
 /// Whether an API group is Azure Service Operator's (`resources.azure.com`, `authorization.azure.com`, …).
@@ -633,8 +651,11 @@ impl Builder<'_> {
                 c.namespaces.push(Namespace { metadata: w.metadata.into_meta() });
             }
             (Some("") | None, "ServiceAccount") => {
-                let w: ObjectWire<KeepAnnotations> = node.decode().map_err(fail)?;
-                c.service_accounts.push(ServiceAccount { metadata: w.metadata.into_meta() });
+                let w: ServiceAccountWire = node.decode().map_err(fail)?;
+                c.service_accounts.push(ServiceAccount {
+                    metadata: w.metadata.into_meta(),
+                    automount_service_account_token: w.automount_service_account_token,
+                });
             }
             (Some("") | None, "Secret") => {
                 let w: SecretWire = node.decode().map_err(fail)?;
@@ -671,6 +692,23 @@ impl Builder<'_> {
             (Some("apps" | "extensions") | None, "Deployment") => {
                 let w: DeploymentWire = node.decode().map_err(fail)?;
                 c.deployments.push(w.into_deployment());
+            }
+            (Some("apps" | "extensions") | None, "DaemonSet") => {
+                let w: DeploymentWire = node.decode().map_err(fail)?;
+                c.daemon_sets.push(w.into_deployment());
+            }
+            (Some(AAD_POD_IDENTITY_GROUP) | None, "AzureIdentity") => {
+                let w: AzureIdentityWire = node.decode().map_err(fail)?;
+                c.azure_identities.push(w.into_identity());
+            }
+            (Some(AAD_POD_IDENTITY_GROUP) | None, "AzureIdentityBinding") => {
+                let w: AzureIdentityBindingWire = node.decode().map_err(fail)?;
+                let spec = w.spec.unwrap_or_default();
+                c.azure_identity_bindings.push(AzureIdentityBinding {
+                    metadata: w.metadata.into_meta(),
+                    azure_identity: spec.azure_identity.unwrap_or_default(),
+                    selector: spec.selector.unwrap_or_default(),
+                });
             }
             (Some(g), _) if is_aso_group(g) => {
                 let w: AsoWire = node.decode().map_err(fail)?;
@@ -808,11 +846,19 @@ struct AsoOwnerWire {
     arm_id: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceAccountWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    automount_service_account_token: Option<bool>,
+}
+
 /// A Secret: key names, and values of the non-secret keys only.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SecretWire {
-    metadata: MetaWire<NamesOnly>,
+    metadata: MetaWire<SecretAnnotations>,
     #[serde(default, rename = "type", deserialize_with = "lenient_string")]
     secret_type: Option<String>,
     #[serde(default)]
@@ -844,6 +890,8 @@ struct DeploymentWire {
 #[derive(Deserialize, Default)]
 struct DeploymentSpec {
     #[serde(default)]
+    replicas: Option<u64>,
+    #[serde(default)]
     template: Option<PodTemplate>,
 }
 
@@ -869,6 +917,8 @@ struct PodSpec {
     /// Deprecated alias of `serviceAccountName`.
     #[serde(default)]
     service_account: Option<String>,
+    #[serde(default)]
+    automount_service_account_token: Option<bool>,
     #[serde(default, deserialize_with = "null_as_empty")]
     init_containers: Vec<Container>,
     #[serde(default, deserialize_with = "null_as_empty")]
@@ -879,6 +929,11 @@ struct PodSpec {
 struct Container {
     #[serde(default)]
     image: Option<String>,
+    /// `command` then `args`: only [`NON_SECRET_ARGS`](crate::kube::NON_SECRET_ARGS) flags are kept.
+    #[serde(default)]
+    command: KeptArgs,
+    #[serde(default)]
+    args: KeptArgs,
     #[serde(default, deserialize_with = "null_as_empty")]
     env: Vec<EnvWire>,
 }
@@ -910,10 +965,14 @@ struct KeyRef {
 
 impl DeploymentWire {
     fn into_deployment(self) -> Deployment {
-        let template = self.spec.unwrap_or_default().template.unwrap_or_default();
+        let spec = self.spec.unwrap_or_default();
+        let template = spec.template.unwrap_or_default();
         let pod = template.spec.unwrap_or_default();
         let mut d = Deployment {
             metadata: self.metadata.into_meta(),
+            replicas: spec.replicas,
+            automount_service_account_token: pod.automount_service_account_token,
+            args: Vec::new(),
             service_account_name: pod.service_account_name.or(pod.service_account),
             pod_labels: template.metadata.map(|m| m.labels.0).unwrap_or_default(),
             env: Vec::new(),
@@ -921,6 +980,7 @@ impl DeploymentWire {
         };
         for c in pod.init_containers.into_iter().chain(pod.containers) {
             d.images.extend(c.image);
+            d.args.extend(c.command.0.into_iter().chain(c.args.0));
             for e in c.env {
                 let value = if is_non_secret_key(&e.name) { e.value.0 } else { None };
                 let secret_key_ref =
@@ -953,7 +1013,16 @@ impl AnnotationPolicy for KeepAnnotations {
     }
 }
 
-/// Names only (Secrets' annotations and labels).
+/// Names only, except the service-account names of token Secrets (Secrets' annotations).
+struct SecretAnnotations;
+impl AnnotationPolicy for SecretAnnotations {
+    type Labels = NamesOnly;
+    fn keep(key: &str) -> Option<bool> {
+        Some(SECRET_ANNOTATIONS_KEPT.contains(&key))
+    }
+}
+
+/// Names only (Secrets' labels).
 struct NamesOnly;
 impl AnnotationPolicy for NamesOnly {
     type Labels = NamesOnly;
@@ -1218,6 +1287,294 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// aad-pod-identity and container arguments
+// ---------------------------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct AzureIdentityWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    spec: Option<AzureIdentitySpecWire>,
+}
+
+impl AzureIdentityWire {
+    fn into_identity(self) -> AzureIdentity {
+        let spec = self.spec.unwrap_or_default();
+        AzureIdentity {
+            metadata: self.metadata.into_meta(),
+            identity_type: spec.identity_type,
+            resource_id: spec.resource_id,
+            client_id: spec.client_id,
+            tenant_id: spec.tenant_id,
+            client_password: spec.client_password,
+        }
+    }
+}
+
+/// `AzureIdentity.spec`. Field names are matched without regard to case, as aad-pod-identity's Go decoder
+/// does (old manifests say `ResourceID`, `ClientID`); `clientPassword` keeps only the Secret's name and
+/// namespace.
+#[derive(Default)]
+struct AzureIdentitySpecWire {
+    identity_type: u8,
+    resource_id: Option<String>,
+    client_id: Option<String>,
+    tenant_id: Option<String>,
+    client_password: Option<SecretReference>,
+}
+
+impl<'de> Deserialize<'de> for AzureIdentitySpecWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AzureIdentitySpecWire;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an AzureIdentity spec")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AzureIdentitySpecWire::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AzureIdentitySpecWire::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = AzureIdentitySpecWire::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.to_ascii_lowercase().as_str() {
+                        "type" => out.identity_type = map.next_value::<IdentityTypeWire>()?.0,
+                        "resourceid" => out.resource_id = map.next_value::<Scalar>()?.0,
+                        "clientid" => out.client_id = map.next_value::<Scalar>()?.0,
+                        "tenantid" => out.tenant_id = map.next_value::<Scalar>()?.0,
+                        "clientpassword" => out.client_password = map.next_value::<LenientSecretRef>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            refuse_scalars!("an AzureIdentity spec");
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `spec.type` of an AzureIdentity: 0, 1 or 2 (absent or null: 0, Go's zero value).
+struct IdentityTypeWire(u8);
+
+impl<'de> Deserialize<'de> for IdentityTypeWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Scalar::deserialize(d)?.0.as_deref().map(str::trim) {
+            None | Some("0") => Ok(IdentityTypeWire(0)),
+            Some("1") => Ok(IdentityTypeWire(1)),
+            Some("2") => Ok(IdentityTypeWire(2)),
+            Some(_) => Err(de::Error::custom("invalid value, expected 0, 1 or 2")),
+        }
+    }
+}
+
+/// A Secret reference `{name, namespace}`; anything else (a literal password by mistake) is skipped unread.
+struct LenientSecretRef(Option<SecretReference>);
+
+impl<'de> Deserialize<'de> for LenientSecretRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LenientSecretRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Secret reference")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LenientSecretRef, A::Error> {
+                let mut r = SecretReference::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.to_ascii_lowercase().as_str() {
+                        "name" => r.name = map.next_value::<Scalar>()?.0.unwrap_or_default(),
+                        "namespace" => r.namespace = map.next_value::<Scalar>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(LenientSecretRef((!r.name.is_empty()).then_some(r)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LenientSecretRef, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<LenientSecretRef, E> {
+                Ok(LenientSecretRef(None))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<LenientSecretRef, D2::Error> {
+                LenientSecretRef::deserialize(d)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct AzureIdentityBindingWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    spec: Option<AzureIdentityBindingSpecWire>,
+}
+
+/// `AzureIdentityBinding.spec`, field names matched without regard to case.
+#[derive(Default)]
+struct AzureIdentityBindingSpecWire {
+    azure_identity: Option<String>,
+    selector: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AzureIdentityBindingSpecWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AzureIdentityBindingSpecWire;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an AzureIdentityBinding spec")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AzureIdentityBindingSpecWire::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AzureIdentityBindingSpecWire::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = AzureIdentityBindingSpecWire::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.to_ascii_lowercase().as_str() {
+                        "azureidentity" => out.azure_identity = map.next_value::<Scalar>()?.0,
+                        "selector" => out.selector = map.next_value::<Scalar>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            refuse_scalars!("an AzureIdentityBinding spec");
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Container `command` or `args`: only the [`NON_SECRET_ARGS`](crate::kube::NON_SECRET_ARGS) flags are
+/// copied; every other argument is looked at in place and dropped.
+#[derive(Default)]
+struct KeptArgs(Vec<String>);
+
+impl<'de> Deserialize<'de> for KeptArgs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Arg(Option<String>);
+        impl<'de> Deserialize<'de> for Arg {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Arg;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("an argument")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Arg, E> {
+                        Ok(Arg(is_non_secret_arg(v).then(|| v.to_string())))
+                    }
+                    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Arg, E> {
+                        Ok(Arg(None))
+                    }
+                    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Arg, E> {
+                        Ok(Arg(None))
+                    }
+                    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Arg, E> {
+                        Ok(Arg(None))
+                    }
+                    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Arg, E> {
+                        Ok(Arg(None))
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<Arg, E> {
+                        Ok(Arg(None))
+                    }
+                    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Arg, E> {
+                        Ok(Arg(None))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Arg, A::Error> {
+                        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                        Ok(Arg(None))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Arg, A::Error> {
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        Ok(Arg(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeptArgs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of arguments")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<KeptArgs, E> {
+                Ok(KeptArgs::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<KeptArgs, E> {
+                Ok(KeptArgs::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeptArgs, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Arg(a)) = seq.next_element::<Arg>()? {
+                    out.extend(a);
+                }
+                Ok(KeptArgs(out))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<KeptArgs, E> {
+                Err(E::custom("invalid type: boolean, expected a list of arguments"))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<KeptArgs, E> {
+                Err(E::custom("invalid type: integer, expected a list of arguments"))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<KeptArgs, E> {
+                Err(E::custom("invalid type: integer, expected a list of arguments"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<KeptArgs, E> {
+                Err(E::custom("invalid type: number, expected a list of arguments"))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<KeptArgs, E> {
+                Err(E::custom("invalid type: string, expected a list of arguments"))
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<KeptArgs, E> {
+                Err(E::custom("invalid type: bytes, expected a list of arguments"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<KeptArgs, A::Error> {
+                Err(de::Error::custom("invalid type: map, expected a list of arguments"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]
@@ -1533,6 +1890,103 @@ mod tests {
         assert_eq!(snap.coverage.len(), 1);
         assert_eq!((snap.coverage[0].api.as_str(), snap.coverage[0].scope.as_str()), (DUMP_API, "aks-elsewhere"));
         assert_eq!(snap.sources.iter().filter(|s| s.api == DUMP_API).count(), 2);
+    }
+
+    #[test]
+    fn token_secrets_keep_their_service_account_and_nothing_else() {
+        let text = serde_json::json!({"kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+             "metadata": {"name": "deployer-token", "namespace": "ci",
+                          "labels": {"leak": PLANTED},
+                          "annotations": {"kubernetes.io/service-account.name": "deployer",
+                                          "kubernetes.io/service-account.uid": "7d1f0c2e-0000-4000-8000-000000000001",
+                                          LAST_APPLIED_ANNOTATION: PLANTED, "note": PLANTED}},
+             "data": {"token": b64(PLANTED), "ca.crt": b64(PLANTED), "namespace": b64("ci")}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": false,
+             "metadata": {"name": "deployer", "namespace": "ci"}}
+        ]})
+        .to_string();
+        let c = parse(&text, "t.json", "c").unwrap();
+        let a = &c.secrets[0].metadata.annotations;
+        assert_eq!(a["kubernetes.io/service-account.name"], "deployer");
+        assert_eq!(a["kubernetes.io/service-account.uid"], "7d1f0c2e-0000-4000-8000-000000000001");
+        assert_eq!((a[LAST_APPLIED_ANNOTATION].as_str(), a["note"].as_str()), ("", ""));
+        assert_eq!(c.secrets[0].metadata.labels["leak"], "");
+        assert_eq!(c.secrets[0].keys, ["ca.crt", "namespace", "token"]);
+        assert_eq!(c.service_accounts[0].automount_service_account_token, Some(false));
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains(PLANTED) && !json.contains(&b64(PLANTED)) && !format!("{c:?}").contains(PLANTED));
+    }
+
+    #[test]
+    fn aad_pod_identity_objects_and_daemonset_flags() {
+        let text = serde_json::json!({"kind": "List", "items": [
+            {"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureIdentity",
+             "metadata": {"name": "sp", "namespace": "team-a",
+                          "annotations": {"aadpodidentity.k8s.io/Behavior": "namespaced"}},
+             "spec": {"type": 1, "clientID": "c1", "tenantID": "t1",
+                      "clientPassword": {"name": "sp-secret", "namespace": "team-a"}}},
+            // Old manifests spell fields in Go style; a literal password where a reference belongs is dropped.
+            {"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureIdentity",
+             "metadata": {"name": "mi", "namespace": "team-b"},
+             "spec": {"Type": 0, "ResourceID": "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi",
+                      "ClientID": "c2", "ClientPassword": PLANTED}},
+            {"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureIdentityBinding",
+             "metadata": {"name": "mi-binding", "namespace": "team-b"},
+             "spec": {"AzureIdentity": "mi", "Selector": "mi-pods", "weight": 1}},
+            {"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureAssignedIdentity",
+             "metadata": {"name": "x", "namespace": "default"}},
+            {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "nmi", "namespace": "kube-system"},
+             "spec": {"template": {"spec": {"serviceAccountName": "aad-pod-id-nmi-service-account",
+                 "containers": [{"name": "nmi", "image": "mcr.microsoft.com/oss/azure/aad-pod-identity/nmi:v1.8.17",
+                     "command": ["/bin/nmi", format!("--password={PLANTED}")],
+                     "args": ["--node=$(NODE_NAME)", "--forceNamespaced", "--operation-mode=standard", PLANTED]}]}}}},
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "idle", "namespace": "team-b"},
+             "spec": {"replicas": 0, "template": {"spec": {"automountServiceAccountToken": false, "containers": []}}}}
+        ]})
+        .to_string();
+        let p = parse_counted(&text, "t.json", "c").unwrap();
+        let c = &p.cluster;
+        let sp = &c.azure_identities[0];
+        assert_eq!((sp.metadata.name.as_str(), sp.identity_type), ("sp", 1));
+        assert_eq!(sp.client_id.as_deref(), Some("c1"));
+        assert_eq!(
+            sp.client_password,
+            Some(SecretReference { name: "sp-secret".into(), namespace: Some("team-a".into()) })
+        );
+        assert_eq!(sp.metadata.annotations["aadpodidentity.k8s.io/Behavior"], "namespaced");
+        let mi = &c.azure_identities[1];
+        assert_eq!(mi.identity_type, 0);
+        assert!(mi.resource_id.as_deref().unwrap().ends_with("/userAssignedIdentities/mi"));
+        assert_eq!(mi.client_password, None);
+        let b = &c.azure_identity_bindings[0];
+        assert_eq!((b.azure_identity.as_str(), b.selector.as_str()), ("mi", "mi-pods"));
+        let nmi = &c.daemon_sets[0];
+        assert_eq!(nmi.args, ["--forceNamespaced", "--operation-mode=standard"]);
+        assert_eq!(nmi.service_account_name.as_deref(), Some("aad-pod-id-nmi-service-account"));
+        let idle = &c.deployments[0];
+        assert_eq!((idle.replicas, idle.automount_service_account_token), (Some(0), Some(false)));
+        assert_eq!(p.skipped, BTreeMap::from([("AzureAssignedIdentity (aadpodidentity.k8s.io/v1)".to_string(), 1)]));
+        let json = serde_json::to_string(c).unwrap();
+        assert!(!json.contains(PLANTED) && !format!("{c:?}").contains(PLANTED));
+        assert!(reads_custom_group("aadpodidentity.k8s.io") && reads_custom_group("resources.azure.com"));
+        assert!(!reads_custom_group("cert-manager.io"));
+    }
+
+    #[test]
+    fn bad_aad_pod_identity_fields_name_the_field_without_the_value() {
+        let bad_type = r#"{"apiVersion":"aadpodidentity.k8s.io/v1","kind":"AzureIdentity","metadata":{"name":"i","namespace":"n"},"spec":{"type":"pl4nted"}}"#;
+        let err = parse(bad_type, "d.json", "c").unwrap_err().to_string();
+        assert_eq!(err, "d.json: object (AzureIdentity n/i) at line 1: spec.type: invalid value, expected 0, 1 or 2");
+        let bad_spec = r#"{"apiVersion":"aadpodidentity.k8s.io/v1","kind":"AzureIdentityBinding","metadata":{"name":"b","namespace":"n"},"spec":"pl4nted"}"#;
+        let err = parse(bad_spec, "d.json", "c").unwrap_err().to_string();
+        assert!(err.ends_with("spec: invalid type: string, expected an AzureIdentityBinding spec"), "{err}");
+        let bad_args = r#"{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[{"args":"pl4nted"}]}}}}"#;
+        let err = parse(bad_args, "d.json", "c").unwrap_err().to_string();
+        assert!(err.contains("spec.template.spec.containers[0].args: invalid type: string"), "{err}");
+        for e in [bad_type, bad_spec, bad_args] {
+            assert!(!parse(e, "d.json", "c").unwrap_err().to_string().contains("pl4nted"));
+        }
     }
 
     #[test]

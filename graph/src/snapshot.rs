@@ -800,9 +800,12 @@ pub struct PodIdentityProfile {
     /// Enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Pod identities: `{name, namespace, identity{resourceId, clientId, objectId}}`.
+    /// Pod identities: `{name, namespace, bindingSelector, identity{resourceId, clientId, objectId}}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub user_assigned_identities: Vec<PodIdentity>,
+    /// Pods NMI lets through to the instance metadata service: `{name, namespace, podLabels}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub user_assigned_identity_exceptions: Vec<PodIdentityException>,
 }
 
 /// One pod-managed identity binding.
@@ -815,9 +818,31 @@ pub struct PodIdentity {
     /// Namespace whose pods can use it.
     #[serde(default)]
     pub namespace: String,
+    /// The `aadpodidbinding` label value pods use to ask for it (the name when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_selector: Option<String>,
     /// The identity.
     #[serde(default)]
     pub identity: UserAssignedIdentityRef,
+}
+
+/// One pod-managed identity exception: pods with these labels bypass NMI.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodIdentityException {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace of the exempt pods.
+    #[serde(default)]
+    pub namespace: String,
+    /// Labels of the exempt pods.
+    #[serde(
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub pod_labels: std::collections::BTreeMap<String, String>,
 }
 
 /// `apiServerAccessProfile`.
