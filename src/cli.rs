@@ -159,7 +159,11 @@ pub enum MockCommand {
 pub struct CollectArgs {
     /// Scan a mock tenant (bundled name like `demo`, or a tenant directory) through a local mock ARM/Graph
     /// server: the full HTTP path, no Azure account needed.
-    #[arg(long, value_name = "TENANT", conflicts_with_all = ["cloud", "arm_url", "graph_url", "authority_url"])]
+    #[arg(
+        long,
+        value_name = "TENANT",
+        conflicts_with_all = ["cloud", "arm_url", "graph_url", "authority_url", "kube_contexts", "all_kube_contexts", "kubeconfig"]
+    )]
     pub mock: Option<String>,
     /// Subscription to collect (repeatable). Default: every subscription the caller can see.
     #[arg(long = "subscription", value_name = "ID")]
@@ -191,6 +195,17 @@ pub struct CollectArgs {
     /// id, or its name. Secret values are dropped as the file is read.
     #[arg(long = "kube-dump", value_name = "CLUSTER=FILE")]
     pub kube_dumps: Vec<crate::collect::kube::KubeDumpSpec>,
+    /// Kubernetes objects of one cluster, live (repeatable): a kubeconfig context, matched to its AKS cluster
+    /// by API server host (or name); `CONTEXT=CLUSTER` names the cluster (e.g. for an Arc proxy context).
+    /// Needs list on the objects of `--kube-dump`; Secret values are dropped as they are read.
+    #[arg(long = "kube-context", value_name = "CONTEXT[=CLUSTER]")]
+    pub kube_contexts: Vec<crate::collect::kube_live::KubeContextSpec>,
+    /// Collect every context of the kubeconfig.
+    #[arg(long)]
+    pub all_kube_contexts: bool,
+    /// Kubeconfig file for --kube-context (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Cloud names.

@@ -5,17 +5,20 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use azpath_graph::kube::KubeCluster;
 use azpath_graph::snapshot::Snapshot;
-use azpath_mocks::{GenerateOptions, MockAzure, MockOptions, MockTenant};
+use azpath_mocks::{GenerateOptions, MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
 
 use crate::cli::{CloudArg, CollectArgs, MockCommand};
+use crate::collect::kube_live::LiveOptions;
 use crate::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints};
 
 /// Collects a snapshot as the options say: from Azure, or from a mock tenant served on loopback for the
-/// duration of the collection (the same HTTP code path as a real scan).
+/// duration of the collection (the same HTTP code path as a real scan, Kubernetes included: the tenant's
+/// clusters are served as mock API servers and read through a generated kubeconfig).
 pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot> {
     // Kubernetes dumps first: a malformed one stops the run before any request is made.
-    let mut kube = collect::kube::read_dumps(&args.kube_dumps)?;
+    let kube = collect::kube::read_dumps(&args.kube_dumps)?;
     let http = collect::build_client(args.ca_cert.as_deref())?;
     let options = CollectOptions {
         subscriptions: args.subscriptions.clone(),
@@ -25,16 +28,30 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
         http_client: Some(http.clone()),
         ..Default::default()
     };
+    let mut live = LiveOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        contexts: args.kube_contexts.clone(),
+        all_contexts: args.all_kube_contexts,
+        concurrency: args.concurrency,
+        ..Default::default()
+    };
     if let Some(name) = &args.mock {
         let tenant = MockTenant::load_or_bundled(name).with_context(|| format!("--mock {name}"))?;
-        kube.extend(azpath_mocks::kube::clusters(&tenant));
+        let kube_servers =
+            MockKube::start(&tenant.kube, MockKubeOptions { page_size: 50, ..Default::default() }).await?;
+        let kubeconfig_dir = tempfile::tempdir().context("temporary kubeconfig directory")?;
+        if !tenant.kube.is_empty() {
+            let path = kubeconfig_dir.path().join("kubeconfig");
+            crate::output::write_private(&path, kube_servers.kubeconfig().as_bytes())?;
+            live = LiveOptions { kubeconfig: Some(path), all_contexts: true, ..live };
+        }
         let server = MockAzure::start(tenant, MockOptions { page_size: 50, ..Default::default() }).await?;
         let endpoints = Endpoints::new(Cloud::Custom, Some(&server.arm_url()), Some(&server.graph_url()), None)?;
         let tokens = server.token_env();
         let env = move |var: &str| tokens.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
         let source = DefaultTokenSource::new(&endpoints, &env, Some(&http));
         let mut snap = collect::collect(&endpoints, &source, &options).await?;
-        collect::kube::attach(&mut snap, kube);
+        add_kubernetes(&mut snap, kube, &live).await?;
         return Ok(snap);
     }
     let cloud = match args.cloud.unwrap_or(if args.arm_url.is_some() { CloudArg::Custom } else { CloudArg::Public }) {
@@ -47,8 +64,22 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
         Endpoints::new(cloud, args.arm_url.as_deref(), args.graph_url.as_deref(), args.authority_url.as_deref())?;
     let source = DefaultTokenSource::from_process_env(&endpoints, Some(&http));
     let mut snap = collect::collect(&endpoints, &source, &options).await?;
-    collect::kube::attach(&mut snap, kube);
+    add_kubernetes(&mut snap, kube, &live).await?;
     Ok(snap)
+}
+
+/// Adds the offline clusters and the live ones (collected now that the AKS clusters are known, to match
+/// contexts to them) to the snapshot; failed live lists become coverage gaps.
+async fn add_kubernetes(snap: &mut Snapshot, mut clusters: Vec<KubeCluster>, live: &LiveOptions) -> Result<()> {
+    if live.is_enabled() {
+        let got = collect::kube_live::collect(live, &snap.azure).await?;
+        snap.coverage.extend(got.gaps);
+        snap.coverage.sort();
+        snap.coverage.dedup();
+        clusters.extend(got.clusters);
+    }
+    collect::kube::attach(snap, clusters);
+    Ok(())
 }
 
 /// One paragraph saying what was collected, for `azpath collect`.

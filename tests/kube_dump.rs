@@ -4,102 +4,15 @@
 
 mod common;
 
+use common::kube_fixture::{cluster_id, dump, leaks, tenant_with_cluster, CLIENT_ID, PLANTED};
 use common::run;
 use std::path::{Path, PathBuf};
 
+use azpath_graph::kube::KubeCluster;
 use azpath_graph::kube_dump;
 use azpath_graph::snapshot::Snapshot;
 use azpath_mocks::MockTenant;
-use serde_json::{json, Value};
-
-/// The value planted everywhere a kubectl dump can carry a secret.
-const PLANTED: &str = "Zq8~planted-client-secret-7f3a";
-/// An identifier that must be kept.
-const CLIENT_ID: &str = "6a1d2e3f-0000-4000-8000-00000000c11d";
-const SUB: &str = "837c3c76-9e6c-4dba-b18e-10ab9cbc63d8";
-
-fn cluster_id() -> String {
-    format!("/subscriptions/{SUB}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-prod")
-}
-
-fn b64(s: &str) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
-}
-
-/// Every form the planted value could take in output.
-fn leaks(text: &str) -> Option<&'static str> {
-    if text.contains(PLANTED) {
-        Some("plain")
-    } else if text.contains(&b64(PLANTED)) {
-        Some("base64")
-    } else if text.contains("planted-client-secret") {
-        Some("partial")
-    } else {
-        None
-    }
-}
-
-/// A `kubectl get … -A -o json` List: an ASO credential created with `kubectl apply` (its plaintext in the
-/// last-applied annotation), the secret in `data` and `stringData`, and a Deployment with a literal
-/// `AZURE_CLIENT_SECRET`.
-fn dump() -> Value {
-    let applied = json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "aso-credential", "namespace": "team-a"},
-        "stringData": {"AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": PLANTED}
-    });
-    json!({
-        "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-        "items": [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "team-a"}},
-            {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-             "metadata": {"name": "aso-credential", "namespace": "team-a",
-                          "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied.to_string()}},
-             "data": {"AZURE_CLIENT_ID": b64(CLIENT_ID), "AZURE_CLIENT_SECRET": b64(PLANTED)},
-             "stringData": {"AZURE_TENANT_ID": "34a965a6-d036-4c02-839f-4afd60acfe68", "backup-secret": PLANTED}},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-             "metadata": {"name": "aso-editor", "namespace": "team-a"},
-             "rules": [{"apiGroups": ["resources.azure.com"], "resources": ["*"], "verbs": ["*"]}]},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-             "metadata": {"name": "aso-editors", "namespace": "team-a"},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "aso-editor"},
-             "subjects": [{"kind": "Group", "name": "00000000-0000-0000-0000-0000000000aa"}]},
-            {"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"name": "app", "namespace": "team-a"},
-             "spec": {"template": {"metadata": {"labels": {"app": "app"}}, "spec": {
-                 "serviceAccountName": "default",
-                 "containers": [{"name": "app", "image": "example/app:1", "env": [
-                     {"name": "AZURE_CLIENT_SECRET", "value": PLANTED},
-                     {"name": "AZURE_CLIENT_ID", "value": CLIENT_ID}]}]}}}},
-            {"apiVersion": "resources.azure.com/v1api20200601", "kind": "ResourceGroup",
-             "metadata": {"name": "rg-team-a", "namespace": "team-a"},
-             "spec": {"location": "westeurope", "owner": {"armId": format!("/subscriptions/{SUB}")}}}
-        ]
-    })
-}
-
-/// The bundled `demo` tenant written to a folder, with an AKS cluster `aks-prod` in its first subscription.
-fn tenant_with_cluster(dir: &Path) -> PathBuf {
-    let tenant_dir = dir.join("tenant");
-    MockTenant::bundled("demo").unwrap().write(&tenant_dir).unwrap();
-    let cluster = json!({"value": [{
-        "id": cluster_id(), "name": "aks-prod", "location": "westeurope",
-        "type": "Microsoft.ContainerService/ManagedClusters",
-        "properties": {"fqdn": "aks-prod-dns.hcp.westeurope.azmk8s.io", "enableRBAC": true}
-    }]});
-    std::fs::write(tenant_dir.join("arm/managedClusters.json"), cluster.to_string()).unwrap();
-    tenant_dir
-}
+use serde_json::json;
 
 fn write(path: &Path, text: &str) -> String {
     std::fs::write(path, text).unwrap();
@@ -141,7 +54,7 @@ fn planted_secret_appears_in_no_snapshot_report_or_log() {
     assert_eq!((env[0].name.as_str(), env[0].value.as_deref()), ("AZURE_CLIENT_SECRET", None));
     assert_eq!(env[1].value.as_deref(), Some(CLIENT_ID));
     assert!(snap.coverage.iter().all(|g| g.api != kube_dump::DUMP_API), "{:?}", snap.coverage);
-    assert!(snap.sources.iter().any(|s| s.api == kube_dump::DUMP_API && s.count == 7));
+    assert!(snap.sources.iter().any(|s| s.api == kube_dump::DUMP_API && s.count == 8));
 
     for format in ["json", "table", "dot"] {
         let r = run(&["scan", "--mock", tenant, "--kube-dump", &kube, "--format", format, "-vvv"]);
@@ -260,7 +173,15 @@ fn mock_tenant_dumps_reach_the_snapshot_offline_and_over_http() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (text, live) = read_snapshot(&snap_path);
     assert_eq!(leaks(&text), None);
-    assert_eq!(live.kubernetes, offline.kubernetes, "scan --mock passes the tenant's dumps like --kube-dump");
+    // `scan --mock` reads the tenant's clusters live (mock API servers, a kubeconfig): the same objects.
+    let objects = |snap: &Snapshot| {
+        snap.kubernetes
+            .iter()
+            .map(|c| KubeCluster { source: String::new(), server: None, ..c.clone() })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(objects(&live), objects(&offline), "scan --mock reads the tenant's clusters as --kube-dump would");
+    assert_eq!(live.kubernetes[0].source, "context:aks-prod");
 
     // Written back, the tenant keeps its dumps.
     let copy = tmp.path().join("copy");

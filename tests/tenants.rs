@@ -1,14 +1,15 @@
 //! Every bundled mock tenant, checked against its `expected.toml` twice: offline (the tenant as a snapshot)
-//! and through the real HTTP path (mock ARM + Graph servers, the production collectors). Both must give the
-//! same findings; throttling must not change them, and no request may come before its Retry-After.
+//! and through the real HTTP path (mock ARM + Graph servers, mock Kubernetes API servers read through a
+//! kubeconfig, the production collectors). Both must give the same findings; throttling must not change them, and no request may come before its Retry-After.
 
 use std::time::Duration;
 
+use azpath::collect::kube_live::{self, LiveOptions};
 use azpath::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints, RetryPolicy};
 use azpath_graph::engine::{analyze, AnalyzeOptions};
 use azpath_graph::findings::Report;
 use azpath_graph::snapshot::Snapshot;
-use azpath_mocks::{bundled_names, Expected, MockAzure, MockOptions, MockTenant};
+use azpath_mocks::{bundled_names, Expected, MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
 
 fn report(snapshot: &Snapshot) -> Report {
     analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions::default())
@@ -40,8 +41,18 @@ async fn collect_over_http(server: &MockAzure) -> Snapshot {
         ..Default::default()
     };
     let mut snap = collect::collect(&endpoints, &source, &options).await.expect("collection succeeds");
-    // The tenant's Kubernetes dumps go through the same path as `--kube-dump` (as `scan --mock` does).
-    collect::kube::attach(&mut snap, azpath_mocks::kube::clusters(server.tenant()));
+    // The tenant's clusters are read live, as `scan --mock` does: mock API servers, a kubeconfig with a context
+    // per cluster, the production collector (paging by 2).
+    let kube = MockKube::start(&server.tenant().kube, MockKubeOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, kube.kubeconfig()).unwrap();
+    let live = LiveOptions { kubeconfig: Some(kubeconfig), all_contexts: true, ..Default::default() };
+    let got = kube_live::collect(&live, &snap.azure).await.expect("kubeconfig readable");
+    assert!(got.gaps.is_empty(), "live Kubernetes collection left gaps: {:?}", got.gaps);
+    assert_eq!(got.clusters.len(), server.tenant().kube.len());
+    assert_eq!(kube.stats().wrong_token, 0);
+    collect::kube::attach(&mut snap, got.clusters);
     snap
 }
 

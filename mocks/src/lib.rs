@@ -20,12 +20,14 @@
 pub mod expected;
 pub mod generate;
 pub mod kube;
+pub mod kube_server;
 mod scopes;
 pub mod server;
 pub mod tenant;
 
 pub use expected::{Expectation, Expected};
 pub use generate::{generate, GenerateOptions};
+pub use kube_server::{MockKube, MockKubeOptions, MockKubeStats};
 pub use server::{MockAzure, MockError, MockOptions, MockStats};
 pub use tenant::{
     builtin_role_definitions, bundled_expected, bundled_names, tenants_dir, Fault, MockTenant, TenantError, TenantInfo,

@@ -112,7 +112,7 @@ pub enum MockError {
     /// A loopback port could not be bound.
     #[error("binding 127.0.0.1:{port} for the mock {api} server")]
     Bind {
-        /// `ARM` or `Graph`.
+        /// `ARM`, `Graph` or `Kubernetes`.
         api: &'static str,
         /// The port asked for.
         port: u16,

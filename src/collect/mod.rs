@@ -26,6 +26,7 @@ pub mod container_service;
 pub mod http;
 pub mod hybrid_kubernetes;
 pub mod kube;
+pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
 pub mod resources;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod kube_fixture;
+
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
