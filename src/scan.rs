@@ -134,14 +134,28 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
                     latency: Duration::from_millis(latency_ms),
                     ..Default::default()
                 };
+                let kube = MockKube::start(&t.kube, MockKubeOptions { page_size, ..Default::default() }).await?;
+                // Lives until the server stops.
+                let kubeconfig_dir = tempfile::tempdir().context("temporary kubeconfig directory")?;
+                let kube_args = if t.kube.is_empty() {
+                    String::new()
+                } else {
+                    let path = kubeconfig_dir.path().join("kubeconfig");
+                    crate::output::write_private(&path, kube.kubeconfig().as_bytes())?;
+                    format!(" --kubeconfig {} --all-kube-contexts", path.display())
+                };
+                let clusters: Vec<String> = t.kube.iter().map(|d| d.cluster.clone()).collect();
                 let server = MockAzure::start(t, options).await?;
                 let [(arm_var, arm_token), (graph_var, graph_token)] = server.token_env();
                 println!("Serving mock tenant `{tenant}` (Ctrl-C to stop).");
                 println!("  ARM:   {}", server.arm_url());
                 println!("  Graph: {}", server.graph_url());
+                for cluster in &clusters {
+                    println!("  Kubernetes `{cluster}`: {}", kube.url(cluster).unwrap_or_default());
+                }
                 println!("Scan it from another shell with:");
                 println!(
-                    "  {arm_var}={arm_token} {graph_var}={graph_token} azpath scan --cloud custom --arm-url {} --graph-url {}",
+                    "  {arm_var}={arm_token} {graph_var}={graph_token} azpath scan --cloud custom --arm-url {} --graph-url {}{kube_args}",
                     server.arm_url(),
                     server.graph_url()
                 );
