@@ -491,6 +491,17 @@ async fn identities_credentials_and_clusters_per_subscription_and_per_identity()
         }
     });
     stubs.arm_list(&format!("/subscriptions/s1/{AKS}"), "2025-10-01", json!([aks1]), 1).await;
+    // Its identity bindings (a preview API).
+    let binding = json!({
+        "id": format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1/identityBindings/ib-a"), "name": "ib-a",
+        "type": "Microsoft.ContainerService/managedClusters/identityBindings",
+        "properties": {"managedIdentity": {"resourceId": mi("mi-a"), "clientId": "c-a", "objectId": "p-a",
+                                           "tenantId": "t"},
+                       "oidcIssuer": {"oidcIssuerUrl": "https://ib.oic.prod-aks.azure.com/t/ib-mi-a/"},
+                       "provisioningState": "Succeeded"}
+    });
+    let bindings = format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1/identityBindings");
+    stubs.arm_list(&bindings, "2025-10-02-preview", json!([binding]), 1).await;
     let arc1 = json!({"id": format!("/subscriptions/s1/resourceGroups/rg-arc/{ARC}/arc1"), "name": "arc1",
         "identity": {"type": "SystemAssigned", "principalId": "p-arc"},
         "properties": {"agentPublicKeyCertificate": "PLANTED-CERT", "distribution": "k3s",
@@ -549,6 +560,13 @@ async fn identities_credentials_and_clusters_per_subscription_and_per_identity()
         p.identity_profile.as_ref().and_then(|m| m.get("kubeletidentity")).and_then(|k| k.object_id.as_deref()),
         Some("p-k")
     );
+    let [ib] = &az.identity_bindings[..] else { panic!("one identity binding: {:?}", az.identity_bindings) };
+    assert_eq!(ib.properties.managed_identity.resource_id, mi_a);
+    assert_eq!(ib.properties.managed_identity.client_id.as_deref(), Some("c-a"));
+    assert_eq!(
+        ib.properties.oidc_issuer.as_ref().and_then(|o| o.oidc_issuer_url.as_deref()),
+        Some("https://ib.oic.prod-aks.azure.com/t/ib-mi-a/")
+    );
     let arc = &az.connected_clusters[0].properties;
     assert_eq!(
         arc.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()),
@@ -563,6 +581,7 @@ async fn identities_credentials_and_clusters_per_subscription_and_per_identity()
     assert_eq!(src("arm.federatedIdentityCredentials", &mi_a), Some(2));
     assert_eq!(src("arm.managedClusters", "/subscriptions/s1"), Some(1));
     assert_eq!(src("arm.connectedClusters", "/subscriptions/s1"), Some(1));
+    assert_eq!(src("arm.identityBindings", &format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1")), Some(1));
     assert_eq!(src("arm.connectedClusters", "/subscriptions/s2"), Some(0));
     assert_eq!(src("graph.applicationFederatedCredentials", "/applications/app1"), Some(3));
 

@@ -97,6 +97,10 @@ pub struct AzureData {
     /// Arc-connected Kubernetes clusters (`Microsoft.Kubernetes/connectedClusters`).
     #[serde(default)]
     pub connected_clusters: Vec<ConnectedCluster>,
+    /// AKS identity bindings (`managedClusters/identityBindings`): which user-assigned identities each
+    /// cluster's workloads may use without a federated credential of their own.
+    #[serde(default)]
+    pub identity_bindings: Vec<IdentityBinding>,
 }
 
 /// Microsoft Entra records.
@@ -194,6 +198,8 @@ impl CoverageGap {
             "federated credentials are missing: workloads (Kubernetes service accounts, pipelines) that can act as this identity or application are not reported"
         } else if api.ends_with("userAssignedIdentities") {
             "managed identities are missing: their federated credentials were not read, so workloads that can act as them are not reported"
+        } else if api.ends_with("identityBindings") {
+            "AKS identity bindings are missing: service accounts that use a managed identity through a binding are not reported"
         } else if api.ends_with("managedClusters") {
             "AKS clusters are missing: cluster-admin paths and links from their workloads to Azure identities are not reported"
         } else if api.ends_with("connectedClusters") {
@@ -652,6 +658,62 @@ pub struct ResourceIdentity {
     /// User-assigned identities by resource id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_assigned_identities: Option<std::collections::BTreeMap<String, IdentityProperties>>,
+}
+
+/// An AKS identity binding (`Microsoft.ContainerService/managedClusters/identityBindings`, 2025-10-02-preview):
+/// lets the cluster's service accounts that Kubernetes RBAC allows (`use-managed-identity` on
+/// `cid.wi.aks.azure.com`, resource = the identity's client id) sign in as the identity, through one federated
+/// credential AKS adds to the identity with the binding's issuer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityBinding {
+    /// Resource id (`{cluster id}/identityBindings/{name}`).
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Settings.
+    #[serde(default)]
+    pub properties: IdentityBindingProperties,
+}
+
+/// Settings of an identity binding.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityBindingProperties {
+    /// The bound user-assigned identity.
+    #[serde(default)]
+    pub managed_identity: IdentityBindingManagedIdentity,
+    /// The issuer of the federated credential AKS keeps on the identity for its bindings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_issuer: Option<IdentityBindingIssuer>,
+    /// `Succeeded`, `Creating`, `Failed`, ….
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+}
+
+/// The identity of an identity binding.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityBindingManagedIdentity {
+    /// Resource id of the user-assigned identity.
+    #[serde(default)]
+    pub resource_id: String,
+    /// Its client id (the Kubernetes RBAC resource name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Its principal id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+/// The issuer of an identity binding.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityBindingIssuer {
+    /// Issuer URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc_issuer_url: Option<String>,
 }
 
 /// An AKS cluster (`Microsoft.ContainerService/managedClusters`, 2025-10-01), with the settings that decide
@@ -1118,6 +1180,7 @@ impl Snapshot {
         dedup_by_id(&mut a.federated_identity_credentials, |x| x.id.clone());
         dedup_by_id(&mut a.managed_clusters, |x| x.id.clone());
         dedup_by_id(&mut a.connected_clusters, |x| x.id.clone());
+        dedup_by_id(&mut a.identity_bindings, |x| x.id.clone());
         let e = &mut self.entra;
         dedup_by_id(&mut e.users, |x| x.id.clone());
         dedup_by_id(&mut e.groups, |x| x.id.clone());

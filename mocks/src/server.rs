@@ -257,6 +257,8 @@ enum Route {
     /// The credentials of one identity, named by its resource id as requested.
     FederatedCredentials(String),
     ManagedClusters(String),
+    /// The identity bindings of one AKS cluster, named by its resource id as requested.
+    IdentityBindings(String),
     ConnectedClusters(String),
     ApplicationFederatedCredentials(String),
 }
@@ -325,6 +327,9 @@ impl Route {
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.managedidentity", "userassignedidentities", _, "federatedidentitycredentials"] => {
                 return Some(Route::FederatedCredentials(format!("/{}", orig[..8].join("/"))))
             }
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.containerservice", "managedclusters", _, "identitybindings"] => {
+                return Some(Route::IdentityBindings(format!("/{}", orig[..8].join("/"))))
+            }
             ["subscriptions", _, "providers", "microsoft.containerservice", "managedclusters"] => {
                 return Some(Route::ManagedClusters(orig[1].to_string()))
             }
@@ -362,6 +367,7 @@ impl Route {
             Route::UserAssignedIdentities(_) => "arm.userAssignedIdentities",
             Route::FederatedCredentials(_) => "arm.federatedIdentityCredentials",
             Route::ManagedClusters(_) => "arm.managedClusters",
+            Route::IdentityBindings(_) => "arm.identityBindings",
             Route::ConnectedClusters(_) => "arm.connectedClusters",
             Route::ApplicationFederatedCredentials(_) => "graph.applicationFederatedCredentials",
         }
@@ -375,6 +381,7 @@ impl Route {
             Route::ResourceGroups(_) => "2021-04-01",
             Route::UserAssignedIdentities(_) | Route::FederatedCredentials(_) => "2024-11-30",
             Route::ManagedClusters(_) => "2025-10-01",
+            Route::IdentityBindings(_) => "2025-10-02-preview",
             Route::ConnectedClusters(_) => "2026-05-01",
             Route::Authz(Authz::Eligibility, _) => "2020-10-01",
             Route::Authz(..) => "2022-04-01",
@@ -729,6 +736,26 @@ impl Shared {
             Route::ConnectedClusters(sub) => {
                 self.in_subscription(side, "arc", sub, t.azure.connected_clusters.iter().map(|c| c.id.as_str()))
             }
+            Route::IdentityBindings(cluster) => {
+                let sub = cluster.trim_start_matches('/').split('/').nth(1).unwrap_or_default();
+                self.subscription(side, sub)?;
+                let id = normalize(cluster);
+                if !t.azure.managed_clusters.iter().any(|c| normalize(&c.id) == id) {
+                    let name = cluster.rsplit('/').next().unwrap_or_default();
+                    return Err(Answer::error(
+                        side,
+                        404,
+                        "ResourceNotFound",
+                        format!("The Resource 'Microsoft.ContainerService/managedClusters/{name}' was not found."),
+                    ));
+                }
+                let prefix = format!("{id}/identitybindings/");
+                let indexes = self.cached(&format!("ib|{id}"), || {
+                    let bindings = t.azure.identity_bindings.iter().enumerate();
+                    bindings.filter(|(_, b)| normalize(&b.id).starts_with(&prefix)).map(|(i, _)| i).collect()
+                });
+                Ok(Served::Many(Items::Indexes(indexes)))
+            }
             Route::FederatedCredentials(identity) => {
                 let sub = identity.trim_start_matches('/').split('/').nth(1).unwrap_or_default();
                 self.subscription(side, sub)?;
@@ -918,6 +945,10 @@ impl Shared {
             Route::ManagedClusters(_) => {
                 typed(to_value(&a.managed_clusters[idx]), "Microsoft.ContainerService/managedClusters")
             }
+            Route::IdentityBindings(_) => typed(
+                to_value(&a.identity_bindings[idx]),
+                "Microsoft.ContainerService/managedClusters/identityBindings",
+            ),
             Route::ConnectedClusters(_) => {
                 let mut value = typed(to_value(&a.connected_clusters[idx]), "Microsoft.Kubernetes/connectedClusters");
                 // Arc spells the issuer `issuerUrl` (AKS: `issuerURL`), as the real API does.

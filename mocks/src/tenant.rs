@@ -109,6 +109,7 @@ pub const TENANT_FILES: &[&str] = &[
     "arm/userAssignedIdentities.json",
     "arm/federatedIdentityCredentials.json",
     "arm/managedClusters.json",
+    "arm/identityBindings.json",
     "arm/connectedClusters.json",
     "graph/users.json",
     "graph/groups.json",
@@ -260,6 +261,7 @@ impl MockTenant {
                 user_assigned_identities: list(files, "arm/userAssignedIdentities.json")?,
                 federated_identity_credentials: list(files, "arm/federatedIdentityCredentials.json")?,
                 managed_clusters: list(files, "arm/managedClusters.json")?,
+                identity_bindings: list(files, "arm/identityBindings.json")?,
                 connected_clusters: list(files, "arm/connectedClusters.json")?,
             },
             entra: EntraData {
@@ -363,6 +365,7 @@ impl MockTenant {
         list(&dir.join("arm/userAssignedIdentities.json"), &a.user_assigned_identities)?;
         list(&dir.join("arm/federatedIdentityCredentials.json"), &a.federated_identity_credentials)?;
         list(&dir.join("arm/managedClusters.json"), &a.managed_clusters)?;
+        list(&dir.join("arm/identityBindings.json"), &a.identity_bindings)?;
         list(&dir.join("arm/connectedClusters.json"), &a.connected_clusters)?;
         list(&dir.join("graph/users.json"), &e.users)?;
         list(&dir.join("graph/groups.json"), &e.groups)?;

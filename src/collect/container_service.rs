@@ -9,7 +9,7 @@
 
 use url::Url;
 
-use super::api_url;
+use super::{api_url, ResourcePath};
 
 /// [Managed Clusters - List](https://learn.microsoft.com/rest/api/aks/managed-clusters/list): 2025-10-01 has
 /// `oidcIssuerProfile`, `securityProfile.workloadIdentity`, `disableLocalAccounts`, `aadProfile.enableAzureRBAC`,
@@ -22,5 +22,22 @@ pub fn managed_clusters_url(arm: &Url, subscription_id: &str) -> Url {
         arm,
         &format!("subscriptions/{subscription_id}/providers/Microsoft.ContainerService/managedClusters"),
         &format!("api-version={MANAGED_CLUSTERS_API_VERSION}"),
+    )
+}
+
+/// The resource type of AKS clusters.
+pub const MANAGED_CLUSTERS: &str = "Microsoft.ContainerService/managedClusters";
+
+/// [Identity Bindings - List By Managed Cluster](https://learn.microsoft.com/rest/api/aks/identity-bindings):
+/// only preview versions exist; 2025-10-02-preview returns `managedIdentity` (resource, client and object id)
+/// and `oidcIssuer.oidcIssuerUrl`.
+pub const IDENTITY_BINDINGS_API_VERSION: &str = "2025-10-02-preview";
+
+/// `GET {arm}{cluster}/identityBindings` for a cluster id as [`ResourcePath::parse`] validated it.
+pub fn identity_bindings_url(arm: &Url, cluster: &ResourcePath) -> Url {
+    api_url(
+        arm,
+        &format!("{}/identityBindings", cluster.path(MANAGED_CLUSTERS)),
+        &format!("api-version={IDENTITY_BINDINGS_API_VERSION}"),
     )
 }

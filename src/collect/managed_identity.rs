@@ -7,7 +7,7 @@
 
 use url::Url;
 
-use super::api_url;
+use super::{api_url, ResourcePath};
 
 /// [User Assigned Identities - List By Subscription](https://learn.microsoft.com/rest/api/managedidentity/user-assigned-identities/list-by-subscription)
 /// and [Federated Identity Credentials - List](https://learn.microsoft.com/rest/api/managedidentity/federated-identity-credentials/list)
@@ -26,56 +26,18 @@ pub fn user_assigned_identities_url(arm: &Url, subscription_id: &str) -> Url {
 
 /// `GET {arm}{identity}/federatedIdentityCredentials` for an identity id as
 /// [`identity_path`] validated it.
-pub fn federated_identity_credentials_url(arm: &Url, identity: &IdentityPath) -> Url {
-    let IdentityPath { subscription_id, resource_group, name } = identity;
+pub fn federated_identity_credentials_url(arm: &Url, identity: &ResourcePath) -> Url {
     api_url(
         arm,
-        &format!(
-            "subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/{PROVIDER}/{name}/federatedIdentityCredentials"
-        ),
+        &format!("{}/federatedIdentityCredentials", identity.path(PROVIDER)),
         &format!("api-version={MANAGED_IDENTITY_API_VERSION}"),
     )
 }
 
-/// The parts of a user-assigned identity's resource id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityPath {
-    /// Subscription id.
-    pub subscription_id: String,
-    /// Resource group name.
-    pub resource_group: String,
-    /// Identity name.
-    pub name: String,
-}
-
-/// Splits `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`
-/// (any case) into its parts; `None` for any other shape or a part that could not be one request path segment.
-/// The id comes from an API response, so it is checked before it becomes part of a URL.
-pub fn identity_path(id: &str) -> Option<IdentityPath> {
-    let parts: Vec<&str> = id.strip_prefix('/')?.split('/').collect();
-    let [subs, sub, rgs, rg, providers, namespace, kind, name] = parts.as_slice() else { return None };
-    let literal = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
-    let shaped = literal(subs, "subscriptions")
-        && literal(rgs, "resourceGroups")
-        && literal(providers, "providers")
-        && literal(namespace, "Microsoft.ManagedIdentity")
-        && literal(kind, "userAssignedIdentities");
-    (shaped && safe_segment(sub) && safe_segment(rg) && safe_segment(name)).then(|| IdentityPath {
-        subscription_id: (*sub).to_string(),
-        resource_group: (*rg).to_string(),
-        name: (*name).to_string(),
-    })
-}
-
-/// A resource group or resource name usable as one path segment: Azure allows Unicode letters, digits and
-/// `-_.()` in them; anything that could change the path (`/`, `\`, `?`, `#`, `%`, dot segments, control
-/// characters) is refused.
-fn safe_segment(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s != "."
-        && s != ".."
-        && !s.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#' | '%'))
+/// Splits a user-assigned identity's resource id into its parts; `None` for any other shape or a part that
+/// could not be one request path segment ([`ResourcePath::parse`]).
+pub fn identity_path(id: &str) -> Option<ResourcePath> {
+    ResourcePath::parse(id, PROVIDER)
 }
 
 #[cfg(test)]

@@ -35,10 +35,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use azpath_graph::snapshot::{
     Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
-    FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, ManagedCluster,
-    ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup,
-    RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord,
-    Subscription, User, UserAssignedIdentity,
+    FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, IdentityBinding,
+    ManagedCluster, ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata,
+    ResourceGroup, RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot,
+    SourceRecord, Subscription, User, UserAssignedIdentity,
 };
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -355,7 +355,8 @@ enum Job {
     Descendants { name: String },
     ResourceGroups { subscription_id: String },
     UserAssignedIdentities { subscription_id: String },
-    FederatedIdentityCredentials { identity_id: String, path: managed_identity::IdentityPath },
+    FederatedIdentityCredentials { identity_id: String, path: ResourcePath },
+    IdentityBindings { cluster_id: String, path: ResourcePath },
     ManagedClusters { subscription_id: String },
     ConnectedClusters { subscription_id: String },
     Rbac { list: RbacList, scope: String, at_scope_only: bool },
@@ -385,6 +386,7 @@ enum Records {
     FederatedIdentityCredentials(Vec<FederatedIdentityCredential>),
     ManagedClusters(Vec<ManagedCluster>),
     ConnectedClusters(Vec<ConnectedCluster>),
+    IdentityBindings(Vec<IdentityBinding>),
     ApplicationFederatedCredentials(String, Vec<GraphFederatedCredential>),
 }
 
@@ -450,6 +452,10 @@ impl Job {
                 let url = container_service::managed_clusters_url(&arm.base, &subscription_id);
                 let scope = format!("/subscriptions/{subscription_id}");
                 outcome("arm.managedClusters", scope, client.list(arm, url).await, Records::ManagedClusters)
+            }
+            Job::IdentityBindings { cluster_id, path } => {
+                let url = container_service::identity_bindings_url(&arm.base, &path);
+                outcome("arm.identityBindings", cluster_id, client.list(arm, url).await, Records::IdentityBindings)
             }
             Job::ConnectedClusters { subscription_id } => {
                 let url = hybrid_kubernetes::connected_clusters_url(&arm.base, &subscription_id);
@@ -527,6 +533,12 @@ fn federated_credential_jobs(snap: &mut Snapshot) -> Vec<Job> {
             None => snap.coverage.push(bad_name("arm.federatedIdentityCredentials", &identity.id, &identity.id)),
         }
     }
+    for cluster in &snap.azure.managed_clusters {
+        match ResourcePath::parse(&cluster.id, container_service::MANAGED_CLUSTERS) {
+            Some(path) => jobs.push(Job::IdentityBindings { cluster_id: cluster.id.clone(), path }),
+            None => snap.coverage.push(bad_name("arm.identityBindings", &cluster.id, &cluster.id)),
+        }
+    }
     for app in &snap.entra.applications {
         if !seen.insert(format!("/applications/{}", app.id.to_ascii_lowercase())) {
             continue;
@@ -561,6 +573,7 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
         Records::FederatedIdentityCredentials(v) => a.federated_identity_credentials.extend(v),
         Records::ManagedClusters(v) => a.managed_clusters.extend(v),
         Records::ConnectedClusters(v) => a.connected_clusters.extend(v),
+        Records::IdentityBindings(v) => a.identity_bindings.extend(v),
         Records::ApplicationFederatedCredentials(application_id, credentials) => {
             e.application_federated_credentials.push(ApplicationFederatedCredentials { application_id, credentials })
         }
@@ -593,6 +606,56 @@ fn source(api: &str, scope: &str, count: usize) -> SourceRecord {
 
 fn gap(api: &str, scope: &str, reason: GapReason, message: String) -> CoverageGap {
     CoverageGap { api: api.to_string(), scope: scope.to_string(), reason, status: None, message }
+}
+
+/// The parts of a resource id `/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/{name}`, checked
+/// before they become a request path (the id comes from an API response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePath {
+    /// Subscription id.
+    pub subscription_id: String,
+    /// Resource group name.
+    pub resource_group: String,
+    /// Resource name.
+    pub name: String,
+}
+
+impl ResourcePath {
+    /// Splits `id` (any case) if it is a resource of type `provider` (`Microsoft.ManagedIdentity/userAssignedIdentities`);
+    /// `None` for any other shape or a part that could not be one request path segment.
+    pub fn parse(id: &str, provider: &str) -> Option<ResourcePath> {
+        let (namespace, kind) = provider.split_once('/')?;
+        let parts: Vec<&str> = id.strip_prefix('/')?.split('/').collect();
+        let [subs, sub, rgs, rg, providers, ns, k, name] = parts.as_slice() else { return None };
+        let literal = |s: &str, want: &str| s.eq_ignore_ascii_case(want);
+        let shaped = literal(subs, "subscriptions")
+            && literal(rgs, "resourceGroups")
+            && literal(providers, "providers")
+            && literal(ns, namespace)
+            && literal(k, kind);
+        (shaped && safe_segment(sub) && safe_segment(rg) && safe_segment(name)).then(|| ResourcePath {
+            subscription_id: (*sub).to_string(),
+            resource_group: (*rg).to_string(),
+            name: (*name).to_string(),
+        })
+    }
+
+    /// `subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/{name}` (no leading slash).
+    pub fn path(&self, provider: &str) -> String {
+        let ResourcePath { subscription_id, resource_group, name } = self;
+        format!("subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/{provider}/{name}")
+    }
+}
+
+/// A resource group or resource name usable as one path segment: Azure allows Unicode letters, digits and
+/// `-_.()` in them; anything that could change the path (`/`, `\`, `?`, `#`, `%`, dot segments, control
+/// characters) is refused.
+fn safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s != "."
+        && s != ".."
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#' | '%'))
 }
 
 fn bad_name(api: &str, scope: &str, name: &str) -> CoverageGap {
