@@ -17,6 +17,10 @@ use crate::snapshot::Snapshot;
 pub(crate) struct IdentityIndex {
     /// Client (application) id, lower-case → the identity's service principal node.
     pub by_client_id: FxHashMap<String, NodeIndex>,
+    /// Normalized resource id of a user-assigned identity → its principal node.
+    pub by_resource_id: FxHashMap<String, NodeIndex>,
+    /// Normalized ids of AKS clusters with the pod identity add-on enabled (NMI in managed mode).
+    pub pod_identity_addon: rustc_hash::FxHashSet<String>,
     /// Identity node → federated subjects it trusts: (cluster id, subject), for trusts on collected clusters.
     pub trusts: FxHashMap<NodeIndex, Vec<(String, String)>>,
     /// Identities whose federated credentials were collected.
@@ -68,6 +72,7 @@ impl PrivilegeGraph {
             }
             let resource = self.scope_node(&u.id, Some(&u.name));
             uami_node.insert(scope::normalize(&u.id), n);
+            idx.by_resource_id.insert(scope::normalize(&u.id), n);
             self.add_fic_writers(resource, n, &u.id);
         }
         // Clusters: issuers, admins, kubelet identities.
@@ -91,7 +96,12 @@ impl PrivilegeGraph {
             self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
             idx.admin.insert(id.clone(), admin);
             let local_accounts = p.disable_local_accounts != Some(true);
-            self.add_aks_admins(cluster_node, admin, &c.name, local_accounts);
+            let run_command = p.aad_profile.is_none()
+                && p.api_server_access_profile.as_ref().and_then(|a| a.disable_run_command) != Some(true);
+            self.add_aks_admins(cluster_node, admin, c, local_accounts, run_command);
+            if p.pod_identity_profile.as_ref().is_some_and(|x| x.enabled == Some(true)) {
+                idx.pod_identity_addon.insert(id.clone());
+            }
             if let Some(aad) = &p.aad_profile {
                 for g in &aad.admin_group_object_ids {
                     let group = self.node_for(NodeKey::of(g), NodeKind::Group, "");
@@ -225,31 +235,47 @@ impl PrivilegeGraph {
         }
     }
 
-    /// Principals who can get the cluster's admin credential, or change the cluster.
-    fn add_aks_admins(&mut self, cluster: NodeIndex, admin: NodeIndex, name: &str, local_accounts: bool) {
+    /// Principals who can get the cluster's admin credential, change the cluster, or (without Entra
+    /// integration) run commands in it.
+    fn add_aks_admins(
+        &mut self,
+        cluster: NodeIndex,
+        admin: NodeIndex,
+        c: &crate::snapshot::ManagedCluster,
+        local_accounts: bool,
+        run_command: bool,
+    ) {
+        let name = c.name.as_str();
         let list = Capability::ListAksAdminCredential.bit();
         let write = Capability::WriteAksCluster.bit();
-        for (principal, grant, flags) in self.grants_over(cluster, Caps(list.0 | write.0)) {
+        let run = Capability::AksRunCommand.bit();
+        for (principal, grant, flags) in self.grants_over(cluster, Caps(list.0 | write.0 | run.0)) {
             let g = &self.grants[grant];
             let caps = g.own_caps | g.delegated_caps;
+            let (role, scope) = (g.role_name.clone(), g.scope.clone());
+            let evidence = vec![g.assignment_id.clone(), g.role_definition_id.clone()];
+            // Without Entra integration the command pod runs kubectl with the cluster's own (admin)
+            // credentials; with it, the CLI passes the caller's token, so nothing is gained (model.md).
+            if run_command && caps.contains(Capability::AksRunCommand) {
+                let mut ev = evidence.clone();
+                ev.push(format!("{} (no aadProfile; apiServerAccessProfile.disableRunCommand not true)", c.id));
+                let note = EdgeNote {
+                    evidence: ev,
+                    detail: format!(
+                        "{role} at {scope} allows managedClusters/runCommand/action on {name}, which has no Entra integration: the command runs kubectl in the cluster with its admin credentials"
+                    ),
+                    label: "AKS run command".into(),
+                };
+                self.add_noted_edge(principal, admin, EdgeKind::AksRunCommand, Caps::EMPTY, flags, note);
+            }
             let detail = if caps.contains(Capability::ListAksAdminCredential) && local_accounts {
-                format!(
-                    "{} at {} allows listClusterAdminCredential, and local accounts are enabled on {name}",
-                    g.role_name, g.scope
-                )
+                format!("{role} at {scope} allows listClusterAdminCredential, and local accounts are enabled on {name}")
             } else if caps.contains(Capability::WriteAksCluster) {
-                format!(
-                    "{} at {} allows managedClusters/write on {name} (can re-enable local accounts)",
-                    g.role_name, g.scope
-                )
+                format!("{role} at {scope} allows managedClusters/write on {name} (can re-enable local accounts)")
             } else {
                 continue;
             };
-            let note = EdgeNote {
-                evidence: vec![g.assignment_id.clone(), g.role_definition_id.clone()],
-                detail,
-                label: "AKS cluster admin".into(),
-            };
+            let note = EdgeNote { evidence, detail, label: "AKS cluster admin".into() };
             self.add_noted_edge(principal, admin, EdgeKind::AksClusterAdmin, Caps::EMPTY, flags, note);
         }
     }

@@ -1,10 +1,13 @@
 //! Kubernetes edges: RBAC (with ClusterRole aggregation) turned into what a subject can become, Entra
-//! subjects joined to their directory identities, pods' node identity, and Azure Service Operator.
+//! subjects joined to their directory identities, pods' node identity, node breakout, deprecated pod-managed
+//! identity, and Azure Service Operator.
 //!
 //! What counts (model.md, Kubernetes and ASO tables): creating pods or workloads in a namespace runs code as
-//! any of its service accounts; `serviceaccounts/token` mints their tokens; reading secrets reads the
-//! credentials stored there; `impersonate` and `bind`/`escalate` lead to cluster-admin; creating ASO
-//! resources in a namespace ASO watches acts with that namespace's ASO credential.
+//! any of its service accounts, and, where Pod Security `baseline` is not enforced, as any account whose token
+//! is mounted on a node; `serviceaccounts/token` mints their tokens; reading secrets reads the credentials
+//! and legacy service-account tokens stored there; `impersonate` and `bind`/`escalate` lead to cluster-admin;
+//! creating ASO resources in a namespace ASO watches acts with that namespace's ASO credential; a pod labelled
+//! with an aad-pod-identity binding's selector gets that identity's tokens.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -243,6 +246,7 @@ impl PrivilegeGraph {
             };
             self.add_cluster(kc, &cluster, idx, &upn);
         }
+        self.add_pod_identity_addons(s, idx);
     }
 
     fn add_cluster(
@@ -513,6 +517,161 @@ impl PrivilegeGraph {
             }
         }
 
+        // aad-pod-identity: a binding hands its identity to pods labelled `aadpodidbinding: <selector>`, of
+        // every namespace unless the identity or the whole install is namespaced (MIC looks the identity up in
+        // the binding's own namespace).
+        let mode = pod_identity_mode(kc, idx.pod_identity_addon.contains(cluster));
+        let mut pod_identity_seen: BTreeSet<(NodeIndex, NodeIndex)> = BTreeSet::new();
+        for b in &kc.azure_identity_bindings {
+            let Some(bns) = b.metadata.namespace.as_deref() else { continue };
+            if b.selector.is_empty() {
+                continue;
+            }
+            let Some(ai) = kc
+                .azure_identities
+                .iter()
+                .find(|i| i.metadata.namespace.as_deref() == Some(bns) && i.metadata.name == b.azure_identity)
+            else {
+                continue;
+            };
+            let target = if ai.identity_type == 0 {
+                self.pod_identity_target(idx, ai.resource_id.as_deref(), ai.client_id.as_deref(), None, "")
+            } else {
+                ai.client_id.as_deref().and_then(|c| idx.by_client_id.get(&c.trim().to_ascii_lowercase()).copied())
+            };
+            let Some(target) = target else { continue };
+            let ident = self.graph[target].name.to_string();
+            let own = ai.metadata.annotations.get(POD_IDENTITY_BEHAVIOR).is_some_and(|v| v == "namespaced");
+            let (from, scope_why): (Vec<&String>, String) = if own {
+                (
+                    namespaces.iter().filter(|n| n.as_str() == bns).collect(),
+                    format!("namespaced: the AzureIdentity is annotated {POD_IDENTITY_BEHAVIOR}: namespaced"),
+                )
+            } else if let Some(why) = &mode.namespaced {
+                (namespaces.iter().filter(|n| n.as_str() == bns).collect(), format!("namespaced: {why}"))
+            } else {
+                (namespaces.iter().collect(), mode.not_namespaced.clone())
+            };
+            let kind = match ai.identity_type {
+                0 => "managed identity",
+                1 => "service principal, client secret",
+                _ => "service principal, certificate",
+            };
+            for ns in from {
+                let Some(&n) = ns_nodes.get(ns) else { continue };
+                if !pod_identity_seen.insert((n, target)) {
+                    continue;
+                }
+                self.add_noted_edge(
+                    n,
+                    target,
+                    EdgeKind::PodManagedIdentity,
+                    Caps::EMPTY,
+                    0,
+                    note(
+                        vec![
+                            format!("{bns}/azureidentitybindings/{}", b.metadata.name),
+                            format!("{bns}/azureidentities/{}", ai.metadata.name),
+                            format!("aadpodidbinding={}", b.selector),
+                        ],
+                        format!(
+                            "a pod in {ns} labelled aadpodidbinding={} gets {ident}'s tokens ({kind}) from aad-pod-identity's NMI through AzureIdentityBinding {bns}/{} ({scope_why})",
+                            b.selector, b.metadata.name
+                        ),
+                        "pod-managed identity",
+                    ),
+                );
+            }
+            // NMI reads the service principal's credential from this Secret: its readers hold it too.
+            if let (true, Some(r)) = (ai.identity_type != 0, ai.client_password.as_ref()) {
+                let sns = r.namespace.clone().unwrap_or_else(|| bns.to_string());
+                let list = secret_apps.entry(sns).or_default();
+                if !list.iter().any(|(a, n)| *a == target && *n == r.name) {
+                    list.push((target, r.name.clone()));
+                }
+            }
+        }
+
+        // Legacy token Secrets: reading one reads its service account's token.
+        let mut sa_tokens: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+        for secret in kc.secrets.iter().filter(|s| s.secret_type.as_deref() == Some(SA_TOKEN_TYPE)) {
+            let a = &secret.metadata.annotations;
+            let (Some(ns), Some(sa)) =
+                (&secret.metadata.namespace, a.get(SA_NAME_ANNOTATION).filter(|n| !n.is_empty()))
+            else {
+                continue;
+            };
+            let uid = a.get(SA_UID_ANNOTATION).cloned().unwrap_or_default();
+            sa_tokens.entry(ns.clone()).or_default().push((secret.metadata.name.clone(), sa.clone(), uid));
+        }
+
+        // Node breakout: where Pod Security `baseline` is not enforced, a pod creator runs a privileged
+        // (hostPath, hostPID) pod pinned to any node (nodeName, tolerations) and reads the service-account
+        // tokens mounted there: those of every running workload.
+        let mut mounted: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        let workloads =
+            kc.deployments.iter().map(|d| ("deployments", d)).chain(kc.daemon_sets.iter().map(|d| ("daemonsets", d)));
+        for (kind, w) in workloads {
+            let Some(ns) = &w.metadata.namespace else { continue };
+            if w.replicas == Some(0) {
+                continue;
+            }
+            let sa = w.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
+            let sa_automount = kc
+                .service_accounts
+                .iter()
+                .find(|x| x.metadata.namespace.as_deref() == Some(ns) && x.metadata.name == sa)
+                .and_then(|x| x.automount_service_account_token);
+            // No token is mounted when the pod (or, unless the pod says otherwise, its account) opts out.
+            if w.automount_service_account_token.or(sa_automount) == Some(false) {
+                continue;
+            }
+            mounted.entry((ns.clone(), sa)).or_default().push(format!("{ns}/{kind}/{}", w.metadata.name));
+        }
+        let enforce: BTreeMap<&str, Option<&str>> = kc
+            .namespaces
+            .iter()
+            .map(|n| (n.metadata.name.as_str(), n.metadata.labels.get(PSS_ENFORCE).map(String::as_str)))
+            .collect();
+        for (ns, &n) in &ns_nodes {
+            let label = enforce.get(ns.as_str());
+            // Absent or `privileged` allows everything; any other value (an invalid one reads as
+            // `restricted`) blocks privileged, hostPath and hostPID pods.
+            let (open, seen) = match label {
+                Some(None) => (true, format!("namespaces/{ns}: no {PSS_ENFORCE} label")),
+                Some(Some("privileged")) => (true, format!("namespaces/{ns}: {PSS_ENFORCE}=privileged")),
+                Some(Some(_)) => (false, String::new()),
+                None => (true, format!("namespaces/{ns}: namespace object not collected, no {PSS_ENFORCE} label seen")),
+            };
+            if !open {
+                continue;
+            }
+            for ((sa_ns, sa), by) in &mounted {
+                if sa_ns == ns {
+                    continue;
+                }
+                let to = self.sa_node(cluster, sa_ns, sa);
+                let mut evidence = vec![seen.clone()];
+                evidence.extend(by.iter().take(3).cloned());
+                let more = if by.len() > 3 { format!(" and {} more", by.len() - 3) } else { String::new() };
+                self.add_noted_edge(
+                    n,
+                    to,
+                    EdgeKind::NodeBreakout,
+                    Caps::EMPTY,
+                    0,
+                    note(
+                        evidence,
+                        format!(
+                            "{ns} does not enforce Pod Security baseline: a pod created there can be privileged (hostPath, hostPID) and pinned to any node (nodeName, tolerations), where it reads the token of {sa_ns}/{sa} mounted by {}{more}",
+                            by.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                        "node breakout",
+                    ),
+                );
+            }
+        }
+
         // RBAC: for each binding, what its subjects can do.
         let cluster_rules = cluster_role_rules(kc);
         let entra = idx.entra_integrated.contains(cluster);
@@ -625,8 +784,8 @@ impl PrivilegeGraph {
                             edge(self, to, kind, format!("{phrase} {ns}/{sa}"), label);
                         }
                     }
-                    let read = ["get", "list"].iter().find_map(|v| allowed_names(&rules, v, "", "secrets"));
-                    if let Some(names) = read.or(ns_bind.then_some(None)) {
+                    let read = if ns_bind { Some(None) } else { readable_secrets(&rules) };
+                    if let Some(names) = &read {
                         for (app, secret) in secret_apps.get(ns).into_iter().flatten() {
                             if names.as_ref().is_none_or(|n| n.contains(secret)) {
                                 edge(
@@ -635,6 +794,32 @@ impl PrivilegeGraph {
                                     EdgeKind::CanReadSecrets,
                                     format!("can read secret {ns}/{secret}, which holds a client secret"),
                                     "reads secret",
+                                );
+                            }
+                        }
+                        for (secret, sa, uid) in sa_tokens.get(ns).into_iter().flatten() {
+                            if names.as_ref().is_none_or(|n| n.contains(secret)) {
+                                let to = self.sa_node(cluster, ns, sa);
+                                let uid = if uid.is_empty() { String::new() } else { format!(", uid {uid}") };
+                                edge(
+                                    self,
+                                    to,
+                                    EdgeKind::CanReadSecrets,
+                                    format!("can read secret {ns}/{secret} ({SA_TOKEN_TYPE}), which holds a token of service account {ns}/{sa}{uid}"),
+                                    "reads token Secret",
+                                );
+                            }
+                        }
+                        // A token Secret created naming an account is filled in by the token controller.
+                        if ns_bind || any_rule(&rules, |r| allows(r, "create", "", "secrets", None)) {
+                            for sa in sas.get(ns).into_iter().flatten() {
+                                let to = self.sa_node(cluster, ns, sa);
+                                edge(
+                                    self,
+                                    to,
+                                    EdgeKind::CanMintToken,
+                                    format!("can create a {SA_TOKEN_TYPE} Secret naming {ns}/{sa}, which the token controller fills with its token, and read it"),
+                                    "mints token Secret",
                                 );
                             }
                         }
@@ -748,6 +933,228 @@ fn owned_resource_groups(kc: &KubeCluster, ns: &str) -> Vec<String> {
         }
     }
     out.into_iter().collect()
+}
+
+const SA_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
+const SA_UID_ANNOTATION: &str = "kubernetes.io/service-account.uid";
+const PSS_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+const POD_IDENTITY_BEHAVIOR: &str = "aadpodidentity.k8s.io/Behavior";
+
+/// The Secrets `get`, `list` or `watch` (each returns values) reveal: `None` = none, `Some(None)` = all,
+/// `Some(Some(names))` = only those.
+fn readable_secrets(rules: &[&PolicyRule]) -> Option<Option<BTreeSet<String>>> {
+    let mut out: Option<Option<BTreeSet<String>>> = None;
+    for verb in ["get", "list", "watch"] {
+        match (allowed_names(rules, verb, "", "secrets"), &mut out) {
+            (None, _) => {}
+            (Some(None), _) => return Some(None),
+            (Some(Some(names)), Some(Some(acc))) => acc.extend(names),
+            (Some(Some(names)), acc) => *acc = Some(Some(names)),
+        }
+    }
+    out
+}
+
+/// Whether aad-pod-identity matches pods to identities of their own namespace only, and why (or why not).
+struct PodIdentityMode {
+    namespaced: Option<String>,
+    not_namespaced: String,
+}
+
+/// Go's `strconv.ParseBool` true values.
+fn go_true(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
+fn pod_identity_mode(kc: &KubeCluster, addon: bool) -> PodIdentityMode {
+    if addon {
+        return PodIdentityMode {
+            namespaced: Some("the AKS pod identity add-on runs NMI in managed mode, which matches only bindings and identities of the pod's own namespace".into()),
+            not_namespaced: String::new(),
+        };
+    }
+    let is = |w: &crate::kube::Deployment, part: &str| {
+        let n = w.metadata.name.as_str();
+        n == part
+            || n.ends_with(&format!("-{part}"))
+            || w.images.iter().any(|i| i.contains(&format!("aad-pod-identity/{part}")))
+    };
+    let all = || kc.daemon_sets.iter().chain(kc.deployments.iter());
+    let components: Vec<&crate::kube::Deployment> = all().filter(|w| is(w, "nmi") || is(w, "mic")).collect();
+    for w in &components {
+        let id = format!("{}/{}", w.metadata.namespace.as_deref().unwrap_or(""), w.metadata.name);
+        for a in &w.args {
+            let flag = a.trim_start_matches('-');
+            let (name, value) = flag.split_once('=').map_or((flag, None), |(n, v)| (n, Some(v)));
+            if name == "forceNamespaced" && value.is_none_or(go_true) {
+                return PodIdentityMode {
+                    namespaced: Some(format!("{id} runs with {a}")),
+                    not_namespaced: String::new(),
+                };
+            }
+            if name == "operation-mode" && value == Some("managed") {
+                return PodIdentityMode {
+                    namespaced: Some(format!("{id} runs with {a}, which matches only the pod's own namespace")),
+                    not_namespaced: String::new(),
+                };
+            }
+        }
+        if w.env.iter().any(|e| e.name == "FORCENAMESPACED" && e.value.as_deref() == Some("true")) {
+            return PodIdentityMode {
+                namespaced: Some(format!("{id} runs with FORCENAMESPACED=true")),
+                not_namespaced: String::new(),
+            };
+        }
+    }
+    let not_namespaced = match components.first() {
+        Some(w) => format!(
+            "not namespaced: {}/{} runs without --forceNamespaced, so the binding serves pods of every namespace",
+            w.metadata.namespace.as_deref().unwrap_or(""),
+            w.metadata.name
+        ),
+        None => "not namespaced: NMI's settings were not collected (its DaemonSet is not in the dump), so aad-pod-identity's default is assumed: the binding serves pods of every namespace".into(),
+    };
+    PodIdentityMode { namespaced: None, not_namespaced }
+}
+
+impl PrivilegeGraph {
+    /// The principal node of a pod-managed identity: by resource id (a collected user-assigned identity),
+    /// else object id, else client id.
+    fn pod_identity_target(
+        &mut self,
+        idx: &IdentityIndex,
+        resource_id: Option<&str>,
+        client_id: Option<&str>,
+        object_id: Option<&str>,
+        name: &str,
+    ) -> Option<NodeIndex> {
+        if let Some(n) = resource_id.and_then(|r| idx.by_resource_id.get(&scope::normalize(r))) {
+            return Some(*n);
+        }
+        if let Some(oid) = object_id.filter(|o| is_guid(o.trim())) {
+            let n = self.node_for(NodeKey::of(oid), NodeKind::ManagedIdentity, name);
+            if self.graph[n].kind == NodeKind::UnknownPrincipal {
+                self.graph[n].kind = NodeKind::ManagedIdentity;
+            }
+            return Some(n);
+        }
+        client_id.and_then(|c| idx.by_client_id.get(&c.trim().to_ascii_lowercase()).copied())
+    }
+
+    /// The AKS pod identity add-on (`podIdentityProfile`, deprecated). Its NMI runs in managed mode: an
+    /// identity answers pods of its own namespace labelled `aadpodidbinding: <bindingSelector>`. Pods matching
+    /// an exception bypass NMI and reach the instance metadata service, where every pod identity (all are
+    /// assigned to the node pools) answers.
+    fn add_pod_identity_addons(&mut self, s: &Snapshot, idx: &IdentityIndex) {
+        for c in &s.azure.managed_clusters {
+            let Some(p) = c.properties.pod_identity_profile.as_ref().filter(|p| p.enabled == Some(true)) else {
+                continue;
+            };
+            let cluster = scope::normalize(&c.id);
+            let cname =
+                if c.name.is_empty() { cluster.rsplit('/').next().unwrap_or("").to_string() } else { c.name.clone() };
+            let admin = idx.admin.get(&cluster).copied();
+            let mut identities: Vec<(NodeIndex, String)> = Vec::new();
+            for pi in &p.user_assigned_identities {
+                let id = &pi.identity;
+                let name = id.resource_id.as_deref().and_then(|r| r.rsplit('/').next()).unwrap_or(&pi.name);
+                let Some(target) = self.pod_identity_target(
+                    idx,
+                    id.resource_id.as_deref(),
+                    id.client_id.as_deref(),
+                    id.object_id.as_deref(),
+                    name,
+                ) else {
+                    continue;
+                };
+                if pi.namespace.is_empty() {
+                    continue;
+                }
+                let selector = pi.binding_selector.clone().filter(|b| !b.is_empty()).unwrap_or_else(|| pi.name.clone());
+                let n = self.namespace_node(&cluster, &cname, &pi.namespace, admin);
+                identities.push((target, format!("{}/{}", pi.namespace, pi.name)));
+                // The add-on's own AzureIdentity objects, when dumped, already gave this edge.
+                let dumped =
+                    self.graph.edges_connecting(n, target).any(|e| e.weight().kind == EdgeKind::PodManagedIdentity);
+                if dumped {
+                    continue;
+                }
+                let ident = self.graph[target].name.to_string();
+                let ns = &pi.namespace;
+                self.add_noted_edge(
+                    n,
+                    target,
+                    EdgeKind::PodManagedIdentity,
+                    Caps::EMPTY,
+                    0,
+                    EdgeNote {
+                        evidence: vec![
+                            format!("{} (podIdentityProfile.userAssignedIdentities: {ns}/{})", c.id, pi.name),
+                            format!("aadpodidbinding={selector}"),
+                            id.resource_id.clone().unwrap_or_default(),
+                        ],
+                        detail: format!(
+                            "a pod in {ns} labelled aadpodidbinding={selector} gets {ident}'s tokens from the AKS pod identity add-on (pod identity {ns}/{}, deprecated)",
+                            pi.name
+                        ),
+                        label: "pod-managed identity".into(),
+                    },
+                );
+            }
+            for ex in &p.user_assigned_identity_exceptions {
+                if ex.namespace.is_empty() {
+                    continue;
+                }
+                let n = self.namespace_node(&cluster, &cname, &ex.namespace, admin);
+                let labels: Vec<String> = ex.pod_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                for (target, pod_identity) in &identities {
+                    let ident = self.graph[*target].name.to_string();
+                    self.add_noted_edge(
+                        n,
+                        *target,
+                        EdgeKind::PodManagedIdentity,
+                        Caps::EMPTY,
+                        0,
+                        EdgeNote {
+                            evidence: vec![
+                                format!("{} (podIdentityProfile.userAssignedIdentityExceptions: {}/{})", c.id, ex.namespace, ex.name),
+                                format!("podLabels {}", labels.join(",")),
+                            ],
+                            detail: format!(
+                                "a pod in {} labelled {} is exempt from NMI and asks the instance metadata service directly, where {ident} (pod identity {pod_identity}, assigned to the node pools) answers",
+                                ex.namespace,
+                                labels.join(",")
+                            ),
+                            label: "NMI exception".into(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// A namespace node; one seen first here gets cluster-admin's pod-creation edge, as dumped ones do.
+    fn namespace_node(&mut self, cluster: &str, cname: &str, ns: &str, admin: Option<NodeIndex>) -> NodeIndex {
+        let key = kube_key(cluster, &format!("namespaces/{ns}"));
+        let known = self.lookup(&key).is_some();
+        let n = self.node_for(key, NodeKind::KubeNamespace, &format!("{cname}/{ns}"));
+        if let (false, Some(admin)) = (known, admin) {
+            self.add_noted_edge(
+                admin,
+                n,
+                EdgeKind::CanCreateWorkloads,
+                Caps::EMPTY,
+                0,
+                EdgeNote {
+                    evidence: vec![cluster.to_string()],
+                    detail: format!("cluster-admin can run pods in {ns}"),
+                    label: "runs pods".into(),
+                },
+            );
+        }
+        n
+    }
 }
 
 fn kind_name(namespaced: bool) -> &'static str {

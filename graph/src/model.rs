@@ -169,9 +169,11 @@ pub enum EdgeKind {
     CanCreateWorkloads,
     /// namespace → service account: pods in the namespace can run as it.
     RunsAs,
-    /// subject → service account: `create serviceaccounts/token`.
+    /// subject → service account: `create serviceaccounts/token`, or create and read a
+    /// `kubernetes.io/service-account-token` Secret naming it (the token controller fills it).
     CanMintToken,
-    /// subject → service account or application: `get`/`list` secrets holding its token or client secret.
+    /// subject → service account or application: `get`/`list`/`watch` on a Secret holding its token (a
+    /// `kubernetes.io/service-account-token` Secret) or its client secret.
     CanReadSecrets,
     /// subject → user, group or service account: the `impersonate` verb.
     CanImpersonate,
@@ -185,11 +187,21 @@ pub enum EdgeKind {
     AsoActsAs,
     /// subject → identity federated to ASO's service account: a forged `aso-credential` (relaxed mode).
     AsoCredentialForging,
+    /// namespace → managed identity or service principal: deprecated pod-managed identity (the AKS add-on's
+    /// `podIdentityProfile`, or aad-pod-identity's `AzureIdentityBinding`) hands its tokens to pods labelled
+    /// `aadpodidbinding: <selector>`.
+    PodManagedIdentity,
+    /// namespace → service account of another namespace: a pod creator where Pod Security `baseline` is not
+    /// enforced runs a privileged pod on any node and reads the tokens mounted there.
+    NodeBreakout,
+    /// principal → cluster-admin: `managedClusters/runCommand/action` on a cluster without Entra integration
+    /// (the command runs with the cluster's admin credentials) and run command not disabled.
+    AksRunCommand,
 }
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 17] = [
+    pub const ALL: [EdgeKind; 20] = [
         EdgeKind::MemberOf,
         EdgeKind::HasRole,
         EdgeKind::Contains,
@@ -207,6 +219,9 @@ impl EdgeKind {
         EdgeKind::CanUseAso,
         EdgeKind::AsoActsAs,
         EdgeKind::AsoCredentialForging,
+        EdgeKind::PodManagedIdentity,
+        EdgeKind::NodeBreakout,
+        EdgeKind::AksRunCommand,
     ];
 
     /// The SCREAMING_SNAKE name used in query files and JSON.
@@ -229,6 +244,9 @@ impl EdgeKind {
             EdgeKind::CanUseAso => "CAN_USE_ASO",
             EdgeKind::AsoActsAs => "ASO_ACTS_AS",
             EdgeKind::AsoCredentialForging => "ASO_CREDENTIAL_FORGING",
+            EdgeKind::PodManagedIdentity => "POD_MANAGED_IDENTITY",
+            EdgeKind::NodeBreakout => "NODE_BREAKOUT",
+            EdgeKind::AksRunCommand => "AKS_RUN_COMMAND",
         }
     }
 

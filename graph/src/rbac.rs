@@ -109,11 +109,13 @@ pub enum Capability {
     AssignManagedIdentity,
     /// `Microsoft.Compute/virtualMachines/runCommand/action`: runs code as the VM's identities.
     RunCommand,
+    /// `Microsoft.ContainerService/managedClusters/runCommand/action`: runs kubectl inside an AKS cluster.
+    AksRunCommand,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 9] = [
+    pub const ALL: [Capability; 10] = [
         Capability::AssignRoles,
         Capability::AssignRolesLimited,
         Capability::WriteEverything,
@@ -123,6 +125,7 @@ impl Capability {
         Capability::WriteFederatedCredential,
         Capability::AssignManagedIdentity,
         Capability::RunCommand,
+        Capability::AksRunCommand,
     ];
 
     /// The kebab-case name used in queries and output.
@@ -137,6 +140,7 @@ impl Capability {
             Capability::WriteFederatedCredential => "write-federated-credential",
             Capability::AssignManagedIdentity => "assign-managed-identity",
             Capability::RunCommand => "run-command",
+            Capability::AksRunCommand => "aks-run-command",
         }
     }
 
@@ -175,6 +179,7 @@ impl Capability {
             }
             Capability::AssignManagedIdentity => &["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"],
             Capability::RunCommand => &["Microsoft.Compute/virtualMachines/runCommand/action"],
+            Capability::AksRunCommand => &["Microsoft.ContainerService/managedClusters/runCommand/action"],
         }
     }
 }

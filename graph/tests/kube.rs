@@ -359,3 +359,313 @@ fn token_minting_impersonation_escalation_and_node_identity() {
     assert!(kubelet.hops.iter().any(|h| h.edge.to_string() == "NODE_IDENTITY"));
     assert!(!findings(ALL_CRDS).iter().any(|x| x.hops.iter().any(|h| h.edge.to_string() == "NODE_IDENTITY")));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Deprecated pod-managed identity, legacy token Secrets, node breakout, AKS run command
+// ---------------------------------------------------------------------------------------------------------
+
+const POD_B: &str = "cccccccc-1111-0000-0000-000000000011"; // pod identity meant for team-b
+const POD_B_CLIENT: &str = "cccccccc-2222-0000-0000-000000000011";
+const POD_C: &str = "cccccccc-1111-0000-0000-000000000012"; // pod identity meant for team-c
+const POD_C_CLIENT: &str = "cccccccc-2222-0000-0000-000000000012";
+
+fn uami_id(name: &str) -> String {
+    format!("{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}", rg("identities"))
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+fn add_user(s: &mut Snapshot, id: &str, name: &str) {
+    s.entra.users.push(from(json!({"id": id, "displayName": name})));
+}
+
+/// A namespaced Role `name` with `rules`, bound to user `user` in `ns`.
+fn grant(s: &mut Snapshot, ns: &str, name: &str, user: &str, rules: Value) {
+    let k = &mut s.kubernetes[0];
+    k.roles.push(from(json!({"metadata": meta(name, Some(ns)), "rules": rules})));
+    k.role_bindings.push(from(binding(name, ns, "Role", name, json!({"kind": "User", "name": user}))));
+}
+
+/// Dee can create pods in team-d only (Pat, who deploys in team-b, is already subscription Contributor
+/// through team-b/app, so he reaches every identity).
+const DEE: &str = "aaaaaaaa-1111-0000-0000-000000000009";
+
+/// The test tenant plus namespace team-d (Pod Security `enforce` label `pss`, if any) where Dee creates pods.
+fn with_dee(pss: Option<&str>) -> Snapshot {
+    let mut s = tenant(ALL_CRDS);
+    add_user(&mut s, DEE, "Dee");
+    let labels = pss.map_or(json!({}), |l| json!({"pod-security.kubernetes.io/enforce": l}));
+    s.kubernetes[0].namespaces.push(from(json!({"metadata": {"name": "team-d", "labels": labels}})));
+    grant(&mut s, "team-d", "pods", DEE, json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]));
+    s
+}
+
+/// [`with_dee`] (team-d enforcing `restricted`, so no node breakout) plus two user-assigned identities
+/// for pods, POD_B and POD_C, with no role.
+fn pod_identity_tenant() -> Snapshot {
+    let mut s = with_dee(Some("restricted"));
+    s.azure.user_assigned_identities.push(from(uami("pod-b", POD_B, POD_B_CLIENT)));
+    s.azure.user_assigned_identities.push(from(uami("pod-c", POD_C, POD_C_CLIENT)));
+    s
+}
+
+fn analyze_all(s: &Snapshot) -> Vec<Finding> {
+    analyze(s, &queries(), AnalyzeOptions::default()).findings
+}
+
+fn has_hop(f: &Finding, edge: &str) -> bool {
+    f.hops.iter().any(|h| h.edge.to_string() == edge)
+}
+
+fn acts_as(f: &[Finding], source: &str, identity: &str) -> bool {
+    find(f, "can-act-as-managed-identity", source, identity).is_some()
+}
+
+#[test]
+fn pod_managed_identity_addon_serves_its_own_namespace_only() {
+    let addon = |enabled: bool, exceptions: Value| {
+        let mut s = pod_identity_tenant();
+        s.azure.managed_clusters[0].properties.pod_identity_profile = Some(from(json!({
+            "enabled": enabled,
+            "userAssignedIdentities": [
+                {"name": "orders", "namespace": "team-d", "bindingSelector": "orders-pods",
+                 "identity": {"resourceId": uami_id("pod-b").to_uppercase(), "clientId": POD_B_CLIENT, "objectId": POD_B},
+                 "provisioningState": "Assigned"},
+                {"name": "billing", "namespace": "team-c",
+                 "identity": {"resourceId": uami_id("pod-c"), "clientId": POD_C_CLIENT, "objectId": POD_C}}
+            ],
+            "userAssignedIdentityExceptions": exceptions
+        })));
+        s
+    };
+    let f = analyze_all(&addon(true, json!([])));
+    // Dee runs pods in team-d: a pod labelled aadpodidbinding=orders-pods gets POD_B (resource id matched
+    // without regard to case).
+    let dee = find(&f, "can-act-as-managed-identity", DEE, POD_B).expect("Dee acts as team-d's pod identity");
+    let hop = dee.hops.iter().find(|h| h.edge.to_string() == "POD_MANAGED_IDENTITY").expect("pod identity hop");
+    assert!(hop.detail.contains("aadpodidbinding=orders-pods"), "{hop:#?}");
+    assert!(hop.evidence.iter().any(|e| e.contains("team-d/orders")), "{hop:#?}");
+    // The add-on is namespaced: team-c's identity is not Dee's, nor is anything when the add-on is off.
+    assert!(!acts_as(&f, DEE, POD_C));
+    assert!(!acts_as(&analyze_all(&addon(false, json!([]))), DEE, POD_B));
+    // Cluster-admin runs pods anywhere, even with no Kubernetes dump collected at all.
+    let mut azure_only = addon(true, json!([]));
+    azure_only.kubernetes.clear();
+    let f = analyze_all(&azure_only);
+    let oscar = find(&f, "can-act-as-managed-identity", OSCAR, POD_C).expect("admin");
+    assert!(has_hop(oscar, "POD_MANAGED_IDENTITY") && has_hop(oscar, "AKS_CLUSTER_ADMIN"), "{oscar:#?}");
+    // An exception lets matching pods of team-d past NMI to the instance metadata service, where every pod
+    // identity assigned to the node pools answers.
+    let f = analyze_all(&addon(true, json!([{"name": "probe", "namespace": "team-d", "podLabels": {"app": "probe"}}])));
+    let via = find(&f, "can-act-as-managed-identity", DEE, POD_C).expect("exception bypasses NMI");
+    assert!(via.hops.iter().any(|h| h.label == "NMI exception" && h.detail.contains("app=probe")), "{via:#?}");
+}
+
+#[test]
+fn aad_pod_identity_bindings_serve_every_namespace_unless_namespaced() {
+    let identity = |ns: &str, name: &str, spec: Value, annotations: Value| {
+        json!({"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureIdentity",
+               "metadata": {"name": name, "namespace": ns, "annotations": annotations}, "spec": spec})
+    };
+    let binding = |ns: &str, identity: &str, selector: &str| {
+        json!({"apiVersion": "aadpodidentity.k8s.io/v1", "kind": "AzureIdentityBinding",
+               "metadata": {"name": format!("{identity}-binding"), "namespace": ns},
+               "spec": {"azureIdentity": identity, "selector": selector}})
+    };
+    let mi_c = json!({"type": 0, "resourceID": uami_id("pod-c"), "clientID": POD_C_CLIENT});
+    let build = |items: Vec<Value>| {
+        let mut s = pod_identity_tenant();
+        let dump = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+        let parsed = azpath_graph::kube_dump::parse(&dump, "pod-identity.json", &cluster_id("prod")).unwrap();
+        azpath_graph::kube_dump::merge(&mut s.kubernetes[0], parsed);
+        analyze_all(&s)
+    };
+    // Not namespaced by default: Dee, who runs pods only in team-d, labels one with team-c's selector.
+    let f = build(vec![identity("team-c", "mi-c", mi_c.clone(), json!({})), binding("team-c", "mi-c", "c-pods")]);
+    let dee = find(&f, "can-act-as-managed-identity", DEE, POD_C).expect("binding usable from team-d");
+    let hop = dee.hops.iter().find(|h| h.edge.to_string() == "POD_MANAGED_IDENTITY").unwrap();
+    assert!(hop.detail.contains("not collected") && hop.detail.contains("aadpodidbinding=c-pods"), "{hop:#?}");
+    // Namespaced per identity (annotation) or for the whole install (NMI flag): only team-c's pods.
+    let namespaced = json!({"aadpodidentity.k8s.io/Behavior": "namespaced"});
+    let f = build(vec![identity("team-c", "mi-c", mi_c.clone(), namespaced), binding("team-c", "mi-c", "c-pods")]);
+    assert!(!acts_as(&f, DEE, POD_C));
+    let nmi = |args: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "nmi", "namespace": "kube-system"},
+               "spec": {"template": {"spec": {"containers": [{"name": "nmi",
+                   "image": "mcr.microsoft.com/oss/azure/aad-pod-identity/nmi:v1.8.17", "args": args}]}}}})
+    };
+    let with_nmi = |args: Value| {
+        build(vec![identity("team-c", "mi-c", mi_c.clone(), json!({})), binding("team-c", "mi-c", "c-pods"), nmi(args)])
+    };
+    assert!(!acts_as(&with_nmi(json!(["--node=$(NODE_NAME)", "--forceNamespaced"])), DEE, POD_C));
+    assert!(!acts_as(&with_nmi(json!(["--operation-mode=managed"])), DEE, POD_C));
+    let f = with_nmi(json!(["--forceNamespaced=false"]));
+    let dee = find(&f, "can-act-as-managed-identity", DEE, POD_C).expect("NMI seen, not namespaced");
+    assert!(dee.hops.iter().any(|h| h.detail.contains("kube-system/nmi runs without --forceNamespaced")));
+    // MIC looks the identity up in the binding's own namespace: a binding in team-d naming team-c's identity
+    // binds nothing.
+    assert!(!acts_as(
+        &build(vec![identity("team-c", "mi-c", mi_c, json!({})), binding("team-d", "mi-c", "x")]),
+        DEE,
+        POD_C
+    ));
+    // A service principal with a client secret: the binding reaches the SP (User Access Administrator), and so
+    // does reading the Secret NMI reads its password from.
+    const RHEA: &str = "aaaaaaaa-1111-0000-0000-000000000010";
+    let sp = json!({"type": 1, "clientID": UAA_APP_CLIENT, "tenantID": TENANT,
+                    "clientPassword": {"name": "legacy-sp", "namespace": "team-c"}});
+    let mut s = pod_identity_tenant();
+    add_user(&mut s, RHEA, "Rhea");
+    grant(
+        &mut s,
+        "team-c",
+        "read-legacy-sp",
+        RHEA,
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["legacy-sp"]}]),
+    );
+    let dump = json!({"kind": "List", "items": [identity("team-c", "legacy", sp, json!({})), binding("team-c", "legacy", "legacy")]});
+    let parsed = azpath_graph::kube_dump::parse(&dump.to_string(), "sp.json", "prod").unwrap();
+    azpath_graph::kube_dump::merge(&mut s.kubernetes[0], parsed);
+    let f = analyze_all(&s);
+    let dee = find(&f, "owner-equivalent-on-subscription", DEE, &sub()).expect("Dee acts as the UAA app");
+    assert!(dee.hops.iter().any(|h| h.edge.to_string() == "POD_MANAGED_IDENTITY" && h.to.id == UAA_SP), "{dee:#?}");
+    let rhea = find(&f, "owner-equivalent-on-subscription", RHEA, &sub()).expect("Rhea reads the SP's password");
+    assert!(rhea
+        .hops
+        .iter()
+        .any(|h| h.edge.to_string() == "CAN_READ_SECRETS" && h.detail.contains("team-c/legacy-sp")));
+}
+
+#[test]
+fn legacy_token_secret_readers_act_as_its_service_account() {
+    const RITA: &str = "aaaaaaaa-1111-0000-0000-000000000011"; // get on the token Secret
+    const SAM: &str = "aaaaaaaa-1111-0000-0000-000000000012"; // get on another Secret
+    const TOM: &str = "aaaaaaaa-1111-0000-0000-000000000013"; // get on an Opaque look-alike
+    const WES: &str = "aaaaaaaa-1111-0000-0000-000000000014"; // watch on all secrets
+    const CARL: &str = "aaaaaaaa-1111-0000-0000-000000000015"; // create + get secrets
+    const CORA: &str = "aaaaaaaa-1111-0000-0000-000000000016"; // create secrets only
+    let mut s = tenant(ALL_CRDS);
+    for (id, name) in [(RITA, "Rita"), (SAM, "Sam"), (TOM, "Tom"), (WES, "Wes"), (CARL, "Carl"), (CORA, "Cora")] {
+        add_user(&mut s, id, name);
+    }
+    let get = |names: &[&str]| json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": names}]);
+    grant(&mut s, "team-b", "rita", RITA, get(&["app-token"]));
+    grant(&mut s, "team-b", "sam", SAM, get(&["other"]));
+    grant(&mut s, "team-b", "tom", TOM, get(&["look-alike"]));
+    grant(&mut s, "team-b", "wes", WES, json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["watch"]}]));
+    grant(
+        &mut s,
+        "team-b",
+        "carl",
+        CARL,
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["carl-made"]}]),
+    );
+    grant(&mut s, "team-b", "cora", CORA, json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}]));
+    // The Secrets go through the dump reader: the account name must survive sanitizing, the token must not.
+    let token = |name: &str, kind: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": kind,
+               "metadata": {"name": name, "namespace": "team-b",
+                            "annotations": {"kubernetes.io/service-account.name": "app",
+                                            "kubernetes.io/service-account.uid": "5b0c7a52-0000-4000-8000-000000000001"}},
+               "data": {"token": "cGxhbnRlZC10b2tlbg==", "ca.crt": "Y2E=", "namespace": "dGVhbS1i"}})
+    };
+    let dump = json!({"kind": "List", "items": [token("app-token", "kubernetes.io/service-account-token"), token("look-alike", "Opaque")]});
+    let parsed = azpath_graph::kube_dump::parse(&dump.to_string(), "tokens.json", "prod").unwrap();
+    assert!(!serde_json::to_string(&parsed).unwrap().contains("cGxhbnRlZC10b2tlbg"), "token kept");
+    azpath_graph::kube_dump::merge(&mut s.kubernetes[0], parsed);
+    let f = analyze_all(&s);
+    // team-b/app is federated to APP_MI: reading its token acts as it.
+    let rita = find(&f, "can-act-as-managed-identity", RITA, APP_MI).expect("Rita reads app's token");
+    let hop = rita.hops.iter().find(|h| h.edge.to_string() == "CAN_READ_SECRETS").expect("token hop");
+    assert!(hop.detail.contains("team-b/app-token") && hop.detail.contains("5b0c7a52"), "{hop:#?}");
+    assert!(hop.to.id.ends_with("/k8s/namespaces/team-b/serviceaccounts/app"), "{hop:#?}");
+    assert!(acts_as(&f, WES, APP_MI), "watch returns Secret values too");
+    for decoy in [SAM, TOM, CORA] {
+        assert!(!acts_as(&f, decoy, APP_MI), "{decoy} cannot read app's token");
+    }
+    // Creating a token Secret naming the account makes the token controller fill it in.
+    let carl = find(&f, "can-act-as-managed-identity", CARL, APP_MI).expect("Carl mints through a Secret");
+    assert!(has_hop(carl, "CAN_MINT_TOKEN"), "{carl:#?}");
+}
+
+#[test]
+fn node_breakout_reaches_tokens_on_any_node_unless_pod_security_is_enforced() {
+    // Dee runs pods in team-d; ASO's controller (azureserviceoperator-system) mounts the token of a service
+    // account federated to ASO_MI (subscription Contributor).
+    let build = |label: Option<&str>, tweak: &dyn Fn(&mut Snapshot)| {
+        let mut s = with_dee(label);
+        tweak(&mut s);
+        analyze_all(&s)
+    };
+    let none = |_: &mut Snapshot| {};
+    let f = build(None, &none);
+    let dee = find(&f, "can-act-as-managed-identity", DEE, ASO_MI).expect("Dee breaks out to ASO's node");
+    let hop = dee.hops.iter().find(|h| h.edge.to_string() == "NODE_BREAKOUT").expect("breakout hop");
+    assert_eq!(hop.label, "node breakout");
+    assert!(hop.evidence[0].contains("no pod-security.kubernetes.io/enforce label"), "{hop:#?}");
+    assert!(hop.detail.contains("azureserviceoperator-system/deployments/azureserviceoperator-controller-manager"));
+    assert!(acts_as(&build(Some("privileged"), &none), DEE, ASO_MI));
+    for enforced in ["baseline", "restricted", "Restricted-typo"] {
+        assert!(!acts_as(&build(Some(enforced), &none), DEE, ASO_MI), "{enforced} blocks privileged pods");
+    }
+    // No token on the node: the pod opts out of automounting, or the Deployment runs no pods.
+    let opt_out = |s: &mut Snapshot| s.kubernetes[0].deployments[0].automount_service_account_token = Some(false);
+    assert!(!acts_as(&build(None, &opt_out), DEE, ASO_MI));
+    assert!(!acts_as(&build(None, &|s| s.kubernetes[0].deployments[0].replicas = Some(0)), DEE, ASO_MI));
+    // The account's own opt-out counts unless the pod opts back in.
+    let sa_opt_out = |s: &mut Snapshot| {
+        let k = &mut s.kubernetes[0];
+        k.service_accounts.iter_mut().for_each(|a| a.automount_service_account_token = Some(false));
+    };
+    assert!(!acts_as(&build(None, &sa_opt_out), DEE, ASO_MI));
+    let opt_in = |s: &mut Snapshot| {
+        sa_opt_out(s);
+        s.kubernetes[0].deployments[0].automount_service_account_token = Some(true);
+    };
+    assert!(acts_as(&build(None, &opt_in), DEE, ASO_MI));
+    // The kubelet identity edge is untouched by Pod Security.
+    const KUBELET: &str = "cccccccc-1111-0000-0000-000000000009";
+    let kubelet = |s: &mut Snapshot| {
+        s.azure.managed_clusters[0].properties.identity_profile =
+            Some(from(json!({"kubeletidentity": {"objectId": KUBELET}})));
+    };
+    assert!(acts_as(&build(Some("restricted"), &kubelet), DEE, KUBELET));
+}
+
+#[test]
+fn aks_run_command_is_cluster_admin_only_without_entra_integration() {
+    const REX: &str = "aaaaaaaa-1111-0000-0000-000000000020";
+    const RUNNER: &str = "eeeeeeee-0000-0000-0000-000000000001";
+    let build = |legacy: Value| {
+        let mut s = tenant(ALL_CRDS);
+        add_user(&mut s, REX, "Rex");
+        s.azure.role_definitions.push(from(json!({
+            "id": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{RUNNER}"),
+            "name": RUNNER,
+            "properties": {"roleName": "AKS command runner", "type": "CustomRole", "assignableScopes": [sub()],
+                "permissions": [{"actions": ["Microsoft.ContainerService/managedClusters/runcommand/action",
+                                             "Microsoft.ContainerService/managedClusters/commandResults/read",
+                                             "Microsoft.ContainerService/managedClusters/read"]}]}
+        })));
+        s.azure.managed_clusters.push(from(legacy));
+        for (n, c) in [(20, "legacy"), (21, "prod")] {
+            s.azure.role_assignments.push(from(assignment(n, REX, "User", RUNNER, &cluster_id(c))));
+        }
+        analyze_all(&s)
+    };
+    let legacy = |access: Value| {
+        json!({"id": cluster_id("legacy"), "name": "legacy",
+               "properties": {"enableRBAC": true, "apiServerAccessProfile": access}})
+    };
+    let admin = |c: &str| format!("{}/k8s/cluster-admin", cluster_id(c)).to_lowercase();
+    let f = build(legacy(json!({"enablePrivateCluster": true})));
+    let rex = find(&f, "cluster-admin-from-azure", REX, &admin("legacy")).expect("run command as admin");
+    assert_eq!(rex.hops[0].edge.to_string(), "AKS_RUN_COMMAND");
+    assert!(rex.hops[0].detail.contains("no Entra integration"), "{rex:#?}");
+    // prod is Entra-integrated: run command acts as Rex himself, who has no in-cluster rights.
+    assert!(find(&f, "cluster-admin-from-azure", REX, &admin("prod")).is_none());
+    let off = build(legacy(json!({"enablePrivateCluster": true, "disableRunCommand": true})));
+    assert!(find(&off, "cluster-admin-from-azure", REX, &admin("legacy")).is_none());
+}
