@@ -34,6 +34,7 @@ fn every_tenant_folder_is_bundled_and_loads() {
         "pim-eligible",
         "nested-groups",
         "coverage-gaps",
+        "aks-pod-identity",
     ] {
         assert!(dirs.iter().any(|d| d == name), "missing tenant {name}");
     }
