@@ -3,7 +3,8 @@
 //! Hand-written tenants prove semantics; this generator proves that azpath copes with a large organisation:
 //! a management-group tree, subscriptions with resource groups, users in nested groups, service principals and
 //! managed identities, custom roles, and role assignments at every scope level, some PIM-eligible, some
-//! constrained by conditions, a few deny assignments and assignments to deleted principals. Output depends only
+//! constrained by conditions, a few deny assignments and assignments to deleted principals, and AKS clusters
+//! with their Kubernetes objects (see [`crate::generate_kube`]). Output depends only
 //! on the options (same seed → same tenant), and generation is linear in the requested size.
 
 use azpath_graph::snapshot::{
@@ -39,6 +40,10 @@ pub struct GenerateOptions {
     pub eligible_assignments: usize,
     /// Deny assignments.
     pub deny_assignments: usize,
+    /// AKS clusters with a Kubernetes dump each ([`crate::generate_kube`]).
+    pub clusters: usize,
+    /// Application namespaces per cluster.
+    pub namespaces_per_cluster: usize,
     /// Seed: the same options and seed give the same tenant.
     pub seed: u64,
 }
@@ -56,6 +61,8 @@ impl Default for GenerateOptions {
             role_assignments: 150,
             eligible_assignments: 12,
             deny_assignments: 2,
+            clusters: 1,
+            namespaces_per_cluster: 10,
             seed: 1,
         }
     }
@@ -87,6 +94,9 @@ impl GenerateOptions {
             role_assignments: (nodes / 4).max(20),
             eligible_assignments: (nodes / 100).max(3),
             deny_assignments: (subscriptions / 20).max(1),
+            // About one Kubernetes namespace per 50 nodes, on a cluster per four subscriptions.
+            clusters: (subscriptions / 4).clamp(1, 250),
+            namespaces_per_cluster: (nodes / 50 / (subscriptions / 4).clamp(1, 250)).clamp(5, 500),
             seed,
         }
     }
@@ -100,25 +110,25 @@ pub(crate) fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(1);
         splitmix64(self.0)
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 
-    fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 
     /// A random (version 4 shaped) GUID.
-    fn guid(&mut self) -> String {
+    pub(crate) fn guid(&mut self) -> String {
         let a = self.next();
         let b = self.next();
         format!(
@@ -132,7 +142,7 @@ impl Rng {
         )
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
@@ -536,6 +546,7 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
             },
         });
     }
+    crate::generate_kube::add_clusters(&mut t, &mut rng, options.clusters, options.namespaces_per_cluster);
     t
 }
 

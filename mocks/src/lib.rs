@@ -19,6 +19,7 @@
 
 pub mod expected;
 pub mod generate;
+mod generate_kube;
 pub mod kube;
 pub mod kube_server;
 mod scopes;
