@@ -18,9 +18,10 @@ const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 
 /// Adds `clusters` AKS clusters of `namespaces` namespaces each to `t` (whose subscriptions, resource groups
-/// and directory are generated).
+/// and directory are generated; without them, nothing).
 pub(crate) fn add_clusters(t: &mut MockTenant, rng: &mut Rng, clusters: usize, namespaces: usize) {
-    if t.azure.subscriptions.is_empty() || t.azure.resource_groups.is_empty() || clusters == 0 {
+    let (a, e) = (&t.azure, &t.entra);
+    if a.subscriptions.is_empty() || a.resource_groups.is_empty() || e.groups.is_empty() || e.users.is_empty() {
         return;
     }
     let tenant_id = t.info.tenant_id.clone();

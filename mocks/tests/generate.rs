@@ -62,7 +62,10 @@ fn scales_to_a_hundred_thousand_nodes() {
     let t = generate(&options);
     let nodes = t.node_count();
     assert!((90_000..=110_000).contains(&nodes), "{nodes}");
-    assert_eq!(t.azure.role_assignments.len(), options.role_assignments);
+    // Plus one assignment per generated cluster identity.
+    let identities = t.azure.user_assigned_identities.len();
+    assert!(identities > 0 && t.kube.len() == options.clusters, "{identities} identities, {} clusters", t.kube.len());
+    assert_eq!(t.azure.role_assignments.len(), options.role_assignments + identities);
     let subs: HashSet<&str> = t.azure.subscriptions.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(subs.len(), options.subscriptions);
 }
@@ -142,11 +145,16 @@ fn empty_and_tiny_options_do_not_panic() {
         role_assignments: 10,
         eligible_assignments: 2,
         deny_assignments: 2,
+        clusters: 3,
+        namespaces_per_cluster: 4,
         seed: 9,
     };
     let t = generate(&zero);
     assert_eq!(t.azure.role_assignments.len(), 10);
     assert!(t.azure.role_assignments.iter().all(|r| r.properties.scope == "/"));
+    // Clusters need somewhere to live and someone to bind: without groups there are none.
+    let no_directory = GenerateOptions { users: 0, groups: 0, clusters: 2, ..Default::default() };
+    assert!(generate(&no_directory).kube.is_empty());
     for n in [0, 1, 20, 500] {
         let t = generate(&GenerateOptions::sized(n, 1));
         assert!(!t.azure.subscriptions.is_empty());
