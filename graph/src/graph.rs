@@ -45,8 +45,18 @@ impl std::fmt::Display for NodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NodeKey::Guid(g) => {
-                let h = format!("{g:032x}");
-                write!(f, "{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+                // Written straight into a buffer: this runs for every node of every finding.
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut out = [b'-'; 36];
+                let mut nibble = 0;
+                for (i, byte) in out.iter_mut().enumerate() {
+                    if matches!(i, 8 | 13 | 18 | 23) {
+                        continue;
+                    }
+                    *byte = HEX[((g >> (124 - 4 * nibble)) & 0xf) as usize];
+                    nibble += 1;
+                }
+                f.write_str(std::str::from_utf8(&out).expect("ASCII hex"))
             }
             NodeKey::Path(p) => f.write_str(p),
         }
@@ -675,6 +685,8 @@ mod tests {
         let k = NodeKey::of("B24988AC-6180-42A0-AB88-20F7382DD24C");
         assert_eq!(k.to_string(), "b24988ac-6180-42a0-ab88-20f7382dd24c");
         assert_eq!(k, NodeKey::of("b24988ac-6180-42a0-ab88-20f7382dd24c"));
+        let small = "00000000-0000-0000-0000-0000000000aa";
+        assert_eq!(NodeKey::of(small).to_string(), small, "leading zeros kept");
         assert!(matches!(NodeKey::of("/Subscriptions/X"), NodeKey::Path(p) if &*p == "/subscriptions/x"));
     }
 }
