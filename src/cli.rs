@@ -190,7 +190,7 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Kubernetes objects of one cluster, offline (repeatable): FILE is the output of `kubectl get
-    /// namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments
+    /// namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets
     /// -A -o json` (or `-o yaml`), or a directory of such files; CLUSTER is the AKS or Arc cluster's resource
     /// id, or its name. Secret values are dropped as the file is read.
     #[arg(long = "kube-dump", value_name = "CLUSTER=FILE")]

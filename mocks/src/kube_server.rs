@@ -136,6 +136,7 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     ("ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "rbac.authorization.k8s.io/v1"),
     ("CustomResourceDefinition", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "apiextensions.k8s.io/v1"),
     ("Deployment", "/apis/apps/v1/deployments", "apps/v1"),
+    ("DaemonSet", "/apis/apps/v1/daemonsets", "apps/v1"),
 ];
 
 impl Lists {

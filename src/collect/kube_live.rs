@@ -37,6 +37,7 @@ pub const CORE_LISTS: &[(&str, &str)] = &[
     ("kube.clusterroles", "/apis/rbac.authorization.k8s.io/v1/clusterroles"),
     ("kube.clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"),
     ("kube.deployments", "/apis/apps/v1/deployments"),
+    ("kube.daemonsets", "/apis/apps/v1/daemonsets"),
 ];
 
 /// The CRD list, read first: it says which custom resources to list.
