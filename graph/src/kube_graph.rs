@@ -633,43 +633,54 @@ impl PrivilegeGraph {
             .iter()
             .map(|n| (n.metadata.name.as_str(), n.metadata.labels.get(PSS_ENFORCE).map(String::as_str)))
             .collect();
-        for (ns, &n) in &ns_nodes {
-            let label = enforce.get(ns.as_str());
-            // Absent or `privileged` allows everything; any other value (an invalid one reads as
-            // `restricted`) blocks privileged, hostPath and hostPID pods.
-            let (open, seen) = match label {
-                Some(None) => (true, format!("namespaces/{ns}: no {PSS_ENFORCE} label")),
-                Some(Some("privileged")) => (true, format!("namespaces/{ns}: {PSS_ENFORCE}=privileged")),
-                Some(Some(_)) => (false, String::new()),
-                None => (true, format!("namespaces/{ns}: namespace object not collected, no {PSS_ENFORCE} label seen")),
-            };
-            if !open {
-                continue;
-            }
+        // One hub per cluster (its nodes), so breakout costs namespaces + workloads edges, not their product.
+        let nodes = (!mounted.is_empty()).then(|| {
+            let hub = self.node_for(kube_key(cluster, "nodes"), NodeKind::KubeNodes, "");
+            self.graph[hub].name = format!("nodes of {cname}").into();
             for ((sa_ns, sa), by) in &mounted {
-                if sa_ns == ns {
-                    continue;
-                }
                 let to = self.sa_node(cluster, sa_ns, sa);
-                let mut evidence = vec![seen.clone()];
-                evidence.extend(by.iter().take(3).cloned());
                 let more = if by.len() > 3 { format!(" and {} more", by.len() - 3) } else { String::new() };
+                let shown = by.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
                 self.add_noted_edge(
-                    n,
+                    hub,
                     to,
                     EdgeKind::NodeBreakout,
                     Caps::EMPTY,
                     0,
                     note(
-                        evidence,
-                        format!(
-                            "{ns} does not enforce Pod Security baseline: a pod created there can be privileged (hostPath, hostPID) and pinned to any node (nodeName, tolerations), where it reads the token of {sa_ns}/{sa} mounted by {}{more}",
-                            by.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                        "node breakout",
+                        by.iter().take(3).cloned().collect(),
+                        format!("the token of {sa_ns}/{sa} is mounted on the nodes running {shown}{more}"),
+                        "token on node",
                     ),
                 );
             }
+            hub
+        });
+        for (ns, &n) in &ns_nodes {
+            let Some(hub) = nodes else { break };
+            let label = enforce.get(ns.as_str());
+            // Absent or `privileged` allows everything; any other value (an invalid one reads as
+            // `restricted`) blocks privileged, hostPath and hostPID pods.
+            let seen = match label {
+                Some(None) => format!("namespaces/{ns}: no {PSS_ENFORCE} label"),
+                Some(Some("privileged")) => format!("namespaces/{ns}: {PSS_ENFORCE}=privileged"),
+                Some(Some(_)) => continue,
+                None => format!("namespaces/{ns}: namespace object not collected, no {PSS_ENFORCE} label seen"),
+            };
+            self.add_noted_edge(
+                n,
+                hub,
+                EdgeKind::NodeBreakout,
+                Caps::EMPTY,
+                0,
+                note(
+                    vec![seen],
+                    format!(
+                        "{ns} does not enforce Pod Security baseline: a pod created there can be privileged (hostPath, hostPID) and pinned to any node (nodeName, tolerations), where it reads the service-account tokens mounted there"
+                    ),
+                    "node breakout",
+                ),
+            );
         }
 
         // RBAC: for each binding, what its subjects can do.

@@ -36,6 +36,9 @@ pub enum NodeKind {
     KubeNamespace,
     /// Azure Service Operator acting in one namespace, with that namespace's credential.
     KubeAsoNamespace,
+    /// The nodes of one Kubernetes cluster: a pod that breaks out onto a node reads the service-account
+    /// tokens mounted there.
+    KubeNodes,
     /// A Kubernetes service account.
     KubeServiceAccount,
     /// A Kubernetes user subject.
@@ -46,7 +49,7 @@ pub enum NodeKind {
 
 impl NodeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [NodeKind; 18] = [
+    pub const ALL: [NodeKind; 19] = [
         NodeKind::User,
         NodeKind::Group,
         NodeKind::ServicePrincipal,
@@ -62,6 +65,7 @@ impl NodeKind {
         NodeKind::KubeClusterAdmin,
         NodeKind::KubeNamespace,
         NodeKind::KubeAsoNamespace,
+        NodeKind::KubeNodes,
         NodeKind::KubeServiceAccount,
         NodeKind::KubeUser,
         NodeKind::KubeGroup,
@@ -85,6 +89,7 @@ impl NodeKind {
             NodeKind::KubeClusterAdmin => "KubeClusterAdmin",
             NodeKind::KubeNamespace => "KubeNamespace",
             NodeKind::KubeAsoNamespace => "KubeAsoNamespace",
+            NodeKind::KubeNodes => "KubeNodes",
             NodeKind::KubeServiceAccount => "KubeServiceAccount",
             NodeKind::KubeUser => "KubeUser",
             NodeKind::KubeGroup => "KubeGroup",
@@ -120,6 +125,7 @@ impl NodeKind {
             NodeKind::KubeClusterAdmin
                 | NodeKind::KubeNamespace
                 | NodeKind::KubeAsoNamespace
+                | NodeKind::KubeNodes
                 | NodeKind::KubeServiceAccount
                 | NodeKind::KubeUser
                 | NodeKind::KubeGroup

@@ -605,7 +605,10 @@ fn node_breakout_reaches_tokens_on_any_node_unless_pod_security_is_enforced() {
     let hop = dee.hops.iter().find(|h| h.edge.to_string() == "NODE_BREAKOUT").expect("breakout hop");
     assert_eq!(hop.label, "node breakout");
     assert!(hop.evidence[0].contains("no pod-security.kubernetes.io/enforce label"), "{hop:#?}");
-    assert!(hop.detail.contains("azureserviceoperator-system/deployments/azureserviceoperator-controller-manager"));
+    assert!(hop.to.id.ends_with("/k8s/nodes"), "through the cluster's nodes: {hop:#?}");
+    let token = dee.hops.iter().find(|h| h.label == "token on node").expect("token hop");
+    assert_eq!(token.edge.to_string(), "NODE_BREAKOUT");
+    assert!(token.detail.contains("azureserviceoperator-system/deployments/azureserviceoperator-controller-manager"));
     assert!(acts_as(&build(Some("privileged"), &none), DEE, ASO_MI));
     for enforced in ["baseline", "restricted", "Restricted-typo"] {
         assert!(!acts_as(&build(Some(enforced), &none), DEE, ASO_MI), "{enforced} blocks privileged pods");

@@ -136,6 +136,7 @@ fn write_node(
         NodeKind::ExternalWorkload => "hexagon, style=dashed",
         NodeKind::KubeClusterAdmin => "doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
         NodeKind::KubeNamespace | NodeKind::KubeAsoNamespace => "folder",
+        NodeKind::KubeNodes => "box3d",
         NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup => "component",
         _ => "box, style=rounded",
     };
