@@ -62,6 +62,8 @@ pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
                 collected_at: d.new_collected_at.clone(),
                 queries: Vec::new(),
                 findings: findings.to_vec(),
+                posture_checks: Vec::new(),
+                posture: Vec::new(),
                 coverage: Vec::new(),
                 warnings: Vec::new(),
             };

@@ -58,7 +58,7 @@ fn scan_of_the_demo_tenant_explains_paths_in_a_table() {
 #[test]
 fn json_report_has_the_documented_shape_and_order() {
     let report = json(&["scan", "--mock", "demo", "--format", "json"]);
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], azpath_graph::findings::REPORT_SCHEMA_VERSION);
     let findings = report["findings"].as_array().unwrap();
     assert!(!findings.is_empty());
     for f in findings {

@@ -77,6 +77,8 @@ pub fn analyze(snapshot: &Snapshot, queries: &[Query], options: AnalyzeOptions) 
             })
             .collect(),
         findings,
+        posture_checks: crate::posture::CHECKS.iter().map(|c| c.info()).collect(),
+        posture: crate::posture::run(snapshot),
         coverage: snapshot
             .coverage
             .iter()

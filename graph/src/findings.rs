@@ -1,4 +1,5 @@
-//! Findings: escalation paths with evidence, ready for the renderers. This is the JSON report's model.
+//! Findings: escalation paths with evidence, and posture findings (configuration facts), ready for the
+//! renderers. This is the JSON report's model.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +7,9 @@ use crate::model::{EdgeKind, NodeKind, Severity};
 use crate::snapshot::CoverageGap;
 
 /// Version of the JSON report format. Bump on any incompatible change.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+///
+/// 2: adds `posture_checks` and `posture` (a version 1 report still reads, with both empty).
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// A node as shown in findings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -75,7 +78,7 @@ pub struct Remediation {
     pub command: Option<String>,
 }
 
-/// A query that was run, described once per report (findings refer to it by id).
+/// A query or posture check that was run, described once per report (findings refer to it by id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryInfo {
     /// Query id.
@@ -102,6 +105,38 @@ pub struct CoverageNote {
     pub may_hide: String,
 }
 
+/// An object a posture finding is about: an ARM resource, a Kubernetes object, an Entra object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceRef {
+    /// `ManagedCluster`, `Secret`, `ClusterRoleBinding`, `CustomResourceDefinition`, `Deployment`,
+    /// `ServiceAccount`, `Application`, `ServicePrincipal`, `RoleAssignment`, `Subscription`.
+    pub kind: String,
+    /// Stable id: lower-cased ARM id; `<cluster id>/k8s/<path>` for a Kubernetes object; Entra object id.
+    pub id: String,
+    /// Human name.
+    pub display_name: String,
+}
+
+/// A configuration fact that weakens identity or access control (not a path): one resource failing one
+/// posture check. A check reports a resource at most once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostureFinding {
+    /// Stable check id (`AZP-AKS-001`).
+    pub check_id: String,
+    /// Check title.
+    pub title: String,
+    /// Severity of this finding (the check's, raised for worse cases).
+    pub severity: Severity,
+    /// What fails the check.
+    pub resource: ResourceRef,
+    /// What is wrong here and why it matters, in a sentence or two.
+    pub detail: String,
+    /// The settings and objects read (`properties.disableLocalAccounts = false`, key names, binding names).
+    pub evidence: Vec<String>,
+    /// How to fix it, with the command.
+    pub remediation: Remediation,
+}
+
 /// The whole analysis result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -115,6 +150,12 @@ pub struct Report {
     pub queries: Vec<QueryInfo>,
     /// Findings, sorted by severity (highest first), query id, target id, source id.
     pub findings: Vec<Finding>,
+    /// Posture checks that were run.
+    #[serde(default)]
+    pub posture_checks: Vec<QueryInfo>,
+    /// Posture findings, sorted by severity (highest first), check id, resource id.
+    #[serde(default)]
+    pub posture: Vec<PostureFinding>,
     /// What could not be collected.
     pub coverage: Vec<CoverageNote>,
     /// What the analysis could not resolve (unknown role definitions, …).

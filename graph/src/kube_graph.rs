@@ -32,8 +32,8 @@ const WORKLOAD_RESOURCES: &[(&str, &str)] = &[
     ("batch", "cronjobs"),
 ];
 const RBAC: &str = "rbac.authorization.k8s.io";
-const ASO_SETTINGS: &str = "aso-controller-settings";
-const ASO_CREDENTIAL: &str = "aso-credential";
+pub(crate) const ASO_SETTINGS: &str = "aso-controller-settings";
+pub(crate) const ASO_CREDENTIAL: &str = "aso-credential";
 
 /// Whether one rule allows `verb` on `group`/`resource` (for object `name`, when given).
 fn allows(rule: &PolicyRule, verb: &str, group: &str, resource: &str, name: Option<&str>) -> bool {
@@ -93,7 +93,7 @@ fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> b
 
 /// ClusterRole rules with aggregation resolved (transitively), plus Kubernetes' default roles when a dump
 /// lacks them.
-fn cluster_role_rules(kc: &KubeCluster) -> FxHashMap<String, Vec<PolicyRule>> {
+pub(crate) fn cluster_role_rules(kc: &KubeCluster) -> FxHashMap<String, Vec<PolicyRule>> {
     let mut rules: FxHashMap<String, Vec<PolicyRule>> =
         kc.cluster_roles.iter().map(|r| (r.metadata.name.clone(), r.rules.clone())).collect();
     let aggregated: Vec<&Role> = kc.cluster_roles.iter().filter(|r| r.aggregation_rule.is_some()).collect();
@@ -159,18 +159,24 @@ fn cluster_role_rules(kc: &KubeCluster) -> FxHashMap<String, Vec<PolicyRule>> {
     rules
 }
 
-/// ASO as installed in one cluster.
-struct Aso {
-    namespace: String,
-    service_account: String,
+/// ASO as installed in one cluster (also read by the posture checks).
+pub(crate) struct Aso {
+    pub(crate) namespace: String,
+    pub(crate) service_account: String,
     /// Watched namespaces (`None` = all).
-    targets: Option<BTreeSet<String>>,
-    strict: bool,
+    pub(crate) targets: Option<BTreeSet<String>>,
+    pub(crate) strict: bool,
+    /// `AZURE_WORKLOAD_IDENTITY_AUTH_MODE` as set (unset means relaxed).
+    pub(crate) auth_mode: Option<String>,
+    /// `AZURE_OPERATOR_MODE` as set (`watchers`/`webhooks` in a multitenant install).
+    pub(crate) operator_mode: Option<String>,
+    /// The operator's Deployment, when collected.
+    pub(crate) deployment: Option<String>,
     /// Capabilities usable through ASO, from the CRDs installed (`None` = CRDs unknown).
-    mask: Option<Caps>,
+    pub(crate) mask: Option<Caps>,
 }
 
-fn find_aso(kc: &KubeCluster) -> Option<Aso> {
+pub(crate) fn find_aso(kc: &KubeCluster) -> Option<Aso> {
     let dep = kc.deployments.iter().find(|d| {
         d.metadata.name.contains("azureserviceoperator") || d.images.iter().any(|i| i.contains("azureserviceoperator"))
     });
@@ -192,7 +198,8 @@ fn find_aso(kc: &KubeCluster) -> Option<Aso> {
     let targets = setting("AZURE_TARGET_NAMESPACES")
         .map(|t| t.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<BTreeSet<_>>())
         .filter(|t| !t.is_empty());
-    let strict = setting("AZURE_WORKLOAD_IDENTITY_AUTH_MODE").is_some_and(|m| m.eq_ignore_ascii_case("strict"));
+    let auth_mode = setting("AZURE_WORKLOAD_IDENTITY_AUTH_MODE");
+    let strict = auth_mode.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("strict"));
     let aso_crds: Vec<_> = kc.crds.iter().filter(|c| c.group.to_ascii_lowercase().ends_with(".azure.com")).collect();
     let mask = (!kc.crds.is_empty()).then(|| {
         let has =
@@ -212,7 +219,9 @@ fn find_aso(kc: &KubeCluster) -> Option<Aso> {
         }
         m
     });
-    Some(Aso { namespace, service_account, targets, strict, mask })
+    let operator_mode = setting("AZURE_OPERATOR_MODE");
+    let deployment = dep.map(|d| d.metadata.name.clone());
+    Some(Aso { namespace, service_account, targets, strict, auth_mode, operator_mode, deployment, mask })
 }
 
 /// Whether a Secret looks like an ASO credential: names a client id.
@@ -220,7 +229,7 @@ fn credential_client_id(secret: &SecretMeta) -> Option<String> {
     secret.values.get("AZURE_CLIENT_ID").map(|c| c.trim().to_ascii_lowercase())
 }
 
-fn holds_client_secret(secret: &SecretMeta) -> bool {
+pub(crate) fn holds_client_secret(secret: &SecretMeta) -> bool {
     secret.keys.iter().any(|k| k == "AZURE_CLIENT_SECRET" || k == "AZURE_CLIENT_CERTIFICATE")
 }
 

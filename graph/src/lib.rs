@@ -11,6 +11,7 @@ pub mod kube;
 pub mod kube_dump;
 mod kube_graph;
 pub mod model;
+pub mod posture;
 pub mod query;
 pub mod rbac;
 pub mod scope;
