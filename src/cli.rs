@@ -236,7 +236,7 @@ pub struct AnalyzeArgs {
     /// Also run the queries in this directory (`<id>.toml`).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
-    /// Run only this query (repeatable).
+    /// Run only this query or posture check, e.g. AZP-AKS-001 (repeatable; default: all of them).
     #[arg(long = "query", value_name = "ID")]
     pub only: Vec<String>,
     /// Ignore PIM-eligible assignments (report standing access only).

@@ -11,9 +11,10 @@ use azpath::cli::{AnalyzeArgs, Cli, Command, MockCommand, QueriesCommand};
 use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan};
 use azpath_graph::engine::{self, AnalyzeOptions};
-use azpath_graph::findings::Report;
+use azpath_graph::findings::{PostureFinding, Report};
 use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::model::Severity;
+use azpath_graph::posture;
 use azpath_graph::rbac::{Capability, Caps};
 use azpath_graph::snapshot::Snapshot;
 
@@ -71,7 +72,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan { collect, analyze, snapshot } => {
             let fail_on = parse_fail_on(&analyze)?;
-            let queries = queries::load(analyze.queries.as_deref(), &analyze.only)?;
+            let queries = load_queries(&analyze)?;
             let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             if let Some(path) = &snapshot {
                 output::write_private(path, snap.to_json().as_bytes())?;
@@ -88,7 +89,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Analyze { snapshot, analyze } => {
             let fail_on = parse_fail_on(&analyze)?;
-            let queries = queries::load(analyze.queries.as_deref(), &analyze.only)?;
+            let queries = load_queries(&analyze)?;
             let snap = read_snapshot(&snapshot)?;
             report(&snap, &queries, &analyze, fail_on)
         }
@@ -97,15 +98,15 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Diff { old, new, analyze } => {
             let fail_on = parse_fail_on(&analyze)?;
-            let queries = queries::load(analyze.queries.as_deref(), &analyze.only)?;
+            let queries = load_queries(&analyze)?;
             let options = AnalyzeOptions { include_eligible: !analyze.no_eligible };
-            let before = finish(engine::analyze(&read_snapshot(&old)?, &queries, options));
-            let after = finish(engine::analyze(&read_snapshot(&new)?, &queries, options));
+            let before = finish(engine::analyze(&read_snapshot(&old)?, &queries, options), &analyze.only);
+            let after = finish(engine::analyze(&read_snapshot(&new)?, &queries, options), &analyze.only);
             let diff = azpath::diff::diff(&before, &after);
             let mut buf = Vec::new();
             azpath::diff::render(&diff, analyze.format, &mut buf)?;
             emit(&buf, analyze.output.as_deref())?;
-            Ok(exit_for(&diff.new, fail_on))
+            Ok(exit_for(&diff.new, &diff.new_posture, fail_on))
         }
         Command::Queries { command } => match command {
             QueriesCommand::List { queries } => {
@@ -113,6 +114,9 @@ fn run(cli: Cli) -> Result<u8> {
                 let mut out = std::io::stdout().lock();
                 for q in all {
                     writeln!(out, "{:<46} {:<9} {}", q.id, q.severity.as_str(), q.title)?;
+                }
+                for c in posture::CHECKS {
+                    writeln!(out, "{:<46} {:<9} {} (posture)", c.id, c.severity.as_str(), c.title)?;
                 }
                 Ok(0)
             }
@@ -147,8 +151,25 @@ fn read_snapshot(path: &Path) -> Result<Snapshot> {
     Ok(Snapshot::from_json(&text, &path.display().to_string())?)
 }
 
-fn finish(mut report: Report) -> Report {
+/// Built-in and `--queries` queries, minus those `--query` leaves out; `--query` may also name posture
+/// checks (`AZP-AKS-001`), and naming only posture checks runs no query.
+fn load_queries(args: &AnalyzeArgs) -> Result<Vec<azpath_graph::query::Query>> {
+    let ids: Vec<String> = args.only.iter().filter(|id| posture::check(id).is_none()).cloned().collect();
+    let mut loaded = queries::load(args.queries.as_deref(), &ids)?;
+    if ids.is_empty() && !args.only.is_empty() {
+        loaded.clear();
+    }
+    Ok(loaded)
+}
+
+/// Stamps the version and keeps the posture checks `--query` selects (all when it names none).
+fn finish(mut report: Report, only: &[String]) -> Report {
     report.tool_version = env!("CARGO_PKG_VERSION").to_string();
+    if !only.is_empty() {
+        let keep = |id: &str| only.iter().any(|o| o.eq_ignore_ascii_case(id));
+        report.posture.retain(|f| keep(&f.check_id));
+        report.posture_checks.retain(|c| keep(&c.id));
+    }
     report
 }
 
@@ -158,16 +179,20 @@ fn report(
     args: &AnalyzeArgs,
     fail_on: Option<Severity>,
 ) -> Result<u8> {
-    let rep = finish(engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible }));
+    let rep =
+        finish(engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible }), &args.only);
     let mut buf = Vec::new();
     render::render(&rep, args.format, render_options(), &mut buf)?;
     emit(&buf, args.output.as_deref())?;
-    Ok(exit_for(&rep.findings, fail_on))
+    Ok(exit_for(&rep.findings, &rep.posture, fail_on))
 }
 
-fn exit_for(findings: &[azpath_graph::findings::Finding], fail_on: Option<Severity>) -> u8 {
+/// Paths and posture findings share one severity scale, so `--fail-on` weighs both.
+fn exit_for(findings: &[azpath_graph::findings::Finding], posture: &[PostureFinding], fail_on: Option<Severity>) -> u8 {
     match fail_on {
-        Some(min) if findings.iter().any(|f| f.severity >= min) => EXIT_FINDINGS,
+        Some(min) if findings.iter().any(|f| f.severity >= min) || posture.iter().any(|f| f.severity >= min) => {
+            EXIT_FINDINGS
+        }
         _ => 0,
     }
 }
@@ -276,6 +301,9 @@ fn bench(size: usize, seed: u64) -> Result<u8> {
         println!("{:<46} {:>10}  {n} findings", q.id, format!("{d:.2?}"));
     }
     println!("{:<46} {:>10}", "build + all queries", format!("{total:.2?}"));
+    let t = Instant::now();
+    let n = posture::run(&snap).len();
+    println!("{:<46} {:>10}  {n} findings", "posture checks", format!("{:.2?}", t.elapsed()));
     Ok(0)
 }
 

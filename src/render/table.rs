@@ -1,10 +1,11 @@
-//! The table format: one section per query, each path explained hop by hop, then coverage gaps.
+//! The table format: one section per query, each path explained hop by hop, then the posture findings, then
+//! coverage gaps.
 
 use std::io::{self, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use azpath_graph::findings::{Finding, Hop, Report};
+use azpath_graph::findings::{Finding, Hop, PostureFinding, Report};
 use azpath_graph::model::EdgeKind;
 use azpath_graph::model::Severity;
 
@@ -12,7 +13,7 @@ use super::RenderOptions;
 
 /// Writes the report as tables.
 pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    if report.findings.is_empty() {
+    if report.findings.is_empty() && !report.queries.is_empty() {
         writeln!(out, "No findings for {} queries.", report.queries.len())?;
     }
     let mut start = 0;
@@ -21,6 +22,11 @@ pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write
         let end = start + report.findings[start..].iter().take_while(|f| &f.query_id == query).count();
         write_section(&report.findings[start..end], options, out)?;
         start = end;
+    }
+    if !report.posture.is_empty() {
+        write_posture(&report.posture, options, out)?;
+    } else if !report.posture_checks.is_empty() {
+        writeln!(out, "\nPosture: {} checks, nothing to report.", report.posture_checks.len())?;
     }
     if !report.coverage.is_empty() {
         writeln!(out, "\nCoverage gaps ({}): these parts of the tenant were not collected", report.coverage.len())?;
@@ -79,6 +85,31 @@ fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Wri
     writeln!(out, "{t}")
 }
 
+fn write_posture(posture: &[PostureFinding], options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nPosture ({} finding{}): settings that weaken identity and access control",
+        posture.len(),
+        if posture.len() == 1 { "" } else { "s" }
+    )?;
+    let mut t = new_table(options);
+    t.set_header(vec!["Check", "Resource", "Finding and evidence", "Fix"]);
+    for f in posture {
+        let check = format!("[{}] {}\n{}", f.severity.as_str().to_uppercase(), f.check_id, f.title);
+        let resource = format!("{}: {}\n{}", f.resource.kind, f.resource.display_name, f.resource.id);
+        let mut finding = f.detail.clone();
+        for e in &f.evidence {
+            finding.push_str(&format!("\n- {e}"));
+        }
+        let mut fix = f.remediation.summary.clone();
+        if let Some(c) = &f.remediation.command {
+            fix.push_str(&format!("\n$ {c}"));
+        }
+        t.add_row(vec![check, resource, finding, fix]);
+    }
+    writeln!(out, "{t}")
+}
+
 /// One hop as a numbered sentence; role hops also name their assignment (the full id is in the fix command
 /// and the JSON report).
 fn hop_line(i: usize, h: &Hop) -> String {
@@ -100,23 +131,32 @@ fn new_table(options: RenderOptions) -> Table {
     t
 }
 
-/// "12 findings: 3 critical, 9 high".
+/// "12 findings: 3 critical, 9 high; 2 posture findings: 2 high".
 pub fn summary(report: &Report) -> String {
-    let counts: Vec<String> = Severity::ALL
-        .iter()
-        .rev()
-        .filter_map(|s| {
-            let n = report.findings.iter().filter(|f| f.severity == *s).count();
-            (n > 0).then(|| format!("{n} {s}"))
-        })
-        .collect();
+    let counts = |sevs: &[Severity]| -> String {
+        Severity::ALL
+            .iter()
+            .rev()
+            .filter_map(|s| {
+                let n = sevs.iter().filter(|x| *x == s).count();
+                (n > 0).then(|| format!("{n} {s}"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let paths: Vec<Severity> = report.findings.iter().map(|f| f.severity).collect();
+    let posture: Vec<Severity> = report.posture.iter().map(|f| f.severity).collect();
+    let posture = match posture.len() {
+        0 => String::new(),
+        n => format!("; {n} posture finding{}: {}", if n == 1 { "" } else { "s" }, counts(&posture)),
+    };
     let gaps = if report.coverage.is_empty() {
         String::new()
     } else {
         format!("; {} coverage gap(s): findings may be incomplete", report.coverage.len())
     };
     match report.findings.len() {
-        0 => format!("0 findings{gaps}"),
-        n => format!("{n} finding{}: {}{gaps}", if n == 1 { "" } else { "s" }, counts.join(", ")),
+        0 => format!("0 findings{posture}{gaps}"),
+        n => format!("{n} finding{}: {}{posture}{gaps}", if n == 1 { "" } else { "s" }, counts(&paths)),
     }
 }
