@@ -68,7 +68,7 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
     }
 }
 
-/// Renders a diff: JSON as is; table and DOT show the new findings (DOT draws only their paths).
+/// Renders a diff: JSON as is; table, DOT and SARIF show the new findings (DOT draws only their paths).
 pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
     let as_report = |findings: &[Finding], posture: &[PostureFinding], with_rules: bool| Report {
         schema_version: azpath_graph::findings::REPORT_SCHEMA_VERSION,
@@ -87,6 +87,7 @@ pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out)
         }
         Format::Dot => render::render_dot(&as_report(&d.new, &[], false), out),
+        Format::Sarif => render::render_sarif(&as_report(&d.new, &d.new_posture, true), out),
         Format::Table => {
             writeln!(
                 out,

@@ -222,6 +222,9 @@ fn paths(
     include_eligible: bool,
     format: Format,
 ) -> Result<u8> {
+    if format == Format::Sarif {
+        bail!(UsageError("--format sarif is for scan, analyze and diff; paths prints table or json".into()));
+    }
     let graph = PrivilegeGraph::build(snap);
     let pick = |what: &str, flag: &str| -> Result<_> {
         match graph.resolve(what).as_slice() {

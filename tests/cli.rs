@@ -359,7 +359,7 @@ fn planted_kubernetes_secret_appears_nowhere() {
     const PLANTED: &str = "PLANTED-SECRET-VALUE";
     let dir = temp();
     let snap = dir.path().join("s.json");
-    for format in ["table", "json", "dot"] {
+    for format in ["table", "json", "dot", "sarif"] {
         let out = azpath()
             .args([
                 "-vvv",

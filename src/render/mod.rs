@@ -1,7 +1,8 @@
 //! Renderers: pure functions from a [`Report`] to a writer. The JSON format is the documented contract;
-//! table and DOT are for people.
+//! table and DOT are for people; SARIF is for code-scanning tools.
 
 mod dot;
+pub mod sarif;
 mod table;
 
 use std::io::{self, Write};
@@ -9,6 +10,7 @@ use std::io::{self, Write};
 use azpath_graph::findings::Report;
 
 pub use dot::render_dot;
+pub use sarif::render_sarif;
 pub use table::render_table;
 
 /// Output formats.
@@ -20,6 +22,8 @@ pub enum Format {
     Json,
     /// A Graphviz digraph of every path (`dot -Tsvg`).
     Dot,
+    /// SARIF 2.1.0 for code-scanning tools: a rule per query and posture check, a result per finding.
+    Sarif,
 }
 
 /// Options for rendering.
@@ -41,6 +45,7 @@ pub fn render(report: &Report, format: Format, options: RenderOptions, out: &mut
         Format::Table => render_table(report, options, out),
         Format::Json => render_json(report, out),
         Format::Dot => render_dot(report, out),
+        Format::Sarif => render_sarif(report, out),
     }
 }
 
