@@ -304,6 +304,10 @@ impl Search<'_> {
         let mut answer: Option<(Cost, EdgePath)> = None;
         let scope_target = g[self.target].kind.is_scope();
         while let Some(Reverse((cost, state))) = heap.pop() {
+            // Every answer from here on costs more than this state: the one found is the best.
+            if answer.as_ref().is_some_and(|(c, _)| cost >= *c) {
+                break;
+            }
             if best.get(&state).is_some_and(|(c, _)| *c < cost) {
                 continue;
             }
