@@ -31,6 +31,8 @@ struct MatchFile {
     #[serde(default)]
     edges: Option<Vec<String>>,
     #[serde(default)]
+    exclude_edges: Vec<String>,
+    #[serde(default)]
     via: Vec<String>,
     #[serde(default = "default_true")]
     include_eligible: bool,
@@ -152,6 +154,15 @@ impl Query {
                 .collect::<Result<Vec<_>, _>>()?,
             None => EdgeKind::ALL.to_vec(),
         };
+        if m.edges.is_some() && !m.exclude_edges.is_empty() {
+            return Err(invalid("match.exclude_edges", "give match.edges or match.exclude_edges, not both".into()));
+        }
+        let mut edges = edges;
+        for n in &m.exclude_edges {
+            let kind =
+                EdgeKind::parse(n).ok_or_else(|| invalid("match.exclude_edges", format!("unknown edge kind `{n}`")))?;
+            edges.retain(|e| *e != kind);
+        }
         let via = m
             .via
             .iter()
@@ -229,6 +240,18 @@ capabilities = ["assign-roles"]
     fn capabilities_on_a_non_scope_target_are_refused() {
         let text = GOOD.replace("[\"Subscription\"]", "[\"KubeClusterAdmin\"]");
         assert!(Query::parse(&text, "q.toml").unwrap_err().to_string().contains("match.capabilities"));
+    }
+
+    #[test]
+    fn exclude_edges_keeps_every_other_kind() {
+        let text = GOOD.replace("[match]", "[match]\nexclude_edges = [\"CONTAINS\"]");
+        let q = Query::parse(&text, "q.toml").unwrap();
+        assert!(!q.edges.contains(&EdgeKind::Contains));
+        assert_eq!(q.edges.len(), EdgeKind::ALL.len() - 1, "new edge kinds are followed without listing them");
+        let both = text.replace("[match]", "[match]\nedges = [\"HAS_ROLE\"]");
+        assert!(Query::parse(&both, "q.toml").unwrap_err().to_string().contains("match.exclude_edges"));
+        let unknown = GOOD.replace("[match]", "[match]\nexclude_edges = [\"TELEPORT\"]");
+        assert!(Query::parse(&unknown, "q.toml").unwrap_err().to_string().contains("TELEPORT"));
     }
 
     #[test]
