@@ -35,6 +35,22 @@ pub(crate) struct IdentityIndex {
     pub azure_rbac: rustc_hash::FxHashSet<String>,
     /// Normalized cluster ids that are Entra-integrated.
     pub entra_integrated: rustc_hash::FxHashSet<String>,
+    /// Normalized cluster id → its identity bindings.
+    pub identity_bindings: FxHashMap<String, Vec<BoundIdentity>>,
+}
+
+/// A user-assigned identity bound to a cluster by an AKS identity binding.
+#[derive(Debug)]
+pub(crate) struct BoundIdentity {
+    /// The identity's principal node.
+    pub identity: NodeIndex,
+    /// Its client id, lower-case: the Kubernetes RBAC resource name that allows using it.
+    pub client_id: String,
+    /// The binding's resource id.
+    pub binding_id: String,
+    /// Why the binding may not work (not provisioned, or the identity lacks the binding's federated
+    /// credential), if so.
+    pub doubt: Option<String>,
 }
 
 /// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
@@ -179,8 +195,59 @@ impl PrivilegeGraph {
         {
             idx.federation_known.extend(uami_node.values().copied());
         }
+        // Identity bindings: AKS keeps one federated credential per bound identity, with the binding's issuer;
+        // tokens of that issuer are what the bound clusters' service accounts exchange.
+        let binding_issuers: rustc_hash::FxHashSet<String> = s
+            .azure
+            .identity_bindings
+            .iter()
+            .filter_map(|b| b.properties.oidc_issuer.as_ref()?.oidc_issuer_url.as_deref().map(normalize_issuer))
+            .collect();
+        let uami_client: FxHashMap<String, String> = s
+            .azure
+            .user_assigned_identities
+            .iter()
+            .filter_map(|u| Some((scope::normalize(&u.id), u.properties.client_id.clone()?.to_ascii_lowercase())))
+            .collect();
+        for b in &s.azure.identity_bindings {
+            let id = scope::normalize(&b.id);
+            let Some(cluster) = id.split("/identitybindings/").next().filter(|c| *c != id) else { continue };
+            let mi = &b.properties.managed_identity;
+            let resource = scope::normalize(&mi.resource_id);
+            let Some(&identity) = idx.by_resource_id.get(&resource) else { continue };
+            let Some(client_id) =
+                mi.client_id.as_ref().map(|c| c.to_ascii_lowercase()).or_else(|| uami_client.get(&resource).cloned())
+            else {
+                continue;
+            };
+            let issuer = b.properties.oidc_issuer.as_ref().and_then(|o| o.oidc_issuer_url.as_deref());
+            let has_credential = issuer.is_some_and(|i| {
+                let i = normalize_issuer(i);
+                s.azure.federated_identity_credentials.iter().any(|f| {
+                    normalize_issuer(&f.properties.issuer) == i
+                        && f.id.to_ascii_lowercase().starts_with(&format!("{resource}/federatedidentitycredentials/"))
+                })
+            });
+            let state = b.properties.provisioning_state.as_deref().unwrap_or("Succeeded");
+            let doubt = if !state.eq_ignore_ascii_case("Succeeded") {
+                Some(format!("the binding is {state}, not Succeeded"))
+            } else if !has_credential && !s.azure.federated_identity_credentials.is_empty() {
+                Some("the identity has no federated credential with the binding's issuer".to_string())
+            } else {
+                None
+            };
+            idx.identity_bindings.entry(cluster.to_string()).or_default().push(BoundIdentity {
+                identity,
+                client_id,
+                binding_id: b.id.clone(),
+                doubt,
+            });
+        }
         for (identity, fic_id, issuer, subject) in trusts {
             idx.federation_known.insert(identity);
+            if binding_issuers.contains(&normalize_issuer(&issuer)) {
+                continue;
+            }
             let from = match issuer_cluster.get(&normalize_issuer(&issuer)) {
                 Some(cluster) => {
                     let Some(rest) = subject.strip_prefix("system:serviceaccount:") else { continue };

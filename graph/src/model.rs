@@ -197,17 +197,20 @@ pub enum EdgeKind {
     /// `podIdentityProfile`, or aad-pod-identity's `AzureIdentityBinding`) hands its tokens to pods labelled
     /// `aadpodidbinding: <selector>`.
     PodManagedIdentity,
-    /// namespace → service account of another namespace: a pod creator where Pod Security `baseline` is not
+    /// namespace → the cluster's nodes → service account: a pod creator where Pod Security `baseline` is not
     /// enforced runs a privileged pod on any node and reads the tokens mounted there.
     NodeBreakout,
     /// principal → cluster-admin: `managedClusters/runCommand/action` on a cluster without Entra integration
     /// (the command runs with the cluster's admin credentials) and run command not disabled.
     AksRunCommand,
+    /// service account → managed identity: an AKS identity binding of the identity to the account's cluster,
+    /// and Kubernetes RBAC letting the account `use-managed-identity` on `cid.wi.aks.azure.com/<client id>`.
+    IdentityBinding,
 }
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 20] = [
+    pub const ALL: [EdgeKind; 21] = [
         EdgeKind::MemberOf,
         EdgeKind::HasRole,
         EdgeKind::Contains,
@@ -228,6 +231,7 @@ impl EdgeKind {
         EdgeKind::PodManagedIdentity,
         EdgeKind::NodeBreakout,
         EdgeKind::AksRunCommand,
+        EdgeKind::IdentityBinding,
     ];
 
     /// The SCREAMING_SNAKE name used in query files and JSON.
@@ -253,6 +257,7 @@ impl EdgeKind {
             EdgeKind::PodManagedIdentity => "POD_MANAGED_IDENTITY",
             EdgeKind::NodeBreakout => "NODE_BREAKOUT",
             EdgeKind::AksRunCommand => "AKS_RUN_COMMAND",
+            EdgeKind::IdentityBinding => "IDENTITY_BINDING",
         }
     }
 

@@ -672,3 +672,108 @@ fn aks_run_command_is_cluster_admin_only_without_entra_integration() {
     let off = build(legacy(json!({"enablePrivateCluster": true, "disableRunCommand": true})));
     assert!(find(&off, "cluster-admin-from-azure", REX, &admin("legacy")).is_none());
 }
+
+#[test]
+fn identity_bindings_need_the_binding_on_this_cluster_and_rbac_for_the_client_id() {
+    const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+    const IRIS: &str = "aaaaaaaa-1111-0000-0000-000000000030"; // runs pods in team-ib only
+    const IB_MI: &str = "cccccccc-1111-0000-0000-000000000010";
+    const IB_MI_CLIENT: &str = "cccccccc-2222-0000-0000-000000000010";
+    const IB_NOT_ALLOWED: &str = "cccccccc-1111-0000-0000-000000000011"; // bound here, RBAC names another id
+    const IB_NOT_ALLOWED_CLIENT: &str = "cccccccc-2222-0000-0000-000000000011";
+    const IB_ELSEWHERE: &str = "cccccccc-1111-0000-0000-000000000012"; // allowed here, bound to `locked`
+    const IB_ELSEWHERE_CLIENT: &str = "cccccccc-2222-0000-0000-000000000012";
+    const IB_OTHER_NS: &str = "cccccccc-1111-0000-0000-000000000013"; // allowed by a RoleBinding in team-a
+    const IB_OTHER_NS_CLIENT: &str = "cccccccc-2222-0000-0000-000000000013";
+    const IB_ISSUER: &str = "https://eastus.oic.prod-aks.azure.com/33333333-0000-0000-0000-000000000001/ib/";
+    let mut s = tenant(ALL_CRDS);
+    add_user(&mut s, IRIS, "Iris");
+    let ids = [
+        ("ib-app", IB_MI, IB_MI_CLIENT, "prod"),
+        ("ib-not-allowed", IB_NOT_ALLOWED, IB_NOT_ALLOWED_CLIENT, "prod"),
+        ("ib-elsewhere", IB_ELSEWHERE, IB_ELSEWHERE_CLIENT, "locked"),
+        ("ib-other-ns", IB_OTHER_NS, IB_OTHER_NS_CLIENT, "prod"),
+    ];
+    for (n, (name, principal, client, cluster)) in ids.iter().enumerate() {
+        s.azure.user_assigned_identities.push(from(uami(name, principal, client)));
+        // AKS keeps one federated credential per bound identity, with the binding issuer.
+        s.azure.federated_identity_credentials.push(from(fic(name, "aks-identity-binding", IB_ISSUER, "aks-ib")));
+        s.azure.role_assignments.push(from(assignment(30 + n as u32, principal, "ServicePrincipal", READER, &sub())));
+        s.azure.identity_bindings.push(from(json!({
+            "id": format!("{}/identityBindings/{name}", cluster_id(cluster)), "name": name,
+            "properties": {"managedIdentity": {"resourceId": format!("{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}", rg("identities")),
+                                               "clientId": client, "objectId": principal},
+                           "oidcIssuer": {"oidcIssuerUrl": IB_ISSUER}, "provisioningState": "Succeeded"}
+        })));
+    }
+    let use_identity = |clients: &[&str]| json!([{"apiGroups": ["cid.wi.aks.azure.com"], "resources": clients, "verbs": ["use-managed-identity"]}]);
+    let k = &mut s.kubernetes[0];
+    // team-ib enforces Pod Security, so Iris cannot break out to other accounts' tokens.
+    k.namespaces.push(from(
+        json!({"metadata": {"name": "team-ib", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}),
+    ));
+    k.service_accounts.push(from(json!({"metadata": meta("worker", Some("team-ib"))})));
+    grant(
+        &mut s,
+        "team-ib",
+        "deployer",
+        IRIS,
+        json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create"]}]),
+    );
+    let k = &mut s.kubernetes[0];
+    k.cluster_roles.push(from(
+        json!({"metadata": meta("use-ib-app", None), "rules": use_identity(&[IB_MI_CLIENT, IB_ELSEWHERE_CLIENT])}),
+    ));
+    k.cluster_role_bindings.push(from(json!({"metadata": meta("worker-uses-ib", None),
+        "roleRef": {"kind": "ClusterRole", "name": "use-ib-app"},
+        "subjects": [{"kind": "ServiceAccount", "name": "worker", "namespace": "team-ib"}]})));
+    k.roles.push(from(
+        json!({"metadata": meta("use-other", Some("team-a")), "rules": use_identity(&[IB_OTHER_NS_CLIENT])}),
+    ));
+    k.role_bindings.push(from(binding(
+        "worker-uses-other",
+        "team-a",
+        "Role",
+        "use-other",
+        json!({"kind": "ServiceAccount", "name": "worker", "namespace": "team-ib"}),
+    )));
+    let f = analyze_all(&s);
+
+    // Iris runs pods in team-ib as `worker`, which may use IB_MI's client id on a cluster IB_MI is bound to.
+    let iris = find(&f, "can-act-as-managed-identity", IRIS, IB_MI).expect("Iris acts as the bound identity");
+    let hop = iris.hops.iter().find(|h| h.edge.to_string() == "IDENTITY_BINDING").expect("binding hop");
+    assert!(hop.from.id.ends_with("/k8s/namespaces/team-ib/serviceaccounts/worker"), "{hop:#?}");
+    assert!(hop.evidence[0].to_lowercase().ends_with("/identitybindings/ib-app"), "{hop:#?}");
+    assert_eq!(hop.label, "identity binding");
+    assert!(!iris.conditional, "{hop:#?}");
+    for decoy in [IB_NOT_ALLOWED, IB_ELSEWHERE, IB_OTHER_NS] {
+        assert!(!acts_as(&f, IRIS, decoy), "{decoy}: no binding here, or no RBAC for its client id here");
+    }
+    // The binding's federated credential is not an outside workload.
+    assert!(
+        !f.iter().any(|x| x.source.id.starts_with(&format!("federated:{IB_ISSUER}"))),
+        "binding issuer as external"
+    );
+    assert!(f.iter().any(|x| x.source.id.starts_with("federated:")), "other issuers still are");
+
+    // The whole namespace's accounts, through the `system:serviceaccounts:team-ib` group.
+    let mut g = s.clone();
+    let k = &mut g.kubernetes[0];
+    let crb = k.cluster_role_bindings.iter_mut().find(|b| b.metadata.name == "worker-uses-ib").unwrap();
+    crb.subjects = vec![from(json!({"kind": "Group", "name": "system:serviceaccounts:team-ib"}))];
+    assert!(acts_as(&analyze_all(&g), IRIS, IB_MI));
+    crb_decoy(&mut g);
+    assert!(!acts_as(&analyze_all(&g), IRIS, IB_MI), "another namespace's account group");
+    // Missing its federated credential, the binding cannot work as documented: a conditional path.
+    let mut c = s.clone();
+    c.azure.federated_identity_credentials.retain(|x| !x.id.contains("/ib-app/"));
+    let iris = find(&analyze_all(&c), "can-act-as-managed-identity", IRIS, IB_MI).cloned().expect("still reported");
+    assert!(iris.conditional, "no federated credential with the binding issuer");
+}
+
+/// Points the `worker-uses-ib` ClusterRoleBinding at team-a's accounts instead.
+fn crb_decoy(s: &mut Snapshot) {
+    let k = &mut s.kubernetes[0];
+    let crb = k.cluster_role_bindings.iter_mut().find(|b| b.metadata.name == "worker-uses-ib").unwrap();
+    crb.subjects = vec![from(json!({"kind": "Group", "name": "system:serviceaccounts:team-a"}))];
+}
