@@ -292,6 +292,9 @@ fn bench(size: usize, seed: u64) -> Result<u8> {
         graph.node_count(),
         graph.edge_count()
     );
+    let kinds: Vec<String> =
+        graph.edge_counts().into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    println!("edges by kind: {}", kinds.join(", "));
     println!("{:<46} {:>10}", "generate + snapshot", format!("{generate:.2?}"));
     println!("{:<46} {:>10}", "build graph", format!("{build:.2?}"));
     let mut total = build;

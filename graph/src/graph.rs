@@ -222,6 +222,15 @@ impl PrivilegeGraph {
         self.graph.edge_count()
     }
 
+    /// Number of edges of each kind, in [`EdgeKind::ALL`] order (what a benchmark reports).
+    pub fn edge_counts(&self) -> Vec<(EdgeKind, usize)> {
+        let mut counts = vec![0usize; EdgeKind::ALL.len()];
+        for w in self.graph.edge_weights() {
+            counts[EdgeKind::ALL.iter().position(|k| *k == w.kind).unwrap_or(0)] += 1;
+        }
+        EdgeKind::ALL.iter().copied().zip(counts).collect()
+    }
+
     /// Looks a node up by id (GUID or ARM id, any case).
     pub fn find(&self, id: &str) -> Option<NodeIndex> {
         let key = NodeKey::of(id);

@@ -79,6 +79,7 @@ impl PrivilegeGraph {
         }
         // User-assigned identities: the ARM resource (a scope, for control) and its principal.
         let mut uami_node: FxHashMap<String, NodeIndex> = FxHashMap::default();
+        let mut fic_hubs: FxHashMap<NodeIndex, Option<NodeIndex>> = FxHashMap::default();
         for u in &s.azure.user_assigned_identities {
             let Some(pid) = u.properties.principal_id.as_deref() else { continue };
             let n = self.node_for(NodeKey::of(pid), NodeKind::ManagedIdentity, &u.name);
@@ -89,7 +90,7 @@ impl PrivilegeGraph {
             let resource = self.scope_node(&u.id, Some(&u.name));
             uami_node.insert(scope::normalize(&u.id), n);
             idx.by_resource_id.insert(scope::normalize(&u.id), n);
-            self.add_fic_writers(resource, n, &u.id);
+            self.add_fic_writers(resource, n, &u.id, &mut fic_hubs);
         }
         // Clusters: issuers, admins, kubelet identities.
         let mut issuer_cluster: FxHashMap<String, String> = FxHashMap::default();
@@ -284,22 +285,65 @@ impl PrivilegeGraph {
     }
 
     /// Principals whose roles over the identity's resource allow writing federated credentials can act as it.
-    fn add_fic_writers(&mut self, resource: NodeIndex, identity: NodeIndex, resource_id: &str) {
+    /// Through one hub per scope holding such a role (its `ScopeIdentities` node): a role edges to the hub once,
+    /// the hub to every identity under the scope, so the graph grows with roles + identities, not their product.
+    fn add_fic_writers(
+        &mut self,
+        resource: NodeIndex,
+        identity: NodeIndex,
+        resource_id: &str,
+        hubs: &mut FxHashMap<NodeIndex, Option<NodeIndex>>,
+    ) {
         let want = Capability::WriteFederatedCredential.bit();
-        for (principal, grant, flags) in self.grants_over(resource, want) {
+        let name = resource_id.rsplit('/').next().unwrap_or(resource_id).to_string();
+        for scope in self.scope_chain(resource) {
+            let hub = match hubs.get(&scope) {
+                Some(h) => *h,
+                None => {
+                    let h = self.fic_hub(scope, want);
+                    hubs.insert(scope, h);
+                    h
+                }
+            };
+            let Some(hub) = hub else { continue };
+            let at = self.graph[scope].name.to_string();
+            let note = EdgeNote {
+                evidence: vec![resource_id.to_string()],
+                detail: format!("{name} is under {at}: a federated credential added to it signs in as it"),
+                label: "identity under scope".into(),
+            };
+            self.add_noted_edge(hub, identity, EdgeKind::CanWriteFederatedCredential, Caps::EMPTY, 0, note);
+        }
+    }
+
+    /// The hub of the identities under `scope`, with an edge from each principal whose role there allows
+    /// writing federated credentials; `None` when no role there does.
+    fn fic_hub(&mut self, scope: NodeIndex, want: Caps) -> Option<NodeIndex> {
+        let writers: Vec<(NodeIndex, usize, u8)> = self
+            .graph
+            .edges_directed(scope, Direction::Incoming)
+            .filter(|e| e.weight().kind == EdgeKind::HasRole && e.weight().caps.intersects(want))
+            .map(|e| (e.source(), e.weight().evidence as usize, e.weight().flags))
+            .collect();
+        if writers.is_empty() {
+            return None;
+        }
+        let key = NodeKey::Path(format!("{}#identities", self.graph[scope].key).into_boxed_str());
+        let at = self.graph[scope].name.to_string();
+        let hub = self.node_for(key, NodeKind::ScopeIdentities, &format!("identities under {at}"));
+        for (principal, grant, flags) in writers {
             let g = &self.grants[grant];
             let note = EdgeNote {
-                evidence: vec![g.assignment_id.clone(), resource_id.to_string()],
+                evidence: vec![g.assignment_id.clone(), g.role_definition_id.clone()],
                 detail: format!(
-                    "{} at {} allows adding a federated credential to {} and signing in as it",
-                    g.role_name,
-                    g.scope,
-                    resource_id.rsplit('/').next().unwrap_or(resource_id)
+                    "{} at {} allows adding a federated credential to any user-assigned identity under it and signing in as it",
+                    g.role_name, g.scope
                 ),
                 label: "can add federated credential".into(),
             };
-            self.add_noted_edge(principal, identity, EdgeKind::CanWriteFederatedCredential, Caps::EMPTY, flags, note);
+            self.add_noted_edge(principal, hub, EdgeKind::CanWriteFederatedCredential, Caps::EMPTY, flags, note);
         }
+        Some(hub)
     }
 
     /// Principals who can get the cluster's admin credential, change the cluster, or (without Entra

@@ -39,6 +39,9 @@ pub enum NodeKind {
     /// The nodes of one Kubernetes cluster: a pod that breaks out onto a node reads the service-account
     /// tokens mounted there.
     KubeNodes,
+    /// The user-assigned identities under one scope: whoever may write federated credentials there can act
+    /// as any of them.
+    ScopeIdentities,
     /// A Kubernetes service account.
     KubeServiceAccount,
     /// A Kubernetes user subject.
@@ -49,7 +52,7 @@ pub enum NodeKind {
 
 impl NodeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [NodeKind; 19] = [
+    pub const ALL: [NodeKind; 20] = [
         NodeKind::User,
         NodeKind::Group,
         NodeKind::ServicePrincipal,
@@ -66,6 +69,7 @@ impl NodeKind {
         NodeKind::KubeNamespace,
         NodeKind::KubeAsoNamespace,
         NodeKind::KubeNodes,
+        NodeKind::ScopeIdentities,
         NodeKind::KubeServiceAccount,
         NodeKind::KubeUser,
         NodeKind::KubeGroup,
@@ -90,6 +94,7 @@ impl NodeKind {
             NodeKind::KubeNamespace => "KubeNamespace",
             NodeKind::KubeAsoNamespace => "KubeAsoNamespace",
             NodeKind::KubeNodes => "KubeNodes",
+            NodeKind::ScopeIdentities => "ScopeIdentities",
             NodeKind::KubeServiceAccount => "KubeServiceAccount",
             NodeKind::KubeUser => "KubeUser",
             NodeKind::KubeGroup => "KubeGroup",
