@@ -337,19 +337,40 @@ impl PrivilegeGraph {
         // ASO: which identity acts in each watched namespace.
         let aso = find_aso(kc);
         let mut aso_nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
-        let mut forgeable: Vec<NodeIndex> = Vec::new();
+        let mut forge_hub: Option<NodeIndex> = None;
         if let Some(aso) = &aso {
             let aso_subject = format!("system:serviceaccount:{}:{}", aso.namespace, aso.service_account);
             let trusted_by = |identity: NodeIndex, subject: &str| {
                 idx.trusts.get(&identity).is_some_and(|t| t.iter().any(|(c, s)| c == cluster && s == subject))
             };
-            forgeable = idx
+            let mut forgeable: Vec<NodeIndex> = idx
                 .trusts
                 .iter()
                 .filter(|(_, t)| t.iter().any(|(c, s)| c == cluster && *s == aso_subject))
                 .map(|(i, _)| *i)
                 .collect();
             forgeable.sort();
+            // One hub for them, so forging costs subjects + identities edges, not their product.
+            if !forgeable.is_empty() && !aso.strict {
+                let hub = self.node_for(kube_key(cluster, "aso-federated"), NodeKind::KubeAsoForgeable, "");
+                self.graph[hub].name = format!("identities federated to ASO in {cname}").into();
+                for &identity in &forgeable {
+                    let ident = self.graph[identity].name.to_string();
+                    self.add_noted_edge(
+                        hub,
+                        identity,
+                        EdgeKind::AsoCredentialForging,
+                        Caps::EMPTY,
+                        0,
+                        note(
+                            vec![format!("subject={aso_subject}"), format!("{cluster} OIDC issuer")],
+                            format!("{ident} has a federated credential for ASO's service account ({aso_subject}) on this cluster's issuer"),
+                            "federated to ASO",
+                        ),
+                    );
+                }
+                forge_hub = Some(hub);
+            }
             let global = kc.secrets.iter().find(|s| s.metadata.name == ASO_SETTINGS);
             for ns in &namespaces {
                 if aso.targets.as_ref().is_some_and(|t| !t.contains(ns)) {
@@ -860,17 +881,14 @@ impl PrivilegeGraph {
                             "creates ASO resources",
                         );
                         let secrets_ok = ns_bind || any_rule(&rules, |r| allows(r, "create", "", "secrets", None));
-                        if secrets_ok && !aso.as_ref().is_some_and(|a| a.strict) {
-                            for &identity in &forgeable {
-                                let name = self.graph[identity].name.to_string();
-                                edge(
-                                    self,
-                                    identity,
-                                    EdgeKind::AsoCredentialForging,
-                                    format!("can create a Secret and an ASO resource in {ns}: a forged credential naming {name}'s client id makes ASO (relaxed mode) act as it"),
-                                    "forges ASO credential",
-                                );
-                            }
+                        if let (true, Some(hub)) = (secrets_ok, forge_hub) {
+                            edge(
+                                self,
+                                hub,
+                                EdgeKind::AsoCredentialForging,
+                                format!("can create a Secret and an ASO resource in {ns}: a forged credential naming the client id of any identity federated to ASO's service account makes ASO (relaxed mode) act as it"),
+                                "forges ASO credential",
+                            );
                         }
                     }
                 }

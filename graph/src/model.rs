@@ -39,6 +39,9 @@ pub enum NodeKind {
     /// The nodes of one Kubernetes cluster: a pod that breaks out onto a node reads the service-account
     /// tokens mounted there.
     KubeNodes,
+    /// Every identity federated to ASO's service account on one cluster: in relaxed mode a forged ASO
+    /// credential can name any of them.
+    KubeAsoForgeable,
     /// The user-assigned identities under one scope: whoever may write federated credentials there can act
     /// as any of them.
     ScopeIdentities,
@@ -52,7 +55,7 @@ pub enum NodeKind {
 
 impl NodeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [NodeKind; 20] = [
+    pub const ALL: [NodeKind; 21] = [
         NodeKind::User,
         NodeKind::Group,
         NodeKind::ServicePrincipal,
@@ -69,6 +72,7 @@ impl NodeKind {
         NodeKind::KubeNamespace,
         NodeKind::KubeAsoNamespace,
         NodeKind::KubeNodes,
+        NodeKind::KubeAsoForgeable,
         NodeKind::ScopeIdentities,
         NodeKind::KubeServiceAccount,
         NodeKind::KubeUser,
@@ -94,6 +98,7 @@ impl NodeKind {
             NodeKind::KubeNamespace => "KubeNamespace",
             NodeKind::KubeAsoNamespace => "KubeAsoNamespace",
             NodeKind::KubeNodes => "KubeNodes",
+            NodeKind::KubeAsoForgeable => "KubeAsoForgeable",
             NodeKind::ScopeIdentities => "ScopeIdentities",
             NodeKind::KubeServiceAccount => "KubeServiceAccount",
             NodeKind::KubeUser => "KubeUser",
@@ -131,6 +136,7 @@ impl NodeKind {
                 | NodeKind::KubeNamespace
                 | NodeKind::KubeAsoNamespace
                 | NodeKind::KubeNodes
+                | NodeKind::KubeAsoForgeable
                 | NodeKind::KubeServiceAccount
                 | NodeKind::KubeUser
                 | NodeKind::KubeGroup

@@ -137,6 +137,7 @@ fn write_node(
         NodeKind::KubeClusterAdmin => "doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
         NodeKind::KubeNamespace | NodeKind::KubeAsoNamespace => "folder",
         NodeKind::KubeNodes => "box3d",
+        NodeKind::KubeAsoForgeable => "tab",
         NodeKind::ScopeIdentities => "tab",
         NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup => "component",
         _ => "box, style=rounded",
