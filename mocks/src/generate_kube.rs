@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::generate::Rng;
-use crate::kube::KubeDump;
+use crate::kube::{base64, KubeDump};
 use crate::tenant::MockTenant;
 
 const ASO_NAMESPACE: &str = "azureserviceoperator-system";
@@ -195,32 +195,10 @@ fn deployment(ns: &str, name: &str, service_account: &str, workload_identity: bo
                                           "containers": [{"name": "main", "image": format!("example.azurecr.io/{name}:1")}]}}}})
 }
 
-/// Standard base64, as `kubectl` prints Secret `data`.
-fn base64(s: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(s.len().div_ceil(3) * 4);
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            let sextet = (n >> (18 - 6 * i)) & 63;
-            out.push(if i <= chunk.len() { ALPHABET[sextet as usize] as char } else { '=' });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::generate::{generate, GenerateOptions};
-
-    #[test]
-    fn base64_matches_kubectl() {
-        assert_eq!(base64("true"), "dHJ1ZQ==");
-        assert_eq!(base64("team-a,team-c"), "dGVhbS1hLHRlYW0tYw==");
-        assert_eq!(base64("1h"), "MWg=");
-    }
 
     #[test]
     fn generated_clusters_link_kubernetes_to_azure() {

@@ -112,9 +112,31 @@ pub(crate) fn write(dumps: &[KubeDump], dir: &Path) -> Result<(), TenantError> {
     Ok(())
 }
 
+/// Standard base64, as `kubectl` prints Secret `data` (for writing dumps in tests and generated tenants).
+pub fn base64(s: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(s.len().div_ceil(3) * 4);
+    for chunk in s.as_bytes().chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            let sextet = (n >> (18 - 6 * i)) & 63;
+            out.push(if i <= chunk.len() { ALPHABET[sextet as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_kubectl() {
+        assert_eq!(base64("true"), "dHJ1ZQ==");
+        assert_eq!(base64("team-a,team-c"), "dGVhbS1hLHRlYW0tYw==");
+        assert_eq!(base64("1h"), "MWg=");
+    }
 
     const SECRET_DUMP: &str = r#"{"apiVersion":"v1","kind":"List","items":[
         {"apiVersion":"v1","kind":"Secret","metadata":{"name":"aso-credential","namespace":"team-a"},
