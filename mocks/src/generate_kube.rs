@@ -197,7 +197,6 @@ fn deployment(ns: &str, name: &str, service_account: &str, workload_identity: bo
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::generate::{generate, GenerateOptions};
 
     #[test]
