@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::findings::{CoverageNote, Finding, Hop, QueryInfo, Remediation, Report, REPORT_SCHEMA_VERSION};
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
@@ -117,10 +117,16 @@ pub fn for_each_finding(graph: &PrivilegeGraph, query: &Query, options: AnalyzeO
         let is_scope = graph.node(target).kind.is_scope();
         let chain = if follow_contains && is_scope { graph.scope_chain(target) } else { vec![target] };
         let search = Search { graph, query, chain: &chain, target, eligible_ok };
+        let mut escapers: Option<Option<FxHashSet<NodeIndex>>> = None;
         for (source, path) in search.reverse() {
             let path = match search.checked_caps(&path) {
                 Some(_) => Some(path),
-                None => search.forward(source),
+                // Under a deny for everyone, only a source that can act as an exempted principal can have
+                // another path: skip the forward search for the others.
+                None => match escapers.get_or_insert_with(|| search.deny_escapers()) {
+                    Some(can_escape) if !can_escape.contains(&source) => None,
+                    _ => search.forward(source),
+                },
             };
             if let Some(f) = path.and_then(|path| finding(&search, source, &path)) {
                 emit(f);
@@ -289,6 +295,42 @@ impl Search<'_> {
             }
         }
         caps_answer(self.query, caps).then_some(caps)
+    }
+
+    /// When the deny assignments on the target that apply to everyone take away every capability the query
+    /// asks for, the nodes that can reach (over identity edges) a principal one of them exempts: only paths
+    /// from those can end with an actor the denies spare. `None` when any actor may be spared.
+    fn deny_escapers(&self) -> Option<FxHashSet<NodeIndex>> {
+        let graph = self.graph;
+        if self.query.capabilities.is_empty() || graph.denies.is_empty() || !graph.node(self.target).kind.is_scope() {
+            return None;
+        }
+        let chain = graph.scope_chain(self.target);
+        let applies = |d: &&crate::graph::Deny| match chain.iter().position(|s| *s == d.scope) {
+            Some(0) => true,
+            Some(_) => d.applies_to_children,
+            None => false,
+        };
+        let universal: Vec<&crate::graph::Deny> = graph.denies.iter().filter(|d| d.everyone).filter(applies).collect();
+        let removed = universal.iter().fold(Caps::EMPTY, |acc, d| acc | d.removes);
+        if !self.query.capabilities.without(removed).is_empty() {
+            return None;
+        }
+        let g = &graph.graph;
+        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
+        let mut stack: Vec<NodeIndex> =
+            universal.iter().flat_map(|d| d.excluded.iter()).filter_map(|k| graph.lookup(k)).collect();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            for e in g.edges_directed(n, Direction::Incoming) {
+                if is_identity_edge(e.weight().kind) {
+                    stack.push(e.source());
+                }
+            }
+        }
+        Some(seen)
     }
 
     /// Forward Dijkstra from one source, used when a deny assignment, an edge's capability mask or a `via`

@@ -313,6 +313,36 @@ fn deny_falls_back_to_another_path() {
 }
 
 #[test]
+fn under_a_deny_for_everyone_only_a_path_through_an_exempted_principal_remains() {
+    const MI: &str = "cccccccc-0000-0000-0000-000000000001";
+    // The exempted deployer identity lives in the other subscription.
+    let mi_id = format!(
+        "/subscriptions/{SUB2}/resourceGroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deployer"
+    );
+    let mut mi_role = assignment(3, MI, CONTRIBUTOR, &sub(SUB));
+    mi_role["properties"]["principalType"] = json!("ServicePrincipal");
+    // A managed-application style lock: writes on the subscription denied to everyone but the deployer.
+    let lock = deny(&sub(SUB), &["00000000-0000-0000-0000-000000000000"], &[MI], &["*/write"]);
+    let s = tenant(json!({
+        "userAssignedIdentities": [{"id": mi_id, "name": "deployer",
+            "properties": {"principalId": MI, "clientId": "cccccccc-0000-0000-0000-0000000000c1"}}],
+        "roleAssignments": [
+            assignment(1, ALICE, CONTRIBUTOR, &sub(SUB)), assignment(2, ALICE, CONTRIBUTOR, &sub(SUB2)),
+            assignment(4, BOB, CONTRIBUTOR, &sub(SUB)), mi_role
+        ],
+        "denyAssignments": [lock]
+    }));
+    let f = findings(&s);
+    // Alice's own Contributor on the subscription is denied, but her Contributor on the other one lets her add
+    // a federated credential to the exempted identity and act as it.
+    let alice = get(&f, "contributor-or-stronger-on-subscription", ALICE, &sub(SUB));
+    assert!(alice.hops.iter().any(|h| h.edge.to_string() == "CAN_WRITE_FEDERATED_CREDENTIAL"), "{alice:#?}");
+    assert!(has(&f, "contributor-or-stronger-on-subscription", MI, &sub(SUB)));
+    // Bob's only path is his own role: denied, and no exempted principal to turn to.
+    assert!(!has(&f, "contributor-or-stronger-on-subscription", BOB, &sub(SUB)));
+}
+
+#[test]
 fn unknown_principals_and_unknown_roles_are_not_reported_as_sources() {
     let ghost = "eeeeeeee-0000-0000-0000-000000000001";
     let f = findings(&tenant(json!({"roleAssignments": [
