@@ -537,9 +537,7 @@ impl Lister<'_> {
             if !parsed.skipped.is_empty() {
                 tracing::debug!(context = self.context, path, skipped = ?parsed.skipped, "skipped objects");
             }
-            let source_kept = std::mem::take(&mut cluster.source);
             kube_dump::merge(cluster, parsed.cluster);
-            cluster.source = source_kept;
         }
         Ok(())
     }
