@@ -221,3 +221,23 @@ async fn cli_live_and_offline_scans_report_the_same_findings() {
     assert!(!live.stderr.contains("mock-kube-token"), "the kube token is never logged");
     assert_eq!(kube.stats().wrong_token, 0);
 }
+
+/// A failing exec credential plugin (kubelogin, say) is one gap, and neither its arguments nor its output,
+/// either of which may hold a secret, is shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_credential_plugin_is_a_gap_that_shows_no_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    let kube = MockKube::start(&[kube_dump()], MockKubeOptions::default()).await.unwrap();
+    let exec = "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      interactiveMode: Never\n      args: [\"-c\", \"echo PLANTED-PLUGIN-OUTPUT; echo PLANTED-PLUGIN-ERROR >&2; exit 3\", \"--client-secret\", \"PLANTED-PLUGIN-ARG\"]\n";
+    let kubeconfig = kube.kubeconfig().replace("    token: mock-kube-token\n", exec);
+    assert!(kubeconfig.contains("PLANTED-PLUGIN-ARG"), "{kubeconfig}");
+    let path = write_kubeconfig(tmp.path(), &kubeconfig);
+    let got = kube_live::collect(&options(&path, &["aks-prod"]), &azure).await.unwrap();
+    assert!(got.clusters.is_empty());
+    let [gap] = &got.gaps[..] else { panic!("one gap: {:?}", got.gaps) };
+    assert_eq!(gap.api, "kube.context");
+    assert!(gap.message.contains("exec credential plugin failed"), "{}", gap.message);
+    assert!(!gap.message.contains("PLANTED"), "{}", gap.message);
+    assert_eq!(kube.stats().total(), 0, "no request without a credential");
+}

@@ -547,27 +547,27 @@ fn line_and_column(e: &serde_json::Error) -> String {
     format!("line {} column {}", e.line(), e.column())
 }
 
-/// An error and its causes, one line, without what an exec credential plugin printed (its output may hold a
-/// token) and without bodies.
+/// An error and its causes, one line. When a credential plugin failed, only what failed: the outer errors
+/// quote the plugin's command line and output (either may hold a secret), so none of them is shown.
 fn redacted_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(auth) = err.downcast_ref::<kube::client::AuthError>() {
-            parts.push(match auth {
-                kube::client::AuthError::AuthExecRun { cmd, out } => {
-                    format!("credential plugin `{cmd}` failed ({}); run it by hand to see why", out.status)
-                }
-                kube::client::AuthError::AuthExecStart(io) => format!("credential plugin could not start: {io}"),
-                _ => "the context's credentials could not be obtained (token, certificate or exec plugin)".into(),
-            });
-            break;
-        }
+    let chain = || std::iter::successors(Some(e), |err| err.source());
+    if let Some(auth) = chain().find_map(|err| err.downcast_ref::<kube::client::AuthError>()) {
+        return match auth {
+            kube::client::AuthError::AuthExecRun { out, .. } => format!(
+                "the context's exec credential plugin failed ({}); run it by hand (`kubectl --context <context> get ns`) to see why",
+                out.status
+            ),
+            kube::client::AuthError::AuthExecStart(io) => format!("the exec credential plugin could not start: {io}"),
+            _ => "the context's credentials could not be obtained (token, certificate or exec plugin)".into(),
+        };
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for err in chain() {
         let text = err.to_string();
-        if parts.last() != Some(&text) {
+        // Outer errors often repeat the inner one's text.
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
             parts.push(text);
         }
-        current = err.source();
     }
     parts.join(": ")
 }
