@@ -75,10 +75,27 @@ async fn live_collection_reads_what_the_dump_holds_through_paging_and_throttling
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forbidden_list_is_a_gap_and_the_rest_is_read() {
+async fn a_list_refused_cluster_wide_is_read_namespace_by_namespace() {
     let tmp = tempfile::tempdir().unwrap();
     let azure = azure(tmp.path());
     let kube_options = MockKubeOptions { forbidden: vec!["/api/v1/secrets".into()], ..Default::default() };
+    let kube = MockKube::start(&[kube_dump()], kube_options).await.unwrap();
+    let kubeconfig = write_kubeconfig(tmp.path(), &kube.kubeconfig());
+    let got = kube_live::collect(&options(&kubeconfig, &["aks-prod"]), &azure).await.unwrap();
+    assert!(got.gaps.is_empty(), "{:?}", got.gaps);
+    let mut offline = kube_dump().objects;
+    offline.cluster = cluster_id();
+    assert_eq!(objects(&got.clusters[0]), objects(&offline), "the Secrets were read in their namespace");
+    assert_eq!(kube.stats().requests["aks-prod /api/v1/namespaces/team-a/secrets"], 1);
+    assert_eq!(leaks(&serde_json::to_string(&got.clusters[0]).unwrap()), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_list_is_a_gap_and_the_rest_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    let forbidden = vec!["/api/v1/secrets".into(), "/api/v1/namespaces/team-a/secrets".into()];
+    let kube_options = MockKubeOptions { forbidden, ..Default::default() };
     let kube = MockKube::start(&[kube_dump()], kube_options).await.unwrap();
     let kubeconfig = write_kubeconfig(tmp.path(), &kube.kubeconfig());
 
@@ -87,6 +104,7 @@ async fn a_forbidden_list_is_a_gap_and_the_rest_is_read() {
     assert_eq!((gap.api.as_str(), gap.reason, gap.status), ("kube.secrets", GapReason::Forbidden, Some(403)));
     assert_eq!(gap.scope, cluster_id());
     assert!(gap.message.contains("secrets is forbidden"), "{}", gap.message);
+    assert!(gap.message.contains("1 of 1 namespaces were refused too: team-a"), "{}", gap.message);
     assert!(gap.may_hide().contains("ASO credentials"), "{}", gap.may_hide());
     let c = &got.clusters[0];
     assert!(c.secrets.is_empty());

@@ -255,12 +255,28 @@ impl Respond for KubeResponder {
             }
         }
         let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
-        let (list_kind, api_version, items) = match self.lists.get(&path) {
+        // `…/namespaces/<ns>/<plural>`: the cluster-wide list, narrowed to one namespace.
+        let (list_path, namespace) = match path.rsplit_once('/').and_then(|(head, plural)| {
+            let (base, ns) = head.rsplit_once("/namespaces/")?;
+            (!ns.contains('/')).then(|| (format!("{base}/{plural}"), ns.to_string()))
+        }) {
+            Some((p, ns)) => (p, Some(ns)),
+            None => (path.clone(), None),
+        };
+        let (list_kind, api_version, all) = match self.lists.get(&list_path) {
             Some(l) => l,
             None => {
                 stats.not_found += 1;
                 return status(404, "NotFound", "the server could not find the requested resource", json!({}));
             }
+        };
+        let in_namespace: Vec<Value>;
+        let items: &[Value] = match &namespace {
+            Some(ns) => {
+                in_namespace = all.iter().filter(|i| i["metadata"]["namespace"] == ns.as_str()).cloned().collect();
+                &in_namespace
+            }
+            None => all,
         };
         let start = match query.get("continue") {
             None => 0,

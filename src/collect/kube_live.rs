@@ -283,6 +283,7 @@ async fn collect_context(
         .buffered(options.concurrency.max(1))
         .collect()
         .await;
+    let mut refused = Vec::new();
     for (api, path, pages) in results {
         match pages {
             Ok(pages) => {
@@ -290,7 +291,50 @@ async fn collect_context(
                     gaps.push(gap(&api, &cluster_name, GapReason::Malformed, None, e));
                 }
             }
+            Err(e) if e.status == Some(403) && namespaced_path(&path, "").is_some() => refused.push((api, path, e)),
             Err(e) => gaps.push(gap(&api, &cluster_name, e.reason, e.status, e.message)),
+        }
+    }
+    // A caller refused cluster-wide (common for Secrets) may still read some namespaces: list those one by one.
+    let namespaces = namespaces_seen(&cluster);
+    for (api, path, e) in refused {
+        let per_namespace: Vec<(String, String)> =
+            namespaces.iter().filter_map(|ns| Some((ns.clone(), namespaced_path(&path, ns)?))).collect();
+        let results: Vec<_> = futures::stream::iter(per_namespace)
+            .map(|(ns, p)| {
+                let lister = &lister;
+                async move {
+                    let pages = lister.list(&p).await;
+                    (ns, p, pages)
+                }
+            })
+            .buffered(options.concurrency.max(1))
+            .collect()
+            .await;
+        let mut unread = Vec::new();
+        for (ns, p, pages) in results {
+            match pages.map(|pages| lister.parse_into(&mut cluster, &p, pages)) {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => unread.push(ns),
+            }
+        }
+        if namespaces.is_empty() || !unread.is_empty() {
+            let shown: Vec<&str> = unread.iter().take(10).map(String::as_str).collect();
+            let more = if unread.len() > 10 { format!(" and {} more", unread.len() - 10) } else { String::new() };
+            let message = if namespaces.is_empty() {
+                e.message
+            } else {
+                format!(
+                    "{}; namespace by namespace, {} of {} namespaces were refused too: {}{more}",
+                    e.message,
+                    unread.len(),
+                    namespaces.len(),
+                    shown.join(", ")
+                )
+            };
+            gaps.push(gap(&api, &cluster_name, e.reason, e.status, message));
+        } else {
+            tracing::info!(context, path = %path, namespaces = namespaces.len(), "read namespace by namespace");
         }
     }
     for g in &gaps {
@@ -298,6 +342,30 @@ async fn collect_context(
     }
     tracing::info!(context, objects = kube_dump::object_count(&cluster), "Kubernetes objects collected");
     (Some(cluster), gaps)
+}
+
+/// The path of a cluster-wide list of namespaced objects, narrowed to namespace `ns`
+/// (`/api/v1/secrets` → `/api/v1/namespaces/<ns>/secrets`); `None` for cluster-scoped kinds.
+fn namespaced_path(path: &str, ns: &str) -> Option<String> {
+    const CLUSTER_SCOPED: &[&str] = &["namespaces", "clusterroles", "clusterrolebindings", "customresourcedefinitions"];
+    let (base, plural) = path.rsplit_once('/')?;
+    if CLUSTER_SCOPED.contains(&plural) {
+        return None;
+    }
+    Some(format!("{base}/namespaces/{ns}/{plural}"))
+}
+
+/// Every namespace the cluster's objects name: its Namespaces, else those of its namespaced objects (when
+/// listing Namespaces was refused).
+fn namespaces_seen(c: &KubeCluster) -> Vec<String> {
+    let named = c.service_accounts.iter().map(|x| &x.metadata).chain(c.roles.iter().map(|x| &x.metadata));
+    let named =
+        named.chain(c.role_bindings.iter().map(|x| &x.metadata)).chain(c.deployments.iter().map(|x| &x.metadata));
+    let mut all: Vec<String> = c.namespaces.iter().map(|n| n.metadata.name.clone()).collect();
+    all.extend(named.filter_map(|m| m.namespace.clone()));
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// Credentials go over https, or plain http only to a loopback server (a proxy such as `az connectedk8s
