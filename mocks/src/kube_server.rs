@@ -2,7 +2,8 @@
 //! real API server lists objects, so azpath's live collector (`--kube-context`) runs against it through
 //! kube-rs exactly as against AKS.
 //!
-//! What it imitates: list routes, cluster-wide and per namespace (`/api/v1/secrets`, `/apis/rbac.authorization.k8s.io/v1/roles`,
+//! What it imitates: list routes, cluster-wide and per namespace (`/api/v1/secrets`,
+//! `/api/v1/namespaces/<ns>/secrets`, `/apis/rbac.authorization.k8s.io/v1/roles`,
 //! `/apis/<group>/<version>/<plural>` for every CRD in the dump), typed lists (`SecretList`) whose built-in
 //! items carry no `kind`/`apiVersion` (custom resources keep theirs, as the API server sends them), paging with
 //! `limit` and an opaque `continue` token, bearer-token checks (401), `Status` error bodies, and injected
