@@ -526,6 +526,9 @@ fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
     }
 }
 
+/// Path segment of role assignment ids.
+const ROLE_ASSIGNMENTS: &str = "/providers/Microsoft.Authorization/roleAssignments/";
+
 /// The least-collateral cut: a membership of the source when the power comes through a group (only the
 /// source loses it), otherwise the assignment itself.
 fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], inherited: bool) -> Remediation {
@@ -606,7 +609,21 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
         };
     }
     let Some(role_edge) = role_edge else {
-        return Remediation { summary: "Review the path".into(), command: None };
+        // A derived edge that rests on a role assignment (federated-credential control, AKS admin): that
+        // assignment is the cut.
+        let assignment = path.iter().find_map(|e| {
+            let w = graph.edge(*e).2;
+            (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
+                .then(|| &graph.notes[w.evidence as usize])
+                .and_then(|n| Some((n, n.evidence.first().filter(|id| id.contains(ROLE_ASSIGNMENTS))?)))
+        });
+        return match assignment {
+            Some((note, id)) => Remediation {
+                summary: format!("Remove or narrow the role assignment behind this step: {} ({id})", note.detail),
+                command: Some(format!("az role assignment delete --ids {id}")),
+            },
+            None => Remediation { summary: "Review the path".into(), command: None },
+        };
     };
     let (holder, _, w) = graph.edge(*role_edge);
     let g = &graph.grants[w.evidence as usize];

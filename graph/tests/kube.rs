@@ -777,3 +777,20 @@ fn crb_decoy(s: &mut Snapshot) {
     let crb = k.cluster_role_bindings.iter_mut().find(|b| b.metadata.name == "worker-uses-ib").unwrap();
     crb.subjects = vec![from(json!({"kind": "Group", "name": "system:serviceaccounts:team-a"}))];
 }
+
+#[test]
+fn acting_as_an_identity_through_a_role_names_the_assignment_to_remove() {
+    let f = findings(ALL_CRDS);
+    // ASO_MI's subscription Contributor lets it add a federated credential to APP_MI.
+    let via_role = find(&f, "can-act-as-managed-identity", ASO_MI, APP_MI).expect("second-order control");
+    assert_eq!(via_role.hops[0].edge.to_string(), "CAN_WRITE_FEDERATED_CREDENTIAL");
+    let assignment =
+        format!("{}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000001", sub());
+    assert_eq!(
+        via_role.remediation.command.as_deref(),
+        Some(format!("az role assignment delete --ids {assignment}").as_str())
+    );
+    // A path with no role behind it keeps the Kubernetes cut (Pat's RoleBinding), not an assignment.
+    let pat = find(&f, "can-act-as-managed-identity", PAT, APP_MI).expect("Pat runs pods as team-b/app");
+    assert_eq!(pat.remediation.command.as_deref(), Some("kubectl -n team-b edit rolebinding pat-deploys"));
+}
