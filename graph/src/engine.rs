@@ -617,6 +617,9 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
                 .then(|| &graph.notes[w.evidence as usize])
                 .and_then(|n| Some((n, n.evidence.first().filter(|id| id.contains(ROLE_ASSIGNMENTS))?)))
         });
+        if let Some(r) = trust_remediation(graph, path) {
+            return r;
+        }
         return match assignment {
             Some((note, id)) => Remediation {
                 summary: format!("Remove or narrow the role assignment behind this step: {} ({id})", note.detail),
@@ -649,6 +652,38 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
         )
     };
     Remediation { summary: what, command: Some(format!("az role assignment delete --ids {}", g.assignment_id)) }
+}
+
+/// The cut for a path that starts by exchanging a token: delete the federated credential (ARM) or the AKS
+/// identity binding that lets it in.
+fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
+    let (from, to, w) = graph.edge(*path.first()?);
+    let note = graph.notes.get(w.evidence as usize)?;
+    let id = note.evidence.first()?;
+    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);
+    match (w.kind, segments.as_slice()) {
+        (EdgeKind::FederatedTrust, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
+            Some(Remediation {
+                summary: format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
+                command: Some(format!(
+                    "az identity federated-credential delete --subscription {sub} --resource-group {rg} --identity-name {mi} --name {name}"
+                )),
+            })
+        }
+        (EdgeKind::IdentityBinding, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, cluster, _, name]) => {
+            Some(Remediation {
+                summary: format!(
+                    "Narrow the Kubernetes role that lets {who} use-managed-identity {identity} ({}), or delete identity binding {name} if no workload of {cluster} needs it",
+                    note.evidence.get(1).cloned().unwrap_or_default()
+                ),
+                command: Some(format!(
+                    "az aks identity-binding delete --subscription {sub} --resource-group {rg} --cluster-name {cluster} --name {name}"
+                )),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Finds the best path from `from` to `to` over any edges, for `azpath paths`. When `capabilities` is not

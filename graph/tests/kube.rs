@@ -746,6 +746,13 @@ fn identity_bindings_need_the_binding_on_this_cluster_and_rbac_for_the_client_id
     assert!(hop.evidence[0].to_lowercase().ends_with("/identitybindings/ib-app"), "{hop:#?}");
     assert_eq!(hop.label, "identity binding");
     assert!(!iris.conditional, "{hop:#?}");
+    let worker = format!("{}/k8s/namespaces/team-ib/serviceaccounts/worker", cluster_id("prod")).to_lowercase();
+    let bound = find(&f, "can-act-as-managed-identity", &worker, IB_MI).expect("worker acts as IB_MI");
+    let fix = bound.remediation.command.as_deref().unwrap_or_default();
+    assert!(
+        fix.starts_with("az aks identity-binding delete") && fix.contains("--cluster-name prod --name ib-app"),
+        "{fix}"
+    );
     for decoy in [IB_NOT_ALLOWED, IB_ELSEWHERE, IB_OTHER_NS] {
         assert!(!acts_as(&f, IRIS, decoy), "{decoy}: no binding here, or no RBAC for its client id here");
     }
@@ -789,6 +796,13 @@ fn acting_as_an_identity_through_a_role_names_the_assignment_to_remove() {
     assert_eq!(
         via_role.remediation.command.as_deref(),
         Some(format!("az role assignment delete --ids {assignment}").as_str())
+    );
+    // A service account's own path is its federated credential: delete that.
+    let sa = format!("{}/k8s/namespaces/team-b/serviceaccounts/app", cluster_id("prod")).to_lowercase();
+    let trust = find(&f, "can-act-as-managed-identity", &sa, APP_MI).expect("team-b/app acts as APP_MI");
+    assert_eq!(
+        trust.remediation.command.as_deref(),
+        Some(format!("az identity federated-credential delete --subscription {SUB} --resource-group identities --identity-name app --name app").as_str())
     );
     // A path with no role behind it keeps the Kubernetes cut (Pat's RoleBinding), not an assignment.
     let pat = find(&f, "can-act-as-managed-identity", PAT, APP_MI).expect("Pat runs pods as team-b/app");
