@@ -305,13 +305,7 @@ impl Search<'_> {
         if self.query.capabilities.is_empty() || graph.denies.is_empty() || !graph.node(self.target).kind.is_scope() {
             return None;
         }
-        let chain = graph.scope_chain(self.target);
-        let applies = |d: &&crate::graph::Deny| match chain.iter().position(|s| *s == d.scope) {
-            Some(0) => true,
-            Some(_) => d.applies_to_children,
-            None => false,
-        };
-        let universal: Vec<&crate::graph::Deny> = graph.denies.iter().filter(|d| d.everyone).filter(applies).collect();
+        let universal: Vec<_> = graph.denies_at(self.target).into_iter().filter(|d| d.everyone).collect();
         let removed = universal.iter().fold(Caps::EMPTY, |acc, d| acc | d.removes);
         if !self.query.capabilities.without(removed).is_empty() {
             return None;

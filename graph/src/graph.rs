@@ -280,21 +280,28 @@ impl PrivilegeGraph {
         seen
     }
 
-    /// Capabilities that deny assignments take from `actor` at `target` (a scope).
-    pub fn denied_caps(&self, actor: NodeIndex, target: NodeIndex) -> Caps {
+    /// The deny assignments that apply at a scope: those on it, and those above it that apply to children.
+    pub fn denies_at(&self, target: NodeIndex) -> Vec<&Deny> {
         if self.denies.is_empty() {
-            return Caps::EMPTY;
+            return Vec::new();
         }
         let chain = self.scope_chain(target);
-        let relevant: Vec<&Deny> = self
-            .denies
+        self.denies
             .iter()
             .filter(|d| match chain.iter().position(|s| *s == d.scope) {
                 Some(0) => true,
                 Some(_) => d.applies_to_children,
                 None => false,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Capabilities that deny assignments take from `actor` at `target` (a scope).
+    pub fn denied_caps(&self, actor: NodeIndex, target: NodeIndex) -> Caps {
+        if self.denies.is_empty() {
+            return Caps::EMPTY;
+        }
+        let relevant = self.denies_at(target);
         if relevant.is_empty() {
             return Caps::EMPTY;
         }

@@ -210,6 +210,8 @@ impl PrivilegeGraph {
             .iter()
             .filter_map(|u| Some((scope::normalize(&u.id), u.properties.client_id.clone()?.to_ascii_lowercase())))
             .collect();
+        let trusted_issuers: rustc_hash::FxHashSet<(NodeIndex, String)> =
+            trusts.iter().map(|(identity, _, issuer, _)| (*identity, normalize_issuer(issuer))).collect();
         for b in &s.azure.identity_bindings {
             let id = scope::normalize(&b.id);
             let Some(cluster) = id.split("/identitybindings/").next().filter(|c| *c != id) else { continue };
@@ -222,13 +224,7 @@ impl PrivilegeGraph {
                 continue;
             };
             let issuer = b.properties.oidc_issuer.as_ref().and_then(|o| o.oidc_issuer_url.as_deref());
-            let has_credential = issuer.is_some_and(|i| {
-                let i = normalize_issuer(i);
-                s.azure.federated_identity_credentials.iter().any(|f| {
-                    normalize_issuer(&f.properties.issuer) == i
-                        && f.id.to_ascii_lowercase().starts_with(&format!("{resource}/federatedidentitycredentials/"))
-                })
-            });
+            let has_credential = issuer.is_some_and(|i| trusted_issuers.contains(&(identity, normalize_issuer(i))));
             let state = b.properties.provisioning_state.as_deref().unwrap_or("Succeeded");
             let doubt = if !state.eq_ignore_ascii_case("Succeeded") {
                 Some(format!("the binding is {state}, not Succeeded"))
@@ -319,12 +315,7 @@ impl PrivilegeGraph {
     /// The hub of the identities under `scope`, with an edge from each principal whose role there allows
     /// writing federated credentials; `None` when no role there does.
     fn fic_hub(&mut self, scope: NodeIndex, want: Caps) -> Option<NodeIndex> {
-        let writers: Vec<(NodeIndex, usize, u8)> = self
-            .graph
-            .edges_directed(scope, Direction::Incoming)
-            .filter(|e| e.weight().kind == EdgeKind::HasRole && e.weight().caps.intersects(want))
-            .map(|e| (e.source(), e.weight().evidence as usize, e.weight().flags))
-            .collect();
+        let writers = self.grants_at(scope, want);
         if writers.is_empty() {
             return None;
         }
@@ -393,15 +384,15 @@ impl PrivilegeGraph {
 
     /// Role edges on the scope or above it whose capabilities meet `want`: (principal, grant index, flags).
     fn grants_over(&self, scope_node: NodeIndex, want: Caps) -> Vec<(NodeIndex, usize, u8)> {
-        let mut out = Vec::new();
-        for s in self.scope_chain(scope_node) {
-            for e in self.graph.edges_directed(s, Direction::Incoming) {
-                let w = e.weight();
-                if w.kind == EdgeKind::HasRole && w.caps.intersects(want) {
-                    out.push((e.source(), w.evidence as usize, w.flags));
-                }
-            }
-        }
-        out
+        self.scope_chain(scope_node).into_iter().flat_map(|s| self.grants_at(s, want)).collect()
+    }
+
+    /// Role edges on exactly this scope whose capabilities meet `want`: (principal, grant index, flags).
+    fn grants_at(&self, scope: NodeIndex, want: Caps) -> Vec<(NodeIndex, usize, u8)> {
+        self.graph
+            .edges_directed(scope, Direction::Incoming)
+            .filter(|e| e.weight().kind == EdgeKind::HasRole && e.weight().caps.intersects(want))
+            .map(|e| (e.source(), e.weight().evidence as usize, e.weight().flags))
+            .collect()
     }
 }
