@@ -578,14 +578,9 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
     }
     // A Kubernetes binding at the start of the path: take the subject out of it.
     if let Some(note) = path.iter().take(3).find_map(|e| {
-        let w = graph.edge(*e).2;
-        (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
-            .then(|| &graph.notes[w.evidence as usize])
-            .filter(|n| {
-                n.evidence
-                    .first()
-                    .is_some_and(|b| b.starts_with("RoleBinding ") || b.starts_with("ClusterRoleBinding "))
-            })
+        derived_note(graph, *e).filter(|n| {
+            n.evidence.first().is_some_and(|b| b.starts_with("RoleBinding ") || b.starts_with("ClusterRoleBinding "))
+        })
     }) {
         let binding = &note.evidence[0];
         let (kind, rest) = binding.split_once(' ').unwrap_or(("rolebinding", binding));
@@ -606,10 +601,8 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
         // A derived edge that rests on a role assignment (federated-credential control, AKS admin): that
         // assignment is the cut.
         let assignment = path.iter().find_map(|e| {
-            let w = graph.edge(*e).2;
-            (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
-                .then(|| &graph.notes[w.evidence as usize])
-                .and_then(|n| Some((n, n.evidence.first().filter(|id| id.contains(ROLE_ASSIGNMENTS))?)))
+            let n = derived_note(graph, *e)?;
+            Some((n, n.evidence.first().filter(|id| id.contains(ROLE_ASSIGNMENTS))?))
         });
         if let Some(r) = trust_remediation(graph, path) {
             return r;
@@ -648,11 +641,19 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
     Remediation { summary: what, command: Some(format!("az role assignment delete --ids {}", g.assignment_id)) }
 }
 
+/// The explanation of a derived edge (every kind but memberships, role grants and the scope tree, whose
+/// evidence lives elsewhere).
+fn derived_note(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<&crate::graph::EdgeNote> {
+    let w = graph.edge(e).2;
+    (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
+        .then(|| &graph.notes[w.evidence as usize])
+}
+
 /// The cut for a path that starts by exchanging a token: delete the federated credential (ARM) or the AKS
 /// identity binding that lets it in.
 fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
     let (from, to, w) = graph.edge(*path.first()?);
-    let note = graph.notes.get(w.evidence as usize)?;
+    let note = derived_note(graph, *path.first()?)?;
     let id = note.evidence.first()?;
     let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
     let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);

@@ -272,17 +272,7 @@ async fn collect_context(
         gaps.push(gap(CRD_LIST.0, &cluster_name, GapReason::Malformed, None, e));
     }
 
-    let results: Vec<_> = futures::stream::iter(lists)
-        .map(|(api, path)| {
-            let lister = &lister;
-            async move {
-                let pages = lister.list(&path).await;
-                (api, path, pages)
-            }
-        })
-        .buffered(options.concurrency.max(1))
-        .collect()
-        .await;
+    let results = lister.list_all(lists).await;
     let mut refused = Vec::new();
     for (api, path, pages) in results {
         match pages {
@@ -300,17 +290,7 @@ async fn collect_context(
     for (api, path, e) in refused {
         let per_namespace: Vec<(String, String)> =
             namespaces.iter().filter_map(|ns| Some((ns.clone(), namespaced_path(&path, ns)?))).collect();
-        let results: Vec<_> = futures::stream::iter(per_namespace)
-            .map(|(ns, p)| {
-                let lister = &lister;
-                async move {
-                    let pages = lister.list(&p).await;
-                    (ns, p, pages)
-                }
-            })
-            .buffered(options.concurrency.max(1))
-            .collect()
-            .await;
+        let results = lister.list_all(per_namespace).await;
         let mut unread = Vec::new();
         for (ns, p, pages) in results {
             match pages.map(|pages| lister.parse_into(&mut cluster, &p, pages)) {
@@ -482,6 +462,18 @@ struct Lister<'a> {
 }
 
 impl Lister<'_> {
+    /// Several lists at once (`concurrency` in flight), each labelled: (label, path, pages), in input order.
+    async fn list_all(&self, lists: Vec<(String, String)>) -> Vec<(String, String, Result<Vec<String>, ListError>)> {
+        futures::stream::iter(lists)
+            .map(|(label, path)| async move {
+                let pages = self.list(&path).await;
+                (label, path, pages)
+            })
+            .buffered(self.options.concurrency.max(1))
+            .collect()
+            .await
+    }
+
     /// Every page of one list, as the server sent them.
     async fn list(&self, path: &str) -> Result<Vec<String>, ListError> {
         #[derive(Deserialize)]
