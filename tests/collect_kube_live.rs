@@ -12,7 +12,7 @@ use azpath_graph::snapshot::{AzureData, GapReason};
 use azpath_mocks::kube::KubeDump;
 use azpath_mocks::{MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
 use common::kube_fixture::{cluster_id, dump, leaks, tenant_with_cluster, CLIENT_ID};
-use common::{azpath, Run};
+use common::{azpath, run_command};
 
 fn kube_dump() -> KubeDump {
     KubeDump::parse("aks-prod", "kube/aks-prod.json", serde_json::to_string_pretty(&dump()).unwrap()).unwrap()
@@ -175,15 +175,6 @@ async fn contexts_are_checked_before_any_request_and_can_name_their_cluster() {
     assert_eq!(got.clusters[0].cluster, "proxy");
 }
 
-fn run_with(cmd: &mut std::process::Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// The acceptance check: `azpath scan --kube-context` against a live (mock) cluster and `azpath scan
 /// --kube-dump` of the same cluster report the same findings, and neither shows the planted secret. The
 /// cluster is the bundled `aso-workload-identity` tenant's (its ASO credentials carry a planted secret).
@@ -211,12 +202,12 @@ async fn cli_live_and_offline_scans_report_the_same_findings() {
         cmd.args(["scan", "--cloud", "custom", "--arm-url", &arm.arm_url(), "--graph-url", &arm.graph_url()])
             .args(["--kubeconfig", kubeconfig.to_str().unwrap(), "--kube-context", "prod"])
             .args(["--format", "json", "-vvv"]);
-        run_with(&mut cmd)
+        run_command(&mut cmd)
     });
     assert_eq!(live.code, 0, "{}", live.stderr);
     let offline = tokio::task::block_in_place(|| {
         let kube_dump = format!("prod={}", dump_path.display());
-        run_with(
+        run_command(
             azpath()
                 .args(["scan", "--mock", azure_only.to_str().unwrap(), "--kube-dump", &kube_dump])
                 .args(["--format", "json"]),

@@ -354,9 +354,8 @@ fn check_server(url: &http::Uri) -> Result<(), String> {
     match url.scheme_str() {
         Some("https") => Ok(()),
         Some("http") => {
-            let host = url.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            // The same rule as for Azure tokens (`cloud::is_loopback`).
+            let loopback = url::Url::parse(&url.to_string()).is_ok_and(|u| super::cloud::is_loopback(&u));
             if loopback {
                 Ok(())
             } else {

@@ -24,7 +24,12 @@ pub struct Run {
 
 /// Runs `azpath ARGS`.
 pub fn run(args: &[&str]) -> Run {
-    let out = azpath().args(args).output().unwrap();
+    run_command(azpath().args(args))
+}
+
+/// Runs a prepared command (extra environment, say).
+pub fn run_command(command: &mut Command) -> Run {
+    let out = command.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
