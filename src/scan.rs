@@ -1,7 +1,7 @@
 //! Glue between the command line and the collectors: endpoints and credentials from options (or an
 //! in-process mock server for `--mock`), and the `mock` subcommands.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -39,10 +39,8 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
         let tenant = MockTenant::load_or_bundled(name).with_context(|| format!("--mock {name}"))?;
         let kube_servers =
             MockKube::start(&tenant.kube, MockKubeOptions { page_size: 50, ..Default::default() }).await?;
-        let kubeconfig_dir = tempfile::tempdir().context("temporary kubeconfig directory")?;
-        if !tenant.kube.is_empty() {
-            let path = kubeconfig_dir.path().join("kubeconfig");
-            crate::output::write_private(&path, kube_servers.kubeconfig().as_bytes())?;
+        let (_kubeconfig_dir, kubeconfig) = mock_kubeconfig(&tenant, &kube_servers)?;
+        if let Some(path) = kubeconfig {
             live = LiveOptions { kubeconfig: Some(path), all_contexts: true, ..live };
         }
         let server = MockAzure::start(tenant, MockOptions { page_size: 50, ..Default::default() }).await?;
@@ -66,6 +64,18 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
     let mut snap = collect::collect(&endpoints, &source, &options).await?;
     add_kubernetes(&mut snap, kube, &live).await?;
     Ok(snap)
+}
+
+/// Writes a kubeconfig for a tenant's mock clusters into a private temporary directory (removed when the
+/// returned guard drops); no file when the tenant has no cluster.
+fn mock_kubeconfig(tenant: &MockTenant, servers: &MockKube) -> Result<(tempfile::TempDir, Option<PathBuf>)> {
+    let dir = tempfile::tempdir().context("temporary kubeconfig directory")?;
+    if tenant.kube.is_empty() {
+        return Ok((dir, None));
+    }
+    let path = dir.path().join("kubeconfig");
+    crate::output::write_private(&path, servers.kubeconfig().as_bytes())?;
+    Ok((dir, Some(path)))
 }
 
 /// Adds the offline clusters and the live ones (collected now that the AKS clusters are known, to match
@@ -136,13 +146,10 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
                 };
                 let kube = MockKube::start(&t.kube, MockKubeOptions { page_size, ..Default::default() }).await?;
                 // Lives until the server stops.
-                let kubeconfig_dir = tempfile::tempdir().context("temporary kubeconfig directory")?;
-                let kube_args = if t.kube.is_empty() {
-                    String::new()
-                } else {
-                    let path = kubeconfig_dir.path().join("kubeconfig");
-                    crate::output::write_private(&path, kube.kubeconfig().as_bytes())?;
-                    format!(" --kubeconfig {} --all-kube-contexts", path.display())
+                let (_kubeconfig_dir, kubeconfig) = mock_kubeconfig(&t, &kube)?;
+                let kube_args = match kubeconfig {
+                    Some(path) => format!(" --kubeconfig {} --all-kube-contexts", path.display()),
+                    None => String::new(),
                 };
                 let clusters: Vec<String> = t.kube.iter().map(|d| d.cluster.clone()).collect();
                 let server = MockAzure::start(t, options).await?;
