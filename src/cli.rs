@@ -33,7 +33,8 @@ pub enum Command {
         collect: CollectArgs,
         #[command(flatten)]
         analyze: AnalyzeArgs,
-        /// Also keep the collected snapshot in this file.
+        /// Also keep the collected snapshot in this file (owner-only, written atomically; `-` is stdout; a FIFO
+        /// or character device is written into; a symlink or directory is refused).
         #[arg(long, value_name = "FILE")]
         snapshot: Option<PathBuf>,
     },
@@ -41,7 +42,8 @@ pub enum Command {
     Collect {
         #[command(flatten)]
         collect: CollectArgs,
-        /// Snapshot file to write (owner-only permissions, written atomically).
+        /// Snapshot file to write (owner-only permissions, written atomically; `-` is stdout; a FIFO or
+        /// character device is written into; a symlink or directory is refused).
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
@@ -148,7 +150,7 @@ pub enum MockCommand {
         /// Write a tenant directory (servable by `mock serve`) here.
         #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
         output: Option<PathBuf>,
-        /// Write a snapshot file (analyzable by `analyze`) here instead.
+        /// Write a snapshot file (analyzable by `analyze`) here instead (same rules as `collect -o`).
         #[arg(long, value_name = "FILE")]
         snapshot: Option<PathBuf>,
     },
@@ -227,7 +229,9 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Write the report to this file (owner-only, atomic) instead of stdout.
+    /// Write the report to this file (owner-only, atomic) instead of stdout; `-` is stdout. A FIFO or
+    /// character device (`/dev/null`, a named pipe) is written into, never replaced; a symlink or directory is
+    /// refused.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical).

@@ -35,6 +35,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.quiet);
+    if let Err(e) = handle_signals(&cli.command) {
+        eprintln!("error: installing the Ctrl-C handler: {e}");
+        return ExitCode::from(EXIT_ERROR);
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -42,6 +46,17 @@ fn main() -> ExitCode {
             ExitCode::from(if e.is::<UsageError>() { EXIT_USAGE } else { EXIT_ERROR })
         }
     }
+}
+
+/// Ctrl-C and SIGTERM remove the temp files of writes in progress and exit 130 / 143; `mock serve` keeps its
+/// own Ctrl-C handling (it stops its servers and prints what it served).
+fn handle_signals(command: &Command) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if !matches!(command, Command::Mock { command: MockCommand::Serve { .. } }) {
+        return output::remove_temp_files_on_signal();
+    }
+    let _ = command;
+    Ok(())
 }
 
 /// An error in how the command was called (reported with exit code 2).
@@ -72,6 +87,10 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan { collect, analyze, snapshot } => {
             let fail_on = parse_fail_on(&analyze)?;
+            // Refuse a bad output path before collecting, not after.
+            for path in snapshot.iter().chain(&analyze.output) {
+                output::check(path)?;
+            }
             let queries = load_queries(&analyze)?;
             let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             if let Some(path) = &snapshot {
@@ -80,6 +99,7 @@ fn run(cli: Cli) -> Result<u8> {
             report(&snap, &queries, &analyze, fail_on)
         }
         Command::Collect { collect, output } => {
+            output::check(&output)?;
             let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             output::write_private(&output, snap.to_json().as_bytes())?;
             if !cli.quiet {
@@ -202,16 +222,13 @@ fn render_options() -> RenderOptions {
     RenderOptions { width }
 }
 
+/// Writes a rendered report to `--output` (see `output::write_private`: `-` is stdout) or stdout.
 fn emit(bytes: &[u8], path: Option<&Path>) -> Result<()> {
     match path {
-        Some(p) => output::write_private(p, bytes),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)?;
-            out.flush()?;
-            Ok(())
-        }
+        Some(p) => output::write_private(p, bytes)?,
+        None => output::write_stdout(bytes)?,
     }
+    Ok(())
 }
 
 fn paths(
