@@ -12,7 +12,9 @@
 //! context's, then its kubeconfig cluster entry's, as `az aks get-credentials` names them), else it keeps its
 //! context name and `attach` reports it as unlinked. Credentials go only to the context's server, over https
 //! or to a loopback http server. A list that fails (403 on Secrets, say) is a coverage gap naming what it may
-//! hide; the other lists of the cluster are still read.
+//! hide; the other lists of the cluster are still read. A list that loops (a `continue` token seen before), goes
+//! on past [`LiveOptions::max_pages`], sends a page over [`LiveOptions::max_page_bytes`] or a request that outlasts
+//! [`LiveOptions::request_timeout`] stops with a gap, keeping what it read.
 
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
