@@ -1,17 +1,19 @@
 //! `--kube-context`: Kubernetes objects read live through a kubeconfig, from mock API servers (paging,
 //! throttling, 403s, bad tokens, unreachable and insecure servers), against the same cluster read offline
-//! with `--kube-dump`: the same objects, the same findings, and no secret value anywhere.
+//! with `--kube-dump`: the same objects, the same findings, and no secret value anywhere; and servers that
+//! misbehave (looping `continue` tokens, pages past the caps, drip-fed bodies) end in a gap.
 
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use azpath::collect::kube_live::{self, KubeContextSpec, KubeLiveError, LiveOptions};
 use azpath_graph::kube::KubeCluster;
 use azpath_graph::snapshot::{AzureData, GapReason};
 use azpath_mocks::kube::KubeDump;
 use azpath_mocks::{MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
-use common::kube_fixture::{cluster_id, dump, leaks, tenant_with_cluster, CLIENT_ID};
+use common::kube_fixture::{cluster_id, dump, leaks, tenant_with_cluster, Misbehaving, Reply, CLIENT_ID};
 use common::{azpath, run_command};
 
 fn kube_dump() -> KubeDump {
@@ -249,4 +251,123 @@ async fn a_failing_credential_plugin_is_a_gap_that_shows_no_secret() {
     assert!(gap.message.contains("exec credential plugin failed"), "{}", gap.message);
     assert!(!gap.message.contains("PLANTED"), "{}", gap.message);
     assert_eq!(kube.stats().total(), 0, "no request without a credential");
+}
+
+/// A cluster whose `/api/v1/secrets` is answered by `rule` (the rest by the mock API server), and the
+/// kubeconfig pointing at it.
+async fn misbehaving_secrets(
+    tmp: &Path,
+    rule: impl Fn(&str) -> Option<Reply> + Send + Sync + 'static,
+) -> (MockKube, Misbehaving, std::path::PathBuf) {
+    let kube = MockKube::start(&[kube_dump()], MockKubeOptions::default()).await.unwrap();
+    let url = kube.url("aks-prod").unwrap();
+    let front = Misbehaving::start(&url, move |target| {
+        let (path, _) = target.split_once('?').unwrap_or((target, ""));
+        if path == "/api/v1/secrets" {
+            rule(target)
+        } else {
+            None
+        }
+    });
+    let kubeconfig = write_kubeconfig(tmp, &kube.kubeconfig().replace(&url, front.url()));
+    (kube, front, kubeconfig)
+}
+
+/// The `continue` token a request carries.
+fn continue_token(target: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+    url.query_pairs().find(|(k, _)| k == "continue").map(|(_, v)| v.into_owned())
+}
+
+/// A page of one Secret named `s-<token>` that says `next` is the next page.
+fn secret_page(token: Option<&str>, next: &str) -> Reply {
+    let name = format!("s-{}", token.unwrap_or("first"));
+    let page = serde_json::json!({
+        "kind": "SecretList", "apiVersion": "v1", "metadata": {"continue": next},
+        "items": [{"metadata": {"name": name, "namespace": "team-a"}, "type": "Opaque"}]
+    });
+    Reply::Json(200, page.to_string())
+}
+
+/// What every misbehaving-Secrets test checks: one `kube.secrets` gap of this reason, and the rest of the
+/// cluster read.
+fn one_secrets_gap(got: &kube_live::LiveCollection, reason: GapReason) -> String {
+    let [gap] = &got.gaps[..] else { panic!("one gap: {:?}", got.gaps) };
+    assert_eq!((gap.api.as_str(), gap.reason, gap.scope.clone()), ("kube.secrets", reason, cluster_id()));
+    let c = &got.clusters[0];
+    assert_eq!((c.namespaces.len(), c.role_bindings.len(), c.deployments.len()), (1, 1, 1), "the rest is read");
+    gap.message.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_tokens_that_alternate_end_in_a_page_loop_gap_keeping_what_was_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    // A, B, A, B…: never the same token twice in a row.
+    let (_kube, front, kubeconfig) = misbehaving_secrets(tmp.path(), |target| {
+        let token = continue_token(target);
+        Some(secret_page(token.as_deref(), if token.as_deref() == Some("A") { "B" } else { "A" }))
+    })
+    .await;
+    let plain = options(&kubeconfig, &["aks-prod"]);
+    let run = kube_live::collect(&plain, &azure);
+    let got = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the list ends").unwrap();
+    let message = one_secrets_gap(&got, GapReason::PageLoop);
+    assert!(message.contains("/api/v1/secrets") && message.contains("after 3 pages"), "{message}");
+    assert_eq!(front.requests("/api/v1/secrets"), 3, "first, A, B, then A again is a loop");
+    let mut names: Vec<&str> = got.clusters[0].secrets.iter().map(|s| s.metadata.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["s-A", "s-B", "s-first"], "the pages read are kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_tokens_that_never_end_stop_at_the_page_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    let (_kube, front, kubeconfig) = misbehaving_secrets(tmp.path(), |target| {
+        let token = continue_token(target);
+        let n: u64 = token.as_deref().map_or(0, |t| t.trim_start_matches('t').parse().unwrap());
+        Some(secret_page(token.as_deref(), &format!("t{}", n + 1)))
+    })
+    .await;
+    let capped = LiveOptions { max_pages: 5, ..options(&kubeconfig, &["aks-prod"]) };
+    let run = kube_live::collect(&capped, &azure);
+    let got = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the list ends").unwrap();
+    let message = one_secrets_gap(&got, GapReason::PageLoop);
+    assert!(message.contains("/api/v1/secrets") && message.contains("5 pages"), "{message}");
+    assert_eq!(front.requests("/api/v1/secrets"), 5);
+    assert_eq!(got.clusters[0].secrets.len(), 5, "the pages read are kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_larger_than_the_body_cap_is_a_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    // A server that ignores `limit`: 2,000 Secrets in one page, about 200 KB.
+    let (_kube, _front, kubeconfig) = misbehaving_secrets(tmp.path(), |_| {
+        let items: Vec<_> = (0..2000)
+            .map(|i| serde_json::json!({"metadata": {"name": format!("secret-{i:04}-padding-padding-padding-padding"), "namespace": "team-a"}, "type": "Opaque"}))
+            .collect();
+        Some(Reply::Json(200, serde_json::json!({"kind": "SecretList", "apiVersion": "v1", "items": items}).to_string()))
+    })
+    .await;
+    let capped = LiveOptions { max_page_bytes: 64 * 1024, ..options(&kubeconfig, &["aks-prod"]) };
+    let got = kube_live::collect(&capped, &azure).await.unwrap();
+    let message = one_secrets_gap(&got, GapReason::Malformed);
+    assert!(message.contains("/api/v1/secrets") && message.contains("larger than 64 KiB"), "{message}");
+    assert!(got.clusters[0].secrets.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drip_fed_body_ends_at_the_request_deadline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    let (_kube, front, kubeconfig) =
+        misbehaving_secrets(tmp.path(), |_| Some(Reply::Drip(Duration::from_millis(300)))).await;
+    let timed = LiveOptions { request_timeout: Duration::from_secs(1), ..options(&kubeconfig, &["aks-prod"]) };
+    let run = kube_live::collect(&timed, &azure);
+    let got = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the list ends").unwrap();
+    let message = one_secrets_gap(&got, GapReason::Transport);
+    assert!(message.contains("/api/v1/secrets") && message.contains("deadline of 1 s exceeded"), "{message}");
+    assert_eq!(front.requests("/api/v1/secrets"), 1, "a deadline is not retried");
 }

@@ -12,8 +12,11 @@
 //! context's, then its kubeconfig cluster entry's, as `az aks get-credentials` names them), else it keeps its
 //! context name and `attach` reports it as unlinked. Credentials go only to the context's server, over https
 //! or to a loopback http server. A list that fails (403 on Secrets, say) is a coverage gap naming what it may
-//! hide; the other lists of the cluster are still read.
+//! hide; the other lists of the cluster are still read. A list that loops (a `continue` token seen before), goes
+//! on past [`LiveOptions::max_pages`], sends a page over [`LiveOptions::max_page_bytes`] or a request that outlasts
+//! [`LiveOptions::request_timeout`] stops with a gap, keeping what it read.
 
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -87,7 +90,25 @@ pub struct LiveOptions {
     pub max_attempts: usize,
     /// First backoff; doubled per attempt unless the server says `retryAfterSeconds`.
     pub initial_backoff: Duration,
+    /// Most pages one list may have ([`MAX_PAGES`]); a list still going on after them stops with a
+    /// `PageLoop` gap, keeping what was read.
+    pub max_pages: usize,
+    /// Largest response body read ([`MAX_PAGE_BYTES`]), so a server ignoring `limit` cannot exhaust memory;
+    /// a larger page ends its list with a `Malformed` gap.
+    pub max_page_bytes: usize,
+    /// Deadline of each request attempt, from sending it to the last byte of its body ([`REQUEST_TIMEOUT`]).
+    /// kube-rs's own timeout is per read, so a body drip-fed a byte at a time would otherwise never end;
+    /// past the deadline the list ends with a `Transport` gap.
+    pub request_timeout: Duration,
 }
+
+/// Default of [`LiveOptions::max_pages`]: as for ARM and Graph listings.
+pub const MAX_PAGES: usize = 10_000;
+/// Default of [`LiveOptions::max_page_bytes`]: 64 MiB, as for ARM and Graph responses (a page of 500 objects
+/// is a few megabytes).
+pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Default of [`LiveOptions::request_timeout`]: 300 s.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for LiveOptions {
     fn default() -> Self {
@@ -99,6 +120,9 @@ impl Default for LiveOptions {
             page_size: 500,
             max_attempts: 6,
             initial_backoff: Duration::from_millis(500),
+            max_pages: MAX_PAGES,
+            max_page_bytes: MAX_PAGE_BYTES,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -243,67 +267,87 @@ async fn collect_context(
     };
     tracing::info!(context, server = %server, cluster = %cluster_name, "collecting Kubernetes objects");
     let lister = Lister { client, context, cluster: &cluster_name, options };
-    let mut cluster = KubeCluster {
+    let cluster = KubeCluster {
         cluster: cluster_name.clone(),
         source: scope.clone(),
-        server: Some(server.clone()),
+        server: Some(server),
         ..Default::default()
     };
-    let mut gaps = Vec::new();
+    let mut read = ClusterRead { lister, cluster, gaps: Vec::new() };
 
     // The CRD list first, on its own: it is also the reachability probe, so an unreachable cluster or a
     // rejected credential is one gap, not one per list.
-    let crd_text = match lister.list(CRD_LIST.1).await {
-        Ok(pages) => pages,
-        Err(e) if matches!(e.reason, GapReason::Transport | GapReason::Unauthorized | GapReason::NoCredential) => {
-            return fail(e.reason, format!("context `{context}` ({server}): {}", e.message));
-        }
-        Err(e) => {
-            gaps.push(gap(CRD_LIST.0, &cluster_name, e.reason, e.status, e.message));
-            Vec::new()
-        }
-    };
+    let mut crds = read.lister.list(CRD_LIST.1).await;
+    if let Some(e) = crds.error.as_ref().filter(|e| crds.pages == 0 && e.fails_context()) {
+        let server = read.cluster.server.as_deref().unwrap_or_default();
+        return fail(e.reason, format!("context `{context}` ({server}): {}", e.message));
+    }
     let mut lists: Vec<(String, String)> =
         CORE_LISTS.iter().map(|(api, path)| (api.to_string(), path.to_string())).collect();
-    for page in &crd_text {
-        lists.extend(custom_resource_lists(page));
-    }
-    if let Err(e) = lister.parse_into(&mut cluster, CRD_LIST.1, crd_text) {
-        gaps.push(gap(CRD_LIST.0, &cluster_name, GapReason::Malformed, None, e));
+    lists.append(&mut crds.custom_lists);
+    read.add(CRD_LIST.0, CRD_LIST.1, crds);
+    let refused = read.lists(lists).await;
+    read.by_namespace(refused).await;
+    read.finish()
+}
+
+/// One context's read in progress: lists go through `lister`, their objects into `cluster` and their
+/// failures into `gaps`.
+struct ClusterRead<'a> {
+    lister: Lister<'a>,
+    cluster: KubeCluster,
+    gaps: Vec<CoverageGap>,
+}
+
+impl ClusterRead<'_> {
+    /// Reads `(api, path)` lists at once; returns those refused cluster-wide (403) that may still be read
+    /// namespace by namespace.
+    async fn lists(&mut self, lists: Vec<(String, String)>) -> Vec<(String, String, ListError)> {
+        let mut refused = Vec::new();
+        for (api, path, listed) in self.lister.list_all(lists).await {
+            if let Some(e) = self.add(&api, &path, listed) {
+                refused.push((api, path, e));
+            }
+        }
+        refused
     }
 
-    let results = lister.list_all(lists).await;
-    let mut refused = Vec::new();
-    for (api, path, pages) in results {
-        match pages {
-            Ok(pages) => {
-                if let Err(e) = lister.parse_into(&mut cluster, &path, pages) {
-                    gaps.push(gap(&api, &cluster_name, GapReason::Malformed, None, e));
+    /// Keeps what a list read; its failure becomes a gap, except a 403 on the first page of a list of
+    /// namespaced objects, which is returned to be tried namespace by namespace.
+    fn add(&mut self, api: &str, path: &str, listed: Listed) -> Option<ListError> {
+        kube_dump::merge(&mut self.cluster, listed.objects);
+        let e = listed.error?;
+        if e.status == Some(403) && listed.pages == 0 && namespaced_path(path, "").is_some() {
+            return Some(e);
+        }
+        self.gaps.push(gap(api, self.lister.cluster, e.reason, e.status, e.message));
+        None
+    }
+
+    /// A caller refused cluster-wide (common for Secrets) may still read some namespaces: lists those one by
+    /// one, for every namespace the other lists named; what stays unread is a gap naming the namespaces.
+    async fn by_namespace(&mut self, refused: Vec<(String, String, ListError)>) {
+        let namespaces = namespaces_seen(&self.cluster);
+        for (api, path, e) in refused {
+            let per_namespace: Vec<(String, String)> =
+                namespaces.iter().filter_map(|ns| Some((ns.clone(), namespaced_path(&path, ns)?))).collect();
+            let mut unread = Vec::new();
+            for (ns, _, listed) in self.lister.list_all(per_namespace).await {
+                kube_dump::merge(&mut self.cluster, listed.objects);
+                if listed.error.is_some() {
+                    unread.push(ns);
                 }
             }
-            Err(e) if e.status == Some(403) && namespaced_path(&path, "").is_some() => refused.push((api, path, e)),
-            Err(e) => gaps.push(gap(&api, &cluster_name, e.reason, e.status, e.message)),
-        }
-    }
-    // A caller refused cluster-wide (common for Secrets) may still read some namespaces: list those one by one.
-    let namespaces = namespaces_seen(&cluster);
-    for (api, path, e) in refused {
-        let per_namespace: Vec<(String, String)> =
-            namespaces.iter().filter_map(|ns| Some((ns.clone(), namespaced_path(&path, ns)?))).collect();
-        let results = lister.list_all(per_namespace).await;
-        let mut unread = Vec::new();
-        for (ns, p, pages) in results {
-            match pages.map(|pages| lister.parse_into(&mut cluster, &p, pages)) {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => unread.push(ns),
+            if !namespaces.is_empty() && unread.is_empty() {
+                let context = self.lister.context;
+                tracing::info!(context, path = %path, namespaces = namespaces.len(), "read namespace by namespace");
+                continue;
             }
-        }
-        if namespaces.is_empty() || !unread.is_empty() {
-            let shown: Vec<&str> = unread.iter().take(10).map(String::as_str).collect();
-            let more = if unread.len() > 10 { format!(" and {} more", unread.len() - 10) } else { String::new() };
             let message = if namespaces.is_empty() {
                 e.message
             } else {
+                let shown: Vec<&str> = unread.iter().take(10).map(String::as_str).collect();
+                let more = if unread.len() > 10 { format!(" and {} more", unread.len() - 10) } else { String::new() };
                 format!(
                     "{}; namespace by namespace, {} of {} namespaces were refused too: {}{more}",
                     e.message,
@@ -312,16 +356,19 @@ async fn collect_context(
                     shown.join(", ")
                 )
             };
-            gaps.push(gap(&api, &cluster_name, e.reason, e.status, message));
-        } else {
-            tracing::info!(context, path = %path, namespaces = namespaces.len(), "read namespace by namespace");
+            self.gaps.push(gap(&api, self.lister.cluster, e.reason, e.status, message));
         }
     }
-    for g in &gaps {
-        tracing::warn!(context, api = %g.api, "{}", g.message);
+
+    /// The cluster read and its gaps, logged.
+    fn finish(self) -> (Option<KubeCluster>, Vec<CoverageGap>) {
+        let context = self.lister.context;
+        for g in &self.gaps {
+            tracing::warn!(context, api = %g.api, "{}", g.message);
+        }
+        tracing::info!(context, objects = kube_dump::object_count(&self.cluster), "Kubernetes objects collected");
+        (Some(self.cluster), self.gaps)
     }
-    tracing::info!(context, objects = kube_dump::object_count(&cluster), "Kubernetes objects collected");
-    (Some(cluster), gaps)
 }
 
 /// The path of a cluster-wide list of namespaced objects, narrowed to namespace `ns`
@@ -445,13 +492,48 @@ fn custom_resource_lists(page: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A failed list.
+/// Why a list failed or stopped early.
 #[derive(Debug)]
 struct ListError {
     reason: GapReason,
     status: Option<u16>,
     message: String,
 }
+
+impl ListError {
+    fn new(reason: GapReason, status: Option<u16>, message: String) -> Self {
+        ListError { reason, status, message }
+    }
+
+    /// Whether this failure on the first request of a context means the whole context is unreadable.
+    fn fails_context(&self) -> bool {
+        matches!(self.reason, GapReason::Transport | GapReason::Unauthorized | GapReason::NoCredential)
+    }
+}
+
+/// What one list gave: the objects of every page read, parsed (and sanitized) as each page came so that raw
+/// pages are not kept, and why it stopped early, if it did: the objects read before are kept, true but
+/// incomplete.
+#[derive(Debug, Default)]
+struct Listed {
+    objects: KubeCluster,
+    /// For the CRD list: the lists of the custom resources azpath reads.
+    custom_lists: Vec<(String, String)>,
+    /// Pages read.
+    pages: usize,
+    error: Option<ListError>,
+}
+
+/// What one request attempt got back.
+enum Answer {
+    /// A 2xx body.
+    Body(String),
+    /// An error status (the HTTP one) and the `Status` the body held (or its text).
+    Failed(u16, Box<kube::core::Status>),
+}
+
+/// Longest server error text kept in a gap.
+const MAX_ERROR_TEXT: usize = 500;
 
 struct Lister<'a> {
     client: kube::Client,
@@ -461,20 +543,79 @@ struct Lister<'a> {
 }
 
 impl Lister<'_> {
-    /// Several lists at once (`concurrency` in flight), each labelled: (label, path, pages), in input order.
-    async fn list_all(&self, lists: Vec<(String, String)>) -> Vec<(String, String, Result<Vec<String>, ListError>)> {
+    /// Several lists at once (`concurrency` in flight), each labelled: (label, path, what it gave), in input
+    /// order.
+    async fn list_all(&self, lists: Vec<(String, String)>) -> Vec<(String, String, Listed)> {
         futures::stream::iter(lists)
             .map(|(label, path)| async move {
-                let pages = self.list(&path).await;
-                (label, path, pages)
+                let listed = self.list(&path).await;
+                (label, path, listed)
             })
             .buffered(self.options.concurrency.max(1))
             .collect()
             .await
     }
 
-    /// Every page of one list, as the server sent them.
-    async fn list(&self, path: &str) -> Result<Vec<String>, ListError> {
+    /// Every page of one list; a `410 Gone` on an expired continue token starts it over once.
+    async fn list(&self, path: &str) -> Listed {
+        let mut listed = Listed::default();
+        let mut restarted = false;
+        loop {
+            match self.pages(path, &mut listed).await {
+                Ok(()) => return listed,
+                Err(e) if e.status == Some(410) && listed.pages > 0 && !restarted => {
+                    tracing::debug!(context = self.context, path, "continue token expired, listing again");
+                    restarted = true;
+                    listed = Listed::default();
+                }
+                Err(e) => {
+                    listed.error = Some(e);
+                    return listed;
+                }
+            }
+        }
+    }
+
+    /// Follows `metadata.continue` from the first page, into `listed`. Stops at a token the server sent
+    /// before (a page loop, however long its cycle) and after [`LiveOptions::max_pages`] pages.
+    async fn pages(&self, path: &str, listed: &mut Listed) -> Result<(), ListError> {
+        // Tokens are remembered by a keyed hash: a server cannot make azpath keep its tokens' bytes.
+        let hasher = std::hash::RandomState::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut next: Option<String> = None;
+        loop {
+            let text = self.get(&self.page_url(path, next.as_deref())).await?;
+            listed.pages += 1;
+            let Some(token) = self.read_page(path, &text, listed)? else { return Ok(()) };
+            let pages = listed.pages;
+            if !seen.insert(hasher.hash_one(&token)) {
+                let message =
+                    format!("GET {path}: the server sent a continue token it had sent before, after {pages} pages; the list stops there");
+                return Err(ListError::new(GapReason::PageLoop, None, message));
+            }
+            if pages >= self.options.max_pages.max(1) {
+                let message = format!(
+                    "GET {path}: still more pages after {pages} pages, the most one list may have; the list stops there"
+                );
+                return Err(ListError::new(GapReason::PageLoop, None, message));
+            }
+            next = Some(token);
+        }
+    }
+
+    /// The path and query of one page: `limit`, and the continue token after the first page.
+    fn page_url(&self, path: &str, token: Option<&str>) -> String {
+        let mut url = url::Url::parse("http://k8s.invalid").expect("static URL");
+        url.set_path(path);
+        url.query_pairs_mut().append_pair("limit", &self.options.page_size.max(1).to_string());
+        if let Some(token) = token {
+            url.query_pairs_mut().append_pair("continue", token);
+        }
+        format!("{}?{}", url.path(), url.query().unwrap_or(""))
+    }
+
+    /// Parses (and sanitizes) one page into `listed`; returns its continue token, if any.
+    fn read_page(&self, path: &str, text: &str, listed: &mut Listed) -> Result<Option<String>, ListError> {
         #[derive(Deserialize)]
         struct Head {
             #[serde(default)]
@@ -485,47 +626,21 @@ impl Lister<'_> {
             #[serde(default, rename = "continue")]
             next: Option<String>,
         }
-        let mut pages = Vec::new();
-        let mut next: Option<String> = None;
-        let mut restarted = false;
-        loop {
-            let mut url = url::Url::parse("http://k8s.invalid").expect("static URL");
-            url.set_path(path);
-            url.query_pairs_mut().append_pair("limit", &self.options.page_size.max(1).to_string());
-            if let Some(token) = &next {
-                url.query_pairs_mut().append_pair("continue", token);
-            }
-            let path_and_query = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-            let text = match self.get(&path_and_query).await {
-                Ok(t) => t,
-                // The continue token expired (410 Gone): start the list over once.
-                Err(e) if e.status == Some(410) && next.is_some() && !restarted => {
-                    tracing::debug!(context = self.context, path, "continue token expired, listing again");
-                    restarted = true;
-                    pages.clear();
-                    next = None;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let head: Head = serde_json::from_str(&text).map_err(|e| ListError {
-                reason: GapReason::Malformed,
-                status: None,
-                message: format!("GET {path}: not a Kubernetes list: {}", line_and_column(&e)),
-            })?;
-            pages.push(text);
-            match head.metadata.and_then(|m| m.next).filter(|t| !t.is_empty()) {
-                Some(token) if Some(&token) == next.as_ref() => {
-                    return Err(ListError {
-                        reason: GapReason::PageLoop,
-                        status: None,
-                        message: format!("GET {path}: the server returned the same continue token twice"),
-                    })
-                }
-                Some(token) => next = Some(token),
-                None => return Ok(pages),
-            }
+        let head: Head = serde_json::from_str(text).map_err(|e| {
+            let message = format!("GET {path}: not a Kubernetes list: {}", line_and_column(&e));
+            ListError::new(GapReason::Malformed, None, message)
+        })?;
+        let source = format!("context {}: GET {path} (page {})", self.context, listed.pages);
+        let parsed = kube_dump::parse_counted(text, &source, self.cluster)
+            .map_err(|e| ListError::new(GapReason::Malformed, None, e.to_string()))?;
+        if !parsed.skipped.is_empty() {
+            tracing::debug!(context = self.context, path, skipped = ?parsed.skipped, "skipped objects");
         }
+        kube_dump::merge(&mut listed.objects, parsed.cluster);
+        if path == CRD_LIST.1 {
+            listed.custom_lists.extend(custom_resource_lists(text));
+        }
+        Ok(head.metadata.and_then(|m| m.next).filter(|t| !t.is_empty()))
     }
 
     /// One GET, retried on 429/503/504 as the server asks (`retryAfterSeconds`) or with backoff.
@@ -540,65 +655,95 @@ impl Lister<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = http::Request::get(path_and_query).body(Vec::new()).map_err(|e| ListError {
-                reason: GapReason::HttpError,
-                status: None,
-                message: format!("GET {shown}: {e}"),
-            })?;
-            match self.client.request_text(request).await {
-                Ok(text) => {
+            let (code, status) = match self.attempt(path_and_query, shown).await? {
+                Answer::Body(text) => {
                     tracing::debug!(context = self.context, path = shown, attempt, bytes = text.len(), "listed");
                     return Ok(text);
                 }
-                Err(kube::Error::Api(status)) => {
-                    let code = status.code;
-                    let retryable = matches!(code, 429 | 503 | 504);
-                    if retryable && attempt < self.options.max_attempts.max(1) {
-                        let asked = status.details.as_ref().map(|d| d.retry_after_seconds).unwrap_or(0);
-                        let wait = match asked {
-                            0 => backoff.next().unwrap_or(Duration::from_secs(1)),
-                            s => Duration::from_secs(u64::from(s)),
-                        };
-                        tracing::debug!(context = self.context, path = shown, code, ?wait, "throttled, retrying");
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    let reason = match code {
-                        401 => GapReason::Unauthorized,
-                        403 => GapReason::Forbidden,
-                        404 => GapReason::NotFound,
-                        429 | 503 | 504 if retryable => GapReason::Throttled,
-                        _ => GapReason::HttpError,
-                    };
-                    let said = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
-                    return Err(ListError {
-                        reason,
-                        status: Some(code),
-                        message: format!("GET {shown}: {code} {}", said.trim()),
-                    });
-                }
-                Err(e) => {
-                    return Err(ListError {
-                        reason: GapReason::Transport,
-                        status: None,
-                        message: format!("GET {shown}: {}", redacted_chain(&e)),
-                    })
-                }
+                Answer::Failed(code, status) => (code, status),
+            };
+            let retryable = matches!(code, 429 | 503 | 504);
+            if retryable && attempt < self.options.max_attempts.max(1) {
+                let asked = status.details.as_ref().map(|d| d.retry_after_seconds).unwrap_or(0);
+                let wait = match asked {
+                    0 => backoff.next().unwrap_or(Duration::from_secs(1)),
+                    s => Duration::from_secs(u64::from(s)),
+                };
+                tracing::debug!(context = self.context, path = shown, code, ?wait, "throttled, retrying");
+                tokio::time::sleep(wait).await;
+                continue;
             }
+            let reason = match code {
+                401 => GapReason::Unauthorized,
+                403 => GapReason::Forbidden,
+                404 => GapReason::NotFound,
+                429 | 503 | 504 => GapReason::Throttled,
+                _ => GapReason::HttpError,
+            };
+            let said = if status.message.is_empty() { &status.reason } else { &status.message };
+            let said: String = said.trim().chars().take(MAX_ERROR_TEXT).collect();
+            return Err(ListError::new(reason, Some(code), format!("GET {shown}: {code} {said}")));
         }
     }
 
-    /// Parses (and sanitizes) the pages of one list into `cluster`.
-    fn parse_into(&self, cluster: &mut KubeCluster, path: &str, pages: Vec<String>) -> Result<(), String> {
-        for (i, page) in pages.into_iter().enumerate() {
-            let source = format!("context {}: GET {path} (page {})", self.context, i + 1);
-            let parsed = kube_dump::parse_counted(&page, &source, self.cluster).map_err(|e| e.to_string())?;
-            if !parsed.skipped.is_empty() {
-                tracing::debug!(context = self.context, path, skipped = ?parsed.skipped, "skipped objects");
-            }
-            kube_dump::merge(cluster, parsed.cluster);
+    /// One request attempt, from sending it to the last byte of its body, within
+    /// [`LiveOptions::request_timeout`].
+    async fn attempt(&self, path_and_query: &str, shown: &str) -> Result<Answer, ListError> {
+        let deadline = self.options.request_timeout;
+        match tokio::time::timeout(deadline, self.exchange(path_and_query, shown)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ListError::new(
+                GapReason::Transport,
+                None,
+                format!(
+                    "GET {shown}: deadline of {} s exceeded (the whole request, body included)",
+                    deadline.as_secs_f64()
+                ),
+            )),
         }
-        Ok(())
+    }
+
+    /// Sends one GET and reads its body, up to [`LiveOptions::max_page_bytes`].
+    async fn exchange(&self, path_and_query: &str, shown: &str) -> Result<Answer, ListError> {
+        use http_body_util::BodyExt;
+        let request = http::Request::get(path_and_query)
+            .body(kube::client::Body::empty())
+            .map_err(|e| ListError::new(GapReason::HttpError, None, format!("GET {shown}: {e}")))?;
+        let response =
+            self.client.send(request).await.map_err(|e| {
+                ListError::new(GapReason::Transport, None, format!("GET {shown}: {}", redacted_chain(&e)))
+            })?;
+        let code = response.status().as_u16();
+        let limit = self.options.max_page_bytes;
+        let body = http_body_util::Limited::new(response.into_body(), limit).collect().await.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                let message = format!("GET {shown}: response body larger than {}", bytes_shown(limit));
+                ListError::new(GapReason::Malformed, Some(code), message)
+            } else {
+                let message = format!("GET {shown}: reading the body: {}", redacted_chain(&*e));
+                ListError::new(GapReason::Transport, Some(code), message)
+            }
+        })?;
+        let body = body.to_bytes();
+        if (200..300).contains(&code) {
+            return String::from_utf8(body.to_vec()).map(Answer::Body).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                ListError::new(GapReason::Malformed, Some(code), format!("GET {shown}: body not UTF-8 at byte {at}"))
+            });
+        }
+        // Not every error body is a `Status`: a proxy may send text or HTML.
+        let status = serde_json::from_slice::<kube::core::Status>(&body)
+            .unwrap_or_else(|_| kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "").with_code(code));
+        Ok(Answer::Failed(code, Box::new(status)))
+    }
+}
+
+/// A byte count as the caps are written (`64 MiB`, `64 KiB`).
+fn bytes_shown(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }
 
