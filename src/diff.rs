@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use azpath_graph::findings::{Finding, PostureFinding, QueryInfo, Report};
 
+use crate::render::text::write_line;
 use crate::render::{self, Format, RenderOptions};
 
 /// Version of the diff JSON format. 2: adds `new_posture`, `resolved_posture` and `unchanged_posture`.
@@ -69,7 +70,8 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
 }
 
 /// Renders a diff: JSON as is; table, DOT and SARIF show the new findings (DOT draws only their paths).
-pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
+/// `options` size the table.
+pub fn render(d: &Diff, format: Format, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let as_report = |findings: &[Finding], posture: &[PostureFinding], with_rules: bool| Report {
         schema_version: azpath_graph::findings::REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -88,39 +90,40 @@ pub fn render(d: &Diff, format: Format, out: &mut dyn Write) -> io::Result<()> {
         }
         Format::Dot => render::render_dot(&as_report(&d.new, &[], false), out),
         Format::Sarif => render::render_sarif(&as_report(&d.new, &d.new_posture, true), out),
-        Format::Table => {
-            writeln!(
-                out,
-                "New findings: {}   Resolved: {}   Unchanged: {}",
-                d.new.len(),
-                d.resolved.len(),
-                d.unchanged
-            )?;
-            writeln!(
-                out,
-                "New posture findings: {}   Resolved: {}   Unchanged: {}",
-                d.new_posture.len(),
-                d.resolved_posture.len(),
-                d.unchanged_posture
-            )?;
-            if !d.new.is_empty() || !d.new_posture.is_empty() {
-                writeln!(out, "\n=== New ===")?;
-                render::render_table(&as_report(&d.new, &d.new_posture, false), RenderOptions::default(), out)?;
-            }
-            if !d.resolved.is_empty() || !d.resolved_posture.is_empty() {
-                writeln!(out, "\n=== Resolved ===")?;
-                for f in &d.resolved {
-                    writeln!(
-                        out,
-                        "  [{}] {}: {} → {}",
-                        f.severity, f.query_id, f.source.display_name, f.target.display_name
-                    )?;
-                }
-                for f in &d.resolved_posture {
-                    writeln!(out, "  [{}] {}: {}", f.severity, f.check_id, f.resource.display_name)?;
-                }
-            }
-            Ok(())
+        Format::Table => render_table(d, &as_report(&d.new, &d.new_posture, false), options, out),
+    }
+}
+
+/// The table format of a diff: counts, the new findings as report tables, the resolved ones as lines.
+fn render_table(d: &Diff, new: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    write_line(
+        out,
+        &format!("New findings: {}   Resolved: {}   Unchanged: {}", d.new.len(), d.resolved.len(), d.unchanged),
+    )?;
+    write_line(
+        out,
+        &format!(
+            "New posture findings: {}   Resolved: {}   Unchanged: {}",
+            d.new_posture.len(),
+            d.resolved_posture.len(),
+            d.unchanged_posture
+        ),
+    )?;
+    if !d.new.is_empty() || !d.new_posture.is_empty() {
+        write_line(out, "")?;
+        write_line(out, "=== New ===")?;
+        render::render_table(new, options, out)?;
+    }
+    if !d.resolved.is_empty() || !d.resolved_posture.is_empty() {
+        write_line(out, "")?;
+        write_line(out, "=== Resolved ===")?;
+        for f in &d.resolved {
+            let (from, to) = (&f.source.display_name, &f.target.display_name);
+            write_line(out, &format!("  [{}] {}: {from} → {to}", f.severity, f.query_id))?;
+        }
+        for f in &d.resolved_posture {
+            write_line(out, &format!("  [{}] {}: {}", f.severity, f.check_id, f.resource.display_name))?;
         }
     }
+    Ok(())
 }

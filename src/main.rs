@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render::text::visible(&format!("{e:#}")));
             ExitCode::from(if e.is::<UsageError>() { EXIT_USAGE } else { EXIT_ERROR })
         }
     }
@@ -124,20 +124,14 @@ fn run(cli: Cli) -> Result<u8> {
             let after = finish(engine::analyze(&read_snapshot(&new)?, &queries, options), &analyze.only);
             let diff = azpath::diff::diff(&before, &after);
             let mut buf = Vec::new();
-            azpath::diff::render(&diff, analyze.format, &mut buf)?;
+            azpath::diff::render(&diff, analyze.format, render_options(), &mut buf)?;
             emit(&buf, analyze.output.as_deref())?;
             Ok(exit_for(&diff.new, &diff.new_posture, fail_on))
         }
         Command::Queries { command } => match command {
             QueriesCommand::List { queries } => {
                 let all = queries::load(queries.as_deref(), &[])?;
-                let mut out = std::io::stdout().lock();
-                for q in all {
-                    writeln!(out, "{:<46} {:<9} {}", q.id, q.severity.as_str(), q.title)?;
-                }
-                for c in posture::CHECKS {
-                    writeln!(out, "{:<46} {:<9} {} (posture)", c.id, c.severity.as_str(), c.title)?;
-                }
+                render::render_query_list(&all, posture::CHECKS, &mut std::io::stdout().lock())?;
                 Ok(0)
             }
             QueriesCommand::Check { dir } => {
@@ -261,34 +255,16 @@ fn paths(
             Capability::parse(c).ok_or_else(|| UsageError(format!("--capability: unknown capability `{c}`")))?.bit();
     }
     let hops = engine::find_path(&graph, a, b, caps, include_eligible);
+    let answer = render::PathAnswer {
+        found: hops.is_some(),
+        from: graph.node_ref(a),
+        hops: hops.unwrap_or_default(),
+        to: graph.node_ref(b),
+    };
     let mut out = std::io::stdout().lock();
-    match (format, &hops) {
-        (Format::Json, _) => {
-            serde_json::to_writer_pretty(
-                &mut out,
-                &serde_json::json!({
-                    "from": graph.node_ref(a), "to": graph.node_ref(b), "found": hops.is_some(), "hops": hops.clone().unwrap_or_default()
-                }),
-            )?;
-            writeln!(out)?;
-        }
-        (_, None) => {
-            writeln!(out, "No path from {} to {}.", graph.node_ref(a).display_name, graph.node_ref(b).display_name)?
-        }
-        (_, Some(hops)) => {
-            writeln!(
-                out,
-                "{} reaches {} in {} hop(s):",
-                graph.node_ref(a).display_name,
-                graph.node_ref(b).display_name,
-                hops.len()
-            )?;
-            for (i, h) in hops.iter().enumerate() {
-                writeln!(out, "  {}. {}\n     {} evidence: {}", i + 1, h.detail, h.edge, h.evidence.join(" "))?;
-            }
-        }
-    }
-    Ok(if hops.is_some() { 0 } else { EXIT_FINDINGS })
+    render::render_path(&answer, format, &mut out)?;
+    out.flush()?;
+    Ok(if answer.found { 0 } else { EXIT_FINDINGS })
 }
 
 /// Times each phase on a generated tenant: a benchmark, never a test assertion.

@@ -12,6 +12,7 @@ use azpath_mocks::{GenerateOptions, MockAzure, MockKube, MockKubeOptions, MockOp
 use crate::cli::{CloudArg, CollectArgs, MockCommand};
 use crate::collect::kube_live::LiveOptions;
 use crate::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints};
+use crate::render::text::visible;
 
 /// Collects a snapshot as the options say: from Azure, or from a mock tenant served on loopback for the
 /// duration of the collection (the same HTTP code path as a real scan, Kubernetes included: the tenant's
@@ -92,7 +93,8 @@ async fn add_kubernetes(snap: &mut Snapshot, mut clusters: Vec<KubeCluster>, liv
     Ok(())
 }
 
-/// One paragraph saying what was collected, for `azpath collect`.
+/// One paragraph saying what was collected, for `azpath collect`; each line [escaped](visible) for the
+/// terminal (the file name comes from the command line).
 pub fn collection_summary(snap: &Snapshot, path: &Path) -> String {
     let a = &snap.azure;
     let e = &snap.entra;
@@ -111,14 +113,16 @@ pub fn collection_summary(snap: &Snapshot, path: &Path) -> String {
     if !snap.kubernetes.is_empty() {
         s.push_str(&format!(", {} Kubernetes cluster(s)", snap.kubernetes.len()));
     }
+    let mut lines = vec![visible(&s).into_owned()];
     if !snap.coverage.is_empty() {
-        s.push_str(&format!(
-            "\n{} coverage gap(s): `azpath analyze {}` lists them and what they may hide",
+        let gaps = format!(
+            "{} coverage gap(s): `azpath analyze {}` lists them and what they may hide",
             snap.coverage.len(),
             path.display()
-        ));
+        );
+        lines.push(visible(&gaps).into_owned());
     }
-    s
+    lines.join("\n")
 }
 
 /// Runs a `mock` subcommand.

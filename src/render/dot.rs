@@ -9,6 +9,8 @@ use azpath_graph::findings::{NodeRef, Report};
 use azpath_graph::model::{EdgeKind, NodeKind};
 use azpath_graph::scope;
 
+use super::text;
+
 /// Writes every path of the report as one Graphviz digraph.
 pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut nodes: BTreeMap<String, &NodeRef> = BTreeMap::new();
@@ -169,7 +171,9 @@ fn kube_parts(id: &str) -> (String, String) {
     }
 }
 
-/// A DOT double-quoted string: backslashes and quotes escaped, newlines as `\n`, control characters dropped.
+/// A DOT double-quoted string: backslashes and quotes escaped, newlines as `\n` (a line break in a label),
+/// other control characters, bidi controls and line separators shown as their escape (Graphviz draws
+/// `\u{1b}`), as in the table.
 fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
@@ -178,7 +182,10 @@ fn quote(s: &str) -> String {
             '"' => q.push_str("\\\""),
             '\\' => q.push_str("\\\\"),
             '\n' => q.push_str("\\n"),
-            c if c.is_control() => {}
+            c if text::is_unsafe(c) => c.escape_default().for_each(|e| match e {
+                '\\' => q.push_str("\\\\"),
+                e => q.push(e),
+            }),
             c => q.push(c),
         }
     }
@@ -192,6 +199,14 @@ mod tests {
 
     #[test]
     fn quoting_escapes_quotes_backslashes_and_newlines() {
-        assert_eq!(quote("a\"b\\c\nd\u{7}"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(quote("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
+    }
+
+    #[test]
+    fn quoting_shows_control_and_bidi_characters_as_escapes() {
+        assert_eq!(
+            quote("a\u{1b}[2J\u{7}\r\t\u{9b}\u{202e}\u{2028}z"),
+            r#""a\\u{1b}[2J\\u{7}\\r\\t\\u{9b}\\u{202e}\\u{2028}z""#
+        );
     }
 }

@@ -1,15 +1,19 @@
 //! Renderers: pure functions from a [`Report`] to a writer. The JSON format is the documented contract;
-//! table and DOT are for people; SARIF is for code-scanning tools.
+//! table and DOT are for people; SARIF is for code-scanning tools. Every human-readable output writes its
+//! text through [`text::visible`], so nothing from the tenant reaches a terminal as a control sequence.
 
 mod dot;
+mod plain;
 pub mod sarif;
 mod table;
+pub mod text;
 
 use std::io::{self, Write};
 
 use azpath_graph::findings::Report;
 
 pub use dot::render_dot;
+pub use plain::{render_path, render_query_list, PathAnswer};
 pub use sarif::render_sarif;
 pub use table::render_table;
 

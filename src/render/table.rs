@@ -5,16 +5,17 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use azpath_graph::findings::{Finding, Hop, PostureFinding, Report};
+use azpath_graph::findings::{Finding, Hop, PostureFinding, Remediation, Report};
 use azpath_graph::model::EdgeKind;
 use azpath_graph::model::Severity;
 
+use super::text::{shorten, visible, write_line};
 use super::RenderOptions;
 
 /// Writes the report as tables.
 pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     if report.findings.is_empty() && !report.queries.is_empty() {
-        writeln!(out, "No findings for {} queries.", report.queries.len())?;
+        write_line(out, &format!("No findings for {} queries.", report.queries.len()))?;
     }
     let mut start = 0;
     while start < report.findings.len() {
@@ -26,10 +27,15 @@ pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write
     if !report.posture.is_empty() {
         write_posture(&report.posture, options, out)?;
     } else if !report.posture_checks.is_empty() {
-        writeln!(out, "\nPosture: {} checks, nothing to report.", report.posture_checks.len())?;
+        write_line(out, "")?;
+        write_line(out, &format!("Posture: {} checks, nothing to report.", report.posture_checks.len()))?;
     }
     if !report.coverage.is_empty() {
-        writeln!(out, "\nCoverage gaps ({}): these parts of the tenant were not collected", report.coverage.len())?;
+        write_line(out, "")?;
+        write_line(
+            out,
+            &format!("Coverage gaps ({}): these parts of the tenant were not collected", report.coverage.len()),
+        )?;
         let mut t = new_table(options);
         t.set_header(vec!["API", "Scope", "Reason", "May hide"]);
         for c in &report.coverage {
@@ -37,29 +43,34 @@ pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write
                 Some(s) => format!("{:?} (HTTP {s})", c.gap.reason),
                 None => format!("{:?}", c.gap.reason),
             };
-            t.add_row(vec![c.gap.api.clone(), c.gap.scope.clone(), reason, c.may_hide.clone()]);
+            t.add_row(vec![cell([&c.gap.api]), cell([&c.gap.scope]), cell([&reason]), cell([&c.may_hide])]);
         }
         writeln!(out, "{t}")?;
     }
     if !report.warnings.is_empty() {
-        writeln!(out, "\nWarnings ({}):", report.warnings.len())?;
+        write_line(out, "")?;
+        write_line(out, &format!("Warnings ({}):", report.warnings.len()))?;
         for w in &report.warnings {
-            writeln!(out, "  - {w}")?;
+            write_line(out, &format!("  - {w}"))?;
         }
     }
-    writeln!(out, "\n{}", summary(report))
+    write_line(out, "")?;
+    write_line(out, &summary(report))
 }
 
 fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let first = &findings[0];
-    writeln!(
+    write_line(out, "")?;
+    write_line(
         out,
-        "\n[{}] {} — {} ({} finding{})",
-        first.severity.as_str().to_uppercase(),
-        first.query_id,
-        first.title,
-        findings.len(),
-        if findings.len() == 1 { "" } else { "s" }
+        &format!(
+            "[{}] {} — {} ({} finding{})",
+            first.severity.as_str().to_uppercase(),
+            first.query_id,
+            first.title,
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
+        ),
     )?;
     let mut t = new_table(options);
     t.set_header(vec!["Source", "Target", "Path (hop by hop, with evidence)", "Fix"]);
@@ -71,41 +82,34 @@ fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Wri
         if f.conditional {
             flags.push("conditional");
         }
-        let mut target = format!("{}: {}\n{}", f.target.kind, f.target.display_name, f.target.id);
+        let mut target = vec![format!("{}: {}", f.target.kind, f.target.display_name), f.target.id.clone()];
         if !flags.is_empty() {
-            target.push_str(&format!("\n({})", flags.join(", ")));
+            target.push(format!("({})", flags.join(", ")));
         }
-        let path = f.hops.iter().enumerate().map(|(i, h)| hop_line(i, h)).collect::<Vec<_>>().join("\n");
-        let mut fix = f.remediation.summary.clone();
-        if let Some(c) = &f.remediation.command {
-            fix.push_str(&format!("\n$ {c}"));
-        }
-        t.add_row(vec![format!("{}: {}\n{}", f.source.kind, f.source.display_name, f.source.id), target, path, fix]);
+        let source = [format!("{}: {}", f.source.kind, f.source.display_name), f.source.id.clone()];
+        let path = f.hops.iter().enumerate().map(|(i, h)| hop_line(i, h));
+        t.add_row(vec![cell(&source), cell(&target), cell(path), fix_cell(&f.remediation)]);
     }
     writeln!(out, "{t}")
 }
 
 fn write_posture(posture: &[PostureFinding], options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
+    write_line(out, "")?;
+    write_line(
         out,
-        "\nPosture ({} finding{}): settings that weaken identity and access control",
-        posture.len(),
-        if posture.len() == 1 { "" } else { "s" }
+        &format!(
+            "Posture ({} finding{}): settings that weaken identity and access control",
+            posture.len(),
+            if posture.len() == 1 { "" } else { "s" }
+        ),
     )?;
     let mut t = new_table(options);
     t.set_header(vec!["Check", "Resource", "Finding and evidence", "Fix"]);
     for f in posture {
-        let check = format!("[{}] {}\n{}", f.severity.as_str().to_uppercase(), f.check_id, f.title);
-        let resource = format!("{}: {}\n{}", f.resource.kind, f.resource.display_name, f.resource.id);
-        let mut finding = f.detail.clone();
-        for e in &f.evidence {
-            finding.push_str(&format!("\n- {e}"));
-        }
-        let mut fix = f.remediation.summary.clone();
-        if let Some(c) = &f.remediation.command {
-            fix.push_str(&format!("\n$ {c}"));
-        }
-        t.add_row(vec![check, resource, finding, fix]);
+        let check = [format!("[{}] {}", f.severity.as_str().to_uppercase(), f.check_id), f.title.clone()];
+        let resource = [format!("{}: {}", f.resource.kind, f.resource.display_name), f.resource.id.clone()];
+        let finding = std::iter::once(f.detail.clone()).chain(f.evidence.iter().map(|e| format!("- {e}")));
+        t.add_row(vec![cell(&check), cell(&resource), cell(finding), fix_cell(&f.remediation)]);
     }
     writeln!(out, "{t}")
 }
@@ -121,6 +125,19 @@ fn hop_line(i: usize, h: &Hop) -> String {
         }
     }
     line
+}
+
+/// One table cell from its lines: each [shortened](shorten) (comfy-table wraps a long word in quadratic
+/// time) and [escaped](visible), then joined by the only line breaks the cell holds.
+fn cell<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> String {
+    let lines: Vec<String> = lines.into_iter().map(|l| visible(&shorten(l.as_ref())).into_owned()).collect();
+    lines.join("\n")
+}
+
+/// The fix column: the remediation's summary and its command.
+fn fix_cell(r: &Remediation) -> String {
+    let command = r.command.as_ref().map(|c| format!("$ {c}"));
+    cell(std::iter::once(r.summary.as_str()).chain(command.as_deref()))
 }
 
 fn new_table(options: RenderOptions) -> Table {
