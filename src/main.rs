@@ -77,8 +77,9 @@ fn init_logging(verbose: u8, quiet: bool) {
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        // Log lines quote server messages and names: each is written escaped, so without colour codes.
+        .with_writer(|| azpath::render::text::EscapingWriter(std::io::stderr()))
+        .with_ansi(false)
         .try_init();
 }
 

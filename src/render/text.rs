@@ -128,3 +128,36 @@ mod tests {
         assert!(short.ends_with("word  (100000 chars)"), "{short}");
     }
 }
+
+/// A writer for log lines: each write (tracing's formatter writes one event at a time) is written
+/// [escaped](visible), so a server message or a name quoted in a log cannot reach the terminal raw; only the
+/// final line break of a write is kept as one.
+pub struct EscapingWriter<W: Write>(pub W);
+
+impl<W: Write> Write for EscapingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, newline) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*text, ""),
+        };
+        write!(self.0, "{}{newline}", visible(body))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn log_writes_are_escaped_but_keep_their_final_line_break() {
+        let mut w = EscapingWriter(Vec::new());
+        w.write_all(b"WARN gap: server said \x1b[2J\rfake line\nsecond\x07\n").unwrap();
+        assert_eq!(String::from_utf8(w.0).unwrap(), "WARN gap: server said \\u{1b}[2J\\rfake line\\nsecond\\u{7}\n");
+    }
+}
