@@ -217,7 +217,7 @@ impl CoverageGap {
         } else if api.ends_with("resourceGroups") {
             "resource groups are missing: resource-group scopes are shown without names"
         } else if api.ends_with("subscriptions") {
-            "subscriptions are missing: nothing under them is analyzed"
+            "subscriptions beyond those listed were not scanned: nothing under them is analyzed"
         } else if api.to_ascii_lowercase().contains("members") {
             "group memberships are missing: members of this group are not shown as inheriting its roles"
         } else if api.starts_with("graph.") {
