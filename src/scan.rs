@@ -24,6 +24,7 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
         subscriptions: args.subscriptions.clone(),
         management_groups: args.management_groups.clone(),
         concurrency: args.concurrency,
+        request_timeout: Duration::from_secs(args.request_timeout),
         show_progress,
         http_client: Some(http.clone()),
         ..Default::default()

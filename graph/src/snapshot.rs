@@ -154,6 +154,9 @@ pub enum GapReason {
     HttpError,
     /// Connection, TLS or timeout failure.
     Transport,
+    /// No complete response (sending the request and reading its whole body) within the request deadline
+    /// (`--request-timeout`): a server that stalls or drip-feeds its body.
+    Timeout,
     /// The body could not be parsed.
     Malformed,
     /// A `nextLink` pointed at a host the token may not be sent to, or over plain http.

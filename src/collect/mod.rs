@@ -33,9 +33,11 @@ pub mod kube;
 pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
+pub mod redact;
 pub mod resources;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use azpath_graph::snapshot::{
     Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
@@ -50,7 +52,9 @@ use url::Url;
 pub use auth::{AccessToken, Audience, DefaultTokenSource, TokenError, TokenSource};
 pub use authorization::RbacList;
 pub use cloud::{Cloud, EndpointError, Endpoints};
-pub use http::{build_client, ApiClient, ClientError, FetchError, Listing, Page, RetryPolicy, Service};
+pub use http::{
+    build_client, ApiClient, ClientError, FetchError, Listing, Page, RetryPolicy, Service, DEFAULT_REQUEST_TIMEOUT,
+};
 use resources::Descendant;
 
 /// What to collect and how hard to try.
@@ -65,6 +69,9 @@ pub struct CollectOptions {
     pub concurrency: usize,
     /// Retries for 429/503.
     pub retry: RetryPolicy,
+    /// Deadline of one request attempt, sending it and reading its whole body (`--request-timeout`); past
+    /// it the listing is a [`GapReason::Timeout`] gap.
+    pub request_timeout: Duration,
     /// Show a progress bar on stderr (the CLI sets it when stderr is a terminal and not `--quiet`).
     pub show_progress: bool,
     /// The HTTP client (from [`build_client`], e.g. with `--ca-cert`); `None` builds a default one.
@@ -78,6 +85,7 @@ impl Default for CollectOptions {
             management_groups: Vec::new(),
             concurrency: 8,
             retry: RetryPolicy::default(),
+            request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
             show_progress: false,
             http_client: None,
         }
@@ -129,7 +137,7 @@ pub async fn collect(
         tenant_id: None,
     });
     let ctx = Ctx {
-        client: ApiClient::new(http, tokens, options.retry.clone()),
+        client: ApiClient::new(http, tokens, options.retry.clone()).with_request_timeout(options.request_timeout),
         arm: Service::arm(endpoints),
         graph: Service::graph(endpoints),
         concurrency: options.concurrency.max(1),
