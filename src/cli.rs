@@ -191,6 +191,11 @@ pub struct CollectArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Longest time one request may take, sending it and reading its whole response, in seconds (waits
+    /// between retries of a throttled request are not counted). A request past it is recorded as a
+    /// coverage gap (reason `timeout`) and the scan goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_timeout: u64,
     /// Kubernetes objects of one cluster, offline (repeatable): FILE is the output of `kubectl get
     /// namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets
     /// -A -o json` (or `-o yaml`), or a directory of such files; CLUSTER is the AKS or Arc cluster's resource

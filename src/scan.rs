@@ -25,6 +25,7 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
         subscriptions: args.subscriptions.clone(),
         management_groups: args.management_groups.clone(),
         concurrency: args.concurrency,
+        request_timeout: Duration::from_secs(args.request_timeout),
         show_progress,
         http_client: Some(http.clone()),
         ..Default::default()
@@ -34,6 +35,7 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Snapshot
         contexts: args.kube_contexts.clone(),
         all_contexts: args.all_kube_contexts,
         concurrency: args.concurrency,
+        request_timeout: Duration::from_secs(args.request_timeout),
         ..Default::default()
     };
     if let Some(name) = &args.mock {

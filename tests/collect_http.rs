@@ -188,7 +188,8 @@ async fn retry_after_seconds_is_waited_for_then_retried_once() {
 
 #[tokio::test]
 async fn retry_after_http_date_is_honoured() {
-    let at = SystemTime::now() + Duration::from_secs(2);
+    // 3 s ahead: HTTP dates have whole seconds and the servers start after this, so the wait is still >1 s.
+    let at = SystemTime::now() + Duration::from_secs(3);
     let date = httpdate::fmt_http_date(at);
     // HTTP dates have whole seconds: the retry may come no earlier than the second the date names.
     let not_before = httpdate::parse_http_date(&date).unwrap();
@@ -369,4 +370,106 @@ async fn transport_failure_is_classified() {
     let err = client.list::<RoleAssignment>(&Service::arm(&e), ra_url(&e)).await.error.expect("error");
     assert_eq!(err.reason, GapReason::Transport);
     assert!(!err.message.contains("arm-token"));
+}
+
+/// A server that answers every request with a 200 whose body comes one byte every 300 ms, forever.
+async fn drip_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut request, mut buf) = (Vec::new(), [0u8; 4096]);
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
+                if socket.write_all(head).await.is_err() {
+                    return;
+                }
+                while socket.write_all(b" ").await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_drip_fed_body_ends_at_the_request_deadline() {
+    let graph = MockServer::start().await;
+    let arm = drip_server().await;
+    let e = Endpoints::new(Cloud::Custom, Some(&arm), Some(&graph.uri()), None).unwrap();
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let client =
+        ApiClient::new(build_client(None).unwrap(), &tokens, fast_retry()).with_request_timeout(Duration::from_secs(1));
+    let listing =
+        tokio::time::timeout(Duration::from_secs(30), client.list::<RoleAssignment>(&Service::arm(&e), ra_url(&e)))
+            .await
+            .expect("the request deadline ends the listing");
+    let err = listing.error.expect("timed out");
+    assert_eq!((err.reason, err.status), (GapReason::Timeout, None), "{}", err.message);
+    assert!(err.message.contains(RA_PATH) && err.message.contains("1 s"), "{}", err.message);
+}
+
+/// A JWT that is not the request's token: any such string is redacted.
+const PLANTED_JWT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwbGFudGVkIn0.c2lnbmF0dXJlLXBsYW50ZWQ";
+
+#[tokio::test]
+async fn server_error_text_is_redacted_escaped_and_capped() {
+    let arm = MockServer::start().await;
+    let graph = MockServer::start().await;
+    let e = endpoints(&arm, &graph);
+    let message = format!(
+        "the token arm-token and {PLANTED_JWT} are not valid\n\u{1b}[2J[CRITICAL] fake line\u{7}{}",
+        "x".repeat(5000)
+    );
+    Mock::given(method("GET"))
+        .and(path(RA_PATH))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"error": {"code": "BadRequest", "message": message}})),
+        )
+        .expect(1)
+        .mount(&arm)
+        .await;
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let client = ApiClient::new(build_client(None).unwrap(), &tokens, fast_retry());
+    let err = client.list::<RoleAssignment>(&Service::arm(&e), ra_url(&e)).await.error.expect("400");
+    let m = &err.message;
+    assert_eq!((err.reason, err.status), (GapReason::HttpError, Some(400)));
+    assert!(m.contains("BadRequest") && m.contains("are not valid"), "{m}");
+    for secret in
+        ["arm-token", "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9", "eyJzdWIiOiJwbGFudGVkIn0", "c2lnbmF0dXJlLXBsYW50ZWQ"]
+    {
+        assert!(!m.contains(secret), "{secret} in {m}");
+    }
+    assert!(!m.chars().any(char::is_control), "control characters reach the terminal: {m:?}");
+    assert!(m.contains(r"\u{1b}[2J") && m.contains(r"\n"), "{m}");
+    assert!(m.chars().count() < 600, "{} chars: {m}", m.chars().count());
+    assert!(m.contains("characters in all"), "{m}");
+}
+
+#[tokio::test]
+async fn a_parse_error_quoting_the_token_is_redacted() {
+    let arm = MockServer::start().await;
+    let graph = MockServer::start().await;
+    let e = endpoints(&arm, &graph);
+    // serde quotes the offending string value in its message.
+    Mock::given(method("GET"))
+        .and(path(RA_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": "Bearer arm-token"})))
+        .expect(1)
+        .mount(&arm)
+        .await;
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let client = ApiClient::new(build_client(None).unwrap(), &tokens, fast_retry());
+    let err = client.list::<RoleAssignment>(&Service::arm(&e), ra_url(&e)).await.error.expect("malformed");
+    assert_eq!(err.reason, GapReason::Malformed);
+    assert!(err.message.contains("`value`"), "{}", err.message);
+    assert!(!err.message.contains("arm-token"), "{}", err.message);
 }

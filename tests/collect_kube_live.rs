@@ -367,7 +367,7 @@ async fn a_drip_fed_body_ends_at_the_request_deadline() {
     let timed = LiveOptions { request_timeout: Duration::from_secs(1), ..options(&kubeconfig, &["aks-prod"]) };
     let run = kube_live::collect(&timed, &azure);
     let got = tokio::time::timeout(Duration::from_secs(30), run).await.expect("the list ends").unwrap();
-    let message = one_secrets_gap(&got, GapReason::Transport);
+    let message = one_secrets_gap(&got, GapReason::Timeout);
     assert!(message.contains("/api/v1/secrets") && message.contains("deadline of 1 s exceeded"), "{message}");
     assert_eq!(front.requests("/api/v1/secrets"), 1, "a deadline is not retried");
 }

@@ -375,7 +375,7 @@ async fn without_a_graph_token_the_directory_is_a_gap() {
 }
 
 #[tokio::test]
-async fn unlistable_subscriptions_fail_the_scan() {
+async fn a_rejected_arm_token_on_the_subscriptions_listing_fails_the_scan() {
     let stubs = Stubs::start().await;
     stubs.arm_status("/subscriptions", 401, 1).await;
     let err = collect(&stubs.endpoints(), &Only(Some("arm-token"), Some("graph-token")), &options()).await.unwrap_err();
@@ -603,4 +603,134 @@ async fn identities_credentials_and_clusters_per_subscription_and_per_identity()
     for planted in ["PLANTED", "linuxProfile", "windowsProfile", "\"secret\""] {
         assert!(!text.contains(planted), "{planted} reached the snapshot");
     }
+}
+
+/// `GET /subscriptions`: page 1 lists `s1` and points at page 2 (`next`, default the same origin), which is
+/// answered with `page2` (expected `page2_calls` times).
+async fn broken_subscriptions_listing(stubs: &Stubs, next: Option<String>, page2: ResponseTemplate, page2_calls: u64) {
+    let next = next.unwrap_or_else(|| format!("{}/subscriptions?api-version=2022-12-01&$skiptoken=2", stubs.arm.uri()));
+    let s1 = json!({"id": "/subscriptions/s1", "subscriptionId": "s1", "displayName": "s1", "state": "Enabled", "tenantId": TENANT});
+    Mock::given(method("GET"))
+        .and(path("/subscriptions"))
+        .and(query_param("api-version", "2022-12-01"))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [s1], "nextLink": next})))
+        .expect(1)
+        .mount(&stubs.arm)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/subscriptions"))
+        .and(query_param("$skiptoken", "2"))
+        .respond_with(page2)
+        .expect(page2_calls)
+        .mount(&stubs.arm)
+        .await;
+}
+
+#[tokio::test]
+async fn a_subscriptions_listing_broken_after_page_1_is_a_gap_and_the_scan_goes_on() {
+    let html = ResponseTemplate::new(200).set_body_raw("<html><body>Sign in</body></html>", "text/html");
+    let truncated =
+        ResponseTemplate::new(200).set_body_raw(r#"{"value": [{"id": "/subscriptions/s2", "subs"#, "application/json");
+    let redirect = ResponseTemplate::new(302).insert_header("Location", "https://login.example/");
+    let throttled = ResponseTemplate::new(429).insert_header("Retry-After", "0");
+    let cases: [(&str, Option<&str>, ResponseTemplate, u64, GapReason); 5] = [
+        ("foreign nextLink", Some("foreign"), ResponseTemplate::new(200), 0, GapReason::UntrustedNextLink),
+        ("HTML body", None, html, 1, GapReason::Malformed),
+        ("truncated JSON", None, truncated, 1, GapReason::Malformed),
+        ("302", None, redirect, 1, GapReason::HttpError),
+        ("429 forever", None, throttled, 2, GapReason::Throttled),
+    ];
+    for (case, next, page2, calls, reason) in cases {
+        let stubs = Stubs::start().await;
+        // A foreign origin: the Graph server, which must never see an ARM request.
+        let next = next.map(|_| format!("{}/subscriptions?api-version=2022-12-01&$skiptoken=2", stubs.graph.uri()));
+        broken_subscriptions_listing(&stubs, next, page2, calls).await;
+        Mock::given(method("GET"))
+            .and(path("/subscriptions"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&stubs.graph)
+            .await;
+        stubs.arm_list(MG, "2023-04-01", json!([]), 1).await;
+        stubs.subscription_rbac("s1", &[]).await;
+        directory(&stubs).await;
+
+        let e = stubs.endpoints();
+        let tokens = DefaultTokenSource::new(&e, &env, None);
+        let snap = collect(&e, &tokens, &options()).await.unwrap_or_else(|err| panic!("{case}: {err:?}"));
+        let ids: Vec<&str> = snap.azure.subscriptions.iter().map(|s| s.subscription_id.as_str()).collect();
+        assert_eq!(ids, ["s1"], "{case}: page 1 is kept");
+        let g =
+            gap(&snap, "arm.subscriptions", "tenant").unwrap_or_else(|| panic!("{case}: no gap: {:#?}", snap.coverage));
+        assert_eq!(g.reason, reason, "{case}: {}", g.message);
+        assert!(g.message.contains("1 records read before the failure are kept"), "{case}: {}", g.message);
+        assert!(g.may_hide().contains("beyond those listed"), "{case}: {}", g.may_hide());
+        assert_eq!(snap.azure.role_assignments.len(), 1, "{case}: s1 is still collected");
+        assert_eq!(snap.entra.users.len(), 1, "{case}: Graph is still collected");
+        assert_eq!(snap.metadata.tenant_id.as_deref(), Some(TENANT), "{case}");
+        assert_eq!(snap.coverage.len(), 1, "{case}: {:#?}", snap.coverage);
+        stubs.arm.verify().await;
+        stubs.graph.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn a_subscriptions_listing_failing_on_page_1_is_a_gap_unless_the_token_is_rejected() {
+    let stubs = Stubs::start().await;
+    stubs.arm_status("/subscriptions", 500, 1).await;
+    stubs.arm_list(MG, "2023-04-01", json!([]), 1).await;
+    directory(&stubs).await;
+    let e = stubs.endpoints();
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let snap = collect(&e, &tokens, &options()).await.expect("a 500 on the listing is a gap");
+    assert!(snap.azure.subscriptions.is_empty());
+    assert_eq!(
+        gap(&snap, "arm.subscriptions", "tenant").map(|g| (g.reason, g.status)),
+        Some((GapReason::HttpError, Some(500)))
+    );
+    assert_eq!(snap.entra.users.len(), 1, "Graph is still collected");
+}
+
+#[tokio::test]
+async fn named_subscriptions_are_read_one_by_one_when_the_listing_is_broken() {
+    let stubs = Stubs::start().await;
+    let html = ResponseTemplate::new(200).set_body_raw("<html>oops</html>", "text/html");
+    broken_subscriptions_listing(&stubs, None, html, 1).await;
+    stubs.arm_list(MG, "2023-04-01", json!([]), 1).await;
+    // s1 was on page 1; s2 is read directly; s9 does not exist.
+    Mock::given(method("GET"))
+        .and(path("/subscriptions/s2"))
+        .and(query_param("api-version", "2022-12-01"))
+        .and(header("authorization", "Bearer arm-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "/subscriptions/s2", "subscriptionId": "s2", "displayName": "two", "state": "Enabled", "tenantId": TENANT}),
+        ))
+        .expect(1)
+        .mount(&stubs.arm)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/subscriptions/s1"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&stubs.arm)
+        .await;
+    stubs.arm_status("/subscriptions/s9", 404, 1).await;
+    stubs.subscription_rbac("s1", &[]).await;
+    stubs.subscription_rbac("s2", &[]).await;
+    directory(&stubs).await;
+
+    let e = stubs.endpoints();
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let opts = CollectOptions { subscriptions: vec!["s1".into(), "S2".into(), "s9".into()], ..options() };
+    let snap = collect(&e, &tokens, &opts).await.expect("collect");
+    let ids: Vec<&str> = snap.azure.subscriptions.iter().map(|s| s.subscription_id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s2"]);
+    assert_eq!(snap.azure.role_assignments.len(), 2);
+    assert_eq!(gap(&snap, "arm.subscriptions", "tenant").map(|g| g.reason), Some(GapReason::Malformed));
+    let s9 = gap(&snap, "arm.subscriptions", "/subscriptions/s9").expect("s9 gap");
+    assert_eq!((s9.reason, s9.status), (GapReason::NotFound, Some(404)));
+    assert_eq!(snap.coverage.len(), 2, "{:#?}", snap.coverage);
+    let src = |scope: &str| snap.sources.iter().any(|s| s.api == "arm.subscriptions" && s.scope == scope);
+    assert!(src("/subscriptions/s2") && !src("tenant"));
 }

@@ -154,6 +154,9 @@ pub enum GapReason {
     HttpError,
     /// Connection, TLS or timeout failure.
     Transport,
+    /// No complete response (sending the request and reading its whole body) within the request deadline
+    /// (`--request-timeout`): a server that stalls or drip-feeds its body.
+    Timeout,
     /// The body could not be parsed.
     Malformed,
     /// A `nextLink` pointed at a host the token may not be sent to, or over plain http.
@@ -217,7 +220,7 @@ impl CoverageGap {
         } else if api.ends_with("resourceGroups") {
             "resource groups are missing: resource-group scopes are shown without names"
         } else if api.ends_with("subscriptions") {
-            "subscriptions are missing: nothing under them is analyzed"
+            "subscriptions beyond those listed were not scanned: nothing under them is analyzed"
         } else if api.to_ascii_lowercase().contains("members") {
             "group memberships are missing: members of this group are not shown as inheriting its roles"
         } else if api.starts_with("graph.") {

@@ -8,7 +8,11 @@
 //!   comes from an exponential backoff with jitter (`backon`'s schedule). The retry loop itself is ours
 //!   because the decision depends on the response, not on an error, and the `Retry-After` waits must count
 //!   against the same attempt and time budget as the backoff.
-//! - Every failure is classified as a [`GapReason`], so a caller can record a coverage gap and carry on.
+//! - Every attempt (sending the request and reading its whole body) has a deadline, so a server that stalls or
+//!   drip-feeds a body cannot hold a scan: past it the request is a [`GapReason::Timeout`] failure.
+//! - Every failure is classified as a [`GapReason`], so a caller can record a coverage gap and carry on. Its
+//!   message names the URL and quotes the server only through [`redact`]: a server echoing the bearer token,
+//!   sending terminal escapes or a huge body gets none of it into the snapshot, the report or the logs.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -23,6 +27,7 @@ use url::Url;
 
 use super::auth::{Audience, TokenSource};
 use super::cloud::{is_loopback, Endpoints};
+use super::redact::redact;
 
 /// Retry limits for throttled (429) and unavailable (503) responses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +141,13 @@ impl FetchError {
     fn new(reason: GapReason, status: Option<u16>, message: String) -> Self {
         FetchError { reason, status, message }
     }
+
+    /// The same failure with its message passed through [`redact`]: `secrets` (the request's token) and
+    /// anything that looks like a credential removed, control characters escaped, length capped. Apply it
+    /// once: the cap counts the text it is given.
+    pub fn redacted(self, secrets: &[&str]) -> Self {
+        FetchError { message: redact(&self.message, secrets), ..self }
+    }
 }
 
 /// The records of a listing, and the failure that stopped it early, if any (records from the pages before
@@ -163,23 +175,48 @@ pub struct Page<T> {
     pub next_link: Option<String>,
 }
 
+/// Default whole-request deadline (`--request-timeout`): sending one request and reading its whole body.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Sends authenticated GETs for one scan.
 pub struct ApiClient<'a> {
     http: reqwest::Client,
     tokens: &'a dyn TokenSource,
     retry: RetryPolicy,
+    request_timeout: Duration,
 }
 
 impl<'a> ApiClient<'a> {
-    /// A client sending through `http` with tokens from `tokens`.
+    /// A client sending through `http` with tokens from `tokens`, with the [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn new(http: reqwest::Client, tokens: &'a dyn TokenSource, retry: RetryPolicy) -> Self {
-        ApiClient { http, tokens, retry }
+        ApiClient { http, tokens, retry, request_timeout: DEFAULT_REQUEST_TIMEOUT }
     }
 
-    /// GETs one JSON document and deserializes it; errors name the URL and the failing field.
+    /// Sets the deadline of one attempt: sending the request and reading its whole body (waits between
+    /// retries are bounded by the [`RetryPolicy`] instead). Past it the request fails as
+    /// [`GapReason::Timeout`].
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// GETs one JSON document and deserializes it; errors name the URL and the failing field, and their
+    /// text is [`redact`]ed (the request's token, JWTs, control characters, length).
     pub async fn get<T: DeserializeOwned>(&self, service: &Service, url: &Url) -> Result<T, FetchError> {
-        let body = self.send(service, url).await?;
-        parse(url, &body)
+        let shown = display_url(url);
+        if !service.may_receive_token(url) {
+            // Callers only build URLs from the base, so this is a defence in depth.
+            let message = format!("{shown}: not under {}, refusing to send the token", service.base);
+            return Err(FetchError::new(GapReason::UntrustedNextLink, None, message).redacted(&[]));
+        }
+        let token = self
+            .tokens
+            .token(service.audience)
+            .await
+            .map_err(|e| FetchError::new(GapReason::NoCredential, None, e.to_string()).redacted(&[]))?;
+        let secret = token.secret();
+        let body = self.send(url, &shown, secret).await.map_err(|e| e.redacted(&[secret]))?;
+        parse(url, &body).map_err(|e| e.redacted(&[secret]))
     }
 
     /// GETs `url` and every `nextLink` / `@odata.nextLink` after it, collecting `value` of each page.
@@ -201,10 +238,19 @@ impl<'a> ApiClient<'a> {
             let Some(link) = page.next_link.filter(|l| !l.is_empty()) else { break };
             match self.next_url(service, &url, &link, &seen, listing.pages) {
                 Ok(u) => next = Some(u),
-                Err(e) => listing.error = Some(e),
+                Err(e) => listing.error = Some(self.redacted(service, e).await),
             }
         }
         listing
+    }
+
+    /// `e` with its text [`redact`]ed, the current token of `service` included (the URLs it names came from
+    /// the server, which knows the token).
+    async fn redacted(&self, service: &Service, e: FetchError) -> FetchError {
+        match self.tokens.token(service.audience).await {
+            Ok(token) => e.redacted(&[token.secret()]),
+            Err(_) => e.redacted(&[]),
+        }
     }
 
     /// Validates a `nextLink`: same origin as the service, not seen before, within the page bound.
@@ -241,22 +287,9 @@ impl<'a> ApiClient<'a> {
         Ok(next)
     }
 
-    /// One GET with retries on 429/503; returns the body of a 2xx response.
-    async fn send(&self, service: &Service, url: &Url) -> Result<Vec<u8>, FetchError> {
-        let shown = display_url(url);
-        if !service.may_receive_token(url) {
-            // Callers only build URLs from the base, so this is a defence in depth.
-            return Err(FetchError::new(
-                GapReason::UntrustedNextLink,
-                None,
-                format!("{shown}: not under {}, refusing to send the token", service.base),
-            ));
-        }
-        let token = self
-            .tokens
-            .token(service.audience)
-            .await
-            .map_err(|e| FetchError::new(GapReason::NoCredential, None, e.to_string()))?;
+    /// One GET with retries on 429/503, each attempt within the request deadline; returns the body of a 2xx
+    /// response. Error text is not yet redacted: [`get`](Self::get) does it.
+    async fn send(&self, url: &Url, shown: &str, secret: &str) -> Result<Vec<u8>, FetchError> {
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(self.retry.initial_backoff)
             .with_max_delay(self.retry.max_backoff)
@@ -268,64 +301,96 @@ impl<'a> ApiClient<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = self
-                .http
-                .get(url.clone())
-                .bearer_auth(token.secret())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await;
-            let response = match response {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(method = "GET", url = %shown, attempt, error = %error_chain(&e), "request failed");
-                    return Err(FetchError::new(GapReason::Transport, None, format!("{shown}: {}", error_chain(&e))));
-                }
+            let outcome = tokio::time::timeout(self.request_timeout, self.attempt(url, shown, secret, attempt))
+                .await
+                .unwrap_or_else(|_| Err(self.timed_out(shown, attempt)))?;
+            let (status, asked) = match outcome {
+                Attempt::Body(body) => return Ok(body),
+                Attempt::Retry { status, retry_after } => (status, retry_after),
             };
-            let status = response.status();
-            tracing::debug!(method = "GET", url = %shown, status = status.as_u16(), attempt, "response");
-            if status.is_success() {
-                return read_body(response, &shown).await;
+            let delay = asked.unwrap_or_else(|| backoff.next().unwrap_or(self.retry.max_backoff));
+            let over_budget = waited.checked_add(delay).is_none_or(|total| total > self.retry.max_total_wait);
+            if attempt >= self.retry.max_attempts || over_budget {
+                return Err(self.throttled(shown, status, attempt, delay, over_budget));
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-                let asked = retry_after(response.headers(), SystemTime::now());
-                let delay = asked.unwrap_or_else(|| backoff.next().unwrap_or(self.retry.max_backoff));
-                let over_budget = waited.checked_add(delay).is_none_or(|total| total > self.retry.max_total_wait);
-                if attempt >= self.retry.max_attempts || over_budget {
-                    let why = if over_budget && attempt < self.retry.max_attempts {
-                        format!(
-                            "the next retry ({} s) would exceed the {} s budget",
-                            delay.as_secs_f32().ceil(),
-                            self.retry.max_total_wait.as_secs()
-                        )
-                    } else {
-                        format!("still {} after {attempt} attempts", status.as_u16())
-                    };
-                    return Err(FetchError::new(
-                        GapReason::Throttled,
-                        Some(status.as_u16()),
-                        format!("{shown}: throttled: {why}"),
-                    ));
-                }
-                tracing::debug!(url = %shown, status = status.as_u16(), attempt, delay_ms = delay.as_millis() as u64, "retrying later");
-                tokio::time::sleep(delay).await;
-                waited += delay;
-                continue;
-            }
-            let body = response.bytes().await.unwrap_or_default();
-            let reason = match status {
-                StatusCode::UNAUTHORIZED => GapReason::Unauthorized,
-                StatusCode::FORBIDDEN => GapReason::Forbidden,
-                StatusCode::NOT_FOUND => GapReason::NotFound,
-                _ => GapReason::HttpError,
-            };
-            return Err(FetchError::new(
-                reason,
-                Some(status.as_u16()),
-                format!("{shown}: {status}{}", api_error(&body)),
-            ));
+            tracing::debug!(url = %shown, status = status.as_u16(), attempt, delay_ms = delay.as_millis() as u64, "retrying later");
+            tokio::time::sleep(delay).await;
+            waited += delay;
         }
     }
+
+    /// One attempt: sends the request and reads the whole body of a 2xx response, or says when to retry a
+    /// 429/503, or classifies any other status.
+    async fn attempt(&self, url: &Url, shown: &str, secret: &str, attempt: u32) -> Result<Attempt, FetchError> {
+        let response = self
+            .http
+            .get(url.clone())
+            .bearer_auth(secret)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| {
+                let error = redact(&error_chain(&e), &[secret]);
+                tracing::debug!(method = "GET", url = %shown, attempt, %error, "request failed");
+                FetchError::new(GapReason::Transport, None, format!("{shown}: {}", error_chain(&e)))
+            })?;
+        let status = response.status();
+        tracing::debug!(method = "GET", url = %shown, status = status.as_u16(), attempt, "response");
+        if status.is_success() {
+            return read_body(response, shown).await.map(Attempt::Body);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = retry_after(response.headers(), SystemTime::now());
+            return Ok(Attempt::Retry { status, retry_after });
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        let reason = match status {
+            StatusCode::UNAUTHORIZED => GapReason::Unauthorized,
+            StatusCode::FORBIDDEN => GapReason::Forbidden,
+            StatusCode::NOT_FOUND => GapReason::NotFound,
+            _ => GapReason::HttpError,
+        };
+        Err(FetchError::new(reason, Some(status.as_u16()), format!("{shown}: {status}{}", api_error(&body))))
+    }
+
+    /// The failure of an attempt past the request deadline.
+    fn timed_out(&self, shown: &str, attempt: u32) -> FetchError {
+        tracing::debug!(method = "GET", url = %shown, attempt, "request deadline passed");
+        let limit = self.request_timeout;
+        let limit = if limit.subsec_nanos() == 0 { format!("{} s", limit.as_secs()) } else { format!("{limit:.1?}") };
+        let message =
+            format!("{shown}: no complete response within {limit} (--request-timeout); the request was abandoned");
+        FetchError::new(GapReason::Timeout, None, message)
+    }
+
+    /// The failure of a request still throttled when the attempts or the wait budget are spent.
+    fn throttled(
+        &self,
+        shown: &str,
+        status: StatusCode,
+        attempt: u32,
+        delay: Duration,
+        over_budget: bool,
+    ) -> FetchError {
+        let why = if over_budget && attempt < self.retry.max_attempts {
+            format!(
+                "the next retry ({} s) would exceed the {} s budget",
+                delay.as_secs_f32().ceil(),
+                self.retry.max_total_wait.as_secs()
+            )
+        } else {
+            format!("still {} after {attempt} attempts", status.as_u16())
+        };
+        FetchError::new(GapReason::Throttled, Some(status.as_u16()), format!("{shown}: throttled: {why}"))
+    }
+}
+
+/// What one attempt gave short of a failure.
+enum Attempt {
+    /// The body of a 2xx response.
+    Body(Vec<u8>),
+    /// A 429 or 503, and the `Retry-After` delay if the server gave one.
+    Retry { status: StatusCode, retry_after: Option<Duration> },
 }
 
 /// Largest response body read; a page of 999 directory objects is a few megabytes.
@@ -375,7 +440,8 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Opt
     at.duration_since(now).ok().filter(|d| !d.is_zero())
 }
 
-/// `" (Code: message)"` from an ARM or Graph error body, shortened; empty when the body has none.
+/// `" (Code: message)"` from an ARM or Graph error body (shortened with the rest of the message by
+/// [`redact`]); empty when the body has none.
 fn api_error(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Envelope {
@@ -389,13 +455,7 @@ fn api_error(body: &[u8]) -> String {
         message: String,
     }
     match serde_json::from_slice::<Envelope>(body) {
-        Ok(e) => {
-            let mut text = format!("{}: {}", e.error.code, e.error.message);
-            if text.chars().count() > 300 {
-                text = text.chars().take(300).chain(['…']).collect();
-            }
-            format!(" ({text})")
-        }
+        Ok(e) => format!(" ({}: {})", e.error.code, e.error.message),
         Err(_) => String::new(),
     }
 }

@@ -98,7 +98,7 @@ pub struct LiveOptions {
     pub max_page_bytes: usize,
     /// Deadline of each request attempt, from sending it to the last byte of its body ([`REQUEST_TIMEOUT`]).
     /// kube-rs's own timeout is per read, so a body drip-fed a byte at a time would otherwise never end;
-    /// past the deadline the list ends with a `Transport` gap.
+    /// past the deadline the list ends with a `Timeout` gap.
     pub request_timeout: Duration,
 }
 
@@ -507,7 +507,7 @@ impl ListError {
 
     /// Whether this failure on the first request of a context means the whole context is unreadable.
     fn fails_context(&self) -> bool {
-        matches!(self.reason, GapReason::Transport | GapReason::Unauthorized | GapReason::NoCredential)
+        matches!(self.reason, GapReason::Transport | GapReason::Timeout | GapReason::Unauthorized | GapReason::NoCredential)
     }
 }
 
@@ -532,8 +532,6 @@ enum Answer {
     Failed(u16, Box<kube::core::Status>),
 }
 
-/// Longest server error text kept in a gap.
-const MAX_ERROR_TEXT: usize = 500;
 
 struct Lister<'a> {
     client: kube::Client,
@@ -681,7 +679,8 @@ impl Lister<'_> {
                 _ => GapReason::HttpError,
             };
             let said = if status.message.is_empty() { &status.reason } else { &status.message };
-            let said: String = said.trim().chars().take(MAX_ERROR_TEXT).collect();
+            // Server text: no credential, no control character, bounded (the same rule as ARM and Graph).
+            let said = crate::collect::redact::redact(said.trim(), &[]);
             return Err(ListError::new(reason, Some(code), format!("GET {shown}: {code} {said}")));
         }
     }
@@ -693,7 +692,7 @@ impl Lister<'_> {
         match tokio::time::timeout(deadline, self.exchange(path_and_query, shown)).await {
             Ok(answer) => answer,
             Err(_) => Err(ListError::new(
-                GapReason::Transport,
+                GapReason::Timeout,
                 None,
                 format!(
                     "GET {shown}: deadline of {} s exceeded (the whole request, body included)",

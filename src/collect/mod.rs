@@ -2,9 +2,13 @@
 //! fill a [`Snapshot`]; they compute nothing about privileges.
 //!
 //! Every request is listed in `docs/collection.md`. A failure on one scope (403 on a subscription, a throttled
-//! listing, a malformed page) becomes a [`CoverageGap`] in the snapshot and the scan goes on; only a failure
-//! that leaves nothing to analyze (no resource manager token, subscriptions not listable) is a
-//! [`CollectError`].
+//! listing, a malformed page, a request past its deadline) becomes a [`CoverageGap`] in the snapshot and the
+//! scan goes on. The subscriptions listing obeys the same rule: the pages read before a failure are kept, the
+//! failure is an `arm.subscriptions` gap, and each `--subscription` (or subscription under a
+//! `--management-group`) it did not reach is read directly with `GET /subscriptions/{id}`. Only a resource
+//! manager credential that does not work at all is a [`CollectError`]: no token, or a 401 on the first page of
+//! the subscriptions listing. Then every ARM request would fail the same way, and a report made of Graph data
+//! alone would read as "no findings" where the truth is "not scanned".
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,9 +33,11 @@ pub mod kube;
 pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
+pub mod redact;
 pub mod resources;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use azpath_graph::snapshot::{
     Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
@@ -46,7 +52,9 @@ use url::Url;
 pub use auth::{AccessToken, Audience, DefaultTokenSource, TokenError, TokenSource};
 pub use authorization::RbacList;
 pub use cloud::{Cloud, EndpointError, Endpoints};
-pub use http::{build_client, ApiClient, ClientError, FetchError, Listing, Page, RetryPolicy, Service};
+pub use http::{
+    build_client, ApiClient, ClientError, FetchError, Listing, Page, RetryPolicy, Service, DEFAULT_REQUEST_TIMEOUT,
+};
 use resources::Descendant;
 
 /// What to collect and how hard to try.
@@ -61,6 +69,9 @@ pub struct CollectOptions {
     pub concurrency: usize,
     /// Retries for 429/503.
     pub retry: RetryPolicy,
+    /// Deadline of one request attempt, sending it and reading its whole body (`--request-timeout`); past
+    /// it the listing is a [`GapReason::Timeout`] gap.
+    pub request_timeout: Duration,
     /// Show a progress bar on stderr (the CLI sets it when stderr is a terminal and not `--quiet`).
     pub show_progress: bool,
     /// The HTTP client (from [`build_client`], e.g. with `--ca-cert`); `None` builds a default one.
@@ -74,6 +85,7 @@ impl Default for CollectOptions {
             management_groups: Vec::new(),
             concurrency: 8,
             retry: RetryPolicy::default(),
+            request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
             show_progress: false,
             http_client: None,
         }
@@ -86,7 +98,8 @@ pub enum CollectError {
     /// No credential gives an Azure Resource Manager token.
     #[error("cannot authenticate to Azure Resource Manager")]
     NoCredential(#[source] TokenError),
-    /// The subscriptions listing failed, so there is nothing to scan.
+    /// The resource manager rejected the token (401) on the first page of the subscriptions listing: no ARM
+    /// request can succeed. Any other failure of the listing is a coverage gap.
     #[error("listing subscriptions")]
     Subscriptions(#[source] FetchError),
     /// The HTTP client could not be built.
@@ -124,7 +137,7 @@ pub async fn collect(
         tenant_id: None,
     });
     let ctx = Ctx {
-        client: ApiClient::new(http, tokens, options.retry.clone()),
+        client: ApiClient::new(http, tokens, options.retry.clone()).with_request_timeout(options.request_timeout),
         arm: Service::arm(endpoints),
         graph: Service::graph(endpoints),
         concurrency: options.concurrency.max(1),
@@ -136,13 +149,13 @@ pub async fn collect(
     let graph_token = tokens.token(Audience::Graph).await;
 
     ctx.progress.set_message("listing subscriptions and management groups");
-    let subs = ctx.client.list::<Subscription>(&ctx.arm, resources::subscriptions_url(&ctx.arm.base)).await;
-    if let Some(e) = subs.error {
-        return Err(CollectError::Subscriptions(e));
-    }
-    snap.sources.push(source("arm.subscriptions", "tenant", subs.items.len()));
+    let mut visible = list_subscriptions(&ctx, &mut snap).await?;
     let tree = collect_tree(&ctx, &mut snap, &wanted).await;
-    let (selected, mg_scopes) = select(&wanted, subs.items, &tree, &mut snap);
+    let named = named_subscriptions(&wanted, &tree);
+    if !visible.complete {
+        read_named_subscriptions(&ctx, &mut snap, &named, &mut visible).await;
+    }
+    let (selected, mg_scopes) = select(&wanted, &named, visible, &tree, &mut snap);
 
     ctx.progress.set_message("listing role assignments, identities, clusters and directory objects");
     let mut jobs = Vec::new();
@@ -281,27 +294,87 @@ async fn collect_tree(ctx: &Ctx<'_>, snap: &mut Snapshot, wanted: &Wanted) -> Tr
     Tree { names, descendants }
 }
 
+/// What the subscriptions listing gave, and whether it was read to its last page.
+struct Visible {
+    subscriptions: Vec<Subscription>,
+    complete: bool,
+}
+
+/// Lists the subscriptions the caller can see. A failure is a gap keeping the pages read before it, except a
+/// rejected credential on the first page (see the module doc).
+async fn list_subscriptions(ctx: &Ctx<'_>, snap: &mut Snapshot) -> Result<Visible, CollectError> {
+    let listing = ctx.client.list::<Subscription>(&ctx.arm, resources::subscriptions_url(&ctx.arm.base)).await;
+    let rejected = |e: &FetchError| matches!(e.reason, GapReason::Unauthorized | GapReason::NoCredential);
+    if let Some(e) = listing.error.as_ref().filter(|e| listing.pages == 0 && rejected(e)) {
+        return Err(CollectError::Subscriptions(e.clone()));
+    }
+    let complete = listing.error.is_none();
+    record(snap, "arm.subscriptions", "tenant", listing.items.len(), listing.error);
+    Ok(Visible { subscriptions: listing.items, complete })
+}
+
+/// The subscriptions named by `--subscription` and found under the `--management-group`s (lower-cased ids).
+fn named_subscriptions(wanted: &Wanted, tree: &Tree) -> BTreeSet<String> {
+    let under_groups =
+        tree.descendants.iter().filter(|d| d.is_subscription()).map(|d| last_segment(&d.id).to_ascii_lowercase());
+    wanted.subscriptions.iter().cloned().chain(under_groups).collect()
+}
+
+/// When the listing broke off, reads each named subscription it did not reach with `GET /subscriptions/{id}`:
+/// found, it is collected like a listed one; not, its failure is the gap for that subscription.
+async fn read_named_subscriptions(ctx: &Ctx<'_>, snap: &mut Snapshot, named: &BTreeSet<String>, visible: &mut Visible) {
+    let listed: BTreeSet<String> = visible.subscriptions.iter().map(subscription_key).collect();
+    let mut ids = Vec::new();
+    for id in named.iter().filter(|id| !listed.contains(*id)) {
+        if safe_name(id) {
+            ids.push(id.clone());
+        } else {
+            snap.coverage.push(bad_name("arm.subscriptions", &format!("/subscriptions/{id}"), id));
+        }
+    }
+    let client = &ctx.client;
+    let reads = stream::iter(ids)
+        .map(|id| async move {
+            let url = resources::subscription_url(&ctx.arm.base, &id);
+            (id, client.get::<Subscription>(&ctx.arm, &url).await)
+        })
+        .buffer_unordered(ctx.concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    for (id, read) in reads {
+        let scope = format!("/subscriptions/{id}");
+        match read {
+            Ok(sub) => {
+                snap.sources.push(source("arm.subscriptions", &scope, 1));
+                visible.subscriptions.push(sub);
+            }
+            Err(e) => record(snap, "arm.subscriptions", &scope, 0, Some(e)),
+        }
+    }
+}
+
 /// Picks the subscriptions to collect and the management groups to list RBAC at, recording a gap for each
-/// named subscription the caller cannot see, and sets the tenant id.
+/// named subscription the caller cannot see (when the listing was complete: otherwise reading it directly
+/// already recorded why), and sets the tenant id.
 fn select(
     wanted: &Wanted,
-    visible: Vec<Subscription>,
+    named: &BTreeSet<String>,
+    visible: Visible,
     tree: &Tree,
     snap: &mut Snapshot,
 ) -> (Vec<Subscription>, BTreeSet<String>) {
-    let tenant = visible.iter().find_map(|s| s.tenant_id.clone());
-    let mut visible: BTreeMap<String, Subscription> = visible.into_iter().map(|s| (subscription_key(&s), s)).collect();
+    let complete = visible.complete;
+    let tenant = visible.subscriptions.iter().find_map(|s| s.tenant_id.clone());
+    let mut visible: BTreeMap<String, Subscription> =
+        visible.subscriptions.into_iter().map(|s| (subscription_key(&s), s)).collect();
     let mut selected = Vec::new();
     if wanted.everything() {
         selected.extend(std::mem::take(&mut visible).into_values());
     }
-    let under_groups =
-        tree.descendants.iter().filter(|d| d.is_subscription()).map(|d| last_segment(&d.id).to_ascii_lowercase());
-    let named: BTreeSet<String> = wanted.subscriptions.iter().cloned().chain(under_groups).collect();
     for id in named {
-        match visible.remove(&id) {
+        match visible.remove(id) {
             Some(s) => selected.push(s),
-            None if selected.iter().any(|s| subscription_key(s) == id) => {}
+            None if !complete || selected.iter().any(|s| subscription_key(s) == *id) => {}
             None => snap.coverage.push(gap(
                 "arm.subscriptions",
                 &format!("/subscriptions/{id}"),

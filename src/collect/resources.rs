@@ -7,7 +7,8 @@ use url::Url;
 
 use super::api_url;
 
-/// [Subscriptions - List](https://learn.microsoft.com/rest/api/resources/subscriptions/list)
+/// [Subscriptions - List](https://learn.microsoft.com/rest/api/resources/subscriptions/list) and
+/// [Get](https://learn.microsoft.com/rest/api/resources/subscriptions/get)
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
 /// [Management Groups - List](https://learn.microsoft.com/rest/api/managementgroups/management-groups/list),
 /// [Get](https://learn.microsoft.com/rest/api/managementgroups/management-groups/get) and
@@ -21,6 +22,11 @@ const MG_PROVIDER: &str = "/providers/Microsoft.Management/managementGroups";
 /// `GET {arm}/subscriptions`.
 pub fn subscriptions_url(arm: &Url) -> Url {
     api_url(arm, "subscriptions", &format!("api-version={SUBSCRIPTIONS_API_VERSION}"))
+}
+
+/// `GET {arm}/subscriptions/{id}`: one subscription, read directly when the listing broke off before it.
+pub fn subscription_url(arm: &Url, subscription_id: &str) -> Url {
+    api_url(arm, &format!("subscriptions/{subscription_id}"), &format!("api-version={SUBSCRIPTIONS_API_VERSION}"))
 }
 
 /// `GET {arm}/providers/Microsoft.Management/managementGroups`.
