@@ -336,6 +336,7 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("x;touch${IFS}PWNED;"), "'x;touch${IFS}PWNED;'");
         assert_eq!(quote("it's"), "\"it's\"");
+        assert_eq!(quote("it's;rm"), "\"it's;rm\"");
         assert_eq!(quote("it's $(x)"), r"'it'\''s $(x)'");
         assert_eq!(quote("[?principalType=='User']"), "\"[?principalType=='User']\"");
         assert_eq!(quote("a\nb"), "'a\nb'");
