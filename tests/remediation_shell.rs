@@ -14,7 +14,7 @@ use azpath_graph::engine::{analyze, AnalyzeOptions};
 use azpath_graph::findings::{Remediation, Report};
 use azpath_graph::snapshot::Snapshot;
 use azpath_mocks::MockTenant;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// `az`, `kubectl` and `uuidgen` as functions: each call prints its words NUL-terminated, then a `\1` word.
 const PRELUDE: &str = r#"az() { printf '%s\0' az "$@"; printf '\001\0'; }
@@ -86,7 +86,9 @@ fn plant_json(v: &Value, plants: &[(&str, &str)]) -> Value {
     match v {
         Value::String(s) => Value::String(plant_str(s, plants)),
         Value::Array(a) => Value::Array(a.iter().map(|x| plant_json(x, plants)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (plant_str(k, plants), plant_json(x, plants))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (plant_str(k, plants), plant_json(x, plants))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -200,11 +202,11 @@ fn check_all(name: &str, clean: &Value, quoted: &[(&str, &str)], refused: &[(&st
 #[test]
 fn the_prelude_sees_one_argument_per_word_and_each_command_of_a_chain() {
     let calls = invocations("az a 'b c' \"$(uuidgen)\" && kubectl -n x");
+    assert_eq!(calls, [vec!["az", "a", "b c", "00000000-0000-4000-8000-0000000000ff"], vec!["kubectl", "-n", "x"]]);
     assert_eq!(
-        calls,
-        [vec!["az", "a", "b c", "00000000-0000-4000-8000-0000000000ff"], vec!["kubectl", "-n", "x"]]
+        plant_str("id-orders-api orders-api/x orders-api-w", &[("orders-api", "Z")]),
+        "id-orders-api Z/x orders-api-w"
     );
-    assert_eq!(plant_str("id-orders-api orders-api/x orders-api-w", &[("orders-api", "Z")]), "id-orders-api Z/x orders-api-w");
 }
 
 #[test]
@@ -260,4 +262,100 @@ fn pod_identity_and_deny_tenants_quote_their_names() {
     check_all("aks-pod-identity", &tenant("aks-pod-identity"), &quoted, &refused);
     let quoted = [("24ea81bb-214d-48be-848e-0b4656efd0e4", "24ea81bb-214d-48be-848e-0b4656efd0e4 *")];
     check_all("deny-assignments", &tenant("deny-assignments"), &quoted, &[]);
+}
+
+/// A snapshot for the posture checks the bundled tenants do not reach: ClusterRoleBindings (cluster-admin and
+/// wildcard), the `default` service account bound and federated, AKS without Kubernetes RBAC and with a
+/// service principal, app and service principal credentials, and guests holding Owner directly, through a
+/// group and PIM-eligible.
+fn posture_tenant() -> Value {
+    const SUB: &str = "5f3c2a91-7d44-4b8e-9a61-2c0d8e7f4b13";
+    const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    let sub = format!("/subscriptions/{SUB}");
+    let cluster = format!("{sub}/resourceGroups/rg-aks/providers/Microsoft.ContainerService/managedClusters/prod");
+    let issuer = "https://eastus.oic.prod-aks.azure.com/t/c";
+    let owner = |n: u32, principal: &str, kind: &str| {
+        json!({"id": format!("{sub}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-{n:012}"),
+               "properties": {"scope": sub, "principalId": principal, "principalType": kind,
+                              "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}")}})
+    };
+    let guest = |n: u32| json!({"id": format!("44444444-0000-4000-8000-{n:012}"), "displayName": format!("guest{n}"), "userType": "Guest"});
+    let credential =
+        |key: &str, start: &str, end: &str| json!({"keyId": key, "startDateTime": start, "endDateTime": end});
+    let crb = |name: &str, role: &str, subject: Value| json!({"metadata": {"name": name}, "roleRef": {"kind": "ClusterRole", "name": role}, "subjects": [subject]});
+    let kube = json!({
+        "cluster": cluster, "source": "test",
+        "namespaces": [{"metadata": {"name": "team-a"}}, {"metadata": {"name": "team-b"}}],
+        "clusterRoles": [{"metadata": {"name": "god"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}],
+        "clusterRoleBindings": [
+            crb("platform-admins", "cluster-admin", json!({"kind": "User", "name": "alice@contoso.com"})),
+            crb("god-mode", "god", json!({"kind": "User", "name": "erin@contoso.com"}))
+        ],
+        "roleBindings": [{"metadata": {"name": "default-edit", "namespace": "team-a"}, "roleRef": {"kind": "ClusterRole", "name": "edit"},
+                          "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "team-a"}]}]
+    });
+    json!({
+        "schema_version": 1,
+        "metadata": {"collected_at": "2026-11-24T16:00:00Z"},
+        "azure": {
+            "subscriptions": [{"id": sub, "subscriptionId": SUB, "displayName": "Prod"}],
+            "managedClusters": [{"id": cluster, "name": "prod", "properties": {
+                "enableRBAC": false, "disableLocalAccounts": true,
+                "aadProfile": {"managed": true, "enableAzureRBAC": true},
+                "oidcIssuerProfile": {"enabled": true, "issuerURL": issuer},
+                "servicePrincipalProfile": {"clientId": "0a1b2c3d-0000-4000-8000-000000000009"}}}],
+            "federatedIdentityCredentials": [{
+                "id": format!("{sub}/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-batch/federatedIdentityCredentials/default-sa"),
+                "name": "default-sa",
+                "properties": {"issuer": issuer, "subject": "system:serviceaccount:team-b:default", "audiences": ["api://AzureADTokenExchange"]}}],
+            "roleAssignments": [owner(1, "44444444-0000-4000-8000-000000000001", "User"), owner(2, "66666666-0000-4000-8000-000000000001", "Group")],
+            "roleEligibilityScheduleInstances": [{"id": format!("{sub}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/e1"),
+                "properties": {"scope": sub, "principalId": "44444444-0000-4000-8000-000000000003", "principalType": "User",
+                               "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}")}}]
+        },
+        "entra": {
+            "users": [guest(1), guest(2), guest(3)],
+            "groups": [{"id": "66666666-0000-4000-8000-000000000001", "displayName": "Partners"}],
+            "groupMembers": [{"groupId": "66666666-0000-4000-8000-000000000001",
+                              "members": [{"@odata.type": "#microsoft.graph.user", "id": "44444444-0000-4000-8000-000000000002"}]}],
+            "applications": [{"id": "11111111-0000-4000-8000-000000000001", "appId": "app-client", "displayName": "two-year",
+                "passwordCredentials": [credential("k-long", "2025-06-01T10:00:00Z", "2027-06-01T10:00:00Z"), credential("k-due", "2026-06-01T00:00:00Z", "2026-12-04T00:00:00Z")],
+                "keyCredentials": [credential("c-old", "2024-01-01T00:00:00Z", "2026-11-01T00:00:00Z")]}]
+        },
+        "kubernetes": [kube]
+    })
+}
+
+#[test]
+fn posture_commands_quote_or_refuse_every_name() {
+    let clean = posture_tenant();
+    let found = remediations(&report(&Snapshot::from_json(&clean.to_string(), "posture").unwrap()));
+    for check in ["AZP-K8S-001", "AZP-K8S-002", "AZP-K8S-003", "AZP-AKS-004", "AZP-AKS-005", "AZP-ENTRA-001"] {
+        assert!(found.keys().any(|k| k.starts_with(check)), "{check} not reached: {:#?}", found.keys());
+    }
+    for check in ["AZP-ENTRA-002", "AZP-ENTRA-003", "AZP-AZ-001"] {
+        assert!(found.keys().any(|k| k.starts_with(check)), "{check} not reached: {:#?}", found.keys());
+    }
+    let quoted = [
+        // ClusterRoleBinding names (system:… names are valid, so they are quoted),
+        // the resource group, FIC and identity names, the application's object id and credential key ids.
+        ("platform-admins", "platform-admins;touch${ifs}pwned;"),
+        ("god-mode", "god-mode:$(touch pwned)"),
+        ("default-edit", "default-edit `id`"),
+        ("rg-aks", "rg-aks&id&"),
+        ("default-sa", "default-sa>pwned"),
+        ("id-batch", "id-batch\nid"),
+        ("identities", "identities'\"*"),
+        ("11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000001;id"),
+        ("k-long", "k-long ${ifs}"),
+        ("c-old", "c-old$(id)"),
+    ];
+    let refused = [
+        // A namespace that is no DNS label; a role assignment id and guests' ids that are no GUID.
+        ("team-a", "team-a;id"),
+        ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001;id"),
+        ("44444444-0000-4000-8000-000000000002", "44444444-0000-4000-8000-000000000002`id`"),
+        ("44444444-0000-4000-8000-000000000003", "44444444-0000-4000-8000-000000000003$(id)"),
+    ];
+    check_all("posture", &clean, &quoted, &refused);
 }
