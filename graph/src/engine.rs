@@ -20,6 +20,7 @@ use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::EdgeKind;
 use crate::query::Query;
 use crate::rbac::{Capability, Caps};
+use crate::shell::{self, Chain, Command, Malformed};
 use crate::snapshot::Snapshot;
 
 /// Path cost, compared lexicographically: PIM activations, then conditional hops, then hops.
@@ -530,13 +531,13 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
     let src = graph.node_ref(source);
     if first.2.kind == EdgeKind::MemberOf {
         let group = graph.node_ref(first.1);
-        return Remediation {
-            summary: format!(
+        return shell::remediation(
+            format!(
                 "Remove {} from group {} (only this member loses the path), or narrow the group's role assignment",
                 src.display_name, group.display_name
             ),
-            command: Some(format!("az ad group member remove --group {} --member-id {}", group.id, src.id)),
-        };
+            shell::group_member_remove(&group.id, &src.id),
+        );
     }
     let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole);
     // Through ASO, the least-collateral cut is the one ASO's security guidance asks for: scope the
@@ -549,32 +550,21 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
         let rgs = graph.aso_owned_resource_groups.get(&aso_ns).cloned().unwrap_or_default();
         let ns = graph.node_ref(aso_ns).display_name;
         let role = crate::rbac::role_definition_guid(&g.role_definition_id);
-        let (summary, command) = if rgs.is_empty() {
-            (
-                format!(
-                    "Scope {} ({} at {}) to the resource groups {ns} manages, not {}",
-                    identity.display_name, g.role_name, g.scope, g.scope
-                ),
-                None,
-            )
-        } else {
-            let mut cmds: Vec<String> = rgs
-                .iter()
-                .map(|rg| format!("az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal --role {role} --scope {rg}", identity.id))
-                .collect();
-            cmds.push(format!("az role assignment delete --ids {}", g.assignment_id));
-            (
-                format!(
-                    "Scope {} ({} at {}) to the resource groups {ns}'s ASO resources own: {}",
-                    identity.display_name,
-                    g.role_name,
-                    g.scope,
-                    rgs.join(", ")
-                ),
-                Some(cmds.join(" && ")),
-            )
-        };
-        return Remediation { summary, command };
+        if rgs.is_empty() {
+            let summary = format!(
+                "Scope {} ({} at {}) to the resource groups {ns} manages, not {}",
+                identity.display_name, g.role_name, g.scope, g.scope
+            );
+            return Remediation { summary, command: None };
+        }
+        let summary = format!(
+            "Scope {} ({} at {}) to the resource groups {ns}'s ASO resources own: {}",
+            identity.display_name,
+            g.role_name,
+            g.scope,
+            rgs.join(", ")
+        );
+        return shell::remediation(summary, aso_rescope(&identity.id, &role, &rgs, &g.assignment_id));
     }
     // A Kubernetes binding at the start of the path: take the subject out of it.
     if let Some(note) = path.iter().take(3).find_map(|e| {
@@ -583,19 +573,12 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
         })
     }) {
         let binding = &note.evidence[0];
-        let (kind, rest) = binding.split_once(' ').unwrap_or(("rolebinding", binding));
-        let command = match rest.split_once('/') {
-            Some((ns, name)) if kind == "RoleBinding" => format!("kubectl -n {ns} edit rolebinding {name}"),
-            _ => format!("kubectl edit clusterrolebinding {rest}"),
-        };
-        return Remediation {
-            summary: format!(
-                "Remove {} from {binding} ({}), or narrow that role",
-                src.display_name,
-                note.evidence.get(1).cloned().unwrap_or_default()
-            ),
-            command: Some(command),
-        };
+        let summary = format!(
+            "Remove {} from {binding} ({}), or narrow that role",
+            src.display_name,
+            note.evidence.get(1).cloned().unwrap_or_default()
+        );
+        return shell::remediation(summary, edit_binding(binding));
     }
     let Some(role_edge) = role_edge else {
         // A derived edge that rests on a role assignment (federated-credential control, AKS admin): that
@@ -608,10 +591,10 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
             return r;
         }
         return match assignment {
-            Some((note, id)) => Remediation {
-                summary: format!("Remove or narrow the role assignment behind this step: {} ({id})", note.detail),
-                command: Some(format!("az role assignment delete --ids {id}")),
-            },
+            Some((note, id)) => shell::remediation(
+                format!("Remove or narrow the role assignment behind this step: {} ({id})", note.detail),
+                shell::role_assignment_delete(id),
+            ),
             None => Remediation { summary: "Review the path".into(), command: None },
         };
     };
@@ -620,15 +603,13 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
     let holder = graph.node_ref(holder);
     let scope_note = if inherited { " (it is inherited here: move it down to the scopes actually needed)" } else { "" };
     if g.eligible {
-        return Remediation {
-            summary: format!("Remove the PIM eligibility of {} at {} for {}{scope_note}", g.role_name, g.scope, holder.display_name),
-            command: Some(format!(
-                "az rest --method put --url \"https://management.azure.com{}/providers/Microsoft.Authorization/roleEligibilityScheduleRequests/$(uuidgen)?api-version=2020-10-01\" --body '{{\"properties\":{{\"principalId\":\"{}\",\"roleDefinitionId\":\"{}\",\"requestType\":\"AdminRemove\"}}}}'",
-                if g.scope == "/" { "" } else { &g.scope },
-                holder.id,
-                g.role_definition_id
-            )),
-        };
+        return shell::remediation(
+            format!(
+                "Remove the PIM eligibility of {} at {} for {}{scope_note}",
+                g.role_name, g.scope, holder.display_name
+            ),
+            shell::pim_eligibility_remove(&g.scope, &holder.id, &g.role_definition_id),
+        );
     }
     let what = if g.delegation.is_some() {
         format!("Narrow the condition of the {} assignment of {} at {} so it cannot grant these roles, or remove it{scope_note}", g.role_name, holder.display_name, g.scope)
@@ -638,7 +619,38 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
             g.role_name, holder.display_name, g.scope
         )
     };
-    Remediation { summary: what, command: Some(format!("az role assignment delete --ids {}", g.assignment_id)) }
+    shell::remediation(what, shell::role_assignment_delete(&g.assignment_id))
+}
+
+/// ASO's least-collateral cut: assign the identity's role on each resource group its namespace's ASO
+/// resources own, then delete the broad assignment.
+fn aso_rescope(identity: &str, role: &str, rgs: &[String], assignment: &str) -> Result<Chain, Malformed> {
+    let (identity, role) = (shell::guid("identity principal id", identity)?, shell::guid("role definition", role)?);
+    let creates = rgs.iter().map(|rg| {
+        Command::new("az")
+            .args(["role", "assignment", "create"])
+            .opt("--assignee-object-id", identity)
+            .opt("--assignee-principal-type", "ServicePrincipal")
+            .opt("--role", role)
+            .opt("--scope", rg)
+    });
+    let delete = shell::role_assignment_delete(assignment)?;
+    Ok(Chain::of(creates.chain([delete])).expect("the delete is always there"))
+}
+
+/// `kubectl edit` of the binding named in a note's evidence (`RoleBinding <ns>/<name>` or
+/// `ClusterRoleBinding <name>`).
+fn edit_binding(binding: &str) -> Result<Command, Malformed> {
+    let kubectl = Command::new("kubectl");
+    if let Some(rest) = binding.strip_prefix("RoleBinding ") {
+        let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
+        return Ok(kubectl
+            .opt("-n", shell::namespace(ns)?)
+            .args(["edit", "rolebinding"])
+            .arg(shell::rbac_name("RoleBinding name", name)?));
+    }
+    let name = binding.strip_prefix("ClusterRoleBinding ").unwrap_or(binding);
+    Ok(kubectl.args(["edit", "clusterrolebinding"]).arg(shell::rbac_name("ClusterRoleBinding name", name)?))
 }
 
 /// The explanation of a derived edge (every kind but memberships, role grants and the scope tree, whose
@@ -659,23 +671,33 @@ fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remed
     let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);
     match (w.kind, segments.as_slice()) {
         (EdgeKind::FederatedTrust, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
-            Some(Remediation {
-                summary: format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
-                command: Some(format!(
-                    "az identity federated-credential delete --subscription {sub} --resource-group {rg} --identity-name {mi} --name {name}"
-                )),
-            })
+            Some(shell::remediation(
+                format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
+                shell::guid("subscription id", sub).map(|sub| {
+                    Command::new("az")
+                        .args(["identity", "federated-credential", "delete"])
+                        .opt("--subscription", sub)
+                        .opt("--resource-group", rg)
+                        .opt("--identity-name", mi)
+                        .opt("--name", name)
+                }),
+            ))
         }
         (EdgeKind::IdentityBinding, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, cluster, _, name]) => {
-            Some(Remediation {
-                summary: format!(
+            Some(shell::remediation(
+                format!(
                     "Narrow the Kubernetes role that lets {who} use-managed-identity {identity} ({}), or delete identity binding {name} if no workload of {cluster} needs it",
                     note.evidence.get(1).cloned().unwrap_or_default()
                 ),
-                command: Some(format!(
-                    "az aks identity-binding delete --subscription {sub} --resource-group {rg} --cluster-name {cluster} --name {name}"
-                )),
-            })
+                shell::guid("subscription id", sub).map(|sub| {
+                    Command::new("az")
+                        .args(["aks", "identity-binding", "delete"])
+                        .opt("--subscription", sub)
+                        .opt("--resource-group", rg)
+                        .opt("--cluster-name", cluster)
+                        .opt("--name", name)
+                }),
+            ))
         }
         _ => None,
     }

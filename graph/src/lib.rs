@@ -15,4 +15,5 @@ pub mod posture;
 pub mod query;
 pub mod rbac;
 pub mod scope;
+pub mod shell;
 pub mod snapshot;

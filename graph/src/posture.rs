@@ -31,6 +31,7 @@ use crate::kube_graph::{cluster_role_rules, find_aso, holds_client_secret, Aso, 
 use crate::model::Severity;
 use crate::rbac::{self, Capability, Caps, DelegationLimit, PermissionSet};
 use crate::scope;
+use crate::shell::{self, Chain, Command, Malformed};
 use crate::snapshot::{CredentialMetadata, ManagedCluster, Snapshot};
 
 /// A posture check: what it looks at and how its findings are fixed in general.
@@ -335,6 +336,16 @@ fn finding(
     summary: String,
     command: Option<String>,
 ) -> PostureFinding {
+    finding_with(check, resource, detail, evidence, Remediation { summary, command })
+}
+
+fn finding_with(
+    check: &Check,
+    resource: ResourceRef,
+    detail: String,
+    evidence: Vec<String>,
+    remediation: Remediation,
+) -> PostureFinding {
     PostureFinding {
         check_id: check.id.to_string(),
         title: check.title.to_string(),
@@ -342,22 +353,12 @@ fn finding(
         resource,
         detail,
         evidence,
-        remediation: Remediation { summary, command },
+        remediation,
     }
 }
 
 fn resource(kind: &str, id: String, display_name: String) -> ResourceRef {
     ResourceRef { kind: kind.to_string(), id, display_name }
-}
-
-/// Quotes a value for a POSIX shell when it holds anything but plain id characters (names come from the
-/// tenant and are pasted into commands).
-fn sh(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/@=+,%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// Days since 1970-01-01 of the date part of an RFC 3339 / ISO 8601 time; `None` when it is not one.
@@ -383,18 +384,21 @@ fn days(s: &str) -> Option<i64> {
 // AKS cluster settings
 // ---------------------------------------------------------------------------------------------------------
 
-/// `--subscription S --resource-group RG --name N` for an ARM resource id, in its own spelling.
-fn az_target(id: &str) -> String {
+/// `command --subscription S --resource-group RG --name N` for an ARM resource id, in its own spelling.
+fn az_target(command: Command, id: &str) -> Command {
     let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
     let after = |key: &str| {
         segs.iter().position(|s| s.eq_ignore_ascii_case(key)).and_then(|i| segs.get(i + 1)).copied().unwrap_or("")
     };
-    format!(
-        "--subscription {} --resource-group {} --name {}",
-        sh(after("subscriptions")),
-        sh(after("resourceGroups")),
-        sh(segs.last().copied().unwrap_or(""))
-    )
+    command
+        .opt("--subscription", after("subscriptions"))
+        .opt("--resource-group", after("resourceGroups"))
+        .opt("--name", segs.last().copied().unwrap_or(""))
+}
+
+/// `az aks update` of the cluster `id` with `flags`.
+fn aks_update(id: &str, flags: &[&'static str]) -> String {
+    az_target(Command::new("az").args(["aks", "update"]), id).args(flags.iter().copied()).to_string()
 }
 
 fn cluster_name(id: &str, name: &str) -> String {
@@ -409,7 +413,7 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
     let p = &mc.properties;
     let name = cluster_name(&mc.id, &mc.name);
     let res = || resource("ManagedCluster", scope::normalize(&mc.id), name.clone());
-    let update = format!("az aks update {}", az_target(&mc.id));
+    let update = |flags: &[&'static str]| aks_update(&mc.id, flags);
     let bool_setting = |path: &str, v: Option<bool>, default: &str| match v {
         Some(v) => format!("{path} = {v}"),
         None => format!("{path} not set ({default})"),
@@ -422,11 +426,16 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
             "local accounts are on by default",
         )];
         let (summary, command) = if p.aad_profile.is_some() {
-            (format!("Disable local accounts on {name}"), format!("{update} --disable-local-accounts"))
+            (format!("Disable local accounts on {name}"), update(&["--disable-local-accounts"]))
         } else {
             (
                 format!("Integrate {name} with Entra ID (with an admin group) and disable local accounts"),
-                format!("{update} --enable-aad --aad-admin-group-object-ids <admin-group-object-id> --disable-local-accounts"),
+                update(&[
+                    "--enable-aad",
+                    "--aad-admin-group-object-ids",
+                    "<admin-group-object-id>",
+                    "--disable-local-accounts",
+                ]),
             )
         };
         out.push(finding(
@@ -445,7 +454,7 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
             format!("{name} is not integrated with Entra ID: users authenticate with local certificates only"),
             vec!["properties.aadProfile absent".into()],
             format!("Enable AKS-managed Entra integration on {name} with an admin group"),
-            Some(format!("{update} --enable-aad --aad-admin-group-object-ids <admin-group-object-id>")),
+            Some(update(&["--enable-aad", "--aad-admin-group-object-ids", "<admin-group-object-id>"])),
         )),
         Some(aad) if aad.enable_azure_rbac != Some(true) => out.push(finding(
             &AKS_NO_AZURE_RBAC,
@@ -453,7 +462,7 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
             format!("{name} is Entra-integrated but authorizes only with in-cluster RBAC (Azure RBAC for Kubernetes is off)"),
             vec![bool_setting("properties.aadProfile.enableAzureRBAC", aad.enable_azure_rbac, "off by default")],
             format!("Enable Azure RBAC for Kubernetes on {name}"),
-            Some(format!("{update} --enable-azure-rbac")),
+            Some(update(&["--enable-azure-rbac"])),
         )),
         Some(_) => {}
     }
@@ -464,10 +473,18 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
             format!("{name} has Kubernetes RBAC disabled: every authenticated identity can do anything in the cluster"),
             vec!["properties.enableRBAC = false".into()],
             format!("Recreate {name} with Kubernetes RBAC (the default), Entra integration and local accounts disabled, and move its workloads (RBAC cannot be enabled in place)"),
-            Some(format!(
-                "az aks create {} --enable-aad --aad-admin-group-object-ids <admin-group-object-id> --enable-azure-rbac --disable-local-accounts --enable-managed-identity",
-                az_target(&format!("{}-rbac", mc.id.trim_end_matches('/')))
-            )),
+            Some(
+                az_target(Command::new("az").args(["aks", "create"]), &format!("{}-rbac", mc.id.trim_end_matches('/')))
+                    .args([
+                        "--enable-aad",
+                        "--aad-admin-group-object-ids",
+                        "<admin-group-object-id>",
+                        "--enable-azure-rbac",
+                        "--disable-local-accounts",
+                        "--enable-managed-identity",
+                    ])
+                    .to_string(),
+            ),
         ));
     }
     let managed_identity = mc
@@ -503,7 +520,7 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
             format!("{name} authenticates to Azure as service principal {client}, whose secret is kept on the nodes and rotated by hand"),
             evidence,
             format!("Move {name} to a managed identity, then remove the service principal's secret"),
-            Some(format!("{update} --enable-managed-identity")),
+            Some(update(&["--enable-managed-identity"])),
         ));
     }
     if let Some(pod) = p.pod_identity_profile.as_ref().filter(|x| x.enabled == Some(true)) {
@@ -522,13 +539,13 @@ fn aks(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<PostureFinding>) 
             (
                 format!("{name} still runs deprecated pod-managed identity ({} binding(s)); workload identity is already on", pod.user_assigned_identities.len()),
                 format!("Finish moving {name}'s workloads to workload identity (a federated credential per service account), then disable pod identity"),
-                format!("{update} --disable-pod-identity"),
+                update(&["--disable-pod-identity"]),
             )
         } else {
             (
                 format!("{name} runs deprecated pod-managed identity ({} binding(s)) while the OIDC issuer or workload identity is off", pod.user_assigned_identities.len()),
                 format!("Enable the OIDC issuer and workload identity on {name}, federate each identity with its service accounts, then disable pod identity (`--disable-pod-identity`)"),
-                format!("{update} --enable-oidc-issuer --enable-workload-identity"),
+                update(&["--enable-oidc-issuer", "--enable-workload-identity"]),
             )
         };
         out.push(finding(&AKS_POD_IDENTITY, res(), detail, evidence, summary, Some(command)));
@@ -569,8 +586,8 @@ impl<'a> KubeCtx<'a> {
     }
 
     /// `kubectl --context <cluster>`: AKS names a cluster's kubeconfig context after the cluster.
-    fn kubectl(&self) -> String {
-        format!("kubectl --context {}", sh(&self.name))
+    fn kubectl(&self) -> Command {
+        Command::new("kubectl").opt("--context", &self.name)
     }
 }
 
@@ -636,39 +653,23 @@ fn aso(c: &KubeCtx, out: &mut Vec<PostureFinding>) {
         let subject = aso_subject(found.as_ref(), ns, name);
         let client = secret.values.get("AZURE_CLIENT_ID").map(|v| v.trim()).filter(|v| !v.is_empty());
         let issuer = c.issuer.as_deref().unwrap_or("<cluster OIDC issuer URL>");
-        let params = format!(
-            r#"{{"name":"aso-{}","issuer":"{issuer}","subject":"{subject}","audiences":["api://AzureADTokenExchange"]}}"#,
-            ns.replace(|ch: char| !ch.is_ascii_alphanumeric() && ch != '-', "-")
-        );
-        let removals: Vec<String> =
-            ["AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE", "AZURE_CLIENT_CERTIFICATE_PASSWORD"]
-                .iter()
-                .filter(|k| secret.keys.iter().any(|x| x == *k))
-                .map(|k| format!(r#"{{"op":"remove","path":"/data/{k}"}}"#))
-                .collect();
-        let command = format!(
-            "az ad app federated-credential create --id {} --parameters {} && {} -n {} patch secret {} --type=json -p {}",
-            sh(client.unwrap_or("<client-id>")),
-            sh(&params),
-            c.kubectl(),
-            sh(ns),
-            sh(name),
-            sh(&format!("[{}]", removals.join(",")))
-        );
-        out.push(finding(
+        let command = federate_aso_credential(c, secret, client.unwrap_or("<client-id>"), issuer, &subject);
+        out.push(finding_with(
             &ASO_CLIENT_SECRET,
             c.object("Secret", &format!("namespaces/{ns}/secrets/{name}"), format!("{ns}/{name}")),
             format!("ASO credential {ns}/{name} holds a client secret: whoever reads it can act as the identity from anywhere"),
             evidence,
-            format!(
-                "Federate the identity with {subject}, remove the client secret from {ns}/{name}, then delete the secret from the app registration (`az ad app credential delete`){}",
-                if name != ASO_SETTINGS && !found.as_ref().is_some_and(|a| a.strict) {
-                    "; ASO uses that subject once it runs in strict mode (AZP-ASO-004): federated with ASO's own service account instead, the identity could be forged from every watched namespace"
-                } else {
-                    ""
-                }
+            shell::remediation(
+                format!(
+                    "Federate the identity with {subject}, remove the client secret from {ns}/{name}, then delete the secret from the app registration (`az ad app credential delete`){}",
+                    if name != ASO_SETTINGS && !found.as_ref().is_some_and(|a| a.strict) {
+                        "; ASO uses that subject once it runs in strict mode (AZP-ASO-004): federated with ASO's own service account instead, the identity could be forged from every watched namespace"
+                    } else {
+                        ""
+                    }
+                ),
+                command,
             ),
-            Some(command),
         ));
     }
     // The RoleAssignment CRD (installed is enough: ASO may run elsewhere or not be collected).
@@ -683,10 +684,6 @@ fn aso(c: &KubeCtx, out: &mut Vec<PostureFinding>) {
         .secrets
         .iter()
         .find(|s| s.metadata.name == ASO_SETTINGS && s.metadata.namespace.as_deref() == Some(a.namespace.as_str()));
-    let restart = match &a.deployment {
-        Some(d) => format!(" && {} -n {} rollout restart deployment/{}", c.kubectl(), sh(&a.namespace), sh(d)),
-        None => String::new(),
-    };
 
     // Global credential, when one operator serves every watched namespace.
     let single = a.operator_mode.as_deref().is_none_or(|m| m.trim().eq_ignore_ascii_case("watchers-and-webhooks"));
@@ -719,18 +716,15 @@ fn aso(c: &KubeCtx, out: &mut Vec<PostureFinding>) {
             evidence.push(format!("namespaces without their own {ASO_CREDENTIAL}: {}", fallback.join(", ")));
         }
         let ns = &a.namespace;
-        out.push(finding(
+        out.push(finding_with(
             &ASO_GLOBAL_CREDENTIAL,
             c.object("Secret", &format!("namespaces/{ns}/secrets/{}", settings.metadata.name), format!("{ns}/{ASO_SETTINGS}")),
             format!("ASO's global credential ({client}) acts for every watched namespace without its own {ASO_CREDENTIAL}"),
             evidence,
-            format!("Create a least-privilege {ASO_CREDENTIAL} in each namespace that uses ASO, then empty AZURE_CLIENT_ID in {ns}/{ASO_SETTINGS} (Helm: azureClientID=\"\") and restart ASO"),
-            Some(format!(
-                "{} -n {} patch secret {ASO_SETTINGS} --type=json -p {}{restart}",
-                c.kubectl(),
-                sh(ns),
-                sh(r#"[{"op":"replace","path":"/data/AZURE_CLIENT_ID","value":""}]"#)
-            )),
+            shell::remediation(
+                format!("Create a least-privilege {ASO_CREDENTIAL} in each namespace that uses ASO, then empty AZURE_CLIENT_ID in {ns}/{ASO_SETTINGS} (Helm: azureClientID=\"\") and restart ASO"),
+                patch_aso_settings(c, &a, "--type=json", r#"[{"op":"replace","path":"/data/AZURE_CLIENT_ID","value":""}]"#),
+            ),
         ));
     }
 
@@ -750,20 +744,63 @@ fn aso(c: &KubeCtx, out: &mut Vec<PostureFinding>) {
             Some(d) => c.object("Deployment", &format!("namespaces/{ns}/deployments/{d}"), format!("{ns}/{d}")),
             None => c.object("Namespace", &format!("namespaces/{ns}"), format!("ASO in {ns}")),
         };
-        out.push(finding(
+        out.push(finding_with(
             &ASO_RELAXED_MODE,
             res,
             format!("ASO in {ns} runs in relaxed workload-identity mode: a forged credential Secret in a watched namespace can name any identity federated to system:serviceaccount:{ns}:{}", a.service_account),
             evidence,
-            "Set AZURE_WORKLOAD_IDENTITY_AUTH_MODE=strict and restart ASO; then federate each namespace credential's identity with system:serviceaccount:<namespace>:aso-workload".into(),
-            Some(format!(
-                "{} -n {} patch secret {ASO_SETTINGS} --type=merge -p {}{restart}",
-                c.kubectl(),
-                sh(ns),
-                sh(r#"{"stringData":{"AZURE_WORKLOAD_IDENTITY_AUTH_MODE":"strict"}}"#)
-            )),
+            shell::remediation(
+                "Set AZURE_WORKLOAD_IDENTITY_AUTH_MODE=strict and restart ASO; then federate each namespace credential's identity with system:serviceaccount:<namespace>:aso-workload".into(),
+                patch_aso_settings(c, &a, "--type=merge", r#"{"stringData":{"AZURE_WORKLOAD_IDENTITY_AUTH_MODE":"strict"}}"#),
+            ),
         ));
     }
+}
+
+/// `kubectl -n <ASO's namespace> patch secret aso-controller-settings <patch_type> -p <patch>`, then a restart
+/// of ASO's Deployment when it is known.
+fn patch_aso_settings(c: &KubeCtx, a: &Aso, patch_type: &'static str, patch: &str) -> Result<Chain, Malformed> {
+    let ns = shell::namespace(&a.namespace)?;
+    let settings = c.kubectl().opt("-n", ns).args(["patch", "secret", ASO_SETTINGS, patch_type]).opt("-p", patch);
+    let Some(d) = &a.deployment else { return Ok(settings.into()) };
+    let deployment = format!("deployment/{}", shell::object_name("Deployment name", d)?);
+    Ok(settings.and(c.kubectl().opt("-n", ns).args(["rollout", "restart"]).arg(deployment)))
+}
+
+/// Federates the app `client` with `subject` of `issuer`, then removes the client secret's keys from `secret`.
+fn federate_aso_credential(
+    c: &KubeCtx,
+    secret: &SecretMeta,
+    client: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<Chain, Malformed> {
+    let ns = shell::namespace(secret.metadata.namespace.as_deref().unwrap_or(""))?;
+    let name = shell::object_name("Secret name", &secret.metadata.name)?;
+    let params = serde_json::json!({
+        "name": format!("aso-{ns}"),
+        "issuer": issuer,
+        "subject": subject,
+        "audiences": ["api://AzureADTokenExchange"],
+    });
+    let removals: Vec<serde_json::Value> =
+        ["AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE", "AZURE_CLIENT_CERTIFICATE_PASSWORD"]
+            .iter()
+            .filter(|k| secret.keys.iter().any(|x| x == *k))
+            .map(|k| serde_json::json!({"op": "remove", "path": format!("/data/{k}")}))
+            .collect();
+    let federate = Command::new("az")
+        .args(["ad", "app", "federated-credential", "create"])
+        .opt("--id", client)
+        .opt("--parameters", params.to_string());
+    let patch = c
+        .kubectl()
+        .opt("-n", ns)
+        .args(["patch", "secret"])
+        .arg(name)
+        .args(["--type=json"])
+        .opt("-p", serde_json::Value::from(removals).to_string());
+    Ok(federate.and(patch))
 }
 
 /// The subject a federated credential needs for ASO to use `secret` in `ns` with workload identity.
@@ -795,22 +832,21 @@ fn role_assignment_crd(c: &KubeCtx, crd: &str, out: &mut Vec<PostureFinding>) {
         evidence.push("no RoleAssignment resource collected".into());
         (
             "Remove authorization.azure.com/RoleAssignment from ASO's crdPattern (Helm value crdPattern) so it is not reinstalled, and delete the CRD".to_string(),
-            format!("{} delete crd {}", c.kubectl(), sh(crd)),
+            shell::object_name("CRD name", crd).map(|crd| c.kubectl().args(["delete", "crd"]).arg(crd)),
         )
     } else {
         evidence.push(format!("RoleAssignment resources: {}", in_use.join(", ")));
         (
             "Review the RoleAssignment resources; if they are not needed, delete them, leave the CRD out of ASO's crdPattern and delete it; otherwise keep ASO identities' roleAssignments/write narrow".to_string(),
-            format!("{} get roleassignments.authorization.azure.com -A", c.kubectl()),
+            Ok(c.kubectl().args(["get", "roleassignments.authorization.azure.com", "-A"])),
         )
     };
-    out.push(finding(
+    out.push(finding_with(
         &ASO_ROLE_ASSIGNMENT_CRD,
         c.object("CustomResourceDefinition", &format!("customresourcedefinitions/{crd}"), crd.to_string()),
         format!("The ASO RoleAssignment CRD is installed in {}: ASO users can assign Azure roles with their namespace's identity", c.name),
         evidence,
-        summary,
-        Some(command),
+        shell::remediation(summary, command),
     ));
 }
 
@@ -859,8 +895,8 @@ fn pod_identity_objects(c: &KubeCtx, s: &Snapshot, out: &mut Vec<PostureFinding>
             && p.security_profile.as_ref().and_then(|x| x.workload_identity.as_ref()).is_some_and(|w| w.enabled)
     });
     let command = match mc {
-        Some(m) if !wi => format!("az aks update {} --enable-oidc-issuer --enable-workload-identity", az_target(&m.id)),
-        _ => format!("{} get azureidentitybindings.aadpodidentity.k8s.io -A", c.kubectl()),
+        Some(m) if !wi => aks_update(&m.id, &["--enable-oidc-issuer", "--enable-workload-identity"]),
+        _ => c.kubectl().args(["get", "azureidentitybindings.aadpodidentity.k8s.io", "-A"]).to_string(),
     };
     out.push(finding(
         &AKS_POD_IDENTITY,
@@ -940,16 +976,14 @@ fn cluster_bindings(c: &KubeCtx, names: &FxHashMap<String, String>, out: &mut Ve
         evidence.extend(subjects.iter().map(|x| format!("subject {}", subject_text(x, names))));
         // Deleting the binding is the cut unless system subjects share it.
         let whole = subjects.len() == b.subjects.len();
-        let command = if whole {
-            format!("{} delete clusterrolebinding {}", c.kubectl(), sh(name))
-        } else {
-            format!("{} edit clusterrolebinding {}", c.kubectl(), sh(name))
-        };
+        let verb = if whole { "delete" } else { "edit" };
+        let command = shell::rbac_name("ClusterRoleBinding name", name)
+            .map(|name| c.kubectl().args([verb, "clusterrolebinding"]).arg(name));
         let who = subjects.iter().map(|x| subject_text(x, names)).collect::<Vec<_>>().join(", ");
         let res = c.object("ClusterRoleBinding", &format!("clusterrolebindings/{name}"), name.clone());
         let broad_group = subjects.iter().any(|x| is_broad_group(x));
         if role == "cluster-admin" {
-            let mut f = finding(
+            let mut f = finding_with(
                 &K8S_CLUSTER_ADMIN,
                 res,
                 format!(
@@ -958,14 +992,16 @@ fn cluster_bindings(c: &KubeCtx, names: &FxHashMap<String, String>, out: &mut Ve
                     c.name
                 ),
                 evidence,
-                if whole {
-                    format!(
-                        "Delete ClusterRoleBinding {name} and grant {who} namespaced roles with only what is needed"
-                    )
-                } else {
-                    format!("Remove {who} from ClusterRoleBinding {name} (keep its system subjects) and grant namespaced roles instead")
-                },
-                Some(command),
+                shell::remediation(
+                    if whole {
+                        format!(
+                            "Delete ClusterRoleBinding {name} and grant {who} namespaced roles with only what is needed"
+                        )
+                    } else {
+                        format!("Remove {who} from ClusterRoleBinding {name} (keep its system subjects) and grant namespaced roles instead")
+                    },
+                    command,
+                ),
             );
             if broad_group {
                 f.severity = Severity::Critical;
@@ -982,7 +1018,7 @@ fn cluster_bindings(c: &KubeCtx, names: &FxHashMap<String, String>, out: &mut Ve
         }
         let everything = broad.iter().any(|r| wild(&r.verbs) && wild(&r.resources) && wild(&r.api_groups));
         evidence.extend(broad.iter().map(|r| format!("rule {}", rule_text(r))));
-        let mut f = finding(
+        let mut f = finding_with(
             &K8S_BROAD_BINDING,
             res,
             format!(
@@ -992,8 +1028,10 @@ fn cluster_bindings(c: &KubeCtx, names: &FxHashMap<String, String>, out: &mut Ve
                 if everything { ": equivalent to cluster-admin" } else { "" }
             ),
             evidence,
-            format!("Narrow ClusterRole {role} to the resources and verbs needed, or replace ClusterRoleBinding {name} with RoleBindings in the namespaces that need it"),
-            Some(command),
+            shell::remediation(
+                format!("Narrow ClusterRole {role} to the resources and verbs needed, or replace ClusterRoleBinding {name} with RoleBindings in the namespaces that need it"),
+                command,
+            ),
         );
         if everything || broad_group {
             f.severity = if everything && broad_group { Severity::Critical } else { Severity::High };
@@ -1006,20 +1044,28 @@ fn cluster_bindings(c: &KubeCtx, names: &FxHashMap<String, String>, out: &mut Ve
 struct DefaultSa {
     resource: ResourceRef,
     evidence: Vec<String>,
-    command: Option<String>,
+    /// The first fix found (a refused one included: its finding then says why it has no command).
+    command: Option<Result<Command, Malformed>>,
     fixes: Vec<String>,
 }
 
 impl DefaultSa {
     fn finding(self) -> PostureFinding {
         let ns = self.resource.id.rsplit("/namespaces/").next().and_then(|r| r.split('/').next()).unwrap_or("");
-        finding(
+        let summary = format!("Give the workloads of {ns} their own service accounts, move these grants to them, and leave `default` without permissions");
+        finding_with(
             &K8S_DEFAULT_SERVICE_ACCOUNT,
             self.resource.clone(),
-            format!("Every pod in {ns} that names no service account runs as {} and gets: {}", self.resource.display_name, self.fixes.join("; ")),
+            format!(
+                "Every pod in {ns} that names no service account runs as {} and gets: {}",
+                self.resource.display_name,
+                self.fixes.join("; ")
+            ),
             self.evidence,
-            format!("Give the workloads of {ns} their own service accounts, move these grants to them, and leave `default` without permissions"),
-            self.command,
+            match self.command {
+                Some(command) => shell::remediation(summary, command),
+                None => Remediation { summary, command: None },
+            },
         )
     }
 }
@@ -1051,21 +1097,23 @@ fn default_sa_bindings(c: &KubeCtx, map: &mut BTreeMap<(String, String), Default
             let ns = s.namespace.as_deref().unwrap_or(if namespaced { bns } else { "default" });
             // Deleting the binding is the cut when `default` is its only subject.
             let verb = if b.subjects.len() == 1 { "delete" } else { "edit" };
+            let name = &b.metadata.name;
             let (kind, what, command) = if namespaced {
-                let name = &b.metadata.name;
-                ("RoleBinding", format!("{bns}/{name}"), format!("-n {} {verb} rolebinding {}", sh(bns), sh(name)))
+                let command = shell::namespace(bns).and_then(|bns| {
+                    let name = shell::rbac_name("RoleBinding name", name)?;
+                    Ok(c.kubectl().opt("-n", bns).args([verb, "rolebinding"]).arg(name))
+                });
+                ("RoleBinding", format!("{bns}/{name}"), command)
             } else {
-                (
-                    "ClusterRoleBinding",
-                    b.metadata.name.clone(),
-                    format!("{verb} clusterrolebinding {}", sh(&b.metadata.name)),
-                )
+                let command = shell::rbac_name("ClusterRoleBinding name", name)
+                    .map(|name| c.kubectl().args([verb, "clusterrolebinding"]).arg(name));
+                ("ClusterRoleBinding", name.clone(), command)
             };
             let entry = default_sa_entry(map, &c.id, &c.name, ns);
             entry.evidence.push(format!("{kind} {what} → {} {}", b.role_ref.kind, b.role_ref.name));
             entry.fixes.push(format!("{} {} ({kind} {what})", b.role_ref.kind, b.role_ref.name));
             if entry.command.is_none() {
-                entry.command = Some(format!("{} {command}", c.kubectl()));
+                entry.command = Some(command);
             }
         }
     }
@@ -1093,7 +1141,7 @@ fn default_sa_federation(s: &Snapshot, issuers: &[(String, String)], map: &mut B
         })
         .collect();
     // (issuer, subject, what, evidence id, delete command)
-    let mut creds: Vec<(&str, &str, String, String, String)> = Vec::new();
+    let mut creds: Vec<(&str, &str, String, String, Command)> = Vec::new();
     for f in &s.azure.federated_identity_credentials {
         let Some(at) = f.id.to_ascii_lowercase().find("/federatedidentitycredentials/") else { continue };
         let identity = &f.id[..at];
@@ -1104,12 +1152,12 @@ fn default_sa_federation(s: &Snapshot, issuers: &[(String, String)], map: &mut B
             &f.properties.subject,
             format!("managed identity {identity_name}"),
             f.id.clone(),
-            format!(
-                "az identity federated-credential delete --name {} --identity-name {} --resource-group {} --yes",
-                sh(&f.name),
-                sh(identity_name),
-                sh(rg)
-            ),
+            Command::new("az")
+                .args(["identity", "federated-credential", "delete"])
+                .opt("--name", &f.name)
+                .opt("--identity-name", identity_name)
+                .opt("--resource-group", rg)
+                .args(["--yes"]),
         ));
     }
     for a in &s.entra.application_federated_credentials {
@@ -1127,11 +1175,10 @@ fn default_sa_federation(s: &Snapshot, issuers: &[(String, String)], map: &mut B
                     a.application_id,
                     if f.name.is_empty() { &f.id } else { &f.name }
                 ),
-                format!(
-                    "az ad app federated-credential delete --id {} --federated-credential-id {}",
-                    sh(app_id),
-                    sh(if f.id.is_empty() { &f.name } else { &f.id })
-                ),
+                Command::new("az")
+                    .args(["ad", "app", "federated-credential", "delete"])
+                    .opt("--id", app_id)
+                    .opt("--federated-credential-id", if f.id.is_empty() { &f.name } else { &f.id }),
             ));
         }
     }
@@ -1146,7 +1193,7 @@ fn default_sa_federation(s: &Snapshot, issuers: &[(String, String)], map: &mut B
             entry.evidence.push(format!("federated credential {evidence} (issuer {issuer}, subject {subject})"));
             entry.fixes.push(format!("the Azure tokens of {what}"));
             if entry.command.is_none() {
-                entry.command = Some(command.clone());
+                entry.command = Some(Ok(command.clone()));
             }
         }
     }
@@ -1159,7 +1206,7 @@ fn default_sa_federation(s: &Snapshot, issuers: &[(String, String)], map: &mut B
 /// An object whose credentials are checked: an application or a service principal.
 struct CredentialOwner<'a> {
     kind: &'static str,
-    /// `az ad app` or `az ad sp`.
+    /// `app` or `sp`, as in `az ad app`.
     az: &'static str,
     id: &'a str,
     name: String,
@@ -1170,7 +1217,7 @@ struct CredentialOwner<'a> {
 fn entra_credentials(s: &Snapshot, now: Option<i64>, out: &mut Vec<PostureFinding>) {
     let apps = s.entra.applications.iter().map(|a| CredentialOwner {
         kind: "Application",
-        az: "az ad app",
+        az: "app",
         id: &a.id,
         name: a.display_name.clone().unwrap_or_else(|| a.id.clone()),
         passwords: &a.password_credentials,
@@ -1184,7 +1231,7 @@ fn entra_credentials(s: &Snapshot, now: Option<i64>, out: &mut Vec<PostureFindin
         .filter(|p| !p.service_principal_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity")))
         .map(|p| CredentialOwner {
             kind: "ServicePrincipal",
-            az: "az ad sp",
+            az: "sp",
             id: &p.id,
             name: p.display_name.clone().unwrap_or_else(|| p.id.clone()),
             passwords: &p.password_credentials,
@@ -1204,7 +1251,8 @@ fn credential_text(kind: &str, c: &CredentialMetadata) -> String {
 
 fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<PostureFinding>) {
     let res = || resource(o.kind, o.id.to_ascii_lowercase(), o.name.clone());
-    let key_id = |c: &CredentialMetadata| sh(c.key_id.as_deref().unwrap_or("<key-id>"));
+    let key_id = |c: &CredentialMetadata| c.key_id.clone().unwrap_or_else(|| "<key-id>".into());
+    let credential = |verb: &'static str| Command::new("az").args(["ad", o.az, "credential", verb]).opt("--id", o.id);
     let end = |c: &CredentialMetadata| c.end_date_time.as_deref().and_then(days);
 
     // Long-lived secrets, still valid.
@@ -1227,12 +1275,12 @@ fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<Postur
             format!("{} has {} client secret(s) valid for more than a year", o.name, long.len()),
             long.iter().map(|(c, life)| format!("{} ({life} days)", credential_text("secret", c))).collect(),
             format!("Replace {}'s long-lived secret(s) with a federated credential or managed identity, or rotate to a secret that expires within a year and delete the old one", o.name),
-            Some(format!(
-                "{az} credential reset --id {id} --append --years 1 && {az} credential delete --id {id} --key-id {}",
-                key_id(first),
-                az = o.az,
-                id = o.id
-            )),
+            Some(
+                credential("reset")
+                    .args(["--append", "--years", "1"])
+                    .and(credential("delete").opt("--key-id", key_id(first)))
+                    .to_string(),
+            ),
         ));
     }
     let Some(now) = now else { return };
@@ -1246,13 +1294,12 @@ fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<Postur
         }
     }
     let delete = |(kind, c): &(&str, &CredentialMetadata)| {
-        format!(
-            "{} credential delete --id {} --key-id {}{}",
-            o.az,
-            o.id,
-            key_id(c),
-            if *kind == "certificate" { " --cert" } else { "" }
-        )
+        let delete = credential("delete").opt("--key-id", key_id(c));
+        if *kind == "certificate" {
+            delete.args(["--cert"])
+        } else {
+            delete
+        }
     };
     if !expired.is_empty() {
         out.push(finding(
@@ -1261,14 +1308,14 @@ fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<Postur
             format!("{} keeps {} expired credential(s)", o.name, expired.len()),
             expired.iter().map(|(k, c)| credential_text(k, c)).collect(),
             format!("Delete {}'s expired credentials", o.name),
-            Some(expired.iter().map(delete).collect::<Vec<_>>().join(" && ")),
+            Chain::of(expired.iter().map(delete)).map(|c| c.to_string()),
         ));
     }
     if let Some((kind, first)) = expiring.first() {
         let rotate = if *kind == "certificate" {
-            format!("{} credential reset --id {} --append --create-cert --years 1", o.az, o.id)
+            credential("reset").args(["--append", "--create-cert", "--years", "1"])
         } else {
-            format!("{} credential reset --id {} --append --years 1", o.az, o.id)
+            credential("reset").args(["--append", "--years", "1"])
         };
         out.push(finding(
             &ENTRA_EXPIRING_CREDENTIAL,
@@ -1276,7 +1323,7 @@ fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<Postur
             format!("{} has {} credential(s) expiring within {EXPIRING_DAYS} days", o.name, expiring.len()),
             expiring.iter().map(|(k, c)| credential_text(k, c)).collect(),
             format!("Move {} to a federated credential or managed identity, or rotate now (add the new credential, switch its users, delete {})", o.name, first.key_id.as_deref().unwrap_or("the old one")),
-            Some(rotate),
+            Some(rotate.to_string()),
         ));
     }
 }
@@ -1448,26 +1495,21 @@ fn azure_roles(s: &Snapshot, out: &mut Vec<PostureFinding>) {
                 let (group, group_name) = &chain[0];
                 (
                     format!("Remove guest {} from group {group_name} (only the guest loses {role} at {scope_id}), or narrow the group's role", names[0]),
-                    format!("az ad group member remove --group {} --member-id {}", sh(group), sh(&u.id)),
+                    shell::group_member_remove(group, &u.id),
                 )
             } else if is_eligible {
                 (
                     format!("Remove the PIM eligibility of {role} at {scope_id} for guest {who}"),
-                    format!(
-                        "az rest --method put --url \"https://management.azure.com{}/providers/Microsoft.Authorization/roleEligibilityScheduleRequests/$(uuidgen)?api-version=2020-10-01\" --body '{{\"properties\":{{\"principalId\":\"{}\",\"roleDefinitionId\":\"{}\",\"requestType\":\"AdminRemove\"}}}}'",
-                        if scope_id == "/" { "" } else { &scope_id },
-                        u.id,
-                        p.role_definition_id
-                    ),
+                    shell::pim_eligibility_remove(&scope_id, &u.id, &p.role_definition_id),
                 )
             } else {
                 (
                     format!("Remove the {role} assignment of guest {who} at {scope_id}, or grant a narrower role through a reviewed group"),
-                    format!("az role assignment delete --ids {}", sh(id)),
+                    shell::role_assignment_delete(id),
                 )
             };
             let via = if chain.is_empty() { String::new() } else { " through a group".to_string() };
-            let mut f = finding(
+            let mut f = finding_with(
                 &AZ_GUEST_PRIVILEGED,
                 resource("RoleAssignment", scope::normalize(id), format!("{role} at {scope_id}")),
                 format!(
@@ -1480,8 +1522,7 @@ fn azure_roles(s: &Snapshot, out: &mut Vec<PostureFinding>) {
                     }
                 ),
                 evidence,
-                summary,
-                Some(command),
+                shell::remediation(summary, command),
             );
             if scope::resource_group_of(&scope_id).is_some() {
                 f.severity = Severity::Medium;
@@ -1510,7 +1551,13 @@ fn azure_roles(s: &Snapshot, out: &mut Vec<PostureFinding>) {
             format!("{} users hold standing privileged roles directly on subscription {name} (at most {MAX_DIRECT_PRIVILEGED_USERS} recommended)", by_user.len()),
             by_user.into_values().flatten().collect(),
             format!("Assign the role on {name} to a PIM-eligible group and remove the direct user assignments"),
-            Some(format!("az role assignment list --scope {sub} --query \"[?principalType=='User']\" -o table")),
+            Some(
+                Command::new("az")
+                    .args(["role", "assignment", "list"])
+                    .opt("--scope", &sub)
+                    .args(["--query", "[?principalType=='User']", "-o", "table"])
+                    .to_string(),
+            ),
         ));
     }
 }
@@ -1528,14 +1575,6 @@ mod tests {
         for bad in ["", "2024-13-01", "20240101", "soon", "2024-01-0x"] {
             assert_eq!(days(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn shell_quoting_leaves_ids_and_quotes_the_rest() {
-        assert_eq!(sh("/subscriptions/a-b/resourceGroups/rg_1"), "/subscriptions/a-b/resourceGroups/rg_1");
-        assert_eq!(sh("a b"), "'a b'");
-        assert_eq!(sh("it's;rm"), r"'it'\''s;rm'");
-        assert_eq!(sh(""), "''");
     }
 
     #[test]
