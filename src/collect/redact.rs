@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_shown_escaped() {
-        assert_eq!(redact("a\nb\r\u{1b}[2J\u{7}\0\u{202e}", &[]), r"a\nb\r\u{1b}[2J\u{7}\0\u{202e}");
+        assert_eq!(redact("a\nb\r\u{1b}[2J\u{7}\u{0}\u{202e}", &[]), r"a\nb\r\u{1b}[2J\u{7}\u{0}\u{202e}");
     }
 
     #[test]
