@@ -208,6 +208,7 @@ impl PrivilegeGraph {
         }
         b.add_denies(snapshot);
         let identities = b.add_identities(snapshot);
+        b.add_entra_owners(snapshot);
         b.add_kubernetes(snapshot, &identities);
         b
     }
@@ -497,16 +498,7 @@ impl PrivilegeGraph {
         for gm in &e.group_members {
             let group = self.intern(NodeKey::of(&gm.group_id), NodeKind::Group, "");
             for m in &gm.members {
-                let kind = match m.odata_type.as_deref().map(|t| t.trim_start_matches('#').to_ascii_lowercase()) {
-                    Some(t) if t == "microsoft.graph.user" => NodeKind::User,
-                    Some(t) if t == "microsoft.graph.group" => NodeKind::Group,
-                    Some(t) if t == "microsoft.graph.serviceprincipal" => NodeKind::ServicePrincipal,
-                    // Hand-written member lists may omit the type: a UPN means a user, an appId a service
-                    // principal.
-                    _ if m.user_principal_name.is_some() => NodeKind::User,
-                    _ if m.app_id.is_some() => NodeKind::ServicePrincipal,
-                    _ => NodeKind::UnknownPrincipal,
-                };
+                let kind = crate::entra::directory_kind(m);
                 let member = self.intern(NodeKey::of(&m.id), kind, m.display_name.as_deref().unwrap_or(""));
                 if member != group {
                     self.add_edge(

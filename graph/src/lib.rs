@@ -4,6 +4,7 @@
 
 pub mod builtin;
 pub mod engine;
+mod entra;
 pub mod findings;
 pub mod graph;
 mod identity;

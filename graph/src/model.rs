@@ -217,11 +217,17 @@ pub enum EdgeKind {
     /// service account → managed identity: an AKS identity binding of the identity to the account's cluster,
     /// and Kubernetes RBAC letting the account `use-managed-identity` on `cid.wi.aks.azure.com/<client id>`.
     IdentityBinding,
+    /// principal → service principal: an owner of the service principal, or of its application, can add a
+    /// client secret or certificate and sign in as it.
+    CanAddCredential,
+    /// principal → group: an owner of the group can add members, itself included, and so holds the group's
+    /// roles.
+    CanAddMember,
 }
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 21] = [
+    pub const ALL: [EdgeKind; 23] = [
         EdgeKind::MemberOf,
         EdgeKind::HasRole,
         EdgeKind::Contains,
@@ -243,6 +249,8 @@ impl EdgeKind {
         EdgeKind::NodeBreakout,
         EdgeKind::AksRunCommand,
         EdgeKind::IdentityBinding,
+        EdgeKind::CanAddCredential,
+        EdgeKind::CanAddMember,
     ];
 
     /// The SCREAMING_SNAKE name used in query files and JSON.
@@ -269,6 +277,8 @@ impl EdgeKind {
             EdgeKind::NodeBreakout => "NODE_BREAKOUT",
             EdgeKind::AksRunCommand => "AKS_RUN_COMMAND",
             EdgeKind::IdentityBinding => "IDENTITY_BINDING",
+            EdgeKind::CanAddCredential => "CAN_ADD_CREDENTIAL",
+            EdgeKind::CanAddMember => "CAN_ADD_MEMBER",
         }
     }
 

@@ -1002,6 +1002,10 @@ pub struct Group {
     /// Dynamic membership rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership_rule: Option<String>,
+    /// Owners (`$expand=owners($select=id)` on the listing, completed from `/{kind}/{id}/owners` when the
+    /// expansion may have been cut at Graph's limit): they can add members, themselves included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub owners: Vec<DirectoryObject>,
 }
 
 /// The direct members of one group.
@@ -1064,6 +1068,10 @@ pub struct ServicePrincipal {
     /// Password credentials (metadata only).
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub password_credentials: Vec<CredentialMetadata>,
+    /// Owners (`$expand=owners($select=id)` on the listing, completed from `/{kind}/{id}/owners` when the
+    /// expansion may have been cut at Graph's limit): they can add credentials to it and sign in as it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub owners: Vec<DirectoryObject>,
 }
 
 /// `microsoft.graph.application`.
@@ -1087,6 +1095,10 @@ pub struct Application {
     /// Password credentials (metadata only).
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub password_credentials: Vec<CredentialMetadata>,
+    /// Owners (`$expand=owners($select=id)` on the listing, completed from `/{kind}/{id}/owners` when the
+    /// expansion may have been cut at Graph's limit): they can add credentials to it and sign in as its service principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub owners: Vec<DirectoryObject>,
 }
 
 /// Metadata of a password or key credential. The secret itself has no field here and is never kept.

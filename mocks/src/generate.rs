@@ -297,6 +297,8 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
             is_assignable_to_role: Some(rng.chance(0.05)),
             group_types: Vec::new(),
             membership_rule: None,
+            // A third of the groups have an owner (no random draw, so the rest of the tenant is unchanged).
+            owners: if i % 3 == 0 { owner_at(&t.entra.users, i * 104_729) } else { Vec::new() },
         });
     }
     for i in 0..options.service_principals {
@@ -327,6 +329,7 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
             app_owner_organization_id: (!managed).then(|| tenant_id.clone()),
             key_credentials: Vec::new(),
             password_credentials: Vec::new(),
+            owners: Vec::new(),
         });
         if !managed {
             t.entra.applications.push(Application {
@@ -334,6 +337,8 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
                 app_id: Some(app_id),
                 display_name: Some(name),
                 sign_in_audience: Some("AzureADMyOrg".into()),
+                // Most applications have a developer as owner.
+                owners: if i % 4 != 1 { owner_at(&t.entra.users, i * 7_919) } else { Vec::new() },
                 ..Default::default()
             });
         }
@@ -592,4 +597,13 @@ mod tests {
             + 1;
         assert!((90_000..=110_000).contains(&nodes), "{nodes} from {o:?}");
     }
+}
+
+/// One user as an owner, picked by position (empty when there are no users).
+fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
+    if users.is_empty() {
+        return Vec::new();
+    }
+    let u = &users[i % users.len()];
+    vec![DirectoryObject { odata_type: Some("#microsoft.graph.user".into()), id: u.id.clone(), ..Default::default() }]
 }

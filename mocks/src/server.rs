@@ -261,7 +261,20 @@ enum Route {
     IdentityBindings(String),
     ConnectedClusters(String),
     ApplicationFederatedCredentials(String),
+    /// The owners of one group, service principal or application: (collection, object id).
+    Owners(Owned, String),
 }
+
+/// The directory collections with an `owners` relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owned {
+    Groups,
+    ServicePrincipals,
+    Applications,
+}
+
+/// Most entries Graph returns for an expanded relationship of a directory object.
+const EXPANDED_LIMIT: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Authz {
@@ -308,6 +321,11 @@ impl Route {
                 ["v1.0", "applications", _, "federatedidentitycredentials"] => {
                     Some(Route::ApplicationFederatedCredentials(orig[2].to_string()))
                 }
+                ["v1.0", "groups", _, "owners"] => Some(Route::Owners(Owned::Groups, orig[2].to_string())),
+                ["v1.0", "serviceprincipals", _, "owners"] => {
+                    Some(Route::Owners(Owned::ServicePrincipals, orig[2].to_string()))
+                }
+                ["v1.0", "applications", _, "owners"] => Some(Route::Owners(Owned::Applications, orig[2].to_string())),
                 _ => None,
             };
         }
@@ -370,6 +388,7 @@ impl Route {
             Route::IdentityBindings(_) => "arm.identityBindings",
             Route::ConnectedClusters(_) => "arm.connectedClusters",
             Route::ApplicationFederatedCredentials(_) => "graph.applicationFederatedCredentials",
+            Route::Owners(..) => "graph.owners",
         }
     }
 
@@ -627,12 +646,18 @@ impl Shared {
     fn page(&self, side: Side, base: &str, request: &Request, route: &Route, items: &Items, skip: usize) -> Value {
         let size = self.options.page_size.max(1);
         let end = (skip + size).min(items.len());
-        let value: Vec<Value> = (skip.min(end)..end).map(|i| self.render(route, items, i)).collect();
+        // `$expand=owners` brings each object's owners, cut at Graph's limit; without it there are none.
+        let expand_owners = request
+            .url
+            .query_pairs()
+            .any(|(k, v)| k.eq_ignore_ascii_case("$expand") && v.to_ascii_lowercase().starts_with("owners"));
+        let value: Vec<Value> =
+            (skip.min(end)..end).map(|i| shape_owners(self.render(route, items, i), expand_owners)).collect();
         let next = (end < items.len()).then(|| next_link(base, request, end));
         let mut body = Map::new();
         if side == Side::Graph {
             let context = match route {
-                Route::Members(_) => "directoryObjects".to_string(),
+                Route::Members(_) | Route::Owners(..) => "directoryObjects".to_string(),
                 Route::ApplicationFederatedCredentials(id) => {
                     format!("applications('{id}')/federatedIdentityCredentials")
                 }
@@ -782,6 +807,15 @@ impl Shared {
                 });
                 Ok(Served::Many(Items::Indexes(indexes)))
             }
+            Route::Owners(collection, id) => match self.owners_of(*collection, id) {
+                Some(owners) => Ok(Served::Many(Items::Values(owners.iter().map(to_value).collect()))),
+                None => Err(Answer::error(
+                    side,
+                    404,
+                    "Request_ResourceNotFound",
+                    format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+                )),
+            },
             Route::ApplicationFederatedCredentials(id) => {
                 let key = id.to_ascii_lowercase();
                 match d.app_credentials.get(&key) {
@@ -812,6 +846,17 @@ impl Shared {
             ids.enumerate().filter(|(_, id)| normalize(id).starts_with(&prefix)).map(|(i, _)| i).collect()
         });
         Ok(Served::Many(Items::Indexes(indexes)))
+    }
+
+    /// The whole owner list of one directory object, `None` when there is no such object.
+    fn owners_of(&self, collection: Owned, id: &str) -> Option<&[azpath_graph::snapshot::DirectoryObject]> {
+        let e = &self.data.tenant.entra;
+        let same = |other: &str| other.eq_ignore_ascii_case(id);
+        match collection {
+            Owned::Groups => e.groups.iter().find(|g| same(&g.id)).map(|g| g.owners.as_slice()),
+            Owned::ServicePrincipals => e.service_principals.iter().find(|x| same(&x.id)).map(|x| x.owners.as_slice()),
+            Owned::Applications => e.applications.iter().find(|a| same(&a.id)).map(|a| a.owners.as_slice()),
+        }
     }
 
     fn management_group(&self, side: Side, name: &str) -> Result<&azpath_graph::snapshot::ManagementGroup, Answer> {
@@ -959,6 +1004,8 @@ impl Shared {
                 }
                 value
             }
+            // Served as values.
+            Route::Owners(..) => Value::Null,
             Route::ApplicationFederatedCredentials(id) => match self.data.app_credentials.get(&id.to_ascii_lowercase())
             {
                 Some(&f) => to_value(&e.application_federated_credentials[f].credentials[idx]),
@@ -1043,6 +1090,23 @@ impl Items {
 
 fn scope_of(p: &AssignmentProperties) -> &str {
     p.scope.as_str()
+}
+
+/// Keeps a directory object's `owners` (at most [`EXPANDED_LIMIT`], as Graph expands them) when they were asked
+/// for, and drops them otherwise.
+fn shape_owners(mut value: Value, expand: bool) -> Value {
+    if let Value::Object(map) = &mut value {
+        let owners = map.remove("owners");
+        if expand && map.contains_key("id") {
+            let mut owners = match owners {
+                Some(Value::Array(owners)) => owners,
+                _ => Vec::new(),
+            };
+            owners.truncate(EXPANDED_LIMIT);
+            map.insert("owners".into(), Value::Array(owners));
+        }
+    }
+    value
 }
 
 fn to_value<T: Serialize>(record: &T) -> Value {

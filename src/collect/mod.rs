@@ -42,7 +42,8 @@ use std::time::Duration;
 use azpath_graph::snapshot::{
     Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
     FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, IdentityBinding,
-    ManagedCluster, ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata,
+    EntraData, ManagedCluster, ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties,
+    Metadata,
     ResourceGroup, RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot,
     SourceRecord, Subscription, User, UserAssignedIdentity,
 };
@@ -200,6 +201,7 @@ pub async fn collect(
         }
     }
     jobs.extend(federated_credential_jobs(&mut snap));
+    jobs.extend(owner_jobs(&mut snap));
     for outcome in ctx.run_all(jobs).await {
         absorb(&mut snap, outcome);
     }
@@ -439,6 +441,8 @@ enum Job {
     Applications,
     GroupMembers { group_id: String },
     ApplicationFederatedCredentials { application_id: String },
+    /// The whole owner list of an object whose expanded owners may have been cut.
+    Owners { collection: msgraph::OwnedCollection, id: String },
 }
 
 /// What a job brought back.
@@ -461,6 +465,7 @@ enum Records {
     ConnectedClusters(Vec<ConnectedCluster>),
     IdentityBindings(Vec<IdentityBinding>),
     ApplicationFederatedCredentials(String, Vec<GraphFederatedCredential>),
+    Owners { collection: msgraph::OwnedCollection, id: String, owners: Vec<DirectoryObject> },
 }
 
 struct Outcome {
@@ -588,6 +593,16 @@ impl Job {
                     Records::ApplicationFederatedCredentials(application_id, c)
                 })
             }
+            Job::Owners { collection, id } => {
+                let url = msgraph::owners_url(&graph.base, collection, &id);
+                let scope = format!("/{}/{id}", collection.segment());
+                // A failed listing keeps the owners the expansion gave (true, maybe incomplete); the gap says so.
+                outcome("graph.owners", scope, client.list(graph, url).await, |owners| Records::Owners {
+                    collection,
+                    id,
+                    owners,
+                })
+            }
         }
     }
 }
@@ -626,6 +641,46 @@ fn federated_credential_jobs(snap: &mut Snapshot) -> Vec<Job> {
     jobs
 }
 
+/// One owners listing per group, service principal and application whose expanded owners reached Graph's
+/// cut-off, so none is missed.
+fn owner_jobs(snap: &mut Snapshot) -> Vec<Job> {
+    use msgraph::{OwnedCollection, EXPANDED_OWNERS_LIMIT};
+    let e = &snap.entra;
+    let full = |owners: &[DirectoryObject]| owners.len() >= EXPANDED_OWNERS_LIMIT;
+    let candidates: Vec<(OwnedCollection, String)> = e
+        .groups
+        .iter()
+        .filter(|g| full(&g.owners))
+        .map(|g| (OwnedCollection::Groups, g.id.clone()))
+        .chain(e.service_principals.iter().filter(|s| full(&s.owners)).map(|s| (OwnedCollection::ServicePrincipals, s.id.clone())))
+        .chain(e.applications.iter().filter(|a| full(&a.owners)).map(|a| (OwnedCollection::Applications, a.id.clone())))
+        .collect();
+    let mut jobs = Vec::new();
+    for (collection, id) in candidates {
+        if safe_name(&id) {
+            jobs.push(Job::Owners { collection, id });
+        } else {
+            snap.coverage.push(bad_name("graph.owners", &format!("/{}/{id}", collection.segment()), &id));
+        }
+    }
+    jobs
+}
+
+/// Replaces the expanded owners of one object with its whole owner list.
+fn set_owners(e: &mut EntraData, collection: msgraph::OwnedCollection, id: &str, owners: Vec<DirectoryObject>) {
+    use msgraph::OwnedCollection;
+    let slot = match collection {
+        OwnedCollection::Groups => e.groups.iter_mut().find(|g| g.id == id).map(|g| &mut g.owners),
+        OwnedCollection::ServicePrincipals => {
+            e.service_principals.iter_mut().find(|s| s.id == id).map(|s| &mut s.owners)
+        }
+        OwnedCollection::Applications => e.applications.iter_mut().find(|a| a.id == id).map(|a| &mut a.owners),
+    };
+    if let Some(slot) = slot {
+        *slot = owners;
+    }
+}
+
 /// Adds a job's records to the snapshot, and its source record or coverage gap.
 fn absorb(snap: &mut Snapshot, outcome: Outcome) {
     let (a, e) = (&mut snap.azure, &mut snap.entra);
@@ -649,6 +704,11 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
         Records::IdentityBindings(v) => a.identity_bindings.extend(v),
         Records::ApplicationFederatedCredentials(application_id, credentials) => {
             e.application_federated_credentials.push(ApplicationFederatedCredentials { application_id, credentials })
+        }
+        Records::Owners { collection, id, owners } => {
+            if outcome.error.is_none() {
+                set_owners(e, collection, &id, owners);
+            }
         }
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);

@@ -1,0 +1,155 @@
+//! Entra control-plane edges: owners of applications, service principals and groups. One positive and one
+//! negative case per rule, on small tenants in Graph's wire shapes (`$expand=owners` listings).
+
+use azpath_graph::engine::{analyze, AnalyzeOptions};
+use azpath_graph::findings::Finding;
+use azpath_graph::model::EdgeKind;
+use azpath_graph::query::Query;
+use azpath_graph::snapshot::Snapshot;
+use serde_json::{json, Value};
+
+const SUB: &str = "11111111-0000-0000-0000-000000000001";
+const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+const DEV: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+const DEV2: &str = "aaaaaaaa-0000-0000-0000-000000000002";
+const DEV3: &str = "aaaaaaaa-0000-0000-0000-000000000003";
+const LEAD: &str = "aaaaaaaa-0000-0000-0000-000000000004";
+const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
+const DEPLOY_APP: &str = "dddddddd-0000-0000-0000-000000000001";
+const DEPLOY_APPID: &str = "eeeeeeee-0000-0000-0000-000000000001";
+const READER_SP: &str = "cccccccc-0000-0000-0000-000000000002";
+const READER_APP: &str = "dddddddd-0000-0000-0000-000000000002";
+const READER_APPID: &str = "eeeeeeee-0000-0000-0000-000000000002";
+const FOREIGN_APP: &str = "dddddddd-0000-0000-0000-000000000003";
+const OPS_SP: &str = "cccccccc-0000-0000-0000-000000000003";
+const AUTOMATION_SP: &str = "cccccccc-0000-0000-0000-000000000004";
+const ADMINS: &str = "bbbbbbbb-0000-0000-0000-00000000000a";
+const EMPTY: &str = "bbbbbbbb-0000-0000-0000-00000000000b";
+
+fn queries() -> Vec<Query> {
+    [
+        ("owner-equivalent-on-subscription", include_str!("../../queries/owner-equivalent-on-subscription.toml")),
+        (
+            "contributor-or-stronger-on-subscription",
+            include_str!("../../queries/contributor-or-stronger-on-subscription.toml"),
+        ),
+    ]
+    .iter()
+    .map(|(id, text)| Query::parse(text, id).unwrap())
+    .collect()
+}
+
+fn sub() -> String {
+    format!("/subscriptions/{SUB}")
+}
+
+fn assignment(n: u32, principal: &str, principal_type: &str, role: &str) -> Value {
+    let scope = sub();
+    json!({
+        "id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+        "name": format!("00000000-0000-0000-0000-{n:012}"),
+        "properties": {
+            "scope": scope,
+            "roleDefinitionId": format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal,
+            "principalType": principal_type
+        }
+    })
+}
+
+fn user(id: &str) -> Value {
+    json!({"@odata.type": "#microsoft.graph.user", "id": id})
+}
+
+/// Applications and service principals with owners, groups with owners, and role assignments of the owned
+/// objects; decoys: an owned app whose principal is only Reader, an owned app with no service principal in
+/// this tenant, an owned group that holds no role.
+fn tenant() -> Snapshot {
+    let s = json!({
+        "schema_version": 1,
+        "metadata": {"tool_version": "test", "collected_at": "2026-12-01T00:00:00Z", "cloud": "public",
+                     "arm_url": "https://management.azure.com/", "graph_url": "https://graph.microsoft.com/"},
+        "azure": {
+            "subscriptions": [{"id": sub(), "subscriptionId": SUB, "displayName": "Prod"}],
+            "roleAssignments": [
+                assignment(1, DEPLOY_SP, "ServicePrincipal", OWNER),
+                assignment(2, READER_SP, "ServicePrincipal", READER),
+                assignment(3, OPS_SP, "ServicePrincipal", CONTRIBUTOR),
+                assignment(4, ADMINS, "Group", OWNER)
+            ]
+        },
+        "entra": {
+            "users": [
+                {"id": DEV, "displayName": "Dev"}, {"id": DEV2, "displayName": "Dev Two"},
+                {"id": DEV3, "displayName": "Dev Three"}, {"id": LEAD, "displayName": "Lead"}
+            ],
+            "groups": [
+                {"id": ADMINS, "displayName": "sub-admins", "securityEnabled": true, "owners": [user(LEAD)]},
+                {"id": EMPTY, "displayName": "no-roles", "securityEnabled": true, "owners": [user(DEV3)]}
+            ],
+            "servicePrincipals": [
+                {"id": DEPLOY_SP, "appId": DEPLOY_APPID, "displayName": "deploy", "servicePrincipalType": "Application"},
+                {"id": READER_SP, "appId": READER_APPID, "displayName": "reporting", "servicePrincipalType": "Application"},
+                {"id": OPS_SP, "appId": "eeeeeeee-0000-0000-0000-000000000003", "displayName": "ops",
+                 "servicePrincipalType": "Application", "owners": [user(DEV2)]},
+                {"id": AUTOMATION_SP, "appId": "eeeeeeee-0000-0000-0000-000000000004", "displayName": "automation",
+                 "servicePrincipalType": "Application"}
+            ],
+            "applications": [
+                {"id": DEPLOY_APP, "appId": DEPLOY_APPID, "displayName": "deploy",
+                 "owners": [user(DEV), {"@odata.type": "#microsoft.graph.servicePrincipal", "id": AUTOMATION_SP}]},
+                {"id": READER_APP, "appId": READER_APPID, "displayName": "reporting", "owners": [user(DEV3)]},
+                {"id": FOREIGN_APP, "appId": "eeeeeeee-0000-0000-0000-0000000000ff", "displayName": "multi-tenant",
+                 "owners": [user(DEV3)]}
+            ]
+        }
+    });
+    Snapshot::from_json(&s.to_string(), "test").unwrap()
+}
+
+fn findings() -> Vec<Finding> {
+    analyze(&tenant(), &queries(), AnalyzeOptions::default()).findings
+}
+
+fn get<'a>(f: &'a [Finding], query: &str, source: &str) -> Option<&'a Finding> {
+    f.iter().find(|x| x.query_id == query && x.source.id == source && x.target.id == sub())
+}
+
+#[test]
+fn application_owner_signs_in_as_its_owner_service_principal() {
+    let f = findings();
+    let found = get(&f, "owner-equivalent-on-subscription", DEV).expect("app owner reaches Owner");
+    let edges: Vec<EdgeKind> = found.hops.iter().map(|h| h.edge).collect();
+    assert_eq!(edges, [EdgeKind::CanAddCredential, EdgeKind::HasRole]);
+    assert_eq!(found.hops[0].to.id, DEPLOY_SP);
+    assert!(found.hops[0].evidence.contains(&DEPLOY_APP.to_string()), "{:?}", found.hops[0]);
+    // A service principal that owns the application is a source too (no human needed).
+    assert!(get(&f, "owner-equivalent-on-subscription", AUTOMATION_SP).is_some());
+}
+
+#[test]
+fn owning_a_weak_or_foreign_application_gives_nothing() {
+    let f = findings();
+    // Dev Three owns the Reader app, an app with no service principal here, and a role-less group.
+    assert!(f.iter().all(|x| x.source.id != DEV3), "{:#?}", f.iter().filter(|x| x.source.id == DEV3).collect::<Vec<_>>());
+}
+
+#[test]
+fn service_principal_owner_acts_as_it() {
+    let f = findings();
+    let found = get(&f, "contributor-or-stronger-on-subscription", DEV2).expect("SP owner reaches Contributor");
+    assert_eq!(found.hops[0].edge, EdgeKind::CanAddCredential);
+    assert_eq!(found.hops[0].to.id, OPS_SP);
+    assert!(get(&f, "owner-equivalent-on-subscription", DEV2).is_none(), "Contributor is not Owner-equivalent");
+}
+
+#[test]
+fn group_owner_can_add_itself_and_holds_the_groups_role() {
+    let f = findings();
+    let found = get(&f, "owner-equivalent-on-subscription", LEAD).expect("group owner reaches Owner");
+    let edges: Vec<EdgeKind> = found.hops.iter().map(|h| h.edge).collect();
+    assert_eq!(edges, [EdgeKind::CanAddMember, EdgeKind::HasRole]);
+    assert_eq!(found.hops[0].to.id, ADMINS);
+}
