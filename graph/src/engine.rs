@@ -16,7 +16,7 @@ use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::findings::{CoverageNote, Finding, Hop, QueryInfo, Remediation, Report, REPORT_SCHEMA_VERSION};
-use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
+use crate::graph::{NodeKey, PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::EdgeKind;
 use crate::query::Query;
 use crate::rbac::{Capability, Caps};
@@ -539,6 +539,9 @@ fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], in
             shell::group_member_remove(&group.id, &src.id),
         );
     }
+    if let Some(r) = owner_remediation(graph, path) {
+        return r;
+    }
     let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole);
     // Through ASO, the least-collateral cut is the one ASO's security guidance asks for: scope the
     // namespace's identity to the resource groups its ASO resources own.
@@ -651,6 +654,32 @@ fn edit_binding(binding: &str) -> Result<Command, Malformed> {
     }
     let name = binding.strip_prefix("ClusterRoleBinding ").unwrap_or(binding);
     Ok(kubectl.args(["edit", "clusterrolebinding"]).arg(shell::rbac_name("ClusterRoleBinding name", name)?))
+}
+
+/// The cut for a path that starts with ownership of an application, service principal or group: take the
+/// owner off it (the owned object keeps its roles, which others may need).
+fn owner_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
+    let (from, to, w) = graph.edge(*path.first()?);
+    if !matches!(w.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember) {
+        return None;
+    }
+    let note = derived_note(graph, path[0])?;
+    let (object, owner) = (note.evidence.first()?, note.evidence.get(1)?);
+    let (who, target) = (graph.node_ref(from), graph.node_ref(to));
+    let collection = match (w.kind, NodeKey::of(object) == graph.node(to).key) {
+        (EdgeKind::CanAddMember, _) => shell::OwnedObject::Group,
+        (_, true) => shell::OwnedObject::ServicePrincipal,
+        (_, false) => shell::OwnedObject::Application,
+    };
+    let what = match collection {
+        shell::OwnedObject::Application => format!("the application of {}", target.display_name),
+        shell::OwnedObject::ServicePrincipal => format!("service principal {}", target.display_name),
+        shell::OwnedObject::Group => format!("group {}", target.display_name),
+    };
+    Some(shell::remediation(
+        format!("Remove {} as an owner of {what} (owners can act with everything it holds)", who.display_name),
+        shell::owner_remove(collection, object, owner),
+    ))
 }
 
 /// The explanation of a derived edge (every kind but memberships, role grants and the scope tree, whose

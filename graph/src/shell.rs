@@ -284,6 +284,40 @@ pub fn group_member_remove(group: &str, member: &str) -> Result<Command, Malform
         .opt("--member-id", guid("member id", member)?))
 }
 
+/// The Microsoft Graph endpoint `az rest` calls for owner removals that `az ad` has no command for.
+const GRAPH: &str = "https://graph.microsoft.com/v1.0";
+
+/// Removes `owner` from the owners of an application (`az ad app owner remove`), a group
+/// (`az ad group owner remove`) or a service principal (`az rest --method delete …/owners/{id}/$ref`: `az ad sp`
+/// has no owner removal).
+pub fn owner_remove(collection: OwnedObject, object: &str, owner: &str) -> Result<Command, Malformed> {
+    let object = guid("object id", object)?;
+    let owner = guid("owner id", owner)?;
+    Ok(match collection {
+        OwnedObject::Application => {
+            Command::new("az").args(["ad", "app", "owner", "remove"]).opt("--id", object).opt("--owner-object-id", owner)
+        }
+        OwnedObject::Group => Command::new("az")
+            .args(["ad", "group", "owner", "remove"])
+            .opt("--group", object)
+            .opt("--owner-object-id", owner),
+        OwnedObject::ServicePrincipal => Command::new("az")
+            .args(["rest", "--method", "delete"])
+            .opt("--url", format!("{GRAPH}/servicePrincipals/{object}/owners/{owner}/$ref")),
+    })
+}
+
+/// What an owner owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnedObject {
+    /// An application registration.
+    Application,
+    /// A service principal.
+    ServicePrincipal,
+    /// A group.
+    Group,
+}
+
 /// What the PIM request URL leaves as is in a scope: ARM ids' own characters; the rest is percent-encoded.
 const URL_PATH: &AsciiSet = &CONTROLS
     .add(b' ')

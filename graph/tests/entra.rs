@@ -125,6 +125,12 @@ fn application_owner_signs_in_as_its_owner_service_principal() {
     assert_eq!(edges, [EdgeKind::CanAddCredential, EdgeKind::HasRole]);
     assert_eq!(found.hops[0].to.id, DEPLOY_SP);
     assert!(found.hops[0].evidence.contains(&DEPLOY_APP.to_string()), "{:?}", found.hops[0]);
+    assert_eq!(
+        found.remediation.command.as_deref(),
+        Some(format!("az ad app owner remove --id {DEPLOY_APP} --owner-object-id {DEV}").as_str()),
+        "the cut is the ownership, not the pipeline's role: {:?}",
+        found.remediation
+    );
     // A service principal that owns the application is a source too (no human needed).
     assert!(get(&f, "owner-equivalent-on-subscription", AUTOMATION_SP).is_some());
 }
@@ -143,6 +149,11 @@ fn service_principal_owner_acts_as_it() {
     assert_eq!(found.hops[0].edge, EdgeKind::CanAddCredential);
     assert_eq!(found.hops[0].to.id, OPS_SP);
     assert!(get(&f, "owner-equivalent-on-subscription", DEV2).is_none(), "Contributor is not Owner-equivalent");
+    // `az ad sp` cannot remove owners: the Graph call, its `$ref` quoted so the shell leaves it alone.
+    assert_eq!(
+        found.remediation.command.as_deref(),
+        Some(format!("az rest --method delete --url 'https://graph.microsoft.com/v1.0/servicePrincipals/{OPS_SP}/owners/{DEV2}/$ref'").as_str())
+    );
 }
 
 #[test]
@@ -152,4 +163,8 @@ fn group_owner_can_add_itself_and_holds_the_groups_role() {
     let edges: Vec<EdgeKind> = found.hops.iter().map(|h| h.edge).collect();
     assert_eq!(edges, [EdgeKind::CanAddMember, EdgeKind::HasRole]);
     assert_eq!(found.hops[0].to.id, ADMINS);
+    assert_eq!(
+        found.remediation.command.as_deref(),
+        Some(format!("az ad group owner remove --group {ADMINS} --owner-object-id {LEAD}").as_str())
+    );
 }
