@@ -28,33 +28,6 @@ async fn graph_server() -> MockServer {
     graph
 }
 
-/// A server that answers every request with a 200 whose body comes one byte every 300 ms, forever.
-async fn drip_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut request, mut buf) = (Vec::new(), [0u8; 4096]);
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
-                if socket.write_all(head).await.is_err() {
-                    return;
-                }
-                while socket.write_all(b" ").await.is_ok() {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
 
 fn gaps(snapshot: &Value) -> Vec<(String, String, String)> {
     snapshot["coverage"]
@@ -74,7 +47,7 @@ fn gaps(snapshot: &Value) -> Vec<(String, String, String)> {
 #[test]
 fn a_drip_fed_subscriptions_listing_ends_at_the_request_timeout_as_a_gap() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (arm, graph) = rt.block_on(async { (drip_server().await, graph_server().await) });
+    let (arm, graph) = rt.block_on(async { (common::drip_server().await, graph_server().await) });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.json");
     let mut command = common::azpath();

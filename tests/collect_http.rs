@@ -1,6 +1,8 @@
 //! The collectors' HTTP layer against wiremock servers: paging, retries, origin checks, classification.
 //! Base URLs and tokens are injected exactly as in production (`Endpoints`, `AZPATH_*_TOKEN`).
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -372,38 +374,11 @@ async fn transport_failure_is_classified() {
     assert!(!err.message.contains("arm-token"));
 }
 
-/// A server that answers every request with a 200 whose body comes one byte every 300 ms, forever.
-async fn drip_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut request, mut buf) = (Vec::new(), [0u8; 4096]);
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
-                if socket.write_all(head).await.is_err() {
-                    return;
-                }
-                while socket.write_all(b" ").await.is_ok() {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
 
 #[tokio::test]
 async fn a_drip_fed_body_ends_at_the_request_deadline() {
     let graph = MockServer::start().await;
-    let arm = drip_server().await;
+    let arm = common::drip_server().await;
     let e = Endpoints::new(Cloud::Custom, Some(&arm), Some(&graph.uri()), None).unwrap();
     let tokens = DefaultTokenSource::new(&e, &env, None);
     let client =
