@@ -1412,7 +1412,7 @@ fn azure_roles(s: &Snapshot, out: &mut Vec<PostureFinding>) {
         let Some((role, caps)) = roles.get(&guid) else { continue };
         let Some(what) = privileged(*caps, p.condition.as_deref()) else { continue };
         let user = users.get(&p.principal_id.to_ascii_lowercase()).copied();
-        let scope_id = scope::normalize(&p.scope);
+        let Some(scope_id) = scope::record_scope(&p.scope, id) else { continue };
         // Guests holding it: the principal itself, or guest members of the group it names (nesting followed).
         let guests: Vec<(&User, Vec<(String, String)>)> = match user {
             Some(u) if is_guest(u) => vec![(u, Vec::new())],
