@@ -10,7 +10,8 @@
 //! use azpath_graph::posture;
 //! use azpath_graph::snapshot::Snapshot;
 //!
-//! let snap: Snapshot = serde_json::from_str(r#"{"schema_version": 1, "azure": {"managedClusters": [{
+//! let snap: Snapshot = serde_json::from_str(r#"{"schema_version": 1, "metadata": {"collected_at": ""},
+//!     "azure": {"managedClusters": [{
 //!     "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks",
 //!     "name": "aks", "properties": {"enableRBAC": true, "disableLocalAccounts": false,
 //!     "aadProfile": {"managed": true, "enableAzureRBAC": true}}}]}}"#).unwrap();
