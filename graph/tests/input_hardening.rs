@@ -223,3 +223,101 @@ fn posture_names_the_scope_from_the_id_not_the_root() {
     assert_eq!(guest.len(), 1, "{guest:#?}");
     assert!(guest[0].detail.contains(&format!("at {}", rg().to_ascii_lowercase())), "{}", guest[0].detail);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Kubernetes dump errors: positions kept, values and internal type names left out, deep nesting refused early
+// ---------------------------------------------------------------------------------------------------------
+
+use azpath_graph::kube_dump;
+
+const PLANTED: &str = "hunter2-planted-secret";
+
+fn dump_error(text: &str) -> String {
+    kube_dump::parse(text, "dump.json", "aks").map(|_| ()).unwrap_err().to_string()
+}
+
+#[test]
+fn missing_comma_keeps_line_and_column_but_not_the_value() {
+    let text = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{{\"name\":\"s\"}},\n  \"stringData\":{{\"PASSWORD\":\"{PLANTED}\" \"OTHER\":\"x\"}}}}]}}"
+    );
+    let err = dump_error(&text);
+    assert!(err.starts_with("dump.json: not valid JSON: expected `,` or `}` at line 3 column "), "{err}");
+    assert!(!err.contains(PLANTED), "{err}");
+    let yaml = format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: s\nstringData:\n  PASSWORD: {PLANTED}\n");
+    let err = kube_dump::parse(&yaml, "dump.yaml", "aks").map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains(" at line 4 column "), "{err}");
+    assert!(!err.contains(PLANTED), "{err}");
+}
+
+#[test]
+fn wrong_type_errors_name_no_internal_type() {
+    let item = |obj: &str| format!(r#"{{"apiVersion":"v1","kind":"List","items":[{obj}]}}"#);
+    let cases = [
+        (item(&format!("\"{PLANTED}\"")), "items[0] at line 1: .: invalid type: string, expected a Kubernetes object"),
+        (
+            format!("apiVersion: v1\nkind: List\nitems:\n- {PLANTED}\n"),
+            "items[0]: .: invalid type: string, expected a Kubernetes object",
+        ),
+        (
+            item(r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":5}"#),
+            "metadata: invalid type: integer, expected object metadata (a map)",
+        ),
+        (
+            item(r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":5}"#),
+            "spec: invalid type: integer, expected a spec (a map)",
+        ),
+        (
+            item(
+                r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b"},"roleRef":"x"}"#,
+            ),
+            "roleRef: invalid type: string, expected a map",
+        ),
+        (
+            item(r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"r"},"rules":[5]}"#),
+            "rules[0]: invalid type: integer, expected a map",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = dump_error(&text);
+        assert!(err.ends_with(expected), "{err}\nexpected the end: {expected}");
+        assert!(!err.contains("struct ") && !err.contains(PLANTED), "{err}");
+    }
+}
+
+#[test]
+fn deep_yaml_nesting_is_refused_before_parsing() {
+    let levels = 100_000;
+    for (shape, text) in [
+        ("flow sequences", format!("a: {}{}", "[".repeat(levels), "]".repeat(levels))),
+        ("flow mappings", format!("a: {}x{}", "{a: ".repeat(levels), "}".repeat(levels))),
+        ("unclosed", format!("a: {}", "[".repeat(levels))),
+    ] {
+        let started = std::time::Instant::now();
+        let err = kube_dump::parse(&text, "deep.yaml", "aks").map(|_| ()).unwrap_err().to_string();
+        eprintln!("{shape}: {:?}", started.elapsed());
+        assert!(
+            err.starts_with("deep.yaml: not valid YAML: collections nested deeper than 128 levels at line 1 column "),
+            "{shape}: {err}"
+        );
+    }
+    // Nesting within the limit is read.
+    let ok = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  labels: {{a: {}{}}}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_eq!(kube_dump::parse(&ok, "ok.yaml", "aks").unwrap().namespaces.len(), 1);
+}
+
+#[test]
+fn deep_json_nesting_is_an_error_not_a_crash() {
+    // serde_json stops at 128 levels, and skips unknown values without recursing: an error or nothing, quickly.
+    let levels = 100_000;
+    let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+    let dump = format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{deep}}}"#);
+    assert!(dump_error(&dump).starts_with("dump.json: object (Namespace without a name) at line 1: metadata"));
+    let snap = format!(r#"{{"schema_version":1,"metadata":{{"collected_at":""}},"extra":{deep}}}"#);
+    // An unknown field is skipped without recursion: no stack overflow, however deep.
+    assert!(Snapshot::from_json(&snap, "s.json").is_ok());
+}
