@@ -777,23 +777,23 @@ const MAX_YAML_DEPTH: usize = 128;
 /// will be parsed, and stops there: linear time. A syntax error ends the scan; the real parse reports it.
 fn yaml_too_deep(text: &str) -> Option<(u64, u64)> {
     use std::mem::MaybeUninit;
-    use unsafe_libyaml_norway as sys;
+    use unsafe_libyaml_norway as unsafe_yaml;
     use unsafe_libyaml_norway::yaml_event_type_t as ev;
     // SAFETY: the parser is initialized before use and deleted once; it reads `text`, which outlives it;
     // each event is read only after a successful `yaml_parser_parse` filled it, and deleted once.
     unsafe {
-        let mut parser = MaybeUninit::<sys::yaml_parser_t>::uninit();
-        if sys::yaml_parser_initialize(parser.as_mut_ptr()).fail {
+        let mut parser = MaybeUninit::<unsafe_yaml::yaml_parser_t>::uninit();
+        if unsafe_yaml::yaml_parser_initialize(parser.as_mut_ptr()).fail {
             return None;
         }
         let parser = parser.as_mut_ptr();
-        sys::yaml_parser_set_encoding(parser, sys::yaml_encoding_t::YAML_UTF8_ENCODING);
-        sys::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
+        unsafe_yaml::yaml_parser_set_encoding(parser, unsafe_yaml::yaml_encoding_t::YAML_UTF8_ENCODING);
+        unsafe_yaml::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
         let mut depth = 0usize;
         let mut found = None;
         loop {
-            let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
-            if sys::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
+            let mut event = MaybeUninit::<unsafe_yaml::yaml_event_t>::uninit();
+            if unsafe_yaml::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
                 break;
             }
             let event = event.as_mut_ptr();
@@ -807,12 +807,12 @@ fn yaml_too_deep(text: &str) -> Option<(u64, u64)> {
                 let mark = (*event).start_mark;
                 found = Some((mark.line + 1, mark.column + 1));
             }
-            sys::yaml_event_delete(event);
+            unsafe_yaml::yaml_event_delete(event);
             if found.is_some() || kind == ev::YAML_STREAM_END_EVENT {
                 break;
             }
         }
-        sys::yaml_parser_delete(parser);
+        unsafe_yaml::yaml_parser_delete(parser);
         found
     }
 }
