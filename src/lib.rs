@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod collect;
 pub mod diff;
+pub mod input;
 pub mod output;
 pub mod queries;
 pub mod render;

@@ -162,7 +162,7 @@ fn parse_fail_on(args: &AnalyzeArgs) -> Result<Option<Severity>> {
 }
 
 fn read_snapshot(path: &Path) -> Result<Snapshot> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading snapshot {}", path.display()))?;
+    let text = azpath::input::read_text(path).context("reading the snapshot")?;
     Ok(Snapshot::from_json(&text, &path.display().to_string())?)
 }
 

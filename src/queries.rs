@@ -47,7 +47,7 @@ pub fn load(extra_dir: Option<&Path>, only: &[String]) -> Result<Vec<Query>> {
         paths.sort();
         for path in paths {
             let name = path.display().to_string();
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {name}"))?;
+            let text = crate::input::read_text(&path)?;
             let q = Query::parse(&text, &name)?;
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             if q.id != stem {

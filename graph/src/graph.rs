@@ -195,7 +195,7 @@ impl PrivilegeGraph {
                 b.graph[n].kind = NodeKind::ManagedIdentity;
             }
         }
-        let roles = RoleTable::new(&snapshot.azure.role_definitions);
+        let roles = RoleTable::new(&snapshot.azure.role_definitions, &mut b.warnings);
         for ra in &snapshot.azure.role_assignments {
             b.add_grant(&ra.id, &ra.properties, false, &roles);
         }
@@ -511,7 +511,20 @@ impl PrivilegeGraph {
         }
     }
 
+    /// The scope of an authorization record ([`scope::record_scope`]), or `None` with a warning: a record
+    /// whose scope is neither given nor in its id is dropped, never widened to the tenant root.
+    fn record_scope(&mut self, what: &str, id: &str, raw_scope: &str) -> Option<String> {
+        let found = scope::record_scope(raw_scope, id);
+        if found.is_none() {
+            self.warnings
+                .push(format!("{what} {id:?} has no scope (empty `properties.scope` and no scope in its id): ignored"));
+        }
+        found
+    }
+
     fn add_grant(&mut self, id: &str, p: &AssignmentProperties, eligible: bool, roles: &RoleTable) {
+        let what = if eligible { "PIM eligibility" } else { "role assignment" };
+        let Some(scope) = self.record_scope(what, id, &p.scope) else { return };
         let principal_kind = match p.principal_type.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("user") => NodeKind::User,
             Some("group") => NodeKind::Group,
@@ -533,13 +546,13 @@ impl PrivilegeGraph {
             // The directory was not read (no Graph access, or a hand-written tenant): trust ARM's principalType.
             None => self.intern(principal_key, principal_kind, ""),
         };
-        let scope_node = self.scope_node(&p.scope, None);
+        let scope_node = self.scope_node(&scope, None);
         let guid = rbac::role_definition_guid(&p.role_definition_id);
         let mut grant = Grant {
             assignment_id: id.to_string(),
             role_definition_id: p.role_definition_id.clone(),
             role_name: guid.clone(),
-            scope: scope::normalize(&p.scope),
+            scope,
             eligible,
             conditional: false,
             own_caps: Caps::EMPTY,
@@ -610,7 +623,8 @@ impl PrivilegeGraph {
     fn add_denies(&mut self, s: &Snapshot) {
         for d in &s.azure.deny_assignments {
             let p = &d.properties;
-            let scope = self.scope_node(&p.scope, None);
+            let Some(scope) = self.record_scope("deny assignment", &d.id, &p.scope) else { continue };
+            let scope = self.scope_node(&scope, None);
             let removes = PermissionSet::new(p.permissions.clone()).touched_capabilities();
             let everyone = p.principals.iter().any(|x| x.id.trim() == EVERYONE);
             self.denies.push(Deny {
@@ -635,18 +649,21 @@ struct RoleInfo {
     name: String,
     caps: Caps,
     kube_data: u8,
-    /// Normalized assignable scopes; empty means anywhere.
+    /// Normalized assignable scopes; an empty list (none given) means anywhere. Empty entries are dropped,
+    /// so a list of only empty entries means nowhere.
     assignable: Vec<String>,
+    /// The definition gave assignable scopes.
+    assignable_given: bool,
 }
 
 impl RoleInfo {
     fn assignable_in(&self, chain: &FxHashSet<String>) -> bool {
-        self.assignable.is_empty() || self.assignable.iter().any(|s| chain.contains(s))
+        !self.assignable_given || self.assignable.iter().any(|s| chain.contains(s))
     }
 }
 
 impl RoleTable {
-    fn new(defs: &[RoleDefinition]) -> Self {
+    fn new(defs: &[RoleDefinition], warnings: &mut Vec<String>) -> Self {
         let mut by_guid = FxHashMap::default();
         for d in crate::builtin::role_definitions().iter().chain(defs) {
             let guid = rbac::role_definition_guid(if d.name.is_empty() { &d.id } else { &d.name });
@@ -654,8 +671,15 @@ impl RoleTable {
             let caps = perms.capabilities();
             let kube_data = crate::rbac::kube_data(&perms);
             let name = if d.properties.role_name.is_empty() { guid.clone() } else { d.properties.role_name.clone() };
-            let assignable = d.properties.assignable_scopes.iter().map(|s| scope::normalize(s)).collect();
-            by_guid.insert(guid, RoleInfo { name, caps, kube_data, assignable });
+            let given = &d.properties.assignable_scopes;
+            let assignable: Vec<String> = given.iter().filter_map(|s| scope::normalize_nonempty(s)).collect();
+            if assignable.len() < given.len() {
+                warnings.push(format!(
+                    "role definition {} lists an empty assignable scope: ignored (it does not mean everywhere)",
+                    d.id
+                ));
+            }
+            by_guid.insert(guid, RoleInfo { name, caps, kube_data, assignable, assignable_given: !given.is_empty() });
         }
         RoleTable { by_guid }
     }

@@ -370,19 +370,20 @@ fn strip_position(message: &str) -> &str {
 }
 
 /// Removes any input value that a serde message quotes (`invalid type: string "…", expected …`,
-/// ``unknown variant `…` ``), keeping what kind of value it was and what was expected.
+/// ``unknown variant `…` ``), keeping what kind of value it was and what was expected (never the name of
+/// one of azpath's types: `expected struct RoleRef` becomes `expected a map`).
 fn scrub(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
         if let Some(rest) = message.strip_prefix(prefix) {
             let what = rest.split([' ', ',']).next().unwrap_or("");
             let expected = rest.rfind(", expected ").map(|i| &rest[i..]).unwrap_or("");
-            return format!("{prefix}{what}{expected}");
+            return format!("{prefix}{what}{}", plain_expected(expected));
         }
     }
     for prefix in ["unknown variant ", "unknown field "] {
         if let Some(rest) = message.strip_prefix(prefix) {
             let expected = rest.rfind(", expected ").map(|i| &rest[i..]).unwrap_or("");
-            return format!("{}{expected}", prefix.trim_end());
+            return format!("{}{}", prefix.trim_end(), plain_expected(expected));
         }
     }
     if let Some(cut) = message.find(['"', '`']) {
@@ -392,6 +393,28 @@ fn scrub(message: &str) -> String {
     message.to_string()
 }
 
+/// `, expected struct X` (serde's text for a derived type without its own `expecting`) as `, expected a
+/// map`, so no internal type name reaches the user.
+fn plain_expected(expected: &str) -> &str {
+    match expected.strip_prefix(", expected ") {
+        Some(what) if what.strip_prefix("struct ").is_some_and(|name| !name.contains(' ')) => ", expected a map",
+        _ => expected,
+    }
+}
+
+/// A JSON syntax error with its line and column (from the start of the input). serde_json's syntax and
+/// end-of-input messages are fixed texts (`expected `,` or `}``) that never quote the input; anything else
+/// is scrubbed.
+fn json_syntax(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = strip_position(&text);
+    let what = match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => what.to_string(),
+        _ => scrub(what),
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 /// The group of an `apiVersion` (`rbac.authorization.k8s.io/v1` → `rbac.authorization.k8s.io`, `v1` → ``).
 fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
@@ -399,6 +422,7 @@ fn group_of(api_version: &str) -> &str {
 
 /// What every item is first read as: enough to name it and pick its kind.
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(rename_all = "camelCase")]
 struct Probe {
     #[serde(default, deserialize_with = "lenient_string")]
@@ -471,6 +495,7 @@ fn lenient_probe_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ProbeMeta, D::E
 
 /// What a JSON document says it is.
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(rename_all = "camelCase")]
 struct JsonHead {
     #[serde(default, deserialize_with = "lenient_string")]
@@ -481,6 +506,7 @@ struct JsonHead {
 
 /// The items of a JSON list, as raw text.
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes List")]
 struct JsonItems<'a> {
     #[serde(borrow, default)]
     items: Option<Vec<&'a RawValue>>,
@@ -515,7 +541,7 @@ impl Builder<'_> {
             .map_err(|e| KubeDumpError::Syntax {
                 source_name: self.source_name.to_string(),
                 format: "JSON",
-                message: scrub(&e.to_string()),
+                message: json_syntax(&e),
             })?;
         let many = docs.len() > 1;
         for (d, raw) in docs.into_iter().enumerate() {
@@ -548,6 +574,15 @@ impl Builder<'_> {
     }
 
     fn yaml(&mut self, body: &str) -> Result<(), KubeDumpError> {
+        if let Some((line, column)) = yaml_too_deep(body) {
+            return Err(KubeDumpError::Syntax {
+                source_name: self.source_name.to_string(),
+                format: "YAML",
+                message: format!(
+                    "collections nested deeper than {MAX_YAML_DEPTH} levels at line {line} column {column}"
+                ),
+            });
+        }
         let mut docs = Vec::new();
         for doc in serde_norway::Deserializer::from_str(body) {
             let value = serde_norway::Value::deserialize(doc).map_err(|e| KubeDumpError::Syntax {
@@ -733,6 +768,55 @@ impl Builder<'_> {
     }
 }
 
+/// The deepest nesting of YAML collections read. serde_norway stops at 128 too, but only after libyaml has
+/// parsed the whole document, which takes time quadratic in the nesting of flow collections (`[[[…`).
+const MAX_YAML_DEPTH: usize = 128;
+
+/// Where (1-based line and column) the collections of `text` first nest deeper than [`MAX_YAML_DEPTH`], or
+/// `None`. Reads the events of libyaml, the parser serde_norway runs on, so nesting is counted exactly as it
+/// will be parsed, and stops there: linear time. A syntax error ends the scan; the real parse reports it.
+fn yaml_too_deep(text: &str) -> Option<(u64, u64)> {
+    use std::mem::MaybeUninit;
+    use unsafe_libyaml_norway as unsafe_yaml;
+    use unsafe_libyaml_norway::yaml_event_type_t as ev;
+    // SAFETY: the parser is initialized before use and deleted once; it reads `text`, which outlives it;
+    // each event is read only after a successful `yaml_parser_parse` filled it, and deleted once.
+    unsafe {
+        let mut parser = MaybeUninit::<unsafe_yaml::yaml_parser_t>::uninit();
+        if unsafe_yaml::yaml_parser_initialize(parser.as_mut_ptr()).fail {
+            return None;
+        }
+        let parser = parser.as_mut_ptr();
+        unsafe_yaml::yaml_parser_set_encoding(parser, unsafe_yaml::yaml_encoding_t::YAML_UTF8_ENCODING);
+        unsafe_yaml::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
+        let mut depth = 0usize;
+        let mut found = None;
+        loop {
+            let mut event = MaybeUninit::<unsafe_yaml::yaml_event_t>::uninit();
+            if unsafe_yaml::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
+                break;
+            }
+            let event = event.as_mut_ptr();
+            let kind = (*event).type_;
+            match kind {
+                ev::YAML_SEQUENCE_START_EVENT | ev::YAML_MAPPING_START_EVENT => depth += 1,
+                ev::YAML_SEQUENCE_END_EVENT | ev::YAML_MAPPING_END_EVENT => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_YAML_DEPTH {
+                let mark = (*event).start_mark;
+                found = Some((mark.line + 1, mark.column + 1));
+            }
+            unsafe_yaml::yaml_event_delete(event);
+            if found.is_some() || kind == ev::YAML_STREAM_END_EVENT {
+                break;
+            }
+        }
+        unsafe_yaml::yaml_parser_delete(parser);
+        found
+    }
+}
+
 fn or_root(label: &str) -> &str {
     if label.is_empty() {
         "."
@@ -753,12 +837,14 @@ fn line_of(text: &str, part: &str) -> Option<usize> {
 // ---------------------------------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(bound = "")]
 struct ObjectWire<A: AnnotationPolicy> {
     metadata: MetaWire<A>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "object metadata (a map)")]
 #[serde(bound = "")]
 struct MetaWire<A: AnnotationPolicy> {
     name: String,
@@ -782,6 +868,7 @@ impl<A: AnnotationPolicy> MetaWire<A> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(rename_all = "camelCase")]
 struct RoleWire {
     metadata: MetaWire<KeepAnnotations>,
@@ -792,6 +879,7 @@ struct RoleWire {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(rename_all = "camelCase")]
 struct BindingWire {
     metadata: MetaWire<KeepAnnotations>,
@@ -801,6 +889,7 @@ struct BindingWire {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 struct CrdWire {
     metadata: MetaWire<KeepAnnotations>,
     #[serde(default)]
@@ -808,6 +897,7 @@ struct CrdWire {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a CRD spec (a map)")]
 struct CrdSpec {
     #[serde(default)]
     group: Option<String>,
@@ -816,12 +906,14 @@ struct CrdSpec {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a map of names")]
 struct CrdNames {
     #[serde(default)]
     kind: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 struct AsoWire {
     metadata: MetaWire<AsoAnnotations>,
     #[serde(default)]
@@ -829,6 +921,7 @@ struct AsoWire {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a spec (a map)")]
 #[serde(rename_all = "camelCase")]
 struct AsoSpec {
     #[serde(default)]
@@ -838,6 +931,7 @@ struct AsoSpec {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an owner reference (a map)")]
 #[serde(rename_all = "camelCase")]
 struct AsoOwnerWire {
     #[serde(default)]
@@ -847,6 +941,7 @@ struct AsoOwnerWire {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(rename_all = "camelCase")]
 struct ServiceAccountWire {
     metadata: MetaWire<KeepAnnotations>,
@@ -856,6 +951,7 @@ struct ServiceAccountWire {
 
 /// A Secret: key names, and values of the non-secret keys only.
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 #[serde(rename_all = "camelCase")]
 struct SecretWire {
     metadata: MetaWire<SecretAnnotations>,
@@ -881,6 +977,7 @@ impl SecretWire {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 struct DeploymentWire {
     metadata: MetaWire<KeepAnnotations>,
     #[serde(default)]
@@ -888,6 +985,7 @@ struct DeploymentWire {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a spec (a map)")]
 struct DeploymentSpec {
     #[serde(default)]
     replicas: Option<u64>,
@@ -896,6 +994,7 @@ struct DeploymentSpec {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a pod template (a map)")]
 struct PodTemplate {
     #[serde(default)]
     metadata: Option<TemplateMeta>,
@@ -904,12 +1003,14 @@ struct PodTemplate {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "object metadata (a map)")]
 struct TemplateMeta {
     #[serde(default)]
     labels: StringMap<KeepAnnotations>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a pod spec (a map)")]
 #[serde(rename_all = "camelCase")]
 struct PodSpec {
     #[serde(default)]
@@ -926,6 +1027,7 @@ struct PodSpec {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a container (a map)")]
 struct Container {
     #[serde(default)]
     image: Option<String>,
@@ -939,6 +1041,7 @@ struct Container {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an environment variable (a map)")]
 #[serde(rename_all = "camelCase")]
 struct EnvWire {
     name: String,
@@ -950,6 +1053,7 @@ struct EnvWire {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a map")]
 #[serde(rename_all = "camelCase")]
 struct ValueFrom {
     #[serde(default)]
@@ -957,6 +1061,7 @@ struct ValueFrom {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a key reference (a map)")]
 struct KeyRef {
     #[serde(default)]
     name: Option<String>,
@@ -1294,6 +1399,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 struct AzureIdentityWire {
     metadata: MetaWire<KeepAnnotations>,
     #[serde(default)]
@@ -1437,6 +1543,7 @@ impl<'de> Deserialize<'de> for LenientSecretRef {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
 struct AzureIdentityBindingWire {
     metadata: MetaWire<KeepAnnotations>,
     #[serde(default)]

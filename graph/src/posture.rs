@@ -10,7 +10,8 @@
 //! use azpath_graph::posture;
 //! use azpath_graph::snapshot::Snapshot;
 //!
-//! let snap: Snapshot = serde_json::from_str(r#"{"schema_version": 1, "azure": {"managedClusters": [{
+//! let snap: Snapshot = serde_json::from_str(r#"{"schema_version": 1, "metadata": {"collected_at": ""},
+//!     "azure": {"managedClusters": [{
 //!     "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks",
 //!     "name": "aks", "properties": {"enableRBAC": true, "disableLocalAccounts": false,
 //!     "aadProfile": {"managed": true, "enableAzureRBAC": true}}}]}}"#).unwrap();
@@ -1459,7 +1460,7 @@ fn azure_roles(s: &Snapshot, out: &mut Vec<PostureFinding>) {
         let Some((role, caps)) = roles.get(&guid) else { continue };
         let Some(what) = privileged(*caps, p.condition.as_deref()) else { continue };
         let user = users.get(&p.principal_id.to_ascii_lowercase()).copied();
-        let scope_id = scope::normalize(&p.scope);
+        let Some(scope_id) = scope::record_scope(&p.scope, id) else { continue };
         // Guests holding it: the principal itself, or guest members of the group it names (nesting followed).
         let guests: Vec<(&User, Vec<(String, String)>)> = match user {
             Some(u) if is_guest(u) => vec![(u, Vec::new())],

@@ -20,6 +20,40 @@ pub fn normalize(scope: &str) -> String {
     }
 }
 
+/// Normalizes a scope that must be given: `None` when it is empty or blank. Unlike [`normalize`], an empty
+/// scope never becomes the tenant root; the root is only `/` given explicitly.
+pub fn normalize_nonempty(scope: &str) -> Option<String> {
+    let t = scope.trim();
+    if t.is_empty() {
+        return None;
+    }
+    Some(normalize(t))
+}
+
+/// The `Microsoft.Authorization` record types whose id is `{scope}/providers/Microsoft.Authorization/{type}/{name}`.
+const SCOPED_RECORD_TYPES: &[&str] =
+    &["roleassignments", "roleeligibilityscheduleinstances", "roleassignmentscheduleinstances", "denyassignments"];
+
+/// The scope embedded in the id of a role assignment, PIM schedule instance or deny assignment
+/// (`{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}`), normalized. `None` when the id does
+/// not have that shape or embeds no scope: the root is never inferred from an id.
+pub fn scope_of_record_id(id: &str) -> Option<String> {
+    const MARK: &str = "/providers/microsoft.authorization/";
+    let lower = id.trim().trim_end_matches('/').to_ascii_lowercase();
+    let at = lower.rfind(MARK)?;
+    let (kind, name) = lower[at + MARK.len()..].split_once('/')?;
+    if !SCOPED_RECORD_TYPES.contains(&kind) || name.is_empty() || name.contains('/') {
+        return None;
+    }
+    normalize_nonempty(&lower[..at])
+}
+
+/// The scope of an authorization record: its `scope` field when given, else the scope its id embeds
+/// ([`scope_of_record_id`]); `None` when neither says, so the caller drops the record rather than widen it.
+pub fn record_scope(scope: &str, id: &str) -> Option<String> {
+    normalize_nonempty(scope).or_else(|| scope_of_record_id(id))
+}
+
 /// The level of a (normalized) scope in the ARM hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -117,6 +151,41 @@ mod tests {
         assert_eq!(normalize(""), "/");
         assert_eq!(normalize("/"), "/");
         assert_eq!(normalize("subscriptions/x"), "/subscriptions/x");
+    }
+
+    #[test]
+    fn empty_scope_is_not_the_root() {
+        assert_eq!(normalize_nonempty(""), None);
+        assert_eq!(normalize_nonempty("  "), None);
+        assert_eq!(normalize_nonempty("/").as_deref(), Some("/"));
+        assert_eq!(normalize_nonempty("/Subscriptions/S/").as_deref(), Some("/subscriptions/s"));
+    }
+
+    #[test]
+    fn record_scope_falls_back_to_the_id() {
+        let rg = "/subscriptions/s/resourceGroups/RG";
+        let ra = format!("{rg}/providers/Microsoft.Authorization/roleAssignments/g");
+        assert_eq!(record_scope("/subscriptions/s", &ra).as_deref(), Some("/subscriptions/s"), "scope wins");
+        assert_eq!(record_scope("", &ra).as_deref(), Some("/subscriptions/s/resourcegroups/rg"));
+        let ei = format!("{rg}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/g");
+        assert_eq!(record_scope(" ", &ei).as_deref(), Some("/subscriptions/s/resourcegroups/rg"));
+        let deny = "/subscriptions/s/providers/Microsoft.Authorization/denyAssignments/g";
+        assert_eq!(record_scope("", deny).as_deref(), Some("/subscriptions/s"));
+        let mg =
+            "/providers/Microsoft.Management/managementGroups/mg/providers/Microsoft.Authorization/roleAssignments/g";
+        assert_eq!(record_scope("", mg).as_deref(), Some("/providers/microsoft.management/managementgroups/mg"));
+        // Never the root from an id, never from a malformed id.
+        for id in [
+            "/providers/Microsoft.Authorization/roleAssignments/g",
+            "ra-1",
+            "",
+            "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/g",
+            "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/",
+            "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/g/extra",
+        ] {
+            assert_eq!(record_scope("", id), None, "{id}");
+        }
+        assert_eq!(record_scope("/", "ra-1").as_deref(), Some("/"), "an explicit root stays");
     }
 
     #[test]

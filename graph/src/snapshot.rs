@@ -17,8 +17,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Snapshot {
     /// Always [`SCHEMA_VERSION`] when written by this version of azpath.
     pub schema_version: u32,
-    /// Where and when the data was collected.
-    #[serde(default)]
+    /// Where and when the data was collected. Required (with its `collected_at`), so that a JSON document
+    /// that is not a snapshot, such as `{"schema_version": 1}`, is not read as an empty tenant.
     pub metadata: Metadata,
     /// Azure Resource Manager records.
     #[serde(default)]
@@ -43,8 +43,7 @@ pub struct Metadata {
     /// azpath version that wrote the snapshot.
     #[serde(default)]
     pub tool_version: String,
-    /// RFC 3339 time the collection started.
-    #[serde(default)]
+    /// RFC 3339 time the collection started (required; empty in synthetic snapshots).
     pub collected_at: String,
     /// Cloud name (`public`, `usgov`, `china`, `custom`).
     #[serde(default)]
@@ -1136,6 +1135,16 @@ pub enum SnapshotError {
         /// What was wrong.
         message: String,
     },
+    /// Something follows the snapshot's JSON document.
+    #[error("{source_name}: trailing data after the snapshot at line {line} column {column}")]
+    TrailingData {
+        /// File the snapshot came from.
+        source_name: String,
+        /// 1-based line of the first byte after the document.
+        line: usize,
+        /// 1-based column of that byte.
+        column: usize,
+    },
     /// Written by an incompatible version of azpath.
     #[error("{source_name}: snapshot schema_version {found} is not supported (this azpath reads {supported})")]
     UnsupportedVersion {
@@ -1148,19 +1157,35 @@ pub enum SnapshotError {
     },
 }
 
+/// A parse failure as [`SnapshotError::Invalid`]; a missing field is named in the path
+/// (`metadata.collected_at`: missing field).
+fn invalid(source_name: &str, e: &serde_path_to_error::Error<serde_json::Error>) -> SnapshotError {
+    let path = e.path().to_string();
+    let message = e.inner().to_string();
+    let missing = message.strip_prefix("missing field `").and_then(|r| r.split_once('`')).map(|(name, _)| name);
+    let (path, message) = match missing {
+        Some(name) if path == "." => (name.to_string(), "missing field".to_string()),
+        Some(name) => (format!("{path}.{name}"), "missing field".to_string()),
+        None => (path, message),
+    };
+    SnapshotError::Invalid { source_name: source_name.to_string(), path, message }
+}
+
 impl Snapshot {
     /// An empty snapshot of the current schema version.
     pub fn new(metadata: Metadata) -> Self {
         Snapshot { schema_version: SCHEMA_VERSION, metadata, ..Default::default() }
     }
 
-    /// Parses a snapshot, naming `source_name` and the failing field on error.
+    /// Parses a snapshot, naming `source_name` and the failing field on error. `metadata.collected_at` is
+    /// required, and nothing but whitespace may follow the document.
     pub fn from_json(text: &str, source_name: &str) -> Result<Self, SnapshotError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let snapshot: Snapshot = serde_path_to_error::deserialize(de).map_err(|e| SnapshotError::Invalid {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let snapshot: Snapshot = serde_path_to_error::deserialize(&mut de).map_err(|e| invalid(source_name, &e))?;
+        de.end().map_err(|e| SnapshotError::TrailingData {
             source_name: source_name.to_string(),
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
+            line: e.line(),
+            column: e.column(),
         })?;
         if snapshot.schema_version != SCHEMA_VERSION {
             return Err(SnapshotError::UnsupportedVersion {
@@ -1246,8 +1271,29 @@ mod tests {
     }
 
     #[test]
+    fn trailing_data_is_refused_with_its_position() {
+        let text = "{\"schema_version\":1,\"metadata\":{\"collected_at\":\"\"}}\n  \n garbage";
+        let err = Snapshot::from_json(text, "s.json").unwrap_err();
+        assert_eq!(err.to_string(), "s.json: trailing data after the snapshot at line 3 column 2");
+        let two = "{\"schema_version\":1,\"metadata\":{\"collected_at\":\"\"}}{}";
+        assert!(matches!(Snapshot::from_json(two, "s.json"), Err(SnapshotError::TrailingData { line: 1, .. })));
+        assert!(
+            Snapshot::from_json("{\"schema_version\":1,\"metadata\":{\"collected_at\":\"\"}}\n\n", "s.json").is_ok()
+        );
+    }
+
+    #[test]
+    fn a_version_alone_is_not_an_empty_tenant() {
+        let err = Snapshot::from_json(r#"{"schema_version":1}"#, "s.json").unwrap_err().to_string();
+        assert_eq!(err, "s.json: invalid snapshot at `metadata`: missing field");
+        let err = Snapshot::from_json(r#"{"schema_version":1,"metadata":{}}"#, "s.json").unwrap_err().to_string();
+        assert_eq!(err, "s.json: invalid snapshot at `metadata.collected_at`: missing field");
+    }
+
+    #[test]
     fn other_schema_version_is_refused() {
-        let err = Snapshot::from_json(r#"{"schema_version": 99}"#, "s.json").unwrap_err();
+        let err =
+            Snapshot::from_json(r#"{"schema_version": 99, "metadata": {"collected_at": ""}}"#, "s.json").unwrap_err();
         assert!(matches!(err, SnapshotError::UnsupportedVersion { found: 99, .. }));
     }
 

@@ -64,6 +64,7 @@ fn assignment(n: u32, principal: &str, role: &str, scope: &str) -> Value {
 fn tenant(azure: Value) -> Snapshot {
     let mut s = json!({
         "schema_version": 1,
+        "metadata": {"collected_at": "2025-01-01T00:00:00Z"},
         "azure": {
             "subscriptions": [
                 {"id": sub(SUB), "subscriptionId": SUB, "displayName": "Prod"},

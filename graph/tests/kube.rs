@@ -110,6 +110,7 @@ fn tenant(crds: &[(&str, &str)]) -> Snapshot {
     });
     let s = json!({
         "schema_version": 1,
+        "metadata": {"collected_at": "2025-01-01T00:00:00Z"},
         "azure": {
             "subscriptions": [{"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "displayName": "Prod"}],
             "resourceGroups": [{"id": rg("aks"), "name": "aks"}, {"id": rg("identities"), "name": "identities"}],

@@ -57,6 +57,9 @@ pub enum KubeError {
         #[source]
         source: std::io::Error,
     },
+    /// A dump file is too large, or not UTF-8 text.
+    #[error("--kube-dump")]
+    Input(#[from] crate::input::InputError),
     /// A directory holds no dump file.
     #[error("--kube-dump {path}: no .json, .yaml or .yml file in this directory")]
     EmptyDirectory {
@@ -94,7 +97,7 @@ pub fn read_dump(spec: &KubeDumpSpec) -> Result<KubeCluster, KubeError> {
     };
     let mut texts = Vec::with_capacity(files.len());
     for file in &files {
-        texts.push((file.display().to_string(), std::fs::read_to_string(file).map_err(io(file))?));
+        texts.push((file.display().to_string(), crate::input::read_text(file)?));
     }
     read_texts(&spec.cluster, &spec.path.display().to_string(), &texts)
 }
