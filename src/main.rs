@@ -28,10 +28,17 @@ const EXIT_ERROR: u8 = 3;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // The message quotes the offending argument: shown escaped like every other text.
+            let mut err = std::io::stderr().lock();
+            for line in e.render().to_string().lines() {
+                let _ = azpath::render::text::write_line(&mut err, line);
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(0);
         }
     };
     init_logging(cli.verbose, cli.quiet);

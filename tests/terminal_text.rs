@@ -175,6 +175,11 @@ fn the_error_line_shows_hostile_input_escaped() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_clean("error line, file name", &r);
     assert!(r.stderr.contains(r"gone\u{1b}[2J\u{2028}.json"), "{}", r.stderr);
+    // clap's own usage errors quote the bad value too.
+    let r = run(&["analyze", snap.to_str().unwrap(), "--format", hostile]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_clean("usage error", &r);
+    assert!(r.stderr.contains(r"\u{202e}"), "{}", r.stderr);
 }
 
 #[test]
