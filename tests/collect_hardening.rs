@@ -28,7 +28,6 @@ async fn graph_server() -> MockServer {
     graph
 }
 
-
 fn gaps(snapshot: &Value) -> Vec<(String, String, String)> {
     snapshot["coverage"]
         .as_array()

@@ -374,7 +374,6 @@ async fn transport_failure_is_classified() {
     assert!(!err.message.contains("arm-token"));
 }
 
-
 #[tokio::test]
 async fn a_drip_fed_body_ends_at_the_request_deadline() {
     let graph = MockServer::start().await;

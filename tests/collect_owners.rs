@@ -45,8 +45,16 @@ async fn stubs(arm: &MockServer, graph: &MockServer, full_owner_list: ResponseTe
         .await;
     let expand = Some("owners($select=id)");
     list(graph, "/v1.0/users", None, json!([{"id": "u1"}]), 1).await;
-    list(graph, "/v1.0/groups", expand, json!([{"id": "g-small", "owners": owners("go", 1)}, {"id": "g-big", "owners": owners("gb", 20)}]), 1).await;
-    list(graph, "/v1.0/servicePrincipals", expand, json!([{"id": "sp1", "appId": "a1", "owners": owners("so", 1)}]), 1).await;
+    list(
+        graph,
+        "/v1.0/groups",
+        expand,
+        json!([{"id": "g-small", "owners": owners("go", 1)}, {"id": "g-big", "owners": owners("gb", 20)}]),
+        1,
+    )
+    .await;
+    list(graph, "/v1.0/servicePrincipals", expand, json!([{"id": "sp1", "appId": "a1", "owners": owners("so", 1)}]), 1)
+        .await;
     list(graph, "/v1.0/applications", expand, json!([{"id": "app1", "appId": "a1"}]), 1).await;
     list(graph, "/v1.0/groups/g-small/members", None, json!([]), 1).await;
     list(graph, "/v1.0/groups/g-big/members", None, json!([]), 1).await;

@@ -294,9 +294,10 @@ pub fn owner_remove(collection: OwnedObject, object: &str, owner: &str) -> Resul
     let object = guid("object id", object)?;
     let owner = guid("owner id", owner)?;
     Ok(match collection {
-        OwnedObject::Application => {
-            Command::new("az").args(["ad", "app", "owner", "remove"]).opt("--id", object).opt("--owner-object-id", owner)
-        }
+        OwnedObject::Application => Command::new("az")
+            .args(["ad", "app", "owner", "remove"])
+            .opt("--id", object)
+            .opt("--owner-object-id", owner),
         OwnedObject::Group => Command::new("az")
             .args(["ad", "group", "owner", "remove"])
             .opt("--group", object)

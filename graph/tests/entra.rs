@@ -139,7 +139,11 @@ fn application_owner_signs_in_as_its_owner_service_principal() {
 fn owning_a_weak_or_foreign_application_gives_nothing() {
     let f = findings();
     // Dev Three owns the Reader app, an app with no service principal here, and a role-less group.
-    assert!(f.iter().all(|x| x.source.id != DEV3), "{:#?}", f.iter().filter(|x| x.source.id == DEV3).collect::<Vec<_>>());
+    assert!(
+        f.iter().all(|x| x.source.id != DEV3),
+        "{:#?}",
+        f.iter().filter(|x| x.source.id == DEV3).collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -507,7 +507,10 @@ impl ListError {
 
     /// Whether this failure on the first request of a context means the whole context is unreadable.
     fn fails_context(&self) -> bool {
-        matches!(self.reason, GapReason::Transport | GapReason::Timeout | GapReason::Unauthorized | GapReason::NoCredential)
+        matches!(
+            self.reason,
+            GapReason::Transport | GapReason::Timeout | GapReason::Unauthorized | GapReason::NoCredential
+        )
     }
 }
 
@@ -531,7 +534,6 @@ enum Answer {
     /// An error status (the HTTP one) and the `Status` the body held (or its text).
     Failed(u16, Box<kube::core::Status>),
 }
-
 
 struct Lister<'a> {
     client: kube::Client,

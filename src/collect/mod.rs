@@ -41,9 +41,8 @@ use std::time::Duration;
 
 use azpath_graph::snapshot::{
     Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
-    FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, IdentityBinding,
-    EntraData, ManagedCluster, ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties,
-    Metadata,
+    EntraData, FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, IdentityBinding,
+    ManagedCluster, ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata,
     ResourceGroup, RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot,
     SourceRecord, Subscription, User, UserAssignedIdentity,
 };
@@ -426,23 +425,53 @@ impl Ctx<'_> {
 
 /// One listing (or GET) to perform.
 enum Job {
-    ManagementGroup { name: String, listed: Option<ManagementGroup> },
-    Descendants { name: String },
-    ResourceGroups { subscription_id: String },
-    UserAssignedIdentities { subscription_id: String },
-    FederatedIdentityCredentials { identity_id: String, path: ResourcePath },
-    IdentityBindings { cluster_id: String, path: ResourcePath },
-    ManagedClusters { subscription_id: String },
-    ConnectedClusters { subscription_id: String },
-    Rbac { list: RbacList, scope: String, at_scope_only: bool },
+    ManagementGroup {
+        name: String,
+        listed: Option<ManagementGroup>,
+    },
+    Descendants {
+        name: String,
+    },
+    ResourceGroups {
+        subscription_id: String,
+    },
+    UserAssignedIdentities {
+        subscription_id: String,
+    },
+    FederatedIdentityCredentials {
+        identity_id: String,
+        path: ResourcePath,
+    },
+    IdentityBindings {
+        cluster_id: String,
+        path: ResourcePath,
+    },
+    ManagedClusters {
+        subscription_id: String,
+    },
+    ConnectedClusters {
+        subscription_id: String,
+    },
+    Rbac {
+        list: RbacList,
+        scope: String,
+        at_scope_only: bool,
+    },
     Users,
     Groups,
     ServicePrincipals,
     Applications,
-    GroupMembers { group_id: String },
-    ApplicationFederatedCredentials { application_id: String },
+    GroupMembers {
+        group_id: String,
+    },
+    ApplicationFederatedCredentials {
+        application_id: String,
+    },
     /// The whole owner list of an object whose expanded owners may have been cut.
-    Owners { collection: msgraph::OwnedCollection, id: String },
+    Owners {
+        collection: msgraph::OwnedCollection,
+        id: String,
+    },
 }
 
 /// What a job brought back.
@@ -652,7 +681,12 @@ fn owner_jobs(snap: &mut Snapshot) -> Vec<Job> {
         .iter()
         .filter(|g| full(&g.owners))
         .map(|g| (OwnedCollection::Groups, g.id.clone()))
-        .chain(e.service_principals.iter().filter(|s| full(&s.owners)).map(|s| (OwnedCollection::ServicePrincipals, s.id.clone())))
+        .chain(
+            e.service_principals
+                .iter()
+                .filter(|s| full(&s.owners))
+                .map(|s| (OwnedCollection::ServicePrincipals, s.id.clone())),
+        )
         .chain(e.applications.iter().filter(|a| full(&a.owners)).map(|a| (OwnedCollection::Applications, a.id.clone())))
         .collect();
     let mut jobs = Vec::new();
