@@ -696,18 +696,8 @@ impl Shared {
             Route::Groups => all(t.entra.groups.len()),
             Route::ServicePrincipals => all(t.entra.service_principals.len()),
             Route::Applications => all(t.entra.applications.len()),
-            Route::Members(id) => {
-                let key = id.to_ascii_lowercase();
-                match d.members.get(&key) {
-                    Some(&i) => all(t.entra.group_members[i].members.len()),
-                    None if d.groups.contains(&key) => all(0),
-                    None => Err(Answer::error(
-                        side,
-                        404,
-                        "Request_ResourceNotFound",
-                        format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
-                    )),
-                }
+            Route::Members(_) | Route::Owners(..) | Route::ApplicationFederatedCredentials(_) => {
+                self.serve_directory_relation(side, route)
             }
             Route::ManagementGroup(name) => {
                 let group = self.management_group(side, name)?;
@@ -807,29 +797,48 @@ impl Shared {
                 });
                 Ok(Served::Many(Items::Indexes(indexes)))
             }
-            Route::Owners(collection, id) => match self.owners_of(*collection, id) {
-                Some(owners) => Ok(Served::Many(Items::Values(owners.iter().map(to_value).collect()))),
-                None => Err(Answer::error(
-                    side,
-                    404,
-                    "Request_ResourceNotFound",
-                    format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
-                )),
-            },
+        }
+    }
+
+    /// A relation of one directory object (`/groups/{id}/members`, `/{collection}/{id}/owners`,
+    /// `/applications/{id}/federatedIdentityCredentials`); 404 for an unknown object, as Graph answers.
+    fn serve_directory_relation(&self, side: Side, route: &Route) -> Result<Served, Answer> {
+        let (d, e) = (&self.data, &self.data.tenant.entra);
+        let all = |n: usize| Served::Many(Items::Indexes(Arc::new((0..n).collect())));
+        let found = match route {
+            Route::Members(id) => {
+                let key = id.to_ascii_lowercase();
+                match d.members.get(&key) {
+                    Some(&i) => Some(all(e.group_members[i].members.len())),
+                    None => d.groups.contains(&key).then(|| all(0)),
+                }
+            }
+            Route::Owners(collection, id) => self
+                .owners_of(*collection, id)
+                .map(|owners| Served::Many(Items::Values(owners.iter().map(to_value).collect()))),
             Route::ApplicationFederatedCredentials(id) => {
                 let key = id.to_ascii_lowercase();
                 match d.app_credentials.get(&key) {
-                    Some(&i) => all(t.entra.application_federated_credentials[i].credentials.len()),
-                    None if d.applications.contains(&key) => all(0),
-                    None => Err(Answer::error(
-                        side,
-                        404,
-                        "Request_ResourceNotFound",
-                        format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
-                    )),
+                    Some(&i) => Some(all(e.application_federated_credentials[i].credentials.len())),
+                    None => d.applications.contains(&key).then(|| all(0)),
                 }
             }
-        }
+            _ => None,
+        };
+        let id = match route {
+            Route::Members(id) | Route::Owners(_, id) | Route::ApplicationFederatedCredentials(id) => id.as_str(),
+            _ => "",
+        };
+        found.ok_or_else(|| {
+            Answer::error(
+                side,
+                404,
+                "Request_ResourceNotFound",
+                format!(
+                    "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+                ),
+            )
+        })
     }
 
     /// Indexes of the records (by resource id) that belong to subscription `sub`; 404 for an unknown one.
