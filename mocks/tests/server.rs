@@ -211,6 +211,34 @@ async fn group_members_have_types_and_unknown_groups_are_404() {
 }
 
 #[tokio::test]
+async fn owners_are_expanded_only_when_asked_cut_at_20_and_listed_whole() {
+    use azpath_graph::snapshot::DirectoryObject;
+    let mut tenant = MockTenant::bundled("demo").unwrap();
+    let many: Vec<DirectoryObject> = (0..25)
+        .map(|i| DirectoryObject { id: format!("00000000-0000-0000-0000-{i:012}"), ..Default::default() })
+        .collect();
+    tenant.entra.groups[0].owners = many;
+    let group = tenant.entra.groups[0].id.clone();
+    let mock = MockAzure::start(tenant, MockOptions { page_size: 100, ..Default::default() }).await.unwrap();
+    let base = mock.graph_url();
+    let owners_of = |items: &[Value]| {
+        items
+            .iter()
+            .find(|g| g["id"] == group.as_str())
+            .map(|g| g.get("owners").and_then(Value::as_array).map(Vec::len))
+    };
+    let plain = list_all(&base, "/v1.0/groups?$select=id&$top=999", GRAPH_TOKEN).await;
+    assert_eq!(owners_of(&plain), Some(None), "no owners without $expand");
+    let expanded = list_all(&base, "/v1.0/groups?$select=id&$expand=owners($select=id)&$top=999", GRAPH_TOKEN).await;
+    assert_eq!(owners_of(&expanded), Some(Some(20)), "Graph cuts an expanded relationship at 20");
+    let all = list_all(&base, &format!("/v1.0/groups/{group}/owners?$select=id&$top=999"), GRAPH_TOKEN).await;
+    assert_eq!(all.len(), 25);
+    let (status, _, body) =
+        get(&format!("{base}/v1.0/applications/6f1e0c5e-0000-4000-8000-000000000000/owners"), Some(GRAPH_TOKEN)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("Request_ResourceNotFound")));
+}
+
+#[tokio::test]
 async fn wrong_or_missing_token_is_401_and_counted() {
     let mock = start("demo", MockOptions::default()).await;
     let arm = format!("{}/subscriptions?api-version=2022-12-01", mock.arm_url());
