@@ -16,8 +16,8 @@ use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::findings::{CoverageNote, Finding, Hop, QueryInfo, Remediation, Report, REPORT_SCHEMA_VERSION};
-use crate::graph::{NodeKey, PrivilegeGraph, CONDITIONAL, ELIGIBLE};
-use crate::model::EdgeKind;
+use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
+use crate::model::{EdgeKind, NodeKind};
 use crate::query::Query;
 use crate::rbac::{Capability, Caps};
 use crate::shell::{self, Chain, Command, Malformed};
@@ -666,10 +666,10 @@ fn owner_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remed
     let note = derived_note(graph, path[0])?;
     let (object, owner) = (note.evidence.first()?, note.evidence.get(1)?);
     let (who, target) = (graph.node_ref(from), graph.node_ref(to));
-    let collection = match (w.kind, NodeKey::of(object) == graph.node(to).key) {
-        (EdgeKind::CanAddMember, _) => shell::OwnedObject::Group,
-        (_, true) => shell::OwnedObject::ServicePrincipal,
-        (_, false) => shell::OwnedObject::Application,
+    let collection = match graph.find(object).map(|n| graph.node(n).kind) {
+        Some(NodeKind::Group) => shell::OwnedObject::Group,
+        Some(NodeKind::Application) => shell::OwnedObject::Application,
+        _ => shell::OwnedObject::ServicePrincipal,
     };
     let what = match collection {
         shell::OwnedObject::Application => format!("the application of {}", target.display_name),

@@ -9,54 +9,53 @@
 //!   Microsoft's guidance asks to keep to a minimum.
 
 use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph};
+use crate::identity::IdentityIndex;
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::Caps;
 use crate::snapshot::{DirectoryObject, Snapshot};
 
 use petgraph::graph::NodeIndex;
-use rustc_hash::FxHashMap;
 
 impl PrivilegeGraph {
-    /// Adds the owner edges of applications, service principals and groups.
-    pub(crate) fn add_entra_owners(&mut self, s: &Snapshot) {
+    /// Adds the owner edges of applications, service principals and groups; `identities` maps an application
+    /// id to its service principal in this tenant.
+    pub(crate) fn add_entra_owners(&mut self, s: &Snapshot, identities: &IdentityIndex) {
         let e = &s.entra;
-        let sp_by_app_id: FxHashMap<String, NodeIndex> = e
-            .service_principals
-            .iter()
-            .filter_map(|sp| Some((sp.app_id.as_deref()?.to_ascii_lowercase(), self.lookup(&NodeKey::of(&sp.id))?)))
-            .collect();
         for app in &e.applications {
-            let Some(&sp) = app.app_id.as_deref().and_then(|a| sp_by_app_id.get(&a.to_ascii_lowercase())) else {
+            let Some(&sp) = app.app_id.as_deref().and_then(|a| identities.by_client_id.get(&a.to_ascii_lowercase()))
+            else {
                 // No service principal in this tenant: the application signs in nowhere here.
                 continue;
             };
-            let app_name = app.display_name.as_deref().unwrap_or(&app.id);
-            for owner in &app.owners {
-                let note = EdgeNote {
-                    evidence: vec![app.id.clone(), owner.id.clone()],
-                    detail: format!(
-                        "owner of application {app_name} ({}): can add a client secret or certificate and sign in as its service principal",
-                        app.id
-                    ),
-                    label: "owns app: can add credential".into(),
-                };
-                self.add_owner_edge(owner, sp, EdgeKind::CanAddCredential, note);
-            }
+            let name = app.display_name.as_deref().unwrap_or(&app.id);
+            let detail = format!(
+                "owner of application {name} ({}): can add a client secret or certificate and sign in as its service principal",
+                app.id
+            );
+            self.add_owner_edges(
+                &app.owners,
+                &app.id,
+                sp,
+                EdgeKind::CanAddCredential,
+                &detail,
+                "owns app: can add credential",
+            );
         }
         for sp in &e.service_principals {
             let Some(target) = self.lookup(&NodeKey::of(&sp.id)) else { continue };
             let name = sp.display_name.as_deref().unwrap_or(&sp.id);
-            for owner in &sp.owners {
-                let note = EdgeNote {
-                    evidence: vec![sp.id.clone(), owner.id.clone()],
-                    detail: format!(
-                        "owner of service principal {name} ({}): can add a client secret or certificate to it and sign in as it",
-                        sp.id
-                    ),
-                    label: "owns SP: can add credential".into(),
-                };
-                self.add_owner_edge(owner, target, EdgeKind::CanAddCredential, note);
-            }
+            let detail = format!(
+                "owner of service principal {name} ({}): can add a client secret or certificate to it and sign in as it",
+                sp.id
+            );
+            self.add_owner_edges(
+                &sp.owners,
+                &sp.id,
+                target,
+                EdgeKind::CanAddCredential,
+                &detail,
+                "owns SP: can add credential",
+            );
         }
         for g in &e.groups {
             let Some(group) = self.lookup(&NodeKey::of(&g.id)) else { continue };
@@ -67,21 +66,41 @@ impl PrivilegeGraph {
             } else {
                 "can add members, itself included"
             };
-            for owner in &g.owners {
-                let note = EdgeNote {
-                    evidence: vec![g.id.clone(), owner.id.clone()],
-                    detail: format!("owner of group {name} ({}): {how}, and so holds the group's roles", g.id),
-                    label: "owns group: can add member".into(),
-                };
-                self.add_owner_edge(owner, group, EdgeKind::CanAddMember, note);
-            }
+            let detail = format!("owner of group {name} ({}): {how}, and so holds the group's roles", g.id);
+            self.add_owner_edges(
+                &g.owners,
+                &g.id,
+                group,
+                EdgeKind::CanAddMember,
+                &detail,
+                "owns group: can add member",
+            );
         }
     }
 
-    fn add_owner_edge(&mut self, owner: &DirectoryObject, target: NodeIndex, kind: EdgeKind, note: EdgeNote) {
-        let owner_kind = directory_kind(owner);
-        let from = self.node_for(NodeKey::of(&owner.id), owner_kind, owner.display_name.as_deref().unwrap_or(""));
-        self.add_noted_edge(from, target, kind, Caps::EMPTY, 0, note);
+    /// One edge per owner of `object` into `target`; evidence: the owned object's id, then the owner's.
+    fn add_owner_edges(
+        &mut self,
+        owners: &[DirectoryObject],
+        object: &str,
+        target: NodeIndex,
+        kind: EdgeKind,
+        detail: &str,
+        label: &str,
+    ) {
+        for owner in owners {
+            let from = self.node_for(
+                NodeKey::of(&owner.id),
+                directory_kind(owner),
+                owner.display_name.as_deref().unwrap_or(""),
+            );
+            let note = EdgeNote {
+                evidence: vec![object.to_string(), owner.id.clone()],
+                detail: detail.to_string(),
+                label: label.to_string(),
+            };
+            self.add_noted_edge(from, target, kind, Caps::EMPTY, 0, note);
+        }
     }
 }
 

@@ -208,7 +208,7 @@ impl PrivilegeGraph {
         }
         b.add_denies(snapshot);
         let identities = b.add_identities(snapshot);
-        b.add_entra_owners(snapshot);
+        b.add_entra_owners(snapshot, &identities);
         b.add_kubernetes(snapshot, &identities);
         b
     }
