@@ -415,6 +415,138 @@ async fn a_graph_next_link_to_the_arm_host_is_a_gap_and_never_requested() {
     assert_eq!(snap.entra.users.len(), 1, "the trusted first page is kept");
 }
 
+impl Stubs {
+    /// s1's user-assigned identities in two pages (the third id is not a usable identity id), mi-a's
+    /// federated credentials, and mi-b's forbidden.
+    async fn identities_of_s1(&self) {
+        let identity =
+            |id: String, p: &str| json!({"id": id, "name": "x", "properties": {"principalId": p, "clientId": "c"}});
+        let page2 = format!("{}/subscriptions/s1/{MI}?api-version=2024-11-30&$skiptoken=2", self.arm.uri());
+        Mock::given(method("GET"))
+            .and(path(format!("/subscriptions/s1/{MI}")))
+            .and(query_param("api-version", "2024-11-30"))
+            .and(query_param_is_missing("$skiptoken"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"value": [identity(mi("mi-a"), "p-a")], "nextLink": page2})),
+            )
+            .expect(1)
+            .mount(&self.arm)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/subscriptions/s1/{MI}")))
+            .and(query_param("api-version", "2024-11-30"))
+            .and(query_param("$skiptoken", "2"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"value": [identity(mi("mi-b"), "p-b"), identity(EVIL.to_string(), "p-e")]})),
+            )
+            .expect(1)
+            .mount(&self.arm)
+            .await;
+        let fic = |parent: &str, name: &str, subject: &str| {
+            json!({"id": format!("{parent}/federatedIdentityCredentials/{name}"), "name": name,
+                   "properties": {"issuer": "https://oidc.prod-aks.azure.com/t/i1/", "subject": subject, "audiences": ["api://AzureADTokenExchange"]}})
+        };
+        let mi_a = mi("mi-a");
+        self.arm_list(
+            &format!("/subscriptions/s1/resourceGroups/rg-id/{MI}/mi-a/federatedIdentityCredentials"),
+            "2024-11-30",
+            json!([
+                fic(&mi_a, "f1", "system:serviceaccount:team-a:aso"),
+                fic(&mi_a, "f2", "system:serviceaccount:b:c")
+            ]),
+            1,
+        )
+        .await;
+        self.arm_status(
+            &format!("/subscriptions/s1/resourceGroups/rg-id/{MI}/mi-b/federatedIdentityCredentials"),
+            403,
+            1,
+        )
+        .await;
+    }
+
+    /// s1's AKS cluster (its body carries secrets the snapshot has no field for), its identity binding and an
+    /// Arc cluster.
+    async fn clusters_of_s1(&self) {
+        let aks1 = json!({
+            "id": format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1"), "name": "aks1",
+            "identity": {"type": "SystemAssigned", "principalId": "p-aks"},
+            "properties": {
+                "fqdn": "aks1.hcp.westeurope.azmk8s.io", "disableLocalAccounts": false, "enableRBAC": true,
+                "aadProfile": {"managed": true, "enableAzureRBAC": true, "adminGroupObjectIDs": null},
+                "oidcIssuerProfile": {"enabled": true, "issuerURL": "https://oidc.prod-aks.azure.com/t/i1/"},
+                "securityProfile": {"workloadIdentity": {"enabled": true}},
+                "identityProfile": {"kubeletidentity": {"resourceId": mi("aks1-agentpool"), "clientId": "c-k", "objectId": "p-k"}},
+                "apiServerAccessProfile": {"enablePrivateCluster": false, "disableRunCommand": true},
+                "servicePrincipalProfile": {"clientId": "msi", "secret": "PLANTED-SP-SECRET"},
+                "linuxProfile": {"adminUsername": "azureuser", "ssh": {"publicKeys": [{"keyData": "PLANTED-SSH-KEY"}]}},
+                "windowsProfile": {"adminUsername": "w", "adminPassword": "PLANTED-WINDOWS-PASSWORD"}
+            }
+        });
+        self.arm_list(&format!("/subscriptions/s1/{AKS}"), "2025-10-01", json!([aks1]), 1).await;
+        // Its identity bindings (a preview API).
+        let binding = json!({
+            "id": format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1/identityBindings/ib-a"), "name": "ib-a",
+            "type": "Microsoft.ContainerService/managedClusters/identityBindings",
+            "properties": {"managedIdentity": {"resourceId": mi("mi-a"), "clientId": "c-a", "objectId": "p-a",
+                                               "tenantId": "t"},
+                           "oidcIssuer": {"oidcIssuerUrl": "https://ib.oic.prod-aks.azure.com/t/ib-mi-a/"},
+                           "provisioningState": "Succeeded"}
+        });
+        let bindings = format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1/identityBindings");
+        self.arm_list(&bindings, "2025-10-02-preview", json!([binding]), 1).await;
+        let arc1 = json!({"id": format!("/subscriptions/s1/resourceGroups/rg-arc/{ARC}/arc1"), "name": "arc1",
+            "identity": {"type": "SystemAssigned", "principalId": "p-arc"},
+            "properties": {"agentPublicKeyCertificate": "PLANTED-CERT", "distribution": "k3s",
+                           "oidcIssuerProfile": {"enabled": true, "issuerUrl": "https://arc.example/issuer"}}});
+        self.arm_list(&format!("/subscriptions/s1/{ARC}"), "2026-05-01", json!([arc1]), 1).await;
+    }
+
+    /// Two applications: app1's federated credentials in two pages, app2's forbidden.
+    async fn application_credentials(&self) {
+        directory_with_apps(self, json!([{"id": "app1"}, {"id": "app2"}])).await;
+        let cred = |id: &str| json!({"id": id, "name": id, "issuer": "https://token.actions.githubusercontent.com", "subject": format!("repo:o/{id}:ref:refs/heads/main"), "audiences": ["api://AzureADTokenExchange"]});
+        let app_path = "/v1.0/applications/app1/federatedIdentityCredentials";
+        let next = format!("{}{app_path}?$select=id,name,issuer,subject,audiences&$skiptoken=p2", self.graph.uri());
+        Mock::given(method("GET"))
+            .and(path(app_path))
+            .and(query_param_is_missing("$skiptoken"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"value": [cred("c1"), cred("c2")], "@odata.nextLink": next})),
+            )
+            .expect(1)
+            .mount(&self.graph)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(app_path))
+            .and(query_param("$skiptoken", "p2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [cred("c3")]})))
+            .expect(1)
+            .mount(&self.graph)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1.0/applications/app2/federatedIdentityCredentials"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(
+                json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}),
+            ))
+            .expect(1)
+            .mount(&self.graph)
+            .await;
+    }
+}
+
+/// A user-assigned identity id of s1.
+fn mi(name: &str) -> String {
+    format!("/subscriptions/s1/resourcegroups/rg-id/{MI}/{name}")
+}
+
+/// An identity id that must never become a request path.
+const EVIL: &str =
+    "/subscriptions/s1/resourcegroups/../../v1.0/users/providers/Microsoft.ManagedIdentity/userAssignedIdentities/evil";
+
 #[tokio::test]
 async fn identities_credentials_and_clusters_per_subscription_and_per_identity() {
     let stubs = Stubs::start().await;
@@ -426,123 +558,15 @@ async fn identities_credentials_and_clusters_per_subscription_and_per_identity()
     stubs.arm_status(&format!("/subscriptions/s2/{MI}"), 403, 1).await;
     stubs.arm_status(&format!("/subscriptions/s2/{AKS}"), 403, 1).await;
 
-    // s1's identities come in two pages; the third id is not a usable identity id.
-    let mi = |name: &str| format!("/subscriptions/s1/resourcegroups/rg-id/{MI}/{name}");
-    let identity =
-        |id: String, p: &str| json!({"id": id, "name": "x", "properties": {"principalId": p, "clientId": "c"}});
-    let page2 = format!("{}/subscriptions/s1/{MI}?api-version=2024-11-30&$skiptoken=2", stubs.arm.uri());
-    Mock::given(method("GET"))
-        .and(path(format!("/subscriptions/s1/{MI}")))
-        .and(query_param("api-version", "2024-11-30"))
-        .and(query_param_is_missing("$skiptoken"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"value": [identity(mi("mi-a"), "p-a")], "nextLink": page2})),
-        )
-        .expect(1)
-        .mount(&stubs.arm)
-        .await;
-    let evil = "/subscriptions/s1/resourcegroups/../../v1.0/users/providers/Microsoft.ManagedIdentity/userAssignedIdentities/evil";
-    Mock::given(method("GET"))
-        .and(path(format!("/subscriptions/s1/{MI}")))
-        .and(query_param("api-version", "2024-11-30"))
-        .and(query_param("$skiptoken", "2"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"value": [identity(mi("mi-b"), "p-b"), identity(evil.to_string(), "p-e")]})),
-        )
-        .expect(1)
-        .mount(&stubs.arm)
-        .await;
-    let fic = |parent: &str, name: &str, subject: &str| {
-        json!({"id": format!("{parent}/federatedIdentityCredentials/{name}"), "name": name,
-               "properties": {"issuer": "https://oidc.prod-aks.azure.com/t/i1/", "subject": subject, "audiences": ["api://AzureADTokenExchange"]}})
-    };
-    let mi_a = mi("mi-a");
-    stubs
-        .arm_list(
-            &format!("/subscriptions/s1/resourceGroups/rg-id/{MI}/mi-a/federatedIdentityCredentials"),
-            "2024-11-30",
-            json!([
-                fic(&mi_a, "f1", "system:serviceaccount:team-a:aso"),
-                fic(&mi_a, "f2", "system:serviceaccount:b:c")
-            ]),
-            1,
-        )
-        .await;
-    stubs
-        .arm_status(&format!("/subscriptions/s1/resourceGroups/rg-id/{MI}/mi-b/federatedIdentityCredentials"), 403, 1)
-        .await;
-
-    // An AKS cluster whose body carries secrets the snapshot has no field for.
-    let aks1 = json!({
-        "id": format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1"), "name": "aks1",
-        "identity": {"type": "SystemAssigned", "principalId": "p-aks"},
-        "properties": {
-            "fqdn": "aks1.hcp.westeurope.azmk8s.io", "disableLocalAccounts": false, "enableRBAC": true,
-            "aadProfile": {"managed": true, "enableAzureRBAC": true, "adminGroupObjectIDs": null},
-            "oidcIssuerProfile": {"enabled": true, "issuerURL": "https://oidc.prod-aks.azure.com/t/i1/"},
-            "securityProfile": {"workloadIdentity": {"enabled": true}},
-            "identityProfile": {"kubeletidentity": {"resourceId": mi("aks1-agentpool"), "clientId": "c-k", "objectId": "p-k"}},
-            "apiServerAccessProfile": {"enablePrivateCluster": false, "disableRunCommand": true},
-            "servicePrincipalProfile": {"clientId": "msi", "secret": "PLANTED-SP-SECRET"},
-            "linuxProfile": {"adminUsername": "azureuser", "ssh": {"publicKeys": [{"keyData": "PLANTED-SSH-KEY"}]}},
-            "windowsProfile": {"adminUsername": "w", "adminPassword": "PLANTED-WINDOWS-PASSWORD"}
-        }
-    });
-    stubs.arm_list(&format!("/subscriptions/s1/{AKS}"), "2025-10-01", json!([aks1]), 1).await;
-    // Its identity bindings (a preview API).
-    let binding = json!({
-        "id": format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1/identityBindings/ib-a"), "name": "ib-a",
-        "type": "Microsoft.ContainerService/managedClusters/identityBindings",
-        "properties": {"managedIdentity": {"resourceId": mi("mi-a"), "clientId": "c-a", "objectId": "p-a",
-                                           "tenantId": "t"},
-                       "oidcIssuer": {"oidcIssuerUrl": "https://ib.oic.prod-aks.azure.com/t/ib-mi-a/"},
-                       "provisioningState": "Succeeded"}
-    });
-    let bindings = format!("/subscriptions/s1/resourceGroups/rg-aks/{AKS}/aks1/identityBindings");
-    stubs.arm_list(&bindings, "2025-10-02-preview", json!([binding]), 1).await;
-    let arc1 = json!({"id": format!("/subscriptions/s1/resourceGroups/rg-arc/{ARC}/arc1"), "name": "arc1",
-        "identity": {"type": "SystemAssigned", "principalId": "p-arc"},
-        "properties": {"agentPublicKeyCertificate": "PLANTED-CERT", "distribution": "k3s",
-                       "oidcIssuerProfile": {"enabled": true, "issuerUrl": "https://arc.example/issuer"}}});
-    stubs.arm_list(&format!("/subscriptions/s1/{ARC}"), "2026-05-01", json!([arc1]), 1).await;
-
-    // Two applications: app1's credentials in two pages, app2's forbidden.
-    directory_with_apps(&stubs, json!([{"id": "app1"}, {"id": "app2"}])).await;
-    let cred = |id: &str| json!({"id": id, "name": id, "issuer": "https://token.actions.githubusercontent.com", "subject": format!("repo:o/{id}:ref:refs/heads/main"), "audiences": ["api://AzureADTokenExchange"]});
-    let app_path = "/v1.0/applications/app1/federatedIdentityCredentials";
-    let next = format!("{}{app_path}?$select=id,name,issuer,subject,audiences&$skiptoken=p2", stubs.graph.uri());
-    Mock::given(method("GET"))
-        .and(path(app_path))
-        .and(query_param_is_missing("$skiptoken"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"value": [cred("c1"), cred("c2")], "@odata.nextLink": next})),
-        )
-        .expect(1)
-        .mount(&stubs.graph)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(app_path))
-        .and(query_param("$skiptoken", "p2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [cred("c3")]})))
-        .expect(1)
-        .mount(&stubs.graph)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1.0/applications/app2/federatedIdentityCredentials"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(
-            json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}),
-        ))
-        .expect(1)
-        .mount(&stubs.graph)
-        .await;
+    stubs.identities_of_s1().await;
+    stubs.clusters_of_s1().await;
+    stubs.application_credentials().await;
 
     let e = stubs.endpoints();
     let tokens = DefaultTokenSource::new(&e, &env, None);
     let snap = collect(&e, &tokens, &options()).await.expect("collect");
 
+    let mi_a = mi("mi-a");
     let az = &snap.azure;
     assert_eq!(az.user_assigned_identities.len(), 3, "both pages, the unusable id kept as a record");
     let fics: Vec<&str> = az.federated_identity_credentials.iter().map(|f| f.properties.subject.as_str()).collect();
@@ -589,7 +613,7 @@ async fn identities_credentials_and_clusters_per_subscription_and_per_identity()
     assert_eq!(reason("arm.userAssignedIdentities", "/subscriptions/s2"), Some(GapReason::Forbidden));
     assert_eq!(reason("arm.managedClusters", "/subscriptions/s2"), Some(GapReason::Forbidden));
     assert_eq!(reason("arm.federatedIdentityCredentials", &mi("mi-b")), Some(GapReason::Forbidden));
-    assert_eq!(reason("arm.federatedIdentityCredentials", evil), Some(GapReason::Malformed));
+    assert_eq!(reason("arm.federatedIdentityCredentials", EVIL), Some(GapReason::Malformed));
     assert_eq!(reason("graph.applicationFederatedCredentials", "/applications/app2"), Some(GapReason::Forbidden));
     assert_eq!(snap.coverage.len(), 5, "{:#?}", snap.coverage);
     for g in &snap.coverage {
