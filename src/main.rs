@@ -1,21 +1,19 @@
 //! The `azpath` command line. See README.md for the commands, the JSON report and exit codes.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
 
 use azpath::cli::{AnalyzeArgs, Cli, Command, MockCommand, QueriesCommand};
-use azpath::render::{self, Format, RenderOptions};
-use azpath::{output, queries, scan};
+use azpath::render::{self, RenderOptions};
+use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
 use azpath_graph::findings::{PostureFinding, Report};
-use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::model::Severity;
 use azpath_graph::posture;
-use azpath_graph::rbac::{Capability, Caps};
 use azpath_graph::snapshot::Snapshot;
 
 /// Exit code: findings at or above `--fail-on`.
@@ -65,11 +63,6 @@ fn handle_signals(command: &Command) -> std::io::Result<()> {
     let _ = command;
     Ok(())
 }
-
-/// An error in how the command was called (reported with exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct UsageError(String);
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -122,7 +115,7 @@ fn run(cli: Cli) -> Result<u8> {
             report(&snap, &queries, &analyze, fail_on)
         }
         Command::Paths { snapshot, from, to, capability, no_eligible, format } => {
-            paths(&read_snapshot(&snapshot)?, &from, &to, &capability, !no_eligible, format)
+            azpath::paths::run(&read_snapshot(&snapshot)?, &from, &to, &capability, !no_eligible, format)
         }
         Command::Diff { old, new, analyze } => {
             let fail_on = parse_fail_on(&analyze)?;
@@ -148,7 +141,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(0)
             }
         },
-        Command::Bench { size, seed } => bench(size, seed),
+        Command::Bench { size, seed } => azpath::bench::run(size, seed),
         Command::Mock { command } => mock(command),
     }
 }
@@ -231,87 +224,6 @@ fn emit(bytes: &[u8], path: Option<&Path>) -> Result<()> {
         None => output::write_stdout(bytes)?,
     }
     Ok(())
-}
-
-fn paths(
-    snap: &Snapshot,
-    from: &str,
-    to: &str,
-    capability: &[String],
-    include_eligible: bool,
-    format: Format,
-) -> Result<u8> {
-    if format == Format::Sarif {
-        bail!(UsageError("--format sarif is for scan, analyze and diff; paths prints table or json".into()));
-    }
-    let graph = PrivilegeGraph::build(snap);
-    let pick = |what: &str, flag: &str| -> Result<_> {
-        match graph.resolve(what).as_slice() {
-            [one] => Ok(*one),
-            [] => bail!(UsageError(format!("{flag}: no identity or scope `{what}` in the snapshot"))),
-            many => bail!(UsageError(format!(
-                "{flag}: `{what}` names {} nodes; use an id: {}",
-                many.len(),
-                many.iter().map(|n| graph.node_ref(*n).id).collect::<Vec<_>>().join(", ")
-            ))),
-        }
-    };
-    let (a, b) = (pick(from, "--from")?, pick(to, "--to")?);
-    let mut caps = Caps::EMPTY;
-    for c in capability {
-        caps |=
-            Capability::parse(c).ok_or_else(|| UsageError(format!("--capability: unknown capability `{c}`")))?.bit();
-    }
-    let hops = engine::find_path(&graph, a, b, caps, include_eligible);
-    let answer = render::PathAnswer {
-        found: hops.is_some(),
-        from: graph.node_ref(a),
-        hops: hops.unwrap_or_default(),
-        to: graph.node_ref(b),
-    };
-    let mut out = std::io::stdout().lock();
-    render::render_path(&answer, format, &mut out)?;
-    out.flush()?;
-    Ok(if answer.found { 0 } else { EXIT_FINDINGS })
-}
-
-/// Times each phase on a generated tenant: a benchmark, never a test assertion.
-fn bench(size: usize, seed: u64) -> Result<u8> {
-    use std::time::Instant;
-    let t = Instant::now();
-    let tenant = azpath_mocks::generate(&azpath_mocks::GenerateOptions::sized(size, seed));
-    let snap = tenant.to_snapshot();
-    let generate = t.elapsed();
-    let t = Instant::now();
-    let graph = PrivilegeGraph::build(&snap);
-    let build = t.elapsed();
-    println!(
-        "tenant: {} role assignments, {} users, {} groups; graph: {} nodes, {} edges",
-        snap.azure.role_assignments.len(),
-        snap.entra.users.len(),
-        snap.entra.groups.len(),
-        graph.node_count(),
-        graph.edge_count()
-    );
-    let kinds: Vec<String> =
-        graph.edge_counts().into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
-    println!("edges by kind: {}", kinds.join(", "));
-    println!("{:<46} {:>10}", "generate + snapshot", format!("{generate:.2?}"));
-    println!("{:<46} {:>10}", "build graph", format!("{build:.2?}"));
-    let mut total = build;
-    for q in queries::builtin() {
-        let t = Instant::now();
-        let mut n = 0usize;
-        engine::for_each_finding(&graph, &q, AnalyzeOptions::default(), &mut |_| n += 1);
-        let d = t.elapsed();
-        total += d;
-        println!("{:<46} {:>10}  {n} findings", q.id, format!("{d:.2?}"));
-    }
-    println!("{:<46} {:>10}", "build + all queries", format!("{total:.2?}"));
-    let t = Instant::now();
-    let n = posture::run(&snap).len();
-    println!("{:<46} {:>10}  {n} findings", "posture checks", format!("{:.2?}", t.elapsed()));
-    Ok(0)
 }
 
 fn mock(command: MockCommand) -> Result<u8> {

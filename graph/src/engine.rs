@@ -25,14 +25,14 @@ use crate::snapshot::Snapshot;
 
 /// Path cost, compared lexicographically: PIM activations, then conditional hops, then hops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-struct Cost {
-    eligible: u32,
-    conditional: u32,
-    hops: u32,
+pub(crate) struct Cost {
+    pub(crate) eligible: u32,
+    pub(crate) conditional: u32,
+    pub(crate) hops: u32,
 }
 
 impl Cost {
-    fn step(self, flags: u8) -> Cost {
+    pub(crate) fn step(self, flags: u8) -> Cost {
         Cost {
             eligible: self.eligible + u32::from(flags & ELIGIBLE != 0),
             conditional: self.conditional + u32::from(flags & CONDITIONAL != 0),
@@ -42,7 +42,7 @@ impl Cost {
 }
 
 /// A path as edges, source first.
-type EdgePath = Vec<EdgeIndex>;
+pub(crate) type EdgePath = Vec<EdgeIndex>;
 
 /// Options that apply to every query of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,22 +424,6 @@ fn forward_path(graph: &PrivilegeGraph, best: &ForwardBest, state: State) -> Edg
     path
 }
 
-/// The edges that led a forward search to `node`, source first.
-fn back_path(
-    graph: &PrivilegeGraph,
-    best: &FxHashMap<NodeIndex, (Cost, Option<EdgeIndex>)>,
-    node: NodeIndex,
-) -> EdgePath {
-    let mut path = Vec::new();
-    let mut cur = node;
-    while let Some((_, Some(e))) = best.get(&cur) {
-        path.push(*e);
-        cur = graph.edge(*e).0;
-    }
-    path.reverse();
-    path
-}
-
 fn finding(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Finding> {
     let (graph, query, target, chain) = (search.graph, search.query, search.target, search.chain);
     let caps = search.checked_caps(path)?;
@@ -469,7 +453,7 @@ fn finding(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Fin
     })
 }
 
-fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
+pub(crate) fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
     let (a, b, w) = graph.edge(e);
     let (from, to) = (graph.node_ref(a), graph.node_ref(b));
     let (evidence, detail, label) = match w.kind {
@@ -730,48 +714,4 @@ fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remed
         }
         _ => None,
     }
-}
-
-/// Finds the best path from `from` to `to` over any edges, for `azpath paths`. When `capabilities` is not
-/// empty, only role edges conferring one of them count. Returns the hops, source first.
-pub fn find_path(
-    graph: &PrivilegeGraph,
-    from: NodeIndex,
-    to: NodeIndex,
-    capabilities: Caps,
-    include_eligible: bool,
-) -> Option<Vec<Hop>> {
-    let g = &graph.graph;
-    let mut best: FxHashMap<NodeIndex, (Cost, Option<EdgeIndex>)> = FxHashMap::default();
-    best.insert(from, (Cost::default(), None));
-    let mut heap = BinaryHeap::new();
-    heap.push(Reverse((Cost::default(), from)));
-    while let Some(Reverse((cost, node))) = heap.pop() {
-        if best.get(&node).is_some_and(|(c, _)| *c < cost) {
-            continue;
-        }
-        if node == to {
-            return Some(back_path(graph, &best, node).into_iter().map(|e| hop(graph, e)).collect());
-        }
-        for e in g.edges_directed(node, Direction::Outgoing) {
-            let w = e.weight();
-            if !include_eligible && w.flags & ELIGIBLE != 0 {
-                continue;
-            }
-            if w.kind == EdgeKind::HasRole {
-                let grant = &graph.grants[w.evidence as usize];
-                let denied = if g[to].kind.is_scope() { graph.denied_caps(from, to) } else { Caps::EMPTY };
-                let caps = (grant.own_caps | grant.delegated_caps).without(denied);
-                if !capabilities.is_empty() && !caps.intersects(capabilities) {
-                    continue;
-                }
-            }
-            let next = cost.step(w.flags);
-            if best.get(&e.target()).is_none_or(|(c, _)| next < *c) {
-                best.insert(e.target(), (next, Some(e.id())));
-                heap.push(Reverse((next, e.target())));
-            }
-        }
-    }
-    None
 }

@@ -12,6 +12,7 @@ pub mod kube;
 pub mod kube_dump;
 mod kube_graph;
 pub mod model;
+pub mod pathfind;
 pub mod posture;
 pub mod query;
 pub mod rbac;

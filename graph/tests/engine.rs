@@ -1,8 +1,9 @@
 //! Query engine semantics on small in-code tenants: one positive and one negative case per rule.
 
-use azpath_graph::engine::{analyze, find_path, AnalyzeOptions};
+use azpath_graph::engine::{analyze, AnalyzeOptions};
 use azpath_graph::findings::Finding;
 use azpath_graph::graph::PrivilegeGraph;
+use azpath_graph::pathfind::find_path;
 use azpath_graph::query::Query;
 use azpath_graph::rbac::Caps;
 use azpath_graph::snapshot::Snapshot;
