@@ -251,4 +251,7 @@ pub struct AnalyzeArgs {
     /// Ignore PIM-eligible assignments (report standing access only).
     #[arg(long)]
     pub no_eligible: bool,
+    /// Also list every (principal, target) pair with its best path (JSON `pairs`; table and DOT unchanged).
+    #[arg(long)]
+    pub expand: bool,
 }

@@ -120,7 +120,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Diff { old, new, analyze } => {
             let fail_on = parse_fail_on(&analyze)?;
             let queries = load_queries(&analyze)?;
-            let options = AnalyzeOptions { include_eligible: !analyze.no_eligible };
+            let options = AnalyzeOptions { include_eligible: !analyze.no_eligible, expand: false };
             let before = finish(engine::analyze(&read_snapshot(&old)?, &queries, options), &analyze.only);
             let after = finish(engine::analyze(&read_snapshot(&new)?, &queries, options), &analyze.only);
             let diff = azpath::diff::diff(&before, &after);
@@ -194,8 +194,10 @@ fn report(
     args: &AnalyzeArgs,
     fail_on: Option<Severity>,
 ) -> Result<u8> {
-    let rep =
-        finish(engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible }), &args.only);
+    let rep = finish(
+        engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible, expand: args.expand }),
+        &args.only,
+    );
     let mut buf = Vec::new();
     render::render(&rep, args.format, render_options(), &mut buf)?;
     emit(&buf, args.output.as_deref())?;
@@ -212,8 +214,16 @@ fn exit_for(findings: &[azpath_graph::findings::Finding], posture: &[PostureFind
     }
 }
 
+/// The table's width: `COLUMNS` when set, else the terminal's (stdout, then stderr: the report may be piped
+/// while a person watches), else 100 columns; never under 60.
 fn render_options() -> RenderOptions {
-    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(160u16).max(80);
+    let from_env = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<u16>().ok());
+    let from_tty = || {
+        terminal_size::terminal_size_of(std::io::stdout())
+            .or_else(|| terminal_size::terminal_size_of(std::io::stderr()))
+            .map(|(w, _)| w.0)
+    };
+    let width = from_env.or_else(from_tty).unwrap_or(100).max(60);
     RenderOptions { width }
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{azpath, run};
+use common::{azpath, run, run_env};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -15,20 +15,10 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", r.stdout))
 }
 
+/// The (query, source, target, eligible) pairs a JSON report's findings imply.
 fn finding_keys(report: &Value) -> Vec<(String, String, String, bool)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["query_id"].as_str().unwrap().to_string(),
-                f["source"]["id"].as_str().unwrap().to_string(),
-                f["target"]["id"].as_str().unwrap().to_string(),
-                f["eligible"].as_bool().unwrap(),
-            )
-        })
-        .collect()
+    let report: azpath_graph::findings::Report = serde_json::from_value(report.clone()).unwrap();
+    report.implied_pairs().into_iter().map(|(p, (eligible, _))| (p.query_id, p.source, p.target, eligible)).collect()
 }
 
 fn temp() -> tempfile::TempDir {
@@ -45,14 +35,42 @@ fn readme_opens_with_the_run_and_test_commands() {
     assert!(ci.lines().any(|l| l.trim() == "cargo test --workspace"), ".ci/run must run README's test command");
 }
 
+/// The tenant-root User Access Administrator assignment of the demo (an elevate-access leftover).
+const ROOT_UAA: &str = "/providers/Microsoft.Authorization/roleAssignments/d6f467af-6470-4355-ba34-9c69589d0ae0";
+
 #[test]
-fn scan_of_the_demo_tenant_explains_paths_in_a_table() {
-    let r = run(&["scan", "--mock", "demo"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("[CRITICAL] owner-equivalent-on-subscription"), "{}", r.stdout);
-    assert!(r.stdout.contains("1. "), "hops are numbered");
-    assert!(r.stdout.contains("az role assignment delete --ids"), "fix commands are shown");
-    assert!(r.stdout.contains("findings:"), "a summary line closes the report");
+fn scan_of_the_demo_tenant_answers_what_to_cut_on_its_first_screen() {
+    for columns in ["80", "120"] {
+        let r = run_env(&["scan", "--mock", "demo"], &[("COLUMNS", columns)]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let lines: Vec<&str> = r.stdout.lines().collect();
+        assert!(lines[0].starts_with("azpath: ") && lines[0].contains("escalation path"), "{}", lines[0]);
+        let first: Vec<&str> = lines.iter().take(40).copied().collect();
+        let screen = first.join("\n");
+        let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            screen.contains("Exposure: ") && screen.contains("Top choke points") && screen.contains("Plan: "),
+            "{screen}"
+        );
+        // The root assignment once among the choke points, its command whole on one line.
+        let command = format!("$ az role assignment delete --ids {ROOT_UAA}");
+        assert_eq!(first.iter().filter(|l| l.trim() == command).count(), 1, "{screen}");
+        assert!(flat.contains("User Access Administrator of Pradeep Gupta at Tenant root (/)"), "{screen}");
+        assert!(flat.contains("verified: re-analyzed without them, no escalation path is left"), "{screen}");
+        // Prose fits the width; only a whole command, or an id too long for any line, runs past it.
+        let width: usize = columns.parse().unwrap();
+        for l in lines.iter().filter(|l| l.chars().count() > width) {
+            let command = l.trim_start().starts_with("$ ");
+            let one_word = l.split_whitespace().filter(|w| *w != "-").count() == 1;
+            assert!(command || one_word, "line over {width} columns: {l}");
+        }
+        assert!(
+            r.stdout.contains("Escalation paths (") && r.stdout.contains("    1. "),
+            "paths are explained hop by hop"
+        );
+        assert!(r.stdout.contains("Standing privilege review ("), "{}", r.stdout);
+        assert!(lines.len() < 200, "the demo report is short: {} lines", lines.len());
+    }
 }
 
 #[test]
@@ -61,41 +79,52 @@ fn json_report_has_the_documented_shape_and_order() {
     assert_eq!(report["schema_version"], azpath_graph::findings::REPORT_SCHEMA_VERSION);
     let findings = report["findings"].as_array().unwrap();
     assert!(!findings.is_empty());
+    for key in
+        ["queries", "tiers", "choke_points", "plan", "findings", "posture_checks", "posture", "coverage", "warnings"]
+    {
+        assert!(report.get(key).is_some(), "report lacks {key}");
+    }
+    assert!(report.get("pairs").is_none(), "pairs only with --expand");
     for f in findings {
         for key in [
-            "query_id",
-            "title",
+            "id",
+            "reach",
             "severity",
-            "source",
-            "target",
-            "capabilities",
+            "principal",
+            "scope",
             "hops",
             "eligible",
             "conditional",
+            "members",
+            "tiers",
+            "fix",
             "remediation",
         ] {
             assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
         }
-        for node in [&f["source"], &f["target"]] {
+        for node in [&f["principal"], &f["scope"]] {
             assert!(node["kind"].is_string() && node["id"].is_string() && node["display_name"].is_string());
         }
         for h in f["hops"].as_array().unwrap() {
             assert!(h["edge"].is_string() && h["evidence"].as_array().is_some_and(|e| !e.is_empty()), "{h}");
         }
-        let target = f["target"]["id"].as_str().unwrap();
-        assert_eq!(target, target.to_lowercase(), "ARM ids are lower-cased");
+        for t in f["tiers"].as_array().unwrap() {
+            for id in t["targets"]["ids"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()) {
+                let id = id.as_str().unwrap();
+                assert_eq!(id, id.to_lowercase(), "ARM ids are lower-cased");
+            }
+        }
+        let fix = f["fix"].as_str().unwrap();
+        assert!(report["choke_points"].as_array().unwrap().iter().any(|c| c["id"] == fix), "{fix} is a choke point");
     }
     let order = |f: &Value| {
         let sev = ["info", "low", "medium", "high", "critical"].iter().position(|s| *s == f["severity"]).unwrap();
-        (
-            std::cmp::Reverse(sev),
-            f["query_id"].as_str().unwrap().to_string(),
-            f["target"]["id"].as_str().unwrap().to_string(),
-            f["source"]["id"].as_str().unwrap().to_string(),
-        )
+        (f["reach"] != "escalation", std::cmp::Reverse(sev))
     };
-    assert!(findings.windows(2).all(|w| order(&w[0]) <= order(&w[1])), "findings are sorted");
+    assert!(findings.windows(2).all(|w| order(&w[0]) <= order(&w[1])), "escalations first, then by severity");
     assert!(findings.iter().any(|f| f["eligible"] == true), "the demo has a PIM-eligible path");
+    let expanded = json(&["scan", "--mock", "demo", "--format", "json", "--expand"]);
+    assert!(!expanded["pairs"].as_array().unwrap().is_empty(), "--expand lists the pairs");
 }
 
 #[test]
@@ -213,8 +242,8 @@ fn paths_between_two_named_nodes() {
     assert_eq!(run(&["collect", "--mock", "demo", "-o", snap.to_str().unwrap()]).code, 0);
     let report =
         json(&["analyze", snap.to_str().unwrap(), "--format", "json", "--query", "owner-equivalent-on-subscription"]);
-    let f = &report["findings"][0];
-    let (from, to) = (f["source"]["id"].as_str().unwrap(), f["target"]["id"].as_str().unwrap());
+    let pairs = finding_keys(&report);
+    let (from, to) = (pairs[0].1.as_str(), pairs[0].2.as_str());
     let r = run(&[
         "paths",
         snap.to_str().unwrap(),

@@ -108,5 +108,9 @@ fn query_selects_posture_checks_and_fail_on_weighs_them() {
         table.stdout.contains("Posture (1 finding)")
             && table.stdout.contains("$ az ad app federated-credential create")
     );
-    assert!(table.stdout.trim_end().ends_with("0 findings; 1 posture finding: 1 high"), "{}", table.stdout);
+    assert!(
+        table.stdout.starts_with("azpath: no escalation path, 0 standing grants; 1 posture finding: 1 high\n"),
+        "{}",
+        table.stdout
+    );
 }

@@ -87,25 +87,20 @@ fn one_path_result_in_detail() {
     assert_eq!(res["level"], "error", "critical is an error");
     let text = res["message"]["text"].as_str().unwrap();
     let hops = f.hops.len();
-    let expected_start = format!(
-        "{} ({}) reaches {} ({}) with {} in {hops} hop{}",
-        f.source.display_name,
-        f.source.kind,
-        f.target.display_name,
-        f.target.kind,
-        f.capabilities.join(", "),
-        if hops == 1 { "" } else { "s" }
-    );
+    let expected_start = format!("{} ({})", f.principal.display_name, f.principal.kind);
     assert!(text.starts_with(&expected_start), "{text}\n!= {expected_start}");
-    assert!(text.contains(&format!("{} → ", f.source.display_name)), "{text}");
+    assert!(text.contains(&format!(" {} ({}) by ", f.scope.display_name, f.reach.as_str())), "{text}");
+    assert!(text.contains(&format!("in {hops} hop")), "{text}");
+    assert!(text.contains(&format!("{} → ", f.principal.display_name)), "{text}");
+    assert!(text.contains("Answers owner-equivalent-on-subscription ("), "{text}");
     assert!(text.contains(&format!("Fix: {}", f.remediation.summary)), "{text}");
     assert!(text.contains(f.remediation.command.as_deref().unwrap()), "{text}");
     let target = &res["locations"][0]["logicalLocations"][0];
-    assert_eq!(target["fullyQualifiedName"], f.target.id.as_str());
-    assert_eq!(target["name"], f.target.display_name.as_str());
+    assert_eq!(target["fullyQualifiedName"], f.scope.id.as_str());
+    assert_eq!(target["name"], f.scope.display_name.as_str());
     let related = res["relatedLocations"].as_array().unwrap();
-    assert_eq!(related.len(), hops + 1, "the source, then each hop's end");
-    assert_eq!(related[0]["logicalLocations"][0]["fullyQualifiedName"], f.source.id.as_str());
+    assert_eq!(related.len(), hops + 1, "the principal, then each hop's end");
+    assert_eq!(related[0]["logicalLocations"][0]["fullyQualifiedName"], f.principal.id.as_str());
     assert_eq!(res["partialFingerprints"][FINGERPRINT_KEY], path_fingerprint(&f).as_str());
     assert_eq!(res["properties"]["hops"], hops);
     // Only the selected query's rule is described; posture checks were not selected.

@@ -7,7 +7,9 @@ use std::time::Duration;
 use azpath::collect::kube_live::{self, LiveOptions};
 use azpath::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints, RetryPolicy};
 use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::Report;
+use std::collections::BTreeMap;
+
+use azpath_graph::findings::{ImpliedPair, Report};
 use azpath_graph::snapshot::Snapshot;
 use azpath_mocks::{bundled_names, Expected, MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
 
@@ -19,16 +21,65 @@ fn report(snapshot: &Snapshot) -> Report {
 fn check(name: &str, rep: &Report) -> Vec<String> {
     let expected = Expected::bundled(name).unwrap_or_else(|| panic!("{name}: no expected.toml")).unwrap();
     assert!(!expected.present.is_empty(), "{name}: expected.toml has no [[present]] case");
-    expected.check(&rep.findings).into_iter().map(|f| format!("{name}: {f}")).collect()
+    expected.check(&rep.implied_pairs()).into_iter().map(|f| format!("{name}: {f}")).collect()
 }
 
-fn keys(rep: &Report) -> Vec<(String, String, String, bool, bool, usize)> {
-    rep.findings
+/// What must not differ between two reports: each finding (id, flags, hops) and every pair they imply.
+type Keys = (Vec<(String, bool, bool, usize)>, std::collections::BTreeMap<ImpliedPair, (bool, bool)>);
+
+fn keys(rep: &Report) -> Keys {
+    let findings = rep.findings.iter().map(|f| (f.id.clone(), f.eligible, f.conditional, f.hops.len())).collect();
+    (findings, rep.implied_pairs())
+}
+
+/// The pairs the grouped findings imply, and those of the per-pair search (`--expand`), as (query, source,
+/// target) → (eligible, conditional): they must be equal.
+fn both_pair_sets(snapshot: &Snapshot) -> (BTreeMap<ImpliedPair, (bool, bool)>, BTreeMap<ImpliedPair, (bool, bool)>) {
+    let rep = analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..Default::default() });
+    let reference = rep
+        .pairs
         .iter()
-        .map(|f| {
-            (f.query_id.clone(), f.source.id.clone(), f.target.id.clone(), f.eligible, f.conditional, f.hops.len())
+        .map(|p| {
+            let key =
+                ImpliedPair { query_id: p.query_id.clone(), source: p.source.id.clone(), target: p.target.id.clone() };
+            (key, (p.eligible, p.conditional))
         })
-        .collect()
+        .collect();
+    (rep.implied_pairs(), reference)
+}
+
+/// Names what differs between two pair sets, at most 20 lines.
+fn pair_diff(a: &BTreeMap<ImpliedPair, (bool, bool)>, b: &BTreeMap<ImpliedPair, (bool, bool)>) -> String {
+    let mut out = Vec::new();
+    for (k, v) in a {
+        match b.get(k) {
+            None => out.push(format!("invented: {k:?} {v:?}")),
+            Some(w) if w != v => out.push(format!("flags: {k:?} grouped {v:?} reference {w:?}")),
+            _ => {}
+        }
+    }
+    out.extend(b.iter().filter(|(k, _)| !a.contains_key(*k)).map(|(k, v)| format!("lost: {k:?} {v:?}")));
+    out.truncate(20);
+    out.join("\n")
+}
+
+#[test]
+fn grouped_findings_imply_exactly_the_pairs_of_the_per_pair_search_on_every_bundled_tenant() {
+    for name in bundled_names() {
+        let (grouped, reference) = both_pair_sets(&MockTenant::bundled(name).unwrap().to_snapshot());
+        assert!(!reference.is_empty(), "{name}: no pair at all");
+        assert!(grouped == reference, "{name}:\n{}", pair_diff(&grouped, &reference));
+    }
+}
+
+#[test]
+fn grouped_findings_imply_exactly_the_pairs_of_the_per_pair_search_on_generated_tenants() {
+    for (size, seed) in [(60, 1), (300, 7), (1500, 42)] {
+        let tenant = azpath_mocks::generate(&azpath_mocks::GenerateOptions::sized(size, seed));
+        let (grouped, reference) = both_pair_sets(&tenant.to_snapshot());
+        assert!(!reference.is_empty(), "size {size}: no pair at all");
+        assert!(grouped == reference, "size {size} seed {seed}:\n{}", pair_diff(&grouped, &reference));
+    }
 }
 
 async fn collect_over_http(server: &MockAzure) -> Snapshot {

@@ -131,13 +131,20 @@ fn dot_labels_show_hostile_names_escaped() {
 fn a_path(snap: &Path) -> (String, String) {
     let r = run(&["analyze", snap.to_str().unwrap(), "--format", "json"]);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
-    let f = report["findings"]
+    report["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["source"]["kind"] == "User")
-        .expect("a finding from a user");
-    (f["source"]["id"].as_str().unwrap().into(), f["target"]["id"].as_str().unwrap().into())
+        .find_map(|f| {
+            let user = if f["principal"]["kind"] == "User" {
+                f["principal"]["id"].as_str()
+            } else {
+                f["members"]["ids"]["User"].get(0).and_then(Value::as_str)
+            }?;
+            let target = f["tiers"][0]["targets"]["ids"].as_object()?.values().next()?.get(0)?.as_str()?;
+            Some((user.to_string(), target.to_string()))
+        })
+        .expect("a finding a user reaches")
 }
 
 #[test]

@@ -15,12 +15,12 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::findings::{CoverageNote, Finding, Hop, QueryInfo, Remediation, Report, REPORT_SCHEMA_VERSION};
+use crate::findings::{CoverageNote, Hop, Pair, QueryInfo, Report, REPORT_SCHEMA_VERSION};
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
-use crate::model::{EdgeKind, NodeKind};
+use crate::model::EdgeKind;
 use crate::query::Query;
 use crate::rbac::{Capability, Caps};
-use crate::shell::{self, Chain, Command, Malformed};
+use crate::remediation::remediation;
 use crate::snapshot::Snapshot;
 
 /// Path cost, compared lexicographically: PIM activations, then conditional hops, then hops.
@@ -44,40 +44,84 @@ impl Cost {
 /// A path as edges, source first.
 pub(crate) type EdgePath = Vec<EdgeIndex>;
 
+/// Edges left out of a what-if run (a plan being verified): the graph is unchanged, searches skip them.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeMask(FxHashSet<EdgeIndex>);
+
+impl EdgeMask {
+    /// Leaves `e` out.
+    pub fn insert(&mut self, e: EdgeIndex) {
+        self.0.insert(e);
+    }
+
+    /// Whether `e` is left out.
+    pub fn contains(&self, e: EdgeIndex) -> bool {
+        !self.0.is_empty() && self.0.contains(&e)
+    }
+
+    /// How many edges are left out.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when nothing is left out.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Options that apply to every query of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnalyzeOptions {
     /// When false, PIM-eligible assignments are ignored even by queries that include them.
     pub include_eligible: bool,
+    /// Also list every (principal, target) pair with its best path (`--expand`).
+    pub expand: bool,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { include_eligible: true }
+        AnalyzeOptions { include_eligible: true, expand: false }
     }
 }
 
-/// Builds the graph, runs the queries and assembles the report.
+/// Builds the graph, runs the queries and assembles the report: findings where they are fixed, exposure per
+/// tier, choke points and a plan verified by re-running the queries without it.
 pub fn analyze(snapshot: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> Report {
     let graph = PrivilegeGraph::build(snapshot);
-    let mut findings: Vec<Finding> = queries.iter().flat_map(|q| run_query(&graph, q, options)).collect();
-    sort_findings(&mut findings);
+    analyze_graph(&graph, snapshot, queries, options)
+}
+
+/// [`analyze`] on a graph already built.
+pub fn analyze_graph(
+    graph: &PrivilegeGraph,
+    snapshot: &Snapshot,
+    queries: &[Query],
+    options: AnalyzeOptions,
+) -> Report {
+    let cores = crate::cores::find(graph, queries, options, &EdgeMask::default());
+    let reach = crate::choke::reach(graph, queries, &cores);
+    let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach);
+    let plan = crate::choke::plan(graph, queries, options, &cores, &chokes);
+    let after = crate::choke::reach(graph, queries, &plan.after);
+    let (findings, core_ids) = crate::report::findings(graph, queries, &cores);
+    let mut pairs = Vec::new();
+    if options.expand {
+        for q in queries {
+            for_each_pair(graph, q, options, &mut |p| pairs.push(p));
+        }
+        sort_pairs(&mut pairs);
+    }
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: String::new(),
         collected_at: snapshot.metadata.collected_at.clone(),
-        queries: queries
-            .iter()
-            .map(|q| QueryInfo {
-                id: q.id.clone(),
-                title: q.title.clone(),
-                severity: q.severity,
-                description: q.description.trim().to_string(),
-                remediation: q.remediation.trim().to_string(),
-                references: q.references.clone(),
-            })
-            .collect(),
+        queries: queries.iter().map(query_info).collect(),
+        tiers: crate::report::tiers(graph, queries, &cores, &reach, &plan, &after),
+        choke_points: crate::report::choke_points(queries, &chokes, &core_ids),
+        plan: crate::report::plan(graph, queries, &plan),
         findings,
+        pairs,
         posture_checks: crate::posture::CHECKS.iter().map(|c| c.info()).collect(),
         posture: crate::posture::run(snapshot),
         coverage: snapshot
@@ -89,9 +133,22 @@ pub fn analyze(snapshot: &Snapshot, queries: &[Query], options: AnalyzeOptions) 
     }
 }
 
-/// Sorts findings: severity (highest first), query id, target id, source id.
-pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
+/// What the report says about a query.
+pub fn query_info(q: &Query) -> QueryInfo {
+    QueryInfo {
+        id: q.id.clone(),
+        title: q.title.clone(),
+        severity: q.severity,
+        description: q.description.trim().to_string(),
+        remediation: q.remediation.trim().to_string(),
+        references: q.references.clone(),
+        sources: q.sources.clone(),
+    }
+}
+
+/// Sorts pairs: severity (highest first), query id, target id, source id.
+pub fn sort_pairs(pairs: &mut [Pair]) {
+    pairs.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| a.query_id.cmp(&b.query_id))
@@ -101,15 +158,26 @@ pub fn sort_findings(findings: &mut [Finding]) {
 }
 
 /// Answers one query over the whole graph.
-pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions) -> Vec<Finding> {
+pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions) -> Vec<Pair> {
     let mut out = Vec::new();
-    for_each_finding(graph, query, options, &mut |f| out.push(f));
+    for_each_pair(graph, query, options, &mut |f| out.push(f));
     out
 }
 
 /// Answers one query, handing each finding to `emit` as it is found instead of collecting them: memory
 /// stays bounded by one target's search however many findings a large tenant has.
-pub fn for_each_finding(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions, emit: &mut dyn FnMut(Finding)) {
+pub fn for_each_pair(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions, emit: &mut dyn FnMut(Pair)) {
+    for_each_pair_without(graph, query, options, &EdgeMask::default(), emit)
+}
+
+/// [`for_each_pair`] with some edges left out.
+pub fn for_each_pair_without(
+    graph: &PrivilegeGraph,
+    query: &Query,
+    options: AnalyzeOptions,
+    removed: &EdgeMask,
+    emit: &mut dyn FnMut(Pair),
+) {
     let eligible_ok = query.include_eligible && options.include_eligible;
     let follow_contains = query.edges.contains(&EdgeKind::Contains);
     let mut targets: Vec<NodeIndex> = query.targets.iter().flat_map(|k| graph.nodes_of_kind(*k)).collect();
@@ -117,7 +185,7 @@ pub fn for_each_finding(graph: &PrivilegeGraph, query: &Query, options: AnalyzeO
     for target in targets {
         let is_scope = graph.node(target).kind.is_scope();
         let chain = if follow_contains && is_scope { graph.scope_chain(target) } else { vec![target] };
-        let search = Search { graph, query, chain: &chain, target, eligible_ok };
+        let search = Search { graph, query, chain: &chain, target, eligible_ok, removed };
         let mut escapers: Option<Option<FxHashSet<NodeIndex>>> = None;
         for (source, path) in search.reverse() {
             let path = match search.checked_caps(&path) {
@@ -129,14 +197,14 @@ pub fn for_each_finding(graph: &PrivilegeGraph, query: &Query, options: AnalyzeO
                     _ => search.forward(source),
                 },
             };
-            if let Some(f) = path.and_then(|path| finding(&search, source, &path)) {
+            if let Some(f) = path.and_then(|path| pair(&search, source, &path)) {
                 emit(f);
             }
         }
     }
 }
 
-fn caps_answer(query: &Query, caps: Caps) -> bool {
+pub(crate) fn caps_answer(query: &Query, caps: Caps) -> bool {
     if query.capabilities.is_empty() {
         true
     } else {
@@ -146,7 +214,7 @@ fn caps_answer(query: &Query, caps: Caps) -> bool {
 
 /// Edges along which one node comes to act with another's power (everything but role grants and the scope
 /// tree).
-fn is_identity_edge(kind: EdgeKind) -> bool {
+pub(crate) fn is_identity_edge(kind: EdgeKind) -> bool {
     !matches!(kind, EdgeKind::HasRole | EdgeKind::Contains)
 }
 
@@ -157,16 +225,30 @@ type State = (NodeIndex, bool);
 type ForwardBest = FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)>;
 
 /// One target's search.
-struct Search<'a> {
+pub(crate) struct Search<'a> {
     graph: &'a PrivilegeGraph,
     query: &'a Query,
     /// The target and, for scopes, its ancestors (nearest first).
     chain: &'a [NodeIndex],
     target: NodeIndex,
     eligible_ok: bool,
+    /// Edges the run leaves out.
+    removed: &'a EdgeMask,
 }
 
-impl Search<'_> {
+impl<'a> Search<'a> {
+    /// A search for paths to `target`; `chain` is the target and, for scopes, its ancestors (nearest first).
+    pub(crate) fn new(
+        graph: &'a PrivilegeGraph,
+        query: &'a Query,
+        chain: &'a [NodeIndex],
+        target: NodeIndex,
+        eligible_ok: bool,
+        removed: &'a EdgeMask,
+    ) -> Search<'a> {
+        Search { graph, query, chain, target, eligible_ok, removed }
+    }
+
     fn allowed(&self, kind: EdgeKind, flags: u8) -> bool {
         self.query.edges.contains(&kind) && (self.eligible_ok || flags & ELIGIBLE == 0)
     }
@@ -183,7 +265,7 @@ impl Search<'_> {
         if !g[self.target].kind.is_scope() {
             for e in g.edges_directed(self.target, Direction::Incoming) {
                 let w = e.weight();
-                if is_identity_edge(w.kind) && self.allowed(w.kind, w.flags) {
+                if is_identity_edge(w.kind) && self.allowed(w.kind, w.flags) && !self.removed.contains(e.id()) {
                     out.push((e.id(), 0));
                 }
             }
@@ -192,7 +274,11 @@ impl Search<'_> {
         for (depth, scope) in self.chain.iter().enumerate() {
             for e in g.edges_directed(*scope, Direction::Incoming) {
                 let w = e.weight();
-                if w.kind == EdgeKind::HasRole && self.allowed(w.kind, w.flags) && caps_answer(self.query, w.caps) {
+                if w.kind == EdgeKind::HasRole
+                    && self.allowed(w.kind, w.flags)
+                    && caps_answer(self.query, w.caps)
+                    && !self.removed.contains(e.id())
+                {
                     out.push((e.id(), depth as u32));
                 }
             }
@@ -223,7 +309,7 @@ impl Search<'_> {
             let (node, via) = state;
             for e in g.edges_directed(node, Direction::Incoming) {
                 let w = e.weight();
-                if !is_identity_edge(w.kind) || !self.allowed(w.kind, w.flags) {
+                if !is_identity_edge(w.kind) || !self.allowed(w.kind, w.flags) || self.removed.contains(e.id()) {
                     continue;
                 }
                 let from = (e.source(), via || self.is_via(w.kind));
@@ -259,43 +345,12 @@ impl Search<'_> {
         if !self.query.via.is_empty() && !path.iter().any(|e| self.is_via(graph.edge(*e).2.kind)) {
             return None;
         }
-        let Some(role_edge) = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole) else {
+        if !path.iter().any(|e| graph.edge(*e).2.kind == EdgeKind::HasRole) {
             return (!graph.node(self.target).kind.is_scope()).then_some(Caps::EMPTY);
-        };
-        let (_, _, w) = graph.edge(*role_edge);
-        let source = graph.edge(path[0]).0;
-        let grant = &graph.grants[w.evidence as usize];
-        let denied = graph.denied_caps(actor_of(graph, source, path), self.target);
-        let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
-        let delegated = if denied.intersects(assign) { Caps::EMPTY } else { grant.delegated_caps.without(denied) };
-        let mut caps = grant.own_caps.without(denied) | delegated;
-        // A capability mask (ASO: what the installed CRDs let it do) limits the power the identity it leads
-        // to uses next: the next edge after any group memberships.
-        for (i, e) in path.iter().enumerate() {
-            let mask = graph.edge(*e).2;
-            if mask.kind == EdgeKind::HasRole || mask.caps.is_empty() {
-                continue;
-            }
-            let Some(next) = path[i + 1..].iter().map(|e| graph.edge(*e).2).find(|w| w.kind != EdgeKind::MemberOf)
-            else {
-                continue;
-            };
-            let needs = match next.kind {
-                EdgeKind::HasRole if std::ptr::eq(&graph.grants[next.evidence as usize], grant) => {
-                    caps = Caps(caps.0 & mask.caps.0);
-                    continue;
-                }
-                EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
-                EdgeKind::AksClusterAdmin => {
-                    Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster])
-                }
-                _ => continue,
-            };
-            if !mask.caps.intersects(needs) {
-                return None;
-            }
         }
-        caps_answer(self.query, caps).then_some(caps)
+        let source = graph.edge(path[0]).0;
+        let denied = graph.denied_caps(actor_of(graph, source, path), self.target);
+        path_caps(graph, self.query, path, denied)
     }
 
     /// When the deny assignments on the target that apply to everyone take away every capability the query
@@ -330,7 +385,7 @@ impl Search<'_> {
 
     /// Forward Dijkstra from one source, used when a deny assignment, an edge's capability mask or a `via`
     /// requirement ruled out its best path.
-    fn forward(&self, source: NodeIndex) -> Option<EdgePath> {
+    pub(crate) fn forward(&self, source: NodeIndex) -> Option<EdgePath> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
         let mut best: ForwardBest = FxHashMap::default();
@@ -351,7 +406,7 @@ impl Search<'_> {
             let (node, via) = state;
             for e in g.edges_directed(node, Direction::Outgoing) {
                 let w = e.weight();
-                if !self.allowed(w.kind, w.flags) || w.kind == EdgeKind::Contains {
+                if !self.allowed(w.kind, w.flags) || w.kind == EdgeKind::Contains || self.removed.contains(e.id()) {
                     continue;
                 }
                 let next_via = via || self.is_via(w.kind);
@@ -399,9 +454,45 @@ fn relax(
     }
 }
 
+/// Capabilities a path ending in a role grant gives at the grant's scope, after `denied` (what deny
+/// assignments take from its actor there) and the capability masks of the edges it crosses, if they still
+/// answer the query. `None` when the path has no role grant.
+pub(crate) fn path_caps(graph: &PrivilegeGraph, query: &Query, path: &[EdgeIndex], denied: Caps) -> Option<Caps> {
+    let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole)?;
+    let (_, _, w) = graph.edge(*role_edge);
+    let grant = &graph.grants[w.evidence as usize];
+    let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
+    let delegated = if denied.intersects(assign) { Caps::EMPTY } else { grant.delegated_caps.without(denied) };
+    let mut caps = grant.own_caps.without(denied) | delegated;
+    // A capability mask (ASO: what the installed CRDs let it do) limits the power the identity it leads
+    // to uses next: the next edge after any group memberships.
+    for (i, e) in path.iter().enumerate() {
+        let mask = graph.edge(*e).2;
+        if mask.kind == EdgeKind::HasRole || mask.caps.is_empty() {
+            continue;
+        }
+        let Some(next) = path[i + 1..].iter().map(|e| graph.edge(*e).2).find(|w| w.kind != EdgeKind::MemberOf) else {
+            continue;
+        };
+        let needs = match next.kind {
+            EdgeKind::HasRole if std::ptr::eq(&graph.grants[next.evidence as usize], grant) => {
+                caps = Caps(caps.0 & mask.caps.0);
+                continue;
+            }
+            EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
+            EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
+            _ => continue,
+        };
+        if !mask.caps.intersects(needs) {
+            return None;
+        }
+    }
+    caps_answer(query, caps).then_some(caps)
+}
+
 /// Who performs the final action of a path: the source, or the identity it last switched to. Group
 /// membership does not switch identity (a group never acts), so deny assignments are checked for this actor.
-fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> NodeIndex {
+pub(crate) fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex]) -> NodeIndex {
     let mut actor = source;
     for e in path {
         let (_, to, w) = graph.edge(*e);
@@ -424,7 +515,7 @@ fn forward_path(graph: &PrivilegeGraph, best: &ForwardBest, state: State) -> Edg
     path
 }
 
-fn finding(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Finding> {
+fn pair(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Pair> {
     let (graph, query, target, chain) = (search.graph, search.query, search.target, search.chain);
     let caps = search.checked_caps(path)?;
     let mut hops: Vec<Hop> = path.iter().map(|e| hop(graph, *e)).collect();
@@ -439,7 +530,7 @@ fn finding(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Fin
     let eligible = hops.iter().any(|h| h.eligible);
     let conditional = hops.iter().any(|h| h.conditional);
     let remediation = remediation(graph, source, path, landed != target);
-    Some(Finding {
+    Some(Pair {
         query_id: query.id.clone(),
         title: query.title.clone(),
         severity: query.severity,
@@ -502,216 +593,5 @@ pub(crate) fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
         detail,
         eligible: w.flags & ELIGIBLE != 0,
         conditional: w.flags & CONDITIONAL != 0,
-    }
-}
-
-/// Path segment of role assignment ids.
-const ROLE_ASSIGNMENTS: &str = "/providers/Microsoft.Authorization/roleAssignments/";
-
-/// The least-collateral cut: a membership of the source when the power comes through a group (only the
-/// source loses it), otherwise the assignment itself.
-fn remediation(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIndex], inherited: bool) -> Remediation {
-    let first = graph.edge(path[0]);
-    let src = graph.node_ref(source);
-    if first.2.kind == EdgeKind::MemberOf {
-        let group = graph.node_ref(first.1);
-        return shell::remediation(
-            format!(
-                "Remove {} from group {} (only this member loses the path), or narrow the group's role assignment",
-                src.display_name, group.display_name
-            ),
-            shell::group_member_remove(&group.id, &src.id),
-        );
-    }
-    if let Some(r) = owner_remediation(graph, path) {
-        return r;
-    }
-    let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole);
-    // Through ASO, the least-collateral cut is the one ASO's security guidance asks for: scope the
-    // namespace's identity to the resource groups its ASO resources own.
-    let aso = path.iter().find(|e| graph.edge(**e).2.kind == EdgeKind::AsoActsAs);
-    if let (Some(aso), Some(role_edge)) = (aso, role_edge) {
-        let (aso_ns, identity, _) = graph.edge(*aso);
-        let g = &graph.grants[graph.edge(*role_edge).2.evidence as usize];
-        let identity = graph.node_ref(identity);
-        let rgs = graph.aso_owned_resource_groups.get(&aso_ns).cloned().unwrap_or_default();
-        let ns = graph.node_ref(aso_ns).display_name;
-        let role = crate::rbac::role_definition_guid(&g.role_definition_id);
-        if rgs.is_empty() {
-            let summary = format!(
-                "Scope {} ({} at {}) to the resource groups {ns} manages, not {}",
-                identity.display_name, g.role_name, g.scope, g.scope
-            );
-            return Remediation { summary, command: None };
-        }
-        let summary = format!(
-            "Scope {} ({} at {}) to the resource groups {ns}'s ASO resources own: {}",
-            identity.display_name,
-            g.role_name,
-            g.scope,
-            rgs.join(", ")
-        );
-        return shell::remediation(summary, aso_rescope(&identity.id, &role, &rgs, &g.assignment_id));
-    }
-    // A Kubernetes binding at the start of the path: take the subject out of it.
-    if let Some(note) = path.iter().take(3).find_map(|e| {
-        derived_note(graph, *e).filter(|n| {
-            n.evidence.first().is_some_and(|b| b.starts_with("RoleBinding ") || b.starts_with("ClusterRoleBinding "))
-        })
-    }) {
-        let binding = &note.evidence[0];
-        let summary = format!(
-            "Remove {} from {binding} ({}), or narrow that role",
-            src.display_name,
-            note.evidence.get(1).cloned().unwrap_or_default()
-        );
-        return shell::remediation(summary, edit_binding(binding));
-    }
-    let Some(role_edge) = role_edge else {
-        // A derived edge that rests on a role assignment (federated-credential control, AKS admin): that
-        // assignment is the cut.
-        let assignment = path.iter().find_map(|e| {
-            let n = derived_note(graph, *e)?;
-            Some((n, n.evidence.first().filter(|id| id.contains(ROLE_ASSIGNMENTS))?))
-        });
-        if let Some(r) = trust_remediation(graph, path) {
-            return r;
-        }
-        return match assignment {
-            Some((note, id)) => shell::remediation(
-                format!("Remove or narrow the role assignment behind this step: {} ({id})", note.detail),
-                shell::role_assignment_delete(id),
-            ),
-            None => Remediation { summary: "Review the path".into(), command: None },
-        };
-    };
-    let (holder, _, w) = graph.edge(*role_edge);
-    let g = &graph.grants[w.evidence as usize];
-    let holder = graph.node_ref(holder);
-    let scope_note = if inherited { " (it is inherited here: move it down to the scopes actually needed)" } else { "" };
-    if g.eligible {
-        return shell::remediation(
-            format!(
-                "Remove the PIM eligibility of {} at {} for {}{scope_note}",
-                g.role_name, g.scope, holder.display_name
-            ),
-            shell::pim_eligibility_remove(&g.scope, &holder.id, &g.role_definition_id),
-        );
-    }
-    let what = if g.delegation.is_some() {
-        format!("Narrow the condition of the {} assignment of {} at {} so it cannot grant these roles, or remove it{scope_note}", g.role_name, holder.display_name, g.scope)
-    } else {
-        format!(
-            "Remove the {} assignment of {} at {}, or replace it with a narrower role or scope{scope_note}",
-            g.role_name, holder.display_name, g.scope
-        )
-    };
-    shell::remediation(what, shell::role_assignment_delete(&g.assignment_id))
-}
-
-/// ASO's least-collateral cut: assign the identity's role on each resource group its namespace's ASO
-/// resources own, then delete the broad assignment.
-fn aso_rescope(identity: &str, role: &str, rgs: &[String], assignment: &str) -> Result<Chain, Malformed> {
-    let (identity, role) = (shell::guid("identity principal id", identity)?, shell::guid("role definition", role)?);
-    let creates = rgs.iter().map(|rg| {
-        Command::new("az")
-            .args(["role", "assignment", "create"])
-            .opt("--assignee-object-id", identity)
-            .opt("--assignee-principal-type", "ServicePrincipal")
-            .opt("--role", role)
-            .opt("--scope", rg)
-    });
-    let delete = shell::role_assignment_delete(assignment)?;
-    Ok(Chain::of(creates.chain([delete])).expect("the delete is always there"))
-}
-
-/// `kubectl edit` of the binding named in a note's evidence (`RoleBinding <ns>/<name>` or
-/// `ClusterRoleBinding <name>`).
-fn edit_binding(binding: &str) -> Result<Command, Malformed> {
-    let kubectl = Command::new("kubectl");
-    if let Some(rest) = binding.strip_prefix("RoleBinding ") {
-        let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
-        return Ok(kubectl
-            .opt("-n", shell::namespace(ns)?)
-            .args(["edit", "rolebinding"])
-            .arg(shell::rbac_name("RoleBinding name", name)?));
-    }
-    let name = binding.strip_prefix("ClusterRoleBinding ").unwrap_or(binding);
-    Ok(kubectl.args(["edit", "clusterrolebinding"]).arg(shell::rbac_name("ClusterRoleBinding name", name)?))
-}
-
-/// The cut for a path that starts with ownership of an application, service principal or group: take the
-/// owner off it (the owned object keeps its roles, which others may need).
-fn owner_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
-    let (from, to, w) = graph.edge(*path.first()?);
-    if !matches!(w.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember) {
-        return None;
-    }
-    let note = derived_note(graph, path[0])?;
-    let (object, owner) = (note.evidence.first()?, note.evidence.get(1)?);
-    let (who, target) = (graph.node_ref(from), graph.node_ref(to));
-    let collection = match graph.find(object).map(|n| graph.node(n).kind) {
-        Some(NodeKind::Group) => shell::OwnedObject::Group,
-        Some(NodeKind::Application) => shell::OwnedObject::Application,
-        _ => shell::OwnedObject::ServicePrincipal,
-    };
-    let what = match collection {
-        shell::OwnedObject::Application => format!("the application of {}", target.display_name),
-        shell::OwnedObject::ServicePrincipal => format!("service principal {}", target.display_name),
-        shell::OwnedObject::Group => format!("group {}", target.display_name),
-    };
-    Some(shell::remediation(
-        format!("Remove {} as an owner of {what} (owners can act with everything it holds)", who.display_name),
-        shell::owner_remove(collection, object, owner),
-    ))
-}
-
-/// The explanation of a derived edge (every kind but memberships, role grants and the scope tree, whose
-/// evidence lives elsewhere).
-fn derived_note(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<&crate::graph::EdgeNote> {
-    let w = graph.edge(e).2;
-    (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
-        .then(|| &graph.notes[w.evidence as usize])
-}
-
-/// The cut for a path that starts by exchanging a token: delete the federated credential (ARM) or the AKS
-/// identity binding that lets it in.
-fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
-    let (from, to, w) = graph.edge(*path.first()?);
-    let note = derived_note(graph, *path.first()?)?;
-    let id = note.evidence.first()?;
-    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
-    let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);
-    match (w.kind, segments.as_slice()) {
-        (EdgeKind::FederatedTrust, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
-            Some(shell::remediation(
-                format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
-                shell::guid("subscription id", sub).map(|sub| {
-                    Command::new("az")
-                        .args(["identity", "federated-credential", "delete"])
-                        .opt("--subscription", sub)
-                        .opt("--resource-group", rg)
-                        .opt("--identity-name", mi)
-                        .opt("--name", name)
-                }),
-            ))
-        }
-        (EdgeKind::IdentityBinding, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, cluster, _, name]) => {
-            Some(shell::remediation(
-                format!(
-                    "Narrow the Kubernetes role that lets {who} use-managed-identity {identity} ({}), or delete identity binding {name} if no workload of {cluster} needs it",
-                    note.evidence.get(1).cloned().unwrap_or_default()
-                ),
-                shell::guid("subscription id", sub).map(|sub| {
-                    Command::new("az")
-                        .args(["aks", "identity-binding", "delete"])
-                        .opt("--subscription", sub)
-                        .opt("--resource-group", rg)
-                        .opt("--cluster-name", cluster)
-                        .opt("--name", name)
-                }),
-            ))
-        }
-        _ => None,
     }
 }

@@ -1,6 +1,8 @@
 //! Findings: escalation paths with evidence, and posture findings (configuration facts), ready for the
 //! renderers. This is the JSON report's model.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{EdgeKind, NodeKind, Severity};
@@ -8,8 +10,11 @@ use crate::snapshot::CoverageGap;
 
 /// Version of the JSON report format. Bump on any incompatible change.
 ///
-/// 2: adds `posture_checks` and `posture` (a version 1 report still reads, with both empty).
-pub const REPORT_SCHEMA_VERSION: u32 = 2;
+/// 2: adds `posture_checks` and `posture`.
+/// 3: findings are path cores (where a grant is fixed) with their affected principals and targets; adds
+/// `tiers` (exposure), `choke_points` and the verified `plan`; per-pair findings move to `pairs` (only with
+/// `--expand`).
+pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 /// A node as shown in findings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -43,9 +48,10 @@ pub struct Hop {
     pub conditional: bool,
 }
 
-/// One escalation path answering one query.
+/// One (principal, target) pair answering one query, with its best path: what `--expand` lists and
+/// `azpath paths` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
+pub struct Pair {
     /// Query id (kebab-case, the query file stem).
     pub query_id: String,
     /// Query title.
@@ -93,6 +99,9 @@ pub struct QueryInfo {
     pub remediation: String,
     /// Links.
     pub references: Vec<String>,
+    /// Principal kinds it reports (a finding's principals of other kinds are not part of its pairs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<NodeKind>,
 }
 
 /// A coverage gap with what it may hide.
@@ -137,8 +146,196 @@ pub struct PostureFinding {
     pub remediation: Remediation,
 }
 
-/// The whole analysis result.
+/// Whether a finding's principal holds the power or gains it by a step that is not a grant of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reach {
+    /// Gained through control of another identity, a federated credential, Kubernetes, ASO, a Secret, …:
+    /// reported first everywhere.
+    Escalation,
+    /// Held through a role assignment (directly, through groups, inherited, PIM-eligible) or an AKS admin
+    /// grant: the least-privilege review.
+    Standing,
+}
+
+impl Reach {
+    /// `escalation` / `standing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::Escalation => "escalation",
+            Reach::Standing => "standing",
+        }
+    }
+}
+
+/// A set of principals or targets: counted by kind, listed whole, a few named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Affected {
+    /// How many.
+    pub count: usize,
+    /// How many of each kind.
+    pub by_kind: BTreeMap<NodeKind, usize>,
+    /// The first few, with names (sorted by kind, then id).
+    pub sample: Vec<NodeRef>,
+    /// Every id, by kind, sorted.
+    pub ids: BTreeMap<NodeKind, Vec<String>>,
+}
+
+impl Affected {
+    /// Every id, whatever its kind.
+    pub fn all_ids(&self) -> impl Iterator<Item = &String> {
+        self.ids.values().flatten()
+    }
+}
+
+/// What one finding gives in one tier (query).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierHit {
+    /// Query id.
+    pub query_id: String,
+    /// Capabilities held at the targets (`assign-roles`, `write-everything`, …); empty for non-scope targets.
+    pub capabilities: Vec<String>,
+    /// The targets reached: the scope where the power holds and every scope of the query's kinds below it
+    /// (or the identities behind a hub).
+    pub targets: Affected,
+    /// The finding's principals this tier reports: `principal` and `members` of the query's source kinds.
+    pub principals: usize,
+    /// (principal id, target id) pairs the product leaves out: a deny assignment that applies to that actor
+    /// there, or the query's hop limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<[String; 2]>,
+}
+
+/// One path core: the chain of grants from the principal that holds it to where the power holds, reported
+/// once however many members inherit it and however many scopes lie below. The pairs it implies, per tier,
+/// are every principal of the tier's source kinds among `principal` and `members` times every target, but a
+/// principal never pairs with itself, minus `excluded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable fingerprint: the tiers' query ids and the grants the core rests on (never names or order).
+    pub id: String,
+    /// Standing privilege or escalation.
+    pub reach: Reach,
+    /// The highest severity of its tiers.
+    pub severity: Severity,
+    /// Where the core starts: the group, service principal, user or Kubernetes subject that holds the chain.
+    pub principal: NodeRef,
+    /// Where the core lands: the scope of the grant, the hub the targets hang from, or the target.
+    pub scope: NodeRef,
+    /// The core, hop by hop with evidence, `principal` first (no leading memberships, no trailing `contains`).
+    pub hops: Vec<Hop>,
+    /// Some hop needs a PIM (JIT) activation.
+    pub eligible: bool,
+    /// Some hop rests on a condition that was not fully understood.
+    pub conditional: bool,
+    /// Principals that reach `principal` through group membership alone (nested groups included).
+    pub members: Affected,
+    /// The tiers (queries) it answers, highest severity first.
+    pub tiers: Vec<TierHit>,
+    /// The choke point (fix) this finding's own remediation is (an id in `choke_points`).
+    pub fix: String,
+    /// The least-collateral cut for this core, with its command.
+    pub remediation: Remediation,
+}
+
+/// Share of principals that can reach a tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// Users, service principals, managed identities and Kubernetes subjects that reach the tier.
+    pub principals: usize,
+    /// Of those, how many hold it by a standing grant.
+    pub standing: usize,
+    /// Of those, how many reach it only by escalation.
+    pub escalation: usize,
+    /// Users, service principals, managed identities and Kubernetes subjects in the tenant.
+    pub population: usize,
+    /// Per kind: [reaching, population].
+    pub by_kind: BTreeMap<NodeKind, [usize; 2]>,
+}
+
+impl Exposure {
+    /// Reaching principals as a percentage of the population.
+    pub fn percent(&self) -> f64 {
+        if self.population == 0 {
+            0.0
+        } else {
+            100.0 * self.principals as f64 / self.population as f64
+        }
+    }
+}
+
+/// One tier: a query's targets and capabilities, with its exposure before and after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tier {
+    /// Query id.
+    pub query_id: String,
+    /// Query title.
+    pub title: String,
+    /// Query severity.
+    pub severity: Severity,
+    /// Findings of this tier that are escalations.
+    pub escalation_findings: usize,
+    /// Findings of this tier that are standing grants.
+    pub standing_findings: usize,
+    /// (principal, target) pairs it reports.
+    pub pairs: usize,
+    /// Who reaches it today.
+    pub exposure: Exposure,
+    /// Who still reaches it once the plan is applied (verified by re-running the analysis).
+    pub after_plan: Exposure,
+    /// Escalation findings left after the plan (0 when the plan cuts every escalation into the tier).
+    pub escalations_after_plan: usize,
+}
+
+/// What one choke point removes from one tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChokeTier {
+    /// Query id.
+    pub query_id: String,
+    /// Principals (users, service principals, managed identities, Kubernetes subjects) that lose every path
+    /// into the tier when it is removed.
+    pub principals_cut: usize,
+    /// (principal, target) pairs whose best path uses it.
+    pub pairs: usize,
+}
+
+/// A grant that paths rest on (role assignment, membership, ownership, federated credential, binding, …),
+/// ranked by what removing it fixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChokePoint {
+    /// Stable id: what is removed (`role-assignment:<id>`, `member:<group>/<member>`, `owner:<object>/<owner>`,
+    /// `federated-credential:<id>`, `binding:<cluster>/<binding>/<subject>`, …).
+    pub id: String,
+    /// Standing when removing it takes a held grant away (collateral); escalation when it only cuts a step.
+    pub reach: Reach,
+    /// What the grant is, in a few words.
+    pub what: String,
+    /// Principals that lose every path into some tier (the largest over its tiers).
+    pub principals_cut: usize,
+    /// Standing holders that lose a grant they hold (the cost of the change).
+    pub collateral: usize,
+    /// Per tier.
+    pub tiers: Vec<ChokeTier>,
+    /// Findings that rest on it.
+    pub findings: Vec<String>,
+    /// The change, with its command.
+    pub remediation: Remediation,
+}
+
+/// The shortest list of changes found that removes every escalation path, applied to the graph and verified
+/// by re-running every query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Choke point ids, in the order to apply them.
+    pub steps: Vec<String>,
+    /// True when the re-run found no escalation path left in any tier.
+    pub verified: bool,
+    /// Escalation findings the re-run still found (with the plan applied), by finding id.
+    pub remaining: Vec<String>,
+}
+
+/// The whole analysis result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// Always [`REPORT_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -148,8 +345,18 @@ pub struct Report {
     pub collected_at: String,
     /// Queries that were run.
     pub queries: Vec<QueryInfo>,
-    /// Findings, sorted by severity (highest first), query id, target id, source id.
+    /// Per tier (query): exposure before and after the plan, and what was found.
+    pub tiers: Vec<Tier>,
+    /// Choke points, most principals cut first.
+    pub choke_points: Vec<ChokePoint>,
+    /// The verified least-privilege plan.
+    pub plan: Plan,
+    /// Findings (path cores): escalations first, then by severity, principals reached, id.
     pub findings: Vec<Finding>,
+    /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
+    /// only with `--expand`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<Pair>,
     /// Posture checks that were run.
     #[serde(default)]
     pub posture_checks: Vec<QueryInfo>,
@@ -160,4 +367,67 @@ pub struct Report {
     pub coverage: Vec<CoverageNote>,
     /// What the analysis could not resolve (unknown role definitions, …).
     pub warnings: Vec<String>,
+}
+
+/// FNV-1a, 128 bits, as hex, over parts separated by NUL: stable across runs, platforms and Rust versions
+/// (std's hasher is not). Finding ids and SARIF fingerprints.
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for (i, p) in parts.iter().enumerate() {
+        let sep: &[u8] = if i == 0 { b"" } else { b"\0" };
+        for b in sep.iter().chain(p.as_bytes()) {
+            h ^= u128::from(*b);
+            h = h.wrapping_mul(0x0000000001000000000000000000013b);
+        }
+    }
+    format!("{h:032x}")
+}
+
+/// One (query, principal, target) pair a report's findings imply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ImpliedPair {
+    /// Query id.
+    pub query_id: String,
+    /// Principal id.
+    pub source: String,
+    /// Target id.
+    pub target: String,
+}
+
+impl Report {
+    /// Every pair the findings imply: per finding and tier, the principal and members of the query's source
+    /// kinds times the targets, never a principal with itself, minus the tier's exclusions. With each, the
+    /// (needs PIM activation, rests on a partly understood condition) flags of its best finding.
+    pub fn implied_pairs(&self) -> BTreeMap<ImpliedPair, (bool, bool)> {
+        let mut out: BTreeMap<ImpliedPair, (bool, bool)> = BTreeMap::new();
+        self.for_each_implied(&mut |f, pair| {
+            let flags = (f.eligible, f.conditional);
+            let best = out.entry(pair).or_insert(flags);
+            *best = (*best).min(flags);
+        });
+        out
+    }
+
+    /// Calls `each` with every (finding, pair it implies); a pair implied by several findings comes once per
+    /// finding.
+    pub fn for_each_implied(&self, each: &mut dyn FnMut(&Finding, ImpliedPair)) {
+        for f in &self.findings {
+            for t in &f.tiers {
+                let Some(q) = self.queries.iter().find(|q| q.id == t.query_id) else { continue };
+                let head = q.sources.contains(&f.principal.kind).then_some(&f.principal.id);
+                let members = q.sources.iter().filter_map(|k| f.members.ids.get(k)).flatten();
+                for p in head.into_iter().chain(members) {
+                    for target in t.targets.all_ids() {
+                        if p == target || t.excluded.iter().any(|[a, b]| a == p && b == target) {
+                            continue;
+                        }
+                        each(
+                            f,
+                            ImpliedPair { query_id: t.query_id.clone(), source: p.clone(), target: target.clone() },
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! Nothing here does IO: collectors produce a [`snapshot::Snapshot`], this crate turns it into findings.
 
 pub mod builtin;
+mod choke;
+mod cores;
 pub mod engine;
 mod entra;
 pub mod findings;
@@ -16,6 +18,8 @@ pub mod pathfind;
 pub mod posture;
 pub mod query;
 pub mod rbac;
+mod remediation;
+mod report;
 pub mod scope;
 pub mod shell;
 pub mod snapshot;

@@ -128,6 +128,39 @@ impl NodeKind {
         )
     }
 
+    /// True for the principals exposure counts: those that act (users, service principals, managed
+    /// identities, Kubernetes subjects), not groups or placeholders.
+    pub fn is_exposed(self) -> bool {
+        matches!(
+            self,
+            NodeKind::User
+                | NodeKind::ServicePrincipal
+                | NodeKind::ManagedIdentity
+                | NodeKind::KubeServiceAccount
+                | NodeKind::KubeUser
+                | NodeKind::KubeGroup
+        )
+    }
+
+    /// True for hub nodes: internal nodes that stand for a set (the identities under a scope, those federated to
+    /// ASO, a cluster's nodes) so the graph grows linearly. They are never drawn; paths fan out from them.
+    pub fn is_hub(self) -> bool {
+        matches!(self, NodeKind::ScopeIdentities | NodeKind::KubeAsoForgeable | NodeKind::KubeNodes)
+    }
+
+    /// Depth in the scope tree (root 0, management group 1, subscription 2, resource group 3, resource 4);
+    /// `None` for non-scopes.
+    pub fn scope_level(self) -> Option<u8> {
+        match self {
+            NodeKind::Root => Some(0),
+            NodeKind::ManagementGroup => Some(1),
+            NodeKind::Subscription => Some(2),
+            NodeKind::ResourceGroup => Some(3),
+            NodeKind::Resource => Some(4),
+            _ => None,
+        }
+    }
+
     /// True for Kubernetes nodes.
     pub fn is_kubernetes(self) -> bool {
         matches!(

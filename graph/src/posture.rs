@@ -277,6 +277,7 @@ impl Check {
             description: self.description.to_string(),
             remediation: self.remediation.to_string(),
             references: self.references.iter().map(|r| r.to_string()).collect(),
+            sources: Vec::new(),
         }
     }
 }

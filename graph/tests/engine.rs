@@ -1,7 +1,9 @@
 //! Query engine semantics on small in-code tenants: one positive and one negative case per rule.
 
-use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::Finding;
+mod common;
+
+use azpath_graph::engine::AnalyzeOptions;
+use azpath_graph::findings::Pair as Finding;
 use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::pathfind::find_path;
 use azpath_graph::query::Query;
@@ -93,7 +95,7 @@ fn tenant(azure: Value) -> Snapshot {
 }
 
 fn findings(s: &Snapshot) -> Vec<Finding> {
-    analyze(s, &queries(), AnalyzeOptions::default()).findings
+    common::pairs(s, &queries(), AnalyzeOptions::default())
 }
 
 fn has(f: &[Finding], query: &str, source: &str, target: &str) -> bool {
@@ -215,8 +217,8 @@ fn pim_eligible_owner_is_reported_as_eligible() {
     assert!(get(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)).eligible);
     assert!(!get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB)).eligible);
     let s = tenant(json!({"roleEligibilityScheduleInstances": [assignment(1, ALICE, OWNER, &sub(SUB))]}));
-    let active_only = analyze(&s, &queries(), AnalyzeOptions { include_eligible: false });
-    assert!(active_only.findings.is_empty());
+    let active_only = common::analyze_checked(&s, &queries(), AnalyzeOptions { include_eligible: false, expand: true });
+    assert!(active_only.pairs.is_empty() && active_only.findings.is_empty());
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Entra control-plane edges: owners of applications, service principals and groups. One positive and one
 //! negative case per rule, on small tenants in Graph's wire shapes (`$expand=owners` listings).
 
-use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::Finding;
+mod common;
+
+use azpath_graph::engine::AnalyzeOptions;
+use azpath_graph::findings::Pair as Finding;
 use azpath_graph::model::EdgeKind;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
@@ -110,7 +112,7 @@ fn tenant() -> Snapshot {
 }
 
 fn findings() -> Vec<Finding> {
-    analyze(&tenant(), &queries(), AnalyzeOptions::default()).findings
+    common::pairs(&tenant(), &queries(), AnalyzeOptions::default())
 }
 
 fn get<'a>(f: &'a [Finding], query: &str, source: &str) -> Option<&'a Finding> {

@@ -1,8 +1,10 @@
 //! Malformed input never widens what a record grants: an authorization record without a scope takes the one
 //! its id embeds, or is dropped with a warning, never read as the tenant root.
 
-use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::{Finding, Report};
+mod common;
+
+use azpath_graph::engine::AnalyzeOptions;
+use azpath_graph::findings::{Pair as Finding, Report};
 use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
@@ -79,7 +81,7 @@ fn tenant(azure: Value) -> Snapshot {
 }
 
 fn report(s: &Snapshot) -> Report {
-    analyze(s, &queries(), AnalyzeOptions::default())
+    common::analyze_checked(s, &queries(), AnalyzeOptions::default())
 }
 
 /// The scopes that role assignments and eligibilities were placed at.
@@ -95,7 +97,7 @@ fn of(f: &[Finding], source: &str) -> Vec<(String, String)> {
 fn empty_scope_takes_the_resource_group_in_the_assignment_id() {
     let s = tenant(json!({"roleAssignments": [record(&ra_id(&rg(), 1), "", ALICE, CONTRIBUTOR)]}));
     // Read as the root, this was Contributor on the management group and the subscription.
-    assert_eq!(of(&report(&s).findings, ALICE), Vec::<(String, String)>::new());
+    assert_eq!(of(&report(&s).pairs, ALICE), Vec::<(String, String)>::new());
     assert_eq!(grant_scopes(&s), [rg().to_ascii_lowercase()]);
 }
 
@@ -106,7 +108,7 @@ fn empty_scope_with_a_malformed_id_is_dropped_with_a_warning() {
         record("/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000002", " ", BOB, OWNER),
     ]}));
     let r = report(&s);
-    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.pairs.is_empty(), "{:#?}", r.pairs);
     assert!(grant_scopes(&s).is_empty());
     for id in
         ["not-an-arm-id", "/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000002"]
@@ -124,7 +126,7 @@ fn explicit_root_scope_is_still_the_root() {
     let root_id = ra_id("", 3);
     let r = report(&tenant(json!({"roleAssignments": [record(&root_id, "/", ALICE, OWNER)]})));
     let sub = format!("/subscriptions/{SUB}");
-    assert!(of(&r.findings, ALICE).contains(&("owner-equivalent-on-subscription".into(), sub)), "{:#?}", r.findings);
+    assert!(of(&r.pairs, ALICE).contains(&("owner-equivalent-on-subscription".into(), sub)), "{:#?}", r.pairs);
 }
 
 #[test]
@@ -138,7 +140,7 @@ fn eligibility_instance_with_empty_scope_is_narrowed_or_dropped() {
         record("eligibility-4", "", BOB, OWNER),
     ]}));
     let r = report(&s);
-    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.pairs.is_empty(), "{:#?}", r.pairs);
     assert_eq!(grant_scopes(&s), [rg().to_ascii_lowercase()]);
     assert!(
         r.warnings.iter().any(|w| w.starts_with("PIM eligibility") && w.contains("eligibility-4")),
@@ -171,7 +173,7 @@ fn deny_assignment_with_empty_scope_is_narrowed_or_dropped() {
         "denyAssignments": [deny(&deny_id(&rg()), "")]
     }));
     let r = report(&s);
-    assert!(of(&r.findings, ALICE).contains(&("contributor-or-stronger-on-subscription".into(), sub.clone())));
+    assert!(of(&r.pairs, ALICE).contains(&("contributor-or-stronger-on-subscription".into(), sub.clone())));
     let g = PrivilegeGraph::build(&s);
     assert_eq!(g.denies.len(), 1);
     assert_eq!(g.node_ref(g.denies[0].scope).id, rg().to_ascii_lowercase());
@@ -205,11 +207,11 @@ fn empty_assignable_scope_does_not_mean_everywhere() {
     };
     let s = tenant(json!({"roleDefinitions": [def(json!([""]))], "roleAssignments": [a.clone()]}));
     let r = report(&s);
-    assert!(!of(&r.findings, ALICE).iter().any(|(q, _)| q == "owner-equivalent-on-subscription"), "{:#?}", r.findings);
+    assert!(!of(&r.pairs, ALICE).iter().any(|(q, _)| q == "owner-equivalent-on-subscription"), "{:#?}", r.pairs);
     assert!(r.warnings.iter().any(|w| w.contains("empty assignable scope")), "{:?}", r.warnings);
     // The same role assignable at the subscription does give it.
     let s = tenant(json!({"roleDefinitions": [def(json!([sub]))], "roleAssignments": [a]}));
-    assert!(of(&report(&s).findings, ALICE).iter().any(|(q, _)| q == "owner-equivalent-on-subscription"));
+    assert!(of(&report(&s).pairs, ALICE).iter().any(|(q, _)| q == "owner-equivalent-on-subscription"));
 }
 
 #[test]

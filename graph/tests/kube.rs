@@ -1,8 +1,10 @@
 //! Kubernetes, workload identity and ASO semantics on a small in-code tenant: the acceptance cases of issue 3,
 //! each with a decoy beside it.
 
-use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::Finding;
+mod common;
+
+use azpath_graph::engine::AnalyzeOptions;
+use azpath_graph::findings::Pair as Finding;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
 use serde_json::{json, Value};
@@ -171,7 +173,7 @@ const ALL_CRDS: &[(&str, &str)] = &[
 ];
 
 fn findings(crds: &[(&str, &str)]) -> Vec<Finding> {
-    analyze(&tenant(crds), &queries(), AnalyzeOptions::default()).findings
+    common::pairs(&tenant(crds), &queries(), AnalyzeOptions::default())
 }
 
 fn find<'a>(f: &'a [Finding], query: &str, source: &str, target: &str) -> Option<&'a Finding> {
@@ -286,7 +288,7 @@ fn relaxed_mode_lets_aso_editors_forge_credentials_for_identities_federated_to_a
     s.kubernetes[0].roles[0].rules.push(
         serde_json::from_value(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]})).unwrap(),
     );
-    let f = analyze(&s, &queries(), AnalyzeOptions::default()).findings;
+    let f = common::pairs(&s, &queries(), AnalyzeOptions::default());
     assert!(
         find(&f, "aso-credential-forging", ALICE, ASO_MI).is_some(),
         "{:#?}",
@@ -306,7 +308,7 @@ fn azure_rbac_for_kubernetes_data_actions_count_only_when_enabled() {
             .role_assignments
             .push(serde_json::from_value(assignment(9, WENDY, "User", RBAC_WRITER, &scope)).unwrap());
         s.azure.managed_clusters[0].properties.aad_profile.as_mut().unwrap().enable_azure_rbac = Some(enabled);
-        analyze(&s, &queries(), AnalyzeOptions::default()).findings
+        common::pairs(&s, &queries(), AnalyzeOptions::default())
     };
     let on = build(true);
     let wendy =
@@ -345,7 +347,7 @@ fn token_minting_impersonation_escalation_and_node_identity() {
         )
         .unwrap(),
     );
-    let f = analyze(&s, &queries(), AnalyzeOptions::default()).findings;
+    let f = common::pairs(&s, &queries(), AnalyzeOptions::default());
     // Minting app's token acts as its federated identity; a token right on another account does not.
     let minnie = find(&f, "can-act-as-managed-identity", MINNIE, APP_MI).expect("Minnie mints team-b/app tokens");
     assert!(minnie.hops.iter().any(|h| h.edge.to_string() == "CAN_MINT_TOKEN"));
@@ -413,7 +415,7 @@ fn pod_identity_tenant() -> Snapshot {
 }
 
 fn analyze_all(s: &Snapshot) -> Vec<Finding> {
-    analyze(s, &queries(), AnalyzeOptions::default()).findings
+    common::pairs(s, &queries(), AnalyzeOptions::default())
 }
 
 fn has_hop(f: &Finding, edge: &str) -> bool {

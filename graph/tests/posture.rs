@@ -919,10 +919,15 @@ fn report_carries_posture_sorted_with_every_check_described() {
 }
 
 #[test]
-fn a_version_1_report_still_reads() {
-    let v1 = r#"{"schema_version":1,"tool_version":"0.1.0","collected_at":"","queries":[],"findings":[],"coverage":[],"warnings":[]}"#;
-    let r: Report = serde_json::from_str(v1).unwrap();
-    assert!(r.posture.is_empty() && r.posture_checks.is_empty());
+fn a_report_reads_back_as_written_and_an_older_schema_is_refused() {
+    let s = snapshot("2026-01-01T00:00:00Z", json!({}), json!({}), &[]);
+    let report = analyze(&s, &[], AnalyzeOptions::default());
+    let back: Report = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+    assert_eq!(back, report);
+    // Schema 2 listed pairs as findings and had no tiers: reading it as schema 3 fails, naming what is missing.
+    let v2 = r#"{"schema_version":2,"tool_version":"0.1.0","collected_at":"","queries":[],"findings":[],"coverage":[],"warnings":[]}"#;
+    let err = serde_json::from_str::<Report>(v2).unwrap_err();
+    assert!(err.to_string().contains("missing field `tiers`"), "{err}");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! Keeping the expectations beside the tenant makes each tenant a self-contained test case (as KubeHound's
 //! attack fixtures are): whoever changes the analysis sees at once which semantic case moved.
 
-use azpath_graph::findings::Finding;
+use std::collections::BTreeMap;
+
+use azpath_graph::findings::ImpliedPair;
 use serde::Deserialize;
 
 use crate::tenant::TenantError;
@@ -43,15 +45,15 @@ pub struct Expectation {
 }
 
 impl Expectation {
-    /// Whether `finding` is about this query, source and target (flags aside).
-    pub fn matches(&self, finding: &Finding) -> bool {
-        finding.query_id == self.query
-            && finding.source.id.eq_ignore_ascii_case(&self.source)
-            && self.target.as_deref().is_none_or(|t| scope_eq(&finding.target.id, t))
+    /// Whether `pair` is about this query, source and target (flags aside).
+    pub fn matches(&self, pair: &ImpliedPair) -> bool {
+        pair.query_id == self.query
+            && pair.source.eq_ignore_ascii_case(&self.source)
+            && self.target.as_deref().is_none_or(|t| scope_eq(&pair.target, t))
     }
 
-    fn flags_match(&self, finding: &Finding) -> bool {
-        self.eligible.is_none_or(|e| finding.eligible == e) && self.conditional.is_none_or(|c| finding.conditional == c)
+    fn flags_match(&self, (eligible, conditional): (bool, bool)) -> bool {
+        self.eligible.is_none_or(|e| eligible == e) && self.conditional.is_none_or(|c| conditional == c)
     }
 
     fn describe(&self) -> String {
@@ -98,22 +100,23 @@ impl Expected {
         crate::tenant::bundled_expected(name).map(|text| Self::parse(text, &format!("{name}/expected.toml")))
     }
 
-    /// Checks findings against the expectations: one line per violated expectation, empty when all hold.
-    pub fn check(&self, findings: &[Finding]) -> Vec<String> {
+    /// Checks the pairs a report implies (`Report::implied_pairs`, with their best flags) against the
+    /// expectations: one line per violated expectation, empty when all hold.
+    pub fn check(&self, pairs: &BTreeMap<ImpliedPair, (bool, bool)>) -> Vec<String> {
         let mut problems = Vec::new();
         for e in &self.present {
-            let hits: Vec<&Finding> = findings.iter().filter(|f| e.matches(f)).collect();
+            let hits: Vec<(&ImpliedPair, &(bool, bool))> = pairs.iter().filter(|(p, _)| e.matches(p)).collect();
             if hits.is_empty() {
                 problems.push(format!("missing: {}", e.describe()));
-            } else if !hits.iter().any(|f| e.flags_match(f)) {
+            } else if !hits.iter().any(|(_, f)| e.flags_match(**f)) {
                 let got: Vec<String> =
-                    hits.iter().map(|f| format!("eligible={} conditional={}", f.eligible, f.conditional)).collect();
+                    hits.iter().map(|(_, (el, c))| format!("eligible={el} conditional={c}")).collect();
                 problems.push(format!("wrong flags: {} (found {})", e.describe(), got.join("; ")));
             }
         }
         for e in &self.absent {
-            for f in findings.iter().filter(|f| e.matches(f)) {
-                problems.push(format!("unexpected: {} (found → {})", e.describe(), f.target.id));
+            for (p, _) in pairs.iter().filter(|(p, _)| e.matches(p)) {
+                problems.push(format!("unexpected: {} (found → {})", e.describe(), p.target));
             }
         }
         problems
@@ -123,23 +126,13 @@ impl Expected {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use azpath_graph::findings::{NodeRef, Remediation};
-    use azpath_graph::model::{NodeKind, Severity};
 
-    fn finding(query: &str, source: &str, target: &str, eligible: bool) -> Finding {
-        let node = |kind, id: &str| NodeRef { kind, id: id.into(), display_name: id.into() };
-        Finding {
-            query_id: query.into(),
-            title: String::new(),
-            severity: Severity::High,
-            source: node(NodeKind::User, source),
-            target: node(NodeKind::Subscription, target),
-            capabilities: Vec::new(),
-            hops: Vec::new(),
-            eligible,
-            conditional: false,
-            remediation: Remediation { summary: String::new(), command: None },
-        }
+    fn pairs(list: &[(&str, &str, &str, bool)]) -> BTreeMap<ImpliedPair, (bool, bool)> {
+        list.iter()
+            .map(|(q, s, t, e)| {
+                (ImpliedPair { query_id: q.to_string(), source: s.to_string(), target: t.to_string() }, (*e, false))
+            })
+            .collect()
     }
 
     #[test]
@@ -163,9 +156,9 @@ mod tests {
             "expected.toml",
         )
         .unwrap();
-        let ok = [finding("q", "u1", "/subscriptions/s1", true), finding("q", "u2", "/subscriptions/s1", false)];
+        let ok = pairs(&[("q", "u1", "/subscriptions/s1", true), ("q", "u2", "/subscriptions/s1", false)]);
         assert!(expected.check(&ok).is_empty(), "{:?}", expected.check(&ok));
-        let bad = [finding("q", "u1", "/subscriptions/s1", false), finding("q", "u3", "/subscriptions/s2", false)];
+        let bad = pairs(&[("q", "u1", "/subscriptions/s1", false), ("q", "u3", "/subscriptions/s2", false)]);
         let problems = expected.check(&bad);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].starts_with("wrong flags") && problems[1].starts_with("missing"));

@@ -28,7 +28,7 @@ pub fn render_dot(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     // Severity of the worst finding targeting each node, to colour targets.
     let mut worst: BTreeMap<&str, azpath_graph::model::Severity> = BTreeMap::new();
     for f in &report.findings {
-        let w = worst.entry(f.target.id.as_str()).or_insert(f.severity);
+        let w = worst.entry(f.scope.id.as_str()).or_insert(f.severity);
         *w = (*w).max(f.severity);
     }
 

@@ -155,22 +155,12 @@ fn security_severity(s: Severity) -> Option<&'static str> {
     }
 }
 
-/// FNV-1a, 128 bits, as hex: stable across runs, platforms and Rust versions (std's hasher is not).
-fn fingerprint(parts: &[&str]) -> String {
-    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
-    for (i, p) in parts.iter().enumerate() {
-        let sep: &[u8] = if i == 0 { b"" } else { b"\0" };
-        for b in sep.iter().chain(p.as_bytes()) {
-            h ^= u128::from(*b);
-            h = h.wrapping_mul(0x0000000001000000000000000000013b);
-        }
-    }
-    format!("{h:032x}")
-}
+use azpath_graph::findings::fingerprint;
 
-/// The fingerprint of a path finding: its query, source and target.
+/// The fingerprint of a finding: its id, which hashes its principal, the grants its core rests on and where
+/// it lands (never names, order or members).
 pub fn path_fingerprint(f: &Finding) -> String {
-    fingerprint(&["path", &f.query_id, &f.source.id, &f.target.id])
+    f.id.clone()
 }
 
 /// The fingerprint of a posture finding: its check and resource.
@@ -224,6 +214,7 @@ fn fallback_info(id: &str, title: &str, severity: Severity) -> QueryInfo {
         description: title.to_string(),
         remediation: String::new(),
         references: Vec::new(),
+        sources: Vec::new(),
     }
 }
 
@@ -252,7 +243,7 @@ fn fix_text(r: &Remediation) -> String {
 
 fn path_message(f: &Finding) -> String {
     let n = f.hops.len();
-    let mut chain: Vec<&str> = vec![f.source.display_name.as_str()];
+    let mut chain: Vec<&str> = vec![f.principal.display_name.as_str()];
     chain.extend(f.hops.iter().map(|h| h.to.display_name.as_str()));
     let mut flags = Vec::new();
     if f.eligible {
@@ -262,15 +253,27 @@ fn path_message(f: &Finding) -> String {
         flags.push("rests on a condition azpath could not fully evaluate");
     }
     let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join("; ")) };
-    let caps = if f.capabilities.is_empty() { String::new() } else { format!(" with {}", f.capabilities.join(", ")) };
+    let tiers: Vec<String> = f
+        .tiers
+        .iter()
+        .map(|t| {
+            let caps =
+                if t.capabilities.is_empty() { String::new() } else { format!(" with {}", t.capabilities.join(", ")) };
+            format!("{} ({} target{}{caps})", t.query_id, t.targets.count, if t.targets.count == 1 { "" } else { "s" })
+        })
+        .collect();
+    let members = if f.members.count == 0 { String::new() } else { format!(" and {} member(s)", f.members.count) };
     format!(
-        "{} ({}) reaches {} ({}){caps} in {n} hop{}{flags}: {}. {}",
-        f.source.display_name,
-        f.source.kind,
-        f.target.display_name,
-        f.target.kind,
+        "{} ({}){members} reach{} {} ({}) by {} in {n} hop{}{flags}: {}. Answers {}. {}",
+        f.principal.display_name,
+        f.principal.kind,
+        if f.members.count == 0 { "es" } else { "" },
+        f.scope.display_name,
+        f.reach.as_str(),
+        if f.reach == azpath_graph::findings::Reach::Standing { "a standing grant" } else { "escalation" },
         if n == 1 { "" } else { "s" },
         chain.join(" → "),
+        tiers.join("; "),
         fix_text(&f.remediation)
     )
 }
@@ -298,11 +301,14 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     let mut results = Vec::new();
     for f in &report.findings {
-        let rule_index = add(&fallback_info(&f.query_id, &f.title, f.severity), "path", &mut rules);
+        // One result per finding, under the rule of its most severe tier.
+        let Some(top) = f.tiers.first() else { continue };
+        let title = report.queries.iter().find(|q| q.id == top.query_id).map(|q| q.title.clone()).unwrap_or_default();
+        let rule_index = add(&fallback_info(&top.query_id, &title, f.severity), "path", &mut rules);
         let mut related = vec![node_location(
-            &f.source,
+            &f.principal,
             Some(0),
-            Some(format!("source: {} {}", f.source.kind, f.source.display_name)),
+            Some(format!("principal: {} {}", f.principal.kind, f.principal.display_name)),
         )];
         related.extend(
             f.hops
@@ -311,19 +317,23 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 .map(|(i, h)| node_location(&h.to, Some(i + 1), Some(format!("{}. {}", i + 1, h.detail)))),
         );
         results.push(SarifResult {
-            rule_id: f.query_id.clone(),
+            rule_id: top.query_id.clone(),
             rule_index,
             level: level(f.severity),
             message: Message { text: path_message(f) },
-            locations: vec![node_location(&f.target, None, None)],
+            locations: vec![node_location(&f.scope, None, None)],
             related_locations: related,
             partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, path_fingerprint(f))]),
             properties: serde_json::json!({
                 "severity": f.severity,
-                "source": f.source,
-                "target": f.target,
+                "reach": f.reach,
+                "principal": f.principal,
+                "scope": f.scope,
+                "members": f.members.count,
+                "tiers": f.tiers.iter().map(|t| serde_json::json!({
+                    "query_id": t.query_id, "capabilities": t.capabilities, "targets": t.targets.count,
+                })).collect::<Vec<_>>(),
                 "hops": f.hops.len(),
-                "capabilities": f.capabilities,
                 "eligible": f.eligible,
                 "conditional": f.conditional,
                 "remediation": f.remediation,

@@ -1,42 +1,319 @@
-//! The table format: one section per query, each path explained hop by hop, then the posture findings, then
-//! coverage gaps.
+//! The table format, for a person at a terminal. The first screen answers "what do I cut?": exposure per tier,
+//! the top choke points with the command for each, and the verified plan; then the escalation paths (each core
+//! once), the standing-privilege review, posture findings and coverage. Prose is wrapped at word boundaries to
+//! the terminal's width; ids and commands are never broken: a command is printed whole on its own line, where
+//! it can be copied.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use azpath_graph::findings::{Finding, Hop, PostureFinding, Remediation, Report};
-use azpath_graph::model::EdgeKind;
-use azpath_graph::model::Severity;
+use azpath_graph::findings::{Affected, ChokePoint, Finding, Hop, PostureFinding, Reach, Remediation, Report};
+use azpath_graph::model::{EdgeKind, Severity};
 
 use super::text::{shorten, visible, write_line};
 use super::RenderOptions;
 
-/// Writes the report as tables.
+/// How many choke points the first screen shows.
+const TOP_CHOKE_POINTS: usize = 5;
+
+/// Writes the report as text and tables.
 pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    if report.findings.is_empty() && !report.queries.is_empty() {
-        write_line(out, &format!("No findings for {} queries.", report.queries.len()))?;
+    let w = Writer { width: usize::from(options.width), out };
+    w.render(report)
+}
+
+struct Writer<'a> {
+    width: usize,
+    out: &'a mut dyn Write,
+}
+
+impl Writer<'_> {
+    fn render(mut self, report: &Report) -> io::Result<()> {
+        self.prose("", "  ", &summary(report))?;
+        self.exposure(report)?;
+        self.choke_points(report)?;
+        self.plan(report)?;
+        let (escalations, standing): (Vec<&Finding>, Vec<&Finding>) =
+            report.findings.iter().partition(|f| f.reach == Reach::Escalation);
+        self.heading(&format!(
+            "Below: {} escalation path{}, {} standing grant{} to review, {} posture finding{}{}.",
+            escalations.len(),
+            plural(escalations.len()),
+            standing.len(),
+            plural(standing.len()),
+            report.posture.len(),
+            plural(report.posture.len()),
+            if report.coverage.is_empty() {
+                String::new()
+            } else {
+                format!(", {} coverage gap(s)", report.coverage.len())
+            }
+        ))?;
+        self.escalations(report, &escalations)?;
+        self.standing(report, &standing, options_width(self.width))?;
+        self.posture(report)?;
+        self.coverage(report)?;
+        self.warnings(report)?;
+        Ok(())
     }
-    let mut start = 0;
-    while start < report.findings.len() {
-        let query = &report.findings[start].query_id;
-        let end = start + report.findings[start..].iter().take_while(|f| &f.query_id == query).count();
-        write_section(&report.findings[start..end], options, out)?;
-        start = end;
+
+    fn line(&mut self, text: &str) -> io::Result<()> {
+        write_line(self.out, text)
     }
-    if !report.posture.is_empty() {
-        write_posture(&report.posture, options, out)?;
-    } else if !report.posture_checks.is_empty() {
-        write_line(out, "")?;
-        write_line(out, &format!("Posture: {} checks, nothing to report.", report.posture_checks.len()))?;
+
+    /// Prose wrapped to the width at word boundaries, each line after the first indented by `indent`.
+    fn prose(&mut self, first: &str, indent: &str, text: &str) -> io::Result<()> {
+        let width = self.width.max(40);
+        let opts = textwrap::Options::new(width)
+            .initial_indent(first)
+            .subsequent_indent(indent)
+            .break_words(false)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        for l in textwrap::wrap(&visible(&shorten(text)), opts) {
+            self.line(&l)?;
+        }
+        Ok(())
     }
-    if !report.coverage.is_empty() {
-        write_line(out, "")?;
-        write_line(
-            out,
-            &format!("Coverage gaps ({}): these parts of the tenant were not collected", report.coverage.len()),
+
+    /// A command on its own line, whole.
+    fn command(&mut self, indent: &str, r: &Remediation) -> io::Result<()> {
+        match &r.command {
+            Some(c) => self.line(&format!("{indent}$ {c}")),
+            None => Ok(()),
+        }
+    }
+
+    fn heading(&mut self, text: &str) -> io::Result<()> {
+        self.line("")?;
+        self.prose("", "  ", text)
+    }
+
+    fn exposure(&mut self, report: &Report) -> io::Result<()> {
+        if report.tiers.is_empty() {
+            return Ok(());
+        }
+        self.heading(
+            "Exposure: principals that reach each tier (users, service principals, identities, Kubernetes subjects)",
         )?;
-        let mut t = new_table(options);
+        for t in report.tiers.iter().filter(|t| t.exposure.principals > 0) {
+            let (e, after) = (&t.exposure, &t.after_plan);
+            let how = if e.escalation > 0 { format!(", {} by escalation", e.escalation) } else { String::new() };
+            let plan = if after.principals == e.principals {
+                String::new()
+            } else {
+                format!(" → {}/{} after the plan", after.principals, after.population)
+            };
+            self.prose(
+                &format!("  {:<8} ", t.severity.as_str().to_uppercase()),
+                "           ",
+                &format!("{}: {}/{} ({:.0}%){how}{plan}", t.query_id, e.principals, e.population, e.percent()),
+            )?;
+        }
+        let none = report.tiers.iter().filter(|t| t.exposure.principals == 0).count();
+        if none > 0 {
+            self.prose("  ", "    ", &format!("{none} more tier{} reached by no principal.", plural(none)))?;
+        }
+        Ok(())
+    }
+
+    fn choke_points(&mut self, report: &Report) -> io::Result<()> {
+        let top: Vec<&ChokePoint> =
+            report.choke_points.iter().filter(|c| c.principals_cut > 0).take(TOP_CHOKE_POINTS).collect();
+        if top.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!(
+            "Top choke points: changes that cut principals off every path into a tier ({} in all in JSON)",
+            report.choke_points.len()
+        ))?;
+        for (i, c) in top.iter().enumerate() {
+            let tiers = c.tiers.iter().filter(|t| t.principals_cut > 0).count();
+            let collateral = match c.collateral {
+                0 => String::new(),
+                1 => " (1 standing holder loses it)".to_string(),
+                n => format!(" ({n} standing holders lose it)"),
+            };
+            self.prose(
+                &format!("{:>3}. ", i + 1),
+                "     ",
+                &format!(
+                    "[{}] {}: cuts {} principal{} off {} tier{}{collateral}",
+                    c.reach.as_str(),
+                    c.what,
+                    c.principals_cut,
+                    plural(c.principals_cut),
+                    tiers,
+                    plural(tiers)
+                ),
+            )?;
+            self.command("     ", &c.remediation)?;
+            if c.remediation.command.is_none() {
+                self.prose("     ", "     ", &c.remediation.summary)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn plan(&mut self, report: &Report) -> io::Result<()> {
+        let plan = &report.plan;
+        if plan.steps.is_empty() {
+            if report.findings.iter().any(|f| f.reach == Reach::Escalation) {
+                self.heading("Plan: no change found that cuts the escalation paths (see each path's fix)")?;
+            }
+            return Ok(());
+        }
+        let verdict = if plan.verified {
+            "verified: re-analyzed without them, no escalation path is left".to_string()
+        } else {
+            format!("re-analyzed without them, {} escalation path(s) remain", plan.remaining.len())
+        };
+        self.heading(&format!(
+            "Plan: {} change{} {} every escalation path ({verdict})",
+            plan.steps.len(),
+            plural(plan.steps.len()),
+            if plan.steps.len() == 1 { "removes" } else { "remove" }
+        ))?;
+        for (i, id) in plan.steps.iter().enumerate() {
+            let Some(c) = report.choke_points.iter().find(|c| &c.id == id) else {
+                self.line(&format!("{:>3}. {id}", i + 1))?;
+                continue;
+            };
+            self.prose(&format!("{:>3}. ", i + 1), "     ", &c.remediation.summary)?;
+            self.command("     ", &c.remediation)?;
+        }
+        Ok(())
+    }
+
+    fn escalations(&mut self, report: &Report, findings: &[&Finding]) -> io::Result<()> {
+        if findings.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!("Escalation paths ({}): a principal gains power it does not hold", findings.len()))?;
+        for f in findings {
+            self.finding(report, f)?;
+        }
+        Ok(())
+    }
+
+    fn finding(&mut self, report: &Report, f: &Finding) -> io::Result<()> {
+        self.line("")?;
+        let mut flags = Vec::new();
+        if f.eligible {
+            flags.push("needs PIM activation");
+        }
+        if f.conditional {
+            flags.push("conditional");
+        }
+        let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
+        self.prose(
+            &format!("[{}] ", f.severity.as_str().to_uppercase()),
+            "    ",
+            &format!("{} ({}) → {}{flags}", f.principal.display_name, f.principal.kind, f.scope.display_name),
+        )?;
+        for t in &f.tiers {
+            let title = report.queries.iter().find(|q| q.id == t.query_id).map(|q| q.title.as_str()).unwrap_or("");
+            let caps =
+                if t.capabilities.is_empty() { String::new() } else { format!(" [{}]", t.capabilities.join(", ")) };
+            self.prose("    reaches: ", "      ", &format!("{title}{caps}: {}", describe(&t.targets)))?;
+        }
+        if f.members.count > 0 {
+            self.prose("    members: ", "      ", &format!("{} (through group membership)", describe(&f.members)))?;
+        }
+        for (i, h) in f.hops.iter().enumerate() {
+            self.prose(&format!("    {}. ", i + 1), "       ", &hop_line(h))?;
+        }
+        self.prose("    fix: ", "      ", &f.remediation.summary)?;
+        self.command("      ", &f.remediation)?;
+        Ok(())
+    }
+
+    fn standing(&mut self, report: &Report, findings: &[&Finding], width: u16) -> io::Result<()> {
+        if findings.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!(
+            "Standing privilege review ({} grant{}): who holds the power; keep only what is needed",
+            findings.len(),
+            plural(findings.len())
+        ))?;
+        let mut t = new_table(width);
+        t.set_header(vec!["Holder", "Grant", "Members", "Reaches", "Fix"]);
+        for f in findings {
+            let grant = f.hops.first().map(|h| h.label.clone()).unwrap_or_default();
+            let grant = format!("{grant} at {}", f.scope.display_name);
+            let title = |id: &str| report.queries.iter().find(|q| q.id == id).map(|q| q.title.clone());
+            let reaches: Vec<String> = f
+                .tiers
+                .first()
+                .map(|t| {
+                    let more = f.tiers.len() - 1;
+                    let more = if more > 0 { format!(" +{more} more tier{}", plural(more)) } else { String::new() };
+                    format!("{} ({}){more}", title(&t.query_id).unwrap_or_else(|| t.query_id.clone()), t.targets.count)
+                })
+                .into_iter()
+                .collect();
+            let fix = report
+                .choke_points
+                .iter()
+                .position(|c| c.id == f.fix)
+                .map(|i| format!("choke point {}", i + 1))
+                .unwrap_or_else(|| "see JSON".into());
+            t.add_row(vec![
+                cell([format!("{} ({})", f.principal.display_name, f.principal.kind)]),
+                cell([grant]),
+                cell([f.members.count.to_string()]),
+                cell(reaches),
+                cell([fix]),
+            ]);
+        }
+        writeln!(self.out, "{t}")?;
+        self.prose("  ", "  ", "Commands: each choke point's in --format json (choke_points[].remediation.command).")
+    }
+
+    fn posture(&mut self, report: &Report) -> io::Result<()> {
+        if report.posture.is_empty() {
+            if !report.posture_checks.is_empty() {
+                self.heading(&format!("Posture: {} checks, nothing to report.", report.posture_checks.len()))?;
+            }
+            return Ok(());
+        }
+        self.heading(&format!(
+            "Posture ({} finding{}): settings that weaken identity and access control",
+            report.posture.len(),
+            plural(report.posture.len())
+        ))?;
+        for f in &report.posture {
+            self.posture_finding(f)?;
+        }
+        Ok(())
+    }
+
+    fn posture_finding(&mut self, f: &PostureFinding) -> io::Result<()> {
+        self.line("")?;
+        self.prose(
+            &format!("[{}] {} ", f.severity.as_str().to_uppercase(), f.check_id),
+            "    ",
+            &format!("{}: {} {}", f.title, f.resource.kind, f.resource.display_name),
+        )?;
+        self.prose("    ", "    ", &f.detail)?;
+        for e in &f.evidence {
+            self.prose("    - ", "      ", e)?;
+        }
+        self.prose("    fix: ", "      ", &f.remediation.summary)?;
+        self.command("      ", &f.remediation)
+    }
+
+    fn coverage(&mut self, report: &Report) -> io::Result<()> {
+        if report.coverage.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!(
+            "Coverage gaps ({}): these parts of the tenant were not collected",
+            report.coverage.len()
+        ))?;
+        let mut t = new_table(options_width(self.width));
         t.set_header(vec!["API", "Scope", "Reason", "May hide"]);
         for c in &report.coverage {
             let reason = match c.gap.status {
@@ -45,79 +322,50 @@ pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write
             };
             t.add_row(vec![cell([&c.gap.api]), cell([&c.gap.scope]), cell([&reason]), cell([&c.may_hide])]);
         }
-        writeln!(out, "{t}")?;
+        writeln!(self.out, "{t}")
     }
-    if !report.warnings.is_empty() {
-        write_line(out, "")?;
-        write_line(out, &format!("Warnings ({}):", report.warnings.len()))?;
+
+    fn warnings(&mut self, report: &Report) -> io::Result<()> {
+        if report.warnings.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!("Warnings ({}):", report.warnings.len()))?;
         for w in &report.warnings {
-            write_line(out, &format!("  - {w}"))?;
+            self.prose("  - ", "    ", w)?;
         }
+        Ok(())
     }
-    write_line(out, "")?;
-    write_line(out, &summary(report))
 }
 
-fn write_section(findings: &[Finding], options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    let first = &findings[0];
-    write_line(out, "")?;
-    write_line(
-        out,
-        &format!(
-            "[{}] {} — {} ({} finding{})",
-            first.severity.as_str().to_uppercase(),
-            first.query_id,
-            first.title,
-            findings.len(),
-            if findings.len() == 1 { "" } else { "s" }
-        ),
-    )?;
-    let mut t = new_table(options);
-    t.set_header(vec!["Source", "Target", "Path (hop by hop, with evidence)", "Fix"]);
-    for f in findings {
-        let mut flags = Vec::new();
-        if f.eligible {
-            flags.push("needs PIM activation");
-        }
-        if f.conditional {
-            flags.push("conditional");
-        }
-        let mut target = vec![format!("{}: {}", f.target.kind, f.target.display_name), f.target.id.clone()];
-        if !flags.is_empty() {
-            target.push(format!("({})", flags.join(", ")));
-        }
-        let source = [format!("{}: {}", f.source.kind, f.source.display_name), f.source.id.clone()];
-        let path = f.hops.iter().enumerate().map(|(i, h)| hop_line(i, h));
-        t.add_row(vec![cell(&source), cell(&target), cell(path), fix_cell(&f.remediation)]);
-    }
-    writeln!(out, "{t}")
+fn options_width(width: usize) -> u16 {
+    u16::try_from(width).unwrap_or(u16::MAX)
 }
 
-fn write_posture(posture: &[PostureFinding], options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
-    write_line(out, "")?;
-    write_line(
-        out,
-        &format!(
-            "Posture ({} finding{}): settings that weaken identity and access control",
-            posture.len(),
-            if posture.len() == 1 { "" } else { "s" }
-        ),
-    )?;
-    let mut t = new_table(options);
-    t.set_header(vec!["Check", "Resource", "Finding and evidence", "Fix"]);
-    for f in posture {
-        let check = [format!("[{}] {}", f.severity.as_str().to_uppercase(), f.check_id), f.title.clone()];
-        let resource = [format!("{}: {}", f.resource.kind, f.resource.display_name), f.resource.id.clone()];
-        let finding = std::iter::once(f.detail.clone()).chain(f.evidence.iter().map(|e| format!("- {e}")));
-        t.add_row(vec![cell(&check), cell(&resource), cell(finding), fix_cell(&f.remediation)]);
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
-    writeln!(out, "{t}")
 }
 
-/// One hop as a numbered sentence; role hops also name their assignment (the full id is in the fix command
-/// and the JSON report).
-fn hop_line(i: usize, h: &Hop) -> String {
-    let mut line = format!("{}. {}", i + 1, h.detail);
+/// "3: Adele Vance, Bob, Carol" or "120 (118 User, 2 Group): Adele Vance, … and 115 more".
+fn describe(a: &Affected) -> String {
+    let names: Vec<&str> = a.sample.iter().map(|n| n.display_name.as_str()).collect();
+    let kinds = if a.by_kind.len() > 1 {
+        let k: Vec<String> = a.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(" ({})", k.join(", "))
+    } else {
+        a.by_kind.keys().next().map(|k| format!(" {k}")).unwrap_or_default()
+    };
+    let more = if a.count > names.len() { format!(" and {} more", a.count - names.len()) } else { String::new() };
+    format!("{}{kinds}: {}{more}", a.count, names.join(", "))
+}
+
+/// One hop as a sentence; role hops also name their assignment (the full id is in the fix command and the
+/// JSON report).
+fn hop_line(h: &Hop) -> String {
+    let mut line = h.detail.clone();
     if h.edge == EdgeKind::HasRole {
         if let Some(id) = h.evidence.first() {
             let kind = if h.eligible { "eligibility" } else { "assignment" };
@@ -127,53 +375,43 @@ fn hop_line(i: usize, h: &Hop) -> String {
     line
 }
 
-/// One table cell from its lines: each [shortened](shorten) (comfy-table wraps a long word in quadratic
-/// time) and [escaped](visible), then joined by the only line breaks the cell holds.
+/// One table cell from its lines: each [shortened](shorten) and [escaped](visible).
 fn cell<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) -> String {
     let lines: Vec<String> = lines.into_iter().map(|l| visible(&shorten(l.as_ref())).into_owned()).collect();
     lines.join("\n")
 }
 
-/// The fix column: the remediation's summary and its command.
-fn fix_cell(r: &Remediation) -> String {
-    let command = r.command.as_ref().map(|c| format!("$ {c}"));
-    cell(std::iter::once(r.summary.as_str()).chain(command.as_deref()))
-}
-
-fn new_table(options: RenderOptions) -> Table {
+fn new_table(width: u16) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(options.width);
+    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(width);
     t
 }
 
-/// "12 findings: 3 critical, 9 high; 2 posture findings: 2 high".
+/// "azpath: 3 escalation paths (2 critical, 1 high), 12 standing grants; 2 posture findings: 2 high".
 pub fn summary(report: &Report) -> String {
     let counts = |sevs: &[Severity]| -> String {
-        Severity::ALL
-            .iter()
-            .rev()
-            .filter_map(|s| {
-                let n = sevs.iter().filter(|x| *x == s).count();
-                (n > 0).then(|| format!("{n} {s}"))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut by: BTreeMap<Severity, usize> = BTreeMap::new();
+        for s in sevs {
+            *by.entry(*s).or_default() += 1;
+        }
+        by.iter().rev().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
     };
-    let paths: Vec<Severity> = report.findings.iter().map(|f| f.severity).collect();
+    let esc: Vec<Severity> =
+        report.findings.iter().filter(|f| f.reach == Reach::Escalation).map(|f| f.severity).collect();
+    let standing = report.findings.len() - esc.len();
     let posture: Vec<Severity> = report.posture.iter().map(|f| f.severity).collect();
+    let esc = match esc.len() {
+        0 => "no escalation path".to_string(),
+        n => format!("{n} escalation path{} ({})", plural(n), counts(&esc)),
+    };
     let posture = match posture.len() {
         0 => String::new(),
-        n => format!("; {n} posture finding{}: {}", if n == 1 { "" } else { "s" }, counts(&posture)),
+        n => format!("; {n} posture finding{}: {}", plural(n), counts(&posture)),
     };
     let gaps = if report.coverage.is_empty() {
         String::new()
     } else {
         format!("; {} coverage gap(s): findings may be incomplete", report.coverage.len())
     };
-    match report.findings.len() {
-        0 => format!("0 findings{posture}{gaps}"),
-        n => format!("{n} finding{}: {}{posture}{gaps}", if n == 1 { "" } else { "s" }, counts(&paths)),
-    }
+    format!("azpath: {esc}, {standing} standing grant{}{posture}{gaps}", plural(standing))
 }

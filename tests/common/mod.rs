@@ -27,6 +27,16 @@ pub fn run(args: &[&str]) -> Run {
     run_command(azpath().args(args))
 }
 
+/// Runs `azpath ARGS` with extra environment variables.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = azpath();
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run_command(&mut c)
+}
+
 /// Runs a prepared command (extra environment, say).
 pub fn run_command(command: &mut Command) -> Run {
     let out = command.output().unwrap();

@@ -1,0 +1,399 @@
+//! Exposure, choke points and the least-privilege plan, computed on the cores.
+//!
+//! - Exposure of a tier: the principals that act (users, service principals, managed identities, Kubernetes
+//!   subjects) of the query's source kinds that reach at least one of its targets.
+//! - Choke points: for each tier, the reverse graph of the states the tier's anchors can be reached from,
+//!   with every graph edge split into a node of its own, under one super-target. An edge node that dominates
+//!   a principal lies on every path of that principal into the tier: removing the edge cuts it off. (Deny
+//!   assignments and capability masks, which depend on the pair, are not part of this graph: a principal they
+//!   cut still counts as reaching, so the figure never overstates a cut.) A fix that removes several edges
+//!   (a role assignment behind several derived edges) counts the most any one of them cuts.
+//! - Plan: greedy set cover of the escalation cores by fixes (most cores covered, then least collateral, then
+//!   with a command), applied as an edge mask and verified by re-running every query; what the re-run still
+//!   finds is covered in the next round.
+
+use petgraph::algo::dominators::simple_fast;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::cores::{all_anchors, Core, Cores, Profile};
+use crate::engine::{is_identity_edge, AnalyzeOptions, EdgeMask};
+use crate::graph::PrivilegeGraph;
+use crate::model::NodeKind;
+use crate::query::Query;
+use crate::remediation::{fix_of, Fix};
+
+/// Who reaches one tier.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reach {
+    /// Exposed principals that reach it, and whether by a standing grant.
+    pub principals: FxHashMap<NodeIndex, bool>,
+    /// Distinct (principal, target) pairs, principals of every source kind.
+    pub pairs: usize,
+}
+
+/// Who reaches each tier.
+pub(crate) fn reach(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Vec<Reach> {
+    let mut out = vec![Reach::default(); queries.len()];
+    let mut by_principal: Vec<FxHashMap<NodeIndex, Vec<(usize, usize)>>> = vec![FxHashMap::default(); queries.len()];
+    for (ci, core) in cores.cores.iter().enumerate() {
+        let standing = core.is_standing(graph);
+        for (ti, tier) in core.tiers.iter().enumerate() {
+            let query = &queries[tier.query];
+            let excluded: FxHashSet<(NodeIndex, NodeIndex)> = tier.excluded.iter().copied().collect();
+            for p in core.principals(graph, query) {
+                let any = tier.targets.iter().any(|t| *t != p && !excluded.contains(&(p, *t)));
+                if !any {
+                    continue;
+                }
+                by_principal[tier.query].entry(p).or_default().push((ci, ti));
+                if graph.node(p).kind.is_exposed() {
+                    let s = out[tier.query].principals.entry(p).or_insert(false);
+                    *s |= standing;
+                }
+            }
+        }
+    }
+    let mut stamp: FxHashMap<NodeIndex, NodeIndex> = FxHashMap::default();
+    for (qi, principals) in by_principal.into_iter().enumerate() {
+        let mut pairs = 0usize;
+        for (p, hits) in principals {
+            for (ci, ti) in hits {
+                let tier = &cores.cores[ci].tiers[ti];
+                for t in &tier.targets {
+                    if *t == p || tier.excluded.contains(&(p, *t)) {
+                        continue;
+                    }
+                    if stamp.insert(*t, p) != Some(p) {
+                        pairs += 1;
+                    }
+                }
+            }
+        }
+        out[qi].pairs = pairs;
+        stamp.clear();
+    }
+    out
+}
+
+/// A fix and the graph edges it removes, with what removing it does.
+#[derive(Debug, Clone)]
+pub(crate) struct Choke {
+    /// The fix.
+    pub fix: Fix,
+    /// Edges of the graph it removes (those seen on paths).
+    pub edges: Vec<EdgeIndex>,
+    /// Per tier: (principals cut, pairs through it).
+    pub tiers: FxHashMap<usize, (usize, usize)>,
+    /// Exposed standing holders that lose a grant they hold.
+    pub collateral: usize,
+    /// Cores that rest on it.
+    pub cores: Vec<usize>,
+    /// Removing it takes a held grant away.
+    pub standing: bool,
+}
+
+/// The fixes paths rest on: every edge of a core, and memberships that cut more than one principal.
+pub(crate) fn choke_points(
+    graph: &PrivilegeGraph,
+    queries: &[Query],
+    options: AnalyzeOptions,
+    cores: &Cores,
+    reach: &[Reach],
+) -> Vec<Choke> {
+    let cuts = dominator_cuts(graph, queries, options, reach);
+    let mut by_key: FxHashMap<String, Choke> = FxHashMap::default();
+    let mut fixes: FxHashMap<EdgeIndex, Fix> = FxHashMap::default();
+    let mut fix = |e: EdgeIndex| fixes.entry(e).or_insert_with(|| fix_of(graph, e)).clone();
+    let touch = |by_key: &mut FxHashMap<String, Choke>, f: Fix, e: EdgeIndex| -> String {
+        let key = f.key.clone();
+        let c = by_key.entry(key.clone()).or_insert_with(|| Choke {
+            fix: f,
+            edges: Vec::new(),
+            tiers: FxHashMap::default(),
+            collateral: 0,
+            cores: Vec::new(),
+            standing: false,
+        });
+        if !c.edges.contains(&e) {
+            c.edges.push(e);
+        }
+        key
+    };
+    for (ci, core) in cores.cores.iter().enumerate() {
+        let standing = core.is_standing(graph);
+        for tier in &core.tiers {
+            let query = &queries[tier.query];
+            let principals: Vec<NodeIndex> = core.principals(graph, query).collect();
+            let pairs = principals.len() * tier.targets.len();
+            let exposed = principals.iter().filter(|p| graph.node(**p).kind.is_exposed()).count();
+            for e in &core.edges {
+                let key = touch(&mut by_key, fix(*e), *e);
+                let c = by_key.get_mut(&key).expect("just inserted");
+                let entry = c.tiers.entry(tier.query).or_default();
+                entry.0 = entry.0.max(cuts.get(&(tier.query, *e)).copied().unwrap_or(0));
+                entry.1 += pairs;
+                if !c.cores.contains(&ci) {
+                    c.cores.push(ci);
+                }
+                if standing {
+                    c.standing = true;
+                    c.collateral = c.collateral.max(exposed);
+                }
+            }
+        }
+    }
+    // Memberships that cut off more than one principal (a nested group's membership in a group).
+    let mut wide: Vec<(&(usize, EdgeIndex), &usize)> = cuts.iter().filter(|(_, n)| **n > 1).collect();
+    wide.sort();
+    for ((qi, e), n) in wide {
+        if graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf {
+            continue;
+        }
+        let key = touch(&mut by_key, fix(*e), *e);
+        let c = by_key.get_mut(&key).expect("just inserted");
+        let entry = c.tiers.entry(*qi).or_default();
+        entry.0 = entry.0.max(*n);
+        c.standing = true;
+        c.collateral = c.collateral.max(*n);
+    }
+    let mut out: Vec<Choke> = by_key.into_values().collect();
+    out.sort_by(|a, b| {
+        b.principals_cut()
+            .cmp(&a.principals_cut())
+            .then(a.collateral.cmp(&b.collateral))
+            .then(b.pairs().cmp(&a.pairs()))
+            .then(a.fix.key.cmp(&b.fix.key))
+    });
+    out
+}
+
+impl Choke {
+    /// The most principals it cuts off from one tier.
+    pub fn principals_cut(&self) -> usize {
+        self.tiers.values().map(|t| t.0).max().unwrap_or(0)
+    }
+
+    /// Pairs through it, over all tiers.
+    pub fn pairs(&self) -> usize {
+        self.tiers.values().map(|t| t.1).sum()
+    }
+}
+
+/// For each (tier, edge): how many of the tier's exposed principals lose every path into it without the edge.
+fn dominator_cuts(
+    graph: &PrivilegeGraph,
+    queries: &[Query],
+    options: AnalyzeOptions,
+    reach: &[Reach],
+) -> FxHashMap<(usize, EdgeIndex), usize> {
+    let profiles: Vec<Profile> = queries.iter().map(|q| Profile::of(q, options)).collect();
+    let anchors = all_anchors(graph, queries, &profiles, &EdgeMask::default());
+    let mut out = FxHashMap::default();
+    for (qi, profile) in profiles.iter().enumerate() {
+        if reach[qi].principals.is_empty() {
+            continue;
+        }
+        let mut tg = TierGraph::default();
+        let root = tg.dg.add_node(Slot::Root);
+        for a in anchors.iter().filter(|a| a.query == qi) {
+            let start = tg.state(a.start, a.via0);
+            match a.final_edge {
+                Some(e) => {
+                    let x = tg.edge_node(e, a.via0);
+                    tg.dg.update_edge(root, x, ());
+                    tg.dg.update_edge(x, start, ());
+                }
+                None => {
+                    tg.dg.update_edge(root, start, ());
+                }
+            }
+        }
+        tg.expand(graph, profile);
+        let doms = simple_fast(&tg.dg, root);
+        for (p, _) in reach[qi].principals.iter() {
+            let Some(&s) = tg.states.get(&(*p, true)) else { continue };
+            let mut cur = s;
+            let mut seen = 0;
+            while let Some(d) = doms.immediate_dominator(cur) {
+                if let Slot::Edge(e) = tg.dg[d] {
+                    *out.entry((qi, e)).or_insert(0usize) += 1;
+                }
+                cur = d;
+                seen += 1;
+                if seen > tg.dg.node_count() {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A node of a tier's reverse graph.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Root,
+    State,
+    Edge(EdgeIndex),
+}
+
+/// A tier's reverse graph: states (node, via) and graph edges as nodes, under one root.
+#[derive(Default)]
+struct TierGraph {
+    dg: DiGraph<Slot, ()>,
+    states: FxHashMap<(NodeIndex, bool), NodeIndex>,
+    edges: FxHashMap<(EdgeIndex, bool), NodeIndex>,
+    todo: Vec<(NodeIndex, bool)>,
+}
+
+impl TierGraph {
+    fn state(&mut self, n: NodeIndex, via: bool) -> NodeIndex {
+        if let Some(s) = self.states.get(&(n, via)) {
+            return *s;
+        }
+        let s = self.dg.add_node(Slot::State);
+        self.states.insert((n, via), s);
+        self.todo.push((n, via));
+        s
+    }
+
+    fn edge_node(&mut self, e: EdgeIndex, via: bool) -> NodeIndex {
+        *self.edges.entry((e, via)).or_insert_with(|| self.dg.add_node(Slot::Edge(e)))
+    }
+
+    /// Walks back from every state over the identity edges the profile allows.
+    fn expand(&mut self, graph: &PrivilegeGraph, profile: &Profile) {
+        let g = &graph.graph;
+        while let Some((n, via)) = self.todo.pop() {
+            let here = self.states[&(n, via)];
+            for e in g.edges_directed(n, Direction::Incoming) {
+                let w = e.weight();
+                if !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags) {
+                    continue;
+                }
+                let next_via = via || profile.is_via(w.kind);
+                let x = self.edge_node(e.id(), next_via);
+                let from = self.state(e.source(), next_via);
+                self.dg.update_edge(here, x, ());
+                self.dg.update_edge(x, from, ());
+            }
+        }
+    }
+}
+
+/// Every graph edge a fix removes: a role assignment also removes the derived edges that rest on it (the
+/// federated-credential hub, AKS admin), a binding every edge it gives its subject.
+pub(crate) fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex]) -> Vec<EdgeIndex> {
+    let mut out: Vec<EdgeIndex> = seen.to_vec();
+    let g = &graph.graph;
+    let mut from: Vec<NodeIndex> = seen.iter().map(|e| graph.edge(*e).0).collect();
+    from.sort();
+    from.dedup();
+    for n in from {
+        for e in g.edges_directed(n, Direction::Outgoing) {
+            if !out.contains(&e.id()) && fix_of(graph, e.id()).key == fix.key {
+                out.push(e.id());
+            }
+        }
+    }
+    out
+}
+
+/// The plan: fixes (indices into `chokes`) that cut every escalation core, and what the verification found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlanResult {
+    /// Fix keys in order.
+    pub steps: Vec<Fix>,
+    /// The cores found with the plan applied.
+    pub after: Cores,
+}
+
+/// Greedy cover of the escalation cores, verified by re-running the queries without the plan's edges.
+pub(crate) fn plan(
+    graph: &PrivilegeGraph,
+    queries: &[Query],
+    options: AnalyzeOptions,
+    cores: &Cores,
+    chokes: &[Choke],
+) -> PlanResult {
+    let mut mask = EdgeMask::default();
+    let mut steps: Vec<Fix> = Vec::new();
+    let collateral: FxHashMap<&str, usize> = chokes.iter().map(|c| (c.fix.key.as_str(), c.collateral)).collect();
+    let mut current = escalations(graph, cores);
+    let mut after = None;
+    for _round in 0..6 {
+        if current.is_empty() {
+            break;
+        }
+        for (fix, edges) in cover(graph, &current, &collateral) {
+            for e in edges_of(graph, &fix, &edges) {
+                mask.insert(e);
+            }
+            steps.push(fix);
+        }
+        let rerun = crate::cores::find(graph, queries, options, &mask);
+        current = escalations(graph, &rerun);
+        after = Some(rerun);
+    }
+    let after = after.unwrap_or_else(|| crate::cores::find(graph, queries, options, &mask));
+    PlanResult { steps, after }
+}
+
+/// The escalation cores (those with at least one tier), as owned copies.
+fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Core> {
+    cores.cores.iter().filter(|c| !c.tiers.is_empty() && !c.is_standing(graph)).cloned().collect()
+}
+
+/// Greedy set cover of the cores by the fixes of their edges: most cores first, then least collateral, then
+/// fixes with a command, then by key.
+fn cover(graph: &PrivilegeGraph, cores: &[Core], collateral: &FxHashMap<&str, usize>) -> Vec<(Fix, Vec<EdgeIndex>)> {
+    let mut options: FxHashMap<String, (Fix, Vec<EdgeIndex>, FxHashSet<usize>)> = FxHashMap::default();
+    for (ci, core) in cores.iter().enumerate() {
+        for e in &core.edges {
+            let f = fix_of(graph, *e);
+            let entry = options.entry(f.key.clone()).or_insert_with(|| (f, Vec::new(), FxHashSet::default()));
+            if !entry.1.contains(e) {
+                entry.1.push(*e);
+            }
+            entry.2.insert(ci);
+        }
+    }
+    let mut left: FxHashSet<usize> = (0..cores.len()).collect();
+    let mut out = Vec::new();
+    while !left.is_empty() {
+        let best = options
+            .values()
+            .map(|(f, edges, covers)| {
+                let n = covers.intersection(&left).count();
+                let cost = collateral.get(f.key.as_str()).copied().unwrap_or(0);
+                (n, cost, f.remediation.command.is_some(), f, edges, covers)
+            })
+            .filter(|x| x.0 > 0)
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)).then(b.3.key.cmp(&a.3.key)));
+        let Some((_, _, _, f, edges, covers)) = best else { break };
+        for c in covers {
+            left.remove(c);
+        }
+        out.push((f.clone(), edges.clone()));
+        let key = f.key.clone();
+        options.remove(&key);
+    }
+    out
+}
+
+/// How many nodes of each exposed kind the graph has, limited to the query's source kinds.
+pub(crate) fn population(graph: &PrivilegeGraph, query: &Query) -> Vec<(NodeKind, usize)> {
+    let mut counts: FxHashMap<NodeKind, usize> = FxHashMap::default();
+    for n in graph.graph.node_indices() {
+        let k = graph.node(n).kind;
+        if k.is_exposed() && query.sources.contains(&k) {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    let mut out: Vec<_> = counts.into_iter().collect();
+    out.sort();
+    out
+}

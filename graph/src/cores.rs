@@ -1,0 +1,641 @@
+//! Findings where they are fixed: path cores.
+//!
+//! A pair (principal, target) is reachable when the principal reaches, over identity edges, the holder of a
+//! grant whose power holds at the target. Instead of one search per target (whose answers multiply members by
+//! scopes), every *anchor* (a role grant with the target scopes below it, a hub with the identities it fans
+//! out to, or an edge into a non-scope target) gets one reverse search from where it starts, shared by every
+//! query with the same search profile. In that search tree each node's best path starts with memberships (or
+//! Entra-to-Kubernetes identity mappings), then the *core*: the chain from the principal that holds it to
+//! the anchor. Nodes whose best path reaches the same core through memberships are its members. A core's pairs
+//! are its principals times the anchor's targets, checked for what depends on the pair: deny assignments
+//! (per actor and target), capability masks on the path, the hop limit. A pair that fails is listed as
+//! excluded, and a forward search looks for another way, whose core is recorded with that one target.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::engine::{actor_of, caps_answer, is_identity_edge, path_caps, AnalyzeOptions, Cost, EdgeMask, Search};
+use crate::graph::{PrivilegeGraph, ELIGIBLE};
+use crate::model::{EdgeKind, NodeKind};
+use crate::query::Query;
+use crate::rbac::Caps;
+
+/// A path core: from its principal (`head`) to where it lands.
+#[derive(Debug, Clone)]
+pub(crate) struct Core {
+    /// Where the core starts.
+    pub head: NodeIndex,
+    /// The core's edges, `head` first; for a hub, up to the hub (the fan-out edge is per target).
+    pub edges: Vec<EdgeIndex>,
+    /// The grant's scope, the hub, or the target.
+    pub landing: NodeIndex,
+    /// For a hub: the kind and flags of its fan-out edges.
+    pub fanout: Option<(EdgeKind, u8)>,
+    /// Nodes whose best path reaches `head` by memberships alone, with those edges (member first).
+    pub members: Vec<Member>,
+    /// Per query answered.
+    pub tiers: Vec<CoreTier>,
+    /// Recorded by a forward search for one pair (its only target), not by a shared reverse search.
+    pub single: bool,
+}
+
+/// A member of a core and the memberships that lead it to the core's head.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    /// The member.
+    pub node: NodeIndex,
+    /// Membership edges from it to the head.
+    pub path: Vec<EdgeIndex>,
+}
+
+/// What a core gives in one query.
+#[derive(Debug, Clone)]
+pub(crate) struct CoreTier {
+    /// Index of the query.
+    pub query: usize,
+    /// Capabilities at the targets (after masks; deny assignments show as exclusions).
+    pub caps: Caps,
+    /// Targets reached.
+    pub targets: Vec<NodeIndex>,
+    /// (principal, target) pairs left out of the product.
+    pub excluded: Vec<(NodeIndex, NodeIndex)>,
+}
+
+impl Core {
+    /// The core's principals for a query: the head and members of the query's source kinds.
+    pub fn principals<'a>(
+        &'a self,
+        graph: &'a PrivilegeGraph,
+        query: &'a Query,
+    ) -> impl Iterator<Item = NodeIndex> + 'a {
+        std::iter::once(self.head)
+            .chain(self.members.iter().map(|m| m.node))
+            .filter(move |n| query.sources.contains(&graph.node(*n).kind))
+    }
+
+    /// Whether the core holds its power by a grant (one role assignment or AKS admin grant) rather than by
+    /// a step through another identity.
+    pub fn is_standing(&self, graph: &PrivilegeGraph) -> bool {
+        self.fanout.is_none()
+            && self.edges.len() == 1
+            && matches!(graph.edge(self.edges[0]).2.kind, EdgeKind::HasRole | EdgeKind::AksClusterAdmin)
+    }
+}
+
+/// Every core of every query.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cores {
+    pub cores: Vec<Core>,
+}
+
+/// How a query searches: the identity edges it may follow, its `via` kinds, PIM. Queries with the same
+/// profile share their reverse searches.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Profile {
+    edges: Vec<EdgeKind>,
+    via: Vec<EdgeKind>,
+    eligible_ok: bool,
+}
+
+impl Profile {
+    pub(crate) fn of(query: &Query, options: AnalyzeOptions) -> Profile {
+        let mut edges: Vec<EdgeKind> = query.edges.iter().copied().filter(|k| is_identity_edge(*k)).collect();
+        edges.sort();
+        let mut via = query.via.clone();
+        via.sort();
+        Profile { edges, via, eligible_ok: query.include_eligible && options.include_eligible }
+    }
+
+    pub(crate) fn allowed(&self, kind: EdgeKind, flags: u8) -> bool {
+        self.edges.contains(&kind) && (self.eligible_ok || flags & ELIGIBLE == 0)
+    }
+
+    pub(crate) fn is_via(&self, kind: EdgeKind) -> bool {
+        self.via.contains(&kind)
+    }
+}
+
+/// Where paths of one query end: a grant and the scopes below it, a hub and its fan-out, or an edge into a
+/// non-scope target.
+#[derive(Debug, Clone)]
+pub(crate) struct Anchor {
+    /// Index of the query.
+    pub query: usize,
+    /// The grant, or the edge into a non-scope target; `None` for a hub.
+    pub final_edge: Option<EdgeIndex>,
+    /// Where the reverse search starts: the grant's holder, the hub, or the edge's source.
+    pub start: NodeIndex,
+    /// The grant's scope, the hub, or the target.
+    pub landing: NodeIndex,
+    /// For a hub: the kind and flags of its fan-out edges.
+    pub fanout: Option<(EdgeKind, u8)>,
+    /// Targets reached.
+    pub targets: Vec<NodeIndex>,
+    /// Whether a path from `start` already crosses one of the query's `via` kinds (always true without `via`).
+    pub via0: bool,
+    /// Flags of the final or fan-out edge.
+    pub flags: u8,
+}
+
+/// One node of a reverse search tree.
+#[derive(Debug, Clone, Copy)]
+struct Settled {
+    node: NodeIndex,
+    via: bool,
+    cost: Cost,
+    /// Index of the state this one leads to (towards the anchor), `u32::MAX` at the root.
+    parent: u32,
+    /// The edge from this node to its parent.
+    edge: Option<EdgeIndex>,
+    /// Index of the state where this node's core starts.
+    head: u32,
+}
+
+/// Edges that do not change who is acting, for where a core starts: group membership, and an Entra user or
+/// group appearing as its Kubernetes subject.
+fn is_membership(kind: EdgeKind) -> bool {
+    matches!(kind, EdgeKind::MemberOf | EdgeKind::KubernetesIdentity)
+}
+
+/// Finds every core of every query.
+pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOptions, removed: &EdgeMask) -> Cores {
+    let profiles: Vec<Profile> = queries.iter().map(|q| Profile::of(q, options)).collect();
+    let profile_of: Vec<usize> =
+        profiles.iter().enumerate().map(|(i, p)| profiles.iter().position(|x| x == p).unwrap_or(i)).collect();
+    let mut run = Run {
+        graph,
+        queries,
+        options,
+        removed,
+        profile_of,
+        cores: Vec::new(),
+        index: FxHashMap::default(),
+        failing: Vec::new(),
+    };
+    let anchors = all_anchors(graph, queries, &profiles, removed);
+    // One reverse search per (profile, start, via), shared by every anchor that needs it.
+    let mut groups: FxHashMap<(usize, NodeIndex, bool, u8), Vec<usize>> = FxHashMap::default();
+    for (i, a) in anchors.iter().enumerate() {
+        groups.entry((run.profile_of[a.query], a.start, a.via0, a.flags)).or_default().push(i);
+    }
+    let mut keys: Vec<_> = groups.keys().copied().collect();
+    keys.sort();
+    for key in keys {
+        let (profile, start, via0, flags) = key;
+        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags);
+        for &i in &groups[&key] {
+            run.cores_of(&anchors[i], &tree);
+        }
+    }
+    run.fall_back();
+    Cores { cores: run.cores }
+}
+
+/// Key of a core: the search profile, the head, its edges, where it lands and its fan-out, and for
+/// single-pair cores the query and target.
+type CoreKey = (usize, NodeIndex, Vec<EdgeIndex>, NodeIndex, Option<(EdgeKind, u8)>, Option<(usize, NodeIndex)>);
+
+struct Run<'a> {
+    graph: &'a PrivilegeGraph,
+    queries: &'a [Query],
+    options: AnalyzeOptions,
+    removed: &'a EdgeMask,
+    /// For each query, the index of the first query with the same search profile.
+    profile_of: Vec<usize>,
+    cores: Vec<Core>,
+    index: FxHashMap<CoreKey, usize>,
+    /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
+    failing: Vec<(usize, NodeIndex, NodeIndex)>,
+}
+
+impl Run<'_> {
+    /// Records the cores one anchor's search tree gives.
+    fn cores_of(&mut self, anchor: &Anchor, tree: &[Settled]) {
+        let graph = self.graph;
+        let query = &self.queries[anchor.query];
+        let mut members: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        for (i, s) in tree.iter().enumerate() {
+            if s.head != i as u32 && s.via {
+                members.entry(s.head).or_default().push(i as u32);
+            }
+        }
+        for (i, s) in tree.iter().enumerate() {
+            let i = i as u32;
+            if s.head != i || !s.via {
+                continue;
+            }
+            let mine = members.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+            let any_source = query.sources.contains(&graph.node(s.node).kind)
+                || mine.iter().any(|m| query.sources.contains(&graph.node(tree[*m as usize].node).kind));
+            if !any_source {
+                continue;
+            }
+            let mut edges = path_to_root(tree, i);
+            edges.extend(anchor.final_edge);
+            let key = (self.profile_of[anchor.query], s.node, edges.clone(), anchor.landing, anchor.fanout, None);
+            let ci = match self.index.get(&key) {
+                Some(ci) => *ci,
+                None => {
+                    let members = mine
+                        .iter()
+                        .map(|m| Member { node: tree[*m as usize].node, path: membership_path(tree, *m, i) })
+                        .collect();
+                    self.cores.push(Core {
+                        head: s.node,
+                        edges,
+                        landing: anchor.landing,
+                        fanout: anchor.fanout,
+                        members,
+                        tiers: Vec::new(),
+                        single: false,
+                    });
+                    self.index.insert(key, self.cores.len() - 1);
+                    self.cores.len() - 1
+                }
+            };
+            self.add_tier(ci, anchor, tree, i, mine);
+        }
+    }
+
+    /// Adds one query's targets to a core, checking what depends on the pair.
+    fn add_tier(&mut self, ci: usize, anchor: &Anchor, tree: &[Settled], head: u32, mine: &[u32]) {
+        let graph = self.graph;
+        let query = &self.queries[anchor.query];
+        let core = &self.cores[ci];
+        let scoped = core.edges.iter().any(|e| graph.edge(*e).2.kind == EdgeKind::HasRole);
+        let base = if scoped { path_caps(graph, query, &core.edges, Caps::EMPTY) } else { Some(Caps::EMPTY) };
+        let states = || std::iter::once(head).chain(mine.iter().copied()).map(|i| tree[i as usize]);
+        let principals: Vec<NodeIndex> =
+            states().filter(|s| query.sources.contains(&graph.node(s.node).kind)).map(|s| s.node).collect();
+        let mut excluded = Vec::new();
+        match base {
+            None => {
+                for p in &principals {
+                    for t in &anchor.targets {
+                        if p != t {
+                            excluded.push((*p, *t));
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                let too_long: Vec<NodeIndex> = states()
+                    .filter(|s| s.cost.hops as usize > query.max_hops && principals.contains(&s.node))
+                    .map(|s| s.node)
+                    .collect();
+                for p in &too_long {
+                    for t in &anchor.targets {
+                        if p != t {
+                            excluded.push((*p, *t));
+                        }
+                    }
+                }
+                if scoped && !graph.denies.is_empty() {
+                    self.deny_exclusions(core, query, &principals, &too_long, &anchor.targets, &mut excluded);
+                }
+            }
+        }
+        for (p, t) in &excluded {
+            self.failing.push((anchor.query, *p, *t));
+        }
+        let caps = base.unwrap_or(Caps::EMPTY);
+        let core = &mut self.cores[ci];
+        match core.tiers.iter_mut().find(|t| t.query == anchor.query) {
+            Some(tier) => {
+                tier.targets.extend(anchor.targets.iter().copied());
+                tier.targets.sort();
+                tier.targets.dedup();
+                tier.excluded.extend(excluded);
+            }
+            None => core.tiers.push(CoreTier { query: anchor.query, caps, targets: anchor.targets.clone(), excluded }),
+        }
+    }
+
+    /// Pairs a deny assignment cuts: what it takes from the acting principal at a target leaves nothing the
+    /// query asks for.
+    fn deny_exclusions(
+        &self,
+        core: &Core,
+        query: &Query,
+        principals: &[NodeIndex],
+        skip: &[NodeIndex],
+        targets: &[NodeIndex],
+        excluded: &mut Vec<(NodeIndex, NodeIndex)>,
+    ) {
+        let graph = self.graph;
+        let members: FxHashMap<NodeIndex, &Member> = core.members.iter().map(|m| (m.node, m)).collect();
+        for t in targets {
+            if graph.denies_at(*t).is_empty() {
+                continue;
+            }
+            for p in principals {
+                if p == t || skip.contains(p) {
+                    continue;
+                }
+                let mut path: Vec<EdgeIndex> = members.get(p).map(|m| m.path.clone()).unwrap_or_default();
+                path.extend(core.edges.iter().copied());
+                let denied = graph.denied_caps(actor_of(graph, *p, &path), *t);
+                if !denied.is_empty() && path_caps(graph, query, &core.edges, denied).is_none() {
+                    excluded.push((*p, *t));
+                }
+            }
+        }
+    }
+
+    /// Pairs whose core path failed: when no other core covers them, a forward search looks for another way
+    /// and records its core for that one target.
+    fn fall_back(&mut self) {
+        let failing = std::mem::take(&mut self.failing);
+        if failing.is_empty() {
+            return;
+        }
+        let graph = self.graph;
+        let mut covered: FxHashSet<(usize, NodeIndex, NodeIndex)> = FxHashSet::default();
+        let wanted: FxHashSet<(usize, NodeIndex, NodeIndex)> = failing.iter().copied().collect();
+        let who: FxHashSet<(usize, NodeIndex)> = failing.iter().map(|(q, p, _)| (*q, *p)).collect();
+        for core in &self.cores {
+            for tier in &core.tiers {
+                let query = &self.queries[tier.query];
+                let excluded: FxHashSet<&(NodeIndex, NodeIndex)> = tier.excluded.iter().collect();
+                for p in core.principals(graph, query).filter(|p| who.contains(&(tier.query, *p))) {
+                    for t in &tier.targets {
+                        if wanted.contains(&(tier.query, p, *t)) && !excluded.contains(&(p, *t)) {
+                            covered.insert((tier.query, p, *t));
+                        }
+                    }
+                }
+            }
+        }
+        let mut todo: Vec<_> = wanted.difference(&covered).copied().collect();
+        todo.sort();
+        for (qi, p, t) in todo {
+            let query = &self.queries[qi];
+            let chain = if graph.node(t).kind.is_scope() && query.edges.contains(&EdgeKind::Contains) {
+                graph.scope_chain(t)
+            } else {
+                vec![t]
+            };
+            let eligible_ok = query.include_eligible && self.options.include_eligible;
+            let search = Search::new(graph, query, &chain, t, eligible_ok, self.removed);
+            if let Some(path) = search.forward(p) {
+                self.record_single(qi, p, t, &path);
+            }
+        }
+    }
+
+    /// Records a forward search's path for one pair as a single-target core.
+    fn record_single(&mut self, qi: usize, p: NodeIndex, t: NodeIndex, path: &[EdgeIndex]) {
+        let graph = self.graph;
+        let lead = path.iter().take_while(|e| is_membership(graph.edge(**e).2.kind)).count();
+        let (lead_edges, mut core_edges) = (path[..lead].to_vec(), path[lead..].to_vec());
+        let head = core_edges.first().map(|e| graph.edge(*e).0).unwrap_or(p);
+        let mut fanout = None;
+        if let Some(last) = core_edges.last().copied() {
+            let (from, _, w) = graph.edge(last);
+            if graph.node(from).kind.is_hub() {
+                fanout = Some((w.kind, w.flags));
+                core_edges.pop();
+            }
+        }
+        let landing = match (fanout, core_edges.last()) {
+            (Some(_), Some(e)) => graph.edge(*e).1,
+            (None, Some(e)) => graph.edge(*e).1,
+            _ => t,
+        };
+        let query = &self.queries[qi];
+        let denied =
+            if graph.node(t).kind.is_scope() { graph.denied_caps(actor_of(graph, p, path), t) } else { Caps::EMPTY };
+        let caps = path_caps(graph, query, path, denied).unwrap_or(Caps::EMPTY);
+        let key = (self.profile_of[qi], head, core_edges.clone(), landing, fanout, Some((qi, t)));
+        let ci = match self.index.get(&key) {
+            Some(ci) => *ci,
+            None => {
+                // Its principals are exactly the pairs recorded here: the head only if its own pair is.
+                let head_is_source = query.sources.contains(&graph.node(head).kind);
+                let excluded = if head_is_source && head != t { vec![(head, t)] } else { Vec::new() };
+                self.cores.push(Core {
+                    head,
+                    edges: core_edges,
+                    landing,
+                    fanout,
+                    members: Vec::new(),
+                    tiers: vec![CoreTier { query: qi, caps, targets: vec![t], excluded }],
+                    single: true,
+                });
+                self.index.insert(key, self.cores.len() - 1);
+                self.cores.len() - 1
+            }
+        };
+        let core = &mut self.cores[ci];
+        if p == head {
+            core.tiers[0].excluded.clear();
+        } else if !core.members.iter().any(|m| m.node == p) {
+            core.members.push(Member { node: p, path: lead_edges });
+        }
+    }
+}
+
+/// The anchors of one query.
+fn anchors(
+    graph: &PrivilegeGraph,
+    removed: &EdgeMask,
+    qi: usize,
+    q: &Query,
+    profile: &Profile,
+    below: &mut FxHashMap<(NodeIndex, Vec<NodeKind>), Vec<NodeIndex>>,
+    out: &mut Vec<Anchor>,
+) {
+    let g = &graph.graph;
+    let no_via = profile.via.is_empty();
+    let scope_kinds: Vec<NodeKind> = q.targets.iter().copied().filter(|k| k.is_scope()).collect();
+    if !scope_kinds.is_empty() {
+        let follow = q.edges.contains(&EdgeKind::Contains);
+        for e in g.edge_references() {
+            let w = e.weight();
+            if w.kind != EdgeKind::HasRole
+                || !q.edges.contains(&EdgeKind::HasRole)
+                || (!profile.eligible_ok && w.flags & ELIGIBLE != 0)
+                || !caps_answer(q, w.caps)
+                || removed.contains(e.id())
+            {
+                continue;
+            }
+            let targets = below
+                .entry((e.target(), scope_kinds.clone()))
+                .or_insert_with(|| scopes_below(graph, e.target(), &scope_kinds, follow))
+                .clone();
+            if targets.is_empty() {
+                continue;
+            }
+            out.push(Anchor {
+                query: qi,
+                final_edge: Some(e.id()),
+                start: e.source(),
+                landing: e.target(),
+                fanout: None,
+                targets,
+                via0: no_via || profile.is_via(w.kind),
+                flags: w.flags,
+            });
+        }
+    }
+    let mut hubs: FxHashMap<(NodeIndex, EdgeKind, u8), Vec<NodeIndex>> = FxHashMap::default();
+    for kind in q.targets.iter().filter(|k| !k.is_scope()) {
+        for t in graph.nodes_of_kind(*kind) {
+            for e in g.edges_directed(t, Direction::Incoming) {
+                let w = e.weight();
+                if !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(e.id()) {
+                    continue;
+                }
+                if g[e.source()].kind.is_hub() {
+                    hubs.entry((e.source(), w.kind, w.flags)).or_default().push(t);
+                    continue;
+                }
+                out.push(Anchor {
+                    query: qi,
+                    final_edge: Some(e.id()),
+                    start: e.source(),
+                    landing: t,
+                    fanout: None,
+                    targets: vec![t],
+                    via0: no_via || profile.is_via(w.kind),
+                    flags: w.flags,
+                });
+            }
+        }
+    }
+    let mut hubs: Vec<_> = hubs.into_iter().collect();
+    hubs.sort();
+    for ((hub, kind, flags), mut targets) in hubs {
+        targets.sort();
+        targets.dedup();
+        out.push(Anchor {
+            query: qi,
+            final_edge: None,
+            start: hub,
+            landing: hub,
+            fanout: Some((kind, flags)),
+            targets,
+            via0: no_via || profile.is_via(kind),
+            flags,
+        });
+    }
+}
+
+/// The anchors of every query.
+pub(crate) fn all_anchors(
+    graph: &PrivilegeGraph,
+    queries: &[Query],
+    profiles: &[Profile],
+    removed: &EdgeMask,
+) -> Vec<Anchor> {
+    let mut out = Vec::new();
+    let mut below = FxHashMap::default();
+    for (qi, q) in queries.iter().enumerate() {
+        anchors(graph, removed, qi, q, &profiles[qi], &mut below, &mut out);
+    }
+    out
+}
+
+/// The scopes of the given kinds at and below `scope` (only `scope` itself when `follow` is false).
+fn scopes_below(graph: &PrivilegeGraph, scope: NodeIndex, kinds: &[NodeKind], follow: bool) -> Vec<NodeIndex> {
+    let g = &graph.graph;
+    let deepest = kinds.iter().filter_map(|k| k.scope_level()).max().unwrap_or(0);
+    let mut out = Vec::new();
+    let mut stack = vec![scope];
+    let mut seen = FxHashSet::default();
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        if kinds.contains(&g[n].kind) {
+            out.push(n);
+        }
+        if !follow {
+            break;
+        }
+        for e in g.edges_directed(n, Direction::Outgoing) {
+            if e.weight().kind == EdgeKind::Contains && g[e.target()].kind.scope_level().is_some_and(|l| l <= deepest) {
+                stack.push(e.target());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
+/// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
+fn reverse_tree(
+    graph: &PrivilegeGraph,
+    profile: &Profile,
+    removed: &EdgeMask,
+    start: NodeIndex,
+    via0: bool,
+    flags: u8,
+) -> Vec<Settled> {
+    let g = &graph.graph;
+    type State = (NodeIndex, bool);
+    let mut best: FxHashMap<State, (Cost, u32, Option<EdgeIndex>)> = FxHashMap::default();
+    let mut settled: FxHashMap<State, u32> = FxHashMap::default();
+    let mut heap = BinaryHeap::new();
+    let init = Cost::default().step(flags);
+    best.insert((start, via0), (init, u32::MAX, None));
+    heap.push(Reverse((init, (start, via0))));
+    let mut out: Vec<Settled> = Vec::new();
+    while let Some(Reverse((cost, state))) = heap.pop() {
+        if settled.contains_key(&state) || best.get(&state).is_some_and(|(c, _, _)| *c < cost) {
+            continue;
+        }
+        let (_, parent, edge) = best[&state];
+        let i = out.len() as u32;
+        let head = match edge {
+            Some(e) if is_membership(g[e].kind) => out[parent as usize].head,
+            _ => i,
+        };
+        out.push(Settled { node: state.0, via: state.1, cost, parent, edge, head });
+        settled.insert(state, i);
+        for e in g.edges_directed(state.0, Direction::Incoming) {
+            let w = e.weight();
+            if !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(e.id()) {
+                continue;
+            }
+            let next = (e.source(), state.1 || profile.is_via(w.kind));
+            if settled.contains_key(&next) {
+                continue;
+            }
+            let c = cost.step(w.flags);
+            if best.get(&next).is_none_or(|(old, _, _)| c < *old) {
+                best.insert(next, (c, i, Some(e.id())));
+                heap.push(Reverse((c, next)));
+            }
+        }
+    }
+    out
+}
+
+/// The edges from state `i` to the root of the tree.
+fn path_to_root(tree: &[Settled], mut i: u32) -> Vec<EdgeIndex> {
+    let mut out = Vec::new();
+    while let Some(e) = tree[i as usize].edge {
+        out.push(e);
+        i = tree[i as usize].parent;
+    }
+    out
+}
+
+/// The membership edges from state `m` up to its head `h`.
+fn membership_path(tree: &[Settled], mut m: u32, h: u32) -> Vec<EdgeIndex> {
+    let mut out = Vec::new();
+    while m != h {
+        let Some(e) = tree[m as usize].edge else { break };
+        out.push(e);
+        m = tree[m as usize].parent;
+    }
+    out
+}

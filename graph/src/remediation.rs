@@ -1,0 +1,352 @@
+//! What to change to cut a path, with the command: one function per kind of grant a path rests on. Every
+//! command is built by [`crate::shell`].
+
+use petgraph::graph::{EdgeIndex, NodeIndex};
+
+use crate::findings::Remediation;
+use crate::graph::{EdgeNote, PrivilegeGraph};
+use crate::model::{EdgeKind, NodeKind};
+use crate::shell::{self, Chain, Command, Malformed};
+
+/// Path segment of role assignment ids.
+const ROLE_ASSIGNMENTS: &str = "/providers/Microsoft.Authorization/roleAssignments/";
+
+/// A change that removes a grant paths rest on: what `choke_points` rank and plans apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fix {
+    /// Stable id of what is removed (`role-assignment:<id>`, `member:<group>/<member>`, …).
+    pub key: String,
+    /// What the grant is, in a few words.
+    pub what: String,
+    /// The change, with its command when one can be built.
+    pub remediation: Remediation,
+}
+
+/// The least-collateral cut for a pair's path: a membership of the source when the power comes through a
+/// group (only the source loses it), otherwise the cut of the path's core.
+pub(crate) fn remediation(
+    graph: &PrivilegeGraph,
+    source: NodeIndex,
+    path: &[EdgeIndex],
+    inherited: bool,
+) -> Remediation {
+    if graph.edge(path[0]).2.kind == EdgeKind::MemberOf {
+        return fix_of(graph, path[0]).remediation;
+    }
+    core_fix(graph, source, path, inherited).1
+}
+
+/// The least-collateral cut for a core (`path`, its principal `source` first) and the edge it removes: the
+/// ownership, binding or federated credential that starts an escalation before the role it leads to; the
+/// ASO identity's role rescoped to what its namespace owns; else the grant.
+pub(crate) fn core_fix(
+    graph: &PrivilegeGraph,
+    source: NodeIndex,
+    path: &[EdgeIndex],
+    broad: bool,
+) -> (EdgeIndex, Remediation) {
+    if matches!(graph.edge(path[0]).2.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember) {
+        return (path[0], fix_of(graph, path[0]).remediation);
+    }
+    let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole).copied();
+    let aso = path.iter().find(|e| graph.edge(**e).2.kind == EdgeKind::AsoActsAs);
+    if let (Some(aso), Some(role_edge)) = (aso, role_edge) {
+        return (role_edge, aso_remediation(graph, *aso, role_edge));
+    }
+    if let Some(e) = path.iter().take(3).find(|e| binding_of(graph, **e).is_some()) {
+        let r = fix_of(graph, *e).remediation;
+        let src = graph.node_ref(source);
+        return (
+            *e,
+            Remediation {
+                summary: r.summary.replacen("Remove the subject", &format!("Remove {}", src.display_name), 1),
+                ..r
+            },
+        );
+    }
+    let Some(role_edge) = role_edge else {
+        if matches!(graph.edge(path[0]).2.kind, EdgeKind::FederatedTrust | EdgeKind::IdentityBinding) {
+            return (path[0], fix_of(graph, path[0]).remediation);
+        }
+        let on_assignment = path.iter().find(|e| assignment_of(graph, **e).is_some()).copied();
+        let e = on_assignment.unwrap_or(path[0]);
+        return (e, fix_of(graph, e).remediation);
+    };
+    (role_edge, grant_remediation(graph, role_edge, broad))
+}
+
+/// The fix that removes one edge.
+pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
+    let (from, to, w) = graph.edge(e);
+    let (a, b) = (graph.node_ref(from), graph.node_ref(to));
+    match w.kind {
+        EdgeKind::MemberOf => Fix {
+            key: format!("member:{}/{}", b.id, a.id),
+            what: format!("membership of {} in group {}", a.display_name, b.display_name),
+            remediation: shell::remediation(
+                format!(
+                    "Remove {} from group {} (only this member and what it holds lose the path), or narrow the group's role assignment",
+                    a.display_name, b.display_name
+                ),
+                shell::group_member_remove(&b.id, &a.id),
+            ),
+        },
+        EdgeKind::HasRole => {
+            let g = &graph.grants[w.evidence as usize];
+            let pim = if g.eligible { " (PIM eligible)" } else { "" };
+            Fix {
+                key: format!("role-assignment:{}", g.assignment_id.to_ascii_lowercase()),
+                what: format!("{}{pim} of {} at {}", g.role_name, a.display_name, b.display_name),
+                remediation: grant_remediation(graph, e, false),
+            }
+        }
+        EdgeKind::CanAddCredential | EdgeKind::CanAddMember => {
+            let note = &graph.notes[w.evidence as usize];
+            let (object, owner) =
+                (note.evidence.first().cloned().unwrap_or_default(), note.evidence.get(1).cloned().unwrap_or_default());
+            Fix {
+                key: format!("owner:{object}/{owner}"),
+                what: format!("{} as an owner of {}", a.display_name, b.display_name),
+                remediation: owner_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
+            }
+        }
+        EdgeKind::FederatedTrust | EdgeKind::IdentityBinding => {
+            let note = &graph.notes[w.evidence as usize];
+            let id = note.evidence.first().cloned().unwrap_or_default();
+            let what = if w.kind == EdgeKind::FederatedTrust { "federated-credential" } else { "identity-binding" };
+            Fix {
+                key: format!("{what}:{}", id.to_ascii_lowercase()),
+                what: format!("{} trusted by {}", a.display_name, b.display_name),
+                remediation: trust_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
+            }
+        }
+        _ => {
+            if let Some((binding, role)) = binding_of(graph, e) {
+                let cluster = [&a.id, &b.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c.to_string()));
+                return Fix {
+                    key: format!("binding:{}/{binding}/{}", cluster.unwrap_or_default(), a.id),
+                    what: format!("{} in {binding} ({role})", a.display_name),
+                    remediation: shell::remediation(
+                        format!("Remove the subject {} from {binding} ({role}), or narrow that role", a.display_name),
+                        edit_binding(&binding),
+                    ),
+                };
+            }
+            if let Some(id) = assignment_of(graph, e) {
+                let note = &graph.notes[w.evidence as usize];
+                return Fix {
+                    key: format!("role-assignment:{}", id.to_ascii_lowercase()),
+                    what: format!("the role assignment behind: {}", note.label),
+                    remediation: assignment_remediation(graph, &id, note, &a.id),
+                };
+            }
+            let note = derived_note(graph, e);
+            Fix {
+                key: format!("edge:{}:{}:{}", w.kind.as_str(), a.id, b.id),
+                what: note.map(|n| n.label.clone()).unwrap_or_else(|| w.kind.as_str().to_string()),
+                remediation: note.map(review).unwrap_or_else(|| Remediation { summary: "Review this step".into(), command: None }),
+            }
+        }
+    }
+}
+
+/// A step with no command of its own: say what it rests on.
+fn review(note: &EdgeNote) -> Remediation {
+    Remediation { summary: format!("Remove what this step rests on: {}", note.detail), command: None }
+}
+
+/// The binding (`RoleBinding <ns>/<name>` or `ClusterRoleBinding <name>`) and role a Kubernetes edge rests on.
+fn binding_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<(String, String)> {
+    let note = derived_note(graph, e)?;
+    let b = note.evidence.first()?;
+    (b.starts_with("RoleBinding ") || b.starts_with("ClusterRoleBinding "))
+        .then(|| (b.clone(), note.evidence.get(1).cloned().unwrap_or_default()))
+}
+
+/// The role assignment (or PIM eligibility) a derived edge rests on: federated-credential control, AKS admin,
+/// run command.
+fn assignment_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<String> {
+    let note = derived_note(graph, e)?;
+    note.evidence
+        .first()
+        .filter(|id| id.to_ascii_lowercase().contains("/providers/microsoft.authorization/role"))
+        .cloned()
+}
+
+/// Removing the assignment a derived edge rests on.
+fn assignment_remediation(graph: &PrivilegeGraph, id: &str, note: &EdgeNote, holder: &str) -> Remediation {
+    let grant = graph.grants.iter().position(|g| g.assignment_id.eq_ignore_ascii_case(id));
+    if let Some(g) = grant.filter(|g| graph.grants[*g].eligible) {
+        let g = &graph.grants[g];
+        return shell::remediation(
+            format!("Remove the PIM eligibility behind this step: {}", note.detail),
+            shell::pim_eligibility_remove(&g.scope, holder, &g.role_definition_id),
+        );
+    }
+    if id.contains(ROLE_ASSIGNMENTS) {
+        return shell::remediation(
+            format!("Remove or narrow the role assignment behind this step: {} ({id})", note.detail),
+            shell::role_assignment_delete(id),
+        );
+    }
+    review(note)
+}
+
+/// Through ASO, the least-collateral cut is the one ASO's security guidance asks for: scope the namespace's
+/// identity to the resource groups its ASO resources own.
+fn aso_remediation(graph: &PrivilegeGraph, aso: EdgeIndex, role_edge: EdgeIndex) -> Remediation {
+    let (aso_ns, identity, _) = graph.edge(aso);
+    let g = &graph.grants[graph.edge(role_edge).2.evidence as usize];
+    let identity = graph.node_ref(identity);
+    let rgs = graph.aso_owned_resource_groups.get(&aso_ns).cloned().unwrap_or_default();
+    let ns = graph.node_ref(aso_ns).display_name;
+    let role = crate::rbac::role_definition_guid(&g.role_definition_id);
+    if rgs.is_empty() {
+        let summary = format!(
+            "Scope {} ({} at {}) to the resource groups {ns} manages, not {}",
+            identity.display_name, g.role_name, g.scope, g.scope
+        );
+        return Remediation { summary, command: None };
+    }
+    let summary = format!(
+        "Scope {} ({} at {}) to the resource groups {ns}'s ASO resources own: {}",
+        identity.display_name,
+        g.role_name,
+        g.scope,
+        rgs.join(", ")
+    );
+    shell::remediation(summary, aso_rescope(&identity.id, &role, &rgs, &g.assignment_id))
+}
+
+/// Removing (or narrowing) a role grant; `broad` when the power is reported at scopes below the grant's.
+fn grant_remediation(graph: &PrivilegeGraph, role_edge: EdgeIndex, broad: bool) -> Remediation {
+    let (holder, _, w) = graph.edge(role_edge);
+    let g = &graph.grants[w.evidence as usize];
+    let holder = graph.node_ref(holder);
+    let scope_note = if broad { " (it is inherited below: move it down to the scopes actually needed)" } else { "" };
+    if g.eligible {
+        return shell::remediation(
+            format!(
+                "Remove the PIM eligibility of {} at {} for {}{scope_note}",
+                g.role_name, g.scope, holder.display_name
+            ),
+            shell::pim_eligibility_remove(&g.scope, &holder.id, &g.role_definition_id),
+        );
+    }
+    let what = if g.delegation.is_some() {
+        format!("Narrow the condition of the {} assignment of {} at {} so it cannot grant these roles, or remove it{scope_note}", g.role_name, holder.display_name, g.scope)
+    } else {
+        format!(
+            "Remove the {} assignment of {} at {}, or replace it with a narrower role or scope{scope_note}",
+            g.role_name, holder.display_name, g.scope
+        )
+    };
+    shell::remediation(what, shell::role_assignment_delete(&g.assignment_id))
+}
+
+/// ASO's least-collateral cut: assign the identity's role on each resource group its namespace's ASO
+/// resources own, then delete the broad assignment.
+fn aso_rescope(identity: &str, role: &str, rgs: &[String], assignment: &str) -> Result<Chain, Malformed> {
+    let (identity, role) = (shell::guid("identity principal id", identity)?, shell::guid("role definition", role)?);
+    let creates = rgs.iter().map(|rg| {
+        Command::new("az")
+            .args(["role", "assignment", "create"])
+            .opt("--assignee-object-id", identity)
+            .opt("--assignee-principal-type", "ServicePrincipal")
+            .opt("--role", role)
+            .opt("--scope", rg)
+    });
+    let delete = shell::role_assignment_delete(assignment)?;
+    Ok(Chain::of(creates.chain([delete])).expect("the delete is always there"))
+}
+
+/// `kubectl edit` of the binding named in a note's evidence (`RoleBinding <ns>/<name>` or
+/// `ClusterRoleBinding <name>`).
+fn edit_binding(binding: &str) -> Result<Command, Malformed> {
+    let kubectl = Command::new("kubectl");
+    if let Some(rest) = binding.strip_prefix("RoleBinding ") {
+        let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
+        return Ok(kubectl
+            .opt("-n", shell::namespace(ns)?)
+            .args(["edit", "rolebinding"])
+            .arg(shell::rbac_name("RoleBinding name", name)?));
+    }
+    let name = binding.strip_prefix("ClusterRoleBinding ").unwrap_or(binding);
+    Ok(kubectl.args(["edit", "clusterrolebinding"]).arg(shell::rbac_name("ClusterRoleBinding name", name)?))
+}
+
+/// The cut for a path that starts with ownership of an application, service principal or group: take the
+/// owner off it (the owned object keeps its roles, which others may need).
+fn owner_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
+    let (from, to, w) = graph.edge(*path.first()?);
+    if !matches!(w.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember) {
+        return None;
+    }
+    let note = derived_note(graph, path[0])?;
+    let (object, owner) = (note.evidence.first()?, note.evidence.get(1)?);
+    let (who, target) = (graph.node_ref(from), graph.node_ref(to));
+    let collection = match graph.find(object).map(|n| graph.node(n).kind) {
+        Some(NodeKind::Group) => shell::OwnedObject::Group,
+        Some(NodeKind::Application) => shell::OwnedObject::Application,
+        _ => shell::OwnedObject::ServicePrincipal,
+    };
+    let what = match collection {
+        shell::OwnedObject::Application => format!("the application of {}", target.display_name),
+        shell::OwnedObject::ServicePrincipal => format!("service principal {}", target.display_name),
+        shell::OwnedObject::Group => format!("group {}", target.display_name),
+    };
+    Some(shell::remediation(
+        format!("Remove {} as an owner of {what} (owners can act with everything it holds)", who.display_name),
+        shell::owner_remove(collection, object, owner),
+    ))
+}
+
+/// The explanation of a derived edge (every kind but memberships, role grants and the scope tree, whose
+/// evidence lives elsewhere).
+pub(crate) fn derived_note(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<&EdgeNote> {
+    let w = graph.edge(e).2;
+    (!matches!(w.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains))
+        .then(|| &graph.notes[w.evidence as usize])
+}
+
+/// The cut for a path that starts by exchanging a token: delete the federated credential (ARM) or the AKS
+/// identity binding that lets it in.
+fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remediation> {
+    let (from, to, w) = graph.edge(*path.first()?);
+    let note = derived_note(graph, *path.first()?)?;
+    let id = note.evidence.first()?;
+    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);
+    match (w.kind, segments.as_slice()) {
+        (EdgeKind::FederatedTrust, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
+            Some(shell::remediation(
+                format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
+                shell::guid("subscription id", sub).map(|sub| {
+                    Command::new("az")
+                        .args(["identity", "federated-credential", "delete"])
+                        .opt("--subscription", sub)
+                        .opt("--resource-group", rg)
+                        .opt("--identity-name", mi)
+                        .opt("--name", name)
+                }),
+            ))
+        }
+        (EdgeKind::IdentityBinding, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, cluster, _, name]) => {
+            Some(shell::remediation(
+                format!(
+                    "Narrow the Kubernetes role that lets {who} use-managed-identity {identity} ({}), or delete identity binding {name} if no workload of {cluster} needs it",
+                    note.evidence.get(1).cloned().unwrap_or_default()
+                ),
+                shell::guid("subscription id", sub).map(|sub| {
+                    Command::new("az")
+                        .args(["aks", "identity-binding", "delete"])
+                        .opt("--subscription", sub)
+                        .opt("--resource-group", rg)
+                        .opt("--cluster-name", cluster)
+                        .opt("--name", name)
+                }),
+            ))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,245 @@
+//! Turns cores, exposure, choke points and the plan into the report's findings, tiers and choke points.
+
+use std::collections::BTreeMap;
+
+use petgraph::graph::NodeIndex;
+use rustc_hash::FxHashMap;
+
+use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
+use crate::cores::{Core, Cores};
+use crate::engine::hop;
+use crate::findings::{fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, Plan, Reach, Tier, TierHit};
+use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
+use crate::query::Query;
+use crate::remediation::{core_fix, fix_of};
+
+/// How many members or targets a finding names (the rest are counted, and listed in `ids`).
+const SAMPLE: usize = 5;
+
+/// The report's findings, sorted: escalations first, then severity, principals reached, id.
+/// Also gives each core's finding id, by core index.
+pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> (Vec<Finding>, Vec<String>) {
+    let mut out: Vec<Finding> = cores.cores.iter().map(|c| finding(graph, queries, c)).collect();
+    let ids: Vec<String> = out.iter().map(|f| f.id.clone()).collect();
+    out.retain(|f| !f.tiers.is_empty());
+    // Cores found for single pairs can repeat a core found by the shared search: merge by id.
+    let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    for f in out.drain(..) {
+        match index.get(&f.id) {
+            Some(i) => merge(&mut merged[*i], f),
+            None => {
+                index.insert(f.id.clone(), merged.len());
+                merged.push(f);
+            }
+        }
+    }
+    merged.sort_by(|a, b| {
+        a.reach
+            .cmp(&b.reach)
+            .then(b.severity.cmp(&a.severity))
+            .then(b.members.count.cmp(&a.members.count))
+            .then(a.id.cmp(&b.id))
+    });
+    (merged, ids)
+}
+
+/// Adds another finding's tiers (same core, found again) to `into`.
+fn merge(into: &mut Finding, other: Finding) {
+    for t in other.tiers {
+        match into.tiers.iter_mut().find(|x| x.query_id == t.query_id) {
+            Some(x) => {
+                x.excluded.extend(t.excluded);
+                union(&mut x.targets, t.targets);
+            }
+            None => into.tiers.push(t),
+        }
+    }
+    union(&mut into.members, other.members);
+}
+
+/// Adds `other`'s ids to `into`, recounting.
+fn union(into: &mut Affected, other: Affected) {
+    for (kind, ids) in other.ids {
+        let mine = into.ids.entry(kind).or_default();
+        mine.extend(ids);
+        mine.sort();
+        mine.dedup();
+    }
+    into.by_kind = into.ids.iter().map(|(k, v)| (*k, v.len())).collect();
+    into.count = into.by_kind.values().sum();
+}
+
+fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
+    let hops: Vec<_> = core.edges.iter().map(|e| hop(graph, *e)).collect();
+    let flags = core.edges.iter().fold(core.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags);
+    let broad = core.tiers.iter().any(|t| t.targets.iter().any(|x| *x != core.landing));
+    let (fix_edge, remediation) = if core.edges.is_empty() {
+        (None, crate::findings::Remediation { summary: "Review the path".into(), command: None })
+    } else {
+        let (e, r) = core_fix(graph, core.head, &core.edges, broad);
+        (Some(e), r)
+    };
+    let fix = fix_edge.map(|e| fix_of(graph, e).key).unwrap_or_default();
+    let mut keys: Vec<String> = vec!["core".into(), graph.node_ref(core.head).id];
+    keys.extend(core.edges.iter().map(|e| fix_of(graph, *e).key));
+    keys.push(graph.node_ref(core.landing).id);
+    if let Some((kind, _)) = core.fanout {
+        keys.push(kind.as_str().to_string());
+    }
+    let mut tiers: Vec<TierHit> = core
+        .tiers
+        .iter()
+        .map(|t| {
+            let q = &queries[t.query];
+            TierHit {
+                query_id: q.id.clone(),
+                capabilities: if q.capabilities.is_empty() {
+                    t.caps.headline().names()
+                } else {
+                    crate::rbac::Caps(t.caps.0 & q.capabilities.0).names()
+                },
+                targets: affected(graph, t.targets.iter().copied()),
+                principals: core.principals(graph, q).count(),
+                excluded: t.excluded.iter().map(|(p, x)| [graph.node_ref(*p).id, graph.node_ref(*x).id]).collect(),
+            }
+        })
+        .collect();
+    tiers.sort_by(|a, b| {
+        let sev = |id: &str| queries.iter().find(|q| q.id == id).map(|q| q.severity);
+        sev(&b.query_id).cmp(&sev(&a.query_id)).then(a.query_id.cmp(&b.query_id))
+    });
+    if core.single {
+        keys.push("pair".into());
+        keys.extend(
+            tiers
+                .iter()
+                .map(|t| format!("{}>{}", t.query_id, t.targets.all_ids().cloned().collect::<Vec<_>>().join(","))),
+        );
+    }
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Finding {
+        id: fingerprint(&key_refs),
+        reach: if core.is_standing(graph) { Reach::Standing } else { Reach::Escalation },
+        severity: core.tiers.iter().map(|t| queries[t.query].severity).max().unwrap_or(crate::model::Severity::Info),
+        principal: graph.node_ref(core.head),
+        scope: graph.node_ref(core.landing),
+        hops,
+        eligible: flags & ELIGIBLE != 0,
+        conditional: flags & CONDITIONAL != 0,
+        members: affected(graph, core.members.iter().map(|m| m.node)),
+        tiers,
+        fix,
+        remediation,
+    }
+}
+
+/// A set of nodes as the report shows it.
+fn affected(graph: &PrivilegeGraph, nodes: impl Iterator<Item = NodeIndex>) -> Affected {
+    let mut refs: Vec<_> = nodes.map(|n| graph.node_ref(n)).collect();
+    refs.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.id.cmp(&b.id)));
+    refs.dedup();
+    let mut ids: BTreeMap<_, Vec<String>> = BTreeMap::new();
+    for r in &refs {
+        ids.entry(r.kind).or_default().push(r.id.clone());
+    }
+    Affected {
+        count: refs.len(),
+        by_kind: ids.iter().map(|(k, v)| (*k, v.len())).collect(),
+        ids,
+        sample: refs.into_iter().take(SAMPLE).collect(),
+    }
+}
+
+/// Per tier: exposure before and after the plan.
+pub(crate) fn tiers(
+    graph: &PrivilegeGraph,
+    queries: &[Query],
+    cores: &Cores,
+    before: &[TierReach],
+    plan: &PlanResult,
+    after: &[TierReach],
+) -> Vec<Tier> {
+    queries
+        .iter()
+        .enumerate()
+        .map(|(qi, q)| {
+            let pop = population(graph, q);
+            let count = |cs: &Cores, standing: bool| {
+                cs.cores
+                    .iter()
+                    .filter(|c| c.tiers.iter().any(|t| t.query == qi) && c.is_standing(graph) == standing)
+                    .count()
+            };
+            Tier {
+                query_id: q.id.clone(),
+                title: q.title.clone(),
+                severity: q.severity,
+                escalation_findings: count(cores, false),
+                standing_findings: count(cores, true),
+                pairs: before[qi].pairs,
+                exposure: exposure(graph, &before[qi], &pop),
+                after_plan: exposure(graph, &after[qi], &pop),
+                escalations_after_plan: count(&plan.after, false),
+            }
+        })
+        .collect()
+}
+
+fn exposure(graph: &PrivilegeGraph, reach: &TierReach, population: &[(crate::model::NodeKind, usize)]) -> Exposure {
+    let mut by_kind: BTreeMap<_, [usize; 2]> = population.iter().map(|(k, n)| (*k, [0, *n])).collect();
+    for p in reach.principals.keys() {
+        by_kind.entry(graph.node(*p).kind).or_insert([0, 0])[0] += 1;
+    }
+    let standing = reach.principals.values().filter(|s| **s).count();
+    Exposure {
+        principals: reach.principals.len(),
+        standing,
+        escalation: reach.principals.len() - standing,
+        population: population.iter().map(|(_, n)| n).sum(),
+        by_kind,
+    }
+}
+
+/// Choke points as the report shows them, with the findings (ids) that rest on each.
+pub(crate) fn choke_points(queries: &[Query], chokes: &[Choke], core_ids: &[String]) -> Vec<ChokePoint> {
+    chokes
+        .iter()
+        .map(|c| {
+            let mut tiers: Vec<ChokeTier> = c
+                .tiers
+                .iter()
+                .map(|(qi, (cut, pairs))| ChokeTier {
+                    query_id: queries[*qi].id.clone(),
+                    principals_cut: *cut,
+                    pairs: *pairs,
+                })
+                .collect();
+            tiers.sort_by(|a, b| b.principals_cut.cmp(&a.principals_cut).then(a.query_id.cmp(&b.query_id)));
+            let mut findings: Vec<String> = c.cores.iter().filter_map(|ci| core_ids.get(*ci).cloned()).collect();
+            findings.sort();
+            findings.dedup();
+            ChokePoint {
+                id: c.fix.key.clone(),
+                reach: if c.standing { Reach::Standing } else { Reach::Escalation },
+                what: c.fix.what.clone(),
+                principals_cut: c.principals_cut(),
+                collateral: c.collateral,
+                tiers,
+                findings,
+                remediation: c.fix.remediation.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The plan as the report shows it.
+pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult) -> Plan {
+    let remaining: Vec<String> = findings(graph, queries, &plan.after)
+        .0
+        .into_iter()
+        .filter(|f| f.reach == Reach::Escalation)
+        .map(|f| f.id)
+        .collect();
+    Plan { steps: plan.steps.iter().map(|f| f.key.clone()).collect(), verified: remaining.is_empty(), remaining }
+}
