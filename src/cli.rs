@@ -54,7 +54,8 @@ pub enum Command {
         #[command(flatten)]
         analyze: AnalyzeArgs,
     },
-    /// Show how one identity can reach a scope or another identity.
+    /// Show the strongest power one identity reaches at a scope (or how it reaches another identity), and the
+    /// best path to it.
     Paths {
         /// Snapshot to search.
         snapshot: PathBuf,
@@ -64,13 +65,14 @@ pub enum Command {
         /// Where the path ends: an ARM scope id (subscription, management group…), object id, or display name.
         #[arg(long)]
         to: String,
-        /// Only count role assignments that confer this capability (e.g. assign-roles, write-everything).
+        /// Only count role assignments that confer this capability (e.g. assign-roles, write-everything), and
+        /// take the cheapest such path instead of the strongest power.
         #[arg(long)]
         capability: Vec<String>,
         /// Ignore PIM-eligible assignments.
         #[arg(long)]
         no_eligible: bool,
-        /// Output format.
+        /// Output format: table (text), json, or dot (a Graphviz drawing of the path); sarif is refused.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },

@@ -3,6 +3,7 @@
 //! text through [`text::visible`], so nothing from the tenant reaches a terminal as a control sequence.
 
 mod dot;
+mod path_dot;
 mod plain;
 pub mod sarif;
 mod table;
