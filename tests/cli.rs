@@ -313,6 +313,11 @@ fn custom_cloud_scan_with_env_tokens_never_leaks_them() {
     let out = azpath()
         .args(["-vvv", "scan", "--cloud", "custom", "--arm-url", &server.arm_url(), "--graph-url", &server.graph_url()])
         .args(["--format", "json", "--snapshot", snap.to_str().unwrap()])
+        // `scan --mock` also reads the tenant's cluster; here it comes from its dump.
+        .args([
+            "--kube-dump",
+            concat!("aks-shop-prod=", env!("CARGO_MANIFEST_DIR"), "/mocks/tenants/demo/kube/aks-shop-prod.json"),
+        ])
         .env("AZPATH_ARM_TOKEN", arm_token)
         .env("AZPATH_GRAPH_TOKEN", graph_token)
         .output()

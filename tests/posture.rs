@@ -76,7 +76,8 @@ fn demo_tenant() {
         assert!(has(&found, "AZP-AZ-001", assignment), "{found:#?}");
         let f = found.iter().find(|f| f.check_id == "AZP-AZ-001").unwrap();
         assert!(f.remediation.command.as_deref().unwrap().starts_with("az ad group member remove --group 3cfe679f"));
-        // No cluster; its 365-day client secrets are not long-lived.
+        // Its cluster has local accounts off, a workload-identity ASO credential and no cluster-admin binding;
+        // its 365-day client secrets are not long-lived.
         for none in ["AZP-AKS-001", "AZP-ASO-001", "AZP-K8S-001", "AZP-ENTRA-001", "AZP-AZ-002"] {
             assert_eq!(count(&found, none), 0, "{none}");
         }

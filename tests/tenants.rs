@@ -162,3 +162,54 @@ async fn twenty_percent_throttling_changes_nothing_and_no_retry_is_early() {
         assert_eq!(keys(&report(&snap)), keys(&offline), "{name}: throttling changed the findings");
     }
 }
+
+/// The README's demo shows each kind of path azpath is for, each through the mechanism it is there to show
+/// (`expected.toml` names pairs, not the steps between them): a standing role assignment, an Entra escalation
+/// (owning a pipeline's application), a namespace editor reaching subscription Contributor through ASO, a
+/// pod creator through a federated service account, and a pipeline that may write federated credentials.
+#[test]
+fn demo_paths_go_through_the_mechanism_each_case_shows() {
+    use azpath_graph::model::EdgeKind::{self, *};
+    const CLUSTER: &str = "/subscriptions/e7b444b7-311c-4d37-a20b-4a7acad84362/resourcegroups/rg-shop-aks/providers/microsoft.containerservice/managedclusters/aks-shop-prod/k8s";
+    const ONLINE: &str = "/subscriptions/e7b444b7-311c-4d37-a20b-4a7acad84362";
+    const PLATFORM: &str = "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8";
+    const CORP: &str = "/subscriptions/3b23c825-87a7-4b11-b100-949a5da1210c";
+    let rep = report(&MockTenant::bundled("demo").unwrap().to_snapshot());
+    let edges = |query: &str, source: &str, target: &str| -> Vec<EdgeKind> {
+        let f = rep
+            .findings
+            .iter()
+            .find(|f| f.query_id == query && f.source.id == source && f.target.id.eq_ignore_ascii_case(target))
+            .unwrap_or_else(|| panic!("demo: no {query} finding {source} → {target}"));
+        f.hops.iter().map(|h| h.edge).collect()
+    };
+    // Pradeep Gupta: User Access Administrator at `/`, nothing but the assignment and the scope tree.
+    let standing = edges("owner-equivalent-on-subscription", "7f9343ba-47d8-4534-89d6-154335e04547", PLATFORM);
+    assert!(standing.iter().all(|e| matches!(e, HasRole | Contains)), "{standing:?}");
+    // Diego Siciliani owns terraform-landingzones' application.
+    let entra = edges("owner-equivalent-on-subscription", "52e0f4c3-7b34-4fd8-8874-ae3821264610", CORP);
+    assert_eq!(entra[0], CanAddCredential, "{entra:?}");
+    // Shop DevOps' Kubernetes group edits ASO resources and Secrets in shop-infra: it uses the namespace's ASO
+    // credential, or (as short) names it in a Secret of its own, ASO running in relaxed mode.
+    let aso = edges(
+        "kubernetes-to-subscription-contributor",
+        &format!("{CLUSTER}/groups/1121d45e-a0fc-412a-b07f-d19984f5106e"),
+        ONLINE,
+    );
+    assert!(aso.starts_with(&[CanUseAso, AsoActsAs]) || aso.starts_with(&[AsoCredentialForging; 2]), "{aso:?}");
+    let credential =
+        edges("aso-identity-broader-than-namespace", &format!("{CLUSTER}/namespaces/shop-infra/aso"), ONLINE);
+    assert_eq!(credential, [AsoActsAs, HasRole]);
+    // Storefront Developers run pods as storefront-api (or mint its tokens, as `edit` allows), and the account
+    // is federated to id-storefront-api.
+    let wi = edges(
+        "kubernetes-to-subscription-contributor",
+        &format!("{CLUSTER}/groups/28f8e224-7b9f-4fe3-a7f9-3f886755c7fc"),
+        ONLINE,
+    );
+    assert!(matches!(wi[0], CanCreateWorkloads | CanMintToken | CanImpersonate), "{wi:?}");
+    assert!(wi.ends_with(&[FederatedTrust, HasRole]), "{wi:?}");
+    // github-actions-shop-infra may write federated credentials on id-shop-deploy-legacy (Owner).
+    let fic = edges("owner-equivalent-on-subscription", "a2af099a-c894-4102-99b5-501bd4b9e88e", ONLINE);
+    assert!(fic.contains(&CanWriteFederatedCredential), "{fic:?}");
+}

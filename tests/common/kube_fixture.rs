@@ -88,7 +88,10 @@ pub fn dump() -> Value {
 /// The bundled `demo` tenant written to a folder, with an AKS cluster `aks-prod` in its first subscription.
 pub fn tenant_with_cluster(dir: &Path) -> PathBuf {
     let tenant_dir = dir.join("tenant");
-    MockTenant::bundled("demo").unwrap().write(&tenant_dir).unwrap();
+    // The demo's own cluster and its dump are replaced by `aks-prod` alone.
+    let mut demo = MockTenant::bundled("demo").unwrap();
+    demo.kube.clear();
+    demo.write(&tenant_dir).unwrap();
     let cluster = json!({"value": [{
         "id": cluster_id(), "name": "aks-prod", "location": "westeurope",
         "type": "Microsoft.ContainerService/ManagedClusters",
