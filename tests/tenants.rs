@@ -174,10 +174,11 @@ fn demo_paths_go_through_the_mechanism_each_case_shows() {
     const ONLINE: &str = "/subscriptions/e7b444b7-311c-4d37-a20b-4a7acad84362";
     const PLATFORM: &str = "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8";
     const CORP: &str = "/subscriptions/3b23c825-87a7-4b11-b100-949a5da1210c";
-    let rep = report(&MockTenant::bundled("demo").unwrap().to_snapshot());
+    let snapshot = MockTenant::bundled("demo").unwrap().to_snapshot();
+    let rep = analyze(&snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..Default::default() });
     let edges = |query: &str, source: &str, target: &str| -> Vec<EdgeKind> {
         let f = rep
-            .findings
+            .pairs
             .iter()
             .find(|f| f.query_id == query && f.source.id == source && f.target.id.eq_ignore_ascii_case(target))
             .unwrap_or_else(|| panic!("demo: no {query} finding {source} → {target}"));

@@ -7,7 +7,8 @@
 //!   a principal lies on every path of that principal into the tier: removing the edge cuts it off. (Deny
 //!   assignments and capability masks, which depend on the pair, are not part of this graph: a principal they
 //!   cut still counts as reaching, so the figure never overstates a cut.) A fix that removes several edges
-//!   (a role assignment behind several derived edges) counts the most any one of them cuts.
+//!   (a role assignment behind several derived edges) counts the most any one of them cuts. Ranked by the
+//!   principals cut per tier weighted by the tier's severity (x4 per level), then by principals cut.
 //! - Plan: greedy set cover of the escalation cores by fixes (most cores covered, then least collateral, then
 //!   with a command), applied as an edge mask and verified by re-running every query; what the re-run still
 //!   finds is covered in the next round.
@@ -160,9 +161,13 @@ pub(crate) fn choke_points(
         c.collateral = c.collateral.max(*n);
     }
     let mut out: Vec<Choke> = by_key.into_values().collect();
+    let weight = |c: &Choke| -> usize {
+        c.tiers.iter().map(|(qi, (cut, _))| cut * (1usize << (queries[*qi].severity as usize * 2))).sum()
+    };
     out.sort_by(|a, b| {
-        b.principals_cut()
-            .cmp(&a.principals_cut())
+        weight(b)
+            .cmp(&weight(a))
+            .then(b.principals_cut().cmp(&a.principals_cut()))
             .then(a.collateral.cmp(&b.collateral))
             .then(b.pairs().cmp(&a.pairs()))
             .then(a.fix.key.cmp(&b.fix.key))

@@ -44,13 +44,15 @@ pub(crate) struct Core {
     pub single: bool,
 }
 
-/// A member of a core and the memberships that lead it to the core's head.
+/// A member of a core and the edges that lead it to the core's head.
 #[derive(Debug, Clone)]
 pub(crate) struct Member {
     /// The member.
     pub node: NodeIndex,
-    /// Membership edges from it to the head.
+    /// Edges from it to the head: memberships, or for a pivot's members whatever made them cluster-admin.
     pub path: Vec<EdgeIndex>,
+    /// Flags (PIM-eligible, conditional) of those edges.
+    pub flags: u8,
 }
 
 /// What a core gives in one query.
@@ -162,6 +164,14 @@ fn is_membership(kind: EdgeKind) -> bool {
     matches!(kind, EdgeKind::MemberOf | EdgeKind::KubernetesIdentity)
 }
 
+/// Nodes that start a core of their own for everything reached through them: whoever is a cluster's admin can
+/// do everything the cluster leads to, so "cluster-admin → … → grant" is one core whose members are every
+/// principal that becomes cluster-admin (each of those steps is a core of the `cluster-admin-from-azure` kind
+/// of tier), instead of one core per (admin, grant).
+fn is_pivot(kind: NodeKind) -> bool {
+    kind == NodeKind::KubeClusterAdmin
+}
+
 /// Finds every core of every query.
 pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOptions, removed: &EdgeMask) -> Cores {
     let profiles: Vec<Profile> = queries.iter().map(|q| Profile::of(q, options)).collect();
@@ -173,6 +183,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         options,
         removed,
         profile_of,
+        source_kinds: queries.iter().flat_map(|q| q.sources.iter().copied()).collect(),
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
@@ -207,6 +218,8 @@ struct Run<'a> {
     removed: &'a EdgeMask,
     /// For each query, the index of the first query with the same search profile.
     profile_of: Vec<usize>,
+    /// Every kind some query reports as a source: the only members worth keeping.
+    source_kinds: Vec<NodeKind>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -229,6 +242,11 @@ impl Run<'_> {
             if s.head != i || !s.via {
                 continue;
             }
+            // A core that only leads back to where it starts (cluster-admin → … → cluster-admin) adds no pair:
+            // its members reach that target through the core that made them members.
+            if anchor.targets.iter().all(|t| *t == s.node) {
+                continue;
+            }
             let mine = members.get(&i).map(Vec::as_slice).unwrap_or(&[]);
             let any_source = query.sources.contains(&graph.node(s.node).kind)
                 || mine.iter().any(|m| query.sources.contains(&graph.node(tree[*m as usize].node).kind));
@@ -243,7 +261,12 @@ impl Run<'_> {
                 None => {
                     let members = mine
                         .iter()
-                        .map(|m| Member { node: tree[*m as usize].node, path: membership_path(tree, *m, i) })
+                        .filter(|m| self.source_kinds.contains(&graph.node(tree[**m as usize].node).kind))
+                        .map(|m| {
+                            let path = membership_path(tree, *m, i);
+                            let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
+                            Member { node: tree[*m as usize].node, path, flags }
+                        })
                         .collect();
                     self.cores.push(Core {
                         head: s.node,
@@ -435,7 +458,8 @@ impl Run<'_> {
         if p == head {
             core.tiers[0].excluded.clear();
         } else if !core.members.iter().any(|m| m.node == p) {
-            core.members.push(Member { node: p, path: lead_edges });
+            let flags = lead_edges.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
+            core.members.push(Member { node: p, path: lead_edges, flags });
         }
     }
 }
@@ -595,8 +619,17 @@ fn reverse_tree(
         let (_, parent, edge) = best[&state];
         let i = out.len() as u32;
         let head = match edge {
-            Some(e) if is_membership(g[e].kind) => out[parent as usize].head,
-            _ => i,
+            Some(e) => {
+                let up = out[parent as usize].head;
+                // A core crosses the query's `via` or does not: a member never crosses it where its head did not.
+                let through_pivot = is_pivot(g[out[up as usize].node].kind) && out[up as usize].via == state.1;
+                if (through_pivot || is_membership(g[e].kind)) && !is_pivot(g[state.0].kind) {
+                    up
+                } else {
+                    i
+                }
+            }
+            None => i,
         };
         out.push(Settled { node: state.0, via: state.1, cost, parent, edge, head });
         settled.insert(state, i);
@@ -629,7 +662,7 @@ fn path_to_root(tree: &[Settled], mut i: u32) -> Vec<EdgeIndex> {
     out
 }
 
-/// The membership edges from state `m` up to its head `h`.
+/// The edges from state `m` up to its head `h`.
 fn membership_path(tree: &[Settled], mut m: u32, h: u32) -> Vec<EdgeIndex> {
     let mut out = Vec::new();
     while m != h {

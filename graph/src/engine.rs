@@ -529,7 +529,7 @@ fn pair(search: &Search, source: NodeIndex, path: &[EdgeIndex]) -> Option<Pair> 
     }
     let eligible = hops.iter().any(|h| h.eligible);
     let conditional = hops.iter().any(|h| h.conditional);
-    let remediation = remediation(graph, source, path, landed != target);
+    let remediation = remediation(graph, path, landed != target);
     Some(Pair {
         query_id: query.id.clone(),
         title: query.title.clone(),

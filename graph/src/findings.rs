@@ -228,8 +228,13 @@ pub struct Finding {
     pub eligible: bool,
     /// Some hop rests on a condition that was not fully understood.
     pub conditional: bool,
-    /// Principals that reach `principal` through group membership alone (nested groups included).
+    /// Principals that reach `principal` through group membership alone (nested groups included), or, when
+    /// `principal` is a cluster's admin, every principal that becomes it.
     pub members: Affected,
+    /// Members whose way to `principal` needs a PIM activation or rests on a condition: id → [eligible,
+    /// conditional] (their pairs carry these flags too).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_flags: BTreeMap<String, [bool; 2]>,
     /// The tiers (queries) it answers, highest severity first.
     pub tiers: Vec<TierHit>,
     /// The choke point (fix) this finding's own remediation is (an id in `choke_points`).
@@ -401,7 +406,8 @@ impl Report {
     pub fn implied_pairs(&self) -> BTreeMap<ImpliedPair, (bool, bool)> {
         let mut out: BTreeMap<ImpliedPair, (bool, bool)> = BTreeMap::new();
         self.for_each_implied(&mut |f, pair| {
-            let flags = (f.eligible, f.conditional);
+            let [e, c] = f.member_flags.get(&pair.source).copied().unwrap_or_default();
+            let flags = (f.eligible || e, f.conditional || c);
             let best = out.entry(pair).or_insert(flags);
             *best = (*best).min(flags);
         });

@@ -1017,6 +1017,9 @@ impl PrivilegeGraph {
                 let already = self.graph.find_edge(d, node).is_some();
                 if !already {
                     let name = self.graph[d].name.to_string();
+                    // Named after the Entra object it signs in as, so a report says who it is.
+                    self.graph[node].name =
+                        format!("{name} (Kubernetes {} in {cname})", s.kind.to_ascii_lowercase()).into();
                     self.add_noted_edge(
                         d,
                         node,

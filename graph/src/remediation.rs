@@ -1,7 +1,7 @@
 //! What to change to cut a path, with the command: one function per kind of grant a path rests on. Every
 //! command is built by [`crate::shell`].
 
-use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::graph::EdgeIndex;
 
 use crate::findings::Remediation;
 use crate::graph::{EdgeNote, PrivilegeGraph};
@@ -24,27 +24,17 @@ pub(crate) struct Fix {
 
 /// The least-collateral cut for a pair's path: a membership of the source when the power comes through a
 /// group (only the source loses it), otherwise the cut of the path's core.
-pub(crate) fn remediation(
-    graph: &PrivilegeGraph,
-    source: NodeIndex,
-    path: &[EdgeIndex],
-    inherited: bool,
-) -> Remediation {
+pub(crate) fn remediation(graph: &PrivilegeGraph, path: &[EdgeIndex], inherited: bool) -> Remediation {
     if graph.edge(path[0]).2.kind == EdgeKind::MemberOf {
         return fix_of(graph, path[0]).remediation;
     }
-    core_fix(graph, source, path, inherited).1
+    core_fix(graph, path, inherited).1
 }
 
-/// The least-collateral cut for a core (`path`, its principal `source` first) and the edge it removes: the
+/// The least-collateral cut for a core (`path`, its principal first) and the edge it removes: the
 /// ownership, binding or federated credential that starts an escalation before the role it leads to; the
 /// ASO identity's role rescoped to what its namespace owns; else the grant.
-pub(crate) fn core_fix(
-    graph: &PrivilegeGraph,
-    source: NodeIndex,
-    path: &[EdgeIndex],
-    broad: bool,
-) -> (EdgeIndex, Remediation) {
+pub(crate) fn core_fix(graph: &PrivilegeGraph, path: &[EdgeIndex], broad: bool) -> (EdgeIndex, Remediation) {
     if matches!(graph.edge(path[0]).2.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember) {
         return (path[0], fix_of(graph, path[0]).remediation);
     }
@@ -54,15 +44,7 @@ pub(crate) fn core_fix(
         return (role_edge, aso_remediation(graph, *aso, role_edge));
     }
     if let Some(e) = path.iter().take(3).find(|e| binding_of(graph, **e).is_some()) {
-        let r = fix_of(graph, *e).remediation;
-        let src = graph.node_ref(source);
-        return (
-            *e,
-            Remediation {
-                summary: r.summary.replacen("Remove the subject", &format!("Remove {}", src.display_name), 1),
-                ..r
-            },
-        );
+        return (*e, fix_of(graph, *e).remediation);
     }
     let Some(role_edge) = role_edge else {
         if matches!(graph.edge(path[0]).2.kind, EdgeKind::FederatedTrust | EdgeKind::IdentityBinding) {
@@ -127,16 +109,25 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                     key: format!("binding:{}/{binding}/{}", cluster.unwrap_or_default(), a.id),
                     what: format!("{} in {binding} ({role})", a.display_name),
                     remediation: shell::remediation(
-                        format!("Remove the subject {} from {binding} ({role}), or narrow that role", a.display_name),
+                        format!("Remove {} from {binding} ({role}), or narrow that role", a.display_name),
                         edit_binding(&binding),
                     ),
                 };
             }
             if let Some(id) = assignment_of(graph, e) {
                 let note = &graph.notes[w.evidence as usize];
+                let grant = graph.grants.iter().find(|g| g.assignment_id.eq_ignore_ascii_case(&id));
+                let what = match grant {
+                    Some(g) => {
+                        let at = graph.find(&g.scope).map(|n| graph.node_ref(n).display_name).unwrap_or(g.scope.clone());
+                        let pim = if g.eligible { " (PIM eligible)" } else { "" };
+                        format!("{}{pim} of {} at {at}", g.role_name, a.display_name)
+                    }
+                    None => format!("the role assignment behind: {}", note.label),
+                };
                 return Fix {
                     key: format!("role-assignment:{}", id.to_ascii_lowercase()),
-                    what: format!("the role assignment behind: {}", note.label),
+                    what,
                     remediation: assignment_remediation(graph, &id, note, &a.id),
                 };
             }
@@ -220,25 +211,26 @@ fn aso_remediation(graph: &PrivilegeGraph, aso: EdgeIndex, role_edge: EdgeIndex)
 
 /// Removing (or narrowing) a role grant; `broad` when the power is reported at scopes below the grant's.
 fn grant_remediation(graph: &PrivilegeGraph, role_edge: EdgeIndex, broad: bool) -> Remediation {
-    let (holder, _, w) = graph.edge(role_edge);
+    let (holder, scope, w) = graph.edge(role_edge);
     let g = &graph.grants[w.evidence as usize];
     let holder = graph.node_ref(holder);
+    let at = graph.node_ref(scope).display_name;
     let scope_note = if broad { " (it is inherited below: move it down to the scopes actually needed)" } else { "" };
     if g.eligible {
         return shell::remediation(
             format!(
                 "Remove the PIM eligibility of {} at {} for {}{scope_note}",
-                g.role_name, g.scope, holder.display_name
+                g.role_name, at, holder.display_name
             ),
             shell::pim_eligibility_remove(&g.scope, &holder.id, &g.role_definition_id),
         );
     }
     let what = if g.delegation.is_some() {
-        format!("Narrow the condition of the {} assignment of {} at {} so it cannot grant these roles, or remove it{scope_note}", g.role_name, holder.display_name, g.scope)
+        format!("Narrow the condition of the {} assignment of {} at {} so it cannot grant these roles, or remove it{scope_note}", g.role_name, holder.display_name, at)
     } else {
         format!(
             "Remove the {} assignment of {} at {}, or replace it with a narrower role or scope{scope_note}",
-            g.role_name, holder.display_name, g.scope
+            g.role_name, holder.display_name, at
         )
     };
     shell::remediation(what, shell::role_assignment_delete(&g.assignment_id))

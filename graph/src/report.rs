@@ -56,6 +56,7 @@ fn merge(into: &mut Finding, other: Finding) {
         }
     }
     union(&mut into.members, other.members);
+    into.member_flags.extend(other.member_flags);
 }
 
 /// Adds `other`'s ids to `into`, recounting.
@@ -77,7 +78,7 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
     let (fix_edge, remediation) = if core.edges.is_empty() {
         (None, crate::findings::Remediation { summary: "Review the path".into(), command: None })
     } else {
-        let (e, r) = core_fix(graph, core.head, &core.edges, broad);
+        let (e, r) = core_fix(graph, &core.edges, broad);
         (Some(e), r)
     };
     let fix = fix_edge.map(|e| fix_of(graph, e).key).unwrap_or_default();
@@ -128,6 +129,12 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
         eligible: flags & ELIGIBLE != 0,
         conditional: flags & CONDITIONAL != 0,
         members: affected(graph, core.members.iter().map(|m| m.node)),
+        member_flags: core
+            .members
+            .iter()
+            .filter(|m| m.flags != 0)
+            .map(|m| (graph.node_ref(m.node).id, [m.flags & ELIGIBLE != 0, m.flags & CONDITIONAL != 0]))
+            .collect(),
         tiers,
         fix,
         remediation,

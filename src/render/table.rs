@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use azpath_graph::findings::{Affected, ChokePoint, Finding, Hop, PostureFinding, Reach, Remediation, Report};
+use azpath_graph::findings::{ChokePoint, Finding, Hop, PostureFinding, Reach, Remediation, Report};
 use azpath_graph::model::{EdgeKind, Severity};
 
 use super::text::{shorten, visible, write_line};
@@ -17,6 +17,12 @@ use super::RenderOptions;
 
 /// How many choke points the first screen shows.
 const TOP_CHOKE_POINTS: usize = 5;
+/// Escalation paths explained hop by hop; the others are grouped by principal and first step.
+const DETAILED: usize = 2;
+/// Evidence lines shown per posture finding.
+const POSTURE_EVIDENCE: usize = 2;
+/// Groups of further escalation paths listed; the rest are counted.
+const GROUPS: usize = 6;
 
 /// Writes the report as text and tables.
 pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -34,7 +40,7 @@ impl Writer<'_> {
         self.prose("", "  ", &summary(report))?;
         self.exposure(report)?;
         self.choke_points(report)?;
-        self.plan(report)?;
+        self.plan_verdict(report)?;
         let (escalations, standing): (Vec<&Finding>, Vec<&Finding>) =
             report.findings.iter().partition(|f| f.reach == Reach::Escalation);
         self.heading(&format!(
@@ -51,8 +57,9 @@ impl Writer<'_> {
                 format!(", {} coverage gap(s)", report.coverage.len())
             }
         ))?;
+        self.plan(report)?;
         self.escalations(report, &escalations)?;
-        self.standing(report, &standing, options_width(self.width))?;
+        self.standing(report, &standing)?;
         self.posture(report)?;
         self.coverage(report)?;
         self.warnings(report)?;
@@ -94,9 +101,7 @@ impl Writer<'_> {
         if report.tiers.is_empty() {
             return Ok(());
         }
-        self.heading(
-            "Exposure: principals that reach each tier (users, service principals, identities, Kubernetes subjects)",
-        )?;
+        self.heading("Exposure: principals (users, service principals, identities, Kubernetes subjects) per tier")?;
         for t in report.tiers.iter().filter(|t| t.exposure.principals > 0) {
             let (e, after) = (&t.exposure, &t.after_plan);
             let how = if e.escalation > 0 { format!(", {} by escalation", e.escalation) } else { String::new() };
@@ -125,7 +130,7 @@ impl Writer<'_> {
             return Ok(());
         }
         self.heading(&format!(
-            "Top choke points: changes that cut principals off every path into a tier ({} in all in JSON)",
+            "Top choke points: each cuts principals off every path into a tier ({} in JSON)",
             report.choke_points.len()
         ))?;
         for (i, c) in top.iter().enumerate() {
@@ -156,7 +161,8 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn plan(&mut self, report: &Report) -> io::Result<()> {
+    /// The plan in one line on the first screen: how many changes, and what the re-run found.
+    fn plan_verdict(&mut self, report: &Report) -> io::Result<()> {
         let plan = &report.plan;
         if plan.steps.is_empty() {
             if report.findings.iter().any(|f| f.reach == Reach::Escalation) {
@@ -170,17 +176,27 @@ impl Writer<'_> {
             format!("re-analyzed without them, {} escalation path(s) remain", plan.remaining.len())
         };
         self.heading(&format!(
-            "Plan: {} change{} {} every escalation path ({verdict})",
+            "Plan: {} change{} {} every escalation path ({verdict}); the steps follow.",
             plan.steps.len(),
             plural(plan.steps.len()),
             if plan.steps.len() == 1 { "removes" } else { "remove" }
-        ))?;
-        for (i, id) in plan.steps.iter().enumerate() {
+        ))
+    }
+
+    /// The plan's steps, each with its command.
+    fn plan(&mut self, report: &Report) -> io::Result<()> {
+        if report.plan.steps.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!("Plan ({} step{}), in order:", report.plan.steps.len(), plural(report.plan.steps.len())))?;
+        for (i, id) in report.plan.steps.iter().enumerate() {
             let Some(c) = report.choke_points.iter().find(|c| &c.id == id) else {
                 self.line(&format!("{:>3}. {id}", i + 1))?;
                 continue;
             };
-            self.prose(&format!("{:>3}. ", i + 1), "     ", &c.remediation.summary)?;
+            // The choke point's short name when there is a command; its whole summary when there is none.
+            let text = if c.remediation.command.is_some() { format!("cut: {}", c.what) } else { c.remediation.summary.clone() };
+            self.prose(&format!("{:>3}. ", i + 1), "     ", &text)?;
             self.command("     ", &c.remediation)?;
         }
         Ok(())
@@ -190,36 +206,113 @@ impl Writer<'_> {
         if findings.is_empty() {
             return Ok(());
         }
-        self.heading(&format!("Escalation paths ({}): a principal gains power it does not hold", findings.len()))?;
-        for f in findings {
+        self.heading(&format!(
+            "Escalation paths ({}): principals that gain power they do not hold, most severe first",
+            findings.len()
+        ))?;
+        for f in findings.iter().take(DETAILED) {
             self.finding(report, f)?;
+        }
+        // The rest, grouped by principal and first step: one entry per way in, with where it leads.
+        let mut groups: Vec<(&Finding, Vec<&Finding>)> = Vec::new();
+        for f in findings.iter().skip(DETAILED) {
+            let first = |x: &Finding| x.hops.first().map(|h| (h.edge, h.to.id.clone()));
+            match groups.iter_mut().find(|(g, _)| g.principal.id == f.principal.id && first(g) == first(f)) {
+                Some((_, more)) => more.push(f),
+                None => groups.push((f, vec![f])),
+            }
+        }
+        for (i, (f, all)) in groups.iter().enumerate() {
+            if i == GROUPS {
+                let rest: usize = groups[GROUPS..].iter().map(|(_, a)| a.len()).sum();
+                self.line("")?;
+                self.prose("", "  ", &format!("… and {rest} more: --format json lists every path with its evidence."))?;
+                break;
+            }
+            self.finding_group(report, f, all)?;
         }
         Ok(())
     }
 
-    fn finding(&mut self, report: &Report, f: &Finding) -> io::Result<()> {
+    /// Escalation paths sharing a principal and a first step: where they lead, the first step, the plan step
+    /// that cuts them.
+    fn finding_group(&mut self, report: &Report, f: &Finding, all: &[&Finding]) -> io::Result<()> {
         self.line("")?;
         let mut flags = Vec::new();
+        if all.iter().any(|x| x.eligible) {
+            flags.push("PIM activation".to_string());
+        }
+        if f.members.count > 0 {
+            flags.push(format!("{} member{}", f.members.count, plural(f.members.count)));
+        }
+        let flags = if flags.is_empty() { String::new() } else { format!(", {}", flags.join(", ")) };
+        let mut to: Vec<&str> = Vec::new();
+        for x in all {
+            if !to.contains(&x.scope.display_name.as_str()) {
+                to.push(&x.scope.display_name);
+            }
+        }
+        self.prose(
+            &format!("[{}] ", f.severity.as_str().to_uppercase()),
+            "    ",
+            &format!(
+                "{} ({}{flags}) → {}{}",
+                f.principal.display_name,
+                f.principal.kind,
+                to.join(", "),
+                if all.len() > 1 { format!(" ({} paths)", all.len()) } else { String::new() }
+            ),
+        )?;
+        let step = f.hops.first().map(|h| format!("{} {}", h.label, h.to.display_name)).unwrap_or_default();
+        let mut cuts: Vec<usize> =
+            all.iter().filter_map(|x| report.plan.steps.iter().position(|s| *s == x.fix)).map(|i| i + 1).collect();
+        cuts.sort();
+        cuts.dedup();
+        let cut = match cuts.as_slice() {
+            [] => String::new(),
+            [one] => format!("; cut by plan step {one}"),
+            many => format!("; cut by plan steps {}", many.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")),
+        };
+        self.prose("    first: ", "      ", &format!("{step}{cut}"))
+    }
+
+    /// A finding's first line: severity, principal, where it lands, flags, members.
+    fn finding_head(&mut self, f: &Finding) -> io::Result<()> {
+        let mut flags = Vec::new();
         if f.eligible {
-            flags.push("needs PIM activation");
+            flags.push("needs PIM activation".to_string());
         }
         if f.conditional {
-            flags.push("conditional");
+            flags.push("conditional".to_string());
+        }
+        if f.members.count > 0 {
+            flags.push(format!("{} member{}", f.members.count, plural(f.members.count)));
         }
         let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
         self.prose(
             &format!("[{}] ", f.severity.as_str().to_uppercase()),
             "    ",
             &format!("{} ({}) → {}{flags}", f.principal.display_name, f.principal.kind, f.scope.display_name),
-        )?;
-        for t in &f.tiers {
-            let title = report.queries.iter().find(|q| q.id == t.query_id).map(|q| q.title.as_str()).unwrap_or("");
-            let caps =
-                if t.capabilities.is_empty() { String::new() } else { format!(" [{}]", t.capabilities.join(", ")) };
-            self.prose("    reaches: ", "      ", &format!("{title}{caps}: {}", describe(&t.targets)))?;
-        }
+        )
+    }
+
+    fn finding(&mut self, report: &Report, f: &Finding) -> io::Result<()> {
+        self.line("")?;
+        self.finding_head(f)?;
+        let tiers: Vec<String> = f
+            .tiers
+            .iter()
+            .map(|t| {
+                let title = report.queries.iter().find(|q| q.id == t.query_id).map(|q| q.title.as_str()).unwrap_or("");
+                format!("{title} ({})", t.targets.count)
+            })
+            .collect();
+        self.prose("    reaches: ", "      ", &tiers.join("; "))?;
         if f.members.count > 0 {
-            self.prose("    members: ", "      ", &format!("{} (through group membership)", describe(&f.members)))?;
+            let names: Vec<&str> = f.members.sample.iter().take(3).map(|n| n.display_name.as_str()).collect();
+            let more = f.members.count.saturating_sub(names.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            self.prose("    members: ", "      ", &format!("{}{more}", names.join(", ")))?;
         }
         for (i, h) in f.hops.iter().enumerate() {
             self.prose(&format!("    {}. ", i + 1), "       ", &hop_line(h))?;
@@ -229,7 +322,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn standing(&mut self, report: &Report, findings: &[&Finding], width: u16) -> io::Result<()> {
+    fn standing(&mut self, report: &Report, findings: &[&Finding]) -> io::Result<()> {
         if findings.is_empty() {
             return Ok(());
         }
@@ -238,38 +331,40 @@ impl Writer<'_> {
             findings.len(),
             plural(findings.len())
         ))?;
-        let mut t = new_table(width);
-        t.set_header(vec!["Holder", "Grant", "Members", "Reaches", "Fix"]);
+        // One row per grant: a role assignment that also makes its holder a cluster's admin is one grant.
+        let mut rows: Vec<(&Finding, Vec<&str>, usize)> = Vec::new();
         for f in findings {
+            let tiers = f.tiers.iter().map(|t| t.query_id.as_str());
+            match rows.iter_mut().find(|(g, _, _)| g.fix == f.fix && g.principal.id == f.principal.id) {
+                Some((_, t, _)) => t.extend(tiers),
+                None => rows.push((f, tiers.collect(), f.members.count)),
+            }
+        }
+        for (f, mut tiers, members) in rows {
+            tiers.sort();
+            tiers.dedup();
             let grant = f.hops.first().map(|h| h.label.clone()).unwrap_or_default();
-            let grant = format!("{grant} at {}", f.scope.display_name);
-            let title = |id: &str| report.queries.iter().find(|q| q.id == id).map(|q| q.title.clone());
-            let reaches: Vec<String> = f
-                .tiers
-                .first()
-                .map(|t| {
-                    let more = f.tiers.len() - 1;
-                    let more = if more > 0 { format!(" +{more} more tier{}", plural(more)) } else { String::new() };
-                    format!("{} ({}){more}", title(&t.query_id).unwrap_or_else(|| t.query_id.clone()), t.targets.count)
-                })
-                .into_iter()
-                .collect();
+            let members = if members > 0 { format!(", {members} members") } else { String::new() };
             let fix = report
                 .choke_points
                 .iter()
                 .position(|c| c.id == f.fix)
-                .map(|i| format!("choke point {}", i + 1))
-                .unwrap_or_else(|| "see JSON".into());
-            t.add_row(vec![
-                cell([format!("{} ({})", f.principal.display_name, f.principal.kind)]),
-                cell([grant]),
-                cell([f.members.count.to_string()]),
-                cell(reaches),
-                cell([fix]),
-            ]);
+                .map(|i| format!(" [choke point {}]", i + 1))
+                .unwrap_or_default();
+            self.prose(
+                "  - ",
+                "      ",
+                &format!(
+                    "{} ({}{members}): {grant} at {} → {} tier{}{fix}",
+                    f.principal.display_name,
+                    f.principal.kind,
+                    f.scope.display_name,
+                    tiers.len(),
+                    plural(tiers.len())
+                ),
+            )?;
         }
-        writeln!(self.out, "{t}")?;
-        self.prose("  ", "  ", "Commands: each choke point's in --format json (choke_points[].remediation.command).")
+        self.prose("  ", "  ", "Commands: choke_points[].remediation.command in --format json.")
     }
 
     fn posture(&mut self, report: &Report) -> io::Result<()> {
@@ -298,8 +393,11 @@ impl Writer<'_> {
             &format!("{}: {} {}", f.title, f.resource.kind, f.resource.display_name),
         )?;
         self.prose("    ", "    ", &f.detail)?;
-        for e in &f.evidence {
+        for e in f.evidence.iter().take(POSTURE_EVIDENCE) {
             self.prose("    - ", "      ", e)?;
+        }
+        if f.evidence.len() > POSTURE_EVIDENCE {
+            self.line(&format!("    - … {} more in --format json", f.evidence.len() - POSTURE_EVIDENCE))?;
         }
         self.prose("    fix: ", "      ", &f.remediation.summary)?;
         self.command("      ", &f.remediation)
@@ -347,19 +445,6 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
-}
-
-/// "3: Adele Vance, Bob, Carol" or "120 (118 User, 2 Group): Adele Vance, … and 115 more".
-fn describe(a: &Affected) -> String {
-    let names: Vec<&str> = a.sample.iter().map(|n| n.display_name.as_str()).collect();
-    let kinds = if a.by_kind.len() > 1 {
-        let k: Vec<String> = a.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        format!(" ({})", k.join(", "))
-    } else {
-        a.by_kind.keys().next().map(|k| format!(" {k}")).unwrap_or_default()
-    };
-    let more = if a.count > names.len() { format!(" and {} more", a.count - names.len()) } else { String::new() };
-    format!("{}{kinds}: {}{more}", a.count, names.join(", "))
 }
 
 /// One hop as a sentence; role hops also name their assignment (the full id is in the fix command and the
