@@ -131,10 +131,13 @@ pub fn collection_summary(snap: &Snapshot, path: &Path) -> String {
 pub fn mock_command(cmd: MockCommand) -> Result<u8> {
     match cmd {
         MockCommand::List => {
+            let mut text = String::new();
             for name in azpath_mocks::bundled_names() {
                 let t = MockTenant::bundled(name).context("bundled tenant")?;
-                println!("{name:<24} {}", t.info.description.lines().next().unwrap_or(""));
+                text.push_str(&format!("{name:<24} {}\n", t.info.description.lines().next().unwrap_or("")));
             }
+            // Through the report writer: a closed pipe (`| head`) ends the output quietly.
+            crate::output::write_stdout(text.as_bytes())?;
             Ok(0)
         }
         MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms } => {

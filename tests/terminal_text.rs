@@ -107,8 +107,12 @@ fn the_report_table_shows_hostile_names_escaped() {
     let r = run_wide(&["analyze", snap.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_clean("analyze", &r);
+    // Pat Okafor's own paths are among those the full table only counts: his query shows them.
+    let forging = run_wide(&["analyze", snap.to_str().unwrap(), "--query", "can-act-as-managed-identity"]);
+    assert_clean("analyze --query", &forging);
+    let both = format!("{}{}", r.stdout, forging.stdout);
     for name in ["Pat Okafor", "Platform engineers", "platform-aso", "id-aso-team-a"] {
-        assert_recognisable("analyze", &r.stdout, name);
+        assert_recognisable("analyze", &both, name);
     }
     // The coverage table and the warnings quote the hostile text too.
     assert!(r.stdout.contains(&format!("arm.roleAssignments{NON_ASCII}{SHOWN}")), "{}", r.stdout);
@@ -243,7 +247,7 @@ fn the_collection_summary_shows_a_hostile_file_name_escaped() {
 fn ordinary_non_ascii_names_are_printed_unchanged() {
     let dir = temp();
     let snap = write(dir.path(), "s.json", &poisoned_snapshot(" — Zoë Ångström 日本語 Ωmega ‘quoted’"));
-    let r = run_wide(&["analyze", snap.to_str().unwrap()]);
+    let r = run_wide(&["analyze", snap.to_str().unwrap(), "--query", "can-act-as-managed-identity"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("Pat Okafor — Zoë Ångström 日本語 Ωmega ‘quoted’"), "{}", r.stdout);
     assert!(!r.stdout.contains(r"\u{"), "{}", r.stdout);

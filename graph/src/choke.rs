@@ -123,7 +123,8 @@ pub(crate) fn choke_points(
         }
         key
     };
-    for (ci, core) in cores.cores.iter().enumerate() {
+    for ci in cores.shown() {
+        let core = &cores.cores[ci];
         let standing = core.is_standing(graph);
         for tier in &core.tiers {
             let query = &queries[tier.query];
@@ -347,9 +348,9 @@ pub(crate) fn plan(
     PlanResult { steps, after }
 }
 
-/// The escalation cores (those with at least one tier), as owned copies.
+/// The escalation cores (shown, not standing), as owned copies.
 fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Core> {
-    cores.cores.iter().filter(|c| !c.tiers.is_empty() && !c.is_standing(graph)).cloned().collect()
+    cores.shown().map(|i| &cores.cores[i]).filter(|c| !c.is_standing(graph)).cloned().collect()
 }
 
 /// Greedy set cover of the cores by the fixes of their edges: most cores first, then least collateral, then

@@ -20,7 +20,7 @@ use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::{actor_of, caps_answer, is_identity_edge, path_caps, AnalyzeOptions, Cost, EdgeMask, Search};
-use crate::graph::{PrivilegeGraph, ELIGIBLE};
+use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::query::Query;
 use crate::rbac::Caps;
@@ -93,6 +93,67 @@ impl Core {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Cores {
     pub cores: Vec<Core>,
+    /// Per core: it is not standing, yet every principal it leads anywhere already holds that power there by a
+    /// standing grant, no less directly (no PIM activation or condition more). Such a path is no escalation:
+    /// the report leaves it out (the standing findings imply its pairs) and the plan does not cut it.
+    pub redundant: Vec<bool>,
+}
+
+impl Cores {
+    /// Indices of the cores the report shows: all but the redundant ones.
+    pub fn shown(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.cores.len()).filter(|i| !self.redundant[*i] && !self.cores[*i].tiers.is_empty())
+    }
+}
+
+impl Core {
+    /// Flags of the core's own edges and fan-out.
+    pub fn flags(&self, graph: &PrivilegeGraph) -> u8 {
+        self.edges.iter().fold(self.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags)
+    }
+
+    /// Flags of a principal's way through the core: the core's and its own way to the head.
+    fn flags_of(&self, graph: &PrivilegeGraph, p: NodeIndex) -> u8 {
+        self.flags(graph) | self.members.iter().find(|m| m.node == p).map(|m| m.flags).unwrap_or(0)
+    }
+}
+
+/// Flags as a cost: a path needing no activation beats one that does, then unconditional beats conditional.
+fn flag_cost(flags: u8) -> (bool, bool) {
+    (flags & ELIGIBLE != 0, flags & CONDITIONAL != 0)
+}
+
+/// Which cores are redundant (see [`Cores::redundant`]).
+fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<bool> {
+    // Per (query, principal): the standing tiers that hold it, as (targets, cost).
+    let mut standing: FxHashMap<(usize, NodeIndex), Vec<(&[NodeIndex], (bool, bool))>> = FxHashMap::default();
+    for core in cores.iter().filter(|c| c.is_standing(graph)) {
+        for tier in &core.tiers {
+            for p in core.principals(graph, &queries[tier.query]) {
+                if tier.excluded.iter().any(|(x, _)| *x == p) {
+                    continue;
+                }
+                let cost = flag_cost(core.flags_of(graph, p));
+                standing.entry((tier.query, p)).or_default().push((&tier.targets, cost));
+            }
+        }
+    }
+    cores
+        .iter()
+        .map(|core| {
+            !core.is_standing(graph)
+                && !core.tiers.is_empty()
+                && core.tiers.iter().all(|tier| {
+                    core.principals(graph, &queries[tier.query]).all(|p| {
+                        let cost = flag_cost(core.flags_of(graph, p));
+                        let wanted = tier.targets.iter().filter(|t| **t != p);
+                        standing.get(&(tier.query, p)).is_some_and(|held| {
+                            wanted.clone().all(|t| held.iter().any(|(ts, c)| *c <= cost && ts.binary_search(t).is_ok()))
+                        })
+                    })
+                })
+        })
+        .collect()
 }
 
 /// How a query searches: the identity edges it may follow, its `via` kinds, PIM. Queries with the same
@@ -204,7 +265,8 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         }
     }
     run.fall_back();
-    Cores { cores: run.cores }
+    let redundant = redundant(graph, queries, &run.cores);
+    Cores { cores: run.cores, redundant }
 }
 
 /// Key of a core: the search profile, the head, its edges, where it lands and its fan-out, and for

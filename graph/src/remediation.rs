@@ -218,10 +218,7 @@ fn grant_remediation(graph: &PrivilegeGraph, role_edge: EdgeIndex, broad: bool) 
     let scope_note = if broad { " (it is inherited below: move it down to the scopes actually needed)" } else { "" };
     if g.eligible {
         return shell::remediation(
-            format!(
-                "Remove the PIM eligibility of {} at {} for {}{scope_note}",
-                g.role_name, at, holder.display_name
-            ),
+            format!("Remove the PIM eligibility of {} at {} for {}{scope_note}", g.role_name, at, holder.display_name),
             shell::pim_eligibility_remove(&g.scope, &holder.id, &g.role_definition_id),
         );
     }

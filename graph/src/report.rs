@@ -21,7 +21,12 @@ const SAMPLE: usize = 5;
 pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> (Vec<Finding>, Vec<String>) {
     let mut out: Vec<Finding> = cores.cores.iter().map(|c| finding(graph, queries, c)).collect();
     let ids: Vec<String> = out.iter().map(|f| f.id.clone()).collect();
-    out.retain(|f| !f.tiers.is_empty());
+    let shown: rustc_hash::FxHashSet<usize> = cores.shown().collect();
+    let mut i = 0;
+    out.retain(|_| {
+        i += 1;
+        shown.contains(&(i - 1))
+    });
     // Cores found for single pairs can repeat a core found by the shared search: merge by id.
     let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
@@ -173,8 +178,8 @@ pub(crate) fn tiers(
         .map(|(qi, q)| {
             let pop = population(graph, q);
             let count = |cs: &Cores, standing: bool| {
-                cs.cores
-                    .iter()
+                cs.shown()
+                    .map(|i| &cs.cores[i])
                     .filter(|c| c.tiers.iter().any(|t| t.query == qi) && c.is_standing(graph) == standing)
                     .count()
             };

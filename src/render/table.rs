@@ -101,19 +101,19 @@ impl Writer<'_> {
         if report.tiers.is_empty() {
             return Ok(());
         }
-        self.heading("Exposure: principals (users, service principals, identities, Kubernetes subjects) per tier")?;
+        self.heading("Exposure: principals that reach each tier, of all that could")?;
         for t in report.tiers.iter().filter(|t| t.exposure.principals > 0) {
             let (e, after) = (&t.exposure, &t.after_plan);
             let how = if e.escalation > 0 { format!(", {} by escalation", e.escalation) } else { String::new() };
             let plan = if after.principals == e.principals {
                 String::new()
             } else {
-                format!(" → {}/{} after the plan", after.principals, after.population)
+                format!("; plan → {}", after.principals)
             };
             self.prose(
                 &format!("  {:<8} ", t.severity.as_str().to_uppercase()),
                 "           ",
-                &format!("{}: {}/{} ({:.0}%){how}{plan}", t.query_id, e.principals, e.population, e.percent()),
+                &format!("{}: {}/{}{how}{plan}", t.query_id, e.principals, e.population),
             )?;
         }
         let none = report.tiers.iter().filter(|t| t.exposure.principals == 0).count();
@@ -188,14 +188,22 @@ impl Writer<'_> {
         if report.plan.steps.is_empty() {
             return Ok(());
         }
-        self.heading(&format!("Plan ({} step{}), in order:", report.plan.steps.len(), plural(report.plan.steps.len())))?;
+        self.heading(&format!(
+            "Plan ({} step{}), in order:",
+            report.plan.steps.len(),
+            plural(report.plan.steps.len())
+        ))?;
         for (i, id) in report.plan.steps.iter().enumerate() {
             let Some(c) = report.choke_points.iter().find(|c| &c.id == id) else {
                 self.line(&format!("{:>3}. {id}", i + 1))?;
                 continue;
             };
             // The choke point's short name when there is a command; its whole summary when there is none.
-            let text = if c.remediation.command.is_some() { format!("cut: {}", c.what) } else { c.remediation.summary.clone() };
+            let text = if c.remediation.command.is_some() {
+                format!("cut: {}", c.what)
+            } else {
+                c.remediation.summary.clone()
+            };
             self.prose(&format!("{:>3}. ", i + 1), "     ", &text)?;
             self.command("     ", &c.remediation)?;
         }
@@ -271,7 +279,9 @@ impl Writer<'_> {
         let cut = match cuts.as_slice() {
             [] => String::new(),
             [one] => format!("; cut by plan step {one}"),
-            many => format!("; cut by plan steps {}", many.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")),
+            many => {
+                format!("; cut by plan steps {}", many.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+            }
         };
         self.prose("    first: ", "      ", &format!("{step}{cut}"))
     }
