@@ -270,13 +270,48 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
     g.users();
     g.groups();
     g.service_principals();
+    g.sort_directory();
     g.memberships();
     g.custom_roles();
     g.role_assignments();
     g.deny_assignments();
     let Generator { mut t, mut rng, .. } = g;
     crate::generate_kube::add_clusters(&mut t, &mut rng, options.clusters, options.namespaces_per_cluster);
+    sort_by_id(&mut t);
     t
+}
+
+/// Lists the large record lists in the order of a normalized snapshot (by id, ignoring ASCII case), so that
+/// [`MockTenant::to_snapshot`]'s normalization finds them sorted: it compares lower-cased copies, which on
+/// millions of unsorted memberships takes longer than generating them. Users, groups and service principals
+/// are sorted as they are made, so each group's members come out in a few sorted runs.
+/// Ids compared as a normalized snapshot compares them: ignoring ASCII case.
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+fn sort_by_id(t: &mut MockTenant) {
+    // Runs are merged in linear time; a shuffled list is sorted on cached keys (each record moved once).
+    fn by<T>(v: &mut [T], id: impl Fn(&T) -> &str) {
+        if !v.is_sorted_by(|a, b| id_order(id(a), id(b)).is_le()) {
+            v.sort_by_cached_key(|x| id(x).to_ascii_lowercase());
+        }
+    }
+    let (a, e) = (&mut t.azure, &mut t.entra);
+    by(&mut a.resource_groups, |x| &x.id);
+    by(&mut a.role_assignments, |x| &x.id);
+    by(&mut a.role_eligibility_schedule_instances, |x| &x.id);
+    by(&mut a.user_assigned_identities, |x| &x.id);
+    by(&mut a.federated_identity_credentials, |x| &x.id);
+    by(&mut e.users, |x| &x.id);
+    by(&mut e.groups, |x| &x.id);
+    by(&mut e.group_members, |x| &x.group_id);
+    for g in &mut e.group_members {
+        g.members.sort_by(|a, b| id_order(&a.id, &b.id));
+    }
+    by(&mut e.service_principals, |x| &x.id);
+    by(&mut e.applications, |x| &x.id);
+    by(&mut e.application_federated_credentials, |x| &x.application_id);
 }
 
 /// One generation run: the tenant so far and what later steps pick from.
@@ -470,6 +505,14 @@ impl<'a> Generator<'a> {
                 });
             }
         }
+    }
+
+    /// Sorts users and service principals by id (no random draw), as a snapshot lists them; groups keep their
+    /// order (departments first) until the end.
+    fn sort_directory(&mut self) {
+        let e = &mut self.t.entra;
+        e.users.sort_by_cached_key(|u| u.id.to_ascii_lowercase());
+        e.service_principals.sort_by_cached_key(|s| s.id.to_ascii_lowercase());
     }
 
     /// Users in their department group and a few team groups, every fourth service principal in a team group,

@@ -280,3 +280,17 @@ fn largest_tier_reaches_a_million_nodes_and_five_million_edges() {
     assert!((1_000_000..1_300_000).contains(&nodes), "{nodes} nodes");
     assert!((4_500_000..6_000_000).contains(&edges), "{edges} edges");
 }
+
+/// The generator lists records in a normalized snapshot's order, so making the snapshot of a large tenant
+/// does not re-sort millions of memberships.
+#[test]
+fn generated_lists_are_in_snapshot_order() {
+    let t = generate(&GenerateOptions::sized(5_000, 4));
+    let snap = t.to_snapshot();
+    let ids = |v: &[azpath_graph::snapshot::User]| v.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&t.entra.users), ids(&snap.entra.users));
+    assert_eq!(t.entra.groups, snap.entra.groups);
+    assert_eq!(t.entra.group_members, snap.entra.group_members);
+    assert_eq!(t.entra.service_principals, snap.entra.service_principals);
+    assert_eq!(t.azure.role_assignments, snap.azure.role_assignments);
+}
