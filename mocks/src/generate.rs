@@ -131,7 +131,7 @@ pub const TIERS: &[(&str, usize, &str)] = &[
     ("small", 2_000, "a team's tenant: ~1,600 users, one subscription, one AKS cluster"),
     ("company", 20_000, "an ordinary company: ~16,000 users, ~1,600 groups, 8 subscriptions, 2 AKS clusters"),
     ("enterprise", 300_000, "a large enterprise: ~240,000 users, 120 subscriptions, 30 AKS clusters"),
-    ("1m", 1_000_000, "the largest tier: ~1.1M graph nodes, ~5M edges, 400 subscriptions, 100 AKS clusters"),
+    ("1m", 1_000_000, "the largest tier: ~1.2M graph nodes, ~4.9M edges, 400 subscriptions, 100 AKS clusters"),
 ];
 
 /// Reads a `--size`: a tier name of [`TIERS`], or a number with an optional `k` (thousand) or `m` (million)
@@ -611,7 +611,7 @@ impl<'a> Generator<'a> {
     fn department_grant(&mut self, i: usize) -> Grant {
         let rng = &mut self.rng;
         let group = self.t.entra.groups[i / 2].id.clone();
-        let (scope, role) = if i % 2 == 0 && !self.scopes_sub.is_empty() {
+        let (scope, role) = if i.is_multiple_of(2) && !self.scopes_sub.is_empty() {
             (rng.pick(&self.scopes_sub).clone(), if rng.chance(0.2) { OWNER } else { CONTRIBUTOR })
         } else {
             let role = *rng.pick(&[READER, READER, CONTRIBUTOR, OWNER]);
@@ -850,6 +850,15 @@ pub(crate) fn constrained_delegation(roles: &[&str]) -> String {
     )
 }
 
+/// One user as an owner, picked by position (empty when there are no users).
+fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
+    if users.is_empty() {
+        return Vec::new();
+    }
+    let u = &users[i % users.len()];
+    vec![DirectoryObject { odata_type: Some("#microsoft.graph.user".into()), id: u.id.clone(), ..Default::default() }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -877,13 +886,4 @@ mod tests {
             + 1;
         assert!((90_000..=110_000).contains(&nodes), "{nodes} from {o:?}");
     }
-}
-
-/// One user as an owner, picked by position (empty when there are no users).
-fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
-    if users.is_empty() {
-        return Vec::new();
-    }
-    let u = &users[i % users.len()];
-    vec![DirectoryObject { odata_type: Some("#microsoft.graph.user".into()), id: u.id.clone(), ..Default::default() }]
 }
