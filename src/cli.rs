@@ -92,8 +92,9 @@ pub enum Command {
     },
     /// Measure graph building and every query on a generated tenant of about SIZE nodes.
     Bench {
-        /// Approximate number of nodes (principals and scopes).
-        #[arg(long, default_value_t = 100_000)]
+        /// Approximate number of nodes (principals and scopes): a number (20000, 20k, 1m) or a tier (small,
+        /// company, enterprise, 1m; see BENCHMARKS.md).
+        #[arg(long, default_value = "100000", value_parser = azpath_mocks::generate::parse_size)]
         size: usize,
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
@@ -143,8 +144,9 @@ pub enum MockCommand {
     List,
     /// Generate a synthetic tenant (for benchmarks and load tests).
     Generate {
-        /// Approximate number of principals.
-        #[arg(long, default_value_t = 10_000)]
+        /// Approximate number of principals and scopes: a number (20000, 20k, 1m) or a tier (small, company,
+        /// enterprise, 1m).
+        #[arg(long, default_value = "10000", value_parser = azpath_mocks::generate::parse_size)]
         size: usize,
         /// Seed (same seed, same tenant).
         #[arg(long, default_value_t = 1)]

@@ -1,17 +1,30 @@
 //! Synthetic tenants for benchmarks and scale tests.
 //!
-//! Hand-written tenants prove semantics; this generator proves that azpath copes with a large organisation:
-//! a management-group tree, subscriptions with resource groups, users in nested groups, service principals and
-//! managed identities, custom roles, and role assignments at every scope level, some PIM-eligible, some
-//! constrained by conditions, a few deny assignments and assignments to deleted principals, and AKS clusters
-//! with their Kubernetes objects (see [`crate::generate_kube`]). Output depends only
-//! on the options (same seed → same tenant), and generation is linear in the requested size.
+//! Hand-written tenants prove semantics; this generator proves that azpath copes with a large organisation,
+//! in the shapes a real directory has:
+//!
+//! - a management-group tree with several subscriptions under each group, resource groups in each;
+//! - users in several groups each (one department group, a few team groups: about
+//!   [`GenerateOptions::memberships_per_user`] on average);
+//! - department groups of thousands of members that hold Contributor or Owner at a subscription or management
+//!   group, and many small team groups nested a few levels deep (team → team → department, never a cycle)
+//!   that mostly hold roles on resource groups;
+//! - service principals and managed identities with roles, application and group owners, GitHub federated
+//!   credentials on some applications;
+//! - custom roles, role assignments at every scope level (a handful at the tenant root), some PIM-eligible,
+//!   some constrained by conditions, a few deny assignments and assignments to deleted principals;
+//! - AKS clusters with their Kubernetes objects (namespaces, service accounts, RoleBindings to Entra groups,
+//!   workload identities and ASO credentials: see [`crate::generate_kube`]), so Kubernetes paths exist at scale.
+//!
+//! Output depends only on the options (same seed → byte-identical snapshot), and generation is linear in the
+//! requested size. [`TIERS`] names the sizes the benchmarks use; [`parse_size`] reads `--size`.
 
 use azpath_graph::snapshot::{
-    Application, AssignmentProperties, DenyAssignment, DenyAssignmentProperties, DirectoryObject, Group, GroupMembers,
-    ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, ParentRef, Permission,
-    PrincipalRef, ResourceGroup, RoleAssignment, RoleDefinition, RoleDefinitionProperties,
-    RoleEligibilityScheduleInstance, ServicePrincipal, Subscription, User,
+    Application, ApplicationFederatedCredentials, AssignmentProperties, DenyAssignment, DenyAssignmentProperties,
+    DirectoryObject, GraphFederatedCredential, Group, GroupMembers, ManagementGroup, ManagementGroupChild,
+    ManagementGroupDetails, ManagementGroupProperties, ParentRef, Permission, PrincipalRef, ResourceGroup,
+    RoleAssignment, RoleDefinition, RoleDefinitionProperties, RoleEligibilityScheduleInstance, ServicePrincipal,
+    Subscription, User,
 };
 
 use crate::tenant::{MockTenant, TenantInfo};
@@ -22,8 +35,13 @@ use crate::tenant::{MockTenant, TenantInfo};
 pub struct GenerateOptions {
     /// Users.
     pub users: usize,
-    /// Security groups (nested: some groups are members of others).
+    /// Security groups (nested: some groups are members of others), the department groups included.
     pub groups: usize,
+    /// Department groups (the first groups): every user is in one, and each holds Contributor or Owner at a
+    /// subscription and a role at a management group; at scale they have thousands of members.
+    pub large_groups: usize,
+    /// Groups a user is directly in, on average: one department group and the rest team groups.
+    pub memberships_per_user: usize,
     /// Service principals (about a third are managed identities, the rest have an application object).
     pub service_principals: usize,
     /// Subscriptions.
@@ -53,6 +71,8 @@ impl Default for GenerateOptions {
         GenerateOptions {
             users: 200,
             groups: 30,
+            large_groups: 2,
+            memberships_per_user: 4,
             service_principals: 40,
             subscriptions: 4,
             management_groups: 5,
@@ -71,7 +91,8 @@ impl Default for GenerateOptions {
 impl GenerateOptions {
     /// Options for a tenant of about `nodes` directory objects and scopes, in proportions typical of an
     /// enterprise: mostly users, a group per ~12 users, a service principal per ~15 users, a subscription per
-    /// ~2,000 users.
+    /// ~2,000 users, five groups per user, a department group per ~5,000 users. The graph has about 15% more
+    /// nodes (identities, resources, Kubernetes objects) and about five edges per node at scale. See [`TIERS`].
     pub fn sized(nodes: usize, seed: u64) -> GenerateOptions {
         let nodes = nodes.max(20);
         let subscriptions = (nodes / 2_500).clamp(1, 2_000);
@@ -86,6 +107,8 @@ impl GenerateOptions {
         GenerateOptions {
             users,
             groups,
+            large_groups: (users / 5_000).clamp(1, (groups / 4).max(1)),
+            memberships_per_user: 5,
             service_principals,
             subscriptions,
             management_groups,
@@ -100,6 +123,33 @@ impl GenerateOptions {
             seed,
         }
     }
+}
+
+/// The named sizes of `--size` (`azpath bench`, `azpath mock generate`): (name, nodes, what it stands for).
+/// The figures measured on them are in BENCHMARKS.md.
+pub const TIERS: &[(&str, usize, &str)] = &[
+    ("small", 2_000, "a team's tenant: ~1,600 users, one subscription, one AKS cluster"),
+    ("company", 20_000, "an ordinary company: ~16,000 users, ~1,600 groups, 8 subscriptions, 2 AKS clusters"),
+    ("enterprise", 300_000, "a large enterprise: ~240,000 users, 120 subscriptions, 30 AKS clusters"),
+    ("1m", 1_000_000, "the largest tier: ~1.2M graph nodes, ~4.9M edges, 400 subscriptions, 100 AKS clusters"),
+];
+
+/// Reads a `--size`: a tier name of [`TIERS`], or a number with an optional `k` (thousand) or `m` (million)
+/// suffix and `_` separators (`20000`, `20k`, `1_000_000`, `1m`).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    if let Some((_, nodes, _)) = TIERS.iter().find(|(name, ..)| *name == lower) {
+        return Ok(*nodes);
+    }
+    let digits = lower.replace('_', "");
+    let (number, factor) = match digits.strip_suffix('k') {
+        Some(n) => (n, 1_000),
+        None => digits.strip_suffix('m').map_or((digits.as_str(), 1), |n| (n, 1_000_000)),
+    };
+    let names: Vec<&str> = TIERS.iter().map(|(name, ..)| *name).collect();
+    number.parse::<usize>().ok().and_then(|n| n.checked_mul(factor)).ok_or_else(|| {
+        format!("`{text}` is not a size: give a number of nodes (20000, 20k, 1m) or a tier ({})", names.join(", "))
+    })
 }
 
 /// SplitMix64: a tiny, good-enough mixer for deterministic ids and choices.
@@ -200,6 +250,17 @@ const ROLE_WEIGHT_TOTAL: u32 = {
 };
 const RBAC_ADMIN: &str = "f58310d9-a9f6-439a-9e8d-f62e7b41a168";
 const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+
+/// A role assignment to be written.
+struct Grant {
+    scope: String,
+    role: String,
+    condition: Option<String>,
+    principal: String,
+    kind: &'static str,
+}
 
 /// Generates a tenant. Linear in the sizes asked for: a few seconds for a million nodes, even in a debug build.
 pub fn generate(options: &GenerateOptions) -> MockTenant {
@@ -209,13 +270,48 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
     g.users();
     g.groups();
     g.service_principals();
+    g.sort_directory();
     g.memberships();
     g.custom_roles();
     g.role_assignments();
     g.deny_assignments();
     let Generator { mut t, mut rng, .. } = g;
     crate::generate_kube::add_clusters(&mut t, &mut rng, options.clusters, options.namespaces_per_cluster);
+    sort_by_id(&mut t);
     t
+}
+
+/// Lists the large record lists in the order of a normalized snapshot (by id, ignoring ASCII case), so that
+/// [`MockTenant::to_snapshot`]'s normalization finds them sorted: it compares lower-cased copies, which on
+/// millions of unsorted memberships takes longer than generating them. Users, groups and service principals
+/// are sorted as they are made, so each group's members come out in a few sorted runs.
+/// Ids compared as a normalized snapshot compares them: ignoring ASCII case.
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+fn sort_by_id(t: &mut MockTenant) {
+    // Runs are merged in linear time; a shuffled list is sorted on cached keys (each record moved once).
+    fn by<T>(v: &mut [T], id: impl Fn(&T) -> &str) {
+        if !v.is_sorted_by(|a, b| id_order(id(a), id(b)).is_le()) {
+            v.sort_by_cached_key(|x| id(x).to_ascii_lowercase());
+        }
+    }
+    let (a, e) = (&mut t.azure, &mut t.entra);
+    by(&mut a.resource_groups, |x| &x.id);
+    by(&mut a.role_assignments, |x| &x.id);
+    by(&mut a.role_eligibility_schedule_instances, |x| &x.id);
+    by(&mut a.user_assigned_identities, |x| &x.id);
+    by(&mut a.federated_identity_credentials, |x| &x.id);
+    by(&mut e.users, |x| &x.id);
+    by(&mut e.groups, |x| &x.id);
+    by(&mut e.group_members, |x| &x.group_id);
+    for g in &mut e.group_members {
+        g.members.sort_by(|a, b| id_order(&a.id, &b.id));
+    }
+    by(&mut e.service_principals, |x| &x.id);
+    by(&mut e.applications, |x| &x.id);
+    by(&mut e.application_federated_credentials, |x| &x.application_id);
 }
 
 /// One generation run: the tenant so far and what later steps pick from.
@@ -339,16 +435,16 @@ impl<'a> Generator<'a> {
         }
     }
 
+    /// Department groups first (`sg-<team>-all-<i>`), then team groups.
     fn groups(&mut self) {
         let (rng, e) = (&mut self.rng, &mut self.t.entra);
         for i in 0..self.options.groups {
+            let team = rng.pick(TEAMS).to_ascii_lowercase();
+            let purpose =
+                if i < self.options.large_groups { "all" } else { rng.pick(&["admins", "devs", "readers", "ops"]) };
             let group = Group {
                 id: rng.guid(),
-                display_name: Some(format!(
-                    "sg-{}-{}-{i}",
-                    rng.pick(TEAMS).to_ascii_lowercase(),
-                    rng.pick(&["admins", "devs", "readers", "ops"])
-                )),
+                display_name: Some(format!("sg-{team}-{purpose}-{i}")),
                 security_enabled: Some(true),
                 is_assignable_to_role: Some(rng.chance(0.05)),
                 group_types: Vec::new(),
@@ -394,8 +490,12 @@ impl<'a> Generator<'a> {
                 owners: Vec::new(),
             });
             if !managed {
+                let app_object_id = rng.guid();
+                if i % 8 == 2 {
+                    e.application_federated_credentials.push(github_credential(&app_object_id, &name, rng));
+                }
                 e.applications.push(Application {
-                    id: rng.guid(),
+                    id: app_object_id,
                     app_id: Some(app_id),
                     display_name: Some(name),
                     sign_in_audience: Some("AzureADMyOrg".into()),
@@ -407,29 +507,55 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// Users (and a few service principals) in groups; groups nest only into earlier groups, so the generated
-    /// membership graph has no cycle (the hand-written `nested-groups` tenant tests cycles).
+    /// Sorts users and service principals by id (no random draw), as a snapshot lists them; groups keep their
+    /// order (departments first) until the end.
+    fn sort_directory(&mut self) {
+        let e = &mut self.t.entra;
+        e.users.sort_by_cached_key(|u| u.id.to_ascii_lowercase());
+        e.service_principals.sort_by_cached_key(|s| s.id.to_ascii_lowercase());
+    }
+
+    /// Users in their department group and a few team groups, every fourth service principal in a team group,
+    /// and team groups nested a few levels deep: a team group of level `l` (1–3, by position) may be a member
+    /// of a group of level `l - 1`, level 0 being the departments, so the membership graph has no cycle (the
+    /// hand-written `nested-groups` tenant tests cycles).
     fn memberships(&mut self) {
-        let (rng, e) = (&mut self.rng, &mut self.t.entra);
-        let n_groups = e.groups.len();
+        let n_groups = self.t.entra.groups.len();
+        if n_groups == 0 {
+            return;
+        }
         let mut members: Vec<Vec<DirectoryObject>> = vec![Vec::new(); n_groups];
-        if n_groups > 0 {
-            for u in &e.users {
-                for _ in 0..1 + rng.below(3) {
-                    members[rng.below(n_groups)].push(member("#microsoft.graph.user", &u.id));
+        let departments = self.options.large_groups.min(n_groups);
+        let teams = n_groups - departments;
+        let e = &self.t.entra;
+        let rng = &mut self.rng;
+        let extra = 2 * self.options.memberships_per_user.max(1) - 1;
+        let mut chosen = Vec::new();
+        for u in &e.users {
+            chosen.clear();
+            if departments > 0 {
+                chosen.push(rng.below(departments));
+            }
+            for _ in 0..if teams > 0 { rng.below(extra) } else { 0 } {
+                let g = departments + rng.below(teams);
+                if !chosen.contains(&g) {
+                    chosen.push(g);
                 }
             }
-            for sp in e.service_principals.iter().step_by(4) {
-                members[rng.below(n_groups)].push(member("#microsoft.graph.servicePrincipal", &sp.id));
-            }
-            for g in 1..n_groups {
-                if rng.chance(0.25) {
-                    let parent = rng.below(g);
-                    members[parent].push(member("#microsoft.graph.group", &e.groups[g].id));
-                }
+            for &g in &chosen {
+                members[g].push(member("#microsoft.graph.user", &u.id));
             }
         }
-        e.group_members = members
+        for sp in e.service_principals.iter().step_by(4) {
+            let g = if teams > 0 { departments + rng.below(teams) } else { rng.below(n_groups) };
+            members[g].push(member("#microsoft.graph.servicePrincipal", &sp.id));
+        }
+        for t in 0..teams {
+            if let Some(parent) = nesting_parent(t, departments, teams, rng) {
+                members[parent].push(member("#microsoft.graph.group", &e.groups[departments + t].id));
+            }
+        }
+        self.t.entra.group_members = members
             .into_iter()
             .enumerate()
             .filter(|(_, m)| !m.is_empty())
@@ -468,43 +594,69 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// Role assignments (then PIM eligibilities) at every level: a few at `/` and management groups, most at
-    /// subscriptions and resource groups, some on resources.
+    /// Role assignments (then PIM eligibilities) at every level: first two per department group (Contributor
+    /// or Owner at a subscription, a role at a management group), then groups (mostly on resource groups),
+    /// service principals and users at every level, a handful at the tenant root.
     fn role_assignments(&mut self) {
         let options = self.options;
+        let departments = (options.large_groups.min(self.t.entra.groups.len()) * 2).min(options.role_assignments / 2);
         for i in 0..options.role_assignments + options.eligible_assignments {
-            let scope = self.pick_scope();
-            let (role, condition) = self.pick_role();
-            let (principal, kind) = self.pick_principal();
-            let name = self.rng.guid();
-            let eligible = i >= options.role_assignments;
-            let properties = AssignmentProperties {
-                role_definition_id: role_definition_id(&scope, &role),
-                principal_id: principal,
-                principal_type: Some(kind.into()),
-                condition_version: condition.as_ref().map(|_| "2.0".into()),
-                condition,
-                status: eligible.then(|| "Provisioned".into()),
-                start_date_time: eligible.then(|| "2026-01-05T09:00:00Z".into()),
-                member_type: eligible.then(|| "Direct".into()),
-                scope: scope.clone(),
-                ..Default::default()
-            };
-            let base = if scope == "/" { String::new() } else { scope.clone() };
-            let a = &mut self.t.azure;
-            if eligible {
-                a.role_eligibility_schedule_instances.push(RoleEligibilityScheduleInstance {
-                    id: format!("{base}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}"),
-                    name,
-                    properties,
-                });
-            } else {
-                a.role_assignments.push(RoleAssignment {
-                    id: format!("{base}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-                    name,
-                    properties,
-                });
-            }
+            let grant = if i < departments { self.department_grant(i) } else { self.random_grant() };
+            self.push_assignment(grant, i >= options.role_assignments);
+        }
+    }
+
+    /// The `i`-th department grant: even `i` Contributor (or Owner) at a subscription, odd `i` Reader,
+    /// Contributor or Owner at a management group.
+    fn department_grant(&mut self, i: usize) -> Grant {
+        let rng = &mut self.rng;
+        let group = self.t.entra.groups[i / 2].id.clone();
+        let (scope, role) = if i.is_multiple_of(2) && !self.scopes_sub.is_empty() {
+            (rng.pick(&self.scopes_sub).clone(), if rng.chance(0.2) { OWNER } else { CONTRIBUTOR })
+        } else {
+            let role = *rng.pick(&[READER, READER, CONTRIBUTOR, OWNER]);
+            (rng.pick(&self.mg_ids).clone(), role)
+        };
+        Grant { scope, role: role.to_string(), condition: None, principal: group, kind: "Group" }
+    }
+
+    /// A grant to any principal, at a scope that fits its kind.
+    fn random_grant(&mut self) -> Grant {
+        let (principal, kind) = self.pick_principal();
+        let scope = self.pick_scope(kind);
+        let (role, condition) = self.pick_role();
+        Grant { scope, role, condition, principal, kind }
+    }
+
+    fn push_assignment(&mut self, grant: Grant, eligible: bool) {
+        let Grant { scope, role, condition, principal, kind } = grant;
+        let name = self.rng.guid();
+        let properties = AssignmentProperties {
+            role_definition_id: role_definition_id(&scope, &role),
+            principal_id: principal,
+            principal_type: Some(kind.into()),
+            condition_version: condition.as_ref().map(|_| "2.0".into()),
+            condition,
+            status: eligible.then(|| "Provisioned".into()),
+            start_date_time: eligible.then(|| "2026-01-05T09:00:00Z".into()),
+            member_type: eligible.then(|| "Direct".into()),
+            scope: scope.clone(),
+            ..Default::default()
+        };
+        let base = if scope == "/" { String::new() } else { scope };
+        let a = &mut self.t.azure;
+        if eligible {
+            a.role_eligibility_schedule_instances.push(RoleEligibilityScheduleInstance {
+                id: format!("{base}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}"),
+                name,
+                properties,
+            });
+        } else {
+            a.role_assignments.push(RoleAssignment {
+                id: format!("{base}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+                name,
+                properties,
+            });
         }
     }
 
@@ -526,16 +678,26 @@ impl<'a> Generator<'a> {
         (READER.to_string(), None)
     }
 
-    fn pick_scope(&mut self) -> String {
+    /// A scope for a grant to a principal of `kind` (`Group`, `ServicePrincipal`, `User`): groups mostly on
+    /// resource groups, users more often on single resources; about three grants in all at the tenant root.
+    fn pick_scope(&mut self, kind: &str) -> String {
+        let total = self.options.role_assignments + self.options.eligible_assignments;
         let (rng, a) = (&mut self.rng, &self.t.azure);
+        if a.subscriptions.is_empty() || rng.below(total.max(100)) < 3 {
+            return "/".to_string();
+        }
+        // Percent thresholds: management group, subscription, resource group; the rest on a resource.
+        let (mg, sub, rg) = match kind {
+            "Group" => (4, 24, 92),
+            "ServicePrincipal" => (3, 33, 83),
+            _ => (3, 28, 70),
+        };
         let roll = rng.below(100);
-        if roll < 1 || a.subscriptions.is_empty() {
-            "/".to_string()
-        } else if roll < 6 {
+        if roll < mg {
             rng.pick(&self.mg_ids).clone()
-        } else if roll < 40 || a.resource_groups.is_empty() {
+        } else if roll < sub || a.resource_groups.is_empty() {
             rng.pick(&a.subscriptions).id.clone()
-        } else if roll < 85 {
+        } else if roll < rg {
             rng.pick(&a.resource_groups).id.clone()
         } else {
             let rg = rng.pick(&a.resource_groups).id.clone();
@@ -642,6 +804,37 @@ fn role_definition_id(scope: &str, guid: &str) -> String {
     }
 }
 
+/// The group team group `t` (of `teams`, after `departments` department groups) is nested in, if any: its level
+/// is `1 + t % 3`, and with a chance of 0.3 its parent is a group one level up (a department for level 1).
+fn nesting_parent(t: usize, departments: usize, teams: usize, rng: &mut Rng) -> Option<usize> {
+    if !rng.chance(0.3) {
+        return None;
+    }
+    let level = 1 + t % 3;
+    if level == 1 {
+        return (departments > 0).then(|| rng.below(departments));
+    }
+    // Team groups of level `level - 1` are those with `t % 3 == level - 2`.
+    let first = level - 2;
+    let count = teams.saturating_sub(first).div_ceil(3);
+    (count > 0).then(|| departments + first + 3 * rng.below(count))
+}
+
+/// A GitHub Actions federated credential of an application (deployments from its repository's prod
+/// environment), as `GET /applications/{id}/federatedIdentityCredentials` returns it.
+fn github_credential(application_id: &str, name: &str, rng: &mut Rng) -> ApplicationFederatedCredentials {
+    ApplicationFederatedCredentials {
+        application_id: application_id.to_string(),
+        credentials: vec![GraphFederatedCredential {
+            id: rng.guid(),
+            name: "github-prod".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: format!("repo:contoso/{name}:environment:prod"),
+            audiences: vec!["api://AzureADTokenExchange".into()],
+        }],
+    }
+}
+
 fn member(kind: &str, id: &str) -> DirectoryObject {
     DirectoryObject { odata_type: Some(kind.into()), id: id.into(), ..Default::default() }
 }
@@ -655,6 +848,15 @@ pub(crate) fn constrained_delegation(roles: &[&str]) -> String {
          AND ((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/delete'}})) OR \
          (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{list}}}))"
     )
+}
+
+/// One user as an owner, picked by position (empty when there are no users).
+fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
+    if users.is_empty() {
+        return Vec::new();
+    }
+    let u = &users[i % users.len()];
+    vec![DirectoryObject { odata_type: Some("#microsoft.graph.user".into()), id: u.id.clone(), ..Default::default() }]
 }
 
 #[cfg(test)]
@@ -684,13 +886,4 @@ mod tests {
             + 1;
         assert!((90_000..=110_000).contains(&nodes), "{nodes} from {o:?}");
     }
-}
-
-/// One user as an owner, picked by position (empty when there are no users).
-fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
-    if users.is_empty() {
-        return Vec::new();
-    }
-    let u = &users[i % users.len()];
-    vec![DirectoryObject { odata_type: Some("#microsoft.graph.user".into()), id: u.id.clone(), ..Default::default() }]
 }
