@@ -19,7 +19,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::cores::{all_anchors, Core, Cores, Profile};
+use crate::cores::{all_anchors, Cores, Profile};
 use crate::engine::{is_identity_edge, AnalyzeOptions, EdgeMask};
 use crate::graph::PrivilegeGraph;
 use crate::model::NodeKind;
@@ -40,11 +40,13 @@ pub(crate) fn reach(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) ->
     let mut out = vec![Reach::default(); queries.len()];
     let mut by_principal: Vec<FxHashMap<NodeIndex, Vec<(usize, usize)>>> = vec![FxHashMap::default(); queries.len()];
     for (ci, core) in cores.cores.iter().enumerate() {
-        let standing = core.is_standing(graph);
+        let escalating: FxHashSet<NodeIndex> = core.members.iter().filter(|m| m.escalates).map(|m| m.node).collect();
+        let standing_core = core.is_standing(graph);
         for (ti, tier) in core.tiers.iter().enumerate() {
             let query = &queries[tier.query];
             let excluded: FxHashSet<(NodeIndex, NodeIndex)> = tier.excluded.iter().copied().collect();
             for p in core.principals(graph, query) {
+                let standing = standing_core && !escalating.contains(&p);
                 let any = tier.targets.iter().any(|t| *t != p && !excluded.contains(&(p, *t)));
                 if !any {
                     continue;
@@ -348,17 +350,34 @@ pub(crate) fn plan(
     PlanResult { steps, after }
 }
 
-/// The escalation cores (shown, not standing), as owned copies.
-fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Core> {
-    cores.shown().map(|i| &cores.cores[i]).filter(|c| !c.is_standing(graph)).cloned().collect()
+/// What the plan must cut: each escalation core (shown, not standing), and each member that reaches a standing
+/// core by an escalation step (a group's owner), as the edges any of which cuts it.
+fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
+    let mut out = Vec::new();
+    for core in cores.shown().map(|i| &cores.cores[i]) {
+        if !core.is_standing(graph) {
+            out.push(core.edges.clone());
+            continue;
+        }
+        for m in core.members.iter().filter(|m| m.escalates) {
+            out.push(
+                m.path.iter().copied().filter(|e| graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf).collect(),
+            );
+        }
+    }
+    out
 }
 
-/// Greedy set cover of the cores by the fixes of their edges: most cores first, then least collateral, then
-/// fixes with a command, then by key.
-fn cover(graph: &PrivilegeGraph, cores: &[Core], collateral: &FxHashMap<&str, usize>) -> Vec<(Fix, Vec<EdgeIndex>)> {
+/// Greedy set cover of the escalations (each a set of edges, any of which cuts it) by the fixes of those
+/// edges: most covered first, then least collateral, then fixes with a command, then by key.
+fn cover(
+    graph: &PrivilegeGraph,
+    cores: &[Vec<EdgeIndex>],
+    collateral: &FxHashMap<&str, usize>,
+) -> Vec<(Fix, Vec<EdgeIndex>)> {
     let mut options: FxHashMap<String, (Fix, Vec<EdgeIndex>, FxHashSet<usize>)> = FxHashMap::default();
     for (ci, core) in cores.iter().enumerate() {
-        for e in &core.edges {
+        for e in core {
             let f = fix_of(graph, *e);
             let entry = options.entry(f.key.clone()).or_insert_with(|| (f, Vec::new(), FxHashSet::default()));
             if !entry.1.contains(e) {

@@ -13,6 +13,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::rc::Rc;
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -36,8 +37,9 @@ pub(crate) struct Core {
     pub landing: NodeIndex,
     /// For a hub: the kind and flags of its fan-out edges.
     pub fanout: Option<(EdgeKind, u8)>,
-    /// Nodes whose best path reaches `head` by memberships alone, with those edges (member first).
-    pub members: Vec<Member>,
+    /// Every node that reaches `head` by memberships (or ownership of a group), with its best way there; for
+    /// a pivot, every node that reaches it at all. Shared by every core with the same head.
+    pub members: Rc<Vec<Member>>,
     /// Per query answered.
     pub tiers: Vec<CoreTier>,
     /// Recorded by a forward search for one pair (its only target), not by a shared reverse search.
@@ -45,7 +47,7 @@ pub(crate) struct Core {
 }
 
 /// A member of a core and the edges that lead it to the core's head.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
     /// The member.
     pub node: NodeIndex,
@@ -53,6 +55,14 @@ pub(crate) struct Member {
     pub path: Vec<EdgeIndex>,
     /// Flags (PIM-eligible, conditional) of those edges.
     pub flags: u8,
+    /// It gets there by a step that is not a membership (owning a group, becoming cluster-admin): it gains the
+    /// core's power rather than holding it.
+    pub escalates: bool,
+    /// Hops from it to the head.
+    pub hops: u32,
+    /// Its way passes the capability masks on it (what ASO's CRDs let an identity do); when it does not, its
+    /// pairs go to the forward search like any pair whose path failed a check.
+    pub valid: bool,
 }
 
 /// What a core gives in one query.
@@ -112,9 +122,17 @@ impl Core {
         self.edges.iter().fold(self.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags)
     }
 
-    /// Flags of a principal's way through the core: the core's and its own way to the head.
-    fn flags_of(&self, graph: &PrivilegeGraph, p: NodeIndex) -> u8 {
-        self.flags(graph) | self.members.iter().find(|m| m.node == p).map(|m| m.flags).unwrap_or(0)
+    /// The core's principals for a query, each with the flags of its way through the core (the core's and its
+    /// own way to the head) and whether that way escalates.
+    pub fn principal_ways<'a>(
+        &'a self,
+        graph: &'a PrivilegeGraph,
+        query: &'a Query,
+    ) -> impl Iterator<Item = (NodeIndex, u8, bool)> + 'a {
+        let own = self.flags(graph);
+        std::iter::once((self.head, own, false))
+            .chain(self.members.iter().map(move |m| (m.node, own | m.flags, m.escalates)))
+            .filter(move |(n, _, _)| query.sources.contains(&graph.node(*n).kind))
     }
 }
 
@@ -129,12 +147,11 @@ fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<b
     let mut standing: FxHashMap<(usize, NodeIndex), Vec<(&[NodeIndex], (bool, bool))>> = FxHashMap::default();
     for core in cores.iter().filter(|c| c.is_standing(graph)) {
         for tier in &core.tiers {
-            for p in core.principals(graph, &queries[tier.query]) {
-                if tier.excluded.iter().any(|(x, _)| *x == p) {
+            for (p, flags, escalates) in core.principal_ways(graph, &queries[tier.query]) {
+                if escalates || tier.excluded.iter().any(|(x, _)| *x == p) {
                     continue;
                 }
-                let cost = flag_cost(core.flags_of(graph, p));
-                standing.entry((tier.query, p)).or_default().push((&tier.targets, cost));
+                standing.entry((tier.query, p)).or_default().push((&tier.targets, flag_cost(flags)));
             }
         }
     }
@@ -144,8 +161,8 @@ fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<b
             !core.is_standing(graph)
                 && !core.tiers.is_empty()
                 && core.tiers.iter().all(|tier| {
-                    core.principals(graph, &queries[tier.query]).all(|p| {
-                        let cost = flag_cost(core.flags_of(graph, p));
+                    core.principal_ways(graph, &queries[tier.query]).all(|(p, flags, _)| {
+                        let cost = flag_cost(flags);
                         let wanted = tier.targets.iter().filter(|t| **t != p);
                         standing.get(&(tier.query, p)).is_some_and(|held| {
                             wanted.clone().all(|t| held.iter().any(|(ts, c)| *c <= cost && ts.binary_search(t).is_ok()))
@@ -219,18 +236,25 @@ struct Settled {
     head: u32,
 }
 
-/// Edges that do not change who is acting, for where a core starts: group membership, and an Entra user or
-/// group appearing as its Kubernetes subject.
+/// Edges that do not change who is acting, for where a core starts: group membership, an Entra user or group
+/// appearing as its Kubernetes subject, and a group's owner (who can make itself a member: such a member
+/// escalates, see [`Member::escalates`]).
 fn is_membership(kind: EdgeKind) -> bool {
+    matches!(kind, EdgeKind::MemberOf | EdgeKind::KubernetesIdentity | EdgeKind::CanAddMember)
+}
+
+/// Edges by which a member holds what its group holds: membership and identity mappings, not ownership.
+fn holds_through(kind: EdgeKind) -> bool {
     matches!(kind, EdgeKind::MemberOf | EdgeKind::KubernetesIdentity)
 }
 
 /// Nodes that start a core of their own for everything reached through them: whoever is a cluster's admin can
 /// do everything the cluster leads to, so "cluster-admin → … → grant" is one core whose members are every
 /// principal that becomes cluster-admin (each of those steps is a core of the `cluster-admin-from-azure` kind
-/// of tier), instead of one core per (admin, grant).
+/// of tier), instead of one core per (admin, grant). Hubs likewise: whoever can break out onto a cluster's
+/// nodes, forge an ASO credential, or write federated credentials under a scope.
 fn is_pivot(kind: NodeKind) -> bool {
-    kind == NodeKind::KubeClusterAdmin
+    kind == NodeKind::KubeClusterAdmin || kind.is_hub()
 }
 
 /// Finds every core of every query.
@@ -245,6 +269,8 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         removed,
         profile_of,
         source_kinds: queries.iter().flat_map(|q| q.sources.iter().copied()).collect(),
+        profiles: profiles.clone(),
+        member_sets: FxHashMap::default(),
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
@@ -259,7 +285,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
     keys.sort();
     for key in keys {
         let (profile, start, via0, flags) = key;
-        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags);
+        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags, is_identity_edge);
         for &i in &groups[&key] {
             run.cores_of(&anchors[i], &tree);
         }
@@ -282,6 +308,10 @@ struct Run<'a> {
     profile_of: Vec<usize>,
     /// Every kind some query reports as a source: the only members worth keeping.
     source_kinds: Vec<NodeKind>,
+    /// Search profile of each query.
+    profiles: Vec<Profile>,
+    /// Members of each head, per (profile, head, as a pivot): computed once, shared by its cores.
+    member_sets: FxHashMap<(usize, NodeIndex, bool), Rc<Vec<Member>>>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -292,13 +322,6 @@ impl Run<'_> {
     /// Records the cores one anchor's search tree gives.
     fn cores_of(&mut self, anchor: &Anchor, tree: &[Settled]) {
         let graph = self.graph;
-        let query = &self.queries[anchor.query];
-        let mut members: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-        for (i, s) in tree.iter().enumerate() {
-            if s.head != i as u32 && s.via {
-                members.entry(s.head).or_default().push(i as u32);
-            }
-        }
         for (i, s) in tree.iter().enumerate() {
             let i = i as u32;
             if s.head != i || !s.via {
@@ -309,9 +332,13 @@ impl Run<'_> {
             if anchor.targets.iter().all(|t| *t == s.node) {
                 continue;
             }
-            let mine = members.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+            // A pivot collects everyone who reaches it, except where the search starts from it: then it is the
+            // hub whose targets these are, and nothing is "through" it.
+            let as_pivot = is_pivot(graph.node(s.node).kind) && s.parent != u32::MAX;
+            let members = self.members_of(anchor.query, s.node, as_pivot);
+            let query = &self.queries[anchor.query];
             let any_source = query.sources.contains(&graph.node(s.node).kind)
-                || mine.iter().any(|m| query.sources.contains(&graph.node(tree[*m as usize].node).kind));
+                || members.iter().any(|m| query.sources.contains(&graph.node(m.node).kind));
             if !any_source {
                 continue;
             }
@@ -321,15 +348,6 @@ impl Run<'_> {
             let ci = match self.index.get(&key) {
                 Some(ci) => *ci,
                 None => {
-                    let members = mine
-                        .iter()
-                        .filter(|m| self.source_kinds.contains(&graph.node(tree[**m as usize].node).kind))
-                        .map(|m| {
-                            let path = membership_path(tree, *m, i);
-                            let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
-                            Member { node: tree[*m as usize].node, path, flags }
-                        })
-                        .collect();
                     self.cores.push(Core {
                         head: s.node,
                         edges,
@@ -343,20 +361,47 @@ impl Run<'_> {
                     self.cores.len() - 1
                 }
             };
-            self.add_tier(ci, anchor, tree, i, mine);
+            self.add_tier(ci, anchor, s.cost.hops);
         }
     }
 
+    /// The members of a head (see [`Core::members`]), computed once per search profile.
+    fn members_of(&mut self, query: usize, head: NodeIndex, pivot: bool) -> Rc<Vec<Member>> {
+        let profile = self.profile_of[query];
+        if let Some(m) = self.member_sets.get(&(profile, head, pivot)) {
+            return m.clone();
+        }
+        let graph = self.graph;
+        let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
+        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, head, true, 0, follow);
+        let members: Vec<Member> = (1..tree.len() as u32)
+            .filter(|i| self.source_kinds.contains(&graph.node(tree[*i as usize].node).kind))
+            .filter(|i| tree[*i as usize].via)
+            .map(|i| {
+                let path = path_to_root(&tree, i);
+                let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
+                let escalates = path.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
+                let valid = masks_allow(graph, &path);
+                Member { node: tree[i as usize].node, hops: path.len() as u32, path, flags, escalates, valid }
+            })
+            .collect();
+        let members = Rc::new(members);
+        self.member_sets.insert((profile, head, pivot), members.clone());
+        members
+    }
+
     /// Adds one query's targets to a core, checking what depends on the pair.
-    fn add_tier(&mut self, ci: usize, anchor: &Anchor, tree: &[Settled], head: u32, mine: &[u32]) {
+    /// `head_hops`: the hops from the core's principal to the anchor's targets' end (its final edge included).
+    fn add_tier(&mut self, ci: usize, anchor: &Anchor, head_hops: u32) {
         let graph = self.graph;
         let query = &self.queries[anchor.query];
         let core = &self.cores[ci];
         let scoped = core.edges.iter().any(|e| graph.edge(*e).2.kind == EdgeKind::HasRole);
         let base = if scoped { path_caps(graph, query, &core.edges, Caps::EMPTY) } else { Some(Caps::EMPTY) };
-        let states = || std::iter::once(head).chain(mine.iter().copied()).map(|i| tree[i as usize]);
-        let principals: Vec<NodeIndex> =
-            states().filter(|s| query.sources.contains(&graph.node(s.node).kind)).map(|s| s.node).collect();
+        let hops = std::iter::once((core.head, head_hops))
+            .chain(core.members.iter().map(|m| (m.node, head_hops + m.hops)))
+            .filter(|(n, _)| query.sources.contains(&graph.node(*n).kind));
+        let principals: Vec<NodeIndex> = hops.clone().map(|(n, _)| n).collect();
         let mut excluded = Vec::new();
         match base {
             None => {
@@ -369,10 +414,9 @@ impl Run<'_> {
                 }
             }
             Some(_) => {
-                let too_long: Vec<NodeIndex> = states()
-                    .filter(|s| s.cost.hops as usize > query.max_hops && principals.contains(&s.node))
-                    .map(|s| s.node)
-                    .collect();
+                let invalid: FxHashSet<NodeIndex> = core.members.iter().filter(|m| !m.valid).map(|m| m.node).collect();
+                let too_long: Vec<NodeIndex> =
+                    hops.filter(|(n, h)| *h as usize > query.max_hops || invalid.contains(n)).map(|(n, _)| n).collect();
                 for p in &too_long {
                     for t in &anchor.targets {
                         if p != t {
@@ -508,7 +552,7 @@ impl Run<'_> {
                     edges: core_edges,
                     landing,
                     fanout,
-                    members: Vec::new(),
+                    members: Rc::new(Vec::new()),
                     tiers: vec![CoreTier { query: qi, caps, targets: vec![t], excluded }],
                     single: true,
                 });
@@ -521,7 +565,10 @@ impl Run<'_> {
             core.tiers[0].excluded.clear();
         } else if !core.members.iter().any(|m| m.node == p) {
             let flags = lead_edges.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
-            core.members.push(Member { node: p, path: lead_edges, flags });
+            let escalates = lead_edges.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
+            let hops = lead_edges.len() as u32;
+            let m = Member { node: p, path: lead_edges, flags, escalates, hops, valid: true };
+            Rc::make_mut(&mut core.members).push(m);
         }
     }
 }
@@ -664,6 +711,7 @@ fn reverse_tree(
     start: NodeIndex,
     via0: bool,
     flags: u8,
+    follow: fn(EdgeKind) -> bool,
 ) -> Vec<Settled> {
     let g = &graph.graph;
     type State = (NodeIndex, bool);
@@ -684,7 +732,10 @@ fn reverse_tree(
             Some(e) => {
                 let up = out[parent as usize].head;
                 // A core crosses the query's `via` or does not: a member never crosses it where its head did not.
-                let through_pivot = is_pivot(g[out[up as usize].node].kind) && out[up as usize].via == state.1;
+                // (Not at the root: a hub the search starts from leads to its own targets, not through them.)
+                let through_pivot = is_pivot(g[out[up as usize].node].kind)
+                    && out[up as usize].via == state.1
+                    && out[up as usize].parent != u32::MAX;
                 if (through_pivot || is_membership(g[e].kind)) && !is_pivot(g[state.0].kind) {
                     up
                 } else {
@@ -697,7 +748,7 @@ fn reverse_tree(
         settled.insert(state, i);
         for e in g.edges_directed(state.0, Direction::Incoming) {
             let w = e.weight();
-            if !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(e.id()) {
+            if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(e.id()) {
                 continue;
             }
             let next = (e.source(), state.1 || profile.is_via(w.kind));
@@ -714,23 +765,34 @@ fn reverse_tree(
     out
 }
 
+/// Whether the capability masks on a member's way allow the steps after them (see `engine::path_caps`): a mask
+/// limits what the identity it leads to does next, so a mask followed by federated-credential writing or AKS
+/// admin needs those capabilities.
+fn masks_allow(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> bool {
+    use crate::rbac::Capability;
+    path.iter().enumerate().all(|(i, e)| {
+        let mask = graph.edge(*e).2;
+        if mask.kind == EdgeKind::HasRole || mask.caps.is_empty() {
+            return true;
+        }
+        let next = path[i + 1..].iter().map(|e| graph.edge(*e).2).find(|w| w.kind != EdgeKind::MemberOf);
+        let needs = match next.map(|w| w.kind) {
+            Some(EdgeKind::CanWriteFederatedCredential) => Capability::WriteFederatedCredential.bit(),
+            Some(EdgeKind::AksClusterAdmin) => {
+                Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster])
+            }
+            _ => return true,
+        };
+        mask.caps.intersects(needs)
+    })
+}
+
 /// The edges from state `i` to the root of the tree.
 fn path_to_root(tree: &[Settled], mut i: u32) -> Vec<EdgeIndex> {
     let mut out = Vec::new();
     while let Some(e) = tree[i as usize].edge {
         out.push(e);
         i = tree[i as usize].parent;
-    }
-    out
-}
-
-/// The edges from state `m` up to its head `h`.
-fn membership_path(tree: &[Settled], mut m: u32, h: u32) -> Vec<EdgeIndex> {
-    let mut out = Vec::new();
-    while m != h {
-        let Some(e) = tree[m as usize].edge else { break };
-        out.push(e);
-        m = tree[m as usize].parent;
     }
     out
 }

@@ -221,8 +221,30 @@ pub(crate) fn is_identity_edge(kind: EdgeKind) -> bool {
 /// Search state: a node, and whether the path from it already crosses one of the query's `via` edges.
 type State = (NodeIndex, bool);
 
-/// Forward search bookkeeping: best cost to a state and the (edge, previous via flag) that reached it.
-type ForwardBest = FxHashMap<State, (Cost, Option<(EdgeIndex, bool)>)>;
+/// Forward search state: a node, whether the path crosses a `via` edge, and the capability mask the last
+/// step left pending for the next one (paths that reach a node under different masks can do different
+/// things next, so they are different states).
+type ForwardState = (NodeIndex, bool, u32);
+
+/// Forward search bookkeeping: best cost to a state and the (edge, previous state) that reached it.
+type ForwardBest = FxHashMap<ForwardState, (Cost, Option<(EdgeIndex, ForwardState)>)>;
+
+/// The mask pending after stepping over `w` with `pending` left by the step before, or `None` when the mask
+/// forbids the step (see [`path_caps`]).
+fn step_mask(pending: u32, w: &crate::graph::EdgeData) -> Option<u32> {
+    if w.kind == EdgeKind::MemberOf {
+        return Some(pending);
+    }
+    let needs = match w.kind {
+        EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
+        EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
+        _ => Caps::EMPTY,
+    };
+    if pending != 0 && !needs.is_empty() && !Caps(pending).intersects(needs) {
+        return None;
+    }
+    Some(if w.kind != EdgeKind::HasRole && !w.caps.is_empty() { w.caps.0 } else { 0 })
+}
 
 /// One target's search.
 pub(crate) struct Search<'a> {
@@ -389,7 +411,7 @@ impl<'a> Search<'a> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
         let mut best: ForwardBest = FxHashMap::default();
-        let start = (source, no_via);
+        let start = (source, no_via, 0);
         best.insert(start, (Cost::default(), None));
         let mut heap = BinaryHeap::new();
         heap.push(Reverse((Cost::default(), start)));
@@ -403,12 +425,13 @@ impl<'a> Search<'a> {
             if best.get(&state).is_some_and(|(c, _)| *c < cost) {
                 continue;
             }
-            let (node, via) = state;
+            let (node, via, pending) = state;
             for e in g.edges_directed(node, Direction::Outgoing) {
                 let w = e.weight();
                 if !self.allowed(w.kind, w.flags) || w.kind == EdgeKind::Contains || self.removed.contains(e.id()) {
                     continue;
                 }
+                let Some(next_mask) = step_mask(pending, w) else { continue };
                 let next_via = via || self.is_via(w.kind);
                 let ends = if scope_target {
                     w.kind == EdgeKind::HasRole && self.chain.contains(&e.target())
@@ -417,7 +440,7 @@ impl<'a> Search<'a> {
                 };
                 if ends {
                     let depth = self.chain.iter().position(|s| *s == e.target()).unwrap_or(0) as u32;
-                    let mut path = forward_path(self.graph, &best, state);
+                    let mut path = forward_path(&best, state);
                     path.push(e.id());
                     if path.len() + depth as usize > self.query.max_hops || self.checked_caps(&path).is_none() {
                         continue;
@@ -428,9 +451,9 @@ impl<'a> Search<'a> {
                     }
                 } else if is_identity_edge(w.kind) {
                     let next = cost.step(w.flags);
-                    let key = (e.target(), next_via);
+                    let key = (e.target(), next_via, next_mask);
                     if best.get(&key).is_none_or(|(c, _)| next < *c) {
-                        best.insert(key, (next, Some((e.id(), via))));
+                        best.insert(key, (next, Some((e.id(), state))));
                         heap.push(Reverse((next, key)));
                     }
                 }
@@ -504,12 +527,12 @@ pub(crate) fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIn
 }
 
 /// The edges that led a forward search to `state`, source first.
-fn forward_path(graph: &PrivilegeGraph, best: &ForwardBest, state: State) -> EdgePath {
+fn forward_path(best: &ForwardBest, state: ForwardState) -> EdgePath {
     let mut path = Vec::new();
     let mut cur = state;
-    while let Some((_, Some((e, prev_via)))) = best.get(&cur) {
+    while let Some((_, Some((e, prev)))) = best.get(&cur) {
         path.push(*e);
-        cur = (graph.edge(*e).0, *prev_via);
+        cur = *prev;
     }
     path.reverse();
     path

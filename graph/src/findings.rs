@@ -231,6 +231,10 @@ pub struct Finding {
     /// Principals that reach `principal` through group membership alone (nested groups included), or, when
     /// `principal` is a cluster's admin, every principal that becomes it.
     pub members: Affected,
+    /// Members that get to `principal` by a step that is not a membership (owning the group, becoming a
+    /// cluster's admin): they gain this power rather than hold it. Sorted ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalating_members: Vec<String>,
     /// Members whose way to `principal` needs a PIM activation or rests on a condition: id → [eligible,
     /// conditional] (their pairs carry these flags too).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

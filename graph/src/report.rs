@@ -62,6 +62,9 @@ fn merge(into: &mut Finding, other: Finding) {
     }
     union(&mut into.members, other.members);
     into.member_flags.extend(other.member_flags);
+    into.escalating_members.extend(other.escalating_members);
+    into.escalating_members.sort();
+    into.escalating_members.dedup();
 }
 
 /// Adds `other`'s ids to `into`, recounting.
@@ -134,6 +137,12 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
         eligible: flags & ELIGIBLE != 0,
         conditional: flags & CONDITIONAL != 0,
         members: affected(graph, core.members.iter().map(|m| m.node)),
+        escalating_members: {
+            let mut ids: Vec<String> =
+                core.members.iter().filter(|m| m.escalates).map(|m| graph.node_ref(m.node).id).collect();
+            ids.sort();
+            ids
+        },
         member_flags: core
             .members
             .iter()
@@ -250,7 +259,7 @@ pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult)
     let remaining: Vec<String> = findings(graph, queries, &plan.after)
         .0
         .into_iter()
-        .filter(|f| f.reach == Reach::Escalation)
+        .filter(|f| f.reach == Reach::Escalation || !f.escalating_members.is_empty())
         .map(|f| f.id)
         .collect();
     Plan { steps: plan.steps.iter().map(|f| f.key.clone()).collect(), verified: remaining.is_empty(), remaining }

@@ -24,10 +24,17 @@ pub fn analyze_checked(s: &Snapshot, queries: &[Query], options: AnalyzeOptions)
     let grouped = report.implied_pairs();
     let lost: Vec<_> = reference.iter().filter(|(k, v)| grouped.get(*k) != Some(*v)).collect();
     let invented: Vec<_> = grouped.iter().filter(|(k, _)| !reference.contains_key(*k)).collect();
-    assert!(
-        lost.is_empty() && invented.is_empty(),
-        "grouped findings differ from the pairs: lost or other flags {lost:#?}\ninvented {invented:#?}"
-    );
+    if !(lost.is_empty() && invented.is_empty()) {
+        // Name the findings behind each invented pair, hop by hop, to show where the grouping went wrong.
+        let mut why = Vec::new();
+        report.for_each_implied(&mut |f, p| {
+            if invented.iter().any(|(k, _)| **k == p) {
+                let hops: Vec<String> = f.hops.iter().map(|h| format!("{:?}→{}", h.edge, h.to.display_name)).collect();
+                why.push(format!("{} via {} [{}]", p.source, f.principal.display_name, hops.join(", ")));
+            }
+        });
+        panic!("grouped findings differ from the pairs: lost or other flags {lost:#?}\ninvented {invented:#?}\nby {why:#?}");
+    }
     report
 }
 
