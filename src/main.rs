@@ -88,6 +88,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan { collect, analyze, snapshot } => {
             let fail_on = parse_fail_on(&analyze)?;
+            dot_options(&analyze)?;
             // Refuse a bad output path before collecting, not after.
             for path in snapshot.iter().chain(&analyze.output) {
                 output::check(path)?;

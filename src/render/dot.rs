@@ -231,6 +231,9 @@ struct Edge {
     choke: Option<usize>,
 }
 
+/// Nodes by cluster (subscription, Kubernetes cluster), then by group in it (resource group, namespace).
+type Clusters<'p, 'a> = BTreeMap<String, BTreeMap<String, Vec<(&'p str, &'p Node<'a>)>>>;
+
 /// The nodes and edges of the drawn cores.
 struct Picture<'a> {
     nodes: BTreeMap<String, Node<'a>>,
@@ -275,7 +278,8 @@ impl<'a> Picture<'a> {
     fn add_step(&mut self, step: &Step<'a>, escalation: bool) {
         self.node(step.from);
         self.node(step.to);
-        let choke = step.hops.iter().flat_map(|h| choke_keys(h)).filter_map(|k| self.chokes.get(k.as_str()).copied()).min();
+        let choke =
+            step.hops.iter().flat_map(|h| choke_keys(h)).filter_map(|k| self.chokes.get(k.as_str()).copied()).min();
         let key = (node_id(step.from), node_id(step.to), step.kind, step.label.clone());
         let e = self.edges.entry(key).or_default();
         e.eligible |= step.hops.iter().any(|h| h.eligible);
@@ -314,8 +318,8 @@ impl<'a> Picture<'a> {
     /// Nodes: scopes clustered by subscription and resource group, Kubernetes objects by cluster and
     /// namespace, the rest loose.
     fn write_nodes(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut subs: BTreeMap<String, BTreeMap<String, Vec<(&str, &Node)>>> = BTreeMap::new();
-        let mut kube: BTreeMap<String, BTreeMap<String, Vec<(&str, &Node)>>> = BTreeMap::new();
+        let mut subs: Clusters = BTreeMap::new();
+        let mut kube: Clusters = BTreeMap::new();
         for (id, n) in &self.nodes {
             let kind = n.node.kind;
             if kind.is_kubernetes() && !kind.is_hub() {
@@ -331,12 +335,26 @@ impl<'a> Picture<'a> {
         for (i, (sub, groups)) in subs.iter().enumerate() {
             let name = self.nodes.get(sub).map_or(sub.as_str(), |n| n.node.display_name.as_str());
             let rgs = groups.iter().map(|(rg, ns)| (rg.rsplit('/').next().unwrap_or(rg), ns));
-            write_cluster(out, &format!("sub_{i}"), &format!("subscription {}", safe(name)), "#4a78b5", "resource group", rgs)?;
+            write_cluster(
+                out,
+                &format!("sub_{i}"),
+                &format!("subscription {}", safe(name)),
+                "#4a78b5",
+                "resource group",
+                rgs,
+            )?;
         }
         for (i, (cluster, namespaces)) in kube.iter().enumerate() {
             let name = cluster.rsplit('/').next().unwrap_or(cluster).trim_start_matches("k8s:");
             let nss = namespaces.iter().map(|(ns, n)| (ns.as_str(), n));
-            write_cluster(out, &format!("k8s_{i}"), &format!("Kubernetes cluster {}", safe(name)), "#27ae60", "namespace", nss)?;
+            write_cluster(
+                out,
+                &format!("k8s_{i}"),
+                &format!("Kubernetes cluster {}", safe(name)),
+                "#27ae60",
+                "namespace",
+                nss,
+            )?;
         }
         Ok(())
     }
@@ -358,7 +376,11 @@ fn write_cluster<'n, 'i: 'n>(
         let indent = if group.is_empty() { "    " } else { "      " };
         if !group.is_empty() {
             writeln!(out, "    subgraph \"cluster_{name}_{j}\" {{")?;
-            writeln!(out, "      label={}; style=dashed; color=\"#7f7f7f\";", quote(&format!("{inner} {}", safe(group))))?;
+            writeln!(
+                out,
+                "      label={}; style=dashed; color=\"#7f7f7f\";",
+                quote(&format!("{inner} {}", safe(group)))
+            )?;
         }
         for (id, n) in nodes {
             write_node(out, indent, id, n)?;
@@ -412,7 +434,7 @@ fn node_label(n: &Node) -> String {
     let mut label = if n.node.kind.is_hub() {
         name
     } else if let Some(m) = n.members {
-        format!("{name} ({})\n{} members: {}", n.node.kind, m.count, by_kind(&m.by_kind))
+        format!("{name} ({})\n{} member{}: {}", n.node.kind, m.count, plural(m.count), by_kind(&m.by_kind))
     } else {
         format!("{}\n{name}", n.node.kind)
     };
@@ -431,6 +453,15 @@ fn node_label(n: &Node) -> String {
         }
     }
     label
+}
+
+/// `s` when `n` is not 1.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// `3 User, 1 Group`.
