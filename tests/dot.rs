@@ -356,6 +356,23 @@ fn a_large_tenant_is_capped_to_its_most_severe_cores_and_says_so() {
         )
     );
     render_with_graphviz(&r.stdout);
+    // --from by name finds the cores of groups the user is in, even where the report does not name them there.
+    let findings = report(&snap)["findings"].as_array().unwrap().clone();
+    let (name, group) = findings
+        .iter()
+        .filter(|f| f["principal"]["kind"] == "User")
+        .find_map(|f| {
+            let id = f["principal"]["id"].as_str().unwrap();
+            let unnamed = |g: &&Value| {
+                ids(g, &["members", "ids"]).any(|m| m == id)
+                    && !g["members"]["sample"].as_array().unwrap().iter().any(|s| s["id"] == id)
+            };
+            let g = findings.iter().find(unnamed)?;
+            Some((f["principal"]["display_name"].as_str()?, g["principal"]["id"].as_str()?))
+        })
+        .expect("a user who is an unnamed member of a group core");
+    let from = Picture::parse(&analyze(&snap, &["--format", "dot", "--from", name]).stdout);
+    assert!(from.nodes.contains_key(group), "{name}'s group {group} not in {:?}", from.nodes.keys());
     // A filter that keeps fewer than the cap leaves nothing out.
     let small = analyze(&snap, &["--format", "dot", "--query", "owner-equivalent-on-subscription"]);
     assert!(!Picture::parse(&small.stdout).caption.contains("left out"), "{}", small.stdout);

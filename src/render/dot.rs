@@ -8,7 +8,7 @@
 //! one per cluster. `--from`, `--to` and a cap on the number of cores keep large tenants drawable.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 
 use azpath_graph::findings::{Affected, Finding, Hop, NodeRef, Reach, Report};
@@ -28,7 +28,8 @@ const NAMES_SHOWN: usize = 3;
 /// What the picture shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DotOptions {
-    /// Only cores whose principal, or a member of it, has this id or display name (case-insensitive).
+    /// Only cores whose principal, or a member of it, has this id or display name (case-insensitive; a name
+    /// is matched where the report names the node).
     pub from: Option<String>,
     /// Only cores whose scope, or a target they reach, has this id or display name (case-insensitive).
     pub to: Option<String>,
@@ -43,13 +44,6 @@ pub struct DotOptions {
 impl Default for DotOptions {
     fn default() -> Self {
         DotOptions { from: None, to: None, max_cores: MAX_CORES, top_choke_points: TOP_CHOKE_POINTS }
-    }
-}
-
-impl DotOptions {
-    /// Whether the `--from` / `--to` filters keep this core.
-    fn keeps(&self, f: &Finding) -> bool {
-        self.from.as_deref().is_none_or(|w| from_matches(f, w)) && self.to.as_deref().is_none_or(|w| to_matches(f, w))
     }
 }
 
@@ -89,7 +83,12 @@ struct Selection<'a> {
 
 impl<'a> Selection<'a> {
     fn new(report: &'a Report, options: &DotOptions) -> Self {
-        let mut cores: Vec<&Finding> = report.findings.iter().filter(|f| options.keeps(f)).collect();
+        let from = options.from.as_deref().map(|w| Wanted::new(report, w));
+        let to = options.to.as_deref().map(|w| Wanted::new(report, w));
+        let keeps = |f: &&Finding| {
+            from.as_ref().is_none_or(|w| w.principal_of(f)) && to.as_ref().is_none_or(|w| w.target_of(f))
+        };
+        let mut cores: Vec<&Finding> = report.findings.iter().filter(keeps).collect();
         let matching = cores.len();
         // Stable: the report's own order among cores of one severity and reach.
         cores.sort_by_key(|f| (Reverse(f.severity), f.reach));
@@ -121,22 +120,40 @@ impl<'a> Selection<'a> {
     }
 }
 
-fn names(n: &NodeRef, wanted: &str) -> bool {
-    n.id.eq_ignore_ascii_case(wanted) || n.display_name.eq_ignore_ascii_case(wanted)
+/// A `--from` / `--to` value resolved against the report: itself as an id, and the ids of the nodes the
+/// report names with it (principals, members and targets it lists by name), all compared without case.
+struct Wanted {
+    ids: HashSet<String>,
 }
 
-fn affected_names(a: &Affected, wanted: &str) -> bool {
-    a.all_ids().any(|id| id.eq_ignore_ascii_case(wanted)) || a.sample.iter().any(|n| names(n, wanted))
-}
+impl Wanted {
+    fn new(report: &Report, wanted: &str) -> Self {
+        let mut ids = HashSet::from([wanted.to_ascii_lowercase()]);
+        for f in &report.findings {
+            let hops = f.hops.iter().flat_map(|h| [&h.from, &h.to]);
+            let samples = f.members.sample.iter().chain(f.tiers.iter().flat_map(|t| &t.targets.sample));
+            for n in [&f.principal, &f.scope].into_iter().chain(hops).chain(samples) {
+                if n.display_name.eq_ignore_ascii_case(wanted) {
+                    ids.insert(n.id.to_ascii_lowercase());
+                }
+            }
+        }
+        Wanted { ids }
+    }
 
-/// `--from`: the core's principal, or one of its members (by id, or by name when the report names it).
-fn from_matches(f: &Finding, wanted: &str) -> bool {
-    names(&f.principal, wanted) || affected_names(&f.members, wanted)
-}
+    fn has(&self, id: &str) -> bool {
+        self.ids.contains(&id.to_ascii_lowercase())
+    }
 
-/// `--to`: where the core lands, or one of the targets it reaches.
-fn to_matches(f: &Finding, wanted: &str) -> bool {
-    names(&f.scope, wanted) || f.tiers.iter().any(|t| affected_names(&t.targets, wanted))
+    /// `--from`: the core's principal, or one of its members.
+    fn principal_of(&self, f: &Finding) -> bool {
+        self.has(&f.principal.id) || f.members.all_ids().any(|id| self.has(id))
+    }
+
+    /// `--to`: where the core lands, or one of the targets it reaches.
+    fn target_of(&self, f: &Finding) -> bool {
+        self.has(&f.scope.id) || f.tiers.iter().any(|t| t.targets.all_ids().any(|id| self.has(id)))
+    }
 }
 
 /// Id of the node drawn for `n`: a hub stands for the targets behind it, never for itself.
