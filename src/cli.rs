@@ -258,4 +258,12 @@ pub struct AnalyzeArgs {
     /// Also list every (principal, target) pair with its best path (JSON `pairs`; table and DOT unchanged).
     #[arg(long)]
     pub expand: bool,
+    /// With --format dot: draw only the path cores that start at this principal or reach it through a group
+    /// (Entra object id, Kubernetes subject id or display name; case-insensitive).
+    #[arg(long, value_name = "ID|NAME")]
+    pub from: Option<String>,
+    /// With --format dot: draw only the path cores that land on or reach this target (ARM scope id, object id
+    /// or display name; case-insensitive).
+    #[arg(long, value_name = "ID|NAME")]
+    pub to: Option<String>,
 }

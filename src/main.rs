@@ -88,6 +88,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan { collect, analyze, snapshot } => {
             let fail_on = parse_fail_on(&analyze)?;
+            dot_options(&analyze)?;
             // Refuse a bad output path before collecting, not after.
             for path in snapshot.iter().chain(&analyze.output) {
                 output::check(path)?;
@@ -119,6 +120,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Diff { old, new, analyze } => {
             let fail_on = parse_fail_on(&analyze)?;
+            no_dot_filters(&analyze, "filter the DOT picture of `scan` and `analyze`, not `diff`")?;
             let queries = load_queries(&analyze)?;
             let options = AnalyzeOptions { include_eligible: !analyze.no_eligible, expand: false };
             let before = finish(engine::analyze(&read_snapshot(&old)?, &queries, options), &analyze.only);
@@ -199,9 +201,31 @@ fn report(
         &args.only,
     );
     let mut buf = Vec::new();
-    render::render(&rep, args.format, render_options(), &mut buf)?;
+    match dot_options(args)? {
+        Some(options) => render::render_dot_with(&rep, &options, &mut buf)?,
+        None => render::render(&rep, args.format, render_options(), &mut buf)?,
+    }
     emit(&buf, args.output.as_deref())?;
     Ok(exit_for(&rep.findings, &rep.posture, fail_on))
+}
+
+/// The DOT picture's options for `--format dot` (`--from`, `--to`); `--from`/`--to` with another format is a
+/// usage error.
+fn dot_options(args: &AnalyzeArgs) -> Result<Option<render::DotOptions>> {
+    if args.format == render::Format::Dot {
+        let options = render::DotOptions { from: args.from.clone(), to: args.to.clone(), ..Default::default() };
+        return Ok(Some(options));
+    }
+    no_dot_filters(args, "apply to --format dot only")?;
+    Ok(None)
+}
+
+/// A usage error when `--from` or `--to` is given where it does not apply.
+fn no_dot_filters(args: &AnalyzeArgs, why: &str) -> Result<()> {
+    match (&args.from, &args.to) {
+        (None, None) => Ok(()),
+        _ => Err(UsageError(format!("--from/--to {why}")).into()),
+    }
 }
 
 /// Paths and posture findings share one severity scale, so `--fail-on` weighs both.

@@ -158,6 +158,7 @@ fn dot_output_renders_with_graphviz() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("digraph azpath {"));
     assert!(r.stdout.contains("subgraph \"cluster_sub_"), "subscriptions are clusters");
+    assert!(r.stdout.contains("  \"legend\" [shape=plaintext"), "a legend");
     assert_eq!(r.stdout, run(&["scan", "--mock", "demo", "--format", "dot"]).stdout, "DOT output is stable");
     let dot =
         Command::new("dot").arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();

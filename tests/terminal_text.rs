@@ -126,8 +126,10 @@ fn dot_labels_show_hostile_names_escaped() {
     let r = run(&["analyze", snap.to_str().unwrap(), "--format", "dot"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_clean("dot", &r);
-    // DOT doubles the backslash: Graphviz draws `\u{1b}`.
+    // DOT doubles the backslash: Graphviz draws `\u{1b}`. Members are not drawn but named on their principal's
+    // node: Pat Okafor under the Kubernetes user she signs in as, Alice Moreau under a Kubernetes group.
     assert!(r.stdout.contains(r"Pat Okafor Zoë 日本\\u{1b}[2J"), "{}", r.stdout);
+    assert!(r.stdout.contains(r"members: 1 User, 2 Group\nAlice Moreau Zoë 日本\\u{1b}[2J"), "{}", r.stdout);
     assert!(r.stdout.contains(r"\\u{202e}\\u{2066}\\u{2028}"), "{}", r.stdout);
 }
 

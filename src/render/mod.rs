@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use azpath_graph::findings::Report;
 
-pub use dot::render_dot;
+pub use dot::{render_dot, render_dot_with, DotOptions};
 pub use plain::{render_path, render_query_list, PathAnswer};
 pub use sarif::render_sarif;
 pub use table::render_table;
