@@ -97,6 +97,14 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Print the JSON Schema of a JSON output (`report`: scan/analyze --format json, whose `Pair` is also each
+    /// --format ndjson line; `diff`: diff --format json). Published as docs/report.schema.json and
+    /// docs/diff.schema.json.
+    Schema {
+        /// Which output.
+        #[arg(value_enum)]
+        of: crate::schema::SchemaOf,
+    },
     /// Mock tenants: serve one over mock ARM and Graph APIs, or generate a large one.
     Mock {
         #[command(subcommand)]
