@@ -260,6 +260,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub no_eligible: bool,
     /// Also list every (principal, target) pair with its best path (JSON `pairs`; table and DOT unchanged).
+    /// `--format ndjson` streams the same pairs, one per line, without holding them.
     #[arg(long)]
     pub expand: bool,
 }
