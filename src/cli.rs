@@ -100,6 +100,14 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Print the JSON Schema of a JSON output (`report`: scan/analyze --format json, whose `Pair` is also each
+    /// --format ndjson line; `diff`: diff --format json). Published as docs/report.schema.json and
+    /// docs/diff.schema.json.
+    Schema {
+        /// Which output.
+        #[arg(value_enum)]
+        of: crate::schema::SchemaOf,
+    },
     /// Mock tenants: serve one over mock ARM and Graph APIs, or generate a large one.
     Mock {
         #[command(subcommand)]
@@ -256,6 +264,7 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub no_eligible: bool,
     /// Also list every (principal, target) pair with its best path (JSON `pairs`; table and DOT unchanged).
+    /// `--format ndjson` streams the same pairs, one per line, without holding them.
     #[arg(long)]
     pub expand: bool,
     /// With --format dot: draw only the path cores that start at this principal or reach it through a group

@@ -18,8 +18,12 @@ use crate::render::{self, Format, RenderOptions};
 /// `resolved_pairs`.
 pub const DIFF_SCHEMA_VERSION: u32 = 3;
 
+/// Why `diff --format ndjson` is refused: ndjson streams one analysis's pairs.
+pub const NDJSON_UNSUPPORTED: &str =
+    "--format ndjson streams the pairs of one analysis (scan, analyze); diff prints table, json, dot or sarif";
+
 /// A pair that appeared or disappeared, with the findings (ids) that imply it on the side where it exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PairChange {
     /// The pair.
     #[serde(flatten)]
@@ -29,7 +33,7 @@ pub struct PairChange {
 }
 
 /// The difference between two reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Diff {
     /// Always [`DIFF_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -124,6 +128,7 @@ pub fn render(d: &Diff, format: Format, options: RenderOptions, out: &mut dyn Wr
         Format::Dot => render::render_dot(&as_report(&d.new, &[]), out),
         Format::Sarif => render::render_sarif(&as_report(&d.new, &d.new_posture), out),
         Format::Table => render_table(d, &as_report(&d.new, &d.new_posture), options, out),
+        Format::Ndjson => Err(io::Error::new(io::ErrorKind::InvalidInput, NDJSON_UNSUPPORTED)),
     }
 }
 

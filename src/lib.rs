@@ -11,6 +11,7 @@ pub mod paths;
 pub mod queries;
 pub mod render;
 pub mod scan;
+pub mod schema;
 
 /// An error in how the command was called (reported with exit code 2).
 #[derive(Debug, thiserror::Error)]

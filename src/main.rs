@@ -8,10 +8,11 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use azpath::cli::{AnalyzeArgs, Cli, Command, MockCommand, QueriesCommand};
-use azpath::render::{self, RenderOptions};
+use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
 use azpath_graph::findings::{PostureFinding, Report};
+use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::model::Severity;
 use azpath_graph::posture;
 use azpath_graph::snapshot::Snapshot;
@@ -116,9 +117,18 @@ fn run(cli: Cli) -> Result<u8> {
             report(&snap, &queries, &analyze, fail_on)
         }
         Command::Paths { snapshot, from, to, capability, no_eligible, format } => {
+            if format == Format::Ndjson {
+                return Err(UsageError(
+                    "--format ndjson is for scan and analyze; paths prints table, json or dot".into(),
+                )
+                .into());
+            }
             azpath::paths::run(&read_snapshot(&snapshot)?, &from, &to, &capability, !no_eligible, format)
         }
         Command::Diff { old, new, analyze } => {
+            if analyze.format == Format::Ndjson {
+                return Err(UsageError(azpath::diff::NDJSON_UNSUPPORTED.into()).into());
+            }
             let fail_on = parse_fail_on(&analyze)?;
             no_dot_filters(&analyze, "filter the DOT picture of `scan` and `analyze`, not `diff`")?;
             let queries = load_queries(&analyze)?;
@@ -144,6 +154,10 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Bench { size, seed } => azpath::bench::run(size, seed),
+        Command::Schema { of } => {
+            output::write_stdout_with(|out| azpath::schema::write(of, out))?;
+            Ok(0)
+        }
         Command::Mock { command } => mock(command),
     }
 }
@@ -182,12 +196,14 @@ fn load_queries(args: &AnalyzeArgs) -> Result<Vec<azpath_graph::query::Query>> {
 /// Stamps the version and keeps the posture checks `--query` selects (all when it names none).
 fn finish(mut report: Report, only: &[String]) -> Report {
     report.tool_version = env!("CARGO_PKG_VERSION").to_string();
-    if !only.is_empty() {
-        let keep = |id: &str| only.iter().any(|o| o.eq_ignore_ascii_case(id));
-        report.posture.retain(|f| keep(&f.check_id));
-        report.posture_checks.retain(|c| keep(&c.id));
-    }
+    report.posture.retain(|f| selects_check(only, &f.check_id));
+    report.posture_checks.retain(|c| selects_check(only, &c.id));
     report
+}
+
+/// Whether `--query` keeps posture check `id`: every check when it names nothing, else those it names.
+fn selects_check(only: &[String], id: &str) -> bool {
+    only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(id))
 }
 
 fn report(
@@ -196,6 +212,9 @@ fn report(
     args: &AnalyzeArgs,
     fail_on: Option<Severity>,
 ) -> Result<u8> {
+    if args.format == Format::Ndjson {
+        return stream_pairs(snap, queries, args, fail_on);
+    }
     let rep = finish(
         engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible, expand: args.expand }),
         &args.only,
@@ -226,6 +245,38 @@ fn no_dot_filters(args: &AnalyzeArgs, why: &str) -> Result<()> {
         (None, None) => Ok(()),
         _ => Err(UsageError(format!("--from/--to {why}")).into()),
     }
+}
+
+/// `--format ndjson`: every pair written to the output as the engine finds it; no report is assembled, so
+/// memory stays bounded by one target's search. Posture findings are not written but count for `--fail-on`.
+fn stream_pairs(
+    snap: &Snapshot,
+    queries: &[azpath_graph::query::Query],
+    args: &AnalyzeArgs,
+    fail_on: Option<Severity>,
+) -> Result<u8> {
+    let graph = PrivilegeGraph::build(snap);
+    let options = AnalyzeOptions { include_eligible: !args.no_eligible, expand: true };
+    let mut streamed = render::ndjson::Streamed::default();
+    let write = |out: &mut dyn std::io::Write| {
+        streamed = render::ndjson::write_pairs(&graph, queries, options, out)?;
+        Ok(())
+    };
+    match args.output.as_deref() {
+        Some(p) => output::write_private_with(p, write)?,
+        None => output::write_stdout_with(write)?,
+    }
+    if !snap.coverage.is_empty() {
+        tracing::warn!(
+            "{} API listing(s) could not be collected: pairs they would show may be missing (--format json lists them under coverage)",
+            snap.coverage.len()
+        );
+    }
+    let posture = posture::run(snap);
+    let failing = |s: Severity| fail_on.is_some_and(|min| s >= min);
+    let fails = streamed.worst.is_some_and(failing)
+        || posture.iter().any(|f| selects_check(&args.only, &f.check_id) && failing(f.severity));
+    Ok(if fails { EXIT_FINDINGS } else { 0 })
 }
 
 /// Paths and posture findings share one severity scale, so `--fail-on` weighs both.

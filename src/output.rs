@@ -83,11 +83,21 @@ pub enum OutputError {
 /// Writes `bytes` to `path` as the module docs describe: stdout for `-`, atomically with mode 0600 for a new
 /// path or a regular file, straight into a FIFO or character device; refuses symlinks and anything else.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    write_private_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_private`] for output produced piece by piece (`--format ndjson`): `write` writes into a buffered
+/// writer over stdout, the FIFO/device, or the temp file, which replaces `path` only once `write` and the
+/// sync succeeded (on an error it is removed and `path` is left as it was). Nothing is held whole in memory.
+pub fn write_private_with<F>(path: &Path, write: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
     match Target::of(path)? {
-        Target::Stdout => write_std(&mut io::stdout().lock(), path, bytes),
-        Target::Stderr => write_std(&mut io::stderr().lock(), path, bytes),
-        Target::Replace => write_atomic(path, bytes),
-        Target::Stream(checked) => write_stream(path, &checked, bytes),
+        Target::Stdout => write_std(&mut io::stdout().lock(), path, write),
+        Target::Stderr => write_std(&mut io::stderr().lock(), path, write),
+        Target::Replace => write_atomic(path, write),
+        Target::Stream(checked) => write_stream(path, &checked, write),
     }
 }
 
@@ -99,7 +109,15 @@ pub fn check(path: &Path) -> Result<(), OutputError> {
 
 /// Writes `bytes` to stdout (reports when no `-o` is given).
 pub fn write_stdout(bytes: &[u8]) -> Result<(), OutputError> {
-    write_std(&mut io::stdout().lock(), Path::new("-"), bytes)
+    write_stdout_with(|out| out.write_all(bytes))
+}
+
+/// [`write_stdout`] for output produced piece by piece: `write` writes into buffered stdout.
+pub fn write_stdout_with<F>(write: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    write_std(&mut io::stdout().lock(), Path::new("-"), write)
 }
 
 /// What an output path names now.
@@ -171,14 +189,28 @@ fn kind_name(meta: &Metadata) -> &'static str {
     }
 }
 
-fn write_std(out: &mut dyn Write, path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|source| OutputError::Write { path: path.to_owned(), source })
+fn write_std<F>(out: &mut dyn Write, path: &Path, write: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    write_buffered(out, write).map_err(|source| OutputError::Write { path: path.to_owned(), source })
+}
+
+/// Runs `write` over a buffer in front of `out` and flushes it.
+fn write_buffered<F>(out: &mut dyn Write, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    write(&mut buffered)?;
+    buffered.flush()
 }
 
 /// Temp file beside `path` (registered for removal on a signal), mode 0600, synced, renamed over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+fn write_atomic<F>(path: &Path, write: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -190,20 +222,23 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         use std::os::unix::fs::PermissionsExt;
         tmp.file.as_file().set_permissions(fs::Permissions::from_mode(0o600)).map_err(write_err)?;
     }
-    tmp.file.write_all(bytes).map_err(write_err)?;
+    write_buffered(&mut tmp.file, write).map_err(write_err)?;
     tmp.file.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path).map_err(write_err)
 }
 
 /// Opens a checked FIFO or character device without following a symlink or creating anything, makes sure it
 /// is still the node that was checked, and writes into it.
-fn write_stream(path: &Path, checked: &Metadata, bytes: &[u8]) -> Result<(), OutputError> {
+fn write_stream<F>(path: &Path, checked: &Metadata, write: F) -> Result<(), OutputError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
     let write_err = |source| OutputError::Write { path: path.to_owned(), source };
     let file = open_stream(path)?;
     if !same_node(&file.metadata().map_err(write_err)?, checked) {
         return Err(OutputError::Changed { path: path.to_owned() });
     }
-    (&file).write_all(bytes).and_then(|()| (&file).flush()).map_err(write_err)
+    write_buffered(&mut &file, write).map_err(write_err)
 }
 
 #[cfg(unix)]
@@ -357,6 +392,26 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(in_flight().is_empty());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp file deleted");
+    }
+
+    /// A stream that fails half way (the analysis, say) leaves the earlier file whole and no temp file.
+    #[test]
+    fn a_failed_stream_leaves_the_file_as_it_was() {
+        let _serial = serial();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pairs.ndjson");
+        write_private(&p, b"earlier\n").unwrap();
+        let err = write_private_with(&p, |out| {
+            out.write_all(&[b'x'; 200_000])?;
+            Err(io::Error::other("analysis failed"))
+        })
+        .unwrap_err();
+        assert!(matches!(err, OutputError::Write { .. }) && err.to_string().contains("pairs.ndjson"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"earlier\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp file removed");
+        assert!(in_flight().is_empty());
+        write_private_with(&p, |out| (0..3).try_for_each(|i| writeln!(out, "line {i}"))).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "line 0\nline 1\nline 2\n");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::snapshot::CoverageGap;
 pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 /// A node as shown in findings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeRef {
     /// Node kind.
     pub kind: NodeKind,
@@ -28,7 +28,7 @@ pub struct NodeRef {
 }
 
 /// One step of a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hop {
     /// Where the step starts.
     pub from: NodeRef,
@@ -50,7 +50,7 @@ pub struct Hop {
 
 /// One (principal, target) pair answering one query, with its best path: what `--expand` lists and
 /// `azpath paths` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pair {
     /// Query id (kebab-case, the query file stem).
     pub query_id: String,
@@ -75,7 +75,7 @@ pub struct Pair {
 }
 
 /// The least-collateral cut for a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Remediation {
     /// What to do, in one sentence.
     pub summary: String,
@@ -85,7 +85,7 @@ pub struct Remediation {
 }
 
 /// A query or posture check that was run, described once per report (findings refer to it by id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QueryInfo {
     /// Query id.
     pub id: String,
@@ -105,7 +105,7 @@ pub struct QueryInfo {
 }
 
 /// A coverage gap with what it may hide.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CoverageNote {
     /// The gap as recorded in the snapshot.
     #[serde(flatten)]
@@ -115,7 +115,7 @@ pub struct CoverageNote {
 }
 
 /// An object a posture finding is about: an ARM resource, a Kubernetes object, an Entra object.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResourceRef {
     /// `ManagedCluster`, `Secret`, `ClusterRoleBinding`, `CustomResourceDefinition`, `Deployment`,
     /// `ServiceAccount`, `Application`, `ServicePrincipal`, `RoleAssignment`, `Subscription`.
@@ -128,7 +128,7 @@ pub struct ResourceRef {
 
 /// A configuration fact that weakens identity or access control (not a path): one resource failing one
 /// posture check. A check reports a resource at most once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PostureFinding {
     /// Stable check id (`AZP-AKS-001`).
     pub check_id: String,
@@ -147,7 +147,7 @@ pub struct PostureFinding {
 }
 
 /// Whether a finding's principal holds the power or gains it by a step that is not a grant of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reach {
     /// Gained through control of another identity, a federated credential, Kubernetes, ASO, a Secret, …:
@@ -169,15 +169,17 @@ impl Reach {
 }
 
 /// A set of principals or targets: counted by kind, listed whole, a few named.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Affected {
     /// How many.
     pub count: usize,
     /// How many of each kind.
+    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
     pub by_kind: BTreeMap<NodeKind, usize>,
     /// The first few, with names (sorted by kind, then id).
     pub sample: Vec<NodeRef>,
     /// Every id, by kind, sorted.
+    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
     pub ids: BTreeMap<NodeKind, Vec<String>>,
 }
 
@@ -189,7 +191,7 @@ impl Affected {
 }
 
 /// What one finding gives in one tier (query).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TierHit {
     /// Query id.
     pub query_id: String,
@@ -210,7 +212,7 @@ pub struct TierHit {
 /// once however many members inherit it and however many scopes lie below. The pairs it implies, per tier,
 /// are every principal of the tier's source kinds among `principal` and `members` times every target, but a
 /// principal never pairs with itself, minus `excluded`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable fingerprint: the tiers' query ids and the grants the core rests on (never names or order).
     pub id: String,
@@ -248,7 +250,7 @@ pub struct Finding {
 }
 
 /// Share of principals that can reach a tier.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Exposure {
     /// Users, service principals, managed identities and Kubernetes subjects that reach the tier.
     pub principals: usize,
@@ -259,6 +261,7 @@ pub struct Exposure {
     /// Users, service principals, managed identities and Kubernetes subjects in the tenant.
     pub population: usize,
     /// Per kind: [reaching, population].
+    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
     pub by_kind: BTreeMap<NodeKind, [usize; 2]>,
 }
 
@@ -274,7 +277,7 @@ impl Exposure {
 }
 
 /// One tier: a query's targets and capabilities, with its exposure before and after the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tier {
     /// Query id.
     pub query_id: String,
@@ -297,7 +300,7 @@ pub struct Tier {
 }
 
 /// What one choke point removes from one tier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChokeTier {
     /// Query id.
     pub query_id: String,
@@ -310,7 +313,7 @@ pub struct ChokeTier {
 
 /// A grant that paths rest on (role assignment, membership, ownership, federated credential, binding, …),
 /// ranked by what removing it fixes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChokePoint {
     /// Stable id: what is removed (`role-assignment:<id>`, `member:<group>/<member>`, `owner:<object>/<owner>`,
     /// `federated-credential:<id>`, `binding:<cluster>/<binding>/<subject>`, …).
@@ -333,7 +336,7 @@ pub struct ChokePoint {
 
 /// The shortest list of changes found that removes every escalation path, applied to the graph and verified
 /// by re-running every query.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Choke point ids, in the order to apply them.
     pub steps: Vec<String>,
@@ -344,7 +347,7 @@ pub struct Plan {
 }
 
 /// The whole analysis result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// Always [`REPORT_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -393,7 +396,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// One (query, principal, target) pair a report's findings imply.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImpliedPair {
     /// Query id.
     pub query_id: String,

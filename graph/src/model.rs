@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a node of the privilege graph stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum NodeKind {
     /// An Entra user.
     User,
@@ -196,7 +196,7 @@ impl std::fmt::Display for NodeKind {
 }
 
 /// What an edge of the privilege graph means. Serialized SCREAMING_SNAKE; documented in `docs/edges.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EdgeKind {
     /// principal → group: direct Entra group membership (nesting is followed hop by hop).
@@ -328,7 +328,7 @@ impl std::fmt::Display for EdgeKind {
 }
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.

@@ -138,7 +138,7 @@ pub struct SourceRecord {
 }
 
 /// Why an API listing could not be collected.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// 401: the token was rejected.
@@ -167,7 +167,7 @@ pub enum GapReason {
 }
 
 /// An API listing that could not be collected, and what that may hide.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CoverageGap {
     /// The API family and collection, as in [`SourceRecord::api`].
     pub api: String,

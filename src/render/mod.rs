@@ -3,6 +3,7 @@
 //! text through [`text::visible`], so nothing from the tenant reaches a terminal as a control sequence.
 
 mod dot;
+pub mod ndjson;
 mod path_dot;
 mod plain;
 pub mod sarif;
@@ -14,6 +15,7 @@ use std::io::{self, Write};
 use azpath_graph::findings::Report;
 
 pub use dot::{render_dot, render_dot_with, DotOptions};
+pub use ndjson::render_ndjson;
 pub use plain::{render_path, render_query_list, PathAnswer};
 pub use sarif::render_sarif;
 pub use table::render_table;
@@ -29,6 +31,9 @@ pub enum Format {
     Dot,
     /// SARIF 2.1.0 for code-scanning tools: a rule per query and posture check, a result per finding.
     Sarif,
+    /// Every (principal, target) pair with its best path, one JSON object per line, streamed as found
+    /// (scan and analyze only).
+    Ndjson,
 }
 
 /// Options for rendering.
@@ -51,6 +56,7 @@ pub fn render(report: &Report, format: Format, options: RenderOptions, out: &mut
         Format::Json => render_json(report, out),
         Format::Dot => render_dot(report, out),
         Format::Sarif => render_sarif(report, out),
+        Format::Ndjson => render_ndjson(report, out),
     }
 }
 
