@@ -139,7 +139,7 @@ fn members_are_never_drawn_one_by_one() {
         .flat_map(|h| [h["from"]["id"].as_str().unwrap(), h["to"]["id"].as_str().unwrap()])
         .collect();
     let members: BTreeSet<&str> =
-        rep["findings"].as_array().unwrap().iter().flat_map(|f| ids(f, &["members", "ids"])).collect();
+        rep["member_sets"].as_object().unwrap().values().flat_map(|set| ids(set, &["ids"])).collect();
     let only_members: Vec<&&str> = members.iter().filter(|m| !on_a_core.contains(**m)).collect();
     assert!(!only_members.is_empty(), "the tenant has principals that are only members");
     for m in only_members {
@@ -361,14 +361,16 @@ fn a_large_tenant_is_capped_to_its_most_severe_cores_and_says_so() {
     );
     render_with_graphviz(&r.stdout);
     // --from by name finds the cores of groups the user is in, even where the report does not name them there.
-    let findings = report(&snap)["findings"].as_array().unwrap().clone();
+    let rep = report(&snap);
+    let findings = rep["findings"].as_array().unwrap().clone();
+    let sets = rep["member_sets"].clone();
     let (name, group) = findings
         .iter()
         .filter(|f| f["principal"]["kind"] == "User")
         .find_map(|f| {
             let id = f["principal"]["id"].as_str().unwrap();
             let unnamed = |g: &&Value| {
-                ids(g, &["members", "ids"]).any(|m| m == id)
+                g["member_set"].as_str().is_some_and(|k| ids(&sets[k], &["ids"]).any(|m| m == id))
                     && !g["members"]["sample"].as_array().unwrap().iter().any(|s| s["id"] == id)
             };
             let g = findings.iter().find(unnamed)?;

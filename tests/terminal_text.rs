@@ -145,7 +145,8 @@ fn a_path(snap: &Path) -> (String, String) {
             let user = if f["principal"]["kind"] == "User" {
                 f["principal"]["id"].as_str()
             } else {
-                f["members"]["ids"]["User"].get(0).and_then(Value::as_str)
+                let set = f["member_set"].as_str()?;
+                report["member_sets"][set]["ids"]["User"].get(0).and_then(Value::as_str)
             }?;
             let target = f["tiers"][0]["targets"]["ids"].as_object()?.values().next()?.get(0)?.as_str()?;
             Some((user.to_string(), target.to_string()))

@@ -44,6 +44,9 @@ pub(crate) struct Core {
     pub tiers: Vec<CoreTier>,
     /// Recorded by a forward search for one pair (its only target), not by a shared reverse search.
     pub single: bool,
+    /// The search profile it was found with, as text (part of its identity: another profile may give the same
+    /// chain other members).
+    pub profile: Rc<str>,
 }
 
 /// A member of a core and the edges that lead it to the core's head.
@@ -191,6 +194,16 @@ impl Profile {
         Profile { edges, via, eligible_ok: query.include_eligible && options.include_eligible }
     }
 
+    /// The profile as text: empty for the default (every identity edge, no `via`, PIM-eligible included).
+    fn name(&self) -> String {
+        let all: Vec<EdgeKind> = EdgeKind::ALL.iter().copied().filter(|k| is_identity_edge(*k)).collect();
+        if self.edges == all && self.via.is_empty() && self.eligible_ok {
+            return String::new();
+        }
+        let names = |ks: &[EdgeKind]| ks.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+        format!("edges={};via={};eligible={}", names(&self.edges), names(&self.via), self.eligible_ok)
+    }
+
     pub(crate) fn allowed(&self, kind: EdgeKind, flags: u8) -> bool {
         self.edges.contains(&kind) && (self.eligible_ok || flags & ELIGIBLE == 0)
     }
@@ -269,6 +282,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         removed,
         profile_of,
         source_kinds: queries.iter().flat_map(|q| q.sources.iter().copied()).collect(),
+        profile_names: profiles.iter().map(|p| Rc::from(p.name())).collect(),
         profiles: profiles.clone(),
         member_sets: FxHashMap::default(),
         cores: Vec::new(),
@@ -310,6 +324,8 @@ struct Run<'a> {
     source_kinds: Vec<NodeKind>,
     /// Search profile of each query.
     profiles: Vec<Profile>,
+    /// Each profile as text, empty for the default one (every identity edge, no `via`, PIM-eligible included).
+    profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot): computed once, shared by its cores.
     member_sets: FxHashMap<(usize, NodeIndex, bool), Rc<Vec<Member>>>,
     cores: Vec<Core>,
@@ -356,6 +372,7 @@ impl Run<'_> {
                         members,
                         tiers: Vec::new(),
                         single: false,
+                        profile: self.profile_names[self.profile_of[anchor.query]].clone(),
                     });
                     self.index.insert(key, self.cores.len() - 1);
                     self.cores.len() - 1
@@ -555,6 +572,7 @@ impl Run<'_> {
                     members: Rc::new(Vec::new()),
                     tiers: vec![CoreTier { query: qi, caps, targets: vec![t], excluded }],
                     single: true,
+                    profile: self.profile_names[self.profile_of[qi]].clone(),
                 });
                 self.index.insert(key, self.cores.len() - 1);
                 self.cores.len() - 1

@@ -104,7 +104,7 @@ pub fn analyze_graph(
     let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach);
     let plan = crate::choke::plan(graph, queries, options, &cores, &chokes);
     let after = crate::choke::reach(graph, queries, &plan.after);
-    let (findings, core_ids) = crate::report::findings(graph, queries, &cores);
+    let found = crate::report::findings(graph, queries, &cores);
     let mut pairs = Vec::new();
     if options.expand {
         for q in queries {
@@ -118,9 +118,10 @@ pub fn analyze_graph(
         collected_at: snapshot.metadata.collected_at.clone(),
         queries: queries.iter().map(query_info).collect(),
         tiers: crate::report::tiers(graph, queries, &cores, &reach, &plan, &after),
-        choke_points: crate::report::choke_points(queries, &chokes, &core_ids),
+        choke_points: crate::report::choke_points(queries, &chokes, &found.ids),
         plan: crate::report::plan(graph, queries, &plan),
-        findings,
+        findings: found.findings,
+        member_sets: found.member_sets,
         pairs,
         posture_checks: crate::posture::CHECKS.iter().map(|c| c.info()).collect(),
         posture: crate::posture::run(snapshot),

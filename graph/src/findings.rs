@@ -233,20 +233,32 @@ pub struct Finding {
     /// Principals that reach `principal` through group membership alone (nested groups included), or, when
     /// `principal` is a cluster's admin, every principal that becomes it.
     pub members: Affected,
-    /// Members that get to `principal` by a step that is not a membership (owning the group, becoming a
-    /// cluster's admin): they gain this power rather than hold it. Sorted ids.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub escalating_members: Vec<String>,
-    /// Members whose way to `principal` needs a PIM activation or rests on a condition: id → [eligible,
-    /// conditional] (their pairs carry these flags too).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub member_flags: BTreeMap<String, [bool; 2]>,
+    /// The key of its members in the report's `member_sets` (several findings share one set: a group's
+    /// members are listed once however many grants the group holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_set: Option<String>,
     /// The tiers (queries) it answers, highest severity first.
     pub tiers: Vec<TierHit>,
     /// The choke point (fix) this finding's own remediation is (an id in `choke_points`).
     pub fix: String,
     /// The least-collateral cut for this core, with its command.
     pub remediation: Remediation,
+}
+
+/// The members of one or more findings' principal, listed once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MemberSet {
+    /// Every member id, by kind, sorted.
+    #[schemars(extend("propertyNames" = { "$ref": "#/$defs/NodeKind" }))]
+    pub ids: BTreeMap<NodeKind, Vec<String>>,
+    /// Members that get to the principal by a step that is not a membership (owning the group, becoming a
+    /// cluster's admin): they gain the power rather than hold it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalating: Vec<String>,
+    /// Members whose way to the principal needs a PIM activation or rests on a condition: id → [eligible,
+    /// conditional]; their pairs carry these flags too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flags: BTreeMap<String, [bool; 2]>,
 }
 
 /// Share of principals that can reach a tier.
@@ -365,6 +377,9 @@ pub struct Report {
     pub plan: Plan,
     /// Findings (path cores): escalations first, then by severity, principals reached, id.
     pub findings: Vec<Finding>,
+    /// Members of the findings' principals, by the key findings name in `member_set`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_sets: BTreeMap<String, MemberSet>,
     /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
     /// only with `--expand`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -413,12 +428,18 @@ impl Report {
     pub fn implied_pairs(&self) -> BTreeMap<ImpliedPair, (bool, bool)> {
         let mut out: BTreeMap<ImpliedPair, (bool, bool)> = BTreeMap::new();
         self.for_each_implied(&mut |f, pair| {
-            let [e, c] = f.member_flags.get(&pair.source).copied().unwrap_or_default();
+            let set = self.members_of(f);
+            let [e, c] = set.and_then(|s| s.flags.get(&pair.source)).copied().unwrap_or_default();
             let flags = (f.eligible || e, f.conditional || c);
             let best = out.entry(pair).or_insert(flags);
             *best = (*best).min(flags);
         });
         out
+    }
+
+    /// The members of a finding's principal.
+    pub fn members_of(&self, f: &Finding) -> Option<&MemberSet> {
+        f.member_set.as_ref().and_then(|k| self.member_sets.get(k))
     }
 
     /// Calls `each` with every (finding, pair it implies); a pair implied by several findings comes once per
@@ -428,7 +449,8 @@ impl Report {
             for t in &f.tiers {
                 let Some(q) = self.queries.iter().find(|q| q.id == t.query_id) else { continue };
                 let head = q.sources.contains(&f.principal.kind).then_some(&f.principal.id);
-                let members = q.sources.iter().filter_map(|k| f.members.ids.get(k)).flatten();
+                let set = self.members_of(f);
+                let members = q.sources.iter().filter_map(|k| set.and_then(|s| s.ids.get(k))).flatten();
                 for p in head.into_iter().chain(members) {
                     for target in t.targets.all_ids() {
                         if p == target || t.excluded.iter().any(|[a, b]| a == p && b == target) {

@@ -8,7 +8,9 @@ use rustc_hash::FxHashMap;
 use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
 use crate::cores::{Core, Cores};
 use crate::engine::hop;
-use crate::findings::{fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, Plan, Reach, Tier, TierHit};
+use crate::findings::{
+    fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, MemberSet, Plan, Reach, Tier, TierHit,
+};
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::query::Query;
 use crate::remediation::{core_fix, fix_of};
@@ -16,10 +18,17 @@ use crate::remediation::{core_fix, fix_of};
 /// How many members or targets a finding names (the rest are counted, and listed in `ids`).
 const SAMPLE: usize = 5;
 
+/// The findings of a report, each core's finding id (by core index), and the member sets they name.
+pub(crate) struct Findings {
+    pub findings: Vec<Finding>,
+    pub ids: Vec<String>,
+    pub member_sets: BTreeMap<String, MemberSet>,
+}
+
 /// The report's findings, sorted: escalations first, then severity, principals reached, id.
-/// Also gives each core's finding id, by core index.
-pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> (Vec<Finding>, Vec<String>) {
-    let mut out: Vec<Finding> = cores.cores.iter().map(|c| finding(graph, queries, c)).collect();
+pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Findings {
+    let mut sets = MemberSets::default();
+    let mut out: Vec<Finding> = cores.cores.iter().map(|c| finding(graph, queries, c, &mut sets)).collect();
     let ids: Vec<String> = out.iter().map(|f| f.id.clone()).collect();
     let shown: rustc_hash::FxHashSet<usize> = cores.shown().collect();
     let mut i = 0;
@@ -46,7 +55,54 @@ pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores)
             .then(b.members.count.cmp(&a.members.count))
             .then(a.id.cmp(&b.id))
     });
-    (merged, ids)
+    let used: rustc_hash::FxHashSet<&String> = merged.iter().filter_map(|f| f.member_set.as_ref()).collect();
+    let member_sets = sets.by_key.into_iter().filter(|(k, _)| used.contains(k)).collect();
+    Findings { findings: merged, ids, member_sets }
+}
+
+/// Member sets by key, computed once per shared member list.
+#[derive(Default)]
+struct MemberSets {
+    by_key: BTreeMap<String, MemberSet>,
+    /// Key of each shared list already seen, by its address.
+    seen: FxHashMap<usize, String>,
+}
+
+impl MemberSets {
+    /// The key of a core's members, `None` when it has none.
+    fn key(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<Vec<crate::cores::Member>>) -> Option<String> {
+        if members.is_empty() {
+            return None;
+        }
+        let addr = std::rc::Rc::as_ptr(members) as usize;
+        if let Some(k) = self.seen.get(&addr) {
+            return Some(k.clone());
+        }
+        let mut set = MemberSet::default();
+        for m in members.iter() {
+            let r = graph.node_ref(m.node);
+            if m.escalates {
+                set.escalating.push(r.id.clone());
+            }
+            if m.flags != 0 {
+                set.flags.insert(r.id.clone(), [m.flags & ELIGIBLE != 0, m.flags & CONDITIONAL != 0]);
+            }
+            set.ids.entry(r.kind).or_default().push(r.id);
+        }
+        for v in set.ids.values_mut() {
+            v.sort();
+        }
+        set.escalating.sort();
+        let mut parts: Vec<&str> = set.ids.values().flatten().map(String::as_str).collect();
+        parts.push("escalating");
+        parts.extend(set.escalating.iter().map(String::as_str));
+        let flags: Vec<String> = set.flags.iter().map(|(k, [e, c])| format!("{k}:{e}:{c}")).collect();
+        parts.extend(flags.iter().map(String::as_str));
+        let key = fingerprint(&parts);
+        self.by_key.entry(key.clone()).or_insert(set);
+        self.seen.insert(addr, key.clone());
+        Some(key)
+    }
 }
 
 /// Adds another finding's tiers (same core, found again) to `into`.
@@ -60,11 +116,11 @@ fn merge(into: &mut Finding, other: Finding) {
             None => into.tiers.push(t),
         }
     }
-    union(&mut into.members, other.members);
-    into.member_flags.extend(other.member_flags);
-    into.escalating_members.extend(other.escalating_members);
-    into.escalating_members.sort();
-    into.escalating_members.dedup();
+    // The same core found again has the same principal and profile, so the same members.
+    if into.member_set.is_none() {
+        into.member_set = other.member_set;
+        into.members = other.members;
+    }
 }
 
 /// Adds `other`'s ids to `into`, recounting.
@@ -79,7 +135,7 @@ fn union(into: &mut Affected, other: Affected) {
     into.count = into.by_kind.values().sum();
 }
 
-fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
+fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, sets: &mut MemberSets) -> Finding {
     let hops: Vec<_> = core.edges.iter().map(|e| hop(graph, *e)).collect();
     let flags = core.edges.iter().fold(core.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags);
     let broad = core.tiers.iter().any(|t| t.targets.iter().any(|x| *x != core.landing));
@@ -90,7 +146,7 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
         (Some(e), r)
     };
     let fix = fix_edge.map(|e| fix_of(graph, e).key).unwrap_or_default();
-    let mut keys: Vec<String> = vec!["core".into(), graph.node_ref(core.head).id];
+    let mut keys: Vec<String> = vec!["core".into(), core.profile.to_string(), graph.node_ref(core.head).id];
     keys.extend(core.edges.iter().map(|e| fix_of(graph, *e).key));
     keys.push(graph.node_ref(core.landing).id);
     if let Some((kind, _)) = core.fanout {
@@ -136,19 +192,8 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> Finding {
         hops,
         eligible: flags & ELIGIBLE != 0,
         conditional: flags & CONDITIONAL != 0,
-        members: affected(graph, core.members.iter().map(|m| m.node)),
-        escalating_members: {
-            let mut ids: Vec<String> =
-                core.members.iter().filter(|m| m.escalates).map(|m| graph.node_ref(m.node).id).collect();
-            ids.sort();
-            ids
-        },
-        member_flags: core
-            .members
-            .iter()
-            .filter(|m| m.flags != 0)
-            .map(|m| (graph.node_ref(m.node).id, [m.flags & ELIGIBLE != 0, m.flags & CONDITIONAL != 0]))
-            .collect(),
+        members: Affected { ids: BTreeMap::new(), ..affected(graph, core.members.iter().map(|m| m.node)) },
+        member_set: sets.key(graph, &core.members),
         tiers,
         fix,
         remediation,
@@ -256,11 +301,11 @@ pub(crate) fn choke_points(queries: &[Query], chokes: &[Choke], core_ids: &[Stri
 
 /// The plan as the report shows it.
 pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult) -> Plan {
-    let remaining: Vec<String> = findings(graph, queries, &plan.after)
-        .0
-        .into_iter()
-        .filter(|f| f.reach == Reach::Escalation || !f.escalating_members.is_empty())
-        .map(|f| f.id)
-        .collect();
+    let after = findings(graph, queries, &plan.after);
+    let escalating = |f: &Finding| {
+        f.member_set.as_ref().and_then(|k| after.member_sets.get(k)).is_some_and(|s| !s.escalating.is_empty())
+    };
+    let remaining: Vec<String> =
+        after.findings.iter().filter(|f| f.reach == Reach::Escalation || escalating(f)).map(|f| f.id.clone()).collect();
     Plan { steps: plan.steps.iter().map(|f| f.key.clone()).collect(), verified: remaining.is_empty(), remaining }
 }

@@ -86,7 +86,7 @@ impl<'a> Selection<'a> {
         let from = options.from.as_deref().map(|w| Wanted::new(report, w));
         let to = options.to.as_deref().map(|w| Wanted::new(report, w));
         let keeps = |f: &&Finding| {
-            from.as_ref().is_none_or(|w| w.principal_of(f)) && to.as_ref().is_none_or(|w| w.target_of(f))
+            from.as_ref().is_none_or(|w| w.principal_of(report, f)) && to.as_ref().is_none_or(|w| w.target_of(f))
         };
         let mut cores: Vec<&Finding> = report.findings.iter().filter(keeps).collect();
         let matching = cores.len();
@@ -146,8 +146,9 @@ impl Wanted {
     }
 
     /// `--from`: the core's principal, or one of its members.
-    fn principal_of(&self, f: &Finding) -> bool {
-        self.has(&f.principal.id) || f.members.all_ids().any(|id| self.has(id))
+    fn principal_of(&self, report: &Report, f: &Finding) -> bool {
+        self.has(&f.principal.id)
+            || report.members_of(f).is_some_and(|m| m.ids.values().flatten().any(|id| self.has(id)))
     }
 
     /// `--to`: where the core lands, or one of the targets it reaches.
