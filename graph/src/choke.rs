@@ -37,48 +37,119 @@ pub(crate) struct Reach {
 
 /// Who reaches each tier.
 pub(crate) fn reach(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Vec<Reach> {
-    let mut out = vec![Reach::default(); queries.len()];
-    let mut by_principal: Vec<FxHashMap<NodeIndex, Vec<(usize, usize)>>> = vec![FxHashMap::default(); queries.len()];
-    for (ci, core) in cores.cores.iter().enumerate() {
-        let escalating: FxHashSet<NodeIndex> = core.members.iter().filter(|m| m.escalates).map(|m| m.node).collect();
-        let standing_core = core.is_standing(graph);
-        for (ti, tier) in core.tiers.iter().enumerate() {
-            let query = &queries[tier.query];
-            let excluded: FxHashSet<(NodeIndex, NodeIndex)> = tier.excluded.iter().copied().collect();
-            for p in core.principals(graph, query) {
-                let standing = standing_core && !escalating.contains(&p);
-                let any = tier.targets.iter().any(|t| *t != p && !excluded.contains(&(p, *t)));
-                if !any {
-                    continue;
-                }
-                by_principal[tier.query].entry(p).or_default().push((ci, ti));
-                if graph.node(p).kind.is_exposed() {
-                    let s = out[tier.query].principals.entry(p).or_insert(false);
-                    *s |= standing;
-                }
+    (0..queries.len()).map(|qi| TierReach::new(graph, &queries[qi], qi, cores).count(graph)).collect()
+}
+
+/// One tier's cores seen from their principals: target lists are pooled per head and per shared member list,
+/// so a member of many cores is visited once per list it is in, not once per core.
+struct TierReach<'a> {
+    /// Targets of the cores each principal heads, and whether one of them is standing.
+    heads: FxHashMap<NodeIndex, (Vec<NodeIndex>, bool)>,
+    /// Per shared member list (by address): the targets of its cores, whether one is standing, the list.
+    sets: FxHashMap<usize, (Vec<NodeIndex>, bool, &'a [crate::cores::Member])>,
+    /// Pairs some core leaves out.
+    excluded: FxHashSet<(NodeIndex, NodeIndex)>,
+    query: &'a Query,
+    qi: usize,
+    cores: &'a Cores,
+}
+
+impl<'a> TierReach<'a> {
+    fn new(graph: &PrivilegeGraph, query: &'a Query, qi: usize, cores: &'a Cores) -> Self {
+        let mut r = TierReach {
+            heads: FxHashMap::default(),
+            sets: FxHashMap::default(),
+            excluded: FxHashSet::default(),
+            query,
+            qi,
+            cores,
+        };
+        for core in &cores.cores {
+            let Some(tier) = core.tiers.iter().find(|t| t.query == qi) else { continue };
+            let standing = core.is_standing(graph);
+            r.excluded.extend(tier.excluded.iter().copied());
+            let head = r.heads.entry(core.head).or_default();
+            head.0.extend(tier.targets.iter().copied());
+            head.1 |= standing;
+            if !core.members.is_empty() {
+                let key = std::rc::Rc::as_ptr(&core.members) as usize;
+                let set = r.sets.entry(key).or_insert((Vec::new(), false, &core.members[..]));
+                set.0.extend(tier.targets.iter().copied());
+                set.1 |= standing;
             }
         }
+        for (targets, _) in r.heads.values_mut() {
+            targets.sort();
+            targets.dedup();
+        }
+        for (targets, _, _) in r.sets.values_mut() {
+            targets.sort();
+            targets.dedup();
+        }
+        r
     }
-    let mut stamp: FxHashMap<NodeIndex, NodeIndex> = FxHashMap::default();
-    for (qi, principals) in by_principal.into_iter().enumerate() {
-        let mut pairs = 0usize;
-        for (p, hits) in principals {
-            for (ci, ti) in hits {
-                let tier = &cores.cores[ci].tiers[ti];
-                for t in &tier.targets {
-                    if *t == p || tier.excluded.contains(&(p, *t)) {
-                        continue;
-                    }
-                    if stamp.insert(*t, p) != Some(p) {
-                        pairs += 1;
-                    }
-                }
+
+    /// Exposure and distinct pairs.
+    fn count(self, graph: &PrivilegeGraph) -> Reach {
+        // Per principal: the target lists it gets, and whether one of them holds it by a standing grant.
+        let mut lists: FxHashMap<NodeIndex, (Vec<&[NodeIndex]>, bool)> = FxHashMap::default();
+        let source = |n: NodeIndex| self.query.sources.contains(&graph.node(n).kind);
+        for (head, (targets, standing)) in &self.heads {
+            if source(*head) {
+                let e = lists.entry(*head).or_default();
+                e.0.push(targets);
+                e.1 |= *standing;
             }
         }
-        out[qi].pairs = pairs;
-        stamp.clear();
+        for (targets, standing, members) in self.sets.values() {
+            for m in members.iter().filter(|m| source(m.node)) {
+                let e = lists.entry(m.node).or_default();
+                e.0.push(targets);
+                e.1 |= *standing && !m.escalates;
+            }
+        }
+        let mut out = Reach::default();
+        // Last principal (index + 1) that counted each target: a union without clearing between principals.
+        let mut stamp: Vec<u32> = vec![0; graph.node_count()];
+        let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
+        for (p, (targets, standing)) in lists {
+            let n = if left_out.contains(&p) {
+                self.exact_pairs(p)
+            } else if targets.len() == 1 {
+                targets[0].len() - usize::from(targets[0].binary_search(&p).is_ok())
+            } else {
+                let mark = p.index() as u32 + 1;
+                let mut n = 0;
+                for t in targets.iter().flat_map(|ts| ts.iter()).filter(|t| **t != p) {
+                    let slot = &mut stamp[t.index()];
+                    if *slot != mark {
+                        *slot = mark;
+                        n += 1;
+                    }
+                }
+                n
+            };
+            out.pairs += n;
+            if n > 0 && graph.node(p).kind.is_exposed() {
+                out.principals.insert(p, standing);
+            }
+        }
+        out
     }
-    out
+
+    /// The pairs of a principal some core leaves pairs out for, core by core (exclusions are rare: deny
+    /// assignments, the hop limit, masks on a member's way).
+    fn exact_pairs(&self, p: NodeIndex) -> usize {
+        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
+        for core in &self.cores.cores {
+            let Some(tier) = core.tiers.iter().find(|t| t.query == self.qi) else { continue };
+            if core.head != p && !core.members.iter().any(|m| m.node == p) {
+                continue;
+            }
+            seen.extend(tier.targets.iter().filter(|t| **t != p && !tier.excluded.contains(&(p, **t))));
+        }
+        seen.len()
+    }
 }
 
 /// A fix and the graph edges it removes, with what removing it does.

@@ -299,7 +299,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
     keys.sort();
     for key in keys {
         let (profile, start, via0, flags) = key;
-        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags, is_identity_edge);
+        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags, is_identity_edge, false);
         for &i in &groups[&key] {
             run.cores_of(&anchors[i], &tree);
         }
@@ -326,8 +326,8 @@ struct Run<'a> {
     profiles: Vec<Profile>,
     /// Each profile as text, empty for the default one (every identity edge, no `via`, PIM-eligible included).
     profile_names: Vec<Rc<str>>,
-    /// Members of each head, per (profile, head, as a pivot): computed once, shared by its cores.
-    member_sets: FxHashMap<(usize, NodeIndex, bool), Rc<Vec<Member>>>,
+    /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
+    member_sets: FxHashMap<(usize, NodeIndex, bool, u32), Rc<Vec<Member>>>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -351,7 +351,9 @@ impl Run<'_> {
             // A pivot collects everyone who reaches it, except where the search starts from it: then it is the
             // hub whose targets these are, and nothing is "through" it.
             let as_pivot = is_pivot(graph.node(s.node).kind) && s.parent != u32::MAX;
-            let members = self.members_of(anchor.query, s.node, as_pivot);
+            // Members only as far as the query's hop limit reaches: the rest would be pairs left out.
+            let budget = (self.queries[anchor.query].max_hops as u32).saturating_sub(s.cost.hops);
+            let members = self.members_of(anchor.query, s.node, as_pivot, budget);
             let query = &self.queries[anchor.query];
             let any_source = query.sources.contains(&graph.node(s.node).kind)
                 || members.iter().any(|m| query.sources.contains(&graph.node(m.node).kind));
@@ -383,17 +385,38 @@ impl Run<'_> {
     }
 
     /// The members of a head (see [`Core::members`]), computed once per search profile.
-    fn members_of(&mut self, query: usize, head: NodeIndex, pivot: bool) -> Rc<Vec<Member>> {
+    fn members_of(&mut self, query: usize, head: NodeIndex, pivot: bool, budget: u32) -> Rc<Vec<Member>> {
         let profile = self.profile_of[query];
-        if let Some(m) = self.member_sets.get(&(profile, head, pivot)) {
+        if let Some(m) = self.member_sets.get(&(profile, head, pivot, budget)) {
             return m.clone();
         }
+        let all = match self.member_sets.get(&(profile, head, pivot, u32::MAX)) {
+            Some(all) => all.clone(),
+            None => {
+                let all = Rc::new(self.all_members(profile, head, pivot));
+                self.member_sets.insert((profile, head, pivot, u32::MAX), all.clone());
+                all
+            }
+        };
+        let within = if all.iter().all(|m| m.hops <= budget) {
+            all
+        } else {
+            Rc::new(all.iter().filter(|m| m.hops <= budget).cloned().collect())
+        };
+        self.member_sets.insert((profile, head, pivot, budget), within.clone());
+        within
+    }
+
+    /// Every member of a head, however far.
+    fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> Vec<Member> {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
-        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, head, true, 0, follow);
-        let members: Vec<Member> = (1..tree.len() as u32)
+        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, head, true, 0, follow, true);
+        // A node settled again under another mask requirement is the same member, farther: keep the first.
+        let mut seen = FxHashSet::default();
+        (1..tree.len() as u32)
             .filter(|i| self.source_kinds.contains(&graph.node(tree[*i as usize].node).kind))
-            .filter(|i| tree[*i as usize].via)
+            .filter(|i| tree[*i as usize].via && seen.insert(tree[*i as usize].node))
             .map(|i| {
                 let path = path_to_root(&tree, i);
                 let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
@@ -401,10 +424,7 @@ impl Run<'_> {
                 let valid = masks_allow(graph, &path);
                 Member { node: tree[i as usize].node, hops: path.len() as u32, path, flags, escalates, valid }
             })
-            .collect();
-        let members = Rc::new(members);
-        self.member_sets.insert((profile, head, pivot), members.clone());
-        members
+            .collect()
     }
 
     /// Adds one query's targets to a core, checking what depends on the pair.
@@ -519,6 +539,9 @@ impl Run<'_> {
         }
         let mut todo: Vec<_> = wanted.difference(&covered).copied().collect();
         todo.sort();
+        // Under deny assignments for everyone that take every asked capability, only a source that can act as
+        // a principal they exempt can have another way: computed once per (query, target).
+        let mut escapers: FxHashMap<(usize, NodeIndex), Option<FxHashSet<NodeIndex>>> = FxHashMap::default();
         for (qi, p, t) in todo {
             let query = &self.queries[qi];
             let chain = if graph.node(t).kind.is_scope() && query.edges.contains(&EdgeKind::Contains) {
@@ -528,6 +551,10 @@ impl Run<'_> {
             };
             let eligible_ok = query.include_eligible && self.options.include_eligible;
             let search = Search::new(graph, query, &chain, t, eligible_ok, self.removed);
+            let can_escape = escapers.entry((qi, t)).or_insert_with(|| search.deny_escapers());
+            if can_escape.as_ref().is_some_and(|set| !set.contains(&p)) {
+                continue;
+            }
             if let Some(path) = search.forward(p) {
                 self.record_single(qi, p, t, &path);
             }
@@ -722,6 +749,10 @@ fn scopes_below(graph: &PrivilegeGraph, scope: NodeIndex, kinds: &[NodeKind], fo
 
 /// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
 /// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
+/// `masks`: follow capability masks as the forward search does (a way whose mask forbids its next step is not
+/// taken; a node may then be reached once per pending requirement); used for members, whose ways are not
+/// checked afterwards.
+#[allow(clippy::too_many_arguments)]
 fn reverse_tree(
     graph: &PrivilegeGraph,
     profile: &Profile,
@@ -730,15 +761,17 @@ fn reverse_tree(
     via0: bool,
     flags: u8,
     follow: fn(EdgeKind) -> bool,
+    masks: bool,
 ) -> Vec<Settled> {
     let g = &graph.graph;
-    type State = (NodeIndex, bool);
+    // (node, via, what its next step needs from a mask on the step before: see `needs`).
+    type State = (NodeIndex, bool, u32);
     let mut best: FxHashMap<State, (Cost, u32, Option<EdgeIndex>)> = FxHashMap::default();
     let mut settled: FxHashMap<State, u32> = FxHashMap::default();
     let mut heap = BinaryHeap::new();
     let init = Cost::default().step(flags);
-    best.insert((start, via0), (init, u32::MAX, None));
-    heap.push(Reverse((init, (start, via0))));
+    best.insert((start, via0, 0), (init, u32::MAX, None));
+    heap.push(Reverse((init, (start, via0, 0))));
     let mut out: Vec<Settled> = Vec::new();
     while let Some(Reverse((cost, state))) = heap.pop() {
         if settled.contains_key(&state) || best.get(&state).is_some_and(|(c, _, _)| *c < cost) {
@@ -769,7 +802,18 @@ fn reverse_tree(
             if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(e.id()) {
                 continue;
             }
-            let next = (e.source(), state.1 || profile.is_via(w.kind));
+            let needs = if !masks {
+                0
+            } else if w.kind == EdgeKind::MemberOf {
+                state.2
+            } else {
+                let masked = w.kind != EdgeKind::HasRole && !w.caps.is_empty();
+                if masked && state.2 != 0 && !w.caps.intersects(Caps(state.2)) {
+                    continue;
+                }
+                needs(w.kind).0
+            };
+            let next = (e.source(), state.1 || profile.is_via(w.kind), needs);
             if settled.contains_key(&next) {
                 continue;
             }
@@ -803,6 +847,16 @@ fn masks_allow(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> bool {
         };
         mask.caps.intersects(needs)
     })
+}
+
+/// What a step needs from a capability mask on the step before it (see `engine::path_caps`).
+fn needs(kind: EdgeKind) -> Caps {
+    use crate::rbac::Capability;
+    match kind {
+        EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
+        EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
+        _ => Caps::EMPTY,
+    }
 }
 
 /// The edges from state `i` to the root of the tree.

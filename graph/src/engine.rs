@@ -379,7 +379,7 @@ impl<'a> Search<'a> {
     /// When the deny assignments on the target that apply to everyone take away every capability the query
     /// asks for, the nodes that can reach (over identity edges) a principal one of them exempts: only paths
     /// from those can end with an actor the denies spare. `None` when any actor may be spared.
-    fn deny_escapers(&self) -> Option<FxHashSet<NodeIndex>> {
+    pub(crate) fn deny_escapers(&self) -> Option<FxHashSet<NodeIndex>> {
         let graph = self.graph;
         if self.query.capabilities.is_empty() || graph.denies.is_empty() || !graph.node(self.target).kind.is_scope() {
             return None;

@@ -66,9 +66,20 @@ struct MemberSets {
     by_key: BTreeMap<String, MemberSet>,
     /// Key of each shared list already seen, by its address.
     seen: FxHashMap<usize, String>,
+    /// Summary (count, kinds, a few names) of each shared list, by its address.
+    summaries: FxHashMap<usize, Affected>,
 }
 
 impl MemberSets {
+    /// Count, kinds and a few names of a core's members (the ids are in the member set).
+    fn summary(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<Vec<crate::cores::Member>>) -> Affected {
+        let addr = std::rc::Rc::as_ptr(members) as usize;
+        self.summaries
+            .entry(addr)
+            .or_insert_with(|| Affected { ids: BTreeMap::new(), ..affected(graph, members.iter().map(|m| m.node)) })
+            .clone()
+    }
+
     /// The key of a core's members, `None` when it has none.
     fn key(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<Vec<crate::cores::Member>>) -> Option<String> {
         if members.is_empty() {
@@ -192,7 +203,7 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, sets: &mut Me
         hops,
         eligible: flags & ELIGIBLE != 0,
         conditional: flags & CONDITIONAL != 0,
-        members: Affected { ids: BTreeMap::new(), ..affected(graph, core.members.iter().map(|m| m.node)) },
+        members: sets.summary(graph, &core.members),
         member_set: sets.key(graph, &core.members),
         tiers,
         fix,
