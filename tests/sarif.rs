@@ -163,3 +163,45 @@ fn paths_refuses_sarif_and_diff_writes_the_new_findings() {
     ]);
     assert_eq!(code.code, 1, "a new high posture finding fails --fail-on high");
 }
+
+/// A user joining a group that holds a role adds pairs but changes no finding, so no fingerprint; removing the
+/// group's role assignment removes exactly the fingerprints of the findings that rested on it.
+#[test]
+fn fingerprints_survive_member_churn_and_follow_the_grants() {
+    use azpath_graph::engine::{analyze, AnalyzeOptions};
+    use azpath_graph::snapshot::{DirectoryObject, Snapshot};
+    let fingerprints = |s: &Snapshot| -> (BTreeSet<String>, usize) {
+        let report = analyze(s, &azpath::queries::builtin(), AnalyzeOptions::default());
+        let mut out = Vec::new();
+        azpath::render::render_sarif(&report, &mut out).unwrap();
+        let log: Value = serde_json::from_slice(&out).unwrap();
+        let prints = log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["partialFingerprints"][FINGERPRINT_KEY].as_str().unwrap().to_string())
+            .collect();
+        (prints, report.implied_pairs().len())
+    };
+    let base = azpath_mocks::MockTenant::bundled("demo").unwrap().to_snapshot();
+    let (before, pairs_before) = fingerprints(&base);
+    // Megan Bowen (not in Platform Admins) joins it.
+    const PLATFORM_ADMINS: &str = "0b482138-2cfe-4ab9-b45d-18d09cf5e27f";
+    let megan = base.entra.users.iter().find(|u| u.display_name.as_deref() == Some("Megan Bowen")).unwrap();
+    let mut churned = base.clone();
+    let group = churned.entra.group_members.iter_mut().find(|g| g.group_id == PLATFORM_ADMINS).unwrap();
+    assert!(!group.members.iter().any(|m| m.id == megan.id), "Megan is not a member yet");
+    group.members.push(DirectoryObject {
+        id: megan.id.clone(),
+        odata_type: Some("#microsoft.graph.user".into()),
+        ..Default::default()
+    });
+    let (after, pairs_after) = fingerprints(&churned);
+    assert!(pairs_after > pairs_before, "the new member gets pairs");
+    assert_eq!(after, before, "no finding is new or gone: member churn keeps every fingerprint");
+    // Removing the group's User Access Administrator assignment removes what rested on it.
+    let mut revoked = base.clone();
+    revoked.azure.role_assignments.retain(|a| !a.id.ends_with("cdd5d1e2-7a9f-4ce6-84fa-ebb33546a6f7"));
+    let (cut, _) = fingerprints(&revoked);
+    assert!(cut.is_subset(&before) && cut.len() < before.len(), "{} of {}", cut.len(), before.len());
+}

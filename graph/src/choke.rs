@@ -440,7 +440,8 @@ fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
 }
 
 /// Greedy set cover of the escalations (each a set of edges, any of which cuts it) by the fixes of those
-/// edges: most covered first, then least collateral, then fixes with a command, then by key.
+/// edges: changes to objects first (see [`actionable`]), then most covered, least collateral, with a command,
+/// by key.
 fn cover(
     graph: &PrivilegeGraph,
     cores: &[Vec<EdgeIndex>],
@@ -465,11 +466,13 @@ fn cover(
             .map(|(f, edges, covers)| {
                 let n = covers.intersection(&left).count();
                 let cost = collateral.get(f.key.as_str()).copied().unwrap_or(0);
-                (n, cost, f.remediation.command.is_some(), f, edges, covers)
+                (actionable(f), n, cost, f.remediation.command.is_some(), f, edges, covers)
             })
-            .filter(|x| x.0 > 0)
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)).then(b.3.key.cmp(&a.3.key)));
-        let Some((_, _, _, f, edges, covers)) = best else { break };
+            .filter(|x| x.1 > 0)
+            .max_by(|a, b| {
+                a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)).then(a.3.cmp(&b.3)).then(b.4.key.cmp(&a.4.key))
+            });
+        let Some((_, _, _, _, f, edges, covers)) = best else { break };
         for c in covers {
             left.remove(c);
         }
@@ -478,6 +481,13 @@ fn cover(
         options.remove(&key);
     }
     out
+}
+
+/// Whether a fix changes an object a person can change: a role assignment, membership, ownership, federated
+/// credential, identity binding, binding subject, or an ASO credential. Steps that only say how Kubernetes
+/// works (a pod runs as its service account) are cut where they are granted, not where they happen.
+fn actionable(f: &Fix) -> bool {
+    !f.key.starts_with("edge:") || f.key.starts_with("edge:ASO_ACTS_AS:")
 }
 
 /// How many nodes of each exposed kind the graph has, limited to the query's source kinds.

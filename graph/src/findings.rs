@@ -328,7 +328,8 @@ pub struct ChokeTier {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChokePoint {
     /// Stable id: what is removed (`role-assignment:<id>`, `member:<group>/<member>`, `owner:<object>/<owner>`,
-    /// `federated-credential:<id>`, `binding:<cluster>/<binding>/<subject>`, …).
+    /// `federated-credential:<id>`, `binding:<cluster>#<binding>#<subject>`, `edge:<kind>:<from>:<to>` when no object
+    /// stands behind the step, …).
     pub id: String,
     /// Standing when removing it takes a held grant away (collateral); escalation when it only cuts a step.
     pub reach: Reach,

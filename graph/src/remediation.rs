@@ -106,7 +106,7 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             if let Some((binding, role)) = binding_of(graph, e) {
                 let cluster = [&a.id, &b.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c.to_string()));
                 return Fix {
-                    key: format!("binding:{}/{binding}/{}", cluster.unwrap_or_default(), a.id),
+                    key: format!("binding:{}#{binding}#{}", cluster.unwrap_or_default(), a.id),
                     what: format!("{} in {binding} ({role})", a.display_name),
                     remediation: shell::remediation(
                         format!("Remove {} from {binding} ({role}), or narrow that role", a.display_name),

@@ -216,7 +216,7 @@ fn choke_keys(h: &Hop) -> Vec<String> {
     }
     if ev(0).starts_with("RoleBinding ") || ev(0).starts_with("ClusterRoleBinding ") {
         let cluster = [&h.from.id, &h.to.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c));
-        keys.push(format!("binding:{}/{}/{}", cluster.unwrap_or_default(), ev(0), h.from.id));
+        keys.push(format!("binding:{}#{}#{}", cluster.unwrap_or_default(), ev(0), h.from.id));
     }
     for e in &h.evidence {
         if e.to_ascii_lowercase().contains("/providers/microsoft.authorization/role") {
