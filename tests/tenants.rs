@@ -36,16 +36,7 @@ fn keys(rep: &Report) -> Keys {
 /// target) → (eligible, conditional): they must be equal.
 fn both_pair_sets(snapshot: &Snapshot) -> (BTreeMap<ImpliedPair, (bool, bool)>, BTreeMap<ImpliedPair, (bool, bool)>) {
     let rep = analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..Default::default() });
-    let reference = rep
-        .pairs
-        .iter()
-        .map(|p| {
-            let key =
-                ImpliedPair { query_id: p.query_id.clone(), source: p.source.id.clone(), target: p.target.id.clone() };
-            (key, (p.eligible, p.conditional))
-        })
-        .collect();
-    (rep.implied_pairs(), reference)
+    (rep.implied_pairs(), rep.listed_pairs())
 }
 
 /// Names what differs between two pair sets, at most 20 lines.

@@ -813,6 +813,11 @@ fn reverse_tree(
                 }
                 needs(w.kind).0
             };
+            // In an anchor's search a principal nothing leads to, reached by membership, is a member, never a
+            // head: the member lists hold it, so the search need not visit it (most users of large groups).
+            if !masks && is_membership(w.kind) && leaf(graph, profile, e.source()) {
+                continue;
+            }
             let next = (e.source(), state.1 || profile.is_via(w.kind), needs);
             if settled.contains_key(&next) {
                 continue;
@@ -846,6 +851,14 @@ fn masks_allow(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> bool {
             _ => return true,
         };
         mask.caps.intersects(needs)
+    })
+}
+
+/// Whether nothing leads to `n` over the identity edges a profile allows.
+fn leaf(graph: &PrivilegeGraph, profile: &Profile, n: NodeIndex) -> bool {
+    graph.graph.edges_directed(n, Direction::Incoming).all(|e| {
+        let w = e.weight();
+        !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags)
     })
 }
 

@@ -438,6 +438,22 @@ impl Report {
         out
     }
 
+    /// The pairs listed in `pairs` (with `--expand`), keyed as [`Report::implied_pairs`] keys them, with their
+    /// (eligible, conditional) flags: what the grouped findings must imply.
+    pub fn listed_pairs(&self) -> BTreeMap<ImpliedPair, (bool, bool)> {
+        self.pairs
+            .iter()
+            .map(|p| {
+                let key = ImpliedPair {
+                    query_id: p.query_id.clone(),
+                    source: p.source.id.clone(),
+                    target: p.target.id.clone(),
+                };
+                (key, (p.eligible, p.conditional))
+            })
+            .collect()
+    }
+
     /// The members of a finding's principal.
     pub fn members_of(&self, f: &Finding) -> Option<&MemberSet> {
         f.member_set.as_ref().and_then(|k| self.member_sets.get(k))

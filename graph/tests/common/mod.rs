@@ -1,10 +1,8 @@
 //! Shared by the graph crate's tests: every analysis a test runs is also a check that the grouped findings
 //! imply exactly the pairs of the per-pair search (none lost, none invented, same flags).
 
-use std::collections::BTreeMap;
-
 use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::{ImpliedPair, Pair, Report};
+use azpath_graph::findings::{Pair, Report};
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
 
@@ -12,15 +10,7 @@ use azpath_graph::snapshot::Snapshot;
 /// Analyzes with `--expand`, asserts the findings imply exactly the listed pairs, and returns the report.
 pub fn analyze_checked(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> Report {
     let report = analyze(s, queries, AnalyzeOptions { expand: true, ..options });
-    let reference: BTreeMap<ImpliedPair, (bool, bool)> = report
-        .pairs
-        .iter()
-        .map(|p| {
-            let key =
-                ImpliedPair { query_id: p.query_id.clone(), source: p.source.id.clone(), target: p.target.id.clone() };
-            (key, (p.eligible, p.conditional))
-        })
-        .collect();
+    let reference = report.listed_pairs();
     let grouped = report.implied_pairs();
     let lost: Vec<_> = reference.iter().filter(|(k, v)| grouped.get(*k) != Some(*v)).collect();
     let invented: Vec<_> = grouped.iter().filter(|(k, _)| !reference.contains_key(*k)).collect();
