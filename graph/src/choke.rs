@@ -112,9 +112,10 @@ impl<'a> TierReach<'a> {
         // Last principal (index + 1) that counted each target: a union without clearing between principals.
         let mut stamp: Vec<u32> = vec![0; graph.node_count()];
         let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
+        let cores_of = self.cores_of(&left_out);
         for (p, (targets, standing)) in lists {
-            let n = if left_out.contains(&p) {
-                self.exact_pairs(p)
+            let n = if let Some(cores) = cores_of.get(&p) {
+                self.exact_pairs(p, cores)
             } else if targets.len() == 1 {
                 targets[0].len() - usize::from(targets[0].binary_search(&p).is_ok())
             } else {
@@ -137,15 +138,30 @@ impl<'a> TierReach<'a> {
         out
     }
 
-    /// The pairs of a principal some core leaves pairs out for, core by core (exclusions are rare: deny
-    /// assignments, the hop limit, masks on a member's way).
-    fn exact_pairs(&self, p: NodeIndex) -> usize {
-        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
-        for core in &self.cores.cores {
-            let Some(tier) = core.tiers.iter().find(|t| t.query == self.qi) else { continue };
-            if core.head != p && !core.members.iter().any(|m| m.node == p) {
+    /// For each principal some core leaves pairs out for: the cores (of this tier) it is a principal of.
+    fn cores_of(&self, left_out: &FxHashSet<NodeIndex>) -> FxHashMap<NodeIndex, Vec<usize>> {
+        let mut out: FxHashMap<NodeIndex, Vec<usize>> = FxHashMap::default();
+        if left_out.is_empty() {
+            return out;
+        }
+        for (ci, core) in self.cores.cores.iter().enumerate() {
+            if !core.tiers.iter().any(|t| t.query == self.qi) {
                 continue;
             }
+            let principals = std::iter::once(core.head).chain(core.members.iter().map(|m| m.node));
+            for p in principals.filter(|p| left_out.contains(p)) {
+                out.entry(p).or_default().push(ci);
+            }
+        }
+        out
+    }
+
+    /// The pairs of a principal some core leaves pairs out for, core by core (exclusions are rare: deny
+    /// assignments, the hop limit, masks on a member's way).
+    fn exact_pairs(&self, p: NodeIndex, cores: &[usize]) -> usize {
+        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
+        for ci in cores {
+            let Some(tier) = self.cores.cores[*ci].tiers.iter().find(|t| t.query == self.qi) else { continue };
             seen.extend(tier.targets.iter().filter(|t| **t != p && !tier.excluded.contains(&(p, **t))));
         }
         seen.len()
