@@ -91,44 +91,35 @@ impl<'a> TierReach<'a> {
 
     /// Exposure and distinct pairs.
     fn count(self, graph: &PrivilegeGraph) -> Reach {
-        // Per principal: the target lists it gets, and whether one of them holds it by a standing grant.
-        let mut lists: FxHashMap<NodeIndex, (Vec<&[NodeIndex]>, bool)> = FxHashMap::default();
+        // Every target list once (a head's, a member list's), and per principal the lists it gets and whether
+        // one of them holds it by a standing grant.
+        let mut all: Vec<&[NodeIndex]> = Vec::new();
+        let mut lists: FxHashMap<NodeIndex, (Vec<u32>, bool)> = FxHashMap::default();
         let source = |n: NodeIndex| self.query.sources.contains(&graph.node(n).kind);
         for (head, (targets, standing)) in &self.heads {
+            all.push(targets);
             if source(*head) {
                 let e = lists.entry(*head).or_default();
-                e.0.push(targets);
+                e.0.push(all.len() as u32 - 1);
                 e.1 |= *standing;
             }
         }
         for (targets, standing, members) in self.sets.values() {
+            all.push(targets);
             for m in members.iter().filter(|m| source(m.node)) {
                 let e = lists.entry(m.node).or_default();
-                e.0.push(targets);
+                e.0.push(all.len() as u32 - 1);
                 e.1 |= *standing && !m.escalates;
             }
         }
-        let mut out = Reach::default();
-        // Last principal (index + 1) that counted each target: a union without clearing between principals.
-        let mut stamp: Vec<u32> = vec![0; graph.node_count()];
+        let mut union = Union::new(graph, &all);
         let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
         let cores_of = self.cores_of(&left_out);
-        for (p, (targets, standing)) in lists {
-            let n = if let Some(cores) = cores_of.get(&p) {
-                self.exact_pairs(p, cores)
-            } else if targets.len() == 1 {
-                targets[0].len() - usize::from(targets[0].binary_search(&p).is_ok())
-            } else {
-                let mark = p.index() as u32 + 1;
-                let mut n = 0;
-                for t in targets.iter().flat_map(|ts| ts.iter()).filter(|t| **t != p) {
-                    let slot = &mut stamp[t.index()];
-                    if *slot != mark {
-                        *slot = mark;
-                        n += 1;
-                    }
-                }
-                n
+        let mut out = Reach::default();
+        for (p, (ids, standing)) in lists {
+            let n = match cores_of.get(&p) {
+                Some(cores) => self.exact_pairs(p, cores),
+                None => union.size(&all, &ids, p),
             };
             out.pairs += n;
             if n > 0 && graph.node(p).kind.is_exposed() {
@@ -165,6 +156,77 @@ impl<'a> TierReach<'a> {
             seen.extend(tier.targets.iter().filter(|t| **t != p && !tier.excluded.contains(&(p, **t))));
         }
         seen.len()
+    }
+}
+
+/// Sizes of unions of target lists: as bitsets over the tier's targets when they fit in memory (a principal
+/// in five groups holding roles over hundreds of subscriptions costs five short ORs), else by marking.
+struct Union {
+    /// Dense index of each target.
+    dense: FxHashMap<NodeIndex, u32>,
+    /// Per list, its bitset (`words` words each), when bitsets are used.
+    bits: Vec<u64>,
+    words: usize,
+    scratch: Vec<u64>,
+    /// Last principal (index + 1) that counted each target, when marking.
+    stamp: Vec<u32>,
+}
+
+/// Most memory the bitsets may take, in 64-bit words (256 MiB).
+const UNION_WORDS: usize = 1 << 25;
+
+impl Union {
+    fn new(graph: &PrivilegeGraph, all: &[&[NodeIndex]]) -> Union {
+        let mut dense: FxHashMap<NodeIndex, u32> = FxHashMap::default();
+        for t in all.iter().flat_map(|l| l.iter()) {
+            let next = dense.len() as u32;
+            dense.entry(*t).or_insert(next);
+        }
+        let words = dense.len().div_ceil(64).max(1);
+        if all.len().saturating_mul(words) > UNION_WORDS {
+            return Union { dense, bits: Vec::new(), words, scratch: Vec::new(), stamp: vec![0; graph.node_count()] };
+        }
+        let mut bits = vec![0u64; all.len() * words];
+        for (i, list) in all.iter().enumerate() {
+            for t in list.iter() {
+                let d = dense[t] as usize;
+                bits[i * words + d / 64] |= 1 << (d % 64);
+            }
+        }
+        Union { dense, bits, words, scratch: vec![0; words], stamp: Vec::new() }
+    }
+
+    /// Distinct targets of the given lists, `p` itself not counted.
+    fn size(&mut self, all: &[&[NodeIndex]], ids: &[u32], p: NodeIndex) -> usize {
+        if let [one] = ids {
+            let list = all[*one as usize];
+            return list.len() - usize::from(list.binary_search(&p).is_ok());
+        }
+        let own = |bits: &[u64], dense: &FxHashMap<NodeIndex, u32>| {
+            dense.get(&p).is_some_and(|d| bits[*d as usize / 64] & (1 << (d % 64)) != 0)
+        };
+        if !self.bits.is_empty() {
+            let w = self.words;
+            self.scratch.iter_mut().for_each(|x| *x = 0);
+            for id in ids {
+                let row = &self.bits[*id as usize * w..(*id as usize + 1) * w];
+                for (a, b) in self.scratch.iter_mut().zip(row) {
+                    *a |= b;
+                }
+            }
+            let total: u32 = self.scratch.iter().map(|x| x.count_ones()).sum();
+            return total as usize - usize::from(own(&self.scratch, &self.dense));
+        }
+        let mark = p.index() as u32 + 1;
+        let mut n = 0;
+        for t in ids.iter().flat_map(|id| all[*id as usize].iter()).filter(|t| **t != p) {
+            let slot = &mut self.stamp[t.index()];
+            if *slot != mark {
+                *slot = mark;
+                n += 1;
+            }
+        }
+        n
     }
 }
 
