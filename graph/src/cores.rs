@@ -144,6 +144,9 @@ fn flag_cost(flags: u8) -> (bool, bool) {
     (flags & ELIGIBLE != 0, flags & CONDITIONAL != 0)
 }
 
+/// Largest member list checked for redundancy.
+const REDUNDANCY_CHECK_MEMBERS: usize = 5_000;
+
 /// Which cores are redundant (see [`Cores::redundant`]).
 fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<bool> {
     // Per (query, principal): the standing tiers that hold it, as (targets, cost).
@@ -161,8 +164,11 @@ fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<b
     cores
         .iter()
         .map(|core| {
+            // (A core with a very large member list is shown as it is: checking each member against every
+            // standing grant would cost more than the whole analysis, and showing it loses nothing.)
             !core.is_standing(graph)
                 && !core.tiers.is_empty()
+                && core.members.len() <= REDUNDANCY_CHECK_MEMBERS
                 && core.tiers.iter().all(|tier| {
                     core.principal_ways(graph, &queries[tier.query]).all(|(p, flags, _)| {
                         let cost = flag_cost(flags);
@@ -523,12 +529,21 @@ impl Run<'_> {
         let graph = self.graph;
         let mut covered: FxHashSet<(usize, NodeIndex, NodeIndex)> = FxHashSet::default();
         let wanted: FxHashSet<(usize, NodeIndex, NodeIndex)> = failing.iter().copied().collect();
-        let who: FxHashSet<(usize, NodeIndex)> = failing.iter().map(|(q, p, _)| (*q, *p)).collect();
+        let who: FxHashSet<NodeIndex> = failing.iter().map(|(_, p, _)| *p).collect();
+        // Which of them each shared member list holds, each list scanned once.
+        let mut in_list: FxHashMap<usize, Vec<NodeIndex>> = FxHashMap::default();
         for core in &self.cores {
+            in_list
+                .entry(Rc::as_ptr(&core.members) as usize)
+                .or_insert_with(|| core.members.iter().map(|m| m.node).filter(|n| who.contains(n)).collect());
+        }
+        for core in &self.cores {
+            let listed = &in_list[&(Rc::as_ptr(&core.members) as usize)];
             for tier in &core.tiers {
                 let query = &self.queries[tier.query];
                 let excluded: FxHashSet<&(NodeIndex, NodeIndex)> = tier.excluded.iter().collect();
-                for p in core.principals(graph, query).filter(|p| who.contains(&(tier.query, *p))) {
+                let candidates = std::iter::once(core.head).filter(|h| who.contains(h)).chain(listed.iter().copied());
+                for p in candidates.filter(|p| query.sources.contains(&graph.node(*p).kind)) {
                     for t in &tier.targets {
                         if wanted.contains(&(tier.query, p, *t)) && !excluded.contains(&(p, *t)) {
                             covered.insert((tier.query, p, *t));
