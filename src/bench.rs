@@ -156,7 +156,7 @@ impl<W: Write> Bench<W> {
         Ok(graph)
     }
 
-    /// Each built-in query, its findings counted as they stream (none held).
+    /// Each built-in query's (principal, target) pairs, as `--expand` lists them, counted as they stream (none held).
     fn queries(&mut self, graph: &PrivilegeGraph) -> Result<()> {
         let work = graph.node_count() + graph.edge_count();
         for q in queries::builtin() {
@@ -166,7 +166,7 @@ impl<W: Write> Bench<W> {
                 n
             });
             let name = format!("  {}", q.id);
-            self.row(Row { name, wall, peak, work: Some(work), result: format!("{n} findings") })?;
+            self.row(Row { name, wall, peak, work: Some(work), result: format!("{n} pairs") })?;
         }
         Ok(())
     }
