@@ -34,7 +34,10 @@ fn keys(rep: &Report) -> Keys {
 
 /// The pairs the grouped findings imply, and those of the per-pair search (`--expand`), as (query, source,
 /// target) → (eligible, conditional): they must be equal.
-fn both_pair_sets(snapshot: &Snapshot) -> (BTreeMap<ImpliedPair, (bool, bool)>, BTreeMap<ImpliedPair, (bool, bool)>) {
+/// Pairs and their (eligible, conditional) flags.
+type PairSet = BTreeMap<ImpliedPair, (bool, bool)>;
+
+fn both_pair_sets(snapshot: &Snapshot) -> (PairSet, PairSet) {
     let rep = analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..Default::default() });
     (rep.implied_pairs(), rep.listed_pairs())
 }

@@ -144,13 +144,16 @@ fn flag_cost(flags: u8) -> (bool, bool) {
     (flags & ELIGIBLE != 0, flags & CONDITIONAL != 0)
 }
 
+/// A standing tier a principal holds: its targets and the flags of the principal's way, as a cost.
+type Held<'a> = (&'a [NodeIndex], (bool, bool));
+
 /// Largest member list checked for redundancy.
 const REDUNDANCY_CHECK_MEMBERS: usize = 5_000;
 
 /// Which cores are redundant (see [`Cores::redundant`]).
 fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<bool> {
     // Per (query, principal): the standing tiers that hold it, as (targets, cost).
-    let mut standing: FxHashMap<(usize, NodeIndex), Vec<(&[NodeIndex], (bool, bool))>> = FxHashMap::default();
+    let mut standing: FxHashMap<(usize, NodeIndex), Vec<Held>> = FxHashMap::default();
     for core in cores.iter().filter(|c| c.is_standing(graph)) {
         for tier in &core.tiers {
             for (p, flags, escalates) in core.principal_ways(graph, &queries[tier.query]) {
