@@ -448,47 +448,63 @@ impl Run<'_> {
             .chain(core.members.iter().map(|m| (m.node, head_hops + m.hops)))
             .filter(|(n, _)| query.sources.contains(&graph.node(*n).kind));
         let principals: Vec<NodeIndex> = hops.clone().map(|(n, _)| n).collect();
+        // Targets no principal reaches through this core: every target when the core's own masks fail, or
+        // those where a deny assignment cuts the one identity that acts at its end. They are dropped from the
+        // tier (not listed pair by pair), and their pairs go to the forward search.
+        let cut: Vec<NodeIndex> = match base {
+            None => anchor.targets.clone(),
+            Some(_) if scoped && !graph.denies.is_empty() => self.denied_targets(core, query, &anchor.targets),
+            Some(_) => Vec::new(),
+        };
         let mut excluded = Vec::new();
-        match base {
-            None => {
-                for p in &principals {
-                    for t in &anchor.targets {
-                        if p != t {
-                            excluded.push((*p, *t));
-                        }
-                    }
-                }
+        if base.is_some() {
+            let invalid: FxHashSet<NodeIndex> = core.members.iter().filter(|m| !m.valid).map(|m| m.node).collect();
+            let too_long: Vec<NodeIndex> =
+                hops.filter(|(n, h)| *h as usize > query.max_hops || invalid.contains(n)).map(|(n, _)| n).collect();
+            let kept: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
+            for p in &too_long {
+                excluded.extend(kept.iter().filter(|t| *t != p).map(|t| (*p, *t)));
             }
-            Some(_) => {
-                let invalid: FxHashSet<NodeIndex> = core.members.iter().filter(|m| !m.valid).map(|m| m.node).collect();
-                let too_long: Vec<NodeIndex> =
-                    hops.filter(|(n, h)| *h as usize > query.max_hops || invalid.contains(n)).map(|(n, _)| n).collect();
-                for p in &too_long {
-                    for t in &anchor.targets {
-                        if p != t {
-                            excluded.push((*p, *t));
-                        }
-                    }
-                }
-                if scoped && !graph.denies.is_empty() {
-                    self.deny_exclusions(core, query, &principals, &too_long, &anchor.targets, &mut excluded);
-                }
+            if scoped && !graph.denies.is_empty() && acting_identity(graph, core).is_none() {
+                self.deny_exclusions(core, query, &principals, &too_long, &kept, &mut excluded);
             }
         }
         for (p, t) in &excluded {
             self.failing.push((anchor.query, *p, *t));
         }
+        for t in &cut {
+            self.failing.extend(principals.iter().filter(|p| *p != t).map(|p| (anchor.query, *p, *t)));
+        }
+        let targets: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
+        if targets.is_empty() {
+            return;
+        }
         let caps = base.unwrap_or(Caps::EMPTY);
         let core = &mut self.cores[ci];
         match core.tiers.iter_mut().find(|t| t.query == anchor.query) {
             Some(tier) => {
-                tier.targets.extend(anchor.targets.iter().copied());
+                tier.targets.extend(targets);
                 tier.targets.sort();
                 tier.targets.dedup();
                 tier.excluded.extend(excluded);
             }
-            None => core.tiers.push(CoreTier { query: anchor.query, caps, targets: anchor.targets.clone(), excluded }),
+            None => core.tiers.push(CoreTier { query: anchor.query, caps, targets, excluded }),
         }
+    }
+
+    /// The targets where a deny assignment takes what the query asks for from the identity that acts at the
+    /// core's end (when the core switches identity, that one acts for every principal alike).
+    fn denied_targets(&self, core: &Core, query: &Query, targets: &[NodeIndex]) -> Vec<NodeIndex> {
+        let graph = self.graph;
+        let Some(actor) = acting_identity(graph, core) else { return Vec::new() };
+        targets
+            .iter()
+            .copied()
+            .filter(|t| {
+                let denied = graph.denied_caps(actor, *t);
+                !denied.is_empty() && path_caps(graph, query, &core.edges, denied).is_none()
+            })
+            .collect()
     }
 
     /// Pairs a deny assignment cuts: what it takes from the acting principal at a target leaves nothing the
@@ -805,7 +821,9 @@ fn reverse_tree(
                 let through_pivot = is_pivot(g[out[up as usize].node].kind)
                     && out[up as usize].via == state.1
                     && out[up as usize].parent != u32::MAX;
-                if (through_pivot || is_membership(g[e].kind)) && !is_pivot(g[state.0].kind) {
+                // Behind a pivot everything is the pivot's member, another pivot included (whoever reaches that
+                // one reaches this); a pivot reached otherwise starts a core of its own.
+                if through_pivot || (is_membership(g[e].kind) && !is_pivot(g[state.0].kind)) {
                     up
                 } else {
                     i
@@ -878,6 +896,17 @@ fn leaf(graph: &PrivilegeGraph, profile: &Profile, n: NodeIndex) -> bool {
         let w = e.weight();
         !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags)
     })
+}
+
+/// The identity that acts at the end of a core when the core itself switches identity (the same for every
+/// principal of it); `None` when the acting principal is the principal itself (a grant held directly or
+/// through groups).
+fn acting_identity(graph: &PrivilegeGraph, core: &Core) -> Option<NodeIndex> {
+    let switches = core
+        .edges
+        .iter()
+        .any(|e| !matches!(graph.edge(*e).2.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains));
+    switches.then(|| actor_of(graph, core.head, &core.edges))
 }
 
 /// What a step needs from a capability mask on the step before it (see `engine::path_caps`).
