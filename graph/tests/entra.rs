@@ -174,3 +174,41 @@ fn group_owner_can_add_itself_and_holds_the_groups_role() {
         Some(format!("az ad group owner remove --group {ADMINS} --owner-object-id {LEAD}").as_str())
     );
 }
+
+/// The grouped report on this tenant: standing grants vs escalations, a group owner as an escalating member,
+/// exposure counted per principal, an escalation left out when its principal holds the power anyway, and a
+/// plan that cuts ownerships rather than the grants others hold.
+#[test]
+fn grouped_report_separates_standing_from_escalation_and_plans_the_cheapest_cuts() {
+    use azpath_graph::findings::Reach;
+    let report = common::analyze_checked(&tenant(), &queries(), AnalyzeOptions::default());
+    let find = |principal: &'static str| report.findings.iter().filter(move |f| f.principal.id == principal);
+    // Standing: sub-admins' Owner; its owner Lead is a member who escalates, not a holder.
+    let admins = find(ADMINS).next().expect("sub-admins' Owner");
+    assert_eq!(admins.reach, Reach::Standing);
+    let set = report.members_of(admins).expect("sub-admins has members");
+    assert_eq!(set.escalating, [LEAD]);
+    // Escalation: Dev owns deploy's application; Dev Three owns only the Reader app and a role-less group.
+    assert!(find(DEV).any(|f| f.reach == Reach::Escalation && f.hops[0].edge == EdgeKind::CanAddCredential));
+    assert!(find(DEV3).next().is_none());
+    // Exposure of Owner-equivalent: deploy holds it; Dev, automation and Lead only reach it by escalation.
+    let tier = report.tiers.iter().find(|t| t.query_id == "owner-equivalent-on-subscription").unwrap();
+    assert_eq!((tier.exposure.principals, tier.exposure.standing, tier.exposure.escalation), (4, 1, 3));
+    assert_eq!(tier.after_plan.escalation, 0);
+    // The plan is the shortest cover: deploy's Owner (one change cuts both of its application's owners) and
+    // the ownerships of sub-admins and ops; sub-admins' own Owner assignment stays.
+    assert!(report.plan.verified, "{:?}", report.plan.remaining);
+    assert_eq!(report.plan.steps.len(), 3, "{:?}", report.plan.steps);
+    assert!(report.plan.steps.contains(&format!("owner:{ADMINS}/{LEAD}")));
+    assert!(report.plan.steps.contains(&format!("owner:{OPS_SP}/{DEV2}")));
+    assert!(!report.plan.steps.iter().any(|s| s.ends_with("roleassignments/00000000-0000-0000-0000-000000000004")));
+
+    // Dev with Owner of his own: his way through the application gains nothing and is not reported or cut.
+    let mut s = serde_json::to_value(tenant()).unwrap();
+    s["azure"]["roleAssignments"].as_array_mut().unwrap().push(assignment(5, DEV, "User", OWNER));
+    let held =
+        common::analyze_checked(&Snapshot::from_json(&s.to_string(), "t").unwrap(), &queries(), Default::default());
+    let dev: Vec<_> = held.findings.iter().filter(|f| f.principal.id == DEV).collect();
+    assert!(dev.iter().all(|f| f.reach == Reach::Standing), "{dev:#?}");
+    assert!(held.findings.iter().any(|f| f.principal.id == AUTOMATION_SP && f.reach == Reach::Escalation));
+}
