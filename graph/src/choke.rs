@@ -153,7 +153,7 @@ impl<'a> TierReach<'a> {
         let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
         for ci in cores {
             let Some(tier) = self.cores.cores[*ci].tiers.iter().find(|t| t.query == self.qi) else { continue };
-            seen.extend(tier.targets.iter().filter(|t| **t != p && !tier.excluded.contains(&(p, **t))));
+            seen.extend(tier.targets.iter().filter(|t| **t != p && !tier.is_excluded(p, **t)));
         }
         seen.len()
     }
@@ -288,7 +288,8 @@ pub(crate) fn choke_points(
                 let entry = c.tiers.entry(tier.query).or_default();
                 entry.0 = entry.0.max(cuts.get(&(tier.query, *e)).copied().unwrap_or(0));
                 entry.1 += pairs;
-                if !c.cores.contains(&ci) {
+                // (Cores come in order: a repeat is the last one.)
+                if c.cores.last() != Some(&ci) {
                     c.cores.push(ci);
                 }
                 if standing {
@@ -525,38 +526,48 @@ fn cover(
     cores: &[Vec<EdgeIndex>],
     collateral: &FxHashMap<&str, usize>,
 ) -> Vec<(Fix, Vec<EdgeIndex>)> {
-    let mut options: FxHashMap<String, (Fix, Vec<EdgeIndex>, FxHashSet<usize>)> = FxHashMap::default();
+    // Each fix with its edges and the cores it cuts; per core, the fixes that cut it.
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    let mut options: Vec<(Fix, Vec<EdgeIndex>, Vec<usize>)> = Vec::new();
+    let mut cut_by: Vec<Vec<usize>> = vec![Vec::new(); cores.len()];
     for (ci, core) in cores.iter().enumerate() {
         for e in core {
             let f = fix_of(graph, *e);
-            let entry = options.entry(f.key.clone()).or_insert_with(|| (f, Vec::new(), FxHashSet::default()));
-            if !entry.1.contains(e) {
-                entry.1.push(*e);
+            let oi = *index.entry(f.key.clone()).or_insert_with(|| {
+                options.push((f, Vec::new(), Vec::new()));
+                options.len() - 1
+            });
+            let (_, edges, covers) = &mut options[oi];
+            if !edges.contains(e) {
+                edges.push(*e);
             }
-            entry.2.insert(ci);
+            if covers.last() != Some(&ci) {
+                covers.push(ci);
+                cut_by[ci].push(oi);
+            }
         }
     }
-    let mut left: FxHashSet<usize> = (0..cores.len()).collect();
+    // How many cores not yet cut each fix cuts, kept up to date as fixes are chosen.
+    let mut count: Vec<usize> = options.iter().map(|o| o.2.len()).collect();
+    let mut done = vec![false; cores.len()];
+    let rank = |oi: usize, n: usize| {
+        let f = &options[oi].0;
+        let cost = collateral.get(f.key.as_str()).copied().unwrap_or(0);
+        (actionable(f), n, std::cmp::Reverse(cost), f.remediation.command.is_some(), std::cmp::Reverse(&f.key))
+    };
     let mut out = Vec::new();
-    while !left.is_empty() {
-        let best = options
-            .values()
-            .map(|(f, edges, covers)| {
-                let n = covers.intersection(&left).count();
-                let cost = collateral.get(f.key.as_str()).copied().unwrap_or(0);
-                (actionable(f), n, cost, f.remediation.command.is_some(), f, edges, covers)
-            })
-            .filter(|x| x.1 > 0)
-            .max_by(|a, b| {
-                a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)).then(a.3.cmp(&b.3)).then(b.4.key.cmp(&a.4.key))
-            });
-        let Some((_, _, _, _, f, edges, covers)) = best else { break };
-        for c in covers {
-            left.remove(c);
+    loop {
+        let best =
+            (0..options.len()).filter(|oi| count[*oi] > 0).max_by(|a, b| rank(*a, count[*a]).cmp(&rank(*b, count[*b])));
+        let Some(best) = best else { break };
+        for ci in &options[best].2 {
+            if !std::mem::replace(&mut done[*ci], true) {
+                for oi in &cut_by[*ci] {
+                    count[*oi] -= 1;
+                }
+            }
         }
-        out.push((f.clone(), edges.clone()));
-        let key = f.key.clone();
-        options.remove(&key);
+        out.push((options[best].0.clone(), options[best].1.clone()));
     }
     out
 }

@@ -77,8 +77,21 @@ pub(crate) struct CoreTier {
     pub caps: Caps,
     /// Targets reached.
     pub targets: Vec<NodeIndex>,
-    /// (principal, target) pairs left out of the product.
+    /// (principal, target) pairs left out of the product, sorted once the search is done.
     pub excluded: Vec<(NodeIndex, NodeIndex)>,
+}
+
+impl CoreTier {
+    /// Whether the pair is left out (`excluded` sorted).
+    pub fn is_excluded(&self, p: NodeIndex, t: NodeIndex) -> bool {
+        self.excluded.binary_search(&(p, t)).is_ok()
+    }
+
+    /// Whether some pair of `p` is left out (`excluded` sorted).
+    pub fn excludes_any(&self, p: NodeIndex) -> bool {
+        let i = self.excluded.partition_point(|(x, _)| *x < p);
+        self.excluded.get(i).is_some_and(|(x, _)| *x == p)
+    }
 }
 
 impl Core {
@@ -157,7 +170,7 @@ fn redundant(graph: &PrivilegeGraph, queries: &[Query], cores: &[Core]) -> Vec<b
     for core in cores.iter().filter(|c| c.is_standing(graph)) {
         for tier in &core.tiers {
             for (p, flags, escalates) in core.principal_ways(graph, &queries[tier.query]) {
-                if escalates || tier.excluded.iter().any(|(x, _)| *x == p) {
+                if escalates || tier.excludes_any(p) {
                     continue;
                 }
                 standing.entry((tier.query, p)).or_default().push((&tier.targets, flag_cost(flags)));
@@ -314,6 +327,10 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         }
     }
     run.fall_back();
+    for tier in run.cores.iter_mut().flat_map(|c| c.tiers.iter_mut()) {
+        tier.excluded.sort_unstable();
+        tier.excluded.dedup();
+    }
     let redundant = redundant(graph, queries, &run.cores);
     Cores { cores: run.cores, redundant }
 }
