@@ -6,7 +6,8 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::FxHashMap;
 
-use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph};
+use super::{kube_key, Builder};
+use crate::graph::{EdgeNote, NodeKey};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Capability, Caps};
 use crate::scope;
@@ -53,17 +54,24 @@ pub(crate) struct BoundIdentity {
     pub doubt: Option<String>,
 }
 
-/// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
-/// ARM scopes such as the AKS namespace scope `<cluster id>/namespaces/<ns>`).
-pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
-    NodeKey::Path(format!("{cluster}/k8s/{rest}").to_ascii_lowercase().into_boxed_str())
+/// The edge kinds this pass adds.
+pub(super) const EMITS: &[EdgeKind] = &[
+    EdgeKind::CanWriteFederatedCredential,
+    EdgeKind::FederatedTrust,
+    EdgeKind::AksClusterAdmin,
+    EdgeKind::AksRunCommand,
+];
+
+/// Runs the pass; its index of identities and clusters is for the passes after it.
+pub(super) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut super::Shared) {
+    shared.identities = b.add_identities(snapshot);
 }
 
 fn normalize_issuer(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
 }
 
-impl PrivilegeGraph {
+impl Builder {
     /// Adds managed identities, federated trust, write-federated-credential control and AKS admin edges.
     pub(crate) fn add_identities(&mut self, s: &Snapshot) -> IdentityIndex {
         let mut idx = IdentityIndex::default();
@@ -71,7 +79,7 @@ impl PrivilegeGraph {
         for sp in &s.entra.service_principals {
             if sp.service_principal_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity")) {
                 let n = self.node_for(NodeKey::of(&sp.id), NodeKind::ManagedIdentity, "");
-                self.graph[n].kind = NodeKind::ManagedIdentity;
+                self.set_kind(n, NodeKind::ManagedIdentity);
             }
             if let (Some(app), Some(n)) = (sp.app_id.as_deref(), self.lookup(&NodeKey::of(&sp.id))) {
                 idx.by_client_id.insert(app.to_ascii_lowercase(), n);
@@ -83,7 +91,7 @@ impl PrivilegeGraph {
         for u in &s.azure.user_assigned_identities {
             let Some(pid) = u.properties.principal_id.as_deref() else { continue };
             let n = self.node_for(NodeKey::of(pid), NodeKind::ManagedIdentity, &u.name);
-            self.graph[n].kind = NodeKind::ManagedIdentity;
+            self.set_kind(n, NodeKind::ManagedIdentity);
             if let Some(c) = u.properties.client_id.as_deref() {
                 idx.by_client_id.insert(c.to_ascii_lowercase(), n);
             }
@@ -110,7 +118,7 @@ impl PrivilegeGraph {
             }
             let cluster_node = self.scope_node(&c.id, Some(&c.name));
             let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
-            self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
+            self.set_name(admin, format!("cluster-admin of {}", c.name));
             idx.admin.insert(id.clone(), admin);
             let local_accounts = p.disable_local_accounts != Some(true);
             let run_command = p.aad_profile.is_none()
@@ -144,7 +152,7 @@ impl PrivilegeGraph {
                 let name =
                     kubelet.and_then(|k| k.resource_id.as_deref()).and_then(|r| r.rsplit('/').next()).unwrap_or("");
                 let n = self.node_for(NodeKey::of(oid), NodeKind::ManagedIdentity, name);
-                self.graph[n].kind = NodeKind::ManagedIdentity;
+                self.set_kind(n, NodeKind::ManagedIdentity);
                 idx.kubelet.insert(id.clone(), n);
             }
         }
@@ -164,7 +172,7 @@ impl PrivilegeGraph {
                 idx.entra_integrated.insert(id.clone());
             }
             let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
-            self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
+            self.set_name(admin, format!("cluster-admin of {}", c.name));
             idx.admin.insert(id.clone(), admin);
         }
         idx.cluster_by_name =

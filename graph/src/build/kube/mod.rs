@@ -14,8 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::graph::NodeIndex;
 use rustc_hash::FxHashMap;
 
-use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph, CONDITIONAL};
-use crate::identity::{kube_key, IdentityIndex};
+use super::identity::IdentityIndex;
+use super::kube_key;
+use super::Builder;
+use crate::graph::{EdgeNote, NodeKey, CONDITIONAL};
 use crate::kube::{KubeCluster, LabelSelector, PolicyRule, Role, SecretMeta};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{is_guid, Capability, Caps, KubeData};
@@ -237,7 +239,30 @@ pub(crate) fn holds_client_secret(secret: &SecretMeta) -> bool {
     secret.keys.iter().any(|k| k == "AZURE_CLIENT_SECRET" || k == "AZURE_CLIENT_CERTIFICATE")
 }
 
-impl PrivilegeGraph {
+/// The edge kinds this pass adds.
+pub(in crate::build) const EMITS: &[EdgeKind] = &[
+    EdgeKind::KubernetesIdentity,
+    EdgeKind::CanCreateWorkloads,
+    EdgeKind::RunsAs,
+    EdgeKind::CanMintToken,
+    EdgeKind::CanReadSecrets,
+    EdgeKind::CanImpersonate,
+    EdgeKind::CanEscalate,
+    EdgeKind::NodeIdentity,
+    EdgeKind::CanUseAso,
+    EdgeKind::AsoActsAs,
+    EdgeKind::AsoCredentialForging,
+    EdgeKind::PodManagedIdentity,
+    EdgeKind::NodeBreakout,
+    EdgeKind::IdentityBinding,
+];
+
+/// Runs the pass (after `identities`: clusters, kubelet and bound identities, federated trusts).
+pub(in crate::build) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut super::Shared) {
+    b.add_kubernetes(snapshot, &shared.identities);
+}
+
+impl Builder {
     /// Adds every collected cluster's Kubernetes edges.
     pub(crate) fn add_kubernetes(&mut self, s: &Snapshot, idx: &IdentityIndex) {
         let upn: FxHashMap<String, NodeIndex> = s
@@ -274,7 +299,7 @@ impl PrivilegeGraph {
             Some(a) => *a,
             None => {
                 let a = self.node_for(kube_key(cluster, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
-                self.graph[a].name = format!("cluster-admin of {cname}").into();
+                self.set_name(a, format!("cluster-admin of {cname}"));
                 a
             }
         };
@@ -293,7 +318,7 @@ impl PrivilegeGraph {
         let mut ns_nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
         for ns in &namespaces {
             let n = self.node_for(kube_key(cluster, &format!("namespaces/{ns}")), NodeKind::KubeNamespace, "");
-            self.graph[n].name = format!("{cname}/{ns}").into();
+            self.set_name(n, format!("{cname}/{ns}"));
             ns_nodes.insert(ns.clone(), n);
             self.add_noted_edge(
                 admin,
@@ -353,7 +378,7 @@ impl PrivilegeGraph {
             // One hub for them, so forging costs subjects + identities edges, not their product.
             if !forgeable.is_empty() && !aso.strict {
                 let hub = self.node_for(kube_key(cluster, "aso-federated"), NodeKind::KubeAsoForgeable, "");
-                self.graph[hub].name = format!("identities federated to ASO in {cname}").into();
+                self.set_name(hub, format!("identities federated to ASO in {cname}"));
                 for &identity in &forgeable {
                     let ident = self.graph[identity].name.to_string();
                     self.add_noted_edge(
@@ -378,11 +403,11 @@ impl PrivilegeGraph {
                 }
                 let n =
                     self.node_for(kube_key(cluster, &format!("namespaces/{ns}/aso")), NodeKind::KubeAsoNamespace, "");
-                self.graph[n].name = format!("ASO in {cname}/{ns}").into();
+                self.set_name(n, format!("ASO in {cname}/{ns}"));
                 aso_nodes.insert(ns.clone(), n);
                 let owned = owned_resource_groups(kc, ns);
                 if !owned.is_empty() {
-                    self.aso_owned_resource_groups.insert(n, owned);
+                    self.g.aso_owned_resource_groups.insert(n, owned);
                 }
                 self.add_noted_edge(
                     admin,
@@ -466,7 +491,7 @@ impl PrivilegeGraph {
         if idx.azure_rbac.contains(cluster) {
             if let Some(cluster_node) = self.lookup(&NodeKey::Path(cluster.into())) {
                 let mut grants: Vec<(NodeIndex, usize, u8, Option<String>)> = Vec::new();
-                let mut collect = |g: &PrivilegeGraph, scope: NodeIndex, ns: Option<String>| {
+                let mut collect = |g: &Builder, scope: NodeIndex, ns: Option<String>| {
                     for e in g.graph.edges_directed(scope, petgraph::Direction::Incoming) {
                         let w = e.weight();
                         if w.kind == EdgeKind::HasRole && g.grants[w.evidence as usize].kube_data != 0 {
@@ -670,7 +695,7 @@ impl PrivilegeGraph {
         // One hub per cluster (its nodes), so breakout costs namespaces + workloads edges, not their product.
         let nodes = (!mounted.is_empty()).then(|| {
             let hub = self.node_for(kube_key(cluster, "nodes"), NodeKind::KubeNodes, "");
-            self.graph[hub].name = format!("nodes of {cname}").into();
+            self.set_name(hub, format!("nodes of {cname}"));
             for ((sa_ns, sa), by) in &mounted {
                 let to = self.sa_node(cluster, sa_ns, sa);
                 let more = if by.len() > 3 { format!(" and {} more", by.len() - 3) } else { String::new() };
@@ -749,7 +774,7 @@ impl PrivilegeGraph {
             for subject in &b.subjects {
                 let Some(who) = self.subject_node(cluster, &cname, subject, entra, upn) else { continue };
                 let label = format!("{} {}", subject.kind, subject.name);
-                let edge = |g: &mut PrivilegeGraph, to: NodeIndex, kind: EdgeKind, what: String, short: &str| {
+                let edge = |g: &mut Builder, to: NodeIndex, kind: EdgeKind, what: String, short: &str| {
                     g.add_noted_edge(
                         who,
                         to,
@@ -1018,8 +1043,7 @@ impl PrivilegeGraph {
                 if !already {
                     let name = self.graph[d].name.to_string();
                     // Named after the Entra object it signs in as, so a report says who it is.
-                    self.graph[node].name =
-                        format!("{name} (Kubernetes {} in {cname})", s.kind.to_ascii_lowercase()).into();
+                    self.set_name(node, format!("{name} (Kubernetes {} in {cname})", s.kind.to_ascii_lowercase()));
                     self.add_noted_edge(
                         d,
                         node,
@@ -1147,7 +1171,7 @@ fn pod_identity_mode(kc: &KubeCluster, addon: bool) -> PodIdentityMode {
     PodIdentityMode { namespaced: None, not_namespaced }
 }
 
-impl PrivilegeGraph {
+impl Builder {
     /// The principal node of a pod-managed identity: by resource id (a collected user-assigned identity),
     /// else object id, else client id.
     fn pod_identity_target(
@@ -1164,7 +1188,7 @@ impl PrivilegeGraph {
         if let Some(oid) = object_id.filter(|o| is_guid(o.trim())) {
             let n = self.node_for(NodeKey::of(oid), NodeKind::ManagedIdentity, name);
             if self.graph[n].kind == NodeKind::UnknownPrincipal {
-                self.graph[n].kind = NodeKind::ManagedIdentity;
+                self.set_kind(n, NodeKind::ManagedIdentity);
             }
             return Some(n);
         }
