@@ -23,3 +23,4 @@ pub mod scope;
 pub mod shell;
 pub mod snapshot;
 #[cfg(test)]
+#[cfg(test)]
