@@ -24,3 +24,4 @@ pub mod shell;
 pub mod snapshot;
 #[cfg(test)]
 #[cfg(test)]
+#[cfg(test)]

@@ -12,7 +12,7 @@ use crate::rbac::{Caps, KubeData};
 impl ClusterCtx<'_> {
     /// Edges from Azure role holders whose data actions act in the cluster.
     pub(super) fn azure_rbac_edges(&mut self) {
-        let (_kc, idx, cluster, admin) = (self.kc, self.idx, self.cluster, self.admin);
+        let (idx, cluster, admin) = (self.idx, self.cluster, self.admin);
         // Azure RBAC for Kubernetes: data actions of Azure role assignments at the cluster (or above) apply to
         // every namespace, at `<cluster>/namespaces/<ns>` to that namespace; unioned with in-cluster RBAC.
         if idx.azure_rbac.contains(cluster) {
