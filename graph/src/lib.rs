@@ -25,3 +25,4 @@ pub mod snapshot;
 #[cfg(test)]
 #[cfg(test)]
 #[cfg(test)]
+#[cfg(test)]

@@ -139,6 +139,11 @@ impl Builder {
         self.add_edge(from, to, EdgeData { kind, caps: mask, flags, evidence });
     }
 
+    /// Records the resource groups the ASO resources of an ASO namespace node own.
+    pub(crate) fn set_aso_owned_resource_groups(&mut self, aso_namespace: NodeIndex, groups: Vec<String>) {
+        self.g.aso_owned_resource_groups.insert(aso_namespace, groups);
+    }
+
     /// Records something the builder could not resolve, for the report.
     pub(crate) fn warn(&mut self, message: String) {
         self.g.warnings.push(message);
