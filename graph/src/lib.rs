@@ -26,3 +26,4 @@ pub mod snapshot;
 #[cfg(test)]
 #[cfg(test)]
 #[cfg(test)]
+#[cfg(test)]
