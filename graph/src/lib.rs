@@ -27,3 +27,4 @@ pub mod snapshot;
 #[cfg(test)]
 #[cfg(test)]
 #[cfg(test)]
+#[cfg(test)]

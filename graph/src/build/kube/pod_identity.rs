@@ -186,30 +186,35 @@ impl Builder {
                     continue;
                 }
                 let n = self.namespace_node(&cluster, &cname, &ex.namespace, admin);
-                let labels: Vec<String> = ex.pod_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                for (target, pod_identity) in &identities {
-                    let ident = self.graph[*target].name.to_string();
-                    self.add_noted_edge(
-                        n,
-                        *target,
-                        EdgeKind::PodManagedIdentity,
-                        Caps::EMPTY,
-                        0,
-                        EdgeNote {
-                            evidence: vec![
-                                format!("{} (podIdentityProfile.userAssignedIdentityExceptions: {}/{})", c.id, ex.namespace, ex.name),
-                                format!("podLabels {}", labels.join(",")),
-                            ],
-                            detail: format!(
-                                "a pod in {} labelled {} is exempt from NMI and asks the instance metadata service directly, where {ident} (pod identity {pod_identity}, assigned to the node pools) answers",
-                                ex.namespace,
-                                labels.join(",")
-                            ),
-                            label: "NMI exception".into(),
-                        },
-                    );
-                }
+                self.nmi_exception_edges(c, ex, n, &identities);
             }
+        }
+    }
+
+    /// Pods matching an NMI exception ask IMDS directly, where every pod identity of the add-on answers.
+    fn nmi_exception_edges(
+        &mut self,
+        c: &crate::snapshot::ManagedCluster,
+        ex: &crate::snapshot::PodIdentityException,
+        n: NodeIndex,
+        identities: &[(NodeIndex, String)],
+    ) {
+        let labels: Vec<String> = ex.pod_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for (target, pod_identity) in identities {
+            let ident = self.graph[*target].name.to_string();
+            let note = EdgeNote {
+                evidence: vec![
+                    format!("{} (podIdentityProfile.userAssignedIdentityExceptions: {}/{})", c.id, ex.namespace, ex.name),
+                    format!("podLabels {}", labels.join(",")),
+                ],
+                detail: format!(
+                    "a pod in {} labelled {} is exempt from NMI and asks the instance metadata service directly, where {ident} (pod identity {pod_identity}, assigned to the node pools) answers",
+                    ex.namespace,
+                    labels.join(",")
+                ),
+                label: "NMI exception".into(),
+            };
+            self.add_noted_edge(n, *target, EdgeKind::PodManagedIdentity, Caps::EMPTY, 0, note);
         }
     }
 
