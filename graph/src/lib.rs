@@ -28,3 +28,4 @@ pub mod snapshot;
 #[cfg(test)]
 #[cfg(test)]
 #[cfg(test)]
+#[cfg(test)]

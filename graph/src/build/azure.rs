@@ -195,46 +195,48 @@ impl Builder {
             }
         }
         if let Some(cond) = p.condition.as_deref().filter(|c| !c.trim().is_empty()) {
-            let reading = rbac::read_condition(cond);
-            // A delegate can only hand out roles assignable at its scope (their assignableScopes include the
-            // scope or one above it).
-            let chain: FxHashSet<String> =
-                self.scope_chain(scope_node).into_iter().map(|n| self.graph[n].key.to_string()).collect();
-            grant.conditional |= reading.partial;
-            let assign = Capability::AssignRoles.bit();
-            match reading.limit {
-                DelegationLimit::Unconstrained => {}
-                DelegationLimit::NotUnderstood => grant.conditional = true,
-                DelegationLimit::OnlyRoles(allowed) => {
-                    if grant.own_caps.contains(Capability::AssignRoles) {
-                        grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
-                        let (caps, names) = roles.union_of(allowed.iter().map(String::as_str), &chain);
-                        grant.delegated_caps = caps;
-                        grant.delegation = Some(names);
-                    }
-                }
-                DelegationLimit::AllRolesExcept(excluded) => {
-                    if grant.own_caps.contains(Capability::AssignRoles) {
-                        grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
-                        let allowed: Vec<&str> = roles
-                            .by_guid
-                            .keys()
-                            .map(String::as_str)
-                            .filter(|g| !excluded.iter().any(|x| x == g))
-                            .collect();
-                        let (caps, _) = roles.union_of(allowed.into_iter(), &chain);
-                        grant.delegated_caps = caps;
-                        let names: Vec<String> = excluded.iter().map(|g| roles.name_of(g)).collect();
-                        grant.delegation = Some(format!("any role except {}", names.join(", ")));
-                    }
-                }
-            }
+            self.apply_condition(&mut grant, cond, scope_node, roles);
         }
         let flags = if eligible { ELIGIBLE } else { 0 } | if grant.conditional { CONDITIONAL } else { 0 };
         let caps = grant.own_caps | grant.delegated_caps;
         let evidence = self.grants.len() as u32;
         self.g.grants.push(grant);
         self.add_edge(principal, scope_node, EdgeData { kind: EdgeKind::HasRole, caps, flags, evidence });
+    }
+
+    /// Narrows a grant by its ABAC condition: a constrained delegation keeps only the roles it may assign
+    /// (those assignable at the grant's scope); an unreadable condition marks the grant conditional.
+    fn apply_condition(&self, grant: &mut Grant, cond: &str, scope_node: NodeIndex, roles: &RoleTable) {
+        let reading = rbac::read_condition(cond);
+        // A delegate can only hand out roles assignable at its scope (their assignableScopes include the
+        // scope or one above it).
+        let chain: FxHashSet<String> =
+            self.scope_chain(scope_node).into_iter().map(|n| self.graph[n].key.to_string()).collect();
+        grant.conditional |= reading.partial;
+        let assign = Capability::AssignRoles.bit();
+        match reading.limit {
+            DelegationLimit::Unconstrained => {}
+            DelegationLimit::NotUnderstood => grant.conditional = true,
+            DelegationLimit::OnlyRoles(allowed) => {
+                if grant.own_caps.contains(Capability::AssignRoles) {
+                    grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
+                    let (caps, names) = roles.union_of(allowed.iter().map(String::as_str), &chain);
+                    grant.delegated_caps = caps;
+                    grant.delegation = Some(names);
+                }
+            }
+            DelegationLimit::AllRolesExcept(excluded) => {
+                if grant.own_caps.contains(Capability::AssignRoles) {
+                    grant.own_caps = grant.own_caps.without(assign) | Capability::AssignRolesLimited.bit();
+                    let allowed: Vec<&str> =
+                        roles.by_guid.keys().map(String::as_str).filter(|g| !excluded.iter().any(|x| x == g)).collect();
+                    let (caps, _) = roles.union_of(allowed.into_iter(), &chain);
+                    grant.delegated_caps = caps;
+                    let names: Vec<String> = excluded.iter().map(|g| roles.name_of(g)).collect();
+                    grant.delegation = Some(format!("any role except {}", names.join(", ")));
+                }
+            }
+        }
     }
 
     fn add_denies(&mut self, s: &Snapshot) {
