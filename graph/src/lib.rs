@@ -22,10 +22,3 @@ mod report;
 pub mod scope;
 pub mod shell;
 pub mod snapshot;
-#[cfg(test)]
-#[cfg(test)]
-#[cfg(test)]
-#[cfg(test)]
-#[cfg(test)]
-#[cfg(test)]
-#[cfg(test)]
