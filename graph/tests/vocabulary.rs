@@ -73,7 +73,9 @@ fn pass_problems(passes: &[PassDecl], doc: &str) -> Vec<String> {
         }
         for (heading, body) in &secs {
             for kind in documented(heading, body).into_iter().filter(|k| emits.contains(k) && !claimed(heading)) {
-                problems.push(format!("{kind} (pass {name}) is documented in `{heading}`, which pass {name} does not name"));
+                problems.push(format!(
+                    "{kind} (pass {name}) is documented in `{heading}`, which pass {name} does not name"
+                ));
             }
         }
     }
