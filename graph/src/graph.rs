@@ -4,6 +4,8 @@
 //! private to this crate's engine. Role assignments become `HAS_ROLE` edges carrying the capabilities they
 //! confer (after conditions); deny assignments are kept aside and applied per acting principal when a path is
 //! evaluated, because a deny on one user must not cut the path of the other members of a group.
+//!
+//! This module is the graph and its read API; [`crate::build`] writes it.
 
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;

@@ -8,8 +8,8 @@
 //! and legacy service-account tokens stored there; `impersonate` and `bind`/`escalate` lead to cluster-admin;
 //! creating ASO resources in a namespace ASO watches acts with that namespace's ASO credential; a pod labelled
 //! with an aad-pod-identity binding's selector gets that identity's tokens.
-
-//! The pass runs one [`ClusterCtx`] per collected cluster, one method per concern, in this order (the order
+//!
+//! The `kubernetes` pass runs one [`ClusterCtx`] per collected cluster, one method per concern, in this order (the order
 //! edges are added in): namespaces, ASO, Azure RBAC for Kubernetes, aad-pod-identity, node breakout, RBAC (with
 //! identity bindings per binding); then the AKS pod identity add-on of every cluster.
 

@@ -42,7 +42,7 @@ impl ClusterCtx<'_> {
             .iter()
             .map(|n| (n.metadata.name.as_str(), n.metadata.labels.get(PSS_ENFORCE).map(String::as_str)))
             .collect();
-        // One hub per cluster (its nodes), so breakout costs self.namespaces + workloads edges, not their product.
+        // One hub per cluster (its nodes), so breakout costs namespaces + workloads edges, not their product.
         let nodes = (!mounted.is_empty()).then(|| {
             let hub = self.b.node_for(kube_key(cluster, "nodes"), NodeKind::KubeNodes, "");
             self.b.set_name(hub, format!("nodes of {cname}"));
