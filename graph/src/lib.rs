@@ -2,14 +2,13 @@
 //!
 //! Nothing here does IO: collectors produce a [`snapshot::Snapshot`], this crate turns it into findings.
 
+pub mod build;
 pub mod builtin;
 mod choke;
 mod cores;
 pub mod engine;
-mod entra;
 pub mod findings;
 pub mod graph;
-mod identity;
 pub mod kube;
 pub mod kube_dump;
 mod kube_graph;

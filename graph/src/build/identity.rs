@@ -6,7 +6,8 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::FxHashMap;
 
-use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph};
+use super::{kube_key, Builder};
+use crate::graph::{EdgeNote, NodeKey};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Capability, Caps};
 use crate::scope;
@@ -53,130 +54,176 @@ pub(crate) struct BoundIdentity {
     pub doubt: Option<String>,
 }
 
-/// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
-/// ARM scopes such as the AKS namespace scope `<cluster id>/namespaces/<ns>`).
-pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
-    NodeKey::Path(format!("{cluster}/k8s/{rest}").to_ascii_lowercase().into_boxed_str())
+/// The edge kinds this pass adds.
+pub(super) const EMITS: &[EdgeKind] = &[
+    EdgeKind::CanWriteFederatedCredential,
+    EdgeKind::FederatedTrust,
+    EdgeKind::AksClusterAdmin,
+    EdgeKind::AksRunCommand,
+];
+
+/// Runs the pass; its index of identities and clusters is for the passes after it.
+pub(super) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut super::Shared) {
+    shared.identities = b.add_identities(snapshot);
 }
 
 fn normalize_issuer(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
 }
 
-impl PrivilegeGraph {
+/// The identities pass over one snapshot: what its steps share.
+struct Identities<'a> {
+    b: &'a mut Builder,
+    s: &'a Snapshot,
+    idx: IdentityIndex,
+    /// Normalized resource id of a user-assigned identity → its principal node.
+    uami_node: FxHashMap<String, NodeIndex>,
+    /// Scope → its `ScopeIdentities` hub (`None`: no role there writes federated credentials).
+    fic_hubs: FxHashMap<NodeIndex, Option<NodeIndex>>,
+    /// Normalized OIDC issuer URL → the cluster that issues it.
+    issuer_cluster: FxHashMap<String, String>,
+    /// Lower-case cluster name → the ids of the clusters with that name.
+    names: FxHashMap<String, Vec<String>>,
+    /// Federated credentials: (identity, credential id, issuer, subject).
+    trusts: Vec<(NodeIndex, String, String, String)>,
+}
+
+impl Builder {
     /// Adds managed identities, federated trust, write-federated-credential control and AKS admin edges.
     pub(crate) fn add_identities(&mut self, s: &Snapshot) -> IdentityIndex {
-        let mut idx = IdentityIndex::default();
-        // Service principals of managed identities are their own kind.
-        for sp in &s.entra.service_principals {
-            if sp.service_principal_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity")) {
-                let n = self.node_for(NodeKey::of(&sp.id), NodeKind::ManagedIdentity, "");
-                self.graph[n].kind = NodeKind::ManagedIdentity;
-            }
-            if let (Some(app), Some(n)) = (sp.app_id.as_deref(), self.lookup(&NodeKey::of(&sp.id))) {
-                idx.by_client_id.insert(app.to_ascii_lowercase(), n);
-            }
-        }
-        // User-assigned identities: the ARM resource (a scope, for control) and its principal.
-        let mut uami_node: FxHashMap<String, NodeIndex> = FxHashMap::default();
-        let mut fic_hubs: FxHashMap<NodeIndex, Option<NodeIndex>> = FxHashMap::default();
-        for u in &s.azure.user_assigned_identities {
-            let Some(pid) = u.properties.principal_id.as_deref() else { continue };
-            let n = self.node_for(NodeKey::of(pid), NodeKind::ManagedIdentity, &u.name);
-            self.graph[n].kind = NodeKind::ManagedIdentity;
-            if let Some(c) = u.properties.client_id.as_deref() {
-                idx.by_client_id.insert(c.to_ascii_lowercase(), n);
-            }
-            let resource = self.scope_node(&u.id, Some(&u.name));
-            uami_node.insert(scope::normalize(&u.id), n);
-            idx.by_resource_id.insert(scope::normalize(&u.id), n);
-            self.add_fic_writers(resource, n, &u.id, &mut fic_hubs);
-        }
-        // Clusters: issuers, admins, kubelet identities.
-        let mut issuer_cluster: FxHashMap<String, String> = FxHashMap::default();
-        let mut names: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        let mut pass = Identities {
+            b: self,
+            s,
+            idx: IdentityIndex::default(),
+            uami_node: FxHashMap::default(),
+            fic_hubs: FxHashMap::default(),
+            issuer_cluster: FxHashMap::default(),
+            names: FxHashMap::default(),
+            trusts: Vec::new(),
+        };
+        pass.service_principals();
+        pass.user_assigned();
         for c in &s.azure.managed_clusters {
-            let id = scope::normalize(&c.id);
-            names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
-            let p = &c.properties;
-            if let Some(url) = p.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()) {
-                issuer_cluster.insert(normalize_issuer(url), id.clone());
-            }
-            if let Some(aad) = &p.aad_profile {
-                idx.entra_integrated.insert(id.clone());
-                if aad.enable_azure_rbac == Some(true) {
-                    idx.azure_rbac.insert(id.clone());
-                }
-            }
-            let cluster_node = self.scope_node(&c.id, Some(&c.name));
-            let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
-            self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
-            idx.admin.insert(id.clone(), admin);
-            let local_accounts = p.disable_local_accounts != Some(true);
-            let run_command = p.aad_profile.is_none()
-                && p.api_server_access_profile.as_ref().and_then(|a| a.disable_run_command) != Some(true);
-            self.add_aks_admins(cluster_node, admin, c, local_accounts, run_command);
-            if p.pod_identity_profile.as_ref().is_some_and(|x| x.enabled == Some(true)) {
-                idx.pod_identity_addon.insert(id.clone());
-            }
-            if let Some(aad) = &p.aad_profile {
-                for g in &aad.admin_group_object_ids {
-                    let group = self.node_for(NodeKey::of(g), NodeKind::Group, "");
-                    self.add_noted_edge(
-                        group,
-                        admin,
-                        EdgeKind::AksClusterAdmin,
-                        Caps::EMPTY,
-                        0,
-                        EdgeNote {
-                            evidence: vec![c.id.clone(), format!("aadProfile.adminGroupObjectIDs={g}")],
-                            detail: format!(
-                                "members of this group are cluster-admin of {} (aadProfile.adminGroupObjectIDs)",
-                                c.name
-                            ),
-                            label: "AKS admin group".into(),
-                        },
-                    );
-                }
-            }
-            let kubelet = p.identity_profile.as_ref().and_then(|m| m.get("kubeletidentity"));
-            if let Some(oid) = kubelet.and_then(|k| k.object_id.as_deref()) {
-                let name =
-                    kubelet.and_then(|k| k.resource_id.as_deref()).and_then(|r| r.rsplit('/').next()).unwrap_or("");
-                let n = self.node_for(NodeKey::of(oid), NodeKind::ManagedIdentity, name);
-                self.graph[n].kind = NodeKind::ManagedIdentity;
-                idx.kubelet.insert(id.clone(), n);
-            }
+            pass.managed_cluster(c);
         }
         for c in &s.azure.connected_clusters {
-            let id = scope::normalize(&c.id);
-            names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
-            for url in c
-                .properties
-                .oidc_issuer_profile
-                .iter()
-                .flat_map(|o| [&o.issuer_url, &o.self_hosted_issuer_url])
-                .flatten()
-            {
-                issuer_cluster.insert(normalize_issuer(url), id.clone());
-            }
-            if c.properties.aad_profile.is_some() {
-                idx.entra_integrated.insert(id.clone());
-            }
-            let admin = self.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
-            self.graph[admin].name = format!("cluster-admin of {}", c.name).into();
-            idx.admin.insert(id.clone(), admin);
+            pass.connected_cluster(c);
         }
-        idx.cluster_by_name =
+        let names = std::mem::take(&mut pass.names);
+        pass.idx.cluster_by_name =
             names.into_iter().map(|(k, v)| (k, if v.len() == 1 { v.into_iter().next() } else { None })).collect();
+        pass.federated_credentials();
+        pass.identity_bindings();
+        pass.trust_edges();
+        pass.idx
+    }
+}
 
-        // Federated credentials: user-assigned identities (ARM) and applications (Graph).
-        let mut trusts: Vec<(NodeIndex, String, String, String)> = Vec::new();
+impl Identities<'_> {
+    /// Service principals of managed identities are their own kind; every one is indexed by client id.
+    fn service_principals(&mut self) {
+        for sp in &self.s.entra.service_principals {
+            if sp.service_principal_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity")) {
+                let n = self.b.node_for(NodeKey::of(&sp.id), NodeKind::ManagedIdentity, "");
+                self.b.set_kind(n, NodeKind::ManagedIdentity);
+            }
+            if let (Some(app), Some(n)) = (sp.app_id.as_deref(), self.b.lookup(&NodeKey::of(&sp.id))) {
+                self.idx.by_client_id.insert(app.to_ascii_lowercase(), n);
+            }
+        }
+    }
+
+    /// User-assigned identities: the ARM resource (a scope, for control) and its principal.
+    fn user_assigned(&mut self) {
+        for u in &self.s.azure.user_assigned_identities {
+            let Some(pid) = u.properties.principal_id.as_deref() else { continue };
+            let n = self.b.node_for(NodeKey::of(pid), NodeKind::ManagedIdentity, &u.name);
+            self.b.set_kind(n, NodeKind::ManagedIdentity);
+            if let Some(c) = u.properties.client_id.as_deref() {
+                self.idx.by_client_id.insert(c.to_ascii_lowercase(), n);
+            }
+            let resource = self.b.scope_node(&u.id, Some(&u.name));
+            self.uami_node.insert(scope::normalize(&u.id), n);
+            self.idx.by_resource_id.insert(scope::normalize(&u.id), n);
+            self.b.add_fic_writers(resource, n, &u.id, &mut self.fic_hubs);
+        }
+    }
+
+    /// An AKS cluster: its issuer, settings, cluster-admin node and who reaches it, kubelet identity.
+    fn managed_cluster(&mut self, c: &crate::snapshot::ManagedCluster) {
+        let id = scope::normalize(&c.id);
+        self.names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
+        let p = &c.properties;
+        if let Some(url) = p.oidc_issuer_profile.as_ref().and_then(|o| o.issuer_url.as_deref()) {
+            self.issuer_cluster.insert(normalize_issuer(url), id.clone());
+        }
+        if let Some(aad) = &p.aad_profile {
+            self.idx.entra_integrated.insert(id.clone());
+            if aad.enable_azure_rbac == Some(true) {
+                self.idx.azure_rbac.insert(id.clone());
+            }
+        }
+        let cluster_node = self.b.scope_node(&c.id, Some(&c.name));
+        let admin = self.b.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
+        self.b.set_name(admin, format!("cluster-admin of {}", c.name));
+        self.idx.admin.insert(id.clone(), admin);
+        let local_accounts = p.disable_local_accounts != Some(true);
+        let run_command = p.aad_profile.is_none()
+            && p.api_server_access_profile.as_ref().and_then(|a| a.disable_run_command) != Some(true);
+        self.b.add_aks_admins(cluster_node, admin, c, local_accounts, run_command);
+        if p.pod_identity_profile.as_ref().is_some_and(|x| x.enabled == Some(true)) {
+            self.idx.pod_identity_addon.insert(id.clone());
+        }
+        if let Some(aad) = &p.aad_profile {
+            for g in &aad.admin_group_object_ids {
+                self.admin_group(c, admin, g);
+            }
+        }
+        let kubelet = p.identity_profile.as_ref().and_then(|m| m.get("kubeletidentity"));
+        if let Some(oid) = kubelet.and_then(|k| k.object_id.as_deref()) {
+            let name = kubelet.and_then(|k| k.resource_id.as_deref()).and_then(|r| r.rsplit('/').next()).unwrap_or("");
+            let n = self.b.node_for(NodeKey::of(oid), NodeKind::ManagedIdentity, name);
+            self.b.set_kind(n, NodeKind::ManagedIdentity);
+            self.idx.kubelet.insert(id.clone(), n);
+        }
+    }
+
+    /// Members of a group in `aadProfile.adminGroupObjectIDs` are the cluster's admins.
+    fn admin_group(&mut self, c: &crate::snapshot::ManagedCluster, admin: NodeIndex, g: &str) {
+        let group = self.b.node_for(NodeKey::of(g), NodeKind::Group, "");
+        let note = EdgeNote {
+            evidence: vec![c.id.clone(), format!("aadProfile.adminGroupObjectIDs={g}")],
+            detail: format!("members of this group are cluster-admin of {} (aadProfile.adminGroupObjectIDs)", c.name),
+            label: "AKS admin group".into(),
+        };
+        self.b.add_noted_edge(group, admin, EdgeKind::AksClusterAdmin, Caps::EMPTY, 0, note);
+    }
+
+    /// An Arc-connected cluster: its issuers and cluster-admin node.
+    fn connected_cluster(&mut self, c: &crate::snapshot::ConnectedCluster) {
+        let id = scope::normalize(&c.id);
+        self.names.entry(c.name.to_ascii_lowercase()).or_default().push(id.clone());
+        for url in
+            c.properties.oidc_issuer_profile.iter().flat_map(|o| [&o.issuer_url, &o.self_hosted_issuer_url]).flatten()
+        {
+            self.issuer_cluster.insert(normalize_issuer(url), id.clone());
+        }
+        if c.properties.aad_profile.is_some() {
+            self.idx.entra_integrated.insert(id.clone());
+        }
+        let admin = self.b.node_for(kube_key(&id, "cluster-admin"), NodeKind::KubeClusterAdmin, "");
+        self.b.set_name(admin, format!("cluster-admin of {}", c.name));
+        self.idx.admin.insert(id.clone(), admin);
+    }
+
+    /// Federated credentials: user-assigned identities (ARM) and applications (Graph).
+    fn federated_credentials(&mut self) {
+        let s = self.s;
         for f in &s.azure.federated_identity_credentials {
             let id = scope::normalize(&f.id);
             let Some(parent) = id.split("/federatedidentitycredentials/").next() else { continue };
-            let Some(&identity) = uami_node.get(parent) else { continue };
-            trusts.push((identity, f.id.clone(), f.properties.issuer.clone(), f.properties.subject.clone()));
+            let Some(&identity) = self.uami_node.get(parent) else { continue };
+            self.trusts.push((identity, f.id.clone(), f.properties.issuer.clone(), f.properties.subject.clone()));
         }
         let app_ids: FxHashMap<String, String> = s
             .entra
@@ -186,24 +233,22 @@ impl PrivilegeGraph {
             .collect();
         for af in &s.entra.application_federated_credentials {
             let Some(app_id) = app_ids.get(&af.application_id.to_ascii_lowercase()) else { continue };
-            let Some(&identity) = idx.by_client_id.get(app_id) else { continue };
+            let Some(&identity) = self.idx.by_client_id.get(app_id) else { continue };
             for c in &af.credentials {
-                trusts.push((identity, c.id.clone(), c.issuer.clone(), c.subject.clone()));
+                self.trusts.push((identity, c.id.clone(), c.issuer.clone(), c.subject.clone()));
             }
         }
         if s.sources.iter().any(|x| x.api == "arm.federatedIdentityCredentials")
             || !s.azure.federated_identity_credentials.is_empty()
         {
-            idx.federation_known.extend(uami_node.values().copied());
+            self.idx.federation_known.extend(self.uami_node.values().copied());
         }
-        // Identity bindings: AKS keeps one federated credential per bound identity, with the binding's issuer;
-        // tokens of that issuer are what the bound clusters' service accounts exchange.
-        let binding_issuers: rustc_hash::FxHashSet<String> = s
-            .azure
-            .identity_bindings
-            .iter()
-            .filter_map(|b| b.properties.oidc_issuer.as_ref()?.oidc_issuer_url.as_deref().map(normalize_issuer))
-            .collect();
+    }
+
+    /// Identity bindings: AKS keeps one federated credential per bound identity, with the binding's issuer;
+    /// tokens of that issuer are what the bound clusters' service accounts exchange.
+    fn identity_bindings(&mut self) {
+        let s = self.s;
         let uami_client: FxHashMap<String, String> = s
             .azure
             .user_assigned_identities
@@ -211,13 +256,13 @@ impl PrivilegeGraph {
             .filter_map(|u| Some((scope::normalize(&u.id), u.properties.client_id.clone()?.to_ascii_lowercase())))
             .collect();
         let trusted_issuers: rustc_hash::FxHashSet<(NodeIndex, String)> =
-            trusts.iter().map(|(identity, _, issuer, _)| (*identity, normalize_issuer(issuer))).collect();
+            self.trusts.iter().map(|(identity, _, issuer, _)| (*identity, normalize_issuer(issuer))).collect();
         for b in &s.azure.identity_bindings {
             let id = scope::normalize(&b.id);
             let Some(cluster) = id.split("/identitybindings/").next().filter(|c| *c != id) else { continue };
             let mi = &b.properties.managed_identity;
             let resource = scope::normalize(&mi.resource_id);
-            let Some(&identity) = idx.by_resource_id.get(&resource) else { continue };
+            let Some(&identity) = self.idx.by_resource_id.get(&resource) else { continue };
             let Some(client_id) =
                 mi.client_id.as_ref().map(|c| c.to_ascii_lowercase()).or_else(|| uami_client.get(&resource).cloned())
             else {
@@ -233,53 +278,55 @@ impl PrivilegeGraph {
             } else {
                 None
             };
-            idx.identity_bindings.entry(cluster.to_string()).or_default().push(BoundIdentity {
-                identity,
-                client_id,
-                binding_id: b.id.clone(),
-                doubt,
-            });
+            let bound = BoundIdentity { identity, client_id, binding_id: b.id.clone(), doubt };
+            self.idx.identity_bindings.entry(cluster.to_string()).or_default().push(bound);
         }
-        for (identity, fic_id, issuer, subject) in trusts {
-            idx.federation_known.insert(identity);
+    }
+
+    /// A `FEDERATED_TRUST` edge per federated credential, from the service account of a collected cluster's
+    /// issuer or from an external workload; credentials of identity-binding issuers are skipped.
+    fn trust_edges(&mut self) {
+        let binding_issuers: rustc_hash::FxHashSet<String> = self
+            .s
+            .azure
+            .identity_bindings
+            .iter()
+            .filter_map(|b| b.properties.oidc_issuer.as_ref()?.oidc_issuer_url.as_deref().map(normalize_issuer))
+            .collect();
+        for (identity, fic_id, issuer, subject) in std::mem::take(&mut self.trusts) {
+            self.idx.federation_known.insert(identity);
             if binding_issuers.contains(&normalize_issuer(&issuer)) {
                 continue;
             }
-            let from = match issuer_cluster.get(&normalize_issuer(&issuer)) {
+            let from = match self.issuer_cluster.get(&normalize_issuer(&issuer)) {
                 Some(cluster) => {
                     let Some(rest) = subject.strip_prefix("system:serviceaccount:") else { continue };
                     let Some((ns, sa)) = rest.split_once(':') else { continue };
-                    idx.trusts.entry(identity).or_default().push((cluster.clone(), subject.clone()));
-                    let n = self.node_for(
+                    self.idx.trusts.entry(identity).or_default().push((cluster.clone(), subject.clone()));
+                    self.b.node_for(
                         kube_key(cluster, &format!("namespaces/{ns}/serviceaccounts/{sa}")),
                         NodeKind::KubeServiceAccount,
                         &format!("{ns}/{sa}"),
-                    );
-                    n
+                    )
                 }
-                None => self.node_for(
+                None => self.b.node_for(
                     NodeKey::Path(format!("federated:{issuer}|{subject}").into_boxed_str()),
                     NodeKind::ExternalWorkload,
                     &format!("{subject} @ {issuer}"),
                 ),
             };
-            let name = self.graph[identity].name.to_string();
-            self.add_noted_edge(
-                from,
-                identity,
-                EdgeKind::FederatedTrust,
-                Caps::EMPTY,
-                0,
-                EdgeNote {
-                    evidence: vec![fic_id, format!("issuer={issuer}"), format!("subject={subject}")],
-                    detail: format!("a federated credential of {name} trusts tokens of {subject} issued by {issuer}"),
-                    label: "federated credential".into(),
-                },
-            );
+            let name = self.b.graph[identity].name.to_string();
+            let note = EdgeNote {
+                evidence: vec![fic_id, format!("issuer={issuer}"), format!("subject={subject}")],
+                detail: format!("a federated credential of {name} trusts tokens of {subject} issued by {issuer}"),
+                label: "federated credential".into(),
+            };
+            self.b.add_noted_edge(from, identity, EdgeKind::FederatedTrust, Caps::EMPTY, 0, note);
         }
-        idx
     }
+}
 
+impl Builder {
     /// Principals whose roles over the identity's resource allow writing federated credentials can act as it.
     /// Through one hub per scope holding such a role (its `ScopeIdentities` node): a role edges to the hub once,
     /// the hub to every identity under the scope, so the graph grows with roles + identities, not their product.

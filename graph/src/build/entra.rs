@@ -8,15 +8,24 @@
 //!   (`CAN_ADD_MEMBER`). That holds for role-assignable groups too: their owners are exactly the people
 //!   Microsoft's guidance asks to keep to a minimum.
 
-use crate::graph::{EdgeNote, NodeKey, PrivilegeGraph};
-use crate::identity::IdentityIndex;
+use super::identity::IdentityIndex;
+use super::Builder;
+use crate::graph::{EdgeNote, NodeKey};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::Caps;
 use crate::snapshot::{DirectoryObject, Snapshot};
 
 use petgraph::graph::NodeIndex;
 
-impl PrivilegeGraph {
+/// The edge kinds this pass adds.
+pub(super) const EMITS: &[EdgeKind] = &[EdgeKind::CanAddCredential, EdgeKind::CanAddMember];
+
+/// Runs the pass (after `identities`, whose index maps an application to its service principal).
+pub(super) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut super::Shared) {
+    b.add_entra_owners(snapshot, &shared.identities);
+}
+
+impl Builder {
     /// Adds the owner edges of applications, service principals and groups; `identities` maps an application
     /// id to its service principal in this tenant.
     pub(crate) fn add_entra_owners(&mut self, s: &Snapshot, identities: &IdentityIndex) {

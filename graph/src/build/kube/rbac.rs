@@ -1,0 +1,209 @@
+//! Kubernetes RBAC: for each binding, what its subjects can become (`CAN_CREATE_WORKLOADS`, `CAN_MINT_TOKEN`,
+//! `CAN_READ_SECRETS`, `CAN_IMPERSONATE`, `CAN_ESCALATE`, `CAN_USE_ASO`, `ASO_CREDENTIAL_FORGING`), Entra
+//! subjects joined to their directory identities (`KUBERNETES_IDENTITY`).
+
+use petgraph::graph::NodeIndex;
+use rustc_hash::FxHashMap;
+
+use super::facts::*;
+use super::{note, ClusterCtx};
+use crate::build::Builder;
+use crate::kube::{PolicyRule, RoleBinding};
+use crate::model::EdgeKind;
+use crate::rbac::Caps;
+
+/// One subject of one binding: the node it acts from and how its edges are explained.
+struct Grantee {
+    who: NodeIndex,
+    evidence: Vec<String>,
+    /// `<subject kind> <subject name>`, the start of each edge's detail.
+    label: String,
+    /// `(<binding kind> <namespace/>name)`, the end of each edge's detail.
+    binding: String,
+}
+
+impl Grantee {
+    fn edge(&self, b: &mut Builder, to: NodeIndex, kind: EdgeKind, what: String, short: &str) {
+        let detail = format!("{} {what} {}", self.label, self.binding);
+        b.add_noted_edge(self.who, to, kind, Caps::EMPTY, 0, note(self.evidence.clone(), detail, short));
+    }
+}
+
+/// What a binding's rules allow, as the RBAC edges need it.
+struct Powers<'r> {
+    rules: Vec<&'r PolicyRule>,
+    /// The binding is a RoleBinding (its namespace) rather than a ClusterRoleBinding.
+    ns_scope: Option<String>,
+    /// `bind`/`escalate` on roles or cluster roles.
+    bind: bool,
+}
+
+impl Powers<'_> {
+    /// A RoleBinding that may bind or escalate can give itself anything in its namespace.
+    fn ns_bind(&self) -> bool {
+        self.ns_scope.is_some() && self.bind
+    }
+
+    fn any(&self, f: impl Fn(&PolicyRule) -> bool) -> bool {
+        any_rule(&self.rules, f)
+    }
+
+    fn create_secrets(&self) -> bool {
+        self.ns_bind() || self.any(|r| allows(r, "create", "", "secrets", None))
+    }
+}
+
+impl ClusterCtx<'_> {
+    /// Every binding's edges.
+    pub(super) fn rbac_edges(&mut self) {
+        let kc = self.kc;
+        let cluster_rules = cluster_role_rules(kc);
+        let bindings =
+            kc.role_bindings.iter().map(|b| (b, true)).chain(kc.cluster_role_bindings.iter().map(|b| (b, false)));
+        for (b, namespaced) in bindings {
+            self.binding_edges(b, namespaced, &cluster_rules);
+        }
+    }
+
+    /// One binding: its identity-binding edges, then what each subject can do.
+    fn binding_edges(&mut self, b: &RoleBinding, namespaced: bool, cluster_rules: &FxHashMap<String, Vec<PolicyRule>>) {
+        let (kc, idx, cluster) = (self.kc, self.idx, self.cluster);
+        let ns_scope = if namespaced { b.metadata.namespace.clone() } else { None };
+        let rules: Vec<PolicyRule> = if b.role_ref.kind == "Role" {
+            kc.roles
+                .iter()
+                .find(|r| r.metadata.name == b.role_ref.name && r.metadata.namespace == ns_scope)
+                .map(|r| r.rules.clone())
+                .unwrap_or_default()
+        } else {
+            cluster_rules.get(&b.role_ref.name).cloned().unwrap_or_default()
+        };
+        if rules.is_empty() {
+            return;
+        }
+        let rules: Vec<&PolicyRule> = rules.iter().collect();
+        let kind = kind_name(namespaced);
+        let where_ = ns_scope.as_ref().map(|n| format!("{n}/")).unwrap_or_default();
+        let evidence =
+            vec![format!("{kind} {where_}{}", b.metadata.name), format!("{} {}", b.role_ref.kind, b.role_ref.name)];
+        let in_namespaces: Vec<String> = match &ns_scope {
+            Some(n) => vec![n.clone()],
+            None => self.namespaces.iter().cloned().collect(),
+        };
+        self.b.add_identity_binding_edges(cluster, b, ns_scope.as_deref(), &rules, &self.sas, idx);
+        let bind = any_rule(&rules, |r| {
+            ["bind", "escalate"]
+                .iter()
+                .any(|v| allows(r, v, RBAC, "clusterroles", None) || allows(r, v, RBAC, "roles", None))
+        });
+        let powers = Powers { rules, ns_scope, bind };
+        let entra = idx.entra_integrated.contains(cluster);
+        for subject in &b.subjects {
+            let Some(who) = self.b.subject_node(cluster, &self.cname, subject, entra, self.upn) else { continue };
+            let grantee = Grantee {
+                who,
+                evidence: evidence.clone(),
+                label: format!("{} {}", subject.kind, subject.name),
+                binding: format!("({kind} {where_}{})", b.metadata.name),
+            };
+            self.cluster_wide(&grantee, &powers);
+            for ns in &in_namespaces {
+                self.namespace_powers(&grantee, &powers, ns);
+            }
+        }
+    }
+
+    /// Cluster-wide escalation to cluster-admin (ClusterRoleBindings only).
+    fn cluster_wide(&mut self, g: &Grantee, p: &Powers) {
+        let everything = p.any(|r| allows(r, "*", "*", "*", None));
+        let impersonate_any =
+            p.any(|r| allows(r, "impersonate", "", "users", None) || allows(r, "impersonate", "", "groups", None));
+        if p.ns_scope.is_some() || !(everything || p.bind || impersonate_any) {
+            return;
+        }
+        let why = if everything {
+            "may do anything in the cluster"
+        } else if p.bind {
+            "may bind or escalate cluster roles (can grant itself cluster-admin)"
+        } else {
+            "may impersonate any user or group (system:masters included)"
+        };
+        let k =
+            if impersonate_any && !everything && !p.bind { EdgeKind::CanImpersonate } else { EdgeKind::CanEscalate };
+        g.edge(self.b, self.admin, k, why.to_string(), "cluster-admin");
+    }
+
+    /// What the subject can do in one namespace: run workloads, act as service accounts, read secrets, use ASO.
+    fn namespace_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
+        let Some(&ns_node) = self.ns_nodes.get(ns) else { return };
+        let create = p.ns_bind()
+            || WORKLOAD_RESOURCES.iter().any(|(gr, r)| p.any(|x| allows(x, "create", gr, r, None)))
+            || WORKLOAD_RESOURCES[1..]
+                .iter()
+                .any(|(gr, r)| p.any(|x| allows(x, "patch", gr, r, None) || allows(x, "update", gr, r, None)));
+        if create {
+            let what = format!("can create pods or workloads in {ns}");
+            g.edge(self.b, ns_node, EdgeKind::CanCreateWorkloads, what, "runs pods");
+        }
+        self.service_account_powers(g, p, ns);
+        self.secret_powers(g, p, ns);
+        self.aso_powers(g, p, ns);
+    }
+
+    /// Service-account tokens and impersonation, honouring resourceNames.
+    fn service_account_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
+        let sa_powers = [
+            ("create", "serviceaccounts/token", EdgeKind::CanMintToken, "can create tokens for", "mints token"),
+            ("impersonate", "serviceaccounts", EdgeKind::CanImpersonate, "can impersonate", "impersonates"),
+        ];
+        for (verb, resource, kind, phrase, label) in sa_powers {
+            let Some(names) = allowed_names(&p.rules, verb, "", resource) else { continue };
+            let allowed = |sa: &&String| names.as_ref().is_none_or(|n| n.contains(*sa));
+            for sa in self.sas.get(ns).into_iter().flatten().filter(allowed) {
+                let to = self.b.sa_node(self.cluster, ns, sa);
+                g.edge(self.b, to, kind, format!("{phrase} {ns}/{sa}"), label);
+            }
+        }
+    }
+
+    /// Readable Secrets that hold client secrets or service-account tokens, and token Secrets it can create.
+    fn secret_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
+        let read = if p.ns_bind() { Some(None) } else { readable_secrets(&p.rules) };
+        let Some(names) = &read else { return };
+        let cluster = self.cluster;
+        for (app, secret) in self.secret_apps.get(ns).into_iter().flatten() {
+            if names.as_ref().is_none_or(|n| n.contains(secret)) {
+                let what = format!("can read secret {ns}/{secret}, which holds a client secret");
+                g.edge(self.b, *app, EdgeKind::CanReadSecrets, what, "reads secret");
+            }
+        }
+        for (secret, sa, uid) in self.sa_tokens.get(ns).into_iter().flatten() {
+            if names.as_ref().is_none_or(|n| n.contains(secret)) {
+                let to = self.b.sa_node(cluster, ns, sa);
+                let uid = if uid.is_empty() { String::new() } else { format!(", uid {uid}") };
+                let what = format!("can read secret {ns}/{secret} ({SA_TOKEN_TYPE}), which holds a token of service account {ns}/{sa}{uid}");
+                g.edge(self.b, to, EdgeKind::CanReadSecrets, what, "reads token Secret");
+            }
+        }
+        // A token Secret created naming an account is filled in by the token controller.
+        if p.create_secrets() {
+            for sa in self.sas.get(ns).into_iter().flatten() {
+                let to = self.b.sa_node(cluster, ns, sa);
+                let what = format!("can create a {SA_TOKEN_TYPE} Secret naming {ns}/{sa}, which the token controller fills with its token, and read it");
+                g.edge(self.b, to, EdgeKind::CanMintToken, what, "mints token Secret");
+            }
+        }
+    }
+
+    /// ASO resources in a watched namespace, and forging an ASO credential when Secrets can be created too.
+    fn aso_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
+        let aso_ok = p.ns_bind() || ["create", "update", "patch"].iter().any(|v| p.any(|r| allows_aso(r, v)));
+        let Some(&aso_node) = self.aso_nodes.get(ns).filter(|_| aso_ok) else { return };
+        let what = format!("can create or change ASO resources in {ns}");
+        g.edge(self.b, aso_node, EdgeKind::CanUseAso, what, "creates ASO resources");
+        if let (true, Some(hub)) = (p.create_secrets(), self.forge_hub) {
+            let what = format!("can create a Secret and an ASO resource in {ns}: a forged credential naming the client id of any identity federated to ASO's service account makes ASO (relaxed mode) act as it");
+            g.edge(self.b, hub, EdgeKind::AsoCredentialForging, what, "forges ASO credential");
+        }
+    }
+}

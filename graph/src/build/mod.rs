@@ -1,0 +1,233 @@
+//! Graph building: a [`Builder`], the only writer of a [`PrivilegeGraph`], and [`PASSES`], the ordered list of
+//! passes that turn a [`Snapshot`] into nodes, edges, notes and warnings.
+//!
+//! Each pass declares the edge kinds it emits ([`Pass::emits`]); the builder checks every edge it adds
+//! against the running pass's list (in debug builds), and `graph/tests/vocabulary.rs` checks that the lists do
+//! not overlap, cover [`EdgeKind::ALL`] and match `docs/edges.md`.
+
+mod azure;
+mod entra;
+pub(crate) mod identity;
+pub(crate) mod kube;
+
+use petgraph::graph::NodeIndex;
+
+use crate::graph::{EdgeData, EdgeNote, NodeKey, PrivilegeGraph};
+use crate::model::{EdgeKind, NodeKind};
+use crate::rbac::Caps;
+use crate::scope::{self, Level};
+use crate::snapshot::Snapshot;
+
+use identity::IdentityIndex;
+
+/// One step of graph building.
+pub struct Pass {
+    /// Short name.
+    pub name: &'static str,
+    /// The edge kinds this pass (and only this pass) adds.
+    pub emits: &'static [EdgeKind],
+    /// The `##` sections of `docs/edges.md` (heading prefixes) that document these edge kinds.
+    pub docs: &'static [&'static str],
+    run: fn(&mut Builder, &Snapshot, &mut Shared),
+}
+
+/// What passes hand to later passes.
+#[derive(Default)]
+struct Shared {
+    identities: IdentityIndex,
+}
+
+/// The passes, in the order they run.
+pub static PASSES: &[Pass] = &[
+    Pass { name: "azure", emits: azure::EMITS, docs: &["MEMBER_OF", "HAS_ROLE", "CONTAINS"], run: azure::run },
+    Pass {
+        name: "identities",
+        emits: identity::EMITS,
+        docs: &["Identities and federation", "AKS and Kubernetes"],
+        run: identity::run,
+    },
+    Pass { name: "entra", emits: entra::EMITS, docs: &["Entra control plane"], run: entra::run },
+    Pass { name: "kubernetes", emits: kube::EMITS, docs: &["AKS and Kubernetes"], run: kube::run },
+];
+
+/// Builds the graph: every pass of [`PASSES`] in order.
+pub(crate) fn build(snapshot: &Snapshot) -> PrivilegeGraph {
+    let mut b = Builder::default();
+    let mut shared = Shared::default();
+    for pass in PASSES {
+        b.emits = pass.emits;
+        (pass.run)(&mut b, snapshot, &mut shared);
+    }
+    b.g
+}
+
+/// The only writer of a [`PrivilegeGraph`]: interns nodes, adds edges (checked against the running pass's
+/// declared kinds), notes, grants, denies and warnings. Reads go through `Deref` to the graph being built.
+#[derive(Default)]
+pub(crate) struct Builder {
+    g: PrivilegeGraph,
+    /// The edge kinds the running pass declared.
+    emits: &'static [EdgeKind],
+    /// Principal kinds whose directory listing was read without a coverage gap.
+    directory_read: Vec<NodeKind>,
+}
+
+impl std::ops::Deref for Builder {
+    type Target = PrivilegeGraph;
+    fn deref(&self) -> &PrivilegeGraph {
+        &self.g
+    }
+}
+
+impl Builder {
+    /// Interns a node: a richer record (e.g. the directory's user) replaces a placeholder kind and name seen
+    /// first in an assignment.
+    pub(crate) fn node_for(&mut self, key: NodeKey, kind: NodeKind, name: &str) -> NodeIndex {
+        if let Some(&n) = self.g.index.get(&key) {
+            let d = &mut self.g.graph[n];
+            if d.kind == NodeKind::UnknownPrincipal && kind != NodeKind::UnknownPrincipal {
+                d.kind = kind;
+            }
+            if kind != NodeKind::UnknownPrincipal && !name.is_empty() && *d.name == *d.key.to_string() {
+                d.name = name.into();
+            }
+            return n;
+        }
+        let name = if name.is_empty() { key.to_string() } else { name.to_string() };
+        let n = self.g.graph.add_node(crate::graph::NodeData { kind, key: key.clone(), name: name.into_boxed_str() });
+        self.g.index.insert(key, n);
+        n
+    }
+
+    /// Sets a node's kind.
+    pub(crate) fn set_kind(&mut self, n: NodeIndex, kind: NodeKind) {
+        self.g.graph[n].kind = kind;
+    }
+
+    /// Sets a node's display name.
+    pub(crate) fn set_name(&mut self, n: NodeIndex, name: impl Into<Box<str>>) {
+        self.g.graph[n].name = name.into();
+    }
+
+    /// Adds an edge of a kind the running pass declared.
+    pub(crate) fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, data: EdgeData) {
+        debug_assert!(
+            self.emits.contains(&data.kind),
+            "edge kind {} added by a pass that does not declare it (declared: {:?})",
+            data.kind,
+            self.emits
+        );
+        self.g.graph.add_edge(from, to, data);
+    }
+
+    /// Adds a derived edge with its explanation. `mask` limits the capabilities usable through it (empty:
+    /// no limit). A self-loop is dropped.
+    pub(crate) fn add_noted_edge(
+        &mut self,
+        from: NodeIndex,
+        to: NodeIndex,
+        kind: EdgeKind,
+        mask: Caps,
+        flags: u8,
+        note: EdgeNote,
+    ) {
+        if from == to {
+            return;
+        }
+        let evidence = self.g.notes.len() as u32;
+        self.g.notes.push(note);
+        self.add_edge(from, to, EdgeData { kind, caps: mask, flags, evidence });
+    }
+
+    /// Records the resource groups the ASO resources of an ASO namespace node own.
+    pub(crate) fn set_aso_owned_resource_groups(&mut self, aso_namespace: NodeIndex, groups: Vec<String>) {
+        self.g.aso_owned_resource_groups.insert(aso_namespace, groups);
+    }
+
+    /// Records something the builder could not resolve, for the report.
+    pub(crate) fn warn(&mut self, message: String) {
+        self.g.warnings.push(message);
+    }
+
+    /// Links a scope to its parent, unless it already has one (the first parent found wins) or that would
+    /// close a cycle.
+    fn contains_edge(&mut self, parent: NodeIndex, child: NodeIndex) {
+        if parent == child || self.g.scope_parent.contains_key(&child) || self.scope_chain(parent).contains(&child) {
+            return;
+        }
+        self.g.scope_parent.insert(child, parent);
+        // Not checked against the running pass: any pass may create a scope node, and its `CONTAINS` edges
+        // come with it (declared by the `azure` pass).
+        let data = EdgeData { kind: EdgeKind::Contains, caps: Caps::EMPTY, flags: 0, evidence: 0 };
+        self.g.graph.add_edge(parent, child, data);
+    }
+
+    /// The node of a scope (normalized), created with its implied parents on first sight.
+    pub(crate) fn scope_node(&mut self, id: &str, display: Option<&str>) -> NodeIndex {
+        let norm = scope::normalize(id);
+        let kind = match scope::level(&norm) {
+            Level::Root => NodeKind::Root,
+            Level::ManagementGroup => NodeKind::ManagementGroup,
+            Level::Subscription => NodeKind::Subscription,
+            Level::ResourceGroup => NodeKind::ResourceGroup,
+            Level::Resource => NodeKind::Resource,
+        };
+        let key = NodeKey::Path(norm.clone().into_boxed_str());
+        let known = self.g.index.contains_key(&key);
+        let default_name = match kind {
+            NodeKind::Root => "Tenant root (/)".to_string(),
+            NodeKind::ResourceGroup | NodeKind::Resource => norm.rsplit('/').next().unwrap_or(&norm).to_string(),
+            _ => String::new(),
+        };
+        let n = self.node_for(key, kind, display.unwrap_or(&default_name));
+        if let Some(d) = display.filter(|d| !d.is_empty()) {
+            self.set_name(n, d);
+        }
+        if !known {
+            if let Some(parent) = scope::implied_parent(&norm) {
+                let p = self.scope_node(&parent, None);
+                self.contains_edge(p, n);
+            }
+        }
+        n
+    }
+}
+
+/// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
+/// ARM scopes such as the AKS namespace scope `<cluster id>/namespaces/<ns>`).
+pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
+    NodeKey::Path(format!("{cluster}/k8s/{rest}").to_ascii_lowercase().into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_nodes(b: &mut Builder) -> (NodeIndex, NodeIndex) {
+        (b.node_for(NodeKey::of("a"), NodeKind::User, "a"), b.node_for(NodeKey::of("b"), NodeKind::Group, "b"))
+    }
+
+    #[test]
+    fn an_edge_of_a_declared_kind_is_added() {
+        let mut b = Builder { emits: &[EdgeKind::MemberOf], ..Default::default() };
+        let (x, y) = two_nodes(&mut b);
+        b.add_edge(x, y, EdgeData { kind: EdgeKind::MemberOf, caps: Caps::EMPTY, flags: 0, evidence: 0 });
+        assert_eq!(b.edge_count(), 1);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "does not declare it")]
+    fn an_edge_of_an_undeclared_kind_is_refused() {
+        let mut b = Builder { emits: &[EdgeKind::MemberOf], ..Default::default() };
+        let (x, y) = two_nodes(&mut b);
+        b.add_noted_edge(
+            x,
+            y,
+            EdgeKind::CanAddMember,
+            Caps::EMPTY,
+            0,
+            EdgeNote { evidence: vec![], detail: String::new(), label: String::new() },
+        );
+    }
+}
