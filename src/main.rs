@@ -224,8 +224,8 @@ fn parse_fail_on(args: &AnalyzeArgs) -> Result<Option<Severity>> {
 fn read_snapshot(path: &Path) -> Result<Snapshot> {
     let text = azpath::input::read_text(path).context("reading the snapshot")?;
     Snapshot::from_json(&text, &path.display().to_string()).map_err(|e| match not_a_snapshot(&text) {
-        Some(what) => anyhow::anyhow!(
-            "{}: this is {what}, not a snapshot: give the file written by `azpath collect -o FILE` or `scan --snapshot FILE`",
+        Some((what, by)) => anyhow::anyhow!(
+            "{}: this is {what}, not a snapshot (it looks written by `{by}`): give the file written by `azpath collect -o FILE` or `azpath scan --snapshot FILE`",
             path.display()
         ),
         None => e.into(),
@@ -235,7 +235,7 @@ fn read_snapshot(path: &Path) -> Result<Snapshot> {
 /// What an azpath output that is not a snapshot is, by its marker fields: a report (`findings` and
 /// `choke_points`, see `findings::Report`), a diff (`old_collected_at`), SARIF (`runs`). `None` for anything
 /// else (a snapshot, or not JSON), whose own parse error is the better message.
-fn not_a_snapshot(text: &str) -> Option<&'static str> {
+fn not_a_snapshot(text: &str) -> Option<(&'static str, &'static str)> {
     use serde::de::IgnoredAny;
     #[derive(serde::Deserialize)]
     struct Markers {
@@ -248,9 +248,9 @@ fn not_a_snapshot(text: &str) -> Option<&'static str> {
     let m: Markers = serde_json::from_str(text).ok()?;
     match m {
         Markers { metadata: Some(_), .. } => None,
-        Markers { findings: Some(_), choke_points: Some(_), .. } => Some("an azpath report (`--format json`)"),
-        Markers { old_collected_at: Some(_), .. } => Some("an azpath diff (`diff --format json`)"),
-        Markers { runs: Some(_), .. } => Some("a SARIF log (`--format sarif`)"),
+        Markers { findings: Some(_), choke_points: Some(_), .. } => Some(("a report", "azpath … --format json")),
+        Markers { old_collected_at: Some(_), .. } => Some(("a diff", "azpath diff --format json")),
+        Markers { runs: Some(_), .. } => Some(("a SARIF log", "azpath … --format sarif")),
         _ => None,
     }
 }
