@@ -24,6 +24,13 @@ pub struct Cli {
     /// No progress display and no log output except errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Defaults for flags from this file (see README "Configuration file"). Default: `azpath.toml` in the
+    /// working directory, when there is one.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Read no configuration file, not even `./azpath.toml`.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 
 use azpath::cli::{exit, AnalyzeArgs, Cli, Command, GapArgs, GapPolicy, MockCommand, QueriesCommand};
 use azpath::render::{self, Format, RenderOptions};
@@ -20,9 +19,13 @@ use azpath_graph::snapshot::{CoverageGap, Snapshot};
 use exit::{ERROR as EXIT_ERROR, FINDINGS as EXIT_FINDINGS, USAGE as EXIT_USAGE};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_command_line() {
         Ok(c) => c,
-        Err(e) if e.use_stderr() => {
+        Err(Parse::Config(e)) => {
+            eprintln!("error: {}", render::text::visible(&format!("{:#}", anyhow::Error::from(e))));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(Parse::Clap(e)) if e.use_stderr() => {
             // The message quotes the offending argument: shown escaped like every other text.
             let mut err = std::io::stderr().lock();
             for line in e.render().to_string().lines() {
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
             }
             return ExitCode::from(EXIT_USAGE);
         }
-        Err(e) => {
+        Err(Parse::Clap(e)) => {
             let _ = e.print();
             return ExitCode::from(0);
         }
@@ -47,6 +50,31 @@ fn main() -> ExitCode {
             ExitCode::from(if e.is::<UsageError>() { EXIT_USAGE } else { EXIT_ERROR })
         }
     }
+}
+
+/// Why the command line could not be turned into a command.
+enum Parse {
+    /// clap's error (or `--help`/`--version`, which clap reports the same way).
+    Clap(clap::Error),
+    /// The configuration file.
+    Config(azpath::config::ConfigError),
+}
+
+/// The command line, with the flags it does not give taken from the configuration file (`--config`, else
+/// `./azpath.toml`; `--no-config`: none).
+fn parse_command_line() -> Result<Cli, Parse> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches().map_err(Parse::Clap)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(Parse::Clap)?;
+    if cli.no_config {
+        return Ok(cli);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(loaded) = azpath::config::load(cli.config.as_deref(), &cwd).map_err(Parse::Config)? {
+        let base = loaded.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        loaded.config.defaults.apply(&base, &mut cli.command, &matches);
+    }
+    Ok(cli)
 }
 
 /// Ctrl-C and SIGTERM remove the temp files of writes in progress and exit 130 / 143; `mock serve` keeps its

@@ -306,3 +306,47 @@ fn completions_and_man_page_go_to_stdout() {
     assert!(r.stdout.contains(".SH NAME") && r.stdout.contains("azpath"), "{}", r.stdout);
     assert!(r.stdout.contains(".SH SUBCOMMANDS") || r.stdout.contains("scan"), "{}", r.stdout);
 }
+
+#[test]
+fn readme_lists_every_configuration_key() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("\n## Configuration file\n").nth(1).expect("README has a Configuration file section");
+    let section = section.split("\n## ").next().unwrap();
+    let keys: Vec<&str> =
+        section.lines().filter_map(|l| l.strip_prefix("| `")).filter_map(|l| l.split('`').next()).collect();
+    assert_eq!(keys, azpath::config::KEYS);
+}
+
+#[test]
+fn azpath_toml_holds_defaults_the_command_line_overrides() {
+    let dir = temp();
+    std::fs::write(dir.path().join("azpath.toml"), "[defaults]\nformat = \"json\"\nfail-on = \"info\"\n").unwrap();
+    let r = run_in(dir.path(), &["scan", "--mock", "demo"]);
+    assert_eq!(r.code, 1, "fail-on from the file: {}", r.stderr);
+    assert!(serde_json::from_str::<Value>(&r.stdout).is_ok(), "format from the file: {}", r.stdout);
+    let r = run_in(dir.path(), &["scan", "--mock", "demo", "--format", "table", "--fail-on", "critical", "-q"]);
+    assert!(r.stdout.starts_with("azpath: "), "the flag wins: {}", r.stdout);
+    let r = run_in(dir.path(), &["scan", "--mock", "demo", "--no-config"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.starts_with("azpath: "), "--no-config: {}", r.stdout);
+    // --config elsewhere; queries relative to that file.
+    let other = dir.path().join("conf");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("c.toml"), "[defaults]\nqueries = \"mine\"\n").unwrap();
+    let r = run(&["--config", other.join("c.toml").to_str().unwrap(), "analyze", "s.json"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{}", other.join("mine").display())), "{}", r.stderr);
+}
+
+#[test]
+fn an_unknown_configuration_key_names_the_key_and_the_file() {
+    let dir = temp();
+    std::fs::write(dir.path().join("azpath.toml"), "[defaults]\nformat = \"json\"\nfail_on = \"high\"\n").unwrap();
+    let r = run_in(dir.path(), &["scan", "--mock", "demo"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("azpath.toml: line 3: unknown field `fail_on`"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    let r = run(&["--config", "/nonexistent/azpath.toml", "scan", "--mock", "demo"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/azpath.toml"), "{}", r.stderr);
+}
