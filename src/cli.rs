@@ -3,16 +3,20 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::render::Format;
+
+/// The version `--version` prints: the package version and the commit it was built from (`build.rs`; just the
+/// version when built outside a git checkout, e.g. from crates.io or a tarball).
+pub const VERSION: &str = env!("AZPATH_VERSION");
 
 /// azpath finds how identities in an Azure tenant can escalate their privileges, explains every path hop by
 /// hop with its evidence, and says the smallest change that cuts it.
 ///
 /// Try it with no Azure account: `azpath scan --mock demo`.
 #[derive(Debug, Parser)]
-#[command(name = "azpath", version, about, long_about = None, propagate_version = true)]
+#[command(name = "azpath", version = VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace). Secrets are never logged.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -20,6 +24,13 @@ pub struct Cli {
     /// No progress display and no log output except errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Defaults for flags from this file (see README "Configuration file"). Default: `azpath.toml` in the
+    /// working directory, when there is one.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Read no configuration file, not even `./azpath.toml`.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -35,17 +46,22 @@ pub enum Command {
         analyze: AnalyzeArgs,
         /// Also keep the collected snapshot in this file (owner-only, written atomically; `-` is stdout; a FIFO
         /// or character device is written into; a symlink or directory is refused).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = output_path)]
         snapshot: Option<PathBuf>,
+        #[command(flatten)]
+        gaps: GapArgs,
     },
     /// Collect a tenant into a snapshot file, for offline analysis later.
     Collect {
         #[command(flatten)]
         collect: CollectArgs,
         /// Snapshot file to write (owner-only permissions, written atomically; `-` is stdout; a FIFO or
-        /// character device is written into; a symlink or directory is refused).
-        #[arg(short, long, value_name = "FILE")]
+        /// character device is written into; a symlink or directory is refused). A format name (`json`,
+        /// `yaml`…) is refused: write `./json` for a file of that name.
+        #[arg(short, long, value_name = "FILE", value_parser = output_path)]
         output: PathBuf,
+        #[command(flatten)]
+        gaps: GapArgs,
     },
     /// Analyze a snapshot file offline.
     Analyze {
@@ -53,6 +69,8 @@ pub enum Command {
         snapshot: PathBuf,
         #[command(flatten)]
         analyze: AnalyzeArgs,
+        #[command(flatten)]
+        gaps: GapArgs,
     },
     /// Show the strongest power one identity reaches at a scope (or how it reaches another identity), and the
     /// best path to it.
@@ -113,6 +131,14 @@ pub enum Command {
         #[command(subcommand)]
         command: MockCommand,
     },
+    /// Print a shell completion script to stdout, e.g. `azpath completions bash > ~/.local/share/bash-completion/completions/azpath`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `azpath man > ~/.local/share/man/man1/azpath.1`.
+    Man,
 }
 
 /// `azpath queries …`
@@ -163,7 +189,7 @@ pub enum MockCommand {
         #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
         output: Option<PathBuf>,
         /// Write a snapshot file (analyzable by `analyze`) here instead (same rules as `collect -o`).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_parser = output_path)]
         snapshot: Option<PathBuf>,
     },
 }
@@ -179,8 +205,10 @@ pub struct CollectArgs {
         conflicts_with_all = ["cloud", "arm_url", "graph_url", "authority_url", "kube_contexts", "all_kube_contexts", "kubeconfig"]
     )]
     pub mock: Option<String>,
-    /// Subscription to collect (repeatable). Default: every subscription the caller can see.
-    #[arg(long = "subscription", value_name = "ID")]
+    /// Subscription to collect (repeatable): its id, or its display name as `az account list` shows it
+    /// (case-insensitive, resolved through the subscriptions listing). Default: every subscription the caller
+    /// can see.
+    #[arg(long = "subscription", value_name = "ID|NAME")]
     pub subscriptions: Vec<String>,
     /// Collect every subscription under this management group (repeatable).
     #[arg(long = "management-group", value_name = "ID")]
@@ -248,8 +276,9 @@ pub struct AnalyzeArgs {
     pub format: Format,
     /// Write the report to this file (owner-only, atomic) instead of stdout; `-` is stdout. A FIFO or
     /// character device (`/dev/null`, a named pipe) is written into, never replaced; a symlink or directory is
-    /// refused.
-    #[arg(short, long, value_name = "FILE")]
+    /// refused. `-o` names a file, not a format (`--format` does): a format name (`-o json`) is refused; write
+    /// `./json` for a file of that name.
+    #[arg(short, long, visible_alias = "out-file", value_name = "FILE", value_parser = output_path)]
     pub output: Option<PathBuf>,
     /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]
@@ -275,4 +304,159 @@ pub struct AnalyzeArgs {
     /// or display name; case-insensitive).
     #[arg(long, value_name = "ID|NAME")]
     pub to: Option<String>,
+}
+
+/// When coverage gaps (what could not be read) set the exit code ([`exit::GAPS`]).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct GapArgs {
+    /// Exit with code 4 when anything could not be read (a coverage gap), when no finding already gives 1.
+    /// Default: on for gaps on a subscription or management group named with `--subscription` /
+    /// `--management-group` (a name or id that cannot be read is not "0 findings"), off otherwise.
+    #[arg(long, overrides_with = "no_fail_on_gap")]
+    pub fail_on_gap: bool,
+    /// Never exit 4 for coverage gaps (they are still listed in the report).
+    #[arg(long, overrides_with = "fail_on_gap")]
+    pub no_fail_on_gap: bool,
+}
+
+/// Which coverage gaps fail the run, as [`GapArgs`] decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapPolicy {
+    /// Every gap.
+    All,
+    /// Gaps on the subscriptions and management groups named on the command line.
+    Named,
+    /// None.
+    Off,
+}
+
+impl GapArgs {
+    /// The policy the flags select (the last of `--fail-on-gap` / `--no-fail-on-gap` wins).
+    pub fn policy(&self) -> GapPolicy {
+        match (self.fail_on_gap, self.no_fail_on_gap) {
+            (true, _) => GapPolicy::All,
+            (_, true) => GapPolicy::Off,
+            _ => GapPolicy::Named,
+        }
+    }
+}
+
+/// Exit codes, documented in README's "Exit codes" (`tests/cli_conventions.rs` ties that table to [`ALL`]).
+pub mod exit {
+    /// Success: nothing at or above `--fail-on`, no failing coverage gap.
+    pub const OK: u8 = 0;
+    /// Findings (paths or posture) at or above `--fail-on` (for `paths`: no path found).
+    pub const FINDINGS: u8 = 1;
+    /// Usage error: a bad flag or value (clap's own code as well).
+    pub const USAGE: u8 = 2;
+    /// Anything else went wrong: bad input, no credential, network failure of the whole scan, IO.
+    pub const ERROR: u8 = 3;
+    /// Coverage gaps that `--fail-on-gap` (or its default for named subscriptions) counts.
+    pub const GAPS: u8 = 4;
+    /// Interrupted by Ctrl-C (128 + SIGINT).
+    pub const SIGINT: u8 = 130;
+    /// Terminated by SIGTERM (128 + SIGTERM).
+    pub const SIGTERM: u8 = 143;
+    /// Every exit code azpath uses, in README order.
+    pub const ALL: &[u8] = &[OK, FINDINGS, USAGE, ERROR, GAPS, SIGINT, SIGTERM];
+}
+
+/// Output format names a user may type after `-o` out of habit: azpath's formats and those of `az` and
+/// `kubectl`. `-o` names a file here, so these are refused there.
+fn format_names() -> Vec<String> {
+    let ours = Format::value_variants().iter().filter_map(|f| f.to_possible_value()).map(|v| v.get_name().to_owned());
+    let theirs = ["json", "jsonc", "yaml", "yamlc", "table", "tsv", "none", "wide", "name", "text", "csv"];
+    let mut names: Vec<String> = ours.chain(theirs.map(String::from)).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Parses an output FILE, refusing a bare format name (`-o json`): az and kubectl users mean a format there,
+/// and would otherwise get a table in a file named `json`. `./json` (any path with a directory part or
+/// another spelling) is taken as a file.
+fn output_path(value: &str) -> Result<PathBuf, String> {
+    let lower = value.to_ascii_lowercase();
+    if !format_names().contains(&lower) {
+        return Ok(PathBuf::from(value));
+    }
+    let ours = Format::from_str(&lower, true).is_ok();
+    let hint = if ours { format!("for the {lower} format use `--format {lower}`; ") } else { String::new() };
+    Err(format!(
+        "`{value}` is an output format name, not a file: -o/--output names the file to write ({hint}to write a file named `{value}`, give `./{value}`)"
+    ))
+}
+
+/// Up to five of `candidates` close to `given` (case-insensitive), closest first, for "did you mean" lines.
+pub fn near_misses<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let given = given.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .map(|c| {
+            let lower = c.to_lowercase();
+            let score = if given.len() >= 3 && lower.contains(&given) {
+                1.0
+            } else {
+                strsim::normalized_damerau_levenshtein(&given, &lower)
+            };
+            (score, c)
+        })
+        .filter(|(score, _)| *score >= 0.5)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(5).map(|(_, c)| c).collect()
+}
+
+/// `" (did you mean `a`, `b`?)"` for [`near_misses`], or nothing when there are none.
+pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let near = near_misses(given, candidates);
+    if near.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = near.iter().map(|c| format!("`{c}`")).collect();
+    format!(" (did you mean {}?)", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_format_name_is_refused_as_an_output_file() {
+        let err = output_path("json").unwrap_err();
+        assert!(err.contains("--format json") && err.contains("./json"), "{err}");
+        let err = output_path("YAML").unwrap_err();
+        assert!(err.contains("./YAML") && !err.contains("--format"), "{err}");
+        assert_eq!(output_path("./json").unwrap(), PathBuf::from("./json"));
+        assert_eq!(output_path("report.json").unwrap(), PathBuf::from("report.json"));
+        assert_eq!(output_path("-").unwrap(), PathBuf::from("-"));
+    }
+
+    #[test]
+    fn near_misses_are_close_spellings_only() {
+        let names = ["demo", "deny-assignments", "nested-groups"];
+        assert_eq!(near_misses("dmeo", names), ["demo"]);
+        assert_eq!(near_misses("NESTED", names), ["nested-groups"]);
+        assert!(near_misses("zzzzzz", names).is_empty());
+        assert_eq!(did_you_mean("zzzzzz", names), "");
+        assert_eq!(did_you_mean("dem", names), " (did you mean `demo`?)");
+    }
+
+    #[test]
+    fn the_last_gap_flag_wins() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["azpath", "analyze", "s.json"];
+            all.extend(args);
+            match Cli::try_parse_from(all).unwrap().command {
+                Command::Analyze { gaps, .. } => gaps.policy(),
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(parse(&[]), GapPolicy::Named);
+        assert_eq!(parse(&["--fail-on-gap"]), GapPolicy::All);
+        assert_eq!(parse(&["--no-fail-on-gap"]), GapPolicy::Off);
+        assert_eq!(parse(&["--no-fail-on-gap", "--fail-on-gap"]), GapPolicy::All);
+        assert_eq!(parse(&["--fail-on-gap", "--no-fail-on-gap"]), GapPolicy::Off);
+    }
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod collect;
+pub mod config;
 pub mod diff;
 pub mod input;
 pub mod output;

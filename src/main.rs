@@ -5,9 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 
-use azpath::cli::{AnalyzeArgs, Cli, Command, MockCommand, QueriesCommand};
+use azpath::cli::{exit, AnalyzeArgs, Cli, Command, GapArgs, GapPolicy, MockCommand, QueriesCommand};
 use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
@@ -15,19 +14,18 @@ use azpath_graph::findings::{PostureFinding, Report};
 use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::model::Severity;
 use azpath_graph::posture;
-use azpath_graph::snapshot::Snapshot;
+use azpath_graph::snapshot::{CoverageGap, Snapshot};
 
-/// Exit code: findings at or above `--fail-on`.
-const EXIT_FINDINGS: u8 = 1;
-/// Exit code: usage error (clap uses 2 as well).
-const EXIT_USAGE: u8 = 2;
-/// Exit code: anything else went wrong (bad input, network, IO).
-const EXIT_ERROR: u8 = 3;
+use exit::{ERROR as EXIT_ERROR, FINDINGS as EXIT_FINDINGS, USAGE as EXIT_USAGE};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_command_line() {
         Ok(c) => c,
-        Err(e) if e.use_stderr() => {
+        Err(Parse::Config(e)) => {
+            eprintln!("error: {}", render::text::visible(&format!("{:#}", anyhow::Error::from(e))));
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(Parse::Clap(e)) if e.use_stderr() => {
             // The message quotes the offending argument: shown escaped like every other text.
             let mut err = std::io::stderr().lock();
             for line in e.render().to_string().lines() {
@@ -35,7 +33,7 @@ fn main() -> ExitCode {
             }
             return ExitCode::from(EXIT_USAGE);
         }
-        Err(e) => {
+        Err(Parse::Clap(e)) => {
             let _ = e.print();
             return ExitCode::from(0);
         }
@@ -52,6 +50,31 @@ fn main() -> ExitCode {
             ExitCode::from(if e.is::<UsageError>() { EXIT_USAGE } else { EXIT_ERROR })
         }
     }
+}
+
+/// Why the command line could not be turned into a command.
+enum Parse {
+    /// clap's error (or `--help`/`--version`, which clap reports the same way).
+    Clap(clap::Error),
+    /// The configuration file.
+    Config(azpath::config::ConfigError),
+}
+
+/// The command line, with the flags it does not give taken from the configuration file (`--config`, else
+/// `./azpath.toml`; `--no-config`: none).
+fn parse_command_line() -> Result<Cli, Parse> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches().map_err(Parse::Clap)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(Parse::Clap)?;
+    if cli.no_config {
+        return Ok(cli);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(loaded) = azpath::config::load(cli.config.as_deref(), &cwd).map_err(Parse::Config)? {
+        let base = loaded.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        loaded.config.defaults.apply(&base, &mut cli.command, &matches);
+    }
+    Ok(cli)
 }
 
 /// Ctrl-C and SIGTERM remove the temp files of writes in progress and exit 130 / 143; `mock serve` keeps its
@@ -87,7 +110,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn run(cli: Cli) -> Result<u8> {
     let show_progress = !cli.quiet && std::io::stderr().is_terminal();
     match cli.command {
-        Command::Scan { collect, analyze, snapshot } => {
+        Command::Scan { collect, analyze, snapshot, gaps } => {
             let fail_on = parse_fail_on(&analyze)?;
             dot_options(&analyze)?;
             // Refuse a bad output path before collecting, not after.
@@ -95,26 +118,30 @@ fn run(cli: Cli) -> Result<u8> {
                 output::check(path)?;
             }
             let queries = load_queries(&analyze)?;
-            let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
+            let collected = runtime()?.block_on(scan::collect(&collect, show_progress))?;
+            let snap = &collected.snapshot;
             if let Some(path) = &snapshot {
                 output::write_private(path, snap.to_json().as_bytes())?;
             }
-            report(&snap, &queries, &analyze, fail_on)
+            let code = report(snap, &queries, &analyze, fail_on)?;
+            Ok(gap_exit(code, &snap.coverage, &collected.named_scopes, gaps, cli.quiet))
         }
-        Command::Collect { collect, output } => {
+        Command::Collect { collect, output, gaps } => {
             output::check(&output)?;
-            let snap = runtime()?.block_on(scan::collect(&collect, show_progress))?;
+            let collected = runtime()?.block_on(scan::collect(&collect, show_progress))?;
+            let snap = &collected.snapshot;
             output::write_private(&output, snap.to_json().as_bytes())?;
             if !cli.quiet {
-                eprintln!("{}", scan::collection_summary(&snap, &output));
+                eprintln!("{}", scan::collection_summary(snap, &output));
             }
-            Ok(0)
+            Ok(gap_exit(exit::OK, &snap.coverage, &collected.named_scopes, gaps, cli.quiet))
         }
-        Command::Analyze { snapshot, analyze } => {
+        Command::Analyze { snapshot, analyze, gaps } => {
             let fail_on = parse_fail_on(&analyze)?;
             let queries = load_queries(&analyze)?;
             let snap = read_snapshot(&snapshot)?;
-            report(&snap, &queries, &analyze, fail_on)
+            let code = report(&snap, &queries, &analyze, fail_on)?;
+            Ok(gap_exit(code, &snap.coverage, &[], gaps, cli.quiet))
         }
         Command::Paths { snapshot, from, to, capability, no_eligible, format } => {
             if format == Format::Ndjson {
@@ -149,7 +176,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
             QueriesCommand::Check { dir } => {
                 let all = queries::load(Some(&dir), &[])?;
-                println!("{} queries valid ({} built in)", all.len(), queries::BUILTIN.len());
+                let line = format!("{} queries valid ({} built in)\n", all.len(), queries::BUILTIN.len());
+                output::write_stdout(line.as_bytes())?;
                 Ok(0)
             }
         },
@@ -159,7 +187,51 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Mock { command } => mock(command),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            output::write_stdout_with(|out| {
+                clap_complete::generate(shell, &mut cmd, "azpath", out);
+                Ok(())
+            })?;
+            Ok(0)
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            output::write_stdout_with(|out| man.render(out))?;
+            Ok(0)
+        }
     }
+}
+
+/// The exit code once coverage gaps are weighed: `code` when it is already non-zero (findings win), else
+/// [`exit::GAPS`] when a gap the policy counts exists (every gap with `--fail-on-gap`; by default those on or
+/// under a scope named on the command line). Says on stderr which gaps failed the run.
+fn gap_exit(code: u8, gaps: &[CoverageGap], named_scopes: &[String], args: GapArgs, quiet: bool) -> u8 {
+    let under_named = |g: &&CoverageGap| {
+        let scope = g.scope.to_ascii_lowercase();
+        named_scopes.iter().any(|n| scope == *n || scope.strip_prefix(n.as_str()).is_some_and(|r| r.starts_with('/')))
+    };
+    let failing: Vec<&CoverageGap> = match args.policy() {
+        GapPolicy::All => gaps.iter().collect(),
+        GapPolicy::Named => gaps.iter().filter(under_named).collect(),
+        GapPolicy::Off => Vec::new(),
+    };
+    if failing.is_empty() || code != exit::OK {
+        return code;
+    }
+    if !quiet {
+        let scopes: std::collections::BTreeSet<&str> = failing.iter().map(|g| g.scope.as_str()).collect();
+        let listed: Vec<&str> = scopes.iter().take(5).copied().collect();
+        let more = if scopes.len() > 5 { format!(" and {} more", scopes.len() - 5) } else { String::new() };
+        let line = format!(
+            "azpath: {} coverage gap(s) on {}{more}: the report is incomplete (exit {}; --no-fail-on-gap to ignore)",
+            failing.len(),
+            listed.join(", "),
+            exit::GAPS
+        );
+        eprintln!("{}", render::text::visible(&line));
+    }
+    exit::GAPS
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -179,16 +251,54 @@ fn parse_fail_on(args: &AnalyzeArgs) -> Result<Option<Severity>> {
 
 fn read_snapshot(path: &Path) -> Result<Snapshot> {
     let text = azpath::input::read_text(path).context("reading the snapshot")?;
-    Ok(Snapshot::from_json(&text, &path.display().to_string())?)
+    Snapshot::from_json(&text, &path.display().to_string()).map_err(|e| match not_a_snapshot(&text) {
+        Some((what, by)) => anyhow::anyhow!(
+            "{}: this is {what}, not a snapshot (it looks written by `{by}`): give the file written by `azpath collect -o FILE` or `azpath scan --snapshot FILE`",
+            path.display()
+        ),
+        None => e.into(),
+    })
+}
+
+/// What an azpath output that is not a snapshot is, by its marker fields: a report (`findings` and
+/// `choke_points`, see `findings::Report`), a diff (`old_collected_at`), SARIF (`runs`). `None` for anything
+/// else (a snapshot, or not JSON), whose own parse error is the better message.
+fn not_a_snapshot(text: &str) -> Option<(&'static str, &'static str)> {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Markers {
+        metadata: Option<IgnoredAny>,
+        findings: Option<IgnoredAny>,
+        choke_points: Option<IgnoredAny>,
+        old_collected_at: Option<IgnoredAny>,
+        runs: Option<IgnoredAny>,
+    }
+    let m: Markers = serde_json::from_str(text).ok()?;
+    match m {
+        Markers { metadata: Some(_), .. } => None,
+        Markers { findings: Some(_), choke_points: Some(_), .. } => Some(("a report", "azpath … --format json")),
+        Markers { old_collected_at: Some(_), .. } => Some(("a diff", "azpath diff --format json")),
+        Markers { runs: Some(_), .. } => Some(("a SARIF log", "azpath … --format sarif")),
+        _ => None,
+    }
 }
 
 /// Built-in and `--queries` queries, minus those `--query` leaves out; `--query` may also name posture
-/// checks (`AZP-AKS-001`), and naming only posture checks runs no query.
+/// checks (`AZP-AKS-001`), and naming only posture checks runs no query. An id that is neither is a usage
+/// error with the near misses.
 fn load_queries(args: &AnalyzeArgs) -> Result<Vec<azpath_graph::query::Query>> {
-    let ids: Vec<String> = args.only.iter().filter(|id| posture::check(id).is_none()).cloned().collect();
-    let mut loaded = queries::load(args.queries.as_deref(), &ids)?;
-    if ids.is_empty() && !args.only.is_empty() {
-        loaded.clear();
+    let mut loaded = queries::load(args.queries.as_deref(), &[])?;
+    let ids: Vec<&String> = args.only.iter().filter(|id| posture::check(id).is_none()).collect();
+    if let Some(unknown) = ids.iter().find(|id| !loaded.iter().any(|q| q.id == ***id)) {
+        let known = loaded.iter().map(|q| q.id.as_str()).chain(posture::CHECKS.iter().map(|c| c.id));
+        return Err(UsageError(format!(
+            "--query: unknown query or posture check `{unknown}`{} (see `azpath queries list`)",
+            azpath::cli::did_you_mean(unknown, known)
+        ))
+        .into());
+    }
+    if !args.only.is_empty() {
+        loaded.retain(|q| ids.contains(&&q.id));
     }
     Ok(loaded)
 }

@@ -3,7 +3,8 @@
 //! which decides by what the path names now, looked at without following a symlink (`symlink_metadata`):
 //!
 //! - `-` or `/dev/stdout` (`/dev/stderr`): the process's own stdout (stderr); `/dev/stdout` is a symlink, so it
-//!   is recognised by name rather than followed.
+//!   is recognised by name rather than followed. A reader that closes the pipe early (`| head`) ends the
+//!   output quietly: a broken pipe there is not an error (the exit code is the run's own).
 //! - nothing yet, or a regular file: a temp file `.azpath-XXXX` beside it, mode 0600, written, synced and
 //!   renamed over it, so a reader never sees half a report and a replaced file ends up owner-only.
 //! - a FIFO or a character device (`/dev/null`, a named pipe, a terminal): opened with `O_NOFOLLOW` and written
@@ -193,7 +194,11 @@ fn write_std<F>(out: &mut dyn Write, path: &Path, write: F) -> Result<(), Output
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
-    write_buffered(out, write).map_err(|source| OutputError::Write { path: path.to_owned(), source })
+    match write_buffered(out, write) {
+        // The reader stopped reading (`azpath scan | head`): not an error, the rest is not wanted.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|source| OutputError::Write { path: path.to_owned(), source }),
+    }
 }
 
 /// Runs `write` over a buffer in front of `out` and flushes it.

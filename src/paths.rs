@@ -44,8 +44,10 @@ pub fn run(
 fn parse_capabilities(names: &[String]) -> Result<Caps> {
     let mut caps = Caps::EMPTY;
     for c in names {
-        caps |=
-            Capability::parse(c).ok_or_else(|| UsageError(format!("--capability: unknown capability `{c}`")))?.bit();
+        let names = Capability::ALL.map(Capability::as_str);
+        let unknown =
+            || UsageError(format!("--capability: unknown capability `{c}`{}", crate::cli::did_you_mean(c, names)));
+        caps |= Capability::parse(c).ok_or_else(unknown)?.bit();
     }
     Ok(caps)
 }
