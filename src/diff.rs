@@ -129,6 +129,9 @@ pub fn render(d: &Diff, format: Format, options: RenderOptions, out: &mut dyn Wr
         Format::Sarif => render::render_sarif(&as_report(&d.new, &d.new_posture), out),
         Format::Table => render_table(d, &as_report(&d.new, &d.new_posture), options, out),
         Format::Ndjson => Err(io::Error::new(io::ErrorKind::InvalidInput, NDJSON_UNSUPPORTED)),
+        Format::Opengraph => {
+            Err(io::Error::new(io::ErrorKind::InvalidInput, "--format opengraph is for scan and analyze"))
+        }
     }
 }
 

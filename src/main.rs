@@ -117,6 +117,7 @@ fn run(cli: Cli) -> Result<u8> {
             for path in snapshot.iter().chain(&analyze.output) {
                 output::check(path)?;
             }
+            opengraph_paths(&analyze)?;
             let queries = load_queries(&analyze)?;
             let collected = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             let snap = &collected.snapshot;
@@ -329,6 +330,10 @@ fn report(
         engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible, expand: args.expand }),
         &args.only,
     );
+    if let Some(paths) = opengraph_paths(args)? {
+        render::opengraph::write_files(&paths, &render::opengraph::export(&rep, snap))?;
+        return Ok(exit_for(&rep.findings, &rep.posture, fail_on));
+    }
     let mut buf = Vec::new();
     match dot_options(args)? {
         Some(options) => render::render_dot_with(&rep, &options, &mut buf)?,
@@ -336,6 +341,15 @@ fn report(
     }
     emit(&buf, args.output.as_deref())?;
     Ok(exit_for(&rep.findings, &rep.posture, fail_on))
+}
+
+/// `--format opengraph`: its two files, or a usage error when `--output FILE` is missing.
+fn opengraph_paths(args: &AnalyzeArgs) -> Result<Option<render::opengraph::Paths>> {
+    if args.format != Format::Opengraph {
+        return Ok(None);
+    }
+    let paths = render::opengraph::Paths::for_output(args.output.as_deref());
+    Ok(Some(paths.ok_or_else(|| UsageError(render::opengraph::NEEDS_FILE.into()))?))
 }
 
 /// The DOT picture's options for `--format dot` (`--from`, `--to`); `--from`/`--to` with another format is a

@@ -22,6 +22,9 @@ pub enum SchemaOf {
     Report,
     /// The output of `diff --format json`.
     Diff,
+    /// Not a JSON Schema: the BloodHound OpenGraph extension definition (`node_kinds`, `relationship_kinds`)
+    /// of `--format opengraph` (docs/opengraph.md).
+    Opengraph,
 }
 
 impl SchemaOf {
@@ -30,6 +33,7 @@ impl SchemaOf {
         match self {
             SchemaOf::Report => "docs/report.schema.json",
             SchemaOf::Diff => "docs/diff.schema.json",
+            SchemaOf::Opengraph => "docs/opengraph.extension.json",
         }
     }
 }
@@ -39,6 +43,7 @@ pub fn schema(of: SchemaOf) -> Value {
     match of {
         SchemaOf::Report => versioned::<Report>("azpath JSON report", REPORT_SCHEMA_VERSION),
         SchemaOf::Diff => versioned::<Diff>("azpath diff JSON", DIFF_SCHEMA_VERSION),
+        SchemaOf::Opengraph => crate::render::opengraph::extension_schema(),
     }
 }
 

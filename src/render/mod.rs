@@ -4,6 +4,7 @@
 
 mod dot;
 pub mod ndjson;
+pub mod opengraph;
 mod path_dot;
 mod plain;
 pub mod sarif;
@@ -34,6 +35,9 @@ pub enum Format {
     /// Every (principal, target) pair with its best path, one JSON object per line, streamed as found
     /// (scan and analyze only).
     Ndjson,
+    /// BloodHound CE OpenGraph: azpath's nodes and edges in `--output FILE`, edges into AzureHound's Azure
+    /// nodes in `FILE.azure-edges.json` (scan and analyze only; docs/opengraph.md).
+    Opengraph,
 }
 
 /// Options for rendering.
@@ -57,6 +61,7 @@ pub fn render(report: &Report, format: Format, options: RenderOptions, out: &mut
         Format::Dot => render_dot(report, out),
         Format::Sarif => render_sarif(report, out),
         Format::Ndjson => render_ndjson(report, out),
+        Format::Opengraph => Err(io::Error::new(io::ErrorKind::InvalidInput, opengraph::NEEDS_FILE)),
     }
 }
 

@@ -75,7 +75,7 @@ pub fn render_path(answer: &PathAnswer, format: Format, out: &mut dyn Write) -> 
         }
         Format::Dot => render_path_dot(answer, out),
         Format::Table => render_path_text(answer, out),
-        Format::Sarif | Format::Ndjson => Err(io::Error::new(
+        Format::Sarif | Format::Ndjson | Format::Opengraph => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "a path has no SARIF or ndjson form; use table, json or dot",
         )),
