@@ -488,6 +488,7 @@ impl<'a> Generator<'a> {
                 key_credentials: Vec::new(),
                 password_credentials: Vec::new(),
                 owners: Vec::new(),
+                app_roles: Vec::new(),
             });
             if !managed {
                 let app_object_id = rng.guid();
