@@ -333,3 +333,31 @@ fn published_graph_examples_read_with_their_fields() {
     assert_eq!(sp.app_roles[0].value.as_deref(), Some("EduAssignments.ReadBasic.All"));
     assert_eq!(sp.app_roles[0].allowed_member_types, ["Application"]);
 }
+
+/// The bundled `entra-control-plane` tenant through the mock Azure (paging by 3, 20-entry expansions, the
+/// `groupId` filter Graph requires): the production collector brings back the Entra records the tenant holds.
+#[tokio::test]
+async fn the_mock_tenant_serves_the_control_plane_to_the_collector() {
+    use azpath_mocks::{MockAzure, MockOptions, MockTenant};
+    let tenant = MockTenant::bundled("entra-control-plane").expect("bundled");
+    let offline = tenant.to_snapshot();
+    let server = MockAzure::start(tenant, MockOptions::default()).await.unwrap();
+    let e = Endpoints::new(Cloud::Custom, Some(&server.arm_url()), Some(&server.graph_url()), None).unwrap();
+    let tokens = server.token_env();
+    let env = move |var: &str| tokens.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+    let snap = collect(&e, &DefaultTokenSource::new(&e, &env, None), &CollectOptions::default()).await.unwrap();
+    assert!(snap.coverage.is_empty(), "{:#?}", snap.coverage);
+    let (got, want) = (&snap.entra, &offline.entra);
+    assert!(!want.directory_role_assignments.is_empty() && !want.app_role_assignments.is_empty());
+    assert_eq!(got.directory_role_definitions, want.directory_role_definitions);
+    assert_eq!(got.directory_role_assignments, want.directory_role_assignments);
+    assert_eq!(got.directory_role_eligibility_schedule_instances, want.directory_role_eligibility_schedule_instances);
+    assert_eq!(got.app_role_assignments, want.app_role_assignments);
+    // The only group eligibility is on the role-assignable Tier 0 Admins, which is asked; Team Devs is not.
+    assert_eq!(got.group_eligibility_schedule_instances, want.group_eligibility_schedule_instances);
+    assert_eq!(server.stats().count("graph.groupEligibilityScheduleInstances"), 1);
+    let graph_sp =
+        got.service_principals.iter().find(|s| s.display_name.as_deref() == Some("Microsoft Graph")).unwrap();
+    assert!(graph_sp.app_roles.iter().any(|r| r.id == ROLE_MANAGEMENT_READWRITE_DIRECTORY));
+    assert_eq!(server.stats().bad_api_version + server.stats().wrong_token, 0);
+}
