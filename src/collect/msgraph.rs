@@ -199,7 +199,8 @@ pub fn directory_role_eligibility_url(graph: &Url) -> Url {
 
 /// [List eligibilityScheduleInstances](https://learn.microsoft.com/graph/api/privilegedaccessgroup-list-eligibilityscheduleinstances)
 /// of PIM for Groups for one group: Graph requires the `groupId` (or `principalId`) filter, so this is one
-/// request per group. `group_id` must be a GUID-like name ([`super::safe_name`] checked by the caller).
+/// request per group. The caller checks that `group_id` is a plain id (letters, digits, `-_.()`), so it cannot
+/// break out of the quoted filter value.
 pub fn group_eligibility_url(graph: &Url, group_id: &str) -> Url {
     api_url(
         graph,
