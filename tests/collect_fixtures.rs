@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use azpath::collect::resources::Descendant;
 use azpath::collect::Page;
 use azpath_graph::snapshot::{
-    Application, DenyAssignment, DirectoryObject, FederatedIdentityCredential, GraphFederatedCredential, Group,
-    ManagedCluster, ManagementGroup, ResourceGroup, RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance,
-    ServicePrincipal, Subscription, User, UserAssignedIdentity,
+    AppRoleAssignment, Application, DenyAssignment, DirectoryObject, DirectoryRoleAssignment,
+    FederatedIdentityCredential, GraphFederatedCredential, Group, ManagedCluster, ManagementGroup, ResourceGroup,
+    RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Subscription, User,
+    UserAssignedIdentity,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -32,9 +33,6 @@ const JSON_ONLY: &[&str] = &[
     "arm-aks/managedClusters-listClusterUserCredentials-",
     "arm-aks/trustedAccessRoleBindings-",
     "graph/directoryRoles-list-v1.0.json",
-    "graph/roleManagement-directory-roleAssignments-list-v1.0.json",
-    "graph/servicePrincipal-appRoleAssignedTo-list-v1.0.json",
-    "graph/servicePrincipal-appRoleAssignments-list-v1.0.json",
 ];
 
 fn fixtures() -> PathBuf {
@@ -93,6 +91,10 @@ fn check(rel: &str, body: &Value) -> Option<Result<(), String>> {
     } else if file.starts_with("group-") || file.ends_with("-owners-list-v1.0.json") {
         // members, transitive members, owners: directory object references.
         parse_one_or_page::<DirectoryObject>(rel, body)
+    } else if file.starts_with("roleManagement-directory-roleAssignments") {
+        parse_one_or_page::<DirectoryRoleAssignment>(rel, body)
+    } else if file.starts_with("servicePrincipal-appRoleAssign") {
+        parse_one_or_page::<AppRoleAssignment>(rel, body)
     } else if file.starts_with("servicePrincipal-get") || file.starts_with("servicePrincipals") {
         parse_one_or_page::<ServicePrincipal>(rel, body)
     } else if file.starts_with("applications") {

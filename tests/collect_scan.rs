@@ -46,7 +46,25 @@ struct Stubs {
 
 impl Stubs {
     async fn start() -> Self {
-        Stubs { arm: MockServer::start().await, graph: MockServer::start().await }
+        let stubs = Stubs { arm: MockServer::start().await, graph: MockServer::start().await };
+        stubs.empty_entra_control_plane().await;
+        stubs
+    }
+
+    /// The Entra control-plane listings (tested in tests/collect_entra_roles.rs) answer empty here.
+    async fn empty_entra_control_plane(&self) {
+        let empty = || ResponseTemplate::new(200).set_body_json(json!({"value": []}));
+        for p in ["roleDefinitions", "roleAssignments", "roleEligibilityScheduleInstances"] {
+            let p = format!("/v1.0/roleManagement/directory/{p}");
+            Mock::given(method("GET")).and(path(p)).respond_with(empty()).mount(&self.graph).await;
+        }
+        let pim_groups = "/v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances";
+        Mock::given(method("GET")).and(path(pim_groups)).respond_with(empty()).mount(&self.graph).await;
+        let grants =
+            "appRoleAssignments($select=id,appRoleId,principalId,principalType,resourceId,resourceDisplayName)";
+        let listing =
+            Mock::given(method("GET")).and(path("/v1.0/servicePrincipals")).and(query_param("$expand", grants));
+        listing.respond_with(empty()).with_priority(1).mount(&self.graph).await;
     }
 
     fn endpoints(&self) -> Endpoints {
@@ -370,7 +388,7 @@ async fn without_a_graph_token_the_directory_is_a_gap() {
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&stubs.graph).await;
     let snap = collect(&stubs.endpoints(), &Only(Some("arm-token"), None), &options()).await.expect("collect");
     let reasons: Vec<_> = snap.coverage.iter().map(|g| (g.api.as_str(), g.reason)).collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 8, "{reasons:?}");
     assert!(reasons.iter().all(|(api, r)| api.starts_with("graph.") && *r == GapReason::NoCredential));
 }
 

@@ -124,6 +124,24 @@ pub struct EntraData {
     /// Federated identity credentials of each application (`GET /applications/{id}/federatedIdentityCredentials`).
     #[serde(default)]
     pub application_federated_credentials: Vec<ApplicationFederatedCredentials>,
+    /// Directory role definitions, built-in and custom (`GET /roleManagement/directory/roleDefinitions`).
+    #[serde(default)]
+    pub directory_role_definitions: Vec<DirectoryRoleDefinition>,
+    /// Active directory-role assignments (`GET /roleManagement/directory/roleAssignments`).
+    #[serde(default)]
+    pub directory_role_assignments: Vec<DirectoryRoleAssignment>,
+    /// PIM-eligible directory-role assignments (`GET /roleManagement/directory/roleEligibilityScheduleInstances`).
+    #[serde(default)]
+    pub directory_role_eligibility_schedule_instances: Vec<DirectoryRoleEligibilityScheduleInstance>,
+    /// App roles granted to service principals (`appRoleAssignments` of each service principal): application
+    /// permissions such as Microsoft Graph's `RoleManagement.ReadWrite.Directory`, resolved through the resource
+    /// service principal's [`ServicePrincipal::app_roles`].
+    #[serde(default)]
+    pub app_role_assignments: Vec<AppRoleAssignment>,
+    /// PIM for Groups eligible memberships and ownerships
+    /// (`GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances`, per group).
+    #[serde(default)]
+    pub group_eligibility_schedule_instances: Vec<GroupEligibilityScheduleInstance>,
 }
 
 /// One API listing that was collected.
@@ -183,10 +201,24 @@ pub struct CoverageGap {
 }
 
 impl CoverageGap {
+    /// What a gap in one of the Entra control-plane listings hides.
+    fn entra_control_hides(api: &str) -> Option<&'static str> {
+        Some(match api {
+            "graph.directoryRoleDefinitions" => "directory role definitions are missing: what custom Entra roles allow is unknown, so paths through them are not reported",
+            "graph.directoryRoleAssignments" => "active directory-role assignments are missing: paths through Entra roles (Global Administrator, Privileged Role Administrator, Application Administrator, …) are not reported",
+            "graph.directoryRoleEligibilityScheduleInstances" => "PIM-eligible directory roles are missing: Entra role paths that need a JIT activation are not reported",
+            "graph.appRoleAssignments" => "app role assignments are missing: service principals holding application permissions (Microsoft Graph `RoleManagement.ReadWrite.Directory`, …) are not reported",
+            "graph.groupEligibilityScheduleInstances" => "PIM for Groups eligibilities are missing: principals eligible to become a member or owner of this group are not reported",
+            _ => return None,
+        })
+    }
+
     /// What conclusions a gap in this API may hide, for the report.
     pub fn may_hide(&self) -> &'static str {
         let api = self.api.as_str();
-        if api == crate::kube_dump::DUMP_API {
+        if let Some(hidden) = Self::entra_control_hides(api) {
+            hidden
+        } else if api == crate::kube_dump::DUMP_API {
             "this cluster's Kubernetes objects are analyzed but not linked to an Azure cluster: paths through its workload identities (OIDC issuer), admin credentials and Azure RBAC for Kubernetes are not reported"
         } else if api == "kube.context" {
             "this kubeconfig context could not be collected: paths through its cluster's Kubernetes RBAC, service accounts and ASO credentials are not reported"
@@ -1071,6 +1103,10 @@ pub struct ServicePrincipal {
     /// expansion may have been cut at Graph's limit): they can add credentials to it and sign in as it.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub owners: Vec<DirectoryObject>,
+    /// The roles this service principal's application publishes: an [`AppRoleAssignment`] names one by id, so
+    /// a permission resolves to its `value` (`RoleManagement.ReadWrite.Directory`) only through this list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub app_roles: Vec<AppRole>,
 }
 
 /// `microsoft.graph.application`.
@@ -1098,6 +1134,174 @@ pub struct Application {
     /// expansion may have been cut at Graph's limit): they can add credentials to it and sign in as its service principal.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub owners: Vec<DirectoryObject>,
+}
+
+/// `microsoft.graph.appRole`: a role an application publishes (an application permission when
+/// `allowedMemberTypes` holds `Application`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRole {
+    /// App role id (what an [`AppRoleAssignment::app_role_id`] names).
+    pub id: String,
+    /// The permission's name in tokens (`RoleManagement.ReadWrite.Directory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `Application` (an application permission), `User` (assignable to users and groups), or both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub allowed_member_types: Vec<String>,
+    /// A disabled role can no longer be assigned; existing assignments keep working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_enabled: Option<bool>,
+}
+
+/// `microsoft.graph.appRoleAssignment`: the app role `app_role_id` of the resource service principal
+/// `resource_id`, granted to `principal_id`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleAssignment {
+    /// Assignment id.
+    pub id: String,
+    /// The app role granted; the all-zero id is the default access role (no permission).
+    #[serde(default)]
+    pub app_role_id: String,
+    /// The principal holding it (a service principal, user or group).
+    #[serde(default)]
+    pub principal_id: String,
+    /// `ServicePrincipal`, `User` or `Group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    /// Object id of the resource service principal that publishes the role (e.g. Microsoft Graph's).
+    #[serde(default)]
+    pub resource_id: String,
+    /// Display name of the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_display_name: Option<String>,
+}
+
+/// `microsoft.graph.unifiedRoleDefinition` of the directory provider: a built-in or custom Entra role, judged
+/// by its `allowedResourceActions` like an Azure role by its actions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRoleDefinition {
+    /// Role definition id (for built-in roles, equal to `templateId`).
+    pub id: String,
+    /// Display name (`Privileged Role Administrator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Built-in (`true`) or custom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_built_in: Option<bool>,
+    /// A disabled role grants nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_enabled: Option<bool>,
+    /// The template id, stable across tenants for built-in roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    /// What the role allows.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub role_permissions: Vec<DirectoryRolePermission>,
+}
+
+/// `microsoft.graph.unifiedRolePermission`: resource actions such as
+/// `microsoft.directory/applications/credentials/update`, `*` wildcards allowed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRolePermission {
+    /// Actions allowed.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub allowed_resource_actions: Vec<String>,
+    /// Actions excluded from `allowed_resource_actions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub excluded_resource_actions: Vec<String>,
+    /// Condition limiting the actions (`$ResourceIsSelf`, `$SubjectIsOwner`), kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+/// `microsoft.graph.unifiedRoleAssignment` of the directory provider: `principal_id` holds role
+/// `role_definition_id` over `directory_scope_id` (`/` the tenant, `/administrativeUnits/{id}`, `/{objectId}` one
+/// object such as an application) or over `app_scope_id`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRoleAssignment {
+    /// Assignment id.
+    pub id: String,
+    /// The user, group or service principal holding the role.
+    #[serde(default)]
+    pub principal_id: String,
+    /// The role definition's id.
+    #[serde(default)]
+    pub role_definition_id: String,
+    /// Directory scope: `/`, `/administrativeUnits/{id}` or `/{objectId}`. Missing: the assignment is
+    /// scoped by `app_scope_id` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_scope_id: Option<String>,
+    /// Application-specific scope, when the role is scoped to an app's own resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_scope_id: Option<String>,
+}
+
+/// `microsoft.graph.unifiedRoleEligibilityScheduleInstance`: a PIM eligibility for a directory role (usable after
+/// an activation).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRoleEligibilityScheduleInstance {
+    /// Instance id.
+    pub id: String,
+    /// The eligible user, group or service principal.
+    #[serde(default)]
+    pub principal_id: String,
+    /// The role definition's id.
+    #[serde(default)]
+    pub role_definition_id: String,
+    /// Directory scope, as on [`DirectoryRoleAssignment::directory_scope_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_scope_id: Option<String>,
+    /// Application-specific scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_scope_id: Option<String>,
+    /// Start of the eligibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// End of the eligibility; none: permanent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+    /// `Direct`, `Group` (through a role-assignable group) or `Inherited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_type: Option<String>,
+    /// The eligibility schedule this instance comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_eligibility_schedule_id: Option<String>,
+}
+
+/// `microsoft.graph.privilegedAccessGroupEligibilityScheduleInstance`: a PIM for Groups eligibility to become
+/// a member or owner of `group_id`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupEligibilityScheduleInstance {
+    /// Instance id.
+    pub id: String,
+    /// The group.
+    #[serde(default)]
+    pub group_id: String,
+    /// The eligible principal.
+    #[serde(default)]
+    pub principal_id: String,
+    /// `member` or `owner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_id: Option<String>,
+    /// `direct` or `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_type: Option<String>,
+    /// Start of the eligibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// End of the eligibility; none: permanent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
 }
 
 /// Metadata of a password or key credential. The secret itself has no field here and is never kept.
@@ -1231,6 +1435,11 @@ impl Snapshot {
         dedup_by_id(&mut e.service_principals, |x| x.id.clone());
         dedup_by_id(&mut e.applications, |x| x.id.clone());
         dedup_by_id(&mut e.application_federated_credentials, |x| x.application_id.clone());
+        dedup_by_id(&mut e.directory_role_definitions, |x| x.id.clone());
+        dedup_by_id(&mut e.directory_role_assignments, |x| x.id.clone());
+        dedup_by_id(&mut e.directory_role_eligibility_schedule_instances, |x| x.id.clone());
+        dedup_by_id(&mut e.app_role_assignments, |x| x.id.clone());
+        dedup_by_id(&mut e.group_eligibility_schedule_instances, |x| x.id.clone());
         self.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
         self.coverage.sort();
         self.coverage.dedup();
@@ -1305,6 +1514,63 @@ mod tests {
         let b: RoleDefinition = serde_json::from_str(arm).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.properties.permissions[0].actions, vec!["*"]);
+    }
+
+    #[test]
+    fn entra_control_plane_records_round_trip_in_graph_shapes() {
+        let text = r#"{"schema_version":1,"metadata":{"collected_at":""},"entra":{
+          "servicePrincipals":[{"id":"g","appId":"00000003-0000-0000-c000-000000000000","appRoles":[
+            {"id":"9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8","value":"RoleManagement.ReadWrite.Directory","allowedMemberTypes":["Application"],"isEnabled":true}]}],
+          "directoryRoleDefinitions":[{"id":"r","displayName":"Custom","isBuiltIn":false,"templateId":"r",
+            "rolePermissions":[{"allowedResourceActions":["microsoft.directory/applications/credentials/update"],"condition":null}]}],
+          "directoryRoleAssignments":[{"id":"a","principalId":"p","roleDefinitionId":"r","directoryScopeId":"/app1","appScopeId":null}],
+          "directoryRoleEligibilityScheduleInstances":[{"id":"e","principalId":"p","roleDefinitionId":"r","directoryScopeId":"/",
+            "startDateTime":"2026-01-01T00:00:00Z","endDateTime":null,"memberType":"Direct"}],
+          "appRoleAssignments":[{"id":"x","appRoleId":"9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8","principalId":"sp","resourceId":"g"}],
+          "groupEligibilityScheduleInstances":[{"id":"ge","groupId":"grp","principalId":"u","accessId":"owner","memberType":"direct"}]}}"#;
+        let s = Snapshot::from_json(text, "s.json").unwrap();
+        let e = &s.entra;
+        assert_eq!(e.service_principals[0].app_roles[0].value.as_deref(), Some("RoleManagement.ReadWrite.Directory"));
+        assert_eq!(e.service_principals[0].app_roles[0].allowed_member_types, ["Application"]);
+        assert_eq!(
+            e.directory_role_definitions[0].role_permissions[0].allowed_resource_actions,
+            ["microsoft.directory/applications/credentials/update"]
+        );
+        assert_eq!(e.directory_role_assignments[0].directory_scope_id.as_deref(), Some("/app1"));
+        assert_eq!(e.directory_role_eligibility_schedule_instances[0].member_type.as_deref(), Some("Direct"));
+        assert_eq!(e.app_role_assignments[0].resource_id, "g");
+        assert_eq!(e.group_eligibility_schedule_instances[0].access_id.as_deref(), Some("owner"));
+        let again = Snapshot::from_json(&s.to_json(), "again.json").unwrap();
+        assert_eq!(again.to_json(), s.to_json());
+        assert_eq!(again.entra.directory_role_assignments, e.directory_role_assignments);
+    }
+
+    #[test]
+    fn a_snapshot_from_before_the_entra_control_plane_still_reads() {
+        let old = r#"{"schema_version":1,"metadata":{"collected_at":""},"entra":{"servicePrincipals":[{"id":"sp"}]}}"#;
+        let s = Snapshot::from_json(old, "old.json").unwrap();
+        assert!(s.entra.directory_role_assignments.is_empty() && s.entra.app_role_assignments.is_empty());
+        assert!(s.entra.service_principals[0].app_roles.is_empty());
+        // A wrong shape in a new field is named, not ignored.
+        let bad = r#"{"schema_version":1,"metadata":{"collected_at":""},"entra":{"directoryRoleAssignments":[{"id":"a","principalId":5}]}}"#;
+        let err = Snapshot::from_json(bad, "s.json").unwrap_err().to_string();
+        assert!(err.contains("entra.directoryRoleAssignments[0].principalId"), "{err}");
+    }
+
+    #[test]
+    fn entra_control_plane_gaps_say_what_they_hide() {
+        let gap = |api: &str| CoverageGap {
+            api: api.into(),
+            scope: "tenant".into(),
+            reason: GapReason::Forbidden,
+            status: Some(403),
+            message: String::new(),
+        };
+        assert!(gap("graph.directoryRoleAssignments").may_hide().contains("Entra roles"));
+        assert!(gap("graph.directoryRoleEligibilityScheduleInstances").may_hide().contains("JIT"));
+        assert!(gap("graph.appRoleAssignments").may_hide().contains("application permissions"));
+        assert!(gap("graph.groupEligibilityScheduleInstances").may_hide().contains("PIM for Groups"));
+        assert!(!gap("graph.users").may_hide().contains("Entra roles"));
     }
 
     #[test]

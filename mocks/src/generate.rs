@@ -21,7 +21,8 @@
 
 use azpath_graph::snapshot::{
     Application, ApplicationFederatedCredentials, AssignmentProperties, DenyAssignment, DenyAssignmentProperties,
-    DirectoryObject, GraphFederatedCredential, Group, GroupMembers, ManagementGroup, ManagementGroupChild,
+    DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition, DirectoryRoleEligibilityScheduleInstance,
+    DirectoryRolePermission, GraphFederatedCredential, Group, GroupMembers, ManagementGroup, ManagementGroupChild,
     ManagementGroupDetails, ManagementGroupProperties, ParentRef, Permission, PrincipalRef, ResourceGroup,
     RoleAssignment, RoleDefinition, RoleDefinitionProperties, RoleEligibilityScheduleInstance, ServicePrincipal,
     Subscription, User,
@@ -277,6 +278,7 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
     g.deny_assignments();
     let Generator { mut t, mut rng, .. } = g;
     crate::generate_kube::add_clusters(&mut t, &mut rng, options.clusters, options.namespaces_per_cluster);
+    entra_roles(&mut t);
     sort_by_id(&mut t);
     t
 }
@@ -488,6 +490,7 @@ impl<'a> Generator<'a> {
                 key_credentials: Vec::new(),
                 password_credentials: Vec::new(),
                 owners: Vec::new(),
+                app_roles: Vec::new(),
             });
             if !managed {
                 let app_object_id = rng.guid();
@@ -851,6 +854,81 @@ pub(crate) fn constrained_delegation(roles: &[&str]) -> String {
 }
 
 /// One user as an owner, picked by position (empty when there are no users).
+/// Built-in Entra roles used by [`entra_roles`]: (template id, name, a few of its actions).
+const ENTRA_ROLES: [(&str, &str, &[&str]); 3] = [
+    (
+        "62e90394-69f5-4237-9190-012177145e10",
+        "Global Administrator",
+        &[
+            "microsoft.directory/roleAssignments/allProperties/allTasks",
+            "microsoft.directory/applications/allProperties/allTasks",
+        ],
+    ),
+    (
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "Privileged Role Administrator",
+        &["microsoft.directory/roleAssignments/allProperties/allTasks"],
+    ),
+    (
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Application Administrator",
+        &[
+            "microsoft.directory/applications/credentials/update",
+            "microsoft.directory/servicePrincipals/credentials/update",
+        ],
+    ),
+];
+
+/// A few directory roles, as a tenant of this size has them: two standing Global Administrators, a PIM-eligible
+/// Privileged Role Administrator, and an Application Administrator per 500 users scoped to one application
+/// (eligible). Ids are derived from positions, with no random draw, so the rest of the tenant is unchanged.
+fn entra_roles(t: &mut MockTenant) {
+    let e = &mut t.entra;
+    if e.users.is_empty() {
+        return;
+    }
+    let id = |kind: u32, i: usize| format!("{kind:08x}-0000-4000-8000-{i:012x}");
+    e.directory_role_definitions = ENTRA_ROLES
+        .iter()
+        .map(|(template, name, actions)| DirectoryRoleDefinition {
+            id: (*template).into(),
+            display_name: Some((*name).into()),
+            is_built_in: Some(true),
+            is_enabled: Some(true),
+            template_id: Some((*template).into()),
+            role_permissions: vec![DirectoryRolePermission {
+                allowed_resource_actions: actions.iter().map(|a| (*a).to_string()).collect(),
+                ..Default::default()
+            }],
+        })
+        .collect();
+    let [(ga, ..), (pra, ..), (app_admin, ..)] = ENTRA_ROLES;
+    let user = |i: usize| e.users[i % e.users.len()].id.clone();
+    e.directory_role_assignments = (0..2)
+        .map(|i| DirectoryRoleAssignment {
+            id: id(0xe1, i),
+            principal_id: user(i),
+            role_definition_id: ga.into(),
+            directory_scope_id: Some("/".into()),
+            app_scope_id: None,
+        })
+        .collect();
+    let eligible = |n: usize, principal: String, role: &str, scope: String| DirectoryRoleEligibilityScheduleInstance {
+        id: id(0xe2, n),
+        principal_id: principal,
+        role_definition_id: role.into(),
+        directory_scope_id: Some(scope),
+        member_type: Some("Direct".into()),
+        ..Default::default()
+    };
+    let mut instances = vec![eligible(0, user(2), pra, "/".into())];
+    for (n, i) in (0..e.users.len()).step_by(500).enumerate() {
+        let Some(app) = (!e.applications.is_empty()).then(|| &e.applications[i % e.applications.len()]) else { break };
+        instances.push(eligible(n + 1, user(i + 3), app_admin, format!("/{}", app.id)));
+    }
+    e.directory_role_eligibility_schedule_instances = instances;
+}
+
 fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
     if users.is_empty() {
         return Vec::new();
@@ -872,6 +950,30 @@ mod tests {
             assert_eq!(&g[14..15], "4");
             assert!(azpath_graph::rbac::is_guid(&g), "{g}");
         }
+    }
+
+    #[test]
+    fn generated_tenants_have_a_few_directory_roles_derived_from_positions() {
+        let o = GenerateOptions::sized(20_000, 7);
+        let t = generate(&o);
+        let e = &t.entra;
+        assert_eq!(e.directory_role_definitions.len(), 3);
+        assert_eq!(e.directory_role_assignments.len(), 2);
+        assert!(e.directory_role_assignments.iter().all(|a| a.directory_scope_id.as_deref() == Some("/")));
+        let scoped = e
+            .directory_role_eligibility_schedule_instances
+            .iter()
+            .filter(|i| i.directory_scope_id.as_deref() != Some("/"));
+        assert_eq!(scoped.count(), e.users.len().div_ceil(500));
+        // Derived from positions, not random draws: computing them again gives the same records.
+        let mut without = t.clone();
+        without.entra.directory_role_definitions.clear();
+        without.entra.directory_role_assignments.clear();
+        without.entra.directory_role_eligibility_schedule_instances.clear();
+        entra_roles(&mut without);
+        assert_eq!(without.entra.directory_role_assignments, e.directory_role_assignments);
+        let empty = generate(&GenerateOptions { users: 0, ..GenerateOptions::sized(1_000, 7) });
+        assert!(empty.entra.directory_role_assignments.is_empty(), "no users, no role holders");
     }
 
     #[test]

@@ -217,6 +217,10 @@ struct Data {
     applications: HashSet<String>,
     /// Lower-cased application object id → index of its federated credentials.
     app_credentials: HashMap<String, usize>,
+    /// Lower-cased principal id → indexes of the app role assignments it holds.
+    app_roles_held: HashMap<String, Vec<usize>>,
+    /// Lower-cased service principal ids.
+    service_principals: HashSet<String>,
     faults: HashMap<String, Fault>,
 }
 
@@ -263,6 +267,13 @@ enum Route {
     ApplicationFederatedCredentials(String),
     /// The owners of one group, service principal or application: (collection, object id).
     Owners(Owned, String),
+    DirectoryRoleDefinitions,
+    DirectoryRoleAssignments,
+    DirectoryRoleEligibility,
+    /// The app roles granted to one service principal, by its object id.
+    AppRoleAssignments(String),
+    /// PIM for Groups eligibility, which Graph lists only with `$filter=groupId eq '…'`.
+    GroupEligibility,
 }
 
 /// The directory collections with an `owners` relationship.
@@ -326,6 +337,17 @@ impl Route {
                     Some(Route::Owners(Owned::ServicePrincipals, orig[2].to_string()))
                 }
                 ["v1.0", "applications", _, "owners"] => Some(Route::Owners(Owned::Applications, orig[2].to_string())),
+                ["v1.0", "rolemanagement", "directory", "roledefinitions"] => Some(Route::DirectoryRoleDefinitions),
+                ["v1.0", "rolemanagement", "directory", "roleassignments"] => Some(Route::DirectoryRoleAssignments),
+                ["v1.0", "rolemanagement", "directory", "roleeligibilityscheduleinstances"] => {
+                    Some(Route::DirectoryRoleEligibility)
+                }
+                ["v1.0", "serviceprincipals", _, "approleassignments"] => {
+                    Some(Route::AppRoleAssignments(orig[2].to_string()))
+                }
+                ["v1.0", "identitygovernance", "privilegedaccess", "group", "eligibilityscheduleinstances"] => {
+                    Some(Route::GroupEligibility)
+                }
                 _ => None,
             };
         }
@@ -389,6 +411,11 @@ impl Route {
             Route::ConnectedClusters(_) => "arm.connectedClusters",
             Route::ApplicationFederatedCredentials(_) => "graph.applicationFederatedCredentials",
             Route::Owners(..) => "graph.owners",
+            Route::DirectoryRoleDefinitions => "graph.directoryRoleDefinitions",
+            Route::DirectoryRoleAssignments => "graph.directoryRoleAssignments",
+            Route::DirectoryRoleEligibility => "graph.directoryRoleEligibilityScheduleInstances",
+            Route::AppRoleAssignments(_) => "graph.appRoleAssignments",
+            Route::GroupEligibility => "graph.groupEligibilityScheduleInstances",
         }
     }
 
@@ -488,6 +515,14 @@ impl Shared {
                 .map(|(i, f)| (f.application_id.to_ascii_lowercase(), i))
                 .collect(),
             faults: tenant.faults.iter().map(|f| (normalize(&f.path), f.clone())).collect(),
+            app_roles_held: tenant.entra.app_role_assignments.iter().enumerate().fold(
+                HashMap::new(),
+                |mut held: HashMap<String, Vec<usize>>, (i, a)| {
+                    held.entry(a.principal_id.to_ascii_lowercase()).or_default().push(i);
+                    held
+                },
+            ),
+            service_principals: tenant.entra.service_principals.iter().map(|s| s.id.to_ascii_lowercase()).collect(),
             tenant,
         };
         Shared { data, options, state: Mutex::new(State::default()) }
@@ -594,6 +629,20 @@ impl Shared {
                 Err(_) => return Answer::error(side, 400, "InvalidSkipToken", format!("Bad $skiptoken '{token}'.")),
             },
         };
+        if route == Route::GroupEligibility {
+            return match group_filter(param("$filter")) {
+                Some(group) => {
+                    let items = self.group_eligibility(&group);
+                    Answer::ok(self.page(side, base, request, &route, &items, skip))
+                }
+                None => Answer::error(
+                    side,
+                    400,
+                    "BadRequest",
+                    "The request requires a $filter on groupId or principalId (eq).",
+                ),
+            };
+        }
         let at_scope = match param("$filter") {
             None => false,
             Some(f) if f.replace(' ', "").eq_ignore_ascii_case("atScope()") => true,
@@ -647,17 +696,37 @@ impl Shared {
         let size = self.options.page_size.max(1);
         let end = (skip + size).min(items.len());
         // `$expand=owners` brings each object's owners, cut at Graph's limit; without it there are none.
-        let expand_owners = request
-            .url
-            .query_pairs()
-            .any(|(k, v)| k.eq_ignore_ascii_case("$expand") && v.to_ascii_lowercase().starts_with("owners"));
-        let value: Vec<Value> =
-            (skip.min(end)..end).map(|i| shape_owners(self.render(route, items, i), expand_owners)).collect();
+        let expanded = |what: &str| {
+            request
+                .url
+                .query_pairs()
+                .any(|(k, v)| k.eq_ignore_ascii_case("$expand") && v.to_ascii_lowercase().starts_with(what))
+        };
+        let (expand_owners, expand_grants) = (expanded("owners"), expanded("approleassignments"));
+        let value: Vec<Value> = (skip.min(end)..end)
+            .map(|i| {
+                let value = shape_owners(self.render(route, items, i), expand_owners);
+                if expand_grants && *route == Route::ServicePrincipals {
+                    self.expand_app_role_assignments(value)
+                } else {
+                    value
+                }
+            })
+            .collect();
         let next = (end < items.len()).then(|| next_link(base, request, end));
         let mut body = Map::new();
         if side == Side::Graph {
             let context = match route {
                 Route::Members(_) | Route::Owners(..) => "directoryObjects".to_string(),
+                Route::DirectoryRoleDefinitions => "roleManagement/directory/roleDefinitions".to_string(),
+                Route::DirectoryRoleAssignments => "roleManagement/directory/roleAssignments".to_string(),
+                Route::DirectoryRoleEligibility => {
+                    "roleManagement/directory/roleEligibilityScheduleInstances".to_string()
+                }
+                Route::AppRoleAssignments(_) => "appRoleAssignments".to_string(),
+                Route::GroupEligibility => {
+                    "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances".to_string()
+                }
                 Route::ApplicationFederatedCredentials(id) => {
                     format!("applications('{id}')/federatedIdentityCredentials")
                 }
@@ -699,6 +768,12 @@ impl Shared {
             Route::Members(_) | Route::Owners(..) | Route::ApplicationFederatedCredentials(_) => {
                 self.serve_directory_relation(side, route)
             }
+            Route::DirectoryRoleDefinitions => all(t.entra.directory_role_definitions.len()),
+            Route::DirectoryRoleAssignments => all(t.entra.directory_role_assignments.len()),
+            Route::DirectoryRoleEligibility => all(t.entra.directory_role_eligibility_schedule_instances.len()),
+            Route::AppRoleAssignments(id) => self.app_roles_granted(side, id),
+            // Answered before serving (it needs its filter).
+            Route::GroupEligibility => Ok(Served::Many(Items::Values(Vec::new()))),
             Route::ManagementGroup(name) => {
                 let group = self.management_group(side, name)?;
                 let expand = expand.is_some_and(|e| e.eq_ignore_ascii_case("children"));
@@ -857,6 +932,44 @@ impl Shared {
         Ok(Served::Many(Items::Indexes(indexes)))
     }
 
+    /// The app roles granted to one service principal (`/servicePrincipals/{id}/appRoleAssignments`); 404 for
+    /// an unknown one, as Graph answers.
+    fn app_roles_granted(&self, side: Side, id: &str) -> Result<Served, Answer> {
+        let key = id.to_ascii_lowercase();
+        if !self.data.service_principals.contains(&key) {
+            return Err(Answer::error(
+                side,
+                404,
+                "Request_ResourceNotFound",
+                format!(
+                    "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+                ),
+            ));
+        }
+        let held = self.data.app_roles_held.get(&key).cloned().unwrap_or_default();
+        Ok(Served::Many(Items::Indexes(Arc::new(held))))
+    }
+
+    /// A service principal of the listing with the app roles granted to it, cut at [`EXPANDED_LIMIT`] as Graph
+    /// expands them.
+    fn expand_app_role_assignments(&self, mut value: Value) -> Value {
+        let e = &self.data.tenant.entra;
+        let Some(map) = value.as_object_mut() else { return value };
+        let id = map.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let held = self.data.app_roles_held.get(&id).map(Vec::as_slice).unwrap_or_default();
+        let granted = held.iter().take(EXPANDED_LIMIT).map(|&i| to_value(&e.app_role_assignments[i])).collect();
+        map.insert("appRoleAssignments".into(), Value::Array(granted));
+        value
+    }
+
+    /// The PIM for Groups eligibility instances of one group.
+    fn group_eligibility(&self, group_id: &str) -> Items {
+        let e = &self.data.tenant.entra;
+        let of_group =
+            e.group_eligibility_schedule_instances.iter().filter(|i| i.group_id.eq_ignore_ascii_case(group_id));
+        Items::Values(of_group.map(to_value).collect())
+    }
+
     /// The whole owner list of one directory object, `None` when there is no such object.
     fn owners_of(&self, collection: Owned, id: &str) -> Option<&[azpath_graph::snapshot::DirectoryObject]> {
         let e = &self.data.tenant.entra;
@@ -1013,8 +1126,12 @@ impl Shared {
                 }
                 value
             }
+            Route::DirectoryRoleDefinitions => to_value(&e.directory_role_definitions[idx]),
+            Route::DirectoryRoleAssignments => to_value(&e.directory_role_assignments[idx]),
+            Route::DirectoryRoleEligibility => to_value(&e.directory_role_eligibility_schedule_instances[idx]),
+            Route::AppRoleAssignments(_) => to_value(&e.app_role_assignments[idx]),
             // Served as values.
-            Route::Owners(..) => Value::Null,
+            Route::Owners(..) | Route::GroupEligibility => Value::Null,
             Route::ApplicationFederatedCredentials(id) => match self.data.app_credentials.get(&id.to_ascii_lowercase())
             {
                 Some(&f) => to_value(&e.application_federated_credentials[f].credentials[idx]),
@@ -1116,6 +1233,13 @@ fn shape_owners(mut value: Value, expand: bool) -> Value {
         }
     }
     value
+}
+
+/// The group id of a `groupId eq '{id}'` filter (spaces around the operator as Graph accepts them).
+fn group_filter(filter: Option<&str>) -> Option<String> {
+    let rest = filter?.trim().strip_prefix("groupId")?.trim_start().strip_prefix("eq")?.trim();
+    let id = rest.strip_prefix('\'')?.strip_suffix('\'')?;
+    (!id.is_empty() && !id.contains('\'')).then(|| id.to_string())
 }
 
 fn to_value<T: Serialize>(record: &T) -> Value {

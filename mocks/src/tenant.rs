@@ -115,6 +115,11 @@ pub const TENANT_FILES: &[&str] = &[
     "graph/groups.json",
     "graph/servicePrincipals.json",
     "graph/applications.json",
+    "graph/directoryRoleDefinitions.json",
+    "graph/directoryRoleAssignments.json",
+    "graph/directoryRoleEligibilityScheduleInstances.json",
+    "graph/appRoleAssignments.json",
+    "graph/groupEligibilityScheduleInstances.json",
 ];
 
 /// Folder of `<applicationObjectId>.json` files, each the body of `GET /applications/{id}/federatedIdentityCredentials`.
@@ -270,6 +275,14 @@ impl MockTenant {
                 service_principals: list(files, "graph/servicePrincipals.json")?,
                 applications: list(files, "graph/applications.json")?,
                 group_members: Vec::new(),
+                directory_role_definitions: list(files, "graph/directoryRoleDefinitions.json")?,
+                directory_role_assignments: list(files, "graph/directoryRoleAssignments.json")?,
+                directory_role_eligibility_schedule_instances: list(
+                    files,
+                    "graph/directoryRoleEligibilityScheduleInstances.json",
+                )?,
+                app_role_assignments: list(files, "graph/appRoleAssignments.json")?,
+                group_eligibility_schedule_instances: list(files, "graph/groupEligibilityScheduleInstances.json")?,
                 ..Default::default()
             },
             faults: list(files, "faults.json")?,
@@ -371,6 +384,14 @@ impl MockTenant {
         list(&dir.join("graph/groups.json"), &e.groups)?;
         list(&dir.join("graph/servicePrincipals.json"), &e.service_principals)?;
         list(&dir.join("graph/applications.json"), &e.applications)?;
+        list(&dir.join("graph/directoryRoleDefinitions.json"), &e.directory_role_definitions)?;
+        list(&dir.join("graph/directoryRoleAssignments.json"), &e.directory_role_assignments)?;
+        list(
+            &dir.join("graph/directoryRoleEligibilityScheduleInstances.json"),
+            &e.directory_role_eligibility_schedule_instances,
+        )?;
+        list(&dir.join("graph/appRoleAssignments.json"), &e.app_role_assignments)?;
+        list(&dir.join("graph/groupEligibilityScheduleInstances.json"), &e.group_eligibility_schedule_instances)?;
         crate::kube::write(&self.kube, dir)?;
         for g in &e.group_members {
             list(&dir.join(format!("graph/members/{}.json", g.group_id)), &g.members)?;

@@ -621,3 +621,54 @@ fn a_malformed_cluster_file_names_the_file_and_field() {
     let err = MockTenant::load(dir.path()).unwrap_err().to_string();
     assert!(err.contains("arm/managedClusters.json") && err.contains("[0].properties.disableLocalAccounts"), "{err}");
 }
+
+#[tokio::test]
+async fn app_role_assignments_are_expanded_only_when_asked_cut_at_20_and_listed_whole() {
+    use azpath_graph::snapshot::AppRoleAssignment;
+    let mut tenant = MockTenant::bundled("entra-control-plane").unwrap();
+    let sp = tenant.entra.service_principals[0].id.clone();
+    tenant.entra.app_role_assignments.extend((0..25).map(|i| AppRoleAssignment {
+        id: format!("grant-{i:02}"),
+        app_role_id: format!("00000000-0000-0000-0000-{i:012}"),
+        principal_id: sp.clone(),
+        resource_id: "resource".into(),
+        ..Default::default()
+    }));
+    let mock = MockAzure::start(tenant, MockOptions { page_size: 100, ..Default::default() }).await.unwrap();
+    let base = mock.graph_url();
+    let grants_of = |items: &[Value]| {
+        items
+            .iter()
+            .find(|s| s["id"] == sp.as_str())
+            .map(|s| s.get("appRoleAssignments").and_then(Value::as_array).map(Vec::len))
+    };
+    let plain = list_all(&base, "/v1.0/servicePrincipals?$select=id&$top=999", GRAPH_TOKEN).await;
+    assert_eq!(grants_of(&plain), Some(None), "no grants without $expand");
+    let expanded =
+        list_all(&base, "/v1.0/servicePrincipals?$select=id&$expand=appRoleAssignments&$top=999", GRAPH_TOKEN).await;
+    assert_eq!(grants_of(&expanded), Some(Some(20)), "cut at 20 like every expanded relationship");
+    let all = list_all(&base, &format!("/v1.0/servicePrincipals/{sp}/appRoleAssignments?$top=999"), GRAPH_TOKEN).await;
+    assert_eq!(all.len(), 25);
+    let unknown = format!("{base}/v1.0/servicePrincipals/6f1e0c5e-0000-4000-8000-000000000000/appRoleAssignments");
+    let (status, _, body) = get(&unknown, Some(GRAPH_TOKEN)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("Request_ResourceNotFound")));
+}
+
+#[tokio::test]
+async fn pim_for_groups_is_listed_per_group_and_refused_without_the_filter() {
+    let mock = start("entra-control-plane", MockOptions::default()).await;
+    let tenant = MockTenant::bundled("entra-control-plane").unwrap();
+    let tier0 = tenant.entra.groups.iter().find(|g| g.is_assignable_to_role == Some(true)).unwrap().id.clone();
+    let other = tenant.entra.groups.iter().find(|g| g.is_assignable_to_role != Some(true)).unwrap().id.clone();
+    let base = mock.graph_url();
+    let pim = "/v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances";
+    let of_tier0 = list_all(&base, &format!("{pim}?$filter=groupId eq '{tier0}'"), GRAPH_TOKEN).await;
+    assert_eq!(of_tier0.len(), 1);
+    assert_eq!(of_tier0[0]["accessId"], "member");
+    assert!(list_all(&base, &format!("{pim}?$filter=groupId eq '{other}'"), GRAPH_TOKEN).await.is_empty());
+    let (status, _, _) = get(&format!("{base}{pim}"), Some(GRAPH_TOKEN)).await;
+    assert_eq!(status, 400, "Graph requires the groupId or principalId filter");
+    let roles = list_all(&base, "/v1.0/roleManagement/directory/roleAssignments", GRAPH_TOKEN).await;
+    assert_eq!(roles.len(), tenant.entra.directory_role_assignments.len());
+    assert_eq!(mock.stats().count("graph.directoryRoleAssignments"), 1);
+}

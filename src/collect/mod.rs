@@ -40,11 +40,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use azpath_graph::snapshot::{
-    Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject,
-    EntraData, FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group, GroupMembers, IdentityBinding,
-    ManagedCluster, ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata,
-    ResourceGroup, RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot,
-    SourceRecord, Subscription, User, UserAssignedIdentity,
+    AppRoleAssignment, Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment,
+    DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition, DirectoryRoleEligibilityScheduleInstance,
+    EntraData, FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group,
+    GroupEligibilityScheduleInstance, GroupMembers, IdentityBinding, ManagedCluster, ManagementGroup,
+    ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup, RoleAssignment,
+    RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord, Subscription, User,
+    UserAssignedIdentity,
 };
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -178,10 +180,10 @@ pub async fn collect(
     }
     snap.azure.subscriptions.extend(selected);
     match graph_token {
-        Ok(_) => jobs.extend([Job::Users, Job::Groups, Job::ServicePrincipals, Job::Applications]),
+        Ok(_) => jobs.extend(Job::TENANT_DIRECTORY),
         Err(e) => {
-            for api in ["graph.users", "graph.groups", "graph.servicePrincipals", "graph.applications"] {
-                snap.coverage.push(gap(api, "tenant", GapReason::NoCredential, e.to_string()));
+            for job in &Job::TENANT_DIRECTORY {
+                snap.coverage.push(gap(job.tenant_api(), "tenant", GapReason::NoCredential, e.to_string()));
             }
         }
     }
@@ -201,7 +203,14 @@ pub async fn collect(
     }
     jobs.extend(federated_credential_jobs(&mut snap));
     jobs.extend(owner_jobs(&mut snap));
+    jobs.extend(app_role_assignment_jobs(&mut snap));
     for outcome in ctx.run_all(jobs).await {
+        absorb(&mut snap, outcome);
+    }
+
+    ctx.progress.set_message("listing PIM for Groups eligibility");
+    let jobs = group_eligibility_jobs(&mut snap);
+    for outcome in ctx.run_probed(jobs).await {
         absorb(&mut snap, outcome);
     }
 
@@ -411,6 +420,42 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Runs the first job alone, then the others unless it was refused (401/403): a caller without the
+    /// permission would otherwise get one identical gap per job. The skipped jobs become one gap saying how
+    /// many were not requested.
+    async fn run_probed(&self, mut jobs: Vec<Job>) -> Vec<Outcome> {
+        if jobs.is_empty() {
+            return Vec::new();
+        }
+        let rest = jobs.split_off(1);
+        let first = self.run_all(jobs).await;
+        let refused = first.iter().find_map(|o| {
+            o.error.as_ref().filter(|e| matches!(e.reason, GapReason::Forbidden | GapReason::Unauthorized))
+        });
+        match refused {
+            Some(e) if !rest.is_empty() => {
+                let api = first[0].api;
+                let skipped = Outcome {
+                    api,
+                    scope: "tenant".into(),
+                    count: 0,
+                    records: Records::Skipped,
+                    error: Some(FetchError {
+                        reason: e.reason,
+                        status: e.status,
+                        message: format!(
+                            "not requested for {} more objects after the first request was refused ({})",
+                            rest.len(),
+                            first[0].scope
+                        ),
+                    }),
+                };
+                first.into_iter().chain([skipped]).collect()
+            }
+            _ => first.into_iter().chain(self.run_all(rest).await).collect(),
+        }
+    }
+
     /// Runs the jobs with bounded concurrency, in completion order.
     async fn run_all(&self, jobs: Vec<Job>) -> Vec<Outcome> {
         self.progress.inc_length(jobs.len() as u64);
@@ -472,6 +517,51 @@ enum Job {
         collection: msgraph::OwnedCollection,
         id: String,
     },
+    /// A listing of the Entra control plane.
+    Entra(EntraJob),
+}
+
+/// The Entra control-plane listings: directory roles, app role assignments, PIM for Groups.
+enum EntraJob {
+    RoleDefinitions,
+    RoleAssignments,
+    RoleEligibility,
+    /// The service principals listing with their granted app roles expanded.
+    ExpandedAppRoleAssignments,
+    /// The whole list of app roles granted to a service principal whose expansion may have been cut.
+    AppRoleAssignments {
+        service_principal_id: String,
+    },
+    /// PIM for Groups eligibility of one group.
+    GroupEligibility {
+        group_id: String,
+    },
+}
+
+impl Job {
+    /// The tenant-wide directory listings, run when a Graph token is available.
+    const TENANT_DIRECTORY: [Job; 8] = [
+        Job::Users,
+        Job::Groups,
+        Job::ServicePrincipals,
+        Job::Applications,
+        Job::Entra(EntraJob::RoleDefinitions),
+        Job::Entra(EntraJob::RoleAssignments),
+        Job::Entra(EntraJob::RoleEligibility),
+        Job::Entra(EntraJob::ExpandedAppRoleAssignments),
+    ];
+
+    /// The API name of a tenant-wide directory listing.
+    fn tenant_api(&self) -> &'static str {
+        match self {
+            Job::Users => "graph.users",
+            Job::Groups => "graph.groups",
+            Job::ServicePrincipals => "graph.servicePrincipals",
+            Job::Applications => "graph.applications",
+            Job::Entra(job) => job.api(),
+            _ => "graph",
+        }
+    }
 }
 
 /// What a job brought back.
@@ -494,7 +584,22 @@ enum Records {
     ConnectedClusters(Vec<ConnectedCluster>),
     IdentityBindings(Vec<IdentityBinding>),
     ApplicationFederatedCredentials(String, Vec<GraphFederatedCredential>),
-    Owners { collection: msgraph::OwnedCollection, id: String, owners: Vec<DirectoryObject> },
+    Owners {
+        collection: msgraph::OwnedCollection,
+        id: String,
+        owners: Vec<DirectoryObject>,
+    },
+    DirectoryRoleDefinitions(Vec<DirectoryRoleDefinition>),
+    DirectoryRoleAssignments(Vec<DirectoryRoleAssignment>),
+    DirectoryRoleEligibility(Vec<DirectoryRoleEligibilityScheduleInstance>),
+    ExpandedAppRoleAssignments(Vec<msgraph::ExpandedAppRoleAssignments>),
+    AppRoleAssignments {
+        service_principal_id: String,
+        assignments: Vec<AppRoleAssignment>,
+    },
+    GroupEligibility(Vec<GroupEligibilityScheduleInstance>),
+    /// Requests not sent (see [`Ctx::run_probed`]).
+    Skipped,
 }
 
 struct Outcome {
@@ -622,6 +727,7 @@ impl Job {
                     Records::ApplicationFederatedCredentials(application_id, c)
                 })
             }
+            Job::Entra(job) => job.run(ctx).await,
             Job::Owners { collection, id } => {
                 let url = msgraph::owners_url(&graph.base, collection, &id);
                 let scope = format!("/{}/{id}", collection.segment());
@@ -634,6 +740,123 @@ impl Job {
             }
         }
     }
+}
+
+impl EntraJob {
+    /// The API name recorded for this listing.
+    fn api(&self) -> &'static str {
+        match self {
+            EntraJob::RoleDefinitions => "graph.directoryRoleDefinitions",
+            EntraJob::RoleAssignments => "graph.directoryRoleAssignments",
+            EntraJob::RoleEligibility => "graph.directoryRoleEligibilityScheduleInstances",
+            EntraJob::ExpandedAppRoleAssignments | EntraJob::AppRoleAssignments { .. } => "graph.appRoleAssignments",
+            EntraJob::GroupEligibility { .. } => "graph.groupEligibilityScheduleInstances",
+        }
+    }
+
+    async fn run(self, ctx: &Ctx<'_>) -> Outcome {
+        let (graph, client) = (&ctx.graph, &ctx.client);
+        let tenant = || "tenant".to_string();
+        let api = self.api();
+        match self {
+            EntraJob::RoleDefinitions => {
+                let url = msgraph::directory_role_definitions_url(&graph.base);
+                outcome(api, tenant(), client.list(graph, url).await, Records::DirectoryRoleDefinitions)
+            }
+            EntraJob::RoleAssignments => {
+                let url = msgraph::directory_role_assignments_url(&graph.base);
+                outcome(api, tenant(), client.list(graph, url).await, Records::DirectoryRoleAssignments)
+            }
+            EntraJob::RoleEligibility => {
+                let url = msgraph::directory_role_eligibility_url(&graph.base);
+                outcome(api, tenant(), client.list(graph, url).await, Records::DirectoryRoleEligibility)
+            }
+            EntraJob::ExpandedAppRoleAssignments => {
+                let url = msgraph::service_principal_app_role_assignments_url(&graph.base);
+                outcome(api, tenant(), client.list(graph, url).await, Records::ExpandedAppRoleAssignments)
+            }
+            EntraJob::AppRoleAssignments { service_principal_id } => {
+                let url = msgraph::app_role_assignments_url(&graph.base, &service_principal_id);
+                let scope = format!("/servicePrincipals/{service_principal_id}");
+                outcome(api, scope, client.list(graph, url).await, |assignments| Records::AppRoleAssignments {
+                    service_principal_id,
+                    assignments,
+                })
+            }
+            EntraJob::GroupEligibility { group_id } => {
+                let url = msgraph::group_eligibility_url(&graph.base, &group_id);
+                let scope = format!("/groups/{group_id}");
+                outcome(api, scope, client.list(graph, url).await, Records::GroupEligibility)
+            }
+        }
+    }
+}
+
+/// One listing of all app roles granted to each service principal whose expanded `appRoleAssignments`
+/// reached Graph's cut-off.
+fn app_role_assignment_jobs(snap: &mut Snapshot) -> Vec<Job> {
+    let mut per_principal: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &snap.entra.app_role_assignments {
+        *per_principal.entry(a.principal_id.as_str()).or_default() += 1;
+    }
+    let full: Vec<String> = per_principal
+        .into_iter()
+        .filter(|(_, n)| *n >= msgraph::EXPANDED_LIMIT)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let mut jobs = Vec::new();
+    for id in full {
+        if safe_name(&id) {
+            jobs.push(Job::Entra(EntraJob::AppRoleAssignments { service_principal_id: id }));
+        } else {
+            snap.coverage.push(bad_name("graph.appRoleAssignments", &format!("/servicePrincipals/{id}"), &id));
+        }
+    }
+    jobs
+}
+
+/// One PIM for Groups eligibility listing per group where an eligible member or owner gains something: a
+/// role-assignable group, or a group that holds an Azure role, a directory role or an app role. Graph lists
+/// these only per group, so asking for every group would double the per-group requests for groups that
+/// grant nothing.
+fn group_eligibility_jobs(snap: &mut Snapshot) -> Vec<Job> {
+    let (a, e) = (&snap.azure, &snap.entra);
+    let mut holders: BTreeSet<String> = BTreeSet::new();
+    holders.extend(a.role_assignments.iter().map(|r| r.properties.principal_id.to_ascii_lowercase()));
+    holders
+        .extend(a.role_eligibility_schedule_instances.iter().map(|r| r.properties.principal_id.to_ascii_lowercase()));
+    holders.extend(e.directory_role_assignments.iter().map(|r| r.principal_id.to_ascii_lowercase()));
+    holders.extend(e.directory_role_eligibility_schedule_instances.iter().map(|r| r.principal_id.to_ascii_lowercase()));
+    holders.extend(e.app_role_assignments.iter().map(|r| r.principal_id.to_ascii_lowercase()));
+    let wanted: Vec<String> = e
+        .groups
+        .iter()
+        .filter(|g| g.is_assignable_to_role == Some(true) || holders.contains(&g.id.to_ascii_lowercase()))
+        .map(|g| g.id.clone())
+        .collect();
+    let mut jobs = Vec::new();
+    for id in wanted {
+        if safe_name(&id) {
+            jobs.push(Job::Entra(EntraJob::GroupEligibility { group_id: id }));
+        } else {
+            snap.coverage.push(bad_name("graph.groupEligibilityScheduleInstances", &format!("/groups/{id}"), &id));
+        }
+    }
+    jobs
+}
+
+/// Replaces the expanded app role assignments of one service principal with its whole list.
+fn set_app_role_assignments(e: &mut EntraData, service_principal_id: &str, assignments: Vec<AppRoleAssignment>) {
+    e.app_role_assignments.retain(|a| !a.principal_id.eq_ignore_ascii_case(service_principal_id));
+    e.app_role_assignments.extend(assignments.into_iter().map(|a| held_by(a, service_principal_id)));
+}
+
+/// An assignment listed under a service principal is held by it, whatever the record says about itself.
+fn held_by(mut a: AppRoleAssignment, service_principal_id: &str) -> AppRoleAssignment {
+    if a.principal_id.is_empty() {
+        a.principal_id = service_principal_id.to_string();
+    }
+    a
 }
 
 /// One listing per user-assigned identity (its federated credentials) and per application (Graph), for the
@@ -673,9 +896,9 @@ fn federated_credential_jobs(snap: &mut Snapshot) -> Vec<Job> {
 /// One owners listing per group, service principal and application whose expanded owners reached Graph's
 /// cut-off, so none is missed.
 fn owner_jobs(snap: &mut Snapshot) -> Vec<Job> {
-    use msgraph::{OwnedCollection, EXPANDED_OWNERS_LIMIT};
+    use msgraph::{OwnedCollection, EXPANDED_LIMIT};
     let e = &snap.entra;
-    let full = |owners: &[DirectoryObject]| owners.len() >= EXPANDED_OWNERS_LIMIT;
+    let full = |owners: &[DirectoryObject]| owners.len() >= EXPANDED_LIMIT;
     let candidates: Vec<(OwnedCollection, String)> = e
         .groups
         .iter()
@@ -744,6 +967,23 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
                 set_owners(e, collection, &id, owners);
             }
         }
+        Records::DirectoryRoleDefinitions(v) => e.directory_role_definitions.extend(v),
+        Records::DirectoryRoleAssignments(v) => e.directory_role_assignments.extend(v),
+        Records::DirectoryRoleEligibility(v) => e.directory_role_eligibility_schedule_instances.extend(v),
+        Records::ExpandedAppRoleAssignments(v) => {
+            for sp in v {
+                let held = sp.app_role_assignments.unwrap_or_default();
+                e.app_role_assignments.extend(held.into_iter().map(|a| held_by(a, &sp.id)));
+            }
+        }
+        // A failed listing keeps what the expansion gave (true, maybe incomplete); the gap says so.
+        Records::AppRoleAssignments { service_principal_id, assignments } => {
+            if outcome.error.is_none() {
+                set_app_role_assignments(e, &service_principal_id, assignments);
+            }
+        }
+        Records::GroupEligibility(v) => e.group_eligibility_schedule_instances.extend(v),
+        Records::Skipped => {}
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);
 }
