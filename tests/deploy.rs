@@ -106,7 +106,8 @@ fn every_manifest_parses_as_the_kubernetes_object_it_claims() {
         }
     }
     let kinds: BTreeSet<&str> = all.iter().filter_map(|(_, d)| d["kind"].as_str()).collect();
-    for wanted in ["CronJob", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "PersistentVolumeClaim"]
+    for wanted in
+        ["CronJob", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "PersistentVolumeClaim"]
     {
         assert!(kinds.contains(wanted), "no {wanted} in deploy/kubernetes");
     }
