@@ -261,7 +261,7 @@ async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
         warning.contains("roleAssignments.json") && warning.contains("still serving the previous tenant"),
         "{warning}"
     );
-    let (status, body) = get(port, &format!("/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"), ARM_TOKEN);
+    let (status, body) = get(port, "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", ARM_TOKEN);
     assert_eq!(status, 200);
     assert!(body.contains(&user), "the last good tenant is still served");
     let (code, stats) = served.stop(libc::SIGTERM);
