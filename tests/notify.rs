@@ -278,3 +278,31 @@ async fn a_client_error_is_not_retried() {
     assert!(matches!(e, NotifyError::Refused { status: 404, .. }), "{e}");
     assert!(!e.to_string().contains("XyZhookToken"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyze_announces_too_and_nothing_to_announce_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.json");
+    let got = run_blocking(&["collect", "--mock", "demo", "-o", snap.to_str().unwrap()]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let url = hook(&server);
+    let got = run_blocking(&["analyze", snap.to_str().unwrap(), "-o", "/dev/null", "--notify-webhook", &url]);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(got.stderr.contains("sent to"), "{}", got.stderr);
+    // Naming only a posture check runs no query: no finding, no summary (the mock expects one request in all).
+    let only_posture = ["--query", "AZP-AKS-001", "--notify-webhook", &url];
+    let got = run_blocking(&[&["analyze", snap.to_str().unwrap(), "-o", "/dev/null"][..], &only_posture[..]].concat());
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(got.stderr.contains("no finding to announce"), "{}", got.stderr);
+}
+
+#[test]
+fn help_does_not_show_the_webhook_from_the_environment() {
+    let got =
+        common::run_env(&["scan", "--help"], &[("AZPATH_NOTIFY_WEBHOOK", "https://hooks.example.com/XyZhookToken")]);
+    assert_eq!(got.code, 0);
+    assert!(got.stdout.contains("AZPATH_NOTIFY_WEBHOOK"), "{}", got.stdout);
+    assert!(!got.stdout.contains("XyZhookToken"), "{}", got.stdout);
+}
