@@ -50,6 +50,8 @@ pub enum Command {
         snapshot: Option<PathBuf>,
         #[command(flatten)]
         gaps: GapArgs,
+        #[command(flatten)]
+        notify: NotifyArgs,
     },
     /// Collect a tenant into a snapshot file, for offline analysis later.
     Collect {
@@ -71,6 +73,8 @@ pub enum Command {
         analyze: AnalyzeArgs,
         #[command(flatten)]
         gaps: GapArgs,
+        #[command(flatten)]
+        notify: NotifyArgs,
     },
     /// Show the strongest power one identity reaches at a scope (or how it reaches another identity), and the
     /// best path to it.
@@ -160,7 +164,8 @@ pub enum QueriesCommand {
 /// `azpath mock …`
 #[derive(Debug, Subcommand)]
 pub enum MockCommand {
-    /// Serve a mock tenant (bundled name or directory) until Ctrl-C, printing how to scan it.
+    /// Serve a mock tenant (bundled name or directory) until Ctrl-C or SIGTERM, printing how to scan it; a
+    /// directory is served again when its files change (or on SIGHUP).
     Serve {
         /// Bundled tenant name (see `azpath mock list`) or tenant directory.
         tenant: String,
@@ -173,6 +178,10 @@ pub enum MockCommand {
         /// Added latency per response, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Serve ARM on this loopback port and Graph on the next one (default: free ports), so that scheduled
+        /// scans can name fixed URLs.
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
     },
     /// List the bundled mock tenants.
     List,
@@ -339,6 +348,21 @@ impl GapArgs {
             _ => GapPolicy::Named,
         }
     }
+}
+
+/// Where to announce a run's findings (`scan`, `analyze`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NotifyArgs {
+    /// POST a JSON summary of the findings (counts by severity and reach, the top findings with their fix
+    /// command, a Slack/Teams `text`) to this webhook once the report is written. https only (http for
+    /// loopback hosts); retried on 429/5xx/connection failures; a receiver that is down gives a warning,
+    /// never a failed scan. Ids and names only, never a secret. Not with `--format ndjson`. The URL (a secret
+    /// for Slack and Teams) may come from the environment instead, and is shown by its origin only.
+    #[arg(long, value_name = "URL", env = "AZPATH_NOTIFY_WEBHOOK", hide_env_values = true)]
+    pub notify_webhook: Option<String>,
+    /// Longest time spent delivering the webhook summary, retries included, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub notify_timeout: u64,
 }
 
 /// Exit codes, documented in README's "Exit codes" (`tests/cli_conventions.rs` ties that table to [`ALL`]).

@@ -7,6 +7,8 @@ pub mod collect;
 pub mod config;
 pub mod diff;
 pub mod input;
+pub mod mock_serve;
+pub mod notify;
 pub mod output;
 pub mod paths;
 pub mod queries;

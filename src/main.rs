@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use azpath::cli::{exit, AnalyzeArgs, Cli, Command, GapArgs, GapPolicy, MockCommand, QueriesCommand};
+use azpath::cli::{exit, AnalyzeArgs, Cli, Command, GapArgs, GapPolicy, MockCommand, NotifyArgs, QueriesCommand};
+use azpath::notify::Webhook;
 use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
@@ -78,7 +79,7 @@ fn parse_command_line() -> Result<Cli, Parse> {
 }
 
 /// Ctrl-C and SIGTERM remove the temp files of writes in progress and exit 130 / 143; `mock serve` keeps its
-/// own Ctrl-C handling (it stops its servers and prints what it served).
+/// own Ctrl-C and SIGTERM handling (it stops its servers and prints what it served; SIGHUP reloads its tenant).
 fn handle_signals(command: &Command) -> std::io::Result<()> {
     #[cfg(unix)]
     if !matches!(command, Command::Mock { command: MockCommand::Serve { .. } }) {
@@ -110,8 +111,9 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn run(cli: Cli) -> Result<u8> {
     let show_progress = !cli.quiet && std::io::stderr().is_terminal();
     match cli.command {
-        Command::Scan { collect, analyze, snapshot, gaps } => {
+        Command::Scan { collect, analyze, snapshot, gaps, notify } => {
             let fail_on = parse_fail_on(&analyze)?;
+            let hook = notify_webhook(&analyze, &notify)?;
             dot_options(&analyze)?;
             // Refuse a bad output path before collecting, not after.
             for path in snapshot.iter().chain(&analyze.output) {
@@ -124,7 +126,8 @@ fn run(cli: Cli) -> Result<u8> {
             if let Some(path) = &snapshot {
                 output::write_private(path, snap.to_json().as_bytes())?;
             }
-            let code = report(snap, &queries, &analyze, fail_on)?;
+            let announce = Announce { hook, args: &notify, ca_cert: collect.ca_cert.as_deref(), quiet: cli.quiet };
+            let code = report(snap, &queries, &analyze, fail_on, &announce)?;
             Ok(gap_exit(code, &snap.coverage, &collected.named_scopes, gaps, cli.quiet))
         }
         Command::Collect { collect, output, gaps } => {
@@ -137,11 +140,13 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(gap_exit(exit::OK, &snap.coverage, &collected.named_scopes, gaps, cli.quiet))
         }
-        Command::Analyze { snapshot, analyze, gaps } => {
+        Command::Analyze { snapshot, analyze, gaps, notify } => {
             let fail_on = parse_fail_on(&analyze)?;
+            let hook = notify_webhook(&analyze, &notify)?;
             let queries = load_queries(&analyze)?;
             let snap = read_snapshot(&snapshot)?;
-            let code = report(&snap, &queries, &analyze, fail_on)?;
+            let announce = Announce { hook, args: &notify, ca_cert: None, quiet: cli.quiet };
+            let code = report(&snap, &queries, &analyze, fail_on, &announce)?;
             Ok(gap_exit(code, &snap.coverage, &[], gaps, cli.quiet))
         }
         Command::Paths { snapshot, from, to, capability, no_eligible, format } => {
@@ -322,6 +327,7 @@ fn report(
     queries: &[azpath_graph::query::Query],
     args: &AnalyzeArgs,
     fail_on: Option<Severity>,
+    announce: &Announce,
 ) -> Result<u8> {
     if args.format == Format::Ndjson {
         return stream_pairs(snap, queries, args, fail_on);
@@ -332,6 +338,7 @@ fn report(
     );
     if let Some(paths) = opengraph_paths(args)? {
         render::opengraph::write_files(&paths, &render::opengraph::export(&rep, snap))?;
+        announce.send(&rep);
         return Ok(exit_for(&rep.findings, &rep.posture, fail_on));
     }
     let mut buf = Vec::new();
@@ -340,6 +347,7 @@ fn report(
         None => render::render(&rep, args.format, render_options(), &mut buf)?,
     }
     emit(&buf, args.output.as_deref())?;
+    announce.send(&rep);
     Ok(exit_for(&rep.findings, &rep.posture, fail_on))
 }
 
@@ -437,4 +445,65 @@ fn emit(bytes: &[u8], path: Option<&Path>) -> Result<()> {
 
 fn mock(command: MockCommand) -> Result<u8> {
     scan::mock_command(command)
+}
+
+/// The `--notify-webhook` URL, checked before any work: one that is not https (or loopback http) is a usage
+/// error naming its origin only (the path may hold a token), and so is the flag with `--format ndjson` (the pairs
+/// are streamed, no report is assembled to summarize).
+fn notify_webhook(args: &AnalyzeArgs, notify: &NotifyArgs) -> Result<Option<Webhook>> {
+    let Some(url) = &notify.notify_webhook else { return Ok(None) };
+    let hook = Webhook::parse(url).map_err(|e| UsageError(e.to_string()))?;
+    if args.format == Format::Ndjson {
+        return Err(
+            UsageError("--notify-webhook summarizes a report: use it with a format other than ndjson".into()).into()
+        );
+    }
+    Ok(Some(hook))
+}
+
+/// Where a run announces its findings (`--notify-webhook`), and how.
+struct Announce<'a> {
+    hook: Option<Webhook>,
+    args: &'a NotifyArgs,
+    /// `--ca-cert`, to trust the receiver's certificate as the collectors do.
+    ca_cert: Option<&'a Path>,
+    quiet: bool,
+}
+
+impl Announce<'_> {
+    /// Posts the summary of the run's findings, once the report is written. Any failure is a warning on
+    /// stderr: the report is kept and the exit code stays the scan's.
+    fn send(&self, rep: &Report) {
+        let Some(hook) = &self.hook else { return };
+        let findings: Vec<&azpath_graph::findings::Finding> = rep.findings.iter().collect();
+        if findings.is_empty() {
+            if !self.quiet {
+                eprintln!("azpath: no finding to announce; nothing sent to {}", hook.origin());
+            }
+            return;
+        }
+        let body = azpath::notify::summary(rep, &findings);
+        let options = azpath::notify::NotifyOptions {
+            deadline: std::time::Duration::from_secs(self.args.notify_timeout),
+            ..Default::default()
+        };
+        let delivered = (|| -> Result<azpath::notify::Delivered> {
+            let http = azpath::collect::build_client(self.ca_cert)?;
+            Ok(runtime()?.block_on(azpath::notify::send(&http, hook, &body, &options))?)
+        })();
+        match delivered {
+            Ok(d) if !self.quiet => eprintln!(
+                "azpath: summary of {} finding(s) sent to {} ({} attempt(s))",
+                findings.len(),
+                hook.origin(),
+                d.attempts
+            ),
+            Ok(_) => {}
+            // Even with --quiet: an alert was lost.
+            Err(e) => eprintln!(
+                "warning: {} (the report was written; the exit code is the scan's)",
+                render::text::visible(&format!("{e:#}"))
+            ),
+        }
+    }
 }

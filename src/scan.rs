@@ -180,7 +180,7 @@ fn subscription_by_name(value: &str, listed: &[Subscription]) -> std::result::Re
 }
 
 /// A mock tenant by directory or bundled name; an unknown name is a usage error listing the near misses.
-fn load_mock_tenant(name: &str, flag: &str) -> Result<MockTenant> {
+pub(crate) fn load_mock_tenant(name: &str, flag: &str) -> Result<MockTenant> {
     match MockTenant::load_or_bundled(name) {
         Err(TenantError::NotFound(_)) => Err(UsageError(
             visible(&format!(
@@ -196,7 +196,7 @@ fn load_mock_tenant(name: &str, flag: &str) -> Result<MockTenant> {
 
 /// Writes a kubeconfig for a tenant's mock clusters into a private temporary directory (removed when the
 /// returned guard drops); no file when the tenant has no cluster.
-fn mock_kubeconfig(tenant: &MockTenant, servers: &MockKube) -> Result<(tempfile::TempDir, Option<PathBuf>)> {
+pub(crate) fn mock_kubeconfig(tenant: &MockTenant, servers: &MockKube) -> Result<(tempfile::TempDir, Option<PathBuf>)> {
     let dir = tempfile::tempdir().context("temporary kubeconfig directory")?;
     if tenant.kube.is_empty() {
         return Ok((dir, None));
@@ -265,45 +265,14 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
             crate::output::write_stdout(text.as_bytes())?;
             Ok(0)
         }
-        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms } => {
-            if !(0.0..=1.0).contains(&throttle_rate) {
-                anyhow::bail!("--throttle-rate: {throttle_rate} is not between 0 and 1");
-            }
-            let t = load_mock_tenant(&tenant, "mock serve")?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(async move {
-                let options = MockOptions {
-                    page_size: page_size.max(1),
-                    throttle_rate,
-                    latency: Duration::from_millis(latency_ms),
-                    ..Default::default()
-                };
-                let kube = MockKube::start(&t.kube, MockKubeOptions { page_size, ..Default::default() }).await?;
-                // Lives until the server stops.
-                let (_kubeconfig_dir, kubeconfig) = mock_kubeconfig(&t, &kube)?;
-                let kube_args = match kubeconfig {
-                    Some(path) => format!(" --kubeconfig {} --all-kube-contexts", path.display()),
-                    None => String::new(),
-                };
-                let clusters: Vec<String> = t.kube.iter().map(|d| d.cluster.clone()).collect();
-                let server = MockAzure::start(t, options).await?;
-                let [(arm_var, arm_token), (graph_var, graph_token)] = server.token_env();
-                println!("Serving mock tenant `{tenant}` (Ctrl-C to stop).");
-                println!("  ARM:   {}", server.arm_url());
-                println!("  Graph: {}", server.graph_url());
-                for cluster in &clusters {
-                    println!("  Kubernetes `{cluster}`: {}", kube.url(cluster).unwrap_or_default());
-                }
-                println!("Scan it from another shell with:");
-                println!(
-                    "  {arm_var}={arm_token} {graph_var}={graph_token} azpath scan --cloud custom --arm-url {} --graph-url {}{kube_args}",
-                    server.arm_url(),
-                    server.graph_url()
-                );
-                tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-                let stats = server.stats();
-                eprintln!("served {} requests ({} throttled)", stats.total(), stats.throttled);
-                anyhow::Ok(0u8)
+        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms, port } => {
+            let latency = Duration::from_millis(latency_ms);
+            crate::mock_serve::serve(crate::mock_serve::ServeOptions {
+                tenant,
+                page_size,
+                throttle_rate,
+                latency,
+                port,
             })
         }
         MockCommand::Generate { size, seed, output, snapshot } => {

@@ -7,7 +7,7 @@
 //! expired, sending the wrong token), so tests can assert a client's manners as well as its results.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -126,8 +126,15 @@ pub enum MockError {
 pub struct MockAzure {
     arm: MockServer,
     graph: MockServer,
+    /// What it served at start ([`MockAzure::tenant`]).
     shared: Arc<Shared>,
+    /// What it serves now: replaced whole by [`MockAzure::reload`].
+    live: Live,
 }
+
+/// The tenant being served, swapped whole on reload; a request holds the read lock while it is answered, so a
+/// reload waits for the answers in flight and no counter is lost.
+type Live = Arc<RwLock<Arc<Shared>>>;
 
 impl MockAzure {
     /// Starts the ARM and Graph servers on loopback, serving `tenant`.
@@ -140,11 +147,30 @@ impl MockAzure {
         let arm = MockServer::builder().listener(arm_listener).disable_request_recording().start().await;
         let graph = MockServer::builder().listener(graph_listener).disable_request_recording().start().await;
         let shared = Arc::new(Shared::new(tenant, options));
+        let live: Live = Arc::new(RwLock::new(shared.clone()));
         for (server, side) in [(&arm, Side::Arm), (&graph, Side::Graph)] {
-            let responder = Responder { shared: shared.clone(), side, base: server.uri() };
+            let responder = Responder { live: live.clone(), side, base: server.uri() };
             Mock::given(wiremock::matchers::any()).respond_with(responder).mount(server).await;
         }
-        Ok(MockAzure { arm, graph, shared })
+        Ok(MockAzure { arm, graph, shared, live })
+    }
+
+    /// Serves `tenant` from now on, on the same ports with the same options; the counters (and the memory of
+    /// sent 429s) carry over. Requests being answered finish with the previous tenant first.
+    pub fn reload(&self, tenant: MockTenant) {
+        let mut current = self.live.write().unwrap_or_else(|e| e.into_inner());
+        let fresh = Shared::new(tenant, current.options.clone());
+        {
+            let mut state = std::mem::take(&mut *current.lock());
+            state.cache.clear();
+            *fresh.lock() = state;
+        }
+        *current = Arc::new(fresh);
+    }
+
+    /// The tenant served now (after the latest [`reload`](Self::reload)).
+    fn current(&self) -> Arc<Shared> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Base URL of the resource manager (`http://127.0.0.1:PORT`), for `--arm-url`.
@@ -163,19 +189,20 @@ impl MockAzure {
         [("AZPATH_ARM_TOKEN", o.arm_token.clone()), ("AZPATH_GRAPH_TOKEN", o.graph_token.clone())]
     }
 
-    /// The tenant being served.
+    /// The tenant served when the mock started ([`reload`](Self::reload) does not change it).
     pub fn tenant(&self) -> &MockTenant {
         &self.shared.data.tenant
     }
 
     /// A copy of the counters.
     pub fn stats(&self) -> MockStats {
-        self.shared.lock().stats.clone()
+        self.current().lock().stats.clone()
     }
 
     /// Clears the counters (and the memory of sent 429s).
     pub fn reset_stats(&self) {
-        let mut state = self.shared.lock();
+        let current = self.current();
+        let mut state = current.lock();
         state.stats = MockStats::default();
         state.retry_not_before.clear();
         state.last_throttled.clear();
@@ -190,15 +217,16 @@ enum Side {
 }
 
 struct Responder {
-    shared: Arc<Shared>,
+    live: Live,
     side: Side,
     base: String,
 }
 
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let response = self.shared.handle(self.side, &self.base, request);
-        response.set_delay(self.shared.options.latency)
+        let shared = self.live.read().unwrap_or_else(|e| e.into_inner());
+        let response = shared.handle(self.side, &self.base, request);
+        response.set_delay(shared.options.latency)
     }
 }
 

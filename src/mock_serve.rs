@@ -1,0 +1,247 @@
+//! `azpath mock serve`: a mock tenant on loopback until Ctrl-C or SIGTERM (both print the same request
+//! counts), on fixed ports with `--port`, reloading a tenant folder when its files change (or on SIGHUP).
+//!
+//! Change detection is a poll of the folder's file names, sizes and modification times once a second rather than
+//! a file-system watcher crate (`notify`): a tenant folder holds a few dozen files, so the poll costs nothing,
+//! needs no new dependency, and also sees changes that inotify misses (network file systems, a Kubernetes
+//! ConfigMap volume swapping its `..data` symlink).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use azpath_mocks::{MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
+
+use crate::render::text::visible;
+use crate::scan::{load_mock_tenant, mock_kubeconfig};
+
+/// How `mock serve` was asked to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Bundled tenant name or tenant folder.
+    pub tenant: String,
+    /// Records per page.
+    pub page_size: usize,
+    /// Fraction of requests answered 429.
+    pub throttle_rate: f64,
+    /// Added latency per response.
+    pub latency: Duration,
+    /// ARM on this port and Graph on the next; `None`: free ports.
+    pub port: Option<u16>,
+}
+
+/// How often the tenant folder is checked for changes.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Serves until Ctrl-C or SIGTERM, then prints what was served.
+pub fn serve(opts: ServeOptions) -> Result<u8> {
+    if !(0.0..=1.0).contains(&opts.throttle_rate) {
+        anyhow::bail!("--throttle-rate: {} is not between 0 and 1", opts.throttle_rate);
+    }
+    let (arm_port, graph_port) = ports(opts.port)?;
+    let tenant = load_mock_tenant(&opts.tenant, "mock serve")?;
+    // A folder is watched; a bundled tenant cannot change.
+    let folder = Path::new(&opts.tenant).is_dir().then(|| PathBuf::from(&opts.tenant));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let options = MockOptions {
+            page_size: opts.page_size.max(1),
+            throttle_rate: opts.throttle_rate,
+            latency: opts.latency,
+            arm_port,
+            graph_port,
+            ..Default::default()
+        };
+        let kube =
+            MockKube::start(&tenant.kube, MockKubeOptions { page_size: opts.page_size, ..Default::default() }).await?;
+        // Lives until the server stops.
+        let (_kubeconfig_dir, kubeconfig) = mock_kubeconfig(&tenant, &kube)?;
+        let clusters: Vec<String> = tenant.kube.iter().map(|d| d.cluster.clone()).collect();
+        let server = MockAzure::start(tenant, options).await?;
+        print_banner(&opts.tenant, &server, &kube, &clusters, kubeconfig.as_deref(), folder.is_some());
+        let signal = Serving { server: &server, folder: folder.as_deref() }.run().await?;
+        let stats = server.stats();
+        eprintln!("served {} requests ({} throttled)", stats.total(), stats.throttled);
+        tracing::debug!(signal, "mock serve stopped");
+        anyhow::Ok(0u8)
+    })
+}
+
+/// The ARM and Graph ports for `--port N`: N and N + 1 (0 for both without it).
+fn ports(port: Option<u16>) -> Result<(u16, u16)> {
+    match port {
+        None => Ok((0, 0)),
+        Some(0) => Ok((0, 0)),
+        Some(p) => {
+            let graph =
+                p.checked_add(1).context("--port: the Graph server needs the next port; give one below 65535")?;
+            Ok((p, graph))
+        }
+    }
+}
+
+fn print_banner(
+    name: &str,
+    server: &MockAzure,
+    kube: &MockKube,
+    clusters: &[String],
+    kubeconfig: Option<&Path>,
+    watched: bool,
+) {
+    let reload = if watched { "; edits to the folder are served within a second, SIGHUP reloads" } else { "" };
+    println!("{}", visible(&format!("Serving mock tenant `{name}` (Ctrl-C or SIGTERM to stop{reload}).")));
+    println!("  ARM:   {}", server.arm_url());
+    println!("  Graph: {}", server.graph_url());
+    for cluster in clusters {
+        println!("{}", visible(&format!("  Kubernetes `{cluster}`: {}", kube.url(cluster).unwrap_or_default())));
+    }
+    let kube_args = match kubeconfig {
+        Some(path) => format!(" --kubeconfig {} --all-kube-contexts", path.display()),
+        None => String::new(),
+    };
+    let [(arm_var, arm_token), (graph_var, graph_token)] = server.token_env();
+    println!("Scan it from another shell with:");
+    println!(
+        "{}",
+        visible(&format!(
+            "  {arm_var}={arm_token} {graph_var}={graph_token} azpath scan --cloud custom --arm-url {} --graph-url {}{kube_args}",
+            server.arm_url(),
+            server.graph_url()
+        ))
+    );
+}
+
+/// A running `mock serve`: waits for a stop signal, reloading the folder on changes and SIGHUP meanwhile.
+struct Serving<'a> {
+    server: &'a MockAzure,
+    folder: Option<&'a Path>,
+}
+
+impl Serving<'_> {
+    /// Serves until Ctrl-C or SIGTERM; returns the signal's name.
+    async fn run(&self) -> Result<&'static str> {
+        let mut seen = self.folder.map(fingerprint);
+        let (mut term, mut hup) = (Arrivals::terminate()?, Arrivals::hangup()?);
+        let mut tick = tokio::time::interval(POLL);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok("SIGINT"),
+                _ = term.recv() => return Ok("SIGTERM"),
+                _ = hup.recv() => self.reload("SIGHUP"),
+                _ = tick.tick() => {
+                    let Some(dir) = self.folder else { continue };
+                    let now = Some(fingerprint(dir));
+                    if now != seen {
+                        seen = now;
+                        self.reload("a change in the folder");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loads the folder again and serves it; a folder that does not load (a file half written) keeps the
+    /// previous tenant, with a warning.
+    fn reload(&self, why: &str) {
+        let Some(dir) = self.folder else {
+            eprintln!("{why}: a bundled tenant cannot change; nothing reloaded");
+            return;
+        };
+        match MockTenant::load(dir) {
+            Ok(tenant) => {
+                self.server.reload(tenant);
+                eprintln!("{}", visible(&format!("reloaded {} ({why})", dir.display())));
+            }
+            Err(e) => eprintln!(
+                "{}",
+                visible(&format!(
+                    "warning: reloading {} ({why}): {:#}; still serving the previous tenant",
+                    dir.display(),
+                    anyhow::Error::from(e)
+                ))
+            ),
+        }
+    }
+}
+
+/// Every file under `dir` with its size and modification time, sorted: any edit, addition or removal changes it.
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // `metadata` follows symlinks, as loading the tenant does.
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            if meta.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path, meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Arrivals of one Unix signal (elsewhere it never arrives).
+struct Arrivals {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Arrivals {
+    fn terminate() -> Result<Arrivals> {
+        #[cfg(unix)]
+        return Arrivals::of(tokio::signal::unix::SignalKind::terminate(), "SIGTERM");
+        #[cfg(not(unix))]
+        Ok(Arrivals {})
+    }
+
+    fn hangup() -> Result<Arrivals> {
+        #[cfg(unix)]
+        return Arrivals::of(tokio::signal::unix::SignalKind::hangup(), "SIGHUP");
+        #[cfg(not(unix))]
+        Ok(Arrivals {})
+    }
+
+    #[cfg(unix)]
+    fn of(kind: tokio::signal::unix::SignalKind, name: &str) -> Result<Arrivals> {
+        let signal = tokio::signal::unix::signal(kind).with_context(|| format!("installing the {name} handler"))?;
+        Ok(Arrivals { signal })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_n_gives_arm_n_and_graph_n_plus_one() {
+        assert_eq!(ports(None).unwrap(), (0, 0));
+        assert_eq!(ports(Some(8443)).unwrap(), (8443, 8444));
+        assert!(ports(Some(u16::MAX)).is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_an_edit_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("arm")).unwrap();
+        std::fs::write(dir.path().join("arm/a.json"), "{}").unwrap();
+        let before = fingerprint(dir.path());
+        assert_eq!(before, fingerprint(dir.path()), "nothing changed");
+        std::fs::write(dir.path().join("arm/a.json"), "{\"value\": []}").unwrap();
+        assert_ne!(before, fingerprint(dir.path()), "an edit");
+        let edited = fingerprint(dir.path());
+        std::fs::write(dir.path().join("b.json"), "{}").unwrap();
+        assert_ne!(edited, fingerprint(dir.path()), "a new file");
+    }
+}

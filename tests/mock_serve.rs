@@ -1,0 +1,270 @@
+//! `azpath mock serve` as a scheduled scan meets it: fixed ports, a tenant folder edited while served (seen by
+//! the next request, and on SIGHUP), the same request counts on SIGTERM as on Ctrl-C, and docs/scheduling.md's
+//! recipe end to end: serve, scan, add a role assignment, scan again, diff shows exactly the new finding and the
+//! webhook gets one summary per scan.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use common::{azpath, run, run_command, Run};
+use serde_json::{json, Value};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ARM_TOKEN: &str = "mock-arm-token";
+const GRAPH_TOKEN: &str = "mock-graph-token";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Two consecutive free loopback ports (ARM on the first, Graph on the next).
+fn free_port_pair() -> u16 {
+    loop {
+        let first = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running `azpath mock serve`, its output lines as they come.
+struct Served {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    /// Every stderr line seen so far.
+    errors: Vec<String>,
+}
+
+fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Served {
+    fn start(tenant: &str, port: u16) -> Served {
+        let mut child = azpath()
+            .args(["mock", "serve", tenant, "--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let mut served = Served { child, stdout, stderr, errors: Vec::new() };
+        served.stdout_line(|l| l.starts_with("Scan it"));
+        served
+    }
+
+    /// Waits for a stdout line that passes `want`; the lines before it are returned too.
+    fn stdout_line(&mut self, want: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        while let Ok(line) = self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let done = want(&line);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("no such line on stdout; got {seen:?}; stderr {:?}", self.errors);
+    }
+
+    /// Waits for a stderr line that passes `want`.
+    fn stderr_line(&mut self, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        while let Ok(line) = self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.errors.push(line.clone());
+            if want(&line) {
+                return line;
+            }
+        }
+        panic!("no such line on stderr; got {:?}", self.errors);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, signal) }, 0);
+    }
+
+    /// Stops it with `signal`; returns its exit code and the stats line.
+    fn stop(mut self, signal: libc::c_int) -> (Option<i32>, String) {
+        self.signal(signal);
+        let line = self.stderr_line(|l| l.starts_with("served "));
+        let status = self.child.wait().unwrap();
+        (status.code(), line)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw GET on loopback: the status code and body.
+fn get(port: u16, path: &str, token: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+const SUBSCRIPTIONS: &str = "/subscriptions?api-version=2022-12-01";
+
+#[test]
+fn a_fixed_port_answers_and_sigterm_prints_the_stats() {
+    let port = free_port_pair();
+    let served = Served::start("demo", port);
+    let (status, body) = get(port, SUBSCRIPTIONS, ARM_TOKEN);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("837c3c76-9e6c-4dba-b18e-10ab9cbc63d8"), "{body}");
+    let (status, _) = get(port + 1, "/v1.0/users", GRAPH_TOKEN);
+    assert_eq!(status, 200, "Graph on the next port");
+    let (code, stats) = served.stop(libc::SIGTERM);
+    assert_eq!(stats, "served 2 requests (0 throttled)");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn ctrl_c_prints_the_same_stats_line() {
+    let port = free_port_pair();
+    let served = Served::start("demo", port);
+    assert_eq!(get(port, SUBSCRIPTIONS, ARM_TOKEN).0, 200);
+    let (code, stats) = served.stop(libc::SIGINT);
+    assert_eq!(stats, "served 1 requests (0 throttled)");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let got = run(&["mock", "serve", "demo", "--port", &port.to_string()]);
+    assert_eq!(got.code, 3, "{}", got.stderr);
+    assert!(got.stderr.contains(&format!("binding 127.0.0.1:{port} for the mock ARM server")), "{}", got.stderr);
+}
+
+/// The demo tenant in a temporary folder.
+fn tenant_copy(dir: &Path) -> std::path::PathBuf {
+    let folder = dir.join("tenant");
+    azpath_mocks::MockTenant::bundled("demo").unwrap().write(&folder).unwrap();
+    folder
+}
+
+/// Adds an Owner role assignment on the demo's first subscription for `principal` to the tenant folder.
+fn add_owner(folder: &Path, principal: &str) {
+    let file = folder.join("arm/roleAssignments.json");
+    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let sub = "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8";
+    let name = "5c0f0a4e-0d0b-4b6e-9d5e-000000000001";
+    list["value"].as_array_mut().unwrap().push(json!({
+        "id": format!("{sub}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+        "name": name,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
+            "principalId": principal,
+            "principalType": "User",
+            "scope": sub
+        }
+    }));
+    std::fs::write(&file, serde_json::to_string_pretty(&list).unwrap()).unwrap();
+}
+
+/// `azpath scan` against the served tenant (Azure only), keeping the snapshot.
+fn scan(port: u16, snapshot: &Path, extra: &[&str]) -> Run {
+    let arm = format!("http://127.0.0.1:{port}");
+    let graph = format!("http://127.0.0.1:{}", port + 1);
+    let mut cmd = azpath();
+    cmd.env("AZPATH_ARM_TOKEN", ARM_TOKEN).env("AZPATH_GRAPH_TOKEN", GRAPH_TOKEN);
+    cmd.args(["scan", "--cloud", "custom", "--arm-url", &arm, "--graph-url", &graph, "--format", "json"])
+        .args(["--snapshot", snapshot.to_str().unwrap()])
+        .args(extra);
+    run_command(&mut cmd)
+}
+
+/// docs/scheduling.md's recipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
+    let hook = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(2).mount(&hook).await;
+    let hook_url = format!("{}/hook", hook.uri());
+    let dir = tempfile::tempdir().unwrap();
+    let folder = tenant_copy(dir.path());
+    let port = free_port_pair();
+    let mut served = Served::start(folder.to_str().unwrap(), port);
+    let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
+
+    let first = tokio::task::block_in_place(|| scan(port, &before, &["--notify-webhook", &hook_url]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // A user the first report does not mention at all gets Owner on a subscription.
+    let tenant = azpath_mocks::MockTenant::bundled("demo").unwrap();
+    let user = tenant.entra.users.iter().map(|u| u.id.clone()).find(|id| !first.stdout.contains(id.as_str())).unwrap();
+    add_owner(&folder, &user);
+    let reloaded = served.stderr_line(|l| l.starts_with("reloaded "));
+    assert!(reloaded.contains("a change in the folder"), "{reloaded}");
+
+    let second = tokio::task::block_in_place(|| scan(port, &after, &["--notify-webhook", &hook_url]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(second.stdout.contains(&user), "the second scan sees the new assignment");
+    let diff = tokio::task::block_in_place(|| {
+        run(&["diff", before.to_str().unwrap(), after.to_str().unwrap(), "--format", "json"])
+    });
+    let diff: Value = serde_json::from_str(&diff.stdout).unwrap();
+    let new = diff["new"].as_array().unwrap();
+    assert!(!new.is_empty(), "{diff}");
+    // Exactly what the grant adds: every new pair starts at the user, every new finding is the user's own or
+    // one the user now joins (a hub the grant lets it reach).
+    let new_pairs = diff["new_pairs"].as_array().unwrap();
+    assert!(!new_pairs.is_empty() && new_pairs.iter().all(|p| p["source"] == user.as_str()), "{diff}");
+    assert!(new.iter().any(|f| f["principal"]["id"] == user.as_str()), "{diff}");
+    assert!(new.iter().all(|f| f.to_string().contains(&user)), "only the new grant's findings: {diff}");
+    assert!(diff["resolved"].as_array().unwrap().is_empty(), "{diff}");
+
+    // One summary per scan; the second counts the new findings too.
+    let bodies: Vec<Value> =
+        hook.received_requests().await.unwrap().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert_eq!(bodies.len(), 2);
+    let count = |b: &Value| b["counts"]["findings"].as_u64().unwrap() as usize;
+    assert_eq!(count(&bodies[1]), count(&bodies[0]) + new.len());
+    assert!(!bodies[0].to_string().contains(&user), "the first summary predates the grant");
+
+    // SIGHUP reloads too; a folder that does not load keeps the previous tenant.
+    served.signal(libc::SIGHUP);
+    assert!(served.stderr_line(|l| l.starts_with("reloaded ")).contains("SIGHUP"));
+    std::fs::write(folder.join("arm/roleAssignments.json"), "{ not json").unwrap();
+    let warning = served.stderr_line(|l| l.starts_with("warning: reloading"));
+    assert!(
+        warning.contains("roleAssignments.json") && warning.contains("still serving the previous tenant"),
+        "{warning}"
+    );
+    let (status, body) = get(port, "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", ARM_TOKEN);
+    assert_eq!(status, 200);
+    assert!(body.contains(&user), "the last good tenant is still served");
+    let (code, stats) = served.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+    assert!(stats.starts_with("served ") && stats.ends_with(" requests (0 throttled)"), "{stats}");
+}
