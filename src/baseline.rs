@@ -95,10 +95,18 @@ pub fn load(path: &Path, analyze: impl FnOnce(&Snapshot) -> Report) -> Result<Re
     })
 }
 
-/// A pair's fingerprint: its query, source and target ids and the id of the finding its best path rests on
-/// (which hashes that core's fix keys), never names or order.
-pub fn pair_fingerprint(pair: &ImpliedPair, finding_id: &str) -> String {
-    fingerprint(&["pair", &pair.query_id, &pair.source, &pair.target, finding_id])
+/// A pair's fingerprint: its query, source and target ids and the [`grant_key`] of the finding its best path
+/// rests on, never names or order.
+pub fn pair_fingerprint(pair: &ImpliedPair, grants: &str) -> String {
+    fingerprint(&["pair", &pair.query_id, &pair.source, &pair.target, grants])
+}
+
+/// The grants a finding's core rests on: its fix (the choke point id: `role-assignment:<id>`, `member:…`) and
+/// the evidence ids of its hops, sorted, NUL-separated. Unlike the finding id it does not depend on how the
+/// engine groups principals into cores, so a pair keeps its fingerprint when other principals come and go.
+pub fn grant_key(f: &Finding) -> String {
+    let evidence: BTreeSet<&str> = f.hops.iter().flat_map(|h| h.evidence.iter().map(String::as_str)).collect();
+    std::iter::once(f.fix.as_str()).chain(evidence).collect::<Vec<_>>().join("\0")
 }
 
 /// A posture finding's fingerprint (the SARIF one): its check and resource.
@@ -106,19 +114,31 @@ pub fn posture_fingerprint(f: &PostureFinding) -> String {
     crate::render::sarif::posture_fingerprint(f)
 }
 
+/// The finding a pair's best path rests on: its id and [`grant_key`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Best {
+    /// [`grant_key`] of the finding.
+    pub grants: String,
+    /// The finding's id.
+    pub finding: String,
+}
+
 /// Every pair a report's findings imply, with the finding its best path rests on: the one needing the fewest
-/// activations and conditions (as `Report::implied_pairs` ranks them), then the smallest id.
-pub fn best_findings(report: &Report) -> BTreeMap<ImpliedPair, String> {
-    let mut best: BTreeMap<ImpliedPair, ((bool, bool), String)> = BTreeMap::new();
+/// activations and conditions (as `Report::implied_pairs` ranks them), then the smallest grant key (by
+/// content, so the choice does not depend on ids or order).
+pub fn best_findings(report: &Report) -> BTreeMap<ImpliedPair, Best> {
+    let keys: BTreeMap<&str, String> = report.findings.iter().map(|f| (f.id.as_str(), grant_key(f))).collect();
+    let mut best: BTreeMap<ImpliedPair, ((bool, bool), Best)> = BTreeMap::new();
     report.for_each_implied(&mut |f, pair| {
         let [e, c] = report.members_of(f).and_then(|s| s.flags.get(&pair.source)).copied().unwrap_or_default();
-        let rank = ((f.eligible || e, f.conditional || c), f.id.clone());
-        let slot = best.entry(pair).or_insert_with(|| rank.clone());
-        if rank < *slot {
-            *slot = rank;
+        let flags = (f.eligible || e, f.conditional || c);
+        let grants = keys.get(f.id.as_str()).cloned().unwrap_or_default();
+        let better = |(old_flags, old): &((bool, bool), Best)| (flags, &grants) < (*old_flags, &old.grants);
+        if best.get(&pair).is_none_or(better) {
+            best.insert(pair, (flags, Best { grants, finding: f.id.clone() }));
         }
     });
-    best.into_iter().map(|(pair, (_, id))| (pair, id)).collect()
+    best.into_iter().map(|(pair, (_, b))| (pair, b)).collect()
 }
 
 /// What a baseline report holds, by identity.
@@ -137,7 +157,7 @@ impl Known {
         Known {
             file: file.display().to_string(),
             findings: report.findings.iter().map(|f| f.id.clone()).collect(),
-            pairs: best_findings(report).iter().map(|(p, id)| pair_fingerprint(p, id)).collect(),
+            pairs: best_findings(report).iter().map(|(p, b)| pair_fingerprint(p, &b.grants)).collect(),
             posture: report.posture.iter().map(posture_fingerprint).collect(),
         }
     }
@@ -199,6 +219,16 @@ impl Suppression {
     /// Whether the entry no longer applies on `today` (it applies through its expiry day).
     pub fn expired(&self, today: Date) -> bool {
         self.expires.as_deref().and_then(parse_date).is_some_and(|d| d < today)
+    }
+
+    /// Whether it matches a finding: the finding itself (its id; or its principal, scope and tiers), or, for
+    /// patterns, every pair the finding implies (so `source = "<user>"` suppresses a group's grant only when
+    /// that user is the only principal it reaches).
+    fn matches_finding(&self, f: &Finding, pairs: &[ImpliedPair]) -> bool {
+        self.matches(&Subject::finding(f))
+            || (self.fingerprint.is_none()
+                && !pairs.is_empty()
+                && pairs.iter().all(|p| self.matches(&Subject::pair(p, "", ""))))
     }
 
     fn matches(&self, s: &Subject) -> bool {
@@ -476,11 +506,17 @@ impl<'a> Filter<'a> {
         (report, self.summary)
     }
 
-    /// Classifies `s` (whose identity in the baseline is `id` in `set`), counting matches of every entry.
-    fn verdict(&mut self, id: &str, set: impl Fn(&Known) -> &BTreeSet<String>, s: &Subject) -> Verdict {
+    /// Classifies an item (whose identity in the baseline is `id` in `set`) that entry `e` matches when
+    /// `matches(e)`, counting matches of every entry.
+    fn verdict(
+        &mut self,
+        id: &str,
+        set: impl Fn(&Known) -> &BTreeSet<String>,
+        matches: impl Fn(&Suppression) -> bool,
+    ) -> Verdict {
         let mut suppressed = false;
         for (i, e) in self.entries.iter().enumerate() {
-            if e.matches(s) {
+            if matches(e) {
                 self.matched[i] += 1;
                 suppressed |= self.active[i];
             }
@@ -495,8 +531,16 @@ impl<'a> Filter<'a> {
     fn findings(&mut self, report: &Report) -> BTreeSet<String> {
         let mut shown = BTreeSet::new();
         let mut counts = Counts::default();
+        let mut implied: BTreeMap<String, Vec<ImpliedPair>> = BTreeMap::new();
+        if !self.entries.is_empty() {
+            report.for_each_implied(&mut |f, pair| match implied.get_mut(&f.id) {
+                Some(pairs) => pairs.push(pair),
+                None => drop(implied.insert(f.id.clone(), vec![pair])),
+            });
+        }
         for f in &report.findings {
-            let v = self.verdict(&f.id, |k| &k.findings, &Subject::finding(f));
+            let pairs = implied.get(f.id.as_str()).map_or(&[][..], Vec::as_slice);
+            let v = self.verdict(&f.id, |k| &k.findings, |e| e.matches_finding(f, pairs));
             tally(&mut counts, v);
             if v == Verdict::New {
                 shown.insert(f.id.clone());
@@ -510,9 +554,9 @@ impl<'a> Filter<'a> {
     fn pairs(&mut self, report: &mut Report, shown_findings: &BTreeSet<String>) {
         let mut counts = Counts::default();
         let mut shown = BTreeSet::new();
-        for (pair, finding) in best_findings(report) {
-            let fp = pair_fingerprint(&pair, &finding);
-            let v = self.verdict(&fp, |k| &k.pairs, &Subject::pair(&pair, &fp, &finding));
+        for (pair, Best { grants, finding }) in best_findings(report) {
+            let fp = pair_fingerprint(&pair, &grants);
+            let v = self.verdict(&fp, |k| &k.pairs, |e| e.matches(&Subject::pair(&pair, &fp, &finding)));
             tally(&mut counts, v);
             if v == Verdict::New && (self.known.is_some() || shown_findings.contains(&finding)) {
                 if self.known.is_some() {
@@ -547,7 +591,7 @@ impl<'a> Filter<'a> {
         let posture = std::mem::take(&mut report.posture);
         for f in posture {
             let fp = posture_fingerprint(&f);
-            let v = self.verdict(&fp, |k| &k.posture, &Subject::posture(&f, &fp));
+            let v = self.verdict(&fp, |k| &k.posture, |e| e.matches(&Subject::posture(&f, &fp)));
             tally(&mut counts, v);
             if v == Verdict::New {
                 report.posture.push(f);
