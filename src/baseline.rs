@@ -678,3 +678,66 @@ pub fn render_json(report: &Report, summary: &Summary, out: &mut dyn std::io::Wr
     serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_stars_and_question_marks_case_insensitively() {
+        assert!(glob_match("/subscriptions/*", "/subscriptions/837C/resourcegroups/rg"));
+        assert!(glob_match("guest-*-owner", "GUEST-to-OWNER"));
+        assert!(glob_match("a?c", "abc") && glob_match("*", "") && glob_match("**x", "x"));
+        assert!(!glob_match("/subscriptions/*", "/providers/x"));
+        assert!(!glob_match("a?c", "ac") && !glob_match("abc", "abcd") && !glob_match("*b", "abc"));
+    }
+
+    fn entry(text: &str) -> Suppression {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn entries_need_a_reason_and_one_kind_of_match() {
+        let ok = entry("query = \"q\"\nreason = \"r\"\nexpires = \"2030-02-28\"");
+        assert_eq!(ok.check(), Ok(()));
+        let key = |text: &str| entry(text).check().unwrap_err().0;
+        assert_eq!(key("query = \"q\""), "reason");
+        assert_eq!(key("query = \"q\"\nreason = \" \""), "reason");
+        assert_eq!(key("reason = \"r\""), "fingerprint");
+        assert_eq!(
+            key("reason = \"r\"\nfingerprint = \"0123456789abcdef0123456789abcdef\"\nquery = \"q\""),
+            "fingerprint"
+        );
+        assert_eq!(key("reason = \"r\"\nfingerprint = \"xyz\""), "fingerprint");
+        assert_eq!(key("reason = \"r\"\ntarget = \"\""), "target");
+        assert_eq!(key("reason = \"r\"\nquery = \"q\"\nexpires = \"2030-02-30\""), "expires");
+    }
+
+    #[test]
+    fn an_entry_applies_through_its_expiry_day() {
+        let e = entry("query = \"q\"\nreason = \"r\"\nexpires = \"2030-01-31\"");
+        let day = |d: u8| Date::from_calendar_date(2030, time::Month::January, d).unwrap();
+        assert!(!e.expired(day(31)));
+        assert!(e.expired(Date::from_calendar_date(2030, time::Month::February, 1).unwrap()));
+        assert!(!entry("query = \"q\"\nreason = \"r\"").expired(day(1)));
+    }
+
+    #[test]
+    fn summary_lines_name_expired_and_unused_entries() {
+        let e = entry("query = \"q\"\nreason = \"why\"\nexpires = \"2000-01-01\"");
+        let summary = Summary {
+            suppressions: SuppressionSummary {
+                entries: vec![
+                    EntryStatus { index: 0, entry: e.clone(), status: Status::Expired, matched: 2 },
+                    EntryStatus { index: 1, entry: e.clone(), status: Status::Unused, matched: 0 },
+                    EntryStatus { index: 2, entry: e, status: Status::Active, matched: 1 },
+                ],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let lines = summary.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[1].contains("[0] (why) expired on 2000-01-01") && lines[2].contains("[1] (why) matches nothing"));
+    }
+}

@@ -543,6 +543,32 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    for i in 0..25 {
+                        store.record(&report(&["a", "b", "c"], 1), "t", at(w * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let scans = store.scans().unwrap();
+        assert_eq!(scans.len(), 50);
+        assert!(scans.iter().all(|s| s.findings == 3));
+        let integrity: String = store.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(integrity, "ok");
+    }
+
+    #[test]
     fn a_newer_store_is_refused_and_diff_needs_two_scans() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
