@@ -51,7 +51,7 @@ pub enum Command {
         #[command(flatten)]
         gaps: GapArgs,
         #[command(flatten)]
-        track: TrackArgs,
+        track: Box<TrackArgs>,
     },
     /// Collect a tenant into a snapshot file, for offline analysis later.
     Collect {
@@ -74,7 +74,7 @@ pub enum Command {
         #[command(flatten)]
         gaps: GapArgs,
         #[command(flatten)]
-        track: TrackArgs,
+        track: Box<TrackArgs>,
     },
     /// Show the strongest power one identity reaches at a scope (or how it reaches another identity), and the
     /// best path to it.

@@ -387,6 +387,37 @@ mod tests {
     }
 
     #[test]
+    fn suppressions_and_history_apply_to_the_commands_that_use_them() {
+        let text = "[[suppress]]\nquery = \"q-*\"\nreason = \"r\"\n\n[history]\npath = \"h.db\"\nkeep = 3\n";
+        let config = parse(text, file()).unwrap();
+        let apply = |args: &[&str]| {
+            let matches = crate::cli::Cli::command().try_get_matches_from(args).unwrap();
+            let mut cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+            config.apply(Path::new("/etc"), &mut cli.command, &matches);
+            cli.command
+        };
+        let Command::Scan { track, .. } = apply(&["azpath", "scan", "--mock", "demo"]) else { unreachable!() };
+        assert_eq!(track.suppressions.len(), 1);
+        assert_eq!((track.history.as_deref(), track.keep), (Some(Path::new("/etc/h.db")), Some(3)));
+        let given = ["azpath", "analyze", "s.json", "--history", "mine.db"];
+        let Command::Analyze { track, .. } = apply(&given) else { unreachable!() };
+        assert_eq!(track.history.as_deref(), Some(Path::new("mine.db")));
+        let Command::History { history, .. } = apply(&["azpath", "history", "list"]) else { unreachable!() };
+        assert_eq!(history.history.as_deref(), Some(Path::new("/etc/h.db")));
+        let none = parse("", file()).unwrap();
+        assert!(none.suppress.is_empty() && none.history.path.is_none());
+    }
+
+    #[test]
+    fn bad_suppress_entries_name_the_entry_and_key() {
+        let err = parse("[[suppress]]\nquery = \"*\"\nreason = \"r\"\n[[suppress]]\nquery = \"*\"\n", file());
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("/etc/azpath.toml") && err.contains("`suppress[1].reason`"), "{err}");
+        let err = parse("[history]\nkeep-weeks = 2\n", file()).unwrap_err().to_string();
+        assert!(err.contains("`keep-weeks`"), "{err}");
+    }
+
+    #[test]
     fn where_to_collect_is_not_applied_to_a_mock_tenant() {
         let text = "[defaults]\nsubscriptions = [\"prod\"]\nconcurrency = 2\n";
         let Command::Scan { collect, .. } = with_config(text, &["azpath", "scan"]) else { unreachable!() };

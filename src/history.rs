@@ -197,11 +197,11 @@ pub struct Store {
 impl Store {
     /// Opens (creating when missing) the store at `path`, migrating an older schema; a newer one is refused.
     pub fn open(path: &Path) -> Result<Store, HistoryError> {
-        let conn = Connection::open(path).map_err(sql(&path, "opening"))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(&path, "setting the busy timeout"))?;
+        let conn = Connection::open(path).map_err(sql(path, "opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(path, "setting the busy timeout"))?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-            .map_err(sql(&path, "switching to the WAL journal"))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql(&path, "enabling foreign keys"))?;
+            .map_err(sql(path, "switching to the WAL journal"))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql(path, "enabling foreign keys"))?;
         let mut store = Store { conn, path: path.to_owned() };
         store.migrate()?;
         Ok(store)
@@ -332,7 +332,7 @@ impl Store {
         let rows = stmt.query_map([scan], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err("counting findings"))?;
         let mut out: Vec<(String, i64)> = rows.collect::<Result<_, _>>().map_err(self.err("counting findings"))?;
         let rank = |s: &str| azpath_graph::model::Severity::parse(s).map(std::cmp::Reverse);
-        out.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)));
+        out.sort_by_key(|a| rank(&a.0));
         Ok(out)
     }
 
