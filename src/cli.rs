@@ -352,7 +352,8 @@ pub struct AnalyzeArgs {
     /// `./json` for a file of that name.
     #[arg(short, long, visible_alias = "out-file", value_name = "FILE", value_parser = output_path)]
     pub output: Option<PathBuf>,
-    /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical).
+    /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical); with
+    /// --baseline, code 5 when a new one has.
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
     /// Also run the queries in this directory (`<id>.toml`).

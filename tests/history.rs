@@ -73,7 +73,7 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     assert!(trend[0]["exposure"].as_array().unwrap().iter().any(|e| e["principals"].as_u64().unwrap() > 0));
 
     let table = run(&["history", "diff", "--history", h]);
-    assert!(table.stdout.contains("3 → scan 3") || table.stdout.contains("scan 2 ("), "{}", table.stdout);
+    assert!(table.stdout.starts_with("scan 2 (") && table.stdout.contains("→ scan 3 ("), "{}", table.stdout);
     assert!(table.stdout.contains("appeared:") && !table.stdout.contains("disappeared:"), "{}", table.stdout);
 }
 
