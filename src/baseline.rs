@@ -164,7 +164,7 @@ impl Known {
 }
 
 /// One `[[suppress]]` entry of azpath.toml: a fingerprint or patterns, a reason, an optional expiry date.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
     /// A finding id, pair fingerprint or posture fingerprint (as JSON and SARIF show them).
@@ -318,7 +318,8 @@ impl<'a> Subject<'a> {
 }
 
 /// How many of one kind of item were found, already known, suppressed, and shown as new.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BaselineCounts")]
 pub struct Counts {
     /// In the current report.
     pub total: usize,
@@ -331,7 +332,8 @@ pub struct Counts {
 }
 
 /// Findings of one tier, shown and in all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BaselineTierCounts")]
 pub struct TierCounts {
     /// Query id.
     pub query_id: String,
@@ -342,7 +344,7 @@ pub struct TierCounts {
 }
 
 /// A pair shown as new, by identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NewPair {
     /// [`pair_fingerprint`].
     pub fingerprint: String,
@@ -357,7 +359,7 @@ pub struct NewPair {
 }
 
 /// What the baseline and suppressions removed (`baseline` in the JSON report).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BaselineSummary {
     /// The baseline file (none: suppressions only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -376,8 +378,9 @@ pub struct BaselineSummary {
 }
 
 /// Whether a suppression applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(rename = "SuppressionStatus")]
 pub enum Status {
     /// It matched something and suppressed it.
     Active,
@@ -388,7 +391,8 @@ pub enum Status {
 }
 
 /// One `[[suppress]]` entry and what it did (`suppressions.entries` in the JSON report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SuppressionEntry")]
 pub struct EntryStatus {
     /// Position in azpath.toml, from 0.
     pub index: usize,
@@ -402,7 +406,7 @@ pub struct EntryStatus {
 }
 
 /// Every suppression's status (`suppressions` in the JSON report).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SuppressionSummary {
     /// Findings suppressed.
     pub findings: usize,
@@ -415,7 +419,7 @@ pub struct SuppressionSummary {
 }
 
 /// What [`filter`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Known, suppressed and new counts.
     pub baseline: BaselineSummary,
@@ -665,6 +669,31 @@ pub fn exit_code(report: &Report, fail_on: Option<Severity>, with_baseline: bool
         (false, _) => exit::OK,
         (true, true) => exit::NEW_FINDINGS,
         (true, false) => exit::FINDINGS,
+    }
+}
+
+/// Adds the optional `baseline` and `suppressions` objects ([`Summary`], written with `--baseline` or
+/// `[[suppress]]`) to the JSON report's schema (`azpath schema report`).
+pub fn extend_report_schema(report: &mut serde_json::Value) {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator();
+    let summary = generator.into_root_schema_for::<Summary>().to_value();
+    for (table, key) in [("properties", "baseline"), ("properties", "suppressions")] {
+        if let (Some(to), Some(v)) = (report[table].as_object_mut(), summary[table].get(key)) {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                let what = if key == "baseline" { "--baseline or [[suppress]]" } else { "[[suppress]]" };
+                o.insert(
+                    "description".into(),
+                    format!("Only with {what}: see README \"Baselines and suppressions\".").into(),
+                );
+            }
+            to.insert(key.into(), v);
+        }
+    }
+    if let (Some(to), Some(defs)) = (report["$defs"].as_object_mut(), summary["$defs"].as_object()) {
+        for (name, def) in defs {
+            to.entry(name.clone()).or_insert_with(|| def.clone());
+        }
     }
 }
 

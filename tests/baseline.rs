@@ -304,3 +304,23 @@ fn a_bad_baseline_is_an_error_naming_the_file() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("schema_version"), "{}", r.stderr);
 }
+
+#[test]
+fn the_baseline_and_suppressions_objects_follow_the_published_schema() {
+    let f = fixture();
+    let out = f.path("new.json");
+    let config = f.config(&format!(
+        "[[suppress]]\nsource = \"{NEW_OWNER}\"\nreason = \"r\"\n[[suppress]]\nquery = \"nothing-*\"\nreason = \"r\"\nexpires = \"2000-01-01\"\n"
+    ));
+    let r = scan_with_config(f.changed(), &out, &config, &["--baseline", f.base.to_str().unwrap(), "--expand"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let schema = json_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json"));
+    assert!(schema["properties"]["baseline"].is_object() && schema["properties"]["suppressions"].is_object());
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let report = json_of(&out);
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut broken = report.clone();
+    broken["suppressions"]["entries"][0]["status"] = "maybe".into();
+    assert!(!validator.is_valid(&broken), "the schema constrains the summary");
+}
