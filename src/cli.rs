@@ -52,6 +52,8 @@ pub enum Command {
         gaps: GapArgs,
         #[command(flatten)]
         notify: NotifyArgs,
+        #[command(flatten)]
+        track: Box<TrackArgs>,
     },
     /// Collect a tenant into a snapshot file, for offline analysis later.
     Collect {
@@ -75,6 +77,8 @@ pub enum Command {
         gaps: GapArgs,
         #[command(flatten)]
         notify: NotifyArgs,
+        #[command(flatten)]
+        track: Box<TrackArgs>,
     },
     /// Show the strongest power one identity reaches at a scope (or how it reaches another identity), and the
     /// best path to it.
@@ -143,6 +147,74 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout, e.g. `azpath man > ~/.local/share/man/man1/azpath.1`.
     Man,
+    /// Recorded scans (`scan --history FILE`): list them, trends of exposure and findings, what appeared or
+    /// disappeared between two scans, retention.
+    History {
+        #[command(flatten)]
+        history: HistoryArgs,
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+}
+
+/// What `scan` and `analyze` compare the report with, and where they record it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrackArgs {
+    /// Report only what is new since FILE: a JSON report written earlier (`--format json`) or a snapshot
+    /// (analyzed with the same queries). Findings, pairs and posture findings already in it are counted, not
+    /// shown; `--fail-on` then weighs new findings only and exits 5 when one is at or above it.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record this scan in the history store FILE (SQLite; created when missing; default: azpath.toml
+    /// `[history] path`). See `azpath history`.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// `[[suppress]]` entries of azpath.toml.
+    #[arg(skip)]
+    pub suppressions: Vec<crate::baseline::Suppression>,
+    /// `[history] keep`.
+    #[arg(skip)]
+    pub keep: Option<usize>,
+    /// `[history] keep-days`.
+    #[arg(skip)]
+    pub keep_days: Option<u32>,
+}
+
+/// The history store of `azpath history …`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The history store (default: azpath.toml `[history] path`).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub history: Option<PathBuf>,
+    /// Output format: table or json.
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    pub format: Format,
+}
+
+/// `azpath history …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum HistoryCommand {
+    /// The recorded scans, oldest first: id, time, tenant, findings.
+    List,
+    /// Exposure per tier (principals reaching it) and findings per severity, scan by scan.
+    Trend,
+    /// Findings that appeared and disappeared between scan A and scan B (ids from `history list`; default:
+    /// the last two scans).
+    Diff {
+        /// The older scan's id.
+        a: Option<i64>,
+        /// The newer scan's id.
+        b: Option<i64>,
+    },
+    /// Remove old scans (and findings no remaining scan saw).
+    Prune {
+        /// Keep the newest N scans.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        keep: Option<u64>,
+        /// Keep the scans of the last N days.
+        #[arg(long, value_name = "DAYS")]
+        keep_days: Option<u32>,
+    },
 }
 
 /// `azpath queries …`
@@ -289,7 +361,8 @@ pub struct AnalyzeArgs {
     /// `./json` for a file of that name.
     #[arg(short, long, visible_alias = "out-file", value_name = "FILE", value_parser = output_path)]
     pub output: Option<PathBuf>,
-    /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical).
+    /// Exit with code 1 when a finding has this severity or higher (info, low, medium, high, critical); with
+    /// --baseline, code 5 when a new one has.
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
     /// Also run the queries in this directory (`<id>.toml`).
@@ -381,8 +454,10 @@ pub mod exit {
     pub const SIGINT: u8 = 130;
     /// Terminated by SIGTERM (128 + SIGTERM).
     pub const SIGTERM: u8 = 143;
+    /// With `--baseline`: new findings (paths or posture, not suppressed) at or above `--fail-on`.
+    pub const NEW_FINDINGS: u8 = 5;
     /// Every exit code azpath uses, in README order.
-    pub const ALL: &[u8] = &[OK, FINDINGS, USAGE, ERROR, GAPS, SIGINT, SIGTERM];
+    pub const ALL: &[u8] = &[OK, FINDINGS, USAGE, ERROR, GAPS, SIGINT, SIGTERM, NEW_FINDINGS];
 }
 
 /// Output format names a user may type after `-o` out of habit: azpath's formats and those of `az` and

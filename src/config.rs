@@ -14,6 +14,17 @@
 //! cloud = "public"           # --cloud, --arm-url, --graph-url, --authority-url (not applied with --mock)
 //! concurrency = 8            # --concurrency
 //! request-timeout = 300      # --request-timeout, seconds
+//!
+//! [[suppress]]               # findings counted, not shown (README "Baselines and suppressions")
+//! fingerprint = "0123456789abcdef0123456789abcdef"   # a finding id or pair fingerprint, or:
+//! # query = "guest-*"  source = "*"  target = "/subscriptions/*"   (`*` and `?` patterns)
+//! reason = "accepted risk, ticket SEC-12"            # required
+//! expires = "2027-01-31"                             # optional: suppresses up to and including that day
+//!
+//! [history]                  # README "History"
+//! path = "azpath-history.db" # --history FILE, relative to this file's directory
+//! keep = 100                 # scans kept (oldest removed after each recorded scan)
+//! keep-days = 90             # days kept
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -59,6 +70,20 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// An entry of an array of tables (`[[suppress]]`) holds a bad or missing value.
+    #[error("{}: key `{table}[{index}].{key}`: {message}", path.display())]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// The array, e.g. `suppress`.
+        table: &'static str,
+        /// The entry's position, from 0.
+        index: usize,
+        /// The key in the entry.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// The whole file.
@@ -68,6 +93,24 @@ pub struct Config {
     /// Defaults for flags.
     #[serde(default)]
     pub defaults: Defaults,
+    /// Suppressions (`[[suppress]]`).
+    #[serde(default)]
+    pub suppress: Vec<crate::baseline::Suppression>,
+    /// The history store (`[history]`).
+    #[serde(default)]
+    pub history: HistoryConfig,
+}
+
+/// `[history]`: where scans are recorded and how long they are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HistoryConfig {
+    /// `--history FILE`, relative to the configuration file's directory.
+    pub path: Option<PathBuf>,
+    /// Scans kept: older ones are removed after each recorded scan (`history prune --keep N`).
+    pub keep: Option<usize>,
+    /// Days kept: scans recorded earlier are removed after each recorded scan (`history prune --keep-days N`).
+    pub keep_days: Option<u32>,
 }
 
 /// Defaults for flags (`[defaults]`), named as the flags are.
@@ -150,6 +193,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let config: Config =
         toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e, text) })?;
     config.defaults.check(path)?;
+    for (index, entry) in config.suppress.iter().enumerate() {
+        entry.check().map_err(|(key, message)| ConfigError::Entry {
+            path: path.to_owned(),
+            table: "suppress",
+            index,
+            key,
+            message,
+        })?;
+    }
+    if config.history.keep == Some(0) {
+        return Err(ConfigError::Value {
+            path: path.to_owned(),
+            key: "history.keep",
+            message: "must be at least 1".into(),
+        });
+    }
     Ok(config)
 }
 
@@ -261,6 +320,31 @@ impl Defaults {
     }
 }
 
+impl Config {
+    /// Sets what the command line did not give from every table: `[defaults]`, then the suppressions and
+    /// `[history]` for the commands that use them (`base`: the file's directory, for relative paths).
+    pub fn apply(&self, base: &Path, command: &mut Command, matches: &ArgMatches) {
+        self.defaults.apply(base, command, matches);
+        let history_path = self.history.path.as_ref().map(|p| base.join(p));
+        match command {
+            Command::Scan { track, .. } | Command::Analyze { track, .. } => {
+                track.suppressions = self.suppress.clone();
+                track.keep = self.history.keep;
+                track.keep_days = self.history.keep_days;
+                if track.history.is_none() {
+                    track.history = history_path;
+                }
+            }
+            Command::History { history, .. } => {
+                if let (None, Some(p)) = (&history.history, history_path) {
+                    history.history = Some(p);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Whether the command line gave argument `id` (not a default, not absent).
 fn given(m: &ArgMatches, id: &str) -> bool {
     m.value_source(id) == Some(ValueSource::CommandLine)
@@ -300,6 +384,37 @@ mod tests {
         assert_eq!(analyze.format, Format::Sarif);
         assert_eq!(analyze.fail_on.as_deref(), Some("low"));
         assert_eq!(gaps.policy(), crate::cli::GapPolicy::All);
+    }
+
+    #[test]
+    fn suppressions_and_history_apply_to_the_commands_that_use_them() {
+        let text = "[[suppress]]\nquery = \"q-*\"\nreason = \"r\"\n\n[history]\npath = \"h.db\"\nkeep = 3\n";
+        let config = parse(text, file()).unwrap();
+        let apply = |args: &[&str]| {
+            let matches = crate::cli::Cli::command().try_get_matches_from(args).unwrap();
+            let mut cli = crate::cli::Cli::from_arg_matches(&matches).unwrap();
+            config.apply(Path::new("/etc"), &mut cli.command, &matches);
+            cli.command
+        };
+        let Command::Scan { track, .. } = apply(&["azpath", "scan", "--mock", "demo"]) else { unreachable!() };
+        assert_eq!(track.suppressions.len(), 1);
+        assert_eq!((track.history.as_deref(), track.keep), (Some(Path::new("/etc/h.db")), Some(3)));
+        let given = ["azpath", "analyze", "s.json", "--history", "mine.db"];
+        let Command::Analyze { track, .. } = apply(&given) else { unreachable!() };
+        assert_eq!(track.history.as_deref(), Some(Path::new("mine.db")));
+        let Command::History { history, .. } = apply(&["azpath", "history", "list"]) else { unreachable!() };
+        assert_eq!(history.history.as_deref(), Some(Path::new("/etc/h.db")));
+        let none = parse("", file()).unwrap();
+        assert!(none.suppress.is_empty() && none.history.path.is_none());
+    }
+
+    #[test]
+    fn bad_suppress_entries_name_the_entry_and_key() {
+        let err = parse("[[suppress]]\nquery = \"*\"\nreason = \"r\"\n[[suppress]]\nquery = \"*\"\n", file());
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("/etc/azpath.toml") && err.contains("`suppress[1].reason`"), "{err}");
+        let err = parse("[history]\nkeep-weeks = 2\n", file()).unwrap_err().to_string();
+        assert!(err.contains("`keep-weeks`"), "{err}");
     }
 
     #[test]

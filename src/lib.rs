@@ -1,11 +1,13 @@
 //! azpath: collectors (async IO), the command line's configuration, and renderers. The analysis itself lives
 //! in `azpath-graph`, which does no IO.
 
+pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod diff;
+pub mod history;
 pub mod input;
 pub mod mock_serve;
 pub mod notify;

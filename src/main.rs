@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use azpath::cli::{exit, AnalyzeArgs, Cli, Command, GapArgs, GapPolicy, MockCommand, NotifyArgs, QueriesCommand};
 use azpath::notify::Webhook;
+use azpath::cli::{HistoryArgs, HistoryCommand, TrackArgs};
 use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
@@ -73,7 +74,7 @@ fn parse_command_line() -> Result<Cli, Parse> {
     let cwd = std::env::current_dir().unwrap_or_default();
     if let Some(loaded) = azpath::config::load(cli.config.as_deref(), &cwd).map_err(Parse::Config)? {
         let base = loaded.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        loaded.config.defaults.apply(&base, &mut cli.command, &matches);
+        loaded.config.apply(&base, &mut cli.command, &matches);
     }
     Ok(cli)
 }
@@ -111,7 +112,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn run(cli: Cli) -> Result<u8> {
     let show_progress = !cli.quiet && std::io::stderr().is_terminal();
     match cli.command {
-        Command::Scan { collect, analyze, snapshot, gaps, notify } => {
+        Command::Scan { collect, analyze, snapshot, gaps, notify, track } => {
             let fail_on = parse_fail_on(&analyze)?;
             let hook = notify_webhook(&analyze, &notify)?;
             dot_options(&analyze)?;
@@ -121,13 +122,15 @@ fn run(cli: Cli) -> Result<u8> {
             }
             opengraph_paths(&analyze)?;
             let queries = load_queries(&analyze)?;
+            // A bad baseline or history store fails before collecting, not after.
+            let mut tracking = Tracking::open(&track, &analyze, &queries, cli.quiet)?;
             let collected = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             let snap = &collected.snapshot;
             if let Some(path) = &snapshot {
                 output::write_private(path, snap.to_json().as_bytes())?;
             }
             let announce = Announce { hook, args: &notify, ca_cert: collect.ca_cert.as_deref(), quiet: cli.quiet };
-            let code = report(snap, &queries, &analyze, fail_on, &announce)?;
+            let code = report(snap, &queries, &analyze, fail_on, &announce, &mut tracking)?;
             Ok(gap_exit(code, &snap.coverage, &collected.named_scopes, gaps, cli.quiet))
         }
         Command::Collect { collect, output, gaps } => {
@@ -140,13 +143,14 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(gap_exit(exit::OK, &snap.coverage, &collected.named_scopes, gaps, cli.quiet))
         }
-        Command::Analyze { snapshot, analyze, gaps, notify } => {
+        Command::Analyze { snapshot, analyze, gaps, notify, track } => {
             let fail_on = parse_fail_on(&analyze)?;
             let hook = notify_webhook(&analyze, &notify)?;
             let queries = load_queries(&analyze)?;
+            let mut tracking = Tracking::open(&track, &analyze, &queries, cli.quiet)?;
             let snap = read_snapshot(&snapshot)?;
             let announce = Announce { hook, args: &notify, ca_cert: None, quiet: cli.quiet };
-            let code = report(&snap, &queries, &analyze, fail_on, &announce)?;
+            let code = report(&snap, &queries, &analyze, fail_on, &announce, &mut tracking)?;
             Ok(gap_exit(code, &snap.coverage, &[], gaps, cli.quiet))
         }
         Command::Paths { snapshot, from, to, capability, no_eligible, format } => {
@@ -206,6 +210,7 @@ fn run(cli: Cli) -> Result<u8> {
             output::write_stdout_with(|out| man.render(out))?;
             Ok(0)
         }
+        Command::History { history, command } => history_command(&history, command),
     }
 }
 
@@ -328,6 +333,7 @@ fn report(
     args: &AnalyzeArgs,
     fail_on: Option<Severity>,
     announce: &Announce,
+    tracking: &mut Tracking,
 ) -> Result<u8> {
     if args.format == Format::Ndjson {
         return stream_pairs(snap, queries, args, fail_on);
@@ -336,19 +342,143 @@ fn report(
         engine::analyze(snap, queries, AnalyzeOptions { include_eligible: !args.no_eligible, expand: args.expand }),
         &args.only,
     );
+    tracking.record(&rep, snap)?;
+    let (rep, summary) = tracking.filter(rep);
+    let code = match &summary {
+        Some(_) => azpath::baseline::exit_code(&rep, fail_on, tracking.baseline.is_some()),
+        None => exit_for(&rep.findings, &rep.posture, fail_on),
+    };
     if let Some(paths) = opengraph_paths(args)? {
         render::opengraph::write_files(&paths, &render::opengraph::export(&rep, snap))?;
         announce.send(&rep);
-        return Ok(exit_for(&rep.findings, &rep.posture, fail_on));
+        return Ok(code);
     }
     let mut buf = Vec::new();
-    match dot_options(args)? {
-        Some(options) => render::render_dot_with(&rep, &options, &mut buf)?,
-        None => render::render(&rep, args.format, render_options(), &mut buf)?,
+    match (dot_options(args)?, &summary) {
+        (Some(options), _) => render::render_dot_with(&rep, &options, &mut buf)?,
+        (None, Some(summary)) if args.format == Format::Json => azpath::baseline::render_json(&rep, summary, &mut buf)?,
+        (None, _) => render::render(&rep, args.format, render_options(), &mut buf)?,
     }
     emit(&buf, args.output.as_deref())?;
     announce.send(&rep);
-    Ok(exit_for(&rep.findings, &rep.posture, fail_on))
+    Ok(code)
+}
+
+/// What `scan` and `analyze` compare the report with (`--baseline`, `[[suppress]]`) and record it in
+/// (`--history`), opened before any work.
+struct Tracking {
+    baseline: Option<azpath::baseline::Known>,
+    suppressions: Vec<azpath::baseline::Suppression>,
+    store: Option<azpath::history::Store>,
+    keep: (Option<usize>, Option<u32>),
+    quiet: bool,
+}
+
+impl Tracking {
+    /// Reads the baseline (a snapshot one is analyzed as `args` says) and opens the history store.
+    fn open(
+        track: &TrackArgs,
+        args: &AnalyzeArgs,
+        queries: &[azpath_graph::query::Query],
+        quiet: bool,
+    ) -> Result<Tracking> {
+        if args.format == Format::Ndjson && (track.baseline.is_some() || track.history.is_some()) {
+            return Err(UsageError(
+                "--baseline and --history need the whole report: use --format json (with --expand for pairs), not ndjson"
+                    .into(),
+            )
+            .into());
+        }
+        let options = AnalyzeOptions { include_eligible: !args.no_eligible, expand: false };
+        let baseline = match &track.baseline {
+            Some(path) => {
+                let old =
+                    azpath::baseline::load(path, |snap| finish(engine::analyze(snap, queries, options), &args.only))?;
+                Some(azpath::baseline::Known::of(&old, path))
+            }
+            None => None,
+        };
+        let store = track.history.as_deref().map(azpath::history::Store::open).transpose()?;
+        Ok(Tracking {
+            baseline,
+            suppressions: track.suppressions.clone(),
+            store,
+            keep: (track.keep, track.keep_days),
+            quiet,
+        })
+    }
+
+    /// Records the whole report (before the baseline and suppressions filter it), then applies retention.
+    fn record(&mut self, rep: &Report, snap: &Snapshot) -> Result<()> {
+        let Some(store) = self.store.as_mut() else { return Ok(()) };
+        let now = time::OffsetDateTime::now_utc();
+        let tenant = snap.metadata.tenant_id.as_deref().unwrap_or_default();
+        store.record(rep, tenant, now)?;
+        if self.keep != (None, None) {
+            store.prune(self.keep.0, self.keep.1, now)?;
+        }
+        Ok(())
+    }
+
+    /// The report with what is known or suppressed removed, and what was removed (`None`: nothing to apply).
+    fn filter(&self, rep: Report) -> (Report, Option<azpath::baseline::Summary>) {
+        if self.baseline.is_none() && self.suppressions.is_empty() {
+            return (rep, None);
+        }
+        let today = time::OffsetDateTime::now_utc().date();
+        let (rep, summary) = azpath::baseline::filter(rep, self.baseline.as_ref(), &self.suppressions, today);
+        if !self.quiet {
+            for line in summary.lines() {
+                eprintln!("{}", render::text::visible(&line));
+            }
+        }
+        (rep, Some(summary))
+    }
+}
+
+/// `azpath history …`.
+fn history_command(args: &HistoryArgs, command: HistoryCommand) -> Result<u8> {
+    use render::history as out;
+    if !out::supports(args.format) {
+        return Err(UsageError(format!("--format: {}", out::FORMATS)).into());
+    }
+    let Some(path) = &args.history else {
+        return Err(UsageError(
+            "history: give the store with --history FILE (or `[history] path` in azpath.toml)".into(),
+        )
+        .into());
+    };
+    if !path.exists() {
+        return Err(anyhow::anyhow!(
+            "history store {}: no such file (record scans with `scan --history FILE`)",
+            path.display()
+        ));
+    }
+    let mut store = azpath::history::Store::open(path)?;
+    let format = args.format;
+    match command {
+        HistoryCommand::List => {
+            let scans = store.scans()?;
+            output::write_stdout_with(|w| out::render_scans(&scans, format, w))?;
+        }
+        HistoryCommand::Trend => {
+            let trend = store.trend()?;
+            output::write_stdout_with(|w| out::render_trend(&trend, format, w))?;
+        }
+        HistoryCommand::Diff { a, b } => {
+            let diff = store.diff(a, b)?;
+            output::write_stdout_with(|w| out::render_diff(&diff, format, w))?;
+        }
+        HistoryCommand::Prune { keep, keep_days } => {
+            if keep.is_none() && keep_days.is_none() {
+                return Err(UsageError("history prune: give --keep N or --keep-days N".into()).into());
+            }
+            let keep = keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX));
+            let removed = store.prune(keep, keep_days, time::OffsetDateTime::now_utc())?;
+            output::write_stdout(format!("removed {removed} scan(s)\n").as_bytes())?;
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// `--format opengraph`: its two files, or a usage error when `--output FILE` is missing.

@@ -41,7 +41,11 @@ impl SchemaOf {
 /// The JSON Schema of one output, as a JSON value.
 pub fn schema(of: SchemaOf) -> Value {
     match of {
-        SchemaOf::Report => versioned::<Report>("azpath JSON report", REPORT_SCHEMA_VERSION),
+        SchemaOf::Report => {
+            let mut report = versioned::<Report>("azpath JSON report", REPORT_SCHEMA_VERSION);
+            crate::baseline::extend_report_schema(&mut report);
+            report
+        }
         SchemaOf::Diff => versioned::<Diff>("azpath diff JSON", DIFF_SCHEMA_VERSION),
         SchemaOf::Opengraph => crate::render::opengraph::extension_schema(),
     }

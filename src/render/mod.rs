@@ -3,6 +3,7 @@
 //! text through [`text::visible`], so nothing from the tenant reaches a terminal as a control sequence.
 
 mod dot;
+pub mod history;
 pub mod ndjson;
 pub mod opengraph;
 mod path_dot;

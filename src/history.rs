@@ -1,0 +1,583 @@
+//! The history store (`--history FILE`, `azpath history …`): one SQLite file (rusqlite, SQLite compiled in)
+//! recording each scan's time and tenant, exposure per tier and findings (id, severity, query ids, reach),
+//! with when each finding was first and last seen. WAL journal and a busy timeout let concurrent scans write
+//! one store: each write is one immediate transaction, so a second writer waits instead of failing or
+//! corrupting it. The schema version is the `user_version` pragma; a store written by a newer azpath is refused.
+//!
+//! Finding ids are the report's `Finding.id` (the same as JSON and SARIF `partialFingerprints`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use azpath_graph::findings::Report;
+
+/// The schema this azpath writes (the `user_version` pragma).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a writer waits for another one before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+const SCHEMA_V1: &str = "
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    collected_at TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    tool_version TEXT NOT NULL
+);
+CREATE TABLE exposure (
+    scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+    query_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    principals INTEGER NOT NULL,
+    standing INTEGER NOT NULL,
+    escalation INTEGER NOT NULL,
+    population INTEGER NOT NULL,
+    PRIMARY KEY (scan_id, query_id)
+);
+CREATE TABLE findings (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    reach TEXT NOT NULL,
+    queries TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    first_scan INTEGER NOT NULL,
+    last_seen TEXT NOT NULL,
+    last_scan INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE TABLE scan_findings (
+    scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+    finding_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    PRIMARY KEY (scan_id, finding_id)
+);
+";
+
+/// Why the history store cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// SQLite refused an operation on the store.
+    #[error("history store {}: {what}", path.display())]
+    Sql {
+        /// The store.
+        path: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The store was written by a newer azpath.
+    #[error(
+        "history store {}: schema version {found} was written by a newer azpath (this one reads up to {SCHEMA_VERSION}); upgrade azpath or give another --history file",
+        path.display()
+    )]
+    Newer {
+        /// The store.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+    },
+    /// A scan id that is not in the store.
+    #[error("history store {}: no scan {id} (see `azpath history list`)", path.display())]
+    NoScan {
+        /// The store.
+        path: PathBuf,
+        /// The id asked for.
+        id: i64,
+    },
+    /// `history diff` without two scans.
+    #[error("history store {}: `history diff` needs two scans, the store has {count}", path.display())]
+    TooFew {
+        /// The store.
+        path: PathBuf,
+        /// Scans recorded.
+        count: usize,
+    },
+}
+
+/// One finding as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingRow {
+    /// `Finding.id`.
+    pub id: String,
+    /// Severity.
+    pub severity: String,
+    /// `escalation` or `standing`.
+    pub reach: String,
+    /// Query ids of its tiers, comma-separated.
+    pub queries: String,
+    /// The principal's id.
+    pub principal: String,
+    /// Where it lands (scope id).
+    pub scope: String,
+    /// When a scan first saw it (RFC 3339).
+    pub first_seen: String,
+    /// The scan that first saw it.
+    pub first_scan: i64,
+    /// When a scan last saw it.
+    pub last_seen: String,
+    /// The scan that last saw it.
+    pub last_scan: i64,
+}
+
+/// One tier's exposure in one scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposureRow {
+    /// Query id.
+    pub query_id: String,
+    /// Query severity.
+    pub severity: String,
+    /// Principals reaching it.
+    pub principals: i64,
+    /// Of those, holding it by a standing grant.
+    pub standing: i64,
+    /// Of those, only by escalation.
+    pub escalation: i64,
+    /// Principals in the tenant.
+    pub population: i64,
+}
+
+/// One recorded scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanRow {
+    /// Id (increasing).
+    pub id: i64,
+    /// When it was recorded (RFC 3339, UTC).
+    pub time: String,
+    /// When its snapshot was collected.
+    pub collected_at: String,
+    /// Tenant id (empty when the snapshot does not say).
+    pub tenant: String,
+    /// azpath version.
+    pub tool_version: String,
+    /// Findings it saw.
+    pub findings: i64,
+}
+
+/// One scan in a trend: exposure per tier and findings per severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrendRow {
+    /// The scan.
+    #[serde(flatten)]
+    pub scan: ScanRow,
+    /// Per tier.
+    pub exposure: Vec<ExposureRow>,
+    /// Findings per severity (critical first); severities without findings are left out.
+    pub by_severity: Vec<(String, i64)>,
+}
+
+/// What appeared and disappeared between two scans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffRows {
+    /// The older scan.
+    pub from: ScanRow,
+    /// The newer scan.
+    pub to: ScanRow,
+    /// Findings in `to` and not in `from`.
+    pub appeared: Vec<FindingRow>,
+    /// Findings in `from` and not in `to`.
+    pub disappeared: Vec<FindingRow>,
+}
+
+/// An open history store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when missing) the store at `path`, migrating an older schema; a newer one is refused.
+    pub fn open(path: &Path) -> Result<Store, HistoryError> {
+        let conn = Connection::open(path).map_err(sql(path, "opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(path, "setting the busy timeout"))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+            .map_err(sql(path, "switching to the WAL journal"))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql(path, "enabling foreign keys"))?;
+        let mut store = Store { conn, path: path.to_owned() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
+        move |source| HistoryError::Sql { path: self.path.clone(), what, source }
+    }
+
+    fn migrate(&mut self) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql(&path, "reading"))?;
+        if version > SCHEMA_VERSION {
+            return Err(HistoryError::Newer { path: self.path.clone(), found: version });
+        }
+        if version < 1 {
+            tx.execute_batch(SCHEMA_V1).map_err(sql(&path, "creating the schema"))?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql(&path, "writing the schema version"))?;
+        tx.commit().map_err(sql(&path, "committing the schema"))
+    }
+
+    /// Records one scan of `report` (tenant `tenant`, at `now`) and returns its id: its exposure per tier,
+    /// its findings, and each finding's first/last seen.
+    pub fn record(&mut self, report: &Report, tenant: &str, now: OffsetDateTime) -> Result<i64, HistoryError> {
+        let time = rfc3339(now);
+        let path = self.path.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
+        tx.execute(
+            "INSERT INTO scans (time, collected_at, tenant, tool_version) VALUES (?1, ?2, ?3, ?4)",
+            params![time, report.collected_at, tenant, report.tool_version],
+        )
+        .map_err(sql(&path, "recording the scan"))?;
+        let scan = tx.last_insert_rowid();
+        for t in &report.tiers {
+            let e = &t.exposure;
+            tx.execute(
+                "INSERT INTO exposure VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    scan,
+                    t.query_id,
+                    t.severity.as_str(),
+                    n(e.principals),
+                    n(e.standing),
+                    n(e.escalation),
+                    n(e.population)
+                ],
+            )
+            .map_err(sql(&path, "recording exposure"))?;
+        }
+        for f in &report.findings {
+            let queries: Vec<&str> = f.tiers.iter().map(|t| t.query_id.as_str()).collect();
+            tx.execute(
+                "INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)
+                 ON CONFLICT (tenant, id) DO UPDATE SET severity = ?3, reach = ?4, queries = ?5, last_seen = ?8, last_scan = ?9",
+                params![tenant, f.id, f.severity.as_str(), f.reach.as_str(), queries.join(","), f.principal.id, f.scope.id, time, scan],
+            )
+            .map_err(sql(&path, "recording a finding"))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)",
+                params![scan, f.id, f.severity.as_str()],
+            )
+            .map_err(sql(&path, "recording a finding"))?;
+        }
+        tx.commit().map_err(sql(&path, "committing the scan"))?;
+        Ok(scan)
+    }
+
+    /// Every scan, oldest first.
+    pub fn scans(&self) -> Result<Vec<ScanRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.time, s.collected_at, s.tenant, s.tool_version,
+                        (SELECT COUNT(*) FROM scan_findings f WHERE f.scan_id = s.id)
+                 FROM scans s ORDER BY s.id",
+            )
+            .map_err(self.err("listing scans"))?;
+        let rows = stmt.query_map([], scan_row).map_err(self.err("listing scans"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("listing scans"))
+    }
+
+    fn scan(&self, id: i64) -> Result<ScanRow, HistoryError> {
+        self.scans()?.into_iter().find(|s| s.id == id).ok_or(HistoryError::NoScan { path: self.path.clone(), id })
+    }
+
+    /// Exposure per tier and findings per severity, scan by scan.
+    pub fn trend(&self) -> Result<Vec<TrendRow>, HistoryError> {
+        self.scans()?
+            .into_iter()
+            .map(|scan| {
+                let exposure = self.exposure(scan.id)?;
+                let by_severity = self.by_severity(scan.id)?;
+                Ok(TrendRow { scan, exposure, by_severity })
+            })
+            .collect()
+    }
+
+    fn exposure(&self, scan: i64) -> Result<Vec<ExposureRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT query_id, severity, principals, standing, escalation, population FROM exposure
+                 WHERE scan_id = ?1 ORDER BY query_id",
+            )
+            .map_err(self.err("reading exposure"))?;
+        let rows = stmt
+            .query_map([scan], |r| {
+                Ok(ExposureRow {
+                    query_id: r.get(0)?,
+                    severity: r.get(1)?,
+                    principals: r.get(2)?,
+                    standing: r.get(3)?,
+                    escalation: r.get(4)?,
+                    population: r.get(5)?,
+                })
+            })
+            .map_err(self.err("reading exposure"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("reading exposure"))
+    }
+
+    fn by_severity(&self, scan: i64) -> Result<Vec<(String, i64)>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT severity, COUNT(*) FROM scan_findings WHERE scan_id = ?1 GROUP BY severity")
+            .map_err(self.err("counting findings"))?;
+        let rows = stmt.query_map([scan], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err("counting findings"))?;
+        let mut out: Vec<(String, i64)> = rows.collect::<Result<_, _>>().map_err(self.err("counting findings"))?;
+        let rank = |s: &str| azpath_graph::model::Severity::parse(s).map(std::cmp::Reverse);
+        out.sort_by_key(|a| rank(&a.0));
+        Ok(out)
+    }
+
+    /// What appeared and disappeared between scans `a` and `b` (default: the last two).
+    pub fn diff(&self, a: Option<i64>, b: Option<i64>) -> Result<DiffRows, HistoryError> {
+        let (from, to) = match (a, b) {
+            (Some(a), Some(b)) => (self.scan(a)?, self.scan(b)?),
+            (Some(a), None) => {
+                let last = self.scans()?.pop().ok_or(HistoryError::TooFew { path: self.path.clone(), count: 0 })?;
+                (self.scan(a)?, last)
+            }
+            _ => {
+                let mut all = self.scans()?;
+                let count = all.len();
+                let (Some(to), Some(from)) = (all.pop(), all.pop()) else {
+                    return Err(HistoryError::TooFew { path: self.path.clone(), count });
+                };
+                (from, to)
+            }
+        };
+        let appeared = self.only_in(to.id, from.id, &to.tenant)?;
+        let disappeared = self.only_in(from.id, to.id, &from.tenant)?;
+        Ok(DiffRows { from, to, appeared, disappeared })
+    }
+
+    /// Findings of scan `a` that scan `b` did not see.
+    fn only_in(&self, a: i64, b: i64, tenant: &str) -> Result<Vec<FindingRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.id, sf.severity, f.reach, f.queries, f.principal, f.scope, f.first_seen, f.first_scan,
+                        f.last_seen, f.last_scan
+                 FROM scan_findings sf JOIN findings f ON f.id = sf.finding_id AND f.tenant = ?3
+                 WHERE sf.scan_id = ?1
+                   AND sf.finding_id NOT IN (SELECT finding_id FROM scan_findings WHERE scan_id = ?2)
+                 ORDER BY f.id",
+            )
+            .map_err(self.err("comparing scans"))?;
+        let rows = stmt.query_map(params![a, b, tenant], finding_row).map_err(self.err("comparing scans"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("comparing scans"))
+    }
+
+    /// One finding's record in `tenant`.
+    pub fn finding(&self, tenant: &str, id: &str) -> Result<Option<FindingRow>, HistoryError> {
+        self.conn
+            .query_row(
+                "SELECT id, severity, reach, queries, principal, scope, first_seen, first_scan, last_seen, last_scan
+                 FROM findings WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id],
+                finding_row,
+            )
+            .optional()
+            .map_err(self.err("reading a finding"))
+    }
+
+    /// Removes scans beyond the newest `keep` and those recorded more than `keep_days` days before `now`, then
+    /// findings no remaining scan saw. Returns how many scans were removed.
+    pub fn prune(
+        &mut self,
+        keep: Option<usize>,
+        keep_days: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<usize, HistoryError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
+        let mut removed = 0;
+        if let Some(keep) = keep {
+            let keep = n(keep);
+            removed += tx
+                .execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT ?1)", [keep])
+                .map_err(sql(&path, "removing old scans"))?;
+        }
+        if let Some(days) = keep_days {
+            let cutoff = rfc3339(now - time::Duration::days(i64::from(days)));
+            removed +=
+                tx.execute("DELETE FROM scans WHERE time < ?1", [cutoff]).map_err(sql(&path, "removing old scans"))?;
+        }
+        tx.execute("DELETE FROM findings WHERE NOT EXISTS (SELECT 1 FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)", [])
+            .map_err(sql(&path, "removing findings no scan saw"))?;
+        tx.commit().map_err(sql(&path, "committing the removal"))?;
+        Ok(removed)
+    }
+}
+
+/// Maps a SQLite error to [`HistoryError::Sql`] naming the store and what was being done.
+fn sql<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(rusqlite::Error) -> HistoryError + 'a {
+    move |source| HistoryError::Sql { path: path.to_owned(), what, source }
+}
+
+/// A count as SQLite stores it.
+fn n(x: usize) -> i64 {
+    i64::try_from(x).unwrap_or(i64::MAX)
+}
+
+fn scan_row(r: &rusqlite::Row) -> rusqlite::Result<ScanRow> {
+    Ok(ScanRow {
+        id: r.get(0)?,
+        time: r.get(1)?,
+        collected_at: r.get(2)?,
+        tenant: r.get(3)?,
+        tool_version: r.get(4)?,
+        findings: r.get(5)?,
+    })
+}
+
+fn finding_row(r: &rusqlite::Row) -> rusqlite::Result<FindingRow> {
+    Ok(FindingRow {
+        id: r.get(0)?,
+        severity: r.get(1)?,
+        reach: r.get(2)?,
+        queries: r.get(3)?,
+        principal: r.get(4)?,
+        scope: r.get(5)?,
+        first_seen: r.get(6)?,
+        first_scan: r.get(7)?,
+        last_seen: r.get(8)?,
+        last_scan: r.get(9)?,
+    })
+}
+
+/// RFC 3339 in UTC with microseconds (sorts as text in time order).
+fn rfc3339(t: OffsetDateTime) -> String {
+    let format = time::format_description::parse_borrowed::<2>(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z",
+    )
+    .expect("a valid format description");
+    t.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azpath_graph::findings::{Finding, NodeRef, Reach, Remediation, Tier};
+    use azpath_graph::model::{NodeKind, Severity};
+
+    fn node(id: &str) -> NodeRef {
+        NodeRef { kind: NodeKind::User, id: id.into(), display_name: id.into() }
+    }
+
+    fn finding(id: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            reach: Reach::Escalation,
+            severity: Severity::High,
+            principal: node("p"),
+            scope: node("/"),
+            hops: Vec::new(),
+            eligible: false,
+            conditional: false,
+            members: Default::default(),
+            member_set: None,
+            tiers: Vec::new(),
+            fix: String::new(),
+            remediation: Remediation { summary: String::new(), command: None },
+        }
+    }
+
+    fn report(ids: &[&str], principals: usize) -> Report {
+        let tier = Tier {
+            query_id: "q".into(),
+            title: "q".into(),
+            severity: Severity::High,
+            escalation_findings: ids.len(),
+            standing_findings: 0,
+            pairs: 0,
+            exposure: azpath_graph::findings::Exposure { principals, population: 10, ..Default::default() },
+            after_plan: Default::default(),
+            escalations_after_plan: 0,
+        };
+        Report { findings: ids.iter().map(|i| finding(i)).collect(), tiers: vec![tier], ..Default::default() }
+    }
+
+    fn at(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).unwrap()
+    }
+
+    #[test]
+    fn first_seen_stays_and_diff_lists_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let one = store.record(&report(&["a", "b"], 2), "t", at(0)).unwrap();
+        let two = store.record(&report(&["a", "c"], 3), "t", at(60)).unwrap();
+        let a = store.finding("t", "a").unwrap().unwrap();
+        assert_eq!((a.first_scan, a.last_scan), (one, two));
+        let c = store.finding("t", "c").unwrap().unwrap();
+        assert_eq!(c.first_scan, two);
+        let d = store.diff(None, None).unwrap();
+        let ids = |rows: &[FindingRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!((ids(&d.appeared), ids(&d.disappeared)), (vec!["c".to_string()], vec!["b".to_string()]));
+        let trend = store.trend().unwrap();
+        assert_eq!(trend.iter().map(|t| t.exposure[0].principals).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(trend[1].by_severity, [("high".to_string(), 2)]);
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_and_forgets_findings_no_scan_saw() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        store.record(&report(&["old"], 1), "t", at(0)).unwrap();
+        store.record(&report(&["new"], 1), "t", at(86_400 * 10)).unwrap();
+        assert_eq!(store.prune(None, Some(30), at(86_400 * 11)).unwrap(), 0);
+        assert_eq!(store.prune(Some(1), None, at(86_400 * 11)).unwrap(), 1);
+        assert_eq!(store.scans().unwrap().len(), 1);
+        assert!(store.finding("t", "old").unwrap().is_none());
+        assert!(store.finding("t", "new").unwrap().is_some());
+        assert_eq!(store.prune(None, Some(5), at(86_400 * 20)).unwrap(), 1);
+        assert!(store.scans().unwrap().is_empty());
+    }
+
+    #[test]
+    fn concurrent_writers_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&path).unwrap();
+                    for i in 0..25 {
+                        store.record(&report(&["a", "b", "c"], 1), "t", at(w * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let scans = store.scans().unwrap();
+        assert_eq!(scans.len(), 50);
+        assert!(scans.iter().all(|s| s.findings == 3));
+        let integrity: String = store.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(integrity, "ok");
+    }
+
+    #[test]
+    fn a_newer_store_is_refused_and_diff_needs_two_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = Store::open(&path).unwrap();
+        assert!(matches!(store.diff(None, None), Err(HistoryError::TooFew { count: 0, .. })));
+        assert!(matches!(store.diff(Some(7), Some(8)), Err(HistoryError::NoScan { id: 7, .. })));
+        store.conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(store);
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer azpath") && err.contains("h.db"), "{err}");
+    }
+}

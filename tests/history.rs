@@ -1,0 +1,163 @@
+//! `--history FILE` and `azpath history`: scans recorded with first/last seen, trends, diffs, retention, and
+//! concurrent writers.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::run;
+use serde_json::Value;
+
+mod tracking;
+
+fn json(args: &[&str]) -> Value {
+    let r = run(args);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+fn ids(report: &Value) -> BTreeSet<String> {
+    report["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+}
+
+fn scan(tenant: &str, db: &Path, report: &Path) {
+    let (db, out) = (db.to_str().unwrap(), report.to_str().unwrap());
+    let r = run(&["scan", "--mock", tenant, "--history", db, "--format", "json", "-o", out, "--no-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn an_added_role_assignment_appears_with_its_first_seen_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let h = db.to_str().unwrap();
+    let changed = tracking::demo_copy(dir.path(), "changed", true);
+    let (one, two, three) = (dir.path().join("1.json"), dir.path().join("2.json"), dir.path().join("3.json"));
+    scan("demo", &db, &one);
+    scan("demo", &db, &two);
+    let unchanged = json(&["history", "diff", "--history", h, "--format", "json"]);
+    assert!(
+        unchanged["appeared"].as_array().unwrap().is_empty() && unchanged["disappeared"].as_array().unwrap().is_empty()
+    );
+    scan(changed.to_str().unwrap(), &db, &three);
+
+    let scans = json(&["history", "list", "--history", h, "--format", "json"]);
+    let scans = scans.as_array().unwrap();
+    assert_eq!(scans.len(), 3);
+    let third = &scans[2];
+    assert_eq!(third["findings"], ids(&read(&three)).len());
+
+    let diff = json(&["history", "diff", "--history", h, "--format", "json"]);
+    let appeared: BTreeSet<String> =
+        diff["appeared"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect();
+    let expected: BTreeSet<String> = ids(&read(&three)).difference(&ids(&read(&two))).cloned().collect();
+    assert!(!expected.is_empty());
+    assert_eq!(appeared, expected);
+    for f in diff["appeared"].as_array().unwrap() {
+        assert_eq!(f["first_scan"], third["id"], "{f}");
+        assert_eq!(f["first_seen"], third["time"], "{f}");
+    }
+    // A finding seen from the start keeps its first scan.
+    let old: BTreeSet<String> = ids(&read(&one)).intersection(&ids(&read(&three))).cloned().collect();
+    assert!(!old.is_empty());
+    let first = json(&["history", "diff", "1", "3", "--history", h, "--format", "json"]);
+    assert_eq!(first["appeared"].as_array().unwrap().len(), expected.len());
+
+    let trend = json(&["history", "trend", "--history", h, "--format", "json"]);
+    assert_eq!(trend.as_array().unwrap().len(), 3);
+    assert!(trend[0]["exposure"].as_array().unwrap().iter().any(|e| e["principals"].as_u64().unwrap() > 0));
+
+    let table = run(&["history", "diff", "--history", h]);
+    assert!(table.stdout.starts_with("scan 2 (") && table.stdout.contains("→ scan 3 ("), "{}", table.stdout);
+    assert!(table.stdout.contains("appeared:") && !table.stdout.contains("disappeared:"), "{}", table.stdout);
+}
+
+#[test]
+fn two_concurrent_writers_both_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let snap = dir.path().join("snap.json");
+    let r = run(&["collect", "--mock", "demo", "-o", snap.to_str().unwrap(), "--no-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, snap) = (db.clone(), snap.clone());
+            std::thread::spawn(move || {
+                for _ in 0..3 {
+                    let r = run(&[
+                        "analyze",
+                        snap.to_str().unwrap(),
+                        "--history",
+                        db.to_str().unwrap(),
+                        "-o",
+                        "/dev/null",
+                        "--no-config",
+                    ]);
+                    assert_eq!(r.code, 0, "{}", r.stderr);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let scans = json(&["history", "list", "--history", db.to_str().unwrap(), "--format", "json"]);
+    let scans = scans.as_array().unwrap();
+    assert_eq!(scans.len(), 6);
+    let counts: BTreeSet<u64> = scans.iter().map(|s| s["findings"].as_u64().unwrap()).collect();
+    assert_eq!(counts.len(), 1, "every scan recorded whole: {counts:?}");
+}
+
+#[test]
+fn retention_from_the_config_file_and_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("azpath.toml"), "[history]\npath = \"store/h.db\"\nkeep = 2\n").unwrap();
+    std::fs::create_dir(dir.path().join("store")).unwrap();
+    let config = dir.path().join("azpath.toml");
+    let c = config.to_str().unwrap();
+    for _ in 0..3 {
+        let r = run(&["scan", "--mock", "demo", "--config", c, "-o", "/dev/null"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let db = dir.path().join("store/h.db");
+    assert!(db.is_file(), "[history] path is relative to the config file");
+    let scans = json(&["history", "list", "--config", c, "--format", "json"]);
+    assert_eq!(scans.as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 3]);
+    let r = run(&["history", "prune", "--keep", "1", "--history", db.to_str().unwrap()]);
+    assert_eq!((r.code, r.stdout.trim()), (0, "removed 1 scan(s)"), "{}", r.stderr);
+    let r = run(&["history", "prune", "--history", db.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn a_missing_or_newer_store_and_bad_formats_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.db");
+    let r = run(&["history", "list", "--history", missing.to_str().unwrap(), "--no-config"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("none.db") && !missing.exists(), "{}", r.stderr);
+    let r = run(&["history", "list", "--no-config"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--history FILE"), "{}", r.stderr);
+
+    let db = dir.path().join("h.db");
+    scan("demo", &db, &dir.path().join("r.json"));
+    let r = run(&["history", "list", "--history", db.to_str().unwrap(), "--format", "dot"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run(&["history", "diff", "--history", db.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("needs two scans"), "{}", r.stderr);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let r = run(&["history", "list", "--history", db.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("newer azpath") && r.stderr.contains("h.db"), "{}", r.stderr);
+    let r = run(&["scan", "--mock", "demo", "--history", db.to_str().unwrap(), "--no-config"]);
+    assert_eq!(r.code, 3, "a newer store fails the scan before collecting: {}", r.stderr);
+}
