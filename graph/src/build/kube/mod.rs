@@ -21,6 +21,7 @@ mod namespaces;
 mod nodes;
 mod pod_identity;
 mod rbac;
+mod union;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,6 +37,7 @@ use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{is_guid, Caps};
 use crate::scope;
 use crate::snapshot::Snapshot;
+use union::SubjectKey;
 
 pub(crate) use facts::{cluster_role_rules, find_aso, holds_client_secret, Aso, ASO_CREDENTIAL, ASO_SETTINGS};
 
@@ -184,53 +186,48 @@ impl Builder {
         )
     }
 
-    /// The node of a binding subject; on Entra-integrated clusters, users and groups named by object id (or
-    /// UPN) are joined to their directory node.
+    /// The node of a binding subject (a `User` named `system:serviceaccount:<ns>:<sa>` is that service
+    /// account); on Entra-integrated clusters, users and groups named by object id (or UPN) are joined to their
+    /// directory node, which is returned beside it.
     fn subject_node(
         &mut self,
         cluster: &str,
         cname: &str,
-        s: &crate::kube::Subject,
+        key: &SubjectKey,
         entra: bool,
         upn: &FxHashMap<String, NodeIndex>,
-    ) -> Option<NodeIndex> {
-        let (kind, rest) = match s.kind.as_str() {
-            "ServiceAccount" => {
-                let ns = s.namespace.clone().unwrap_or_else(|| "default".into());
-                return Some(self.sa_node(cluster, &ns, &s.name));
-            }
-            "User" => (NodeKind::KubeUser, format!("users/{}", s.name)),
-            "Group" => (NodeKind::KubeGroup, format!("groups/{}", s.name)),
-            _ => return None,
+    ) -> (NodeIndex, Option<NodeIndex>) {
+        let (kind, rest, sk, name) = match key {
+            SubjectKey::ServiceAccount(ns, sa) => return (self.sa_node(cluster, ns, sa), None),
+            SubjectKey::User(n) => (NodeKind::KubeUser, format!("users/{n}"), "User", n),
+            SubjectKey::Group(n) => (NodeKind::KubeGroup, format!("groups/{n}"), "Group", n),
         };
-        let node = self.node_for(kube_key(cluster, &rest), kind, &format!("{} {} in {cname}", s.kind, s.name));
-        if entra {
-            let directory = if is_guid(&s.name) {
-                self.lookup(&NodeKey::of(&s.name))
-            } else {
-                upn.get(&s.name.to_ascii_lowercase()).copied()
-            };
-            if let Some(d) = directory {
-                let already = self.graph.find_edge(d, node).is_some();
-                if !already {
-                    let name = self.graph[d].name.to_string();
-                    // Named after the Entra object it signs in as, so a report says who it is.
-                    self.set_name(node, format!("{name} (Kubernetes {} in {cname})", s.kind.to_ascii_lowercase()));
-                    self.add_noted_edge(
-                        d,
-                        node,
-                        EdgeKind::KubernetesIdentity,
-                        Caps::EMPTY,
-                        0,
-                        EdgeNote {
-                            evidence: vec![cluster.to_string(), s.name.clone()],
-                            detail: format!("{name} signs in to {cname} through Entra ID as {} {}", s.kind, s.name),
-                            label: "Entra sign-in".into(),
-                        },
-                    );
-                }
+        let node = self.node_for(kube_key(cluster, &rest), kind, &format!("{sk} {name} in {cname}"));
+        if !entra {
+            return (node, None);
+        }
+        let directory =
+            if is_guid(name) { self.lookup(&NodeKey::of(name)) } else { upn.get(&name.to_ascii_lowercase()).copied() };
+        if let Some(d) = directory {
+            let already = self.graph.find_edge(d, node).is_some();
+            if !already {
+                let dname = self.graph[d].name.to_string();
+                // Named after the Entra object it signs in as, so a report says who it is.
+                self.set_name(node, format!("{dname} (Kubernetes {} in {cname})", sk.to_ascii_lowercase()));
+                self.add_noted_edge(
+                    d,
+                    node,
+                    EdgeKind::KubernetesIdentity,
+                    Caps::EMPTY,
+                    0,
+                    EdgeNote {
+                        evidence: vec![cluster.to_string(), name.clone()],
+                        detail: format!("{dname} signs in to {cname} through Entra ID as {sk} {name}"),
+                        label: "Entra sign-in".into(),
+                    },
+                );
             }
         }
-        Some(node)
+        (node, directory)
     }
 }
