@@ -296,3 +296,61 @@ fn a_namespaceless_service_account_subject_is_of_the_rolebindings_namespace() {
     ));
     assert!(!f.iter().any(|p| p.source.id.contains("/serviceaccounts/ci")), "{f:#?}");
 }
+
+/// The kubelet identity of cluster "dark" (no role of its own).
+const KUBELET: &str = "cccccccc-1111-0000-0000-000000000009";
+
+/// Cluster "dark" with Azure RBAC for Kubernetes (`enabled`) and a kubelet identity, whose Kubernetes objects
+/// were not collected; Kim holds RBAC Cluster Admin on it, Rita RBAC Reader, Wendy RBAC Writer on namespace
+/// team-a only.
+fn uncollected(enabled: bool) -> Snapshot {
+    const CLUSTER_ADMIN: &str = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b";
+    const READER: &str = "7f6c6a51-bcf8-42ba-9220-52d62157d7db";
+    const WRITER: &str = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
+    let dark = format!("{}/providers/Microsoft.ContainerService/managedClusters/dark", rg("aks"));
+    let assignment = |n: u32, principal: &str, role: &str, scope: &str| {
+        json!({"id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+               "properties": {"scope": scope, "principalId": principal, "principalType": "User",
+                              "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")}})
+    };
+    let s = json!({
+        "schema_version": 1,
+        "metadata": {"collected_at": "2025-01-01T00:00:00Z"},
+        "azure": {
+            "subscriptions": [{"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "displayName": "Prod"}],
+            "resourceGroups": [{"id": rg("aks"), "name": "aks"}],
+            "roleAssignments": [
+                assignment(1, ALICE, CLUSTER_ADMIN, &dark),
+                assignment(2, BOB, READER, &dark),
+                assignment(3, CAROL, WRITER, &format!("{dark}/namespaces/team-a"))
+            ],
+            "managedClusters": [{"id": dark, "name": "dark", "properties": {"fqdn": "dark.hcp.eastus.azmk8s.io",
+                "disableLocalAccounts": true, "aadProfile": {"managed": true, "enableAzureRBAC": enabled},
+                "identityProfile": {"kubeletidentity": {"objectId": KUBELET, "clientId": "dddddddd-0000-0000-0000-000000000009"}}}}]
+        },
+        "entra": {"users": [{"id": ALICE, "displayName": "Kim"}, {"id": BOB, "displayName": "Rita"}, {"id": CAROL, "displayName": "Wendy"}]},
+        "kubernetes": []
+    });
+    Snapshot::from_json(&s.to_string(), "test").unwrap()
+}
+
+#[test]
+fn azure_rbac_cluster_admins_are_reported_for_a_cluster_whose_objects_were_not_collected() {
+    let admin = format!("{}/providers/Microsoft.ContainerService/managedClusters/dark/k8s/cluster-admin", rg("aks"))
+        .to_ascii_lowercase();
+    let f = pairs(&uncollected(true));
+    let kim = find(&f, "cluster-admin-from-azure", ALICE, &admin).expect("RBAC Cluster Admin is cluster-admin");
+    let hop = &kim.hops[0];
+    assert_eq!(hop.edge.to_string(), "CAN_ESCALATE");
+    assert!(hop.detail.contains("Azure RBAC for Kubernetes") && hop.detail.contains("not collected"), "{hop:#?}");
+    assert!(find(&f, "cluster-admin-from-azure", BOB, &admin).is_none(), "a Reader is not");
+    assert!(find(&f, "cluster-admin-from-azure", CAROL, &admin).is_none(), "a namespace Writer is not");
+    // The namespace Writer runs pods in team-a, which reach the kubelet identity; the Reader runs none.
+    let wendy = find(&f, "can-act-as-managed-identity", CAROL, KUBELET).expect("Writer on team-a runs pods");
+    assert!(wendy.hops.iter().any(|h| h.edge.to_string() == "NODE_IDENTITY"), "{wendy:#?}");
+    assert!(find(&f, "can-act-as-managed-identity", BOB, KUBELET).is_none());
+    // Without Azure RBAC for Kubernetes the data actions mean nothing.
+    let off = pairs(&uncollected(false));
+    assert!(find(&off, "cluster-admin-from-azure", ALICE, &admin).is_none());
+    assert!(find(&off, "can-act-as-managed-identity", CAROL, KUBELET).is_none());
+}

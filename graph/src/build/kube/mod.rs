@@ -75,6 +75,7 @@ impl Builder {
                 Some((u.user_principal_name.as_ref()?.to_ascii_lowercase(), self.lookup(&NodeKey::of(&u.id))?))
             })
             .collect();
+        let mut collected = BTreeSet::new();
         for kc in &s.kubernetes {
             let cluster = if kc.cluster.trim_start().starts_with('/') {
                 scope::normalize(&kc.cluster)
@@ -85,6 +86,13 @@ impl Builder {
                 }
             };
             ClusterCtx::new(self, kc, &cluster, idx, &upn).add_edges();
+            collected.insert(cluster);
+        }
+        let mut azure_only: Vec<&String> = idx.azure_rbac.iter().filter(|c| !collected.contains(*c)).collect();
+        azure_only.sort();
+        for cluster in azure_only {
+            let kc = KubeCluster { cluster: cluster.clone(), source: "azure".into(), ..Default::default() };
+            ClusterCtx::new(self, &kc, cluster, idx, &upn).add_azure_only_edges();
         }
         self.add_pod_identity_addons(s, idx);
     }
@@ -116,6 +124,8 @@ struct ClusterCtx<'a> {
     secret_apps: BTreeMap<String, Vec<(NodeIndex, String)>>,
     /// Per namespace: legacy token Secrets (Secret name, service account, uid).
     sa_tokens: BTreeMap<String, Vec<(String, String, String)>>,
+    /// The cluster's Kubernetes objects were not collected: only Azure facts speak for it.
+    azure_only: bool,
 }
 
 impl<'a> ClusterCtx<'a> {
@@ -158,6 +168,7 @@ impl<'a> ClusterCtx<'a> {
             ns_nodes: BTreeMap::new(),
             aso_nodes: BTreeMap::new(),
             forge_hub: None,
+            azure_only: false,
         }
     }
 
@@ -169,6 +180,15 @@ impl<'a> ClusterCtx<'a> {
         self.pod_identity_edges();
         self.node_edges();
         self.rbac_edges();
+    }
+
+    /// A cluster with Azure RBAC for Kubernetes whose objects were not collected: the namespaces its role
+    /// assignments name and `default` (which every cluster has), and the Azure RBAC edges into them.
+    fn add_azure_only_edges(mut self) {
+        self.azure_only = true;
+        self.namespaces = self.azure_rbac_namespaces().into_iter().chain(["default".to_string()]).collect();
+        self.namespace_edges();
+        self.azure_rbac_edges();
     }
 }
 
