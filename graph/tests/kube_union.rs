@@ -354,3 +354,41 @@ fn azure_rbac_cluster_admins_are_reported_for_a_cluster_whose_objects_were_not_c
     assert!(find(&off, "cluster-admin-from-azure", ALICE, &admin).is_none());
     assert!(find(&off, "can-act-as-managed-identity", CAROL, KUBELET).is_none());
 }
+
+#[test]
+fn exec_attach_or_patch_into_running_pods_acts_as_their_service_account() {
+    let exec_role = |name: &str, resources: &[&str], verbs: &[&str]| json!({"metadata": meta(name, Some("team-a")), "rules": [rule(&[""], resources, verbs)]});
+    let role_binding = |name: &str, ns: &str, who: &str| json!({"metadata": meta(name, Some(ns)), "roleRef": {"kind": "Role", "name": name}, "subjects": [user(who)]});
+    let mut s = tenant(
+        vec![
+            role_binding("exec", "team-a", ALICE),
+            role_binding("look", "team-a", BOB),
+            role_binding("attach", "team-a", CAROL),
+            role_binding("patch", "team-a", DAN),
+        ],
+        vec![],
+    );
+    let k = &mut s.kubernetes[0];
+    for r in [
+        exec_role("exec", &["pods/exec"], &["create"]),
+        // A decoy: reading pods (and their logs) runs nothing in them.
+        exec_role("look", &["pods", "pods/log"], &["get", "list", "watch"]),
+        // Websocket clients ask `get` on the subresource.
+        exec_role("attach", &["pods/attach"], &["get"]),
+        exec_role("patch", &["pods"], &["patch"]),
+    ] {
+        k.roles.push(serde_json::from_value(r).unwrap());
+    }
+    let running = json!({"metadata": meta("api", Some("team-a")), "serviceAccountName": "app", "images": ["api:1"]});
+    k.deployments.push(serde_json::from_value(running).unwrap());
+    let f = pairs(&s);
+    for (who, how) in [(ALICE, "exec into"), (CAROL, "attach to"), (DAN, "change the image of")] {
+        let p = find(&f, "can-act-as-managed-identity", who, APP_MI).unwrap_or_else(|| panic!("{how}"));
+        let hop = p.hops.iter().find(|h| h.edge.to_string() == "CAN_MINT_TOKEN").expect("a pod hop");
+        assert!(hop.detail.contains(how) && hop.detail.contains("team-a/deployments/api"), "{hop:#?}");
+    }
+    assert!(!acts_as_app(&f, BOB), "get pods is not pods/exec");
+    // Scaled to zero, the Deployment runs no pod to exec into.
+    s.kubernetes[0].deployments.last_mut().unwrap().replicas = Some(0);
+    assert!(!acts_as_app(&pairs(&s), ALICE));
+}

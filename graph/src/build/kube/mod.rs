@@ -124,6 +124,8 @@ struct ClusterCtx<'a> {
     secret_apps: BTreeMap<String, Vec<(NodeIndex, String)>>,
     /// Per namespace: legacy token Secrets (Secret name, service account, uid).
     sa_tokens: BTreeMap<String, Vec<(String, String, String)>>,
+    /// Service-account tokens mounted by running workloads ([`nodes::mounted_tokens`]).
+    mounted: BTreeMap<(String, String), Vec<String>>,
     /// The cluster's Kubernetes objects were not collected: only Azure facts speak for it.
     azure_only: bool,
 }
@@ -156,6 +158,7 @@ impl<'a> ClusterCtx<'a> {
         ClusterCtx {
             secret_apps: facts::client_secret_apps(kc, idx),
             sa_tokens: facts::token_secrets(kc),
+            mounted: nodes::mounted_tokens(kc),
             b,
             kc,
             idx,

@@ -186,6 +186,7 @@ impl ClusterCtx<'_> {
             g.edge(self.b, ns_node, EdgeKind::CanCreateWorkloads, what, "runs pods");
         }
         self.service_account_powers(g, p, ns);
+        self.pod_powers(g, p, ns);
         self.secret_powers(g, p, ns);
         self.aso_powers(g, p, ns);
     }
@@ -203,6 +204,30 @@ impl ClusterCtx<'_> {
                 let to = self.b.sa_node(self.cluster, ns, sa);
                 g.edge(self.b, to, kind, format!("{phrase} {ns}/{sa}"), label);
             }
+        }
+    }
+
+    /// Exec or attach into running pods (`create`, or `get` as websocket clients ask, on `pods/exec` or
+    /// `pods/attach`), or patch them (a new image runs in the pod): act as the service accounts whose tokens
+    /// those pods mount.
+    fn pod_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
+        let into = |sub: &str| ["create", "get"].iter().any(|v| p.any(|r| allows(r, v, "", sub, None)));
+        let how = if into("pods/exec") {
+            "can exec into"
+        } else if into("pods/attach") {
+            "can attach to"
+        } else if ["patch", "update"].iter().any(|v| p.any(|r| allows(r, v, "", "pods", None))) {
+            "can change the image of"
+        } else {
+            return;
+        };
+        let running: Vec<(String, Vec<String>)> =
+            self.mounted.iter().filter(|((n, _), _)| n == ns).map(|((_, sa), by)| (sa.clone(), by.clone())).collect();
+        for (sa, by) in running {
+            let to = self.b.sa_node(self.cluster, ns, &sa);
+            let shown = by.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            let what = format!("{how} the running pods of {shown}, which mount the token of {ns}/{sa}");
+            g.edge(self.b, to, EdgeKind::CanMintToken, what, "uses running pod");
         }
     }
 
