@@ -391,4 +391,21 @@ fn exec_attach_or_patch_into_running_pods_acts_as_their_service_account() {
     // Scaled to zero, the Deployment runs no pod to exec into.
     s.kubernetes[0].deployments.last_mut().unwrap().replicas = Some(0);
     assert!(!acts_as_app(&pairs(&s), ALICE));
+    // A StatefulSet's pods (read from a dump) are as good; a Pod that has ended is not.
+    let dump = json!({"kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "done", "namespace": "team-a"},
+         "spec": {"serviceAccountName": "app"}, "status": {"phase": "Succeeded"}}
+    ]});
+    let ended = azpath_graph::kube_dump::parse(&dump.to_string(), "pods.json", "prod").unwrap();
+    azpath_graph::kube_dump::merge(&mut s.kubernetes[0], ended);
+    assert!(!acts_as_app(&pairs(&s), ALICE), "the ended pod runs nothing");
+    let dump = json!({"kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "team-a"},
+         "spec": {"replicas": 1, "template": {"spec": {"serviceAccountName": "app", "containers": [{"image": "db:1"}]}}}}
+    ]});
+    let sts = azpath_graph::kube_dump::parse(&dump.to_string(), "sts.json", "prod").unwrap();
+    azpath_graph::kube_dump::merge(&mut s.kubernetes[0], sts);
+    let f = pairs(&s);
+    let alice = find(&f, "can-act-as-managed-identity", ALICE, APP_MI).expect("exec into the StatefulSet's pods");
+    assert!(alice.hops.iter().any(|h| h.detail.contains("team-a/statefulsets/db")), "{alice:#?}");
 }

@@ -11,7 +11,9 @@
 //!
 //! The `kubernetes` pass runs one [`ClusterCtx`] per collected cluster, one method per concern, in this order (the order
 //! edges are added in): namespaces, ASO, Azure RBAC for Kubernetes, aad-pod-identity, node breakout, RBAC (with
-//! identity bindings per binding); then the AKS pod identity add-on of every cluster.
+//! identity bindings per binding, then the union of each subject's bindings: `union.rs`); then, for clusters with
+//! Azure RBAC for Kubernetes whose objects were not collected, the Azure RBAC edges from Azure facts alone; then
+//! the AKS pod identity add-on of every cluster.
 
 mod aso;
 mod azure_rbac;

@@ -15,8 +15,14 @@ use crate::rbac::Caps;
 /// not `false`; Deployments scaled to 0 run no pod).
 pub(super) fn mounted_tokens(kc: &KubeCluster) -> BTreeMap<(String, String), Vec<String>> {
     let mut mounted: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    let workloads =
-        kc.deployments.iter().map(|d| ("deployments", d)).chain(kc.daemon_sets.iter().map(|d| ("daemonsets", d)));
+    let others =
+        kc.workloads.iter().map(|w| (format!("{}s", w.kind.as_deref().unwrap_or("workload").to_ascii_lowercase()), w));
+    let workloads = kc
+        .deployments
+        .iter()
+        .map(|d| ("deployments".to_string(), d))
+        .chain(kc.daemon_sets.iter().map(|d| ("daemonsets".to_string(), d)))
+        .chain(others);
     for (kind, w) in workloads {
         let Some(ns) = &w.metadata.namespace else { continue };
         if w.replicas == Some(0) {
