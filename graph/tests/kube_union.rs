@@ -409,3 +409,22 @@ fn exec_attach_or_patch_into_running_pods_acts_as_their_service_account() {
     let alice = find(&f, "can-act-as-managed-identity", ALICE, APP_MI).expect("exec into the StatefulSet's pods");
     assert!(alice.hops.iter().any(|h| h.detail.contains("team-a/statefulsets/db")), "{alice:#?}");
 }
+
+#[test]
+fn an_azure_rbac_role_allowing_secrets_and_aso_resources_forges_an_aso_credential() {
+    const RBAC_ADMIN: &str = "3498e952-d568-435e-9b2c-8d77e338d7f7";
+    const RBAC_WRITER: &str = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
+    let mut s = tenant(vec![], vec![]);
+    s.azure.managed_clusters[0].properties.aad_profile.as_mut().unwrap().enable_azure_rbac = Some(true);
+    let scope = format!("{}/namespaces/team-a", cluster_id());
+    for (n, who, role) in [(7, BOB, RBAC_ADMIN), (8, DAN, RBAC_WRITER)] {
+        let a = json!({"id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+                       "properties": {"scope": scope, "principalId": who, "principalType": "User",
+                                      "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")}});
+        s.azure.role_assignments.push(serde_json::from_value(a).unwrap());
+    }
+    let f = pairs(&s);
+    let bob = find(&f, "aso-credential-forging", BOB, ASO_MI).expect("RBAC Admin on team-a forges");
+    assert!(bob.hops[0].detail.contains("Azure RBAC for Kubernetes"), "{bob:#?}");
+    assert!(!forges(&f, DAN), "RBAC Writer creates Secrets but no ASO resources");
+}

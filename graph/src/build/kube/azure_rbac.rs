@@ -111,6 +111,10 @@ impl ClusterCtx<'_> {
             if let Some(n) = aso_node {
                 let note = mk(format!("allows creating ASO resources in {ns}"));
                 self.b.add_noted_edge(principal, n, EdgeKind::CanUseAso, Caps::EMPTY, flags, note);
+                if let (true, Some(hub)) = (bits & KubeData::CREATE_SECRETS != 0, self.forge_hub) {
+                    let what = format!("allows creating a Secret and an ASO resource in {ns}: a forged credential naming the client id of any identity federated to ASO's service account makes ASO (relaxed mode) act as it");
+                    self.b.add_noted_edge(principal, hub, EdgeKind::AsoCredentialForging, Caps::EMPTY, flags, mk(what));
+                }
             }
         }
     }
