@@ -373,3 +373,42 @@ async fn a_drip_fed_body_ends_at_the_request_deadline() {
     assert!(message.contains("/api/v1/secrets") && message.contains("deadline of 1 s exceeded"), "{message}");
     assert_eq!(front.requests("/api/v1/secrets"), 1, "a deadline is not retried");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulsets_jobs_cronjobs_replicasets_and_pods_are_read_live_as_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let azure = azure(tmp.path());
+    let mut objects_json = dump();
+    let template = serde_json::json!({"spec": {"serviceAccountName": "app", "containers": [{"image": "db:1",
+        "env": [{"name": "DB_PASSWORD", "value": "pl4nted-env-value"}]}]}});
+    let items = objects_json["items"].as_array_mut().unwrap();
+    items.extend([
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "team-a"},
+                           "spec": {"replicas": 1, "template": template}}),
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-1", "namespace": "team-a"},
+                           "spec": {"replicas": 1, "template": template}}),
+        serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once", "namespace": "team-a"},
+                           "spec": {"template": template}}),
+        serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "team-a"},
+                           "spec": {"jobTemplate": {"spec": {"template": template}}}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db-0", "namespace": "team-a"},
+                           "spec": template["spec"], "status": {"phase": "Running"}}),
+    ]);
+    let dump = KubeDump::parse("aks-prod", "kube/aks-prod.json", serde_json::to_string_pretty(&objects_json).unwrap())
+        .unwrap();
+    let kube = MockKube::start(std::slice::from_ref(&dump), MockKubeOptions::default()).await.unwrap();
+    let kubeconfig = write_kubeconfig(tmp.path(), &kube.kubeconfig());
+    let got = kube_live::collect(&options(&kubeconfig, &["aks-prod"]), &azure).await.unwrap();
+    assert!(got.gaps.is_empty(), "{:?}", got.gaps);
+    let c = &got.clusters[0];
+    let kinds: Vec<&str> = c.workloads.iter().filter_map(|w| w.kind.as_deref()).collect();
+    assert_eq!(kinds, ["CronJob", "Job", "Pod", "ReplicaSet", "StatefulSet"]);
+    assert!(c.workloads.iter().all(|w| w.service_account_name.as_deref() == Some("app")));
+    let mut offline = dump.objects.clone();
+    offline.cluster = cluster_id();
+    assert_eq!(objects(c), objects(&offline), "live and offline read the same objects");
+    assert!(!serde_json::to_string(c).unwrap().contains("pl4nted-env-value"), "an environment value was kept");
+    for path in ["/apis/apps/v1/statefulsets", "/apis/batch/v1/cronjobs", "/api/v1/pods"] {
+        assert_eq!(kube.stats().requests[&format!("aks-prod {path}")], 1, "{path}");
+    }
+}

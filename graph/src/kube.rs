@@ -93,6 +93,10 @@ pub struct KubeCluster {
     /// DaemonSets (aad-pod-identity's NMI among them), in the same shape as Deployments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub daemon_sets: Vec<Deployment>,
+    /// The other workloads that run pods: StatefulSets, ReplicaSets, Jobs, CronJobs and Pods (`kind` set), in
+    /// the shape of a Deployment (a Pod that has ended has `replicas` 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<Deployment>,
     /// aad-pod-identity `AzureIdentity` objects (`aadpodidentity.k8s.io/v1`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub azure_identities: Vec<AzureIdentity>,
@@ -280,6 +284,9 @@ pub struct CustomResourceDefinition {
 pub struct Deployment {
     /// Metadata.
     pub metadata: ObjectMeta,
+    /// The object's kind, for [`KubeCluster::workloads`] (`StatefulSet`, `ReplicaSet`, `Job`, `CronJob`, `Pod`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// `spec.replicas` (absent: 1; DaemonSets have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u64>,

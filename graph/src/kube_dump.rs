@@ -125,6 +125,7 @@ pub fn object_count(c: &KubeCluster) -> usize {
         + c.crds.len()
         + c.deployments.len()
         + c.daemon_sets.len()
+        + c.workloads.len()
         + c.aso_resources.len()
         + c.azure_identities.len()
         + c.azure_identity_bindings.len()
@@ -172,6 +173,7 @@ pub fn merge(into: &mut KubeCluster, from: KubeCluster) {
     into.crds.extend(from.crds);
     into.deployments.extend(from.deployments);
     into.daemon_sets.extend(from.daemon_sets);
+    into.workloads.extend(from.workloads);
     into.aso_resources.extend(from.aso_resources);
     into.azure_identities.extend(from.azure_identities);
     into.azure_identity_bindings.extend(from.azure_identity_bindings);
@@ -199,6 +201,9 @@ pub fn normalize(c: &mut KubeCluster) {
     by_key(&mut c.secrets, |x| meta(&x.metadata));
     by_key(&mut c.deployments, |x| meta(&x.metadata));
     by_key(&mut c.daemon_sets, |x| meta(&x.metadata));
+    by_key(&mut c.workloads, |x| {
+        (x.kind.clone().unwrap_or_default(), x.metadata.namespace.clone(), x.metadata.name.clone())
+    });
     by_key(&mut c.azure_identities, |x| meta(&x.metadata));
     by_key(&mut c.azure_identity_bindings, |x| meta(&x.metadata));
     by_key(&mut c.aso_resources, |x| {
@@ -732,6 +737,18 @@ impl Builder<'_> {
                 let w: DeploymentWire = node.decode().map_err(fail)?;
                 c.daemon_sets.push(w.into_deployment());
             }
+            (Some("apps" | "extensions") | None, "StatefulSet" | "ReplicaSet") | (Some("batch") | None, "Job") => {
+                let w: DeploymentWire = node.decode().map_err(fail)?;
+                c.workloads.push(Deployment { kind: Some(kind.clone()), ..w.into_deployment() });
+            }
+            (Some("batch") | None, "CronJob") => {
+                let w: CronJobWire = node.decode().map_err(fail)?;
+                c.workloads.push(Deployment { kind: Some(kind.clone()), ..w.into_deployment() });
+            }
+            (Some("") | None, "Pod") => {
+                let w: PodWire = node.decode().map_err(fail)?;
+                c.workloads.push(Deployment { kind: Some(kind.clone()), ..w.into_deployment() });
+            }
             (Some(AAD_POD_IDENTITY_GROUP) | None, "AzureIdentity") => {
                 let w: AzureIdentityWire = node.decode().map_err(fail)?;
                 c.azure_identities.push(w.into_identity());
@@ -984,6 +1001,65 @@ struct DeploymentWire {
     spec: Option<DeploymentSpec>,
 }
 
+/// A CronJob: its pods' template is `spec.jobTemplate.spec.template`.
+#[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
+struct CronJobWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    spec: Option<CronJobSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(expecting = "a spec (a map)", rename_all = "camelCase")]
+struct CronJobSpec {
+    #[serde(default)]
+    job_template: Option<JobTemplate>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(expecting = "a job template (a map)")]
+struct JobTemplate {
+    #[serde(default)]
+    spec: Option<DeploymentSpec>,
+}
+
+impl CronJobWire {
+    fn into_deployment(self) -> Deployment {
+        let spec = self.spec.unwrap_or_default().job_template.unwrap_or_default().spec;
+        DeploymentWire { metadata: self.metadata, spec }.into_deployment()
+    }
+}
+
+/// A Pod: its spec is the pod spec; one that has ended (`status.phase` `Succeeded` or `Failed`) runs nothing.
+#[derive(Deserialize)]
+#[serde(expecting = "a Kubernetes object")]
+struct PodWire {
+    metadata: MetaWire<KeepAnnotations>,
+    #[serde(default)]
+    spec: Option<PodSpec>,
+    #[serde(default)]
+    status: Option<PodStatus>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(expecting = "a pod status (a map)")]
+struct PodStatus {
+    #[serde(default)]
+    phase: Option<String>,
+}
+
+impl PodWire {
+    fn into_deployment(self) -> Deployment {
+        let ended = self.status.and_then(|s| s.phase).is_some_and(|p| p == "Succeeded" || p == "Failed");
+        let template = PodTemplate { metadata: None, spec: self.spec };
+        let spec = DeploymentSpec { replicas: ended.then_some(0), template: Some(template) };
+        let mut d = DeploymentWire { metadata: self.metadata, spec: Some(spec) }.into_deployment();
+        d.pod_labels = d.metadata.labels.clone();
+        d
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(expecting = "a spec (a map)")]
 struct DeploymentSpec {
@@ -1075,6 +1151,7 @@ impl DeploymentWire {
         let pod = template.spec.unwrap_or_default();
         let mut d = Deployment {
             metadata: self.metadata.into_meta(),
+            kind: None,
             replicas: spec.replicas,
             automount_service_account_token: pod.automount_service_account_token,
             args: Vec::new(),
@@ -2078,6 +2155,56 @@ mod tests {
         assert!(!json.contains(PLANTED) && !format!("{c:?}").contains(PLANTED));
         assert!(reads_custom_group("aadpodidentity.k8s.io") && reads_custom_group("resources.azure.com"));
         assert!(!reads_custom_group("cert-manager.io"));
+    }
+
+    #[test]
+    fn workloads_that_run_pods_keep_who_they_run_as_and_no_environment_value() {
+        let template = |sa: &str| {
+            serde_json::json!({"spec": {"serviceAccountName": sa,
+                "containers": [{"image": "app:1", "env": [{"name": "PASSWORD", "value": PLANTED}]}]}})
+        };
+        let text = serde_json::json!({"kind": "List", "items": [
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "a"},
+             "spec": {"replicas": 2, "template": template("db")}},
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-1", "namespace": "a"},
+             "spec": {"replicas": 0, "template": template("web")}},
+            {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once", "namespace": "a"},
+             "spec": {"template": template("job")}},
+            {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "a"},
+             "spec": {"schedule": "0 0 * * *", "jobTemplate": {"spec": {"template": template("cron")}}}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a", "labels": {"app": "p"}},
+             "spec": {"serviceAccountName": "runner", "automountServiceAccountToken": false,
+                      "containers": [{"env": [{"name": "TOKEN", "value": PLANTED}]}]},
+             "status": {"phase": "Running"}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "done", "namespace": "a"},
+             "spec": {"serviceAccountName": "runner"}, "status": {"phase": "Succeeded"}}
+        ]})
+        .to_string();
+        let p = parse_counted(&text, "t.json", "c").unwrap();
+        let got: Vec<(&str, &str, Option<&str>, Option<u64>)> = p
+            .cluster
+            .workloads
+            .iter()
+            .map(|w| {
+                (w.kind.as_deref().unwrap(), w.metadata.name.as_str(), w.service_account_name.as_deref(), w.replicas)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("CronJob", "nightly", Some("cron"), None),
+                ("Job", "once", Some("job"), None),
+                ("Pod", "done", Some("runner"), Some(0)),
+                ("Pod", "p", Some("runner"), None),
+                ("ReplicaSet", "web-1", Some("web"), Some(0)),
+                ("StatefulSet", "db", Some("db"), Some(2)),
+            ]
+        );
+        let pod = p.cluster.workloads.iter().find(|w| w.metadata.name == "p").unwrap();
+        assert_eq!((pod.automount_service_account_token, pod.pod_labels["app"].as_str()), (Some(false), "p"));
+        assert_eq!(p.cluster.workloads[0].env[0].value, None, "environment values are dropped");
+        let json = serde_json::to_string(&p.cluster).unwrap();
+        assert!(!json.contains(PLANTED) && !format!("{:?}", p.cluster).contains(PLANTED));
     }
 
     #[test]

@@ -138,6 +138,11 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     ("CustomResourceDefinition", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "apiextensions.k8s.io/v1"),
     ("Deployment", "/apis/apps/v1/deployments", "apps/v1"),
     ("DaemonSet", "/apis/apps/v1/daemonsets", "apps/v1"),
+    ("StatefulSet", "/apis/apps/v1/statefulsets", "apps/v1"),
+    ("ReplicaSet", "/apis/apps/v1/replicasets", "apps/v1"),
+    ("Job", "/apis/batch/v1/jobs", "batch/v1"),
+    ("CronJob", "/apis/batch/v1/cronjobs", "batch/v1"),
+    ("Pod", "/api/v1/pods", "v1"),
 ];
 
 impl Lists {

@@ -41,6 +41,11 @@ pub const CORE_LISTS: &[(&str, &str)] = &[
     ("kube.clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"),
     ("kube.deployments", "/apis/apps/v1/deployments"),
     ("kube.daemonsets", "/apis/apps/v1/daemonsets"),
+    ("kube.statefulsets", "/apis/apps/v1/statefulsets"),
+    ("kube.replicasets", "/apis/apps/v1/replicasets"),
+    ("kube.jobs", "/apis/batch/v1/jobs"),
+    ("kube.cronjobs", "/apis/batch/v1/cronjobs"),
+    ("kube.pods", "/api/v1/pods"),
 ];
 
 /// The CRD list, read first: it says which custom resources to list.

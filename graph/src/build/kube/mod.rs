@@ -11,7 +11,9 @@
 //!
 //! The `kubernetes` pass runs one [`ClusterCtx`] per collected cluster, one method per concern, in this order (the order
 //! edges are added in): namespaces, ASO, Azure RBAC for Kubernetes, aad-pod-identity, node breakout, RBAC (with
-//! identity bindings per binding); then the AKS pod identity add-on of every cluster.
+//! identity bindings per binding, then the union of each subject's bindings: `union.rs`); then, for clusters with
+//! Azure RBAC for Kubernetes whose objects were not collected, the Azure RBAC edges from Azure facts alone; then
+//! the AKS pod identity add-on of every cluster.
 
 mod aso;
 mod azure_rbac;
@@ -21,6 +23,7 @@ mod namespaces;
 mod nodes;
 mod pod_identity;
 mod rbac;
+mod union;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,6 +39,7 @@ use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{is_guid, Caps};
 use crate::scope;
 use crate::snapshot::Snapshot;
+use union::SubjectKey;
 
 pub(crate) use facts::{cluster_role_rules, find_aso, holds_client_secret, Aso, ASO_CREDENTIAL, ASO_SETTINGS};
 
@@ -73,6 +77,7 @@ impl Builder {
                 Some((u.user_principal_name.as_ref()?.to_ascii_lowercase(), self.lookup(&NodeKey::of(&u.id))?))
             })
             .collect();
+        let mut collected = BTreeSet::new();
         for kc in &s.kubernetes {
             let cluster = if kc.cluster.trim_start().starts_with('/') {
                 scope::normalize(&kc.cluster)
@@ -83,6 +88,13 @@ impl Builder {
                 }
             };
             ClusterCtx::new(self, kc, &cluster, idx, &upn).add_edges();
+            collected.insert(cluster);
+        }
+        let mut azure_only: Vec<&String> = idx.azure_rbac.iter().filter(|c| !collected.contains(*c)).collect();
+        azure_only.sort();
+        for cluster in azure_only {
+            let kc = KubeCluster { cluster: cluster.clone(), source: "azure".into(), ..Default::default() };
+            ClusterCtx::new(self, &kc, cluster, idx, &upn).add_azure_only_edges();
         }
         self.add_pod_identity_addons(s, idx);
     }
@@ -114,6 +126,10 @@ struct ClusterCtx<'a> {
     secret_apps: BTreeMap<String, Vec<(NodeIndex, String)>>,
     /// Per namespace: legacy token Secrets (Secret name, service account, uid).
     sa_tokens: BTreeMap<String, Vec<(String, String, String)>>,
+    /// Service-account tokens mounted by running workloads ([`nodes::mounted_tokens`]).
+    mounted: BTreeMap<(String, String), Vec<String>>,
+    /// The cluster's Kubernetes objects were not collected: only Azure facts speak for it.
+    azure_only: bool,
 }
 
 impl<'a> ClusterCtx<'a> {
@@ -144,6 +160,7 @@ impl<'a> ClusterCtx<'a> {
         ClusterCtx {
             secret_apps: facts::client_secret_apps(kc, idx),
             sa_tokens: facts::token_secrets(kc),
+            mounted: nodes::mounted_tokens(kc),
             b,
             kc,
             idx,
@@ -156,6 +173,7 @@ impl<'a> ClusterCtx<'a> {
             ns_nodes: BTreeMap::new(),
             aso_nodes: BTreeMap::new(),
             forge_hub: None,
+            azure_only: false,
         }
     }
 
@@ -167,6 +185,15 @@ impl<'a> ClusterCtx<'a> {
         self.pod_identity_edges();
         self.node_edges();
         self.rbac_edges();
+    }
+
+    /// A cluster with Azure RBAC for Kubernetes whose objects were not collected: the namespaces its role
+    /// assignments name and `default` (which every cluster has), and the Azure RBAC edges into them.
+    fn add_azure_only_edges(mut self) {
+        self.azure_only = true;
+        self.namespaces = self.azure_rbac_namespaces().into_iter().chain(["default".to_string()]).collect();
+        self.namespace_edges();
+        self.azure_rbac_edges();
     }
 }
 
@@ -184,53 +211,48 @@ impl Builder {
         )
     }
 
-    /// The node of a binding subject; on Entra-integrated clusters, users and groups named by object id (or
-    /// UPN) are joined to their directory node.
+    /// The node of a binding subject (a `User` named `system:serviceaccount:<ns>:<sa>` is that service
+    /// account); on Entra-integrated clusters, users and groups named by object id (or UPN) are joined to their
+    /// directory node, which is returned beside it.
     fn subject_node(
         &mut self,
         cluster: &str,
         cname: &str,
-        s: &crate::kube::Subject,
+        key: &SubjectKey,
         entra: bool,
         upn: &FxHashMap<String, NodeIndex>,
-    ) -> Option<NodeIndex> {
-        let (kind, rest) = match s.kind.as_str() {
-            "ServiceAccount" => {
-                let ns = s.namespace.clone().unwrap_or_else(|| "default".into());
-                return Some(self.sa_node(cluster, &ns, &s.name));
-            }
-            "User" => (NodeKind::KubeUser, format!("users/{}", s.name)),
-            "Group" => (NodeKind::KubeGroup, format!("groups/{}", s.name)),
-            _ => return None,
+    ) -> (NodeIndex, Option<NodeIndex>) {
+        let (kind, rest, sk, name) = match key {
+            SubjectKey::ServiceAccount(ns, sa) => return (self.sa_node(cluster, ns, sa), None),
+            SubjectKey::User(n) => (NodeKind::KubeUser, format!("users/{n}"), "User", n),
+            SubjectKey::Group(n) => (NodeKind::KubeGroup, format!("groups/{n}"), "Group", n),
         };
-        let node = self.node_for(kube_key(cluster, &rest), kind, &format!("{} {} in {cname}", s.kind, s.name));
-        if entra {
-            let directory = if is_guid(&s.name) {
-                self.lookup(&NodeKey::of(&s.name))
-            } else {
-                upn.get(&s.name.to_ascii_lowercase()).copied()
-            };
-            if let Some(d) = directory {
-                let already = self.graph.find_edge(d, node).is_some();
-                if !already {
-                    let name = self.graph[d].name.to_string();
-                    // Named after the Entra object it signs in as, so a report says who it is.
-                    self.set_name(node, format!("{name} (Kubernetes {} in {cname})", s.kind.to_ascii_lowercase()));
-                    self.add_noted_edge(
-                        d,
-                        node,
-                        EdgeKind::KubernetesIdentity,
-                        Caps::EMPTY,
-                        0,
-                        EdgeNote {
-                            evidence: vec![cluster.to_string(), s.name.clone()],
-                            detail: format!("{name} signs in to {cname} through Entra ID as {} {}", s.kind, s.name),
-                            label: "Entra sign-in".into(),
-                        },
-                    );
-                }
+        let node = self.node_for(kube_key(cluster, &rest), kind, &format!("{sk} {name} in {cname}"));
+        if !entra {
+            return (node, None);
+        }
+        let directory =
+            if is_guid(name) { self.lookup(&NodeKey::of(name)) } else { upn.get(&name.to_ascii_lowercase()).copied() };
+        if let Some(d) = directory {
+            let already = self.graph.find_edge(d, node).is_some();
+            if !already {
+                let dname = self.graph[d].name.to_string();
+                // Named after the Entra object it signs in as, so a report says who it is.
+                self.set_name(node, format!("{dname} (Kubernetes {} in {cname})", sk.to_ascii_lowercase()));
+                self.add_noted_edge(
+                    d,
+                    node,
+                    EdgeKind::KubernetesIdentity,
+                    Caps::EMPTY,
+                    0,
+                    EdgeNote {
+                        evidence: vec![cluster.to_string(), name.clone()],
+                        detail: format!("{dname} signs in to {cname} through Entra ID as {sk} {name}"),
+                        label: "Entra sign-in".into(),
+                    },
+                );
             }
         }
-        Some(node)
+        (node, directory)
     }
 }

@@ -6,8 +6,42 @@ use std::collections::BTreeMap;
 use super::facts::*;
 use super::{note, ClusterCtx};
 use crate::build::kube_key;
+use crate::kube::KubeCluster;
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::Caps;
+
+/// Service-account tokens mounted by running workloads: (namespace, account) → the workloads
+/// (`<ns>/<kind>/<name>`) whose pods mount it (`automountServiceAccountToken` of the pod, else of the account,
+/// not `false`; Deployments scaled to 0 run no pod).
+pub(super) fn mounted_tokens(kc: &KubeCluster) -> BTreeMap<(String, String), Vec<String>> {
+    let mut mounted: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let others =
+        kc.workloads.iter().map(|w| (format!("{}s", w.kind.as_deref().unwrap_or("workload").to_ascii_lowercase()), w));
+    let workloads = kc
+        .deployments
+        .iter()
+        .map(|d| ("deployments".to_string(), d))
+        .chain(kc.daemon_sets.iter().map(|d| ("daemonsets".to_string(), d)))
+        .chain(others);
+    for (kind, w) in workloads {
+        let Some(ns) = &w.metadata.namespace else { continue };
+        if w.replicas == Some(0) {
+            continue;
+        }
+        let sa = w.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
+        let sa_automount = kc
+            .service_accounts
+            .iter()
+            .find(|x| x.metadata.namespace.as_deref() == Some(ns) && x.metadata.name == sa)
+            .and_then(|x| x.automount_service_account_token);
+        // No token is mounted when the pod (or, unless the pod says otherwise, its account) opts out.
+        if w.automount_service_account_token.or(sa_automount) == Some(false) {
+            continue;
+        }
+        mounted.entry((ns.clone(), sa)).or_default().push(format!("{ns}/{kind}/{}", w.metadata.name));
+    }
+    mounted
+}
 
 impl ClusterCtx<'_> {
     /// The nodes hub and its breakout edges.
@@ -17,26 +51,7 @@ impl ClusterCtx<'_> {
         // Node breakout: where Pod Security `baseline` is not enforced, a pod creator runs a privileged
         // (hostPath, hostPID) pod pinned to any node (nodeName, tolerations) and reads the service-account
         // tokens mounted there: those of every running workload.
-        let mut mounted: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-        let workloads =
-            kc.deployments.iter().map(|d| ("deployments", d)).chain(kc.daemon_sets.iter().map(|d| ("daemonsets", d)));
-        for (kind, w) in workloads {
-            let Some(ns) = &w.metadata.namespace else { continue };
-            if w.replicas == Some(0) {
-                continue;
-            }
-            let sa = w.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
-            let sa_automount = kc
-                .service_accounts
-                .iter()
-                .find(|x| x.metadata.namespace.as_deref() == Some(ns) && x.metadata.name == sa)
-                .and_then(|x| x.automount_service_account_token);
-            // No token is mounted when the pod (or, unless the pod says otherwise, its account) opts out.
-            if w.automount_service_account_token.or(sa_automount) == Some(false) {
-                continue;
-            }
-            mounted.entry((ns.clone(), sa)).or_default().push(format!("{ns}/{kind}/{}", w.metadata.name));
-        }
+        let mounted = self.mounted.clone();
         let enforce: BTreeMap<&str, Option<&str>> = kc
             .namespaces
             .iter()

@@ -1,0 +1,368 @@
+//! Kubernetes RBAC as Kubernetes evaluates it: a request is allowed when any binding whose subject matches the
+//! caller allows it, so a caller holds the union of the bindings of its user name and of each of its groups:
+//! `system:authenticated` for everyone signed in, `system:serviceaccounts` and `system:serviceaccounts:<ns>` for
+//! service accounts, and on an Entra-integrated cluster the Entra groups (transitively) of a user or service
+//! principal.
+//!
+//! What one binding allows is added per binding (`rbac.rs`). Here: who is in the implicit groups
+//! (`KUBERNETES_IDENTITY`, so what a group's bindings allow reaches its members), and the powers that need two
+//! permissions which only the union of several bindings holds: create a Secret *and* an ASO resource
+//! (`ASO_CREDENTIAL_FORGING`), create a token Secret *and* read it (`CAN_MINT_TOKEN`). Such an edge is added
+//! from a subject only when neither one of its own bindings nor a subject it already acts through (its groups,
+//! its Kubernetes user) holds the power, so each power has one edge from the narrowest subject that holds it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+use super::rbac::Powers;
+use super::{note, ClusterCtx};
+use crate::kube::{PolicyRule, Subject};
+use crate::model::EdgeKind;
+use crate::rbac::Caps;
+
+/// Every authenticated caller's group.
+pub(super) const AUTHENTICATED: &str = "system:authenticated";
+/// Every service account's group (and, with `:<ns>`, every service account of a namespace).
+pub(super) const SERVICE_ACCOUNTS: &str = "system:serviceaccounts";
+
+/// A binding subject as the authorizer matches it: a user name, a group name, or a service account (which a
+/// `User` subject named `system:serviceaccount:<ns>:<name>` also is).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum SubjectKey {
+    /// A user name.
+    User(String),
+    /// A group name.
+    Group(String),
+    /// A service account: namespace, name.
+    ServiceAccount(String, String),
+}
+
+impl SubjectKey {
+    /// The key of a binding subject. A `ServiceAccount` subject without a namespace is of the RoleBinding's
+    /// namespace (as the authorizer defaults it), and matches nobody in a ClusterRoleBinding.
+    pub(super) fn of(s: &Subject, binding_ns: Option<&str>) -> Option<Self> {
+        match s.kind.as_str() {
+            "ServiceAccount" => {
+                let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).or(binding_ns)?;
+                Some(Self::ServiceAccount(ns.into(), s.name.clone()))
+            }
+            "User" => match s.name.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+                Some((ns, sa)) if !ns.is_empty() && !sa.is_empty() => Some(Self::ServiceAccount(ns.into(), sa.into())),
+                _ => Some(Self::User(s.name.clone())),
+            },
+            "Group" => Some(Self::Group(s.name.clone())),
+            _ => None,
+        }
+    }
+
+    /// The groups Kubernetes puts whoever this key matches in.
+    fn implied(&self) -> Vec<SubjectKey> {
+        let auth = Self::Group(AUTHENTICATED.into());
+        match self {
+            Self::ServiceAccount(ns, _) => {
+                vec![Self::Group(SERVICE_ACCOUNTS.into()), Self::Group(format!("{SERVICE_ACCOUNTS}:{ns}")), auth]
+            }
+            Self::Group(g) if g == AUTHENTICATED => Vec::new(),
+            _ => vec![auth],
+        }
+    }
+
+    /// `<kind> <name>`, for details.
+    fn label(&self) -> String {
+        match self {
+            Self::User(n) => format!("User {n}"),
+            Self::Group(n) => format!("Group {n}"),
+            Self::ServiceAccount(ns, n) => format!("ServiceAccount {ns}/{n}"),
+        }
+    }
+}
+
+/// One binding, as it grants its rules to its subjects.
+pub(super) struct Bound {
+    /// The RoleBinding's namespace; `None` for a ClusterRoleBinding.
+    pub(super) ns_scope: Option<String>,
+    /// The role's rules (aggregation resolved).
+    pub(super) rules: Vec<PolicyRule>,
+    /// The rules allow `bind`/`escalate`.
+    pub(super) bind: bool,
+    /// `RoleBinding <ns>/<name>` or `ClusterRoleBinding <name>` (a fix names it).
+    pub(super) binding: String,
+    /// `<Role|ClusterRole> <name>`.
+    pub(super) role: String,
+}
+
+impl Bound {
+    fn applies_in(&self, ns: &str) -> bool {
+        self.ns_scope.as_deref().is_none_or(|n| n == ns)
+    }
+
+    /// This binding's rules alone, in `ns`.
+    fn powers(&self) -> Powers<'_> {
+        Powers { rules: self.rules.iter().collect(), ns_scope: self.ns_scope.clone(), bind: self.bind }
+    }
+}
+
+/// Every binding of a cluster, by subject.
+#[derive(Default)]
+pub(super) struct BindingIndex {
+    bound: Vec<Bound>,
+    by_key: BTreeMap<SubjectKey, Vec<usize>>,
+    /// Each bound subject's node.
+    nodes: BTreeMap<SubjectKey, NodeIndex>,
+    /// Entra-joined subjects: the directory node → the subjects that name it.
+    directory: BTreeMap<NodeIndex, Vec<SubjectKey>>,
+}
+
+impl BindingIndex {
+    /// Records a subject's node (and the directory principal it signs in as).
+    pub(super) fn subject(&mut self, key: SubjectKey, node: NodeIndex, directory: Option<NodeIndex>) {
+        if let Some(d) = directory {
+            let keys = self.directory.entry(d).or_default();
+            if !keys.contains(&key) {
+                keys.push(key.clone());
+            }
+        }
+        self.nodes.insert(key, node);
+    }
+
+    /// Records a binding and its subjects.
+    pub(super) fn bind(&mut self, bound: Bound, keys: Vec<SubjectKey>) {
+        let i = self.bound.len();
+        self.bound.push(bound);
+        for key in keys {
+            let list = self.by_key.entry(key).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
+        }
+    }
+
+    /// The bindings of these subjects, once each.
+    fn grants(&self, keys: &[SubjectKey]) -> Vec<&Bound> {
+        let idx: BTreeSet<usize> =
+            keys.iter().flat_map(|k| self.by_key.get(k).into_iter().flatten().copied()).collect();
+        idx.into_iter().map(|i| &self.bound[i]).collect()
+    }
+
+    /// A key and its implied groups, those that are bound.
+    fn full(&self, key: &SubjectKey) -> Vec<SubjectKey> {
+        std::iter::once(key.clone()).chain(key.implied().into_iter().filter(|k| self.nodes.contains_key(k))).collect()
+    }
+}
+
+/// A power that needs two permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Paired {
+    /// Create a Secret and an ASO resource (relaxed mode): forge an ASO credential.
+    Forge,
+    /// Create a token Secret and read it back.
+    TokenSecret,
+}
+
+/// Someone whose bindings are judged together.
+struct Actor {
+    node: NodeIndex,
+    /// How details name it.
+    label: String,
+    /// Every subject it matches.
+    keys: Vec<SubjectKey>,
+    /// Subjects whose single bindings already give it edges (its own node's).
+    own: Vec<SubjectKey>,
+    /// The subject sets of the nodes it acts through (identity edges): what they hold, it holds already.
+    through: Vec<Vec<SubjectKey>>,
+}
+
+impl ClusterCtx<'_> {
+    /// Implicit-group members, then each subject's union.
+    pub(super) fn union_edges(&mut self, ix: &BindingIndex) {
+        self.implicit_groups(ix);
+        for actor in self.actors(ix) {
+            self.actor_union(ix, &actor);
+        }
+    }
+
+    /// Every service account of the cluster: collected, or named by a binding.
+    fn all_service_accounts(&self, ix: &BindingIndex) -> BTreeSet<(String, String)> {
+        let collected = self.sas.iter().flat_map(|(ns, v)| v.iter().map(move |sa| (ns.clone(), sa.clone())));
+        let bound = ix.nodes.keys().filter_map(|k| match k {
+            SubjectKey::ServiceAccount(ns, sa) => Some((ns.clone(), sa.clone())),
+            _ => None,
+        });
+        collected.chain(bound).collect()
+    }
+
+    /// `KUBERNETES_IDENTITY` edges from each service account, user and group subject to the implicit groups
+    /// it is in, for the implicit groups some binding names.
+    fn implicit_groups(&mut self, ix: &BindingIndex) {
+        let mut members: Vec<SubjectKey> = self
+            .all_service_accounts(ix)
+            .into_iter()
+            .map(|(ns, sa)| SubjectKey::ServiceAccount(ns, sa))
+            .chain(ix.nodes.keys().filter(|k| !matches!(k, SubjectKey::ServiceAccount(..))).cloned())
+            .collect();
+        members.dedup();
+        for member in &members {
+            for group in member.implied() {
+                let (Some(&to), Some(from)) = (ix.nodes.get(&group), self.key_node(ix, member)) else { continue };
+                let SubjectKey::Group(g) = &group else { continue };
+                let why = match member {
+                    SubjectKey::ServiceAccount(..) => "every service account's token carries it",
+                    _ => "every signed-in caller is in it",
+                };
+                let detail = format!("{} is in group {g} in {}: {why}", member.label(), self.cname);
+                let n = note(vec![self.cluster.to_string(), g.clone()], detail, "implicit group");
+                self.b.add_noted_edge(from, to, EdgeKind::KubernetesIdentity, Caps::EMPTY, 0, n);
+            }
+        }
+    }
+
+    /// A subject's node: a bound subject's, or a service account's (made when first seen here).
+    fn key_node(&mut self, ix: &BindingIndex, key: &SubjectKey) -> Option<NodeIndex> {
+        match (ix.nodes.get(key), key) {
+            (Some(&n), _) => Some(n),
+            (None, SubjectKey::ServiceAccount(ns, sa)) => Some(self.b.sa_node(self.cluster, ns, sa)),
+            (None, _) => None,
+        }
+    }
+
+    /// Who is judged on a union: every bound subject and service account, and on an Entra-integrated cluster
+    /// every directory principal that a bound subject names or that is (transitively) in a bound group.
+    fn actors(&mut self, ix: &BindingIndex) -> Vec<Actor> {
+        let mut actors = Vec::new();
+        let sas = self.all_service_accounts(ix).into_iter().map(|(ns, sa)| SubjectKey::ServiceAccount(ns, sa));
+        let subjects: BTreeSet<SubjectKey> = ix.nodes.keys().cloned().chain(sas).collect();
+        for key in subjects {
+            let Some(node) = self.key_node(ix, &key) else { continue };
+            let through = key.implied().iter().filter(|k| ix.nodes.contains_key(*k)).map(|k| ix.full(k)).collect();
+            actors.push(Actor { node, label: key.label(), keys: ix.full(&key), own: vec![key], through });
+        }
+        for d in self.directory_principals(ix) {
+            let mut direct: Vec<SubjectKey> = ix.directory.get(&d).cloned().unwrap_or_default();
+            for g in self.b.transitive_groups(d) {
+                direct.extend(ix.directory.get(&g).into_iter().flatten().cloned());
+            }
+            let mut keys: Vec<SubjectKey> = direct.iter().flat_map(|k| ix.full(k)).collect();
+            keys.sort();
+            keys.dedup();
+            let through = direct.iter().map(|k| ix.full(k)).collect();
+            let label = self.b.graph[d].name.to_string();
+            actors.push(Actor { node: d, label, keys, own: Vec::new(), through });
+        }
+        actors
+    }
+
+    /// Directory principals named by a bound subject, and the members (transitively) of bound groups.
+    fn directory_principals(&self, ix: &BindingIndex) -> BTreeSet<NodeIndex> {
+        let mut seen: BTreeSet<NodeIndex> = ix.directory.keys().copied().collect();
+        let mut stack: Vec<NodeIndex> = seen.iter().copied().collect();
+        while let Some(n) = stack.pop() {
+            for e in self.b.graph.edges_directed(n, Direction::Incoming) {
+                if e.weight().kind == EdgeKind::MemberOf && seen.insert(e.source()) {
+                    stack.push(e.source());
+                }
+            }
+        }
+        seen
+    }
+
+    /// The paired powers the union of these subjects' bindings holds, per namespace.
+    fn held(&self, ix: &BindingIndex, keys: &[SubjectKey]) -> BTreeSet<(Paired, String)> {
+        let grants = ix.grants(keys);
+        let mut out = BTreeSet::new();
+        // Both powers need `create secrets`; nothing to judge without it, or with a single binding.
+        if grants.len() < 2 || !grants.iter().any(|g| g.powers().create_secrets() || g.bind) {
+            return out;
+        }
+        let namespaces: Vec<String> = if grants.iter().any(|g| g.ns_scope.is_none()) {
+            self.namespaces.iter().cloned().collect()
+        } else {
+            grants.iter().filter_map(|g| g.ns_scope.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+        };
+        for ns in namespaces {
+            let here: Vec<&&Bound> = grants.iter().filter(|g| g.applies_in(&ns)).collect();
+            let p = Powers {
+                rules: here.iter().flat_map(|g| g.rules.iter()).collect(),
+                ns_scope: Some(ns.clone()),
+                bind: here.iter().any(|g| g.bind && g.ns_scope.is_some()),
+            };
+            if self.forges(&p, &ns) {
+                out.insert((Paired::Forge, ns.clone()));
+            }
+            if self.token_secret(&p, &ns) {
+                out.insert((Paired::TokenSecret, ns));
+            }
+        }
+        out
+    }
+
+    /// Whether one binding alone holds the power in `ns`.
+    fn single(&self, g: &Bound, power: Paired, ns: &str) -> bool {
+        g.applies_in(ns)
+            && match power {
+                Paired::Forge => self.forges(&g.powers(), ns),
+                Paired::TokenSecret => self.token_secret(&g.powers(), ns),
+            }
+    }
+
+    /// The union edges of one actor: powers its union holds that no single binding of its own and no subject
+    /// it acts through holds.
+    fn actor_union(&mut self, ix: &BindingIndex, a: &Actor) {
+        let held = self.held(ix, &a.keys);
+        if held.is_empty() {
+            return;
+        }
+        let covered: BTreeSet<(Paired, String)> = a.through.iter().flat_map(|k| self.held(ix, k)).collect();
+        let own = ix.grants(&a.own);
+        let mut forged = false;
+        for (power, ns) in held {
+            if covered.contains(&(power, ns.clone())) || own.iter().any(|g| self.single(g, power, &ns)) {
+                continue;
+            }
+            let here: Vec<&Bound> = ix.grants(&a.keys).into_iter().filter(|g| g.applies_in(&ns)).collect();
+            match power {
+                Paired::Forge if !forged => {
+                    forged = true;
+                    self.forge_edge(a, &here, &ns);
+                }
+                Paired::Forge => {}
+                Paired::TokenSecret => self.token_secret_edges(a, &here, &ns),
+            }
+        }
+    }
+
+    /// `ASO_CREDENTIAL_FORGING` from an actor whose Secret and ASO permissions come from different bindings.
+    fn forge_edge(&mut self, a: &Actor, here: &[&Bound], ns: &str) {
+        let Some(hub) = self.forge_hub else { return };
+        let secrets = here.iter().find(|g| g.powers().create_secrets());
+        let aso = here.iter().find(|g| g.powers().write_aso());
+        let (Some(s), Some(o)) = (secrets, aso) else { return };
+        let detail = format!(
+            "{} can create a Secret ({}, {}) and an ASO resource ({}, {}) in {ns}: Kubernetes allows the union of its bindings, and a forged credential naming the client id of any identity federated to ASO's service account makes ASO (relaxed mode) act as it",
+            a.label, s.binding, s.role, o.binding, o.role
+        );
+        let evidence = vec![s.binding.clone(), s.role.clone(), o.binding.clone(), o.role.clone()];
+        let n = note(evidence, detail, "forges ASO credential");
+        self.b.add_noted_edge(a.node, hub, EdgeKind::AsoCredentialForging, Caps::EMPTY, 0, n);
+    }
+
+    /// `CAN_MINT_TOKEN` to every service account of `ns` from an actor that may create Secrets through one
+    /// binding and read them through another.
+    fn token_secret_edges(&mut self, a: &Actor, here: &[&Bound], ns: &str) {
+        let create = here.iter().find(|g| g.powers().create_secrets());
+        let read = here.iter().find(|g| g.powers().readable_secrets().is_some());
+        let (Some(c), Some(r)) = (create, read) else { return };
+        let evidence = vec![c.binding.clone(), c.role.clone(), r.binding.clone(), r.role.clone()];
+        let (label, node) = (a.label.clone(), a.node);
+        self.mint_token_secrets(ns, |b, to, sa| {
+            let detail = format!(
+                "{label} can create a {} Secret naming {ns}/{sa} ({}, {}), which the token controller fills with its token, and read it ({}, {}): Kubernetes allows the union of its bindings",
+                super::facts::SA_TOKEN_TYPE, c.binding, c.role, r.binding, r.role
+            );
+            let n = note(evidence.clone(), detail, "mints token Secret");
+            b.add_noted_edge(node, to, EdgeKind::CanMintToken, Caps::EMPTY, 0, n);
+        });
+    }
+}

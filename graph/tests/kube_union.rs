@@ -1,0 +1,430 @@
+//! Kubernetes RBAC as Kubernetes evaluates it (issue 10): a subject holds the union of every binding of its
+//! name and of its groups (Entra groups, `system:authenticated`, `system:serviceaccounts[:<ns>]`), and powers
+//! that need two permissions are judged on that union. Each case has a decoy beside it.
+
+mod common;
+
+use azpath_graph::engine::AnalyzeOptions;
+use azpath_graph::findings::Pair;
+use azpath_graph::query::Query;
+use azpath_graph::snapshot::Snapshot;
+use serde_json::{json, Value};
+
+const SUB: &str = "22222222-0000-0000-0000-000000000001";
+const TENANT: &str = "33333333-0000-0000-0000-000000000001";
+const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+const ISSUER: &str = "https://eastus.oic.prod-aks.azure.com/33333333-0000-0000-0000-000000000001/aaaa/";
+const ASO_MI: &str = "cccccccc-1111-0000-0000-000000000001"; // federated to ASO's own service account
+const APP_MI: &str = "cccccccc-1111-0000-0000-000000000002"; // federated to team-a/app
+const ALICE: &str = "aaaaaaaa-1111-0000-0000-000000000001";
+const BOB: &str = "aaaaaaaa-1111-0000-0000-000000000002";
+const CAROL: &str = "aaaaaaaa-1111-0000-0000-000000000003";
+const DAN: &str = "aaaaaaaa-1111-0000-0000-000000000004";
+const SECRETS_GROUP: &str = "bbbbbbbb-1111-0000-0000-000000000001";
+const ASO_GROUP: &str = "bbbbbbbb-1111-0000-0000-000000000002";
+
+fn rg(name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{name}")
+}
+
+fn cluster_id() -> String {
+    format!("{}/providers/Microsoft.ContainerService/managedClusters/prod", rg("aks"))
+}
+
+fn uami(name: &str, principal: &str, n: u32) -> Value {
+    json!({"id": format!("{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}", rg("identities")),
+           "name": name, "properties": {"principalId": principal, "clientId": format!("dddddddd-0000-0000-0000-{n:012}"), "tenantId": TENANT}})
+}
+
+fn fic(identity: &str, subject: &str) -> Value {
+    json!({"id": format!("{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}/federatedIdentityCredentials/k8s", rg("identities")),
+           "name": "k8s", "properties": {"issuer": ISSUER, "subject": subject, "audiences": ["api://AzureADTokenExchange"]}})
+}
+
+fn meta(name: &str, ns: Option<&str>) -> Value {
+    match ns {
+        Some(ns) => json!({"name": name, "namespace": ns}),
+        None => json!({"name": name}),
+    }
+}
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
+    json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
+}
+
+fn user(id: &str) -> Value {
+    json!({"kind": "User", "name": id})
+}
+
+fn group(name: &str) -> Value {
+    json!({"kind": "Group", "name": name})
+}
+
+fn sa(ns: &str, name: &str) -> Value {
+    json!({"kind": "ServiceAccount", "name": name, "namespace": ns})
+}
+
+/// A RoleBinding in `ns` of ClusterRole `role`.
+fn rb(name: &str, ns: &str, role: &str, subject: Value) -> Value {
+    json!({"metadata": meta(name, Some(ns)), "roleRef": {"kind": "ClusterRole", "name": role}, "subjects": [subject]})
+}
+
+/// A ClusterRoleBinding of ClusterRole `role`.
+fn crb(name: &str, role: &str, subject: Value) -> Value {
+    json!({"metadata": meta(name, None), "roleRef": {"kind": "ClusterRole", "name": role}, "subjects": [subject]})
+}
+
+/// Cluster "prod" (Entra-integrated) running ASO in relaxed mode, watching team-a and team-c; ASO_MI is
+/// federated to ASO's service account (so forging reaches it), APP_MI to team-a/app; both are subscription
+/// Contributors; every namespace enforces Pod Security `restricted` (no node breakout). The ClusterRoles: `secret-writer` (create Secrets), `secret-reader` (get Secrets),
+/// `aso-writer` (create `*.azure.com`), `aso-reader` (get, list), `pod-creator` (create pods).
+fn tenant(role_bindings: Vec<Value>, cluster_role_bindings: Vec<Value>) -> Snapshot {
+    let cluster_role = |name: &str, rules: Value| json!({"metadata": meta(name, None), "rules": rules});
+    let namespaces: Vec<Value> = ["team-a", "team-b", "team-c", "azureserviceoperator-system"]
+        .iter()
+        .map(|n| json!({"metadata": {"name": n, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}))
+        .collect();
+    let kube = json!({
+        "cluster": cluster_id(),
+        "source": "test",
+        "namespaces": namespaces,
+        "serviceAccounts": [
+            {"metadata": meta("app", Some("team-a"))}, {"metadata": meta("ci", Some("team-a"))},
+            {"metadata": meta("ci", Some("team-b"))},
+            {"metadata": meta("azureserviceoperator-default", Some("azureserviceoperator-system"))}
+        ],
+        "roles": [],
+        "clusterRoles": [
+            cluster_role("secret-writer", json!([rule(&[""], &["secrets"], &["create"])])),
+            cluster_role("secret-reader", json!([rule(&[""], &["secrets"], &["get"])])),
+            cluster_role("aso-writer", json!([rule(&["resources.azure.com"], &["*"], &["create", "get"])])),
+            cluster_role("aso-reader", json!([rule(&["resources.azure.com"], &["*"], &["get", "list"])])),
+            cluster_role("pod-creator", json!([rule(&[""], &["pods"], &["create"])]))
+        ],
+        "roleBindings": role_bindings,
+        "clusterRoleBindings": cluster_role_bindings,
+        "secrets": [{"metadata": {"name": "aso-controller-settings", "namespace": "azureserviceoperator-system"}, "type": "Opaque",
+                     "keys": ["AZURE_TARGET_NAMESPACES"], "values": {"AZURE_TARGET_NAMESPACES": "team-a,team-c"}}],
+        "crds": [{"name": "resourcegroups.resources.azure.com", "group": "resources.azure.com", "kind": "ResourceGroup"}],
+        "deployments": [{"metadata": meta("azureserviceoperator-controller-manager", Some("azureserviceoperator-system")),
+                         "serviceAccountName": "azureserviceoperator-default", "images": ["mcr.microsoft.com/k8s/azureserviceoperator:v2.9.0"]}]
+    });
+    let assignment = |n: u32, principal: &str| {
+        json!({"id": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+               "properties": {"scope": format!("/subscriptions/{SUB}"), "principalId": principal, "principalType": "ServicePrincipal",
+                              "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}")}})
+    };
+    let s = json!({
+        "schema_version": 1,
+        "metadata": {"collected_at": "2025-01-01T00:00:00Z"},
+        "azure": {
+            "subscriptions": [{"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "displayName": "Prod"}],
+            "resourceGroups": [{"id": rg("aks"), "name": "aks"}, {"id": rg("identities"), "name": "identities"}],
+            "roleAssignments": [assignment(1, ASO_MI), assignment(2, APP_MI)],
+            "userAssignedIdentities": [uami("aso", ASO_MI, 1), uami("app", APP_MI, 2)],
+            "federatedIdentityCredentials": [
+                fic("aso", "system:serviceaccount:azureserviceoperator-system:azureserviceoperator-default"),
+                fic("app", "system:serviceaccount:team-a:app")
+            ],
+            "managedClusters": [{"id": cluster_id(), "name": "prod", "properties": {"fqdn": "prod.hcp.eastus.azmk8s.io",
+                "aadProfile": {"managed": true, "enableAzureRBAC": false}, "oidcIssuerProfile": {"enabled": true, "issuerURL": ISSUER}}}]
+        },
+        "entra": {
+            "users": [{"id": ALICE, "displayName": "Alice"}, {"id": BOB, "displayName": "Bob"}, {"id": CAROL, "displayName": "Carol"}, {"id": DAN, "displayName": "Dan"}],
+            "groups": [{"id": SECRETS_GROUP, "displayName": "Secret writers"}, {"id": ASO_GROUP, "displayName": "ASO writers"}],
+            "groupMembers": [
+                {"groupId": SECRETS_GROUP, "members": [{"@odata.type": "#microsoft.graph.user", "id": ALICE}, {"@odata.type": "#microsoft.graph.user", "id": CAROL}, {"@odata.type": "#microsoft.graph.user", "id": DAN}]},
+                {"groupId": ASO_GROUP, "members": [{"@odata.type": "#microsoft.graph.user", "id": CAROL}]}
+            ]
+        },
+        "kubernetes": [kube]
+    });
+    Snapshot::from_json(&s.to_string(), "test").unwrap()
+}
+
+fn queries() -> Vec<Query> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml")
+                .then(|| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
+        })
+        .collect()
+}
+
+fn pairs(s: &Snapshot) -> Vec<Pair> {
+    common::pairs(s, &queries(), AnalyzeOptions::default())
+}
+
+fn find<'a>(f: &'a [Pair], query: &str, source: &str, target: &str) -> Option<&'a Pair> {
+    f.iter().find(|x| {
+        x.query_id == query && x.source.id.eq_ignore_ascii_case(source) && x.target.id.eq_ignore_ascii_case(target)
+    })
+}
+
+fn kube(rest: &str) -> String {
+    format!("{}/k8s/{rest}", cluster_id()).to_ascii_lowercase()
+}
+
+fn forges(f: &[Pair], source: &str) -> bool {
+    find(f, "aso-credential-forging", source, ASO_MI).is_some()
+}
+
+fn acts_as_app(f: &[Pair], source: &str) -> bool {
+    find(f, "can-act-as-managed-identity", source, APP_MI).is_some()
+}
+
+#[test]
+fn secret_and_aso_rights_from_a_group_rolebinding_and_a_user_clusterrolebinding_combine_into_forging() {
+    let s = tenant(
+        vec![
+            // Alice (through the Entra group) and Bob create Secrets in team-a …
+            rb("secrets", "team-a", "secret-writer", group(SECRETS_GROUP)),
+            rb("bob-secrets", "team-a", "secret-writer", user(BOB)),
+            // … Dan creates Secrets in team-a and ASO resources in team-c only.
+            rb("dan-aso", "team-c", "aso-writer", user(DAN)),
+        ],
+        vec![
+            // Alice writes ASO resources everywhere; Bob only reads them.
+            crb("alice-aso", "aso-writer", user(ALICE)),
+            crb("bob-aso", "aso-reader", user(BOB)),
+        ],
+    );
+    let f = pairs(&s);
+    let alice = find(&f, "aso-credential-forging", ALICE, ASO_MI).expect("Alice's two bindings combine");
+    let hop = alice.hops.iter().find(|h| h.edge.to_string() == "ASO_CREDENTIAL_FORGING").unwrap();
+    assert!(
+        hop.detail.contains("RoleBinding team-a/secrets") && hop.detail.contains("ClusterRoleBinding alice-aso"),
+        "{hop:#?}"
+    );
+    // Reading ASO resources is not writing them; rights in two different namespaces do not combine.
+    assert!(!forges(&f, BOB), "Bob only reads ASO resources");
+    assert!(!forges(&f, DAN), "Dan's Secret and ASO rights are in different namespaces");
+    // Neither binding alone forges: the group's Kubernetes subject does not.
+    assert!(!forges(&f, &kube(&format!("groups/{SECRETS_GROUP}"))));
+}
+
+#[test]
+fn an_entra_user_in_two_groups_holds_both_groups_bindings() {
+    let s = tenant(
+        vec![
+            rb("secrets", "team-a", "secret-writer", group(SECRETS_GROUP)),
+            rb("aso", "team-a", "aso-writer", group(ASO_GROUP)),
+        ],
+        vec![],
+    );
+    let f = pairs(&s);
+    // Carol is in both groups; Alice and Dan only in the Secret writers.
+    let carol = find(&f, "aso-credential-forging", CAROL, ASO_MI).expect("Carol's two groups combine");
+    assert_eq!(carol.hops[0].edge.to_string(), "ASO_CREDENTIAL_FORGING", "{carol:#?}");
+    assert!(!forges(&f, ALICE) && !forges(&f, DAN));
+    assert!(!forges(&f, SECRETS_GROUP) && !forges(&f, ASO_GROUP), "neither group alone forges");
+}
+
+#[test]
+fn creating_a_token_secret_through_one_binding_and_reading_it_through_another_mints_a_token() {
+    let s = tenant(
+        vec![
+            // team-a/ci creates Secrets; every service account of team-a reads them.
+            rb("ci-secrets", "team-a", "secret-writer", sa("team-a", "ci")),
+            rb("sa-read", "team-a", "secret-reader", group("system:serviceaccounts:team-a")),
+            // team-b/ci creates Secrets in team-a but is not in team-a's service-account group.
+            rb("b-ci-secrets", "team-a", "secret-writer", sa("team-b", "ci")),
+        ],
+        vec![],
+    );
+    let f = pairs(&s);
+    let ci = kube("namespaces/team-a/serviceaccounts/ci");
+    let path = find(&f, "can-act-as-managed-identity", &ci, APP_MI).expect("team-a/ci mints app's token");
+    let hop = path.hops.iter().find(|h| h.edge.to_string() == "CAN_MINT_TOKEN").expect("a mint hop");
+    assert!(
+        hop.detail.contains("RoleBinding team-a/ci-secrets") && hop.detail.contains("RoleBinding team-a/sa-read"),
+        "{hop:#?}"
+    );
+    assert!(!acts_as_app(&f, &kube("namespaces/team-b/serviceaccounts/ci")), "creates but cannot read back");
+}
+
+#[test]
+fn implicit_groups_reach_their_members_only() {
+    let s = tenant(
+        vec![rb("team-a-pods", "team-a", "pod-creator", group("system:serviceaccounts:team-a"))],
+        vec![crb("everyone-reads", "secret-reader", group("system:authenticated"))],
+    );
+    let f = pairs(&s);
+    // Every service account of team-a can run pods there, so as team-a/app; team-b's cannot.
+    assert!(acts_as_app(&f, &kube("namespaces/team-a/serviceaccounts/ci")));
+    assert!(!acts_as_app(&f, &kube("namespaces/team-b/serviceaccounts/ci")));
+    let s = tenant(vec![rb("bob-secrets", "team-a", "secret-writer", user(BOB))], vec![]);
+    assert!(!acts_as_app(&pairs(&s), BOB), "Bob cannot read back a token Secret");
+    // Bob creates Secrets himself and reads them as a member of system:authenticated.
+    let s = tenant(
+        vec![rb("bob-secrets", "team-a", "secret-writer", user(BOB))],
+        vec![crb("everyone-reads", "secret-reader", group("system:authenticated"))],
+    );
+    let f = pairs(&s);
+    let bob =
+        find(&f, "can-act-as-managed-identity", BOB, APP_MI).expect("Bob's binding and system:authenticated's combine");
+    assert!(bob.hops.iter().any(|h| h.edge.to_string() == "CAN_MINT_TOKEN"), "{bob:#?}");
+}
+
+#[test]
+fn a_user_subject_naming_a_service_account_is_that_account() {
+    let s = tenant(vec![rb("ci-pods", "team-a", "pod-creator", user("system:serviceaccount:team-a:ci"))], vec![]);
+    let f = pairs(&s);
+    assert!(acts_as_app(&f, &kube("namespaces/team-a/serviceaccounts/ci")));
+    assert!(!acts_as_app(&f, &kube("namespaces/team-b/serviceaccounts/ci")));
+    let user_node = kube("users/system:serviceaccount:team-a:ci");
+    assert!(!f.iter().any(|p| p.source.id == user_node), "no separate Kubernetes user for the account");
+}
+
+#[test]
+fn a_namespaceless_service_account_subject_is_of_the_rolebindings_namespace() {
+    let subject = json!({"kind": "ServiceAccount", "name": "ci"});
+    let binding = json!({"metadata": meta("ci-pods", Some("team-a")), "roleRef": {"kind": "ClusterRole", "name": "pod-creator"},
+                         "subjects": [subject]});
+    let f = pairs(&tenant(vec![binding], vec![]));
+    assert!(acts_as_app(&f, &kube("namespaces/team-a/serviceaccounts/ci")));
+    assert!(!acts_as_app(&f, &kube("namespaces/default/serviceaccounts/ci")), "not the default namespace's");
+    // In a ClusterRoleBinding such a subject matches no account.
+    let f = pairs(&tenant(
+        vec![],
+        vec![
+            json!({"metadata": meta("ci-pods", None), "roleRef": {"kind": "ClusterRole", "name": "pod-creator"}, "subjects": [subject]}),
+        ],
+    ));
+    assert!(!f.iter().any(|p| p.source.id.contains("/serviceaccounts/ci")), "{f:#?}");
+}
+
+/// The kubelet identity of cluster "dark" (no role of its own).
+const KUBELET: &str = "cccccccc-1111-0000-0000-000000000009";
+
+/// Cluster "dark" with Azure RBAC for Kubernetes (`enabled`) and a kubelet identity, whose Kubernetes objects
+/// were not collected; Kim holds RBAC Cluster Admin on it, Rita RBAC Reader, Wendy RBAC Writer on namespace
+/// team-a only.
+fn uncollected(enabled: bool) -> Snapshot {
+    const CLUSTER_ADMIN: &str = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b";
+    const READER: &str = "7f6c6a51-bcf8-42ba-9220-52d62157d7db";
+    const WRITER: &str = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
+    let dark = format!("{}/providers/Microsoft.ContainerService/managedClusters/dark", rg("aks"));
+    let assignment = |n: u32, principal: &str, role: &str, scope: &str| {
+        json!({"id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+               "properties": {"scope": scope, "principalId": principal, "principalType": "User",
+                              "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")}})
+    };
+    let s = json!({
+        "schema_version": 1,
+        "metadata": {"collected_at": "2025-01-01T00:00:00Z"},
+        "azure": {
+            "subscriptions": [{"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "displayName": "Prod"}],
+            "resourceGroups": [{"id": rg("aks"), "name": "aks"}],
+            "roleAssignments": [
+                assignment(1, ALICE, CLUSTER_ADMIN, &dark),
+                assignment(2, BOB, READER, &dark),
+                assignment(3, CAROL, WRITER, &format!("{dark}/namespaces/team-a"))
+            ],
+            "managedClusters": [{"id": dark, "name": "dark", "properties": {"fqdn": "dark.hcp.eastus.azmk8s.io",
+                "disableLocalAccounts": true, "aadProfile": {"managed": true, "enableAzureRBAC": enabled},
+                "identityProfile": {"kubeletidentity": {"objectId": KUBELET, "clientId": "dddddddd-0000-0000-0000-000000000009"}}}}]
+        },
+        "entra": {"users": [{"id": ALICE, "displayName": "Kim"}, {"id": BOB, "displayName": "Rita"}, {"id": CAROL, "displayName": "Wendy"}]},
+        "kubernetes": []
+    });
+    Snapshot::from_json(&s.to_string(), "test").unwrap()
+}
+
+#[test]
+fn azure_rbac_cluster_admins_are_reported_for_a_cluster_whose_objects_were_not_collected() {
+    let admin = format!("{}/providers/Microsoft.ContainerService/managedClusters/dark/k8s/cluster-admin", rg("aks"))
+        .to_ascii_lowercase();
+    let f = pairs(&uncollected(true));
+    let kim = find(&f, "cluster-admin-from-azure", ALICE, &admin).expect("RBAC Cluster Admin is cluster-admin");
+    let hop = &kim.hops[0];
+    assert_eq!(hop.edge.to_string(), "CAN_ESCALATE");
+    assert!(hop.detail.contains("Azure RBAC for Kubernetes") && hop.detail.contains("not collected"), "{hop:#?}");
+    assert!(find(&f, "cluster-admin-from-azure", BOB, &admin).is_none(), "a Reader is not");
+    assert!(find(&f, "cluster-admin-from-azure", CAROL, &admin).is_none(), "a namespace Writer is not");
+    // The namespace Writer runs pods in team-a, which reach the kubelet identity; the Reader runs none.
+    let wendy = find(&f, "can-act-as-managed-identity", CAROL, KUBELET).expect("Writer on team-a runs pods");
+    assert!(wendy.hops.iter().any(|h| h.edge.to_string() == "NODE_IDENTITY"), "{wendy:#?}");
+    assert!(find(&f, "can-act-as-managed-identity", BOB, KUBELET).is_none());
+    // Without Azure RBAC for Kubernetes the data actions mean nothing.
+    let off = pairs(&uncollected(false));
+    assert!(find(&off, "cluster-admin-from-azure", ALICE, &admin).is_none());
+    assert!(find(&off, "can-act-as-managed-identity", CAROL, KUBELET).is_none());
+}
+
+#[test]
+fn exec_attach_or_patch_into_running_pods_acts_as_their_service_account() {
+    let exec_role = |name: &str, resources: &[&str], verbs: &[&str]| json!({"metadata": meta(name, Some("team-a")), "rules": [rule(&[""], resources, verbs)]});
+    let role_binding = |name: &str, ns: &str, who: &str| json!({"metadata": meta(name, Some(ns)), "roleRef": {"kind": "Role", "name": name}, "subjects": [user(who)]});
+    let mut s = tenant(
+        vec![
+            role_binding("exec", "team-a", ALICE),
+            role_binding("look", "team-a", BOB),
+            role_binding("attach", "team-a", CAROL),
+            role_binding("patch", "team-a", DAN),
+        ],
+        vec![],
+    );
+    let k = &mut s.kubernetes[0];
+    for r in [
+        exec_role("exec", &["pods/exec"], &["create"]),
+        // A decoy: reading pods (and their logs) runs nothing in them.
+        exec_role("look", &["pods", "pods/log"], &["get", "list", "watch"]),
+        // Websocket clients ask `get` on the subresource.
+        exec_role("attach", &["pods/attach"], &["get"]),
+        exec_role("patch", &["pods"], &["patch"]),
+    ] {
+        k.roles.push(serde_json::from_value(r).unwrap());
+    }
+    let running = json!({"metadata": meta("api", Some("team-a")), "serviceAccountName": "app", "images": ["api:1"]});
+    k.deployments.push(serde_json::from_value(running).unwrap());
+    let f = pairs(&s);
+    for (who, how) in [(ALICE, "exec into"), (CAROL, "attach to"), (DAN, "change the image of")] {
+        let p = find(&f, "can-act-as-managed-identity", who, APP_MI).unwrap_or_else(|| panic!("{how}"));
+        let hop = p.hops.iter().find(|h| h.edge.to_string() == "CAN_MINT_TOKEN").expect("a pod hop");
+        assert!(hop.detail.contains(how) && hop.detail.contains("team-a/deployments/api"), "{hop:#?}");
+    }
+    assert!(!acts_as_app(&f, BOB), "get pods is not pods/exec");
+    // Scaled to zero, the Deployment runs no pod to exec into.
+    s.kubernetes[0].deployments.last_mut().unwrap().replicas = Some(0);
+    assert!(!acts_as_app(&pairs(&s), ALICE));
+    // A StatefulSet's pods (read from a dump) are as good; a Pod that has ended is not.
+    let dump = json!({"kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "done", "namespace": "team-a"},
+         "spec": {"serviceAccountName": "app"}, "status": {"phase": "Succeeded"}}
+    ]});
+    let ended = azpath_graph::kube_dump::parse(&dump.to_string(), "pods.json", "prod").unwrap();
+    azpath_graph::kube_dump::merge(&mut s.kubernetes[0], ended);
+    assert!(!acts_as_app(&pairs(&s), ALICE), "the ended pod runs nothing");
+    let dump = json!({"kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "team-a"},
+         "spec": {"replicas": 1, "template": {"spec": {"serviceAccountName": "app", "containers": [{"image": "db:1"}]}}}}
+    ]});
+    let sts = azpath_graph::kube_dump::parse(&dump.to_string(), "sts.json", "prod").unwrap();
+    azpath_graph::kube_dump::merge(&mut s.kubernetes[0], sts);
+    let f = pairs(&s);
+    let alice = find(&f, "can-act-as-managed-identity", ALICE, APP_MI).expect("exec into the StatefulSet's pods");
+    assert!(alice.hops.iter().any(|h| h.detail.contains("team-a/statefulsets/db")), "{alice:#?}");
+}
+
+#[test]
+fn an_azure_rbac_role_allowing_secrets_and_aso_resources_forges_an_aso_credential() {
+    const RBAC_ADMIN: &str = "3498e952-d568-435e-9b2c-8d77e338d7f7";
+    const RBAC_WRITER: &str = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
+    let mut s = tenant(vec![], vec![]);
+    s.azure.managed_clusters[0].properties.aad_profile.as_mut().unwrap().enable_azure_rbac = Some(true);
+    let scope = format!("{}/namespaces/team-a", cluster_id());
+    for (n, who, role) in [(7, BOB, RBAC_ADMIN), (8, DAN, RBAC_WRITER)] {
+        let a = json!({"id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+                       "properties": {"scope": scope, "principalId": who, "principalType": "User",
+                                      "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")}});
+        s.azure.role_assignments.push(serde_json::from_value(a).unwrap());
+    }
+    let f = pairs(&s);
+    let bob = find(&f, "aso-credential-forging", BOB, ASO_MI).expect("RBAC Admin on team-a forges");
+    assert!(bob.hops[0].detail.contains("Azure RBAC for Kubernetes"), "{bob:#?}");
+    assert!(!forges(&f, DAN), "RBAC Writer creates Secrets but no ASO resources");
+}
