@@ -225,7 +225,13 @@ impl Capability {
             Capability::WriteFederatedCredential => {
                 &["Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write"]
             }
-            Capability::AssignManagedIdentity => &["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"],
+            // The operation is `…/userAssignedIdentities/assign/action`; built-in roles (Managed Identity
+            // Operator) grant it as `…/userAssignedIdentities/*/assign/action`, which Azure honours although the
+            // glob needs a segment there: either form counts.
+            Capability::AssignManagedIdentity => &[
+                "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+                "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+            ],
             Capability::RunCommand => &["Microsoft.Compute/virtualMachines/runCommand/action"],
             Capability::AksRunCommand => &["Microsoft.ContainerService/managedClusters/runCommand/action"],
             Capability::RunCodeOnVm => &[
@@ -274,7 +280,8 @@ impl Capability {
     fn any_probe(self) -> bool {
         matches!(
             self,
-            Capability::RunCodeOnVm
+            Capability::AssignManagedIdentity
+                | Capability::RunCodeOnVm
                 | Capability::RunCodeOnVmss
                 | Capability::RunCodeOnSite
                 | Capability::WriteIdentityCarrier
@@ -671,6 +678,16 @@ mod tests {
         assert!(all.contains(Capability::RunCodeOnVm));
         let jobs = perms(&["Microsoft.Automation/automationAccounts/jobs/write"], &[]).touched_capabilities();
         assert!(jobs.contains(Capability::RunCodeOnAutomation));
+    }
+
+    #[test]
+    fn managed_identity_operator_may_assign_identities_in_either_form() {
+        let mio = perms(&["Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"], &[]).capabilities();
+        assert!(mio.contains(Capability::AssignManagedIdentity));
+        let exact = perms(&["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"], &[]).capabilities();
+        assert!(exact.contains(Capability::AssignManagedIdentity));
+        let read = perms(&["Microsoft.ManagedIdentity/userAssignedIdentities/*/read"], &[]).capabilities();
+        assert!(!read.contains(Capability::AssignManagedIdentity));
     }
 
     #[test]
