@@ -712,7 +712,7 @@ pub struct IdentityResource {
     #[serde(default, rename = "type")]
     pub kind: String,
     /// The identities attached to it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub identity: ResourceIdentity,
 }
 
