@@ -39,7 +39,8 @@ async fn stubs(arm: &MockServer) {
         .respond_with(ResponseTemplate::new(200).set_body_json(subs))
         .mount(arm)
         .await;
-    let uami = format!("/subscriptions/{OK}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u1");
+    let uami =
+        format!("/subscriptions/{OK}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u1");
     let page1 = json!({
         "value": [
             resource(OK, "Microsoft.Compute/virtualMachines", "vm1",
@@ -102,13 +103,17 @@ async fn every_page_is_read_and_only_resources_with_an_identity_are_kept() {
     let kept: Vec<&str> = snap.azure.identity_resources.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(kept, ["vm1", "site1"], "no identity and `type: None` are dropped");
     let vm = &snap.azure.identity_resources[0];
-    assert_eq!((vm.kind.as_str(), vm.identity.principal_id.as_deref()), ("Microsoft.Compute/virtualMachines", Some("p-vm1")));
+    assert_eq!(
+        (vm.kind.as_str(), vm.identity.principal_id.as_deref()),
+        ("Microsoft.Compute/virtualMachines", Some("p-vm1"))
+    );
     let site = &snap.azure.identity_resources[1];
     let users = site.identity.user_assigned_identities.as_ref().expect("user-assigned");
     let (id, props) = users.iter().next().unwrap();
     assert!(id.ends_with("/userAssignedIdentities/u1"));
     assert_eq!((props.principal_id.as_deref(), props.client_id.as_deref()), (Some("p-u1"), Some("c-u1")));
-    let source = snap.sources.iter().find(|s| s.api == API && s.scope == format!("/subscriptions/{OK}")).expect("source");
+    let source =
+        snap.sources.iter().find(|s| s.api == API && s.scope == format!("/subscriptions/{OK}")).expect("source");
     assert_eq!(source.count, 2);
 }
 
@@ -117,7 +122,10 @@ async fn a_refused_subscription_is_a_gap_for_it_alone() {
     let snap = run().await;
     let gaps: Vec<_> = snap.coverage.iter().filter(|g| g.api == API).collect();
     assert_eq!(gaps.len(), 1, "{gaps:#?}");
-    assert_eq!((gaps[0].scope.as_str(), gaps[0].reason), (format!("/subscriptions/{DENIED}").as_str(), GapReason::Forbidden));
+    assert_eq!(
+        (gaps[0].scope.as_str(), gaps[0].reason),
+        (format!("/subscriptions/{DENIED}").as_str(), GapReason::Forbidden)
+    );
     assert!(!snap.azure.identity_resources.is_empty(), "the other subscription is still read");
 }
 

@@ -636,7 +636,10 @@ mod tests {
         assert!(!run_command_only.contains(Capability::RunCodeOnVmss));
         assert!(!run_command_only.contains(Capability::WriteIdentityCarrier));
         let vm_contributor = perms(&["Microsoft.Compute/virtualMachines/*"], &[]).capabilities();
-        assert!(vm_contributor.contains(Capability::RunCodeOnVm) && vm_contributor.contains(Capability::WriteIdentityCarrier));
+        assert!(
+            vm_contributor.contains(Capability::RunCodeOnVm)
+                && vm_contributor.contains(Capability::WriteIdentityCarrier)
+        );
         let website = perms(&["Microsoft.Web/sites/*"], &[]).capabilities();
         assert!(website.contains(Capability::RunCodeOnSite) && !website.contains(Capability::RunCodeOnVm));
         let publish = perms(&["Microsoft.Web/sites/config/list/Action"], &[]).capabilities();
@@ -656,14 +659,19 @@ mod tests {
         let write_only = perms(&["Microsoft.Automation/automationAccounts/runbooks/write"], &[]).capabilities();
         assert!(!write_only.contains(Capability::RunCodeOnAutomation));
         let both = perms(
-            &["Microsoft.Automation/automationAccounts/runbooks/write", "Microsoft.Automation/automationAccounts/jobs/write"],
+            &[
+                "Microsoft.Automation/automationAccounts/runbooks/write",
+                "Microsoft.Automation/automationAccounts/jobs/write",
+            ],
             &[],
         );
         assert!(both.capabilities().contains(Capability::RunCodeOnAutomation));
         let pipeline = perms(&["Microsoft.DataFactory/factories/pipelines/write"], &[]).capabilities();
         assert!(!pipeline.contains(Capability::RunDataFactoryPipeline));
         let factory = perms(&["Microsoft.DataFactory/factories/*"], &[]).capabilities();
-        assert!(factory.contains(Capability::RunDataFactoryPipeline) && factory.contains(Capability::WriteIdentityCarrier));
+        assert!(
+            factory.contains(Capability::RunDataFactoryPipeline) && factory.contains(Capability::WriteIdentityCarrier)
+        );
         assert!(perms(&["Microsoft.Logic/workflows/write"], &[]).capabilities().contains(Capability::WriteLogicApp));
         assert!(perms(&["Microsoft.App/*"], &[]).capabilities().contains(Capability::WriteContainerApp));
         let aci = perms(&["Microsoft.ContainerInstance/containerGroups/write"], &[]).capabilities();

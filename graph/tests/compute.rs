@@ -249,7 +249,11 @@ fn a_custom_role_with_only_run_command_reaches_the_vm_not_the_scale_set() {
 fn readers_sibling_scopes_and_vm_login_reach_nothing() {
     let p = pairs(&tenant());
     for who in [READ, SIBLING, LOGIN] {
-        assert!(p.iter().all(|x| x.source.id != who), "{who}: {:#?}", p.iter().filter(|x| x.source.id == who).collect::<Vec<_>>());
+        assert!(
+            p.iter().all(|x| x.source.id != who),
+            "{who}: {:#?}",
+            p.iter().filter(|x| x.source.id == who).collect::<Vec<_>>()
+        );
     }
 }
 

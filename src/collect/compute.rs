@@ -72,11 +72,8 @@ impl GenericResource {
         if principal_id.is_none() && users.is_empty() {
             return None;
         }
-        let identity = ResourceIdentity {
-            kind,
-            principal_id,
-            user_assigned_identities: (!users.is_empty()).then_some(users),
-        };
+        let identity =
+            ResourceIdentity { kind, principal_id, user_assigned_identities: (!users.is_empty()).then_some(users) };
         Some(IdentityResource { id: self.id, name: self.name, kind: self.kind, identity })
     }
 }

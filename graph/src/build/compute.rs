@@ -146,7 +146,10 @@ impl Compute<'_> {
         let mut out = Vec::new();
         let id = &r.identity;
         let kind = id.kind.as_deref().unwrap_or("").to_ascii_lowercase();
-        if let Some(pid) = id.principal_id.as_deref().filter(|p| !p.trim().is_empty() && (kind.is_empty() || kind.contains("systemassigned")))
+        if let Some(pid) = id
+            .principal_id
+            .as_deref()
+            .filter(|p| !p.trim().is_empty() && (kind.is_empty() || kind.contains("systemassigned")))
         {
             let n = self.identity_node(pid, &format!("{} (system-assigned)", r.name));
             out.push((n, "system-assigned".to_string()));
