@@ -932,8 +932,8 @@ fn entra_roles(t: &mut MockTenant) {
 }
 
 /// Compute that carries identities, derived from positions (no random draw, so the rest of a generated tenant
-/// stays as it was): in every fifth resource group a VM with a system-assigned identity and an App Service site
-/// running as one of the managed identities of the directory (user-assigned).
+/// stays as it was): in every fifth resource group a VM and an App Service site, each running as one of the
+/// managed identities of the directory (user-assigned).
 fn compute_identities(t: &mut MockTenant) {
     use azpath_graph::snapshot::{IdentityProperties, IdentityResource, ResourceIdentity};
     let managed: Vec<(String, String)> = t
@@ -943,32 +943,27 @@ fn compute_identities(t: &mut MockTenant) {
         .filter(|sp| sp.service_principal_type.as_deref() == Some("ManagedIdentity"))
         .filter_map(|sp| Some((sp.id.clone(), sp.alternative_names.get(1)?.clone())))
         .collect();
+    if managed.is_empty() {
+        return;
+    }
     let mut out = Vec::new();
     for (i, rg) in t.azure.resource_groups.iter().enumerate().step_by(5) {
-        let vm = format!("vm-{i}");
-        out.push(IdentityResource {
-            id: format!("{}/providers/Microsoft.Compute/virtualMachines/{vm}", rg.id),
-            name: vm,
-            kind: "Microsoft.Compute/virtualMachines".into(),
-            identity: ResourceIdentity {
-                kind: Some("SystemAssigned".into()),
-                principal_id: Some(format!("000000c0-0000-4000-8000-{i:012x}")),
-                user_assigned_identities: None,
-            },
-        });
-        let Some((principal, uami)) = (!managed.is_empty()).then(|| &managed[i % managed.len()]) else { continue };
-        let site = format!("app-{i}");
-        let props = IdentityProperties { principal_id: Some(principal.clone()), ..Default::default() };
-        out.push(IdentityResource {
-            id: format!("{}/providers/Microsoft.Web/sites/{site}", rg.id),
-            name: site,
-            kind: "Microsoft.Web/sites".into(),
-            identity: ResourceIdentity {
-                kind: Some("UserAssigned".into()),
-                principal_id: None,
-                user_assigned_identities: Some([(uami.clone(), props)].into_iter().collect()),
-            },
-        });
+        for (n, (kind, name)) in
+            [("Microsoft.Compute/virtualMachines", "vm"), ("Microsoft.Web/sites", "app")].iter().enumerate()
+        {
+            let (principal, uami) = &managed[(i + n) % managed.len()];
+            let props = IdentityProperties { principal_id: Some(principal.clone()), ..Default::default() };
+            out.push(IdentityResource {
+                id: format!("{}/providers/{kind}/{name}-{i}", rg.id),
+                name: format!("{name}-{i}"),
+                kind: (*kind).into(),
+                identity: ResourceIdentity {
+                    kind: Some("UserAssigned".into()),
+                    principal_id: None,
+                    user_assigned_identities: Some([(uami.clone(), props)].into_iter().collect()),
+                },
+            });
+        }
     }
     t.azure.identity_resources = out;
 }
@@ -1024,7 +1019,7 @@ mod tests {
     fn generated_tenants_have_vms_and_sites_with_identities() {
         let t = generate(&GenerateOptions::default());
         let r = &t.azure.identity_resources;
-        assert!(r.iter().any(|x| x.kind == "Microsoft.Compute/virtualMachines" && x.identity.principal_id.is_some()));
+        assert!(r.iter().any(|x| x.kind == "Microsoft.Compute/virtualMachines"));
         let site = r.iter().find(|x| x.kind == "Microsoft.Web/sites").expect("a site");
         let (uami, props) = site.identity.user_assigned_identities.as_ref().unwrap().iter().next().unwrap();
         let sp = t.entra.service_principals.iter().find(|s| Some(&s.id) == props.principal_id.as_ref()).unwrap();
