@@ -137,6 +137,7 @@ impl Stubs {
             ("userAssignedIdentities", MI, "2024-11-30"),
             ("managedClusters", AKS, "2025-10-01"),
             ("connectedClusters", ARC, "2026-05-01"),
+            ("resources", "resources", "2021-04-01"),
         ] {
             if !skip.contains(&kind) {
                 self.arm_list(&format!("{scope}/{p}"), version, json!([]), 1).await;

@@ -43,7 +43,8 @@ pub enum NodeKind {
     /// credential can name any of them.
     KubeAsoForgeable,
     /// The user-assigned identities under one scope: whoever may write federated credentials there can act
-    /// as any of them.
+    /// as any of them. Also the hubs of compute identities (`CAN_RUN_AS_RESOURCE_IDENTITY`, per resource
+    /// kind) and of assignable identities (`CAN_ATTACH_IDENTITY`) under a scope.
     ScopeIdentities,
     /// A Kubernetes service account.
     KubeServiceAccount,
@@ -256,11 +257,18 @@ pub enum EdgeKind {
     /// principal → group: an owner of the group can add members, itself included, and so holds the group's
     /// roles.
     CanAddMember,
+    /// principal → compute identities under a scope → managed identity: the principal's role lets it run code
+    /// on a resource (VM run command or extension, site deployment, runbook, workflow, container, pipeline)
+    /// that carries the identity, and so act as it.
+    CanRunAsResourceIdentity,
+    /// principal → assignable identities under a scope → user-assigned identity: `…/assign/action` on the
+    /// identity and write on some compute resource let the principal attach the identity and run code as it.
+    CanAttachIdentity,
 }
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 23] = [
+    pub const ALL: [EdgeKind; 25] = [
         EdgeKind::MemberOf,
         EdgeKind::HasRole,
         EdgeKind::Contains,
@@ -284,6 +292,8 @@ impl EdgeKind {
         EdgeKind::IdentityBinding,
         EdgeKind::CanAddCredential,
         EdgeKind::CanAddMember,
+        EdgeKind::CanRunAsResourceIdentity,
+        EdgeKind::CanAttachIdentity,
     ];
 
     /// The SCREAMING_SNAKE name used in query files and JSON.
@@ -312,6 +322,8 @@ impl EdgeKind {
             EdgeKind::IdentityBinding => "IDENTITY_BINDING",
             EdgeKind::CanAddCredential => "CAN_ADD_CREDENTIAL",
             EdgeKind::CanAddMember => "CAN_ADD_MEMBER",
+            EdgeKind::CanRunAsResourceIdentity => "CAN_RUN_AS_RESOURCE_IDENTITY",
+            EdgeKind::CanAttachIdentity => "CAN_ATTACH_IDENTITY",
         }
     }
 

@@ -72,16 +72,23 @@ impl PermissionSet {
             .iter()
             // Limited assignment only ever comes from a delegation condition, never from actions alone.
             .filter(|c| **c != Capability::AssignRolesLimited)
-            .filter(|c| c.probes().iter().all(|a| self.allows_action(a)))
+            .filter(|c| c.granted_by(|a| self.allows_action(a)))
             .fold(Caps::EMPTY, |acc, c| acc | c.bit())
     }
 
-    /// The capabilities any of whose probe actions is in the set (used for deny assignments: denying any
-    /// action a capability needs removes the capability).
+    /// The capabilities a deny assignment with these permissions removes: denying any action a capability
+    /// needs (all of whose probes it needs) removes it; one that any of several actions confers is removed
+    /// only when every one of them is denied.
     pub fn touched_capabilities(&self) -> Caps {
         Capability::ALL
             .iter()
-            .filter(|c| c.probes().iter().any(|a| self.allows_action(a)))
+            .filter(|c| {
+                if c.any_probe() {
+                    c.probes().iter().all(|a| self.allows_action(a))
+                } else {
+                    c.probes().iter().any(|a| self.allows_action(a))
+                }
+            })
             .fold(Caps::EMPTY, |acc, c| acc | c.bit())
     }
 }
@@ -111,11 +118,34 @@ pub enum Capability {
     RunCommand,
     /// `Microsoft.ContainerService/managedClusters/runCommand/action`: runs kubectl inside an AKS cluster.
     AksRunCommand,
+    /// Any of VM `runCommand/action`, `runCommands/write`, `extensions/write`, `virtualMachines/write`: runs
+    /// code on a virtual machine, as its identities.
+    RunCodeOnVm,
+    /// Any of the scale-set equivalents of [`Capability::RunCodeOnVm`].
+    RunCodeOnVmss,
+    /// Any of `Microsoft.Web/sites/write`, `sites/publish/Action`, `sites/config/list/Action` (publishing
+    /// credentials), `sites/publishxml/Action`: deploys code to an App Service or Functions site.
+    RunCodeOnSite,
+    /// Both `automationAccounts/runbooks/write` and `automationAccounts/jobs/write`: writes and starts a
+    /// runbook.
+    RunCodeOnAutomation,
+    /// `Microsoft.Logic/workflows/write`.
+    WriteLogicApp,
+    /// `Microsoft.App/containerApps/write`.
+    WriteContainerApp,
+    /// `Microsoft.ContainerInstance/containerGroups/write`.
+    WriteContainerGroup,
+    /// Both `factories/pipelines/write` and `factories/pipelines/createrun/action`.
+    RunDataFactoryPipeline,
+    /// Write on any compute type that can carry a user-assigned identity (VM, scale set, site, Automation
+    /// account, Logic App, container app or group, factory): with [`Capability::AssignManagedIdentity`] on an
+    /// identity, can attach it.
+    WriteIdentityCarrier,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 19] = [
         Capability::AssignRoles,
         Capability::AssignRolesLimited,
         Capability::WriteEverything,
@@ -126,6 +156,15 @@ impl Capability {
         Capability::AssignManagedIdentity,
         Capability::RunCommand,
         Capability::AksRunCommand,
+        Capability::RunCodeOnVm,
+        Capability::RunCodeOnVmss,
+        Capability::RunCodeOnSite,
+        Capability::RunCodeOnAutomation,
+        Capability::WriteLogicApp,
+        Capability::WriteContainerApp,
+        Capability::WriteContainerGroup,
+        Capability::RunDataFactoryPipeline,
+        Capability::WriteIdentityCarrier,
     ];
 
     /// The kebab-case name used in queries and output.
@@ -141,6 +180,15 @@ impl Capability {
             Capability::AssignManagedIdentity => "assign-managed-identity",
             Capability::RunCommand => "run-command",
             Capability::AksRunCommand => "aks-run-command",
+            Capability::RunCodeOnVm => "run-code-on-vm",
+            Capability::RunCodeOnVmss => "run-code-on-vmss",
+            Capability::RunCodeOnSite => "run-code-on-site",
+            Capability::RunCodeOnAutomation => "run-code-on-automation",
+            Capability::WriteLogicApp => "write-logic-app",
+            Capability::WriteContainerApp => "write-container-app",
+            Capability::WriteContainerGroup => "write-container-group",
+            Capability::RunDataFactoryPipeline => "run-data-factory-pipeline",
+            Capability::WriteIdentityCarrier => "write-identity-carrier",
         }
     }
 
@@ -177,9 +225,75 @@ impl Capability {
             Capability::WriteFederatedCredential => {
                 &["Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write"]
             }
-            Capability::AssignManagedIdentity => &["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"],
+            // The operation is `…/userAssignedIdentities/assign/action`; built-in roles (Managed Identity
+            // Operator) grant it as `…/userAssignedIdentities/*/assign/action`, which Azure honours although the
+            // glob needs a segment there: either form counts.
+            Capability::AssignManagedIdentity => &[
+                "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+                "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+            ],
             Capability::RunCommand => &["Microsoft.Compute/virtualMachines/runCommand/action"],
             Capability::AksRunCommand => &["Microsoft.ContainerService/managedClusters/runCommand/action"],
+            Capability::RunCodeOnVm => &[
+                "Microsoft.Compute/virtualMachines/runCommand/action",
+                "Microsoft.Compute/virtualMachines/runCommands/write",
+                "Microsoft.Compute/virtualMachines/extensions/write",
+                "Microsoft.Compute/virtualMachines/write",
+            ],
+            Capability::RunCodeOnVmss => &[
+                "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action",
+                "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/write",
+                "Microsoft.Compute/virtualMachineScaleSets/extensions/write",
+                "Microsoft.Compute/virtualMachineScaleSets/write",
+            ],
+            Capability::RunCodeOnSite => &[
+                "Microsoft.Web/sites/write",
+                "Microsoft.Web/sites/publish/Action",
+                "Microsoft.Web/sites/config/list/Action",
+                "Microsoft.Web/sites/publishxml/Action",
+            ],
+            Capability::RunCodeOnAutomation => &[
+                "Microsoft.Automation/automationAccounts/runbooks/write",
+                "Microsoft.Automation/automationAccounts/jobs/write",
+            ],
+            Capability::WriteLogicApp => &["Microsoft.Logic/workflows/write"],
+            Capability::WriteContainerApp => &["Microsoft.App/containerApps/write"],
+            Capability::WriteContainerGroup => &["Microsoft.ContainerInstance/containerGroups/write"],
+            Capability::RunDataFactoryPipeline => &[
+                "Microsoft.DataFactory/factories/pipelines/write",
+                "Microsoft.DataFactory/factories/pipelines/createrun/action",
+            ],
+            Capability::WriteIdentityCarrier => &[
+                "Microsoft.Compute/virtualMachines/write",
+                "Microsoft.Compute/virtualMachineScaleSets/write",
+                "Microsoft.Web/sites/write",
+                "Microsoft.Automation/automationAccounts/write",
+                "Microsoft.Logic/workflows/write",
+                "Microsoft.App/containerApps/write",
+                "Microsoft.ContainerInstance/containerGroups/write",
+                "Microsoft.DataFactory/factories/write",
+            ],
+        }
+    }
+
+    /// Whether any one probe action confers the capability (otherwise all of them are needed).
+    fn any_probe(self) -> bool {
+        matches!(
+            self,
+            Capability::AssignManagedIdentity
+                | Capability::RunCodeOnVm
+                | Capability::RunCodeOnVmss
+                | Capability::RunCodeOnSite
+                | Capability::WriteIdentityCarrier
+        )
+    }
+
+    /// Whether a permission test (`allows(action)`) confers the capability.
+    fn granted_by(self, allows: impl Fn(&str) -> bool) -> bool {
+        if self.any_probe() {
+            self.probes().iter().any(|a| allows(a))
+        } else {
+            self.probes().iter().all(|a| allows(a))
         }
     }
 }
@@ -513,6 +627,82 @@ mod tests {
         assert_eq!(read_condition(c).limit, DelegationLimit::NotUnderstood);
         let c2 = "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEquals 'User'))";
         assert_eq!(read_condition(c2).limit, DelegationLimit::NotUnderstood);
+    }
+
+    #[test]
+    fn run_code_on_compute_is_any_of_its_actions() {
+        let run_command_only = perms(&["Microsoft.Compute/virtualMachines/runCommand/action"], &[]).capabilities();
+        assert!(run_command_only.contains(Capability::RunCodeOnVm));
+        assert!(!run_command_only.contains(Capability::RunCodeOnVmss));
+        assert!(!run_command_only.contains(Capability::WriteIdentityCarrier));
+        let vm_contributor = perms(&["Microsoft.Compute/virtualMachines/*"], &[]).capabilities();
+        assert!(
+            vm_contributor.contains(Capability::RunCodeOnVm)
+                && vm_contributor.contains(Capability::WriteIdentityCarrier)
+        );
+        let website = perms(&["Microsoft.Web/sites/*"], &[]).capabilities();
+        assert!(website.contains(Capability::RunCodeOnSite) && !website.contains(Capability::RunCodeOnVm));
+        let publish = perms(&["Microsoft.Web/sites/config/list/Action"], &[]).capabilities();
+        assert!(publish.contains(Capability::RunCodeOnSite) && !publish.contains(Capability::WriteIdentityCarrier));
+        let reader = perms(&["*/read"], &[]).capabilities();
+        assert!(Capability::ALL[10..].iter().all(|c| !reader.contains(*c)), "{:?}", reader.names());
+        let login_only = PermissionSet::new(vec![Permission {
+            actions: vec!["Microsoft.Compute/virtualMachines/read".into()],
+            data_actions: vec!["Microsoft.Compute/virtualMachines/login/action".into()],
+            ..Default::default()
+        }]);
+        assert!(!login_only.capabilities().contains(Capability::RunCodeOnVm));
+    }
+
+    #[test]
+    fn run_code_on_automation_and_factories_needs_both_actions() {
+        let write_only = perms(&["Microsoft.Automation/automationAccounts/runbooks/write"], &[]).capabilities();
+        assert!(!write_only.contains(Capability::RunCodeOnAutomation));
+        let both = perms(
+            &[
+                "Microsoft.Automation/automationAccounts/runbooks/write",
+                "Microsoft.Automation/automationAccounts/jobs/write",
+            ],
+            &[],
+        );
+        assert!(both.capabilities().contains(Capability::RunCodeOnAutomation));
+        let pipeline = perms(&["Microsoft.DataFactory/factories/pipelines/write"], &[]).capabilities();
+        assert!(!pipeline.contains(Capability::RunDataFactoryPipeline));
+        let factory = perms(&["Microsoft.DataFactory/factories/*"], &[]).capabilities();
+        assert!(
+            factory.contains(Capability::RunDataFactoryPipeline) && factory.contains(Capability::WriteIdentityCarrier)
+        );
+        assert!(perms(&["Microsoft.Logic/workflows/write"], &[]).capabilities().contains(Capability::WriteLogicApp));
+        assert!(perms(&["Microsoft.App/*"], &[]).capabilities().contains(Capability::WriteContainerApp));
+        let aci = perms(&["Microsoft.ContainerInstance/containerGroups/write"], &[]).capabilities();
+        assert!(aci.contains(Capability::WriteContainerGroup) && !aci.contains(Capability::WriteContainerApp));
+    }
+
+    #[test]
+    fn a_deny_removes_an_any_of_capability_only_when_it_denies_every_way() {
+        let one = perms(&["Microsoft.Compute/virtualMachines/runCommand/action"], &[]).touched_capabilities();
+        assert!(!one.contains(Capability::RunCodeOnVm));
+        let all = perms(&["Microsoft.Compute/virtualMachines/*"], &[]).touched_capabilities();
+        assert!(all.contains(Capability::RunCodeOnVm));
+        let jobs = perms(&["Microsoft.Automation/automationAccounts/jobs/write"], &[]).touched_capabilities();
+        assert!(jobs.contains(Capability::RunCodeOnAutomation));
+    }
+
+    #[test]
+    fn managed_identity_operator_may_assign_identities_in_either_form() {
+        let mio = perms(&["Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"], &[]).capabilities();
+        assert!(mio.contains(Capability::AssignManagedIdentity));
+        let exact = perms(&["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"], &[]).capabilities();
+        assert!(exact.contains(Capability::AssignManagedIdentity));
+        let read = perms(&["Microsoft.ManagedIdentity/userAssignedIdentities/*/read"], &[]).capabilities();
+        assert!(!read.contains(Capability::AssignManagedIdentity));
+    }
+
+    #[test]
+    fn capability_names_round_trip() {
+        for c in Capability::ALL {
+            assert_eq!(Capability::parse(c.as_str()), Some(c));
+        }
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                     remediation: assignment_remediation(graph, &id, note, &a.id),
                 };
             }
+            if let Some(fix) = attached_identity_fix(graph, e) {
+                return fix;
+            }
             let note = derived_note(graph, e);
             Fix {
                 key: format!("edge:{}:{}:{}", w.kind.as_str(), a.id, b.id),
@@ -139,6 +142,28 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             }
         }
     }
+}
+
+/// The hop from a compute hub to an identity attached to a resource: detaching the identity cuts it.
+fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+    let (_, to, w) = graph.edge(e);
+    if w.kind != EdgeKind::CanRunAsResourceIdentity {
+        return None;
+    }
+    let note = derived_note(graph, e)?;
+    let resource = note.evidence.first()?;
+    let identity = graph.node_ref(to);
+    Some(Fix {
+        key: format!("resource-identity:{}/{}", resource.to_ascii_lowercase(), identity.id),
+        what: format!("{} attached to {resource}", identity.display_name),
+        remediation: Remediation {
+            summary: format!(
+                "Detach {} from {resource} if the workload does not need it, or narrow what the identity holds",
+                identity.display_name
+            ),
+            command: None,
+        },
+    })
 }
 
 /// A step with no command of its own: say what it rests on.

@@ -100,6 +100,10 @@ pub struct AzureData {
     /// cluster's workloads may use without a federated credential of their own.
     #[serde(default)]
     pub identity_bindings: Vec<IdentityBinding>,
+    /// Resources that carry a managed identity (`GET /subscriptions/{id}/resources`, those with an `identity`
+    /// block): VMs, scale sets, sites, Automation accounts, Logic Apps, container apps and groups, factories, …
+    #[serde(default)]
+    pub identity_resources: Vec<IdentityResource>,
 }
 
 /// Microsoft Entra records.
@@ -692,6 +696,24 @@ pub struct ResourceIdentity {
     /// User-assigned identities by resource id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_assigned_identities: Option<std::collections::BTreeMap<String, IdentityProperties>>,
+}
+
+/// An ARM resource with a managed identity block, kept generically (`GenericResourceExpanded` of
+/// [Resources - List](https://learn.microsoft.com/rest/api/resources/resources/list)).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityResource {
+    /// `/subscriptions/…/resourceGroups/…/providers/{namespace}/{type}/{name}`.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Resource type, e.g. `Microsoft.Compute/virtualMachines`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// The identities attached to it.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub identity: ResourceIdentity,
 }
 
 /// An AKS identity binding (`Microsoft.ContainerService/managedClusters/identityBindings`, 2025-10-02-preview):
@@ -1425,6 +1447,7 @@ impl Snapshot {
         dedup_by_id(&mut a.managed_clusters, |x| x.id.clone());
         dedup_by_id(&mut a.connected_clusters, |x| x.id.clone());
         dedup_by_id(&mut a.identity_bindings, |x| x.id.clone());
+        dedup_by_id(&mut a.identity_resources, |x| x.id.clone());
         let e = &mut self.entra;
         dedup_by_id(&mut e.users, |x| x.id.clone());
         dedup_by_id(&mut e.groups, |x| x.id.clone());

@@ -279,6 +279,7 @@ pub fn generate(options: &GenerateOptions) -> MockTenant {
     let Generator { mut t, mut rng, .. } = g;
     crate::generate_kube::add_clusters(&mut t, &mut rng, options.clusters, options.namespaces_per_cluster);
     entra_roles(&mut t);
+    compute_identities(&mut t);
     sort_by_id(&mut t);
     t
 }
@@ -304,6 +305,7 @@ fn sort_by_id(t: &mut MockTenant) {
     by(&mut a.role_assignments, |x| &x.id);
     by(&mut a.role_eligibility_schedule_instances, |x| &x.id);
     by(&mut a.user_assigned_identities, |x| &x.id);
+    by(&mut a.identity_resources, |x| &x.id);
     by(&mut a.federated_identity_credentials, |x| &x.id);
     by(&mut e.users, |x| &x.id);
     by(&mut e.groups, |x| &x.id);
@@ -929,6 +931,43 @@ fn entra_roles(t: &mut MockTenant) {
     e.directory_role_eligibility_schedule_instances = instances;
 }
 
+/// Compute that carries identities, derived from positions (no random draw, so the rest of a generated tenant
+/// stays as it was): in every fifth resource group a VM and an App Service site, each running as one of the
+/// managed identities of the directory (user-assigned).
+fn compute_identities(t: &mut MockTenant) {
+    use azpath_graph::snapshot::{IdentityProperties, IdentityResource, ResourceIdentity};
+    let managed: Vec<(String, String)> = t
+        .entra
+        .service_principals
+        .iter()
+        .filter(|sp| sp.service_principal_type.as_deref() == Some("ManagedIdentity"))
+        .filter_map(|sp| Some((sp.id.clone(), sp.alternative_names.get(1)?.clone())))
+        .collect();
+    if managed.is_empty() {
+        return;
+    }
+    let mut out = Vec::new();
+    for (i, rg) in t.azure.resource_groups.iter().enumerate().step_by(5) {
+        for (n, (kind, name)) in
+            [("Microsoft.Compute/virtualMachines", "vm"), ("Microsoft.Web/sites", "app")].iter().enumerate()
+        {
+            let (principal, uami) = &managed[(i + n) % managed.len()];
+            let props = IdentityProperties { principal_id: Some(principal.clone()), ..Default::default() };
+            out.push(IdentityResource {
+                id: format!("{}/providers/{kind}/{name}-{i}", rg.id),
+                name: format!("{name}-{i}"),
+                kind: (*kind).into(),
+                identity: ResourceIdentity {
+                    kind: Some("UserAssigned".into()),
+                    principal_id: None,
+                    user_assigned_identities: Some([(uami.clone(), props)].into_iter().collect()),
+                },
+            });
+        }
+    }
+    t.azure.identity_resources = out;
+}
+
 fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
     if users.is_empty() {
         return Vec::new();
@@ -974,6 +1013,18 @@ mod tests {
         assert_eq!(without.entra.directory_role_assignments, e.directory_role_assignments);
         let empty = generate(&GenerateOptions { users: 0, ..GenerateOptions::sized(1_000, 7) });
         assert!(empty.entra.directory_role_assignments.is_empty(), "no users, no role holders");
+    }
+
+    #[test]
+    fn generated_tenants_have_vms_and_sites_with_identities() {
+        let t = generate(&GenerateOptions::default());
+        let r = &t.azure.identity_resources;
+        assert!(r.iter().any(|x| x.kind == "Microsoft.Compute/virtualMachines"));
+        let site = r.iter().find(|x| x.kind == "Microsoft.Web/sites").expect("a site");
+        let (uami, props) = site.identity.user_assigned_identities.as_ref().unwrap().iter().next().unwrap();
+        let sp = t.entra.service_principals.iter().find(|s| Some(&s.id) == props.principal_id.as_ref()).unwrap();
+        assert_eq!(sp.alternative_names.get(1), Some(uami), "the site runs as a managed identity of the directory");
+        assert_eq!(r.len(), 2 * t.azure.resource_groups.len().div_ceil(5));
     }
 
     #[test]

@@ -302,6 +302,8 @@ enum Route {
     AppRoleAssignments(String),
     /// PIM for Groups eligibility, which Graph lists only with `$filter=groupId eq '…'`.
     GroupEligibility,
+    /// The generic resource listing of a subscription (those of the tenant's `arm/resources.json`).
+    Resources(String),
 }
 
 /// The directory collections with an `owners` relationship.
@@ -404,6 +406,7 @@ impl Route {
             ["subscriptions", _, "providers", "microsoft.kubernetes", "connectedclusters"] => {
                 return Some(Route::ConnectedClusters(orig[1].to_string()))
             }
+            ["subscriptions", _, "resources"] => return Some(Route::Resources(orig[1].to_string())),
             _ => {}
         }
         // `{scope}/providers/Microsoft.Authorization/{collection}`, where scope may itself contain `providers`.
@@ -444,6 +447,7 @@ impl Route {
             Route::DirectoryRoleEligibility => "graph.directoryRoleEligibilityScheduleInstances",
             Route::AppRoleAssignments(_) => "graph.appRoleAssignments",
             Route::GroupEligibility => "graph.groupEligibilityScheduleInstances",
+            Route::Resources(_) => "arm.identityResources",
         }
     }
 
@@ -457,6 +461,7 @@ impl Route {
             Route::ManagedClusters(_) => "2025-10-01",
             Route::IdentityBindings(_) => "2025-10-02-preview",
             Route::ConnectedClusters(_) => "2026-05-01",
+            Route::Resources(_) => "2021-04-01",
             Route::Authz(Authz::Eligibility, _) => "2020-10-01",
             Route::Authz(..) => "2022-04-01",
             _ => return None,
@@ -854,6 +859,9 @@ impl Shared {
             Route::ConnectedClusters(sub) => {
                 self.in_subscription(side, "arc", sub, t.azure.connected_clusters.iter().map(|c| c.id.as_str()))
             }
+            Route::Resources(sub) => {
+                self.in_subscription(side, "res", sub, t.azure.identity_resources.iter().map(|r| r.id.as_str()))
+            }
             Route::IdentityBindings(cluster) => {
                 let sub = cluster.trim_start_matches('/').split('/').nth(1).unwrap_or_default();
                 self.subscription(side, sub)?;
@@ -1154,6 +1162,7 @@ impl Shared {
                 }
                 value
             }
+            Route::Resources(_) => to_value(&a.identity_resources[idx]),
             Route::DirectoryRoleDefinitions => to_value(&e.directory_role_definitions[idx]),
             Route::DirectoryRoleAssignments => to_value(&e.directory_role_assignments[idx]),
             Route::DirectoryRoleEligibility => to_value(&e.directory_role_eligibility_schedule_instances[idx]),

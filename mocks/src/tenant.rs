@@ -111,6 +111,7 @@ pub const TENANT_FILES: &[&str] = &[
     "arm/managedClusters.json",
     "arm/identityBindings.json",
     "arm/connectedClusters.json",
+    "arm/resources.json",
     "graph/users.json",
     "graph/groups.json",
     "graph/servicePrincipals.json",
@@ -268,6 +269,7 @@ impl MockTenant {
                 managed_clusters: list(files, "arm/managedClusters.json")?,
                 identity_bindings: list(files, "arm/identityBindings.json")?,
                 connected_clusters: list(files, "arm/connectedClusters.json")?,
+                identity_resources: list(files, "arm/resources.json")?,
             },
             entra: EntraData {
                 users: list(files, "graph/users.json")?,
@@ -380,6 +382,7 @@ impl MockTenant {
         list(&dir.join("arm/managedClusters.json"), &a.managed_clusters)?;
         list(&dir.join("arm/identityBindings.json"), &a.identity_bindings)?;
         list(&dir.join("arm/connectedClusters.json"), &a.connected_clusters)?;
+        list(&dir.join("arm/resources.json"), &a.identity_resources)?;
         list(&dir.join("graph/users.json"), &e.users)?;
         list(&dir.join("graph/groups.json"), &e.groups)?;
         list(&dir.join("graph/servicePrincipals.json"), &e.service_principals)?;

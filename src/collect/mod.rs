@@ -26,6 +26,7 @@
 pub mod auth;
 pub mod authorization;
 pub mod cloud;
+pub mod compute;
 pub mod container_service;
 pub mod http;
 pub mod hybrid_kubernetes;
@@ -172,7 +173,8 @@ pub async fn collect(
         jobs.push(Job::ResourceGroups { subscription_id: id.clone() });
         jobs.push(Job::UserAssignedIdentities { subscription_id: id.clone() });
         jobs.push(Job::ManagedClusters { subscription_id: id.clone() });
-        jobs.push(Job::ConnectedClusters { subscription_id: id });
+        jobs.push(Job::ConnectedClusters { subscription_id: id.clone() });
+        jobs.push(Job::IdentityResources { subscription_id: id });
     }
     for name in &mg_scopes {
         let scope = resources::management_group_scope(name);
@@ -519,6 +521,10 @@ enum Job {
     },
     /// A listing of the Entra control plane.
     Entra(EntraJob),
+    /// The resources of a subscription that carry a managed identity.
+    IdentityResources {
+        subscription_id: String,
+    },
 }
 
 /// The Entra control-plane listings: directory roles, app role assignments, PIM for Groups.
@@ -598,6 +604,7 @@ enum Records {
         assignments: Vec<AppRoleAssignment>,
     },
     GroupEligibility(Vec<GroupEligibilityScheduleInstance>),
+    IdentityResources(Vec<azpath_graph::snapshot::IdentityResource>),
     /// Requests not sent (see [`Ctx::run_probed`]).
     Skipped,
 }
@@ -737,6 +744,14 @@ impl Job {
                     id,
                     owners,
                 })
+            }
+            Job::IdentityResources { subscription_id } => {
+                let url = compute::resources_url(&arm.base, &subscription_id);
+                let scope = format!("/subscriptions/{subscription_id}");
+                let listing = client.list::<compute::GenericResource>(arm, url).await;
+                let kept = listing.items.into_iter().filter_map(compute::GenericResource::with_identity).collect();
+                let listing = Listing { items: kept, pages: listing.pages, error: listing.error };
+                outcome(compute::API, scope, listing, Records::IdentityResources)
             }
         }
     }
@@ -983,6 +998,7 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
             }
         }
         Records::GroupEligibility(v) => e.group_eligibility_schedule_instances.extend(v),
+        Records::IdentityResources(v) => a.identity_resources.extend(v),
         Records::Skipped => {}
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);

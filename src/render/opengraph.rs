@@ -363,6 +363,8 @@ fn edge_description(k: EdgeKind) -> &'static str {
             "Owner of the service principal or its application: can add a credential and sign in as it."
         }
         EdgeKind::CanAddMember => "Owner of the group: can add members and so hold its roles.",
+        EdgeKind::CanRunAsResourceIdentity => "Can run code on a resource that carries the identity, and so act as it.",
+        EdgeKind::CanAttachIdentity => "Can attach the user-assigned identity to compute it can write, and act as it.",
     }
 }
 
@@ -384,6 +386,15 @@ fn capability_description(c: Capability) -> &'static str {
         Capability::AssignManagedIdentity => "Can assign user-assigned identities at the target scope.",
         Capability::RunCommand => "Can run commands on compute at the target scope, as its identities.",
         Capability::AksRunCommand => "Can run commands inside the AKS cluster.",
+        Capability::RunCodeOnVm => "Can run code on virtual machines (run command, extension, write).",
+        Capability::RunCodeOnVmss => "Can run code on virtual machine scale sets (run command, extension, write).",
+        Capability::RunCodeOnSite => "Can deploy code to App Service and Functions sites.",
+        Capability::RunCodeOnAutomation => "Can write and start Automation runbooks.",
+        Capability::WriteLogicApp => "Can change Logic App workflows.",
+        Capability::WriteContainerApp => "Can change container apps.",
+        Capability::WriteContainerGroup => "Can change container groups.",
+        Capability::RunDataFactoryPipeline => "Can write and run Data Factory pipelines.",
+        Capability::WriteIdentityCarrier => "Can write compute that can carry a user-assigned identity.",
     }
 }
 

@@ -6,6 +6,7 @@
 //! not overlap, cover [`EdgeKind::ALL`] and match `docs/edges.md`.
 
 mod azure;
+mod compute;
 mod entra;
 pub(crate) mod identity;
 pub(crate) mod kube;
@@ -48,6 +49,7 @@ pub static PASSES: &[Pass] = &[
     },
     Pass { name: "entra", emits: entra::EMITS, docs: &["Entra control plane"], run: entra::run },
     Pass { name: "kubernetes", emits: kube::EMITS, docs: &["AKS and Kubernetes"], run: kube::run },
+    Pass { name: "compute", emits: compute::EMITS, docs: &["Identities on compute"], run: compute::run },
 ];
 
 /// Builds the graph: every pass of [`PASSES`] in order.
