@@ -555,11 +555,19 @@ fn cover(
         let cost = collateral.get(f.key.as_str()).copied().unwrap_or(0);
         (actionable(f), n, std::cmp::Reverse(cost), f.remediation.command.is_some(), std::cmp::Reverse(&f.key))
     };
+    // Lazy greedy: a fix's count only falls as others are chosen, so the heap's top, re-ranked with its
+    // current count, is the best when its rank did not change.
+    let mut heap: std::collections::BinaryHeap<_> = (0..options.len()).map(|oi| (rank(oi, count[oi]), oi)).collect();
     let mut out = Vec::new();
-    loop {
-        let best =
-            (0..options.len()).filter(|oi| count[*oi] > 0).max_by(|a, b| rank(*a, count[*a]).cmp(&rank(*b, count[*b])));
-        let Some(best) = best else { break };
+    while let Some((ranked, best)) = heap.pop() {
+        if count[best] == 0 {
+            continue;
+        }
+        let now = rank(best, count[best]);
+        if now != ranked {
+            heap.push((now, best));
+            continue;
+        }
         for ci in &options[best].2 {
             if !std::mem::replace(&mut done[*ci], true) {
                 for oi in &cut_by[*ci] {

@@ -310,7 +310,12 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
+        denies: DenyIndex::new(graph),
+        list_facts: FxHashMap::default(),
+        inner: Vec::new(),
     };
+    run.inner =
+        (0..profiles.len()).map(|i| (run.profile_of[i] == i).then(|| InEdges::new(graph, &profiles[i]))).collect();
     let anchors = all_anchors(graph, queries, &profiles, removed);
     // One reverse search per (profile, start, via), shared by every anchor that needs it.
     let mut groups: FxHashMap<(usize, NodeIndex, bool, u8), Vec<usize>> = FxHashMap::default();
@@ -321,7 +326,8 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
     keys.sort();
     for key in keys {
         let (profile, start, via0, flags) = key;
-        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags, is_identity_edge, false);
+        let inner = run.inner[profile].as_ref();
+        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags, is_identity_edge, inner);
         for &i in &groups[&key] {
             run.cores_of(&anchors[i], &tree);
         }
@@ -358,6 +364,12 @@ struct Run<'a> {
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
     failing: Vec<(usize, NodeIndex, NodeIndex)>,
+    /// Deny assignments, indexed for pair checks.
+    denies: DenyIndex,
+    /// Per member list (by address): its longest way in hops, and whether some member's way fails a mask.
+    list_facts: FxHashMap<usize, (u32, bool)>,
+    /// Per profile: the edges anchor searches walk back over (see [`InEdges`]).
+    inner: Vec<Option<InEdges>>,
 }
 
 impl Run<'_> {
@@ -430,6 +442,8 @@ impl Run<'_> {
             Rc::new(all.iter().filter(|m| m.hops <= budget).cloned().collect())
         };
         self.member_sets.insert((profile, head, pivot, budget), within.clone());
+        let facts = (within.iter().map(|m| m.hops).max().unwrap_or(0), within.iter().any(|m| !m.valid));
+        self.list_facts.insert(Rc::as_ptr(&within) as usize, facts);
         within
     }
 
@@ -437,7 +451,7 @@ impl Run<'_> {
     fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> Vec<Member> {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
-        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, head, true, 0, follow, true);
+        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, head, true, 0, follow, None);
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
         (1..tree.len() as u32)
@@ -461,36 +475,45 @@ impl Run<'_> {
         let core = &self.cores[ci];
         let scoped = core.edges.iter().any(|e| graph.edge(*e).2.kind == EdgeKind::HasRole);
         let base = if scoped { path_caps(graph, query, &core.edges, Caps::EMPTY) } else { Some(Caps::EMPTY) };
-        let hops = std::iter::once((core.head, head_hops))
-            .chain(core.members.iter().map(|m| (m.node, head_hops + m.hops)))
-            .filter(|(n, _)| query.sources.contains(&graph.node(*n).kind));
-        let principals: Vec<NodeIndex> = hops.clone().map(|(n, _)| n).collect();
+        let denies = scoped && anchor.targets.iter().any(|t| self.denies.any_at(*t));
         // Targets no principal reaches through this core: every target when the core's own masks fail, or
         // those where a deny assignment cuts the one identity that acts at its end. They are dropped from the
         // tier (not listed pair by pair), and their pairs go to the forward search.
         let cut: Vec<NodeIndex> = match base {
             None => anchor.targets.clone(),
-            Some(_) if scoped && !graph.denies.is_empty() => self.denied_targets(core, query, &anchor.targets),
+            Some(_) if denies => self.denied_targets(core, query, &anchor.targets),
             Some(_) => Vec::new(),
         };
+        let principals = || {
+            std::iter::once((core.head, head_hops, None))
+                .chain(core.members.iter().map(|m| (m.node, head_hops + m.hops, Some(m))))
+                .filter(|(n, _, _)| query.sources.contains(&graph.node(*n).kind))
+        };
         let mut excluded = Vec::new();
+        let (longest, any_invalid) =
+            self.list_facts.get(&(Rc::as_ptr(&core.members) as usize)).copied().unwrap_or((0, false));
+        let scan = any_invalid || (head_hops + longest) as usize > query.max_hops;
         if base.is_some() {
-            let invalid: FxHashSet<NodeIndex> = core.members.iter().filter(|m| !m.valid).map(|m| m.node).collect();
-            let too_long: Vec<NodeIndex> =
-                hops.filter(|(n, h)| *h as usize > query.max_hops || invalid.contains(n)).map(|(n, _)| n).collect();
+            // A member whose way fails a mask, or that the hop limit leaves out, loses every target here.
+            let too_long: FxHashSet<NodeIndex> = principals()
+                .filter(|_| scan)
+                .filter(|(_, h, m)| *h as usize > query.max_hops || m.is_some_and(|m| !m.valid))
+                .map(|(n, _, _)| n)
+                .collect();
             let kept: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
             for p in &too_long {
                 excluded.extend(kept.iter().filter(|t| *t != p).map(|t| (*p, *t)));
             }
-            if scoped && !graph.denies.is_empty() && acting_identity(graph, core).is_none() {
-                self.deny_exclusions(core, query, &principals, &too_long, &kept, &mut excluded);
+            if denies && acting_identity(graph, core).is_none() {
+                let others = principals().filter(|(n, _, _)| !too_long.contains(n)).map(|(n, _, m)| (n, m));
+                self.deny_exclusions(core, query, others, &kept, &mut excluded);
             }
         }
         for (p, t) in &excluded {
             self.failing.push((anchor.query, *p, *t));
         }
         for t in &cut {
-            self.failing.extend(principals.iter().filter(|p| *p != t).map(|p| (anchor.query, *p, *t)));
+            self.failing.extend(principals().map(|(p, _, _)| p).filter(|p| p != t).map(|p| (anchor.query, p, *t)));
         }
         let targets: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
         if targets.is_empty() {
@@ -518,38 +541,37 @@ impl Run<'_> {
             .iter()
             .copied()
             .filter(|t| {
-                let denied = graph.denied_caps(actor, *t);
+                let denied = self.denies.denied(graph, actor, *t);
                 !denied.is_empty() && path_caps(graph, query, &core.edges, denied).is_none()
             })
             .collect()
     }
 
     /// Pairs a deny assignment cuts: what it takes from the acting principal at a target leaves nothing the
-    /// query asks for.
-    fn deny_exclusions(
+    /// query asks for. `principals`: each with its member entry (`None` for the head). The core does not
+    /// switch identity, so the actor is where the principal's own way to the head leaves it.
+    fn deny_exclusions<'m>(
         &self,
         core: &Core,
         query: &Query,
-        principals: &[NodeIndex],
-        skip: &[NodeIndex],
+        principals: impl Iterator<Item = (NodeIndex, Option<&'m Member>)>,
         targets: &[NodeIndex],
         excluded: &mut Vec<(NodeIndex, NodeIndex)>,
     ) {
         let graph = self.graph;
-        let members: FxHashMap<NodeIndex, &Member> = core.members.iter().map(|m| (m.node, m)).collect();
-        for t in targets {
-            if graph.denies_at(*t).is_empty() {
-                continue;
-            }
-            for p in principals {
-                if p == t || skip.contains(p) {
+        let denied_targets: Vec<NodeIndex> = targets.iter().copied().filter(|t| self.denies.any_at(*t)).collect();
+        // What the core's path keeps under each distinct denial: computed once per value.
+        let mut kept: FxHashMap<Caps, bool> = FxHashMap::default();
+        for (p, member) in principals {
+            let actor = member.map_or(p, |m| actor_of(graph, p, &m.path));
+            for t in denied_targets.iter().filter(|t| **t != p) {
+                let denied = self.denies.denied(graph, actor, *t);
+                if denied.is_empty() {
                     continue;
                 }
-                let mut path: Vec<EdgeIndex> = members.get(p).map(|m| m.path.clone()).unwrap_or_default();
-                path.extend(core.edges.iter().copied());
-                let denied = graph.denied_caps(actor_of(graph, *p, &path), *t);
-                if !denied.is_empty() && path_caps(graph, query, &core.edges, denied).is_none() {
-                    excluded.push((*p, *t));
+                let cut = *kept.entry(denied).or_insert_with(|| path_caps(graph, query, &core.edges, denied).is_none());
+                if cut {
+                    excluded.push((p, *t));
                 }
             }
         }
@@ -800,9 +822,10 @@ fn scopes_below(graph: &PrivilegeGraph, scope: NodeIndex, kinds: &[NodeKind], fo
 
 /// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
 /// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
-/// `masks`: follow capability masks as the forward search does (a way whose mask forbids its next step is not
-/// taken; a node may then be reached once per pending requirement); used for members, whose ways are not
-/// checked afterwards.
+/// `inner`: for an anchor's search, the edges worth walking back over (see [`InEdges`]). Without it (a
+/// member search) every edge is walked and capability masks are followed as the forward search does (a way
+/// whose mask forbids its next step is not taken; a node may then be reached once per pending requirement),
+/// since members' ways are not checked afterwards.
 #[allow(clippy::too_many_arguments)]
 fn reverse_tree(
     graph: &PrivilegeGraph,
@@ -812,9 +835,11 @@ fn reverse_tree(
     via0: bool,
     flags: u8,
     follow: fn(EdgeKind) -> bool,
-    masks: bool,
+    inner: Option<&InEdges>,
 ) -> Vec<Settled> {
     let g = &graph.graph;
+    let masks = inner.is_none();
+    let mut incoming: Vec<EdgeIndex> = Vec::new();
     // (node, via, what its next step needs from a mask on the step before: see `needs`).
     type State = (NodeIndex, bool, u32);
     let mut best: FxHashMap<State, (Cost, u32, Option<EdgeIndex>)> = FxHashMap::default();
@@ -850,9 +875,14 @@ fn reverse_tree(
         };
         out.push(Settled { node: state.0, via: state.1, cost, parent, edge, head });
         settled.insert(state, i);
-        for e in g.edges_directed(state.0, Direction::Incoming) {
-            let w = e.weight();
-            if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(e.id()) {
+        incoming.clear();
+        match inner {
+            Some(inner) => incoming.extend_from_slice(inner.of(state.0)),
+            None => incoming.extend(g.edges_directed(state.0, Direction::Incoming).map(|e| e.id())),
+        }
+        for &id in &incoming {
+            let (source, _, w) = graph.edge(id);
+            if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
                 continue;
             }
             let needs = if !masks {
@@ -866,18 +896,13 @@ fn reverse_tree(
                 }
                 needs(w.kind).0
             };
-            // In an anchor's search a principal nothing leads to, reached by membership, is a member, never a
-            // head: the member lists hold it, so the search need not visit it (most users of large groups).
-            if !masks && is_membership(w.kind) && leaf(graph, profile, e.source()) {
-                continue;
-            }
-            let next = (e.source(), state.1 || profile.is_via(w.kind), needs);
+            let next = (source, state.1 || profile.is_via(w.kind), needs);
             if settled.contains_key(&next) {
                 continue;
             }
             let c = cost.step(w.flags);
             if best.get(&next).is_none_or(|(old, _, _)| c < *old) {
-                best.insert(next, (c, i, Some(e.id())));
+                best.insert(next, (c, i, Some(id)));
                 heap.push(Reverse((c, next)));
             }
         }
@@ -907,6 +932,43 @@ fn masks_allow(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> bool {
     })
 }
 
+/// Per node, the incoming identity edges (of the profile) an anchor's search walks back over: all but the
+/// memberships of principals nothing leads to. Such a principal, reached by membership, is a member, never a
+/// head: the member lists hold it, so the search need not visit it (most users of large groups), and with
+/// this list it does not even look at them. Built once per profile, in compressed rows.
+struct InEdges {
+    /// Row `n` is `edges[offsets[n]..offsets[n + 1]]`.
+    offsets: Vec<u32>,
+    edges: Vec<EdgeIndex>,
+}
+
+impl InEdges {
+    fn new(graph: &PrivilegeGraph, profile: &Profile) -> InEdges {
+        let g = &graph.graph;
+        let mut offsets = Vec::with_capacity(g.node_count() + 1);
+        let mut edges = Vec::new();
+        offsets.push(0);
+        for n in g.node_indices() {
+            for e in g.edges_directed(n, Direction::Incoming) {
+                let w = e.weight();
+                if !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags) {
+                    continue;
+                }
+                if is_membership(w.kind) && leaf(graph, profile, e.source()) {
+                    continue;
+                }
+                edges.push(e.id());
+            }
+            offsets.push(edges.len() as u32);
+        }
+        InEdges { offsets, edges }
+    }
+
+    fn of(&self, n: NodeIndex) -> &[EdgeIndex] {
+        &self.edges[self.offsets[n.index()] as usize..self.offsets[n.index() + 1] as usize]
+    }
+}
+
 /// Whether nothing leads to `n` over the identity edges a profile allows.
 fn leaf(graph: &PrivilegeGraph, profile: &Profile, n: NodeIndex) -> bool {
     graph.graph.edges_directed(n, Direction::Incoming).all(|e| {
@@ -924,6 +986,79 @@ fn acting_identity(graph: &PrivilegeGraph, core: &Core) -> Option<NodeIndex> {
         .iter()
         .any(|e| !matches!(graph.edge(*e).2.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains));
     switches.then(|| actor_of(graph, core.head, &core.edges))
+}
+
+/// Deny assignments indexed for pair checks: per deny the principals it names and those it exempts, each
+/// closed over group membership (a member of a named group is named), and per scope the denies that apply
+/// there. `denied(actor, t)` then equals [`PrivilegeGraph::denied_caps`] without walking the actor's groups.
+struct DenyIndex {
+    /// Per deny: the nodes it names (`None`: everyone).
+    named: Vec<Option<FxHashSet<NodeIndex>>>,
+    /// Per deny: the nodes it exempts.
+    exempt: Vec<FxHashSet<NodeIndex>>,
+    /// Per scope with denies: the denies that apply there.
+    at: FxHashMap<NodeIndex, Vec<u32>>,
+}
+
+impl DenyIndex {
+    fn new(graph: &PrivilegeGraph) -> DenyIndex {
+        let mut index = DenyIndex { named: Vec::new(), exempt: Vec::new(), at: FxHashMap::default() };
+        if graph.denies.is_empty() {
+            return index;
+        }
+        let closure = |keys: &FxHashSet<crate::graph::NodeKey>| {
+            let mut seen: FxHashSet<NodeIndex> = keys.iter().filter_map(|k| graph.index.get(k).copied()).collect();
+            let mut stack: Vec<NodeIndex> = seen.iter().copied().collect();
+            while let Some(n) = stack.pop() {
+                for e in graph.graph.edges_directed(n, Direction::Incoming) {
+                    if e.weight().kind == EdgeKind::MemberOf && seen.insert(e.source()) {
+                        stack.push(e.source());
+                    }
+                }
+            }
+            seen
+        };
+        for d in &graph.denies {
+            index.named.push((!d.everyone).then(|| closure(&d.principals)));
+            index.exempt.push(closure(&d.excluded));
+        }
+        for n in graph.graph.node_indices().filter(|n| graph.node(*n).kind.is_scope()) {
+            let chain = graph.scope_chain(n);
+            let here: Vec<u32> = (0..graph.denies.len() as u32)
+                .filter(|i| {
+                    let d = &graph.denies[*i as usize];
+                    match chain.iter().position(|s| *s == d.scope) {
+                        Some(0) => true,
+                        Some(_) => d.applies_to_children,
+                        None => false,
+                    }
+                })
+                .collect();
+            if !here.is_empty() {
+                index.at.insert(n, here);
+            }
+        }
+        index
+    }
+
+    /// Whether some deny applies at `t`.
+    fn any_at(&self, t: NodeIndex) -> bool {
+        self.at.contains_key(&t)
+    }
+
+    /// Capabilities the denies take from `actor` at `t`.
+    fn denied(&self, graph: &PrivilegeGraph, actor: NodeIndex, t: NodeIndex) -> Caps {
+        let Some(here) = self.at.get(&t) else { return Caps::EMPTY };
+        here.iter().fold(Caps::EMPTY, |acc, i| {
+            let i = *i as usize;
+            let named = self.named[i].as_ref().is_none_or(|s| s.contains(&actor));
+            if named && !self.exempt[i].contains(&actor) {
+                acc | graph.denies[i].removes
+            } else {
+                acc
+            }
+        })
+    }
 }
 
 /// What a step needs from a capability mask on the step before it (see `engine::path_caps`).
