@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use azpath::cli::{exit, AnalyzeArgs, Cli, Command, GapArgs, GapPolicy, MockCommand, NotifyArgs, QueriesCommand};
-use azpath::notify::Webhook;
 use azpath::cli::{HistoryArgs, HistoryCommand, TrackArgs};
+use azpath::notify::Webhook;
 use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
