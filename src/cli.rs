@@ -318,7 +318,7 @@ pub struct CollectArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub request_timeout: u64,
     /// Kubernetes objects of one cluster, offline (repeatable): FILE is the output of `kubectl get
-    /// namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets
+    /// namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets,statefulsets,replicasets,jobs,cronjobs,pods
     /// -A -o json` (or `-o yaml`), or a directory of such files; CLUSTER is the AKS or Arc cluster's resource
     /// id, or its name. Secret values are dropped as the file is read.
     #[arg(long = "kube-dump", value_name = "CLUSTER=FILE")]

@@ -1,7 +1,7 @@
 //! Reads `kubectl get … -A -o json` (or `-o yaml`) output into a [`KubeCluster`], sanitizing as it reads.
 //!
 //! The input is what
-//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets -A -o json`
+//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets,statefulsets,replicasets,jobs,cronjobs,pods -A -o json`
 //! prints (plus `azureidentities,azureidentitybindings` where aad-pod-identity is installed): a `v1 List` of
 //! mixed kinds. Also accepted: a single object, a typed list (`SecretList`, whose items may lack `kind`), a
 //! bare JSON array, several JSON documents in a row, and YAML with one or more documents (`kubectl -o yaml`,

@@ -1,5 +1,5 @@
 //! Kubernetes dumps of mock tenants: `kube/<cluster>.json`, each the output of
-//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets -A -o json`
+//! `kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets,statefulsets,replicasets,jobs,cronjobs,pods -A -o json`
 //! for the tenant's AKS (or Arc) cluster named `<cluster>` in `arm/managedClusters.json`
 //! (`arm/connectedClusters.json`).
 //!

@@ -1,7 +1,7 @@
 //! Kubernetes collection. Offline for now: `--kube-dump CLUSTER=FILE` reads the output of
 //!
 //! ```text
-//! kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets -A -o json > FILE
+//! kubectl get namespaces,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,customresourcedefinitions,deployments,daemonsets,statefulsets,replicasets,jobs,cronjobs,pods -A -o json > FILE
 //! ```
 //!
 //! (or `-o yaml`, or a directory of such files, merged) with [`azpath_graph::kube_dump`], which sanitizes
