@@ -7,6 +7,7 @@
 
 mod azure;
 mod entra;
+pub(crate) mod entra_roles;
 pub(crate) mod identity;
 pub(crate) mod kube;
 
