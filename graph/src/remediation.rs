@@ -408,15 +408,15 @@ fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
 }
 
 /// The Microsoft Graph endpoint the Entra fixes call (public cloud, as `az rest` expects).
-const GRAPH: &str = "https://graph.microsoft.com/v1.0";
+pub(crate) const GRAPH: &str = "https://graph.microsoft.com/v1.0";
 
 /// `az rest --method <method> --url <url>`.
-fn graph_rest(method: &'static str, url: String) -> Command {
+pub(crate) fn graph_rest(method: &'static str, url: String) -> Command {
     Command::new("az").args(["rest", "--method", method]).opt("--url", url)
 }
 
 /// `value` when it can be a Microsoft Graph object or assignment id in a URL path (letters, digits, `-`, `_`).
-fn graph_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Malformed> {
+pub(crate) fn graph_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Malformed> {
     let ok = !value.is_empty() && value.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
     if ok {
         Ok(value)
