@@ -223,14 +223,15 @@ impl<'s> Ctx<'s> {
         let roles = role_table(self.s);
         let active = self.s.azure.role_assignments.iter().map(|a| (&a.id, &a.properties));
         let eligible = self.s.azure.role_eligibility_schedule_instances.iter().map(|a| (&a.id, &a.properties));
-        let mut privileged_sps: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        // Service principal → (role at scope, evidence) of each privileged grant it holds.
+        let mut privileged_sps: FxHashMap<String, Vec<(String, String)>> = FxHashMap::default();
         for (id, p) in active.chain(eligible) {
             let Some((role, caps)) = roles.get(&rbac::role_definition_guid(&p.role_definition_id)) else { continue };
             if let Some(what) = privileged(*caps, p.condition.as_deref()) {
                 privileged_sps
                     .entry(p.principal_id.to_ascii_lowercase())
                     .or_default()
-                    .push(format!("{role} ({}) at {}: {id}", what.join(", "), p.scope));
+                    .push((format!("{role} at {}", p.scope), format!("role {role} ({}) at {}: {id}", what.join(", "), p.scope)));
             }
         }
         for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
@@ -243,12 +244,12 @@ impl<'s> Ctx<'s> {
             let name = app.display_name.clone().unwrap_or_else(|| app.id.clone());
             let owners = self.owner_names(&app.owners);
             let mut evidence = vec![format!("application {}", app.id), format!("service principal {}", sp.id)];
-            evidence.extend(grants.iter().map(|g| format!("role {g}")));
+            evidence.extend(grants.iter().map(|(_, g)| g.clone()));
             evidence.extend(app.owners.iter().map(|o| format!("owner {}", o.id)));
             out.push(super::finding_with(
                 &ENTRA_OWNED_PRIVILEGED_APP,
                 resource("Application", app.id.clone(), name.clone()),
-                format!("application {name} is owned by {} while its service principal holds {}", owners.join(", "), grants[0]),
+                format!("{name} is owned by {}; its service principal holds {}", owners.join(", "), grants[0].0),
                 evidence,
                 owners_remove(OwnedObject::Application, &app.id, &app.owners, &format!("the application {name}")),
             ));
