@@ -360,10 +360,9 @@ const ELEVATE_ACCESS: &str = "elevateAccess/";
 /// assignment (`HAS_GRAPH_PERMISSION`). `None` for other edges, and for the fan-out of a role's node.
 fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     let (from, to, w) = graph.edge(e);
-    let scoped = matches!(
-        w.kind,
-        EdgeKind::CanManageCredentials | EdgeKind::CanManageMembers | EdgeKind::CanResetPassword
-    ) && graph.node(from).kind.is_principal();
+    let scoped =
+        matches!(w.kind, EdgeKind::CanManageCredentials | EdgeKind::CanManageMembers | EdgeKind::CanResetPassword)
+            && graph.node(from).kind.is_principal();
     if !(scoped || matches!(w.kind, EdgeKind::HasDirectoryRole | EdgeKind::HasGraphPermission)) {
         return None;
     }
@@ -395,9 +394,8 @@ fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     } else {
         shell::remediation(
             format!("Remove the directory-role assignment of {} ({what}), or make it PIM-eligible", a.display_name),
-            graph_id("directory role assignment id", &id).map(|id| {
-                graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{id}"))
-            }),
+            graph_id("directory role assignment id", &id)
+                .map(|id| graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{id}"))),
         )
     };
     Some(Fix {
@@ -429,7 +427,8 @@ pub(crate) fn graph_id<'a>(field: &'static str, value: &'a str) -> Result<&'a st
 fn eligibility_remove(principal: &str, role: &str, scope: &str) -> Result<Command, Malformed> {
     let principal = shell::guid("principal id", principal)?;
     let role = graph_id("role definition id", role)?;
-    let scope_ok = scope == "/" || scope.strip_prefix('/').is_some_and(|s| s.split('/').all(|x| graph_id("scope", x).is_ok()));
+    let scope_ok =
+        scope == "/" || scope.strip_prefix('/').is_some_and(|s| s.split('/').all(|x| graph_id("scope", x).is_ok()));
     if !scope_ok {
         return Err(Malformed { field: "directory scope", value: scope.to_string(), expected: "/ or /{id}" });
     }

@@ -124,7 +124,10 @@ fn standing_privileged_directory_roles_are_reported_eligible_and_reader_ones_are
     assert!(f.iter().all(|x| x.severity == Severity::High), "tier zero is high: {f:#?}");
     let cmd = f[0].remediation.command.as_deref().unwrap();
     assert!(cmd.contains("roleEligibilityScheduleRequests") && cmd.contains("adminAssign"), "{cmd}");
-    assert!(cmd.ends_with("--url https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments/dra-anna"), "{cmd}");
+    assert!(
+        cmd.ends_with("--url https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments/dra-anna"),
+        "{cmd}"
+    );
 }
 
 #[test]

@@ -252,7 +252,8 @@ fn pairs() -> Vec<Pair> {
 
 fn owner_of<'a>(f: &'a [Pair], source: &str, sub: &str) -> Option<&'a Pair> {
     let target = format!("/subscriptions/{sub}");
-    f.iter().find(|x| x.query_id == "owner-equivalent-on-subscription" && x.source.id == source && x.target.id == target)
+    f.iter()
+        .find(|x| x.query_id == "owner-equivalent-on-subscription" && x.source.id == source && x.target.id == target)
 }
 
 fn tier_zero<'a>(f: &'a [Pair], source: &str) -> Option<&'a Pair> {
@@ -395,7 +396,9 @@ fn password_reset_follows_who_may_reset_whom() {
     v["entra"]["directoryRoleAssignments"].as_array_mut().unwrap().push(dir_assignment(99, ADA, APP_ADMIN, "/x"));
     let f2 = pairs_of(&v);
     let via_ada = |f: &[Pair], who: &str| {
-        f.iter().any(|p| p.source.id == who && p.hops.iter().any(|h| h.edge == EdgeKind::CanResetPassword && h.to.id == ADA))
+        f.iter().any(|p| {
+            p.source.id == who && p.hops.iter().any(|h| h.edge == EdgeKind::CanResetPassword && h.to.id == ADA)
+        })
     };
     assert!(!via_ada(&f2, HELEN), "Ada is an admin now: Helpdesk cannot reset her");
     // Privileged Authentication Administrator resets anyone.

@@ -371,7 +371,9 @@ fn edge_description(k: EdgeKind) -> &'static str {
             "Owner of the service principal or its application: can add a credential and sign in as it."
         }
         EdgeKind::CanAddMember => "Owner of the group: can add members and so hold its roles.",
-        EdgeKind::HasDirectoryRole => "Holds an Entra directory role tenant-wide (active, or PIM-eligible: `eligible`).",
+        EdgeKind::HasDirectoryRole => {
+            "Holds an Entra directory role tenant-wide (active, or PIM-eligible: `eligible`)."
+        }
         EdgeKind::HasGraphPermission => "Holds a Microsoft Graph application permission.",
         EdgeKind::CanManageCredentials => "Can add a credential to the service principal or its application.",
         EdgeKind::CanAssignDirectoryRoles => "Can assign directory roles, Global Administrator included.",

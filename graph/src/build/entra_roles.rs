@@ -154,9 +154,7 @@ pub(crate) fn entra_action_matches(pattern: &str, action: &str) -> bool {
 fn segments_match(p: &[String], a: &[String]) -> bool {
     match (p.first().map(String::as_str), a.first()) {
         (None, None) => true,
-        (Some("allproperties"), _) => {
-            segments_match(&p[1..], a) || (a.len() > 1 && segments_match(&p[1..], &a[1..]))
-        }
+        (Some("allproperties"), _) => segments_match(&p[1..], a) || (a.len() > 1 && segments_match(&p[1..], &a[1..])),
         (Some("alltasks"), Some(_)) => p.len() == 1 && a.len() == 1,
         (Some(x), Some(y)) => crate::rbac::action_matches(x, y) && segments_match(&p[1..], &a[1..]),
         _ => false,
@@ -216,6 +214,18 @@ impl Set {
     }
 }
 
+/// A directory object a scoped assignment may name, by id.
+enum Object {
+    /// An application registration, with its application (client) id.
+    Application(Option<String>),
+    /// A service principal.
+    ServicePrincipal { managed_identity: bool },
+    /// A group.
+    Group { role_assignable: bool },
+    /// A user.
+    User,
+}
+
 /// One object a scoped assignment or a set names.
 struct Target {
     node: NodeIndex,
@@ -235,23 +245,36 @@ struct Ctx<'a> {
     hubs: FxHashMap<Set, NodeIndex>,
     /// Object ids (lower-case) of principals holding a directory role that makes them an administrator.
     admins: FxHashSet<String>,
+    /// Directory objects by id (lower-case), for scoped assignments.
+    objects: FxHashMap<String, Object>,
 }
 
 impl<'a> Ctx<'a> {
     fn new(b: &'a mut Builder, s: &'a Snapshot, identities: &'a IdentityIndex) -> Ctx<'a> {
         let e = &s.entra;
-        let defs = e
-            .directory_role_definitions
-            .iter()
-            .map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d))))
-            .collect();
+        let defs =
+            e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
         let resettable = |role: &str| RESETTABLE_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role));
-        let held = e
-            .directory_role_assignments
-            .iter()
-            .map(|a| (&a.principal_id, &a.role_definition_id))
-            .chain(e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)));
+        let held = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
+            e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)),
+        );
         let admins = held.filter(|(_, r)| !resettable(r)).map(|(p, _)| p.to_ascii_lowercase()).collect();
+        let key = |id: &str| id.to_ascii_lowercase();
+        let objects = e
+            .users
+            .iter()
+            .map(|u| (key(&u.id), Object::User))
+            .chain(
+                e.groups
+                    .iter()
+                    .map(|g| (key(&g.id), Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
+            )
+            .chain(e.service_principals.iter().map(|sp| {
+                let managed_identity = is_managed_identity(sp.service_principal_type.as_deref());
+                (key(&sp.id), Object::ServicePrincipal { managed_identity })
+            }))
+            .chain(e.applications.iter().map(|a| (key(&a.id), Object::Application(a.app_id.clone()))))
+            .collect();
         Ctx {
             b,
             s,
@@ -261,6 +284,7 @@ impl<'a> Ctx<'a> {
             tier_zero: None,
             hubs: FxHashMap::default(),
             admins,
+            objects,
         }
     }
 
@@ -271,7 +295,8 @@ impl<'a> Ctx<'a> {
         defs.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, d, powers) in defs {
             let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
-            let node = self.b.node_for(NodeKey::Path(format!("directoryroles/{key}").into()), NodeKind::DirectoryRole, &name);
+            let node =
+                self.b.node_for(NodeKey::Path(format!("directoryroles/{key}").into()), NodeKind::DirectoryRole, &name);
             self.role_nodes.insert(key, node);
             let evidence = vec![d.id.clone()];
             self.fan_out(node, powers, &evidence, &format!("directory role {name}"));
@@ -393,7 +418,8 @@ impl<'a> Ctx<'a> {
     /// Whether a user holds an administrator role, directly or through a group.
     fn is_admin(&self, user: NodeIndex) -> bool {
         let key = |n: NodeIndex| self.b.node(n).key.to_string();
-        self.admins.contains(&key(user)) || self.b.transitive_groups(user).into_iter().any(|g| self.admins.contains(&key(g)))
+        self.admins.contains(&key(user))
+            || self.b.transitive_groups(user).into_iter().any(|g| self.admins.contains(&key(g)))
     }
 
     /// Global Administrator's `elevateAccess`: User Access Administrator at `/`, as a `HAS_ROLE` grant of the
@@ -431,16 +457,20 @@ impl<'a> Ctx<'a> {
     /// Active assignments and PIM eligibilities: tenant-wide ones to the role's node, scoped ones to the object.
     fn assignments(&mut self) {
         let e = &self.s.entra;
-        let active = e.directory_role_assignments.iter().map(|a| {
-            (&a.id, &a.principal_id, &a.role_definition_id, a.directory_scope_id.as_deref(), false)
-        });
-        let eligible = e.directory_role_eligibility_schedule_instances.iter().map(|a| {
-            (&a.id, &a.principal_id, &a.role_definition_id, a.directory_scope_id.as_deref(), true)
-        });
+        let active = e
+            .directory_role_assignments
+            .iter()
+            .map(|a| (&a.id, &a.principal_id, &a.role_definition_id, a.directory_scope_id.as_deref(), false));
+        let eligible = e
+            .directory_role_eligibility_schedule_instances
+            .iter()
+            .map(|a| (&a.id, &a.principal_id, &a.role_definition_id, a.directory_scope_id.as_deref(), true));
         for (id, principal, role, scope, eligible) in active.chain(eligible) {
             let Some((d, powers)) = self.defs.get(&role.to_ascii_lowercase()).copied() else {
                 if !e.directory_role_definitions.is_empty() {
-                    self.b.warn(format!("directory role definition {role} of assignment {id} is unknown: it was not evaluated"));
+                    self.b.warn(format!(
+                        "directory role definition {role} of assignment {id} is unknown: it was not evaluated"
+                    ));
                 }
                 continue;
             };
@@ -490,29 +520,24 @@ impl<'a> Ctx<'a> {
     /// What a role scoped to one object reaches: its service principal (an application or a service
     /// principal), the group (not role-assignable), or the user (a non-admin unless the role resets anyone).
     fn scoped_targets(&self, object: &str, p: Powers) -> Vec<Target> {
-        let e = &self.s.entra;
         let find = |id: &str| self.b.lookup(&NodeKey::of(id));
-        let mut out = Vec::new();
-        if let Some(app) = e.applications.iter().find(|a| a.id.eq_ignore_ascii_case(object)) {
-            if p.app_credentials || p.sp_credentials {
-                out.extend(self.app_principal(app.app_id.as_deref()).map(|node| Target { node, kind: EdgeKind::CanManageCredentials }));
+        let target = |node: Option<NodeIndex>, kind: EdgeKind| node.map(|node| Target { node, kind });
+        let found = match self.objects.get(&object.to_ascii_lowercase()) {
+            Some(Object::Application(app_id)) if p.app_credentials || p.sp_credentials => {
+                target(self.app_principal(app_id.as_deref()), EdgeKind::CanManageCredentials)
             }
-        } else if let Some(sp) = e.service_principals.iter().find(|x| x.id.eq_ignore_ascii_case(object)) {
-            if p.sp_credentials && !is_managed_identity(sp.service_principal_type.as_deref()) {
-                out.extend(find(&sp.id).map(|node| Target { node, kind: EdgeKind::CanManageCredentials }));
+            Some(Object::ServicePrincipal { managed_identity: false }) if p.sp_credentials => {
+                target(find(object), EdgeKind::CanManageCredentials)
             }
-        } else if let Some(g) = e.groups.iter().find(|x| x.id.eq_ignore_ascii_case(object)) {
-            if p.group_members && g.is_assignable_to_role != Some(true) {
-                out.extend(find(&g.id).map(|node| Target { node, kind: EdgeKind::CanManageMembers }));
+            Some(Object::Group { role_assignable: false }) if p.group_members => {
+                target(find(object), EdgeKind::CanManageMembers)
             }
-        } else if let Some(u) = e.users.iter().find(|x| x.id.eq_ignore_ascii_case(object)) {
-            if let Some(node) = find(&u.id) {
-                if p.reset == Reset::Everyone || (p.reset == Reset::NonAdmins && !self.is_admin(node)) {
-                    out.push(Target { node, kind: EdgeKind::CanResetPassword });
-                }
-            }
-        }
-        out
+            Some(Object::User) if p.reset != Reset::Nobody => find(object)
+                .filter(|n| p.reset == Reset::Everyone || !self.is_admin(*n))
+                .map(|node| Target { node, kind: EdgeKind::CanResetPassword }),
+            _ => None,
+        };
+        found.into_iter().collect()
     }
 
     /// Microsoft Graph application permissions held by service principals.
@@ -525,11 +550,8 @@ impl<'a> Ctx<'a> {
         else {
             return;
         };
-        let roles: FxHashMap<String, &str> = graph_sp
-            .app_roles
-            .iter()
-            .filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?)))
-            .collect();
+        let roles: FxHashMap<String, &str> =
+            graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
         let mut nodes: FxHashMap<&str, NodeIndex> = FxHashMap::default();
         for a in e.app_role_assignments.iter().filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id)) {
             let Some(&value) = roles.get(&a.app_role_id.to_ascii_lowercase()) else { continue };
@@ -557,7 +579,10 @@ impl<'a> Ctx<'a> {
             let from = self.principal(&a.principal_id);
             let note = EdgeNote {
                 evidence: vec![a.id.clone(), a.app_role_id.clone(), graph_sp.id.clone()],
-                detail: format!("holds the Microsoft Graph application permission {value} (app role assignment {})", a.id),
+                detail: format!(
+                    "holds the Microsoft Graph application permission {value} (app role assignment {})",
+                    a.id
+                ),
                 label: value.to_string(),
             };
             self.b.add_noted_edge(from, node, EdgeKind::HasGraphPermission, Caps::EMPTY, 0, note);

@@ -119,7 +119,11 @@ impl<'s> Ctx<'s> {
                 &ENTRA_STANDING_DIRECTORY_ROLE,
                 resource("DirectoryRoleAssignment", a.id.clone(), format!("{role} of {who}")),
                 format!("{kind} {who} holds {role} at {scope} by an active assignment, not a PIM eligibility"),
-                vec![format!("directory role assignment {}", a.id), format!("role {role} ({})", d.id), format!("{kind} {}", a.principal_id)],
+                vec![
+                    format!("directory role assignment {}", a.id),
+                    format!("role {role} ({})", d.id),
+                    format!("{kind} {}", a.principal_id),
+                ],
                 String::new(),
                 None,
             );
@@ -144,15 +148,13 @@ impl<'s> Ctx<'s> {
         else {
             return;
         };
-        let values: FxHashMap<String, &str> = graph_sp
-            .app_roles
-            .iter()
-            .filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?)))
-            .collect();
+        let values: FxHashMap<String, &str> =
+            graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
         for a in e.app_role_assignments.iter().filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id)) {
             let Some(&value) = values.get(&a.app_role_id.to_ascii_lowercase()) else { continue };
             let powers = Powers::of_graph_permission(value);
-            if !powers.any() || a.principal_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("ServicePrincipal")) {
+            if !powers.any() || a.principal_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("ServicePrincipal"))
+            {
                 continue;
             }
             let who = self.name(&a.principal_id);
@@ -185,11 +187,9 @@ impl<'s> Ctx<'s> {
     /// Whether a principal holds a tier-zero directory role (active or eligible).
     fn holds_tier_zero(&self, principal: &str) -> bool {
         let e = &self.s.entra;
-        let held = e
-            .directory_role_assignments
-            .iter()
-            .map(|a| (&a.principal_id, &a.role_definition_id))
-            .chain(e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)));
+        let held = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
+            e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)),
+        );
         held.filter(|(p, _)| p.eq_ignore_ascii_case(principal))
             .any(|(_, r)| self.role(r).is_some_and(|(_, p)| p.tier_zero()))
     }
@@ -228,15 +228,17 @@ impl<'s> Ctx<'s> {
         for (id, p) in active.chain(eligible) {
             let Some((role, caps)) = roles.get(&rbac::role_definition_guid(&p.role_definition_id)) else { continue };
             if let Some(what) = privileged(*caps, p.condition.as_deref()) {
-                privileged_sps
-                    .entry(p.principal_id.to_ascii_lowercase())
-                    .or_default()
-                    .push((format!("{role} at {}", p.scope), format!("role {role} ({}) at {}: {id}", what.join(", "), p.scope)));
+                privileged_sps.entry(p.principal_id.to_ascii_lowercase()).or_default().push((
+                    format!("{role} at {}", p.scope),
+                    format!("role {role} ({}) at {}: {id}", what.join(", "), p.scope),
+                ));
             }
         }
         for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
             let Some(sp) = e.service_principals.iter().find(|sp| {
-                sp.app_id.is_some() && sp.app_id.as_deref().map(str::to_ascii_lowercase) == app.app_id.as_deref().map(str::to_ascii_lowercase)
+                sp.app_id.is_some()
+                    && sp.app_id.as_deref().map(str::to_ascii_lowercase)
+                        == app.app_id.as_deref().map(str::to_ascii_lowercase)
             }) else {
                 continue;
             };
