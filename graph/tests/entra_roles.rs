@@ -429,3 +429,25 @@ fn directory_role_steps_are_cut_at_the_assignment() {
         Some(format!("az rest --method delete --url https://graph.microsoft.com/v1.0/servicePrincipals/{SYNC_SP}/appRoleAssignments/ara-1").as_str())
     );
 }
+
+#[test]
+fn roles_scoped_to_one_group_or_user_reach_only_that_object() {
+    // Without the Graph permissions and the Tier 0 owner, nothing else leads anywhere from these users.
+    let mut v = tenant();
+    v["entra"]["appRoleAssignments"] = json!([]);
+    let extra = [
+        dir_assignment(20, BOB, GROUPS_ADMIN, &format!("/{SUB_ADMINS}")),
+        dir_assignment(21, AUDREY, GROUPS_ADMIN, &format!("/{RA_ADMINS}")),
+        dir_assignment(22, RITA, HELPDESK, &format!("/{PLAIN}")),
+    ];
+    v["entra"]["directoryRoleAssignments"].as_array_mut().unwrap().extend(extra);
+    let f = pairs_of(&v);
+    let bob = owner_of(&f, BOB, SUB).expect("Groups Administrator scoped to sub-admins");
+    assert_eq!(edges(bob), [EdgeKind::CanManageMembers, EdgeKind::HasRole]);
+    assert_eq!(bob.hops[0].evidence, ["dra-20", GROUPS_ADMIN, &format!("/{SUB_ADMINS}")]);
+    // A role-assignable group is out of a Groups Administrator's reach, even when scoped to it.
+    assert!(owner_of(&f, AUDREY, SUB2).is_none());
+    let rita = owner_of(&f, RITA, SUB).expect("Helpdesk Administrator scoped to Plain");
+    assert_eq!(rita.hops[0].edge, EdgeKind::CanResetPassword);
+    assert_eq!(rita.hops[0].to.id, PLAIN);
+}
