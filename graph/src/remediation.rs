@@ -372,9 +372,9 @@ fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     if w.kind == EdgeKind::HasGraphPermission {
         return Some(Fix {
             key: format!("app-role-assignment:{id}"),
-            what: format!("{} of {}", note.label, a.display_name),
+            what: format!("{} of {}", b.display_name, a.display_name),
             remediation: shell::remediation(
-                format!("Remove the Microsoft Graph permission {} from {}", note.label, a.display_name),
+                format!("Remove {} from {}", b.display_name, a.display_name),
                 graph_id("app role assignment id", &id).and_then(|id| {
                     let sp = shell::guid("service principal id", &a.id)?;
                     Ok(graph_rest("delete", format!("{GRAPH}/servicePrincipals/{sp}/appRoleAssignments/{id}")))
@@ -385,7 +385,14 @@ fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     let eligible = w.flags & crate::graph::ELIGIBLE != 0;
     let role = note.evidence.get(1).cloned().unwrap_or_default();
     let scope = note.evidence.get(2).cloned().unwrap_or_else(|| "/".into());
-    let what = if scoped { format!("{} (over {})", note.label, b.display_name) } else { note.label.clone() };
+    // The role's name: the role node's, or for a role scoped to one object, the label's ("<role> on this object…").
+    let what = if scoped {
+        format!("{} (over {})", note.label, b.display_name)
+    } else if eligible {
+        format!("{} (PIM eligible)", b.display_name)
+    } else {
+        b.display_name.clone()
+    };
     let remediation = if eligible {
         shell::remediation(
             format!("Remove the PIM eligibility of {} for {what}, or keep it to a few admins", a.display_name),

@@ -317,6 +317,9 @@ fn pim_eligible_privileged_role_administrator_is_tier_zero_and_needs_activation(
     let sub = owner_of(&f, PRIYA, SUB).expect("PRA reaches the subscriptions");
     assert!(sub.eligible);
     assert_eq!(role_hop(sub).to.id, "/");
+    // Tier zero is where the tier-zero query ends, never a step on the way elsewhere.
+    assert!(f.iter().flat_map(|p| &p.hops).all(|h| h.from.kind != NodeKind::EntraTierZero));
+    assert!(sub.hops.iter().any(|h| h.to.id == "directoryroles/any"), "{sub:#?}");
 }
 
 #[test]

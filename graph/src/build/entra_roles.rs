@@ -182,6 +182,9 @@ enum Set {
     Users,
     /// Users holding no directory role (or only ones every reset role may reset).
     NonAdmins,
+    /// Every directory role with powers: whoever can assign roles can assign itself any of them (a
+    /// `DirectoryRole` node, not a hub: see [`Set::node_kind`]).
+    DirectoryRoles,
 }
 
 impl Set {
@@ -192,6 +195,7 @@ impl Set {
             Set::Groups => "entra/targets/groups",
             Set::Users => "entra/targets/users",
             Set::NonAdmins => "entra/targets/non-admin-users",
+            Set::DirectoryRoles => "directoryroles/any",
         }
     }
 
@@ -202,6 +206,17 @@ impl Set {
             Set::Groups => "every group that is not role-assignable",
             Set::Users => "every user",
             Set::NonAdmins => "every user without an admin role",
+            Set::DirectoryRoles => "any directory role",
+        }
+    }
+
+    /// The kind of the set's node: a hub, except for "any directory role", which stands for a role (the one
+    /// its holder assigns itself) and is drawn and named in paths like one, so that the principals reaching
+    /// it head their own findings and the plan cuts their grants.
+    fn node_kind(self) -> NodeKind {
+        match self {
+            Set::DirectoryRoles => NodeKind::DirectoryRole,
+            _ => NodeKind::EntraTargets,
         }
     }
 
@@ -210,6 +225,7 @@ impl Set {
             Set::ServicePrincipals | Set::ApplicationPrincipals => EdgeKind::CanManageCredentials,
             Set::Groups => EdgeKind::CanManageMembers,
             Set::Users | Set::NonAdmins => EdgeKind::CanResetPassword,
+            Set::DirectoryRoles => EdgeKind::CanAssignDirectoryRoles,
         }
     }
 }
@@ -293,27 +309,25 @@ impl<'a> Ctx<'a> {
         let mut defs: Vec<(String, &DirectoryRoleDefinition, Powers)> =
             self.defs.iter().filter(|(_, (_, p))| p.any()).map(|(k, (d, p))| (k.clone(), *d, *p)).collect();
         defs.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, d, powers) in defs {
+        // Every node first: the every-directory-role hub fans out to all of them when first used.
+        for (key, d, _) in &defs {
             let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
             let node =
                 self.b.node_for(NodeKey::Path(format!("directoryroles/{key}").into()), NodeKind::DirectoryRole, &name);
-            self.role_nodes.insert(key, node);
-            let evidence = vec![d.id.clone()];
-            self.fan_out(node, powers, &evidence, &format!("directory role {name}"));
+            self.role_nodes.insert(key.clone(), node);
+        }
+        for (key, d, powers) in defs {
+            let node = self.role_nodes[&key];
+            let name = self.b.node(node).name.to_string();
+            self.fan_out(node, powers, std::slice::from_ref(&d.id), &format!("directory role {name}"));
             if powers.elevate {
                 self.elevation(node, d);
             }
-            let tz = self.tier_zero();
-            let note = EdgeNote {
-                evidence,
-                detail: format!("can write directory-role assignments, so can assign {name} to itself"),
-                label: format!("can assign itself {name}"),
-            };
-            self.b.add_noted_edge(tz, node, EdgeKind::CanAssignDirectoryRoles, Caps::EMPTY, 0, note);
         }
     }
 
-    /// The Entra tier zero node.
+    /// The Entra tier zero node: a sink (no edge leaves it), so no path runs through the tier-zero query's
+    /// target; what tier zero leads to goes through the every-directory-role hub.
     fn tier_zero(&mut self) -> NodeIndex {
         if let Some(n) = self.tier_zero {
             return n;
@@ -336,6 +350,9 @@ impl<'a> Ctx<'a> {
             self.b.add_noted_edge(from, tz, EdgeKind::CanAssignDirectoryRoles, Caps::EMPTY, 0, note);
         }
         let mut sets = Vec::new();
+        if powers.assign_roles {
+            sets.push(Set::DirectoryRoles);
+        }
         if powers.sp_credentials {
             sets.push(Set::ServicePrincipals);
         } else if powers.app_credentials {
@@ -365,7 +382,7 @@ impl<'a> Ctx<'a> {
         if let Some(n) = self.hubs.get(&set) {
             return *n;
         }
-        let hub = self.b.node_for(NodeKey::Path(set.key().into()), NodeKind::EntraTargets, set.name());
+        let hub = self.b.node_for(NodeKey::Path(set.key().into()), set.node_kind(), set.name());
         self.hubs.insert(set, hub);
         for (id, node) in self.members(set) {
             let name = self.b.node(node).name.to_string();
@@ -407,6 +424,12 @@ impl<'a> Ctx<'a> {
                 .filter_map(|u| Some((u.id.clone(), find(&u.id)?)))
                 .filter(|(_, n)| set == Set::Users || !self.is_admin(*n))
                 .collect(),
+            Set::DirectoryRoles => {
+                let mut roles: Vec<(String, NodeIndex)> =
+                    self.role_nodes.iter().map(|(k, n)| (self.defs[k].0.id.clone(), *n)).collect();
+                roles.sort();
+                roles
+            }
         }
     }
 
@@ -488,7 +511,7 @@ impl<'a> Ctx<'a> {
                     let note = EdgeNote {
                         evidence,
                         detail: format!("holds the directory role {name} over the whole tenant{pim}"),
-                        label: if eligible { format!("{name} (PIM eligible)") } else { name },
+                        label: if eligible { "holds role (PIM eligible)".into() } else { "holds role".into() },
                     };
                     self.b.add_noted_edge(from, role_node, EdgeKind::HasDirectoryRole, Caps::EMPTY, flags, note);
                 }
@@ -583,7 +606,7 @@ impl<'a> Ctx<'a> {
                     "holds the Microsoft Graph application permission {value} (app role assignment {})",
                     a.id
                 ),
-                label: value.to_string(),
+                label: "holds Graph permission".into(),
             };
             self.b.add_noted_edge(from, node, EdgeKind::HasGraphPermission, Caps::EMPTY, 0, note);
         }
@@ -600,7 +623,7 @@ fn how(kind: EdgeKind) -> &'static str {
         EdgeKind::CanManageCredentials => "can add a client secret or certificate and sign in as the service principal",
         EdgeKind::CanManageMembers => "can add members, itself included, and so hold the group's roles",
         EdgeKind::CanResetPassword => "can reset the password or add an authentication method and sign in as the user",
-        _ => "can assign directory roles",
+        _ => "can assign the role to itself and act with it",
     }
 }
 
