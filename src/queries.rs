@@ -23,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("can-act-as-managed-identity", include_str!("../queries/can-act-as-managed-identity.toml")),
     ("aso-identity-broader-than-namespace", include_str!("../queries/aso-identity-broader-than-namespace.toml")),
     ("aso-credential-forging", include_str!("../queries/aso-credential-forging.toml")),
+    ("entra-tier-zero", include_str!("../queries/entra-tier-zero.toml")),
 ];
 
 /// The built-in queries, parsed.

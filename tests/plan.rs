@@ -28,6 +28,17 @@ fn apply(snap: &mut Value, step: &str) {
                 }
             }
         }
+        "directory-role-assignment" => {
+            for list in ["directoryRoleAssignments", "directoryRoleEligibilityScheduleInstances"] {
+                snap["entra"][list].as_array_mut().unwrap().retain(|r| !same(r["id"].as_str().unwrap(), rest));
+            }
+        }
+        "app-role-assignment" => {
+            snap["entra"]["appRoleAssignments"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|r| !same(r["id"].as_str().unwrap(), rest));
+        }
         "member" => {
             let (group, member) = rest.split_once('/').unwrap();
             for g in snap["entra"]["groupMembers"].as_array_mut().unwrap() {
@@ -126,9 +137,15 @@ fn escalations(r: &Report) -> Vec<String> {
 fn each_tenants_plan_applied_to_its_snapshot_leaves_no_escalation_path() {
     // (aks-pod-identity is left out: its plan cuts pod-identity and node-breakout steps, whose objects —
     // AzureIdentityBindings, namespace labels — plan ids do not name yet.)
-    for name in
-        ["demo", "aso-workload-identity", "nested-groups", "deny-assignments", "pim-eligible", "constrained-delegation"]
-    {
+    for name in [
+        "demo",
+        "aso-workload-identity",
+        "nested-groups",
+        "deny-assignments",
+        "pim-eligible",
+        "constrained-delegation",
+        "entra-control-plane",
+    ] {
         let snapshot = MockTenant::bundled(name).unwrap().to_snapshot();
         let before = report(&snapshot);
         assert!(before.plan.verified, "{name}: the plan's own re-run found {:?}", before.plan.remaining);

@@ -184,6 +184,9 @@ fn demo_paths_go_through_the_mechanism_each_case_shows() {
     // Diego Siciliani owns terraform-landingzones' application.
     let entra = edges("owner-equivalent-on-subscription", "52e0f4c3-7b34-4fd8-8874-ae3821264610", CORP);
     assert_eq!(entra[0], CanAddCredential, "{entra:?}");
+    // Johanna Lorenz is PIM-eligible Application Administrator scoped to that application.
+    let role = edges("owner-equivalent-on-subscription", "960f496c-ab71-412b-8db0-e716b324f112", CORP);
+    assert_eq!(role[0], CanManageCredentials, "{role:?}");
     // Shop DevOps' Kubernetes group edits ASO resources and Secrets in shop-infra: it uses the namespace's ASO
     // credential, or (as short) names it in a Secret of its own, ASO running in relaxed mode.
     let aso = edges(

@@ -52,11 +52,22 @@ pub enum NodeKind {
     KubeUser,
     /// A Kubernetes group subject.
     KubeGroup,
+    /// An Entra directory role (built-in or custom) held tenant-wide: whoever holds it acts with its
+    /// `allowedResourceActions` over the whole directory.
+    DirectoryRole,
+    /// A Microsoft Graph application permission (an app role of the Microsoft Graph service principal) held
+    /// by a service principal.
+    GraphPermission,
+    /// Entra tier zero: can assign any directory role (Global Administrator included) to anyone, itself too.
+    EntraTierZero,
+    /// A set of directory objects a tenant-wide Entra power reaches (every service principal, every group that
+    /// is not role-assignable, every non-admin user), so the graph grows linearly.
+    EntraTargets,
 }
 
 impl NodeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [NodeKind; 21] = [
+    pub const ALL: [NodeKind; 25] = [
         NodeKind::User,
         NodeKind::Group,
         NodeKind::ServicePrincipal,
@@ -78,6 +89,10 @@ impl NodeKind {
         NodeKind::KubeServiceAccount,
         NodeKind::KubeUser,
         NodeKind::KubeGroup,
+        NodeKind::DirectoryRole,
+        NodeKind::GraphPermission,
+        NodeKind::EntraTierZero,
+        NodeKind::EntraTargets,
     ];
 
     /// The PascalCase name used in query files and JSON.
@@ -104,6 +119,10 @@ impl NodeKind {
             NodeKind::KubeServiceAccount => "KubeServiceAccount",
             NodeKind::KubeUser => "KubeUser",
             NodeKind::KubeGroup => "KubeGroup",
+            NodeKind::DirectoryRole => "DirectoryRole",
+            NodeKind::GraphPermission => "GraphPermission",
+            NodeKind::EntraTierZero => "EntraTierZero",
+            NodeKind::EntraTargets => "EntraTargets",
         }
     }
 
@@ -146,7 +165,10 @@ impl NodeKind {
     /// True for hub nodes: internal nodes that stand for a set (the identities under a scope, those federated to
     /// ASO, a cluster's nodes) so the graph grows linearly. They are never drawn; paths fan out from them.
     pub fn is_hub(self) -> bool {
-        matches!(self, NodeKind::ScopeIdentities | NodeKind::KubeAsoForgeable | NodeKind::KubeNodes)
+        matches!(
+            self,
+            NodeKind::ScopeIdentities | NodeKind::KubeAsoForgeable | NodeKind::KubeNodes | NodeKind::EntraTargets
+        )
     }
 
     /// Depth in the scope tree (root 0, management group 1, subscription 2, resource group 3, resource 4);
@@ -264,11 +286,29 @@ pub enum EdgeKind {
     /// principal → assignable identities under a scope → user-assigned identity: `…/assign/action` on the
     /// identity and write on some compute resource let the principal attach the identity and run code as it.
     CanAttachIdentity,
+    /// principal → directory role: an active directory-role assignment at the tenant (`/`), or a PIM
+    /// eligibility (`eligible`).
+    HasDirectoryRole,
+    /// service principal → Microsoft Graph application permission: an app role assignment whose resource is
+    /// the Microsoft Graph service principal, resolved by app role id.
+    HasGraphPermission,
+    /// directory role, Graph permission or scoped role holder → service principal (possibly through the
+    /// every-service-principal hub): can add a credential to it or its application and sign in as it.
+    CanManageCredentials,
+    /// directory role or Graph permission → Entra tier zero → each directory role: can write directory-role
+    /// assignments (or grant itself `RoleManagement.ReadWrite.Directory`).
+    CanAssignDirectoryRoles,
+    /// directory role, Graph permission or scoped role holder → group that is not role-assignable (possibly
+    /// through a hub): can update its members, itself included.
+    CanManageMembers,
+    /// directory role or Graph permission → user (through a hub): can reset the password or add an
+    /// authentication method, as Microsoft's "who can reset passwords" rules allow.
+    CanResetPassword,
 }
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 25] = [
+    pub const ALL: [EdgeKind; 31] = [
         EdgeKind::MemberOf,
         EdgeKind::HasRole,
         EdgeKind::Contains,
@@ -294,6 +334,12 @@ impl EdgeKind {
         EdgeKind::CanAddMember,
         EdgeKind::CanRunAsResourceIdentity,
         EdgeKind::CanAttachIdentity,
+        EdgeKind::HasDirectoryRole,
+        EdgeKind::HasGraphPermission,
+        EdgeKind::CanManageCredentials,
+        EdgeKind::CanAssignDirectoryRoles,
+        EdgeKind::CanManageMembers,
+        EdgeKind::CanResetPassword,
     ];
 
     /// The SCREAMING_SNAKE name used in query files and JSON.
@@ -324,6 +370,12 @@ impl EdgeKind {
             EdgeKind::CanAddMember => "CAN_ADD_MEMBER",
             EdgeKind::CanRunAsResourceIdentity => "CAN_RUN_AS_RESOURCE_IDENTITY",
             EdgeKind::CanAttachIdentity => "CAN_ATTACH_IDENTITY",
+            EdgeKind::HasDirectoryRole => "HAS_DIRECTORY_ROLE",
+            EdgeKind::HasGraphPermission => "HAS_GRAPH_PERMISSION",
+            EdgeKind::CanManageCredentials => "CAN_MANAGE_CREDENTIALS",
+            EdgeKind::CanAssignDirectoryRoles => "CAN_ASSIGN_DIRECTORY_ROLES",
+            EdgeKind::CanManageMembers => "CAN_MANAGE_MEMBERS",
+            EdgeKind::CanResetPassword => "CAN_RESET_PASSWORD",
         }
     }
 

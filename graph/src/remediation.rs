@@ -35,7 +35,9 @@ pub(crate) fn remediation(graph: &PrivilegeGraph, path: &[EdgeIndex], inherited:
 /// ownership, binding or federated credential that starts an escalation before the role it leads to; the
 /// ASO identity's role rescoped to what its namespace owns; else the grant.
 pub(crate) fn core_fix(graph: &PrivilegeGraph, path: &[EdgeIndex], broad: bool) -> (EdgeIndex, Remediation) {
-    if matches!(graph.edge(path[0]).2.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember) {
+    if matches!(graph.edge(path[0]).2.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember)
+        || entra_grant_fix(graph, path[0]).is_some()
+    {
         return (path[0], fix_of(graph, path[0]).remediation);
     }
     let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole).copied();
@@ -61,6 +63,9 @@ pub(crate) fn core_fix(graph: &PrivilegeGraph, path: &[EdgeIndex], broad: bool) 
 pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
     let (from, to, w) = graph.edge(e);
     let (a, b) = (graph.node_ref(from), graph.node_ref(to));
+    if let Some(fix) = entra_grant_fix(graph, e) {
+        return fix;
+    }
     match w.kind {
         EdgeKind::MemberOf => Fix {
             key: format!("member:{}/{}", b.id, a.id),
@@ -240,6 +245,9 @@ fn grant_remediation(graph: &PrivilegeGraph, role_edge: EdgeIndex, broad: bool) 
     let g = &graph.grants[w.evidence as usize];
     let holder = graph.node_ref(holder);
     let at = graph.node_ref(scope).display_name;
+    if g.assignment_id.starts_with(ELEVATE_ACCESS) {
+        return elevation_remediation(&holder.display_name);
+    }
     let scope_note = if broad { " (it is inherited below: move it down to the scopes actually needed)" } else { "" };
     if g.eligible {
         return shell::remediation(
@@ -362,5 +370,117 @@ fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remed
             ))
         }
         _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entra directory roles and Microsoft Graph permissions
+// ---------------------------------------------------------------------------------------------------------
+
+/// Assignment id prefix of the grant Global Administrator's `elevateAccess` implies (see `build::entra_roles`).
+const ELEVATE_ACCESS: &str = "elevateAccess/";
+
+/// The fix of an edge that rests on one Entra grant held by a principal: a directory-role assignment or PIM
+/// eligibility (`HAS_DIRECTORY_ROLE`, or a role scoped to one object), or a Microsoft Graph app role
+/// assignment (`HAS_GRAPH_PERMISSION`). `None` for other edges, and for the fan-out of a role's node.
+fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+    let (from, to, w) = graph.edge(e);
+    let scoped =
+        matches!(w.kind, EdgeKind::CanManageCredentials | EdgeKind::CanManageMembers | EdgeKind::CanResetPassword)
+            && graph.node(from).kind.is_principal();
+    if !(scoped || matches!(w.kind, EdgeKind::HasDirectoryRole | EdgeKind::HasGraphPermission)) {
+        return None;
+    }
+    let note = &graph.notes[w.evidence as usize];
+    let id = note.evidence.first()?.clone();
+    let (a, b) = (graph.node_ref(from), graph.node_ref(to));
+    if w.kind == EdgeKind::HasGraphPermission {
+        return Some(Fix {
+            key: format!("app-role-assignment:{id}"),
+            what: format!("{} of {}", b.display_name, a.display_name),
+            remediation: shell::remediation(
+                format!("Remove {} from {}", b.display_name, a.display_name),
+                graph_id("app role assignment id", &id).and_then(|id| {
+                    let sp = shell::guid("service principal id", &a.id)?;
+                    Ok(graph_rest("delete", format!("{GRAPH}/servicePrincipals/{sp}/appRoleAssignments/{id}")))
+                }),
+            ),
+        });
+    }
+    let eligible = w.flags & crate::graph::ELIGIBLE != 0;
+    let role = note.evidence.get(1).cloned().unwrap_or_default();
+    let scope = note.evidence.get(2).cloned().unwrap_or_else(|| "/".into());
+    // The role's name: the role node's, or for a role scoped to one object, the label's ("<role> on this object…").
+    let what = if scoped {
+        format!("{} (over {})", note.label, b.display_name)
+    } else if eligible {
+        format!("{} (PIM eligible)", b.display_name)
+    } else {
+        b.display_name.clone()
+    };
+    let remediation = if eligible {
+        shell::remediation(
+            format!("Remove the PIM eligibility of {} for {what}, or keep it to a few admins", a.display_name),
+            eligibility_remove(&a.id, &role, &scope),
+        )
+    } else {
+        shell::remediation(
+            format!("Remove the directory-role assignment of {} ({what}), or make it PIM-eligible", a.display_name),
+            graph_id("directory role assignment id", &id)
+                .map(|id| graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{id}"))),
+        )
+    };
+    Some(Fix {
+        key: format!("directory-role-assignment:{id}"),
+        what: format!("{what} of {}", a.display_name),
+        remediation,
+    })
+}
+
+/// The Microsoft Graph endpoint the Entra fixes call (public cloud, as `az rest` expects).
+pub(crate) const GRAPH: &str = "https://graph.microsoft.com/v1.0";
+
+/// `az rest --method <method> --url <url>`.
+pub(crate) fn graph_rest(method: &'static str, url: String) -> Command {
+    Command::new("az").args(["rest", "--method", method]).opt("--url", url)
+}
+
+/// `value` when it can be a Microsoft Graph object or assignment id in a URL path (letters, digits, `-`, `_`).
+pub(crate) fn graph_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Malformed> {
+    let ok = !value.is_empty() && value.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    if ok {
+        Ok(value)
+    } else {
+        Err(Malformed { field, value: value.to_string(), expected: "a Microsoft Graph id (letters, digits, - and _)" })
+    }
+}
+
+/// A PIM `adminRemove` request for a directory-role eligibility, its body built by serde_json.
+fn eligibility_remove(principal: &str, role: &str, scope: &str) -> Result<Command, Malformed> {
+    let principal = shell::guid("principal id", principal)?;
+    let role = graph_id("role definition id", role)?;
+    let scope_ok =
+        scope == "/" || scope.strip_prefix('/').is_some_and(|s| s.split('/').all(|x| graph_id("scope", x).is_ok()));
+    if !scope_ok {
+        return Err(Malformed { field: "directory scope", value: scope.to_string(), expected: "/ or /{id}" });
+    }
+    let body = serde_json::json!({
+        "action": "adminRemove",
+        "principalId": principal,
+        "roleDefinitionId": role,
+        "directoryScopeId": scope,
+        "justification": "Remove a privilege escalation path found by azpath",
+    });
+    Ok(graph_rest("post", format!("{GRAPH}/roleManagement/directory/roleEligibilityScheduleRequests"))
+        .opt("--body", body.to_string()))
+}
+
+/// Global Administrator's `elevateAccess` cannot be switched off: cut the Global Administrator assignments.
+fn elevation_remediation(role: &str) -> Remediation {
+    Remediation {
+        summary: format!(
+            "Whoever holds {role} can elevate to User Access Administrator at the tenant root: keep the role to a few PIM-eligible break-glass accounts, remove the other assignments, and alert on elevateAccess in the directory audit log"
+        ),
+        command: None,
     }
 }

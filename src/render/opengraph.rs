@@ -317,6 +317,14 @@ fn own_node(k: NodeKind) -> Option<(&'static str, &'static str)> {
         NodeKind::KubeServiceAccount => ("Kubernetes service account", "A Kubernetes service account."),
         NodeKind::KubeUser => ("Kubernetes user", "A Kubernetes user subject."),
         NodeKind::KubeGroup => ("Kubernetes group", "A Kubernetes group subject."),
+        NodeKind::DirectoryRole => ("Entra directory role", "An Entra directory role held tenant-wide."),
+        NodeKind::GraphPermission => {
+            ("Microsoft Graph permission", "A Microsoft Graph application permission held by service principals.")
+        }
+        NodeKind::EntraTierZero => ("Entra tier zero", "Can assign any directory role, Global Administrator included."),
+        NodeKind::EntraTargets => {
+            ("Entra objects", "The objects a tenant-wide Entra power reaches (service principals, groups, users).")
+        }
     })
 }
 
@@ -365,6 +373,14 @@ fn edge_description(k: EdgeKind) -> &'static str {
         EdgeKind::CanAddMember => "Owner of the group: can add members and so hold its roles.",
         EdgeKind::CanRunAsResourceIdentity => "Can run code on a resource that carries the identity, and so act as it.",
         EdgeKind::CanAttachIdentity => "Can attach the user-assigned identity to compute it can write, and act as it.",
+        EdgeKind::HasDirectoryRole => {
+            "Holds an Entra directory role tenant-wide (active, or PIM-eligible: `eligible`)."
+        }
+        EdgeKind::HasGraphPermission => "Holds a Microsoft Graph application permission.",
+        EdgeKind::CanManageCredentials => "Can add a credential to the service principal or its application.",
+        EdgeKind::CanAssignDirectoryRoles => "Can assign directory roles, Global Administrator included.",
+        EdgeKind::CanManageMembers => "Can change the members of a group that is not role-assignable.",
+        EdgeKind::CanResetPassword => "Can reset the user's password or authentication methods.",
     }
 }
 

@@ -78,7 +78,9 @@ fn shape(kind: NodeKind) -> &'static str {
         NodeKind::KubeClusterAdmin => "doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
         NodeKind::KubeNamespace | NodeKind::KubeAsoNamespace => "folder",
         NodeKind::KubeNodes => "box3d",
-        NodeKind::KubeAsoForgeable | NodeKind::ScopeIdentities => "tab",
+        NodeKind::KubeAsoForgeable | NodeKind::ScopeIdentities | NodeKind::EntraTargets => "tab",
+        NodeKind::DirectoryRole | NodeKind::GraphPermission => "house",
+        NodeKind::EntraTierZero => "doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
         NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup => "component",
         NodeKind::Root
         | NodeKind::ManagementGroup

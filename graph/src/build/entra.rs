@@ -7,6 +7,9 @@
 //! - An owner of a group can add members, itself included, and so gains the group's roles
 //!   (`CAN_ADD_MEMBER`). That holds for role-assignable groups too: their owners are exactly the people
 //!   Microsoft's guidance asks to keep to a minimum.
+//!
+//! Directory roles and Microsoft Graph application permissions are judged by what they allow in
+//! [`super::entra_roles`], run by this pass after the owners.
 
 use super::identity::IdentityIndex;
 use super::Builder;
@@ -18,11 +21,21 @@ use crate::snapshot::{DirectoryObject, Snapshot};
 use petgraph::graph::NodeIndex;
 
 /// The edge kinds this pass adds.
-pub(super) const EMITS: &[EdgeKind] = &[EdgeKind::CanAddCredential, EdgeKind::CanAddMember];
+pub(super) const EMITS: &[EdgeKind] = &[
+    EdgeKind::CanAddCredential,
+    EdgeKind::CanAddMember,
+    EdgeKind::HasDirectoryRole,
+    EdgeKind::HasGraphPermission,
+    EdgeKind::CanManageCredentials,
+    EdgeKind::CanAssignDirectoryRoles,
+    EdgeKind::CanManageMembers,
+    EdgeKind::CanResetPassword,
+];
 
 /// Runs the pass (after `identities`, whose index maps an application to its service principal).
 pub(super) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut super::Shared) {
     b.add_entra_owners(snapshot, &shared.identities);
+    super::entra_roles::add(b, snapshot, &shared.identities);
 }
 
 impl Builder {

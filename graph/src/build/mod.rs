@@ -8,6 +8,7 @@
 mod azure;
 mod compute;
 mod entra;
+pub(crate) mod entra_roles;
 pub(crate) mod identity;
 pub(crate) mod kube;
 

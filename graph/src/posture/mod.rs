@@ -21,6 +21,8 @@
 //! assert!(found[0].remediation.command.as_deref().unwrap().contains("--disable-local-accounts"));
 //! ```
 
+mod entra;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
@@ -240,6 +242,10 @@ pub const AZ_DIRECT_PRIVILEGED_USERS: Check = Check {
     ],
 };
 
+pub use entra::{
+    ENTRA_GRAPH_PERMISSION, ENTRA_OWNED_PRIVILEGED_APP, ENTRA_ROLE_GROUP_OWNERS, ENTRA_STANDING_DIRECTORY_ROLE,
+};
+
 /// Every posture check, in report order.
 pub const CHECKS: &[Check] = &[
     AKS_LOCAL_ACCOUNTS,
@@ -260,6 +266,10 @@ pub const CHECKS: &[Check] = &[
     ENTRA_EXPIRING_CREDENTIAL,
     AZ_GUEST_PRIVILEGED,
     AZ_DIRECT_PRIVILEGED_USERS,
+    ENTRA_STANDING_DIRECTORY_ROLE,
+    ENTRA_GRAPH_PERMISSION,
+    ENTRA_ROLE_GROUP_OWNERS,
+    ENTRA_OWNED_PRIVILEGED_APP,
 ];
 
 /// The check with this id (case-insensitive).
@@ -316,6 +326,7 @@ pub fn run(snapshot: &Snapshot) -> Vec<PostureFinding> {
     }
     entra_credentials(snapshot, now, &mut out);
     azure_roles(snapshot, &mut out);
+    entra::run(snapshot, &mut out);
     sort(&mut out);
     out
 }

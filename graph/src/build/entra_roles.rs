@@ -1,0 +1,659 @@
+//! Entra directory roles and Microsoft Graph application permissions, judged by what they allow.
+//!
+//! - A directory role definition (built-in or custom) is judged by its `allowedResourceActions` minus
+//!   `excludedResourceActions` ([`Powers::of_role`]); a permission block with a `condition` (`$ResourceIsSelf`,
+//!   `$SubjectIsOwner`) is left out: it reaches only what the holder owns, which the owner edges model.
+//! - A tenant-wide assignment (`directoryScopeId` `/`) or PIM eligibility (flagged `eligible`) is a
+//!   `HAS_DIRECTORY_ROLE` edge to the role's node, which carries the role's powers once for all its holders.
+//!   An assignment scoped to one object (`/{objectId}`) gives its holder the powers over that object only; one
+//!   scoped to an administrative unit gives nothing (the unit's members are not collected).
+//! - A Microsoft Graph application permission held by a service principal (an app role assignment whose
+//!   resource is the Microsoft Graph service principal, resolved by app role id through that principal's
+//!   `appRoles`, never by display name) is a `HAS_GRAPH_PERMISSION` edge to the permission's node.
+//! - Powers: credentials update → every service principal (`CAN_MANAGE_CREDENTIALS`); role assignment write →
+//!   Entra tier zero → every directory role (`CAN_ASSIGN_DIRECTORY_ROLES`); group members update → every group
+//!   that is not role-assignable (`CAN_MANAGE_MEMBERS`); password or authentication-method reset → the users
+//!   Microsoft's rules allow (`CAN_RESET_PASSWORD`). Tenant-wide fan-outs go through one `EntraTargets` hub
+//!   per set, so the graph grows with roles + objects.
+//! - Global Administrator (by its template id: `elevateAccess` is not an `allowedResourceAction`) can elevate
+//!   to User Access Administrator at the tenant root `/`: a `HAS_ROLE` edge from its role node to `/` whose
+//!   grant says it needs the explicit, logged `elevateAccess` action, so Entra control reaches every
+//!   subscription in the Azure queries.
+
+use petgraph::graph::NodeIndex;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::identity::IdentityIndex;
+use super::Builder;
+use crate::graph::{EdgeData, EdgeNote, Grant, NodeKey, ELIGIBLE};
+use crate::model::{EdgeKind, NodeKind};
+use crate::rbac::{Caps, PermissionSet};
+use crate::snapshot::{DirectoryRoleDefinition, Snapshot};
+
+/// Template id of Global Administrator: the one role that can call `elevateAccess`.
+pub(crate) const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+/// Template id of Privileged Authentication Administrator: with Global Administrator, the only roles that may
+/// reset any user's password or authentication methods, administrators included.
+const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
+/// Roles whose holders every password-reset role may still reset (Directory Readers, Guest Inviter).
+const RESETTABLE_ROLES: [&str; 2] = ["88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "95e79109-95c0-4d8e-aee3-d01accf2d47b"];
+/// Application id of Microsoft Graph in every tenant.
+pub(crate) const MICROSOFT_GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// The Azure role `elevateAccess` grants at `/`.
+const USER_ACCESS_ADMINISTRATOR: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+
+/// Actions that let a holder add credentials to service principals directly.
+const SP_CREDENTIALS: &[&str] = &["microsoft.directory/servicePrincipals/credentials/update"];
+/// Actions that let a holder add credentials to applications (and so sign in as their service principals).
+const APP_CREDENTIALS: &[&str] = &["microsoft.directory/applications/credentials/update"];
+/// Actions that let a holder write directory-role assignments.
+const ROLE_ASSIGNMENTS: &[&str] =
+    &["microsoft.directory/roleAssignments/create", "microsoft.directory/roleAssignments/allProperties/update"];
+/// Actions that let a holder change a group's members.
+const GROUP_MEMBERS: &[&str] = &["microsoft.directory/groups/members/update"];
+/// Actions that let a holder take over a user's sign-in.
+const RESET: &[&str] =
+    &["microsoft.directory/users/password/update", "microsoft.directory/users/authenticationMethods/create"];
+
+/// Whose passwords a power may reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) enum Reset {
+    /// None.
+    #[default]
+    Nobody,
+    /// Users holding no directory role (or only Directory Readers / Guest Inviter).
+    NonAdmins,
+    /// Every user, administrators included.
+    Everyone,
+}
+
+/// What an Entra grant (a directory role or a Graph permission) allows over the directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Powers {
+    /// Add credentials to every service principal.
+    pub sp_credentials: bool,
+    /// Add credentials to every application (and so its service principal).
+    pub app_credentials: bool,
+    /// Write directory-role assignments (or grant itself a permission that does).
+    pub assign_roles: bool,
+    /// Change the members of groups that are not role-assignable.
+    pub group_members: bool,
+    /// Reset passwords or authentication methods.
+    pub reset: Reset,
+    /// Elevate to User Access Administrator at `/` (Global Administrator).
+    pub elevate: bool,
+}
+
+impl Powers {
+    /// Whether it allows anything modelled.
+    pub fn any(self) -> bool {
+        self != Powers::default()
+    }
+
+    /// Whether it controls the tenant: assigns directory roles or elevates.
+    pub fn tier_zero(self) -> bool {
+        self.assign_roles || self.elevate
+    }
+
+    /// The powers of a directory role definition, from its unconditional permission blocks.
+    pub fn of_role(d: &DirectoryRoleDefinition) -> Powers {
+        if d.is_enabled == Some(false) {
+            return Powers::default();
+        }
+        let allows = |probes: &[&str]| {
+            d.role_permissions.iter().filter(|p| p.condition.as_deref().is_none_or(|c| c.trim().is_empty())).any(|p| {
+                probes.iter().any(|a| {
+                    p.allowed_resource_actions.iter().any(|g| entra_action_matches(g, a))
+                        && !p.excluded_resource_actions.iter().any(|x| entra_action_matches(x, a))
+                })
+            })
+        };
+        let template = d.template_id.as_deref().unwrap_or(&d.id);
+        let is = |id: &str| template.eq_ignore_ascii_case(id) || d.id.eq_ignore_ascii_case(id);
+        let reset = match allows(RESET) {
+            false => Reset::Nobody,
+            true if is(GLOBAL_ADMINISTRATOR) || is(PRIVILEGED_AUTHENTICATION_ADMINISTRATOR) => Reset::Everyone,
+            true => Reset::NonAdmins,
+        };
+        Powers {
+            sp_credentials: allows(SP_CREDENTIALS),
+            app_credentials: allows(APP_CREDENTIALS),
+            assign_roles: allows(ROLE_ASSIGNMENTS),
+            group_members: allows(GROUP_MEMBERS),
+            reset,
+            elevate: is(GLOBAL_ADMINISTRATOR),
+        }
+    }
+
+    /// The powers of a Microsoft Graph application permission, by its value.
+    pub fn of_graph_permission(value: &str) -> Powers {
+        let mut p = Powers::default();
+        match value {
+            "RoleManagement.ReadWrite.Directory" | "AppRoleAssignment.ReadWrite.All" => p.assign_roles = true,
+            "Application.ReadWrite.All" => p.sp_credentials = true,
+            "Group.ReadWrite.All" | "GroupMember.ReadWrite.All" => p.group_members = true,
+            "UserAuthenticationMethod.ReadWrite.All" => p.reset = Reset::NonAdmins,
+            _ => {}
+        }
+        p
+    }
+}
+
+/// Whether an Entra resource action pattern covers `action` (case-insensitive): `allProperties` stands for any
+/// property set (or none), `allTasks` for any task, and `*` is a wildcard within a segment or, as a whole
+/// pattern such as `microsoft.directory/*`, across segments.
+pub(crate) fn entra_action_matches(pattern: &str, action: &str) -> bool {
+    if crate::rbac::action_matches(pattern, action) {
+        return true;
+    }
+    let p: Vec<String> = pattern.split('/').map(str::to_ascii_lowercase).collect();
+    let a: Vec<String> = action.split('/').map(str::to_ascii_lowercase).collect();
+    segments_match(&p, &a)
+}
+
+fn segments_match(p: &[String], a: &[String]) -> bool {
+    match (p.first().map(String::as_str), a.first()) {
+        (None, None) => true,
+        (Some("allproperties"), _) => segments_match(&p[1..], a) || (a.len() > 1 && segments_match(&p[1..], &a[1..])),
+        (Some("alltasks"), Some(_)) => p.len() == 1 && a.len() == 1,
+        (Some(x), Some(y)) => crate::rbac::action_matches(x, y) && segments_match(&p[1..], &a[1..]),
+        _ => false,
+    }
+}
+
+/// Runs the Entra roles part of the `entra` pass.
+pub(super) fn add(b: &mut Builder, s: &Snapshot, identities: &IdentityIndex) {
+    let mut ctx = Ctx::new(b, s, identities);
+    ctx.roles();
+    ctx.assignments();
+    ctx.graph_permissions();
+}
+
+/// The hubs a tenant-wide power fans out through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Set {
+    /// Every service principal that is not a managed identity.
+    ServicePrincipals,
+    /// The service principals of applications registered in this tenant.
+    ApplicationPrincipals,
+    /// Every group that is not role-assignable.
+    Groups,
+    /// Every user.
+    Users,
+    /// Users holding no directory role (or only ones every reset role may reset).
+    NonAdmins,
+    /// Every directory role with powers: whoever can assign roles can assign itself any of them (a
+    /// `DirectoryRole` node, not a hub: see [`Set::node_kind`]).
+    DirectoryRoles,
+}
+
+impl Set {
+    fn key(self) -> &'static str {
+        match self {
+            Set::ServicePrincipals => "entra/targets/service-principals",
+            Set::ApplicationPrincipals => "entra/targets/application-service-principals",
+            Set::Groups => "entra/targets/groups",
+            Set::Users => "entra/targets/users",
+            Set::NonAdmins => "entra/targets/non-admin-users",
+            Set::DirectoryRoles => "directoryroles/any",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Set::ServicePrincipals => "every service principal",
+            Set::ApplicationPrincipals => "every application registered in the tenant",
+            Set::Groups => "every group that is not role-assignable",
+            Set::Users => "every user",
+            Set::NonAdmins => "every user without an admin role",
+            Set::DirectoryRoles => "any directory role",
+        }
+    }
+
+    /// The kind of the set's node: a hub, except for "any directory role", which stands for a role (the one
+    /// its holder assigns itself) and is drawn and named in paths like one, so that the principals reaching
+    /// it head their own findings and the plan cuts their grants.
+    fn node_kind(self) -> NodeKind {
+        match self {
+            Set::DirectoryRoles => NodeKind::DirectoryRole,
+            _ => NodeKind::EntraTargets,
+        }
+    }
+
+    fn kind(self) -> EdgeKind {
+        match self {
+            Set::ServicePrincipals | Set::ApplicationPrincipals => EdgeKind::CanManageCredentials,
+            Set::Groups => EdgeKind::CanManageMembers,
+            Set::Users | Set::NonAdmins => EdgeKind::CanResetPassword,
+            Set::DirectoryRoles => EdgeKind::CanAssignDirectoryRoles,
+        }
+    }
+}
+
+/// A directory object a scoped assignment may name, by id.
+enum Object {
+    /// An application registration, with its application (client) id.
+    Application(Option<String>),
+    /// A service principal.
+    ServicePrincipal { managed_identity: bool },
+    /// A group.
+    Group { role_assignable: bool },
+    /// A user.
+    User,
+}
+
+/// One object a scoped assignment or a set names.
+struct Target {
+    node: NodeIndex,
+    kind: EdgeKind,
+}
+
+/// The roles part of the pass over one snapshot.
+struct Ctx<'a> {
+    b: &'a mut Builder,
+    s: &'a Snapshot,
+    identities: &'a IdentityIndex,
+    /// Role definition id (lower-case) → (definition, powers).
+    defs: FxHashMap<String, (&'a DirectoryRoleDefinition, Powers)>,
+    /// Role definition id (lower-case) → its node (roles with powers only).
+    role_nodes: FxHashMap<String, NodeIndex>,
+    tier_zero: Option<NodeIndex>,
+    hubs: FxHashMap<Set, NodeIndex>,
+    /// Object ids (lower-case) of principals holding a directory role that makes them an administrator.
+    admins: FxHashSet<String>,
+    /// Directory objects by id (lower-case), for scoped assignments.
+    objects: FxHashMap<String, Object>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(b: &'a mut Builder, s: &'a Snapshot, identities: &'a IdentityIndex) -> Ctx<'a> {
+        let e = &s.entra;
+        let defs =
+            e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
+        let resettable = |role: &str| RESETTABLE_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role));
+        let held = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
+            e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)),
+        );
+        let admins = held.filter(|(_, r)| !resettable(r)).map(|(p, _)| p.to_ascii_lowercase()).collect();
+        let key = |id: &str| id.to_ascii_lowercase();
+        let objects = e
+            .users
+            .iter()
+            .map(|u| (key(&u.id), Object::User))
+            .chain(
+                e.groups
+                    .iter()
+                    .map(|g| (key(&g.id), Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
+            )
+            .chain(e.service_principals.iter().map(|sp| {
+                let managed_identity = is_managed_identity(sp.service_principal_type.as_deref());
+                (key(&sp.id), Object::ServicePrincipal { managed_identity })
+            }))
+            .chain(e.applications.iter().map(|a| (key(&a.id), Object::Application(a.app_id.clone()))))
+            .collect();
+        Ctx {
+            b,
+            s,
+            identities,
+            defs,
+            role_nodes: FxHashMap::default(),
+            tier_zero: None,
+            hubs: FxHashMap::default(),
+            admins,
+            objects,
+        }
+    }
+
+    /// A node per role definition with powers, its edges to what it reaches, and tier zero's edge to it.
+    fn roles(&mut self) {
+        let mut defs: Vec<(String, &DirectoryRoleDefinition, Powers)> =
+            self.defs.iter().filter(|(_, (_, p))| p.any()).map(|(k, (d, p))| (k.clone(), *d, *p)).collect();
+        defs.sort_by(|a, b| a.0.cmp(&b.0));
+        // Every node first: the every-directory-role hub fans out to all of them when first used.
+        for (key, d, _) in &defs {
+            let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
+            let node =
+                self.b.node_for(NodeKey::Path(format!("directoryroles/{key}").into()), NodeKind::DirectoryRole, &name);
+            self.role_nodes.insert(key.clone(), node);
+        }
+        for (key, d, powers) in defs {
+            let node = self.role_nodes[&key];
+            let name = self.b.node(node).name.to_string();
+            self.fan_out(node, powers, std::slice::from_ref(&d.id), &format!("directory role {name}"));
+            if powers.elevate {
+                self.elevation(node, d);
+            }
+        }
+    }
+
+    /// The Entra tier zero node: a sink (no edge leaves it), so no path runs through the tier-zero query's
+    /// target; what tier zero leads to goes through the every-directory-role hub.
+    fn tier_zero(&mut self) -> NodeIndex {
+        if let Some(n) = self.tier_zero {
+            return n;
+        }
+        let key = NodeKey::Path("entra/tier-zero".into());
+        let n = self.b.node_for(key, NodeKind::EntraTierZero, "Entra tier zero (can assign any directory role)");
+        self.tier_zero = Some(n);
+        n
+    }
+
+    /// The edges from a grant's node (a role or a permission) to what its powers reach tenant-wide.
+    fn fan_out(&mut self, from: NodeIndex, powers: Powers, evidence: &[String], what: &str) {
+        if powers.assign_roles {
+            let tz = self.tier_zero();
+            let note = EdgeNote {
+                evidence: evidence.to_vec(),
+                detail: format!("{what} can assign any directory role, Global Administrator included, to anyone"),
+                label: "can assign directory roles".into(),
+            };
+            self.b.add_noted_edge(from, tz, EdgeKind::CanAssignDirectoryRoles, Caps::EMPTY, 0, note);
+        }
+        let mut sets = Vec::new();
+        if powers.assign_roles {
+            sets.push(Set::DirectoryRoles);
+        }
+        if powers.sp_credentials {
+            sets.push(Set::ServicePrincipals);
+        } else if powers.app_credentials {
+            sets.push(Set::ApplicationPrincipals);
+        }
+        if powers.group_members {
+            sets.push(Set::Groups);
+        }
+        match powers.reset {
+            Reset::Everyone => sets.push(Set::Users),
+            Reset::NonAdmins => sets.push(Set::NonAdmins),
+            Reset::Nobody => {}
+        }
+        for set in sets {
+            let hub = self.hub(set);
+            let note = EdgeNote {
+                evidence: evidence.to_vec(),
+                detail: format!("{what} reaches {}: {}", set.name(), how(set.kind())),
+                label: format!("{} ({})", label(set.kind()), set.name()),
+            };
+            self.b.add_noted_edge(from, hub, set.kind(), Caps::EMPTY, 0, note);
+        }
+    }
+
+    /// A set's hub, with its edges to every member (made on first use).
+    fn hub(&mut self, set: Set) -> NodeIndex {
+        if let Some(n) = self.hubs.get(&set) {
+            return *n;
+        }
+        let hub = self.b.node_for(NodeKey::Path(set.key().into()), set.node_kind(), set.name());
+        self.hubs.insert(set, hub);
+        for (id, node) in self.members(set) {
+            let name = self.b.node(node).name.to_string();
+            let note = EdgeNote {
+                evidence: vec![id],
+                detail: format!("{name} is one of {}: {}", set.name(), how(set.kind())),
+                label: label(set.kind()).into(),
+            };
+            self.b.add_noted_edge(hub, node, set.kind(), Caps::EMPTY, 0, note);
+        }
+        hub
+    }
+
+    /// The members of a set: (object id, node).
+    fn members(&self, set: Set) -> Vec<(String, NodeIndex)> {
+        let e = &self.s.entra;
+        let find = |id: &str| self.b.lookup(&NodeKey::of(id));
+        match set {
+            Set::ServicePrincipals => e
+                .service_principals
+                .iter()
+                .filter(|sp| !is_managed_identity(sp.service_principal_type.as_deref()))
+                .filter_map(|sp| Some((sp.id.clone(), find(&sp.id)?)))
+                .collect(),
+            Set::ApplicationPrincipals => e
+                .applications
+                .iter()
+                .filter_map(|a| Some((a.id.clone(), self.app_principal(a.app_id.as_deref())?)))
+                .collect(),
+            Set::Groups => e
+                .groups
+                .iter()
+                .filter(|g| g.is_assignable_to_role != Some(true))
+                .filter_map(|g| Some((g.id.clone(), find(&g.id)?)))
+                .collect(),
+            Set::Users | Set::NonAdmins => e
+                .users
+                .iter()
+                .filter_map(|u| Some((u.id.clone(), find(&u.id)?)))
+                .filter(|(_, n)| set == Set::Users || !self.is_admin(*n))
+                .collect(),
+            Set::DirectoryRoles => {
+                let mut roles: Vec<(String, NodeIndex)> =
+                    self.role_nodes.iter().map(|(k, n)| (self.defs[k].0.id.clone(), *n)).collect();
+                roles.sort();
+                roles
+            }
+        }
+    }
+
+    /// The service principal of an application id, in this tenant.
+    fn app_principal(&self, app_id: Option<&str>) -> Option<NodeIndex> {
+        app_id.and_then(|a| self.identities.by_client_id.get(&a.to_ascii_lowercase())).copied()
+    }
+
+    /// Whether a user holds an administrator role, directly or through a group.
+    fn is_admin(&self, user: NodeIndex) -> bool {
+        let key = |n: NodeIndex| self.b.node(n).key.to_string();
+        self.admins.contains(&key(user))
+            || self.b.transitive_groups(user).into_iter().any(|g| self.admins.contains(&key(g)))
+    }
+
+    /// Global Administrator's `elevateAccess`: User Access Administrator at `/`, as a `HAS_ROLE` grant of the
+    /// role's node. Not checked against the running pass (like `CONTAINS`): `HAS_ROLE` is the `azure` pass's,
+    /// and this is the one Azure grant the directory implies.
+    fn elevation(&mut self, role: NodeIndex, d: &DirectoryRoleDefinition) {
+        let root = self.b.scope_node("/", None);
+        let uaa = crate::builtin::role_definitions()
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(USER_ACCESS_ADMINISTRATOR))
+            .map(|r| PermissionSet::new(r.properties.permissions.clone()).capabilities())
+            .unwrap_or(Caps::EMPTY);
+        let grant = Grant {
+            // `remediation` recognizes the grant by this prefix.
+            assignment_id: format!("elevateAccess/{}", d.id.to_ascii_lowercase()),
+            role_definition_id: format!("/providers/Microsoft.Authorization/roleDefinitions/{USER_ACCESS_ADMINISTRATOR}"),
+            role_name: "User Access Administrator (through elevateAccess)".into(),
+            scope: "/".into(),
+            eligible: false,
+            conditional: false,
+            own_caps: uaa,
+            delegated_caps: Caps::EMPTY,
+            delegation: None,
+            note: Some(
+                "a Global Administrator gets it only by an explicit elevateAccess call, which the directory audit log records".into(),
+            ),
+            kube_data: 0,
+        };
+        let evidence = self.b.g.grants.len() as u32;
+        self.b.g.grants.push(grant);
+        let data = EdgeData { kind: EdgeKind::HasRole, caps: uaa, flags: 0, evidence };
+        self.b.g.graph.add_edge(role, root, data);
+    }
+
+    /// Active assignments and PIM eligibilities: tenant-wide ones to the role's node, scoped ones to the object.
+    fn assignments(&mut self) {
+        let e = &self.s.entra;
+        let active = e
+            .directory_role_assignments
+            .iter()
+            .map(|a| (&a.id, &a.principal_id, &a.role_definition_id, a.directory_scope_id.as_deref(), false));
+        let eligible = e
+            .directory_role_eligibility_schedule_instances
+            .iter()
+            .map(|a| (&a.id, &a.principal_id, &a.role_definition_id, a.directory_scope_id.as_deref(), true));
+        for (id, principal, role, scope, eligible) in active.chain(eligible) {
+            let Some((d, powers)) = self.defs.get(&role.to_ascii_lowercase()).copied() else {
+                if !e.directory_role_definitions.is_empty() {
+                    self.b.warn(format!(
+                        "directory role definition {role} of assignment {id} is unknown: it was not evaluated"
+                    ));
+                }
+                continue;
+            };
+            if !powers.any() {
+                continue;
+            }
+            let from = self.principal(principal);
+            let flags = if eligible { ELIGIBLE } else { 0 };
+            let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
+            let pim = if eligible { " (PIM eligible: needs activation)" } else { "" };
+            let evidence = vec![id.clone(), d.id.clone(), scope.unwrap_or("").trim().to_string()];
+            match scope.map(str::trim) {
+                Some("/") => {
+                    let role_node = self.role_nodes[&role.to_ascii_lowercase()];
+                    let note = EdgeNote {
+                        evidence,
+                        detail: format!("holds the directory role {name} over the whole tenant{pim}"),
+                        label: if eligible { "holds role (PIM eligible)".into() } else { "holds role".into() },
+                    };
+                    self.b.add_noted_edge(from, role_node, EdgeKind::HasDirectoryRole, Caps::EMPTY, flags, note);
+                }
+                Some(s) if !s.to_ascii_lowercase().starts_with("/administrativeunits/") => {
+                    let object = s.trim_start_matches('/');
+                    for t in self.scoped_targets(object, powers) {
+                        let note = EdgeNote {
+                            evidence: evidence.clone(),
+                            detail: format!("holds {name} scoped to {object}{pim}: {}", how(t.kind)),
+                            label: format!("{name} on this object: {}", label(t.kind)),
+                        };
+                        self.b.add_noted_edge(from, t.node, t.kind, Caps::EMPTY, flags, note);
+                    }
+                }
+                // An administrative unit (members not collected) or an app scope: nothing known is reached.
+                _ => {}
+            }
+        }
+    }
+
+    /// The node of an assignment's principal (a placeholder when the directory did not list it).
+    fn principal(&mut self, id: &str) -> NodeIndex {
+        match self.b.lookup(&NodeKey::of(id)) {
+            Some(n) => n,
+            None => self.b.node_for(NodeKey::of(id), NodeKind::UnknownPrincipal, ""),
+        }
+    }
+
+    /// What a role scoped to one object reaches: its service principal (an application or a service
+    /// principal), the group (not role-assignable), or the user (a non-admin unless the role resets anyone).
+    fn scoped_targets(&self, object: &str, p: Powers) -> Vec<Target> {
+        let find = |id: &str| self.b.lookup(&NodeKey::of(id));
+        let target = |node: Option<NodeIndex>, kind: EdgeKind| node.map(|node| Target { node, kind });
+        let found = match self.objects.get(&object.to_ascii_lowercase()) {
+            Some(Object::Application(app_id)) if p.app_credentials || p.sp_credentials => {
+                target(self.app_principal(app_id.as_deref()), EdgeKind::CanManageCredentials)
+            }
+            Some(Object::ServicePrincipal { managed_identity: false }) if p.sp_credentials => {
+                target(find(object), EdgeKind::CanManageCredentials)
+            }
+            Some(Object::Group { role_assignable: false }) if p.group_members => {
+                target(find(object), EdgeKind::CanManageMembers)
+            }
+            Some(Object::User) if p.reset != Reset::Nobody => find(object)
+                .filter(|n| p.reset == Reset::Everyone || !self.is_admin(*n))
+                .map(|node| Target { node, kind: EdgeKind::CanResetPassword }),
+            _ => None,
+        };
+        found.into_iter().collect()
+    }
+
+    /// Microsoft Graph application permissions held by service principals.
+    fn graph_permissions(&mut self) {
+        let e = &self.s.entra;
+        let Some(graph_sp) = e
+            .service_principals
+            .iter()
+            .find(|sp| sp.app_id.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)))
+        else {
+            return;
+        };
+        let roles: FxHashMap<String, &str> =
+            graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
+        let mut nodes: FxHashMap<&str, NodeIndex> = FxHashMap::default();
+        for a in e.app_role_assignments.iter().filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id)) {
+            let Some(&value) = roles.get(&a.app_role_id.to_ascii_lowercase()) else { continue };
+            let powers = Powers::of_graph_permission(value);
+            let is_sp = a.principal_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("ServicePrincipal"));
+            if !powers.any() || !is_sp {
+                continue;
+            }
+            let node = match nodes.get(value) {
+                Some(n) => *n,
+                None => {
+                    let key = NodeKey::Path(format!("graphpermissions/{}", value.to_ascii_lowercase()).into());
+                    let n = self.b.node_for(key, NodeKind::GraphPermission, &format!("Microsoft Graph {value}"));
+                    let what = format!("the Microsoft Graph application permission {value}");
+                    let what = if value == "AppRoleAssignment.ReadWrite.All" {
+                        format!("{what} (it can grant its holder RoleManagement.ReadWrite.Directory)")
+                    } else {
+                        what
+                    };
+                    self.fan_out(n, powers, &[a.app_role_id.clone(), graph_sp.id.clone()], &what);
+                    nodes.insert(value, n);
+                    n
+                }
+            };
+            let from = self.principal(&a.principal_id);
+            let note = EdgeNote {
+                evidence: vec![a.id.clone(), a.app_role_id.clone(), graph_sp.id.clone()],
+                detail: format!(
+                    "holds the Microsoft Graph application permission {value} (app role assignment {})",
+                    a.id
+                ),
+                label: "holds Graph permission".into(),
+            };
+            self.b.add_noted_edge(from, node, EdgeKind::HasGraphPermission, Caps::EMPTY, 0, note);
+        }
+    }
+}
+
+fn is_managed_identity(t: Option<&str>) -> bool {
+    t.is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity"))
+}
+
+/// What an edge kind lets its holder do, in words.
+fn how(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::CanManageCredentials => "can add a client secret or certificate and sign in as the service principal",
+        EdgeKind::CanManageMembers => "can add members, itself included, and so hold the group's roles",
+        EdgeKind::CanResetPassword => "can reset the password or add an authentication method and sign in as the user",
+        _ => "can assign the role to itself and act with it",
+    }
+}
+
+/// A short label per edge kind.
+fn label(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::CanManageCredentials => "can add credential",
+        EdgeKind::CanManageMembers => "can add member",
+        EdgeKind::CanResetPassword => "can reset password",
+        _ => "can assign directory roles",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_actions_match_all_properties_all_tasks_and_wildcards() {
+        let cred = "microsoft.directory/applications/credentials/update";
+        assert!(entra_action_matches("microsoft.directory/applications/allProperties/allTasks", cred));
+        assert!(entra_action_matches("microsoft.directory/applications/allProperties/update", cred));
+        assert!(entra_action_matches("microsoft.directory/*", cred));
+        assert!(entra_action_matches("Microsoft.Directory/Applications/Credentials/Update", cred));
+        assert!(entra_action_matches(
+            "microsoft.directory/roleAssignments/allProperties/allTasks",
+            "microsoft.directory/roleAssignments/create"
+        ));
+        assert!(!entra_action_matches("microsoft.directory/applications/allProperties/read", cred));
+        assert!(!entra_action_matches("microsoft.directory/servicePrincipals/allProperties/allTasks", cred));
+        assert!(!entra_action_matches("microsoft.directory/applications/owners/update", cred));
+    }
+}

@@ -1,0 +1,296 @@
+//! Entra posture: privileged directory roles held permanently, service principals with tenant-controlling
+//! Microsoft Graph permissions, role-assignable groups with owners, and applications with owners whose
+//! service principal holds a privileged Azure role. Roles and permissions are judged as the graph judges them
+//! ([`Powers`]), never by name.
+
+use rustc_hash::FxHashMap;
+
+use super::{finding, privileged, resource, role_table, Check};
+use crate::build::entra_roles::{Powers, MICROSOFT_GRAPH_APP_ID};
+use crate::findings::{PostureFinding, Remediation};
+use crate::model::Severity;
+use crate::rbac;
+use crate::remediation::{graph_id, graph_rest, GRAPH};
+use crate::shell::{self, Chain, Command, Malformed, OwnedObject};
+use crate::snapshot::{DirectoryObject, DirectoryRoleDefinition, Snapshot};
+
+const ROLE_BEST_PRACTICES: &str = "https://learn.microsoft.com/entra/identity/role-based-access-control/best-practices";
+const PRIVILEGED_ROLES: &str =
+    "https://learn.microsoft.com/entra/identity/role-based-access-control/privileged-roles-permissions";
+
+/// Privileged directory roles held by active assignments.
+pub const ENTRA_STANDING_DIRECTORY_ROLE: Check = Check {
+    id: "AZP-ENTRA-004",
+    title: "Privileged directory role held permanently instead of PIM-eligible",
+    severity: Severity::Medium,
+    description: "A user or group holds, by an active assignment, a directory role whose actions control other identities (credentials of applications and service principals, group members, passwords) or the directory itself (role assignments, Global Administrator): high when it is tier zero. Microsoft's guidance is just-in-time access through PIM.",
+    remediation: "Make the assignment PIM-eligible (with approval and MFA on activation for tier zero) and remove the active one; keep standing Global Administrators to two break-glass accounts.",
+    references: &[ROLE_BEST_PRACTICES, "https://learn.microsoft.com/entra/id-governance/privileged-identity-management/pim-configure"],
+};
+
+/// Service principals holding Graph permissions that control the tenant.
+pub const ENTRA_GRAPH_PERMISSION: Check = Check {
+    id: "AZP-ENTRA-005",
+    title: "Service principal holds a tenant-controlling Microsoft Graph permission",
+    severity: Severity::High,
+    description: "A service principal holds a Microsoft Graph application permission that controls other identities with no user involved: `Application.ReadWrite.All`, `Group.ReadWrite.All`, `GroupMember.ReadWrite.All`, `UserAuthenticationMethod.ReadWrite.All`; critical for `RoleManagement.ReadWrite.Directory` and `AppRoleAssignment.ReadWrite.All`, which make it tier zero. Whoever owns it or can add a credential to it holds the same power.",
+    remediation: "Replace the permission with a narrower one (e.g. `Application.ReadWrite.OwnedBy`) or a scoped directory role; if it must stay, remove the application's owners and watch its credentials.",
+    references: &[PRIVILEGED_ROLES, "https://learn.microsoft.com/graph/permissions-reference"],
+};
+
+/// Role-assignable groups with owners.
+pub const ENTRA_ROLE_GROUP_OWNERS: Check = Check {
+    id: "AZP-ENTRA-006",
+    title: "Role-assignable group has owners",
+    severity: Severity::Medium,
+    description: "A role-assignable group (`isAssignableToRole`) has owners: each can add members, itself included, and so hold every directory role the group holds (high when one of them is tier zero). Only Privileged Role Administrators should manage such groups.",
+    remediation: "Remove the owners (`az ad group owner remove`); manage the group's membership through PIM for Groups.",
+    references: &["https://learn.microsoft.com/entra/identity/role-based-access-control/groups-concept"],
+};
+
+/// Applications with owners whose service principal holds privileged Azure roles.
+pub const ENTRA_OWNED_PRIVILEGED_APP: Check = Check {
+    id: "AZP-ENTRA-007",
+    title: "Application with owners whose service principal holds a privileged Azure role",
+    severity: Severity::High,
+    description: "An application has owners while its service principal holds an Azure role that can assign roles or write everything (directly, actively or PIM-eligible): each owner can add a secret and act with that role.",
+    remediation: "Remove the owners of the application (a pipeline's identity needs none), or move the workload to a managed identity or a federated credential nobody can add secrets to.",
+    references: &["https://learn.microsoft.com/entra/identity-platform/security-best-practices-for-app-registration#application-ownership"],
+};
+
+/// Runs the Entra checks.
+pub(super) fn run(s: &Snapshot, out: &mut Vec<PostureFinding>) {
+    let ctx = Ctx::new(s);
+    ctx.standing_roles(out);
+    ctx.graph_permissions(out);
+    ctx.role_group_owners(out);
+    ctx.owned_privileged_apps(out);
+}
+
+struct Ctx<'s> {
+    s: &'s Snapshot,
+    /// Role definition id (lower-case) → (definition, powers).
+    roles: FxHashMap<String, (&'s DirectoryRoleDefinition, Powers)>,
+    /// Object id (lower-case) → display name.
+    names: FxHashMap<String, &'s str>,
+}
+
+impl<'s> Ctx<'s> {
+    fn new(s: &'s Snapshot) -> Self {
+        let e = &s.entra;
+        let roles =
+            e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
+        let names = e
+            .users
+            .iter()
+            .map(|u| (&u.id, u.display_name.as_deref()))
+            .chain(e.groups.iter().map(|g| (&g.id, g.display_name.as_deref())))
+            .chain(e.service_principals.iter().map(|x| (&x.id, x.display_name.as_deref())))
+            .filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?)))
+            .collect();
+        Ctx { s, roles, names }
+    }
+
+    fn name(&self, id: &str) -> String {
+        self.names.get(&id.to_ascii_lowercase()).map(|n| n.to_string()).unwrap_or_else(|| id.to_string())
+    }
+
+    fn role(&self, id: &str) -> Option<(&'s DirectoryRoleDefinition, Powers)> {
+        self.roles.get(&id.to_ascii_lowercase()).copied()
+    }
+
+    /// AZP-ENTRA-004: active assignments of users and groups to roles with powers.
+    fn standing_roles(&self, out: &mut Vec<PostureFinding>) {
+        let e = &self.s.entra;
+        let people: FxHashMap<String, &str> = e
+            .users
+            .iter()
+            .map(|u| (u.id.to_ascii_lowercase(), "user"))
+            .chain(e.groups.iter().map(|g| (g.id.to_ascii_lowercase(), "group")))
+            .collect();
+        for a in &e.directory_role_assignments {
+            let Some((d, powers)) = self.role(&a.role_definition_id).filter(|(_, p)| p.any()) else { continue };
+            // Service principals cannot activate PIM roles: AZP-ENTRA-005's concern, not this one's.
+            let Some(kind) = people.get(&a.principal_id.to_ascii_lowercase()) else { continue };
+            let role = d.display_name.clone().unwrap_or_else(|| d.id.clone());
+            let who = self.name(&a.principal_id);
+            let scope = a.directory_scope_id.clone().unwrap_or_default();
+            let mut f = finding(
+                &ENTRA_STANDING_DIRECTORY_ROLE,
+                resource("DirectoryRoleAssignment", a.id.clone(), format!("{role} of {who}")),
+                format!("{kind} {who} holds {role} at {scope} by an active assignment, not a PIM eligibility"),
+                vec![
+                    format!("directory role assignment {}", a.id),
+                    format!("role {role} ({})", d.id),
+                    format!("{kind} {}", a.principal_id),
+                ],
+                String::new(),
+                None,
+            );
+            if powers.tier_zero() {
+                f.severity = Severity::High;
+            }
+            f.remediation = shell::remediation(
+                format!("Make {who}'s {role} PIM-eligible, then remove the active assignment"),
+                make_eligible(&a.principal_id, &d.id, &scope, &a.id),
+            );
+            out.push(f);
+        }
+    }
+
+    /// AZP-ENTRA-005: Microsoft Graph application permissions with powers, held by service principals.
+    fn graph_permissions(&self, out: &mut Vec<PostureFinding>) {
+        let e = &self.s.entra;
+        let Some(graph_sp) = e
+            .service_principals
+            .iter()
+            .find(|sp| sp.app_id.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)))
+        else {
+            return;
+        };
+        let values: FxHashMap<String, &str> =
+            graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
+        for a in e.app_role_assignments.iter().filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id)) {
+            let Some(&value) = values.get(&a.app_role_id.to_ascii_lowercase()) else { continue };
+            let powers = Powers::of_graph_permission(value);
+            if !powers.any() || a.principal_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("ServicePrincipal"))
+            {
+                continue;
+            }
+            let who = self.name(&a.principal_id);
+            let mut f = finding(
+                &ENTRA_GRAPH_PERMISSION,
+                resource("AppRoleAssignment", a.id.clone(), format!("{value} of {who}")),
+                format!("service principal {who} holds the Microsoft Graph application permission {value}"),
+                vec![
+                    format!("app role assignment {}", a.id),
+                    format!("app role {} = {value} on Microsoft Graph ({})", a.app_role_id, graph_sp.id),
+                    format!("service principal {}", a.principal_id),
+                ],
+                String::new(),
+                None,
+            );
+            if powers.tier_zero() {
+                f.severity = Severity::Critical;
+            }
+            f.remediation = shell::remediation(
+                format!("Remove {value} from {who}, or replace it with a narrower permission"),
+                graph_id("app role assignment id", &a.id).and_then(|id| {
+                    let sp = shell::guid("service principal id", &a.principal_id)?;
+                    Ok(graph_rest("delete", format!("{GRAPH}/servicePrincipals/{sp}/appRoleAssignments/{id}")))
+                }),
+            );
+            out.push(f);
+        }
+    }
+
+    /// Whether a principal holds a tier-zero directory role (active or eligible).
+    fn holds_tier_zero(&self, principal: &str) -> bool {
+        let e = &self.s.entra;
+        let held = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
+            e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)),
+        );
+        held.filter(|(p, _)| p.eq_ignore_ascii_case(principal))
+            .any(|(_, r)| self.role(r).is_some_and(|(_, p)| p.tier_zero()))
+    }
+
+    /// AZP-ENTRA-006: role-assignable groups with owners.
+    fn role_group_owners(&self, out: &mut Vec<PostureFinding>) {
+        for g in self.s.entra.groups.iter().filter(|g| g.is_assignable_to_role == Some(true) && !g.owners.is_empty()) {
+            let name = g.display_name.clone().unwrap_or_else(|| g.id.clone());
+            let owners = self.owner_names(&g.owners);
+            let mut f = finding(
+                &ENTRA_ROLE_GROUP_OWNERS,
+                resource("Group", g.id.clone(), name.clone()),
+                format!("role-assignable group {name} is owned by {}", owners.join(", ")),
+                std::iter::once(format!("group {} (isAssignableToRole)", g.id))
+                    .chain(g.owners.iter().map(|o| format!("owner {}", o.id)))
+                    .collect(),
+                String::new(),
+                None,
+            );
+            if self.holds_tier_zero(&g.id) {
+                f.severity = Severity::High;
+            }
+            f.remediation = owners_remove(OwnedObject::Group, &g.id, &g.owners, &format!("group {name}"));
+            out.push(f);
+        }
+    }
+
+    /// AZP-ENTRA-007: applications with owners whose service principal holds a privileged Azure role.
+    fn owned_privileged_apps(&self, out: &mut Vec<PostureFinding>) {
+        let e = &self.s.entra;
+        let roles = role_table(self.s);
+        let active = self.s.azure.role_assignments.iter().map(|a| (&a.id, &a.properties));
+        let eligible = self.s.azure.role_eligibility_schedule_instances.iter().map(|a| (&a.id, &a.properties));
+        // Service principal → (role at scope, evidence) of each privileged grant it holds.
+        let mut privileged_sps: FxHashMap<String, Vec<(String, String)>> = FxHashMap::default();
+        for (id, p) in active.chain(eligible) {
+            let Some((role, caps)) = roles.get(&rbac::role_definition_guid(&p.role_definition_id)) else { continue };
+            if let Some(what) = privileged(*caps, p.condition.as_deref()) {
+                privileged_sps.entry(p.principal_id.to_ascii_lowercase()).or_default().push((
+                    format!("{role} at {}", p.scope),
+                    format!("role {role} ({}) at {}: {id}", what.join(", "), p.scope),
+                ));
+            }
+        }
+        for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
+            let Some(sp) = e.service_principals.iter().find(|sp| {
+                sp.app_id.is_some()
+                    && sp.app_id.as_deref().map(str::to_ascii_lowercase)
+                        == app.app_id.as_deref().map(str::to_ascii_lowercase)
+            }) else {
+                continue;
+            };
+            let Some(grants) = privileged_sps.get(&sp.id.to_ascii_lowercase()) else { continue };
+            let name = app.display_name.clone().unwrap_or_else(|| app.id.clone());
+            let owners = self.owner_names(&app.owners);
+            let mut evidence = vec![format!("application {}", app.id), format!("service principal {}", sp.id)];
+            evidence.extend(grants.iter().map(|(_, g)| g.clone()));
+            evidence.extend(app.owners.iter().map(|o| format!("owner {}", o.id)));
+            out.push(super::finding_with(
+                &ENTRA_OWNED_PRIVILEGED_APP,
+                resource("Application", app.id.clone(), name.clone()),
+                format!("{name} is owned by {}; its service principal holds {}", owners.join(", "), grants[0].0),
+                evidence,
+                owners_remove(OwnedObject::Application, &app.id, &app.owners, &format!("the application {name}")),
+            ));
+        }
+    }
+
+    fn owner_names(&self, owners: &[DirectoryObject]) -> Vec<String> {
+        owners.iter().map(|o| o.display_name.clone().unwrap_or_else(|| self.name(&o.id))).collect()
+    }
+}
+
+/// Removes every owner of an object (one command per owner, chained).
+fn owners_remove(collection: OwnedObject, object: &str, owners: &[DirectoryObject], what: &str) -> Remediation {
+    let commands: Result<Vec<Command>, Malformed> =
+        owners.iter().map(|o| shell::owner_remove(collection, object, &o.id)).collect();
+    shell::remediation(
+        format!("Remove the owners of {what}"),
+        commands.map(|c| Chain::of(c).expect("the object has owners")),
+    )
+}
+
+/// Creates a PIM eligibility for the role (no expiry), then deletes the active assignment.
+fn make_eligible(principal: &str, role: &str, scope: &str, assignment: &str) -> Result<Chain, Malformed> {
+    let principal = shell::guid("principal id", principal)?;
+    let role = graph_id("role definition id", role)?;
+    let assignment = graph_id("directory role assignment id", assignment)?;
+    if !(scope == "/" || scope.strip_prefix('/').is_some_and(|s| s.split('/').all(|x| graph_id("scope", x).is_ok()))) {
+        return Err(Malformed { field: "directory scope", value: scope.to_string(), expected: "/ or /{id}" });
+    }
+    let body = serde_json::json!({
+        "action": "adminAssign",
+        "principalId": principal,
+        "roleDefinitionId": role,
+        "directoryScopeId": scope,
+        "justification": "Just-in-time instead of standing access",
+        "scheduleInfo": {"expiration": {"type": "noExpiration"}},
+    });
+    let create = graph_rest("post", format!("{GRAPH}/roleManagement/directory/roleEligibilityScheduleRequests"))
+        .opt("--body", body.to_string());
+    let delete = graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{assignment}"));
+    Ok(create.and(delete))
+}
