@@ -22,7 +22,7 @@ const DETAILED: usize = 2;
 /// Evidence lines shown per posture finding.
 const POSTURE_EVIDENCE: usize = 2;
 /// Groups of further escalation paths listed; the rest are counted.
-const GROUPS: usize = 6;
+const GROUPS: usize = 4;
 
 /// Writes the report as text and tables.
 pub fn render_table(report: &Report, options: RenderOptions, out: &mut dyn Write) -> io::Result<()> {
