@@ -28,7 +28,7 @@ use super::Builder;
 use crate::graph::{EdgeData, EdgeNote, Grant, NodeKey, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Caps, PermissionSet};
-use crate::snapshot::{DirectoryRoleDefinition, Snapshot};
+use crate::snapshot::{AppRoleAssignment, DirectoryRoleDefinition, Snapshot};
 
 /// Template id of Global Administrator: the one role that can call `elevateAccess`.
 pub(crate) const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -137,6 +137,32 @@ impl Powers {
         }
         p
     }
+}
+
+/// Microsoft Graph application permissions held by service principals that give some power: each app role
+/// assignment whose resource is the Microsoft Graph service principal, with the permission's name resolved by
+/// app role id against that service principal's `appRoles` (never by display name), and its powers.
+pub(crate) fn graph_permission_grants(s: &Snapshot) -> Vec<(&AppRoleAssignment, &str, Powers)> {
+    let e = &s.entra;
+    let Some(graph_sp) = e
+        .service_principals
+        .iter()
+        .find(|sp| sp.app_id.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)))
+    else {
+        return Vec::new();
+    };
+    let names: FxHashMap<String, &str> =
+        graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
+    e.app_role_assignments
+        .iter()
+        .filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id))
+        .filter(|a| a.principal_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("ServicePrincipal")))
+        .filter_map(|a| {
+            let value = *names.get(&a.app_role_id.to_ascii_lowercase())?;
+            let powers = Powers::of_graph_permission(value);
+            powers.any().then_some((a, value, powers))
+        })
+        .collect()
 }
 
 /// Whether an Entra resource action pattern covers `action` (case-insensitive): `allProperties` stands for any
@@ -565,24 +591,8 @@ impl<'a> Ctx<'a> {
 
     /// Microsoft Graph application permissions held by service principals.
     fn graph_permissions(&mut self) {
-        let e = &self.s.entra;
-        let Some(graph_sp) = e
-            .service_principals
-            .iter()
-            .find(|sp| sp.app_id.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)))
-        else {
-            return;
-        };
-        let roles: FxHashMap<String, &str> =
-            graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
         let mut nodes: FxHashMap<&str, NodeIndex> = FxHashMap::default();
-        for a in e.app_role_assignments.iter().filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id)) {
-            let Some(&value) = roles.get(&a.app_role_id.to_ascii_lowercase()) else { continue };
-            let powers = Powers::of_graph_permission(value);
-            let is_sp = a.principal_type.as_deref().is_none_or(|t| t.eq_ignore_ascii_case("ServicePrincipal"));
-            if !powers.any() || !is_sp {
-                continue;
-            }
+        for (a, value, powers) in graph_permission_grants(self.s) {
             let node = match nodes.get(value) {
                 Some(n) => *n,
                 None => {
@@ -594,14 +604,14 @@ impl<'a> Ctx<'a> {
                     } else {
                         what
                     };
-                    self.fan_out(n, powers, &[a.app_role_id.clone(), graph_sp.id.clone()], &what);
+                    self.fan_out(n, powers, &[a.app_role_id.clone(), a.resource_id.clone()], &what);
                     nodes.insert(value, n);
                     n
                 }
             };
             let from = self.principal(&a.principal_id);
             let note = EdgeNote {
-                evidence: vec![a.id.clone(), a.app_role_id.clone(), graph_sp.id.clone()],
+                evidence: vec![a.id.clone(), a.app_role_id.clone(), a.resource_id.clone()],
                 detail: format!(
                     "holds the Microsoft Graph application permission {value} (app role assignment {})",
                     a.id

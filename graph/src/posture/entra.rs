@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 
 use super::{finding, privileged, resource, role_table, Check};
-use crate::build::entra_roles::{Powers, MICROSOFT_GRAPH_APP_ID};
+use crate::build::entra_roles::{graph_permission_grants, Powers};
 use crate::findings::{PostureFinding, Remediation};
 use crate::model::Severity;
 use crate::rbac;
@@ -140,23 +140,7 @@ impl<'s> Ctx<'s> {
 
     /// AZP-ENTRA-005: Microsoft Graph application permissions with powers, held by service principals.
     fn graph_permissions(&self, out: &mut Vec<PostureFinding>) {
-        let e = &self.s.entra;
-        let Some(graph_sp) = e
-            .service_principals
-            .iter()
-            .find(|sp| sp.app_id.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(MICROSOFT_GRAPH_APP_ID)))
-        else {
-            return;
-        };
-        let values: FxHashMap<String, &str> =
-            graph_sp.app_roles.iter().filter_map(|r| Some((r.id.to_ascii_lowercase(), r.value.as_deref()?))).collect();
-        for a in e.app_role_assignments.iter().filter(|a| a.resource_id.eq_ignore_ascii_case(&graph_sp.id)) {
-            let Some(&value) = values.get(&a.app_role_id.to_ascii_lowercase()) else { continue };
-            let powers = Powers::of_graph_permission(value);
-            if !powers.any() || a.principal_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("ServicePrincipal"))
-            {
-                continue;
-            }
+        for (a, value, powers) in graph_permission_grants(self.s) {
             let who = self.name(&a.principal_id);
             let mut f = finding(
                 &ENTRA_GRAPH_PERMISSION,
@@ -164,7 +148,7 @@ impl<'s> Ctx<'s> {
                 format!("service principal {who} holds the Microsoft Graph application permission {value}"),
                 vec![
                     format!("app role assignment {}", a.id),
-                    format!("app role {} = {value} on Microsoft Graph ({})", a.app_role_id, graph_sp.id),
+                    format!("app role {} = {value} on Microsoft Graph ({})", a.app_role_id, a.resource_id),
                     format!("service principal {}", a.principal_id),
                 ],
                 String::new(),
