@@ -311,3 +311,14 @@ fn hostile_names_reach_the_terminal_and_the_drawing_escaped() {
     let r = snap.paths(&["--from", "Adele\u{1b}[2J", "--to", CORP]);
     assert!(!r.stderr.contains('\u{1b}') && r.stderr.contains("\\u{1b}"), "{}", r.stderr);
 }
+
+#[test]
+fn an_entra_hub_is_never_suggested() {
+    // "every service principal" is an internal fan-out node of the Entra control plane, not a name a person
+    // types: a near miss of it suggests real objects only.
+    let snap = Snap::bundled("entra-control-plane");
+    let r = snap.paths(&["--from", "every service principa", "--to", "/"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains("`every service principal`"), "{}", r.stderr);
+    assert!(!r.stderr.contains("EntraTargets"), "{}", r.stderr);
+}

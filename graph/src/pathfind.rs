@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::engine::{hop, Cost};
 use crate::findings::Hop;
 use crate::graph::{EdgeData, Grant, PrivilegeGraph, ELIGIBLE};
-use crate::model::{EdgeKind, NodeKind};
+use crate::model::EdgeKind;
 use crate::rbac::{Capability, Caps};
 
 /// How strong the power a path gives at a scope is, strongest first (the derived order).
@@ -272,11 +272,6 @@ fn combine(a: Caps, b: Caps) -> Caps {
     }
 }
 
-/// Internal hub nodes: never a name a person types.
-fn is_hub(kind: NodeKind) -> bool {
-    matches!(kind, NodeKind::KubeNodes | NodeKind::KubeAsoForgeable | NodeKind::ScopeIdentities)
-}
-
 /// Lowest similarity (0 to 1) of a near miss.
 const NEAR_MISS: f64 = 0.7;
 
@@ -291,7 +286,7 @@ pub fn near_misses(graph: &PrivilegeGraph, what: &str, limit: usize) -> Vec<Node
     let mut scored: Vec<(f64, &str, String, NodeIndex)> = graph
         .graph
         .node_indices()
-        .filter(|n| !is_hub(graph.node(*n).kind))
+        .filter(|n| !graph.node(*n).kind.is_hub()) // internal hubs: never a name a person types
         .filter_map(|n| {
             let d = graph.node(n);
             let id = d.key.to_string();
