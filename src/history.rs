@@ -194,13 +194,30 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Switches the store to the WAL journal. Switching takes the database exclusively, and SQLite answers "database
+/// is locked" at once, without its busy handler, when another process is switching or creating the store at
+/// the same moment: retried until the busy timeout.
+fn wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating when missing) the store at `path`, migrating an older schema; a newer one is refused.
     pub fn open(path: &Path) -> Result<Store, HistoryError> {
         let conn = Connection::open(path).map_err(sql(path, "opening"))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql(path, "setting the busy timeout"))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-            .map_err(sql(path, "switching to the WAL journal"))?;
+        wal(&conn).map_err(sql(path, "switching to the WAL journal"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql(path, "enabling foreign keys"))?;
         let mut store = Store { conn, path: path.to_owned() };
         store.migrate()?;
