@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{azpath, run, run_command};
+use common::{azpath, demo_folder, run, run_command};
 use serde_json::Value;
 
 fn temp() -> tempfile::TempDir {
@@ -77,25 +77,10 @@ fn subscription_display_names_resolve_like_az() {
     assert_eq!(run(&["scan", "--mock", "demo", "--subscription", "contoso"]).code, 2);
 }
 
-/// Copies a directory tree.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_display_name_shared_by_two_subscriptions_lists_their_ids() {
     let dir = temp();
-    let tenant = dir.path().join("tenant");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("mocks/tenants/demo"), &tenant);
+    let tenant = demo_folder(dir.path(), "tenant");
     let subs = tenant.join("arm/subscriptions.json");
     let text = std::fs::read_to_string(&subs).unwrap().replace("\"contoso-corp-prod\"", "\"contoso-platform\"");
     std::fs::write(&subs, text).unwrap();

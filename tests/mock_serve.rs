@@ -14,8 +14,8 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use common::{azpath, run, run_command, Run};
-use serde_json::{json, Value};
+use common::{add_owner, azpath, demo_folder, run, run_command, Run};
+use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -167,33 +167,6 @@ fn a_port_in_use_is_a_clear_error() {
     assert!(got.stderr.contains(&format!("binding 127.0.0.1:{port} for the mock ARM server")), "{}", got.stderr);
 }
 
-/// The demo tenant in a temporary folder.
-fn tenant_copy(dir: &Path) -> std::path::PathBuf {
-    let folder = dir.join("tenant");
-    azpath_mocks::MockTenant::bundled("demo").unwrap().write(&folder).unwrap();
-    folder
-}
-
-/// Adds an Owner role assignment on the demo's first subscription for `principal` to the tenant folder.
-fn add_owner(folder: &Path, principal: &str) {
-    let file = folder.join("arm/roleAssignments.json");
-    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let sub = "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8";
-    let name = "5c0f0a4e-0d0b-4b6e-9d5e-000000000001";
-    list["value"].as_array_mut().unwrap().push(json!({
-        "id": format!("{sub}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-        "name": name,
-        "type": "Microsoft.Authorization/roleAssignments",
-        "properties": {
-            "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
-            "principalId": principal,
-            "principalType": "User",
-            "scope": sub
-        }
-    }));
-    std::fs::write(&file, serde_json::to_string_pretty(&list).unwrap()).unwrap();
-}
-
 /// `azpath scan` against the served tenant (Azure only), keeping the snapshot.
 fn scan(port: u16, snapshot: &Path, extra: &[&str]) -> Run {
     let arm = format!("http://127.0.0.1:{port}");
@@ -213,7 +186,7 @@ async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(2).mount(&hook).await;
     let hook_url = format!("{}/hook", hook.uri());
     let dir = tempfile::tempdir().unwrap();
-    let folder = tenant_copy(dir.path());
+    let folder = demo_folder(dir.path(), "tenant");
     let port = free_port_pair();
     let mut served = Served::start(folder.to_str().unwrap(), port);
     let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
@@ -223,7 +196,7 @@ async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
     // A user the first report does not mention at all gets Owner on a subscription.
     let tenant = azpath_mocks::MockTenant::bundled("demo").unwrap();
     let user = tenant.entra.users.iter().map(|u| u.id.clone()).find(|id| !first.stdout.contains(id.as_str())).unwrap();
-    add_owner(&folder, &user);
+    add_owner(&folder, &user, "5c0f0a4e-0d0b-4b6e-9d5e-000000000001");
     let reloaded = served.stderr_line(|l| l.starts_with("reloaded "));
     assert!(reloaded.contains("a change in the folder"), "{reloaded}");
 

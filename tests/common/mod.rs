@@ -4,6 +4,7 @@
 
 pub mod kube_fixture;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -73,4 +74,32 @@ pub async fn drip_server() -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// The bundled `demo` tenant written to `dir/name`: a folder `scan --mock DIR` and `mock serve DIR` read, free
+/// to edit.
+pub fn demo_folder(dir: &Path, name: &str) -> PathBuf {
+    let folder = dir.join(name);
+    azpath_mocks::MockTenant::bundled("demo").unwrap().write(&folder).unwrap();
+    folder
+}
+
+/// Adds a role assignment (name `assignment`) making `principal` (a user) Owner of the demo's subscription
+/// 837c3c76-… to a tenant folder.
+pub fn add_owner(folder: &Path, principal: &str, assignment: &str) {
+    let file = folder.join("arm/roleAssignments.json");
+    let mut list: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let sub = "/subscriptions/837c3c76-9e6c-4dba-b18e-10ab9cbc63d8";
+    list["value"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": format!("{sub}/providers/Microsoft.Authorization/roleAssignments/{assignment}"),
+        "name": assignment,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
+            "principalId": principal,
+            "principalType": "User",
+            "scope": sub
+        }
+    }));
+    std::fs::write(&file, serde_json::to_string_pretty(&list).unwrap()).unwrap();
 }
