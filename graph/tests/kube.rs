@@ -3,10 +3,11 @@
 
 mod common;
 
+use common::queries;
+
 use azpath_graph::engine::AnalyzeOptions;
 use azpath_graph::findings::Pair as Finding;
 use azpath_graph::model::EdgeKind;
-use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
 use serde_json::{json, Value};
 
@@ -152,18 +153,6 @@ fn tenant(crds: &[(&str, &str)]) -> Snapshot {
         "kubernetes": [kube]
     });
     Snapshot::from_json(&s.to_string(), "test").unwrap()
-}
-
-fn queries() -> Vec<Query> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries");
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| {
-            let p = e.unwrap().path();
-            (p.extension()? == "toml")
-                .then(|| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
-        })
-        .collect()
 }
 
 const ALL_CRDS: &[(&str, &str)] = &[

@@ -33,3 +33,17 @@ pub fn analyze_checked(s: &Snapshot, queries: &[Query], options: AnalyzeOptions)
 pub fn pairs(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> Vec<Pair> {
     analyze_checked(s, queries, options).pairs
 }
+
+#[allow(dead_code)] // each test binary uses what it needs
+/// The bundled queries (`queries/*.toml`).
+pub fn queries() -> Vec<Query> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "toml")
+                .then(|| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
+        })
+        .collect()
+}
