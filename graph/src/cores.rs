@@ -39,7 +39,7 @@ pub(crate) struct Core {
     pub fanout: Option<(EdgeKind, u8)>,
     /// Every node that reaches `head` by memberships (or ownership of a group), with its best way there; for
     /// a pivot, every node that reaches it at all. Shared by every core with the same head.
-    pub members: Rc<Vec<Member>>,
+    pub members: Rc<MemberList>,
     /// Per query answered.
     pub tiers: Vec<CoreTier>,
     /// Recorded by a forward search for one pair (its only target), not by a shared reverse search.
@@ -47,6 +47,41 @@ pub(crate) struct Core {
     /// The search profile it was found with, as text (part of its identity: another profile may give the same
     /// chain other members).
     pub profile: Rc<str>,
+}
+
+/// A head's members, with what a tier checks of them as a whole: a tier looks at each member only when the
+/// hop limit or a capability mask can cut one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MemberList {
+    members: Vec<Member>,
+    /// Hops of the longest member's way to the head.
+    pub longest: u32,
+    /// Some member's way fails a capability mask ([`Member::valid`]).
+    pub any_invalid: bool,
+}
+
+impl MemberList {
+    fn new(members: Vec<Member>) -> MemberList {
+        let mut list = MemberList::default();
+        for m in members {
+            list.push(m);
+        }
+        list
+    }
+
+    fn push(&mut self, m: Member) {
+        self.longest = self.longest.max(m.hops);
+        self.any_invalid |= !m.valid;
+        self.members.push(m);
+    }
+}
+
+impl std::ops::Deref for MemberList {
+    type Target = [Member];
+
+    fn deref(&self) -> &[Member] {
+        &self.members
+    }
 }
 
 /// A member of a core and the edges that lead it to the core's head.
@@ -311,7 +346,6 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         index: FxHashMap::default(),
         failing: Vec::new(),
         denies: DenyIndex::new(graph),
-        list_facts: FxHashMap::default(),
         inner: Vec::new(),
     };
     run.inner =
@@ -359,15 +393,13 @@ struct Run<'a> {
     /// Each profile as text, empty for the default one (every identity edge, no `via`, PIM-eligible included).
     profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
-    member_sets: FxHashMap<(usize, NodeIndex, bool, u32), Rc<Vec<Member>>>,
+    member_sets: FxHashMap<(usize, NodeIndex, bool, u32), Rc<MemberList>>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
     failing: Vec<(usize, NodeIndex, NodeIndex)>,
     /// Deny assignments, indexed for pair checks.
     denies: DenyIndex,
-    /// Per member list (by address): its longest way in hops, and whether some member's way fails a mask.
-    list_facts: FxHashMap<usize, (u32, bool)>,
     /// Per profile: the edges anchor searches walk back over (see [`InEdges`]).
     inner: Vec<Option<InEdges>>,
 }
@@ -423,7 +455,7 @@ impl Run<'_> {
     }
 
     /// The members of a head (see [`Core::members`]), computed once per search profile.
-    fn members_of(&mut self, query: usize, head: NodeIndex, pivot: bool, budget: u32) -> Rc<Vec<Member>> {
+    fn members_of(&mut self, query: usize, head: NodeIndex, pivot: bool, budget: u32) -> Rc<MemberList> {
         let profile = self.profile_of[query];
         if let Some(m) = self.member_sets.get(&(profile, head, pivot, budget)) {
             return m.clone();
@@ -431,19 +463,17 @@ impl Run<'_> {
         let all = match self.member_sets.get(&(profile, head, pivot, u32::MAX)) {
             Some(all) => all.clone(),
             None => {
-                let all = Rc::new(self.all_members(profile, head, pivot));
+                let all = Rc::new(MemberList::new(self.all_members(profile, head, pivot)));
                 self.member_sets.insert((profile, head, pivot, u32::MAX), all.clone());
                 all
             }
         };
-        let within = if all.iter().all(|m| m.hops <= budget) {
+        let within = if all.longest <= budget {
             all
         } else {
-            Rc::new(all.iter().filter(|m| m.hops <= budget).cloned().collect())
+            Rc::new(MemberList::new(all.iter().filter(|m| m.hops <= budget).cloned().collect()))
         };
         self.member_sets.insert((profile, head, pivot, budget), within.clone());
-        let facts = (within.iter().map(|m| m.hops).max().unwrap_or(0), within.iter().any(|m| !m.valid));
-        self.list_facts.insert(Rc::as_ptr(&within) as usize, facts);
         within
     }
 
@@ -490,9 +520,7 @@ impl Run<'_> {
                 .filter(|(n, _, _)| query.sources.contains(&graph.node(*n).kind))
         };
         let mut excluded = Vec::new();
-        let (longest, any_invalid) =
-            self.list_facts.get(&(Rc::as_ptr(&core.members) as usize)).copied().unwrap_or((0, false));
-        let scan = any_invalid || (head_hops + longest) as usize > query.max_hops;
+        let scan = core.members.any_invalid || (head_hops + core.members.longest) as usize > query.max_hops;
         if base.is_some() {
             // A member whose way fails a mask, or that the hop limit leaves out, loses every target here.
             let too_long: FxHashSet<NodeIndex> = principals()
@@ -669,7 +697,7 @@ impl Run<'_> {
                     edges: core_edges,
                     landing,
                     fanout,
-                    members: Rc::new(Vec::new()),
+                    members: Rc::new(MemberList::default()),
                     tiers: vec![CoreTier { query: qi, caps, targets: vec![t], excluded }],
                     single: true,
                     profile: self.profile_names[self.profile_of[qi]].clone(),

@@ -72,7 +72,7 @@ struct MemberSets {
 
 impl MemberSets {
     /// Count, kinds and a few names of a core's members (the ids are in the member set).
-    fn summary(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<Vec<crate::cores::Member>>) -> Affected {
+    fn summary(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<crate::cores::MemberList>) -> Affected {
         let addr = std::rc::Rc::as_ptr(members) as usize;
         self.summaries
             .entry(addr)
@@ -81,7 +81,7 @@ impl MemberSets {
     }
 
     /// The key of a core's members, `None` when it has none.
-    fn key(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<Vec<crate::cores::Member>>) -> Option<String> {
+    fn key(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<crate::cores::MemberList>) -> Option<String> {
         if members.is_empty() {
             return None;
         }
