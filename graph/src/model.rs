@@ -63,11 +63,14 @@ pub enum NodeKind {
     /// A set of directory objects a tenant-wide Entra power reaches (every service principal, every group that
     /// is not role-assignable, every non-admin user), so the graph grows linearly.
     EntraTargets,
+    /// Whoever is all of several Kubernetes subjects of one cluster (e.g. in two groups): the union of their
+    /// bindings holds a power that none of them holds alone, so it is one node with those callers as members.
+    KubeSubjectSet,
 }
 
 impl NodeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [NodeKind; 25] = [
+    pub const ALL: [NodeKind; 26] = [
         NodeKind::User,
         NodeKind::Group,
         NodeKind::ServicePrincipal,
@@ -93,6 +96,7 @@ impl NodeKind {
         NodeKind::GraphPermission,
         NodeKind::EntraTierZero,
         NodeKind::EntraTargets,
+        NodeKind::KubeSubjectSet,
     ];
 
     /// The PascalCase name used in query files and JSON.
@@ -123,6 +127,7 @@ impl NodeKind {
             NodeKind::GraphPermission => "GraphPermission",
             NodeKind::EntraTierZero => "EntraTierZero",
             NodeKind::EntraTargets => "EntraTargets",
+            NodeKind::KubeSubjectSet => "KubeSubjectSet",
         }
     }
 
@@ -145,6 +150,7 @@ impl NodeKind {
                 | NodeKind::KubeServiceAccount
                 | NodeKind::KubeUser
                 | NodeKind::KubeGroup
+                | NodeKind::KubeSubjectSet
         )
     }
 
@@ -196,6 +202,7 @@ impl NodeKind {
                 | NodeKind::KubeServiceAccount
                 | NodeKind::KubeUser
                 | NodeKind::KubeGroup
+                | NodeKind::KubeSubjectSet
         )
     }
 

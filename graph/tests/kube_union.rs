@@ -8,6 +8,7 @@ use common::queries;
 
 use azpath_graph::engine::AnalyzeOptions;
 use azpath_graph::findings::Pair;
+use azpath_graph::model::{EdgeKind, NodeKind};
 use azpath_graph::snapshot::Snapshot;
 use serde_json::{json, Value};
 
@@ -78,7 +79,8 @@ fn crb(name: &str, role: &str, subject: Value) -> Value {
 /// Cluster "prod" (Entra-integrated) running ASO in relaxed mode, watching team-a and team-c; ASO_MI is
 /// federated to ASO's service account (so forging reaches it), APP_MI to team-a/app; both are subscription
 /// Contributors; every namespace enforces Pod Security `restricted` (no node breakout). The ClusterRoles: `secret-writer` (create Secrets), `secret-reader` (get Secrets),
-/// `aso-writer` (create `*.azure.com`), `aso-reader` (get, list), `pod-creator` (create pods).
+/// `aso-writer` (create `*.azure.com`), `aso-reader` (get, list), `pod-creator` (create pods), `secret-admin`
+/// (create and get Secrets).
 fn tenant(role_bindings: Vec<Value>, cluster_role_bindings: Vec<Value>) -> Snapshot {
     let cluster_role = |name: &str, rules: Value| json!({"metadata": meta(name, None), "rules": rules});
     let namespaces: Vec<Value> = ["team-a", "team-b", "team-c", "azureserviceoperator-system"]
@@ -100,7 +102,8 @@ fn tenant(role_bindings: Vec<Value>, cluster_role_bindings: Vec<Value>) -> Snaps
             cluster_role("secret-reader", json!([rule(&[""], &["secrets"], &["get"])])),
             cluster_role("aso-writer", json!([rule(&["resources.azure.com"], &["*"], &["create", "get"])])),
             cluster_role("aso-reader", json!([rule(&["resources.azure.com"], &["*"], &["get", "list"])])),
-            cluster_role("pod-creator", json!([rule(&[""], &["pods"], &["create"])]))
+            cluster_role("pod-creator", json!([rule(&[""], &["pods"], &["create"])])),
+            cluster_role("secret-admin", json!([rule(&[""], &["secrets"], &["create", "get"])]))
         ],
         "roleBindings": role_bindings,
         "clusterRoleBindings": cluster_role_bindings,
@@ -207,7 +210,9 @@ fn an_entra_user_in_two_groups_holds_both_groups_bindings() {
     let f = pairs(&s);
     // Carol is in both groups; Alice and Dan only in the Secret writers.
     let carol = find(&f, "aso-credential-forging", CAROL, ASO_MI).expect("Carol's two groups combine");
-    assert_eq!(carol.hops[0].edge.to_string(), "ASO_CREDENTIAL_FORGING", "{carol:#?}");
+    // Through the set of everyone in both groups (members_of_two_groups_share_one_subject_set_… below).
+    assert_eq!(carol.hops[0].edge.to_string(), "KUBERNETES_IDENTITY", "{carol:#?}");
+    assert_eq!(carol.hops[1].edge.to_string(), "ASO_CREDENTIAL_FORGING", "{carol:#?}");
     assert!(!forges(&f, ALICE) && !forges(&f, DAN));
     assert!(!forges(&f, SECRETS_GROUP) && !forges(&f, ASO_GROUP), "neither group alone forges");
 }
@@ -416,4 +421,83 @@ fn an_azure_rbac_role_allowing_secrets_and_aso_resources_forges_an_aso_credentia
     let bob = find(&f, "aso-credential-forging", BOB, ASO_MI).expect("RBAC Admin on team-a forges");
     assert!(bob.hops[0].detail.contains("Azure RBAC for Kubernetes"), "{bob:#?}");
     assert!(!forges(&f, DAN), "RBAC Writer creates Secrets but no ASO resources");
+}
+
+#[test]
+fn members_of_two_groups_share_one_subject_set_for_the_power_their_union_holds() {
+    let s = tenant(
+        vec![
+            rb("secrets", "team-a", "secret-writer", group(SECRETS_GROUP)),
+            rb("aso", "team-a", "aso-writer", group(ASO_GROUP)),
+        ],
+        vec![],
+    );
+    let mut s = s;
+    // Dan joins the ASO writers too: Carol and Dan are both in both groups, Alice only in one.
+    s.entra
+        .group_members
+        .iter_mut()
+        .find(|g| g.group_id == ASO_GROUP)
+        .unwrap()
+        .members
+        .push(serde_json::from_value(json!({"@odata.type": "#microsoft.graph.user", "id": DAN})).unwrap());
+    let g = azpath_graph::graph::PrivilegeGraph::build(&s);
+    let sets: Vec<_> = g.nodes_of_kind(NodeKind::KubeSubjectSet).collect();
+    assert_eq!(sets.len(), 1, "one node for everyone in both groups");
+    let set = g.node_ref(sets[0]);
+    assert!(set.display_name.contains("Secret writers") && set.display_name.contains("ASO writers"), "{set:?}");
+    // The pairs are those of the members, and only theirs.
+    let f = pairs(&s);
+    assert!(forges(&f, CAROL) && forges(&f, DAN));
+    assert!(!forges(&f, ALICE), "Alice is only a Secret writer");
+    for member in [CAROL, DAN] {
+        let p = find(&f, "aso-credential-forging", member, ASO_MI).unwrap();
+        assert_eq!(p.hops[0].edge, EdgeKind::KubernetesIdentity, "{p:#?}");
+        assert_eq!(p.hops[0].to.id, set.id, "{p:#?}");
+        // The power leaves from the set, not from the member.
+        assert_eq!(p.hops[1].edge, EdgeKind::AsoCredentialForging, "{p:#?}");
+        assert_eq!(p.hops[1].from.id, set.id);
+    }
+    // The set is no principal of its own: it is never a pair's source.
+    assert!(!f.iter().any(|p| p.source.id == set.id));
+}
+
+#[test]
+fn a_subject_set_is_made_only_where_no_single_subject_holds_the_power() {
+    // One group holds both halves: its members act through the group, no set is made.
+    let s = tenant(
+        vec![
+            rb("secrets", "team-a", "secret-writer", group(SECRETS_GROUP)),
+            rb("aso", "team-a", "aso-writer", group(SECRETS_GROUP)),
+            rb("aso-read", "team-a", "aso-reader", group(ASO_GROUP)),
+        ],
+        vec![],
+    );
+    let g = azpath_graph::graph::PrivilegeGraph::build(&s);
+    assert_eq!(g.nodes_of_kind(NodeKind::KubeSubjectSet).count(), 0);
+    let f = pairs(&s);
+    assert!(forges(&f, ALICE) && forges(&f, CAROL), "the group's members forge through the group");
+}
+
+#[test]
+fn a_power_one_binding_of_a_group_holds_is_not_repeated_from_each_member() {
+    let s = tenant(
+        vec![
+            // The Secret writers' one binding mints tokens in team-a; Carol is also an ASO reader.
+            rb("secrets", "team-a", "secret-admin", group(SECRETS_GROUP)),
+            rb("aso-read", "team-a", "aso-reader", group(ASO_GROUP)),
+        ],
+        vec![],
+    );
+    let f = pairs(&s);
+    let carol = find(&f, "can-act-as-managed-identity", CAROL, APP_MI).expect("Carol mints team-a/app's token");
+    // Through the group that holds it, not an edge of her own.
+    assert_eq!(carol.hops[0].edge, EdgeKind::MemberOf, "{carol:#?}");
+    let mint = carol.hops.iter().find(|h| h.edge == EdgeKind::CanMintToken).expect("a mint hop");
+    assert_ne!(mint.from.id.to_ascii_lowercase(), CAROL.to_ascii_lowercase(), "{mint:#?}");
+    assert!(!f.iter().any(|p| p
+        .hops
+        .iter()
+        .any(|h| h.edge == EdgeKind::CanMintToken
+            && [ALICE, CAROL, DAN].iter().any(|u| h.from.id.eq_ignore_ascii_case(u)))));
 }

@@ -439,7 +439,7 @@ fn node_style(n: &Node) -> String {
         NodeKind::KubeClusterAdmin => "shape=doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
         NodeKind::KubeNamespace | NodeKind::KubeAsoNamespace => "shape=folder",
         NodeKind::KubeServiceAccount | NodeKind::KubeUser => "shape=component",
-        NodeKind::KubeGroup => "shape=component, style=filled, fillcolor=\"#eef3fb\"",
+        NodeKind::KubeGroup | NodeKind::KubeSubjectSet => "shape=component, style=filled, fillcolor=\"#eef3fb\"",
         _ => "shape=box, style=rounded",
     };
     shape.into()

@@ -325,6 +325,10 @@ fn own_node(k: NodeKind) -> Option<(&'static str, &'static str)> {
         NodeKind::EntraTargets => {
             ("Entra objects", "The objects a tenant-wide Entra power reaches (service principals, groups, users).")
         }
+        NodeKind::KubeSubjectSet => (
+            "Kubernetes subject set",
+            "Whoever is all of several Kubernetes subjects: the union of their bindings holds a power none holds alone.",
+        ),
     })
 }
 

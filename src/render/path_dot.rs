@@ -81,7 +81,9 @@ fn shape(kind: NodeKind) -> &'static str {
         NodeKind::KubeAsoForgeable | NodeKind::ScopeIdentities | NodeKind::EntraTargets => "tab",
         NodeKind::DirectoryRole | NodeKind::GraphPermission => "house",
         NodeKind::EntraTierZero => "doubleoctagon, style=filled, fillcolor=\"#f5b7b1\"",
-        NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup => "component",
+        NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup | NodeKind::KubeSubjectSet => {
+            "component"
+        }
         NodeKind::Root
         | NodeKind::ManagementGroup
         | NodeKind::Subscription

@@ -8,8 +8,11 @@
 //! (`KUBERNETES_IDENTITY`, so what a group's bindings allow reaches its members), and the powers that need two
 //! permissions which only the union of several bindings holds: create a Secret *and* an ASO resource
 //! (`ASO_CREDENTIAL_FORGING`), create a token Secret *and* read it (`CAN_MINT_TOKEN`). Such an edge is added
-//! from a subject only when neither one of its own bindings nor a subject it already acts through (its groups,
-//! its Kubernetes user) holds the power, so each power has one edge from the narrowest subject that holds it.
+//! from a subject only when no single binding of a subject it matches and no subject it already acts through
+//! (its groups, its Kubernetes user) holds the power, so each power has one edge from the narrowest subject that
+//! holds it. When a directory principal holds it because it is two subjects at once (in two groups), the edge
+//! leaves from a `KubeSubjectSet` node, "everyone who is A and B", which each such principal is a member of: one
+//! path for the pair of groups, however many members they share.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +23,7 @@ use petgraph::Direction;
 use super::rbac::Powers;
 use super::{note, ClusterCtx};
 use crate::kube::{PolicyRule, Subject};
-use crate::model::EdgeKind;
+use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::Caps;
 
 /// Every authenticated caller's group.
@@ -147,6 +150,11 @@ impl BindingIndex {
         idx.into_iter().map(|i| &self.bound[i]).collect()
     }
 
+    /// Whether `b` is one of the bindings of subject `key`.
+    fn binds(&self, key: &SubjectKey, b: &Bound) -> bool {
+        self.by_key.get(key).is_some_and(|list| list.iter().any(|i| std::ptr::eq(&self.bound[*i], b)))
+    }
+
     /// A key and its implied groups, those that are bound.
     fn full(&self, key: &SubjectKey) -> Vec<SubjectKey> {
         std::iter::once(key.clone()).chain(key.implied().into_iter().filter(|k| self.nodes.contains_key(k))).collect()
@@ -169,18 +177,35 @@ struct Actor {
     label: String,
     /// Every subject it matches.
     keys: Vec<SubjectKey>,
-    /// Subjects whose single bindings already give it edges (its own node's).
+    /// Its own subject, for a bound subject or service account (empty for a directory principal, whose
+    /// shared powers may go through a subject set).
     own: Vec<SubjectKey>,
     /// The subject sets of the nodes it acts through (identity edges): what they hold, it holds already.
     through: Vec<Vec<SubjectKey>>,
+}
+
+/// A subject set's node and what the union of its subjects' bindings holds.
+struct SubjectSet {
+    node: NodeIndex,
+    held: BTreeSet<(Paired, String)>,
+}
+
+/// The subject sets of a cluster made so far, by their (sorted) subjects.
+type SubjectSets = BTreeMap<Vec<SubjectKey>, SubjectSet>;
+
+/// Whether `covered` already gives an actor `item`: the same power in the same namespace, or for forging any
+/// namespace (the forged credential reaches the same hub from every namespace).
+fn is_covered(covered: &BTreeSet<(Paired, String)>, item: &(Paired, String)) -> bool {
+    covered.contains(item) || (item.0 == Paired::Forge && covered.iter().any(|(p, _)| *p == Paired::Forge))
 }
 
 impl ClusterCtx<'_> {
     /// Implicit-group members, then each subject's union.
     pub(super) fn union_edges(&mut self, ix: &BindingIndex) {
         self.implicit_groups(ix);
+        let mut sets = SubjectSets::new();
         for actor in self.actors(ix) {
-            self.actor_union(ix, &actor);
+            self.actor_union(ix, &actor, Some(&mut sets));
         }
     }
 
@@ -307,38 +332,124 @@ impl ClusterCtx<'_> {
             }
     }
 
-    /// The union edges of one actor: powers its union holds that no single binding of its own and no subject
-    /// it acts through holds.
-    fn actor_union(&mut self, ix: &BindingIndex, a: &Actor) {
+    /// The union edges of one actor: powers its union holds that no single binding of any subject it matches
+    /// and no subject it acts through holds. With `sets` (a directory principal's union), a power that two of its subjects'
+    /// bindings give together goes through their subject set ([`NodeKind::KubeSubjectSet`]), shared by everyone
+    /// who is both, so a thousand members of two groups make one path rather than a thousand.
+    fn actor_union(&mut self, ix: &BindingIndex, a: &Actor, mut sets: Option<&mut SubjectSets>) {
         let held = self.held(ix, &a.keys);
         if held.is_empty() {
             return;
         }
-        let covered: BTreeSet<(Paired, String)> = a.through.iter().flat_map(|k| self.held(ix, k)).collect();
-        let own = ix.grants(&a.own);
-        let mut forged = false;
-        for (power, ns) in held {
-            if covered.contains(&(power, ns.clone())) || own.iter().any(|g| self.single(g, power, &ns)) {
+        let mut covered: BTreeSet<(Paired, String)> = a.through.iter().flat_map(|k| self.held(ix, k)).collect();
+        // A binding that holds the power alone gives its subject the edge, and the actor reaches every subject
+        // it matches (identity edges), so it holds the power already.
+        let all = ix.grants(&a.keys);
+        for item in held {
+            if is_covered(&covered, &item) || all.iter().any(|g| self.single(g, item.0, &item.1)) {
                 continue;
             }
-            let here: Vec<&Bound> = ix.grants(&a.keys).into_iter().filter(|g| g.applies_in(&ns)).collect();
-            match power {
-                Paired::Forge if !forged => {
-                    forged = true;
-                    self.forge_edge(a, &here, &ns);
+            let here: Vec<&Bound> = all.iter().copied().filter(|g| g.applies_in(&item.1)).collect();
+            if let Some(sets) = sets.as_deref_mut().filter(|_| a.own.is_empty()) {
+                if let Some(set_held) = self.through_set(ix, a, &here, &item, sets) {
+                    covered.extend(set_held);
+                    continue;
                 }
-                Paired::Forge => {}
-                Paired::TokenSecret => self.token_secret_edges(a, &here, &ns),
             }
+            match item.0 {
+                Paired::Forge => self.forge_edge(a, &here, &item.1),
+                Paired::TokenSecret => self.token_secret_edges(a, &here, &item.1),
+            }
+            covered.insert(item);
+        }
+    }
+
+    /// The two bindings a paired power rests on in `here`: (Secrets or token Secret creation, ASO resources or
+    /// Secret reading).
+    fn pair_of<'b>(&self, power: Paired, here: &[&'b Bound]) -> Option<(&'b Bound, &'b Bound)> {
+        let first = here.iter().find(|g| g.powers().create_secrets())?;
+        let second = match power {
+            Paired::Forge => here.iter().find(|g| g.powers().write_aso())?,
+            Paired::TokenSecret => here.iter().find(|g| g.powers().readable_secrets().is_some())?,
+        };
+        Some((first, second))
+    }
+
+    /// Routes an actor's paired power through the subject set of the two subjects whose bindings give it:
+    /// the set's node is made (with its own union edges) the first time, and the actor gets a
+    /// `KUBERNETES_IDENTITY` edge to it. `None` when one subject holds both bindings, or the set's union does
+    /// not hold the power; then the actor gets its own edge.
+    fn through_set(
+        &mut self,
+        ix: &BindingIndex,
+        a: &Actor,
+        here: &[&Bound],
+        item: &(Paired, String),
+        sets: &mut SubjectSets,
+    ) -> Option<BTreeSet<(Paired, String)>> {
+        let (first, second) = self.pair_of(item.0, here)?;
+        let subject = |b: &Bound| a.keys.iter().find(|k| ix.binds(k, b)).cloned();
+        let mut keys = vec![subject(first)?, subject(second)?];
+        keys.sort();
+        keys.dedup();
+        if keys.len() < 2 {
+            return None;
+        }
+        if !sets.contains_key(&keys) {
+            let set = self.subject_set(ix, &keys);
+            sets.insert(keys.clone(), set);
+        }
+        let set = &sets[&keys];
+        if !is_covered(&set.held, item) {
+            return None;
+        }
+        let (node, held) = (set.node, set.held.clone());
+        if self.b.graph.find_edge(a.node, node).is_none() {
+            let names: Vec<String> = keys.iter().map(|k| k.label()).collect();
+            let detail = format!(
+                "{} is {} in {}: Kubernetes allows it the union of their bindings",
+                a.label,
+                names.join(" and "),
+                self.cname
+            );
+            let evidence = std::iter::once(self.cluster.to_string()).chain(names).collect();
+            let n = note(evidence, detail, "is all of");
+            self.b.add_noted_edge(a.node, node, EdgeKind::KubernetesIdentity, Caps::EMPTY, 0, n);
+        }
+        Some(held)
+    }
+
+    /// The node of a subject set, with the union edges of its subjects' bindings taken together.
+    fn subject_set(&mut self, ix: &BindingIndex, keys: &[SubjectKey]) -> SubjectSet {
+        let names: Vec<String> = keys.iter().map(|k| self.subject_name(ix, k)).collect();
+        let rest = format!("subjectsets/{}", keys.iter().map(|k| k.label()).collect::<Vec<_>>().join("+"));
+        let name = format!("everyone who is {} in {}", names.join(" and "), self.cname);
+        let node = self.b.node_for(super::kube_key(self.cluster, &rest), NodeKind::KubeSubjectSet, &name);
+        let mut full: Vec<SubjectKey> = keys.iter().flat_map(|k| ix.full(k)).collect();
+        full.sort();
+        full.dedup();
+        let through = keys.iter().map(|k| ix.full(k)).collect();
+        let actor = Actor { node, label: name, keys: full, own: Vec::new(), through };
+        self.actor_union(ix, &actor, None);
+        SubjectSet { node, held: self.held(ix, &actor.keys) }
+    }
+
+    /// How a subject reads in a subject set's name: its node's name (an Entra group's display name on an
+    /// Entra-integrated cluster), else `Group <name>`.
+    fn subject_name(&self, ix: &BindingIndex, k: &SubjectKey) -> String {
+        match ix.nodes.get(k) {
+            Some(&n) => {
+                let name = self.b.graph[n].name.to_string();
+                name.split(" (Kubernetes ").next().unwrap_or(&name).to_string()
+            }
+            None => k.label(),
         }
     }
 
     /// `ASO_CREDENTIAL_FORGING` from an actor whose Secret and ASO permissions come from different bindings.
     fn forge_edge(&mut self, a: &Actor, here: &[&Bound], ns: &str) {
         let Some(hub) = self.forge_hub else { return };
-        let secrets = here.iter().find(|g| g.powers().create_secrets());
-        let aso = here.iter().find(|g| g.powers().write_aso());
-        let (Some(s), Some(o)) = (secrets, aso) else { return };
+        let Some((s, o)) = self.pair_of(Paired::Forge, here) else { return };
         let detail = format!(
             "{} can create a Secret ({}, {}) and an ASO resource ({}, {}) in {ns}: Kubernetes allows the union of its bindings, and a forged credential naming the client id of any identity federated to ASO's service account makes ASO (relaxed mode) act as it",
             a.label, s.binding, s.role, o.binding, o.role
@@ -351,9 +462,7 @@ impl ClusterCtx<'_> {
     /// `CAN_MINT_TOKEN` to every service account of `ns` from an actor that may create Secrets through one
     /// binding and read them through another.
     fn token_secret_edges(&mut self, a: &Actor, here: &[&Bound], ns: &str) {
-        let create = here.iter().find(|g| g.powers().create_secrets());
-        let read = here.iter().find(|g| g.powers().readable_secrets().is_some());
-        let (Some(c), Some(r)) = (create, read) else { return };
+        let Some((c, r)) = self.pair_of(Paired::TokenSecret, here) else { return };
         let evidence = vec![c.binding.clone(), c.role.clone(), r.binding.clone(), r.role.clone()];
         let (label, node) = (a.label.clone(), a.node);
         self.mint_token_secrets(ns, |b, to, sa| {
