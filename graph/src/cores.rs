@@ -20,7 +20,9 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::engine::{actor_of, caps_answer, is_identity_edge, path_caps, AnalyzeOptions, Cost, EdgeMask, Search};
+use crate::engine::{
+    actor_of, caps_answer, is_identity_edge, masks_allow, path_caps, AnalyzeOptions, Cost, EdgeMask, Search,
+};
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::query::Query;
@@ -504,7 +506,11 @@ impl Run<'_> {
         let query = &self.queries[anchor.query];
         let core = &self.cores[ci];
         let scoped = core.edges.iter().any(|e| graph.edge(*e).2.kind == EdgeKind::HasRole);
-        let base = if scoped { path_caps(graph, query, &core.edges, Caps::EMPTY) } else { Some(Caps::EMPTY) };
+        let base = if scoped {
+            path_caps(graph, query, &core.edges, Caps::EMPTY)
+        } else {
+            masks_allow(graph, &core.edges).then_some(Caps::EMPTY)
+        };
         let denies = scoped && anchor.targets.iter().any(|t| self.denies.any_at(*t));
         // Targets no principal reaches through this core: every target when the core's own masks fail, or
         // those where a deny assignment cuts the one identity that acts at its end. They are dropped from the
@@ -922,7 +928,7 @@ fn reverse_tree(
                 if masked && state.2 != 0 && !w.caps.intersects(Caps(state.2)) {
                     continue;
                 }
-                needs(w.kind).0
+                crate::rbac::step_needs(w.kind).0
             };
             let next = (source, state.1 || profile.is_via(w.kind), needs);
             if settled.contains_key(&next) {
@@ -936,28 +942,6 @@ fn reverse_tree(
         }
     }
     out
-}
-
-/// Whether the capability masks on a member's way allow the steps after them (see `engine::path_caps`): a mask
-/// limits what the identity it leads to does next, so a mask followed by federated-credential writing or AKS
-/// admin needs those capabilities.
-fn masks_allow(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> bool {
-    use crate::rbac::Capability;
-    path.iter().enumerate().all(|(i, e)| {
-        let mask = graph.edge(*e).2;
-        if mask.kind == EdgeKind::HasRole || mask.caps.is_empty() {
-            return true;
-        }
-        let next = path[i + 1..].iter().map(|e| graph.edge(*e).2).find(|w| w.kind != EdgeKind::MemberOf);
-        let needs = match next.map(|w| w.kind) {
-            Some(EdgeKind::CanWriteFederatedCredential) => Capability::WriteFederatedCredential.bit(),
-            Some(EdgeKind::AksClusterAdmin) => {
-                Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster])
-            }
-            _ => return true,
-        };
-        mask.caps.intersects(needs)
-    })
 }
 
 /// Per node, the incoming identity edges (of the profile) an anchor's search walks back over: all but the
@@ -1086,16 +1070,6 @@ impl DenyIndex {
                 acc
             }
         })
-    }
-}
-
-/// What a step needs from a capability mask on the step before it (see `engine::path_caps`).
-fn needs(kind: EdgeKind) -> Caps {
-    use crate::rbac::Capability;
-    match kind {
-        EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
-        EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
-        _ => Caps::EMPTY,
     }
 }
 

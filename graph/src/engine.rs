@@ -236,11 +236,7 @@ fn step_mask(pending: u32, w: &crate::graph::EdgeData) -> Option<u32> {
     if w.kind == EdgeKind::MemberOf {
         return Some(pending);
     }
-    let needs = match w.kind {
-        EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
-        EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
-        _ => Caps::EMPTY,
-    };
+    let needs = crate::rbac::step_needs(w.kind);
     if pending != 0 && !needs.is_empty() && !Caps(pending).intersects(needs) {
         return None;
     }
@@ -369,7 +365,7 @@ impl<'a> Search<'a> {
             return None;
         }
         if !path.iter().any(|e| graph.edge(*e).2.kind == EdgeKind::HasRole) {
-            return (!graph.node(self.target).kind.is_scope()).then_some(Caps::EMPTY);
+            return (!graph.node(self.target).kind.is_scope() && masks_allow(graph, path)).then_some(Caps::EMPTY);
         }
         let source = graph.edge(path[0]).0;
         let denied = graph.denied_caps(actor_of(graph, source, path), self.target);
@@ -503,15 +499,36 @@ pub(crate) fn path_caps(graph: &PrivilegeGraph, query: &Query, path: &[EdgeIndex
                 caps = Caps(caps.0 & mask.caps.0);
                 continue;
             }
-            EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
-            EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
-            _ => continue,
+            kind => match crate::rbac::step_needs(kind) {
+                needs if needs.is_empty() => continue,
+                needs => needs,
+            },
         };
         if !mask.caps.intersects(needs) {
             return None;
         }
     }
     caps_answer(query, caps).then_some(caps)
+}
+
+/// Whether the capability masks on a way allow the steps after them (see [`path_caps`], which also applies them
+/// to a role's power): a mask limits what the identity it leads to does next, so a mask followed by
+/// federated-credential writing, AKS admin, running code on compute or attaching an identity needs the
+/// capabilities [`crate::rbac::step_needs`] lists. Checked on members' ways, and on whole paths that end at an
+/// identity rather than through a role grant.
+pub(crate) fn masks_allow(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> bool {
+    path.iter().enumerate().all(|(i, e)| {
+        let mask = graph.edge(*e).2;
+        if mask.kind == EdgeKind::HasRole || mask.caps.is_empty() {
+            return true;
+        }
+        let next = path[i + 1..].iter().map(|e| graph.edge(*e).2).find(|w| w.kind != EdgeKind::MemberOf);
+        let needs = next.map_or(Caps::EMPTY, |w| crate::rbac::step_needs(w.kind));
+        if needs.is_empty() {
+            return true;
+        }
+        mask.caps.intersects(needs)
+    })
 }
 
 /// Who performs the final action of a path: the source, or the identity it last switched to. Group

@@ -196,7 +196,8 @@ impl<'a> PathSearch<'a> {
             }
             EdgeKind::MemberOf => Some((State { mask: combine(state.mask, w.caps), node: to, ..state }, rank)),
             kind => {
-                if !state.mask.is_empty() && !needs(kind).is_empty() && !state.mask.intersects(needs(kind)) {
+                let needs = crate::rbac::step_needs(kind);
+                if !state.mask.is_empty() && !needs.is_empty() && !state.mask.intersects(needs) {
                     return None;
                 }
                 Some((State { node: to, actor: Some(to), mask: w.caps }, rank))
@@ -251,15 +252,6 @@ impl<'a> PathSearch<'a> {
             capabilities: role.unwrap_or(Caps::EMPTY),
             strength: role.map(Strength::of),
         }
-    }
-}
-
-/// The capability an identity edge needs from a mask on the edge before it (empty: none).
-fn needs(kind: EdgeKind) -> Caps {
-    match kind {
-        EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
-        EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
-        _ => Caps::EMPTY,
     }
 }
 

@@ -143,6 +143,33 @@ pub enum Capability {
     WriteIdentityCarrier,
 }
 
+/// Capabilities any one of which runs code as a compute resource's identities (`CAN_RUN_AS_RESOURCE_IDENTITY`).
+pub(crate) const RUN_CODE: [Capability; 9] = [
+    Capability::RunCommand,
+    Capability::RunCodeOnVm,
+    Capability::RunCodeOnVmss,
+    Capability::RunCodeOnSite,
+    Capability::RunCodeOnAutomation,
+    Capability::WriteLogicApp,
+    Capability::WriteContainerApp,
+    Capability::WriteContainerGroup,
+    Capability::RunDataFactoryPipeline,
+];
+
+/// What a step needs from a capability mask on the step before it: a mask (ASO's, what its installed CRDs let
+/// the identity it acts as do) lets the step be taken only when it allows one of these. Empty: no mask limits
+/// the step. The one table the engine, the core search and `paths` read.
+pub(crate) fn step_needs(kind: crate::model::EdgeKind) -> Caps {
+    use crate::model::EdgeKind;
+    match kind {
+        EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),
+        EdgeKind::AksClusterAdmin => Caps::of(&[Capability::ListAksAdminCredential, Capability::WriteAksCluster]),
+        EdgeKind::CanRunAsResourceIdentity => Caps::of(&RUN_CODE),
+        EdgeKind::CanAttachIdentity => Capability::WriteIdentityCarrier.bit(),
+        _ => Caps::EMPTY,
+    }
+}
+
 impl Capability {
     /// Every capability.
     pub const ALL: [Capability; 19] = [

@@ -807,3 +807,34 @@ fn acting_as_an_identity_through_a_role_names_the_assignment_to_remove() {
     let pat = find(&f, "can-act-as-managed-identity", PAT, APP_MI).expect("Pat runs pods as team-b/app");
     assert_eq!(pat.remediation.command.as_deref(), Some("kubectl -n team-b edit rolebinding pat-deploys"));
 }
+
+/// The VM's system-assigned identity: whoever runs code on the VM acts as it.
+const VM_MI: &str = "cccccccc-1111-0000-0000-0000000000f1";
+
+/// The test tenant plus a VM in resource group `aks` with its own identity, and ASO's CRDs `crds`: team-a's
+/// ASO identity is subscription Contributor, so it may run code on the VM, if ASO can.
+fn with_vm(crds: &[(&str, &str)]) -> Snapshot {
+    let mut s = tenant(crds);
+    s.azure.identity_resources.push(from(json!({
+        "id": format!("{}/providers/Microsoft.Compute/virtualMachines/vm-1", rg("aks")),
+        "name": "vm-1", "type": "Microsoft.Compute/virtualMachines", "location": "eastus",
+        "identity": {"type": "SystemAssigned", "principalId": VM_MI, "tenantId": TENANT}
+    })));
+    s
+}
+
+#[test]
+fn aso_runs_code_on_a_vm_only_where_a_compute_crd_is_installed() {
+    // ASO acting as a Contributor identity, then running code on the VM: the step after ASO's credential.
+    let through_aso = |f: &Finding| {
+        f.hops.windows(2).any(|w| w[0].edge == EdgeKind::AsoActsAs && w[1].edge == EdgeKind::CanRunAsResourceIdentity)
+    };
+    let with_crd = [ALL_CRDS, &[("compute.azure.com", "VirtualMachine")]].concat();
+    let f = common::pairs(&with_vm(&with_crd), &queries(), AnalyzeOptions::default());
+    let acts = find(&f, "can-act-as-managed-identity", ALICE, VM_MI).expect("Alice, through ASO, runs code on vm-1");
+    assert!(through_aso(acts), "{acts:#?}");
+    // Without a compute CRD, ASO cannot touch the VM: no path runs code there through ASO's credential.
+    // (Alice may still get there the long way, as cluster-admin with ASO's own service account.)
+    let f = common::pairs(&with_vm(ALL_CRDS), &queries(), AnalyzeOptions::default());
+    assert!(!f.iter().any(through_aso), "{:#?}", f.iter().find(|p| through_aso(p)));
+}

@@ -157,6 +157,22 @@ pub(crate) fn cluster_role_rules(kc: &KubeCluster) -> FxHashMap<String, Vec<Poli
     rules
 }
 
+/// ASO resource kinds that run code as, or attach, a managed identity: with the CRD installed, an identity ASO
+/// acts as may use these capabilities (compute steps need one of them, see `rbac::step_needs`). From ASO's
+/// supported-resources reference (compute, web, app, containerinstance groups).
+const ASO_COMPUTE: [(&str, &str, &[Capability]); 6] = [
+    ("compute.azure.com", "VirtualMachine", &[Capability::RunCodeOnVm, Capability::WriteIdentityCarrier]),
+    ("compute.azure.com", "VirtualMachinesExtension", &[Capability::RunCodeOnVm]),
+    ("compute.azure.com", "VirtualMachineScaleSet", &[Capability::RunCodeOnVmss, Capability::WriteIdentityCarrier]),
+    ("web.azure.com", "Site", &[Capability::RunCodeOnSite, Capability::WriteIdentityCarrier]),
+    ("app.azure.com", "ContainerApp", &[Capability::WriteContainerApp, Capability::WriteIdentityCarrier]),
+    (
+        "containerinstance.azure.com",
+        "ContainerGroup",
+        &[Capability::WriteContainerGroup, Capability::WriteIdentityCarrier],
+    ),
+];
+
 /// ASO as installed in one cluster (also read by the posture checks).
 pub(crate) struct Aso {
     pub(crate) namespace: String,
@@ -214,6 +230,11 @@ pub(crate) fn find_aso(kc: &KubeCluster) -> Option<Aso> {
         }
         if has("authorization.azure.com", "RoleDefinition") {
             m |= Capability::WriteRoleDefinitions.bit();
+        }
+        for (group, kind, caps) in ASO_COMPUTE {
+            if has(group, kind) {
+                m |= Caps::of(caps);
+            }
         }
         m
     });
