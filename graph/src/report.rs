@@ -75,7 +75,11 @@ impl MemberSets {
         let addr = std::rc::Rc::as_ptr(members) as usize;
         self.summaries
             .entry(addr)
-            .or_insert_with(|| Affected { ids: BTreeMap::new(), names: BTreeMap::new(), ..affected(graph, members.iter().map(|m| m.node)) })
+            .or_insert_with(|| Affected {
+                ids: BTreeMap::new(),
+                names: BTreeMap::new(),
+                ..affected(graph, members.iter().map(|m| m.node))
+            })
             .clone()
     }
 
@@ -222,7 +226,8 @@ fn affected(graph: &PrivilegeGraph, nodes: impl Iterator<Item = NodeIndex>) -> A
     for r in &refs {
         ids.entry(r.kind).or_default().push(r.id.clone());
     }
-    let names = refs.iter().filter(|r| r.display_name != r.id).map(|r| (r.id.clone(), r.display_name.clone())).collect();
+    let names =
+        refs.iter().filter(|r| r.display_name != r.id).map(|r| (r.id.clone(), r.display_name.clone())).collect();
     Affected {
         count: refs.len(),
         by_kind: ids.iter().map(|(k, v)| (*k, v.len())).collect(),

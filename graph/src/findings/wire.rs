@@ -12,8 +12,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Pair, Plan, PostureFinding, QueryInfo,
-    Reach, Remediation, Report, Tier, TierHit, SAMPLE,
+    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Pair, Plan, PostureFinding,
+    QueryInfo, Reach, Remediation, Report, Tier, TierHit, SAMPLE,
 };
 use crate::model::{EdgeKind, NodeKind, Severity};
 
@@ -23,7 +23,6 @@ type Ix = u32;
 fn is_false(b: &bool) -> bool {
     !*b
 }
-
 
 /// The JSON report as written (schema 4).
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -335,8 +334,7 @@ impl<'a> Tables<'a> {
     }
 
     fn targets(&mut self, a: &'a Affected) -> Ix {
-        let names: FxHashMap<&str, &str> =
-            a.sample.iter().map(|r| (r.id.as_str(), r.display_name.as_str())).collect();
+        let names: FxHashMap<&str, &str> = a.sample.iter().map(|r| (r.id.as_str(), r.display_name.as_str())).collect();
         let set: Vec<Ix> = a
             .ids
             .iter()
@@ -420,11 +418,7 @@ impl<'a> Tables<'a> {
             capabilities: Cow::Borrowed(&t.capabilities),
             targets: self.targets(&t.targets),
             principals: t.principals,
-            excluded: t
-                .excluded
-                .iter()
-                .map(|[p, x]| [self.known(p), self.known(x)])
-                .collect(),
+            excluded: t.excluded.iter().map(|[p, x]| [self.known(p), self.known(x)]).collect(),
         }
     }
 
@@ -570,7 +564,12 @@ struct Reader<'w, 'a> {
 }
 
 fn get<'t, T>(table: &'t [T], name: &'static str, ix: Ix, field: impl FnOnce() -> String) -> Result<&'t T, WireError> {
-    table.get(ix as usize).ok_or_else(|| WireError::Dangling { field: field(), table: name, index: ix, len: table.len() })
+    table.get(ix as usize).ok_or_else(|| WireError::Dangling {
+        field: field(),
+        table: name,
+        index: ix,
+        len: table.len(),
+    })
 }
 
 impl Reader<'_, '_> {
@@ -675,16 +674,23 @@ impl Reader<'_, '_> {
         })
     }
 
-    fn finding(&self, i: usize, f: &WireFinding<'_>, sets: &[MemberSet], keys: &[String]) -> Result<Finding, WireError> {
+    fn finding(
+        &self,
+        i: usize,
+        f: &WireFinding<'_>,
+        sets: &[MemberSet],
+        keys: &[String],
+    ) -> Result<Finding, WireError> {
         let at = format!("findings[{i}]");
         let set = f
             .member_set
             .map(|ix| get(sets, "member_sets", ix, || format!("{at}.member_set")).map(|_| ix as usize))
             .transpose()?;
         let sample = match set {
-            Some(s) => self.nodes(&self.w.member_sets[s].members[..self.w.member_sets[s].members.len().min(SAMPLE)], &|j| {
-                format!("member_sets[{s}].members[{j}]")
-            })?,
+            Some(s) => self
+                .nodes(&self.w.member_sets[s].members[..self.w.member_sets[s].members.len().min(SAMPLE)], &|j| {
+                    format!("member_sets[{s}].members[{j}]")
+                })?,
             None => Vec::new(),
         };
         let fix = self.fix(&at, &f.fix)?;
@@ -735,10 +741,8 @@ impl Reader<'_, '_> {
             .iter()
             .enumerate()
             .map(|(j, r)| match r {
-                Ref::Index(ix) => {
-                    get(&self.w.findings, "findings", *ix, || format!("choke_points[{i}].findings[{j}]"))
-                        .map(|f| f.id.to_string())
-                }
+                Ref::Index(ix) => get(&self.w.findings, "findings", *ix, || format!("choke_points[{i}].findings[{j}]"))
+                    .map(|f| f.id.to_string()),
                 Ref::Id(id) => Ok(id.to_string()),
             })
             .collect::<Result<_, _>>()?;
