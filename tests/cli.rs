@@ -106,8 +106,7 @@ fn json_report_has_the_documented_shape_and_order() {
         assert!(n.get("name").is_none_or(|name| name.is_string() && name != &n["id"]), "{n}");
     }
     for f in findings {
-        for key in ["id", "reach", "severity", "principal", "scope", "hops", "members", "tiers", "fix", "remediation"]
-        {
+        for key in ["id", "reach", "severity", "principal", "scope", "hops", "members", "tiers", "fix", "remediation"] {
             assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
         }
         for node in [&f["principal"], &f["scope"]] {
