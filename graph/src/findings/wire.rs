@@ -468,8 +468,8 @@ fn choke<'a>(c: &'a ChokePoint, finding_ix: &FxHashMap<&str, Ix>) -> WireChoke<'
 impl<'a> Wire<'a> {
     /// The report as written: its nodes, edges, target lists and member sets each once.
     pub(crate) fn from_report(r: &'a Report) -> Wire<'a> {
-        let mut t = Tables::default();
-        t.choke_ix = r.choke_points.iter().enumerate().map(|(i, c)| (c.id.as_str(), next(i))).collect();
+        let choke_ix = r.choke_points.iter().enumerate().map(|(i, c)| (c.id.as_str(), next(i))).collect();
+        let mut t = Tables { choke_ix, ..Tables::default() };
         let findings = r.findings.iter().map(|f| t.finding(r, f)).collect();
         let finding_ix: FxHashMap<&str, Ix> =
             r.findings.iter().enumerate().map(|(i, f)| (f.id.as_str(), next(i))).collect();
