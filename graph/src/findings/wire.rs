@@ -775,3 +775,112 @@ impl Reader<'_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: NodeKind, id: &str, name: &str) -> NodeRef {
+        NodeRef { kind, id: id.into(), display_name: name.into() }
+    }
+
+    /// Two findings of one group at one subscription, its two users as members (`escalating` as given).
+    fn report(escalating: &[&str]) -> Report {
+        let (group, sub) =
+            (node(NodeKind::Group, "g1", "Admins"), node(NodeKind::Subscription, "/subscriptions/s", "prod"));
+        let hop = Hop {
+            from: group.clone(),
+            to: sub.clone(),
+            edge: EdgeKind::HasRole,
+            label: "Owner".into(),
+            evidence: vec!["ra1".into()],
+            detail: "Admins holds Owner at prod".into(),
+            eligible: false,
+            conditional: false,
+        };
+        let mut set = MemberSet::default();
+        set.ids.insert(NodeKind::User, vec!["u1".into(), "u2".into()]);
+        set.names.insert("u1".into(), "Ann".into());
+        set.escalating = escalating.iter().map(|s| s.to_string()).collect();
+        let key = set.key();
+        let targets = Affected {
+            count: 1,
+            by_kind: [(NodeKind::Subscription, 1)].into(),
+            sample: vec![sub.clone()],
+            ids: [(NodeKind::Subscription, vec![sub.id.clone()])].into(),
+            names: [(sub.id.clone(), sub.display_name.clone())].into(),
+        };
+        let finding = |id: &str| Finding {
+            id: id.into(),
+            reach: Reach::Standing,
+            severity: Severity::High,
+            principal: group.clone(),
+            scope: sub.clone(),
+            hops: vec![hop.clone()],
+            eligible: false,
+            conditional: false,
+            members: Affected {
+                count: 2,
+                by_kind: [(NodeKind::User, 2)].into(),
+                sample: vec![node(NodeKind::User, "u1", "Ann"), node(NodeKind::User, "u2", "u2")],
+                ..Affected::default()
+            },
+            member_set: Some(key.clone()),
+            tiers: vec![TierHit {
+                query_id: format!("q-{id}"),
+                capabilities: vec![],
+                targets: targets.clone(),
+                principals: 2,
+                excluded: vec![["u2".into(), sub.id.clone()]],
+            }],
+            fix: "role-assignment:ra1".into(),
+            remediation: Remediation { summary: "Remove it".into(), command: None },
+        };
+        Report {
+            schema_version: crate::findings::REPORT_SCHEMA_VERSION,
+            findings: vec![finding("f1"), finding("f2")],
+            member_sets: [(key, set)].into(),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn each_node_edge_and_set_is_written_once_and_reads_back_whole() {
+        let r = report(&["u1", "u2"]);
+        let v = serde_json::to_value(&r).unwrap();
+        let ids: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["g1", "/subscriptions/s", "u1", "u2"], "{v:#}");
+        assert_eq!(v["nodes"][2]["name"], "Ann");
+        assert!(v["nodes"][3].get("name").is_none(), "a name that is the id is left out");
+        assert_eq!(v["edges"].as_array().unwrap().len(), 1);
+        assert_eq!(v["target_sets"], serde_json::json!([[1]]));
+        assert_eq!(v["findings"][1]["hops"], serde_json::json!([0]));
+        assert_eq!(v["findings"][1]["tiers"][0]["excluded"], serde_json::json!([[3, 1]]));
+        assert_eq!(v["member_sets"].as_array().unwrap().len(), 1);
+        assert_eq!(v["member_sets"][0]["escalating"], "all");
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn escalating_lists_the_members_when_not_all_do() {
+        let r = report(&["u2"]);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["member_sets"][0]["escalating"], serde_json::json!([3]));
+        assert_eq!(serde_json::from_value::<Report>(v).unwrap(), r);
+        let none = serde_json::to_value(report(&[])).unwrap();
+        assert!(none["member_sets"][0].get("escalating").is_none());
+    }
+
+    #[test]
+    fn a_dangling_reference_is_an_error_naming_the_field() {
+        let mut v = serde_json::to_value(report(&[])).unwrap();
+        v["edges"][0]["to"] = 9.into();
+        let err = serde_json::from_value::<Report>(v).unwrap_err().to_string();
+        assert!(err.contains("edges[0].to: 9 is not an index of the report's `nodes` (4 entries)"), "{err}");
+        let mut v = serde_json::to_value(report(&[])).unwrap();
+        v["findings"][0]["tiers"][0]["targets"] = 1.into();
+        let err = serde_json::from_value::<Report>(v).unwrap_err().to_string();
+        assert!(err.contains("findings[0].tiers[0].targets: 1 is not an index of the report's `target_sets`"), "{err}");
+    }
+}
