@@ -704,8 +704,7 @@ pub fn render_json(report: &Report, summary: &Summary, out: &mut dyn std::io::Wr
         map.insert("baseline".into(), serde_json::to_value(&summary.baseline)?);
         map.insert("suppressions".into(), serde_json::to_value(&summary.suppressions)?);
     }
-    serde_json::to_writer_pretty(&mut *out, &value)?;
-    writeln!(out)
+    crate::render::write_json_lines(&value, out)
 }
 
 #[cfg(test)]

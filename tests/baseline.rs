@@ -7,6 +7,7 @@ mod tracking;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use azpath_graph::findings::REPORT_SCHEMA_VERSION;
 use common::{run, Run};
 use serde_json::Value;
 use tracking::{demo_copy, NEW_OWNER};
@@ -110,7 +111,7 @@ fn an_added_role_assignment_shows_exactly_the_new_findings_and_exits_5() {
     let out = f.path("new.json");
     let r = scan(f.changed(), &out, &["--baseline", f.base.to_str().unwrap(), "--fail-on", "low", "--expand"]);
     assert_eq!(r.code, 5, "{}", r.stderr);
-    let report = json_of(&out);
+    let report = common::resolved(&json_of(&out));
     assert_eq!(ids(&report), new);
     // Each is the new owner's, or a hub's whose only new member is the new owner.
     for f in report["findings"].as_array().unwrap() {
@@ -239,7 +240,7 @@ fn a_source_pattern_suppresses_only_findings_whose_every_pair_it_matches() {
     let config = f.config(&format!("[[suppress]]\nsource = \"{NEW_OWNER}\"\nreason = \"r\"\n"));
     let r = scan_with_config(f.changed(), &out, &config, &["--baseline", f.base.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let report = json_of(&out);
+    let report = common::resolved(&json_of(&out));
     // Hub findings that other principals reach as well stay shown; the new owner's own are suppressed.
     assert!(!ids(&report).is_empty(), "findings other principals share are not suppressed by a source pattern");
     for finding in report["findings"].as_array().unwrap() {
@@ -303,6 +304,44 @@ fn a_bad_baseline_is_an_error_naming_the_file() {
     let r = scan("demo", &f.path("x.json"), &["--baseline", bad.to_str().unwrap()]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("schema_version"), "{}", r.stderr);
+}
+
+#[test]
+fn a_schema_3_report_as_baseline_is_refused_naming_the_file_and_both_versions() {
+    let f = fixture();
+    // A report as azpath 3 wrote it: every node written out in full where a finding names it.
+    let mut old = common::resolved(&json_of(&f.base));
+    old["schema_version"] = 3.into();
+    for table in ["nodes", "edges", "target_sets"] {
+        old.as_object_mut().unwrap().remove(table);
+    }
+    let v3 = f.path("report-v3.json");
+    std::fs::write(&v3, old.to_string()).unwrap();
+    let r = scan("demo", &f.path("x.json"), &["--baseline", v3.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let (version, ours) = ("3 is not the report version", format!("({})", REPORT_SCHEMA_VERSION));
+    assert!(r.stderr.contains("report-v3.json") && r.stderr.contains(version), "{}", r.stderr);
+    assert!(r.stderr.contains(&ours) && r.stderr.contains("write the baseline again"), "{}", r.stderr);
+    // The same report at the current version: its findings do not parse, and the error says where.
+    old["schema_version"] = REPORT_SCHEMA_VERSION.into();
+    std::fs::write(&v3, old.to_string()).unwrap();
+    let r = scan("demo", &f.path("x.json"), &["--baseline", v3.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("report-v3.json") && r.stderr.contains("findings[0]"), "{}", r.stderr);
+}
+
+#[test]
+fn a_baseline_with_a_dangling_reference_is_an_error_naming_the_field() {
+    let f = fixture();
+    let mut report = json_of(&f.base);
+    let nodes = report["nodes"].as_array().unwrap().len();
+    report["findings"][1]["scope"] = nodes.into();
+    let bad = f.path("dangling.json");
+    std::fs::write(&bad, report.to_string()).unwrap();
+    let r = scan("demo", &f.path("x.json"), &["--baseline", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let names = format!("findings[1].scope: {nodes} is not an index of the report's `nodes` ({nodes} entries)");
+    assert!(r.stderr.contains("dangling.json") && r.stderr.contains(&names), "{}", r.stderr);
 }
 
 #[test]

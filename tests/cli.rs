@@ -81,43 +81,54 @@ fn json_report_has_the_documented_shape_and_order() {
     assert_eq!(report["schema_version"], azpath_graph::findings::REPORT_SCHEMA_VERSION);
     let findings = report["findings"].as_array().unwrap();
     assert!(!findings.is_empty());
-    for key in
-        ["queries", "tiers", "choke_points", "plan", "findings", "posture_checks", "posture", "coverage", "warnings"]
-    {
+    for key in [
+        "queries",
+        "tiers",
+        "choke_points",
+        "plan",
+        "findings",
+        "member_sets",
+        "target_sets",
+        "nodes",
+        "edges",
+        "posture_checks",
+        "posture",
+        "coverage",
+        "warnings",
+    ] {
         assert!(report.get(key).is_some(), "report lacks {key}");
     }
     assert!(report.get("pairs").is_none(), "pairs only with --expand");
+    // Every reference is an index into its table: nodes, edges, target lists.
+    let table = |name: &str, ix: &Value| report[name][ix.as_u64().unwrap() as usize].clone();
+    for n in report["nodes"].as_array().unwrap() {
+        assert!(n["kind"].is_string() && n["id"].is_string(), "{n}");
+        assert!(n.get("name").is_none_or(|name| name.is_string() && name != &n["id"]), "{n}");
+    }
     for f in findings {
-        for key in [
-            "id",
-            "reach",
-            "severity",
-            "principal",
-            "scope",
-            "hops",
-            "eligible",
-            "conditional",
-            "members",
-            "tiers",
-            "fix",
-            "remediation",
-        ] {
+        for key in ["id", "reach", "severity", "principal", "scope", "hops", "members", "tiers", "fix"] {
             assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
         }
         for node in [&f["principal"], &f["scope"]] {
-            assert!(node["kind"].is_string() && node["id"].is_string() && node["display_name"].is_string());
+            let node = table("nodes", node);
+            assert!(node["kind"].is_string() && node["id"].is_string(), "{node}");
         }
         for h in f["hops"].as_array().unwrap() {
+            let h = table("edges", h);
             assert!(h["edge"].is_string() && h["evidence"].as_array().is_some_and(|e| !e.is_empty()), "{h}");
+            assert!(table("nodes", &h["from"])["id"].is_string() && table("nodes", &h["to"])["id"].is_string());
         }
         for t in f["tiers"].as_array().unwrap() {
-            for id in t["targets"]["ids"].as_object().unwrap().values().flat_map(|v| v.as_array().unwrap()) {
-                let id = id.as_str().unwrap();
+            for n in table("target_sets", &t["targets"]).as_array().unwrap() {
+                let id = table("nodes", n)["id"].as_str().unwrap().to_string();
                 assert_eq!(id, id.to_lowercase(), "ARM ids are lower-cased");
             }
         }
-        let fix = f["fix"].as_str().unwrap();
-        assert!(report["choke_points"].as_array().unwrap().iter().any(|c| c["id"] == fix), "{fix} is a choke point");
+        // The fix is a choke point (by index); the finding's remediation is its own, or else the fix's.
+        let fix = table("choke_points", &f["fix"]);
+        assert!(fix["id"].is_string(), "{f}");
+        let remediation = f.get("remediation").unwrap_or(&fix["remediation"]);
+        assert!(remediation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{f}");
     }
     let order = |f: &Value| {
         let sev = ["info", "low", "medium", "high", "critical"].iter().position(|s| *s == f["severity"]).unwrap();
@@ -274,7 +285,7 @@ fn diff_reports_new_and_resolved_findings() {
     let dir = temp();
     let a = dir.path().join("a.json");
     assert_eq!(run(&["collect", "--mock", "demo", "-o", a.to_str().unwrap()]).code, 0);
-    let before = json(&["analyze", a.to_str().unwrap(), "--format", "json"]);
+    let before = common::resolved(&json(&["analyze", a.to_str().unwrap(), "--format", "json"]));
     // Remove the assignment behind the first finding's role hop.
     let hop =
         before["findings"][0]["hops"].as_array().unwrap().iter().find(|h| h["edge"] == "HAS_ROLE").unwrap().clone();

@@ -218,7 +218,7 @@ async fn cli_live_and_offline_scans_report_the_same_findings() {
     assert_eq!(offline.code, 0, "{}", offline.stderr);
 
     let findings = |stdout: &str| {
-        let report: serde_json::Value = serde_json::from_str(stdout).unwrap();
+        let report: serde_json::Value = common::resolved(&serde_json::from_str(stdout).unwrap());
         report["findings"].as_array().unwrap().clone()
     };
     let (live_findings, offline_findings) = (findings(&live.stdout), findings(&offline.stdout));

@@ -27,8 +27,9 @@ fn analyze(snap: &Path, extra: &[&str]) -> Run {
     run(&args)
 }
 
+/// The JSON report with findings and member sets written out whole (`common::resolved`).
 fn report(snap: &Path) -> Value {
-    serde_json::from_str(&analyze(snap, &["--format", "json"]).stdout).unwrap()
+    common::resolved(&serde_json::from_str(&analyze(snap, &["--format", "json"]).stdout).unwrap())
 }
 
 /// A DOT double-quoted string at the start of `s`, unescaped, and what follows it.

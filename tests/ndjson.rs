@@ -6,7 +6,6 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::run;
-use serde_json::Value;
 
 use azpath_graph::findings::Pair;
 
@@ -31,8 +30,8 @@ fn parse_lines(text: &str, what: &[&str]) -> BTreeSet<String> {
 fn expanded_pairs(args: &[&str]) -> BTreeSet<String> {
     let r = run(args);
     assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-    let report: Value = serde_json::from_str(&r.stdout).unwrap();
-    let pairs: Vec<Pair> = serde_json::from_value(report["pairs"].clone()).unwrap();
+    let report: azpath_graph::findings::Report = serde_json::from_str(&r.stdout).unwrap();
+    let pairs: Vec<Pair> = report.pairs;
     pairs.iter().map(|p| serde_json::to_string(p).unwrap()).collect()
 }
 

@@ -56,7 +56,7 @@ async fn the_receiver_gets_one_summary_with_the_expected_fields() {
         &url,
     ]);
     assert_eq!(got.code, 0, "{}", got.stderr);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let report: Value = common::resolved(&serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap());
     let bodies = bodies(&server).await;
     let [body] = &bodies[..] else { panic!("{} summaries", bodies.len()) };
 

@@ -75,7 +75,10 @@ fn real_reports_validate_against_the_published_schema() {
     assert!(!expanded["pairs"].as_array().unwrap().is_empty(), "--expand lists pairs");
     assert_valid(&v, &expanded, "scan --mock demo --expand");
     let kube = json_output(&["scan", "--mock", "aso-workload-identity", "--format", "json", "--expand"]);
-    let kinds = |r: &Value| r["findings"].as_array().unwrap().iter().map(|f| f["principal"]["kind"].clone()).collect();
+    let kinds = |r: &Value| {
+        let node = |ix: &Value| r["nodes"][ix.as_u64().unwrap() as usize].clone();
+        r["findings"].as_array().unwrap().iter().map(|f| node(&f["principal"])["kind"].clone()).collect()
+    };
     let kinds: Vec<Value> = kinds(&kube);
     assert!(
         kinds.iter().any(|k| k.as_str().is_some_and(|k| k.starts_with("Kube"))),
@@ -92,10 +95,13 @@ fn a_report_with_a_field_of_the_wrong_type_fails_validation() {
     let v = validator(&published("docs/report.schema.json"));
     let good = json_output(&["scan", "--mock", "demo", "--format", "json", "--expand"]);
     assert_valid(&v, &good, "the unmodified report");
-    let broken: [(&str, Value); 6] = [
+    let broken: [(&str, Value); 9] = [
         ("/findings/0/severity", json!("severe")),
         ("/findings/0/members/count", json!("3")),
-        ("/findings/0/hops/0/edge", json!("NOT_AN_EDGE")),
+        ("/findings/0/principal", json!({"kind": "User", "id": "x"})),
+        ("/findings/0/hops/0", json!(-1)),
+        ("/edges/0/edge", json!("NOT_AN_EDGE")),
+        ("/nodes/0/kind", json!("Robot")),
         ("/tiers/0/exposure/by_kind", json!({"Robot": [1, 2]})),
         ("/pairs/0/hops", json!({})),
         ("/schema_version", json!(2)),
@@ -110,6 +116,42 @@ fn a_report_with_a_field_of_the_wrong_type_fails_validation() {
     let mut missing = good.clone();
     missing["findings"][0].as_object_mut().unwrap().remove("principal");
     assert!(!v.is_valid(&missing), "a finding without its principal passed validation");
+    // The tables references point into are required.
+    for table in ["nodes", "edges"] {
+        let mut missing = good.clone();
+        missing.as_object_mut().unwrap().remove(table);
+        assert!(!v.is_valid(&missing), "a report without its `{table}` table passed validation");
+    }
+    let mut missing = good.clone();
+    missing["nodes"][0].as_object_mut().unwrap().remove("id");
+    assert!(!v.is_valid(&missing), "a node without its id passed validation");
+}
+
+#[test]
+fn a_node_appears_once_in_the_node_table_however_many_findings_name_it() {
+    let report = json_output(&["scan", "--mock", "demo", "--format", "json", "--expand"]);
+    let nodes = report["nodes"].as_array().unwrap();
+    let keys: std::collections::BTreeSet<(String, String)> =
+        nodes.iter().map(|n| (n["kind"].to_string(), n["id"].to_string())).collect();
+    assert_eq!(keys.len(), nodes.len(), "a node listed twice");
+    // The busiest principal and scope: named by several findings and pairs, written once.
+    let mut named: std::collections::BTreeMap<u64, usize> = Default::default();
+    for f in report["findings"].as_array().unwrap() {
+        *named.entry(f["scope"].as_u64().unwrap()).or_default() += 1;
+    }
+    for p in report["pairs"].as_array().unwrap() {
+        *named.entry(p["source"].as_u64().unwrap()).or_default() += 1;
+    }
+    let (busiest, uses) = named.iter().max_by_key(|(_, n)| **n).unwrap();
+    assert!(*uses > 2, "some node is named by several findings and pairs: {named:?}");
+    let id = &nodes[*busiest as usize]["id"];
+    assert_eq!(nodes.iter().filter(|n| n["id"] == *id).count(), 1, "{id} is in the node table once");
+    let referring = json!([report["findings"], report["pairs"], report["target_sets"], report["member_sets"]]);
+    assert!(!referring.to_string().contains(&id.to_string()), "findings and pairs name {id} by index only");
+    // Edges too: every step once, however many findings and pairs take it.
+    let edges = report["edges"].as_array().unwrap();
+    let distinct: std::collections::BTreeSet<String> = edges.iter().map(Value::to_string).collect();
+    assert_eq!(distinct.len(), edges.len(), "an edge listed twice");
 }
 
 #[test]

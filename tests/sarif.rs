@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use azpath::render::sarif::{path_fingerprint, posture_fingerprint, FINGERPRINT_KEY};
-use azpath_graph::findings::{Finding, PostureFinding};
+use azpath_graph::findings::{Finding, PostureFinding, Report};
 use common::run;
 use serde_json::Value;
 
@@ -81,7 +81,8 @@ fn scan_demo_as_sarif_has_a_rule_per_query_and_check_and_a_result_per_finding() 
 fn one_path_result_in_detail() {
     let log = output(&["scan", "--mock", "demo", "--format", "sarif", "--query", "owner-equivalent-on-subscription"]);
     let report = output(&["scan", "--mock", "demo", "--format", "json", "--query", "owner-equivalent-on-subscription"]);
-    let f: Finding = serde_json::from_value(report["findings"][0].clone()).unwrap();
+    let report: Report = serde_json::from_value(report).unwrap();
+    let f: &Finding = &report.findings[0];
     let res = &check_sarif(&log)["results"][0];
     assert_eq!(res["ruleId"], "owner-equivalent-on-subscription");
     assert_eq!(res["level"], "error", "critical is an error");
@@ -101,7 +102,7 @@ fn one_path_result_in_detail() {
     let related = res["relatedLocations"].as_array().unwrap();
     assert_eq!(related.len(), hops + 1, "the principal, then each hop's end");
     assert_eq!(related[0]["logicalLocations"][0]["fullyQualifiedName"], f.principal.id.as_str());
-    assert_eq!(res["partialFingerprints"][FINGERPRINT_KEY], path_fingerprint(&f).as_str());
+    assert_eq!(res["partialFingerprints"][FINGERPRINT_KEY], path_fingerprint(f).as_str());
     assert_eq!(res["properties"]["hops"], hops);
     // Only the selected query's rule is described; posture checks were not selected.
     assert_eq!(log["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), 1);

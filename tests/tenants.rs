@@ -37,9 +37,13 @@ fn keys(rep: &Report) -> Keys {
 /// Pairs and their (eligible, conditional) flags.
 type PairSet = BTreeMap<ImpliedPair, (bool, bool)>;
 
+/// Both are read back from the JSON report (schema 4: nodes, edges, target lists and member sets by index),
+/// which must give the very report that was written.
 fn both_pair_sets(snapshot: &Snapshot) -> (PairSet, PairSet) {
     let rep = analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..Default::default() });
-    (rep.implied_pairs(), rep.listed_pairs())
+    let back: Report = serde_json::from_str(&serde_json::to_string(&rep).unwrap()).unwrap();
+    assert!(back == rep, "the JSON report does not read back as the report written");
+    (back.implied_pairs(), back.listed_pairs())
 }
 
 /// Names what differs between two pair sets, at most 20 lines.

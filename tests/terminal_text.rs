@@ -136,7 +136,7 @@ fn dot_labels_show_hostile_names_escaped() {
 /// A user or group that reaches something, and what it reaches, from the JSON report.
 fn a_path(snap: &Path) -> (String, String) {
     let r = run(&["analyze", snap.to_str().unwrap(), "--format", "json"]);
-    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let report: Value = common::resolved(&serde_json::from_str(&r.stdout).unwrap());
     report["findings"]
         .as_array()
         .unwrap()

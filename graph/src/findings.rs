@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{EdgeKind, NodeKind, Severity};
 use crate::snapshot::CoverageGap;
@@ -14,7 +14,16 @@ use crate::snapshot::CoverageGap;
 /// 3: findings are path cores (where a grant is fixed) with their affected principals and targets; adds
 /// `tiers` (exposure), `choke_points` and the verified `plan`; per-pair findings move to `pairs` (only with
 /// `--expand`).
-pub const REPORT_SCHEMA_VERSION: u32 = 3;
+/// 4: every node once in `nodes`, every step once in `edges`, target lists in `target_sets`, member sets as a
+/// list; findings and pairs refer to them by index ([`wire`]).
+pub const REPORT_SCHEMA_VERSION: u32 = 4;
+
+mod wire;
+
+pub use wire::WireError;
+
+/// How many members or targets a finding names in its `sample` (the first ones, by kind then id).
+pub const SAMPLE: usize = 5;
 
 /// A node as shown in findings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
@@ -181,6 +190,10 @@ pub struct Affected {
     /// Every id, by kind, sorted.
     #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
     pub ids: BTreeMap<NodeKind, Vec<String>>,
+    /// Display names of the ids that have one other than the id (the JSON report's node table carries them).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub names: BTreeMap<String, String>,
 }
 
 impl Affected {
@@ -259,6 +272,24 @@ pub struct MemberSet {
     /// conditional]; their pairs carry these flags too.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flags: BTreeMap<String, [bool; 2]>,
+    /// Display names of the members that have one other than the id (the JSON report's node table carries
+    /// them).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub names: BTreeMap<String, String>,
+}
+
+impl MemberSet {
+    /// The set's key in [`Report::member_sets`]: a fingerprint of its ids, escalating members and flags
+    /// (never names), so equal sets share a key.
+    pub fn key(&self) -> String {
+        let mut parts: Vec<&str> = self.ids.values().flatten().map(String::as_str).collect();
+        parts.push("escalating");
+        parts.extend(self.escalating.iter().map(String::as_str));
+        let flags: Vec<String> = self.flags.iter().map(|(k, [e, c])| format!("{k}:{e}:{c}")).collect();
+        parts.extend(flags.iter().map(String::as_str));
+        fingerprint(&parts)
+    }
 }
 
 /// Share of principals that can reach a tier.
@@ -359,8 +390,10 @@ pub struct Plan {
     pub remaining: Vec<String>,
 }
 
-/// The whole analysis result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// The whole analysis result. In memory every finding names its nodes and hops in full; as JSON (schema 4)
+/// each node, step, target list and member set is written once and referred to by index (see [`wire`]), and
+/// reading resolves the references again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// Always [`REPORT_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -379,22 +412,42 @@ pub struct Report {
     /// Findings (path cores): escalations first, then by severity, principals reached, id.
     pub findings: Vec<Finding>,
     /// Members of the findings' principals, by the key findings name in `member_set`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub member_sets: BTreeMap<String, MemberSet>,
     /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
     /// only with `--expand`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pairs: Vec<Pair>,
     /// Posture checks that were run.
-    #[serde(default)]
     pub posture_checks: Vec<QueryInfo>,
     /// Posture findings, sorted by severity (highest first), check id, resource id.
-    #[serde(default)]
     pub posture: Vec<PostureFinding>,
     /// What could not be collected.
     pub coverage: Vec<CoverageNote>,
     /// What the analysis could not resolve (unknown role definitions, …).
     pub warnings: Vec<String>,
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        wire::Wire::from_report(self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Report {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        wire::Wire::deserialize(d)?.into_report().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Report {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Report".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // `--format ndjson` writes self-contained pairs: their shape is published beside the report's.
+        generator.subschema_for::<Pair>();
+        wire::Wire::json_schema(generator)
+    }
 }
 
 /// FNV-1a, 128 bits, as hex, over parts separated by NUL: stable across runs, platforms and Rust versions

@@ -15,8 +15,7 @@ use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::query::Query;
 use crate::remediation::{core_fix, fix_of};
 
-/// How many members or targets a finding names (the rest are counted, and listed in `ids`).
-const SAMPLE: usize = 5;
+use crate::findings::SAMPLE;
 
 /// The findings of a report, each core's finding id (by core index), and the member sets they name.
 pub(crate) struct Findings {
@@ -76,7 +75,11 @@ impl MemberSets {
         let addr = std::rc::Rc::as_ptr(members) as usize;
         self.summaries
             .entry(addr)
-            .or_insert_with(|| Affected { ids: BTreeMap::new(), ..affected(graph, members.iter().map(|m| m.node)) })
+            .or_insert_with(|| Affected {
+                ids: BTreeMap::new(),
+                names: BTreeMap::new(),
+                ..affected(graph, members.iter().map(|m| m.node))
+            })
             .clone()
     }
 
@@ -95,7 +98,10 @@ impl MemberSets {
             if m.escalates {
                 set.escalating.push(r.id.clone());
             }
-            if m.flags != 0 {
+            if r.display_name != r.id {
+                set.names.insert(r.id.clone(), r.display_name.clone());
+            }
+            if m.flags & (ELIGIBLE | CONDITIONAL) != 0 {
                 set.flags.insert(r.id.clone(), [m.flags & ELIGIBLE != 0, m.flags & CONDITIONAL != 0]);
             }
             set.ids.entry(r.kind).or_default().push(r.id);
@@ -104,12 +110,7 @@ impl MemberSets {
             v.sort();
         }
         set.escalating.sort();
-        let mut parts: Vec<&str> = set.ids.values().flatten().map(String::as_str).collect();
-        parts.push("escalating");
-        parts.extend(set.escalating.iter().map(String::as_str));
-        let flags: Vec<String> = set.flags.iter().map(|(k, [e, c])| format!("{k}:{e}:{c}")).collect();
-        parts.extend(flags.iter().map(String::as_str));
-        let key = fingerprint(&parts);
+        let key = set.key();
         self.by_key.entry(key.clone()).or_insert(set);
         self.seen.insert(addr, key.clone());
         Some(key)
@@ -134,8 +135,13 @@ fn merge(into: &mut Finding, other: Finding) {
     }
 }
 
-/// Adds `other`'s ids to `into`, recounting.
+/// Adds `other`'s ids to `into`, recounting; the sample stays the first ids of the union.
 fn union(into: &mut Affected, other: Affected) {
+    into.sample.extend(other.sample);
+    into.sample.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.id.cmp(&b.id)));
+    into.sample.dedup();
+    into.sample.truncate(SAMPLE);
+    into.names.extend(other.names);
     for (kind, ids) in other.ids {
         let mine = into.ids.entry(kind).or_default();
         mine.extend(ids);
@@ -220,10 +226,13 @@ fn affected(graph: &PrivilegeGraph, nodes: impl Iterator<Item = NodeIndex>) -> A
     for r in &refs {
         ids.entry(r.kind).or_default().push(r.id.clone());
     }
+    let names =
+        refs.iter().filter(|r| r.display_name != r.id).map(|r| (r.id.clone(), r.display_name.clone())).collect();
     Affected {
         count: refs.len(),
         by_kind: ids.iter().map(|(k, v)| (*k, v.len())).collect(),
         ids,
+        names,
         sample: refs.into_iter().take(SAMPLE).collect(),
     }
 }

@@ -1,0 +1,886 @@
+//! The JSON report's layout (schema 4). Every node is written once, in `nodes`; every path step once, in
+//! `edges`; every target list once, in `target_sets`; every member set once, in `member_sets`. Findings and
+//! pairs refer to them by index (`.nodes[i]`, `.edges[i]`, …), so the report grows with grants and cores, not
+//! with principals times targets. [`Report`] serializes through [`Wire`] and reads back from it, resolving every
+//! reference (a dangling one is an error that names the field), so the in-memory report keeps its convenient
+//! shape and every consumer reads it as before.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Pair, Plan, PostureFinding,
+    QueryInfo, Reach, Remediation, Report, Tier, TierHit, SAMPLE,
+};
+use crate::model::{EdgeKind, NodeKind, Severity};
+
+/// An index into one of the report's tables.
+type Ix = u32;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The JSON report as written (schema 4).
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Report")]
+pub(crate) struct Wire<'a> {
+    /// Always 4.
+    schema_version: u32,
+    /// azpath version.
+    tool_version: Cow<'a, str>,
+    /// When the analyzed snapshot was collected.
+    collected_at: Cow<'a, str>,
+    /// Queries that were run.
+    queries: Cow<'a, [QueryInfo]>,
+    /// Per tier (query): exposure before and after the plan, and what was found.
+    tiers: Cow<'a, [Tier]>,
+    /// Choke points, most principals cut first.
+    choke_points: Vec<WireChoke<'a>>,
+    /// The verified least-privilege plan.
+    plan: Cow<'a, Plan>,
+    /// Findings (path cores): escalations first, then by severity, principals reached, id. Nodes, hops,
+    /// targets and members are indices into `nodes`, `edges`, `target_sets` and `member_sets`.
+    findings: Vec<WireFinding<'a>>,
+    /// Members of the findings' principals, each set once (`findings[].member_set` indexes it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    member_sets: Vec<WireMemberSet>,
+    /// Target lists, each once: node indices sorted by kind, then id (`findings[].tiers[].targets` indexes it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    target_sets: Vec<Vec<Ix>>,
+    /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
+    /// only with `--expand`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pairs: Vec<WirePair<'a>>,
+    /// Every principal, scope and resource the report names, once.
+    nodes: Vec<WireNode<'a>>,
+    /// Every path step the findings and pairs take, once.
+    edges: Vec<WireEdge<'a>>,
+    /// Posture checks that were run.
+    #[serde(default)]
+    posture_checks: Cow<'a, [QueryInfo]>,
+    /// Posture findings, sorted by severity (highest first), check id, resource id.
+    #[serde(default)]
+    posture: Cow<'a, [PostureFinding]>,
+    /// What could not be collected.
+    coverage: Cow<'a, [CoverageNote]>,
+    /// What the analysis could not resolve (unknown role definitions, …).
+    warnings: Cow<'a, [String]>,
+}
+
+/// A principal, scope or resource, named once in the report's `nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Node")]
+struct WireNode<'a> {
+    /// Node kind.
+    kind: NodeKind,
+    /// Stable id: Entra object id, or lower-cased ARM resource id (`/` for the tenant root).
+    id: Cow<'a, str>,
+    /// Human name, when it differs from the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<Cow<'a, str>>,
+}
+
+/// One path step, named once in the report's `edges`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Edge")]
+struct WireEdge<'a> {
+    /// Where the step starts (index into `nodes`).
+    from: Ix,
+    /// Where it ends (index into `nodes`).
+    to: Ix,
+    /// What the step is.
+    edge: EdgeKind,
+    /// Short label for pictures and tables (`Owner`, `member of`, `contains`).
+    label: Cow<'a, str>,
+    /// Ids of the objects that justify it (role assignment id, role definition id, group id, …).
+    evidence: Vec<Cow<'a, str>>,
+    /// One-sentence explanation.
+    detail: Cow<'a, str>,
+    /// The step needs a PIM activation (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    eligible: bool,
+    /// The step rests on a condition azpath could not fully evaluate (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    conditional: bool,
+}
+
+/// How many principals or targets, and how many of each kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Count")]
+struct Count {
+    /// How many.
+    count: usize,
+    /// How many of each kind.
+    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
+    by_kind: BTreeMap<NodeKind, usize>,
+}
+
+/// One path core (see README "JSON report"): the pairs it implies, per tier, are every principal of the
+/// query's source kinds among `principal` and the member set, times every target, never a principal with
+/// itself, minus `excluded`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Finding")]
+struct WireFinding<'a> {
+    /// Stable fingerprint: the tiers' query ids and the grants the core rests on (never names or order).
+    id: Cow<'a, str>,
+    /// Standing privilege or escalation.
+    reach: Reach,
+    /// The highest severity of its tiers.
+    severity: Severity,
+    /// Where the core starts (index into `nodes`).
+    principal: Ix,
+    /// Where the core lands (index into `nodes`).
+    scope: Ix,
+    /// The core, hop by hop, `principal` first (indices into `edges`).
+    hops: Vec<Ix>,
+    /// Some hop needs a PIM (JIT) activation (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    eligible: bool,
+    /// Some hop rests on a condition that was not fully understood (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    conditional: bool,
+    /// How many principals reach `principal` through membership alone (or become a cluster's admin).
+    members: Count,
+    /// Its members (index into `member_sets`); absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    member_set: Option<Ix>,
+    /// The tiers (queries) it answers, highest severity first.
+    tiers: Vec<WireTier<'a>>,
+    /// The choke point (fix) this finding's own remediation is: an index into `choke_points` (its id when
+    /// the report does not list it).
+    fix: Ref<'a>,
+    /// The least-collateral cut for this core, with its command; absent when it is the `fix` choke point's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remediation: Option<Cow<'a, Remediation>>,
+}
+
+/// An index into a table of the report, or, for an entry the report does not list, its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+enum Ref<'a> {
+    /// Index into the table.
+    Index(Ix),
+    /// Id of an entry the table does not hold.
+    Id(Cow<'a, str>),
+}
+
+/// A grant that paths rest on, ranked by what removing it fixes.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ChokePoint")]
+struct WireChoke<'a> {
+    /// Stable id: what is removed (`role-assignment:<id>`, `member:<group>/<member>`, `owner:<object>/<owner>`,
+    /// `federated-credential:<id>`, `binding:<cluster>#<binding>#<subject>`, `edge:<kind>:<from>:<to>` when no
+    /// object stands behind the step, …).
+    id: Cow<'a, str>,
+    /// Standing when removing it takes a held grant away (collateral); escalation when it only cuts a step.
+    reach: Reach,
+    /// What the grant is, in a few words.
+    what: Cow<'a, str>,
+    /// Principals that lose every path into some tier (the largest over its tiers).
+    principals_cut: usize,
+    /// Standing holders that lose a grant they hold (the cost of the change).
+    collateral: usize,
+    /// Per tier.
+    tiers: Cow<'a, [ChokeTier]>,
+    /// Findings that rest on it (indices into `findings`).
+    findings: Vec<Ref<'a>>,
+    /// The change, with its command.
+    remediation: Cow<'a, Remediation>,
+}
+
+/// What one finding gives in one tier (query).
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "TierHit")]
+struct WireTier<'a> {
+    /// Query id.
+    query_id: Cow<'a, str>,
+    /// Capabilities held at the targets (`assign-roles`, `write-everything`, …); empty for non-scope targets.
+    capabilities: Cow<'a, [String]>,
+    /// The targets reached (index into `target_sets`): the scope where the power holds and every scope of the
+    /// query's kinds below it (or the identities behind a hub).
+    targets: Ix,
+    /// The finding's principals this tier reports: `principal` and members of the query's source kinds.
+    principals: usize,
+    /// (principal, target) pairs (indices into `nodes`) the product leaves out: a deny assignment that applies
+    /// to that actor there, or the query's hop limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    excluded: Vec<[Ix; 2]>,
+}
+
+/// `"all"`: every member of the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+enum All {
+    /// Every member.
+    #[serde(rename = "all")]
+    All,
+}
+
+/// Which members escalate: `"all"`, or a list of node indices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+enum Escalating {
+    /// Every member of the set.
+    All(All),
+    /// These members (indices into `nodes`).
+    Some(Vec<Ix>),
+}
+
+/// The members of one or more findings' principal, listed once.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "MemberSet")]
+struct WireMemberSet {
+    /// Every member (indices into `nodes`), sorted by kind, then id.
+    members: Vec<Ix>,
+    /// Members that get to the principal by a step that is not a membership (owning the group, becoming a
+    /// cluster's admin): they gain the power rather than hold it. `"all"` when every member does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    escalating: Option<Escalating>,
+    /// Members whose way to the principal needs a PIM activation (their pairs are eligible too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    eligible: Vec<Ix>,
+    /// Members whose way to the principal rests on a partly understood condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    conditional: Vec<Ix>,
+}
+
+/// One (principal, target) pair with its best path (`--expand`); `--format ndjson` writes the same pair
+/// self-contained (`Pair`).
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ExpandedPair")]
+struct WirePair<'a> {
+    /// Query id (its title is in `queries`).
+    query_id: Cow<'a, str>,
+    /// Severity of the query.
+    severity: Severity,
+    /// Who escalates (index into `nodes`).
+    source: Ix,
+    /// What they reach (index into `nodes`).
+    target: Ix,
+    /// Capabilities held at the target at the end of the path.
+    capabilities: Cow<'a, [String]>,
+    /// The path, source first (indices into `edges`).
+    hops: Vec<Ix>,
+    /// Some hop needs a PIM (JIT) activation.
+    eligible: bool,
+    /// Some hop rests on a condition that was not fully understood.
+    conditional: bool,
+    /// What to change to cut the path, with the command to do it.
+    remediation: Cow<'a, Remediation>,
+}
+
+/// The tables a report is written with, filled as findings and pairs name things.
+#[derive(Default)]
+struct Tables<'a> {
+    nodes: Vec<WireNode<'a>>,
+    node_ix: FxHashMap<(NodeKind, &'a str), Ix>,
+    by_id: FxHashMap<&'a str, Ix>,
+    edges: Vec<WireEdge<'a>>,
+    edge_ix: FxHashMap<WireEdge<'a>, Ix>,
+    target_sets: Vec<Vec<Ix>>,
+    set_ix: FxHashMap<Vec<Ix>, Ix>,
+    member_sets: Vec<WireMemberSet>,
+    member_ix: FxHashMap<&'a str, Ix>,
+    choke_ix: FxHashMap<&'a str, Ix>,
+}
+
+fn next(len: usize) -> Ix {
+    Ix::try_from(len).expect("fewer than 2^32 table entries")
+}
+
+impl<'a> Tables<'a> {
+    /// The index of a node, added with its name (when it has one) on first sight.
+    fn node(&mut self, kind: NodeKind, id: &'a str, name: Option<&'a str>) -> Ix {
+        let name = name.filter(|n| *n != id);
+        if let Some(&i) = self.node_ix.get(&(kind, id)) {
+            let known = &mut self.nodes[i as usize].name;
+            if known.is_none() {
+                *known = name.map(Cow::Borrowed);
+            }
+            return i;
+        }
+        let i = next(self.nodes.len());
+        self.nodes.push(WireNode { kind, id: Cow::Borrowed(id), name: name.map(Cow::Borrowed) });
+        self.node_ix.insert((kind, id), i);
+        self.by_id.insert(id, i);
+        i
+    }
+
+    fn node_ref(&mut self, r: &'a NodeRef) -> Ix {
+        self.node(r.kind, &r.id, Some(&r.display_name))
+    }
+
+    fn edge(&mut self, h: &'a Hop) -> Ix {
+        let e = WireEdge {
+            from: self.node_ref(&h.from),
+            to: self.node_ref(&h.to),
+            edge: h.edge,
+            label: Cow::Borrowed(&h.label),
+            evidence: h.evidence.iter().map(|s| Cow::Borrowed(s.as_str())).collect(),
+            detail: Cow::Borrowed(&h.detail),
+            eligible: h.eligible,
+            conditional: h.conditional,
+        };
+        if let Some(&i) = self.edge_ix.get(&e) {
+            return i;
+        }
+        let i = next(self.edges.len());
+        self.edges.push(e.clone());
+        self.edge_ix.insert(e, i);
+        i
+    }
+
+    fn targets(&mut self, a: &'a Affected) -> Ix {
+        let names: FxHashMap<&str, &str> = a.sample.iter().map(|r| (r.id.as_str(), r.display_name.as_str())).collect();
+        let set: Vec<Ix> = a
+            .ids
+            .iter()
+            .flat_map(|(k, ids)| ids.iter().map(move |id| (*k, id)))
+            .map(|(k, id)| {
+                let name = a.names.get(id).map(String::as_str).or_else(|| names.get(id.as_str()).copied());
+                self.node(k, id, name)
+            })
+            .collect();
+        if let Some(&i) = self.set_ix.get(&set) {
+            return i;
+        }
+        let i = next(self.target_sets.len());
+        self.set_ix.insert(set.clone(), i);
+        self.target_sets.push(set);
+        i
+    }
+
+    fn member_set(&mut self, key: &'a str, set: &'a MemberSet) -> Ix {
+        if let Some(&i) = self.member_ix.get(key) {
+            return i;
+        }
+        let mut by_id: FxHashMap<&str, Ix> = FxHashMap::default();
+        let mut members = Vec::new();
+        for (k, ids) in &set.ids {
+            for id in ids {
+                let i = self.node(*k, id, set.names.get(id).map(String::as_str));
+                by_id.insert(id, i);
+                members.push(i);
+            }
+        }
+        let pick = |ids: &mut dyn Iterator<Item = &String>| -> Vec<Ix> {
+            ids.filter_map(|id| by_id.get(id.as_str()).copied()).collect()
+        };
+        let escalating = match set.escalating.len() {
+            0 => None,
+            n if n == members.len() => Some(Escalating::All(All::All)),
+            _ => Some(Escalating::Some(pick(&mut set.escalating.iter()))),
+        };
+        let flagged = |bit: usize| -> Vec<Ix> {
+            set.flags.iter().filter(|(_, f)| f[bit]).filter_map(|(id, _)| by_id.get(id.as_str()).copied()).collect()
+        };
+        let (eligible, conditional) = (flagged(0), flagged(1));
+        let i = next(self.member_sets.len());
+        self.member_sets.push(WireMemberSet { members, escalating, eligible, conditional });
+        self.member_ix.insert(key, i);
+        i
+    }
+
+    fn finding(&mut self, report: &'a Report, f: &'a Finding) -> WireFinding<'a> {
+        WireFinding {
+            id: Cow::Borrowed(&f.id),
+            reach: f.reach,
+            severity: f.severity,
+            principal: self.node_ref(&f.principal),
+            scope: self.node_ref(&f.scope),
+            hops: f.hops.iter().map(|h| self.edge(h)).collect(),
+            eligible: f.eligible,
+            conditional: f.conditional,
+            members: Count { count: f.members.count, by_kind: f.members.by_kind.clone() },
+            member_set: f
+                .member_set
+                .as_deref()
+                .and_then(|k| report.member_sets.get_key_value(k))
+                .map(|(k, set)| self.member_set(k, set)),
+            tiers: f.tiers.iter().map(|t| self.tier(t)).collect(),
+            fix: match self.choke_ix.get(f.fix.as_str()) {
+                Some(&i) => Ref::Index(i),
+                None => Ref::Id(Cow::Borrowed(&f.fix)),
+            },
+            remediation: match self.choke_ix.get(f.fix.as_str()) {
+                Some(&i) if report.choke_points[i as usize].remediation == f.remediation => None,
+                _ => Some(Cow::Borrowed(&f.remediation)),
+            },
+        }
+    }
+
+    fn tier(&mut self, t: &'a TierHit) -> WireTier<'a> {
+        WireTier {
+            query_id: Cow::Borrowed(&t.query_id),
+            capabilities: Cow::Borrowed(&t.capabilities),
+            targets: self.targets(&t.targets),
+            principals: t.principals,
+            excluded: t.excluded.iter().map(|[p, x]| [self.known(p), self.known(x)]).collect(),
+        }
+    }
+
+    /// An excluded pair's end, by id: the finding's principal, a member or a target, all named before its
+    /// exclusions are.
+    fn known(&mut self, id: &'a str) -> Ix {
+        match self.by_id.get(id) {
+            Some(&i) => i,
+            // Not reached (an exclusion names one of the finding's principals and targets); kept total.
+            None => self.node(NodeKind::User, id, None),
+        }
+    }
+
+    fn pair(&mut self, p: &'a Pair) -> WirePair<'a> {
+        WirePair {
+            query_id: Cow::Borrowed(&p.query_id),
+            severity: p.severity,
+            source: self.node_ref(&p.source),
+            target: self.node_ref(&p.target),
+            capabilities: Cow::Borrowed(&p.capabilities),
+            hops: p.hops.iter().map(|h| self.edge(h)).collect(),
+            eligible: p.eligible,
+            conditional: p.conditional,
+            remediation: Cow::Borrowed(&p.remediation),
+        }
+    }
+}
+
+/// A choke point as written: the findings resting on it by index.
+fn choke<'a>(c: &'a ChokePoint, finding_ix: &FxHashMap<&str, Ix>) -> WireChoke<'a> {
+    WireChoke {
+        id: Cow::Borrowed(&c.id),
+        reach: c.reach,
+        what: Cow::Borrowed(&c.what),
+        principals_cut: c.principals_cut,
+        collateral: c.collateral,
+        tiers: Cow::Borrowed(&c.tiers),
+        findings: c
+            .findings
+            .iter()
+            .map(|id| finding_ix.get(id.as_str()).map_or_else(|| Ref::Id(Cow::Borrowed(id)), |i| Ref::Index(*i)))
+            .collect(),
+        remediation: Cow::Borrowed(&c.remediation),
+    }
+}
+
+impl<'a> Wire<'a> {
+    /// The report as written: its nodes, edges, target lists and member sets each once.
+    pub(crate) fn from_report(r: &'a Report) -> Wire<'a> {
+        let choke_ix = r.choke_points.iter().enumerate().map(|(i, c)| (c.id.as_str(), next(i))).collect();
+        let mut t = Tables { choke_ix, ..Tables::default() };
+        let findings = r.findings.iter().map(|f| t.finding(r, f)).collect();
+        let finding_ix: FxHashMap<&str, Ix> =
+            r.findings.iter().enumerate().map(|(i, f)| (f.id.as_str(), next(i))).collect();
+        let choke_points = r.choke_points.iter().map(|c| choke(c, &finding_ix)).collect();
+        let pairs = r.pairs.iter().map(|p| t.pair(p)).collect();
+        Wire {
+            schema_version: r.schema_version,
+            tool_version: Cow::Borrowed(&r.tool_version),
+            collected_at: Cow::Borrowed(&r.collected_at),
+            queries: Cow::Borrowed(&r.queries),
+            tiers: Cow::Borrowed(&r.tiers),
+            choke_points,
+            plan: Cow::Borrowed(&r.plan),
+            findings,
+            member_sets: t.member_sets,
+            target_sets: t.target_sets,
+            pairs,
+            nodes: t.nodes,
+            edges: t.edges,
+            posture_checks: Cow::Borrowed(&r.posture_checks),
+            posture: Cow::Borrowed(&r.posture),
+            coverage: Cow::Borrowed(&r.coverage),
+            warnings: Cow::Borrowed(&r.warnings),
+        }
+    }
+
+    /// The report with every reference resolved.
+    pub(crate) fn into_report(self) -> Result<Report, WireError> {
+        let read = Reader { w: &self };
+        let member_sets = read.member_sets()?;
+        let keys: Vec<String> = member_sets.iter().map(MemberSet::key).collect();
+        let findings = self
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| read.finding(i, f, &member_sets, &keys))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pairs = self.pairs.iter().enumerate().map(|(i, p)| read.pair(i, p)).collect::<Result<Vec<_>, _>>()?;
+        let choke_points =
+            self.choke_points.iter().enumerate().map(|(i, c)| read.choke(i, c)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Report {
+            schema_version: self.schema_version,
+            tool_version: self.tool_version.into_owned(),
+            collected_at: self.collected_at.into_owned(),
+            queries: self.queries.into_owned(),
+            tiers: self.tiers.into_owned(),
+            choke_points,
+            plan: self.plan.into_owned(),
+            findings,
+            member_sets: keys.into_iter().zip(member_sets).collect(),
+            pairs,
+            posture_checks: self.posture_checks.into_owned(),
+            posture: self.posture.into_owned(),
+            coverage: self.coverage.into_owned(),
+            warnings: self.warnings.into_owned(),
+        })
+    }
+}
+
+/// A JSON report whose references do not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// A reference points at no entry of its table.
+    #[error("{field}: {index} is not an index of the report's `{table}` ({len} entries)")]
+    Dangling {
+        /// The JSON path of the reference (`findings[3].hops[1]`).
+        field: String,
+        /// The table it points into (`nodes`, `edges`, `target_sets`, `member_sets`, …).
+        table: &'static str,
+        /// The index.
+        index: u32,
+        /// How many entries the table has.
+        len: usize,
+    },
+    /// A finding without its remediation whose fix is not a listed choke point to take it from.
+    #[error("{field}: absent, and the finding's `fix` is not an index of `choke_points` to take it from")]
+    Missing {
+        /// The JSON path of the absent field.
+        field: String,
+    },
+}
+
+/// A finding's fix as read.
+struct Fix {
+    id: String,
+    remediation: Option<Remediation>,
+}
+
+/// Resolves a written report's references.
+struct Reader<'w, 'a> {
+    w: &'w Wire<'a>,
+}
+
+fn get<'t, T>(table: &'t [T], name: &'static str, ix: Ix, field: impl FnOnce() -> String) -> Result<&'t T, WireError> {
+    table.get(ix as usize).ok_or_else(|| WireError::Dangling {
+        field: field(),
+        table: name,
+        index: ix,
+        len: table.len(),
+    })
+}
+
+impl Reader<'_, '_> {
+    fn node(&self, ix: Ix, field: impl FnOnce() -> String) -> Result<NodeRef, WireError> {
+        let n = get(&self.w.nodes, "nodes", ix, field)?;
+        let id = n.id.to_string();
+        Ok(NodeRef { kind: n.kind, display_name: n.name.as_deref().unwrap_or(&id).to_string(), id })
+    }
+
+    fn hops(&self, hops: &[Ix], at: &str) -> Result<Vec<Hop>, WireError> {
+        hops.iter()
+            .enumerate()
+            .map(|(i, ix)| {
+                let e = get(&self.w.edges, "edges", *ix, || format!("{at}.hops[{i}]"))?;
+                Ok(Hop {
+                    from: self.node(e.from, || format!("edges[{ix}].from"))?,
+                    to: self.node(e.to, || format!("edges[{ix}].to"))?,
+                    edge: e.edge,
+                    label: e.label.to_string(),
+                    evidence: e.evidence.iter().map(|s| s.to_string()).collect(),
+                    detail: e.detail.to_string(),
+                    eligible: e.eligible,
+                    conditional: e.conditional,
+                })
+            })
+            .collect()
+    }
+
+    /// The nodes of a list, in order.
+    fn nodes(&self, ixs: &[Ix], at: &dyn Fn(usize) -> String) -> Result<Vec<NodeRef>, WireError> {
+        ixs.iter().enumerate().map(|(i, ix)| self.node(*ix, || at(i))).collect()
+    }
+
+    fn member_sets(&self) -> Result<Vec<MemberSet>, WireError> {
+        self.w
+            .member_sets
+            .iter()
+            .enumerate()
+            .map(|(si, s)| {
+                let at = |what: &'static str| move |i: usize| format!("member_sets[{si}].{what}[{i}]");
+                let members = self.nodes(&s.members, &at("members"))?;
+                let mut set = MemberSet::default();
+                for r in &members {
+                    if r.display_name != r.id {
+                        set.names.insert(r.id.clone(), r.display_name.clone());
+                    }
+                }
+                set.escalating = match &s.escalating {
+                    None => Vec::new(),
+                    Some(Escalating::All(_)) => members.iter().map(|r| r.id.clone()).collect(),
+                    Some(Escalating::Some(ixs)) => {
+                        self.nodes(ixs, &at("escalating"))?.into_iter().map(|r| r.id).collect()
+                    }
+                };
+                set.escalating.sort();
+                for (bit, list, what) in [(0, &s.eligible, "eligible"), (1, &s.conditional, "conditional")] {
+                    for r in self.nodes(list, &at(what))? {
+                        set.flags.entry(r.id).or_default()[bit] = true;
+                    }
+                }
+                for r in members {
+                    set.ids.entry(r.kind).or_default().push(r.id);
+                }
+                Ok(set)
+            })
+            .collect()
+    }
+
+    /// A target list as the in-memory report holds it.
+    fn targets(&self, ix: Ix, field: impl FnOnce() -> String) -> Result<Affected, WireError> {
+        let set = get(&self.w.target_sets, "target_sets", ix, field)?;
+        let refs = self.nodes(set, &|i| format!("target_sets[{ix}][{i}]"))?;
+        let mut a = Affected { count: refs.len(), ..Affected::default() };
+        for r in &refs {
+            *a.by_kind.entry(r.kind).or_default() += 1;
+            if r.display_name != r.id {
+                a.names.insert(r.id.clone(), r.display_name.clone());
+            }
+            a.ids.entry(r.kind).or_default().push(r.id.clone());
+        }
+        a.sample = refs.into_iter().take(SAMPLE).collect();
+        Ok(a)
+    }
+
+    fn tier(&self, at: &str, t: &WireTier<'_>) -> Result<TierHit, WireError> {
+        let excluded = t
+            .excluded
+            .iter()
+            .enumerate()
+            .map(|(i, [p, x])| {
+                let p = self.node(*p, || format!("{at}.excluded[{i}][0]"))?;
+                let x = self.node(*x, || format!("{at}.excluded[{i}][1]"))?;
+                Ok([p.id, x.id])
+            })
+            .collect::<Result<Vec<_>, WireError>>()?;
+        Ok(TierHit {
+            query_id: t.query_id.to_string(),
+            capabilities: t.capabilities.to_vec(),
+            targets: self.targets(t.targets, || format!("{at}.targets"))?,
+            principals: t.principals,
+            excluded,
+        })
+    }
+
+    fn finding(
+        &self,
+        i: usize,
+        f: &WireFinding<'_>,
+        sets: &[MemberSet],
+        keys: &[String],
+    ) -> Result<Finding, WireError> {
+        let at = format!("findings[{i}]");
+        let set = f
+            .member_set
+            .map(|ix| get(sets, "member_sets", ix, || format!("{at}.member_set")).map(|_| ix as usize))
+            .transpose()?;
+        let sample = match set {
+            Some(s) => self
+                .nodes(&self.w.member_sets[s].members[..self.w.member_sets[s].members.len().min(SAMPLE)], &|j| {
+                    format!("member_sets[{s}].members[{j}]")
+                })?,
+            None => Vec::new(),
+        };
+        let fix = self.fix(&at, &f.fix)?;
+        Ok(Finding {
+            id: f.id.to_string(),
+            reach: f.reach,
+            severity: f.severity,
+            principal: self.node(f.principal, || format!("{at}.principal"))?,
+            scope: self.node(f.scope, || format!("{at}.scope"))?,
+            hops: self.hops(&f.hops, &at)?,
+            eligible: f.eligible,
+            conditional: f.conditional,
+            members: Affected {
+                count: f.members.count,
+                by_kind: f.members.by_kind.clone(),
+                sample,
+                ..Affected::default()
+            },
+            member_set: set.map(|s| keys[s].clone()),
+            tiers: f
+                .tiers
+                .iter()
+                .enumerate()
+                .map(|(j, t)| self.tier(&format!("{at}.tiers[{j}]"), t))
+                .collect::<Result<_, _>>()?,
+            fix: fix.id.to_string(),
+            remediation: match &f.remediation {
+                Some(r) => r.clone().into_owned(),
+                None => fix.remediation.ok_or_else(|| WireError::Missing { field: format!("{at}.remediation") })?,
+            },
+        })
+    }
+
+    /// A finding's fix: its id, and its remediation when the report lists it.
+    fn fix(&self, at: &str, fix: &Ref<'_>) -> Result<Fix, WireError> {
+        Ok(match fix {
+            Ref::Index(ix) => {
+                let c = get(&self.w.choke_points, "choke_points", *ix, || format!("{at}.fix"))?;
+                Fix { id: c.id.to_string(), remediation: Some(c.remediation.clone().into_owned()) }
+            }
+            Ref::Id(id) => Fix { id: id.to_string(), remediation: None },
+        })
+    }
+
+    fn choke(&self, i: usize, c: &WireChoke<'_>) -> Result<ChokePoint, WireError> {
+        let findings = c
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(j, r)| match r {
+                Ref::Index(ix) => get(&self.w.findings, "findings", *ix, || format!("choke_points[{i}].findings[{j}]"))
+                    .map(|f| f.id.to_string()),
+                Ref::Id(id) => Ok(id.to_string()),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ChokePoint {
+            id: c.id.to_string(),
+            reach: c.reach,
+            what: c.what.to_string(),
+            principals_cut: c.principals_cut,
+            collateral: c.collateral,
+            tiers: c.tiers.to_vec(),
+            findings,
+            remediation: c.remediation.clone().into_owned(),
+        })
+    }
+
+    fn pair(&self, i: usize, p: &WirePair<'_>) -> Result<Pair, WireError> {
+        let at = format!("pairs[{i}]");
+        let title = self.w.queries.iter().find(|q| q.id == p.query_id).map_or(&*p.query_id, |q| &q.title);
+        Ok(Pair {
+            query_id: p.query_id.to_string(),
+            title: title.to_string(),
+            severity: p.severity,
+            source: self.node(p.source, || format!("{at}.source"))?,
+            target: self.node(p.target, || format!("{at}.target"))?,
+            capabilities: p.capabilities.to_vec(),
+            hops: self.hops(&p.hops, &at)?,
+            eligible: p.eligible,
+            conditional: p.conditional,
+            remediation: p.remediation.clone().into_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: NodeKind, id: &str, name: &str) -> NodeRef {
+        NodeRef { kind, id: id.into(), display_name: name.into() }
+    }
+
+    /// Two findings of one group at one subscription, its two users as members (`escalating` as given).
+    fn report(escalating: &[&str]) -> Report {
+        let (group, sub) =
+            (node(NodeKind::Group, "g1", "Admins"), node(NodeKind::Subscription, "/subscriptions/s", "prod"));
+        let hop = Hop {
+            from: group.clone(),
+            to: sub.clone(),
+            edge: EdgeKind::HasRole,
+            label: "Owner".into(),
+            evidence: vec!["ra1".into()],
+            detail: "Admins holds Owner at prod".into(),
+            eligible: false,
+            conditional: false,
+        };
+        let mut set = MemberSet::default();
+        set.ids.insert(NodeKind::User, vec!["u1".into(), "u2".into()]);
+        set.names.insert("u1".into(), "Ann".into());
+        set.escalating = escalating.iter().map(|s| s.to_string()).collect();
+        let key = set.key();
+        let targets = Affected {
+            count: 1,
+            by_kind: [(NodeKind::Subscription, 1)].into(),
+            sample: vec![sub.clone()],
+            ids: [(NodeKind::Subscription, vec![sub.id.clone()])].into(),
+            names: [(sub.id.clone(), sub.display_name.clone())].into(),
+        };
+        let finding = |id: &str| Finding {
+            id: id.into(),
+            reach: Reach::Standing,
+            severity: Severity::High,
+            principal: group.clone(),
+            scope: sub.clone(),
+            hops: vec![hop.clone()],
+            eligible: false,
+            conditional: false,
+            members: Affected {
+                count: 2,
+                by_kind: [(NodeKind::User, 2)].into(),
+                sample: vec![node(NodeKind::User, "u1", "Ann"), node(NodeKind::User, "u2", "u2")],
+                ..Affected::default()
+            },
+            member_set: Some(key.clone()),
+            tiers: vec![TierHit {
+                query_id: format!("q-{id}"),
+                capabilities: vec![],
+                targets: targets.clone(),
+                principals: 2,
+                excluded: vec![["u2".into(), sub.id.clone()]],
+            }],
+            fix: "role-assignment:ra1".into(),
+            remediation: Remediation { summary: "Remove it".into(), command: None },
+        };
+        Report {
+            schema_version: crate::findings::REPORT_SCHEMA_VERSION,
+            findings: vec![finding("f1"), finding("f2")],
+            member_sets: [(key, set)].into(),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn each_node_edge_and_set_is_written_once_and_reads_back_whole() {
+        let r = report(&["u1", "u2"]);
+        let v = serde_json::to_value(&r).unwrap();
+        let ids: Vec<&str> = v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["g1", "/subscriptions/s", "u1", "u2"], "{v:#}");
+        assert_eq!(v["nodes"][2]["name"], "Ann");
+        assert!(v["nodes"][3].get("name").is_none(), "a name that is the id is left out");
+        assert_eq!(v["edges"].as_array().unwrap().len(), 1);
+        assert_eq!(v["target_sets"], serde_json::json!([[1]]));
+        assert_eq!(v["findings"][1]["hops"], serde_json::json!([0]));
+        assert_eq!(v["findings"][1]["tiers"][0]["excluded"], serde_json::json!([[3, 1]]));
+        assert_eq!(v["member_sets"].as_array().unwrap().len(), 1);
+        assert_eq!(v["member_sets"][0]["escalating"], "all");
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn escalating_lists_the_members_when_not_all_do() {
+        let r = report(&["u2"]);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["member_sets"][0]["escalating"], serde_json::json!([3]));
+        assert_eq!(serde_json::from_value::<Report>(v).unwrap(), r);
+        let none = serde_json::to_value(report(&[])).unwrap();
+        assert!(none["member_sets"][0].get("escalating").is_none());
+    }
+
+    #[test]
+    fn a_dangling_reference_is_an_error_naming_the_field() {
+        let mut v = serde_json::to_value(report(&[])).unwrap();
+        v["edges"][0]["to"] = 9.into();
+        let err = serde_json::from_value::<Report>(v).unwrap_err().to_string();
+        assert!(err.contains("edges[0].to: 9 is not an index of the report's `nodes` (4 entries)"), "{err}");
+        let mut v = serde_json::to_value(report(&[])).unwrap();
+        v["findings"][0]["tiers"][0]["targets"] = 1.into();
+        let err = serde_json::from_value::<Report>(v).unwrap_err().to_string();
+        assert!(err.contains("findings[0].tiers[0].targets: 1 is not an index of the report's `target_sets`"), "{err}");
+    }
+}
