@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use azpath_graph::findings::Report;
 
 /// The schema this azpath writes (the `user_version` pragma).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another one before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,6 +60,28 @@ CREATE TABLE scan_findings (
     PRIMARY KEY (scan_id, finding_id)
 );
 ";
+
+/// Version 2: each exposure figure's runs of one value (first and last seen of each value it took).
+const SCHEMA_V2: &str = "
+CREATE TABLE exposure_runs (
+    tenant TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    figure TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    previous INTEGER,
+    first_seen TEXT NOT NULL,
+    first_scan INTEGER NOT NULL,
+    last_seen TEXT NOT NULL,
+    last_scan INTEGER NOT NULL,
+    PRIMARY KEY (tenant, query_id, figure, first_scan)
+);
+";
+
+/// The schema steps: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
+/// The exposure figures whose value changes are tracked, as `history trend` names them.
+pub const FIGURES: [&str; 3] = ["principals", "standing", "escalation"];
 
 /// Why the history store cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +151,28 @@ pub struct FindingRow {
     pub last_scan: i64,
 }
 
+/// One exposure figure of a tier holding one value over consecutive scans: when it took the value (the change
+/// from `previous`) and when a scan last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposureRun {
+    /// Query id (tier).
+    pub query_id: String,
+    /// `principals`, `standing` or `escalation` ([`FIGURES`]).
+    pub figure: String,
+    /// The value it held.
+    pub value: i64,
+    /// The value before (`None`: the first scan that saw the tier).
+    pub previous: Option<i64>,
+    /// When a scan first saw this value (RFC 3339).
+    pub first_seen: String,
+    /// The scan that first saw it.
+    pub first_scan: i64,
+    /// When a scan last saw it.
+    pub last_seen: String,
+    /// The scan that last saw it.
+    pub last_scan: i64,
+}
+
 /// One tier's exposure in one scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExposureRow {
@@ -173,6 +217,8 @@ pub struct TrendRow {
     pub exposure: Vec<ExposureRow>,
     /// Findings per severity (critical first); severities without findings are left out.
     pub by_severity: Vec<(String, i64)>,
+    /// Exposure figures whose value changed at this scan (runs that start here and have a previous value).
+    pub changes: Vec<ExposureRun>,
 }
 
 /// What appeared and disappeared between two scans.
@@ -235,8 +281,11 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(HistoryError::Newer { path: self.path.clone(), found: version });
         }
-        if version < 1 {
-            tx.execute_batch(SCHEMA_V1).map_err(sql(&path, "creating the schema"))?;
+        for step in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(0)) {
+            tx.execute_batch(step).map_err(sql(&path, "upgrading the schema"))?;
+        }
+        if version < 2 {
+            rebuild_runs(&tx).map_err(sql(&path, "computing exposure first/last seen"))?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql(&path, "writing the schema version"))?;
         tx.commit().map_err(sql(&path, "committing the schema"))
@@ -269,6 +318,10 @@ impl Store {
                 ],
             )
             .map_err(sql(&path, "recording exposure"))?;
+            for (figure, value) in FIGURES.into_iter().zip([e.principals, e.standing, e.escalation]) {
+                let at = Seen { tenant, query_id: &t.query_id, scan, time: &time };
+                advance(&tx, &at, figure, n(value)).map_err(sql(&path, "recording exposure"))?;
+            }
         }
         for f in &report.findings {
             let queries: Vec<&str> = f.tiers.iter().map(|t| t.query_id.as_str()).collect();
@@ -313,7 +366,8 @@ impl Store {
             .map(|scan| {
                 let exposure = self.exposure(scan.id)?;
                 let by_severity = self.by_severity(scan.id)?;
-                Ok(TrendRow { scan, exposure, by_severity })
+                let changes = self.changes(scan.id)?;
+                Ok(TrendRow { scan, exposure, by_severity, changes })
             })
             .collect()
     }
@@ -339,6 +393,26 @@ impl Store {
             })
             .map_err(self.err("reading exposure"))?;
         rows.collect::<Result<_, _>>().map_err(self.err("reading exposure"))
+    }
+
+    /// Exposure runs that started at `scan` with a previous value: the figures that changed there.
+    fn changes(&self, scan: i64) -> Result<Vec<ExposureRun>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{RUN_COLUMNS} WHERE first_scan = ?1 AND previous IS NOT NULL ORDER BY query_id, figure"))
+            .map_err(self.err("reading exposure changes"))?;
+        let rows = stmt.query_map([scan], run_row).map_err(self.err("reading exposure changes"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("reading exposure changes"))
+    }
+
+    /// Every run of one value of `tenant`'s exposure figures, per tier and figure, oldest first.
+    pub fn exposure_runs(&self, tenant: &str) -> Result<Vec<ExposureRun>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{RUN_COLUMNS} WHERE tenant = ?1 ORDER BY query_id, figure, first_seen, first_scan"))
+            .map_err(self.err("reading exposure runs"))?;
+        let rows = stmt.query_map([tenant], run_row).map_err(self.err("reading exposure runs"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("reading exposure runs"))
     }
 
     fn by_severity(&self, scan: i64) -> Result<Vec<(String, i64)>, HistoryError> {
@@ -406,7 +480,7 @@ impl Store {
     }
 
     /// Removes scans beyond the newest `keep` and those recorded more than `keep_days` days before `now`, then
-    /// findings no remaining scan saw. Returns how many scans were removed.
+    /// findings and exposure values no remaining scan saw (first seen stays as recorded). Returns how many scans were removed.
     pub fn prune(
         &mut self,
         keep: Option<usize>,
@@ -427,11 +501,89 @@ impl Store {
             removed +=
                 tx.execute("DELETE FROM scans WHERE time < ?1", [cutoff]).map_err(sql(&path, "removing old scans"))?;
         }
+        tx.execute("DELETE FROM exposure_runs WHERE last_scan NOT IN (SELECT id FROM scans)", [])
+            .map_err(sql(&path, "removing exposure no remaining scan saw"))?;
         tx.execute("DELETE FROM findings WHERE NOT EXISTS (SELECT 1 FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)", [])
             .map_err(sql(&path, "removing findings no scan saw"))?;
         tx.commit().map_err(sql(&path, "committing the removal"))?;
         Ok(removed)
     }
+}
+
+const RUN_COLUMNS: &str =
+    "SELECT query_id, figure, value, previous, first_seen, first_scan, last_seen, last_scan FROM exposure_runs";
+
+fn run_row(r: &rusqlite::Row) -> rusqlite::Result<ExposureRun> {
+    Ok(ExposureRun {
+        query_id: r.get(0)?,
+        figure: r.get(1)?,
+        value: r.get(2)?,
+        previous: r.get(3)?,
+        first_seen: r.get(4)?,
+        first_scan: r.get(5)?,
+        last_seen: r.get(6)?,
+        last_scan: r.get(7)?,
+    })
+}
+
+/// Where a figure was seen: a tier of a tenant in one scan at one time.
+struct Seen<'a> {
+    tenant: &'a str,
+    query_id: &'a str,
+    scan: i64,
+    time: &'a str,
+}
+
+/// Records that `figure` of a tier had `value` at a scan: the figure's latest run is extended when it holds
+/// the same value, else a run starts with the latest value as its previous one. Scans must come in time order.
+fn advance(conn: &Connection, at: &Seen, figure: &str, value: i64) -> rusqlite::Result<()> {
+    let latest: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT first_scan, value FROM exposure_runs WHERE tenant = ?1 AND query_id = ?2 AND figure = ?3
+             ORDER BY last_seen DESC, last_scan DESC LIMIT 1",
+            params![at.tenant, at.query_id, figure],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match latest {
+        Some((first_scan, old)) if old == value => conn.execute(
+            "UPDATE exposure_runs SET last_seen = ?5, last_scan = ?6
+             WHERE tenant = ?1 AND query_id = ?2 AND figure = ?3 AND first_scan = ?4",
+            params![at.tenant, at.query_id, figure, first_scan, at.time, at.scan],
+        )?,
+        latest => conn.execute(
+            "INSERT INTO exposure_runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)",
+            params![at.tenant, at.query_id, figure, value, latest.map(|l| l.1), at.time, at.scan],
+        )?,
+    };
+    Ok(())
+}
+
+/// Computes every exposure run again from the recorded exposure, scans in time order (an upgraded store, or
+/// scans imported out of order).
+fn rebuild_runs(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM exposure_runs", [])?;
+    let mut stmt = conn.prepare(
+        "SELECT s.tenant, e.query_id, s.id, s.time, e.principals, e.standing, e.escalation
+         FROM exposure e JOIN scans s ON s.id = e.scan_id ORDER BY s.time, s.id, e.query_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get(2)?,
+            r.get::<_, String>(3)?,
+            [r.get(4)?, r.get(5)?, r.get(6)?],
+        ))
+    })?;
+    for row in rows {
+        let (tenant, query_id, scan, time, values): (String, String, i64, String, [i64; 3]) = row?;
+        let at = Seen { tenant: &tenant, query_id: &query_id, scan, time: &time };
+        for (figure, value) in FIGURES.into_iter().zip(values) {
+            advance(conn, &at, figure, value)?;
+        }
+    }
+    Ok(())
 }
 
 /// Maps a SQLite error to [`HistoryError::Sql`] naming the store and what was being done.
@@ -542,6 +694,72 @@ mod tests {
         let trend = store.trend().unwrap();
         assert_eq!(trend.iter().map(|t| t.exposure[0].principals).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(trend[1].by_severity, [("high".to_string(), 2)]);
+    }
+
+    #[test]
+    fn each_exposure_figure_has_first_and_last_seen_of_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let scans: Vec<i64> = [2, 2, 5, 5, 3]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| store.record(&report(&["a"], *p), "t", at(i as i64)).unwrap())
+            .collect();
+        let runs = store.exposure_runs("t").unwrap();
+        let principals: Vec<_> = runs
+            .iter()
+            .filter(|r| r.figure == "principals")
+            .map(|r| (r.previous, r.value, r.first_scan, r.last_scan))
+            .collect();
+        assert_eq!(
+            principals,
+            [(None, 2, scans[0], scans[1]), (Some(2), 5, scans[2], scans[3]), (Some(5), 3, scans[4], scans[4])]
+        );
+        assert_eq!(runs.iter().find(|r| r.figure == "principals" && r.value == 5).unwrap().first_seen, rfc3339(at(2)));
+        // A figure that never changed is one run over every scan, and no change.
+        let standing: Vec<_> = runs.iter().filter(|r| r.figure == "standing").collect();
+        assert_eq!(standing.len(), 1);
+        assert_eq!((standing[0].first_scan, standing[0].last_scan), (scans[0], scans[4]));
+        let trend = store.trend().unwrap();
+        let changed: Vec<Vec<(&str, i64)>> =
+            trend.iter().map(|t| t.changes.iter().map(|c| (c.figure.as_str(), c.value)).collect()).collect();
+        assert_eq!(changed, [vec![], vec![], vec![("principals", 5)], vec![], vec![("principals", 3)]]);
+        // Another tenant's figures are their own.
+        store.record(&report(&["a"], 9), "other", at(10)).unwrap();
+        assert_eq!(store.exposure_runs("t").unwrap(), runs);
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_with_its_exposure_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA_V1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        for (id, escalation) in [(1, 3), (2, 7)] {
+            old.execute(
+                "INSERT INTO scans VALUES (?1, ?2, 'c', 't', '0.1')",
+                params![id, format!("2026-12-0{id}T00:00:00.000000Z")],
+            )
+            .unwrap();
+            old.execute("INSERT INTO exposure VALUES (?1, 'q', 'high', 9, 2, ?2, 20)", params![id, escalation])
+                .unwrap();
+        }
+        drop(old);
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let trend = store.trend().unwrap();
+        assert!(trend[0].changes.is_empty());
+        let rose = &trend[1].changes;
+        assert_eq!(rose.len(), 1, "{rose:?}");
+        assert_eq!((rose[0].figure.as_str(), rose[0].previous, rose[0].value), ("escalation", Some(3), 7));
+        assert_eq!(rose[0].first_seen, "2026-12-02T00:00:00.000000Z");
+        // The upgraded store records on.
+        let third = store.record(&report(&["a"], 9), "t", at(0)).unwrap();
+        assert_eq!(store.scans().unwrap().last().unwrap().id, third);
+        drop(store);
+        assert!(Store::open(&path).is_ok(), "opening an upgraded store again changes nothing");
     }
 
     #[test]

@@ -71,6 +71,18 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     let trend = json(&["history", "trend", "--history", h, "--format", "json"]);
     assert_eq!(trend.as_array().unwrap().len(), 3);
     assert!(trend[0]["exposure"].as_array().unwrap().iter().any(|e| e["principals"].as_u64().unwrap() > 0));
+    // The new Owner changes exposure at the third scan only, and the trend says so with the scan's time.
+    let changes: Vec<usize> = (0..3).map(|i| trend[i]["changes"].as_array().unwrap().len()).collect();
+    assert!(changes[0] == 0 && changes[1] == 0 && changes[2] > 0, "{trend}");
+    for c in trend[2]["changes"].as_array().unwrap() {
+        assert_eq!((&c["first_scan"], &c["first_seen"]), (&third["id"], &third["time"]), "{c}");
+        assert_ne!(c["previous"], c["value"], "{c}");
+    }
+    let text = run(&["history", "trend", "--history", h]).stdout;
+    assert!(
+        text.contains("exposure changes:") && text.contains(" exposure of tier ") && text.contains("(scan 3)"),
+        "{text}"
+    );
 
     let table = run(&["history", "diff", "--history", h]);
     assert!(table.stdout.starts_with("scan 2 (") && table.stdout.contains("→ scan 3 ("), "{}", table.stdout);

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::text::{visible, write_line};
 use super::Format;
-use crate::history::{DiffRows, FindingRow, ScanRow, TrendRow};
+use crate::history::{DiffRows, ExposureRun, FindingRow, ScanRow, TrendRow};
 
 /// Formats `history` prints; the others are a usage error.
 pub const FORMATS: &str = "history prints table or json";
@@ -66,7 +66,27 @@ pub fn render_trend(trend: &[TrendRow], format: Format, out: &mut dyn Write) -> 
             rows.push(vec![t.scan.id.to_string(), t.scan.time.clone(), String::new(), String::new(), findings]);
         }
     }
-    table(&["scan", "recorded", "tier", "principals reaching it", "findings by severity"], rows, out)
+    table(&["scan", "recorded", "tier", "principals reaching it", "findings by severity"], rows, out)?;
+    let changes: Vec<String> = trend.iter().flat_map(|t| t.changes.iter().map(change_line)).collect();
+    if !changes.is_empty() {
+        write_line(out, "")?;
+        write_line(out, "exposure changes:")?;
+        for line in changes {
+            write_line(out, &line)?;
+        }
+    }
+    Ok(())
+}
+
+/// "escalation exposure of tier q rose from 3 to 7 on 2026-12-06 (scan 4), last seen … (scan 6)".
+pub fn change_line(run: &ExposureRun) -> String {
+    let previous = run.previous.unwrap_or_default();
+    let verb = if run.value > previous { "rose" } else { "fell" };
+    let day = run.first_seen.split('T').next().unwrap_or(&run.first_seen);
+    format!(
+        "{} exposure of tier {} {verb} from {previous} to {} on {day} (scan {}); held until {} (scan {})",
+        run.figure, run.query_id, run.value, run.first_scan, run.last_seen, run.last_scan
+    )
 }
 
 /// `history diff`.
@@ -114,4 +134,31 @@ fn finding_rows(rows: &[FindingRow]) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(previous: i64, value: i64) -> ExposureRun {
+        ExposureRun {
+            query_id: "owner".into(),
+            figure: "escalation".into(),
+            value,
+            previous: Some(previous),
+            first_seen: "2026-12-06T10:00:00.000000Z".into(),
+            first_scan: 4,
+            last_seen: "2026-12-07T10:00:00.000000Z".into(),
+            last_scan: 6,
+        }
+    }
+
+    #[test]
+    fn a_change_says_which_way_when_and_until_when() {
+        assert_eq!(
+            change_line(&run(3, 7)),
+            "escalation exposure of tier owner rose from 3 to 7 on 2026-12-06 (scan 4); held until 2026-12-07T10:00:00.000000Z (scan 6)"
+        );
+        assert!(change_line(&run(7, 3)).contains("fell from 7 to 3"));
+    }
 }
