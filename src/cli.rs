@@ -254,6 +254,10 @@ pub enum MockCommand {
         /// scans can name fixed URLs.
         #[arg(long, value_name = "N")]
         port: Option<u16>,
+        /// Serve the Kubernetes API of the tenant's clusters on this loopback port and the next ones, one per
+        /// cluster in name order (default: free ports), so the printed kubeconfig stays valid across restarts.
+        #[arg(long, value_name = "BASE")]
+        kube_port: Option<u16>,
     },
     /// List the bundled mock tenants.
     List,
