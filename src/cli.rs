@@ -215,6 +215,16 @@ pub enum HistoryCommand {
         #[arg(long, value_name = "DAYS")]
         keep_days: Option<u32>,
     },
+    /// Import a directory of JSON reports written earlier (`--format json`; its other files are left alone), in
+    /// the order their snapshots were collected, as if each had been recorded then; a report already in the
+    /// store is skipped. Creates the store when missing.
+    Import {
+        /// The directory.
+        dir: PathBuf,
+        /// The tenant id to record them under (reports do not name it; live scans use the snapshot's).
+        #[arg(long, value_name = "ID", default_value = "")]
+        tenant: String,
+    },
 }
 
 /// `azpath queries …`

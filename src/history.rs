@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use azpath_graph::findings::Report;
 
 /// The schema this azpath writes (the `user_version` pragma).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a writer waits for another one before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -77,8 +77,14 @@ CREATE TABLE exposure_runs (
 );
 ";
 
+/// Version 3: a digest of each scan's report, so that importing a report twice records it once.
+const SCHEMA_V3: &str = "
+ALTER TABLE scans ADD COLUMN digest TEXT;
+CREATE INDEX scans_digest ON scans (digest);
+";
+
 /// The schema steps: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// The exposure figures whose value changes are tracked, as `history trend` names them.
 pub const FIGURES: [&str; 3] = ["principals", "standing", "escalation"];
@@ -115,6 +121,34 @@ pub enum HistoryError {
         path: PathBuf,
         /// The id asked for.
         id: i64,
+    },
+    /// A file of `history import` that cannot be read.
+    #[error("history import: reading {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: crate::input::InputError,
+    },
+    /// The directory of `history import` cannot be listed.
+    #[error("history import: listing {}", path.display())]
+    List {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of `history import` that is not a report this azpath reads.
+    #[error("history import: {} at `{field}`: {message}", path.display())]
+    NotAReport {
+        /// The file.
+        path: PathBuf,
+        /// The JSON path of the bad field (`.` for the whole document).
+        field: String,
+        /// What is wrong.
+        message: String,
     },
     /// `history diff` without two scans.
     #[error("history store {}: `history diff` needs two scans, the store has {count}", path.display())]
@@ -294,53 +328,93 @@ impl Store {
     /// Records one scan of `report` (tenant `tenant`, at `now`) and returns its id: its exposure per tier,
     /// its findings, and each finding's first/last seen.
     pub fn record(&mut self, report: &Report, tenant: &str, now: OffsetDateTime) -> Result<i64, HistoryError> {
-        let time = rfc3339(now);
         let path = self.path.clone();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
-        tx.execute(
-            "INSERT INTO scans (time, collected_at, tenant, tool_version) VALUES (?1, ?2, ?3, ?4)",
-            params![time, report.collected_at, tenant, report.tool_version],
-        )
-        .map_err(sql(&path, "recording the scan"))?;
-        let scan = tx.last_insert_rowid();
-        for t in &report.tiers {
-            let e = &t.exposure;
-            tx.execute(
-                "INSERT INTO exposure VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    scan,
-                    t.query_id,
-                    t.severity.as_str(),
-                    n(e.principals),
-                    n(e.standing),
-                    n(e.escalation),
-                    n(e.population)
-                ],
-            )
-            .map_err(sql(&path, "recording exposure"))?;
-            for (figure, value) in FIGURES.into_iter().zip([e.principals, e.standing, e.escalation]) {
-                let at = Seen { tenant, query_id: &t.query_id, scan, time: &time };
-                advance(&tx, &at, figure, n(value)).map_err(sql(&path, "recording exposure"))?;
-            }
-        }
-        for f in &report.findings {
-            let queries: Vec<&str> = f.tiers.iter().map(|t| t.query_id.as_str()).collect();
-            tx.execute(
-                "INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)
-                 ON CONFLICT (tenant, id) DO UPDATE SET severity = ?3, reach = ?4, queries = ?5, last_seen = ?8, last_scan = ?9",
-                params![tenant, f.id, f.severity.as_str(), f.reach.as_str(), queries.join(","), f.principal.id, f.scope.id, time, scan],
-            )
-            .map_err(sql(&path, "recording a finding"))?;
-            tx.execute(
-                "INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)",
-                params![scan, f.id, f.severity.as_str()],
-            )
-            .map_err(sql(&path, "recording a finding"))?;
-        }
+        let scan = insert_scan(&tx, &path, report, tenant, &rfc3339(now))?;
         tx.commit().map_err(sql(&path, "committing the scan"))?;
         Ok(scan)
     }
 
+    /// Imports reports written earlier (`--format json`), as if each had been recorded live when its snapshot
+    /// was collected: in that order, as scans of `tenant`. A report already in the store (the same digest:
+    /// tenant, collection time, version, findings and exposure) is skipped, so importing twice adds nothing.
+    /// One transaction: all are imported or none.
+    pub fn import(&mut self, reports: &[ReportFile], tenant: &str) -> Result<Imported, HistoryError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
+        let newest: Option<String> = tx
+            .query_row("SELECT MAX(time) FROM scans", [], |r| r.get(0))
+            .map_err(sql(&path, "reading the newest scan"))?;
+        let mut order: Vec<&ReportFile> = reports.iter().collect();
+        order.sort_by(|a, b| (&a.time, &a.path).cmp(&(&b.time, &b.path)));
+        let mut done = Imported::default();
+        for file in order {
+            let digest = digest(&file.report, tenant);
+            let known: bool = tx
+                .query_row("SELECT EXISTS (SELECT 1 FROM scans WHERE digest = ?1)", [&digest], |r| r.get(0))
+                .map_err(sql(&path, "looking for an imported report"))?;
+            if known {
+                done.skipped.push(file.path.clone());
+                continue;
+            }
+            insert_scan(&tx, &path, &file.report, tenant, &file.time)?;
+            done.imported.push(file.path.clone());
+        }
+        let earlier = newest.is_some_and(|n| reports.iter().any(|r| r.time < n));
+        if earlier && !done.imported.is_empty() {
+            rebuild_runs(&tx).map_err(sql(&path, "computing exposure first/last seen"))?;
+            tx.execute(EARLIEST_FIRST_SEEN, []).map_err(sql(&path, "computing findings' first seen"))?;
+        }
+        tx.commit().map_err(sql(&path, "committing the import"))?;
+        Ok(done)
+    }
+}
+
+/// Records one scan in an open transaction: the scan, its exposure (and each figure's runs) and its findings
+/// (first seen when new; attributes and last seen when this scan is the newest that saw it).
+fn insert_scan(tx: &Connection, path: &Path, report: &Report, tenant: &str, time: &str) -> Result<i64, HistoryError> {
+    tx.execute(
+        "INSERT INTO scans (time, collected_at, tenant, tool_version, digest) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![time, report.collected_at, tenant, report.tool_version, digest(report, tenant)],
+    )
+    .map_err(sql(path, "recording the scan"))?;
+    let scan = tx.last_insert_rowid();
+    for t in &report.tiers {
+        let e = &t.exposure;
+        tx.execute(
+            "INSERT INTO exposure VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                scan,
+                t.query_id,
+                t.severity.as_str(),
+                n(e.principals),
+                n(e.standing),
+                n(e.escalation),
+                n(e.population)
+            ],
+        )
+        .map_err(sql(path, "recording exposure"))?;
+        for (figure, value) in FIGURES.into_iter().zip([e.principals, e.standing, e.escalation]) {
+            let at = Seen { tenant, query_id: &t.query_id, scan, time };
+            advance(tx, &at, figure, n(value)).map_err(sql(path, "recording exposure"))?;
+        }
+    }
+    for f in &report.findings {
+        let queries: Vec<&str> = f.tiers.iter().map(|t| t.query_id.as_str()).collect();
+        tx.execute(
+                "INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)
+                 ON CONFLICT (tenant, id) DO UPDATE SET severity = ?3, reach = ?4, queries = ?5, last_seen = ?8, last_scan = ?9
+                 WHERE ?8 >= findings.last_seen",
+                params![tenant, f.id, f.severity.as_str(), f.reach.as_str(), queries.join(","), f.principal.id, f.scope.id, time, scan],
+            )
+            .map_err(sql(path, "recording a finding"))?;
+        tx.execute("INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)", params![scan, f.id, f.severity.as_str()])
+            .map_err(sql(path, "recording a finding"))?;
+    }
+    Ok(scan)
+}
+
+impl Store {
     /// Every scan, oldest first.
     pub fn scans(&self) -> Result<Vec<ScanRow>, HistoryError> {
         let mut stmt = self
@@ -348,7 +422,7 @@ impl Store {
             .prepare(
                 "SELECT s.id, s.time, s.collected_at, s.tenant, s.tool_version,
                         (SELECT COUNT(*) FROM scan_findings f WHERE f.scan_id = s.id)
-                 FROM scans s ORDER BY s.id",
+                 FROM scans s ORDER BY s.time, s.id",
             )
             .map_err(self.err("listing scans"))?;
         let rows = stmt.query_map([], scan_row).map_err(self.err("listing scans"))?;
@@ -493,7 +567,10 @@ impl Store {
         if let Some(keep) = keep {
             let keep = n(keep);
             removed += tx
-                .execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT ?1)", [keep])
+                .execute(
+                    "DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY time DESC, id DESC LIMIT ?1)",
+                    [keep],
+                )
                 .map_err(sql(&path, "removing old scans"))?;
         }
         if let Some(days) = keep_days {
@@ -584,6 +661,100 @@ fn rebuild_runs(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// After an import of earlier scans: each finding's first seen is the earliest scan that saw it, when that is
+/// earlier than the one recorded.
+const EARLIEST_FIRST_SEEN: &str = "
+UPDATE findings SET (first_seen, first_scan) = (
+    SELECT s.time, s.id FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id
+    WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant ORDER BY s.time, s.id LIMIT 1)
+WHERE first_seen > (
+    SELECT MIN(s.time) FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id
+    WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)
+";
+
+/// What identifies a scan's report for `history import`: tenant, collection time, version, finding ids and
+/// exposure figures.
+fn digest(report: &Report, tenant: &str) -> String {
+    let mut parts =
+        vec!["scan".to_string(), tenant.to_string(), report.collected_at.clone(), report.tool_version.clone()];
+    let mut ids: Vec<&str> = report.findings.iter().map(|f| f.id.as_str()).collect();
+    ids.sort_unstable();
+    parts.extend(ids.into_iter().map(str::to_string));
+    for t in &report.tiers {
+        let e = &t.exposure;
+        parts.push(format!("{}:{}:{}:{}:{}", t.query_id, e.principals, e.standing, e.escalation, e.population));
+    }
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    azpath_graph::findings::fingerprint(&parts)
+}
+
+/// A report file to import, with the time it is recorded at (its `collected_at`, as the store writes times).
+#[derive(Debug)]
+pub struct ReportFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its `collected_at`, normalized (RFC 3339, UTC, microseconds).
+    pub time: String,
+    /// The report.
+    pub report: Report,
+}
+
+/// What `history import` did.
+#[derive(Debug, Default, Serialize)]
+pub struct Imported {
+    /// Files recorded as new scans, in scan-time order.
+    pub imported: Vec<PathBuf>,
+    /// Files already in the store.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Every `*.json` file of `dir` (not recursive; other files, such as SARIF or DOT output beside them, are left
+/// alone), each read as a JSON report of this azpath's schema version. A file that is not one is an error
+/// naming it: nothing is imported then.
+pub fn read_reports(dir: &Path) -> Result<Vec<ReportFile>, HistoryError> {
+    let list = |source| HistoryError::List { path: dir.to_owned(), source };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(list)? {
+        let path = entry.map_err(list)?.path();
+        if path.extension().is_some_and(|e| e == "json") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    paths.iter().map(|p| read_report(p)).collect()
+}
+
+/// One report file for import.
+pub fn read_report(path: &Path) -> Result<ReportFile, HistoryError> {
+    let bad =
+        |field: &str, message: String| HistoryError::NotAReport { path: path.into(), field: field.into(), message };
+    let text = crate::input::read_text(path).map_err(|source| HistoryError::Read { path: path.into(), source })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(".", e.to_string()))?;
+    if value.get("metadata").is_some() {
+        return Err(bad(
+            ".",
+            "this is a snapshot, not a report: import what `azpath analyze --format json` writes".into(),
+        ));
+    }
+    let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
+    if value.get("findings").is_none() || version.is_none() {
+        return Err(bad(".", "not a JSON report (`azpath scan|analyze --format json`)".into()));
+    }
+    if version != Some(u64::from(azpath_graph::findings::REPORT_SCHEMA_VERSION)) {
+        let message = format!(
+            "{} is not the report version this azpath reads ({})",
+            version.unwrap_or_default(),
+            azpath_graph::findings::REPORT_SCHEMA_VERSION
+        );
+        return Err(bad("schema_version", message));
+    }
+    let report: Report =
+        serde_path_to_error::deserialize(value).map_err(|e| bad(&e.path().to_string(), e.inner().to_string()))?;
+    let collected = OffsetDateTime::parse(&report.collected_at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| bad("collected_at", format!("`{}` is not an RFC 3339 time: {e}", report.collected_at)))?;
+    Ok(ReportFile { path: path.into(), time: rfc3339(collected), report })
 }
 
 /// Maps a SQLite error to [`HistoryError::Sql`] naming the store and what was being done.
@@ -760,6 +931,78 @@ mod tests {
         assert_eq!(store.scans().unwrap().last().unwrap().id, third);
         drop(store);
         assert!(Store::open(&path).is_ok(), "opening an upgraded store again changes nothing");
+    }
+
+    fn file(name: &str, ids: &[&str], principals: usize, seconds: i64) -> ReportFile {
+        let mut report = report(ids, principals);
+        report.collected_at = rfc3339(at(seconds));
+        ReportFile { path: name.into(), time: rfc3339(at(seconds)), report }
+    }
+
+    #[test]
+    fn imported_reports_are_recorded_in_scan_time_order_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let files =
+            [file("c.json", &["a", "b"], 4, 200), file("a.json", &["a"], 2, 0), file("b.json", &["a", "b"], 4, 100)];
+        let done = store.import(&files, "t").unwrap();
+        let names = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&done.imported), ["a.json", "b.json", "c.json"]);
+        let scans = store.scans().unwrap();
+        assert_eq!(scans.iter().map(|s| s.time.clone()).collect::<Vec<_>>(), [0, 100, 200].map(|t| rfc3339(at(t))));
+        let b = store.finding("t", "b").unwrap().unwrap();
+        assert_eq!((b.first_seen, b.last_seen), (rfc3339(at(100)), rfc3339(at(200))));
+        let changes = store.trend().unwrap().into_iter().map(|t| t.changes.len()).collect::<Vec<_>>();
+        assert_eq!(changes, [0, 1, 0]);
+        // Importing again adds nothing.
+        let again = store.import(&files, "t").unwrap();
+        assert!(again.imported.is_empty());
+        assert_eq!(names(&again.skipped), ["a.json", "b.json", "c.json"]);
+        assert_eq!(store.scans().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn earlier_reports_imported_after_live_scans_move_first_seen_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let live = store.record(&report(&["a", "b"], 4), "t", at(500)).unwrap();
+        assert_eq!(store.finding("t", "a").unwrap().unwrap().first_scan, live);
+        store.import(&[file("old.json", &["a"], 2, 0)], "t").unwrap();
+        let old = store.scans().unwrap()[0].id;
+        let a = store.finding("t", "a").unwrap().unwrap();
+        assert_eq!((a.first_scan, a.last_scan), (old, live), "first seen at the imported scan, last at the live one");
+        assert_eq!(store.finding("t", "b").unwrap().unwrap().first_scan, live);
+        let runs = store.exposure_runs("t").unwrap();
+        let principals: Vec<_> =
+            runs.iter().filter(|r| r.figure == "principals").map(|r| (r.previous, r.value, r.first_scan)).collect();
+        assert_eq!(principals, [(None, 2, old), (Some(2), 4, live)]);
+        let diff = store.diff(None, None).unwrap();
+        assert_eq!((diff.from.id, diff.to.id), (old, live), "the last two by time");
+    }
+
+    #[test]
+    fn a_directory_of_reports_reads_json_files_and_names_the_one_that_is_not_a_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut good = report(&["a"], 1);
+        good.collected_at = "2026-12-01T10:00:00+01:00".into();
+        good.schema_version = azpath_graph::findings::REPORT_SCHEMA_VERSION;
+        std::fs::write(dir.path().join("r.json"), serde_json::to_string(&good).unwrap()).unwrap();
+        std::fs::write(dir.path().join("r.sarif"), "not read").unwrap();
+        let files = read_reports(dir.path()).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].time, "2026-12-01T09:00:00.000000Z");
+        std::fs::write(dir.path().join("snap.json"), r#"{"metadata": {}, "azure": {}}"#).unwrap();
+        let err = read_reports(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("snap.json") && err.contains("snapshot, not a report"), "{err}");
+        std::fs::remove_file(dir.path().join("snap.json")).unwrap();
+        std::fs::write(dir.path().join("other.json"), r#"{"findings": []}"#).unwrap();
+        let err = read_reports(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("other.json") && err.contains("not a JSON report"), "{err}");
+        std::fs::write(dir.path().join("other.json"), r#"{"schema_version": 1, "findings": []}"#).unwrap();
+        let err = read_reports(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("other.json") && err.contains("schema_version"), "{err}");
+        let missing = read_reports(&dir.path().join("none")).unwrap_err().to_string();
+        assert!(missing.contains("none"), "{missing}");
     }
 
     #[test]

@@ -448,7 +448,7 @@ fn history_command(args: &HistoryArgs, command: HistoryCommand) -> Result<u8> {
         )
         .into());
     };
-    if !path.exists() {
+    if !path.exists() && !matches!(command, HistoryCommand::Import { .. }) {
         return Err(anyhow::anyhow!(
             "history store {}: no such file (record scans with `scan --history FILE`)",
             path.display()
@@ -476,6 +476,10 @@ fn history_command(args: &HistoryArgs, command: HistoryCommand) -> Result<u8> {
             let keep = keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX));
             let removed = store.prune(keep, keep_days, time::OffsetDateTime::now_utc())?;
             output::write_stdout(format!("removed {removed} scan(s)\n").as_bytes())?;
+        }
+        HistoryCommand::Import { dir, tenant } => {
+            let done = store.import(&azpath::history::read_reports(&dir)?, &tenant)?;
+            output::write_stdout_with(|w| out::render_import(&done, format, w))?;
         }
     }
     Ok(exit::OK)

@@ -173,3 +173,46 @@ fn a_missing_or_newer_store_and_bad_formats_are_clear_errors() {
     let r = run(&["scan", "--mock", "demo", "--history", db.to_str().unwrap(), "--no-config"]);
     assert_eq!(r.code, 3, "a newer store fails the scan before collecting: {}", r.stderr);
 }
+
+#[test]
+fn a_directory_of_reports_is_imported_in_scan_time_order_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let changed = tracking::demo_copy(dir.path(), "changed", true);
+    let live = dir.path().join("live.db");
+    // File names against time order: `b` is scanned first.
+    scan("demo", &live, &reports.join("b.json"));
+    scan(changed.to_str().unwrap(), &live, &reports.join("a.json"));
+    std::fs::write(reports.join("a.sarif"), "other output is left alone").unwrap();
+
+    let db = dir.path().join("imported.db");
+    let h = db.to_str().unwrap();
+    let r = reports.to_str().unwrap();
+    let done = json(&["history", "import", r, "--history", h, "--format", "json", "--no-config"]);
+    let names: Vec<&str> = done["imported"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(names.len() == 2 && names[0].ends_with("b.json") && names[1].ends_with("a.json"), "{done}");
+    let again = run(&["history", "import", r, "--history", h, "--no-config"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.ends_with("imported 0 report(s), 2 already recorded\n"), "{}", again.stdout);
+
+    // What the live store says, the imported one says: the same findings appeared, first seen at the second scan.
+    let appeared = |h: &str| -> BTreeSet<String> {
+        let diff = json(&["history", "diff", "--history", h, "--format", "json"]);
+        diff["appeared"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(appeared(h), appeared(live.to_str().unwrap()));
+    assert!(!appeared(h).is_empty());
+    let scans = json(&["history", "list", "--history", h, "--format", "json"]);
+    let (time, collected) = (scans[1]["time"].as_str().unwrap(), scans[1]["collected_at"].as_str().unwrap());
+    assert_eq!(time[..26], collected[..26], "an imported scan is recorded at its collection time");
+
+    // A JSON file that is not a report stops the import before anything is written, naming the file.
+    std::fs::write(reports.join("notes.json"), "{\"hello\": 1}").unwrap();
+    let fresh = dir.path().join("fresh.db");
+    let bad = run(&["history", "import", r, "--history", fresh.to_str().unwrap(), "--no-config"]);
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+    assert!(bad.stderr.contains("notes.json") && bad.stderr.contains("not a JSON report"), "{}", bad.stderr);
+    let none = json(&["history", "list", "--history", fresh.to_str().unwrap(), "--format", "json"]);
+    assert!(none.as_array().unwrap().is_empty());
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::text::{visible, write_line};
 use super::Format;
-use crate::history::{DiffRows, ExposureRun, FindingRow, ScanRow, TrendRow};
+use crate::history::{DiffRows, ExposureRun, FindingRow, Imported, ScanRow, TrendRow};
 
 /// Formats `history` prints; the others are a usage error.
 pub const FORMATS: &str = "history prints table or json";
@@ -76,6 +76,19 @@ pub fn render_trend(trend: &[TrendRow], format: Format, out: &mut dyn Write) -> 
         }
     }
     Ok(())
+}
+
+/// `history import`: a line per file, imported or skipped.
+pub fn render_import(done: &Imported, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    if format == Format::Json {
+        return json(done, out);
+    }
+    for (files, what) in [(&done.imported, "imported"), (&done.skipped, "already recorded")] {
+        for file in files {
+            write_line(out, &format!("{what}: {}", file.display()))?;
+        }
+    }
+    write_line(out, &format!("imported {} report(s), {} already recorded", done.imported.len(), done.skipped.len()))
 }
 
 /// "escalation exposure of tier q rose from 3 to 7 on 2026-12-06 (scan 4), last seen … (scan 6)".
