@@ -6,6 +6,7 @@
 //!
 //! Finding ids are the report's `Finding.id` (the same as JSON and SARIF `partialFingerprints`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 use azpath_graph::findings::Report;
 
 /// The schema this azpath writes (the `user_version` pragma).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a writer waits for another one before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,8 +84,29 @@ ALTER TABLE scans ADD COLUMN digest TEXT;
 CREATE INDEX scans_digest ON scans (digest);
 ";
 
+/// Version 4: pairs. One row per pair fingerprint (what identifies it, the finding its best path rests on,
+/// when it was first seen), and per scan the pairs it saw as runs of row ids (pairs are numbered as they first
+/// appear, so the pairs of a scan are few long runs): a scan costs a few bytes, not a row per pair.
+const SCHEMA_V4: &str = "
+CREATE TABLE pairs (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    finding TEXT NOT NULL,
+    first_scan INTEGER NOT NULL,
+    UNIQUE (tenant, fingerprint)
+);
+CREATE TABLE scan_pairs (
+    scan_id INTEGER PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,
+    runs BLOB NOT NULL
+);
+";
+
 /// The schema steps: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 /// The exposure figures whose value changes are tracked, as `history trend` names them.
 pub const FIGURES: [&str; 3] = ["principals", "standing", "escalation"];
@@ -266,6 +288,27 @@ pub struct DiffRows {
     pub appeared: Vec<FindingRow>,
     /// Findings in `from` and not in `to`.
     pub disappeared: Vec<FindingRow>,
+    /// Pairs in `to` and not in `from` (scans recorded before pairs were stored have none).
+    pub appeared_pairs: Vec<PairRow>,
+    /// Pairs in `from` and not in `to`.
+    pub disappeared_pairs: Vec<PairRow>,
+}
+
+/// One (query, principal, target) pair as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PairRow {
+    /// `baseline::pair_fingerprint` (as `--baseline` and `[[suppress]]` name pairs).
+    pub fingerprint: String,
+    /// Query id.
+    pub query_id: String,
+    /// The principal's id.
+    pub source: String,
+    /// The target's id.
+    pub target: String,
+    /// The finding its best path rests on.
+    pub finding: String,
+    /// The scan that first saw it.
+    pub first_scan: i64,
 }
 
 /// An open history store.
@@ -411,6 +454,7 @@ fn insert_scan(tx: &Connection, path: &Path, report: &Report, tenant: &str, time
         tx.execute("INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)", params![scan, f.id, f.severity.as_str()])
             .map_err(sql(path, "recording a finding"))?;
     }
+    insert_pairs(tx, report, tenant, scan).map_err(sql(path, "recording pairs"))?;
     Ok(scan)
 }
 
@@ -520,7 +564,47 @@ impl Store {
         };
         let appeared = self.only_in(to.id, from.id, &to.tenant)?;
         let disappeared = self.only_in(from.id, to.id, &from.tenant)?;
-        Ok(DiffRows { from, to, appeared, disappeared })
+        let (old, new) = (self.pair_ids(from.id)?, self.pair_ids(to.id)?);
+        let appeared_pairs = self.pair_rows(new.difference(&old))?;
+        let disappeared_pairs = self.pair_rows(old.difference(&new))?;
+        Ok(DiffRows { from, to, appeared, disappeared, appeared_pairs, disappeared_pairs })
+    }
+
+    /// The pair row ids scan `scan` saw.
+    fn pair_ids(&self, scan: i64) -> Result<BTreeSet<i64>, HistoryError> {
+        let runs: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT runs FROM scan_pairs WHERE scan_id = ?1", [scan], |r| r.get(0))
+            .optional()
+            .map_err(self.err("reading a scan's pairs"))?;
+        Ok(runs.map(|r| runs::decode(&r).collect()).unwrap_or_default())
+    }
+
+    fn pair_rows<'a>(&self, ids: impl Iterator<Item = &'a i64>) -> Result<Vec<PairRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT fingerprint, query_id, source, target, finding, first_scan FROM pairs WHERE id = ?1",
+            )
+            .map_err(self.err("reading pairs"))?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(PairRow {
+                        fingerprint: r.get(0)?,
+                        query_id: r.get(1)?,
+                        source: r.get(2)?,
+                        target: r.get(3)?,
+                        finding: r.get(4)?,
+                        first_scan: r.get(5)?,
+                    })
+                })
+                .map_err(self.err("reading pairs"))?;
+            out.push(row);
+        }
+        out.sort_by(|a, b| (&a.query_id, &a.target, &a.source).cmp(&(&b.query_id, &b.target, &b.source)));
+        Ok(out)
     }
 
     /// Findings of scan `a` that scan `b` did not see.
@@ -578,6 +662,7 @@ impl Store {
             removed +=
                 tx.execute("DELETE FROM scans WHERE time < ?1", [cutoff]).map_err(sql(&path, "removing old scans"))?;
         }
+        forget_pairs(&tx).map_err(sql(&path, "removing pairs no remaining scan saw"))?;
         tx.execute("DELETE FROM exposure_runs WHERE last_scan NOT IN (SELECT id FROM scans)", [])
             .map_err(sql(&path, "removing exposure no remaining scan saw"))?;
         tx.execute("DELETE FROM findings WHERE NOT EXISTS (SELECT 1 FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)", [])
@@ -661,6 +746,115 @@ fn rebuild_runs(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records the pairs `report`'s findings imply ([`crate::baseline::best_findings`]): a row for each
+/// fingerprint not seen before, and the scan's membership as runs of row ids.
+fn insert_pairs(tx: &Connection, report: &Report, tenant: &str, scan: i64) -> rusqlite::Result<()> {
+    let mut find = tx.prepare_cached("SELECT id FROM pairs WHERE tenant = ?1 AND fingerprint = ?2")?;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO pairs (tenant, fingerprint, query_id, source, target, finding, first_scan)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut ids = BTreeSet::new();
+    for (pair, best) in crate::baseline::best_findings(report) {
+        let fingerprint = crate::baseline::pair_fingerprint(&pair, &best.grants);
+        let id = match find.query_row(params![tenant, fingerprint], |r| r.get::<_, i64>(0)).optional()? {
+            Some(id) => id,
+            None => {
+                add.execute(params![tenant, fingerprint, pair.query_id, pair.source, pair.target, best.finding, scan])?;
+                tx.last_insert_rowid()
+            }
+        };
+        ids.insert(id);
+    }
+    tx.execute("INSERT INTO scan_pairs VALUES (?1, ?2)", params![scan, runs::encode(&ids)])?;
+    Ok(())
+}
+
+/// Removes the pairs no remaining scan saw (after scans were pruned).
+fn forget_pairs(tx: &Connection) -> rusqlite::Result<()> {
+    let mut seen = BTreeSet::new();
+    let mut stmt = tx.prepare("SELECT runs FROM scan_pairs")?;
+    for runs in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))? {
+        seen.extend(runs::decode(&runs?));
+    }
+    let mut all = tx.prepare("SELECT id FROM pairs")?;
+    let unseen: Vec<i64> =
+        all.query_map([], |r| r.get(0))?.filter_map(Result::ok).filter(|id| !seen.contains(id)).collect();
+    let mut delete = tx.prepare_cached("DELETE FROM pairs WHERE id = ?1")?;
+    for id in unseen {
+        delete.execute([id])?;
+    }
+    Ok(())
+}
+
+/// A set of row ids as runs: LEB128 varints, alternating the gap since the last run's end and the run's
+/// length. Hand-written (a dozen lines) rather than a bitmap crate: the ids of one scan's pairs are a few long
+/// runs, which this stores in a few bytes.
+mod runs {
+    use std::collections::BTreeSet;
+
+    /// The runs of `ids`.
+    pub fn encode(ids: &BTreeSet<i64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for &id in ids {
+            match runs.last_mut() {
+                Some((start, len)) if *start + *len == id => *len += 1,
+                _ => runs.push((id, 1)),
+            }
+        }
+        let mut end = 0;
+        for (start, len) in runs {
+            varint(&mut out, (start - end) as u64);
+            varint(&mut out, len as u64);
+            end = start + len;
+        }
+        out
+    }
+
+    fn varint(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    /// The ids `encode` stored (a truncated blob ends early rather than failing).
+    pub fn decode(bytes: &[u8]) -> impl Iterator<Item = i64> + '_ {
+        let mut numbers = Numbers { bytes, at: 0 };
+        let mut end = 0i64;
+        std::iter::from_fn(move || {
+            let (gap, len) = (numbers.next()?, numbers.next()?);
+            let start = end.checked_add(i64::try_from(gap).ok()?)?;
+            end = start.checked_add(i64::try_from(len).ok()?)?;
+            Some(start..end)
+        })
+        .flatten()
+    }
+
+    struct Numbers<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl Iterator for Numbers<'_> {
+        type Item = u64;
+        fn next(&mut self) -> Option<u64> {
+            let mut n = 0u64;
+            for shift in (0..64).step_by(7) {
+                let b = *self.bytes.get(self.at)?;
+                self.at += 1;
+                n |= u64::from(b & 0x7f) << shift;
+                if b < 0x80 {
+                    return Some(n);
+                }
+            }
+            None
+        }
+    }
 }
 
 /// After an import of earlier scans: each finding's first seen is the earliest scan that saw it, when that is
@@ -1003,6 +1197,19 @@ mod tests {
         assert!(err.contains("other.json") && err.contains("schema_version"), "{err}");
         let missing = read_reports(&dir.path().join("none")).unwrap_err().to_string();
         assert!(missing.contains("none"), "{missing}");
+    }
+
+    #[test]
+    fn pair_ids_are_stored_as_runs() {
+        for ids in [vec![], vec![5], vec![1, 2, 3, 4, 10, 11, 300, 100_000, 100_001]] {
+            let set: BTreeSet<i64> = ids.iter().copied().collect();
+            let bytes = runs::encode(&set);
+            assert_eq!(runs::decode(&bytes).collect::<Vec<_>>(), ids);
+        }
+        let many: BTreeSet<i64> = (1..=50_000).collect();
+        assert_eq!(runs::encode(&many).len(), 4, "one run: a gap and a length");
+        let truncated = runs::encode(&[1, 2, 9].into_iter().collect());
+        assert_eq!(runs::decode(&truncated[..truncated.len() - 1]).collect::<Vec<_>>(), [1, 2], "ends early");
     }
 
     #[test]

@@ -44,6 +44,7 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     assert!(
         unchanged["appeared"].as_array().unwrap().is_empty() && unchanged["disappeared"].as_array().unwrap().is_empty()
     );
+    assert!(unchanged["appeared_pairs"].as_array().unwrap().is_empty(), "{unchanged}");
     scan(changed.to_str().unwrap(), &db, &three);
 
     let scans = json(&["history", "list", "--history", h, "--format", "json"]);
@@ -62,6 +63,18 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
         assert_eq!(f["first_scan"], third["id"], "{f}");
         assert_eq!(f["first_seen"], third["time"], "{f}");
     }
+    // The pairs that appeared are the ones a baseline of the second report shows as new.
+    let fingerprints = |list: &Value| -> BTreeSet<String> {
+        list.as_array().unwrap().iter().map(|p| p["fingerprint"].as_str().unwrap().to_string()).collect()
+    };
+    let against = dir.path().join("against.json");
+    let (c, t, b) = (changed.to_str().unwrap(), against.to_str().unwrap(), two.to_str().unwrap());
+    let r = run(&["scan", "--mock", c, "--baseline", b, "--format", "json", "-o", t, "--no-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let new_pairs = fingerprints(&read(&against)["baseline"]["new_pairs"]);
+    assert!(!new_pairs.is_empty());
+    assert_eq!(fingerprints(&diff["appeared_pairs"]), new_pairs);
+    assert!(diff["disappeared_pairs"].as_array().unwrap().is_empty(), "{diff}");
     // A finding seen from the start keeps its first scan.
     let old: BTreeSet<String> = ids(&read(&one)).intersection(&ids(&read(&three))).cloned().collect();
     assert!(!old.is_empty());

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::text::{visible, write_line};
 use super::Format;
-use crate::history::{DiffRows, ExposureRun, FindingRow, Imported, ScanRow, TrendRow};
+use crate::history::{DiffRows, ExposureRun, FindingRow, Imported, PairRow, ScanRow, TrendRow};
 
 /// Formats `history` prints; the others are a usage error.
 pub const FORMATS: &str = "history prints table or json";
@@ -108,13 +108,15 @@ pub fn render_diff(diff: &DiffRows, format: Format, out: &mut dyn Write) -> io::
         return json(diff, out);
     }
     let head = format!(
-        "scan {} ({}) → scan {} ({}): {} appeared, {} disappeared",
+        "scan {} ({}) → scan {} ({}): {} appeared, {} disappeared; pairs: {} appeared, {} disappeared",
         diff.from.id,
         diff.from.time,
         diff.to.id,
         diff.to.time,
         diff.appeared.len(),
-        diff.disappeared.len()
+        diff.disappeared.len(),
+        diff.appeared_pairs.len(),
+        diff.disappeared_pairs.len()
     );
     write_line(out, &head)?;
     for (title, rows) in [("appeared", &diff.appeared), ("disappeared", &diff.disappeared)] {
@@ -128,6 +130,29 @@ pub fn render_diff(diff: &DiffRows, format: Format, out: &mut dyn Write) -> io::
             finding_rows(rows),
             out,
         )?;
+    }
+    for (title, rows) in [("pairs appeared", &diff.appeared_pairs), ("pairs disappeared", &diff.disappeared_pairs)] {
+        if !rows.is_empty() {
+            write_line(out, "")?;
+            pair_table(title, rows, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Most pairs a table lists; JSON lists all.
+const PAIRS_SHOWN: usize = 100;
+
+fn pair_table(title: &str, rows: &[PairRow], out: &mut dyn Write) -> io::Result<()> {
+    write_line(out, &format!("{title}: {}", rows.len()))?;
+    let shown = rows
+        .iter()
+        .take(PAIRS_SHOWN)
+        .map(|p| vec![p.query_id.clone(), p.source.clone(), p.target.clone(), p.finding.clone(), p.fingerprint.clone()])
+        .collect();
+    table(&["query", "source", "target", "finding", "fingerprint"], shown, out)?;
+    if rows.len() > PAIRS_SHOWN {
+        write_line(out, &format!("… and {} more (--format json lists every pair)", rows.len() - PAIRS_SHOWN))?;
     }
     Ok(())
 }
