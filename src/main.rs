@@ -357,6 +357,11 @@ fn report(
     match (dot_options(args)?, &summary) {
         (Some(options), _) => render::render_dot_with(&rep, &options, &mut buf)?,
         (None, Some(summary)) if args.format == Format::Json => azpath::baseline::render_json(&rep, summary, &mut buf)?,
+        (None, Some(summary)) if args.format == Format::Table && summary.baseline.file.is_some() => {
+            // The table's header says "N new of M" (the summary's first line) when a baseline is used.
+            render::text::write_line(&mut buf, summary.lines()[0].trim_start_matches("azpath: "))?;
+            render::render(&rep, args.format, render_options(), &mut buf)?
+        }
         (None, _) => render::render(&rep, args.format, render_options(), &mut buf)?,
     }
     emit(&buf, args.output.as_deref())?;

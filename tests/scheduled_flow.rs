@@ -282,3 +282,37 @@ async fn a_scheduled_scan_reports_exactly_what_was_added() {
     });
     assert_eq!(gate.code, 0, "{}", gate.stderr);
 }
+
+#[test]
+fn the_table_says_how_many_are_new_when_a_baseline_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = demo_folder(dir.path(), "tenant");
+    let before = dir.path().join("before.json");
+    let mut scan = azpath();
+    scan.args([
+        "scan",
+        "--mock",
+        folder.to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        before.to_str().unwrap(),
+        "--no-config",
+    ]);
+    assert_eq!(run_command(&mut scan).code, 0);
+    let table = |extra: &[&str]| {
+        let mut cmd = azpath();
+        cmd.args(["scan", "--mock", folder.to_str().unwrap(), "--no-config"]).args(extra);
+        run_command(&mut cmd)
+    };
+    let plain = table(&[]);
+    assert!(!plain.stdout.contains(" new of "), "{}", plain.stdout);
+    let tenant = azpath_mocks::MockTenant::bundled("demo").unwrap();
+    let text = std::fs::read_to_string(&before).unwrap();
+    let user = tenant.entra.users.iter().map(|u| u.id.clone()).find(|id| !text.contains(id.as_str())).unwrap();
+    add_owner(&folder, &user, "5c0f0a4e-0d0b-4b6e-9d5e-000000000003");
+    let against = table(&["--baseline", before.to_str().unwrap()]);
+    let head = against.stdout.lines().next().unwrap_or_default();
+    assert!(head.starts_with("baseline ") && head.contains(" new of "), "{}", against.stdout);
+    assert!(!head.contains(": 0 new of "), "the new Owner's findings: {head}");
+}
