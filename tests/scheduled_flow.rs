@@ -78,6 +78,8 @@ impl Served {
                 return Served { child, stderr, seen: Vec::new() };
             }
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("mock serve did not start: {banner:?}");
     }
 
