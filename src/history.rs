@@ -288,7 +288,8 @@ pub struct DiffRows {
     pub appeared: Vec<FindingRow>,
     /// Findings in `from` and not in `to`.
     pub disappeared: Vec<FindingRow>,
-    /// Pairs in `to` and not in `from` (scans recorded before pairs were stored have none).
+    /// Pairs in `to` and not in `from` (pairs are recorded for reports that list them, `--expand`; other
+    /// scans have none).
     pub appeared_pairs: Vec<PairRow>,
     /// Pairs in `from` and not in `to`.
     pub disappeared_pairs: Vec<PairRow>,
@@ -454,7 +455,10 @@ fn insert_scan(tx: &Connection, path: &Path, report: &Report, tenant: &str, time
         tx.execute("INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)", params![scan, f.id, f.severity.as_str()])
             .map_err(sql(path, "recording a finding"))?;
     }
-    insert_pairs(tx, report, tenant, scan).map_err(sql(path, "recording pairs"))?;
+    // Pairs only when the report lists them (`--expand`): on a large tenant they are millions.
+    if !report.pairs.is_empty() {
+        insert_pairs(tx, report, tenant, scan).map_err(sql(path, "recording pairs"))?;
+    }
     Ok(scan)
 }
 

@@ -23,7 +23,7 @@ fn ids(report: &Value) -> BTreeSet<String> {
 
 fn scan(tenant: &str, db: &Path, report: &Path) {
     let (db, out) = (db.to_str().unwrap(), report.to_str().unwrap());
-    let r = run(&["scan", "--mock", tenant, "--history", db, "--format", "json", "-o", out, "--no-config"]);
+    let r = run(&["scan", "--mock", tenant, "--history", db, "--format", "json", "-o", out, "--expand", "--no-config"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
