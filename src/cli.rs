@@ -215,6 +215,16 @@ pub enum HistoryCommand {
         #[arg(long, value_name = "DAYS")]
         keep_days: Option<u32>,
     },
+    /// Import a directory of JSON reports written earlier (`--format json`; its other files are left alone), in
+    /// the order their snapshots were collected, as if each had been recorded then; a report already in the
+    /// store is skipped. Creates the store when missing.
+    Import {
+        /// The directory.
+        dir: PathBuf,
+        /// The tenant id to record them under (reports do not name it; live scans use the snapshot's).
+        #[arg(long, value_name = "ID", default_value = "")]
+        tenant: String,
+    },
 }
 
 /// `azpath queries …`
@@ -254,6 +264,10 @@ pub enum MockCommand {
         /// scans can name fixed URLs.
         #[arg(long, value_name = "N")]
         port: Option<u16>,
+        /// Serve the Kubernetes API of the tenant's clusters on this loopback port and the next ones, one per
+        /// cluster in name order (default: free ports), so the printed kubeconfig stays valid across restarts.
+        #[arg(long, value_name = "BASE")]
+        kube_port: Option<u16>,
     },
     /// List the bundled mock tenants.
     List,

@@ -6,6 +6,7 @@
 //!
 //! Finding ids are the report's `Finding.id` (the same as JSON and SARIF `partialFingerprints`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 use azpath_graph::findings::Report;
 
 /// The schema this azpath writes (the `user_version` pragma).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a writer waits for another one before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,6 +62,55 @@ CREATE TABLE scan_findings (
 );
 ";
 
+/// Version 2: each exposure figure's runs of one value (first and last seen of each value it took).
+const SCHEMA_V2: &str = "
+CREATE TABLE exposure_runs (
+    tenant TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    figure TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    previous INTEGER,
+    first_seen TEXT NOT NULL,
+    first_scan INTEGER NOT NULL,
+    last_seen TEXT NOT NULL,
+    last_scan INTEGER NOT NULL,
+    PRIMARY KEY (tenant, query_id, figure, first_scan)
+);
+";
+
+/// Version 3: a digest of each scan's report, so that importing a report twice records it once.
+const SCHEMA_V3: &str = "
+ALTER TABLE scans ADD COLUMN digest TEXT;
+CREATE INDEX scans_digest ON scans (digest);
+";
+
+/// Version 4: pairs. One row per pair fingerprint (what identifies it, the finding its best path rests on,
+/// when it was first seen), and per scan the pairs it saw as runs of row ids (pairs are numbered as they first
+/// appear, so the pairs of a scan are few long runs): a scan costs a few bytes, not a row per pair.
+const SCHEMA_V4: &str = "
+CREATE TABLE pairs (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    finding TEXT NOT NULL,
+    first_scan INTEGER NOT NULL,
+    UNIQUE (tenant, fingerprint)
+);
+CREATE TABLE scan_pairs (
+    scan_id INTEGER PRIMARY KEY REFERENCES scans(id) ON DELETE CASCADE,
+    runs BLOB NOT NULL
+);
+";
+
+/// The schema steps: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+
+/// The exposure figures whose value changes are tracked, as `history trend` names them.
+pub const FIGURES: [&str; 3] = ["principals", "standing", "escalation"];
+
 /// Why the history store cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -94,6 +144,34 @@ pub enum HistoryError {
         /// The id asked for.
         id: i64,
     },
+    /// A file of `history import` that cannot be read.
+    #[error("history import: reading {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: crate::input::InputError,
+    },
+    /// The directory of `history import` cannot be listed.
+    #[error("history import: listing {}", path.display())]
+    List {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of `history import` that is not a report this azpath reads.
+    #[error("history import: {} at `{field}`: {message}", path.display())]
+    NotAReport {
+        /// The file.
+        path: PathBuf,
+        /// The JSON path of the bad field (`.` for the whole document).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// `history diff` without two scans.
     #[error("history store {}: `history diff` needs two scans, the store has {count}", path.display())]
     TooFew {
@@ -120,6 +198,28 @@ pub struct FindingRow {
     /// Where it lands (scope id).
     pub scope: String,
     /// When a scan first saw it (RFC 3339).
+    pub first_seen: String,
+    /// The scan that first saw it.
+    pub first_scan: i64,
+    /// When a scan last saw it.
+    pub last_seen: String,
+    /// The scan that last saw it.
+    pub last_scan: i64,
+}
+
+/// One exposure figure of a tier holding one value over consecutive scans: when it took the value (the change
+/// from `previous`) and when a scan last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposureRun {
+    /// Query id (tier).
+    pub query_id: String,
+    /// `principals`, `standing` or `escalation` ([`FIGURES`]).
+    pub figure: String,
+    /// The value it held.
+    pub value: i64,
+    /// The value before (`None`: the first scan that saw the tier).
+    pub previous: Option<i64>,
+    /// When a scan first saw this value (RFC 3339).
     pub first_seen: String,
     /// The scan that first saw it.
     pub first_scan: i64,
@@ -173,6 +273,8 @@ pub struct TrendRow {
     pub exposure: Vec<ExposureRow>,
     /// Findings per severity (critical first); severities without findings are left out.
     pub by_severity: Vec<(String, i64)>,
+    /// Exposure figures whose value changed at this scan (runs that start here and have a previous value).
+    pub changes: Vec<ExposureRun>,
 }
 
 /// What appeared and disappeared between two scans.
@@ -186,6 +288,28 @@ pub struct DiffRows {
     pub appeared: Vec<FindingRow>,
     /// Findings in `from` and not in `to`.
     pub disappeared: Vec<FindingRow>,
+    /// Pairs in `to` and not in `from` (pairs are recorded for reports that list them, `--expand`; other
+    /// scans have none).
+    pub appeared_pairs: Vec<PairRow>,
+    /// Pairs in `from` and not in `to`.
+    pub disappeared_pairs: Vec<PairRow>,
+}
+
+/// One (query, principal, target) pair as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PairRow {
+    /// `baseline::pair_fingerprint` (as `--baseline` and `[[suppress]]` name pairs).
+    pub fingerprint: String,
+    /// Query id.
+    pub query_id: String,
+    /// The principal's id.
+    pub source: String,
+    /// The target's id.
+    pub target: String,
+    /// The finding its best path rests on.
+    pub finding: String,
+    /// The scan that first saw it.
+    pub first_scan: i64,
 }
 
 /// An open history store.
@@ -235,8 +359,11 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(HistoryError::Newer { path: self.path.clone(), found: version });
         }
-        if version < 1 {
-            tx.execute_batch(SCHEMA_V1).map_err(sql(&path, "creating the schema"))?;
+        for step in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(0)) {
+            tx.execute_batch(step).map_err(sql(&path, "upgrading the schema"))?;
+        }
+        if version < 2 {
+            rebuild_runs(&tx).map_err(sql(&path, "computing exposure first/last seen"))?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql(&path, "writing the schema version"))?;
         tx.commit().map_err(sql(&path, "committing the schema"))
@@ -245,49 +372,97 @@ impl Store {
     /// Records one scan of `report` (tenant `tenant`, at `now`) and returns its id: its exposure per tier,
     /// its findings, and each finding's first/last seen.
     pub fn record(&mut self, report: &Report, tenant: &str, now: OffsetDateTime) -> Result<i64, HistoryError> {
-        let time = rfc3339(now);
         let path = self.path.clone();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
-        tx.execute(
-            "INSERT INTO scans (time, collected_at, tenant, tool_version) VALUES (?1, ?2, ?3, ?4)",
-            params![time, report.collected_at, tenant, report.tool_version],
-        )
-        .map_err(sql(&path, "recording the scan"))?;
-        let scan = tx.last_insert_rowid();
-        for t in &report.tiers {
-            let e = &t.exposure;
-            tx.execute(
-                "INSERT INTO exposure VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    scan,
-                    t.query_id,
-                    t.severity.as_str(),
-                    n(e.principals),
-                    n(e.standing),
-                    n(e.escalation),
-                    n(e.population)
-                ],
-            )
-            .map_err(sql(&path, "recording exposure"))?;
-        }
-        for f in &report.findings {
-            let queries: Vec<&str> = f.tiers.iter().map(|t| t.query_id.as_str()).collect();
-            tx.execute(
-                "INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)
-                 ON CONFLICT (tenant, id) DO UPDATE SET severity = ?3, reach = ?4, queries = ?5, last_seen = ?8, last_scan = ?9",
-                params![tenant, f.id, f.severity.as_str(), f.reach.as_str(), queries.join(","), f.principal.id, f.scope.id, time, scan],
-            )
-            .map_err(sql(&path, "recording a finding"))?;
-            tx.execute(
-                "INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)",
-                params![scan, f.id, f.severity.as_str()],
-            )
-            .map_err(sql(&path, "recording a finding"))?;
-        }
+        let scan = insert_scan(&tx, &path, report, tenant, &rfc3339(now))?;
         tx.commit().map_err(sql(&path, "committing the scan"))?;
         Ok(scan)
     }
 
+    /// Imports reports written earlier (`--format json`), as if each had been recorded live when its snapshot
+    /// was collected: in that order, as scans of `tenant`. A report already in the store (the same digest:
+    /// tenant, collection time, version, findings and exposure) is skipped, so importing twice adds nothing.
+    /// One transaction: all are imported or none.
+    pub fn import(&mut self, reports: &[ReportFile], tenant: &str) -> Result<Imported, HistoryError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql(&path, "locking"))?;
+        let newest: Option<String> = tx
+            .query_row("SELECT MAX(time) FROM scans", [], |r| r.get(0))
+            .map_err(sql(&path, "reading the newest scan"))?;
+        let mut order: Vec<&ReportFile> = reports.iter().collect();
+        order.sort_by(|a, b| (&a.time, &a.path).cmp(&(&b.time, &b.path)));
+        let mut done = Imported::default();
+        for file in order {
+            let digest = digest(&file.report, tenant);
+            let known: bool = tx
+                .query_row("SELECT EXISTS (SELECT 1 FROM scans WHERE digest = ?1)", [&digest], |r| r.get(0))
+                .map_err(sql(&path, "looking for an imported report"))?;
+            if known {
+                done.skipped.push(file.path.clone());
+                continue;
+            }
+            insert_scan(&tx, &path, &file.report, tenant, &file.time)?;
+            done.imported.push(file.path.clone());
+        }
+        let earlier = newest.is_some_and(|n| reports.iter().any(|r| r.time < n));
+        if earlier && !done.imported.is_empty() {
+            rebuild_runs(&tx).map_err(sql(&path, "computing exposure first/last seen"))?;
+            tx.execute(EARLIEST_FIRST_SEEN, []).map_err(sql(&path, "computing findings' first seen"))?;
+        }
+        tx.commit().map_err(sql(&path, "committing the import"))?;
+        Ok(done)
+    }
+}
+
+/// Records one scan in an open transaction: the scan, its exposure (and each figure's runs) and its findings
+/// (first seen when new; attributes and last seen when this scan is the newest that saw it).
+fn insert_scan(tx: &Connection, path: &Path, report: &Report, tenant: &str, time: &str) -> Result<i64, HistoryError> {
+    tx.execute(
+        "INSERT INTO scans (time, collected_at, tenant, tool_version, digest) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![time, report.collected_at, tenant, report.tool_version, digest(report, tenant)],
+    )
+    .map_err(sql(path, "recording the scan"))?;
+    let scan = tx.last_insert_rowid();
+    for t in &report.tiers {
+        let e = &t.exposure;
+        tx.execute(
+            "INSERT INTO exposure VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                scan,
+                t.query_id,
+                t.severity.as_str(),
+                n(e.principals),
+                n(e.standing),
+                n(e.escalation),
+                n(e.population)
+            ],
+        )
+        .map_err(sql(path, "recording exposure"))?;
+        for (figure, value) in FIGURES.into_iter().zip([e.principals, e.standing, e.escalation]) {
+            let at = Seen { tenant, query_id: &t.query_id, scan, time };
+            advance(tx, &at, figure, n(value)).map_err(sql(path, "recording exposure"))?;
+        }
+    }
+    for f in &report.findings {
+        let queries: Vec<&str> = f.tiers.iter().map(|t| t.query_id.as_str()).collect();
+        tx.execute(
+                "INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)
+                 ON CONFLICT (tenant, id) DO UPDATE SET severity = ?3, reach = ?4, queries = ?5, last_seen = ?8, last_scan = ?9
+                 WHERE ?8 >= findings.last_seen",
+                params![tenant, f.id, f.severity.as_str(), f.reach.as_str(), queries.join(","), f.principal.id, f.scope.id, time, scan],
+            )
+            .map_err(sql(path, "recording a finding"))?;
+        tx.execute("INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)", params![scan, f.id, f.severity.as_str()])
+            .map_err(sql(path, "recording a finding"))?;
+    }
+    // Pairs only when the report lists them (`--expand`): on a large tenant they are millions.
+    if !report.pairs.is_empty() {
+        insert_pairs(tx, report, tenant, scan).map_err(sql(path, "recording pairs"))?;
+    }
+    Ok(scan)
+}
+
+impl Store {
     /// Every scan, oldest first.
     pub fn scans(&self) -> Result<Vec<ScanRow>, HistoryError> {
         let mut stmt = self
@@ -295,7 +470,7 @@ impl Store {
             .prepare(
                 "SELECT s.id, s.time, s.collected_at, s.tenant, s.tool_version,
                         (SELECT COUNT(*) FROM scan_findings f WHERE f.scan_id = s.id)
-                 FROM scans s ORDER BY s.id",
+                 FROM scans s ORDER BY s.time, s.id",
             )
             .map_err(self.err("listing scans"))?;
         let rows = stmt.query_map([], scan_row).map_err(self.err("listing scans"))?;
@@ -313,7 +488,8 @@ impl Store {
             .map(|scan| {
                 let exposure = self.exposure(scan.id)?;
                 let by_severity = self.by_severity(scan.id)?;
-                Ok(TrendRow { scan, exposure, by_severity })
+                let changes = self.changes(scan.id)?;
+                Ok(TrendRow { scan, exposure, by_severity, changes })
             })
             .collect()
     }
@@ -339,6 +515,26 @@ impl Store {
             })
             .map_err(self.err("reading exposure"))?;
         rows.collect::<Result<_, _>>().map_err(self.err("reading exposure"))
+    }
+
+    /// Exposure runs that started at `scan` with a previous value: the figures that changed there.
+    fn changes(&self, scan: i64) -> Result<Vec<ExposureRun>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{RUN_COLUMNS} WHERE first_scan = ?1 AND previous IS NOT NULL ORDER BY query_id, figure"))
+            .map_err(self.err("reading exposure changes"))?;
+        let rows = stmt.query_map([scan], run_row).map_err(self.err("reading exposure changes"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("reading exposure changes"))
+    }
+
+    /// Every run of one value of `tenant`'s exposure figures, per tier and figure, oldest first.
+    pub fn exposure_runs(&self, tenant: &str) -> Result<Vec<ExposureRun>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{RUN_COLUMNS} WHERE tenant = ?1 ORDER BY query_id, figure, first_seen, first_scan"))
+            .map_err(self.err("reading exposure runs"))?;
+        let rows = stmt.query_map([tenant], run_row).map_err(self.err("reading exposure runs"))?;
+        rows.collect::<Result<_, _>>().map_err(self.err("reading exposure runs"))
     }
 
     fn by_severity(&self, scan: i64) -> Result<Vec<(String, i64)>, HistoryError> {
@@ -372,7 +568,47 @@ impl Store {
         };
         let appeared = self.only_in(to.id, from.id, &to.tenant)?;
         let disappeared = self.only_in(from.id, to.id, &from.tenant)?;
-        Ok(DiffRows { from, to, appeared, disappeared })
+        let (old, new) = (self.pair_ids(from.id)?, self.pair_ids(to.id)?);
+        let appeared_pairs = self.pair_rows(new.difference(&old))?;
+        let disappeared_pairs = self.pair_rows(old.difference(&new))?;
+        Ok(DiffRows { from, to, appeared, disappeared, appeared_pairs, disappeared_pairs })
+    }
+
+    /// The pair row ids scan `scan` saw.
+    fn pair_ids(&self, scan: i64) -> Result<BTreeSet<i64>, HistoryError> {
+        let runs: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT runs FROM scan_pairs WHERE scan_id = ?1", [scan], |r| r.get(0))
+            .optional()
+            .map_err(self.err("reading a scan's pairs"))?;
+        Ok(runs.map(|r| runs::decode(&r).collect()).unwrap_or_default())
+    }
+
+    fn pair_rows<'a>(&self, ids: impl Iterator<Item = &'a i64>) -> Result<Vec<PairRow>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT fingerprint, query_id, source, target, finding, first_scan FROM pairs WHERE id = ?1",
+            )
+            .map_err(self.err("reading pairs"))?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(PairRow {
+                        fingerprint: r.get(0)?,
+                        query_id: r.get(1)?,
+                        source: r.get(2)?,
+                        target: r.get(3)?,
+                        finding: r.get(4)?,
+                        first_scan: r.get(5)?,
+                    })
+                })
+                .map_err(self.err("reading pairs"))?;
+            out.push(row);
+        }
+        out.sort_by(|a, b| (&a.query_id, &a.target, &a.source).cmp(&(&b.query_id, &b.target, &b.source)));
+        Ok(out)
     }
 
     /// Findings of scan `a` that scan `b` did not see.
@@ -406,7 +642,7 @@ impl Store {
     }
 
     /// Removes scans beyond the newest `keep` and those recorded more than `keep_days` days before `now`, then
-    /// findings no remaining scan saw. Returns how many scans were removed.
+    /// findings and exposure values no remaining scan saw (first seen stays as recorded). Returns how many scans were removed.
     pub fn prune(
         &mut self,
         keep: Option<usize>,
@@ -419,7 +655,10 @@ impl Store {
         if let Some(keep) = keep {
             let keep = n(keep);
             removed += tx
-                .execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT ?1)", [keep])
+                .execute(
+                    "DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY time DESC, id DESC LIMIT ?1)",
+                    [keep],
+                )
                 .map_err(sql(&path, "removing old scans"))?;
         }
         if let Some(days) = keep_days {
@@ -427,11 +666,293 @@ impl Store {
             removed +=
                 tx.execute("DELETE FROM scans WHERE time < ?1", [cutoff]).map_err(sql(&path, "removing old scans"))?;
         }
+        forget_pairs(&tx).map_err(sql(&path, "removing pairs no remaining scan saw"))?;
+        tx.execute("DELETE FROM exposure_runs WHERE last_scan NOT IN (SELECT id FROM scans)", [])
+            .map_err(sql(&path, "removing exposure no remaining scan saw"))?;
         tx.execute("DELETE FROM findings WHERE NOT EXISTS (SELECT 1 FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)", [])
             .map_err(sql(&path, "removing findings no scan saw"))?;
         tx.commit().map_err(sql(&path, "committing the removal"))?;
         Ok(removed)
     }
+}
+
+const RUN_COLUMNS: &str =
+    "SELECT query_id, figure, value, previous, first_seen, first_scan, last_seen, last_scan FROM exposure_runs";
+
+fn run_row(r: &rusqlite::Row) -> rusqlite::Result<ExposureRun> {
+    Ok(ExposureRun {
+        query_id: r.get(0)?,
+        figure: r.get(1)?,
+        value: r.get(2)?,
+        previous: r.get(3)?,
+        first_seen: r.get(4)?,
+        first_scan: r.get(5)?,
+        last_seen: r.get(6)?,
+        last_scan: r.get(7)?,
+    })
+}
+
+/// Where a figure was seen: a tier of a tenant in one scan at one time.
+struct Seen<'a> {
+    tenant: &'a str,
+    query_id: &'a str,
+    scan: i64,
+    time: &'a str,
+}
+
+/// Records that `figure` of a tier had `value` at a scan: the figure's latest run is extended when it holds
+/// the same value, else a run starts with the latest value as its previous one. Scans must come in time order.
+fn advance(conn: &Connection, at: &Seen, figure: &str, value: i64) -> rusqlite::Result<()> {
+    let latest: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT first_scan, value FROM exposure_runs WHERE tenant = ?1 AND query_id = ?2 AND figure = ?3
+             ORDER BY last_seen DESC, last_scan DESC LIMIT 1",
+            params![at.tenant, at.query_id, figure],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match latest {
+        Some((first_scan, old)) if old == value => conn.execute(
+            "UPDATE exposure_runs SET last_seen = ?5, last_scan = ?6
+             WHERE tenant = ?1 AND query_id = ?2 AND figure = ?3 AND first_scan = ?4",
+            params![at.tenant, at.query_id, figure, first_scan, at.time, at.scan],
+        )?,
+        latest => conn.execute(
+            "INSERT INTO exposure_runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)",
+            params![at.tenant, at.query_id, figure, value, latest.map(|l| l.1), at.time, at.scan],
+        )?,
+    };
+    Ok(())
+}
+
+/// Computes every exposure run again from the recorded exposure, scans in time order (an upgraded store, or
+/// scans imported out of order).
+fn rebuild_runs(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM exposure_runs", [])?;
+    let mut stmt = conn.prepare(
+        "SELECT s.tenant, e.query_id, s.id, s.time, e.principals, e.standing, e.escalation
+         FROM exposure e JOIN scans s ON s.id = e.scan_id ORDER BY s.time, s.id, e.query_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get(2)?,
+            r.get::<_, String>(3)?,
+            [r.get(4)?, r.get(5)?, r.get(6)?],
+        ))
+    })?;
+    for row in rows {
+        let (tenant, query_id, scan, time, values): (String, String, i64, String, [i64; 3]) = row?;
+        let at = Seen { tenant: &tenant, query_id: &query_id, scan, time: &time };
+        for (figure, value) in FIGURES.into_iter().zip(values) {
+            advance(conn, &at, figure, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the pairs `report`'s findings imply ([`crate::baseline::best_findings`]): a row for each
+/// fingerprint not seen before, and the scan's membership as runs of row ids.
+fn insert_pairs(tx: &Connection, report: &Report, tenant: &str, scan: i64) -> rusqlite::Result<()> {
+    let mut find = tx.prepare_cached("SELECT id FROM pairs WHERE tenant = ?1 AND fingerprint = ?2")?;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO pairs (tenant, fingerprint, query_id, source, target, finding, first_scan)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut ids = BTreeSet::new();
+    for (pair, best) in crate::baseline::best_findings(report) {
+        let fingerprint = crate::baseline::pair_fingerprint(&pair, &best.grants);
+        let id = match find.query_row(params![tenant, fingerprint], |r| r.get::<_, i64>(0)).optional()? {
+            Some(id) => id,
+            None => {
+                add.execute(params![tenant, fingerprint, pair.query_id, pair.source, pair.target, best.finding, scan])?;
+                tx.last_insert_rowid()
+            }
+        };
+        ids.insert(id);
+    }
+    tx.execute("INSERT INTO scan_pairs VALUES (?1, ?2)", params![scan, runs::encode(&ids)])?;
+    Ok(())
+}
+
+/// Removes the pairs no remaining scan saw (after scans were pruned).
+fn forget_pairs(tx: &Connection) -> rusqlite::Result<()> {
+    let mut seen = BTreeSet::new();
+    let mut stmt = tx.prepare("SELECT runs FROM scan_pairs")?;
+    for runs in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))? {
+        seen.extend(runs::decode(&runs?));
+    }
+    let mut all = tx.prepare("SELECT id FROM pairs")?;
+    let unseen: Vec<i64> =
+        all.query_map([], |r| r.get(0))?.filter_map(Result::ok).filter(|id| !seen.contains(id)).collect();
+    let mut delete = tx.prepare_cached("DELETE FROM pairs WHERE id = ?1")?;
+    for id in unseen {
+        delete.execute([id])?;
+    }
+    Ok(())
+}
+
+/// A set of row ids as runs: LEB128 varints, alternating the gap since the last run's end and the run's
+/// length. Hand-written (a dozen lines) rather than a bitmap crate: the ids of one scan's pairs are a few long
+/// runs, which this stores in a few bytes.
+mod runs {
+    use std::collections::BTreeSet;
+
+    /// The runs of `ids`.
+    pub fn encode(ids: &BTreeSet<i64>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for &id in ids {
+            match runs.last_mut() {
+                Some((start, len)) if *start + *len == id => *len += 1,
+                _ => runs.push((id, 1)),
+            }
+        }
+        let mut end = 0;
+        for (start, len) in runs {
+            varint(&mut out, (start - end) as u64);
+            varint(&mut out, len as u64);
+            end = start + len;
+        }
+        out
+    }
+
+    fn varint(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    /// The ids `encode` stored (a truncated blob ends early rather than failing).
+    pub fn decode(bytes: &[u8]) -> impl Iterator<Item = i64> + '_ {
+        let mut numbers = Numbers { bytes, at: 0 };
+        let mut end = 0i64;
+        std::iter::from_fn(move || {
+            let (gap, len) = (numbers.next()?, numbers.next()?);
+            let start = end.checked_add(i64::try_from(gap).ok()?)?;
+            end = start.checked_add(i64::try_from(len).ok()?)?;
+            Some(start..end)
+        })
+        .flatten()
+    }
+
+    struct Numbers<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl Iterator for Numbers<'_> {
+        type Item = u64;
+        fn next(&mut self) -> Option<u64> {
+            let mut n = 0u64;
+            for shift in (0..64).step_by(7) {
+                let b = *self.bytes.get(self.at)?;
+                self.at += 1;
+                n |= u64::from(b & 0x7f) << shift;
+                if b < 0x80 {
+                    return Some(n);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// After an import of earlier scans: each finding's first seen is the earliest scan that saw it, when that is
+/// earlier than the one recorded.
+const EARLIEST_FIRST_SEEN: &str = "
+UPDATE findings SET (first_seen, first_scan) = (
+    SELECT s.time, s.id FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id
+    WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant ORDER BY s.time, s.id LIMIT 1)
+WHERE first_seen > (
+    SELECT MIN(s.time) FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id
+    WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)
+";
+
+/// What identifies a scan's report for `history import`: tenant, collection time, version, finding ids and
+/// exposure figures.
+fn digest(report: &Report, tenant: &str) -> String {
+    let mut parts =
+        vec!["scan".to_string(), tenant.to_string(), report.collected_at.clone(), report.tool_version.clone()];
+    let mut ids: Vec<&str> = report.findings.iter().map(|f| f.id.as_str()).collect();
+    ids.sort_unstable();
+    parts.extend(ids.into_iter().map(str::to_string));
+    for t in &report.tiers {
+        let e = &t.exposure;
+        parts.push(format!("{}:{}:{}:{}:{}", t.query_id, e.principals, e.standing, e.escalation, e.population));
+    }
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    azpath_graph::findings::fingerprint(&parts)
+}
+
+/// A report file to import, with the time it is recorded at (its `collected_at`, as the store writes times).
+#[derive(Debug)]
+pub struct ReportFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its `collected_at`, normalized (RFC 3339, UTC, microseconds).
+    pub time: String,
+    /// The report.
+    pub report: Report,
+}
+
+/// What `history import` did.
+#[derive(Debug, Default, Serialize)]
+pub struct Imported {
+    /// Files recorded as new scans, in scan-time order.
+    pub imported: Vec<PathBuf>,
+    /// Files already in the store.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Every `*.json` file of `dir` (not recursive; other files, such as SARIF or DOT output beside them, are left
+/// alone), each read as a JSON report of this azpath's schema version. A file that is not one is an error
+/// naming it: nothing is imported then.
+pub fn read_reports(dir: &Path) -> Result<Vec<ReportFile>, HistoryError> {
+    let list = |source| HistoryError::List { path: dir.to_owned(), source };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(list)? {
+        let path = entry.map_err(list)?.path();
+        if path.extension().is_some_and(|e| e == "json") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    paths.iter().map(|p| read_report(p)).collect()
+}
+
+/// One report file for import.
+pub fn read_report(path: &Path) -> Result<ReportFile, HistoryError> {
+    let bad =
+        |field: &str, message: String| HistoryError::NotAReport { path: path.into(), field: field.into(), message };
+    let text = crate::input::read_text(path).map_err(|source| HistoryError::Read { path: path.into(), source })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(".", e.to_string()))?;
+    if value.get("metadata").is_some() {
+        return Err(bad(
+            ".",
+            "this is a snapshot, not a report: import what `azpath analyze --format json` writes".into(),
+        ));
+    }
+    let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
+    if value.get("findings").is_none() || version.is_none() {
+        return Err(bad(".", "not a JSON report (`azpath scan|analyze --format json`)".into()));
+    }
+    if version != Some(u64::from(azpath_graph::findings::REPORT_SCHEMA_VERSION)) {
+        let message = format!(
+            "{} is not the report version this azpath reads ({})",
+            version.unwrap_or_default(),
+            azpath_graph::findings::REPORT_SCHEMA_VERSION
+        );
+        return Err(bad("schema_version", message));
+    }
+    let report: Report =
+        serde_path_to_error::deserialize(value).map_err(|e| bad(&e.path().to_string(), e.inner().to_string()))?;
+    let collected = OffsetDateTime::parse(&report.collected_at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| bad("collected_at", format!("`{}` is not an RFC 3339 time: {e}", report.collected_at)))?;
+    Ok(ReportFile { path: path.into(), time: rfc3339(collected), report })
 }
 
 /// Maps a SQLite error to [`HistoryError::Sql`] naming the store and what was being done.
@@ -542,6 +1063,157 @@ mod tests {
         let trend = store.trend().unwrap();
         assert_eq!(trend.iter().map(|t| t.exposure[0].principals).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(trend[1].by_severity, [("high".to_string(), 2)]);
+    }
+
+    #[test]
+    fn each_exposure_figure_has_first_and_last_seen_of_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let scans: Vec<i64> = [2, 2, 5, 5, 3]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| store.record(&report(&["a"], *p), "t", at(i as i64)).unwrap())
+            .collect();
+        let runs = store.exposure_runs("t").unwrap();
+        let principals: Vec<_> = runs
+            .iter()
+            .filter(|r| r.figure == "principals")
+            .map(|r| (r.previous, r.value, r.first_scan, r.last_scan))
+            .collect();
+        assert_eq!(
+            principals,
+            [(None, 2, scans[0], scans[1]), (Some(2), 5, scans[2], scans[3]), (Some(5), 3, scans[4], scans[4])]
+        );
+        assert_eq!(runs.iter().find(|r| r.figure == "principals" && r.value == 5).unwrap().first_seen, rfc3339(at(2)));
+        // A figure that never changed is one run over every scan, and no change.
+        let standing: Vec<_> = runs.iter().filter(|r| r.figure == "standing").collect();
+        assert_eq!(standing.len(), 1);
+        assert_eq!((standing[0].first_scan, standing[0].last_scan), (scans[0], scans[4]));
+        let trend = store.trend().unwrap();
+        let changed: Vec<Vec<(&str, i64)>> =
+            trend.iter().map(|t| t.changes.iter().map(|c| (c.figure.as_str(), c.value)).collect()).collect();
+        assert_eq!(changed, [vec![], vec![], vec![("principals", 5)], vec![], vec![("principals", 3)]]);
+        // Another tenant's figures are their own.
+        store.record(&report(&["a"], 9), "other", at(10)).unwrap();
+        assert_eq!(store.exposure_runs("t").unwrap(), runs);
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_with_its_exposure_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA_V1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        for (id, escalation) in [(1, 3), (2, 7)] {
+            old.execute(
+                "INSERT INTO scans VALUES (?1, ?2, 'c', 't', '0.1')",
+                params![id, format!("2026-12-0{id}T00:00:00.000000Z")],
+            )
+            .unwrap();
+            old.execute("INSERT INTO exposure VALUES (?1, 'q', 'high', 9, 2, ?2, 20)", params![id, escalation])
+                .unwrap();
+        }
+        drop(old);
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let trend = store.trend().unwrap();
+        assert!(trend[0].changes.is_empty());
+        let rose = &trend[1].changes;
+        assert_eq!(rose.len(), 1, "{rose:?}");
+        assert_eq!((rose[0].figure.as_str(), rose[0].previous, rose[0].value), ("escalation", Some(3), 7));
+        assert_eq!(rose[0].first_seen, "2026-12-02T00:00:00.000000Z");
+        // The upgraded store records on.
+        let third = store.record(&report(&["a"], 9), "t", at(0)).unwrap();
+        assert_eq!(store.scans().unwrap().last().unwrap().id, third);
+        drop(store);
+        assert!(Store::open(&path).is_ok(), "opening an upgraded store again changes nothing");
+    }
+
+    fn file(name: &str, ids: &[&str], principals: usize, seconds: i64) -> ReportFile {
+        let mut report = report(ids, principals);
+        report.collected_at = rfc3339(at(seconds));
+        ReportFile { path: name.into(), time: rfc3339(at(seconds)), report }
+    }
+
+    #[test]
+    fn imported_reports_are_recorded_in_scan_time_order_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let files =
+            [file("c.json", &["a", "b"], 4, 200), file("a.json", &["a"], 2, 0), file("b.json", &["a", "b"], 4, 100)];
+        let done = store.import(&files, "t").unwrap();
+        let names = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&done.imported), ["a.json", "b.json", "c.json"]);
+        let scans = store.scans().unwrap();
+        assert_eq!(scans.iter().map(|s| s.time.clone()).collect::<Vec<_>>(), [0, 100, 200].map(|t| rfc3339(at(t))));
+        let b = store.finding("t", "b").unwrap().unwrap();
+        assert_eq!((b.first_seen, b.last_seen), (rfc3339(at(100)), rfc3339(at(200))));
+        let changes = store.trend().unwrap().into_iter().map(|t| t.changes.len()).collect::<Vec<_>>();
+        assert_eq!(changes, [0, 1, 0]);
+        // Importing again adds nothing.
+        let again = store.import(&files, "t").unwrap();
+        assert!(again.imported.is_empty());
+        assert_eq!(names(&again.skipped), ["a.json", "b.json", "c.json"]);
+        assert_eq!(store.scans().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn earlier_reports_imported_after_live_scans_move_first_seen_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let live = store.record(&report(&["a", "b"], 4), "t", at(500)).unwrap();
+        assert_eq!(store.finding("t", "a").unwrap().unwrap().first_scan, live);
+        store.import(&[file("old.json", &["a"], 2, 0)], "t").unwrap();
+        let old = store.scans().unwrap()[0].id;
+        let a = store.finding("t", "a").unwrap().unwrap();
+        assert_eq!((a.first_scan, a.last_scan), (old, live), "first seen at the imported scan, last at the live one");
+        assert_eq!(store.finding("t", "b").unwrap().unwrap().first_scan, live);
+        let runs = store.exposure_runs("t").unwrap();
+        let principals: Vec<_> =
+            runs.iter().filter(|r| r.figure == "principals").map(|r| (r.previous, r.value, r.first_scan)).collect();
+        assert_eq!(principals, [(None, 2, old), (Some(2), 4, live)]);
+        let diff = store.diff(None, None).unwrap();
+        assert_eq!((diff.from.id, diff.to.id), (old, live), "the last two by time");
+    }
+
+    #[test]
+    fn a_directory_of_reports_reads_json_files_and_names_the_one_that_is_not_a_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut good = report(&["a"], 1);
+        good.collected_at = "2026-12-01T10:00:00+01:00".into();
+        good.schema_version = azpath_graph::findings::REPORT_SCHEMA_VERSION;
+        std::fs::write(dir.path().join("r.json"), serde_json::to_string(&good).unwrap()).unwrap();
+        std::fs::write(dir.path().join("r.sarif"), "not read").unwrap();
+        let files = read_reports(dir.path()).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].time, "2026-12-01T09:00:00.000000Z");
+        std::fs::write(dir.path().join("snap.json"), r#"{"metadata": {}, "azure": {}}"#).unwrap();
+        let err = read_reports(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("snap.json") && err.contains("snapshot, not a report"), "{err}");
+        std::fs::remove_file(dir.path().join("snap.json")).unwrap();
+        std::fs::write(dir.path().join("other.json"), r#"{"findings": []}"#).unwrap();
+        let err = read_reports(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("other.json") && err.contains("not a JSON report"), "{err}");
+        std::fs::write(dir.path().join("other.json"), r#"{"schema_version": 1, "findings": []}"#).unwrap();
+        let err = read_reports(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("other.json") && err.contains("schema_version"), "{err}");
+        let missing = read_reports(&dir.path().join("none")).unwrap_err().to_string();
+        assert!(missing.contains("none"), "{missing}");
+    }
+
+    #[test]
+    fn pair_ids_are_stored_as_runs() {
+        for ids in [vec![], vec![5], vec![1, 2, 3, 4, 10, 11, 300, 100_000, 100_001]] {
+            let set: BTreeSet<i64> = ids.iter().copied().collect();
+            let bytes = runs::encode(&set);
+            assert_eq!(runs::decode(&bytes).collect::<Vec<_>>(), ids);
+        }
+        let many: BTreeSet<i64> = (1..=50_000).collect();
+        assert_eq!(runs::encode(&many).len(), 4, "one run: a gap and a length");
+        let truncated = runs::encode(&[1, 2, 9].into_iter().collect());
+        assert_eq!(runs::decode(&truncated[..truncated.len() - 1]).collect::<Vec<_>>(), [1, 2], "ends early");
     }
 
     #[test]

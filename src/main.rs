@@ -357,6 +357,11 @@ fn report(
     match (dot_options(args)?, &summary) {
         (Some(options), _) => render::render_dot_with(&rep, &options, &mut buf)?,
         (None, Some(summary)) if args.format == Format::Json => azpath::baseline::render_json(&rep, summary, &mut buf)?,
+        (None, Some(summary)) if args.format == Format::Table && summary.baseline.file.is_some() => {
+            // The table's header says "N new of M" (the summary's first line) when a baseline is used.
+            render::text::write_line(&mut buf, summary.lines()[0].trim_start_matches("azpath: "))?;
+            render::render(&rep, args.format, render_options(), &mut buf)?
+        }
         (None, _) => render::render(&rep, args.format, render_options(), &mut buf)?,
     }
     emit(&buf, args.output.as_deref())?;
@@ -448,7 +453,7 @@ fn history_command(args: &HistoryArgs, command: HistoryCommand) -> Result<u8> {
         )
         .into());
     };
-    if !path.exists() {
+    if !path.exists() && !matches!(command, HistoryCommand::Import { .. }) {
         return Err(anyhow::anyhow!(
             "history store {}: no such file (record scans with `scan --history FILE`)",
             path.display()
@@ -476,6 +481,10 @@ fn history_command(args: &HistoryArgs, command: HistoryCommand) -> Result<u8> {
             let keep = keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX));
             let removed = store.prune(keep, keep_days, time::OffsetDateTime::now_utc())?;
             output::write_stdout(format!("removed {removed} scan(s)\n").as_bytes())?;
+        }
+        HistoryCommand::Import { dir, tenant } => {
+            let done = store.import(&azpath::history::read_reports(&dir)?, &tenant)?;
+            output::write_stdout_with(|w| out::render_import(&done, format, w))?;
         }
     }
     Ok(exit::OK)

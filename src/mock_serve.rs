@@ -1,5 +1,6 @@
 //! `azpath mock serve`: a mock tenant on loopback until Ctrl-C or SIGTERM (both print the same request
-//! counts), on fixed ports with `--port`, reloading a tenant folder when its files change (or on SIGHUP).
+//! counts), on fixed ports with `--port` (and `--kube-port` for the clusters' Kubernetes APIs), reloading a
+//! tenant folder, its Kubernetes dumps included, when its files change (or on SIGHUP).
 //!
 //! Change detection is a poll of the folder's file names, sizes and modification times once a second rather than
 //! a file-system watcher crate (`notify`): a tenant folder holds a few dozen files, so the poll costs nothing,
@@ -28,6 +29,8 @@ pub struct ServeOptions {
     pub latency: Duration,
     /// ARM on this port and Graph on the next; `None`: free ports.
     pub port: Option<u16>,
+    /// The clusters' Kubernetes API servers on this port and the next ones (name order); `None`: free ports.
+    pub kube_port: Option<u16>,
 }
 
 /// How often the tenant folder is checked for changes.
@@ -52,14 +55,15 @@ pub fn serve(opts: ServeOptions) -> Result<u8> {
             graph_port,
             ..Default::default()
         };
-        let kube =
-            MockKube::start(&tenant.kube, MockKubeOptions { page_size: opts.page_size, ..Default::default() }).await?;
+        let kube_options =
+            MockKubeOptions { page_size: opts.page_size, base_port: opts.kube_port, ..Default::default() };
+        let kube = MockKube::start(&tenant.kube, kube_options).await?;
         // Lives until the server stops.
         let (_kubeconfig_dir, kubeconfig) = mock_kubeconfig(&tenant, &kube)?;
         let clusters: Vec<String> = tenant.kube.iter().map(|d| d.cluster.clone()).collect();
         let server = MockAzure::start(tenant, options).await?;
         print_banner(&opts.tenant, &server, &kube, &clusters, kubeconfig.as_deref(), folder.is_some());
-        let signal = Serving { server: &server, folder: folder.as_deref() }.run().await?;
+        let signal = Serving { server: &server, kube: &kube, folder: folder.as_deref() }.run().await?;
         let stats = server.stats();
         eprintln!("served {} requests ({} throttled)", stats.total(), stats.throttled);
         tracing::debug!(signal, "mock serve stopped");
@@ -114,6 +118,7 @@ fn print_banner(
 /// A running `mock serve`: waits for a stop signal, reloading the folder on changes and SIGHUP meanwhile.
 struct Serving<'a> {
     server: &'a MockAzure,
+    kube: &'a MockKube,
     folder: Option<&'a Path>,
 }
 
@@ -149,8 +154,17 @@ impl Serving<'_> {
         };
         match MockTenant::load(dir) {
             Ok(tenant) => {
+                let kube = self.kube.reload(&tenant.kube);
                 self.server.reload(tenant);
                 eprintln!("{}", visible(&format!("reloaded {} ({why})", dir.display())));
+                for (clusters, what) in [
+                    (kube.new, "not served: restart `mock serve` to serve it"),
+                    (kube.missing, "has no dump any more: still serving its last one"),
+                ] {
+                    for cluster in clusters {
+                        eprintln!("{}", visible(&format!("warning: Kubernetes cluster `{cluster}` {what}")));
+                    }
+                }
             }
             Err(e) => eprintln!(
                 "{}",

@@ -265,7 +265,7 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
             crate::output::write_stdout(text.as_bytes())?;
             Ok(0)
         }
-        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms, port } => {
+        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms, port, kube_port } => {
             let latency = Duration::from_millis(latency_ms);
             crate::mock_serve::serve(crate::mock_serve::ServeOptions {
                 tenant,
@@ -273,6 +273,7 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
                 throttle_rate,
                 latency,
                 port,
+                kube_port,
             })
         }
         MockCommand::Generate { size, seed, output, snapshot } => {

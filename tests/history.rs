@@ -23,7 +23,7 @@ fn ids(report: &Value) -> BTreeSet<String> {
 
 fn scan(tenant: &str, db: &Path, report: &Path) {
     let (db, out) = (db.to_str().unwrap(), report.to_str().unwrap());
-    let r = run(&["scan", "--mock", tenant, "--history", db, "--format", "json", "-o", out, "--no-config"]);
+    let r = run(&["scan", "--mock", tenant, "--history", db, "--format", "json", "-o", out, "--expand", "--no-config"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -44,6 +44,7 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     assert!(
         unchanged["appeared"].as_array().unwrap().is_empty() && unchanged["disappeared"].as_array().unwrap().is_empty()
     );
+    assert!(unchanged["appeared_pairs"].as_array().unwrap().is_empty(), "{unchanged}");
     scan(changed.to_str().unwrap(), &db, &three);
 
     let scans = json(&["history", "list", "--history", h, "--format", "json"]);
@@ -62,6 +63,18 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
         assert_eq!(f["first_scan"], third["id"], "{f}");
         assert_eq!(f["first_seen"], third["time"], "{f}");
     }
+    // The pairs that appeared are the ones a baseline of the second report shows as new.
+    let fingerprints = |list: &Value| -> BTreeSet<String> {
+        list.as_array().unwrap().iter().map(|p| p["fingerprint"].as_str().unwrap().to_string()).collect()
+    };
+    let against = dir.path().join("against.json");
+    let (c, t, b) = (changed.to_str().unwrap(), against.to_str().unwrap(), two.to_str().unwrap());
+    let r = run(&["scan", "--mock", c, "--baseline", b, "--format", "json", "-o", t, "--no-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let new_pairs = fingerprints(&read(&against)["baseline"]["new_pairs"]);
+    assert!(!new_pairs.is_empty());
+    assert_eq!(fingerprints(&diff["appeared_pairs"]), new_pairs);
+    assert!(diff["disappeared_pairs"].as_array().unwrap().is_empty(), "{diff}");
     // A finding seen from the start keeps its first scan.
     let old: BTreeSet<String> = ids(&read(&one)).intersection(&ids(&read(&three))).cloned().collect();
     assert!(!old.is_empty());
@@ -71,6 +84,18 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     let trend = json(&["history", "trend", "--history", h, "--format", "json"]);
     assert_eq!(trend.as_array().unwrap().len(), 3);
     assert!(trend[0]["exposure"].as_array().unwrap().iter().any(|e| e["principals"].as_u64().unwrap() > 0));
+    // The new Owner changes exposure at the third scan only, and the trend says so with the scan's time.
+    let changes: Vec<usize> = (0..3).map(|i| trend[i]["changes"].as_array().unwrap().len()).collect();
+    assert!(changes[0] == 0 && changes[1] == 0 && changes[2] > 0, "{trend}");
+    for c in trend[2]["changes"].as_array().unwrap() {
+        assert_eq!((&c["first_scan"], &c["first_seen"]), (&third["id"], &third["time"]), "{c}");
+        assert_ne!(c["previous"], c["value"], "{c}");
+    }
+    let text = run(&["history", "trend", "--history", h]).stdout;
+    assert!(
+        text.contains("exposure changes:") && text.contains(" exposure of tier ") && text.contains("(scan 3)"),
+        "{text}"
+    );
 
     let table = run(&["history", "diff", "--history", h]);
     assert!(table.stdout.starts_with("scan 2 (") && table.stdout.contains("→ scan 3 ("), "{}", table.stdout);
@@ -160,4 +185,47 @@ fn a_missing_or_newer_store_and_bad_formats_are_clear_errors() {
     assert!(r.stderr.contains("newer azpath") && r.stderr.contains("h.db"), "{}", r.stderr);
     let r = run(&["scan", "--mock", "demo", "--history", db.to_str().unwrap(), "--no-config"]);
     assert_eq!(r.code, 3, "a newer store fails the scan before collecting: {}", r.stderr);
+}
+
+#[test]
+fn a_directory_of_reports_is_imported_in_scan_time_order_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let changed = tracking::demo_copy(dir.path(), "changed", true);
+    let live = dir.path().join("live.db");
+    // File names against time order: `b` is scanned first.
+    scan("demo", &live, &reports.join("b.json"));
+    scan(changed.to_str().unwrap(), &live, &reports.join("a.json"));
+    std::fs::write(reports.join("a.sarif"), "other output is left alone").unwrap();
+
+    let db = dir.path().join("imported.db");
+    let h = db.to_str().unwrap();
+    let r = reports.to_str().unwrap();
+    let done = json(&["history", "import", r, "--history", h, "--format", "json", "--no-config"]);
+    let names: Vec<&str> = done["imported"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(names.len() == 2 && names[0].ends_with("b.json") && names[1].ends_with("a.json"), "{done}");
+    let again = run(&["history", "import", r, "--history", h, "--no-config"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.ends_with("imported 0 report(s), 2 already recorded\n"), "{}", again.stdout);
+
+    // What the live store says, the imported one says: the same findings appeared, first seen at the second scan.
+    let appeared = |h: &str| -> BTreeSet<String> {
+        let diff = json(&["history", "diff", "--history", h, "--format", "json"]);
+        diff["appeared"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(appeared(h), appeared(live.to_str().unwrap()));
+    assert!(!appeared(h).is_empty());
+    let scans = json(&["history", "list", "--history", h, "--format", "json"]);
+    let (time, collected) = (scans[1]["time"].as_str().unwrap(), scans[1]["collected_at"].as_str().unwrap());
+    assert_eq!(time[..26], collected[..26], "an imported scan is recorded at its collection time");
+
+    // A JSON file that is not a report stops the import before anything is written, naming the file.
+    std::fs::write(reports.join("notes.json"), "{\"hello\": 1}").unwrap();
+    let fresh = dir.path().join("fresh.db");
+    let bad = run(&["history", "import", r, "--history", fresh.to_str().unwrap(), "--no-config"]);
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+    assert!(bad.stderr.contains("notes.json") && bad.stderr.contains("not a JSON report"), "{}", bad.stderr);
+    let none = json(&["history", "list", "--history", fresh.to_str().unwrap(), "--format", "json"]);
+    assert!(none.as_array().unwrap().is_empty());
 }

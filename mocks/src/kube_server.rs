@@ -10,9 +10,13 @@
 //! faults: lists answered 403 (as for a caller who may not list Secrets) and a first 429 per list with
 //! `retryAfterSeconds`. [`MockKube::kubeconfig`] writes a kubeconfig with one context per cluster, named
 //! after the cluster (as `az aks get-credentials` names them).
+//!
+//! For `mock serve`: [`MockKubeOptions::base_port`] puts the clusters on fixed ports (the first cluster, by
+//! name, on the base port, the next on the one after it, …), so a kubeconfig written once keeps working across
+//! restarts; [`MockKube::reload`] serves edited dumps without restarting.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{json, Map, Value};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -31,11 +35,19 @@ pub struct MockKubeOptions {
     pub forbidden: Vec<String>,
     /// Answer the first request of every list `429` with `retryAfterSeconds: 1`.
     pub throttle_first: bool,
+    /// Serve the clusters, in name order, on this loopback port and the ones after it (`None`: free ports).
+    pub base_port: Option<u16>,
 }
 
 impl Default for MockKubeOptions {
     fn default() -> Self {
-        MockKubeOptions { page_size: 2, token: "mock-kube-token".into(), forbidden: Vec::new(), throttle_first: false }
+        MockKubeOptions {
+            page_size: 2,
+            token: "mock-kube-token".into(),
+            forbidden: Vec::new(),
+            throttle_first: false,
+            base_port: None,
+        }
     }
 }
 
@@ -59,9 +71,23 @@ impl MockKubeStats {
     }
 }
 
+/// One cluster's lists, swapped whole by [`MockKube::reload`].
+type LiveLists = Arc<RwLock<Arc<Lists>>>;
+
+/// What [`MockKube::reload`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeReload {
+    /// Clusters whose dump is now served.
+    pub reloaded: Vec<String>,
+    /// Dumps of clusters that were not served at start (they need a restart: no port was given to them).
+    pub new: Vec<String>,
+    /// Clusters served at start that have no dump any more (their last dump is still served).
+    pub missing: Vec<String>,
+}
+
 /// Running mock API servers, one per cluster dump. Dropping it stops them.
 pub struct MockKube {
-    servers: Vec<(String, MockServer)>,
+    servers: Vec<(String, MockServer, LiveLists)>,
     token: String,
     stats: Arc<Mutex<MockKubeStats>>,
 }
@@ -70,41 +96,66 @@ impl MockKube {
     /// Starts one loopback server per dump.
     pub async fn start(dumps: &[KubeDump], options: MockKubeOptions) -> Result<MockKube, MockError> {
         let stats = Arc::new(Mutex::new(MockKubeStats::default()));
+        let mut sorted: Vec<&KubeDump> = dumps.iter().collect();
+        sorted.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         let mut servers = Vec::new();
-        for dump in dumps {
-            let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|source| MockError::Bind {
+        for (i, dump) in sorted.into_iter().enumerate() {
+            let port = cluster_port(options.base_port, i)?;
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|source| MockError::Bind {
                 api: "Kubernetes",
-                port: 0,
+                port,
                 source,
             })?;
             let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
+            let lists: LiveLists = Arc::new(RwLock::new(Arc::new(Lists::from_dump(&dump.text))));
             let responder = KubeResponder {
                 cluster: dump.cluster.clone(),
-                lists: Lists::from_dump(&dump.text),
+                lists: lists.clone(),
                 options: options.clone(),
                 stats: stats.clone(),
                 throttled: Mutex::new(Vec::new()),
             };
             Mock::given(wiremock::matchers::any()).respond_with(responder).mount(&server).await;
-            servers.push((dump.cluster.clone(), server));
+            servers.push((dump.cluster.clone(), server, lists));
         }
         Ok(MockKube { servers, token: options.token, stats })
     }
 
+    /// Serves `dumps` (a tenant folder loaded again) from now on, each on its cluster's server; see
+    /// [`KubeReload`] for clusters added or removed since start.
+    pub fn reload(&self, dumps: &[KubeDump]) -> KubeReload {
+        let mut done = KubeReload::default();
+        for dump in dumps {
+            match self.servers.iter().find(|(c, _, _)| *c == dump.cluster) {
+                Some((_, _, lists)) => {
+                    *lists.write().expect("lists lock") = Arc::new(Lists::from_dump(&dump.text));
+                    done.reloaded.push(dump.cluster.clone());
+                }
+                None => done.new.push(dump.cluster.clone()),
+            }
+        }
+        for (cluster, _, _) in &self.servers {
+            if !dumps.iter().any(|d| d.cluster == *cluster) {
+                done.missing.push(cluster.clone());
+            }
+        }
+        done
+    }
+
     /// The API server URL of a cluster (`http://127.0.0.1:PORT`).
     pub fn url(&self, cluster: &str) -> Option<String> {
-        self.servers.iter().find(|(c, _)| c == cluster).map(|(_, s)| s.uri())
+        self.servers.iter().find(|(c, _, _)| c == cluster).map(|(_, s, _)| s.uri())
     }
 
     /// A kubeconfig (YAML) with one context per cluster, named after it, and the bearer token.
     pub fn kubeconfig(&self) -> String {
         let mut clusters = String::new();
         let mut contexts = String::new();
-        for (name, server) in &self.servers {
+        for (name, server, _) in &self.servers {
             clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {}\n", server.uri()));
             contexts.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: azpath-mock\n"));
         }
-        let current = self.servers.first().map(|(n, _)| n.as_str()).unwrap_or("");
+        let current = self.servers.first().map(|(n, _, _)| n.as_str()).unwrap_or("");
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n{clusters}contexts:\n{contexts}current-context: {current}\nusers:\n- name: azpath-mock\n  user:\n    token: {}\n",
             self.token
@@ -115,6 +166,20 @@ impl MockKube {
     pub fn stats(&self) -> MockKubeStats {
         self.stats.lock().expect("stats lock").clone()
     }
+}
+
+/// The port of the `index`-th cluster (by name): `base + index`, or 0 (a free port) without a base.
+fn cluster_port(base: Option<u16>, index: usize) -> Result<u16, MockError> {
+    let Some(base) = base.filter(|b| *b != 0) else { return Ok(0) };
+    let port = u16::try_from(index).ok().and_then(|i| base.checked_add(i));
+    port.ok_or(MockError::Bind {
+        api: "Kubernetes",
+        port: base,
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("cluster {} needs a port above 65535", index + 1),
+        ),
+    })
 }
 
 /// Items by list route.
@@ -212,7 +277,7 @@ impl Lists {
 
 struct KubeResponder {
     cluster: String,
-    lists: Lists,
+    lists: LiveLists,
     options: MockKubeOptions,
     stats: Arc<Mutex<MockKubeStats>>,
     throttled: Mutex<Vec<String>>,
@@ -269,7 +334,8 @@ impl Respond for KubeResponder {
             Some((p, ns)) => (p, Some(ns)),
             None => (path.clone(), None),
         };
-        let (list_kind, api_version, all) = match self.lists.get(&list_path) {
+        let lists = self.lists.read().expect("lists lock").clone();
+        let (list_kind, api_version, all) = match lists.get(&list_path) {
             Some(l) => l,
             None => {
                 stats.not_found += 1;
@@ -302,5 +368,76 @@ impl Respond for KubeResponder {
         ResponseTemplate::new(200).set_body_json(json!({
             "kind": list_kind, "apiVersion": api_version, "metadata": metadata, "items": &items[start..end]
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo(cluster: &str) -> KubeDump {
+        let mut dump = crate::MockTenant::bundled("demo").unwrap().kube.remove(0);
+        dump.cluster = cluster.into();
+        dump
+    }
+
+    /// `n` consecutive free loopback ports.
+    fn free_ports(n: u16) -> u16 {
+        loop {
+            let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = first.local_addr().unwrap().port();
+            if base.checked_add(n).is_some()
+                && (1..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+            {
+                return base;
+            }
+        }
+    }
+
+    async fn names(kube: &MockKube, cluster: &str, path: &str) -> Vec<String> {
+        let url = format!("{}{path}?limit=500", kube.url(cluster).unwrap());
+        let response = reqwest::Client::new().get(url).bearer_auth("mock-kube-token").send().await.unwrap();
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_base_port_gives_each_cluster_its_own_in_name_order() {
+        let base = free_ports(2);
+        let options = MockKubeOptions { base_port: Some(base), ..Default::default() };
+        let kube = MockKube::start(&[demo("z-last"), demo("a-first")], options.clone()).await.unwrap();
+        assert_eq!(kube.url("a-first").unwrap(), format!("http://127.0.0.1:{base}"));
+        assert_eq!(kube.url("z-last").unwrap(), format!("http://127.0.0.1:{}", base + 1));
+        assert!(kube.kubeconfig().contains(&format!("server: http://127.0.0.1:{base}\n")));
+        let taken = MockKube::start(&[demo("a-first")], options).await.err().unwrap().to_string();
+        assert!(taken.contains(&format!("127.0.0.1:{base}")), "{taken}");
+        let free = MockKube::start(&[demo("a"), demo("b")], MockKubeOptions::default()).await.unwrap();
+        assert_ne!(free.url("a").unwrap(), format!("http://127.0.0.1:{base}"));
+        assert!(cluster_port(Some(u16::MAX), 1).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_reload_serves_the_edited_dump_and_names_clusters_it_cannot_serve() {
+        let kube =
+            MockKube::start(&[demo("aks")], MockKubeOptions { page_size: 500, ..Default::default() }).await.unwrap();
+        const BINDINGS: &str = "/apis/rbac.authorization.k8s.io/v1/rolebindings";
+        let before = names(&kube, "aks", BINDINGS).await;
+        assert!(!before.contains(&"added-binding".to_string()));
+        let mut edited = demo("aks");
+        let mut list: Value = serde_json::from_str(&edited.text).unwrap();
+        list["items"].as_array_mut().unwrap().push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "added-binding", "namespace": "default"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+            "subjects": [{"kind": "User", "name": "someone"}]
+        }));
+        edited.text = list.to_string();
+        let done = kube.reload(&[edited, demo("other")]);
+        assert_eq!(done, KubeReload { reloaded: vec!["aks".into()], new: vec!["other".into()], missing: vec![] });
+        let after = names(&kube, "aks", BINDINGS).await;
+        assert_eq!(after.len(), before.len() + 1);
+        assert!(after.contains(&"added-binding".to_string()));
+        assert_eq!(kube.reload(&[]).missing, ["aks"]);
+        assert_eq!(names(&kube, "aks", BINDINGS).await, after, "a cluster without a dump keeps its last one");
     }
 }

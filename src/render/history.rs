@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::text::{visible, write_line};
 use super::Format;
-use crate::history::{DiffRows, FindingRow, ScanRow, TrendRow};
+use crate::history::{DiffRows, ExposureRun, FindingRow, Imported, PairRow, ScanRow, TrendRow};
 
 /// Formats `history` prints; the others are a usage error.
 pub const FORMATS: &str = "history prints table or json";
@@ -66,7 +66,40 @@ pub fn render_trend(trend: &[TrendRow], format: Format, out: &mut dyn Write) -> 
             rows.push(vec![t.scan.id.to_string(), t.scan.time.clone(), String::new(), String::new(), findings]);
         }
     }
-    table(&["scan", "recorded", "tier", "principals reaching it", "findings by severity"], rows, out)
+    table(&["scan", "recorded", "tier", "principals reaching it", "findings by severity"], rows, out)?;
+    let changes: Vec<String> = trend.iter().flat_map(|t| t.changes.iter().map(change_line)).collect();
+    if !changes.is_empty() {
+        write_line(out, "")?;
+        write_line(out, "exposure changes:")?;
+        for line in changes {
+            write_line(out, &line)?;
+        }
+    }
+    Ok(())
+}
+
+/// `history import`: a line per file, imported or skipped.
+pub fn render_import(done: &Imported, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    if format == Format::Json {
+        return json(done, out);
+    }
+    for (files, what) in [(&done.imported, "imported"), (&done.skipped, "already recorded")] {
+        for file in files {
+            write_line(out, &format!("{what}: {}", file.display()))?;
+        }
+    }
+    write_line(out, &format!("imported {} report(s), {} already recorded", done.imported.len(), done.skipped.len()))
+}
+
+/// "escalation exposure of tier q rose from 3 to 7 on 2026-12-06 (scan 4), last seen … (scan 6)".
+pub fn change_line(run: &ExposureRun) -> String {
+    let previous = run.previous.unwrap_or_default();
+    let verb = if run.value > previous { "rose" } else { "fell" };
+    let day = run.first_seen.split('T').next().unwrap_or(&run.first_seen);
+    format!(
+        "{} exposure of tier {} {verb} from {previous} to {} on {day} (scan {}); held until {} (scan {})",
+        run.figure, run.query_id, run.value, run.first_scan, run.last_seen, run.last_scan
+    )
 }
 
 /// `history diff`.
@@ -75,13 +108,15 @@ pub fn render_diff(diff: &DiffRows, format: Format, out: &mut dyn Write) -> io::
         return json(diff, out);
     }
     let head = format!(
-        "scan {} ({}) → scan {} ({}): {} appeared, {} disappeared",
+        "scan {} ({}) → scan {} ({}): {} appeared, {} disappeared; pairs: {} appeared, {} disappeared",
         diff.from.id,
         diff.from.time,
         diff.to.id,
         diff.to.time,
         diff.appeared.len(),
-        diff.disappeared.len()
+        diff.disappeared.len(),
+        diff.appeared_pairs.len(),
+        diff.disappeared_pairs.len()
     );
     write_line(out, &head)?;
     for (title, rows) in [("appeared", &diff.appeared), ("disappeared", &diff.disappeared)] {
@@ -95,6 +130,29 @@ pub fn render_diff(diff: &DiffRows, format: Format, out: &mut dyn Write) -> io::
             finding_rows(rows),
             out,
         )?;
+    }
+    for (title, rows) in [("pairs appeared", &diff.appeared_pairs), ("pairs disappeared", &diff.disappeared_pairs)] {
+        if !rows.is_empty() {
+            write_line(out, "")?;
+            pair_table(title, rows, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Most pairs a table lists; JSON lists all.
+const PAIRS_SHOWN: usize = 100;
+
+fn pair_table(title: &str, rows: &[PairRow], out: &mut dyn Write) -> io::Result<()> {
+    write_line(out, &format!("{title}: {}", rows.len()))?;
+    let shown = rows
+        .iter()
+        .take(PAIRS_SHOWN)
+        .map(|p| vec![p.query_id.clone(), p.source.clone(), p.target.clone(), p.finding.clone(), p.fingerprint.clone()])
+        .collect();
+    table(&["query", "source", "target", "finding", "fingerprint"], shown, out)?;
+    if rows.len() > PAIRS_SHOWN {
+        write_line(out, &format!("… and {} more (--format json lists every pair)", rows.len() - PAIRS_SHOWN))?;
     }
     Ok(())
 }
@@ -114,4 +172,31 @@ fn finding_rows(rows: &[FindingRow]) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(previous: i64, value: i64) -> ExposureRun {
+        ExposureRun {
+            query_id: "owner".into(),
+            figure: "escalation".into(),
+            value,
+            previous: Some(previous),
+            first_seen: "2026-12-06T10:00:00.000000Z".into(),
+            first_scan: 4,
+            last_seen: "2026-12-07T10:00:00.000000Z".into(),
+            last_scan: 6,
+        }
+    }
+
+    #[test]
+    fn a_change_says_which_way_when_and_until_when() {
+        assert_eq!(
+            change_line(&run(3, 7)),
+            "escalation exposure of tier owner rose from 3 to 7 on 2026-12-06 (scan 4); held until 2026-12-07T10:00:00.000000Z (scan 6)"
+        );
+        assert!(change_line(&run(7, 3)).contains("fell from 7 to 3"));
+    }
 }
