@@ -68,7 +68,7 @@ pub struct CollectOptions {
     pub subscriptions: Vec<String>,
     /// Management groups whose whole subtree is collected (`--management-group`).
     pub management_groups: Vec<String>,
-    /// Requests in flight at once.
+    /// Requests in flight at once per service (ARM and Graph each, in separate pools).
     pub concurrency: usize,
     /// Retries for 429/503.
     pub retry: RetryPolicy,
@@ -458,15 +458,13 @@ impl Ctx<'_> {
         }
     }
 
-    /// Runs the jobs with bounded concurrency, in completion order.
+    /// Runs the jobs in completion order, ARM and Graph jobs in separate pools of `concurrency` each, so a
+    /// long Graph fan-out never holds ARM listings back (or the reverse).
     async fn run_all(&self, jobs: Vec<Job>) -> Vec<Outcome> {
         self.progress.inc_length(jobs.len() as u64);
-        stream::iter(jobs)
-            .map(|job| job.run(self))
-            .buffer_unordered(self.concurrency)
-            .inspect(|_| self.progress.inc(1))
-            .collect()
-            .await
+        let (arm, graph): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.audience() == Audience::Arm);
+        let pool = |jobs: Vec<Job>| stream::iter(jobs).map(|job| job.run(self)).buffer_unordered(self.concurrency);
+        stream::select(pool(arm), pool(graph)).inspect(|_| self.progress.inc(1)).collect().await
     }
 }
 
@@ -556,6 +554,30 @@ impl Job {
         Job::Entra(EntraJob::RoleEligibility),
         Job::Entra(EntraJob::ExpandedAppRoleAssignments),
     ];
+
+    /// The service the job's requests go to.
+    fn audience(&self) -> Audience {
+        match self {
+            Job::ManagementGroup { .. }
+            | Job::Descendants { .. }
+            | Job::ResourceGroups { .. }
+            | Job::UserAssignedIdentities { .. }
+            | Job::FederatedIdentityCredentials { .. }
+            | Job::IdentityBindings { .. }
+            | Job::ManagedClusters { .. }
+            | Job::ConnectedClusters { .. }
+            | Job::Rbac { .. }
+            | Job::IdentityResources { .. } => Audience::Arm,
+            Job::Users
+            | Job::Groups
+            | Job::ServicePrincipals
+            | Job::Applications
+            | Job::GroupMembers { .. }
+            | Job::ApplicationFederatedCredentials { .. }
+            | Job::Owners { .. }
+            | Job::Entra(_) => Audience::Graph,
+        }
+    }
 
     /// The API name of a tenant-wide directory listing.
     fn tenant_api(&self) -> &'static str {
