@@ -170,3 +170,49 @@ async fn arm_and_graph_requests_are_in_flight_at_the_same_time() {
     // And within one service the pool is respected: no two ARM credential listings overlap.
     assert!(!overlapped(&fics, &fics), "two ARM requests in flight with --concurrency 1");
 }
+
+/// Most requests of `log` waiting for their responses at once, among those arriving in `[from, to)`.
+fn peak_in_flight(log: &[Arrival], from: Instant, to: Instant) -> usize {
+    let starts: Vec<&Arrival> = log.iter().filter(|a| a.at >= from && a.at < to).collect();
+    starts.iter().map(|a| starts.iter().filter(|b| b.at <= a.at && b.answered > a.at).count()).max().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_throttled_response_closes_graph_until_retry_after_and_halves_the_window() {
+    let s = Stubs::start().await;
+    s.subscription_with_identities(0).await;
+    s.graph("/v1.0/groups", json!({ "value": groups(0..16) }), Duration::ZERO).await;
+    let throttled = Logged {
+        log: s.log.clone(),
+        status: 429,
+        body: json!({"error": {"code": "TooManyRequests", "message": "slow down"}}),
+        delay: Duration::from_millis(20),
+        retry_after: Some("1"),
+    };
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups/g0/members"))
+        .respond_with(throttled)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s.graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1.0/groups/g\d+/members$"))
+        .respond_with(ok(&s.log, json!({"value": [{"id": "u1"}]}), Duration::from_millis(150)))
+        .mount(&s.graph)
+        .await;
+
+    let snap = s.run(&options(4)).await;
+    assert_eq!(snap.entra.group_members.len(), 16, "nothing lost: {:?}", snap.coverage);
+    let members = s.log.matching("/members");
+    assert_eq!(members.len(), 17, "16 listings and one retry");
+    let t429 = members.iter().find(|a| a.status == 429).expect("the 429").answered;
+    let graph: Vec<Arrival> = s.log.all().into_iter().filter(|a| a.path.starts_with("/v1.0")).collect();
+    let early: Vec<&Arrival> = graph.iter().filter(|a| a.at > t429 && a.at < t429 + Duration::from_secs(1)).collect();
+    assert!(early.is_empty(), "Graph requests sent before Retry-After: {early:?}");
+    // Before the 429 four listings were in flight; right after Retry-After the window is half of that.
+    let before = peak_in_flight(&members, t429 - Duration::from_secs(5), t429);
+    let resumed = t429 + Duration::from_secs(1);
+    let after = peak_in_flight(&members, resumed, resumed + Duration::from_millis(100));
+    assert_eq!((before, after), (4, 2), "window before and right after the 429");
+}

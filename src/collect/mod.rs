@@ -34,6 +34,7 @@ pub mod kube;
 pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
+pub mod pacer;
 pub mod redact;
 pub mod resources;
 
@@ -68,8 +69,12 @@ pub struct CollectOptions {
     pub subscriptions: Vec<String>,
     /// Management groups whose whole subtree is collected (`--management-group`).
     pub management_groups: Vec<String>,
-    /// Requests in flight at once per service (ARM and Graph each, in separate pools).
+    /// Requests in flight at once per service (ARM and Graph each, in separate pools): the cap of each
+    /// pacer's window ([`pacer`]). The pacers keep the request rate within the services' budgets; this only
+    /// bounds how many requests wait on latency at once.
     pub concurrency: usize,
+    /// The Microsoft Graph tenant size class to pace for; `None` reads it from the first users page.
+    pub graph_tenant_size: Option<pacer::TenantSize>,
     /// Retries for 429/503.
     pub retry: RetryPolicy,
     /// Deadline of one request attempt, sending it and reading its whole body (`--request-timeout`); past
@@ -86,7 +91,8 @@ impl Default for CollectOptions {
         CollectOptions {
             subscriptions: Vec::new(),
             management_groups: Vec::new(),
-            concurrency: 8,
+            concurrency: http::DEFAULT_CONCURRENCY,
+            graph_tenant_size: None,
             retry: RetryPolicy::default(),
             request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
             show_progress: false,
@@ -140,12 +146,18 @@ pub async fn collect(
         tenant_id: None,
     });
     let ctx = Ctx {
-        client: ApiClient::new(http, tokens, options.retry.clone()).with_request_timeout(options.request_timeout),
+        client: ApiClient::new(http, tokens, options.retry.clone())
+            .with_request_timeout(options.request_timeout)
+            .with_concurrency(options.concurrency.max(1)),
         arm: Service::arm(endpoints),
         graph: Service::graph(endpoints),
         concurrency: options.concurrency.max(1),
+        graph_tenant_size: options.graph_tenant_size,
         progress: progress_bar(options.show_progress),
     };
+    if let Some(size) = options.graph_tenant_size {
+        ctx.client.set_graph_tenant_size(size);
+    }
 
     ctx.progress.set_message("signing in");
     tokens.token(Audience::Arm).await.map_err(CollectError::NoCredential)?;
@@ -418,6 +430,7 @@ struct Ctx<'a> {
     arm: Service,
     graph: Service,
     concurrency: usize,
+    graph_tenant_size: Option<pacer::TenantSize>,
     progress: indicatif::ProgressBar,
 }
 
@@ -723,7 +736,17 @@ impl Job {
             }
             Job::Users => {
                 let url = msgraph::users_url(&graph.base);
-                outcome("graph.users", "tenant".into(), client.list(graph, url).await, Records::Users)
+                // The first page tells the tenant's size class, hence Graph's budget (unless configured).
+                let mut sized = ctx.graph_tenant_size.is_some();
+                let listing = client
+                    .list_with(graph, url, |page: &[User], more| {
+                        if !sized {
+                            sized = true;
+                            client.set_graph_tenant_size(pacer::TenantSize::of(page.len(), more));
+                        }
+                    })
+                    .await;
+                outcome("graph.users", "tenant".into(), listing, Records::Users)
             }
             Job::Groups => {
                 let url = msgraph::groups_url(&graph.base);
