@@ -216,3 +216,33 @@ async fn a_throttled_response_closes_graph_until_retry_after_and_halves_the_wind
     let after = peak_in_flight(&members, resumed, resumed + Duration::from_millis(100));
     assert_eq!((before, after), (4, 2), "window before and right after the 429");
 }
+
+#[tokio::test]
+async fn group_members_are_requested_before_the_last_group_page_arrives() {
+    let s = Stubs::start().await;
+    s.subscription_with_identities(0).await;
+    let next = format!("{}/v1.0/groups?$skiptoken=p2", s.graph.uri());
+    let last = ok(&s.log, json!({ "value": groups(3..6) }), Duration::from_millis(400));
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups"))
+        .and(wiremock::matchers::query_param("$skiptoken", "p2"))
+        .respond_with(last)
+        .with_priority(1)
+        .mount(&s.graph)
+        .await;
+    let first = json!({ "value": groups(0..3), "@odata.nextLink": next });
+    s.graph("/v1.0/groups", first, Duration::ZERO).await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1.0/groups/g\d+/members$"))
+        .respond_with(ok(&s.log, json!({"value": [{"id": "u1"}]}), Duration::ZERO))
+        .mount(&s.graph)
+        .await;
+
+    let snap = s.run(&options(8)).await;
+    assert_eq!(snap.entra.groups.len(), 6);
+    assert_eq!(snap.entra.group_members.len(), 6, "members of both pages' groups");
+    let last_page = s.log.all().into_iter().filter(|a| a.path == "/v1.0/groups").map(|a| a.answered).max().unwrap();
+    let early: Vec<Arrival> = s.log.matching("/members").into_iter().filter(|a| a.at < last_page).collect();
+    let names: Vec<&str> = early.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(early.len(), 3, "the first page's groups' members before the last page: {names:?}");
+}
