@@ -323,8 +323,9 @@ pub struct CollectArgs {
     /// Extra trusted root certificate (PEM), e.g. for Azure Stack or a TLS-inspecting proxy.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8)]
+    /// Requests in flight at once per service (ARM, Graph, each Kubernetes cluster); the request rate is
+    /// paced to each Azure service's throttling budget whatever this says.
+    #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
     /// Longest time one request may take, sending it and reading its whole response, in seconds (waits
     /// between retries of a throttled request are not counted). A request past it is recorded as a

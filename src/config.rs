@@ -12,7 +12,7 @@
 //! subscriptions = ["contoso-platform"]   # --subscription (not applied with --mock)
 //! management-groups = []                 # --management-group (not applied with --mock)
 //! cloud = "public"           # --cloud, --arm-url, --graph-url, --authority-url (not applied with --mock)
-//! concurrency = 8            # --concurrency
+//! concurrency = 64           # --concurrency
 //! request-timeout = 300      # --request-timeout, seconds
 //!
 //! [[suppress]]               # findings counted, not shown (README "Baselines and suppressions")

@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use azpath_graph::snapshot::GapReason;
@@ -27,6 +28,7 @@ use url::Url;
 
 use super::auth::{Audience, TokenSource};
 use super::cloud::{is_loopback, Endpoints};
+use super::pacer::{self, BucketKey, Budget, Clock, Finish, Pacer, PacerState, SystemClock, TenantSize};
 use super::redact::redact;
 
 /// Retry limits for throttled (429) and unavailable (503) responses.
@@ -178,18 +180,59 @@ pub struct Page<T> {
 /// Default whole-request deadline (`--request-timeout`): sending one request and reading its whole body.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Sends authenticated GETs for one scan.
+/// Default cap on requests in flight per service (`--concurrency`); the pacers keep the rate within the
+/// services' budgets, this only bounds how many wait on latency at once.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// Sends authenticated GETs for one scan, each paced by its service's [`Pacer`] (ARM and Graph apart).
 pub struct ApiClient<'a> {
     http: reqwest::Client,
     tokens: &'a dyn TokenSource,
     retry: RetryPolicy,
     request_timeout: Duration,
+    arm_pacer: Pacer,
+    graph_pacer: Pacer,
 }
 
 impl<'a> ApiClient<'a> {
     /// A client sending through `http` with tokens from `tokens`, with the [`DEFAULT_REQUEST_TIMEOUT`].
+    /// The pacers allow [`DEFAULT_CONCURRENCY`] requests in flight per service and assume a small Graph tenant
+    /// until [`set_graph_tenant_size`](Self::set_graph_tenant_size) says otherwise.
     pub fn new(http: reqwest::Client, tokens: &'a dyn TokenSource, retry: RetryPolicy) -> Self {
-        ApiClient { http, tokens, retry, request_timeout: DEFAULT_REQUEST_TIMEOUT }
+        ApiClient {
+            http,
+            tokens,
+            retry,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            arm_pacer: Self::pacer(Budget::ARM_READS, DEFAULT_CONCURRENCY, Arc::new(SystemClock)),
+            graph_pacer: Self::pacer(Budget::graph(TenantSize::Small), DEFAULT_CONCURRENCY, Arc::new(SystemClock)),
+        }
+    }
+
+    fn pacer(budget: Budget, max_in_flight: usize, clock: Arc<dyn Clock>) -> Pacer {
+        Pacer::new(PacerState::new(budget, max_in_flight), clock)
+    }
+
+    /// Sets the most requests in flight per service (`--concurrency`, the cap of each pacer's window).
+    pub fn with_concurrency(mut self, max_in_flight: usize) -> Self {
+        let graph = self.graph_pacer.snapshot().budget();
+        self.arm_pacer = Self::pacer(Budget::ARM_READS, max_in_flight, Arc::new(SystemClock));
+        self.graph_pacer = Self::pacer(graph, max_in_flight, Arc::new(SystemClock));
+        self
+    }
+
+    /// Paces Graph to the resource-unit budget of a tenant of `size` (from the first users page, or the
+    /// configuration).
+    pub fn set_graph_tenant_size(&self, size: TenantSize) {
+        self.graph_pacer.set_budget(Budget::graph(size));
+    }
+
+    /// The pacer of `service`.
+    pub fn pacer_of(&self, service: &Service) -> &Pacer {
+        match service.audience {
+            Audience::Arm => &self.arm_pacer,
+            Audience::Graph => &self.graph_pacer,
+        }
     }
 
     /// Sets the deadline of one attempt: sending the request and reading its whole body (waits between
@@ -215,12 +258,23 @@ impl<'a> ApiClient<'a> {
             .await
             .map_err(|e| FetchError::new(GapReason::NoCredential, None, e.to_string()).redacted(&[]))?;
         let secret = token.secret();
-        let body = self.send(url, &shown, secret).await.map_err(|e| e.redacted(&[secret]))?;
+        let body = self.send(service, url, &shown, secret).await.map_err(|e| e.redacted(&[secret]))?;
         parse(url, &body).map_err(|e| e.redacted(&[secret]))
     }
 
     /// GETs `url` and every `nextLink` / `@odata.nextLink` after it, collecting `value` of each page.
     pub async fn list<T: DeserializeOwned>(&self, service: &Service, url: Url) -> Listing<T> {
+        self.list_with(service, url, |_, _| {}).await
+    }
+
+    /// [`list`](Self::list), showing each page's records to `on_page` as it arrives, with whether the
+    /// server announced a next page (so a caller can start dependent work before the listing ends).
+    pub async fn list_with<T: DeserializeOwned>(
+        &self,
+        service: &Service,
+        url: Url,
+        mut on_page: impl FnMut(&[T], bool),
+    ) -> Listing<T> {
         let mut listing = Listing { items: Vec::new(), pages: 0, error: None };
         let mut seen = HashSet::new();
         let mut next = Some(url);
@@ -234,6 +288,7 @@ impl<'a> ApiClient<'a> {
                 }
             };
             listing.pages += 1;
+            on_page(&page.value, page.next_link.as_deref().is_some_and(|l| !l.is_empty()));
             listing.items.extend(page.value);
             let Some(link) = page.next_link.filter(|l| !l.is_empty()) else { break };
             match self.next_url(service, &url, &link, &seen, listing.pages) {
@@ -287,9 +342,15 @@ impl<'a> ApiClient<'a> {
         Ok(next)
     }
 
-    /// One GET with retries on 429/503, each attempt within the request deadline; returns the body of a 2xx
-    /// response. Error text is not yet redacted: [`get`](Self::get) does it.
-    async fn send(&self, url: &Url, shown: &str, secret: &str) -> Result<Vec<u8>, FetchError> {
+    /// One GET with retries on 429/503, each attempt admitted by the service's pacer and within the request
+    /// deadline; returns the body of a 2xx response. A throttled attempt closes the whole service until its
+    /// `Retry-After` (the pacer makes the retry wait for it too). Error text is not yet redacted:
+    /// [`get`](Self::get) does it.
+    async fn send(&self, service: &Service, url: &Url, shown: &str, secret: &str) -> Result<Vec<u8>, FetchError> {
+        let (pacer, bucket, cost) = match service.audience {
+            Audience::Arm => (&self.arm_pacer, pacer::arm_bucket(url), 1.0),
+            Audience::Graph => (&self.graph_pacer, BucketKey::Tenant, pacer::graph_cost(url)),
+        };
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(self.retry.initial_backoff)
             .with_max_delay(self.retry.max_backoff)
@@ -301,20 +362,39 @@ impl<'a> ApiClient<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = tokio::time::timeout(self.request_timeout, self.attempt(url, shown, secret, attempt))
-                .await
-                .unwrap_or_else(|_| Err(self.timed_out(shown, attempt)))?;
+            // The service is closed past this request's wait budget (a long Retry-After on another one).
+            let closed = pacer.closed_for();
+            if waited + closed > self.retry.max_total_wait {
+                return Err(self.closed(shown, closed));
+            }
+            let permit = pacer.admit(bucket.clone(), cost).await;
+            let outcome =
+                match tokio::time::timeout(self.request_timeout, self.attempt(url, shown, secret, attempt)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        permit.finish(Finish::Abandoned);
+                        return Err(self.timed_out(shown, attempt));
+                    }
+                };
             let (status, asked) = match outcome {
-                Attempt::Body(body) => return Ok(body),
-                Attempt::Retry { status, retry_after } => (status, retry_after),
+                Ok(Attempt::Body(body)) => {
+                    permit.finish(Finish::Done);
+                    return Ok(body);
+                }
+                Err(e) => {
+                    permit.finish(Finish::Done);
+                    return Err(e);
+                }
+                Ok(Attempt::Retry { status, retry_after }) => (status, retry_after),
             };
             let delay = asked.unwrap_or_else(|| backoff.next().unwrap_or(self.retry.max_backoff));
+            permit.finish(Finish::Throttled { retry_after: delay });
             let over_budget = waited.checked_add(delay).is_none_or(|total| total > self.retry.max_total_wait);
             if attempt >= self.retry.max_attempts || over_budget {
                 return Err(self.throttled(shown, status, attempt, delay, over_budget));
             }
             tracing::debug!(url = %shown, status = status.as_u16(), attempt, delay_ms = delay.as_millis() as u64, "retrying later");
-            tokio::time::sleep(delay).await;
+            // The pacer holds every request of the service, this one included, until the delay has passed.
             waited += delay;
         }
     }
@@ -361,6 +441,16 @@ impl<'a> ApiClient<'a> {
         let message =
             format!("{shown}: no complete response within {limit} (--request-timeout); the request was abandoned");
         FetchError::new(GapReason::Timeout, None, message)
+    }
+
+    /// The failure of a request not sent because its service stays closed (a `Retry-After`) past its budget.
+    fn closed(&self, shown: &str, closed: Duration) -> FetchError {
+        let message = format!(
+            "{shown}: throttled: the service asked to wait {} s more, beyond the {} s budget; not sent",
+            closed.as_secs_f32().ceil(),
+            self.retry.max_total_wait.as_secs()
+        );
+        FetchError::new(GapReason::Throttled, Some(429), message)
     }
 
     /// The failure of a request still throttled when the attempts or the wait budget are spent.

@@ -34,6 +34,7 @@ pub mod kube;
 pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
+pub mod pacer;
 pub mod redact;
 pub mod resources;
 
@@ -68,8 +69,12 @@ pub struct CollectOptions {
     pub subscriptions: Vec<String>,
     /// Management groups whose whole subtree is collected (`--management-group`).
     pub management_groups: Vec<String>,
-    /// Requests in flight at once.
+    /// Requests in flight at once per service (ARM and Graph each, in separate pools): the cap of each
+    /// pacer's window ([`pacer`]). The pacers keep the request rate within the services' budgets; this only
+    /// bounds how many requests wait on latency at once.
     pub concurrency: usize,
+    /// The Microsoft Graph tenant size class to pace for; `None` reads it from the first users page.
+    pub graph_tenant_size: Option<pacer::TenantSize>,
     /// Retries for 429/503.
     pub retry: RetryPolicy,
     /// Deadline of one request attempt, sending it and reading its whole body (`--request-timeout`); past
@@ -86,7 +91,8 @@ impl Default for CollectOptions {
         CollectOptions {
             subscriptions: Vec::new(),
             management_groups: Vec::new(),
-            concurrency: 8,
+            concurrency: http::DEFAULT_CONCURRENCY,
+            graph_tenant_size: None,
             retry: RetryPolicy::default(),
             request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
             show_progress: false,
@@ -139,13 +145,21 @@ pub async fn collect(
         graph_url: endpoints.graph.to_string(),
         tenant_id: None,
     });
+    let (spawn, mut spawned) = tokio::sync::mpsc::unbounded_channel();
     let ctx = Ctx {
-        client: ApiClient::new(http, tokens, options.retry.clone()).with_request_timeout(options.request_timeout),
+        spawn,
+        client: ApiClient::new(http, tokens, options.retry.clone())
+            .with_request_timeout(options.request_timeout)
+            .with_concurrency(options.concurrency.max(1)),
         arm: Service::arm(endpoints),
         graph: Service::graph(endpoints),
         concurrency: options.concurrency.max(1),
+        graph_tenant_size: options.graph_tenant_size,
         progress: progress_bar(options.show_progress),
     };
+    if let Some(size) = options.graph_tenant_size {
+        ctx.client.set_graph_tenant_size(size);
+    }
 
     ctx.progress.set_message("signing in");
     tokens.token(Audience::Arm).await.map_err(CollectError::NoCredential)?;
@@ -189,26 +203,11 @@ pub async fn collect(
             }
         }
     }
-    for outcome in ctx.run_all(jobs).await {
-        absorb(&mut snap, outcome);
-    }
-
-    // Direct members of every group, one request each; nesting is resolved by the graph builder.
-    ctx.progress.set_message("listing group members and federated credentials");
-    let mut jobs = Vec::new();
-    for g in &snap.entra.groups {
-        if safe_name(&g.id) {
-            jobs.push(Job::GroupMembers { group_id: g.id.clone() });
-        } else {
-            snap.coverage.push(bad_name("graph.groupMembers", &format!("/groups/{}", g.id), &g.id));
-        }
-    }
-    jobs.extend(federated_credential_jobs(&mut snap));
-    jobs.extend(owner_jobs(&mut snap));
-    jobs.extend(app_role_assignment_jobs(&mut snap));
-    for outcome in ctx.run_all(jobs).await {
-        absorb(&mut snap, outcome);
-    }
+    // No phase barrier: each dependent listing starts as soon as what it depends on has arrived (group
+    // members as group pages arrive, federated credentials as identities and applications arrive, owners
+    // and app role assignments as their listings end).
+    ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
+    ctx.run_following(&mut snap, jobs, &mut spawned).await;
 
     ctx.progress.set_message("listing PIM for Groups eligibility");
     let jobs = group_eligibility_jobs(&mut snap);
@@ -217,6 +216,11 @@ pub async fn collect(
     }
 
     ctx.progress.finish_and_clear();
+    // A built-in role is listed at every scope under its one name; `normalize` keeps the first copy, so
+    // whatever order the listings finished in, the copy read at a subscription comes first.
+    snap.azure
+        .role_definitions
+        .sort_by_cached_key(|d| (!d.id.to_ascii_lowercase().starts_with("/subscriptions/"), d.id.to_ascii_lowercase()));
     snap.normalize();
     tracing::info!(
         sources = snap.sources.len(),
@@ -414,10 +418,13 @@ fn select(
 
 /// Shared state of one collection.
 struct Ctx<'a> {
+    /// Jobs a running job found (group members from a groups page), for [`Ctx::run_following`].
+    spawn: tokio::sync::mpsc::UnboundedSender<Job>,
     client: ApiClient<'a>,
     arm: Service,
     graph: Service,
     concurrency: usize,
+    graph_tenant_size: Option<pacer::TenantSize>,
     progress: indicatif::ProgressBar,
 }
 
@@ -458,15 +465,138 @@ impl Ctx<'_> {
         }
     }
 
-    /// Runs the jobs with bounded concurrency, in completion order.
+    /// Runs `jobs` and every job they lead to, absorbing each outcome as it arrives: follow-up jobs derived
+    /// from an outcome ([`follow_ups`]) or sent by a running job (`spawned`) start at once. ARM and Graph jobs
+    /// run in separate pools of `concurrency` each.
+    async fn run_following(
+        &self,
+        snap: &mut Snapshot,
+        jobs: Vec<Job>,
+        spawned: &mut tokio::sync::mpsc::UnboundedReceiver<Job>,
+    ) {
+        use futures::stream::FuturesUnordered;
+        let mut queues = Queues::default();
+        let mut followed = Followed::default();
+        queues.extend(self, jobs);
+        let mut running = FuturesUnordered::new();
+        loop {
+            while let Some((audience, job)) = queues.next(self.concurrency) {
+                running.push(async move { (audience, job.run(self).await) });
+            }
+            if running.is_empty() {
+                let more: Vec<Job> = std::iter::from_fn(|| spawned.try_recv().ok()).collect();
+                if more.is_empty() && queues.is_empty() {
+                    return;
+                }
+                queues.extend(self, more);
+                continue;
+            }
+            tokio::select! {
+                Some((audience, outcome)) = running.next() => {
+                    queues.done(audience);
+                    self.progress.inc(1);
+                    let next = follow_ups(snap, &outcome, &mut followed);
+                    absorb(snap, outcome);
+                    queues.extend(self, next);
+                }
+                Some(job) = spawned.recv() => queues.extend(self, vec![job]),
+            }
+        }
+    }
+
+    /// Runs the jobs in completion order, ARM and Graph jobs in separate pools of `concurrency` each, so a
+    /// long Graph fan-out never holds ARM listings back (or the reverse).
     async fn run_all(&self, jobs: Vec<Job>) -> Vec<Outcome> {
         self.progress.inc_length(jobs.len() as u64);
-        stream::iter(jobs)
-            .map(|job| job.run(self))
-            .buffer_unordered(self.concurrency)
-            .inspect(|_| self.progress.inc(1))
-            .collect()
-            .await
+        let (arm, graph): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.audience() == Audience::Arm);
+        let pool = |jobs: Vec<Job>| stream::iter(jobs).map(|job| job.run(self)).buffer_unordered(self.concurrency);
+        stream::select(pool(arm), pool(graph)).inspect(|_| self.progress.inc(1)).collect().await
+    }
+}
+
+/// Jobs waiting to run, and how many run, per service.
+#[derive(Default)]
+struct Queues {
+    arm: std::collections::VecDeque<Job>,
+    graph: std::collections::VecDeque<Job>,
+    running_arm: usize,
+    running_graph: usize,
+}
+
+impl Queues {
+    fn extend(&mut self, ctx: &Ctx<'_>, jobs: Vec<Job>) {
+        ctx.progress.inc_length(jobs.len() as u64);
+        for job in jobs {
+            match job.audience() {
+                Audience::Arm => self.arm.push_back(job),
+                Audience::Graph => self.graph.push_back(job),
+            }
+        }
+    }
+
+    /// The next job to start, if its service's pool has room.
+    fn next(&mut self, pool: usize) -> Option<(Audience, Job)> {
+        if self.running_arm < pool {
+            if let Some(job) = self.arm.pop_front() {
+                self.running_arm += 1;
+                return Some((Audience::Arm, job));
+            }
+        }
+        if self.running_graph < pool {
+            if let Some(job) = self.graph.pop_front() {
+                self.running_graph += 1;
+                return Some((Audience::Graph, job));
+            }
+        }
+        None
+    }
+
+    fn done(&mut self, audience: Audience) {
+        match audience {
+            Audience::Arm => self.running_arm -= 1,
+            Audience::Graph => self.running_graph -= 1,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.arm.is_empty() && self.graph.is_empty()
+    }
+}
+
+/// What has been asked already, so a follow-up is never requested twice.
+#[derive(Default)]
+struct Followed {
+    seen: BTreeSet<String>,
+}
+
+impl Followed {
+    fn first(&mut self, key: String) -> bool {
+        self.seen.insert(key)
+    }
+}
+
+/// The jobs an outcome makes possible (an id that cannot be a request path is a gap, not a request).
+fn follow_ups(snap: &mut Snapshot, outcome: &Outcome, followed: &mut Followed) -> Vec<Job> {
+    let gaps = &mut snap.coverage;
+    match &outcome.records {
+        Records::UserAssignedIdentities(v) => identity_credential_jobs(v, followed, gaps),
+        Records::ManagedClusters(v) => identity_binding_jobs(v, gaps),
+        Records::Applications(v) => {
+            let mut jobs = application_credential_jobs(v, followed, gaps);
+            jobs.extend(owner_jobs(msgraph::OwnedCollection::Applications, v.iter().map(|a| (&a.id, &a.owners)), gaps));
+            jobs
+        }
+        Records::Groups(v) => {
+            for g in v.iter().filter(|g| !safe_name(&g.id)) {
+                gaps.push(bad_name("graph.groupMembers", &format!("/groups/{}", g.id), &g.id));
+            }
+            owner_jobs(msgraph::OwnedCollection::Groups, v.iter().map(|g| (&g.id, &g.owners)), gaps)
+        }
+        Records::ServicePrincipals(v) => {
+            owner_jobs(msgraph::OwnedCollection::ServicePrincipals, v.iter().map(|s| (&s.id, &s.owners)), gaps)
+        }
+        Records::ExpandedAppRoleAssignments(v) => app_role_assignment_jobs(v, gaps),
+        _ => Vec::new(),
     }
 }
 
@@ -556,6 +686,30 @@ impl Job {
         Job::Entra(EntraJob::RoleEligibility),
         Job::Entra(EntraJob::ExpandedAppRoleAssignments),
     ];
+
+    /// The service the job's requests go to.
+    fn audience(&self) -> Audience {
+        match self {
+            Job::ManagementGroup { .. }
+            | Job::Descendants { .. }
+            | Job::ResourceGroups { .. }
+            | Job::UserAssignedIdentities { .. }
+            | Job::FederatedIdentityCredentials { .. }
+            | Job::IdentityBindings { .. }
+            | Job::ManagedClusters { .. }
+            | Job::ConnectedClusters { .. }
+            | Job::Rbac { .. }
+            | Job::IdentityResources { .. } => Audience::Arm,
+            Job::Users
+            | Job::Groups
+            | Job::ServicePrincipals
+            | Job::Applications
+            | Job::GroupMembers { .. }
+            | Job::ApplicationFederatedCredentials { .. }
+            | Job::Owners { .. }
+            | Job::Entra(_) => Audience::Graph,
+        }
+    }
 
     /// The API name of a tenant-wide directory listing.
     fn tenant_api(&self) -> &'static str {
@@ -701,11 +855,31 @@ impl Job {
             }
             Job::Users => {
                 let url = msgraph::users_url(&graph.base);
-                outcome("graph.users", "tenant".into(), client.list(graph, url).await, Records::Users)
+                // The first page tells the tenant's size class, hence Graph's budget (unless configured).
+                let mut sized = ctx.graph_tenant_size.is_some();
+                let listing = client
+                    .list_with(graph, url, |page: &[User], more| {
+                        if !sized {
+                            sized = true;
+                            client.set_graph_tenant_size(pacer::TenantSize::of(page.len(), more));
+                        }
+                    })
+                    .await;
+                outcome("graph.users", "tenant".into(), listing, Records::Users)
             }
             Job::Groups => {
+                // Direct members of every group, one listing each, started as each page of groups arrives;
+                // nesting is resolved by the graph builder.
                 let url = msgraph::groups_url(&graph.base);
-                outcome("graph.groups", "tenant".into(), client.list(graph, url).await, Records::Groups)
+                let listing = client
+                    .list_with(graph, url, |page: &[Group], _| {
+                        for g in page.iter().filter(|g| safe_name(&g.id)) {
+                            // The receiver lives as long as the collection; a send can only fail after it.
+                            let _ = ctx.spawn.send(Job::GroupMembers { group_id: g.id.clone() });
+                        }
+                    })
+                    .await;
+                outcome("graph.groups", "tenant".into(), listing, Records::Groups)
             }
             Job::ServicePrincipals => {
                 let url = msgraph::service_principals_url(&graph.base);
@@ -809,22 +983,17 @@ impl EntraJob {
 
 /// One listing of all app roles granted to each service principal whose expanded `appRoleAssignments`
 /// reached Graph's cut-off.
-fn app_role_assignment_jobs(snap: &mut Snapshot) -> Vec<Job> {
-    let mut per_principal: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in &snap.entra.app_role_assignments {
-        *per_principal.entry(a.principal_id.as_str()).or_default() += 1;
-    }
-    let full: Vec<String> = per_principal
-        .into_iter()
-        .filter(|(_, n)| *n >= msgraph::EXPANDED_LIMIT)
-        .map(|(id, _)| id.to_string())
-        .collect();
+fn app_role_assignment_jobs(expanded: &[msgraph::ExpandedAppRoleAssignments], gaps: &mut Vec<CoverageGap>) -> Vec<Job> {
+    let full = expanded
+        .iter()
+        .filter(|sp| sp.app_role_assignments.as_ref().is_some_and(|a| a.len() >= msgraph::EXPANDED_LIMIT));
     let mut jobs = Vec::new();
-    for id in full {
+    for sp in full {
+        let id = sp.id.clone();
         if safe_name(&id) {
             jobs.push(Job::Entra(EntraJob::AppRoleAssignments { service_principal_id: id }));
         } else {
-            snap.coverage.push(bad_name("graph.appRoleAssignments", &format!("/servicePrincipals/{id}"), &id));
+            gaps.push(bad_name("graph.appRoleAssignments", &format!("/servicePrincipals/{id}"), &id));
         }
     }
     jobs
@@ -874,65 +1043,71 @@ fn held_by(mut a: AppRoleAssignment, service_principal_id: &str) -> AppRoleAssig
     a
 }
 
-/// One listing per user-assigned identity (its federated credentials) and per application (Graph), for the
-/// identities and applications collected so far. An id that cannot be a request path is a gap, not a request.
-fn federated_credential_jobs(snap: &mut Snapshot) -> Vec<Job> {
+/// One federated-credential listing per user-assigned identity, each identity once.
+fn identity_credential_jobs(
+    identities: &[UserAssignedIdentity],
+    followed: &mut Followed,
+    gaps: &mut Vec<CoverageGap>,
+) -> Vec<Job> {
     let mut jobs = Vec::new();
-    let mut seen = BTreeSet::new();
-    for identity in &snap.azure.user_assigned_identities {
-        if !seen.insert(identity.id.to_ascii_lowercase()) {
+    for identity in identities {
+        if !followed.first(identity.id.to_ascii_lowercase()) {
             continue;
         }
         match managed_identity::identity_path(&identity.id) {
             Some(path) => jobs.push(Job::FederatedIdentityCredentials { identity_id: identity.id.clone(), path }),
-            None => snap.coverage.push(bad_name("arm.federatedIdentityCredentials", &identity.id, &identity.id)),
+            None => gaps.push(bad_name("arm.federatedIdentityCredentials", &identity.id, &identity.id)),
         }
     }
-    for cluster in &snap.azure.managed_clusters {
+    jobs
+}
+
+/// One identity-bindings listing per AKS cluster.
+fn identity_binding_jobs(clusters: &[ManagedCluster], gaps: &mut Vec<CoverageGap>) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for cluster in clusters {
         match ResourcePath::parse(&cluster.id, container_service::MANAGED_CLUSTERS) {
             Some(path) => jobs.push(Job::IdentityBindings { cluster_id: cluster.id.clone(), path }),
-            None => snap.coverage.push(bad_name("arm.identityBindings", &cluster.id, &cluster.id)),
+            None => gaps.push(bad_name("arm.identityBindings", &cluster.id, &cluster.id)),
         }
     }
-    for app in &snap.entra.applications {
-        if !seen.insert(format!("/applications/{}", app.id.to_ascii_lowercase())) {
+    jobs
+}
+
+/// One federated-credential listing per application (Graph), each application once.
+fn application_credential_jobs(
+    applications: &[Application],
+    followed: &mut Followed,
+    gaps: &mut Vec<CoverageGap>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for app in applications {
+        if !followed.first(format!("/applications/{}", app.id.to_ascii_lowercase())) {
             continue;
         }
         if safe_name(&app.id) {
             jobs.push(Job::ApplicationFederatedCredentials { application_id: app.id.clone() });
         } else {
             let scope = format!("/applications/{}", app.id);
-            snap.coverage.push(bad_name("graph.applicationFederatedCredentials", &scope, &app.id));
+            gaps.push(bad_name("graph.applicationFederatedCredentials", &scope, &app.id));
         }
     }
     jobs
 }
 
-/// One owners listing per group, service principal and application whose expanded owners reached Graph's
-/// cut-off, so none is missed.
-fn owner_jobs(snap: &mut Snapshot) -> Vec<Job> {
-    use msgraph::{OwnedCollection, EXPANDED_LIMIT};
-    let e = &snap.entra;
-    let full = |owners: &[DirectoryObject]| owners.len() >= EXPANDED_LIMIT;
-    let candidates: Vec<(OwnedCollection, String)> = e
-        .groups
-        .iter()
-        .filter(|g| full(&g.owners))
-        .map(|g| (OwnedCollection::Groups, g.id.clone()))
-        .chain(
-            e.service_principals
-                .iter()
-                .filter(|s| full(&s.owners))
-                .map(|s| (OwnedCollection::ServicePrincipals, s.id.clone())),
-        )
-        .chain(e.applications.iter().filter(|a| full(&a.owners)).map(|a| (OwnedCollection::Applications, a.id.clone())))
-        .collect();
+/// One owners listing per object of `collection` whose expanded owners reached Graph's cut-off, so none is
+/// missed.
+fn owner_jobs<'r>(
+    collection: msgraph::OwnedCollection,
+    objects: impl Iterator<Item = (&'r String, &'r Vec<DirectoryObject>)>,
+    gaps: &mut Vec<CoverageGap>,
+) -> Vec<Job> {
     let mut jobs = Vec::new();
-    for (collection, id) in candidates {
-        if safe_name(&id) {
-            jobs.push(Job::Owners { collection, id });
+    for (id, _) in objects.filter(|(_, owners)| owners.len() >= msgraph::EXPANDED_LIMIT) {
+        if safe_name(id) {
+            jobs.push(Job::Owners { collection, id: id.clone() });
         } else {
-            snap.coverage.push(bad_name("graph.owners", &format!("/{}/{id}", collection.segment()), &id));
+            gaps.push(bad_name("graph.owners", &format!("/{}/{id}", collection.segment()), id));
         }
     }
     jobs

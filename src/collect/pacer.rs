@@ -1,0 +1,495 @@
+//! Pacing requests to the budgets Azure enforces, one [`Pacer`] per service (ARM, Graph).
+//!
+//! A pacer keeps a local estimate of the server's token buckets and admits a request when every bucket it is
+//! charged to holds its cost, with at most `window` requests in flight. The window follows AIMD: it grows by
+//! one request per window of successes up to the `--concurrency` cap, and a 429/503 halves it for every request
+//! of the service (once per congestion event: the other requests of the same herd neither halve it again nor,
+//! when they succeed, grow it back).
+//! A throttled response also closes the service until its `Retry-After` has passed: no request of that service
+//! is sent before then, and the buckets it was charged to are taken as empty.
+//!
+//! The budgets:
+//! - Microsoft Graph, identity and access: one resource-unit bucket per application and tenant, 3,500 / 5,000 /
+//!   8,000 RU per 10 s for a tenant of under 50 / 50 to 500 / over 500 users; a GET costs 1 RU, 2 for users,
+//!   3 for group members; `$select` takes 1 off, `$expand` adds 1, never below 1
+//!   (<https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits>).
+//! - Azure Resource Manager: reads draw on a bucket of 250 refilled at 25 per second, one per subscription for
+//!   a subscription's requests and one per tenant for the rest
+//!   (<https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling>).
+//!
+//! The arithmetic is [`PacerState`], a plain struct driven by the instants it is given, so it is tested
+//! without sleeping; [`Pacer`] wraps it for async callers with a [`Clock`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+/// Where time comes from: the system clock in production, a fake one in tests.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+/// [`Instant::now`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A Microsoft Graph tenant size class: its identity-and-access resource-unit budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantSize {
+    /// Under 50 users: 3,500 RU per 10 s.
+    Small,
+    /// 50 to 500 users: 5,000 RU per 10 s.
+    Medium,
+    /// Over 500 users: 8,000 RU per 10 s.
+    Large,
+}
+
+impl TenantSize {
+    /// Resource units per 10 seconds.
+    pub fn budget(self) -> f64 {
+        match self {
+            TenantSize::Small => 3_500.0,
+            TenantSize::Medium => 5_000.0,
+            TenantSize::Large => 8_000.0,
+        }
+    }
+
+    /// The class of a tenant with `users` users, or more when `more` (the listing has further pages).
+    pub fn of(users: usize, more: bool) -> TenantSize {
+        match users {
+            _ if more || users > 500 => TenantSize::Large,
+            50.. => TenantSize::Medium,
+            _ => TenantSize::Small,
+        }
+    }
+}
+
+/// The Graph identity-and-access cost of one GET of `url` (see the module doc).
+pub fn graph_cost(url: &Url) -> f64 {
+    let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let tail: Vec<&str> = segments.iter().skip_while(|s| !s.eq_ignore_ascii_case("v1.0")).skip(1).copied().collect();
+    let base: i32 = match tail.as_slice() {
+        [users] if users.eq_ignore_ascii_case("users") => 2,
+        [groups, _, members] if groups.eq_ignore_ascii_case("groups") && members.eq_ignore_ascii_case("members") => 3,
+        _ => 1,
+    };
+    let has = |key: &str| url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case(key));
+    let cost = base - i32::from(has("$select")) + i32::from(has("$expand"));
+    f64::from(cost.max(1))
+}
+
+/// The ARM read bucket a request of `url` draws on: its subscription's, else the tenant's.
+pub fn arm_bucket(url: &Url) -> BucketKey {
+    let mut segments = url.path_segments().into_iter().flatten().filter(|s| !s.is_empty());
+    match (segments.next(), segments.next()) {
+        (Some(s), Some(id)) if s.eq_ignore_ascii_case("subscriptions") => {
+            BucketKey::Subscription(id.to_ascii_lowercase())
+        }
+        _ => BucketKey::Tenant,
+    }
+}
+
+/// Which bucket of a service a request is charged to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BucketKey {
+    /// The tenant-wide bucket (all of Graph; ARM requests outside a subscription).
+    Tenant,
+    /// One subscription's ARM bucket.
+    Subscription(String),
+}
+
+/// The shape of a service's buckets: how much each holds and how fast it refills.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Units a full bucket holds.
+    pub capacity: f64,
+    /// Units added per second.
+    pub refill_per_sec: f64,
+}
+
+impl Budget {
+    /// ARM reads: 250, refilled at 25 per second.
+    pub const ARM_READS: Budget = Budget { capacity: 250.0, refill_per_sec: 25.0 };
+
+    /// Graph identity and access for a tenant of `size`: its budget per 10 s.
+    pub fn graph(size: TenantSize) -> Budget {
+        Budget { capacity: size.budget(), refill_per_sec: size.budget() / 10.0 }
+    }
+}
+
+/// One token-bucket estimate.
+#[derive(Debug, Clone)]
+struct Bucket {
+    level: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn refill(&mut self, budget: Budget, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.level = (self.level + elapsed * budget.refill_per_sec).min(budget.capacity);
+        self.at = self.at.max(now);
+    }
+
+    /// When the bucket will hold `cost` (now if it does); a cost above the capacity waits for a full bucket.
+    fn ready_at(&self, budget: Budget, cost: f64, now: Instant) -> Instant {
+        let missing = cost.min(budget.capacity) - self.level;
+        if missing <= 0.0 {
+            return now;
+        }
+        now + Duration::from_secs_f64(missing / budget.refill_per_sec)
+    }
+}
+
+/// What [`PacerState::try_admit`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Send now; the request holds a slot of the window until [`PacerState::finish`].
+    Go(Ticket),
+    /// A bucket is short, or the service is closed after a throttled response: ask again at this instant.
+    WaitUntil(Instant),
+    /// The window is full: ask again when a request finishes.
+    WaitForSlot,
+}
+
+/// An admitted request: which congestion epoch admitted it (a throttled response halves the window only if
+/// nothing halved it since this request was admitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    epoch: u64,
+}
+
+/// How an admitted request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// A response that was not throttled (errors included: they say nothing about the budget).
+    Done,
+    /// 429/503: the service is closed until `retry_after` has passed.
+    Throttled {
+        /// The delay the server asked for (or the backoff's, when it gave none).
+        retry_after: Duration,
+    },
+    /// Abandoned before a response (deadline, cancellation).
+    Abandoned,
+}
+
+/// The pacing arithmetic of one service (see the module doc); every method takes the current instant.
+#[derive(Debug, Clone)]
+pub struct PacerState {
+    budget: Budget,
+    buckets: HashMap<BucketKey, Bucket>,
+    window: f64,
+    max_window: usize,
+    in_flight: usize,
+    closed_until: Option<Instant>,
+    epoch: u64,
+}
+
+impl PacerState {
+    /// A pacer with full buckets of `budget` and a window of `max_window` requests in flight (at least 1).
+    pub fn new(budget: Budget, max_window: usize) -> Self {
+        let max_window = max_window.max(1);
+        PacerState {
+            budget,
+            buckets: HashMap::new(),
+            window: max_window as f64,
+            max_window,
+            in_flight: 0,
+            closed_until: None,
+            epoch: 0,
+        }
+    }
+
+    /// Changes the bucket shape (the Graph tenant size, once known); levels keep their value.
+    pub fn set_budget(&mut self, budget: Budget) {
+        self.budget = budget;
+    }
+
+    /// The current budget.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// Requests allowed in flight now.
+    pub fn window(&self) -> usize {
+        (self.window.floor() as usize).clamp(1, self.max_window)
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Admits a request costing `cost` from `bucket`, or says how long to wait.
+    pub fn try_admit(&mut self, bucket: &BucketKey, cost: f64, now: Instant) -> Admission {
+        if let Some(until) = self.closed_until.filter(|u| *u > now) {
+            return Admission::WaitUntil(until);
+        }
+        if self.in_flight >= self.window() {
+            return Admission::WaitForSlot;
+        }
+        let budget = self.budget;
+        let b = self.buckets.entry(bucket.clone()).or_insert(Bucket { level: budget.capacity, at: now });
+        b.refill(budget, now);
+        let ready = b.ready_at(budget, cost, now);
+        if ready > now {
+            return Admission::WaitUntil(ready);
+        }
+        b.level -= cost.min(budget.capacity);
+        self.in_flight += 1;
+        Admission::Go(Ticket { epoch: self.epoch })
+    }
+
+    /// Ends an admitted request: frees its slot and adjusts the window (see [`Finish`]).
+    pub fn finish(&mut self, ticket: Ticket, bucket: &BucketKey, how: Finish, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match how {
+            // Requests admitted before the last halving say nothing about the halved window.
+            Finish::Done if ticket.epoch == self.epoch => {
+                self.window = (self.window + 1.0 / self.window).min(self.max_window as f64)
+            }
+            Finish::Done => {}
+            Finish::Abandoned => {}
+            Finish::Throttled { retry_after } => {
+                if ticket.epoch == self.epoch {
+                    self.window = (self.window / 2.0).max(1.0);
+                    self.epoch += 1;
+                }
+                // A Retry-After past any budget (days) only needs to be "later than every request will wait".
+                let until = now + retry_after.min(Duration::from_secs(365 * 24 * 3600));
+                self.closed_until = Some(self.closed_until.map_or(until, |u| u.max(until)));
+                if let Some(b) = self.buckets.get_mut(bucket) {
+                    b.level = 0.0;
+                    b.at = b.at.max(until);
+                }
+            }
+        }
+    }
+}
+
+/// A [`PacerState`] shared by the requests of one service, waiting with tokio timers.
+pub struct Pacer {
+    state: Mutex<PacerState>,
+    freed: tokio::sync::Notify,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacer").field("state", &*self.lock()).finish()
+    }
+}
+
+impl Pacer {
+    /// A pacer over `state`, reading time from `clock`.
+    pub fn new(state: PacerState, clock: Arc<dyn Clock>) -> Self {
+        Pacer { state: Mutex::new(state), freed: tokio::sync::Notify::new(), clock }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PacerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the budget (see [`PacerState::set_budget`]).
+    pub fn set_budget(&self, budget: Budget) {
+        self.lock().set_budget(budget);
+    }
+
+    /// How long from now the service stays closed after a throttled response (zero when it is open).
+    pub fn closed_for(&self) -> Duration {
+        let now = self.clock.now();
+        self.lock().closed_until.map_or(Duration::ZERO, |u| u.saturating_duration_since(now))
+    }
+
+    /// A copy of the current state (for logs and tests).
+    pub fn snapshot(&self) -> PacerState {
+        self.lock().clone()
+    }
+
+    /// Waits until a request costing `cost` from `bucket` may be sent; the returned permit holds its slot.
+    pub async fn admit(&self, bucket: BucketKey, cost: f64) -> Permit<'_> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let now = self.clock.now();
+            let decision = self.lock().try_admit(&bucket, cost, now);
+            match decision {
+                Admission::Go(ticket) => return Permit { pacer: self, bucket, ticket: Some(ticket) },
+                Admission::WaitUntil(at) => tokio::time::sleep(at.saturating_duration_since(now)).await,
+                Admission::WaitForSlot => freed.await,
+            }
+        }
+    }
+}
+
+/// An admitted request's slot; [`Permit::finish`] reports how it ended (dropping it counts as abandoned).
+pub struct Permit<'a> {
+    pacer: &'a Pacer,
+    bucket: BucketKey,
+    ticket: Option<Ticket>,
+}
+
+impl Permit<'_> {
+    /// Frees the slot, telling the pacer how the request ended.
+    pub fn finish(mut self, how: Finish) {
+        self.release(how);
+    }
+
+    fn release(&mut self, how: Finish) {
+        if let Some(ticket) = self.ticket.take() {
+            let now = self.pacer.clock.now();
+            self.pacer.lock().finish(ticket, &self.bucket, how, now);
+            self.pacer.freed.notify_waiters();
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.release(Finish::Abandoned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn go(state: &mut PacerState, bucket: &BucketKey, cost: f64, now: Instant) -> Ticket {
+        match state.try_admit(bucket, cost, now) {
+            Admission::Go(t) => t,
+            other => panic!("expected admission, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn admits_at_the_budget_rate() {
+        // 800 RU/s after the first full bucket of 8,000: a 2-RU request every 2.5 ms.
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), usize::MAX);
+        let key = BucketKey::Tenant;
+        let mut admitted = 0;
+        while let Admission::Go(t) = s.try_admit(&key, 2.0, t0) {
+            s.finish(t, &key, Finish::Done, t0);
+            admitted += 1;
+        }
+        assert_eq!(admitted, 4_000, "a full bucket at the start");
+        // Over the next 10 s, paced: the admitted count follows 800 RU/s.
+        let mut now = t0;
+        let mut later = 0;
+        while now < t0 + Duration::from_secs(10) {
+            match s.try_admit(&key, 2.0, now) {
+                Admission::Go(t) => {
+                    s.finish(t, &key, Finish::Done, now);
+                    later += 1;
+                }
+                Admission::WaitUntil(at) => {
+                    assert!(at > now);
+                    now = at;
+                }
+                Admission::WaitForSlot => unreachable!("unbounded window"),
+            }
+        }
+        assert!((3_999..=4_001).contains(&later), "{later} requests in 10 s");
+    }
+
+    #[test]
+    fn a_smaller_tenant_paces_slower() {
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::graph(TenantSize::Small), 64);
+        let key = BucketKey::Tenant;
+        for _ in 0..1_750 {
+            let t = go(&mut s, &key, 2.0, t0);
+            s.finish(t, &key, Finish::Done, t0);
+        }
+        let Admission::WaitUntil(at) = s.try_admit(&key, 2.0, t0) else { panic!("bucket should be empty") };
+        assert_eq!(at - t0, Duration::from_secs_f64(2.0 / 350.0));
+    }
+
+    #[test]
+    fn a_throttled_response_closes_the_service_and_halves_the_window_once_per_herd() {
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::ARM_READS, 16);
+        let key = BucketKey::Subscription("s1".into());
+        let herd: Vec<Ticket> = (0..16).map(|_| go(&mut s, &key, 1.0, t0)).collect();
+        assert_eq!(s.try_admit(&key, 1.0, t0), Admission::WaitForSlot);
+        let retry = Duration::from_secs(3);
+        for t in herd {
+            s.finish(t, &key, Finish::Throttled { retry_after: retry }, t0);
+        }
+        assert_eq!(s.window(), 8, "one halving for the whole herd");
+        // Nothing of the service goes before Retry-After, whatever bucket.
+        assert_eq!(
+            s.try_admit(&BucketKey::Tenant, 1.0, t0 + Duration::from_millis(2_999)),
+            Admission::WaitUntil(t0 + retry)
+        );
+        let t = go(&mut s, &BucketKey::Tenant, 1.0, t0 + retry);
+        // A later throttled response (admitted after the halving) halves again.
+        s.finish(t, &BucketKey::Tenant, Finish::Throttled { retry_after: Duration::ZERO }, t0 + retry);
+        assert_eq!(s.window(), 4);
+    }
+
+    #[test]
+    fn successes_grow_the_window_back_to_the_cap() {
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 4);
+        let key = BucketKey::Tenant;
+        let t = go(&mut s, &key, 1.0, t0);
+        s.finish(t, &key, Finish::Throttled { retry_after: Duration::ZERO }, t0);
+        assert_eq!(s.window(), 2);
+        let mut now = t0;
+        for _ in 0..20 {
+            now += Duration::from_millis(10);
+            if let Admission::Go(t) = s.try_admit(&key, 1.0, now) {
+                s.finish(t, &key, Finish::Done, now);
+            }
+        }
+        assert_eq!(s.window(), 4, "back to the cap, never above it");
+        // Abandoned requests free their slot without growing the window.
+        let t = go(&mut s, &key, 1.0, now);
+        assert_eq!(s.in_flight(), 1);
+        s.finish(t, &key, Finish::Abandoned, now);
+        assert_eq!(s.in_flight(), 0);
+    }
+
+    #[test]
+    fn arm_subscriptions_have_their_own_buckets() {
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::ARM_READS, usize::MAX);
+        let (a, b) = (BucketKey::Subscription("a".into()), BucketKey::Subscription("b".into()));
+        for _ in 0..250 {
+            let t = go(&mut s, &a, 1.0, t0);
+            s.finish(t, &a, Finish::Done, t0);
+        }
+        assert!(matches!(s.try_admit(&a, 1.0, t0), Admission::WaitUntil(_)));
+        assert!(matches!(s.try_admit(&b, 1.0, t0), Admission::Go(_)));
+        assert!(matches!(s.try_admit(&BucketKey::Tenant, 1.0, t0), Admission::Go(_)));
+    }
+
+    #[test]
+    fn costs_and_buckets_from_urls() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(graph_cost(&u("https://g/v1.0/users?$select=id&$top=999")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/users")), 2.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/members")), 3.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/members?$select=id")), 2.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups?$select=id&$expand=owners")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/applications/a/federatedIdentityCredentials?$select=id")), 1.0);
+        assert_eq!(arm_bucket(&u("https://m/subscriptions/S1/resourcegroups")), BucketKey::Subscription("s1".into()));
+        assert_eq!(arm_bucket(&u("https://m/subscriptions?api-version=1")), BucketKey::Tenant);
+        assert_eq!(arm_bucket(&u("https://m/providers/Microsoft.Management/managementGroups")), BucketKey::Tenant);
+        assert_eq!(TenantSize::of(10, false), TenantSize::Small);
+        assert_eq!(TenantSize::of(60, false), TenantSize::Medium);
+        assert_eq!(TenantSize::of(100, true), TenantSize::Large);
+    }
+}
