@@ -25,6 +25,7 @@ pub mod kube_server;
 mod scopes;
 pub mod server;
 pub mod tenant;
+pub mod throttle;
 
 pub use expected::{Expectation, Expected};
 pub use generate::{generate, GenerateOptions};
