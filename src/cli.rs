@@ -116,7 +116,9 @@ pub enum Command {
         #[command(subcommand)]
         command: QueriesCommand,
     },
-    /// Measure graph building and every query on a generated tenant of about SIZE nodes.
+    /// Measure graph building and every query on a generated tenant of about SIZE nodes (or, with
+    /// `bench collect`, a collection against an emulated, throttled Azure).
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
         /// Approximate number of nodes (principals and scopes): a number (20000, 20k, 1m) or a tier (small,
         /// company, enterprise, 1m; see BENCHMARKS.md).
@@ -125,6 +127,9 @@ pub enum Command {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A benchmark other than the analysis one.
+        #[command(subcommand)]
+        command: Option<BenchCommand>,
     },
     /// Print the JSON Schema of a JSON output (`report`: scan/analyze --format json, whose `Pair` is also each
     /// --format ndjson line; `diff`: diff --format json). Published as docs/report.schema.json and
@@ -254,6 +259,8 @@ pub enum MockCommand {
         /// scans can name fixed URLs.
         #[arg(long, value_name = "N")]
         port: Option<u16>,
+        #[command(flatten)]
+        emulation: EmulationArgs,
     },
     /// List the bundled mock tenants.
     List,
@@ -272,6 +279,10 @@ pub enum MockCommand {
         /// Write a snapshot file (analyzable by `analyze`) here instead (same rules as `collect -o`).
         #[arg(long, value_name = "FILE", value_parser = output_path)]
         snapshot: Option<PathBuf>,
+        /// Generate a collection benchmark tenant of this many users instead of --size (50k, 400000, or a tier:
+        /// collect-50k, collect-100k, collect-200k, collect-400k; see docs/collection.md).
+        #[arg(long, value_name = "N", conflicts_with = "size", value_parser = azpath_mocks::generate::parse_users)]
+        users: Option<usize>,
     },
 }
 
@@ -515,6 +526,83 @@ pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a st
     }
     let quoted: Vec<String> = near.iter().map(|c| format!("`{c}`")).collect();
     format!(" (did you mean {}?)", quoted.join(", "))
+}
+
+/// Azure's throttling as the mock emulates it (`mock serve`, `bench collect`): docs/collection.md.
+#[derive(Debug, Clone, Args)]
+pub struct EmulationArgs {
+    /// Latency of every answer, with uniform jitter drawn from --seed: `60ms±20ms` (or `60ms+-20ms`, `60ms`).
+    #[arg(long, value_name = "MEAN±JITTER", value_parser = azpath_mocks::throttle::Latency::parse)]
+    pub latency: Option<azpath_mocks::throttle::Latency>,
+    /// Documented limits to emulate, comma-separated: graph-ru (Microsoft Graph's resource-unit bucket by
+    /// tenant size), arm-buckets (ARM's read buckets per subscription and per tenant), none.
+    #[arg(long, value_name = "LIST")]
+    pub throttle: Option<String>,
+    /// Fraction (0.0–1.0) of requests answered 429 with Retry-After, on top of the buckets.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub inject_429: f64,
+    /// Fraction (0.0–1.0) of requests answered 503 with Retry-After, on top of the buckets.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub inject_503: f64,
+    /// Seed of the latency and fault draws (same seed, same draws for the same URLs).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl EmulationArgs {
+    /// The validated emulation options.
+    pub fn options(&self) -> Result<azpath_mocks::throttle::ThrottleOptions, crate::UsageError> {
+        let mut options = azpath_mocks::throttle::ThrottleOptions {
+            latency: self.latency.unwrap_or_default(),
+            inject_429: self.inject_429,
+            inject_503: self.inject_503,
+            injected_retry_after_secs: 1,
+            seed: self.seed,
+            ..Default::default()
+        };
+        for (flag, value) in [("--inject-429", self.inject_429), ("--inject-503", self.inject_503)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(crate::UsageError(format!("{flag}: {value} is not between 0 and 1")));
+            }
+        }
+        if let Some(list) = &self.throttle {
+            options.set_throttles(list).map_err(|e| crate::UsageError(format!("--throttle: {e}")))?;
+        }
+        Ok(options)
+    }
+}
+
+/// `azpath bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Collect a generated tenant served in-process behind Azure's emulated limits, with the real collector,
+    /// and compare the wall time with the floor the limits allow (docs/collection.md).
+    Collect {
+        /// Users of the generated tenant (50k, 400000, or collect-50k … collect-400k).
+        #[arg(long, default_value = "50k", value_parser = azpath_mocks::generate::parse_users)]
+        users: usize,
+        /// Requests in flight at once (the collector's default unless given).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Fraction of requests answered 429 on top of the buckets.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        inject_429: f64,
+        /// Fraction of requests answered 503 on top of the buckets.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        inject_503: f64,
+        /// Latency of every answer (`60ms±20ms`).
+        #[arg(long, default_value = "60ms±20ms", value_parser = azpath_mocks::throttle::Latency::parse)]
+        latency: azpath_mocks::throttle::Latency,
+        /// Records per page (Graph's `$top=999` maximum by default).
+        #[arg(long, default_value_t = 999)]
+        page_size: usize,
+        /// Generator and draw seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[cfg(test)]
