@@ -153,6 +153,16 @@ type Live = Arc<RwLock<Arc<Shared>>>;
 impl MockAzure {
     /// Starts the ARM and Graph servers on loopback, serving `tenant`.
     pub async fn start(tenant: MockTenant, options: MockOptions) -> Result<MockAzure, MockError> {
+        MockAzure::start_with_clock(tenant, options, Arc::new(SystemClock::default())).await
+    }
+
+    /// [`start`](Self::start), with the [emulation](MockOptions::emulation)'s buckets and Retry-After
+    /// deadlines on `clock` instead of the monotonic clock (the answers' latency is real time either way).
+    pub async fn start_with_clock(
+        tenant: MockTenant,
+        options: MockOptions,
+        clock: Arc<dyn throttle::Clock>,
+    ) -> Result<MockAzure, MockError> {
         let bind = |api, port| {
             std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|source| MockError::Bind { api, port, source })
         };
@@ -161,7 +171,7 @@ impl MockAzure {
         let arm = MockServer::builder().listener(arm_listener).disable_request_recording().start().await;
         let graph = MockServer::builder().listener(graph_listener).disable_request_recording().start().await;
         let emulation = options.emulation.is_active().then(|| {
-            Arc::new(Throttle::new(options.emulation.clone(), tenant.entra.users.len(), Arc::new(SystemClock::default())))
+            Arc::new(Throttle::new(options.emulation.clone(), tenant.entra.users.len(), clock))
         });
         let shared = Arc::new(Shared::new(tenant, options, emulation));
         let live: Live = Arc::new(RwLock::new(shared.clone()));
