@@ -646,4 +646,38 @@ mod tests {
         assert_eq!(parse(&["--no-fail-on-gap", "--fail-on-gap"]), GapPolicy::All);
         assert_eq!(parse(&["--fail-on-gap", "--no-fail-on-gap"]), GapPolicy::Off);
     }
+    #[test]
+    fn mock_serve_takes_the_emulation_flags() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["azpath", "mock", "serve", "demo"];
+            all.extend(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Command::Mock { command: MockCommand::Serve { emulation, .. } }) => emulation.options(),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(crate::UsageError(e.to_string())),
+            }
+        };
+        let o = parse(&["--latency", "60ms±20ms", "--throttle", "graph-ru,arm-buckets", "--inject-429", "0.05"])
+            .unwrap();
+        assert!(o.graph_ru && o.arm_buckets && o.is_active());
+        assert_eq!(o.latency.jitter, std::time::Duration::from_millis(20));
+        assert_eq!((o.inject_429, o.inject_503), (0.05, 0.0));
+        assert!(!parse(&[]).unwrap().is_active(), "off unless asked for");
+        assert!(parse(&["--throttle", "graph"]).is_err());
+        assert!(parse(&["--inject-503", "1.5"]).is_err());
+        assert!(parse(&["--latency", "soon"]).is_err());
+    }
+
+    #[test]
+    fn bench_collect_is_a_subcommand_and_bench_size_still_works() {
+        let command = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.command);
+        match command(&["azpath", "bench", "collect", "--users", "collect-400k", "--concurrency", "64"]) {
+            Ok(Command::Bench { command: Some(BenchCommand::Collect { users, concurrency, .. }), .. }) => {
+                assert_eq!((users, concurrency), (400_000, Some(64)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(command(&["azpath", "bench", "--size", "20k"]), Ok(Command::Bench { size: 20_000, command: None, .. })));
+        assert!(command(&["azpath", "bench", "collect", "--users", "small"]).is_err(), "a --size tier is not users");
+    }
 }
