@@ -389,7 +389,8 @@ impl CollectRun {
         let expected = Counts::of(&tenant.azure, &tenant.entra);
         let concurrency = self.concurrency.unwrap_or_else(|| CollectOptions::default().concurrency);
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        let options = MockOptions { page_size: self.page_size.max(1), emulation: self.emulation.clone(), ..Default::default() };
+        let options =
+            MockOptions { page_size: self.page_size.max(1), emulation: self.emulation.clone(), ..Default::default() };
         let (snap, wall, stats) = rt.block_on(async move {
             let server = MockAzure::start(tenant, options).await?;
             let http = collect::build_client(None)?;
@@ -481,7 +482,8 @@ mod tests {
 
     #[test]
     fn a_collection_run_collects_every_object_behind_the_emulated_limits() {
-        let emulation = ThrottleOptions { graph_ru: true, arm_buckets: true, inject_429: 0.02, seed: 3, ..Default::default() };
+        let emulation =
+            ThrottleOptions { graph_ru: true, arm_buckets: true, inject_429: 0.02, seed: 3, ..Default::default() };
         let run = CollectRun { users: 120, concurrency: None, emulation, page_size: 50, seed: 2 };
         let result = run.run().unwrap();
         assert!(result.lost.is_empty(), "{:?}", result.lost);

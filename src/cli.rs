@@ -657,8 +657,8 @@ mod tests {
                 Err(e) => Err(crate::UsageError(e.to_string())),
             }
         };
-        let o = parse(&["--latency", "60ms±20ms", "--throttle", "graph-ru,arm-buckets", "--inject-429", "0.05"])
-            .unwrap();
+        let o =
+            parse(&["--latency", "60ms±20ms", "--throttle", "graph-ru,arm-buckets", "--inject-429", "0.05"]).unwrap();
         assert!(o.graph_ru && o.arm_buckets && o.is_active());
         assert_eq!(o.latency.jitter, std::time::Duration::from_millis(20));
         assert_eq!((o.inject_429, o.inject_503), (0.05, 0.0));
@@ -677,7 +677,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(command(&["azpath", "bench", "--size", "20k"]), Ok(Command::Bench { size: 20_000, command: None, .. })));
+        assert!(matches!(
+            command(&["azpath", "bench", "--size", "20k"]),
+            Ok(Command::Bench { size: 20_000, command: None, .. })
+        ));
         assert!(command(&["azpath", "bench", "collect", "--users", "small"]).is_err(), "a --size tier is not users");
     }
 }

@@ -268,7 +268,11 @@ mod tests {
         let plain = MockStats::default();
         assert_eq!(stop_summary(&plain), "served 0 requests (0 throttled)\n");
         let on = MockStats {
-            emulation: Some(azpath_mocks::throttle::ThrottleStats { requests: 7, early_retries: 2, ..Default::default() }),
+            emulation: Some(azpath_mocks::throttle::ThrottleStats {
+                requests: 7,
+                early_retries: 2,
+                ..Default::default()
+            }),
             floor: Some(azpath_mocks::throttle::Floor { secs: 1.5, chain_requests: 3, ..Default::default() }),
             ..Default::default()
         };

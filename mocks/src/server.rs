@@ -170,9 +170,10 @@ impl MockAzure {
         let graph_listener = bind("Graph", options.graph_port)?;
         let arm = MockServer::builder().listener(arm_listener).disable_request_recording().start().await;
         let graph = MockServer::builder().listener(graph_listener).disable_request_recording().start().await;
-        let emulation = options.emulation.is_active().then(|| {
-            Arc::new(Throttle::new(options.emulation.clone(), tenant.entra.users.len(), clock))
-        });
+        let emulation = options
+            .emulation
+            .is_active()
+            .then(|| Arc::new(Throttle::new(options.emulation.clone(), tenant.entra.users.len(), clock)));
         let shared = Arc::new(Shared::new(tenant, options, emulation));
         let live: Live = Arc::new(RwLock::new(shared.clone()));
         for (server, side) in [(&arm, Side::Arm), (&graph, Side::Graph)] {

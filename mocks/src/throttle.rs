@@ -143,7 +143,11 @@ pub struct ThrottleOptions {
 impl ThrottleOptions {
     /// Whether any emulation is on (with none, [`Throttle::admit`] admits everything at no delay).
     pub fn is_active(&self) -> bool {
-        self.graph_ru || self.arm_buckets || self.latency.mean > Duration::ZERO || self.inject_429 > 0.0 || self.inject_503 > 0.0
+        self.graph_ru
+            || self.arm_buckets
+            || self.latency.mean > Duration::ZERO
+            || self.inject_429 > 0.0
+            || self.inject_503 > 0.0
     }
 
     /// Reads `--throttle graph-ru,arm-buckets` into the two switches.
@@ -454,7 +458,14 @@ impl Throttle {
             } else {
                 state.stats.injected_429s += 1;
             }
-            self.refuse(state, &mut decision, &key, now, (status, refusal), self.options.injected_retry_after_secs.max(1));
+            self.refuse(
+                state,
+                &mut decision,
+                &key,
+                now,
+                (status, refusal),
+                self.options.injected_retry_after_secs.max(1),
+            );
             return decision;
         }
         match call.api {
@@ -637,7 +648,7 @@ mod tests {
     fn the_ru_bucket_admits_exactly_its_budget_then_429s_and_refills_with_time() {
         let options = ThrottleOptions { graph_ru: true, ..Default::default() };
         let (t, clock) = throttle(options, 10); // S: 3,500 RU per 10 s
-        // `GET users` without options costs 2: 1,750 pages fit.
+                                                // `GET users` without options costs 2: 1,750 pages fit.
         let queries: Vec<String> = (0..1_751).map(|i| format!("$skiptoken={i}")).collect();
         for q in &queries[..1_750] {
             let d = t.admit(&Call { api: Api::Graph, path: "/v1.0/users", query: q });
@@ -701,10 +712,7 @@ mod tests {
         for i in 0..250 {
             let d = t.admit(&arm(&format!("/subscriptions/a/x{i}")));
             assert_eq!(d.refused, None);
-            assert_eq!(
-                d.headers,
-                vec![("x-ms-ratelimit-remaining-subscription-reads", (249 - i).to_string())]
-            );
+            assert_eq!(d.headers, vec![("x-ms-ratelimit-remaining-subscription-reads", (249 - i).to_string())]);
         }
         assert!(t.admit(&arm("/subscriptions/a/more")).refused.is_some(), "a is dry");
         assert_eq!(t.admit(&arm("/subscriptions/b/x")).refused, None, "b has its own bucket");
@@ -757,7 +765,10 @@ mod tests {
         assert!(delays.iter().all(|d| (Duration::from_millis(40)..=Duration::from_millis(80)).contains(d)));
         let mean = a.stats().mean_latency_ms;
         assert!((57.0..63.0).contains(&mean), "{mean}");
-        assert!(delays.iter().any(|d| *d < Duration::from_millis(45)) && delays.iter().any(|d| *d > Duration::from_millis(75)));
+        assert!(
+            delays.iter().any(|d| *d < Duration::from_millis(45))
+                && delays.iter().any(|d| *d > Duration::from_millis(75))
+        );
     }
 
     #[test]
