@@ -480,22 +480,6 @@ mod tests {
         assert_eq!(lost, [("members".to_string(), expected.members, expected.members - 1)]);
     }
 
-    #[test]
-    fn a_collection_run_collects_every_object_behind_the_emulated_limits() {
-        let emulation =
-            ThrottleOptions { graph_ru: true, arm_buckets: true, inject_429: 0.02, seed: 3, ..Default::default() };
-        let run = CollectRun { users: 120, concurrency: None, emulation, page_size: 50, seed: 2 };
-        let result = run.run().unwrap();
-        assert!(result.lost.is_empty(), "{:?}", result.lost);
-        assert_eq!(result.expected, result.collected);
-        assert_eq!(result.early_retries, 0);
-        assert!(result.throttled_429 > 0, "some injected 429s at this seed");
-        assert!(result.requests > 0 && result.graph_ru > 0 && result.floor.chain_requests > 0);
-        let table = result.table();
-        assert!(table.contains("users                        120 of 120"), "{table}");
-        assert!(!table.contains("LOST"), "{table}");
-    }
-
     /// Every stage has its line, and no line is wider than 100 columns.
     #[test]
     fn every_stage_is_printed_in_100_columns() {

@@ -9,6 +9,8 @@ use azpath_mocks::throttle::{ManualClock, ThrottleOptions};
 use azpath_mocks::{MockAzure, MockOptions, MockTenant};
 use serde_json::Value;
 
+mod common;
+
 /// The buckets run on a clock that stands still, so no token comes back while the test sends its requests.
 async fn start(emulation: ThrottleOptions) -> (MockAzure, String) {
     let tenant = MockTenant::bundled("demo").unwrap();
@@ -74,4 +76,23 @@ async fn without_the_emulation_nothing_is_throttled_and_the_stats_say_so() {
     assert!(s.get("emulation").is_none() && s.get("floor").is_none(), "{s}");
     assert_eq!(s["throttled"], 0);
     assert_eq!(s["requests"]["arm.resourceGroups"], 300, "the stats route is not counted");
+}
+
+/// `bench collect` end to end, in its own process (it allocates a tenant, which would disturb the peak-memory
+/// unit tests of src/bench.rs running beside it): every object collected behind the limits and injected 429s.
+#[test]
+fn bench_collect_collects_every_object_behind_the_emulated_limits() {
+    let args = ["bench", "collect", "--users", "120", "--latency", "0ms", "--page-size", "50"];
+    let out = common::run(&[&args[..], &["--inject-429", "0.02", "--seed", "3", "--json"]].concat());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(result["lost"], serde_json::json!([]), "{result}");
+    assert_eq!(result["expected"], result["collected"]);
+    assert_eq!(result["expected"]["users"], 120);
+    assert_eq!(result["early_retries"], 0);
+    assert!(result["throttled_429"].as_u64().unwrap() > 0, "some injected 429s at this seed: {result}");
+    assert!(result["floor"]["chain_requests"].as_u64().unwrap() > 0 && result["graph_ru"].as_u64().unwrap() > 0);
+    let table = common::run(&args);
+    assert!(table.stdout.contains("users                        120 of 120"), "{}", table.stdout);
+    assert!(!table.stdout.contains("LOST"));
 }
