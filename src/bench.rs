@@ -17,6 +17,13 @@ use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::posture;
 use azpath_graph::snapshot::Snapshot;
 
+use azpath_graph::snapshot::{AzureData, EntraData};
+use azpath_mocks::throttle::{Floor, ThrottleOptions};
+use azpath_mocks::{MockAzure, MockOptions};
+use serde::Serialize;
+
+use crate::cli::BenchCommand;
+use crate::collect::{self, Cloud, CollectOptions, DefaultTokenSource, Endpoints};
 use crate::queries;
 use crate::render::{self, Format, RenderOptions};
 
@@ -244,9 +251,234 @@ fn bytes(bytes: u64) -> String {
     }
 }
 
+/// `azpath bench collect`: generates a collection tier, serves it in-process behind the emulated Azure
+/// limits ([`azpath_mocks::throttle`]), collects it with the real collector (the code `azpath scan` runs, default
+/// options unless flags say otherwise) and prints wall time against the floor, the emulation's counters, the
+/// objects collected against those generated, and the peak memory.
+pub fn collect(command: BenchCommand) -> Result<u8> {
+    let BenchCommand::Collect { users, concurrency, inject_429, inject_503, latency, page_size, seed, json } = command;
+    let emulation = crate::cli::EmulationArgs {
+        latency: Some(latency),
+        throttle: Some("graph-ru,arm-buckets".into()),
+        inject_429,
+        inject_503,
+        seed,
+    }
+    .options()?;
+    let run = CollectRun { users, concurrency, emulation, page_size, seed };
+    let result = run.run()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
+    } else {
+        write!(out, "{}", result.table())?;
+    }
+    Ok(if result.lost.is_empty() { 0 } else { crate::cli::exit::ERROR })
+}
+
+/// One `bench collect` run.
+struct CollectRun {
+    users: usize,
+    concurrency: Option<usize>,
+    emulation: ThrottleOptions,
+    page_size: usize,
+    seed: u64,
+}
+
+/// What `bench collect` measured (its `--json` output).
+#[derive(Debug, Serialize)]
+pub struct CollectResult {
+    /// Users of the generated tenant.
+    pub users: usize,
+    /// Requests in flight the collector was given.
+    pub concurrency: usize,
+    /// Seconds from the start of the collection to the snapshot.
+    pub wall_secs: f64,
+    /// The least wall time the emulated limits allow, and its terms.
+    pub floor: Floor,
+    /// `wall_secs / floor.secs`.
+    pub wall_over_floor: f64,
+    /// Requests served.
+    pub requests: u64,
+    /// Graph resource units spent.
+    pub graph_ru: u64,
+    /// 429s sent (bucket and injected).
+    pub throttled_429: u64,
+    /// 503s sent (injected).
+    pub injected_503: u64,
+    /// Requests asked again before their Retry-After expired.
+    pub early_retries: u64,
+    /// Most requests in flight at the mock.
+    pub max_in_flight: u64,
+    /// Objects generated, by kind.
+    pub expected: Counts,
+    /// Objects in the collected snapshot, by kind.
+    pub collected: Counts,
+    /// Kinds with fewer objects collected than generated: (kind, expected, collected).
+    pub lost: Vec<(String, usize, usize)>,
+    /// Coverage gaps the collector recorded.
+    pub gaps: usize,
+    /// Peak resident memory of the process, in bytes (generator, mock and collector together).
+    pub peak_rss: Option<u64>,
+}
+
+/// Objects of the kinds a collection must not lose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Users.
+    pub users: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Group memberships (direct members, summed over groups).
+    pub members: usize,
+    /// Service principals.
+    pub service_principals: usize,
+    /// Applications.
+    pub applications: usize,
+    /// Role assignments.
+    pub role_assignments: usize,
+    /// User-assigned identities.
+    pub user_assigned_identities: usize,
+    /// Federated credentials: of user-assigned identities and of applications.
+    pub federated_credentials: usize,
+}
+
+impl Counts {
+    /// The counts of a tenant's or a snapshot's records.
+    pub fn of(azure: &AzureData, entra: &EntraData) -> Counts {
+        Counts {
+            users: entra.users.len(),
+            groups: entra.groups.len(),
+            members: entra.group_members.iter().map(|g| g.members.len()).sum(),
+            service_principals: entra.service_principals.len(),
+            applications: entra.applications.len(),
+            role_assignments: azure.role_assignments.len(),
+            user_assigned_identities: azure.user_assigned_identities.len(),
+            federated_credentials: azure.federated_identity_credentials.len()
+                + entra.application_federated_credentials.iter().map(|a| a.credentials.len()).sum::<usize>(),
+        }
+    }
+
+    fn named(&self) -> [(&'static str, usize); 8] {
+        [
+            ("users", self.users),
+            ("groups", self.groups),
+            ("members", self.members),
+            ("service principals", self.service_principals),
+            ("applications", self.applications),
+            ("role assignments", self.role_assignments),
+            ("user-assigned identities", self.user_assigned_identities),
+            ("federated credentials", self.federated_credentials),
+        ]
+    }
+
+    /// The kinds of which `collected` has fewer than `self`: (kind, expected, collected).
+    pub fn lost(&self, collected: &Counts) -> Vec<(String, usize, usize)> {
+        self.named()
+            .into_iter()
+            .zip(collected.named())
+            .filter(|((_, want), (_, got))| got < want)
+            .map(|((kind, want), (_, got))| (kind.to_string(), want, got))
+            .collect()
+    }
+}
+
+impl CollectRun {
+    fn run(&self) -> Result<CollectResult> {
+        let tenant = azpath_mocks::generate_for_collection(self.users, self.seed);
+        let expected = Counts::of(&tenant.azure, &tenant.entra);
+        let concurrency = self.concurrency.unwrap_or_else(|| CollectOptions::default().concurrency);
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let options =
+            MockOptions { page_size: self.page_size.max(1), emulation: self.emulation.clone(), ..Default::default() };
+        let (snap, wall, stats) = rt.block_on(async move {
+            let server = MockAzure::start(tenant, options).await?;
+            let http = collect::build_client(None)?;
+            let endpoints = Endpoints::new(Cloud::Custom, Some(&server.arm_url()), Some(&server.graph_url()), None)?;
+            let tokens = server.token_env();
+            let env = move |var: &str| tokens.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+            let source = DefaultTokenSource::new(&endpoints, &env, Some(&http));
+            let options = CollectOptions { concurrency, http_client: Some(http), ..Default::default() };
+            let started = Instant::now();
+            let snap = collect::collect(&endpoints, &source, &options).await?;
+            let wall = started.elapsed();
+            anyhow::Ok((snap, wall, server.stats()))
+        })?;
+        let collected = Counts::of(&snap.azure, &snap.entra);
+        let emulation = stats.emulation.clone().unwrap_or_default();
+        let floor = stats.floor.clone().unwrap_or_default();
+        let wall_secs = wall.as_secs_f64();
+        Ok(CollectResult {
+            users: self.users,
+            concurrency,
+            wall_secs,
+            wall_over_floor: if floor.secs > 0.0 { wall_secs / floor.secs } else { 0.0 },
+            floor,
+            requests: emulation.requests,
+            graph_ru: emulation.units.get("graph").copied().unwrap_or(0),
+            throttled_429: emulation.total_429s(),
+            injected_503: emulation.injected_503s,
+            early_retries: stats.early_retries,
+            max_in_flight: emulation.max_in_flight,
+            lost: expected.lost(&collected),
+            expected,
+            collected,
+            gaps: snap.coverage.len(),
+            peak_rss: peak_rss(),
+        })
+    }
+}
+
+impl CollectResult {
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let f = &self.floor;
+        let mut t = format!("azpath bench collect --users {} --concurrency {}\n", self.users, self.concurrency);
+        let mut row = |name: &str, value: String| t.push_str(&format!("{name:<28} {value}\n"));
+        row("wall", format!("{:.1}s", self.wall_secs));
+        row(
+            "floor",
+            format!(
+                "{:.1}s (chain {} requests {:.1}s, Graph RU {:.1}s, ARM buckets {:.1}s)",
+                f.secs, f.chain_requests, f.chain_secs, f.graph_ru_secs, f.arm_secs
+            ),
+        );
+        row("wall / floor", format!("{:.2}x", self.wall_over_floor));
+        row("requests", self.requests.to_string());
+        row("Graph RU", self.graph_ru.to_string());
+        row("429s / 503s", format!("{} / {}", self.throttled_429, self.injected_503));
+        row("early retries", self.early_retries.to_string());
+        row("max in flight", self.max_in_flight.to_string());
+        for ((kind, want), (_, got)) in self.expected.named().into_iter().zip(self.collected.named()) {
+            row(kind, format!("{got} of {want}{}", if got < want { "  LOST" } else { "" }));
+        }
+        row("coverage gaps", self.gaps.to_string());
+        row("peak RSS", self.peak_rss.map_or("-".to_string(), megabytes));
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lost_check_names_a_dropped_object_and_nothing_else() {
+        let tenant = azpath_mocks::generate_for_collection(200, 1);
+        let expected = Counts::of(&tenant.azure, &tenant.entra);
+        assert!(expected.lost(&expected).is_empty(), "nothing dropped, nothing lost");
+        let mut dropped = tenant.clone();
+        dropped.entra.users.pop();
+        dropped.azure.federated_identity_credentials.pop();
+        let lost = expected.lost(&Counts::of(&dropped.azure, &dropped.entra));
+        let kinds: Vec<&str> = lost.iter().map(|(k, ..)| k.as_str()).collect();
+        assert_eq!(kinds, ["users", "federated credentials"]);
+        assert_eq!((lost[0].1, lost[0].2), (expected.users, expected.users - 1));
+        let mut one_member_less = tenant;
+        one_member_less.entra.group_members[0].members.pop();
+        let lost = expected.lost(&Counts::of(&one_member_less.azure, &one_member_less.entra));
+        assert_eq!(lost, [("members".to_string(), expected.members, expected.members - 1)]);
+    }
 
     /// Every stage has its line, and no line is wider than 100 columns.
     #[test]

@@ -116,7 +116,9 @@ pub enum Command {
         #[command(subcommand)]
         command: QueriesCommand,
     },
-    /// Measure graph building and every query on a generated tenant of about SIZE nodes.
+    /// Measure graph building and every query on a generated tenant of about SIZE nodes (or, with
+    /// `bench collect`, a collection against an emulated, throttled Azure).
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
         /// Approximate number of nodes (principals and scopes): a number (20000, 20k, 1m) or a tier (small,
         /// company, enterprise, 1m; see BENCHMARKS.md).
@@ -125,6 +127,9 @@ pub enum Command {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A benchmark other than the analysis one.
+        #[command(subcommand)]
+        command: Option<BenchCommand>,
     },
     /// Print the JSON Schema of a JSON output (`report`: scan/analyze --format json, whose `Pair` is also each
     /// --format ndjson line; `diff`: diff --format json). Published as docs/report.schema.json and
@@ -268,6 +273,8 @@ pub enum MockCommand {
         /// cluster in name order (default: free ports), so the printed kubeconfig stays valid across restarts.
         #[arg(long, value_name = "BASE")]
         kube_port: Option<u16>,
+        #[command(flatten)]
+        emulation: EmulationArgs,
     },
     /// List the bundled mock tenants.
     List,
@@ -286,6 +293,10 @@ pub enum MockCommand {
         /// Write a snapshot file (analyzable by `analyze`) here instead (same rules as `collect -o`).
         #[arg(long, value_name = "FILE", value_parser = output_path)]
         snapshot: Option<PathBuf>,
+        /// Generate a collection benchmark tenant of this many users instead of --size (50k, 400000, or a tier:
+        /// collect-50k, collect-100k, collect-200k, collect-400k; see docs/collection.md).
+        #[arg(long, value_name = "N", conflicts_with = "size", value_parser = azpath_mocks::generate::parse_users)]
+        users: Option<usize>,
     },
 }
 
@@ -532,6 +543,83 @@ pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a st
     format!(" (did you mean {}?)", quoted.join(", "))
 }
 
+/// Azure's throttling as the mock emulates it (`mock serve`, `bench collect`): docs/collection.md.
+#[derive(Debug, Clone, Args)]
+pub struct EmulationArgs {
+    /// Latency of every answer, with uniform jitter drawn from --seed: `60ms±20ms` (or `60ms+-20ms`, `60ms`).
+    #[arg(long, value_name = "MEAN±JITTER", value_parser = azpath_mocks::throttle::Latency::parse)]
+    pub latency: Option<azpath_mocks::throttle::Latency>,
+    /// Documented limits to emulate, comma-separated: graph-ru (Microsoft Graph's resource-unit bucket by
+    /// tenant size), arm-buckets (ARM's read buckets per subscription and per tenant), none.
+    #[arg(long, value_name = "LIST")]
+    pub throttle: Option<String>,
+    /// Fraction (0.0–1.0) of requests answered 429 with Retry-After, on top of the buckets.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub inject_429: f64,
+    /// Fraction (0.0–1.0) of requests answered 503 with Retry-After, on top of the buckets.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub inject_503: f64,
+    /// Seed of the latency and fault draws (same seed, same draws for the same URLs).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl EmulationArgs {
+    /// The validated emulation options.
+    pub fn options(&self) -> Result<azpath_mocks::throttle::ThrottleOptions, crate::UsageError> {
+        let mut options = azpath_mocks::throttle::ThrottleOptions {
+            latency: self.latency.unwrap_or_default(),
+            inject_429: self.inject_429,
+            inject_503: self.inject_503,
+            injected_retry_after_secs: 1,
+            seed: self.seed,
+            ..Default::default()
+        };
+        for (flag, value) in [("--inject-429", self.inject_429), ("--inject-503", self.inject_503)] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(crate::UsageError(format!("{flag}: {value} is not between 0 and 1")));
+            }
+        }
+        if let Some(list) = &self.throttle {
+            options.set_throttles(list).map_err(|e| crate::UsageError(format!("--throttle: {e}")))?;
+        }
+        Ok(options)
+    }
+}
+
+/// `azpath bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Collect a generated tenant served in-process behind Azure's emulated limits, with the real collector,
+    /// and compare the wall time with the floor the limits allow (docs/collection.md).
+    Collect {
+        /// Users of the generated tenant (50k, 400000, or collect-50k … collect-400k).
+        #[arg(long, default_value = "50k", value_parser = azpath_mocks::generate::parse_users)]
+        users: usize,
+        /// Requests in flight at once (the collector's default unless given).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Fraction of requests answered 429 on top of the buckets.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        inject_429: f64,
+        /// Fraction of requests answered 503 on top of the buckets.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        inject_503: f64,
+        /// Latency of every answer (`60ms±20ms`).
+        #[arg(long, default_value = "60ms±20ms", value_parser = azpath_mocks::throttle::Latency::parse)]
+        latency: azpath_mocks::throttle::Latency,
+        /// Records per page (Graph's `$top=999` maximum by default).
+        #[arg(long, default_value_t = 999)]
+        page_size: usize,
+        /// Generator and draw seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,5 +660,42 @@ mod tests {
         assert_eq!(parse(&["--no-fail-on-gap"]), GapPolicy::Off);
         assert_eq!(parse(&["--no-fail-on-gap", "--fail-on-gap"]), GapPolicy::All);
         assert_eq!(parse(&["--fail-on-gap", "--no-fail-on-gap"]), GapPolicy::Off);
+    }
+    #[test]
+    fn mock_serve_takes_the_emulation_flags() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["azpath", "mock", "serve", "demo"];
+            all.extend(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Command::Mock { command: MockCommand::Serve { emulation, .. } }) => emulation.options(),
+                Ok(_) => unreachable!(),
+                Err(e) => Err(crate::UsageError(e.to_string())),
+            }
+        };
+        let o =
+            parse(&["--latency", "60ms±20ms", "--throttle", "graph-ru,arm-buckets", "--inject-429", "0.05"]).unwrap();
+        assert!(o.graph_ru && o.arm_buckets && o.is_active());
+        assert_eq!(o.latency.jitter, std::time::Duration::from_millis(20));
+        assert_eq!((o.inject_429, o.inject_503), (0.05, 0.0));
+        assert!(!parse(&[]).unwrap().is_active(), "off unless asked for");
+        assert!(parse(&["--throttle", "graph"]).is_err());
+        assert!(parse(&["--inject-503", "1.5"]).is_err());
+        assert!(parse(&["--latency", "soon"]).is_err());
+    }
+
+    #[test]
+    fn bench_collect_is_a_subcommand_and_bench_size_still_works() {
+        let command = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.command);
+        match command(&["azpath", "bench", "collect", "--users", "collect-400k", "--concurrency", "64"]) {
+            Ok(Command::Bench { command: Some(BenchCommand::Collect { users, concurrency, .. }), .. }) => {
+                assert_eq!((users, concurrency), (400_000, Some(64)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            command(&["azpath", "bench", "--size", "20k"]),
+            Ok(Command::Bench { size: 20_000, command: None, .. })
+        ));
+        assert!(command(&["azpath", "bench", "collect", "--users", "small"]).is_err(), "a --size tier is not users");
     }
 }

@@ -191,7 +191,8 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(0)
             }
         },
-        Command::Bench { size, seed } => azpath::bench::run(size, seed),
+        Command::Bench { command: Some(command), .. } => azpath::bench::collect(command),
+        Command::Bench { size, seed, command: None } => azpath::bench::run(size, seed),
         Command::Schema { of } => {
             output::write_stdout_with(|out| azpath::schema::write(of, out))?;
             Ok(0)

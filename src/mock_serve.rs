@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use azpath_mocks::{MockAzure, MockKube, MockKubeOptions, MockOptions, MockTenant};
+use azpath_mocks::throttle::ThrottleOptions;
+use azpath_mocks::{MockAzure, MockKube, MockKubeOptions, MockOptions, MockStats, MockTenant};
 
 use crate::render::text::visible;
 use crate::scan::{load_mock_tenant, mock_kubeconfig};
@@ -31,6 +32,9 @@ pub struct ServeOptions {
     pub port: Option<u16>,
     /// The clusters' Kubernetes API servers on this port and the next ones (name order); `None`: free ports.
     pub kube_port: Option<u16>,
+    /// Emulated Azure limits, latency and injected faults (`--latency`, `--throttle`, `--inject-429`,
+    /// `--inject-503`).
+    pub emulation: ThrottleOptions,
 }
 
 /// How often the tenant folder is checked for changes.
@@ -53,6 +57,7 @@ pub fn serve(opts: ServeOptions) -> Result<u8> {
             latency: opts.latency,
             arm_port,
             graph_port,
+            emulation: opts.emulation.clone(),
             ..Default::default()
         };
         let kube_options =
@@ -64,11 +69,37 @@ pub fn serve(opts: ServeOptions) -> Result<u8> {
         let server = MockAzure::start(tenant, options).await?;
         print_banner(&opts.tenant, &server, &kube, &clusters, kubeconfig.as_deref(), folder.is_some());
         let signal = Serving { server: &server, kube: &kube, folder: folder.as_deref() }.run().await?;
-        let stats = server.stats();
-        eprintln!("served {} requests ({} throttled)", stats.total(), stats.throttled);
+        eprint!("{}", stop_summary(&server.stats()));
         tracing::debug!(signal, "mock serve stopped");
         anyhow::Ok(0u8)
     })
+}
+
+/// What `mock serve` prints when it stops: the request counts and, with the emulation on, its counters and
+/// the floor (the same figures `GET /_mock/stats` serves as JSON).
+fn stop_summary(stats: &MockStats) -> String {
+    let mut text = format!("served {} requests ({} throttled)\n", stats.total(), stats.throttled);
+    if let (Some(e), Some(floor)) = (&stats.emulation, &stats.floor) {
+        let units = |k: &str| e.units.get(k).copied().unwrap_or(0);
+        text.push_str(&format!(
+            "emulation: {} requests, {} Graph RU, {} ARM reads, {} bucket 429s, {} injected 429s, {} injected 503s, \
+             {} early retries, {} max in flight, busy {:.1}s\n",
+            e.requests,
+            units("graph"),
+            units("arm"),
+            e.bucket_429s.values().sum::<u64>(),
+            e.injected_429s,
+            e.injected_503s,
+            e.early_retries,
+            e.max_in_flight,
+            e.busy_secs
+        ));
+        text.push_str(&format!(
+            "floor {:.1}s (chain of {} requests {:.1}s, Graph RU {:.1}s, ARM buckets {:.1}s)\n",
+            floor.secs, floor.chain_requests, floor.chain_secs, floor.graph_ru_secs, floor.arm_secs
+        ));
+    }
+    text
 }
 
 /// The ARM and Graph ports for `--port N`: N and N + 1 (0 for both without it).
@@ -96,6 +127,7 @@ fn print_banner(
     println!("{}", visible(&format!("Serving mock tenant `{name}` (Ctrl-C or SIGTERM to stop{reload}).")));
     println!("  ARM:   {}", server.arm_url());
     println!("  Graph: {}", server.graph_url());
+    println!("  Counters (JSON): {}{}", server.arm_url(), azpath_mocks::server::STATS_PATH);
     for cluster in clusters {
         println!("{}", visible(&format!("  Kubernetes `{cluster}`: {}", kube.url(cluster).unwrap_or_default())));
     }
@@ -243,6 +275,24 @@ mod tests {
         assert_eq!(ports(None).unwrap(), (0, 0));
         assert_eq!(ports(Some(8443)).unwrap(), (8443, 8444));
         assert!(ports(Some(u16::MAX)).is_err());
+    }
+
+    #[test]
+    fn the_stop_summary_shows_the_emulation_only_when_on() {
+        let plain = MockStats::default();
+        assert_eq!(stop_summary(&plain), "served 0 requests (0 throttled)\n");
+        let on = MockStats {
+            emulation: Some(azpath_mocks::throttle::ThrottleStats {
+                requests: 7,
+                early_retries: 2,
+                ..Default::default()
+            }),
+            floor: Some(azpath_mocks::throttle::Floor { secs: 1.5, chain_requests: 3, ..Default::default() }),
+            ..Default::default()
+        };
+        let text = stop_summary(&on);
+        assert!(text.contains("emulation: 7 requests") && text.contains("2 early retries"), "{text}");
+        assert!(text.contains("floor 1.5s (chain of 3 requests"), "{text}");
     }
 
     #[test]

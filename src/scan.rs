@@ -265,7 +265,7 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
             crate::output::write_stdout(text.as_bytes())?;
             Ok(0)
         }
-        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms, port, kube_port } => {
+        MockCommand::Serve { tenant, page_size, throttle_rate, latency_ms, port, kube_port, emulation } => {
             let latency = Duration::from_millis(latency_ms);
             crate::mock_serve::serve(crate::mock_serve::ServeOptions {
                 tenant,
@@ -274,11 +274,15 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
                 latency,
                 port,
                 kube_port,
+                emulation: emulation.options()?,
             })
         }
-        MockCommand::Generate { size, seed, output, snapshot } => {
+        MockCommand::Generate { size, seed, output, snapshot, users } => {
             let started = Instant::now();
-            let tenant = azpath_mocks::generate(&GenerateOptions::sized(size, seed));
+            let tenant = match users {
+                Some(users) => azpath_mocks::generate_for_collection(users, seed),
+                None => azpath_mocks::generate(&GenerateOptions::sized(size, seed)),
+            };
             match (output, snapshot) {
                 (Some(dir), _) => {
                     tenant.write(&dir)?;

@@ -153,6 +153,116 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     })
 }
 
+/// The collection benchmark's tenants (`azpath mock generate --users`, `azpath bench collect --users`):
+/// (name, users, what it stands for). Shaped like the tenant of issue 12 rather than scaled from a node count:
+/// see [`GenerateOptions::for_collection`].
+pub const COLLECTION_TIERS: &[(&str, usize, &str)] = &[
+    ("collect-50k", 50_000, "50k users, 5k groups, 20k service principals, 100k role assignments, 50 subscriptions"),
+    ("collect-100k", 100_000, "the same shape at 100k users"),
+    ("collect-200k", 200_000, "the same shape at 200k users (where AzureHound starts dropping data)"),
+    ("collect-400k", 400_000, "the same shape at 400k users: the largest collection tier"),
+];
+
+/// Reads a `--users`: a tier name of [`COLLECTION_TIERS`], or a number of users with an optional `k` or `m`
+/// suffix (`50k`, `400000`).
+pub fn parse_users(text: &str) -> Result<usize, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    if let Some((_, users, _)) = COLLECTION_TIERS.iter().find(|(name, ..)| *name == lower) {
+        return Ok(*users);
+    }
+    let names: Vec<&str> = COLLECTION_TIERS.iter().map(|(name, ..)| *name).collect();
+    match parse_size(&lower) {
+        Ok(n) if n > 0 && !TIERS.iter().any(|(name, ..)| *name == lower) => Ok(n),
+        _ => Err(format!("`{text}` is not a number of users: give one (50000, 50k) or a tier ({})", names.join(", "))),
+    }
+}
+
+impl GenerateOptions {
+    /// Options for the collection benchmark's tenant of `users` users, in the proportions of issue 12's 50k
+    /// tenant: a group per 10 users, 2 service principals per 5 users (a third managed identities, the others
+    /// with an application, one application in eight with federated credentials), 2 role assignments per
+    /// user, a subscription per 1,000 users, an AKS cluster per 10,000 users. [`generate_for_collection`] adds
+    /// a user-assigned identity per 25 users.
+    pub fn for_collection(users: usize, seed: u64) -> GenerateOptions {
+        let users = users.max(10);
+        let subscriptions = (users / 1_000).clamp(1, 2_000);
+        GenerateOptions {
+            users,
+            groups: (users / 10).max(2),
+            large_groups: (users / 5_000).clamp(1, 100),
+            memberships_per_user: 5,
+            service_principals: (users * 2 / 5).max(3),
+            subscriptions,
+            management_groups: (subscriptions / 8).clamp(2, 400),
+            resource_groups_per_subscription: 5,
+            custom_roles: (subscriptions / 5).clamp(3, 50),
+            role_assignments: users * 2,
+            eligible_assignments: (users / 100).max(3),
+            deny_assignments: (subscriptions / 20).max(1),
+            clusters: (users / 10_000).clamp(1, 40),
+            namespaces_per_cluster: 20,
+            seed,
+        }
+    }
+}
+
+/// A collection benchmark tenant of `users` users ([`GenerateOptions::for_collection`]), with a user-assigned
+/// identity per 25 users (each the resource of one of the directory's managed-identity service principals, one
+/// in four with a GitHub federated credential).
+pub fn generate_for_collection(users: usize, seed: u64) -> MockTenant {
+    let options = GenerateOptions::for_collection(users, seed);
+    let mut t = generate(&options);
+    add_user_assigned_identities(&mut t, options.users / 25);
+    sort_by_id(&mut t);
+    t
+}
+
+/// Up to `count` user-assigned identities for the managed-identity service principals that have none yet
+/// (derived from positions: no random draw).
+fn add_user_assigned_identities(t: &mut MockTenant, count: usize) {
+    use azpath_graph::snapshot::{
+        FederatedCredentialProperties, FederatedIdentityCredential, IdentityProperties, UserAssignedIdentity,
+    };
+    let existing: std::collections::HashSet<String> =
+        t.azure.user_assigned_identities.iter().map(|m| m.id.to_ascii_lowercase()).collect();
+    let tenant_id = t.info.tenant_id.clone();
+    let managed = t
+        .entra
+        .service_principals
+        .iter()
+        .filter(|sp| sp.service_principal_type.as_deref() == Some("ManagedIdentity"))
+        .filter_map(|sp| Some((sp, sp.alternative_names.get(1)?)))
+        .filter(|(_, id)| !existing.contains(&id.to_ascii_lowercase()))
+        .take(count);
+    let (mut identities, mut credentials) = (Vec::new(), Vec::new());
+    for (i, (sp, id)) in managed.enumerate() {
+        let name = id.rsplit('/').next().unwrap_or_default().to_string();
+        if i % 4 == 0 {
+            credentials.push(FederatedIdentityCredential {
+                id: format!("{id}/federatedIdentityCredentials/github-deploy"),
+                name: "github-deploy".into(),
+                properties: FederatedCredentialProperties {
+                    issuer: "https://token.actions.githubusercontent.com".into(),
+                    subject: format!("repo:contoso/{name}:environment:prod"),
+                    audiences: vec!["api://AzureADTokenExchange".into()],
+                },
+            });
+        }
+        identities.push(UserAssignedIdentity {
+            id: id.clone(),
+            name,
+            location: Some("westeurope".into()),
+            properties: IdentityProperties {
+                principal_id: Some(sp.id.clone()),
+                client_id: sp.app_id.clone(),
+                tenant_id: Some(tenant_id.clone()),
+            },
+        });
+    }
+    t.azure.user_assigned_identities.extend(identities);
+    t.azure.federated_identity_credentials.extend(credentials);
+}
+
 /// SplitMix64: a tiny, good-enough mixer for deterministic ids and choices.
 pub(crate) fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -1025,6 +1135,48 @@ mod tests {
         let sp = t.entra.service_principals.iter().find(|s| Some(&s.id) == props.principal_id.as_ref()).unwrap();
         assert_eq!(sp.alternative_names.get(1), Some(uami), "the site runs as a managed identity of the directory");
         assert_eq!(r.len(), 2 * t.azure.resource_groups.len().div_ceil(5));
+    }
+
+    /// FNV-1a of a text: a stable fingerprint for pinning generated output.
+    fn fnv(text: &str) -> u64 {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    }
+
+    /// The `--size` tiers feed the analysis benchmarks: their output must not move by a byte when collection
+    /// shapes are added. Pinned on a tenant of 2,000 nodes (the `small` tier), seed 1, as its snapshot JSON.
+    #[test]
+    fn existing_size_tiers_generate_the_same_bytes() {
+        let json = generate(&GenerateOptions::sized(2_000, 1)).to_snapshot().to_json();
+        assert_eq!((json.len(), fnv(&json)), (2_119_214, 5_209_522_509_819_935_521));
+    }
+
+    #[test]
+    fn collection_tenants_have_the_shape_of_the_issue() {
+        let t = generate_for_collection(5_000, 1);
+        let (a, e) = (&t.azure, &t.entra);
+        assert_eq!((e.users.len(), e.groups.len(), e.service_principals.len()), (5_000, 500, 2_000));
+        assert_eq!(a.subscriptions.len(), 5);
+        // Two per user, and a few the generator adds (department grants, a deleted principal).
+        assert!((10_000..10_100).contains(&a.role_assignments.len()), "{}", a.role_assignments.len());
+        assert!(a.user_assigned_identities.len() >= 200, "{}", a.user_assigned_identities.len());
+        let generated = a.user_assigned_identities.iter().filter(|m| m.id.contains("/rg-identities/")).count();
+        assert_eq!(generated, 200, "a user-assigned identity per 25 users");
+        let apps = e.applications.len();
+        let with_credentials = e.application_federated_credentials.len();
+        assert!(apps / 10 <= with_credentials && with_credentials <= apps / 7, "{with_credentials} of {apps}");
+        assert!(!t.kube.is_empty(), "some clusters");
+        let again = generate_for_collection(5_000, 1);
+        assert_eq!(t.to_snapshot().to_json(), again.to_snapshot().to_json(), "deterministic");
+    }
+
+    #[test]
+    fn users_parse_as_numbers_or_collection_tiers() {
+        assert_eq!(parse_users("50k"), Ok(50_000));
+        assert_eq!(parse_users("collect-400k"), Ok(400_000));
+        assert_eq!(parse_users("120"), Ok(120));
+        assert!(parse_users("small").is_err(), "a --size tier is not a number of users");
+        assert!(parse_users("0").is_err());
+        assert!(parse_users("lots").is_err());
     }
 
     #[test]

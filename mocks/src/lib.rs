@@ -25,9 +25,10 @@ pub mod kube_server;
 mod scopes;
 pub mod server;
 pub mod tenant;
+pub mod throttle;
 
 pub use expected::{Expectation, Expected};
-pub use generate::{generate, GenerateOptions};
+pub use generate::{generate, generate_for_collection, GenerateOptions};
 pub use kube_server::{MockKube, MockKubeOptions, MockKubeStats};
 pub use server::{MockAzure, MockError, MockOptions, MockStats};
 pub use tenant::{

@@ -7,7 +7,7 @@
 //! expired, sending the wrong token), so tests can assert a client's manners as well as its results.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -16,6 +16,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::scopes::{normalize, ScopeTree, MG_TYPE};
 use crate::tenant::{builtin_role_definitions, Fault, MockTenant};
+use crate::throttle::{self, Api, Call, Floor, Listing, SystemClock, Throttle, ThrottleOptions, ThrottleStats};
 use azpath_graph::snapshot::{AssignmentProperties, RoleDefinition};
 
 /// How the mock behaves. `MockOptions::default()` pages by 3 and never throttles.
@@ -47,6 +48,9 @@ pub struct MockOptions {
     pub arm_port: u16,
     /// Loopback port of the Graph server; 0 picks a free one.
     pub graph_port: u16,
+    /// Emulation of Azure's documented throttling, latency with jitter and injected faults
+    /// ([`crate::throttle`]); off by default. Applied before every route, on top of the options above.
+    pub emulation: ThrottleOptions,
 }
 
 impl Default for MockOptions {
@@ -63,21 +67,25 @@ impl Default for MockOptions {
             graph_token: "mock-graph-token".into(),
             arm_port: 0,
             graph_port: 0,
+            emulation: ThrottleOptions::default(),
         }
     }
 }
 
 /// What the mock has seen since it started (or since [`MockAzure::reset_stats`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+///
+/// Served as JSON at `GET /_mock/stats` on both servers (no token needed: they listen on loopback only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MockStats {
     /// Requests received per API (`arm.roleAssignments`, `graph.users`, …, `unknown`), whatever the answer.
     pub requests: BTreeMap<String, u64>,
     /// Requests received per lower-cased path (no query).
     pub paths: BTreeMap<String, u64>,
-    /// Throttling responses (429, or 503 with [`MockOptions::throttle_status`]) sent.
+    /// Throttling responses (429, or 503 with [`MockOptions::throttle_status`]) sent, those of the
+    /// [emulation](MockOptions::emulation) included.
     pub throttled: u64,
-    /// Requests for a URL that arrived before the `Retry-After` of a 429 sent for that URL had expired.
-    /// A well-behaved client keeps this at 0.
+    /// Requests for a URL that arrived before the `Retry-After` of a 429 sent for that URL had expired, those
+    /// of the [emulation](MockOptions::emulation) included. A well-behaved client keeps this at 0.
     pub early_retries: u64,
     /// Requests with a missing or wrong bearer token (answered 401).
     pub wrong_token: u64,
@@ -87,6 +95,12 @@ pub struct MockStats {
     pub faults: u64,
     /// Requests for unknown routes or objects (answered 404).
     pub not_found: u64,
+    /// The emulation's counters, when [`MockOptions::emulation`] is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulation: Option<ThrottleStats>,
+    /// The least wall time any client could collect what was served in, when the emulation is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Floor>,
 }
 
 impl MockStats {
@@ -139,6 +153,16 @@ type Live = Arc<RwLock<Arc<Shared>>>;
 impl MockAzure {
     /// Starts the ARM and Graph servers on loopback, serving `tenant`.
     pub async fn start(tenant: MockTenant, options: MockOptions) -> Result<MockAzure, MockError> {
+        MockAzure::start_with_clock(tenant, options, Arc::new(SystemClock::default())).await
+    }
+
+    /// [`start`](Self::start), with the [emulation](MockOptions::emulation)'s buckets and Retry-After
+    /// deadlines on `clock` instead of the monotonic clock (the answers' latency is real time either way).
+    pub async fn start_with_clock(
+        tenant: MockTenant,
+        options: MockOptions,
+        clock: Arc<dyn throttle::Clock>,
+    ) -> Result<MockAzure, MockError> {
         let bind = |api, port| {
             std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|source| MockError::Bind { api, port, source })
         };
@@ -146,7 +170,11 @@ impl MockAzure {
         let graph_listener = bind("Graph", options.graph_port)?;
         let arm = MockServer::builder().listener(arm_listener).disable_request_recording().start().await;
         let graph = MockServer::builder().listener(graph_listener).disable_request_recording().start().await;
-        let shared = Arc::new(Shared::new(tenant, options));
+        let emulation = options
+            .emulation
+            .is_active()
+            .then(|| Arc::new(Throttle::new(options.emulation.clone(), tenant.entra.users.len(), clock)));
+        let shared = Arc::new(Shared::new(tenant, options, emulation));
         let live: Live = Arc::new(RwLock::new(shared.clone()));
         for (server, side) in [(&arm, Side::Arm), (&graph, Side::Graph)] {
             let responder = Responder { live: live.clone(), side, base: server.uri() };
@@ -159,7 +187,7 @@ impl MockAzure {
     /// sent 429s) carry over. Requests being answered finish with the previous tenant first.
     pub fn reload(&self, tenant: MockTenant) {
         let mut current = self.live.write().unwrap_or_else(|e| e.into_inner());
-        let fresh = Shared::new(tenant, current.options.clone());
+        let fresh = Shared::new(tenant, current.options.clone(), current.emulation.clone());
         {
             let mut state = std::mem::take(&mut *current.lock());
             state.cache.clear();
@@ -194,9 +222,9 @@ impl MockAzure {
         &self.shared.data.tenant
     }
 
-    /// A copy of the counters.
+    /// A copy of the counters (with the emulation's, and the floor, when it is on).
     pub fn stats(&self) -> MockStats {
-        self.current().lock().stats.clone()
+        self.current().stats()
     }
 
     /// Clears the counters (and the memory of sent 429s).
@@ -207,6 +235,9 @@ impl MockAzure {
         state.retry_not_before.clear();
         state.last_throttled.clear();
         state.attempts.clear();
+        if let Some(emulation) = &current.emulation {
+            emulation.reset();
+        }
     }
 }
 
@@ -225,8 +256,7 @@ struct Responder {
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let shared = self.live.read().unwrap_or_else(|e| e.into_inner());
-        let response = shared.handle(self.side, &self.base, request);
-        response.set_delay(shared.options.latency)
+        shared.handle(self.side, &self.base, request)
     }
 }
 
@@ -256,6 +286,11 @@ struct Shared {
     data: Data,
     options: MockOptions,
     state: Mutex<State>,
+    /// The throttling emulation, shared across reloads.
+    emulation: Option<Arc<Throttle>>,
+    /// The longest serial chain of dependent requests of the tenant ([`throttle::serial_chain`]), computed
+    /// once when the floor is first asked for.
+    chain: OnceLock<usize>,
 }
 
 #[derive(Default)]
@@ -475,11 +510,13 @@ struct Answer {
     body: Value,
     /// `Retry-After` header value.
     retry_after: Option<String>,
+    /// Other headers (the emulation's `x-ms-ratelimit-remaining-…`).
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Answer {
     fn ok(body: Value) -> Answer {
-        Answer { status: 200, body, retry_after: None }
+        Answer { status: 200, body, retry_after: None, headers: Vec::new() }
     }
 
     fn error(side: Side, status: u16, code: &str, message: impl Into<String>) -> Answer {
@@ -489,7 +526,7 @@ impl Answer {
             Side::Graph => json!({"error": {"code": code, "message": message, "innerError": {
                 "date": "2026-01-01T00:00:00", "request-id": "00000000-0000-0000-0000-000000000000"}}}),
         };
-        Answer { status, body, retry_after: None }
+        Answer { status, body, retry_after: None, headers: Vec::new() }
     }
 
     fn into_template(self) -> ResponseTemplate {
@@ -500,12 +537,15 @@ impl Answer {
         if self.status == 401 {
             t = t.insert_header("WWW-Authenticate", "Bearer");
         }
+        for (name, value) in &self.headers {
+            t = t.insert_header(*name, value.as_str());
+        }
         t
     }
 }
 
 impl Shared {
-    fn new(tenant: MockTenant, options: MockOptions) -> Shared {
+    fn new(tenant: MockTenant, options: MockOptions, emulation: Option<Arc<Throttle>>) -> Shared {
         let sub_names = tenant
             .azure
             .subscriptions
@@ -558,7 +598,7 @@ impl Shared {
             service_principals: tenant.entra.service_principals.iter().map(|s| s.id.to_ascii_lowercase()).collect(),
             tenant,
         };
-        Shared { data, options, state: Mutex::new(State::default()) }
+        Shared { data, options, state: Mutex::new(State::default()), emulation, chain: OnceLock::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -566,7 +606,13 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Answers one request: the per-request handler every route (and every item of a batch) goes through.
     fn handle(&self, side: Side, base: &str, request: &Request) -> ResponseTemplate {
+        if request.url.path() == STATS_PATH {
+            let body = serde_json::to_string(&self.stats()).unwrap_or_default();
+            return ResponseTemplate::new(200).set_body_raw(body, "application/json");
+        }
+        let (refusal, delay, headers) = self.admit(side, request);
         let path = request.url.path().to_string();
         let key = match request.url.query() {
             Some(q) => format!("{path}?{q}"),
@@ -583,7 +629,92 @@ impl Shared {
             *state.stats.requests.entry(api.to_string()).or_default() += 1;
             *state.stats.paths.entry(path.to_ascii_lowercase()).or_default() += 1;
         }
-        self.answer(side, base, request, route, &key, now).into_template()
+        let mut answer = match refusal {
+            Some(refused) => refused,
+            None => self.answer(side, base, request, route, &key, now),
+        };
+        answer.headers.extend(headers);
+        answer.into_template().set_delay(self.options.latency + delay)
+    }
+
+    /// The emulation's verdict on a request ([`Throttle::admit`]): a 429/503 answer when it is refused, the
+    /// delay of its answer, and headers for it.
+    fn admit(&self, side: Side, request: &Request) -> (Option<Answer>, Duration, Vec<(&'static str, String)>) {
+        let Some(emulation) = &self.emulation else { return (None, Duration::ZERO, Vec::new()) };
+        let api = if side == Side::Arm { Api::Arm } else { Api::Graph };
+        let call = Call { api, path: request.url.path(), query: request.url.query().unwrap_or_default() };
+        let decision = emulation.admit(&call);
+        let refused = decision.refused.map(|(status, _)| {
+            let mut answer = if status == 503 {
+                Answer::error(side, 503, "ServiceUnavailable", "The service is busy. Retry after the delay given.")
+            } else {
+                Answer::error(side, 429, "TooManyRequests", "Rate limit exceeded. Retry after the delay given.")
+            };
+            answer.retry_after = Some(decision.retry_after_secs.to_string());
+            answer
+        });
+        (refused, decision.delay, decision.headers)
+    }
+
+    /// The counters, with the emulation's folded in and the floor.
+    fn stats(&self) -> MockStats {
+        let mut stats = self.lock().stats.clone();
+        if let Some(emulation) = &self.emulation {
+            let e = emulation.stats();
+            stats.throttled += e.total_429s() + e.injected_503s;
+            stats.early_retries += e.early_retries;
+            stats.floor = Some(emulation.floor(&e, *self.chain.get_or_init(|| self.serial_chain())));
+            stats.emulation = Some(e);
+        }
+        stats
+    }
+
+    /// Items a route lists (0 for one that is not a listing).
+    fn count(&self, side: Side, route: Route) -> usize {
+        match self.serve(side, &route, false, None, None) {
+            Ok(Served::Many(items)) => items.len(),
+            _ => 0,
+        }
+    }
+
+    /// The longest serial chain of dependent requests a collection of this tenant needs: every root listing
+    /// in pages, plus, for groups, the pages of the largest group's members; for subscriptions, the longest of
+    /// a subscription's role assignments, resource groups, or identities then the largest identity's
+    /// federated credentials; for management groups, one descendants listing.
+    fn serial_chain(&self) -> usize {
+        let (t, size) = (&self.data.tenant, self.options.page_size.max(1));
+        let p = |n| throttle::pages(n, size);
+        let largest_group = t.entra.group_members.iter().map(|g| g.members.len()).max().unwrap_or(0);
+        let largest_credentials = t
+            .azure
+            .user_assigned_identities
+            .iter()
+            .map(|m| self.count(Side::Arm, Route::FederatedCredentials(m.id.clone())))
+            .max()
+            .unwrap_or(0);
+        let per_subscription = t
+            .azure
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let id = s.subscription_id.clone();
+                let assignments =
+                    self.count(Side::Arm, Route::Authz(Authz::RoleAssignments, format!("/subscriptions/{id}")));
+                let groups = self.count(Side::Arm, Route::ResourceGroups(id.clone()));
+                let identities = self.count(Side::Arm, Route::UserAssignedIdentities(id));
+                p(assignments).max(p(groups)).max(p(identities) + p(largest_credentials))
+            })
+            .max()
+            .unwrap_or(0);
+        let listings = [
+            Listing { items: t.entra.users.len(), dependent_pages: 0 },
+            Listing { items: t.entra.groups.len(), dependent_pages: p(largest_group) },
+            Listing { items: t.entra.service_principals.len(), dependent_pages: 0 },
+            Listing { items: t.entra.applications.len(), dependent_pages: 0 },
+            Listing { items: t.azure.subscriptions.len(), dependent_pages: per_subscription },
+            Listing { items: t.azure.management_groups.len(), dependent_pages: 1 },
+        ];
+        throttle::serial_chain(&listings, size)
     }
 
     fn answer(
@@ -1230,6 +1361,9 @@ impl Shared {
             .collect()
     }
 }
+
+/// The route of the mock's counters on both servers.
+pub const STATS_PATH: &str = "/_mock/stats";
 
 /// What a route returns: one object, or a list to page.
 enum Served {
