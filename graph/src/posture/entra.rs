@@ -7,12 +7,12 @@
 
 use rustc_hash::FxHashMap;
 
-use super::azure::{privileged, role_table};
+use super::azure::privileged_grants;
 use super::{days, finding, resource, Check};
 use crate::build::entra_roles::{graph_permission_grants, Powers};
 use crate::findings::{PostureFinding, Remediation};
+use crate::graph::{NodeKey, PrivilegeGraph};
 use crate::model::Severity;
-use crate::rbac;
 use crate::remediation::{graph_id, graph_rest, GRAPH};
 use crate::shell::{self, Chain, Command, Malformed, OwnedObject};
 use crate::snapshot::{CredentialMetadata, DirectoryObject, DirectoryRoleDefinition, Snapshot};
@@ -62,8 +62,8 @@ pub const ENTRA_OWNED_PRIVILEGED_APP: Check = Check {
 };
 
 /// Runs the Entra checks.
-pub(super) fn run(s: &Snapshot, out: &mut Vec<PostureFinding>) {
-    let ctx = Ctx::new(s);
+pub(super) fn run(s: &Snapshot, g: &PrivilegeGraph, out: &mut Vec<PostureFinding>) {
+    let ctx = Ctx::new(s, g);
     ctx.standing_roles(out);
     ctx.graph_permissions(out);
     ctx.role_group_owners(out);
@@ -72,6 +72,8 @@ pub(super) fn run(s: &Snapshot, out: &mut Vec<PostureFinding>) {
 
 struct Ctx<'s> {
     s: &'s Snapshot,
+    /// The graph built from `s`: Azure grants as its role table judges them.
+    g: &'s PrivilegeGraph,
     /// Role definition id (lower-case) → (definition, powers).
     roles: FxHashMap<String, (&'s DirectoryRoleDefinition, Powers)>,
     /// Object id (lower-case) → display name.
@@ -79,7 +81,7 @@ struct Ctx<'s> {
 }
 
 impl<'s> Ctx<'s> {
-    fn new(s: &'s Snapshot) -> Self {
+    fn new(s: &'s Snapshot, g: &'s PrivilegeGraph) -> Self {
         let e = &s.entra;
         let roles =
             e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
@@ -91,7 +93,7 @@ impl<'s> Ctx<'s> {
             .chain(e.service_principals.iter().map(|x| (&x.id, x.display_name.as_deref())))
             .filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?)))
             .collect();
-        Ctx { s, roles, names }
+        Ctx { s, g, roles, names }
     }
 
     fn name(&self, id: &str) -> String {
@@ -207,19 +209,14 @@ impl<'s> Ctx<'s> {
     /// AZP-ENTRA-007: applications with owners whose service principal holds a privileged Azure role.
     fn owned_privileged_apps(&self, out: &mut Vec<PostureFinding>) {
         let e = &self.s.entra;
-        let roles = role_table(self.s);
-        let active = self.s.azure.role_assignments.iter().map(|a| (&a.id, &a.properties));
-        let eligible = self.s.azure.role_eligibility_schedule_instances.iter().map(|a| (&a.id, &a.properties));
-        // Service principal → (role at scope, evidence) of each privileged grant it holds.
-        let mut privileged_sps: FxHashMap<String, Vec<(String, String)>> = FxHashMap::default();
-        for (id, p) in active.chain(eligible) {
-            let Some((role, caps)) = roles.get(&rbac::role_definition_guid(&p.role_definition_id)) else { continue };
-            if let Some(what) = privileged(*caps, p.condition.as_deref()) {
-                privileged_sps.entry(p.principal_id.to_ascii_lowercase()).or_default().push((
-                    format!("{role} at {}", p.scope),
-                    format!("role {role} ({}) at {}: {id}", what.join(", "), p.scope),
-                ));
-            }
+        // Service principal → (role at scope, evidence) of each privileged grant it holds, as the graph judges it.
+        let mut privileged_sps: FxHashMap<NodeKey, Vec<(String, String)>> = FxHashMap::default();
+        for p in privileged_grants(self.g) {
+            let (id, role, scope) = (&p.grant.assignment_id, &p.grant.role_name, &p.grant.scope);
+            privileged_sps
+                .entry(self.g.node(p.holder).key.clone())
+                .or_default()
+                .push((format!("{role} at {scope}"), format!("role {role} ({}) at {scope}: {id}", p.what.join(", "))));
         }
         for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
             let Some(sp) = e.service_principals.iter().find(|sp| {
@@ -229,7 +226,7 @@ impl<'s> Ctx<'s> {
             }) else {
                 continue;
             };
-            let Some(grants) = privileged_sps.get(&sp.id.to_ascii_lowercase()) else { continue };
+            let Some(grants) = privileged_sps.get(&NodeKey::of(&sp.id)) else { continue };
             let name = app.display_name.clone().unwrap_or_else(|| app.id.clone());
             let owners = self.owner_names(&app.owners);
             let mut evidence = vec![format!("application {}", app.id), format!("service principal {}", sp.id)];

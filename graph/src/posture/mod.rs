@@ -114,15 +114,15 @@ pub fn run(snapshot: &Snapshot) -> Vec<PostureFinding> {
 
 /// [`run`] on the graph already built from `snapshot`: role assignments and group membership are read from it
 /// (its role table, PIM status and assignable scopes), never re-derived.
-pub fn run_on(snapshot: &Snapshot, _graph: &crate::graph::PrivilegeGraph) -> Vec<PostureFinding> {
+pub fn run_on(snapshot: &Snapshot, graph: &crate::graph::PrivilegeGraph) -> Vec<PostureFinding> {
     let mut out = Vec::new();
     for mc in &snapshot.azure.managed_clusters {
         aks::cluster(mc, snapshot, &mut out);
     }
     kubernetes::run(snapshot, &mut out);
     entra::credentials(snapshot, days(&snapshot.metadata.collected_at), &mut out);
-    azure::run(snapshot, &mut out);
-    entra::run(snapshot, &mut out);
+    azure::run(snapshot, graph, &mut out);
+    entra::run(snapshot, graph, &mut out);
     sort(&mut out);
     out
 }
