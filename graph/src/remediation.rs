@@ -66,6 +66,20 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
     if let Some(fix) = entra_grant_fix(graph, e) {
         return fix;
     }
+    if w.flags & crate::graph::ELIGIBLE != 0 && matches!(w.kind, EdgeKind::MemberOf | EdgeKind::CanAddMember) {
+        let access = if w.kind == EdgeKind::MemberOf { "member" } else { "owner" };
+        return Fix {
+            key: format!("group-eligibility:{}/{}/{access}", b.id, a.id),
+            what: format!("PIM for Groups eligibility of {} as {access} of {}", a.display_name, b.display_name),
+            remediation: shell::remediation(
+                format!(
+                    "Remove the PIM for Groups eligibility of {} to become {access} of group {}",
+                    a.display_name, b.display_name
+                ),
+                group_eligibility_remove(&b.id, &a.id, access),
+            ),
+        };
+    }
     match w.kind {
         EdgeKind::MemberOf => Fix {
             key: format!("member:{}/{}", b.id, a.id),
@@ -472,6 +486,19 @@ fn eligibility_remove(principal: &str, role: &str, scope: &str) -> Result<Comman
         "justification": "Remove a privilege escalation path found by azpath",
     });
     Ok(graph_rest("post", format!("{GRAPH}/roleManagement/directory/roleEligibilityScheduleRequests"))
+        .opt("--body", body.to_string()))
+}
+
+/// Removes a PIM for Groups eligibility (`adminRemove` on the group's eligibility schedule requests).
+fn group_eligibility_remove(group: &str, principal: &str, access: &'static str) -> Result<Command, Malformed> {
+    let body = serde_json::json!({
+        "action": "adminRemove",
+        "accessId": access,
+        "groupId": shell::guid("group id", group)?,
+        "principalId": shell::guid("principal id", principal)?,
+        "justification": "Remove a privilege escalation path found by azpath",
+    });
+    Ok(graph_rest("post", format!("{GRAPH}/identityGovernance/privilegedAccess/group/eligibilityScheduleRequests"))
         .opt("--body", body.to_string()))
 }
 
