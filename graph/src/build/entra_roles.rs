@@ -562,8 +562,16 @@ impl<'a> Ctx<'a> {
                 })
                 .collect(),
             Set::DirectoryRoles => {
-                let mut roles: Vec<(String, NodeIndex)> =
-                    self.role_nodes.iter().map(|(k, n)| (self.defs[k].0.id.clone(), *n)).collect();
+                // A role whose only power is assigning roles is left out: whoever reaches this set already
+                // reaches tier zero and this set directly, so the hop through it would only be a detour
+                // ("… → any directory role → Privileged Role Administrator → tier zero").
+                let only_assigns = |p: Powers| p == Powers { assign_roles: true, ..Powers::default() };
+                let mut roles: Vec<(String, NodeIndex)> = self
+                    .role_nodes
+                    .iter()
+                    .filter(|(k, _)| !only_assigns(self.defs[*k].1))
+                    .map(|(k, n)| (self.defs[k].0.id.clone(), *n))
+                    .collect();
                 roles.sort();
                 roles
             }
