@@ -544,7 +544,7 @@ fn stream_pairs(
             snap.coverage.len()
         );
     }
-    let posture = posture::run(snap);
+    let posture = posture::run_on(snap, &graph);
     let failing = |s: Severity| fail_on.is_some_and(|min| s >= min);
     let fails = streamed.worst.is_some_and(failing)
         || posture.iter().any(|f| selects_check(&args.only, &f.check_id) && failing(f.severity));

@@ -66,6 +66,20 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
     if let Some(fix) = entra_grant_fix(graph, e) {
         return fix;
     }
+    if w.flags & crate::graph::ELIGIBLE != 0 && matches!(w.kind, EdgeKind::MemberOf | EdgeKind::CanAddMember) {
+        let access = if w.kind == EdgeKind::MemberOf { "member" } else { "owner" };
+        return Fix {
+            key: format!("group-eligibility:{}/{}/{access}", b.id, a.id),
+            what: format!("PIM for Groups eligibility of {} as {access} of {}", a.display_name, b.display_name),
+            remediation: shell::remediation(
+                format!(
+                    "Remove the PIM for Groups eligibility of {} to become {access} of group {}",
+                    a.display_name, b.display_name
+                ),
+                group_eligibility_remove(&b.id, &a.id, access),
+            ),
+        };
+    }
     match w.kind {
         EdgeKind::MemberOf => Fix {
             key: format!("member:{}/{}", b.id, a.id),
@@ -157,17 +171,74 @@ fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     }
     let note = derived_note(graph, e)?;
     let resource = note.evidence.first()?;
+    let attached = note.evidence.get(1).and_then(|h| h.strip_prefix("identity=")).unwrap_or("");
     let identity = graph.node_ref(to);
+    let generic = detach_is_generic(resource);
+    let all = if generic {
+        " (this generic update removes every identity of the resource: check `az resource show --ids` first)"
+    } else {
+        ""
+    };
     Some(Fix {
         key: format!("resource-identity:{}/{}", resource.to_ascii_lowercase(), identity.id),
         what: format!("{} attached to {resource}", identity.display_name),
-        remediation: Remediation {
-            summary: format!(
-                "Detach {} from {resource} if the workload does not need it, or narrow what the identity holds",
+        remediation: shell::remediation(
+            format!(
+                "Detach {} from {resource} if the workload does not need it{all}, or narrow what the identity holds",
                 identity.display_name
             ),
-            command: None,
-        },
+            detach_identity(resource, attached),
+        ),
+    })
+}
+
+/// The `az` command group that manages identities of a resource type (by the last provider type in its id).
+fn identity_group(resource: &str) -> Option<&'static [&'static str]> {
+    let lower = resource.to_ascii_lowercase();
+    let (_, typed) = lower.rsplit_once("/providers/")?;
+    let mut segs = typed.split('/');
+    let kind = format!("{}/{}", segs.next()?, segs.next()?);
+    Some(match kind.as_str() {
+        "microsoft.compute/virtualmachines" => &["vm", "identity", "remove"],
+        "microsoft.compute/virtualmachinescalesets" => &["vmss", "identity", "remove"],
+        "microsoft.web/sites" => &["webapp", "identity", "remove"],
+        "microsoft.app/containerapps" => &["containerapp", "identity", "remove"],
+        _ => return None,
+    })
+}
+
+fn detach_is_generic(resource: &str) -> bool {
+    identity_group(resource).is_none()
+}
+
+/// The command that detaches one identity (`system-assigned`, or `user-assigned <identity id>`) from a resource:
+/// `az vm|vmss|webapp identity remove --ids R --identities [system]|<id>`, `az containerapp identity remove
+/// --system-assigned|--user-assigned`, else `az resource update --ids R --remove identity` (every identity).
+/// References: <https://learn.microsoft.com/cli/azure/vm/identity#az-vm-identity-remove>,
+/// <https://learn.microsoft.com/cli/azure/webapp/identity#az-webapp-identity-remove>,
+/// <https://learn.microsoft.com/cli/azure/containerapp/identity#az-containerapp-identity-remove>.
+fn detach_identity(resource: &str, attached: &str) -> Result<Command, Malformed> {
+    let resource = shell::arm_scope(resource)?;
+    let user = attached.strip_prefix("user-assigned ").map(str::trim).map(shell::arm_scope).transpose()?;
+    if user.is_none() && attached != "system-assigned" {
+        return Err(Malformed {
+            field: "attached identity",
+            value: attached.to_string(),
+            expected: "system-assigned or user-assigned <id>",
+        });
+    }
+    let Some(group) = identity_group(resource) else {
+        return Ok(Command::new("az")
+            .args(["resource", "update"])
+            .opt("--ids", resource)
+            .args(["--remove", "identity"]));
+    };
+    let command = Command::new("az").args(group.iter().copied()).opt("--ids", resource);
+    Ok(match (group[0], user) {
+        ("containerapp", None) => command.args(["--system-assigned"]),
+        ("containerapp", Some(u)) => command.opt("--user-assigned", u),
+        (_, None) => command.args(["--identities", "[system]"]),
+        (_, Some(u)) => command.opt("--identities", u),
     })
 }
 
@@ -475,6 +546,19 @@ fn eligibility_remove(principal: &str, role: &str, scope: &str) -> Result<Comman
         .opt("--body", body.to_string()))
 }
 
+/// Removes a PIM for Groups eligibility (`adminRemove` on the group's eligibility schedule requests).
+fn group_eligibility_remove(group: &str, principal: &str, access: &'static str) -> Result<Command, Malformed> {
+    let body = serde_json::json!({
+        "action": "adminRemove",
+        "accessId": access,
+        "groupId": shell::guid("group id", group)?,
+        "principalId": shell::guid("principal id", principal)?,
+        "justification": "Remove a privilege escalation path found by azpath",
+    });
+    Ok(graph_rest("post", format!("{GRAPH}/identityGovernance/privilegedAccess/group/eligibilityScheduleRequests"))
+        .opt("--body", body.to_string()))
+}
+
 /// Global Administrator's `elevateAccess` cannot be switched off: cut the Global Administrator assignments.
 fn elevation_remediation(role: &str) -> Remediation {
     Remediation {
@@ -482,5 +566,50 @@ fn elevation_remediation(role: &str) -> Remediation {
             "Whoever holds {role} can elevate to User Access Administrator at the tenant root: keep the role to a few PIM-eligible break-glass accounts, remove the other assignments, and alert on elevateAccess in the directory audit log"
         ),
         command: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RG: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg";
+    const UAMI: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deployer";
+
+    fn detach(resource: &str, attached: &str) -> String {
+        detach_identity(&format!("{RG}/providers/{resource}"), attached).unwrap().to_string()
+    }
+
+    #[test]
+    fn detach_identity_names_the_resource_and_the_identity_by_type() {
+        let vm = format!("{RG}/providers/Microsoft.Compute/virtualMachines/build-01");
+        assert_eq!(
+            detach("Microsoft.Compute/virtualMachines/build-01", "system-assigned"),
+            format!("az vm identity remove --ids {vm} --identities '[system]'")
+        );
+        assert_eq!(
+            detach("Microsoft.Compute/virtualMachines/build-01", &format!("user-assigned {UAMI}")),
+            format!("az vm identity remove --ids {vm} --identities {UAMI}")
+        );
+        assert!(detach("Microsoft.Compute/virtualMachineScaleSets/agents", "system-assigned")
+            .starts_with("az vmss identity remove --ids "));
+        assert!(detach("Microsoft.Web/sites/api", "system-assigned").starts_with("az webapp identity remove --ids "));
+        assert!(detach("Microsoft.App/containerApps/worker", &format!("user-assigned {UAMI}"))
+            .ends_with(&format!("containerApps/worker --user-assigned {UAMI}")));
+        assert!(detach("Microsoft.App/containerApps/worker", "system-assigned").ends_with(" --system-assigned"));
+        // Any other type: the generic update, which removes every identity (the summary says so).
+        let aa = format!("{RG}/providers/Microsoft.Automation/automationAccounts/ops");
+        assert_eq!(
+            detach("Microsoft.Automation/automationAccounts/ops", "system-assigned"),
+            format!("az resource update --ids {aa} --remove identity")
+        );
+        assert!(detach_is_generic(&aa) && !detach_is_generic(&format!("{RG}/providers/Microsoft.Web/sites/api")));
+    }
+
+    #[test]
+    fn detach_identity_refuses_what_it_cannot_name() {
+        assert!(detach_identity("not an id", "system-assigned").is_err());
+        assert!(detach_identity(&format!("{RG}/providers/Microsoft.Web/sites/a"), "user-assigned ../x").is_err());
+        assert!(detach_identity(&format!("{RG}/providers/Microsoft.Web/sites/a"), "something else").is_err());
     }
 }

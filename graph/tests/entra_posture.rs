@@ -166,10 +166,31 @@ fn owned_applications_of_privileged_service_principals_are_reported_readers_are_
     );
 }
 
+/// README's posture table as (id, first word of the severity column), in order.
+fn readme_posture_rows(readme: &str) -> Vec<(String, String)> {
+    let section = readme.split("\n## Posture checks\n").nth(1).expect("README has a Posture checks section");
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with("| `AZP-"))
+        .take_while(|l| l.starts_with("| `AZP-"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let severity = cells[2].split_whitespace().next().unwrap_or("").to_string();
+            (cells[1].trim_matches('`').to_string(), severity)
+        })
+        .collect()
+}
+
 #[test]
-fn every_posture_check_is_in_the_readme_table() {
+fn posture_checks_equal_the_readme_table() {
     let readme = include_str!("../../README.md");
-    for c in posture::CHECKS {
-        assert!(readme.contains(&format!("| `{}` |", c.id)), "README's posture table lacks {}", c.id);
-    }
+    let checks: Vec<(String, String)> =
+        posture::CHECKS.iter().map(|c| (c.id.to_string(), c.severity.as_str().to_string())).collect();
+    assert_eq!(readme_posture_rows(readme), checks, "README's posture table and posture::CHECKS differ");
+    // A table missing a row, or giving another severity, is caught.
+    let dropped = readme.replace("| `AZP-AKS-004` | critical |", "| `AZP-AKS-004` | high |");
+    assert_ne!(readme_posture_rows(&dropped), checks);
+    let without: String =
+        readme.lines().filter(|l| !l.starts_with("| `AZP-ENTRA-007`")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(readme_posture_rows(&without), checks);
 }

@@ -454,3 +454,23 @@ fn roles_scoped_to_one_group_or_user_reach_only_that_object() {
     assert_eq!(rita.hops[0].edge, EdgeKind::CanResetPassword);
     assert_eq!(rita.hops[0].to.id, PLAIN);
 }
+
+/// The grouped view reads as a person says it: no tier-zero finding goes through "any directory role" to a
+/// role whose only power is assigning roles (Privileged Role Administrator), a detour its holder's direct
+/// edge to tier zero already covers; the pairs stay those of the per-pair search (`analyze_checked`).
+#[test]
+fn tier_zero_findings_take_no_detour_through_an_assign_only_role() {
+    let report = common::analyze_checked(&snapshot(&tenant()), &queries(), AnalyzeOptions::default());
+    let tier_zero: Vec<_> =
+        report.findings.iter().filter(|f| f.tiers.iter().any(|t| t.query_id == "entra-tier-zero")).collect();
+    assert!(!tier_zero.is_empty());
+    for f in &tier_zero {
+        for pair in f.hops.windows(2) {
+            let detour = pair[0].to.id == "directoryroles/any" && pair[1].to.id.ends_with(PRA);
+            assert!(!detour, "{:#?}", f.hops);
+        }
+    }
+    // Priya (PIM-eligible Privileged Role Administrator) still reaches tier zero, in two hops.
+    let priya = tier_zero.iter().find(|f| f.principal.id == PRIYA).expect("Priya reaches tier zero");
+    assert_eq!(priya.hops.len(), 2, "{:#?}", priya.hops);
+}

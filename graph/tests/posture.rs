@@ -862,6 +862,47 @@ fn az_001_guest_with_a_privileged_role() {
     assert!(command(f).contains("AdminRemove"), "{}", command(f));
 }
 
+/// AZP-AZ-001 judges grants as the graph does: a PIM eligibility instance that is not Provisioned/Accepted
+/// grants nothing, and a delegation condition counts by the roles it lets the holder assign, those assignable
+/// at the grant's scope only (assignableScopes).
+#[test]
+fn az_001_judges_grants_as_the_graph_does() {
+    let sub = format!("/subscriptions/{SUB}");
+    let guest = |i: usize| format!("44444444-0000-4000-8000-{:012}", i + 100);
+    let (here, elsewhere) = ("77777777-0000-4000-8000-000000000001", "77777777-0000-4000-8000-000000000002");
+    let custom = |guid: &str, name: &str, scope: &str| {
+        json!({"id": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}"), "name": guid,
+            "properties": {"roleName": name, "type": "CustomRole", "permissions": [{"actions": ["*"], "notActions": []}],
+                "assignableScopes": [scope]}})
+    };
+    let may_assign_only = |n: u32, who: &str, role: &str| {
+        let mut a = assignment(n, who, "User", RBAC_ADMIN, &sub);
+        a["properties"]["condition"] = json!(format!("((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{role}}}))"));
+        a["properties"]["conditionVersion"] = json!("2.0");
+        a
+    };
+    let eligibility = |name: &str, who: &str, status: &str| {
+        json!({"id": format!("{sub}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances/{name}"), "name": name,
+            "properties": {"scope": sub, "principalId": who, "principalType": "User", "memberType": "Direct", "status": status,
+                "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}")}})
+    };
+    let azure = json!({
+        "subscriptions": [{"id": sub, "subscriptionId": SUB, "displayName": "Prod", "state": "Enabled"}],
+        "roleDefinitions": [
+            custom(here, "Deployer", &sub),
+            custom(elsewhere, "Other subscription's deployer", "/subscriptions/00000000-0000-4000-8000-0000000000ee"),
+        ],
+        "roleAssignments": [may_assign_only(1, &guest(2), here), may_assign_only(2, &guest(3), elsewhere)],
+        "roleEligibilityScheduleInstances": [eligibility("revoked", &guest(0), "Revoked"), eligibility("live", &guest(1), "Provisioned")]
+    });
+    let found = run(&snapshot("2026-11-24T16:00:00Z", azure, json!({"users": users(4, true)}), &[]));
+    let ids: Vec<&str> = of(&found, "AZP-AZ-001").iter().map(|f| f.resource.id.rsplit('/').next().unwrap()).collect();
+    assert_eq!(ids, ["00000000-0000-4000-8000-000000000001", "live"], "{:#?}", of(&found, "AZP-AZ-001"));
+    let f = one(&found, "AZP-AZ-001", "00000000-0000-4000-8000-000000000001");
+    assert!(f.evidence[1].contains("write-everything"), "{:?}", f.evidence);
+    assert!(f.evidence.iter().any(|e| e.contains("assign only Deployer")), "{:?}", f.evidence);
+}
+
 #[test]
 fn az_002_many_standing_privileged_users_on_a_subscription() {
     let sub = format!("/subscriptions/{SUB}");

@@ -21,6 +21,7 @@ const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
 pub(super) fn run(b: &mut Builder, snapshot: &Snapshot, _: &mut super::Shared) {
     b.add_scope_tree(snapshot);
     b.add_principals(snapshot);
+    b.add_eligible_members(snapshot);
     // Managed identities are principals even when the directory was not read.
     for u in &snapshot.azure.user_assigned_identities {
         if let Some(pid) = u.properties.principal_id.as_deref() {
@@ -125,6 +126,20 @@ impl Builder {
                         EdgeData { kind: EdgeKind::MemberOf, caps: Caps::EMPTY, flags: 0, evidence: 0 },
                     );
                 }
+            }
+        }
+    }
+
+    /// PIM for Groups: a principal eligible to become a member of a group (an instance in force at collection
+    /// time, [`super::entra::group_eligibilities`]) gets a `MEMBER_OF` edge flagged eligible.
+    fn add_eligible_members(&mut self, s: &Snapshot) {
+        for i in super::entra::group_eligibilities(s, "member") {
+            let group = self.node_for(NodeKey::of(&i.group_id), NodeKind::Group, "");
+            let kind = self.g.index.get(&NodeKey::of(&i.principal_id)).map(|n| self.graph[*n].kind);
+            let member = self.node_for(NodeKey::of(&i.principal_id), kind.unwrap_or(NodeKind::UnknownPrincipal), "");
+            if member != group {
+                let data = EdgeData { kind: EdgeKind::MemberOf, caps: Caps::EMPTY, flags: ELIGIBLE, evidence: 0 };
+                self.add_edge(member, group, data);
             }
         }
     }

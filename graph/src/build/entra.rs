@@ -13,7 +13,7 @@
 
 use super::identity::IdentityIndex;
 use super::Builder;
-use crate::graph::{EdgeNote, NodeKey};
+use crate::graph::{EdgeNote, NodeKey, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::Caps;
 use crate::snapshot::{DirectoryObject, Snapshot};
@@ -35,6 +35,7 @@ pub(super) const EMITS: &[EdgeKind] = &[
 /// Runs the pass (after `identities`, whose index maps an application to its service principal).
 pub(super) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut super::Shared) {
     b.add_entra_owners(snapshot, &shared.identities);
+    b.add_eligible_owners(snapshot);
     super::entra_roles::add(b, snapshot, &shared.identities);
 }
 
@@ -100,6 +101,29 @@ impl Builder {
         }
     }
 
+    /// PIM for Groups: a principal eligible to become an owner of a group (an instance in force at collection
+    /// time) can add members once it activates: `CAN_ADD_MEMBER` flagged eligible; evidence: the group, the
+    /// principal, the instance.
+    fn add_eligible_owners(&mut self, s: &Snapshot) {
+        for i in group_eligibilities(s, "owner") {
+            let Some(group) = self.lookup(&NodeKey::of(&i.group_id)) else { continue };
+            let from = match self.lookup(&NodeKey::of(&i.principal_id)) {
+                Some(n) => n,
+                None => self.node_for(NodeKey::of(&i.principal_id), NodeKind::UnknownPrincipal, ""),
+            };
+            let name = self.node(group).name.to_string();
+            let note = EdgeNote {
+                evidence: vec![i.group_id.clone(), i.principal_id.clone(), i.id.clone()],
+                detail: format!(
+                    "eligible owner of group {name} ({}) through PIM for Groups (instance {}; needs activation): can add members, itself included, and so holds the group's roles",
+                    i.group_id, i.id
+                ),
+                label: "eligible group owner (PIM): can add member".into(),
+            };
+            self.add_noted_edge(from, group, EdgeKind::CanAddMember, Caps::EMPTY, ELIGIBLE, note);
+        }
+    }
+
     /// One edge per owner of `object` into `target`; evidence: the owned object's id, then the owner's.
     fn add_owner_edges(
         &mut self,
@@ -135,5 +159,106 @@ pub(crate) fn directory_kind(o: &DirectoryObject) -> NodeKind {
         _ if o.user_principal_name.is_some() => NodeKind::User,
         _ if o.app_id.is_some() => NodeKind::ServicePrincipal,
         _ => NodeKind::UnknownPrincipal,
+    }
+}
+
+/// Seconds since 1970-01-01T00:00:00Z of an RFC 3339 time (`2026-01-01T00:00:00Z`, fractions and `±hh:mm`
+/// offsets allowed, a bare date read as midnight UTC); `None` when it is not one.
+pub(crate) fn epoch_seconds(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let d = s.get(..10)?;
+    let b = d.as_bytes();
+    if b[4] != b'-' || b[7] != b'-' || !d.bytes().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()) {
+        return None;
+    }
+    let (y, m, dd): (i64, i64, i64) = (d[..4].parse().ok()?, d[5..7].parse().ok()?, d[8..10].parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) {
+        return None;
+    }
+    // days_from_civil (H. Hinnant): proleptic Gregorian.
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + dd - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let rest = &s[10..];
+    if rest.is_empty() {
+        return Some(days * 86_400);
+    }
+    let t = rest.strip_prefix(['T', 't', ' '])?;
+    let num = |a: usize, b: usize| {
+        t.get(a..b).filter(|x| x.bytes().all(|c| c.is_ascii_digit())).and_then(|x| x.parse::<i64>().ok())
+    };
+    let (hh, mm, ss) = (num(0, 2)?, num(3, 5)?, num(6, 8)?);
+    if t.as_bytes().get(2) != Some(&b':') || t.as_bytes().get(5) != Some(&b':') || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let zone = t[8..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match zone {
+        "" | "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) && &z[3..4] == ":" => {
+            let (h, mi): (i64, i64) = (z[1..3].parse().ok()?, z[4..6].parse().ok()?);
+            let o = h * 3600 + mi * 60;
+            if z.starts_with('+') {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Whether a PIM schedule instance is in force at `now` (the snapshot's `collected_at`): started (or no start)
+/// and not ended (no end: permanent). An unreadable `now` judges nothing by date; an unreadable start or end
+/// closes the window (a malformed record never widens a grant).
+pub(crate) fn pim_window_open(start: Option<&str>, end: Option<&str>, now: &str) -> bool {
+    let Some(now) = epoch_seconds(now) else { return true };
+    let before = |t: Option<&str>, ok: &dyn Fn(i64) -> bool| match t.map(str::trim).filter(|t| !t.is_empty()) {
+        None => true,
+        Some(t) => epoch_seconds(t).is_some_and(ok),
+    };
+    before(start, &|s| s <= now) && before(end, &|e| now < e)
+}
+
+/// The PIM for Groups eligibilities in force at collection time with this `accessId` (`member` or `owner`).
+pub(crate) fn group_eligibilities<'s>(
+    s: &'s Snapshot,
+    access: &'static str,
+) -> impl Iterator<Item = &'s crate::snapshot::GroupEligibilityScheduleInstance> + 's {
+    let now = s.metadata.collected_at.as_str();
+    s.entra.group_eligibility_schedule_instances.iter().filter(move |i| {
+        i.access_id.as_deref().is_some_and(|a| a.trim().eq_ignore_ascii_case(access))
+            && pim_window_open(i.start_date_time.as_deref(), i.end_date_time.as_deref(), now)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_seconds_reads_rfc3339_and_rejects_the_rest() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(epoch_seconds("1970-01-02"), Some(86_400));
+        assert_eq!(epoch_seconds("1970-01-01T01:00:00.5+01:00"), Some(0));
+        assert_eq!(epoch_seconds("2026-12-06T11:37:25.1234567Z"), Some(1_796_557_045));
+        for bad in
+            ["", "soon", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z", "2026-01-01T00:00:00+0100", "2026-01-01X"]
+        {
+            assert_eq!(epoch_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pim_window_is_open_between_its_start_and_its_end() {
+        let now = "2026-06-01T12:00:00Z";
+        assert!(pim_window_open(None, None, now));
+        assert!(pim_window_open(Some("2026-01-01T00:00:00Z"), Some("2027-01-01T00:00:00Z"), now));
+        assert!(!pim_window_open(Some("2026-01-01T00:00:00Z"), Some("2026-06-01T12:00:00Z"), now), "ended");
+        assert!(!pim_window_open(Some("2026-07-01T00:00:00Z"), None, now), "not started");
+        assert!(!pim_window_open(None, Some("garbage"), now), "unreadable end closes it");
+        assert!(pim_window_open(None, Some("2020-01-01T00:00:00Z"), ""), "no collection time: not judged");
     }
 }

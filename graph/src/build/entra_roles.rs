@@ -35,8 +35,16 @@ pub(crate) const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145
 /// Template id of Privileged Authentication Administrator: with Global Administrator, the only roles that may
 /// reset any user's password or authentication methods, administrators included.
 const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
-/// Roles whose holders every password-reset role may still reset (Directory Readers, Guest Inviter).
-const RESETTABLE_ROLES: [&str; 2] = ["88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "95e79109-95c0-4d8e-aee3-d01accf2d47b"];
+const DIRECTORY_READERS: &str = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
+const GUEST_INVITER: &str = "95e79109-95c0-4d8e-aee3-d01accf2d47b";
+const PASSWORD_ADMINISTRATOR: &str = "966707d0-3269-4727-9be2-8c3a10f19b9d";
+const HELPDESK_ADMINISTRATOR: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+const AUTHENTICATION_ADMINISTRATOR: &str = "c4e39bd9-1100-46d3-8c65-fb160da0071f";
+const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+const GROUPS_ADMINISTRATOR: &str = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
+const MESSAGE_CENTER_READER: &str = "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b";
+const REPORTS_READER: &str = "4a5d8f65-41da-4de4-8968-e035b65339cf";
+const USAGE_SUMMARY_REPORTS_READER: &str = "75934031-6c7e-415a-99d7-48dbd49e875e";
 /// Application id of Microsoft Graph in every tenant.
 pub(crate) const MICROSOFT_GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// The Azure role `elevateAccess` grants at `/`.
@@ -61,10 +69,85 @@ pub(crate) enum Reset {
     /// None.
     #[default]
     Nobody,
-    /// Users holding no directory role (or only Directory Readers / Guest Inviter).
-    NonAdmins,
-    /// Every user, administrators included.
+    /// The users a lesser reset role may reset ([`Resetter::may_reset`]).
+    As(Resetter),
+    /// Every user, administrators included (Global Administrator, Privileged Authentication Administrator).
     Everyone,
+}
+
+/// The lesser password-reset roles of Microsoft's "Who can reset passwords" table
+/// (<https://learn.microsoft.com/entra/identity/role-based-access-control/privileged-roles-permissions#who-can-reset-passwords>):
+/// whose password each may reset depends on the directory roles the target holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Resetter {
+    /// Password Administrator, and every custom role or Graph permission that resets (the narrowest column).
+    Password,
+    /// Helpdesk Administrator.
+    Helpdesk,
+    /// Authentication Administrator.
+    Authentication,
+    /// User Administrator.
+    User,
+}
+
+impl Resetter {
+    /// The built-in roles (template ids) whose holders this role may reset, besides users with no role.
+    fn resettable_roles(self) -> &'static [&'static str] {
+        const READERS: [&str; 5] =
+            [DIRECTORY_READERS, GUEST_INVITER, MESSAGE_CENTER_READER, REPORTS_READER, USAGE_SUMMARY_REPORTS_READER];
+        match self {
+            Resetter::Password => &[DIRECTORY_READERS, GUEST_INVITER, PASSWORD_ADMINISTRATOR],
+            Resetter::Helpdesk => &[
+                READERS[0],
+                READERS[1],
+                READERS[2],
+                READERS[3],
+                READERS[4],
+                PASSWORD_ADMINISTRATOR,
+                HELPDESK_ADMINISTRATOR,
+            ],
+            Resetter::Authentication => &[
+                READERS[0],
+                READERS[1],
+                READERS[2],
+                READERS[3],
+                READERS[4],
+                PASSWORD_ADMINISTRATOR,
+                AUTHENTICATION_ADMINISTRATOR,
+            ],
+            Resetter::User => &[
+                READERS[0],
+                READERS[1],
+                READERS[2],
+                READERS[3],
+                READERS[4],
+                PASSWORD_ADMINISTRATOR,
+                HELPDESK_ADMINISTRATOR,
+                USER_ADMINISTRATOR,
+                GROUPS_ADMINISTRATOR,
+            ],
+        }
+    }
+
+    /// Whether this role may reset the password of a user holding `roles` (role definition ids, directly or
+    /// through groups, active or eligible), who is (`in_role_group`) or is not a member or owner of a
+    /// role-assignable group. Custom roles and roles the table does not list are never resettable by it.
+    pub(crate) fn may_reset<'r>(self, mut roles: impl Iterator<Item = &'r str>, in_role_group: bool) -> bool {
+        !in_role_group && roles.all(|r| self.resettable_roles().iter().any(|x| x.eq_ignore_ascii_case(r.trim())))
+    }
+
+    fn of_template(template: &str) -> Resetter {
+        let is = |id: &str| template.eq_ignore_ascii_case(id);
+        if is(HELPDESK_ADMINISTRATOR) {
+            Resetter::Helpdesk
+        } else if is(AUTHENTICATION_ADMINISTRATOR) {
+            Resetter::Authentication
+        } else if is(USER_ADMINISTRATOR) {
+            Resetter::User
+        } else {
+            Resetter::Password
+        }
+    }
 }
 
 /// What an Entra grant (a directory role or a Graph permission) allows over the directory.
@@ -113,7 +196,7 @@ impl Powers {
         let reset = match allows(RESET) {
             false => Reset::Nobody,
             true if is(GLOBAL_ADMINISTRATOR) || is(PRIVILEGED_AUTHENTICATION_ADMINISTRATOR) => Reset::Everyone,
-            true => Reset::NonAdmins,
+            true => Reset::As(Resetter::of_template(template)),
         };
         Powers {
             sp_credentials: allows(SP_CREDENTIALS),
@@ -132,7 +215,7 @@ impl Powers {
             "RoleManagement.ReadWrite.Directory" | "AppRoleAssignment.ReadWrite.All" => p.assign_roles = true,
             "Application.ReadWrite.All" => p.sp_credentials = true,
             "Group.ReadWrite.All" | "GroupMember.ReadWrite.All" => p.group_members = true,
-            "UserAuthenticationMethod.ReadWrite.All" => p.reset = Reset::NonAdmins,
+            "UserAuthenticationMethod.ReadWrite.All" => p.reset = Reset::As(Resetter::Password),
             _ => {}
         }
         p
@@ -206,8 +289,8 @@ enum Set {
     Groups,
     /// Every user.
     Users,
-    /// Users holding no directory role (or only ones every reset role may reset).
-    NonAdmins,
+    /// Users a lesser reset role may reset.
+    Resettable(Resetter),
     /// Every directory role with powers: whoever can assign roles can assign itself any of them (a
     /// `DirectoryRole` node, not a hub: see [`Set::node_kind`]).
     DirectoryRoles,
@@ -220,7 +303,11 @@ impl Set {
             Set::ApplicationPrincipals => "entra/targets/application-service-principals",
             Set::Groups => "entra/targets/groups",
             Set::Users => "entra/targets/users",
-            Set::NonAdmins => "entra/targets/non-admin-users",
+            // The narrowest set keeps the key it had when every lesser role was treated alike.
+            Set::Resettable(Resetter::Password) => "entra/targets/non-admin-users",
+            Set::Resettable(Resetter::Helpdesk) => "entra/targets/resettable-by-helpdesk-administrator",
+            Set::Resettable(Resetter::Authentication) => "entra/targets/resettable-by-authentication-administrator",
+            Set::Resettable(Resetter::User) => "entra/targets/resettable-by-user-administrator",
             Set::DirectoryRoles => "directoryroles/any",
         }
     }
@@ -231,7 +318,10 @@ impl Set {
             Set::ApplicationPrincipals => "every application registered in the tenant",
             Set::Groups => "every group that is not role-assignable",
             Set::Users => "every user",
-            Set::NonAdmins => "every user without an admin role",
+            Set::Resettable(Resetter::Password) => "every user without an admin role",
+            Set::Resettable(Resetter::Helpdesk) => "every user a Helpdesk Administrator may reset",
+            Set::Resettable(Resetter::Authentication) => "every user an Authentication Administrator may reset",
+            Set::Resettable(Resetter::User) => "every user a User Administrator may reset",
             Set::DirectoryRoles => "any directory role",
         }
     }
@@ -250,7 +340,7 @@ impl Set {
         match self {
             Set::ServicePrincipals | Set::ApplicationPrincipals => EdgeKind::CanManageCredentials,
             Set::Groups => EdgeKind::CanManageMembers,
-            Set::Users | Set::NonAdmins => EdgeKind::CanResetPassword,
+            Set::Users | Set::Resettable(_) => EdgeKind::CanResetPassword,
             Set::DirectoryRoles => EdgeKind::CanAssignDirectoryRoles,
         }
     }
@@ -285,8 +375,10 @@ struct Ctx<'a> {
     role_nodes: FxHashMap<String, NodeIndex>,
     tier_zero: Option<NodeIndex>,
     hubs: FxHashMap<Set, NodeIndex>,
-    /// Object ids (lower-case) of principals holding a directory role that makes them an administrator.
-    admins: FxHashSet<String>,
+    /// Object id (lower-case) → the directory role definition ids it holds (active or eligible, any scope).
+    held: FxHashMap<String, Vec<String>>,
+    /// Object ids (lower-case) of members and owners of role-assignable groups.
+    in_role_groups: FxHashSet<String>,
     /// Directory objects by id (lower-case), for scoped assignments.
     objects: FxHashMap<String, Object>,
 }
@@ -296,11 +388,26 @@ impl<'a> Ctx<'a> {
         let e = &s.entra;
         let defs =
             e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
-        let resettable = |role: &str| RESETTABLE_ROLES.iter().any(|r| r.eq_ignore_ascii_case(role));
-        let held = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
+        let mut held: FxHashMap<String, Vec<String>> = FxHashMap::default();
+        let pairs = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
             e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)),
         );
-        let admins = held.filter(|(_, r)| !resettable(r)).map(|(p, _)| p.to_ascii_lowercase()).collect();
+        for (p, r) in pairs {
+            held.entry(p.to_ascii_lowercase()).or_default().push(r.to_ascii_lowercase());
+        }
+        let role_groups: FxHashSet<String> = e
+            .groups
+            .iter()
+            .filter(|g| g.is_assignable_to_role == Some(true))
+            .map(|g| g.id.to_ascii_lowercase())
+            .collect();
+        let owners = e.groups.iter().filter(|g| g.is_assignable_to_role == Some(true)).flat_map(|g| g.owners.iter());
+        let members = e
+            .group_members
+            .iter()
+            .filter(|m| role_groups.contains(&m.group_id.to_ascii_lowercase()))
+            .flat_map(|m| m.members.iter());
+        let in_role_groups = owners.chain(members).map(|o| o.id.to_ascii_lowercase()).collect();
         let key = |id: &str| id.to_ascii_lowercase();
         let objects = e
             .users
@@ -325,7 +432,8 @@ impl<'a> Ctx<'a> {
             role_nodes: FxHashMap::default(),
             tier_zero: None,
             hubs: FxHashMap::default(),
-            admins,
+            held,
+            in_role_groups,
             objects,
         }
     }
@@ -389,7 +497,7 @@ impl<'a> Ctx<'a> {
         }
         match powers.reset {
             Reset::Everyone => sets.push(Set::Users),
-            Reset::NonAdmins => sets.push(Set::NonAdmins),
+            Reset::As(r) => sets.push(Set::Resettable(r)),
             Reset::Nobody => {}
         }
         for set in sets {
@@ -444,15 +552,26 @@ impl<'a> Ctx<'a> {
                 .filter(|g| g.is_assignable_to_role != Some(true))
                 .filter_map(|g| Some((g.id.clone(), find(&g.id)?)))
                 .collect(),
-            Set::Users | Set::NonAdmins => e
+            Set::Users | Set::Resettable(_) => e
                 .users
                 .iter()
                 .filter_map(|u| Some((u.id.clone(), find(&u.id)?)))
-                .filter(|(_, n)| set == Set::Users || !self.is_admin(*n))
+                .filter(|(_, n)| match set {
+                    Set::Resettable(r) => self.may_reset(r, *n),
+                    _ => true,
+                })
                 .collect(),
             Set::DirectoryRoles => {
-                let mut roles: Vec<(String, NodeIndex)> =
-                    self.role_nodes.iter().map(|(k, n)| (self.defs[k].0.id.clone(), *n)).collect();
+                // A role whose only power is assigning roles is left out: whoever reaches this set already
+                // reaches tier zero and this set directly, so the hop through it would only be a detour
+                // ("… → any directory role → Privileged Role Administrator → tier zero").
+                let only_assigns = |p: Powers| p == Powers { assign_roles: true, ..Powers::default() };
+                let mut roles: Vec<(String, NodeIndex)> = self
+                    .role_nodes
+                    .iter()
+                    .filter(|(k, _)| !only_assigns(self.defs[*k].1))
+                    .map(|(k, n)| (self.defs[k].0.id.clone(), *n))
+                    .collect();
                 roles.sort();
                 roles
             }
@@ -464,11 +583,15 @@ impl<'a> Ctx<'a> {
         app_id.and_then(|a| self.identities.by_client_id.get(&a.to_ascii_lowercase())).copied()
     }
 
-    /// Whether a user holds an administrator role, directly or through a group.
-    fn is_admin(&self, user: NodeIndex) -> bool {
+    /// Whether a lesser reset role may reset this user: by the directory roles it holds (directly or through
+    /// a group) and whether it is a member or owner of a role-assignable group.
+    fn may_reset(&self, r: Resetter, user: NodeIndex) -> bool {
         let key = |n: NodeIndex| self.b.node(n).key.to_string();
-        self.admins.contains(&key(user))
-            || self.b.transitive_groups(user).into_iter().any(|g| self.admins.contains(&key(g)))
+        let mut holders = vec![key(user)];
+        holders.extend(self.b.transitive_groups(user).into_iter().map(key));
+        let in_role_group = holders.iter().any(|h| self.in_role_groups.contains(h));
+        let roles = holders.iter().filter_map(|h| self.held.get(h)).flatten().map(String::as_str);
+        r.may_reset(roles, in_role_group)
     }
 
     /// Global Administrator's `elevateAccess`: User Access Administrator at `/`, as a `HAS_ROLE` grant of the
@@ -582,7 +705,10 @@ impl<'a> Ctx<'a> {
                 target(find(object), EdgeKind::CanManageMembers)
             }
             Some(Object::User) if p.reset != Reset::Nobody => find(object)
-                .filter(|n| p.reset == Reset::Everyone || !self.is_admin(*n))
+                .filter(|n| match p.reset {
+                    Reset::As(r) => self.may_reset(r, *n),
+                    _ => true,
+                })
                 .map(|node| Target { node, kind: EdgeKind::CanResetPassword }),
             _ => None,
         };
@@ -666,4 +792,68 @@ mod tests {
         assert!(!entra_action_matches("microsoft.directory/servicePrincipals/allProperties/allTasks", cred));
         assert!(!entra_action_matches("microsoft.directory/applications/owners/update", cred));
     }
+
+    /// Microsoft's "Who can reset passwords" table, one row per target (the role it holds), columns Password,
+    /// Helpdesk, Authentication and User Administrator (Privileged Authentication and Global Administrator
+    /// reset everyone: `Reset::Everyone`).
+    #[test]
+    fn lesser_reset_roles_follow_microsofts_table_row_by_row() {
+        const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+        const CUSTOM: &str = "0bd5d7a8-0000-4000-8000-000000000001";
+        let cols = [Resetter::Password, Resetter::Helpdesk, Resetter::Authentication, Resetter::User];
+        let rows: [(&str, Option<&str>, [bool; 4]); 16] = [
+            ("Auth Admin", Some(AUTHENTICATION_ADMINISTRATOR), [false, false, true, false]),
+            ("Directory Readers", Some(DIRECTORY_READERS), [true, true, true, true]),
+            ("Global Admin", Some(GLOBAL_ADMINISTRATOR), [false, false, false, false]),
+            ("Groups Admin", Some(GROUPS_ADMINISTRATOR), [false, false, false, true]),
+            ("Guest Inviter", Some(GUEST_INVITER), [true, true, true, true]),
+            ("Helpdesk Admin", Some(HELPDESK_ADMINISTRATOR), [false, true, false, true]),
+            ("Message Center Reader", Some(MESSAGE_CENTER_READER), [false, true, true, true]),
+            ("Password Admin", Some(PASSWORD_ADMINISTRATOR), [true, true, true, true]),
+            ("Privileged Auth Admin", Some(PRIVILEGED_AUTHENTICATION_ADMINISTRATOR), [false, false, false, false]),
+            ("Privileged Role Admin", Some(PRIVILEGED_ROLE_ADMINISTRATOR), [false, false, false, false]),
+            ("Reports Reader", Some(REPORTS_READER), [false, true, true, true]),
+            ("User (no admin role)", None, [true, true, true, true]),
+            ("User Admin", Some(USER_ADMINISTRATOR), [false, false, false, true]),
+            ("Usage Summary Reports Reader", Some(USAGE_SUMMARY_REPORTS_READER), [false, true, true, true]),
+            ("All custom roles", Some(CUSTOM), [false, false, false, false]),
+            // Two roles: both must be resettable.
+            ("Helpdesk + Groups Admin", Some(HELPDESK_ADMINISTRATOR), [false, false, false, true]),
+        ];
+        for (row, role, expected) in rows {
+            let mut roles: Vec<&str> = role.into_iter().collect();
+            if row.contains("Groups Admin") && row.contains('+') {
+                roles.push(GROUPS_ADMINISTRATOR);
+            }
+            for (col, want) in cols.iter().zip(expected) {
+                assert_eq!(col.may_reset(roles.iter().copied(), false), want, "{row} by {col:?}");
+            }
+        }
+        // User (no admin role, but member or owner of a role-assignable group): none of them.
+        for col in cols {
+            assert!(!col.may_reset(std::iter::empty(), true), "{col:?}");
+        }
+    }
+
+    #[test]
+    fn each_reset_role_resets_as_its_column() {
+        let role = |template: &str| DirectoryRoleDefinition {
+            id: template.into(),
+            template_id: Some(template.into()),
+            role_permissions: vec![crate::snapshot::DirectoryRolePermission {
+                allowed_resource_actions: vec!["microsoft.directory/users/password/update".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(Powers::of_role(&role(HELPDESK_ADMINISTRATOR)).reset, Reset::As(Resetter::Helpdesk));
+        assert_eq!(Powers::of_role(&role(AUTHENTICATION_ADMINISTRATOR)).reset, Reset::As(Resetter::Authentication));
+        assert_eq!(Powers::of_role(&role(USER_ADMINISTRATOR)).reset, Reset::As(Resetter::User));
+        assert_eq!(Powers::of_role(&role(PASSWORD_ADMINISTRATOR)).reset, Reset::As(Resetter::Password));
+        assert_eq!(Powers::of_role(&role(CUSTOM_RESETTER)).reset, Reset::As(Resetter::Password), "custom: narrowest");
+        assert_eq!(Powers::of_role(&role(PRIVILEGED_AUTHENTICATION_ADMINISTRATOR)).reset, Reset::Everyone);
+        assert_eq!(Powers::of_role(&role(GLOBAL_ADMINISTRATOR)).reset, Reset::Everyone);
+    }
+
+    const CUSTOM_RESETTER: &str = "0bd5d7a8-0000-4000-8000-000000000002";
 }

@@ -1,18 +1,21 @@
-//! Entra posture: privileged directory roles held permanently, service principals with tenant-controlling
+//! Entra posture: application credentials (long-lived client secrets, expired credentials left in place,
+//! credentials about to expire, dates compared with the snapshot's `collected_at`), privileged directory roles
+//! held permanently, service principals with tenant-controlling
 //! Microsoft Graph permissions, role-assignable groups with owners, and applications with owners whose
 //! service principal holds a privileged Azure role. Roles and permissions are judged as the graph judges them
 //! ([`Powers`]), never by name.
 
 use rustc_hash::FxHashMap;
 
-use super::{finding, privileged, resource, role_table, Check};
+use super::azure::privileged_grants;
+use super::{days, finding, resource, Check};
 use crate::build::entra_roles::{graph_permission_grants, Powers};
 use crate::findings::{PostureFinding, Remediation};
+use crate::graph::{NodeKey, PrivilegeGraph};
 use crate::model::Severity;
-use crate::rbac;
 use crate::remediation::{graph_id, graph_rest, GRAPH};
 use crate::shell::{self, Chain, Command, Malformed, OwnedObject};
-use crate::snapshot::{DirectoryObject, DirectoryRoleDefinition, Snapshot};
+use crate::snapshot::{CredentialMetadata, DirectoryObject, DirectoryRoleDefinition, Snapshot};
 
 const ROLE_BEST_PRACTICES: &str = "https://learn.microsoft.com/entra/identity/role-based-access-control/best-practices";
 const PRIVILEGED_ROLES: &str =
@@ -59,8 +62,8 @@ pub const ENTRA_OWNED_PRIVILEGED_APP: Check = Check {
 };
 
 /// Runs the Entra checks.
-pub(super) fn run(s: &Snapshot, out: &mut Vec<PostureFinding>) {
-    let ctx = Ctx::new(s);
+pub(super) fn run(s: &Snapshot, g: &PrivilegeGraph, out: &mut Vec<PostureFinding>) {
+    let ctx = Ctx::new(s, g);
     ctx.standing_roles(out);
     ctx.graph_permissions(out);
     ctx.role_group_owners(out);
@@ -69,6 +72,8 @@ pub(super) fn run(s: &Snapshot, out: &mut Vec<PostureFinding>) {
 
 struct Ctx<'s> {
     s: &'s Snapshot,
+    /// The graph built from `s`: Azure grants as its role table judges them.
+    g: &'s PrivilegeGraph,
     /// Role definition id (lower-case) → (definition, powers).
     roles: FxHashMap<String, (&'s DirectoryRoleDefinition, Powers)>,
     /// Object id (lower-case) → display name.
@@ -76,7 +81,7 @@ struct Ctx<'s> {
 }
 
 impl<'s> Ctx<'s> {
-    fn new(s: &'s Snapshot) -> Self {
+    fn new(s: &'s Snapshot, g: &'s PrivilegeGraph) -> Self {
         let e = &s.entra;
         let roles =
             e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
@@ -88,7 +93,7 @@ impl<'s> Ctx<'s> {
             .chain(e.service_principals.iter().map(|x| (&x.id, x.display_name.as_deref())))
             .filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?)))
             .collect();
-        Ctx { s, roles, names }
+        Ctx { s, g, roles, names }
     }
 
     fn name(&self, id: &str) -> String {
@@ -204,19 +209,14 @@ impl<'s> Ctx<'s> {
     /// AZP-ENTRA-007: applications with owners whose service principal holds a privileged Azure role.
     fn owned_privileged_apps(&self, out: &mut Vec<PostureFinding>) {
         let e = &self.s.entra;
-        let roles = role_table(self.s);
-        let active = self.s.azure.role_assignments.iter().map(|a| (&a.id, &a.properties));
-        let eligible = self.s.azure.role_eligibility_schedule_instances.iter().map(|a| (&a.id, &a.properties));
-        // Service principal → (role at scope, evidence) of each privileged grant it holds.
-        let mut privileged_sps: FxHashMap<String, Vec<(String, String)>> = FxHashMap::default();
-        for (id, p) in active.chain(eligible) {
-            let Some((role, caps)) = roles.get(&rbac::role_definition_guid(&p.role_definition_id)) else { continue };
-            if let Some(what) = privileged(*caps, p.condition.as_deref()) {
-                privileged_sps.entry(p.principal_id.to_ascii_lowercase()).or_default().push((
-                    format!("{role} at {}", p.scope),
-                    format!("role {role} ({}) at {}: {id}", what.join(", "), p.scope),
-                ));
-            }
+        // Service principal → (role at scope, evidence) of each privileged grant it holds, as the graph judges it.
+        let mut privileged_sps: FxHashMap<NodeKey, Vec<(String, String)>> = FxHashMap::default();
+        for p in privileged_grants(self.g) {
+            let (id, role, scope) = (&p.grant.assignment_id, &p.grant.role_name, &p.grant.scope);
+            privileged_sps
+                .entry(self.g.node(p.holder).key.clone())
+                .or_default()
+                .push((format!("{role} at {scope}"), format!("role {role} ({}) at {scope}: {id}", p.what.join(", "))));
         }
         for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
             let Some(sp) = e.service_principals.iter().find(|sp| {
@@ -226,7 +226,7 @@ impl<'s> Ctx<'s> {
             }) else {
                 continue;
             };
-            let Some(grants) = privileged_sps.get(&sp.id.to_ascii_lowercase()) else { continue };
+            let Some(grants) = privileged_sps.get(&NodeKey::of(&sp.id)) else { continue };
             let name = app.display_name.clone().unwrap_or_else(|| app.id.clone());
             let owners = self.owner_names(&app.owners);
             let mut evidence = vec![format!("application {}", app.id), format!("service principal {}", sp.id)];
@@ -277,4 +277,169 @@ fn make_eligible(principal: &str, role: &str, scope: &str, assignment: &str) -> 
         .opt("--body", body.to_string());
     let delete = graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{assignment}"));
     Ok(create.and(delete))
+}
+
+// Application credentials (AZP-ENTRA-001…003).
+
+const APP_CREDENTIALS: &str =
+    "https://learn.microsoft.com/entra/identity-platform/security-best-practices-for-app-registration#credential-configuration";
+
+/// Long-lived client secrets.
+pub const ENTRA_LONG_LIVED_SECRET: Check = Check {
+    id: "AZP-ENTRA-001",
+    title: "Client secret valid for more than a year",
+    severity: Severity::Low,
+    description: "An application or service principal has a client secret (password credential) still valid at collection time whose lifetime exceeds one year: a leaked secret stays usable that long. Federated credentials or managed identities have no secret at all.",
+    remediation: "Replace the secret with a federated credential or a managed identity; if a secret is unavoidable, rotate to one that expires within a year and delete the long-lived one.",
+    references: &[APP_CREDENTIALS],
+};
+
+/// Expired credentials left on an app.
+pub const ENTRA_EXPIRED_CREDENTIAL: Check = Check {
+    id: "AZP-ENTRA-002",
+    title: "Expired credentials still on an application",
+    severity: Severity::Info,
+    description: "A client secret or certificate past its endDateTime authenticates no one, but left in place it hides which credentials are really in use and whether the application is still maintained.",
+    remediation: "Delete expired credentials (`az ad app credential delete --key-id`).",
+    references: &[APP_CREDENTIALS],
+};
+
+/// Credentials about to expire.
+pub const ENTRA_EXPIRING_CREDENTIAL: Check = Check {
+    id: "AZP-ENTRA-003",
+    title: "Client credential expires within 30 days",
+    severity: Severity::Low,
+    description: "A client secret or certificate expires within 30 days of collection: the workloads using it stop authenticating unless it is rotated, and rotations under pressure tend to produce long-lived secrets.",
+    remediation: "Replace it with a federated credential or managed identity; otherwise rotate it now to a short-lived credential.",
+    references: &[APP_CREDENTIALS],
+};
+
+/// Days of validity beyond which a client secret is long-lived (a year, leap day included).
+const LONG_LIVED_DAYS: i64 = 366;
+/// Days before expiry from which a credential is reported as expiring.
+const EXPIRING_DAYS: i64 = 30;
+
+/// An object whose credentials are checked: an application or a service principal.
+struct CredentialOwner<'a> {
+    kind: &'static str,
+    /// `app` or `sp`, as in `az ad app`.
+    az: &'static str,
+    id: &'a str,
+    name: String,
+    passwords: &'a [CredentialMetadata],
+    keys: &'a [CredentialMetadata],
+}
+
+pub(super) fn credentials(s: &Snapshot, now: Option<i64>, out: &mut Vec<PostureFinding>) {
+    let apps = s.entra.applications.iter().map(|a| CredentialOwner {
+        kind: "Application",
+        az: "app",
+        id: &a.id,
+        name: a.display_name.clone().unwrap_or_else(|| a.id.clone()),
+        passwords: &a.password_credentials,
+        keys: &a.key_credentials,
+    });
+    // Managed identities' credentials are Azure's to rotate.
+    let sps = s
+        .entra
+        .service_principals
+        .iter()
+        .filter(|p| !p.service_principal_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ManagedIdentity")))
+        .map(|p| CredentialOwner {
+            kind: "ServicePrincipal",
+            az: "sp",
+            id: &p.id,
+            name: p.display_name.clone().unwrap_or_else(|| p.id.clone()),
+            passwords: &p.password_credentials,
+            keys: &p.key_credentials,
+        });
+    for o in apps.chain(sps) {
+        credential_checks(&o, now, out);
+    }
+}
+
+fn credential_text(kind: &str, c: &CredentialMetadata) -> String {
+    let name = c.display_name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+    let from = c.start_date_time.as_deref().map(|d| d.get(..10).unwrap_or(d)).unwrap_or("?");
+    let to = c.end_date_time.as_deref().map(|d| d.get(..10).unwrap_or(d)).unwrap_or("?");
+    format!("{kind} {}{name}: {from} → {to}", c.key_id.as_deref().unwrap_or("?"))
+}
+
+fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<PostureFinding>) {
+    let res = || resource(o.kind, o.id.to_ascii_lowercase(), o.name.clone());
+    let key_id = |c: &CredentialMetadata| c.key_id.clone().unwrap_or_else(|| "<key-id>".into());
+    let credential = |verb: &'static str| Command::new("az").args(["ad", o.az, "credential", verb]).opt("--id", o.id);
+    let end = |c: &CredentialMetadata| c.end_date_time.as_deref().and_then(days);
+
+    // Long-lived secrets, still valid.
+    let long: Vec<(&CredentialMetadata, i64)> = o
+        .passwords
+        .iter()
+        .filter_map(|c| {
+            let end = end(c)?;
+            if now.is_some_and(|n| end < n) {
+                return None;
+            }
+            let start = c.start_date_time.as_deref().and_then(days).or(now)?;
+            Some((c, end - start)).filter(|(_, life)| *life > LONG_LIVED_DAYS)
+        })
+        .collect();
+    if let Some((first, _)) = long.first() {
+        out.push(finding(
+            &ENTRA_LONG_LIVED_SECRET,
+            res(),
+            format!("{} has {} client secret(s) valid for more than a year", o.name, long.len()),
+            long.iter().map(|(c, life)| format!("{} ({life} days)", credential_text("secret", c))).collect(),
+            format!("Replace {}'s long-lived secret(s) with a federated credential or managed identity, or rotate to a secret that expires within a year and delete the old one", o.name),
+            Some(
+                credential("reset")
+                    .args(["--append", "--years", "1"])
+                    .and(credential("delete").opt("--key-id", key_id(first)))
+                    .to_string(),
+            ),
+        ));
+    }
+    let Some(now) = now else { return };
+    let all = o.passwords.iter().map(|c| ("secret", c)).chain(o.keys.iter().map(|c| ("certificate", c)));
+    let (mut expired, mut expiring) = (Vec::new(), Vec::new());
+    for (kind, c) in all {
+        match end(c) {
+            Some(e) if e < now => expired.push((kind, c)),
+            Some(e) if e - now <= EXPIRING_DAYS => expiring.push((kind, c)),
+            _ => {}
+        }
+    }
+    let delete = |(kind, c): &(&str, &CredentialMetadata)| {
+        let delete = credential("delete").opt("--key-id", key_id(c));
+        if *kind == "certificate" {
+            delete.args(["--cert"])
+        } else {
+            delete
+        }
+    };
+    if !expired.is_empty() {
+        out.push(finding(
+            &ENTRA_EXPIRED_CREDENTIAL,
+            res(),
+            format!("{} keeps {} expired credential(s)", o.name, expired.len()),
+            expired.iter().map(|(k, c)| credential_text(k, c)).collect(),
+            format!("Delete {}'s expired credentials", o.name),
+            Chain::of(expired.iter().map(delete)).map(|c| c.to_string()),
+        ));
+    }
+    if let Some((kind, first)) = expiring.first() {
+        let rotate = if *kind == "certificate" {
+            credential("reset").args(["--append", "--create-cert", "--years", "1"])
+        } else {
+            credential("reset").args(["--append", "--years", "1"])
+        };
+        out.push(finding(
+            &ENTRA_EXPIRING_CREDENTIAL,
+            res(),
+            format!("{} has {} credential(s) expiring within {EXPIRING_DAYS} days", o.name, expiring.len()),
+            expiring.iter().map(|(k, c)| credential_text(k, c)).collect(),
+            format!("Move {} to a federated credential or managed identity, or rotate now (add the new credential, switch its users, delete {})", o.name, first.key_id.as_deref().unwrap_or("the old one")),
+            Some(rotate.to_string()),
+        ));
+    }
 }
