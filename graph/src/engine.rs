@@ -124,7 +124,7 @@ pub fn analyze_graph(
         member_sets: found.member_sets,
         pairs,
         posture_checks: crate::posture::CHECKS.iter().map(|c| c.info()).collect(),
-        posture: crate::posture::run(snapshot),
+        posture: crate::posture::run_on(snapshot, graph),
         coverage: snapshot
             .coverage
             .iter()
