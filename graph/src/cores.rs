@@ -363,7 +363,15 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
     for key in keys {
         let (profile, start, via0, flags) = key;
         let inner = run.inner[profile].as_ref();
-        let tree = reverse_tree(graph, &profiles[profile], removed, start, via0, flags, is_identity_edge, inner);
+        let search = |masks| {
+            reverse_tree(graph, &profiles[profile], removed, (start, via0, flags), is_identity_edge, inner, masks)
+        };
+        // A capability mask on the way (ASO's) can forbid the step after it: then the search follows masks, so
+        // every core it gives is a way the masks allow (instead of a core whose every pair fails).
+        let mut tree = search(false);
+        if crosses_mask(graph, &tree) {
+            tree = search(true);
+        }
         for &i in &groups[&key] {
             run.cores_of(&anchors[i], &tree);
         }
@@ -375,6 +383,29 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
     }
     let redundant = redundant(graph, queries, &run.cores);
     Cores { cores: run.cores, redundant }
+}
+
+/// A set of (query, principal, target) triples, each packed into one well-mixed `u64`: hashing the triple as a
+/// tuple with Fx leaves its structure in the hash (neighbouring node indices collide), and the probing that
+/// followed took over half of a 20 k analysis.
+#[derive(Default)]
+struct PairSet(FxHashSet<u64>);
+
+impl PairSet {
+    /// The key of a triple: query in the top 8 bits, then 28 bits per node index, mixed (SplitMix64's finalizer).
+    fn key(query: usize, p: NodeIndex, t: NodeIndex) -> u64 {
+        debug_assert!(query < 256 && p.index() < 1 << 28 && t.index() < 1 << 28);
+        let mut x = ((query as u64) << 56) | ((p.index() as u64) << 28) | t.index() as u64;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+}
+
+impl FromIterator<u64> for PairSet {
+    fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> Self {
+        PairSet(iter.into_iter().collect())
+    }
 }
 
 /// Key of a core: the search profile, the head, its edges, where it lands and its fan-out, and for
@@ -410,9 +441,11 @@ impl Run<'_> {
     /// Records the cores one anchor's search tree gives.
     fn cores_of(&mut self, anchor: &Anchor, tree: &[Settled]) {
         let graph = self.graph;
+        // A tree that follows masks settles a node once per pending requirement: the first is its best way.
+        let mut seen: FxHashSet<(NodeIndex, bool)> = FxHashSet::default();
         for (i, s) in tree.iter().enumerate() {
             let i = i as u32;
-            if s.head != i || !s.via {
+            if !seen.insert((s.node, s.via)) || s.head != i || !s.via {
                 continue;
             }
             // A core that only leads back to where it starts (cluster-admin → … → cluster-admin) adds no pair:
@@ -483,7 +516,7 @@ impl Run<'_> {
     fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> Vec<Member> {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
-        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, head, true, 0, follow, None);
+        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, (head, true, 0), follow, None, true);
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
         (1..tree.len() as u32)
@@ -619,8 +652,11 @@ impl Run<'_> {
             return;
         }
         let graph = self.graph;
-        let mut covered: FxHashSet<(usize, NodeIndex, NodeIndex)> = FxHashSet::default();
-        let wanted: FxHashSet<(usize, NodeIndex, NodeIndex)> = failing.iter().copied().collect();
+        for tier in self.cores.iter_mut().flat_map(|c| c.tiers.iter_mut()) {
+            tier.excluded.sort_unstable();
+        }
+        let mut covered = PairSet::default();
+        let wanted: PairSet = failing.iter().map(|(q, p, t)| PairSet::key(*q, *p, *t)).collect();
         let who: FxHashSet<NodeIndex> = failing.iter().map(|(_, p, _)| *p).collect();
         // Which of them each shared member list holds, each list scanned once.
         let mut in_list: FxHashMap<usize, Vec<NodeIndex>> = FxHashMap::default();
@@ -633,19 +669,21 @@ impl Run<'_> {
             let listed = &in_list[&(Rc::as_ptr(&core.members) as usize)];
             for tier in &core.tiers {
                 let query = &self.queries[tier.query];
-                let excluded: FxHashSet<&(NodeIndex, NodeIndex)> = tier.excluded.iter().collect();
                 let candidates = std::iter::once(core.head).filter(|h| who.contains(h)).chain(listed.iter().copied());
                 for p in candidates.filter(|p| query.sources.contains(&graph.node(*p).kind)) {
                     for t in &tier.targets {
-                        if wanted.contains(&(tier.query, p, *t)) && !excluded.contains(&(p, *t)) {
-                            covered.insert((tier.query, p, *t));
+                        let key = PairSet::key(tier.query, p, *t);
+                        if wanted.0.contains(&key) && !tier.is_excluded(p, *t) {
+                            covered.0.insert(key);
                         }
                     }
                 }
             }
         }
-        let mut todo: Vec<_> = wanted.difference(&covered).copied().collect();
-        todo.sort();
+        let mut todo: Vec<_> =
+            failing.into_iter().filter(|(q, p, t)| !covered.0.contains(&PairSet::key(*q, *p, *t))).collect();
+        todo.sort_unstable();
+        todo.dedup();
         // Under deny assignments for everyone that take every asked capability, only a source that can act as
         // a principal they exempt can have another way: computed once per (query, target).
         let mut escapers: FxHashMap<(usize, NodeIndex), Option<FxHashSet<NodeIndex>>> = FxHashMap::default();
@@ -854,25 +892,32 @@ fn scopes_below(graph: &PrivilegeGraph, scope: NodeIndex, kinds: &[NodeKind], fo
     out
 }
 
+/// Whether some way in a search tree crosses a capability mask (an edge other than a role grant that carries
+/// capabilities): only then can a mask forbid a step, and the search must follow masks.
+fn crosses_mask(graph: &PrivilegeGraph, tree: &[Settled]) -> bool {
+    tree.iter().filter_map(|s| s.edge).any(|e| {
+        let w = graph.edge(e).2;
+        w.kind != EdgeKind::HasRole && !w.caps.is_empty()
+    })
+}
+
 /// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
 /// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
-/// `inner`: for an anchor's search, the edges worth walking back over (see [`InEdges`]). Without it (a
-/// member search) every edge is walked and capability masks are followed as the forward search does (a way
-/// whose mask forbids its next step is not taken; a node may then be reached once per pending requirement),
-/// since members' ways are not checked afterwards.
-#[allow(clippy::too_many_arguments)]
+/// `(start, via0, flags)`: where it starts, whether that already crosses the query's `via`, the flags of the
+/// anchor's own edge. `inner`: for an anchor's search, the edges worth walking back over (see [`InEdges`]);
+/// without it (a member search) every edge is walked. With `masks`, capability masks are followed as the
+/// forward search does (a way whose mask forbids its next step is not taken; a node may then be reached once
+/// per pending requirement, and only its first, best, settling starts a core).
 fn reverse_tree(
     graph: &PrivilegeGraph,
     profile: &Profile,
     removed: &EdgeMask,
-    start: NodeIndex,
-    via0: bool,
-    flags: u8,
+    (start, via0, flags): (NodeIndex, bool, u8),
     follow: fn(EdgeKind) -> bool,
     inner: Option<&InEdges>,
+    masks: bool,
 ) -> Vec<Settled> {
     let g = &graph.graph;
-    let masks = inner.is_none();
     let mut incoming: Vec<EdgeIndex> = Vec::new();
     // (node, via, what its next step needs from a mask on the step before: see `needs`).
     type State = (NodeIndex, bool, u32);
