@@ -171,14 +171,8 @@ async fn arm_and_graph_requests_are_in_flight_at_the_same_time() {
     assert!(!overlapped(&fics, &fics), "two ARM requests in flight with --concurrency 1");
 }
 
-/// Most requests of `log` waiting for their responses at once, among those arriving in `[from, to)`.
-fn peak_in_flight(log: &[Arrival], from: Instant, to: Instant) -> usize {
-    let starts: Vec<&Arrival> = log.iter().filter(|a| a.at >= from && a.at < to).collect();
-    starts.iter().map(|a| starts.iter().filter(|b| b.at <= a.at && b.answered > a.at).count()).max().unwrap_or(0)
-}
-
 #[tokio::test]
-async fn a_throttled_response_closes_graph_until_retry_after_and_halves_the_window() {
+async fn a_lone_throttled_response_waits_out_its_retry_after_while_the_others_go_on() {
     let s = Stubs::start().await;
     s.subscription_with_identities(0).await;
     s.graph("/v1.0/groups", json!({ "value": groups(0..16) }), Duration::ZERO).await;
@@ -207,14 +201,11 @@ async fn a_throttled_response_closes_graph_until_retry_after_and_halves_the_wind
     let members = s.log.matching("/members");
     assert_eq!(members.len(), 17, "16 listings and one retry");
     let t429 = members.iter().find(|a| a.status == 429).expect("the 429").answered;
-    let graph: Vec<Arrival> = s.log.all().into_iter().filter(|a| a.path.starts_with("/v1.0")).collect();
-    let early: Vec<&Arrival> = graph.iter().filter(|a| a.at > t429 && a.at < t429 + Duration::from_secs(1)).collect();
-    assert!(early.is_empty(), "Graph requests sent before Retry-After: {early:?}");
-    // Before the 429 four listings were in flight; right after Retry-After the window is half of that.
-    let before = peak_in_flight(&members, t429 - Duration::from_secs(5), t429);
-    let resumed = t429 + Duration::from_secs(1);
-    let after = peak_in_flight(&members, resumed, resumed + Duration::from_millis(100));
-    assert_eq!((before, after), (4, 2), "window before and right after the 429");
+    let retried = members.iter().filter(|a| a.path.ends_with("/g0/members")).nth(1).expect("the retry").at;
+    assert!(retried >= t429 + Duration::from_secs(1), "retried {:?} after the 429", retried - t429);
+    // One 429 while the budget estimate has room is a transient fault: the other listings go on meanwhile.
+    let meanwhile = members.iter().filter(|a| a.at > t429 && a.at < t429 + Duration::from_secs(1)).count();
+    assert!(meanwhile > 0, "the whole service waited for one transient 429: {members:?}");
 }
 
 #[tokio::test]

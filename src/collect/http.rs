@@ -394,7 +394,9 @@ impl<'a> ApiClient<'a> {
                 return Err(self.throttled(shown, status, attempt, delay, over_budget));
             }
             tracing::debug!(url = %shown, status = status.as_u16(), attempt, delay_ms = delay.as_millis() as u64, "retrying later");
-            // The pacer holds every request of the service, this one included, until the delay has passed.
+            // This request waits out the delay itself; when the throttling was congestion the pacer also holds
+            // every other request of the service until then.
+            tokio::time::sleep(delay).await;
             waited += delay;
         }
     }

@@ -5,8 +5,11 @@
 //! one request per window of successes up to the `--concurrency` cap, and a 429/503 halves it for every request
 //! of the service (once per congestion event: the other requests of the same herd neither halve it again nor,
 //! when they succeed, grow it back).
-//! A throttled response also closes the service until its `Retry-After` has passed: no request of that service
-//! is sent before then, and the buckets it was charged to are taken as empty.
+//! A throttled request is never sent again before its `Retry-After`. When the throttling says the budget is
+//! spent (the local estimate of its bucket is nearly empty, or more than [`CONGESTED`] of recent responses
+//! were throttled) it is congestion: the window halves and the whole service closes until `Retry-After` has
+//! passed, its bucket taken as empty. A lone 429 or 503 while the estimate has room is a transient fault: only
+//! that request waits, so random faults do not stall every other request.
 //!
 //! The budgets:
 //! - Microsoft Graph, identity and access: one resource-unit bucket per application and tenant, 3,500 / 5,000 /
@@ -183,6 +186,16 @@ pub enum Finish {
     Abandoned,
 }
 
+/// Share of recent responses (an exponential average over about the last 20) above which throttling is
+/// congestion, whatever the bucket estimate says (the server's budget is smaller than the estimate).
+pub const CONGESTED: f64 = 0.2;
+
+/// Weight of one response in the average of throttled responses.
+const SHARE_WEIGHT: f64 = 0.05;
+
+/// Below this fraction of its capacity a bucket estimate counts as spent.
+const SPENT: f64 = 0.1;
+
 /// The pacing arithmetic of one service (see the module doc); every method takes the current instant.
 #[derive(Debug, Clone)]
 pub struct PacerState {
@@ -193,6 +206,8 @@ pub struct PacerState {
     in_flight: usize,
     closed_until: Option<Instant>,
     epoch: u64,
+    /// Exponential average of the share of throttled responses.
+    throttled_share: f64,
 }
 
 impl PacerState {
@@ -207,6 +222,7 @@ impl PacerState {
             in_flight: 0,
             closed_until: None,
             epoch: 0,
+            throttled_share: 0.0,
         }
     }
 
@@ -250,9 +266,24 @@ impl PacerState {
         Admission::Go(Ticket { epoch: self.epoch })
     }
 
+    /// Whether throttling now says the budget is spent: the bucket's estimate is nearly empty, or too many
+    /// recent responses were throttled.
+    fn congested(&mut self, bucket: &BucketKey, now: Instant) -> bool {
+        let budget = self.budget;
+        let low = self.buckets.get_mut(bucket).is_some_and(|b| {
+            b.refill(budget, now);
+            b.level < budget.capacity * SPENT
+        });
+        low || self.throttled_share > CONGESTED
+    }
+
     /// Ends an admitted request: frees its slot and adjusts the window (see [`Finish`]).
     pub fn finish(&mut self, ticket: Ticket, bucket: &BucketKey, how: Finish, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        let throttled = matches!(how, Finish::Throttled { .. });
+        if !matches!(how, Finish::Abandoned) {
+            self.throttled_share += SHARE_WEIGHT * (f64::from(u8::from(throttled)) - self.throttled_share);
+        }
         match how {
             // Requests admitted before the last halving say nothing about the halved window.
             Finish::Done if ticket.epoch == self.epoch => {
@@ -260,6 +291,7 @@ impl PacerState {
             }
             Finish::Done => {}
             Finish::Abandoned => {}
+            Finish::Throttled { .. } if !self.congested(bucket, now) => {}
             Finish::Throttled { retry_after } => {
                 if ticket.epoch == self.epoch {
                     self.window = (self.window / 2.0).max(1.0);
@@ -440,11 +472,48 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_throttled_response_holds_back_only_its_request() {
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 16);
+        let key = BucketKey::Tenant;
+        let a = go(&mut s, &key, 2.0, t0);
+        s.finish(a, &key, Finish::Throttled { retry_after: Duration::from_secs(1) }, t0);
+        // The estimate has room and throttling is rare: a transient fault, not a spent budget.
+        assert_eq!(s.window(), 16);
+        assert!(matches!(s.try_admit(&key, 2.0, t0), Admission::Go(_)), "the service stays open");
+        // Throttling that goes on is congestion, whatever the estimate says: the service closes.
+        for _ in 0..4 {
+            let t = go(&mut s, &key, 2.0, t0);
+            s.finish(t, &key, Finish::Throttled { retry_after: Duration::from_secs(1) }, t0);
+        }
+        assert!(s.throttled_share > CONGESTED);
+        assert_eq!(s.try_admit(&key, 2.0, t0), Admission::WaitUntil(t0 + Duration::from_secs(1)));
+        assert!(s.window() < 16);
+    }
+
+    #[test]
+    fn a_throttled_response_on_a_spent_estimate_closes_the_service() {
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::ARM_READS, 300);
+        let key = BucketKey::Subscription("s1".into());
+        let tickets: Vec<Ticket> = (0..240).map(|_| go(&mut s, &key, 1.0, t0)).collect();
+        let mut tickets = tickets.into_iter();
+        for t in tickets.by_ref().take(239) {
+            s.finish(t, &key, Finish::Done, t0);
+        }
+        // 10 of 250 reads left: the first 429 means the budget is spent.
+        s.finish(tickets.next().unwrap(), &key, Finish::Throttled { retry_after: Duration::from_secs(2) }, t0);
+        assert_eq!(s.try_admit(&BucketKey::Tenant, 1.0, t0), Admission::WaitUntil(t0 + Duration::from_secs(2)));
+    }
+
+    #[test]
     fn successes_grow_the_window_back_to_the_cap() {
         let t0 = Instant::now();
         let mut s = PacerState::new(Budget::graph(TenantSize::Large), 4);
         let key = BucketKey::Tenant;
         let t = go(&mut s, &key, 1.0, t0);
+        // Throttling that says the budget is spent (most recent responses throttled).
+        s.throttled_share = 0.5;
         s.finish(t, &key, Finish::Throttled { retry_after: Duration::ZERO }, t0);
         assert_eq!(s.window(), 2);
         let mut now = t0;
