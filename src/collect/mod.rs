@@ -779,27 +779,7 @@ impl Job {
     async fn run(self, ctx: &Ctx<'_>) -> Outcome {
         let (arm, graph, client) = (&ctx.arm, &ctx.graph, &ctx.client);
         match self {
-            Job::ManagementGroup { name, listed } => {
-                let scope = resources::management_group_scope(&name);
-                let url = resources::management_group_url(&arm.base, &name);
-                match client.get::<ManagementGroup>(arm, &url).await {
-                    Ok(mg) => Outcome {
-                        api: "arm.managementGroups",
-                        scope,
-                        count: 1,
-                        records: Records::ManagementGroup(Some(mg)),
-                        error: None,
-                    },
-                    // Keep what the listing said about the group; the gap says its children are unknown.
-                    Err(e) => Outcome {
-                        api: "arm.managementGroups",
-                        scope,
-                        count: 0,
-                        records: Records::ManagementGroup(listed),
-                        error: Some(e),
-                    },
-                }
-            }
+            Job::ManagementGroup { name, listed } => ctx.management_group(name, listed).await,
             Job::Descendants { name } => {
                 let url = resources::descendants_url(&arm.base, &name);
                 let scope = resources::management_group_scope(&name);
@@ -835,52 +815,9 @@ impl Job {
                 let scope = format!("/subscriptions/{subscription_id}");
                 outcome("arm.connectedClusters", scope, client.list(arm, url).await, Records::ConnectedClusters)
             }
-            Job::Rbac { list, scope, at_scope_only } => {
-                let url = list.url(&arm.base, &scope, at_scope_only);
-                let api = list.api();
-                match list {
-                    RbacList::RoleDefinitions => {
-                        outcome(api, scope, client.list(arm, url).await, Records::RoleDefinitions)
-                    }
-                    RbacList::RoleAssignments => {
-                        outcome(api, scope, client.list(arm, url).await, Records::RoleAssignments)
-                    }
-                    RbacList::DenyAssignments => {
-                        outcome(api, scope, client.list(arm, url).await, Records::DenyAssignments)
-                    }
-                    RbacList::RoleEligibilityScheduleInstances => {
-                        outcome(api, scope, client.list(arm, url).await, Records::Eligibility)
-                    }
-                }
-            }
-            Job::Users => {
-                let url = msgraph::users_url(&graph.base);
-                // The first page tells the tenant's size class, hence Graph's budget (unless configured).
-                let mut sized = ctx.graph_tenant_size.is_some();
-                let listing = client
-                    .list_with(graph, url, |page: &[User], more| {
-                        if !sized {
-                            sized = true;
-                            client.set_graph_tenant_size(pacer::TenantSize::of(page.len(), more));
-                        }
-                    })
-                    .await;
-                outcome("graph.users", "tenant".into(), listing, Records::Users)
-            }
-            Job::Groups => {
-                // Direct members of every group, one listing each, started as each page of groups arrives;
-                // nesting is resolved by the graph builder.
-                let url = msgraph::groups_url(&graph.base);
-                let listing = client
-                    .list_with(graph, url, |page: &[Group], _| {
-                        for g in page.iter().filter(|g| safe_name(&g.id)) {
-                            // The receiver lives as long as the collection; a send can only fail after it.
-                            let _ = ctx.spawn.send(Job::GroupMembers { group_id: g.id.clone() });
-                        }
-                    })
-                    .await;
-                outcome("graph.groups", "tenant".into(), listing, Records::Groups)
-            }
+            Job::Rbac { list, scope, at_scope_only } => ctx.rbac(list, scope, at_scope_only).await,
+            Job::Users => ctx.users().await,
+            Job::Groups => ctx.groups().await,
             Job::ServicePrincipals => {
                 let url = msgraph::service_principals_url(&graph.base);
                 outcome(
@@ -919,15 +856,95 @@ impl Job {
                     owners,
                 })
             }
-            Job::IdentityResources { subscription_id } => {
-                let url = compute::resources_url(&arm.base, &subscription_id);
-                let scope = format!("/subscriptions/{subscription_id}");
-                let listing = client.list::<compute::GenericResource>(arm, url).await;
-                let kept = listing.items.into_iter().filter_map(compute::GenericResource::with_identity).collect();
-                let listing = Listing { items: kept, pages: listing.pages, error: listing.error };
-                outcome(compute::API, scope, listing, Records::IdentityResources)
+            Job::IdentityResources { subscription_id } => ctx.identity_resources(&subscription_id).await,
+        }
+    }
+}
+
+/// The listings whose handling is more than a URL and a record kind.
+impl Ctx<'_> {
+    /// One management group with its children; a failure keeps what the listing said about it.
+    async fn management_group(&self, name: String, listed: Option<ManagementGroup>) -> Outcome {
+        let (arm, client) = (&self.arm, &self.client);
+        let scope = resources::management_group_scope(&name);
+        let url = resources::management_group_url(&arm.base, &name);
+        match client.get::<ManagementGroup>(arm, &url).await {
+            Ok(mg) => Outcome {
+                api: "arm.managementGroups",
+                scope,
+                count: 1,
+                records: Records::ManagementGroup(Some(mg)),
+                error: None,
+            },
+            // Keep what the listing said about the group; the gap says its children are unknown.
+            Err(e) => Outcome {
+                api: "arm.managementGroups",
+                scope,
+                count: 0,
+                records: Records::ManagementGroup(listed),
+                error: Some(e),
+            },
+        }
+    }
+
+    /// One of the RBAC listings at a scope.
+    async fn rbac(&self, list: RbacList, scope: String, at_scope_only: bool) -> Outcome {
+        let (arm, client) = (&self.arm, &self.client);
+        let url = list.url(&arm.base, &scope, at_scope_only);
+        let api = list.api();
+        match list {
+            RbacList::RoleDefinitions => outcome(api, scope, client.list(arm, url).await, Records::RoleDefinitions),
+            RbacList::RoleAssignments => outcome(api, scope, client.list(arm, url).await, Records::RoleAssignments),
+            RbacList::DenyAssignments => outcome(api, scope, client.list(arm, url).await, Records::DenyAssignments),
+            RbacList::RoleEligibilityScheduleInstances => {
+                outcome(api, scope, client.list(arm, url).await, Records::Eligibility)
             }
         }
+    }
+
+    /// The users listing; its first page sets Graph's budget (the tenant's size class) unless configured.
+    async fn users(&self) -> Outcome {
+        let (graph, client, ctx) = (&self.graph, &self.client, self);
+        let url = msgraph::users_url(&graph.base);
+        // The first page tells the tenant's size class, hence Graph's budget (unless configured).
+        let mut sized = ctx.graph_tenant_size.is_some();
+        let listing = client
+            .list_with(graph, url, |page: &[User], more| {
+                if !sized {
+                    sized = true;
+                    client.set_graph_tenant_size(pacer::TenantSize::of(page.len(), more));
+                }
+            })
+            .await;
+        outcome("graph.users", "tenant".into(), listing, Records::Users)
+    }
+
+    /// The groups listing; each page's groups get their member listings at once.
+    async fn groups(&self) -> Outcome {
+        let (graph, client, ctx) = (&self.graph, &self.client, self);
+        // Direct members of every group, one listing each, started as each page of groups arrives;
+        // nesting is resolved by the graph builder.
+        let url = msgraph::groups_url(&graph.base);
+        let listing = client
+            .list_with(graph, url, |page: &[Group], _| {
+                for g in page.iter().filter(|g| safe_name(&g.id)) {
+                    // The receiver lives as long as the collection; a send can only fail after it.
+                    let _ = ctx.spawn.send(Job::GroupMembers { group_id: g.id.clone() });
+                }
+            })
+            .await;
+        outcome("graph.groups", "tenant".into(), listing, Records::Groups)
+    }
+
+    /// A subscription's resources that carry an identity block.
+    async fn identity_resources(&self, subscription_id: &str) -> Outcome {
+        let (arm, client) = (&self.arm, &self.client);
+        let url = compute::resources_url(&arm.base, subscription_id);
+        let scope = format!("/subscriptions/{subscription_id}");
+        let listing = client.list::<compute::GenericResource>(arm, url).await;
+        let kept = listing.items.into_iter().filter_map(compute::GenericResource::with_identity).collect();
+        let listing = Listing { items: kept, pages: listing.pages, error: listing.error };
+        outcome(compute::API, scope, listing, Records::IdentityResources)
     }
 }
 
