@@ -7,14 +7,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{add_owner, azpath, demo_folder, run, run_command, Run};
+use common::{add_owner, azpath, demo_folder, free_ports, lines, run, run_command, Run};
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -23,17 +23,6 @@ const ARM_TOKEN: &str = "mock-arm-token";
 const GRAPH_TOKEN: &str = "mock-graph-token";
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Two consecutive free loopback ports (ARM on the first, Graph on the next).
-fn free_port_pair() -> u16 {
-    loop {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = first.local_addr().unwrap().port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// A running `azpath mock serve`, its output lines as they come.
 struct Served {
     child: Child,
@@ -41,18 +30,6 @@ struct Served {
     stderr: Receiver<String>,
     /// Every stderr line seen so far.
     errors: Vec<String>,
-}
-
-fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 impl Served {
@@ -136,7 +113,7 @@ const SUBSCRIPTIONS: &str = "/subscriptions?api-version=2022-12-01";
 
 #[test]
 fn a_fixed_port_answers_and_sigterm_prints_the_stats() {
-    let port = free_port_pair();
+    let port = free_ports(2);
     let served = Served::start("demo", port);
     let (status, body) = get(port, SUBSCRIPTIONS, ARM_TOKEN);
     assert_eq!(status, 200, "{body}");
@@ -150,7 +127,7 @@ fn a_fixed_port_answers_and_sigterm_prints_the_stats() {
 
 #[test]
 fn ctrl_c_prints_the_same_stats_line() {
-    let port = free_port_pair();
+    let port = free_ports(2);
     let served = Served::start("demo", port);
     assert_eq!(get(port, SUBSCRIPTIONS, ARM_TOKEN).0, 200);
     let (code, stats) = served.stop(libc::SIGINT);
@@ -187,7 +164,7 @@ async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
     let hook_url = format!("{}/hook", hook.uri());
     let dir = tempfile::tempdir().unwrap();
     let folder = demo_folder(dir.path(), "tenant");
-    let port = free_port_pair();
+    let port = free_ports(2);
     let mut served = Served::start(folder.to_str().unwrap(), port);
     let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
 
