@@ -91,41 +91,26 @@ pub(crate) enum Resetter {
 }
 
 impl Resetter {
-    /// The built-in roles (template ids) whose holders this role may reset, besides users with no role.
+    /// The reader roles (template ids) whose holders this role may reset, besides users with no role;
+    /// [`Self::extra_roles`] adds the administrator roles of its column.
     fn resettable_roles(self) -> &'static [&'static str] {
-        const READERS: [&str; 5] =
-            [DIRECTORY_READERS, GUEST_INVITER, MESSAGE_CENTER_READER, REPORTS_READER, USAGE_SUMMARY_REPORTS_READER];
+        const READERS: &[&str] =
+            &[DIRECTORY_READERS, GUEST_INVITER, MESSAGE_CENTER_READER, REPORTS_READER, USAGE_SUMMARY_REPORTS_READER];
         match self {
-            Resetter::Password => &[DIRECTORY_READERS, GUEST_INVITER, PASSWORD_ADMINISTRATOR],
-            Resetter::Helpdesk => &[
-                READERS[0],
-                READERS[1],
-                READERS[2],
-                READERS[3],
-                READERS[4],
-                PASSWORD_ADMINISTRATOR,
-                HELPDESK_ADMINISTRATOR,
-            ],
-            Resetter::Authentication => &[
-                READERS[0],
-                READERS[1],
-                READERS[2],
-                READERS[3],
-                READERS[4],
-                PASSWORD_ADMINISTRATOR,
-                AUTHENTICATION_ADMINISTRATOR,
-            ],
-            Resetter::User => &[
-                READERS[0],
-                READERS[1],
-                READERS[2],
-                READERS[3],
-                READERS[4],
-                PASSWORD_ADMINISTRATOR,
-                HELPDESK_ADMINISTRATOR,
-                USER_ADMINISTRATOR,
-                GROUPS_ADMINISTRATOR,
-            ],
+            Resetter::Password => &[DIRECTORY_READERS, GUEST_INVITER],
+            Resetter::Helpdesk | Resetter::Authentication | Resetter::User => READERS,
+        }
+    }
+
+    /// The roles a column resets besides [`Self::resettable_roles`].
+    fn extra_roles(self) -> &'static [&'static str] {
+        match self {
+            Resetter::Password => &[PASSWORD_ADMINISTRATOR],
+            Resetter::Helpdesk => &[PASSWORD_ADMINISTRATOR, HELPDESK_ADMINISTRATOR],
+            Resetter::Authentication => &[PASSWORD_ADMINISTRATOR, AUTHENTICATION_ADMINISTRATOR],
+            Resetter::User => {
+                &[PASSWORD_ADMINISTRATOR, HELPDESK_ADMINISTRATOR, USER_ADMINISTRATOR, GROUPS_ADMINISTRATOR]
+            }
         }
     }
 
@@ -133,7 +118,10 @@ impl Resetter {
     /// through groups, active or eligible), who is (`in_role_group`) or is not a member or owner of a
     /// role-assignable group. Custom roles and roles the table does not list are never resettable by it.
     pub(crate) fn may_reset<'r>(self, mut roles: impl Iterator<Item = &'r str>, in_role_group: bool) -> bool {
-        !in_role_group && roles.all(|r| self.resettable_roles().iter().any(|x| x.eq_ignore_ascii_case(r.trim())))
+        !in_role_group
+            && roles.all(|r| {
+                self.resettable_roles().iter().chain(self.extra_roles()).any(|x| x.eq_ignore_ascii_case(r.trim()))
+            })
     }
 
     fn of_template(template: &str) -> Resetter {
