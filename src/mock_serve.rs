@@ -67,8 +67,9 @@ pub fn serve(opts: ServeOptions) -> Result<u8> {
         let (_kubeconfig_dir, kubeconfig) = mock_kubeconfig(&tenant, &kube)?;
         let clusters: Vec<String> = tenant.kube.iter().map(|d| d.cluster.clone()).collect();
         let server = MockAzure::start(tenant, options).await?;
+        let signals = Signals::install()?;
         print_banner(&opts.tenant, &server, &kube, &clusters, kubeconfig.as_deref(), folder.is_some());
-        let signal = Serving { server: &server, kube: &kube, folder: folder.as_deref() }.run().await?;
+        let signal = Serving { server: &server, kube: &kube, folder: folder.as_deref() }.run(signals).await?;
         eprint!("{}", stop_summary(&server.stats()));
         tracing::debug!(signal, "mock serve stopped");
         anyhow::Ok(0u8)
@@ -154,17 +155,34 @@ struct Serving<'a> {
     folder: Option<&'a Path>,
 }
 
+/// The signals `mock serve` answers, listened to from before the banner says it is up (a signal that arrives
+/// with no listener is lost), for as long as it serves.
+struct Signals {
+    interrupt: Arrivals,
+    terminate: Arrivals,
+    hangup: Arrivals,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            interrupt: Arrivals::interrupt()?,
+            terminate: Arrivals::terminate()?,
+            hangup: Arrivals::hangup()?,
+        })
+    }
+}
+
 impl Serving<'_> {
     /// Serves until Ctrl-C or SIGTERM; returns the signal's name.
-    async fn run(&self) -> Result<&'static str> {
+    async fn run(&self, mut signals: Signals) -> Result<&'static str> {
         let mut seen = self.folder.map(fingerprint);
-        let (mut term, mut hup) = (Arrivals::terminate()?, Arrivals::hangup()?);
         let mut tick = tokio::time::interval(POLL);
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok("SIGINT"),
-                _ = term.recv() => return Ok("SIGTERM"),
-                _ = hup.recv() => self.reload("SIGHUP"),
+                _ = signals.interrupt.recv() => return Ok("SIGINT"),
+                _ = signals.terminate.recv() => return Ok("SIGTERM"),
+                _ = signals.hangup.recv() => self.reload("SIGHUP"),
                 _ = tick.tick() => {
                     let Some(dir) = self.folder else { continue };
                     let now = Some(fingerprint(dir));
@@ -231,25 +249,34 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     files
 }
 
-/// Arrivals of one Unix signal (elsewhere it never arrives).
+/// Arrivals of one Unix signal (elsewhere only Ctrl-C arrives).
 struct Arrivals {
     #[cfg(unix)]
     signal: tokio::signal::unix::Signal,
+    #[cfg(not(unix))]
+    interrupt: bool,
 }
 
 impl Arrivals {
+    fn interrupt() -> Result<Arrivals> {
+        #[cfg(unix)]
+        return Arrivals::of(tokio::signal::unix::SignalKind::interrupt(), "SIGINT");
+        #[cfg(not(unix))]
+        Ok(Arrivals { interrupt: true })
+    }
+
     fn terminate() -> Result<Arrivals> {
         #[cfg(unix)]
         return Arrivals::of(tokio::signal::unix::SignalKind::terminate(), "SIGTERM");
         #[cfg(not(unix))]
-        Ok(Arrivals {})
+        Ok(Arrivals { interrupt: false })
     }
 
     fn hangup() -> Result<Arrivals> {
         #[cfg(unix)]
         return Arrivals::of(tokio::signal::unix::SignalKind::hangup(), "SIGHUP");
         #[cfg(not(unix))]
-        Ok(Arrivals {})
+        Ok(Arrivals { interrupt: false })
     }
 
     #[cfg(unix)]
@@ -262,7 +289,11 @@ impl Arrivals {
         #[cfg(unix)]
         self.signal.recv().await;
         #[cfg(not(unix))]
-        std::future::pending::<()>().await;
+        if self.interrupt {
+            let _ = tokio::signal::ctrl_c().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
