@@ -83,8 +83,10 @@ impl Picture {
         p
     }
 
+    /// The label of a node, its no-break spaces (which keep a count with its kind) as spaces.
     fn label(&self, id: &str) -> String {
-        attr(self.nodes.get(id).unwrap_or_else(|| panic!("no node {id} in {:#?}", self.nodes.keys())), "label").unwrap()
+        let attrs = self.nodes.get(id).unwrap_or_else(|| panic!("no node {id} in {:#?}", self.nodes.keys()));
+        attr(attrs, "label").unwrap().replace('\u{a0}', " ")
     }
 
     /// The node whose label contains `text`.
@@ -180,7 +182,7 @@ fn scopes_below_a_landing_scope_are_summarized_on_its_label() {
     let snap = snapshot(dir.path(), "demo");
     let dot = dot_of(&snap, &[]);
     let root = dot.label("/");
-    assert!(root.starts_with("Root\nTenant root (/)\n→ below: 6 ManagementGroup, 3 Subscription\n"), "{root}");
+    assert!(root.starts_with("Root\nTenant root (/)\n→ below: 6 ManagementGroup,\n3 Subscription\n"), "{root}");
     // The management groups below the root are not drawn one by one: only where some core lands.
     assert!(
         !dot.nodes.contains_key("/providers/microsoft.management/managementgroups/contoso"),
@@ -385,6 +387,29 @@ fn a_large_tenant_is_capped_to_its_most_severe_cores_and_says_so() {
     // A filter that keeps fewer than the cap leaves nothing out.
     let small = analyze(&snap, &["--format", "dot", "--query", "owner-equivalent-on-subscription"]);
     assert!(!Picture::parse(&small.stdout).caption.contains("left out"), "{}", small.stdout);
+}
+
+#[test]
+fn long_labels_are_wrapped_so_the_picture_stays_narrow() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot(dir.path(), "demo");
+    let dot = dot_of(&snap, &[]);
+    // The workload identity's subject and issuer URL are one long name: wrapped after `/` and `:`.
+    let workload = dot.node_with("system:serviceaccount:storefront").expect("the federated workload is drawn");
+    let label = dot.label(workload);
+    assert!(label.lines().count() >= 4, "{label}");
+    let lines = |attrs: &String| attr(attrs, "label").unwrap().lines().map(str::to_string).collect::<Vec<_>>();
+    let too_wide = |l: &String, columns: usize| l.chars().count() > columns && l.contains(' ');
+    for (id, attrs) in &dot.nodes {
+        if id == "legend" {
+            continue;
+        }
+        assert!(!lines(attrs).iter().any(|l| too_wide(l, 40)), "{id}: {attrs}");
+    }
+    // Edge labels are narrower still (a choke point's `#N ` rank comes in front).
+    for attrs in dot.edges.values().flatten() {
+        assert!(!lines(attrs).iter().any(|l| too_wide(l, 32)), "{attrs}");
+    }
 }
 
 #[test]

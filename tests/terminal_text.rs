@@ -127,9 +127,11 @@ fn dot_labels_show_hostile_names_escaped() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_clean("dot", &r);
     // DOT doubles the backslash: Graphviz draws `\u{1b}`. Members are not drawn but named on their principal's
-    // node: Pat Okafor under the Kubernetes user she signs in as, Alice Moreau under a Kubernetes group.
-    assert!(r.stdout.contains(r"Pat Okafor Zoë 日本\\u{1b}[2J"), "{}", r.stdout);
-    assert!(r.stdout.contains(r"members: 1 User, 2 Group\nAlice Moreau Zoë 日本\\u{1b}[2J"), "{}", r.stdout);
+    // node: Pat Okafor under the Kubernetes user she signs in as, Alice Moreau under a Kubernetes group. Long
+    // labels are wrapped at spaces (a count and its kind are joined by a no-break space).
+    assert!(r.stdout.contains(r"Pat Okafor Zoë\n日本\\u{1b}[2J"), "{}", r.stdout);
+    let members = "members: 1\u{a0}User, 2\u{a0}Group\\nAlice Moreau Zoë\\n日本\\\\u{1b}[2J";
+    assert!(r.stdout.contains(members), "{}", r.stdout);
     assert!(r.stdout.contains(r"\\u{202e}\\u{2066}\\u{2028}"), "{}", r.stdout);
 }
 

@@ -24,6 +24,11 @@ pub const MAX_CORES: usize = 200;
 pub const TOP_CHOKE_POINTS: usize = 5;
 /// Names listed on a node before `…`.
 const NAMES_SHOWN: usize = 3;
+/// Label lines are wrapped to this many columns on nodes and on edges, so one long name or URL does not make
+/// the picture wide.
+pub(super) const NODE_COLUMNS: usize = 40;
+/// See [`NODE_COLUMNS`].
+pub(super) const EDGE_COLUMNS: usize = 28;
 
 /// What the picture shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +173,42 @@ fn node_id(n: &NodeRef) -> String {
 
 /// Tenant text made safe for a label: control and bidi characters as visible escapes (`\u{1b}`), so a
 /// newline in a name is shown, not obeyed.
-fn safe(s: &str) -> String {
+pub(super) fn safe(s: &str) -> String {
     text::visible(s).into_owned()
+}
+
+/// Each line of `label` wrapped to `columns` at spaces, and inside a longer word after `/`, `:` or `|` (URLs,
+/// ARM ids, Kubernetes subjects), so no word is cut elsewhere.
+pub(super) fn wrap(label: &str, columns: usize) -> String {
+    let options = textwrap::Options::new(columns)
+        .break_words(false)
+        .word_separator(textwrap::WordSeparator::Custom(break_points))
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    label.split('\n').flat_map(|line| textwrap::wrap(line, &options)).collect::<Vec<_>>().join("\n")
+}
+
+/// The words of a line for [`wrap`]: a break is allowed after a run of spaces and after `/`, `:` or `|`.
+fn break_points(line: &str) -> Box<dyn Iterator<Item = textwrap::core::Word<'_>> + '_> {
+    let mut start = 0;
+    let mut words = Vec::new();
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next_is_space = chars.peek().is_some_and(|(_, n)| *n == ' ');
+        let ends = match c {
+            ' ' => !next_is_space,
+            '/' | ':' | '|' => !next_is_space,
+            _ => false,
+        };
+        if ends {
+            let end = i + c.len_utf8();
+            words.push(textwrap::core::Word::from(&line[start..end]));
+            start = end;
+        }
+    }
+    if start < line.len() {
+        words.push(textwrap::core::Word::from(&line[start..]));
+    }
+    Box::new(words.into_iter())
 }
 
 /// One drawn step: a hop, or a hop into a hub merged with the hop out of it.
@@ -470,7 +509,7 @@ fn node_label(n: &Node) -> String {
             label.push_str(&format!("\n{}", name_list(&shown, total)));
         }
     }
-    label
+    wrap(&label, NODE_COLUMNS)
 }
 
 /// `s` when `n` is not 1.
@@ -482,9 +521,9 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// `3 User, 1 Group`.
+/// `3 User, 1 Group`, each count joined to its kind by a no-break space, so [`wrap`] never parts them.
 fn by_kind(counts: &BTreeMap<NodeKind, usize>) -> String {
-    counts.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
+    counts.iter().map(|(k, n)| format!("{n}\u{a0}{k}")).collect::<Vec<_>>().join(", ")
 }
 
 /// The first few names, escaped, and `…` when there are more than shown.
@@ -499,7 +538,7 @@ fn name_list(shown: &[&str], total: usize) -> String {
 /// Colour by reach (escalation dark orange, standing blue-grey), choke points thick red with their rank, PIM
 /// eligible dashed, conditional dotted.
 fn edge_attrs(label: &str, e: &Edge) -> String {
-    let label = safe(label);
+    let label = wrap(&safe(label), EDGE_COLUMNS);
     let mut attrs = match e.choke {
         Some(rank) => vec![
             format!("label={}", quote(&format!("#{rank} {label}"))),
@@ -557,7 +596,7 @@ fn kube_parts(id: &str) -> (String, String) {
 /// A DOT double-quoted string: backslashes and quotes escaped, newlines as `\n` (a line break in a label),
 /// other control characters, bidi controls and line separators shown as their escape (Graphviz draws
 /// `\u{1b}`), as in the table.
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {
@@ -578,7 +617,23 @@ fn quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{quote, wrap};
+
+    #[test]
+    fn labels_wrap_at_spaces_and_after_slashes_never_inside_a_word() {
+        let issuer = "sa:storefront @ https://westeurope.oic.prod-aks.azure.com/34a965a6-d036/844c2435-0558/";
+        let wrapped = wrap(issuer, 28);
+        // The host has no break point: it stays whole on its own line.
+        assert_eq!(
+            wrapped,
+            "sa:storefront @ https://\nwesteurope.oic.prod-aks.azure.com/\n34a965a6-d036/844c2435-0558/"
+        );
+        // A word with no break point is kept whole, however long.
+        let word = "a".repeat(50);
+        assert_eq!(wrap(&format!("x {word} y"), 28), format!("x\n{word}\ny"));
+        // Existing line breaks are kept; short lines are untouched.
+        assert_eq!(wrap("User\nPradeep Gupta", 28), "User\nPradeep Gupta");
+    }
 
     #[test]
     fn quoting_escapes_quotes_backslashes_and_newlines() {

@@ -8,26 +8,26 @@ use std::io::{self, Write};
 use azpath_graph::findings::NodeRef;
 use azpath_graph::model::{EdgeKind, NodeKind};
 
+use super::dot::{quote, safe, wrap, EDGE_COLUMNS, NODE_COLUMNS};
 use super::plain::{power_summary, PathAnswer};
-use super::text;
 
 /// Writes the path of `answer` (or, when there is none, its two ends and a "no path" title) as a digraph.
 pub fn render_path_dot(answer: &PathAnswer, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "digraph azpath_path {{")?;
-    writeln!(out, "  graph [rankdir=LR, fontname=\"Helvetica\", labelloc=t, label={}];", quote(&[&title(answer)]))?;
+    writeln!(out, "  graph [rankdir=LR, fontname=\"Helvetica\", labelloc=t, label={}];", quote(&safe(&title(answer))))?;
     writeln!(out, "  node [fontname=\"Helvetica\", fontsize=10];")?;
     writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];")?;
     for n in nodes(answer) {
         write_node(out, n)?;
     }
     for h in &answer.hops {
-        let mut attrs = vec![format!("label={}", quote(&[&h.label])), edge_colour(h.edge).to_string()];
+        let mut attrs = vec![format!("label={}", label(&[&h.label], EDGE_COLUMNS)), edge_colour(h.edge).to_string()];
         if h.eligible {
             attrs.push("style=dashed".into());
         } else if h.conditional {
             attrs.push("style=dotted".into());
         }
-        writeln!(out, "  {} -> {} [{}];", quote(&[&h.from.id]), quote(&[&h.to.id]), attrs.join(", "))?;
+        writeln!(out, "  {} -> {} [{}];", quote(&safe(&h.from.id)), quote(&safe(&h.to.id)), attrs.join(", "))?;
     }
     writeln!(out, "}}")
 }
@@ -59,8 +59,8 @@ fn write_node(out: &mut dyn Write, n: &NodeRef) -> io::Result<()> {
     writeln!(
         out,
         "  {} [label={}, shape={}];",
-        quote(&[&n.id]),
-        quote(&[n.kind.as_str(), &n.display_name]),
+        quote(&safe(&n.id)),
+        label(&[n.kind.as_str(), &n.display_name], NODE_COLUMNS),
         shape(n.kind)
     )
 }
@@ -104,34 +104,20 @@ fn edge_colour(kind: EdgeKind) -> &'static str {
     }
 }
 
-/// A DOT double-quoted string of one or more lines: each line [made visible](text::visible) (so a newline or
-/// control character from the data is drawn as its escape), then quotes and backslashes escaped, lines joined
-/// by DOT's `\n`.
-fn quote(lines: &[&str]) -> String {
-    let mut q = String::from("\"");
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            q.push_str("\\n");
-        }
-        for c in text::visible(line).chars() {
-            match c {
-                '"' => q.push_str("\\\""),
-                '\\' => q.push_str("\\\\"),
-                c => q.push(c),
-            }
-        }
-    }
-    q.push('"');
-    q
+/// A DOT label of one or more lines: each line [made visible](super::text::visible) (so a newline or control
+/// character from the data is drawn as its escape) and wrapped to `columns`.
+fn label(lines: &[&str], columns: usize) -> String {
+    quote(&lines.iter().map(|l| wrap(&safe(l), columns)).collect::<Vec<_>>().join("\n"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::label;
 
     #[test]
-    fn quoting_escapes_quotes_and_backslashes_and_shows_control_characters() {
-        assert_eq!(quote(&["a\"b\\c", "d"]), r#""a\"b\\c\nd""#);
-        assert_eq!(quote(&["x\ny\u{1b}[2J\u{202e}"]), r#""x\\ny\\u{1b}[2J\\u{202e}""#);
+    fn labels_show_control_characters_escape_quotes_and_wrap() {
+        assert_eq!(label(&["a\"b\\c", "d"], 40), r#""a\"b\\c\nd""#);
+        assert_eq!(label(&["x\ny\u{1b}[2J\u{202e}"], 40), r#""x\\ny\\u{1b}[2J\\u{202e}""#);
+        assert_eq!(label(&["User", "a long display name"], 10), r#""User\na long\ndisplay\nname""#);
     }
 }
