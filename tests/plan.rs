@@ -102,21 +102,20 @@ fn apply(snap: &mut Value, step: &str) {
             }
             assert!(removed > 0, "binding step {step} removed no subject");
         }
-        "edge" => {
-            // Only an ASO credential has an object behind it: the namespace's `aso-credential` Secret.
-            let (edge, ends) = rest.split_once(':').unwrap();
-            assert_eq!(edge, "ASO_ACTS_AS", "no object behind plan step {step}");
-            let (ns_node, _) = ends.rsplit_once(':').unwrap();
-            let (cluster, path) = ns_node.split_once("/k8s/").unwrap();
-            let ns = path.trim_start_matches("namespaces/").trim_end_matches("/aso");
+        "aso-credential" => {
+            // aso-credential:<cluster>#<namespace>/secrets/<name>: that Secret, deleted.
+            let (cluster, secret) = rest.split_once('#').unwrap();
+            let (ns, name) = secret.split_once("/secrets/").unwrap();
+            let mut removed = 0;
             for c in snap["kubernetes"].as_array_mut().unwrap() {
                 if same(c["cluster"].as_str().unwrap(), cluster) {
-                    c["secrets"]
-                        .as_array_mut()
-                        .unwrap()
-                        .retain(|s| !(s["metadata"]["namespace"] == ns && s["metadata"]["name"] == "aso-credential"));
+                    let secrets = c["secrets"].as_array_mut().unwrap();
+                    let before = secrets.len();
+                    secrets.retain(|s| !(s["metadata"]["namespace"] == ns && s["metadata"]["name"] == name));
+                    removed += before - secrets.len();
                 }
             }
+            assert_eq!(removed, 1, "step {step} names no one Secret");
         }
         _ => panic!("no object behind plan step {step}"),
     }

@@ -121,6 +121,16 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                 remediation: trust_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
             }
         }
+        EdgeKind::AsoActsAs => {
+            let note = &graph.notes[w.evidence as usize];
+            let secret = note.evidence.first().cloned().unwrap_or_default();
+            let cluster = a.id.split_once("/k8s/").map_or("", |(c, _)| c);
+            Fix {
+                key: format!("aso-credential:{cluster}#{secret}"),
+                what: format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
+                remediation: aso_credential_remediation(&secret, &b.display_name).unwrap_or_else(|| review(note)),
+            }
+        }
         _ => {
             if let Some((binding, role)) = binding_of(graph, e) {
                 let cluster = [&a.id, &b.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c.to_string()));
@@ -240,6 +250,33 @@ fn detach_identity(resource: &str, attached: &str) -> Result<Command, Malformed>
         (_, None) => command.args(["--identities", "[system]"]),
         (_, Some(u)) => command.opt("--identities", u),
     })
+}
+
+/// The cut of "ASO acts as an identity through a credential Secret" (evidence `<ns>/secrets/<name>`): delete a
+/// namespace or per-resource credential; edit the global one (`aso-controller-settings` also configures ASO).
+fn aso_credential_remediation(secret: &str, identity: &str) -> Option<Remediation> {
+    let (ns, name) = secret.split_once("/secrets/")?;
+    let command = (|| {
+        let kubectl = Command::new("kubectl").opt("-n", shell::namespace(ns)?);
+        let name = shell::object_name("Secret name", name)?;
+        Ok(if name == crate::kube_graph::ASO_SETTINGS {
+            kubectl.args(["edit", "secret"]).arg(name)
+        } else {
+            kubectl.args(["delete", "secret"]).arg(name)
+        })
+    })();
+    let summary = if name == crate::kube_graph::ASO_SETTINGS {
+        format!(
+            "Remove {identity}'s AZURE_CLIENT_ID from ASO's global credential {ns}/{name} and give each namespace \
+             its own credential holding only what its resources need"
+        )
+    } else {
+        format!(
+            "Delete the ASO credential Secret {ns}/{name} if no ASO resource there needs it, or point it at an \
+             identity holding only what those resources need"
+        )
+    };
+    Some(shell::remediation(summary, command))
 }
 
 /// A step with no command of its own: say what it rests on.
@@ -578,6 +615,24 @@ mod tests {
 
     fn detach(resource: &str, attached: &str) -> String {
         detach_identity(&format!("{RG}/providers/{resource}"), attached).unwrap().to_string()
+    }
+
+    #[test]
+    fn an_aso_credential_is_deleted_unless_it_is_the_global_settings() {
+        let cmd = |secret: &str| aso_credential_remediation(secret, "id-aso").and_then(|r| r.command);
+        assert_eq!(
+            cmd("team-a/secrets/aso-credential").as_deref(),
+            Some("kubectl -n team-a delete secret aso-credential")
+        );
+        // The global credential also configures ASO: edit it, never delete it.
+        assert_eq!(
+            cmd("azureserviceoperator-system/secrets/aso-controller-settings").as_deref(),
+            Some("kubectl -n azureserviceoperator-system edit secret aso-controller-settings")
+        );
+        // A malformed name gives the advice without a command; evidence that is not a Secret gives nothing.
+        let bad = aso_credential_remediation("team-a/secrets/x;rm -rf", "id-aso").unwrap();
+        assert!(bad.command.is_none() && bad.summary.contains("team-a/x;rm -rf"), "{bad:?}");
+        assert!(aso_credential_remediation("team-a/aso", "id-aso").is_none());
     }
 
     #[test]
