@@ -124,16 +124,19 @@ pub struct Best {
 }
 
 /// Every pair a report's findings imply, with the finding its best path rests on: the one needing the fewest
-/// activations and conditions (as `Report::implied_pairs` ranks them), then the smallest grant key (by
-/// content, so the choice does not depend on ids or order).
+/// activations and conditions (as `Report::implied_pairs` ranks them), then one the source holds over one it
+/// escalates into (a group member's own path before the path through a cluster admin it can become), then the
+/// smallest grant key (by content, so the choice does not depend on ids or order).
 pub fn best_findings(report: &Report) -> BTreeMap<ImpliedPair, Best> {
     let keys: BTreeMap<&str, String> = report.findings.iter().map(|f| (f.id.as_str(), grant_key(f))).collect();
-    let mut best: BTreeMap<ImpliedPair, ((bool, bool), Best)> = BTreeMap::new();
+    let mut best: BTreeMap<ImpliedPair, ((bool, bool, bool), Best)> = BTreeMap::new();
     report.for_each_implied(&mut |f, pair| {
-        let [e, c] = report.members_of(f).and_then(|s| s.flags.get(&pair.source)).copied().unwrap_or_default();
-        let flags = (f.eligible || e, f.conditional || c);
+        let set = report.members_of(f);
+        let [e, c] = set.and_then(|s| s.flags.get(&pair.source)).copied().unwrap_or_default();
+        let escalates = set.is_some_and(|s| s.escalating.contains(&pair.source));
+        let flags = (f.eligible || e, f.conditional || c, escalates);
         let grants = keys.get(f.id.as_str()).cloned().unwrap_or_default();
-        let better = |(old_flags, old): &((bool, bool), Best)| (flags, &grants) < (*old_flags, &old.grants);
+        let better = |(old_flags, old): &((bool, bool, bool), Best)| (flags, &grants) < (*old_flags, &old.grants);
         if best.get(&pair).is_none_or(better) {
             best.insert(pair, (flags, Best { grants, finding: f.id.clone() }));
         }

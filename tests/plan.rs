@@ -102,6 +102,16 @@ fn apply(snap: &mut Value, step: &str) {
             }
             assert!(removed > 0, "binding step {step} removed no subject");
         }
+        "aks-admin-group" => {
+            // aks-admin-group:<cluster id>#<group>: the group taken out of the cluster's admin groups.
+            let (cluster, group) = rest.split_once('#').unwrap();
+            let clusters = snap["azure"]["managedClusters"].as_array_mut().unwrap();
+            let c = clusters.iter_mut().find(|c| same(c["id"].as_str().unwrap(), cluster)).expect("the cluster");
+            let groups = c["properties"]["aadProfile"]["adminGroupObjectIDs"].as_array_mut().unwrap();
+            let before = groups.len();
+            groups.retain(|g| !same(g.as_str().unwrap(), group));
+            assert_eq!(before - groups.len(), 1, "step {step} names no admin group");
+        }
         "aso-credential" => {
             // aso-credential:<cluster>#<namespace>/secrets/<name>: that Secret, deleted.
             let (cluster, secret) = rest.split_once('#').unwrap();
@@ -170,4 +180,36 @@ fn a_tenant_with_escalations_gets_a_plan_and_one_without_gets_none() {
     let scope = report(&MockTenant::bundled("scope-inheritance").unwrap().to_snapshot());
     assert!(scope.findings.iter().all(|f| f.reach == Reach::Standing), "{:?}", escalations(&scope));
     assert!(scope.plan.steps.is_empty() && scope.plan.verified);
+}
+
+#[test]
+fn choke_points_are_changes_a_person_can_make() {
+    for name in ["demo", "aso-workload-identity", "aks-pod-identity", "entra-control-plane", "compute-identities"] {
+        let r = report(&MockTenant::bundled(name).unwrap().to_snapshot());
+        assert!(!r.choke_points.is_empty(), "{name}");
+        // "A pod runs as its service account" or "an identity is under a scope" dominate paths too, but no one
+        // can remove them: only a step the plan had to use may be such an edge.
+        for c in r.choke_points.iter().filter(|c| c.id.starts_with("edge:")) {
+            assert!(r.plan.steps.contains(&c.id), "{name}: {} ({})", c.id, c.what);
+        }
+    }
+}
+
+#[test]
+fn forging_an_aso_credential_is_cut_at_the_federated_credential_that_allows_it() {
+    let r = report(&MockTenant::bundled("aso-workload-identity").unwrap().to_snapshot());
+    let fic = r
+        .choke_points
+        .iter()
+        .find(|c| c.id.ends_with("/userassignedidentities/id-aso-team-a/federatedidentitycredentials/aso-controller"))
+        .expect("ASO's own federated credential is a choke point");
+    let command = fic.remediation.command.as_deref().unwrap();
+    assert!(command.starts_with("az identity federated-credential delete"), "{command}");
+    assert!(command.ends_with("--identity-name id-aso-team-a --name aso-controller"), "{command}");
+    // The hop into the forging hub rests on a binding, never on a federated credential.
+    assert!(
+        r.choke_points.iter().all(|c| !c.id.starts_with("federated-credential:rolebinding")),
+        "{:?}",
+        r.choke_points
+    );
 }

@@ -583,8 +583,16 @@ fn cover(
 /// Whether a fix changes an object a person can change: a role assignment, membership, ownership, federated
 /// credential, identity binding, binding subject, or an ASO credential. Steps that only say how Kubernetes
 /// works (a pod runs as its service account) are cut where they are granted, not where they happen.
-fn actionable(f: &Fix) -> bool {
-    !f.key.starts_with("edge:") || f.key.starts_with("edge:ASO_ACTS_AS:")
+pub(crate) fn actionable(f: &Fix) -> bool {
+    !f.key.starts_with("edge:")
+}
+
+/// The choke points a report lists: those that change an object a person can change ([`actionable`]), and any
+/// other the plan had to use. A step such as "a pod runs as its service account" dominates paths too, but no
+/// one can remove it; the grants before it are listed instead.
+pub(crate) fn listed(chokes: Vec<Choke>, plan: &PlanResult) -> Vec<Choke> {
+    let planned: FxHashSet<&str> = plan.steps.iter().map(|f| f.key.as_str()).collect();
+    chokes.into_iter().filter(|c| actionable(&c.fix) || planned.contains(c.fix.key.as_str())).collect()
 }
 
 /// How many nodes of each exposed kind the graph has, limited to the query's source kinds.

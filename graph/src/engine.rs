@@ -103,6 +103,7 @@ pub fn analyze_graph(
     let reach = crate::choke::reach(graph, queries, &cores);
     let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach);
     let plan = crate::choke::plan(graph, queries, options, &cores, &chokes);
+    let chokes = crate::choke::listed(chokes, &plan);
     let after = crate::choke::reach(graph, queries, &plan.after);
     let found = crate::report::findings(graph, queries, &cores);
     let mut pairs = Vec::new();

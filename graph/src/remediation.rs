@@ -53,7 +53,10 @@ pub(crate) fn core_fix(graph: &PrivilegeGraph, path: &[EdgeIndex], broad: bool) 
             return (path[0], fix_of(graph, path[0]).remediation);
         }
         let on_assignment = path.iter().find(|e| assignment_of(graph, **e).is_some()).copied();
-        let e = on_assignment.unwrap_or(path[0]);
+        // Else the first step that changes an object (a federated credential, an ASO credential), never a step
+        // that only says how Kubernetes works.
+        let on_object = || path.iter().find(|e| crate::choke::actionable(&fix_of(graph, **e))).copied();
+        let e = on_assignment.or_else(on_object).unwrap_or(path[0]);
         return (e, fix_of(graph, e).remediation);
     };
     (role_edge, grant_remediation(graph, role_edge, broad))
@@ -111,14 +114,29 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                 remediation: owner_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
             }
         }
-        EdgeKind::FederatedTrust | EdgeKind::IdentityBinding => {
+        k @ (EdgeKind::FederatedTrust | EdgeKind::IdentityBinding | EdgeKind::AsoCredentialForging)
+            if k != EdgeKind::AsoCredentialForging || forged_through_credential(graph, e) =>
+        {
             let note = &graph.notes[w.evidence as usize];
             let id = note.evidence.first().cloned().unwrap_or_default();
-            let what = if w.kind == EdgeKind::FederatedTrust { "federated-credential" } else { "identity-binding" };
+            let what = if w.kind == EdgeKind::IdentityBinding { "identity-binding" } else { "federated-credential" };
+            // Forging rests on the same federated credential as ASO's own trust: one fix for both.
+            let who = match w.kind {
+                EdgeKind::AsoCredentialForging => note.evidence.get(1).map_or("ASO", |s| s.trim_start_matches("subject=")),
+                _ => a.display_name.as_str(),
+            };
             Fix {
                 key: format!("{what}:{}", id.to_ascii_lowercase()),
-                what: format!("{} trusted by {}", a.display_name, b.display_name),
+                what: format!("{who} trusted by {}", b.display_name),
                 remediation: trust_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
+            }
+        }
+        EdgeKind::AksClusterAdmin if aks_admin_group(graph, e).is_some() => {
+            let (cluster, group, groups) = aks_admin_group(graph, e).expect("just checked");
+            Fix {
+                key: format!("aks-admin-group:{}#{}", cluster.to_ascii_lowercase(), group.to_ascii_lowercase()),
+                what: format!("{} as an admin group of {}", a.display_name, cluster.rsplit('/').next().unwrap_or(cluster)),
+                remediation: aks_admin_group_remediation(cluster, group, &groups, &a.display_name),
             }
         }
         EdgeKind::AsoActsAs => {
@@ -277,6 +295,57 @@ fn aso_credential_remediation(secret: &str, identity: &str) -> Option<Remediatio
         )
     };
     Some(shell::remediation(summary, command))
+}
+
+/// Whether a forging edge is the hop from the forging hub to an identity, which rests on the identity's
+/// federated credential (its evidence starts with the credential's ARM id); the hop into the hub rests on a
+/// binding.
+fn forged_through_credential(graph: &PrivilegeGraph, e: EdgeIndex) -> bool {
+    derived_note(graph, e).and_then(|n| n.evidence.first()).is_some_and(|id| id.starts_with("/subscriptions/"))
+}
+
+/// A group in a cluster's `aadProfile.adminGroupObjectIDs`, from its edge's evidence: (cluster id, group, every
+/// admin group of the cluster).
+fn aks_admin_group(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<(&str, &str, Vec<&str>)> {
+    let note = derived_note(graph, e)?;
+    let group = note.evidence.get(1)?.strip_prefix("aadProfile.adminGroupObjectIDs=")?;
+    let all = note.evidence.get(2).and_then(|g| g.strip_prefix("all="))?;
+    Some((note.evidence.first()?.as_str(), group, all.split(',').filter(|g| !g.is_empty()).collect()))
+}
+
+/// `az aks update --aad-admin-group-object-ids` with the cluster's other admin groups. The last admin group
+/// cannot be removed this way (the setting takes at least one): then only the advice is given.
+fn aks_admin_group_remediation(cluster: &str, group: &str, groups: &[&str], name: &str) -> Remediation {
+    let others: Vec<&str> = groups.iter().copied().filter(|g| !g.eq_ignore_ascii_case(group)).collect();
+    let segments: Vec<&str> = cluster.trim_start_matches('/').split('/').collect();
+    let ["subscriptions", sub, _, rg, "providers", _, _, cluster_name] = segments.as_slice() else {
+        return Remediation { summary: format!("Remove {name} from the cluster's admin groups"), command: None };
+    };
+    if others.is_empty() {
+        return Remediation {
+            summary: format!(
+                "{name} is {cluster_name}'s only admin group: replace it with a small break-glass group \
+                 (az aks update --aad-admin-group-object-ids <group>), or grant narrower roles through Azure RBAC \
+                 for Kubernetes"
+            ),
+            command: None,
+        };
+    }
+    let command = (|| {
+        let ids = others.iter().map(|g| shell::guid("admin group object id", g)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Command::new("az")
+            .args(["aks", "update"])
+            .opt("--subscription", shell::guid("subscription id", sub)?)
+            .opt("--resource-group", *rg)
+            .opt("--name", *cluster_name)
+            .opt("--aad-admin-group-object-ids", ids.join(",")))
+    })();
+    shell::remediation(
+        format!(
+            "Remove {name} from {cluster_name}'s admin groups (aadProfile.adminGroupObjectIDs), keeping the others"
+        ),
+        command,
+    )
 }
 
 /// A step with no command of its own: say what it rests on.
@@ -448,7 +517,7 @@ fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remed
     let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
     let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);
     match (w.kind, segments.as_slice()) {
-        (EdgeKind::FederatedTrust, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
+        (EdgeKind::FederatedTrust | EdgeKind::AsoCredentialForging, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
             Some(shell::remediation(
                 format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
                 shell::guid("subscription id", sub).map(|sub| {
@@ -615,6 +684,22 @@ mod tests {
 
     fn detach(resource: &str, attached: &str) -> String {
         detach_identity(&format!("{RG}/providers/{resource}"), attached).unwrap().to_string()
+    }
+
+    #[test]
+    fn an_aks_admin_group_is_removed_keeping_the_others_and_the_last_one_only_advised() {
+        let cluster = "/subscriptions/11111111-0000-0000-0000-000000000001/resourcegroups/rg-aks/providers/microsoft.containerservice/managedclusters/prod";
+        let (a, b) = ("aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002");
+        let r = aks_admin_group_remediation(cluster, a, &[a, b], "Platform Admins");
+        assert_eq!(
+            r.command.as_deref(),
+            Some(format!("az aks update --subscription 11111111-0000-0000-0000-000000000001 --resource-group rg-aks --name prod --aad-admin-group-object-ids {b}").as_str())
+        );
+        let last = aks_admin_group_remediation(cluster, a, &[a], "Platform Admins");
+        assert!(last.command.is_none() && last.summary.contains("only admin group"), "{last:?}");
+        // A malformed group id in the setting gives no command.
+        let bad = aks_admin_group_remediation(cluster, a, &[a, "x;reboot"], "Platform Admins");
+        assert!(bad.command.is_none(), "{bad:?}");
     }
 
     #[test]

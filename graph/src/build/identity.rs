@@ -22,8 +22,9 @@ pub(crate) struct IdentityIndex {
     pub by_resource_id: FxHashMap<String, NodeIndex>,
     /// Normalized ids of AKS clusters with the pod identity add-on enabled (NMI in managed mode).
     pub pod_identity_addon: rustc_hash::FxHashSet<String>,
-    /// Identity node → federated subjects it trusts: (cluster id, subject), for trusts on collected clusters.
-    pub trusts: FxHashMap<NodeIndex, Vec<(String, String)>>,
+    /// Identity node → federated subjects it trusts: (cluster id, subject, federated credential id), for trusts
+    /// on collected clusters.
+    pub trusts: FxHashMap<NodeIndex, Vec<(String, String, String)>>,
     /// Identities whose federated credentials were collected.
     pub federation_known: rustc_hash::FxHashSet<NodeIndex>,
     /// Normalized cluster id → kubelet identity node.
@@ -192,7 +193,14 @@ impl Identities<'_> {
     fn admin_group(&mut self, c: &crate::snapshot::ManagedCluster, admin: NodeIndex, g: &str) {
         let group = self.b.node_for(NodeKey::of(g), NodeKind::Group, "");
         let note = EdgeNote {
-            evidence: vec![c.id.clone(), format!("aadProfile.adminGroupObjectIDs={g}")],
+            evidence: vec![
+                c.id.clone(),
+                format!("aadProfile.adminGroupObjectIDs={g}"),
+                format!(
+                    "all={}",
+                    c.properties.aad_profile.as_ref().map_or(String::new(), |a| a.admin_group_object_ids.join(","))
+                ),
+            ],
             detail: format!("members of this group are cluster-admin of {} (aadProfile.adminGroupObjectIDs)", c.name),
             label: "AKS admin group".into(),
         };
@@ -302,7 +310,11 @@ impl Identities<'_> {
                 Some(cluster) => {
                     let Some(rest) = subject.strip_prefix("system:serviceaccount:") else { continue };
                     let Some((ns, sa)) = rest.split_once(':') else { continue };
-                    self.idx.trusts.entry(identity).or_default().push((cluster.clone(), subject.clone()));
+                    self.idx.trusts.entry(identity).or_default().push((
+                        cluster.clone(),
+                        subject.clone(),
+                        fic_id.clone(),
+                    ));
                     self.b.node_for(
                         kube_key(cluster, &format!("namespaces/{ns}/serviceaccounts/{sa}")),
                         NodeKind::KubeServiceAccount,

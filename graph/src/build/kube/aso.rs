@@ -32,11 +32,14 @@ impl ClusterCtx<'_> {
     /// each, so forging costs subjects + identities edges, not their product; `None` when there are none.
     fn forge_hub(&mut self, aso_subject: &str) -> Option<NodeIndex> {
         let (idx, cluster) = (self.idx, self.cluster);
-        let mut forgeable: Vec<NodeIndex> = idx
+        // Each identity with the federated credential that trusts ASO's subject (the first, by id, if several).
+        let mut forgeable: Vec<(NodeIndex, &str)> = idx
             .trusts
             .iter()
-            .filter(|(_, t)| t.iter().any(|(c, s)| c == cluster && s == aso_subject))
-            .map(|(i, _)| *i)
+            .filter_map(|(i, t)| {
+                let fics = t.iter().filter(|(c, s, _)| c == cluster && s == aso_subject).map(|(_, _, f)| f.as_str());
+                fics.min().map(|f| (*i, f))
+            })
             .collect();
         if forgeable.is_empty() {
             return None;
@@ -44,10 +47,11 @@ impl ClusterCtx<'_> {
         forgeable.sort();
         let hub = self.b.node_for(kube_key(cluster, "aso-federated"), NodeKind::KubeAsoForgeable, "");
         self.b.set_name(hub, format!("identities federated to ASO in {}", self.cname));
-        for &identity in &forgeable {
+        for &(identity, fic) in &forgeable {
             let ident = self.b.graph[identity].name.to_string();
+            // The federated credential first: `remediation` deletes it, as for the trust itself.
             let note = note(
-                vec![format!("subject={aso_subject}"), format!("{cluster} OIDC issuer")],
+                vec![fic.to_string(), format!("subject={aso_subject}"), format!("{cluster} OIDC issuer")],
                 format!("{ident} has a federated credential for ASO's service account ({aso_subject}) on this cluster's issuer"),
                 "federated to ASO",
             );
@@ -108,7 +112,7 @@ impl ClusterCtx<'_> {
                 aso_subject.to_string()
             };
             let trusted =
-                idx.trusts.get(&identity).is_some_and(|t| t.iter().any(|(c, s)| c == self.cluster && *s == subject));
+                idx.trusts.get(&identity).is_some_and(|t| t.iter().any(|(c, s, _)| c == self.cluster && *s == subject));
             if trusted {
                 (true, false)
             } else {
