@@ -146,18 +146,20 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             Fix {
                 key: format!("aso-credential:{cluster}#{secret}"),
                 what: format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
-                remediation: aso_credential_remediation(&secret, &b.display_name).unwrap_or_else(|| review(note)),
+                remediation: aso_credential_remediation(cluster, &secret, &b.display_name)
+                    .unwrap_or_else(|| review(note)),
             }
         }
         _ => {
             if let Some((binding, role)) = binding_of(graph, e) {
                 let cluster = [&a.id, &b.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c.to_string()));
+                let cluster = cluster.unwrap_or_default();
                 return Fix {
-                    key: format!("binding:{}#{binding}#{}", cluster.unwrap_or_default(), a.id),
+                    key: format!("binding:{cluster}#{binding}#{}", a.id),
                     what: format!("{} in {binding} ({role})", a.display_name),
                     remediation: shell::remediation(
                         format!("Remove {} from {binding} ({role}), or narrow that role", a.display_name),
-                        edit_binding(&binding),
+                        edit_binding(&cluster, &binding),
                     ),
                 };
             }
@@ -272,10 +274,10 @@ fn detach_identity(resource: &str, attached: &str) -> Result<Command, Malformed>
 
 /// The cut of "ASO acts as an identity through a credential Secret" (evidence `<ns>/secrets/<name>`): delete a
 /// namespace or per-resource credential; edit the global one (`aso-controller-settings` also configures ASO).
-fn aso_credential_remediation(secret: &str, identity: &str) -> Option<Remediation> {
+fn aso_credential_remediation(cluster: &str, secret: &str, identity: &str) -> Option<Remediation> {
     let (ns, name) = secret.split_once("/secrets/")?;
     let command = (|| {
-        let kubectl = Command::new("kubectl").opt("-n", shell::namespace(ns)?);
+        let kubectl = kubectl(cluster).opt("-n", shell::namespace(ns)?);
         let name = shell::object_name("Secret name", name)?;
         Ok(if name == crate::kube_graph::ASO_SETTINGS {
             kubectl.args(["edit", "secret"]).arg(name)
@@ -459,10 +461,17 @@ fn aso_rescope(identity: &str, role: &str, rgs: &[String], assignment: &str) -> 
     Ok(Chain::of(creates.chain([delete])).expect("the delete is always there"))
 }
 
+/// `kubectl --context <cluster>` (AKS names a cluster's kubeconfig context after the cluster; a cluster known
+/// only from its dump, `k8s:<name>`, by that name), so a command never lands on whatever context is current.
+fn kubectl(cluster: &str) -> Command {
+    let name = cluster.rsplit('/').next().unwrap_or(cluster);
+    Command::new("kubectl").opt("--context", name.strip_prefix("k8s:").unwrap_or(name))
+}
+
 /// `kubectl edit` of the binding named in a note's evidence (`RoleBinding <ns>/<name>` or
 /// `ClusterRoleBinding <name>`).
-fn edit_binding(binding: &str) -> Result<Command, Malformed> {
-    let kubectl = Command::new("kubectl");
+fn edit_binding(cluster: &str, binding: &str) -> Result<Command, Malformed> {
+    let kubectl = kubectl(cluster);
     if let Some(rest) = binding.strip_prefix("RoleBinding ") {
         let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
         return Ok(kubectl
@@ -704,20 +713,21 @@ mod tests {
 
     #[test]
     fn an_aso_credential_is_deleted_unless_it_is_the_global_settings() {
-        let cmd = |secret: &str| aso_credential_remediation(secret, "id-aso").and_then(|r| r.command);
+        let cluster = "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/prod";
+        let cmd = |secret: &str| aso_credential_remediation(cluster, secret, "id-aso").and_then(|r| r.command);
         assert_eq!(
             cmd("team-a/secrets/aso-credential").as_deref(),
-            Some("kubectl -n team-a delete secret aso-credential")
+            Some("kubectl --context prod -n team-a delete secret aso-credential")
         );
         // The global credential also configures ASO: edit it, never delete it.
         assert_eq!(
             cmd("azureserviceoperator-system/secrets/aso-controller-settings").as_deref(),
-            Some("kubectl -n azureserviceoperator-system edit secret aso-controller-settings")
+            Some("kubectl --context prod -n azureserviceoperator-system edit secret aso-controller-settings")
         );
         // A malformed name gives the advice without a command; evidence that is not a Secret gives nothing.
-        let bad = aso_credential_remediation("team-a/secrets/x;rm -rf", "id-aso").unwrap();
+        let bad = aso_credential_remediation(cluster, "team-a/secrets/x;rm -rf", "id-aso").unwrap();
         assert!(bad.command.is_none() && bad.summary.contains("team-a/x;rm -rf"), "{bad:?}");
-        assert!(aso_credential_remediation("team-a/aso", "id-aso").is_none());
+        assert!(aso_credential_remediation(cluster, "team-a/aso", "id-aso").is_none());
     }
 
     #[test]

@@ -805,7 +805,10 @@ fn acting_as_an_identity_through_a_role_names_the_assignment_to_remove() {
     );
     // A path with no role behind it keeps the Kubernetes cut (Pat's RoleBinding), not an assignment.
     let pat = find(&f, "can-act-as-managed-identity", PAT, APP_MI).expect("Pat runs pods as team-b/app");
-    assert_eq!(pat.remediation.command.as_deref(), Some("kubectl -n team-b edit rolebinding pat-deploys"));
+    assert_eq!(
+        pat.remediation.command.as_deref(),
+        Some("kubectl --context prod -n team-b edit rolebinding pat-deploys")
+    );
 }
 
 /// The VM's system-assigned identity: whoever runs code on the VM acts as it.
