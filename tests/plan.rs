@@ -112,6 +112,69 @@ fn apply(snap: &mut Value, step: &str) {
             groups.retain(|g| !same(g.as_str().unwrap(), group));
             assert_eq!(before - groups.len(), 1, "step {step} names no admin group");
         }
+        "pod-identity-binding" => {
+            // pod-identity-binding:<cluster>#<namespace>/<name>: that AzureIdentityBinding, deleted.
+            let (cluster, at) = rest.split_once('#').unwrap();
+            let (ns, name) = at.split_once('/').unwrap();
+            let mut removed = 0;
+            for c in snap["kubernetes"].as_array_mut().unwrap() {
+                if same(c["cluster"].as_str().unwrap(), cluster) {
+                    let list = c["azureIdentityBindings"].as_array_mut().unwrap();
+                    let before = list.len();
+                    list.retain(|b| !(b["metadata"]["namespace"] == ns && b["metadata"]["name"] == name));
+                    removed += before - list.len();
+                }
+            }
+            assert_eq!(removed, 1, "step {step} names no one AzureIdentityBinding");
+        }
+        "pod-identity" | "pod-identity-exception" => {
+            // pod-identity[-exception]:<cluster id>#<namespace>/<name>: taken out of the add-on's profile.
+            let (cluster, at) = rest.split_once('#').unwrap();
+            let (ns, name) = at.split_once('/').unwrap();
+            let list = if kind == "pod-identity" { "userAssignedIdentities" } else { "userAssignedIdentityExceptions" };
+            let clusters = snap["azure"]["managedClusters"].as_array_mut().unwrap();
+            let c = clusters.iter_mut().find(|c| same(c["id"].as_str().unwrap(), cluster)).expect("the cluster");
+            let items = c["properties"]["podIdentityProfile"][list].as_array_mut().unwrap();
+            let before = items.len();
+            items.retain(|i| !(i["namespace"] == ns && i["name"] == name));
+            assert_eq!(before - items.len(), 1, "step {step} names no one pod identity");
+            // The add-on deletes the AzureIdentity and AzureIdentityBinding it made for the pod identity.
+            let managed = |o: &Value| o["metadata"]["labels"]["kubernetes.azure.com/managedby"] == "aks";
+            for k in snap["kubernetes"].as_array_mut().unwrap() {
+                if !same(k["cluster"].as_str().unwrap(), cluster) {
+                    continue;
+                }
+                for (objects, field) in [("azureIdentities", "name"), ("azureIdentityBindings", "azureIdentity")] {
+                    if let Some(list) = k[objects].as_array_mut() {
+                        list.retain(|o| {
+                            let named = if field == "name" { &o["metadata"]["name"] } else { &o[field] };
+                            !(managed(o) && o["metadata"]["namespace"] == ns && named == name)
+                        });
+                    }
+                }
+            }
+        }
+        "resource-identity" => {
+            // resource-identity:<resource id>/<identity principal id>: the identity detached from the resource.
+            let (resource, principal) = rest.rsplit_once('/').unwrap();
+            let mut removed = 0;
+            for r in snap["azure"]["identityResources"].as_array_mut().unwrap() {
+                if !same(r["id"].as_str().unwrap(), resource) {
+                    continue;
+                }
+                let identity = r["identity"].as_object_mut().unwrap();
+                if identity.get("principalId").and_then(Value::as_str).is_some_and(|p| same(p, principal)) {
+                    identity.remove("principalId");
+                    removed += 1;
+                }
+                if let Some(user) = identity.get_mut("userAssignedIdentities").and_then(Value::as_object_mut) {
+                    let before = user.len();
+                    user.retain(|_, u| !u["principalId"].as_str().is_some_and(|p| same(p, principal)));
+                    removed += before - user.len();
+                }
+            }
+            assert_eq!(removed, 1, "step {step} detached nothing");
+        }
         "aso-credential" => {
             // aso-credential:<cluster>#<namespace>/secrets/<name>: that Secret, deleted.
             let (cluster, secret) = rest.split_once('#').unwrap();
@@ -154,6 +217,8 @@ fn each_tenants_plan_applied_to_its_snapshot_leaves_no_escalation_path() {
         "pim-eligible",
         "constrained-delegation",
         "entra-control-plane",
+        "aks-pod-identity",
+        "compute-identities",
     ] {
         let snapshot = MockTenant::bundled(name).unwrap().to_snapshot();
         let before = report(&snapshot);

@@ -139,6 +139,9 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                 remediation: aks_admin_group_remediation(cluster, group, &groups, &a.display_name),
             }
         }
+        EdgeKind::PodManagedIdentity if pod_identity_fix(graph, e).is_some() => {
+            pod_identity_fix(graph, e).expect("just checked")
+        }
         EdgeKind::AsoActsAs => {
             let note = &graph.notes[w.evidence as usize];
             let secret = note.evidence.first().cloned().unwrap_or_default();
@@ -297,6 +300,93 @@ fn aso_credential_remediation(cluster: &str, secret: &str, identity: &str) -> Op
         )
     };
     Some(shell::remediation(summary, command))
+}
+
+/// The object a pod-managed identity edge rests on (its evidence first): an aad-pod-identity
+/// `AzureIdentityBinding` (`<ns>/azureidentitybindings/<name>`: delete it), or the AKS add-on's pod identity or
+/// NMI exception (`<cluster id> (podIdentityProfile.userAssignedIdentities|…Exceptions: <ns>/<name>)`: `az aks
+/// pod-identity [exception] delete`). References:
+/// <https://learn.microsoft.com/cli/azure/aks/pod-identity#az-aks-pod-identity-delete>,
+/// <https://learn.microsoft.com/cli/azure/aks/pod-identity/exception#az-aks-pod-identity-exception-delete>.
+fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+    let (from, to, _) = graph.edge(e);
+    let (ns_node, identity) = (graph.node_ref(from), graph.node_ref(to).display_name);
+    let note = derived_note(graph, e)?;
+    let evidence = note.evidence.first()?;
+    let cluster = ns_node.id.split_once("/k8s/").map_or("", |(c, _)| c);
+    let addon = note.evidence.iter().find_map(|x| x.strip_prefix(crate::build::kube::ADDON_MANAGED));
+    if let Some(at) = addon {
+        // The add-on reconciles its bindings: remove the pod identity, as for the add-on's own edge.
+        return addon_pod_identity_fix(cluster, &format!("userAssignedIdentities: {at}"), &identity);
+    }
+    if let Some((bns, name)) = evidence.split_once("/azureidentitybindings/") {
+        let command = (|| {
+            Ok::<_, Malformed>(
+                kubectl(cluster)
+                    .opt("-n", shell::namespace(bns)?)
+                    .args(["delete", "azureidentitybinding"])
+                    .arg(shell::object_name("AzureIdentityBinding name", name)?),
+            )
+        })();
+        return Some(Fix {
+            key: format!("pod-identity-binding:{cluster}#{bns}/{name}"),
+            what: format!("AzureIdentityBinding {bns}/{name} (gives pods {identity}'s tokens)"),
+            remediation: shell::remediation(
+                format!(
+                    "Delete AzureIdentityBinding {bns}/{name} if no pod needs {identity}, and move its workloads to \
+                     workload identity (aad-pod-identity is deprecated)"
+                ),
+                command,
+            ),
+        });
+    }
+    let (id, rest) = evidence.split_once(" (podIdentityProfile.")?;
+    addon_pod_identity_fix(id, rest.trim_end_matches(')'), &identity)
+}
+
+/// `az aks pod-identity [exception] delete` of cluster `id` for `<list>: <namespace>/<name>` of its
+/// `podIdentityProfile`.
+fn addon_pod_identity_fix(id: &str, entry: &str, identity: &str) -> Option<Fix> {
+    let (list, at) = entry.split_once(": ")?;
+    let (ns, name) = at.split_once('/')?;
+    let exception = list == "userAssignedIdentityExceptions";
+    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    let ["subscriptions", sub, _, rg, "providers", _, _, cluster_name] = segments.as_slice() else { return None };
+    let group: &[&'static str] =
+        if exception { &["aks", "pod-identity", "exception", "delete"] } else { &["aks", "pod-identity", "delete"] };
+    let command = (|| {
+        Ok::<_, Malformed>(
+            Command::new("az")
+                .args(group.iter().copied())
+                .opt("--subscription", shell::guid("subscription id", sub)?)
+                .opt("--resource-group", *rg)
+                .opt("--cluster-name", *cluster_name)
+                .opt("--namespace", shell::namespace(ns)?)
+                .opt("--name", name),
+        )
+    })();
+    let (kind, summary) = if exception {
+        (
+            "pod-identity-exception",
+            format!(
+                "Delete the NMI exception {ns}/{name} of {cluster_name}: its pods reach every pod identity on the \
+                 nodes, {identity} included"
+            ),
+        )
+    } else {
+        (
+            "pod-identity",
+            format!(
+                "Delete pod identity {ns}/{name} of {cluster_name} if no pod needs {identity}, and move its \
+                 workloads to workload identity (the pod identity add-on is deprecated)"
+            ),
+        )
+    };
+    Some(Fix {
+        key: format!("{kind}:{}#{ns}/{name}", id.to_ascii_lowercase()),
+        what: format!("{} {ns}/{name} of {cluster_name} ({identity})", kind.replace('-', " ")),
+        remediation: shell::remediation(summary, command),
+    })
 }
 
 /// Whether a forging edge is the hop from the forging hub to an identity, which rests on the identity's

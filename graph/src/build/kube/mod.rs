@@ -42,6 +42,7 @@ use crate::snapshot::Snapshot;
 use union::SubjectKey;
 
 pub(crate) use facts::{cluster_role_rules, find_aso, holds_client_secret, Aso, ASO_CREDENTIAL, ASO_SETTINGS};
+pub(crate) use pod_identity::ADDON_MANAGED;
 
 /// The edge kinds this pass adds.
 pub(in crate::build) const EMITS: &[EdgeKind] = &[

@@ -72,11 +72,14 @@ impl ClusterCtx<'_> {
                     Caps::EMPTY,
                     0,
                     note(
-                        vec![
+                        [
                             format!("{bns}/azureidentitybindings/{}", b.metadata.name),
                             format!("{bns}/azureidentities/{}", ai.metadata.name),
                             format!("aadpodidbinding={}", b.selector),
-                        ],
+                        ]
+                        .into_iter()
+                        .chain(managed_by_addon(&b.metadata).then(|| format!("{ADDON_MANAGED}{bns}/{}", ai.metadata.name)))
+                        .collect(),
                         format!(
                             "a pod in {ns} labelled aadpodidbinding={} gets {ident}'s tokens ({kind}) from aad-pod-identity's NMI through AzureIdentityBinding {bns}/{} ({scope_why})",
                             b.selector, b.metadata.name
@@ -95,6 +98,15 @@ impl ClusterCtx<'_> {
             }
         }
     }
+}
+
+/// Evidence that a binding belongs to the AKS pod identity add-on (`<namespace>/<pod identity name>` follows):
+/// the add-on reconciles it, so it is removed through the add-on, not with kubectl.
+pub(crate) const ADDON_MANAGED: &str = "managed by the AKS pod identity add-on: ";
+
+/// Whether the add-on made this object (label `kubernetes.azure.com/managedby: aks`).
+fn managed_by_addon(meta: &crate::kube::ObjectMeta) -> bool {
+    meta.labels.get("kubernetes.azure.com/managedby").is_some_and(|v| v == "aks")
 }
 
 impl Builder {
