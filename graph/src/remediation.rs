@@ -492,11 +492,13 @@ fn aso_remediation(graph: &PrivilegeGraph, aso: EdgeIndex, role_edge: EdgeIndex)
     let ns = graph.node_ref(aso_ns).display_name;
     let role = crate::rbac::role_definition_guid(&g.role_definition_id);
     if rgs.is_empty() {
+        // No ASO resource of the namespace owns a resource group: nothing to rescope to.
         let summary = format!(
-            "Scope {} ({} at {}) to the resource groups {ns} manages, not {}",
-            identity.display_name, g.role_name, g.scope, g.scope
+            "Remove {} of {} at {} if nothing but {ns} uses it (its ASO resources own no resource group), or \
+             scope it to the resource groups {ns} manages",
+            g.role_name, identity.display_name, g.scope
         );
-        return Remediation { summary, command: None };
+        return shell::remediation(summary, shell::role_assignment_delete(&g.assignment_id));
     }
     let summary = format!(
         "Scope {} ({} at {}) to the resource groups {ns}'s ASO resources own: {}",

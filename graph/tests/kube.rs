@@ -268,7 +268,15 @@ fn client_secret_credential_with_role_assignment_crd_gives_owner() {
     assert!(owner.is_some_and(|f| !through_aso(f)), "{owner:#?}");
     assert!(find(&f, "owner-equivalent-on-subscription", ALICE, &sub()).is_some_and(through_aso));
     let team_c = format!("{}/k8s/namespaces/team-c/aso", cluster_id("prod")).to_lowercase();
-    assert!(find(&f, "aso-identity-broader-than-namespace", &team_c, &sub()).is_some());
+    let broad = find(&f, "aso-identity-broader-than-namespace", &team_c, &sub()).expect("team-c's ASO identity");
+    // team-c's ASO resources own no resource group: nothing to rescope to, so the assignment itself goes.
+    let assignment =
+        format!("{}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000004", sub());
+    assert_eq!(
+        broad.remediation.command.as_deref(),
+        Some(format!("az role assignment delete --ids {assignment}").as_str())
+    );
+    assert!(broad.remediation.summary.contains("own no resource group"), "{}", broad.remediation.summary);
     assert!(
         find(&without, "aso-identity-broader-than-namespace", &team_c, &sub()).is_none(),
         "UAA is useless to ASO without the RoleAssignment CRD"
