@@ -19,8 +19,6 @@ use super::RenderOptions;
 const TOP_CHOKE_POINTS: usize = 5;
 /// Escalation paths explained hop by hop; the others are grouped by principal and first step.
 const DETAILED: usize = 2;
-/// Evidence lines shown per posture finding.
-const POSTURE_EVIDENCE: usize = 2;
 /// Groups of further escalation paths listed; the rest are counted.
 const GROUPS: usize = 4;
 
@@ -403,11 +401,13 @@ impl Writer<'_> {
             &format!("{}: {} {}", f.title, f.resource.kind, f.resource.display_name),
         )?;
         self.prose("    ", "    ", &f.detail)?;
-        for e in f.evidence.iter().take(POSTURE_EVIDENCE) {
-            self.prose("    - ", "      ", e)?;
-        }
-        if f.evidence.len() > POSTURE_EVIDENCE {
-            self.line(&format!("    - … {} more in --format json", f.evidence.len() - POSTURE_EVIDENCE))?;
+        // The first piece of evidence (the most specific: an assignment id, a setting), the rest counted.
+        if let Some(first) = f.evidence.first() {
+            let more = match f.evidence.len() - 1 {
+                0 => String::new(),
+                n => format!(" (+{n} more in --format json)"),
+            };
+            self.prose("    evidence: ", "      ", &format!("{first}{more}"))?;
         }
         self.prose("    fix: ", "      ", &f.remediation.summary)?;
         self.command("      ", &f.remediation)
