@@ -127,7 +127,7 @@ fn run(cli: Cli) -> Result<u8> {
             let collected = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             let snap = &collected.snapshot;
             if let Some(path) = &snapshot {
-                output::write_private(path, snap.to_json().as_bytes())?;
+                output::write_private_with(path, |out| snap.write_json(out))?;
             }
             let announce = Announce { hook, args: &notify, ca_cert: collect.ca_cert.as_deref(), quiet: cli.quiet };
             let code = report(snap, &queries, &analyze, fail_on, &announce, &mut tracking)?;
@@ -137,7 +137,7 @@ fn run(cli: Cli) -> Result<u8> {
             output::check(&output)?;
             let collected = runtime()?.block_on(scan::collect(&collect, show_progress))?;
             let snap = &collected.snapshot;
-            output::write_private(&output, snap.to_json().as_bytes())?;
+            output::write_private_with(&output, |out| snap.write_json(out))?;
             if !cli.quiet {
                 eprintln!("{}", scan::collection_summary(snap, &output));
             }

@@ -294,7 +294,7 @@ pub fn mock_command(cmd: MockCommand) -> Result<u8> {
                     );
                 }
                 (None, Some(file)) => {
-                    crate::output::write_private(&file, tenant.to_snapshot().to_json().as_bytes())?;
+                    crate::output::write_private_with(&file, |out| tenant.to_snapshot().write_json(out))?;
                     eprintln!(
                         "wrote snapshot {} ({} nodes) in {:.1?}",
                         file.display(),

@@ -1428,6 +1428,12 @@ impl Snapshot {
         serde_json::to_string_pretty(self).expect("snapshot types always serialize")
     }
 
+    /// Writes [`Snapshot::to_json`]'s text into `out` as it is made, never holding the whole text (a large
+    /// tenant's snapshot is a gigabyte of JSON).
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)
+    }
+
     /// Sorts every list by id and drops exact-id duplicates, so equal collections give equal snapshots.
     pub fn normalize(&mut self) {
         fn dedup_by_id<T>(v: &mut Vec<T>, id: impl Fn(&T) -> String) {
@@ -1565,6 +1571,9 @@ mod tests {
         assert_eq!(e.group_eligibility_schedule_instances[0].access_id.as_deref(), Some("owner"));
         let again = Snapshot::from_json(&s.to_json(), "again.json").unwrap();
         assert_eq!(again.to_json(), s.to_json());
+        let mut written = Vec::new();
+        s.write_json(&mut written).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), s.to_json(), "written as made, the same text");
         assert_eq!(again.entra.directory_role_assignments, e.directory_role_assignments);
     }
 
