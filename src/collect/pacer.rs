@@ -47,8 +47,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// A Microsoft Graph tenant size class: its identity-and-access resource-unit budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+/// A Microsoft Graph tenant size class: its identity-and-access resource-unit budget (`--graph-tenant-size`,
+/// or read from the first users page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantSize {
     /// Under 50 users: 3,500 RU per 10 s.
