@@ -594,6 +594,30 @@ mod tests {
     }
 
     #[test]
+    fn a_window_collapsed_to_one_recovers_within_seconds() {
+        // Additive increase of one request per window of successes: from 1 back to 64 in about 64 round trips
+        // of 60 ms, a few seconds, not minutes.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        s.window = 1.0;
+        let key = BucketKey::Tenant;
+        let t0 = Instant::now();
+        let mut now = t0;
+        while s.window() < 64 {
+            assert!(now < t0 + Duration::from_secs(5), "window {} after 5 s", s.window());
+            let herd: Vec<Ticket> = std::iter::from_fn(|| match s.try_admit(&key, 1.0, now) {
+                Admission::Go(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+            now += Duration::from_millis(60);
+            for t in herd {
+                s.finish(t, &key, Finish::Done, now);
+            }
+        }
+        assert!(now >= t0 + Duration::from_secs(3), "grew faster than one per round trip: {:?}", now - t0);
+    }
+
+    #[test]
     fn successes_grow_the_window_back_to_the_cap() {
         let t0 = Instant::now();
         let mut s = PacerState::new(Budget::graph(TenantSize::Large), 4);
