@@ -360,6 +360,11 @@ pub struct CollectArgs {
     /// Kubeconfig file for --kube-context (default: $KUBECONFIG, else ~/.kube/config).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+    /// Microsoft Graph size class of the tenant, which sets the resource-unit budget Graph requests are paced
+    /// to: small (under 50 users, 3,500 RU per 10 s), medium (50 to 500, 5,000), large (over 500, 8,000).
+    /// Default: read from the first users page (small until it arrives).
+    #[arg(long, value_enum, value_name = "SIZE")]
+    pub graph_tenant_size: Option<crate::collect::pacer::TenantSize>,
 }
 
 /// Cloud names.

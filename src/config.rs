@@ -143,6 +143,8 @@ pub struct Defaults {
     pub concurrency: Option<usize>,
     /// `--request-timeout`, in seconds (1 to 86400).
     pub request_timeout: Option<u64>,
+    /// `--graph-tenant-size` (`small`, `medium`, `large`).
+    pub graph_tenant_size: Option<crate::collect::pacer::TenantSize>,
 }
 
 /// Every key of `[defaults]`, in the order of the README table (tested against it and against [`Defaults`]).
@@ -160,6 +162,7 @@ pub const KEYS: &[&str] = &[
     "authority-url",
     "concurrency",
     "request-timeout",
+    "graph-tenant-size",
 ];
 
 /// A configuration read from a file, with where it came from.
@@ -296,6 +299,9 @@ impl Defaults {
         if let Some(t) = self.request_timeout.filter(|_| !given(m, "request_timeout")) {
             args.request_timeout = t;
         }
+        if let Some(size) = self.graph_tenant_size.filter(|_| !given(m, "graph_tenant_size")) {
+            args.graph_tenant_size = Some(size);
+        }
         // A mock tenant is its own tenant: where to collect does not apply to it.
         if args.mock.is_some() {
             return;
@@ -429,6 +435,21 @@ mod tests {
     }
 
     #[test]
+    fn the_graph_tenant_size_is_a_default_a_flag_overrides() {
+        use crate::collect::pacer::TenantSize;
+        let text = "[defaults]\ngraph-tenant-size = \"large\"\n";
+        let Command::Scan { collect, .. } = with_config(text, &["azpath", "scan"]) else { unreachable!() };
+        assert_eq!(collect.graph_tenant_size, Some(TenantSize::Large));
+        let args = ["azpath", "scan", "--graph-tenant-size", "small"];
+        let Command::Scan { collect, .. } = with_config(text, &args) else { unreachable!() };
+        assert_eq!(collect.graph_tenant_size, Some(TenantSize::Small));
+        let Command::Scan { collect, .. } = with_config("", &["azpath", "scan"]) else { unreachable!() };
+        assert_eq!(collect.graph_tenant_size, None, "read from the first users page");
+        let err = parse("[defaults]\ngraph-tenant-size = \"huge\"\n", file()).unwrap_err().to_string();
+        assert!(err.contains("/etc/azpath.toml") && err.contains("huge"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key_and_file() {
         let err = parse("[defaults]\nformats = \"json\"\n", file()).unwrap_err().to_string();
         assert!(err.starts_with("/etc/azpath.toml: line 2: ") && err.contains("`formats`"), "{err}");
@@ -459,6 +480,7 @@ mod tests {
             "\"https://c\"",
             "1",
             "1",
+            "\"medium\"",
         ];
         for (key, value) in KEYS.iter().zip(values) {
             text.push_str(&format!("{key} = {value}\n"));

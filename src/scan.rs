@@ -36,6 +36,7 @@ pub async fn collect(args: &CollectArgs, show_progress: bool) -> Result<Collecte
         management_groups: args.management_groups.clone(),
         concurrency: args.concurrency,
         request_timeout: Duration::from_secs(args.request_timeout),
+        graph_tenant_size: args.graph_tenant_size,
         show_progress,
         http_client: Some(http.clone()),
         ..Default::default()

@@ -215,6 +215,49 @@ async fn unavailable_without_retry_after_backs_off() {
 }
 
 #[tokio::test]
+async fn a_throttled_next_page_is_retried_alone_without_restarting_the_listing() {
+    let arm = MockServer::start().await;
+    let graph = MockServer::start().await;
+    let e = endpoints(&arm, &graph);
+    let base = arm.uri();
+    let page = |n: u32, next: Option<u32>| {
+        let mut body = json!({ "value": [assignment(n)] });
+        if let Some(next) = next {
+            body["nextLink"] = json!(format!("{base}{RA_PATH}?api-version=2022-04-01&page={next}"));
+        }
+        ResponseTemplate::new(200).set_body_json(body)
+    };
+    let mount = |n: &'static str, t: ResponseTemplate, times: u64, priority: u8| {
+        Mock::given(method("GET"))
+            .and(path(RA_PATH))
+            .and(query_param("page", n))
+            .respond_with(t)
+            .up_to_n_times(times)
+            .with_priority(priority)
+            .expect(times)
+    };
+    mount("2", ResponseTemplate::new(429).insert_header("Retry-After", "1"), 1, 1).mount(&arm).await;
+    mount("2", page(2, Some(3)), 1, 2).mount(&arm).await;
+    mount("3", page(3, None), 1, 2).mount(&arm).await;
+    Mock::given(method("GET"))
+        .and(path(RA_PATH))
+        .respond_with(page(1, Some(2)))
+        .with_priority(10)
+        .expect(1)
+        .mount(&arm)
+        .await;
+
+    let tokens = DefaultTokenSource::new(&e, &env, None);
+    let client = ApiClient::new(build_client(None).unwrap(), &tokens, fast_retry());
+    let listing = client.list::<RoleAssignment>(&Service::arm(&e), ra_url(&e)).await;
+    assert!(listing.error.is_none(), "{:?}", listing.error);
+    let ids: Vec<&str> = listing.items.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(ids, ["a1", "a2", "a3"], "each page's records once");
+    assert_eq!(listing.pages, 3);
+    arm.verify().await;
+}
+
+#[tokio::test]
 async fn exhausted_retries_are_a_throttled_failure() {
     let seq = Sequence::new(vec![ResponseTemplate::new(429).insert_header("Retry-After", "0")]);
     let listing = list_with(&seq, 3, fast_retry()).await;

@@ -237,3 +237,42 @@ async fn group_members_are_requested_before_the_last_group_page_arrives() {
     let names: Vec<&str> = early.iter().map(|a| a.path.as_str()).collect();
     assert_eq!(early.len(), 3, "the first page's groups' members before the last page: {names:?}");
 }
+
+#[tokio::test]
+async fn paced_at_the_budget_a_lone_throttled_response_does_not_stop_the_others() {
+    // 300 identities in one subscription: past the first 250 reads of its ARM bucket the pacer admits at the
+    // refill rate (25 per second), its estimate always nearly empty. A lone 429 then is still a transient
+    // fault: the paced requests go on during its Retry-After.
+    let s = Stubs::start().await;
+    s.subscription_with_identities(300).await;
+    let throttled = Logged {
+        log: s.log.clone(),
+        status: 429,
+        body: json!({"error": {"code": "TooManyRequests", "message": "slow down"}}),
+        // Answered once the burst of the bucket is spent and the pacer paces.
+        delay: Duration::from_millis(600),
+        retry_after: Some("2"),
+    };
+    Mock::given(method("GET"))
+        .and(path_regex(r"/mi-0/federatedIdentityCredentials$"))
+        .respond_with(throttled)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s.arm)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/mi-\d+/federatedIdentityCredentials$"))
+        .respond_with(ok(&s.log, json!({"value": []}), Duration::from_millis(20)))
+        .mount(&s.arm)
+        .await;
+
+    let snap = s.run(&options(64)).await;
+    let fics = s.log.matching("federatedIdentityCredentials");
+    assert_eq!(fics.len(), 301, "300 listings and one retry");
+    assert_eq!(snap.sources.iter().filter(|r| r.api == "arm.federatedIdentityCredentials").count(), 300);
+    let t429 = fics.iter().find(|a| a.status == 429).expect("the 429").answered;
+    let retried = fics.iter().filter(|a| a.path.ends_with("/mi-0/federatedIdentityCredentials")).nth(1).unwrap().at;
+    assert!(retried >= t429 + Duration::from_secs(2), "retried {:?} after the 429", retried - t429);
+    let meanwhile = fics.iter().filter(|a| a.at > t429 && a.at < t429 + Duration::from_secs(2)).count();
+    assert!(meanwhile >= 10, "{meanwhile} requests during the lone 429's Retry-After (paced at 25 per second)");
+}

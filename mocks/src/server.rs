@@ -650,7 +650,7 @@ impl Shared {
             } else {
                 Answer::error(side, 429, "TooManyRequests", "Rate limit exceeded. Retry after the delay given.")
             };
-            answer.retry_after = Some(decision.retry_after_secs.to_string());
+            answer.retry_after = (decision.retry_after_secs > 0).then(|| decision.retry_after_secs.to_string());
             answer
         });
         (refused, decision.delay, decision.headers)

@@ -4,8 +4,11 @@
 //! One layer, [`Throttle::admit`], is called at the start of the mock's per-request handler (and so for every
 //! item of a JSON batch that handler dispatches). It decides, in this order:
 //!
-//! 1. **Injected faults** (`--inject-429`, `--inject-503`): a seeded draw per URL and attempt answers 429 or
-//!    503 with `Retry-After`, whatever the buckets hold; nothing is charged.
+//! 1. **Injected faults** (`--inject-429`, `--inject-503`): a seeded draw per URL and attempt answers 429 with
+//!    `Retry-After`, or 503 without one, whatever the buckets hold; nothing is charged. Graph documents a 429
+//!    as carrying "a suggested wait time" and a 503 as "the length of which *may* be specified in a
+//!    Retry-After header" (<https://learn.microsoft.com/graph/errors>): the 503 is the case without, where a
+//!    client has to back off on its own.
 //! 2. **Microsoft Graph resource units** (`graph-ru`): one token bucket per tenant (the mock serves one
 //!    application), sized by the tenant's user count, charged the documented cost of each request. Source:
 //!    "Identity and access service limits" in <https://learn.microsoft.com/graph/throttling-limits>:
@@ -134,7 +137,7 @@ pub struct ThrottleOptions {
     pub inject_429: f64,
     /// Fraction of requests answered 503 regardless of the buckets.
     pub inject_503: f64,
-    /// `Retry-After` seconds of an injected 429 or 503.
+    /// `Retry-After` seconds of an injected 429 (an injected 503 carries none).
     pub injected_retry_after_secs: u64,
     /// Seed of the latency and fault draws.
     pub seed: u64,
@@ -309,7 +312,7 @@ pub enum Refusal {
 pub struct Decision {
     /// `None`: serve the request; otherwise refuse it with this status (429 or 503).
     pub refused: Option<(u16, Refusal)>,
-    /// `Retry-After` seconds of a refusal.
+    /// `Retry-After` seconds of a refusal; 0 sends none (an injected 503).
     pub retry_after_secs: u64,
     /// Delay before the answer is sent.
     pub delay: Duration,
@@ -458,14 +461,8 @@ impl Throttle {
             } else {
                 state.stats.injected_429s += 1;
             }
-            self.refuse(
-                state,
-                &mut decision,
-                &key,
-                now,
-                (status, refusal),
-                self.options.injected_retry_after_secs.max(1),
-            );
+            let secs = if refusal == Refusal::Injected503 { 0 } else { self.options.injected_retry_after_secs.max(1) };
+            self.refuse(state, &mut decision, &key, now, (status, refusal), secs);
             return decision;
         }
         match call.api {
@@ -737,6 +734,28 @@ mod tests {
         assert!((0.045..0.055).contains(&rate429), "{rate429}");
         assert!((0.007..0.013).contains(&rate503), "{rate503}");
         assert!(s.bucket_429s.is_empty(), "no bucket is on");
+        // A 429 says how long to wait; a 503 says nothing (the client backs off), and no retry of it is early.
+        let (t2, clock) = throttle(options.clone(), 10);
+        let mut seen = (false, false);
+        for i in 0..2_000 {
+            let path = format!("/v1.0/groups/{i}/members");
+            let d = t2.admit(&graph(&path, ""));
+            match d.refused {
+                Some((429, _)) => {
+                    assert!(d.retry_after_secs >= 1);
+                    seen.0 = true;
+                }
+                Some((503, _)) => {
+                    assert_eq!(d.retry_after_secs, 0);
+                    seen.1 = true;
+                    clock.advance(d.delay);
+                    t2.admit(&graph(&path, ""));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seen, (true, true));
+        assert_eq!(t2.stats().early_retries, 0, "a 503 retried once answered is not early");
         // Same seed, same decisions; another seed, others.
         let (again, _) = throttle(options.clone(), 10);
         let (other, _) = throttle(ThrottleOptions { seed: 8, ..options }, 10);

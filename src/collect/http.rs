@@ -38,7 +38,8 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Most time spent waiting between the attempts of one request; a `Retry-After` beyond it is not waited for.
     pub max_total_wait: Duration,
-    /// First backoff delay when the server gives no `Retry-After`.
+    /// First backoff delay when the server gives no `Retry-After` (a 503 may come without one); doubled per
+    /// attempt up to `max_backoff`, each delay lengthened by a random part of up to itself.
     pub initial_backoff: Duration,
     /// Largest backoff delay.
     pub max_backoff: Duration,
@@ -49,7 +50,9 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 6,
             max_total_wait: Duration::from_secs(180),
-            initial_backoff: Duration::from_secs(2),
+            // As Azure's SDKs (`@azure/core-rest-pipeline`: 1 s, exponential, at most 64 s): a transient 503
+            // is over in about a second, and a longer first wait holds the request's listing back.
+            initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
         }
     }
