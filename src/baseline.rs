@@ -54,6 +54,18 @@ pub enum BaselineError {
         #[source]
         source: azpath_graph::snapshot::SnapshotError,
     },
+    /// A report written with `--baseline`: it holds only what was new then, so everything older would be
+    /// reported as new again.
+    #[error(
+        "baseline {}: this report was itself written with --baseline {previous}, so it lists only what was new then and everything older would count as new again: give the previous scan's snapshot (--snapshot FILE) or a report written without --baseline",
+        path.display()
+    )]
+    Filtered {
+        /// The file.
+        path: PathBuf,
+        /// The baseline it was written against.
+        previous: String,
+    },
     /// Neither a report nor a snapshot.
     #[error("baseline {}: neither a JSON report (`azpath … --format json`) nor a snapshot (`azpath collect`)", path.display())]
     Unknown {
@@ -79,6 +91,9 @@ pub fn load(path: &Path, analyze: impl FnOnce(&Snapshot) -> Report) -> Result<Re
     }
     if !(has("findings") && has("schema_version")) {
         return Err(BaselineError::Unknown { path: path.into() });
+    }
+    if let Some(previous) = value.pointer("/baseline/file").and_then(serde_json::Value::as_str) {
+        return Err(BaselineError::Filtered { path: path.into(), previous: previous.into() });
     }
     let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
     if version != Some(u64::from(REPORT_SCHEMA_VERSION)) {
@@ -931,6 +946,24 @@ pub fn render_json(report: &Report, summary: &Summary, out: &mut dyn std::io::Wr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_filtered_by_a_baseline_is_refused_as_a_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = Report { schema_version: REPORT_SCHEMA_VERSION, ..Default::default() };
+        let mut summary = Summary::default();
+        let (plain, filtered) = (dir.path().join("plain.json"), dir.path().join("filtered.json"));
+        let mut text = Vec::new();
+        render_json(&report, &summary, &mut text).unwrap();
+        std::fs::write(&plain, &text).unwrap();
+        assert!(load(&plain, |_| unreachable!()).is_ok(), "suppressions alone do not make a report partial");
+        summary.baseline.file = Some("monday.json".into());
+        let mut text = Vec::new();
+        render_json(&report, &summary, &mut text).unwrap();
+        std::fs::write(&filtered, &text).unwrap();
+        let err = load(&filtered, |_| unreachable!()).unwrap_err().to_string();
+        assert!(err.contains("filtered.json") && err.contains("--baseline monday.json") && err.contains("--snapshot"), "{err}");
+    }
 
     #[test]
     fn glob_matches_stars_and_question_marks_case_insensitively() {

@@ -1324,6 +1324,23 @@ mod tests {
     }
 
     #[test]
+    fn pairs_are_not_compared_with_a_scan_that_did_not_record_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let one = store.record(&report(&["a"], 1), "t", at(0)).unwrap();
+        store.record(&report(&["a"], 1), "t", at(60)).unwrap();
+        assert!(store.diff(None, None).unwrap().pairs_unrecorded.is_empty(), "every scan records its pairs");
+        // As a scan recorded by an azpath that recorded pairs only with --expand.
+        store.conn.execute("DELETE FROM scan_pairs WHERE scan_id = ?1", [one]).unwrap();
+        assert_eq!(store.diff(None, None).unwrap().pairs_unrecorded, [one]);
+        let mut text = Vec::new();
+        crate::render::history::render_diff(&store.diff(None, None).unwrap(), crate::render::Format::Table, &mut text)
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("pairs not compared: scan 1 recorded no pairs"), "{text}");
+    }
+
+    #[test]
     fn prune_keeps_the_newest_and_forgets_findings_no_scan_saw() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("h.db")).unwrap();
