@@ -330,8 +330,8 @@ impl<'a> Walk<'a> {
                 continue;
             }
             let [e, c] = members.and_then(|m| m.flags.get(&p)).copied().unwrap_or_default();
-            let flags = u64::from(f.eligible || e) << 1 | u64::from(f.conditional || c);
-            let priority = flags << 32 | self.rank[cell.finding as usize] as u64;
+            let flags = (u64::from(f.eligible || e) << 1) | u64::from(f.conditional || c);
+            let priority = (flags << 32) | self.rank[cell.finding as usize] as u64;
             let slot = &mut best[p as usize];
             if slot.0 == u64::MAX {
                 touched.push(p);
@@ -962,7 +962,10 @@ mod tests {
         render_json(&report, &summary, &mut text).unwrap();
         std::fs::write(&filtered, &text).unwrap();
         let err = load(&filtered, |_| unreachable!()).unwrap_err().to_string();
-        assert!(err.contains("filtered.json") && err.contains("--baseline monday.json") && err.contains("--snapshot"), "{err}");
+        assert!(
+            err.contains("filtered.json") && err.contains("--baseline monday.json") && err.contains("--snapshot"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -880,7 +880,7 @@ fn numbers(key: u128) -> [i64; 4] {
 fn pair_key(numbers: [i64; 4]) -> rusqlite::Result<u128> {
     numbers.iter().try_fold(0u128, |key, &n| {
         let n = u32::try_from(n).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, n))?;
-        Ok(key << 32 | u128::from(n))
+        Ok((key << 32) | u128::from(n))
     })
 }
 

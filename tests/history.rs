@@ -102,8 +102,9 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     assert!(table.stdout.contains("appeared:") && !table.stdout.contains("disappeared:"), "{}", table.stdout);
 }
 
-/// The role assignment making user c17a402c-… Owner of subscription 837c3c76-… in the demo tenant.
-const STANDING_OWNER: &str = "872da1b0-2aeb-4653-9e94-8b46e7770885";
+/// The role assignment making user 7f9343ba-… User Access Administrator at the root scope in the demo tenant
+/// (the only way to the pairs it gives).
+const ROOT_ACCESS_ADMIN: &str = "d6f467af-6470-4355-ba34-9c69589d0ae0";
 
 /// Removes the role assignment named `name` from a tenant folder.
 fn remove_assignment(folder: &Path, name: &str) {
@@ -139,7 +140,7 @@ fn every_scan_records_its_pairs_and_diff_lists_exactly_the_expanded_reports_diff
     let h = db.to_str().unwrap();
     let before = tracking::demo_copy(dir.path(), "before", false);
     let after = tracking::demo_copy(dir.path(), "after", true);
-    remove_assignment(&after, STANDING_OWNER);
+    remove_assignment(&after, ROOT_ACCESS_ADMIN);
     for tenant in [&before, &after] {
         // No --expand, table output: the pairs are still recorded.
         let r = run(&["scan", "--mock", tenant.to_str().unwrap(), "--history", h, "--no-config"]);
@@ -156,12 +157,12 @@ fn every_scan_records_its_pairs_and_diff_lists_exactly_the_expanded_reports_diff
     assert!(appeared.iter().all(|(_, source, _)| source == tracking::NEW_OWNER), "{appeared:?}");
     // The pairs recorded are the ones the engine enumerates, derived from the grouped report.
     for report in [&first, &second] {
-        let recorded: BTreeSet<Triple> = azpath::baseline::BestPairs::of(report)
-            .iter()
-            .map(|(p, _, _)| (p.query_id.clone(), p.source.clone(), p.target.clone()))
-            .collect();
+        let best = azpath::baseline::BestPairs::of(report);
+        let recorded: BTreeSet<Triple> =
+            best.iter().map(|(p, _, _)| (p.query_id.to_string(), p.source.to_string(), p.target.to_string())).collect();
         let listed: BTreeSet<Triple> =
             report.listed_pairs().into_keys().map(|p| (p.query_id, p.source, p.target)).collect();
+        assert_eq!((recorded.len(), best.len()), (listed.len(), listed.len()), "each pair once");
         assert_eq!(recorded, listed);
     }
     // Scanning the second tenant again: nothing appears or disappears.

@@ -24,13 +24,8 @@ pub struct Served {
 impl Served {
     /// Starts `azpath mock serve ARGS` and waits for its banner.
     pub fn start(args: &[&str]) -> Served {
-        let mut child = azpath()
-            .args(["mock", "serve"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            azpath().args(["mock", "serve"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = lines(child.stdout.take().unwrap());
         let stderr = lines(child.stderr.take().unwrap());
         let mut served = Served { child, stdout, stderr, banner: Vec::new(), errors: Vec::new() };
