@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use azpath_graph::findings::Report;
 
 /// The schema this azpath writes (the `user_version` pragma).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a writer waits for another one before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -105,8 +106,33 @@ CREATE TABLE scan_pairs (
 );
 ";
 
+/// Version 5: pairs by number. Every id a pair row names (tenant, query, principal, target, the grant key of
+/// the finding its best path rests on, that finding) is a row of `names`, and a pair row is those numbers: a
+/// few bytes instead of a few hundred, and recording hashes no pair (`history diff` computes the fingerprints
+/// it lists). A pair is the same pair while its tenant, query, source, target and grant key are (what its
+/// fingerprint hashes). Version 4's pairs, stored by fingerprint with no grant key to number, are dropped:
+/// `history diff` says their scans' pairs were not recorded.
+const SCHEMA_V5: &str = "
+DELETE FROM scan_pairs;
+DROP TABLE pairs;
+CREATE TABLE names (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE pairs (
+    id INTEGER PRIMARY KEY,
+    tenant INTEGER NOT NULL,
+    query INTEGER NOT NULL,
+    source INTEGER NOT NULL,
+    target INTEGER NOT NULL,
+    grants INTEGER NOT NULL,
+    finding INTEGER NOT NULL,
+    first_scan INTEGER NOT NULL
+);
+";
+
 /// The schema steps: `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// The exposure figures whose value changes are tracked, as `history trend` names them.
 pub const FIGURES: [&str; 3] = ["principals", "standing", "escalation"];
@@ -288,11 +314,13 @@ pub struct DiffRows {
     pub appeared: Vec<FindingRow>,
     /// Findings in `from` and not in `to`.
     pub disappeared: Vec<FindingRow>,
-    /// Pairs in `to` and not in `from` (pairs are recorded for reports that list them, `--expand`; other
-    /// scans have none).
+    /// Pairs in `to` and not in `from` (empty when `pairs_unrecorded` names a scan).
     pub appeared_pairs: Vec<PairRow>,
     /// Pairs in `from` and not in `to`.
     pub disappeared_pairs: Vec<PairRow>,
+    /// Of the two scans, those whose pairs were not recorded (by an azpath that recorded pairs only with
+    /// `--expand`): pairs are not compared then.
+    pub pairs_unrecorded: Vec<i64>,
 }
 
 /// One (query, principal, target) pair as recorded.
@@ -455,10 +483,7 @@ fn insert_scan(tx: &Connection, path: &Path, report: &Report, tenant: &str, time
         tx.execute("INSERT OR IGNORE INTO scan_findings VALUES (?1, ?2, ?3)", params![scan, f.id, f.severity.as_str()])
             .map_err(sql(path, "recording a finding"))?;
     }
-    // Pairs only when the report lists them (`--expand`): on a large tenant they are millions.
-    if !report.pairs.is_empty() {
-        insert_pairs(tx, report, tenant, scan).map_err(sql(path, "recording pairs"))?;
-    }
+    insert_pairs(tx, report, tenant, scan).map_err(sql(path, "recording pairs"))?;
     Ok(scan)
 }
 
@@ -569,37 +594,49 @@ impl Store {
         let appeared = self.only_in(to.id, from.id, &to.tenant)?;
         let disappeared = self.only_in(from.id, to.id, &from.tenant)?;
         let (old, new) = (self.pair_ids(from.id)?, self.pair_ids(to.id)?);
-        let appeared_pairs = self.pair_rows(new.difference(&old))?;
-        let disappeared_pairs = self.pair_rows(old.difference(&new))?;
-        Ok(DiffRows { from, to, appeared, disappeared, appeared_pairs, disappeared_pairs })
+        let pairs_unrecorded: Vec<i64> =
+            [(from.id, &old), (to.id, &new)].into_iter().filter(|(_, ids)| ids.is_none()).map(|(id, _)| id).collect();
+        let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+        let (appeared_pairs, disappeared_pairs) = if pairs_unrecorded.is_empty() {
+            (self.pair_rows(new.difference(&old))?, self.pair_rows(old.difference(&new))?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(DiffRows { from, to, appeared, disappeared, appeared_pairs, disappeared_pairs, pairs_unrecorded })
     }
 
-    /// The pair row ids scan `scan` saw.
-    fn pair_ids(&self, scan: i64) -> Result<BTreeSet<i64>, HistoryError> {
+    /// The pair row ids scan `scan` saw (`None`: its pairs were not recorded).
+    fn pair_ids(&self, scan: i64) -> Result<Option<BTreeSet<i64>>, HistoryError> {
         let runs: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT runs FROM scan_pairs WHERE scan_id = ?1", [scan], |r| r.get(0))
             .optional()
             .map_err(self.err("reading a scan's pairs"))?;
-        Ok(runs.map(|r| runs::decode(&r).collect()).unwrap_or_default())
+        Ok(runs.map(|r| runs::decode(&r).collect()))
     }
 
     fn pair_rows<'a>(&self, ids: impl Iterator<Item = &'a i64>) -> Result<Vec<PairRow>, HistoryError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT fingerprint, query_id, source, target, finding, first_scan FROM pairs WHERE id = ?1",
+                "SELECT q.text, s.text, t.text, g.text, f.text, p.first_scan FROM pairs p
+                 JOIN names q ON q.id = p.query JOIN names s ON s.id = p.source JOIN names t ON t.id = p.target
+                 JOIN names g ON g.id = p.grants JOIN names f ON f.id = p.finding
+                 WHERE p.id = ?1",
             )
             .map_err(self.err("reading pairs"))?;
         let mut out = Vec::new();
         for id in ids {
             let row = stmt
                 .query_row([id], |r| {
+                    let (query_id, source, target, grants): (String, String, String, String) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                    let pair = crate::baseline::PairRef { query_id: &query_id, source: &source, target: &target };
                     Ok(PairRow {
-                        fingerprint: r.get(0)?,
-                        query_id: r.get(1)?,
-                        source: r.get(2)?,
-                        target: r.get(3)?,
+                        fingerprint: crate::baseline::pair_ref_fingerprint(pair, &grants),
+                        query_id,
+                        source,
+                        target,
                         finding: r.get(4)?,
                         first_scan: r.get(5)?,
                     })
@@ -666,7 +703,9 @@ impl Store {
             removed +=
                 tx.execute("DELETE FROM scans WHERE time < ?1", [cutoff]).map_err(sql(&path, "removing old scans"))?;
         }
-        forget_pairs(&tx).map_err(sql(&path, "removing pairs no remaining scan saw"))?;
+        if removed > 0 {
+            forget_pairs(&tx).map_err(sql(&path, "removing pairs no remaining scan saw"))?;
+        }
         tx.execute("DELETE FROM exposure_runs WHERE last_scan NOT IN (SELECT id FROM scans)", [])
             .map_err(sql(&path, "removing exposure no remaining scan saw"))?;
         tx.execute("DELETE FROM findings WHERE NOT EXISTS (SELECT 1 FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id WHERE sf.finding_id = findings.id AND s.tenant = findings.tenant)", [])
@@ -752,42 +791,112 @@ fn rebuild_runs(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Records the pairs `report`'s findings imply ([`crate::baseline::best_findings`]): a row for each
-/// fingerprint not seen before, and the scan's membership as runs of row ids.
+/// Records the pairs `report`'s findings imply ([`crate::baseline::BestPairs`]), whether the report lists them
+/// or not: each pair becomes one number ([`pair_key`] of its `names` numbers); the tenant's pairs already in
+/// the store are read once and matched to this scan's by sorting both (cheaper than a hash map of millions);
+/// a row is written only for a pair never seen before (one prepared statement, in the caller's transaction);
+/// the scan's membership is written as runs of row ids. An unchanged scan writes no pair row.
 fn insert_pairs(tx: &Connection, report: &Report, tenant: &str, scan: i64) -> rusqlite::Result<()> {
-    let mut find = tx.prepare_cached("SELECT id FROM pairs WHERE tenant = ?1 AND fingerprint = ?2")?;
-    let mut add = tx.prepare_cached(
-        "INSERT INTO pairs (tenant, fingerprint, query_id, source, target, finding, first_scan)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    let mut ids = BTreeSet::new();
-    for (pair, best) in crate::baseline::best_findings(report) {
-        let fingerprint = crate::baseline::pair_fingerprint(&pair, &best.grants);
-        let id = match find.query_row(params![tenant, fingerprint], |r| r.get::<_, i64>(0)).optional()? {
-            Some(id) => id,
+    let best = crate::baseline::BestPairs::of(report);
+    let mut names = Names::load(tx)?;
+    let tenant = names.id(tx, tenant)?;
+    let local: Vec<i64> = best.names().iter().map(|n| names.id(tx, n)).collect::<rusqlite::Result<_>>()?;
+    // Per finding: the numbers of its grant key and id, once it is some pair's best.
+    let mut findings: Vec<Option<(i64, i64)>> = vec![None; report.findings.len()];
+    let mut current: Vec<(u128, [i64; 2])> = Vec::with_capacity(best.len());
+    for &([q, s, t], f) in best.indexed() {
+        let (grants, finding) = match findings[f as usize] {
+            Some(numbers) => numbers,
             None => {
-                add.execute(params![tenant, fingerprint, pair.query_id, pair.source, pair.target, best.finding, scan])?;
+                let numbers = (names.id(tx, best.grants(f))?, names.id(tx, &report.findings[f as usize].id)?);
+                *findings[f as usize].insert(numbers)
+            }
+        };
+        current.push((pair_key([local[q as usize], local[s as usize], local[t as usize], grants])?, [grants, finding]));
+    }
+    current.sort_unstable_by_key(|c| c.0);
+    let known = known_pairs(tx, tenant, best.len())?;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO pairs (tenant, query, source, target, grants, finding, first_scan) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut ids = Vec::with_capacity(current.len());
+    let mut old = known.iter().peekable();
+    for (key, [grants, finding]) in current {
+        while old.next_if(|(k, _)| *k < key).is_some() {}
+        let id = match old.next_if(|(k, _)| *k == key) {
+            Some((_, id)) => *id,
+            None => {
+                let [q, s, t, _] = numbers(key);
+                add.execute(params![tenant, q, s, t, grants, finding, scan])?;
                 tx.last_insert_rowid()
             }
         };
-        ids.insert(id);
+        ids.push(id);
     }
-    tx.execute("INSERT INTO scan_pairs VALUES (?1, ?2)", params![scan, runs::encode(&ids)])?;
+    ids.sort_unstable();
+    tx.execute("INSERT INTO scan_pairs VALUES (?1, ?2)", params![scan, runs::encode(ids)])?;
     Ok(())
+}
+
+/// The `names` table in memory: text → number, new texts added as they are asked for.
+struct Names(FxHashMap<String, i64>);
+
+impl Names {
+    fn load(tx: &Connection) -> rusqlite::Result<Names> {
+        let mut stmt = tx.prepare_cached("SELECT text, id FROM names")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(Names(rows.collect::<rusqlite::Result<_>>()?))
+    }
+
+    fn id(&mut self, tx: &Connection, text: &str) -> rusqlite::Result<i64> {
+        if let Some(id) = self.0.get(text) {
+            return Ok(*id);
+        }
+        tx.prepare_cached("INSERT INTO names (text) VALUES (?1)")?.execute([text])?;
+        let id = tx.last_insert_rowid();
+        self.0.insert(text.to_string(), id);
+        Ok(id)
+    }
+}
+
+/// The tenant's pairs in the store: [`pair_key`] of each and its row id, sorted by key.
+fn known_pairs(tx: &Connection, tenant: i64, expected: usize) -> rusqlite::Result<Vec<(u128, i64)>> {
+    let mut known = Vec::with_capacity(expected);
+    let mut stmt = tx.prepare_cached("SELECT query, source, target, grants, id FROM pairs WHERE tenant = ?1")?;
+    let mut rows = stmt.query([tenant])?;
+    while let Some(r) = rows.next()? {
+        known.push((pair_key([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])?, r.get(4)?));
+    }
+    known.sort_unstable();
+    Ok(known)
+}
+
+/// The four numbers a [`pair_key`] packs.
+fn numbers(key: u128) -> [i64; 4] {
+    [96, 64, 32, 0].map(|shift| i64::from((key >> shift) as u32))
+}
+
+/// A pair's (query, source, target, grants) numbers as one number (each is a `names` row id, below 2³²).
+fn pair_key(numbers: [i64; 4]) -> rusqlite::Result<u128> {
+    numbers.iter().try_fold(0u128, |key, &n| {
+        let n = u32::try_from(n).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, n))?;
+        Ok((key << 32) | u128::from(n))
+    })
 }
 
 /// Removes the pairs no remaining scan saw (after scans were pruned).
 fn forget_pairs(tx: &Connection) -> rusqlite::Result<()> {
-    let mut seen = BTreeSet::new();
+    let mut seen = Vec::new();
     let mut stmt = tx.prepare("SELECT runs FROM scan_pairs")?;
     for runs in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))? {
         seen.extend(runs::decode(&runs?));
     }
+    seen.sort_unstable();
+    seen.dedup();
     let mut all = tx.prepare("SELECT id FROM pairs")?;
-    let unseen: Vec<i64> =
-        all.query_map([], |r| r.get(0))?.filter_map(Result::ok).filter(|id| !seen.contains(id)).collect();
+    let ids: Vec<i64> = all.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     let mut delete = tx.prepare_cached("DELETE FROM pairs WHERE id = ?1")?;
-    for id in unseen {
+    for id in ids.into_iter().filter(|id| seen.binary_search(id).is_err()) {
         delete.execute([id])?;
     }
     Ok(())
@@ -797,13 +906,11 @@ fn forget_pairs(tx: &Connection) -> rusqlite::Result<()> {
 /// length. Hand-written (a dozen lines) rather than a bitmap crate: the ids of one scan's pairs are a few long
 /// runs, which this stores in a few bytes.
 mod runs {
-    use std::collections::BTreeSet;
-
-    /// The runs of `ids`.
-    pub fn encode(ids: &BTreeSet<i64>) -> Vec<u8> {
+    /// The runs of `ids` (ascending, no repeats).
+    pub fn encode(ids: impl IntoIterator<Item = i64>) -> Vec<u8> {
         let mut out = Vec::new();
         let mut runs: Vec<(i64, i64)> = Vec::new();
-        for &id in ids {
+        for id in ids {
             match runs.last_mut() {
                 Some((start, len)) if *start + *len == id => *len += 1,
                 _ => runs.push((id, 1)),
@@ -1207,13 +1314,30 @@ mod tests {
     fn pair_ids_are_stored_as_runs() {
         for ids in [vec![], vec![5], vec![1, 2, 3, 4, 10, 11, 300, 100_000, 100_001]] {
             let set: BTreeSet<i64> = ids.iter().copied().collect();
-            let bytes = runs::encode(&set);
+            let bytes = runs::encode(set.iter().copied());
             assert_eq!(runs::decode(&bytes).collect::<Vec<_>>(), ids);
         }
         let many: BTreeSet<i64> = (1..=50_000).collect();
-        assert_eq!(runs::encode(&many).len(), 4, "one run: a gap and a length");
-        let truncated = runs::encode(&[1, 2, 9].into_iter().collect());
+        assert_eq!(runs::encode(many.iter().copied()).len(), 4, "one run: a gap and a length");
+        let truncated = runs::encode([1, 2, 9]);
         assert_eq!(runs::decode(&truncated[..truncated.len() - 1]).collect::<Vec<_>>(), [1, 2], "ends early");
+    }
+
+    #[test]
+    fn pairs_are_not_compared_with_a_scan_that_did_not_record_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("h.db")).unwrap();
+        let one = store.record(&report(&["a"], 1), "t", at(0)).unwrap();
+        store.record(&report(&["a"], 1), "t", at(60)).unwrap();
+        assert!(store.diff(None, None).unwrap().pairs_unrecorded.is_empty(), "every scan records its pairs");
+        // As a scan recorded by an azpath that recorded pairs only with --expand.
+        store.conn.execute("DELETE FROM scan_pairs WHERE scan_id = ?1", [one]).unwrap();
+        assert_eq!(store.diff(None, None).unwrap().pairs_unrecorded, [one]);
+        let mut text = Vec::new();
+        crate::render::history::render_diff(&store.diff(None, None).unwrap(), crate::render::Format::Table, &mut text)
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("pairs not compared: scan 1 recorded no pairs"), "{text}");
     }
 
     #[test]

@@ -390,7 +390,7 @@ impl Tracking {
     ) -> Result<Tracking> {
         if args.format == Format::Ndjson && (track.baseline.is_some() || track.history.is_some()) {
             return Err(UsageError(
-                "--baseline and --history need the whole report: use --format json (with --expand for pairs), not ndjson"
+                "--baseline and --history need the whole report: ndjson streams it without assembling it, use another --format"
                     .into(),
             )
             .into());

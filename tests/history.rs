@@ -102,6 +102,80 @@ fn an_added_role_assignment_appears_with_its_first_seen_scan() {
     assert!(table.stdout.contains("appeared:") && !table.stdout.contains("disappeared:"), "{}", table.stdout);
 }
 
+/// The role assignment making user 7f9343ba-… User Access Administrator at the root scope in the demo tenant
+/// (the only way to the pairs it gives).
+const ROOT_ACCESS_ADMIN: &str = "d6f467af-6470-4355-ba34-9c69589d0ae0";
+
+/// Removes the role assignment named `name` from a tenant folder.
+fn remove_assignment(folder: &Path, name: &str) {
+    let file = folder.join("arm/roleAssignments.json");
+    let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let all = list["value"].as_array_mut().unwrap();
+    let before = all.len();
+    all.retain(|a| a["name"] != name);
+    assert_eq!(all.len(), before - 1, "{name} is in the tenant");
+    std::fs::write(&file, serde_json::to_string_pretty(&list).unwrap()).unwrap();
+}
+
+type Triple = (String, String, String);
+
+/// The (query, source, target) of each pair an `--expand` report of `tenant` lists (the engine's own
+/// enumeration), and the same report read back.
+fn expanded(tenant: &Path) -> (BTreeSet<Triple>, azpath_graph::findings::Report) {
+    let report = json(&["scan", "--mock", tenant.to_str().unwrap(), "--expand", "--format", "json", "--no-config"]);
+    let report: azpath_graph::findings::Report = serde_json::from_value(report).unwrap();
+    let triples = report.pairs.iter().map(|p| (p.query_id.clone(), p.source.id.clone(), p.target.id.clone())).collect();
+    (triples, report)
+}
+
+fn triples(list: &Value) -> BTreeSet<Triple> {
+    let s = |p: &Value, k: &str| p[k].as_str().unwrap().to_string();
+    list.as_array().unwrap().iter().map(|p| (s(p, "query_id"), s(p, "source"), s(p, "target"))).collect()
+}
+
+#[test]
+fn every_scan_records_its_pairs_and_diff_lists_exactly_the_expanded_reports_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let h = db.to_str().unwrap();
+    let before = tracking::demo_copy(dir.path(), "before", false);
+    let after = tracking::demo_copy(dir.path(), "after", true);
+    remove_assignment(&after, ROOT_ACCESS_ADMIN);
+    for tenant in [&before, &after] {
+        // No --expand, table output: the pairs are still recorded.
+        let r = run(&["scan", "--mock", tenant.to_str().unwrap(), "--history", h, "--no-config"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let diff = json(&["history", "diff", "--history", h, "--format", "json"]);
+    assert_eq!(diff["pairs_unrecorded"], serde_json::json!([]), "{diff}");
+    let ((one, first), (two, second)) = (expanded(&before), expanded(&after));
+    let appeared: BTreeSet<Triple> = two.difference(&one).cloned().collect();
+    let disappeared: BTreeSet<Triple> = one.difference(&two).cloned().collect();
+    assert!(!appeared.is_empty() && !disappeared.is_empty(), "the change adds and removes pairs");
+    assert_eq!(triples(&diff["appeared_pairs"]), appeared);
+    assert_eq!(triples(&diff["disappeared_pairs"]), disappeared);
+    assert!(appeared.iter().all(|(_, source, _)| source == tracking::NEW_OWNER), "{appeared:?}");
+    // The pairs recorded are the ones the engine enumerates, derived from the grouped report.
+    for report in [&first, &second] {
+        let best = azpath::baseline::BestPairs::of(report);
+        let recorded: BTreeSet<Triple> =
+            best.iter().map(|(p, _, _)| (p.query_id.to_string(), p.source.to_string(), p.target.to_string())).collect();
+        let listed: BTreeSet<Triple> =
+            report.listed_pairs().into_keys().map(|p| (p.query_id, p.source, p.target)).collect();
+        assert_eq!((recorded.len(), best.len()), (listed.len(), listed.len()), "each pair once");
+        assert_eq!(recorded, listed);
+    }
+    // Scanning the second tenant again: nothing appears or disappears.
+    let r = run(&["scan", "--mock", after.to_str().unwrap(), "--history", h, "--no-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let again = json(&["history", "diff", "--history", h, "--format", "json"]);
+    assert!(again["appeared_pairs"].as_array().unwrap().is_empty(), "{again}");
+    assert!(again["disappeared_pairs"].as_array().unwrap().is_empty(), "{again}");
+    // …and the first and third scans differ as the first two did.
+    let across = json(&["history", "diff", "1", "3", "--history", h, "--format", "json"]);
+    assert_eq!(triples(&across["appeared_pairs"]), appeared);
+}
+
 #[test]
 fn two_concurrent_writers_both_record() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,89 +10,15 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
 
-use common::{add_owner, azpath, demo_folder, free_ports, lines, run, run_command, Run};
+use common::served::Served;
+use common::{add_owner, azpath, demo_folder, free_ports, run, run_command, Run};
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ARM_TOKEN: &str = "mock-arm-token";
 const GRAPH_TOKEN: &str = "mock-graph-token";
-const WAIT: Duration = Duration::from_secs(60);
-
-/// A running `azpath mock serve`, its output lines as they come.
-struct Served {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    /// Every stderr line seen so far.
-    errors: Vec<String>,
-}
-
-impl Served {
-    fn start(tenant: &str, port: u16) -> Served {
-        let mut child = azpath()
-            .args(["mock", "serve", tenant, "--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        let mut served = Served { child, stdout, stderr, errors: Vec::new() };
-        served.stdout_line(|l| l.starts_with("Scan it"));
-        served
-    }
-
-    /// Waits for a stdout line that passes `want`; the lines before it are returned too.
-    fn stdout_line(&mut self, want: impl Fn(&str) -> bool) -> Vec<String> {
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while let Ok(line) = self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            let done = want(&line);
-            seen.push(line);
-            if done {
-                return seen;
-            }
-        }
-        panic!("no such line on stdout; got {seen:?}; stderr {:?}", self.errors);
-    }
-
-    /// Waits for a stderr line that passes `want`.
-    fn stderr_line(&mut self, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        while let Ok(line) = self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            self.errors.push(line.clone());
-            if want(&line) {
-                return line;
-            }
-        }
-        panic!("no such line on stderr; got {:?}", self.errors);
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) on a child this test started and has not reaped.
-        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, signal) }, 0);
-    }
-
-    /// Stops it with `signal`; returns its exit code and the stats line.
-    fn stop(mut self, signal: libc::c_int) -> (Option<i32>, String) {
-        self.signal(signal);
-        let line = self.stderr_line(|l| l.starts_with("served "));
-        let status = self.child.wait().unwrap();
-        (status.code(), line)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A raw GET on loopback: the status code and body.
 fn get(port: u16, path: &str, token: &str) -> (u16, String) {
@@ -114,7 +40,7 @@ const SUBSCRIPTIONS: &str = "/subscriptions?api-version=2022-12-01";
 #[test]
 fn a_fixed_port_answers_and_sigterm_prints_the_stats() {
     let port = free_ports(2);
-    let served = Served::start("demo", port);
+    let served = Served::start(&["demo", "--port", &port.to_string()]);
     let (status, body) = get(port, SUBSCRIPTIONS, ARM_TOKEN);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("837c3c76-9e6c-4dba-b18e-10ab9cbc63d8"), "{body}");
@@ -128,7 +54,7 @@ fn a_fixed_port_answers_and_sigterm_prints_the_stats() {
 #[test]
 fn ctrl_c_prints_the_same_stats_line() {
     let port = free_ports(2);
-    let served = Served::start("demo", port);
+    let served = Served::start(&["demo", "--port", &port.to_string()]);
     assert_eq!(get(port, SUBSCRIPTIONS, ARM_TOKEN).0, 200);
     let (code, stats) = served.stop(libc::SIGINT);
     assert_eq!(stats, "served 1 requests (0 throttled)");
@@ -165,7 +91,7 @@ async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
     let dir = tempfile::tempdir().unwrap();
     let folder = demo_folder(dir.path(), "tenant");
     let port = free_ports(2);
-    let mut served = Served::start(folder.to_str().unwrap(), port);
+    let mut served = Served::start(&[folder.to_str().unwrap(), "--port", &port.to_string()]);
     let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
 
     let first = tokio::task::block_in_place(|| scan(port, &before, &["--notify-webhook", &hook_url]));

@@ -13,71 +13,14 @@ mod common;
 use std::collections::BTreeSet;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
 
-use common::{add_owner, azpath, demo_folder, free_ports, lines, run_command, Run};
+use common::served::Served;
+use common::{add_owner, azpath, demo_folder, free_ports, run_command, Run};
 use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const WAIT: Duration = Duration::from_secs(60);
 const CLUSTER: &str = "aks-shop-prod";
-
-/// A running `azpath mock serve DIR --port P --kube-port K`.
-struct Served {
-    child: Child,
-    stderr: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Served {
-    fn start(folder: &Path, port: u16, kube_port: u16) -> Served {
-        let mut child = azpath()
-            .args(["mock", "serve", folder.to_str().unwrap()])
-            .args(["--port", &port.to_string(), "--kube-port", &kube_port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        let deadline = Instant::now() + WAIT;
-        let mut banner = Vec::new();
-        while let Ok(line) = stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            let done = line.starts_with("Scan it");
-            banner.push(line);
-            if done {
-                let kube = format!("  Kubernetes `{CLUSTER}`: http://127.0.0.1:{kube_port}");
-                assert!(banner.contains(&kube), "the cluster on its fixed port: {banner:?}");
-                return Served { child, stderr, seen: Vec::new() };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("mock serve did not start: {banner:?}");
-    }
-
-    /// Waits for a stderr line that passes `want`.
-    fn stderr_line(&mut self, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        while let Ok(line) = self.stderr.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            self.seen.push(line.clone());
-            if want(&line) {
-                return line;
-            }
-        }
-        panic!("no such line on stderr; got {:?}", self.seen);
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The kubeconfig a scheduled job keeps: the cluster on its fixed port, the mock's token.
 fn kubeconfig(dir: &Path, kube_port: u16) -> PathBuf {
@@ -154,7 +97,10 @@ async fn a_scheduled_scan_reports_exactly_what_was_added() {
     let dir = tempfile::tempdir().unwrap();
     let folder = demo_folder(dir.path(), "tenant");
     let (port, kube_port) = (free_ports(2), free_ports(1));
-    let mut served = Served::start(&folder, port, kube_port);
+    let (port_arg, kube_arg) = (port.to_string(), kube_port.to_string());
+    let mut served = Served::start(&[folder.to_str().unwrap(), "--port", &port_arg, "--kube-port", &kube_arg]);
+    let kube = format!("  Kubernetes `{CLUSTER}`: http://127.0.0.1:{kube_port}");
+    assert!(served.banner.contains(&kube), "the cluster on its fixed port: {:?}", served.banner);
     let kubeconfig = kubeconfig(dir.path(), kube_port);
     let job = Job { dir: dir.path(), port, kubeconfig: &kubeconfig, hook: &hook };
 

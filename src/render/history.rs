@@ -119,6 +119,14 @@ pub fn render_diff(diff: &DiffRows, format: Format, out: &mut dyn Write) -> io::
         diff.disappeared_pairs.len()
     );
     write_line(out, &head)?;
+    if !diff.pairs_unrecorded.is_empty() {
+        let scans: Vec<String> = diff.pairs_unrecorded.iter().map(|id| format!("scan {id}")).collect();
+        let line = format!(
+            "pairs not compared: {} recorded no pairs (an older azpath recorded them only with --expand)",
+            scans.join(" and ")
+        );
+        write_line(out, &line)?;
+    }
     for (title, rows) in [("appeared", &diff.appeared), ("disappeared", &diff.disappeared)] {
         if rows.is_empty() {
             continue;

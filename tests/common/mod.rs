@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod kube_fixture;
+#[cfg(unix)]
+pub mod served;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
