@@ -345,3 +345,21 @@ fn detaching_the_identity_is_a_choke_point_of_its_own() {
     // The identity attached to nothing has no such cut: it is reached only by attaching it.
     assert!(r.choke_points.iter().all(|c| !(c.id.starts_with("resource-identity:") && c.id.ends_with(MI_FREE))));
 }
+
+/// The hop from the assignable-identities hub to an identity is cut at the role assignment that allows
+/// assigning it (nothing on the identity grants it): the fix names that assignment, with its delete command.
+#[test]
+fn attaching_an_identity_is_cut_at_the_assign_role_assignment() {
+    let r = common::analyze_checked(&tenant(), &queries(), AnalyzeOptions::default());
+    let attach = r.choke_points.iter().filter(|c| c.id.starts_with("edge:CAN_ATTACH_IDENTITY")).count();
+    assert_eq!(attach, 0, "{:#?}", r.choke_points.iter().map(|c| &c.id).collect::<Vec<_>>());
+    let id = format!(
+        "{}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0001-000000000013",
+        rg("rg-app")
+    );
+    let key = format!("role-assignment:{}", id.to_ascii_lowercase());
+    let c = r.choke_points.iter().find(|c| c.id == key).unwrap_or_else(|| {
+        panic!("{key} missing from {:#?}", r.choke_points.iter().map(|c| &c.id).collect::<Vec<_>>())
+    });
+    assert_eq!(c.remediation.command.as_deref(), Some(format!("az role assignment delete --ids {id}").as_str()));
+}
