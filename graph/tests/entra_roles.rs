@@ -551,3 +551,25 @@ fn restricted_management_units_keep_tenant_scoped_admins_out_but_not_unit_scoped
     let f = pairs_of(&v);
     assert!(resets_ada(&f, HELEN) && resets_ada(&f, PAUL));
 }
+
+/// No finding that reaches Entra tier zero goes there through "any directory role": whoever reaches that set
+/// has its own edge to tier zero, so "… → any directory role → Global Administrator → tier zero" is a detour.
+/// The set leads to each role as assigned to oneself (its other powers: Global Administrator's elevateAccess
+/// still reaches the subscriptions), and the pairs stay those of the per-pair search (`analyze_checked`).
+#[test]
+fn tier_zero_findings_never_go_through_any_directory_role() {
+    let report = common::analyze_checked(&snapshot(&tenant()), &queries(), AnalyzeOptions::default());
+    let mut to_tier_zero = 0;
+    for f in &report.findings {
+        if f.hops.last().is_some_and(|h| h.to.kind == NodeKind::EntraTierZero) {
+            to_tier_zero += 1;
+            assert!(f.hops.iter().all(|h| h.to.id != "directoryroles/any"), "{:#?}", f.hops);
+        }
+    }
+    assert!(to_tier_zero > 0);
+    // Through the set, Global Administrator as assigned to oneself still elevates (Priya, PIM-eligible PRA).
+    let f = pairs();
+    let sub = owner_of(&f, PRIYA, SUB).expect("PRA reaches the subscriptions");
+    let at = sub.hops.iter().position(|h| h.to.id == "directoryroles/any").expect("through any directory role");
+    assert!(sub.hops[at + 1].to.display_name.contains("Global Administrator (assigned to oneself)"), "{:#?}", sub.hops);
+}

@@ -16,7 +16,8 @@
 //!   resource is the Microsoft Graph service principal, resolved by app role id through that principal's
 //!   `appRoles`, never by display name) is a `HAS_GRAPH_PERMISSION` edge to the permission's node.
 //! - Powers: credentials update → every service principal (`CAN_MANAGE_CREDENTIALS`); role assignment write →
-//!   Entra tier zero → every directory role (`CAN_ASSIGN_DIRECTORY_ROLES`); group members update → every group
+//!   Entra tier zero and "any directory role" → every directory role as assigned to oneself, with its other
+//!   powers (`CAN_ASSIGN_DIRECTORY_ROLES`); group members update → every group
 //!   that is not role-assignable (`CAN_MANAGE_MEMBERS`); password or authentication-method reset → the users
 //!   Microsoft's rules allow (`CAN_RESET_PASSWORD`). Tenant-wide fan-outs go through one `EntraTargets` hub
 //!   per set, so the graph grows with roles + objects.
@@ -351,6 +352,11 @@ enum Object {
     User,
 }
 
+/// A role's powers but assigning roles: what it adds once its holder has assigned it to itself.
+fn others(p: Powers) -> Powers {
+    Powers { assign_roles: false, ..p }
+}
+
 /// The `directoryScopeId` prefix of an assignment scoped to an administrative unit (lower-case).
 const UNIT_SCOPE: &str = "/administrativeunits/";
 
@@ -376,6 +382,9 @@ struct Ctx<'a> {
     defs: FxHashMap<String, (&'a DirectoryRoleDefinition, Powers)>,
     /// Role definition id (lower-case) → its node (roles with powers only).
     role_nodes: FxHashMap<String, NodeIndex>,
+    /// Role definition id (lower-case) → the node of the role as "any directory role" leads to it: its powers
+    /// but assigning roles (roles with other powers only).
+    self_assigned: FxHashMap<String, NodeIndex>,
     tier_zero: Option<NodeIndex>,
     /// Hubs by set and administrative unit (lower-case id; `None`: tenant-wide).
     hubs: FxHashMap<(Set, Option<String>), NodeIndex>,
@@ -451,6 +460,7 @@ impl<'a> Ctx<'a> {
             identities,
             defs,
             role_nodes: FxHashMap::default(),
+            self_assigned: FxHashMap::default(),
             tier_zero: None,
             hubs: FxHashMap::default(),
             unit_members,
@@ -467,11 +477,16 @@ impl<'a> Ctx<'a> {
             self.defs.iter().filter(|(_, (_, p))| p.any()).map(|(k, (d, p))| (k.clone(), *d, *p)).collect();
         defs.sort_by(|a, b| a.0.cmp(&b.0));
         // Every node first: the every-directory-role hub fans out to all of them when first used.
-        for (key, d, _) in &defs {
+        for (key, d, powers) in &defs {
             let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
             let node =
                 self.b.node_for(NodeKey::Path(format!("directoryroles/{key}").into()), NodeKind::DirectoryRole, &name);
             self.role_nodes.insert(key.clone(), node);
+            if others(*powers).any() {
+                let key_path = NodeKey::Path(format!("directoryroles/any/{key}").into());
+                let node = self.b.node_for(key_path, NodeKind::DirectoryRole, &format!("{name} (assigned to oneself)"));
+                self.self_assigned.insert(key.clone(), node);
+            }
         }
         for (key, d, powers) in defs {
             let node = self.role_nodes[&key];
@@ -479,6 +494,13 @@ impl<'a> Ctx<'a> {
             self.fan_out(node, powers, std::slice::from_ref(&d.id), &format!("directory role {name}"));
             if powers.elevate {
                 self.elevation(node, d);
+            }
+            if let Some(&node) = self.self_assigned.get(&key) {
+                let what = format!("directory role {name}, once assigned to oneself,");
+                self.fan_out(node, others(powers), std::slice::from_ref(&d.id), &what);
+                if powers.elevate {
+                    self.elevation(node, d);
+                }
             }
         }
     }
@@ -615,16 +637,12 @@ impl<'a> Ctx<'a> {
                 })
                 .collect(),
             Set::DirectoryRoles => {
-                // A role whose only power is assigning roles is left out: whoever reaches this set already
-                // reaches tier zero and this set directly, so the hop through it would only be a detour
-                // ("… → any directory role → Privileged Role Administrator → tier zero").
-                let only_assigns = |p: Powers| p == Powers { assign_roles: true, ..Powers::default() };
-                let mut roles: Vec<(String, NodeIndex)> = self
-                    .role_nodes
-                    .iter()
-                    .filter(|(k, _)| !only_assigns(self.defs[*k].1))
-                    .map(|(k, n)| (self.defs[k].0.id.clone(), *n))
-                    .collect();
+                // Each role as its self-assigned node: its powers but assigning roles. Whoever reaches this
+                // set reaches tier zero directly (the same power put it here), so a hop on to tier zero would
+                // only be a detour ("… → any directory role → Global Administrator → tier zero"); roles whose
+                // only power is assigning roles are left out altogether.
+                let mut roles: Vec<(String, NodeIndex)> =
+                    self.self_assigned.iter().map(|(k, n)| (self.defs[k].0.id.clone(), *n)).collect();
                 roles.sort();
                 roles
             }
