@@ -56,6 +56,7 @@ async fn stubs(arm: &MockServer, graph: &MockServer, full_owner_list: ResponseTe
     list(graph, "/v1.0/servicePrincipals", expand, json!([{"id": "sp1", "appId": "a1", "owners": owners("so", 1)}]), 1)
         .await;
     list(graph, "/v1.0/applications", expand, json!([{"id": "app1", "appId": "a1"}]), 1).await;
+    list(graph, "/v1.0/directory/administrativeUnits", None, json!([]), 1).await;
     // The Entra control-plane listings (tests/collect_entra_roles.rs) are empty here.
     for p in ["roleDefinitions", "roleAssignments", "roleEligibilityScheduleInstances"] {
         list(graph, &format!("/v1.0/roleManagement/directory/{p}"), None, json!([]), 1).await;

@@ -60,6 +60,8 @@ impl Stubs {
         }
         let pim_groups = "/v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances";
         Mock::given(method("GET")).and(path(pim_groups)).respond_with(empty()).mount(&self.graph).await;
+        let units = "/v1.0/directory/administrativeUnits";
+        Mock::given(method("GET")).and(path(units)).respond_with(empty()).mount(&self.graph).await;
         let grants =
             "appRoleAssignments($select=id,appRoleId,principalId,principalType,resourceId,resourceDisplayName)";
         let listing =

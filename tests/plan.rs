@@ -39,6 +39,19 @@ fn apply(snap: &mut Value, step: &str) {
                 .unwrap()
                 .retain(|r| !same(r["id"].as_str().unwrap(), rest));
         }
+        "group-eligibility" => {
+            // group-eligibility:<group>/<principal>/<member|owner>
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [group, principal, access] = parts[..] else { panic!("step {step}") };
+            let list = snap["entra"]["groupEligibilityScheduleInstances"].as_array_mut().unwrap();
+            let before = list.len();
+            list.retain(|i| {
+                !(same(i["groupId"].as_str().unwrap(), group)
+                    && same(i["principalId"].as_str().unwrap(), principal)
+                    && same(i["accessId"].as_str().unwrap(), access))
+            });
+            assert!(list.len() < before, "group-eligibility step {step} removed no eligibility");
+        }
         "member" => {
             let (group, member) = rest.split_once('/').unwrap();
             for g in snap["entra"]["groupMembers"].as_array_mut().unwrap() {
@@ -277,4 +290,42 @@ fn forging_an_aso_credential_is_cut_at_the_federated_credential_that_allows_it()
         "{:?}",
         r.choke_points
     );
+}
+
+/// PIM for Groups: when the cheapest cut is an eligibility (here Tier 0 Admins also holds Owner of the
+/// subscription, so its eligible owner would otherwise need two cuts), the plan names it as
+/// `group-eligibility:<group>/<principal>/<access>`, and removing that eligibility removes the path.
+#[test]
+fn a_pim_for_groups_eligibility_is_a_plan_step_a_person_can_remove() {
+    const TIER0: &str = "ebf6dd74-581c-401d-af9c-4b3db8b53113";
+    const SUB: &str = "/subscriptions/493b30ff-a243-4d39-b309-62ddef40642c";
+    let snapshot = MockTenant::bundled("entra-control-plane").unwrap().to_snapshot();
+    let mut snap: Value = serde_json::from_str(&snapshot.to_json()).unwrap();
+    snap["azure"]["roleAssignments"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": format!("{SUB}/providers/Microsoft.Authorization/roleAssignments/5d1c0e2f-8a3b-4c6d-9e7f-0a1b2c3d4e5f"),
+        "name": "5d1c0e2f-8a3b-4c6d-9e7f-0a1b2c3d4e5f",
+        "properties": {"scope": SUB, "principalId": TIER0, "principalType": "Group",
+            "roleDefinitionId": format!("{SUB}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635")}
+    }));
+    for g in snap["entra"]["groups"].as_array_mut().unwrap() {
+        g["owners"] = serde_json::json!([]);
+    }
+    let before = report(&Snapshot::from_json(&snap.to_string(), "tier0-owner").unwrap());
+    assert!(before.plan.verified, "{:?}", before.plan.remaining);
+    let steps: Vec<&String> = before.plan.steps.iter().filter(|s| s.starts_with("group-eligibility:")).collect();
+    assert!(!steps.is_empty(), "{:#?}", before.plan.steps);
+    assert!(steps.iter().all(|s| s.starts_with(&format!("group-eligibility:{TIER0}/"))), "{steps:?}");
+    let mut without_eligibility = snap.clone();
+    for step in steps {
+        apply(&mut without_eligibility, step);
+    }
+    // Without those steps the path stays; with the whole plan, none is left.
+    let partial = report(&Snapshot::from_json(&without_eligibility.to_string(), "partial").unwrap());
+    let rest: Vec<&String> = before.plan.steps.iter().filter(|s| !s.starts_with("group-eligibility:")).collect();
+    assert!(!escalations(&partial).is_empty() || rest.is_empty());
+    for step in &before.plan.steps {
+        apply(&mut snap, step);
+    }
+    let after = report(&Snapshot::from_json(&snap.to_string(), "after").unwrap());
+    assert!(escalations(&after).is_empty(), "{:#?}", escalations(&after));
 }

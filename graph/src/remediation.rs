@@ -183,7 +183,7 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                     remediation: assignment_remediation(graph, &id, note, &a.id),
                 };
             }
-            if let Some(fix) = attached_identity_fix(graph, e) {
+            if let Some(fix) = attached_identity_fix(graph, e).or_else(|| assignable_identity_fix(graph, e)) {
                 return fix;
             }
             let note = derived_note(graph, e);
@@ -222,6 +222,50 @@ fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
             ),
             detach_identity(resource, attached),
         ),
+    })
+}
+
+/// The hop from a scope's assignable-identities hub to one identity (`CAN_ATTACH_IDENTITY`): nothing on the
+/// identity itself grants it; the cut is the role assignment that allows `userAssignedIdentities/*/assign/action`
+/// at the scope (the evidence of each edge into the hub). One such assignment: its key and its delete command,
+/// so the plan can name it; several: every one of them must go, in one chained command.
+fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+    let (from, to, w) = graph.edge(e);
+    if w.kind != EdgeKind::CanAttachIdentity || graph.node_ref(from).kind != NodeKind::ScopeIdentities {
+        return None;
+    }
+    let mut ids: Vec<String> = graph
+        .graph
+        .edges_directed(from, petgraph::Direction::Incoming)
+        .filter(|x| x.weight().kind == EdgeKind::CanAttachIdentity)
+        .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first().cloned())
+        .filter(|id| id.to_ascii_lowercase().contains(&ROLE_ASSIGNMENTS.to_ascii_lowercase()))
+        .collect();
+    ids.sort_by_key(|id| id.to_ascii_lowercase());
+    ids.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    let (hub, identity) = (graph.node_ref(from), graph.node_ref(to));
+    let commands: Result<Vec<Command>, Malformed> = ids.iter().map(|id| shell::role_assignment_delete(id)).collect();
+    let none = || Malformed {
+        field: "role assignment id",
+        value: String::new(),
+        expected: "the assignment that allows userAssignedIdentities/*/assign/action (none was found)",
+    };
+    let command = commands.and_then(|c| Chain::of(c).ok_or_else(none));
+    let summary = format!(
+        "{} can be attached by whoever may assign identities under this scope: remove the role assignment{} that allow{} it ({}), or move the identity out of the scope",
+        identity.display_name,
+        if ids.len() == 1 { "" } else { "s" },
+        if ids.len() == 1 { "s" } else { "" },
+        ids.join(", ")
+    );
+    let key = match ids.as_slice() {
+        [one] => format!("role-assignment:{}", one.to_ascii_lowercase()),
+        _ => format!("edge:{}:{}:{}", w.kind.as_str(), hub.id, identity.id),
+    };
+    Some(Fix {
+        key,
+        what: format!("{} ({})", hub.display_name, identity.display_name),
+        remediation: shell::remediation(summary, command),
     })
 }
 

@@ -146,6 +146,13 @@ pub struct EntraData {
     /// (`GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances`, per group).
     #[serde(default)]
     pub group_eligibility_schedule_instances: Vec<GroupEligibilityScheduleInstance>,
+    /// Administrative units (`GET /directory/administrativeUnits`): a directory-role assignment scoped to
+    /// `/administrativeUnits/{id}` reaches the unit's members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub administrative_units: Vec<AdministrativeUnit>,
+    /// Direct members of each administrative unit (`GET /directory/administrativeUnits/{id}/members`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub administrative_unit_members: Vec<AdministrativeUnitMembers>,
 }
 
 /// One API listing that was collected.
@@ -213,6 +220,8 @@ impl CoverageGap {
             "graph.directoryRoleEligibilityScheduleInstances" => "PIM-eligible directory roles are missing: Entra role paths that need a JIT activation are not reported",
             "graph.appRoleAssignments" => "app role assignments are missing: service principals holding application permissions (Microsoft Graph `RoleManagement.ReadWrite.Directory`, …) are not reported",
             "graph.groupEligibilityScheduleInstances" => "PIM for Groups eligibilities are missing: principals eligible to become a member or owner of this group are not reported",
+            "graph.administrativeUnits" => "administrative units are missing: directory roles scoped to one reach nothing, and tenant-wide roles are not kept out of restricted management units, so paths may be missed or over-reported",
+            "graph.administrativeUnitMembers" => "this administrative unit's members are missing: what directory roles scoped to it reach is not reported",
             _ => return None,
         })
     }
@@ -1072,6 +1081,36 @@ pub struct GroupMembers {
     pub members: Vec<DirectoryObject>,
 }
 
+/// `microsoft.graph.administrativeUnit`: a container of users, groups and devices that directory roles can be
+/// scoped to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdministrativeUnit {
+    /// Object id.
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A restricted management administrative unit: only administrators whose role is scoped to the unit may
+    /// change its members; tenant-scoped administrators, Global Administrators included, may not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_member_management_restricted: Option<bool>,
+    /// `Assigned` or `Dynamic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership_type: Option<String>,
+}
+
+/// The direct members of one administrative unit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdministrativeUnitMembers {
+    /// The administrative unit's object id.
+    pub administrative_unit_id: String,
+    /// Its direct members (users, groups, devices).
+    #[serde(default)]
+    pub members: Vec<DirectoryObject>,
+}
+
 /// A `microsoft.graph.directoryObject` reference as returned by `/members`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DirectoryObject {
@@ -1469,6 +1508,11 @@ impl Snapshot {
         dedup_by_id(&mut e.directory_role_eligibility_schedule_instances, |x| x.id.clone());
         dedup_by_id(&mut e.app_role_assignments, |x| x.id.clone());
         dedup_by_id(&mut e.group_eligibility_schedule_instances, |x| x.id.clone());
+        dedup_by_id(&mut e.administrative_units, |x| x.id.clone());
+        dedup_by_id(&mut e.administrative_unit_members, |x| x.administrative_unit_id.clone());
+        for u in &mut e.administrative_unit_members {
+            dedup_by_id(&mut u.members, |x| x.id.clone());
+        }
         self.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
         self.coverage.sort();
         self.coverage.dedup();
@@ -1603,6 +1647,31 @@ mod tests {
         assert!(gap("graph.appRoleAssignments").may_hide().contains("application permissions"));
         assert!(gap("graph.groupEligibilityScheduleInstances").may_hide().contains("PIM for Groups"));
         assert!(!gap("graph.users").may_hide().contains("Entra roles"));
+    }
+
+    #[test]
+    fn administrative_units_read_from_graph_and_old_snapshots_load_without_them() {
+        let old = r#"{"schema_version": 1, "metadata": {"tool_version": "0.1", "collected_at": "2026-01-01T00:00:00Z",
+            "cloud": "public", "arm_url": "https://management.azure.com/", "graph_url": "https://graph.microsoft.com/"},
+            "entra": {"users": [{"id": "u1"}]}}"#;
+        let s = Snapshot::from_json(old, "old.json").unwrap();
+        assert!(s.entra.administrative_units.is_empty() && s.entra.administrative_unit_members.is_empty());
+        assert!(!serde_json::to_string(&s).unwrap().contains("administrativeUnit"), "absent when empty");
+        // `GET /directory/administrativeUnits` item, as Graph v1.0 sends it.
+        let au: AdministrativeUnit = serde_json::from_str(
+            r#"{"id": "au1", "displayName": "Executives", "description": null, "isMemberManagementRestricted": true,
+                "membershipType": null, "visibility": "HiddenMembership"}"#,
+        )
+        .unwrap();
+        assert_eq!(au.is_member_management_restricted, Some(true));
+        let gap = CoverageGap {
+            api: "graph.administrativeUnitMembers".into(),
+            scope: "/administrativeUnits/au1".into(),
+            reason: GapReason::Forbidden,
+            status: Some(403),
+            message: String::new(),
+        };
+        assert!(gap.may_hide().contains("administrative unit's members"));
     }
 
     #[test]

@@ -345,3 +345,57 @@ fn detaching_the_identity_is_a_choke_point_of_its_own() {
     // The identity attached to nothing has no such cut: it is reached only by attaching it.
     assert!(r.choke_points.iter().all(|c| !(c.id.starts_with("resource-identity:") && c.id.ends_with(MI_FREE))));
 }
+
+/// The hop from the assignable-identities hub to an identity is cut at the role assignment that allows
+/// assigning it (nothing on the identity grants it): the fix names that assignment, with its delete command.
+#[test]
+fn attaching_an_identity_is_cut_at_the_assign_role_assignment() {
+    let r = common::analyze_checked(&tenant(), &queries(), AnalyzeOptions::default());
+    let attach = r.choke_points.iter().filter(|c| c.id.starts_with("edge:CAN_ATTACH_IDENTITY")).count();
+    assert_eq!(attach, 0, "{:#?}", r.choke_points.iter().map(|c| &c.id).collect::<Vec<_>>());
+    let id = format!(
+        "{}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0001-000000000013",
+        rg("rg-app")
+    );
+    let key = format!("role-assignment:{}", id.to_ascii_lowercase());
+    let c = r.choke_points.iter().find(|c| c.id == key).unwrap_or_else(|| {
+        panic!("{key} missing from {:#?}", r.choke_points.iter().map(|c| &c.id).collect::<Vec<_>>())
+    });
+    assert_eq!(c.remediation.command.as_deref(), Some(format!("az role assignment delete --ids {id}").as_str()));
+}
+
+/// Assigning identities through one group and writing compute through another group (or directly) combine:
+/// the principal is judged on the union of what it holds; holding only one of the two attaches nothing.
+#[test]
+fn assign_and_compute_write_held_through_different_groups_combine() {
+    const G_ASSIGN: &str = "bbbbbbbb-2222-0000-0000-000000000001";
+    const G_WRITE: &str = "bbbbbbbb-2222-0000-0000-000000000002";
+    const COMBO: &str = "aaaaaaaa-2222-0000-0000-000000000021";
+    const DIRECT: &str = "aaaaaaaa-2222-0000-0000-000000000022";
+    const HALF: &str = "aaaaaaaa-2222-0000-0000-000000000023";
+    let mut v: Value = serde_json::from_str(&tenant().to_json()).unwrap();
+    let extra = [
+        assignment(40, G_ASSIGN, MI_OPERATOR, &rg("rg-app")),
+        assignment(41, G_WRITE, VM_CONTRIBUTOR, &rg("rg-other")),
+        assignment(42, DIRECT, VM_CONTRIBUTOR, &rg("rg-other")),
+    ];
+    v["azure"]["roleAssignments"].as_array_mut().unwrap().extend(extra);
+    let user = |id: &str| json!({"@odata.type": "#microsoft.graph.user", "id": id});
+    v["entra"] = json!({
+        "users": [{"id": COMBO}, {"id": DIRECT}, {"id": HALF}],
+        "groups": [{"id": G_ASSIGN, "displayName": "identity-operators"}, {"id": G_WRITE, "displayName": "vm-admins"}],
+        "groupMembers": [
+            {"groupId": G_ASSIGN, "members": [user(COMBO), user(DIRECT), user(HALF)]},
+            {"groupId": G_WRITE, "members": [user(COMBO)]}
+        ]
+    });
+    let p = pairs(&Snapshot::from_json(&v.to_string(), "test").unwrap());
+    for who in [COMBO, DIRECT] {
+        let free =
+            get(&p, "can-act-as-managed-identity", who, MI_FREE).unwrap_or_else(|| panic!("{who} attaches uami-free"));
+        assert_eq!(free.hops[0].edge, EdgeKind::CanAttachIdentity);
+        assert!(free.hops[0].evidence[0].ends_with("000000000040"), "{:?}", free.hops[0].evidence);
+    }
+    assert!(!reached(&p, HALF).contains(&MI_FREE.to_string()), "assign without compute write attaches nothing");
+    assert!(!reached(&p, G_WRITE).contains(&MI_FREE.to_string()), "compute write without assign attaches nothing");
+}

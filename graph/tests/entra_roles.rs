@@ -474,3 +474,102 @@ fn tier_zero_findings_take_no_detour_through_an_assign_only_role() {
     let priya = tier_zero.iter().find(|f| f.principal.id == PRIYA).expect("Priya reaches tier zero");
     assert_eq!(priya.hops.len(), 2, "{:#?}", priya.hops);
 }
+
+const UNIT: &str = "ffffffff-0000-0000-0000-000000000001";
+const RESTRICTED_UNIT: &str = "ffffffff-0000-0000-0000-000000000002";
+
+/// The tenant with two administrative units in Graph's wire shapes: `Sales` holds Plain and sub-admins, the
+/// restricted management unit `Core` holds Ada.
+fn with_units() -> Value {
+    let mut v = tenant();
+    v["entra"]["appRoleAssignments"] = json!([]);
+    v["entra"]["administrativeUnits"] = json!([
+        {"id": UNIT, "displayName": "Sales", "isMemberManagementRestricted": false, "membershipType": null},
+        {"id": RESTRICTED_UNIT, "displayName": "Core", "isMemberManagementRestricted": true}
+    ]);
+    v["entra"]["administrativeUnitMembers"] = json!([
+        {"administrativeUnitId": UNIT, "members": [
+            {"@odata.type": "#microsoft.graph.user", "id": PLAIN},
+            {"@odata.type": "#microsoft.graph.group", "id": SUB_ADMINS},
+            {"@odata.type": "#microsoft.graph.device", "id": "99999999-0000-0000-0000-000000000001"}
+        ]},
+        {"administrativeUnitId": RESTRICTED_UNIT, "members": [{"@odata.type": "#microsoft.graph.user", "id": ADA}]}
+    ]);
+    v
+}
+
+#[test]
+fn roles_scoped_to_an_administrative_unit_reach_exactly_its_members() {
+    let mut v = with_units();
+    let unit = format!("/administrativeUnits/{UNIT}");
+    let extra = [dir_assignment(30, BOB, HELPDESK, &unit), dir_assignment(31, DORA, GROUPS_ADMIN, &unit)];
+    v["entra"]["directoryRoleAssignments"].as_array_mut().unwrap().extend(extra);
+    let f = pairs_of(&v);
+    // Helpdesk scoped to Sales resets Plain, a member of sub-admins (Owner of SUB).
+    let bob = owner_of(&f, BOB, SUB).expect("Helpdesk Administrator scoped to Sales resets Plain");
+    assert_eq!(
+        edges(bob),
+        [EdgeKind::CanResetPassword, EdgeKind::CanResetPassword, EdgeKind::MemberOf, EdgeKind::HasRole]
+    );
+    assert_eq!(bob.hops[0].evidence, ["dra-30", HELPDESK, unit.as_str()]);
+    assert_eq!(bob.hops[0].to.kind, NodeKind::EntraTargets);
+    assert!(bob.hops[0].to.display_name.contains("Sales"), "{:?}", bob.hops[0].to);
+    assert_eq!(bob.hops[1].to.id, PLAIN);
+    // ... never Ada, who is outside it (Owner of SUB2 directly).
+    assert!(owner_of(&f, BOB, SUB2).is_none());
+    // Groups Administrator scoped to Sales adds itself to sub-admins, a group in it.
+    let dora = owner_of(&f, DORA, SUB).expect("Groups Administrator scoped to Sales");
+    assert_eq!(dora.hops[0].edge, EdgeKind::CanManageMembers);
+    assert_eq!(dora.hops[1].to.id, SUB_ADMINS);
+    assert!(owner_of(&f, DORA, SUB2).is_none(), "core-admins is not in Sales");
+    // Application Administrator scoped to a unit: units hold no applications, so nothing.
+    reaches_nothing(&f, AUDREY);
+}
+
+#[test]
+fn restricted_management_units_keep_tenant_scoped_admins_out_but_not_unit_scoped_ones() {
+    let f = pairs_of(&with_units());
+    // Tenant-wide Helpdesk Administrator and Privileged Authentication Administrator reset Ada without the
+    // restriction (see password_reset_follows_who_may_reset_whom); with it, neither does.
+    let resets_ada = |f: &[Pair], who: &str| {
+        f.iter().any(|p| {
+            p.source.id == who && p.hops.iter().any(|h| h.edge == EdgeKind::CanResetPassword && h.to.id == ADA)
+        })
+    };
+    assert!(!resets_ada(&f, HELEN) && !resets_ada(&f, PAUL));
+    // Plain is in Sales, not restricted: the tenant-wide Helpdesk Administrator still resets him.
+    assert!(owner_of(&f, HELEN, SUB).is_some());
+    // An administrator scoped to the restricted unit does reach its member.
+    let mut v = with_units();
+    let scoped = dir_assignment(40, RITA, HELPDESK, &format!("/administrativeUnits/{RESTRICTED_UNIT}"));
+    v["entra"]["directoryRoleAssignments"].as_array_mut().unwrap().push(scoped);
+    let f = pairs_of(&v);
+    let rita = owner_of(&f, RITA, SUB2).expect("Helpdesk Administrator scoped to Core resets Ada");
+    assert_eq!(rita.hops[1].to.id, ADA);
+    // Without the restriction, the tenant-wide ones reset Ada again.
+    v["entra"]["administrativeUnits"][1]["isMemberManagementRestricted"] = json!(false);
+    let f = pairs_of(&v);
+    assert!(resets_ada(&f, HELEN) && resets_ada(&f, PAUL));
+}
+
+/// No finding that reaches Entra tier zero goes there through "any directory role": whoever reaches that set
+/// has its own edge to tier zero, so "… → any directory role → Global Administrator → tier zero" is a detour.
+/// The set leads to each role as assigned to oneself (its other powers: Global Administrator's elevateAccess
+/// still reaches the subscriptions), and the pairs stay those of the per-pair search (`analyze_checked`).
+#[test]
+fn tier_zero_findings_never_go_through_any_directory_role() {
+    let report = common::analyze_checked(&snapshot(&tenant()), &queries(), AnalyzeOptions::default());
+    let mut to_tier_zero = 0;
+    for f in &report.findings {
+        if f.hops.last().is_some_and(|h| h.to.kind == NodeKind::EntraTierZero) {
+            to_tier_zero += 1;
+            assert!(f.hops.iter().all(|h| h.to.id != "directoryroles/any"), "{:#?}", f.hops);
+        }
+    }
+    assert!(to_tier_zero > 0);
+    // Through the set, Global Administrator as assigned to oneself still elevates (Priya, PIM-eligible PRA).
+    let f = pairs();
+    let sub = owner_of(&f, PRIYA, SUB).expect("PRA reaches the subscriptions");
+    let at = sub.hops.iter().position(|h| h.to.id == "directoryroles/any").expect("through any directory role");
+    assert!(sub.hops[at + 1].to.display_name.contains("Global Administrator (assigned to oneself)"), "{:#?}", sub.hops);
+}

@@ -339,6 +339,9 @@ enum Route {
     GroupEligibility,
     /// The generic resource listing of a subscription (those of the tenant's `arm/resources.json`).
     Resources(String),
+    /// `/directory/administrativeUnits` and one unit's members.
+    AdministrativeUnits,
+    AdministrativeUnitMembers(String),
 }
 
 /// The directory collections with an `owners` relationship.
@@ -413,6 +416,10 @@ impl Route {
                 ["v1.0", "identitygovernance", "privilegedaccess", "group", "eligibilityscheduleinstances"] => {
                     Some(Route::GroupEligibility)
                 }
+                ["v1.0", "directory", "administrativeunits"] => Some(Route::AdministrativeUnits),
+                ["v1.0", "directory", "administrativeunits", _, "members"] => {
+                    Some(Route::AdministrativeUnitMembers(orig[3].to_string()))
+                }
                 _ => None,
             };
         }
@@ -482,6 +489,8 @@ impl Route {
             Route::DirectoryRoleEligibility => "graph.directoryRoleEligibilityScheduleInstances",
             Route::AppRoleAssignments(_) => "graph.appRoleAssignments",
             Route::GroupEligibility => "graph.groupEligibilityScheduleInstances",
+            Route::AdministrativeUnits => "graph.administrativeUnits",
+            Route::AdministrativeUnitMembers(_) => "graph.administrativeUnitMembers",
             Route::Resources(_) => "arm.identityResources",
         }
     }
@@ -938,6 +947,7 @@ impl Shared {
             Route::AppRoleAssignments(id) => self.app_roles_granted(side, id),
             // Answered before serving (it needs its filter).
             Route::GroupEligibility => Ok(Served::Many(Items::Values(Vec::new()))),
+            Route::AdministrativeUnits | Route::AdministrativeUnitMembers(_) => self.administrative_units(side, route),
             Route::ManagementGroup(name) => {
                 let group = self.management_group(side, name)?;
                 let expand = expand.is_some_and(|e| e.eq_ignore_ascii_case("children"));
@@ -1129,6 +1139,28 @@ impl Shared {
         value
     }
 
+    /// The administrative units, or one unit's members (404 for an unknown unit, as Graph answers).
+    fn administrative_units(&self, side: Side, route: &Route) -> Result<Served, Answer> {
+        let e = &self.data.tenant.entra;
+        let values = |v: Vec<Value>| Ok(Served::Many(Items::Values(v)));
+        let Route::AdministrativeUnitMembers(id) = route else {
+            return values(e.administrative_units.iter().map(to_value).collect());
+        };
+        let same = |other: &str| other.eq_ignore_ascii_case(id);
+        match e.administrative_unit_members.iter().find(|u| same(&u.administrative_unit_id)) {
+            Some(u) => values(u.members.iter().map(to_value).collect()),
+            None if e.administrative_units.iter().any(|u| same(&u.id)) => values(Vec::new()),
+            None => Err(Answer::error(
+                side,
+                404,
+                "Request_ResourceNotFound",
+                format!(
+                    "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+                ),
+            )),
+        }
+    }
+
     /// The PIM for Groups eligibility instances of one group.
     fn group_eligibility(&self, group_id: &str) -> Items {
         let e = &self.data.tenant.entra;
@@ -1300,6 +1332,7 @@ impl Shared {
             Route::AppRoleAssignments(_) => to_value(&e.app_role_assignments[idx]),
             // Served as values.
             Route::Owners(..) | Route::GroupEligibility => Value::Null,
+            Route::AdministrativeUnits | Route::AdministrativeUnitMembers(_) => Value::Null,
             Route::ApplicationFederatedCredentials(id) => match self.data.app_credentials.get(&id.to_ascii_lowercase())
             {
                 Some(&f) => to_value(&e.application_federated_credentials[f].credentials[idx]),

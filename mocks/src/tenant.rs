@@ -12,8 +12,8 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use azpath_graph::snapshot::{
-    ApplicationFederatedCredentials, AzureData, DirectoryObject, EntraData, GroupMembers, Metadata, RoleDefinition,
-    Snapshot,
+    AdministrativeUnitMembers, ApplicationFederatedCredentials, AzureData, DirectoryObject, EntraData, GroupMembers,
+    Metadata, RoleDefinition, Snapshot,
 };
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -121,7 +121,12 @@ pub const TENANT_FILES: &[&str] = &[
     "graph/directoryRoleEligibilityScheduleInstances.json",
     "graph/appRoleAssignments.json",
     "graph/groupEligibilityScheduleInstances.json",
+    "graph/administrativeUnits.json",
 ];
+
+/// Folder of `<administrativeUnitId>.json` files, each the body of
+/// `GET /directory/administrativeUnits/{id}/members`.
+pub const UNIT_MEMBERS_DIR: &str = "graph/administrativeUnitMembers";
 
 /// Folder of `<applicationObjectId>.json` files, each the body of `GET /applications/{id}/federatedIdentityCredentials`.
 pub const APP_FICS_DIR: &str = "graph/applicationFederatedCredentials";
@@ -285,6 +290,7 @@ impl MockTenant {
                 )?,
                 app_role_assignments: list(files, "graph/appRoleAssignments.json")?,
                 group_eligibility_schedule_instances: list(files, "graph/groupEligibilityScheduleInstances.json")?,
+                administrative_units: list(files, "graph/administrativeUnits.json")?,
                 ..Default::default()
             },
             faults: list(files, "faults.json")?,
@@ -302,6 +308,12 @@ impl MockTenant {
             let rel = format!("graph/members/{name}");
             let members: Vec<DirectoryObject> = list(files, &rel)?;
             tenant.entra.group_members.push(GroupMembers { group_id: group_id.to_string(), members });
+        }
+        for name in files.list(UNIT_MEMBERS_DIR)? {
+            let Some(unit_id) = name.strip_suffix(".json") else { continue };
+            let members = list(files, &format!("{UNIT_MEMBERS_DIR}/{name}"))?;
+            let unit = AdministrativeUnitMembers { administrative_unit_id: unit_id.to_string(), members };
+            tenant.entra.administrative_unit_members.push(unit);
         }
         for name in files.list(APP_FICS_DIR)? {
             let Some(application_id) = name.strip_suffix(".json") else { continue };
@@ -401,6 +413,12 @@ impl MockTenant {
         }
         for f in &e.application_federated_credentials {
             list(&dir.join(format!("{APP_FICS_DIR}/{}.json", f.application_id)), &f.credentials)?;
+        }
+        if !e.administrative_units.is_empty() {
+            list(&dir.join("graph/administrativeUnits.json"), &e.administrative_units)?;
+        }
+        for u in &e.administrative_unit_members {
+            list(&dir.join(format!("{UNIT_MEMBERS_DIR}/{}.json", u.administrative_unit_id)), &u.members)?;
         }
         Ok(())
     }

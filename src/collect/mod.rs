@@ -28,6 +28,7 @@ pub mod authorization;
 pub mod cloud;
 pub mod compute;
 pub mod container_service;
+pub mod entra_units;
 pub mod http;
 pub mod hybrid_kubernetes;
 pub mod kube;
@@ -195,6 +196,7 @@ pub async fn collect(
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: true }));
     }
     snap.azure.subscriptions.extend(selected);
+    let directory = graph_token.is_ok();
     match graph_token {
         Ok(_) => jobs.extend(Job::TENANT_DIRECTORY),
         Err(e) => {
@@ -213,6 +215,11 @@ pub async fn collect(
     let jobs = group_eligibility_jobs(&mut snap);
     for outcome in ctx.run_probed(jobs).await {
         absorb(&mut snap, outcome);
+    }
+
+    if directory {
+        ctx.progress.set_message("listing administrative units");
+        entra_units::collect(&ctx, &mut snap).await;
     }
 
     ctx.progress.finish_and_clear();

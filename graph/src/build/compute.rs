@@ -297,6 +297,29 @@ impl Compute<'_> {
         out
     }
 
+    /// The first (by id) assignment that lets `principal` write compute, itself or through its groups.
+    fn writes_through(&self, principal: NodeIndex, writers: &FxHashMap<NodeIndex, String>) -> Option<String> {
+        let mut holders: FxHashSet<NodeIndex> = self.b.transitive_groups(principal).into_iter().collect();
+        holders.insert(principal);
+        holders.iter().filter_map(|h| writers.get(h)).min().cloned()
+    }
+
+    /// The members of a group, directly or through nesting (empty for a principal that is not a group).
+    fn transitive_members(&self, group: NodeIndex) -> Vec<NodeIndex> {
+        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
+        let mut stack = vec![group];
+        while let Some(n) = stack.pop() {
+            for m in self.b.graph.edges_directed(n, Direction::Incoming) {
+                if m.weight().kind == EdgeKind::MemberOf && m.source() != group && seen.insert(m.source()) {
+                    stack.push(m.source());
+                }
+            }
+        }
+        let mut members: Vec<NodeIndex> = seen.into_iter().collect();
+        members.sort();
+        members
+    }
+
     /// The hub of the user-assigned identities under `scope`, with an edge from each principal whose role there
     /// allows assigning them and who (itself or through its groups) writes compute somewhere.
     fn attach_hub(&mut self, scope: NodeIndex, writers: &FxHashMap<NodeIndex, String>) -> Option<NodeIndex> {
@@ -307,12 +330,18 @@ impl Compute<'_> {
             if !(g.own_caps | g.delegated_caps).contains(want) || self.b.denied_caps(e.0, scope).contains(want) {
                 continue;
             }
-            let mut holders: FxHashSet<NodeIndex> = self.b.transitive_groups(e.0).into_iter().collect();
-            holders.insert(e.0);
-            let mut write: Vec<&String> = holders.iter().filter_map(|h| writers.get(h)).collect();
-            write.sort();
-            if let Some(w) = write.first() {
-                found.push((e, (*w).clone()));
+            // The assign grant's holder, or (a group) each member: judged on the union of what the
+            // principal holds, itself and through every group, so that assign through one group and compute
+            // write through another (or directly) combine.
+            match self.writes_through(e.0, writers) {
+                Some(w) => found.push((e, w)),
+                None => {
+                    for member in self.transitive_members(e.0) {
+                        if let Some(w) = self.writes_through(member, writers) {
+                            found.push(((member, e.1, e.2), w));
+                        }
+                    }
+                }
             }
         }
         if found.is_empty() {

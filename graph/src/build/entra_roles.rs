@@ -6,12 +6,18 @@
 //! - A tenant-wide assignment (`directoryScopeId` `/`) or PIM eligibility (flagged `eligible`) is a
 //!   `HAS_DIRECTORY_ROLE` edge to the role's node, which carries the role's powers once for all its holders.
 //!   An assignment scoped to one object (`/{objectId}`) gives its holder the powers over that object only; one
-//!   scoped to an administrative unit gives nothing (the unit's members are not collected).
+//!   scoped to an administrative unit (`/administrativeUnits/{id}`) gives them over the unit's direct members
+//!   only (users it may reset, groups that are not role-assignable), through one hub per unit and set.
+//! - Restricted management administrative units (`isMemberManagementRestricted`): per Microsoft, only
+//!   administrators whose role is scoped to the unit may change its members; tenant-scoped roles, Global
+//!   Administrator included, and the tenant-wide hubs they share with Graph permissions leave them out.
+//!   (Whoever can assign roles can still scope one to the unit: tier zero is unchanged.)
 //! - A Microsoft Graph application permission held by a service principal (an app role assignment whose
 //!   resource is the Microsoft Graph service principal, resolved by app role id through that principal's
 //!   `appRoles`, never by display name) is a `HAS_GRAPH_PERMISSION` edge to the permission's node.
 //! - Powers: credentials update → every service principal (`CAN_MANAGE_CREDENTIALS`); role assignment write →
-//!   Entra tier zero → every directory role (`CAN_ASSIGN_DIRECTORY_ROLES`); group members update → every group
+//!   Entra tier zero and "any directory role" → every directory role as assigned to oneself, with its other
+//!   powers (`CAN_ASSIGN_DIRECTORY_ROLES`); group members update → every group
 //!   that is not role-assignable (`CAN_MANAGE_MEMBERS`); password or authentication-method reset → the users
 //!   Microsoft's rules allow (`CAN_RESET_PASSWORD`). Tenant-wide fan-outs go through one `EntraTargets` hub
 //!   per set, so the graph grows with roles + objects.
@@ -346,6 +352,21 @@ enum Object {
     User,
 }
 
+/// A role's powers but assigning roles: what it adds once its holder has assigned it to itself.
+fn others(p: Powers) -> Powers {
+    Powers { assign_roles: false, ..p }
+}
+
+/// The `directoryScopeId` prefix of an assignment scoped to an administrative unit (lower-case).
+const UNIT_SCOPE: &str = "/administrativeunits/";
+
+/// What an edge's note says about a scoped assignment.
+struct Scoped<'n> {
+    evidence: Vec<String>,
+    name: &'n str,
+    pim: &'static str,
+}
+
 /// One object a scoped assignment or a set names.
 struct Target {
     node: NodeIndex,
@@ -361,8 +382,16 @@ struct Ctx<'a> {
     defs: FxHashMap<String, (&'a DirectoryRoleDefinition, Powers)>,
     /// Role definition id (lower-case) → its node (roles with powers only).
     role_nodes: FxHashMap<String, NodeIndex>,
+    /// Role definition id (lower-case) → the node of the role as "any directory role" leads to it: its powers
+    /// but assigning roles (roles with other powers only).
+    self_assigned: FxHashMap<String, NodeIndex>,
     tier_zero: Option<NodeIndex>,
-    hubs: FxHashMap<Set, NodeIndex>,
+    /// Hubs by set and administrative unit (lower-case id; `None`: tenant-wide).
+    hubs: FxHashMap<(Set, Option<String>), NodeIndex>,
+    /// Administrative unit id (lower-case) → its direct members' ids (lower-case).
+    unit_members: FxHashMap<String, FxHashSet<String>>,
+    /// Ids (lower-case) of the members of restricted management administrative units.
+    restricted: FxHashSet<String>,
     /// Object id (lower-case) → the directory role definition ids it holds (active or eligible, any scope).
     held: FxHashMap<String, Vec<String>>,
     /// Object ids (lower-case) of members and owners of role-assignable groups.
@@ -412,14 +441,30 @@ impl<'a> Ctx<'a> {
             }))
             .chain(e.applications.iter().map(|a| (key(&a.id), Object::Application(a.app_id.clone()))))
             .collect();
+        let unit_members: FxHashMap<String, FxHashSet<String>> = e
+            .administrative_unit_members
+            .iter()
+            .map(|u| (key(&u.administrative_unit_id), u.members.iter().map(|m| key(&m.id)).collect()))
+            .collect();
+        let restricted = e
+            .administrative_units
+            .iter()
+            .filter(|u| u.is_member_management_restricted == Some(true))
+            .filter_map(|u| unit_members.get(&key(&u.id)))
+            .flatten()
+            .cloned()
+            .collect();
         Ctx {
             b,
             s,
             identities,
             defs,
             role_nodes: FxHashMap::default(),
+            self_assigned: FxHashMap::default(),
             tier_zero: None,
             hubs: FxHashMap::default(),
+            unit_members,
+            restricted,
             held,
             in_role_groups,
             objects,
@@ -432,11 +477,16 @@ impl<'a> Ctx<'a> {
             self.defs.iter().filter(|(_, (_, p))| p.any()).map(|(k, (d, p))| (k.clone(), *d, *p)).collect();
         defs.sort_by(|a, b| a.0.cmp(&b.0));
         // Every node first: the every-directory-role hub fans out to all of them when first used.
-        for (key, d, _) in &defs {
+        for (key, d, powers) in &defs {
             let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
             let node =
                 self.b.node_for(NodeKey::Path(format!("directoryroles/{key}").into()), NodeKind::DirectoryRole, &name);
             self.role_nodes.insert(key.clone(), node);
+            if others(*powers).any() {
+                let key_path = NodeKey::Path(format!("directoryroles/any/{key}").into());
+                let node = self.b.node_for(key_path, NodeKind::DirectoryRole, &format!("{name} (assigned to oneself)"));
+                self.self_assigned.insert(key.clone(), node);
+            }
         }
         for (key, d, powers) in defs {
             let node = self.role_nodes[&key];
@@ -444,6 +494,13 @@ impl<'a> Ctx<'a> {
             self.fan_out(node, powers, std::slice::from_ref(&d.id), &format!("directory role {name}"));
             if powers.elevate {
                 self.elevation(node, d);
+            }
+            if let Some(&node) = self.self_assigned.get(&key) {
+                let what = format!("directory role {name}, once assigned to oneself,");
+                self.fan_out(node, others(powers), std::slice::from_ref(&d.id), &what);
+                if powers.elevate {
+                    self.elevation(node, d);
+                }
             }
         }
     }
@@ -489,7 +546,7 @@ impl<'a> Ctx<'a> {
             Reset::Nobody => {}
         }
         for set in sets {
-            let hub = self.hub(set);
+            let hub = self.hub(set, None);
             let note = EdgeNote {
                 evidence: evidence.to_vec(),
                 detail: format!("{what} reaches {}: {}", set.name(), how(set.kind())),
@@ -499,18 +556,30 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// A set's hub, with its edges to every member (made on first use).
-    fn hub(&mut self, set: Set) -> NodeIndex {
-        if let Some(n) = self.hubs.get(&set) {
+    /// A set's hub, tenant-wide or in one administrative unit (`unit`, lower-case id), with its edges to
+    /// every member (made on first use).
+    fn hub(&mut self, set: Set, unit: Option<&str>) -> NodeIndex {
+        let slot = (set, unit.map(str::to_string));
+        if let Some(n) = self.hubs.get(&slot) {
             return *n;
         }
-        let hub = self.b.node_for(NodeKey::Path(set.key().into()), set.node_kind(), set.name());
-        self.hubs.insert(set, hub);
-        for (id, node) in self.members(set) {
-            let name = self.b.node(node).name.to_string();
+        let (key, name) = match unit {
+            None => (set.key().to_string(), set.name().to_string()),
+            Some(u) => {
+                let tail = set.key().rsplit('/').next().unwrap_or_default();
+                (
+                    format!("entra/targets/administrative-units/{u}/{tail}"),
+                    format!("{} in administrative unit {}", set.name(), self.unit_name(u)),
+                )
+            }
+        };
+        let hub = self.b.node_for(NodeKey::Path(key.into()), set.node_kind(), &name);
+        self.hubs.insert(slot, hub);
+        for (id, node) in self.members(set, unit) {
+            let member = self.b.node(node).name.to_string();
             let note = EdgeNote {
                 evidence: vec![id],
-                detail: format!("{name} is one of {}: {}", set.name(), how(set.kind())),
+                detail: format!("{member} is one of {name}: {}", how(set.kind())),
                 label: label(set.kind()).into(),
             };
             self.b.add_noted_edge(hub, node, set.kind(), Caps::EMPTY, 0, note);
@@ -518,8 +587,25 @@ impl<'a> Ctx<'a> {
         hub
     }
 
-    /// The members of a set: (object id, node).
-    fn members(&self, set: Set) -> Vec<(String, NodeIndex)> {
+    /// An administrative unit's display name (its id when it has none or was not listed).
+    fn unit_name(&self, unit: &str) -> String {
+        let e = &self.s.entra;
+        let found = e.administrative_units.iter().find(|u| u.id.eq_ignore_ascii_case(unit));
+        found.and_then(|u| u.display_name.clone()).unwrap_or_else(|| unit.to_string())
+    }
+
+    /// Whether a user or group belongs to the reach of a hub: a direct member of `unit`, or, tenant-wide, no
+    /// member of a restricted management unit.
+    fn in_reach(&self, id: &str, unit: Option<&str>) -> bool {
+        let id = id.to_ascii_lowercase();
+        match unit {
+            Some(u) => self.unit_members.get(u).is_some_and(|m| m.contains(&id)),
+            None => !self.restricted.contains(&id),
+        }
+    }
+
+    /// The members of a set, tenant-wide or in one administrative unit: (object id, node).
+    fn members(&self, set: Set, unit: Option<&str>) -> Vec<(String, NodeIndex)> {
         let e = &self.s.entra;
         let find = |id: &str| self.b.lookup(&NodeKey::of(id));
         match set {
@@ -537,12 +623,13 @@ impl<'a> Ctx<'a> {
             Set::Groups => e
                 .groups
                 .iter()
-                .filter(|g| g.is_assignable_to_role != Some(true))
+                .filter(|g| g.is_assignable_to_role != Some(true) && self.in_reach(&g.id, unit))
                 .filter_map(|g| Some((g.id.clone(), find(&g.id)?)))
                 .collect(),
             Set::Users | Set::Resettable(_) => e
                 .users
                 .iter()
+                .filter(|u| self.in_reach(&u.id, unit))
                 .filter_map(|u| Some((u.id.clone(), find(&u.id)?)))
                 .filter(|(_, n)| match set {
                     Set::Resettable(r) => self.may_reset(r, *n),
@@ -550,16 +637,12 @@ impl<'a> Ctx<'a> {
                 })
                 .collect(),
             Set::DirectoryRoles => {
-                // A role whose only power is assigning roles is left out: whoever reaches this set already
-                // reaches tier zero and this set directly, so the hop through it would only be a detour
-                // ("… → any directory role → Privileged Role Administrator → tier zero").
-                let only_assigns = |p: Powers| p == Powers { assign_roles: true, ..Powers::default() };
-                let mut roles: Vec<(String, NodeIndex)> = self
-                    .role_nodes
-                    .iter()
-                    .filter(|(k, _)| !only_assigns(self.defs[*k].1))
-                    .map(|(k, n)| (self.defs[k].0.id.clone(), *n))
-                    .collect();
+                // Each role as its self-assigned node: its powers but assigning roles. Whoever reaches this
+                // set reaches tier zero directly (the same power put it here), so a hop on to tier zero would
+                // only be a detour ("… → any directory role → Global Administrator → tier zero"); roles whose
+                // only power is assigning roles are left out altogether.
+                let mut roles: Vec<(String, NodeIndex)> =
+                    self.self_assigned.iter().map(|(k, n)| (self.defs[k].0.id.clone(), *n)).collect();
                 roles.sort();
                 roles
             }
@@ -652,7 +735,11 @@ impl<'a> Ctx<'a> {
                     };
                     self.b.add_noted_edge(from, role_node, EdgeKind::HasDirectoryRole, Caps::EMPTY, flags, note);
                 }
-                Some(s) if !s.to_ascii_lowercase().starts_with("/administrativeunits/") => {
+                Some(s) if s.to_ascii_lowercase().starts_with(UNIT_SCOPE) => {
+                    let unit = s[UNIT_SCOPE.len()..].trim_matches('/').to_ascii_lowercase();
+                    self.unit_scoped(from, &unit, powers, flags, Scoped { evidence, name: &name, pim });
+                }
+                Some(s) => {
                     let object = s.trim_start_matches('/');
                     for t in self.scoped_targets(object, powers) {
                         let note = EdgeNote {
@@ -663,9 +750,41 @@ impl<'a> Ctx<'a> {
                         self.b.add_noted_edge(from, t.node, t.kind, Caps::EMPTY, flags, note);
                     }
                 }
-                // An administrative unit (members not collected) or an app scope: nothing known is reached.
-                _ => {}
+                None => {}
             }
+        }
+    }
+
+    /// An assignment scoped to an administrative unit: an edge to the unit's hub of each set its powers
+    /// reach (users it may reset, groups that are not role-assignable; units hold no applications).
+    fn unit_scoped(&mut self, from: NodeIndex, unit: &str, powers: Powers, flags: u8, a: Scoped<'_>) {
+        let mut sets = Vec::new();
+        if powers.group_members {
+            sets.push(Set::Groups);
+        }
+        match powers.reset {
+            Reset::Everyone => sets.push(Set::Users),
+            Reset::As(r) => sets.push(Set::Resettable(r)),
+            Reset::Nobody => {}
+        }
+        for set in sets {
+            if self.members(set, Some(unit)).is_empty() {
+                continue;
+            }
+            let hub = self.hub(set, Some(unit));
+            let unit_name = self.unit_name(unit);
+            let note = EdgeNote {
+                evidence: a.evidence.clone(),
+                detail: format!(
+                    "holds {} scoped to administrative unit {unit_name}{}: reaches {} in it: {}",
+                    a.name,
+                    a.pim,
+                    set.name(),
+                    how(set.kind())
+                ),
+                label: format!("{} in administrative unit: {}", a.name, label(set.kind())),
+            };
+            self.b.add_noted_edge(from, hub, set.kind(), Caps::EMPTY, flags, note);
         }
     }
 
