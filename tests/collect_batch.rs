@@ -107,7 +107,10 @@ async fn application_credentials_come_from_one_expanded_listing() {
     assert_eq!(credential_ids(&snap, "app2").unwrap(), Vec::<String>::new());
     // Each application's credentials are accounted for as its own listing would have been.
     let source = |scope: &str| {
-        snap.sources.iter().find(|s| s.api == "graph.applicationFederatedCredentials" && s.scope == scope).map(|s| s.count)
+        snap.sources
+            .iter()
+            .find(|s| s.api == "graph.applicationFederatedCredentials" && s.scope == scope)
+            .map(|s| s.count)
     };
     assert_eq!((source("/applications/app1"), source("/applications/app2")), (Some(1), Some(0)));
     assert!(snap.coverage.is_empty(), "{:#?}", snap.coverage);
@@ -133,7 +136,10 @@ async fn a_refused_expansion_is_a_note_and_each_application_is_listed_on_its_own
     assert_eq!(credential_ids(&snap, "app2").unwrap(), Vec::<String>::new());
     assert_eq!(snap.coverage.len(), 1, "{:#?}", snap.coverage);
     let note = &snap.coverage[0];
-    assert_eq!((note.api.as_str(), note.scope.as_str(), note.status), ("graph.applicationFederatedCredentials", "tenant", Some(400)));
+    assert_eq!(
+        (note.api.as_str(), note.scope.as_str(), note.status),
+        ("graph.applicationFederatedCredentials", "tenant", Some(400))
+    );
     assert!(note.message.contains("listed one by one instead"), "{}", note.message);
 }
 
@@ -161,6 +167,7 @@ async fn an_application_cut_at_the_expansion_limit_is_listed_on_its_own() {
 struct Batch {
     answered: Arc<Mutex<Option<Instant>>>,
     base: String,
+    retry_after: &'static str,
 }
 
 impl Respond for Batch {
@@ -178,7 +185,7 @@ impl Respond for Batch {
                     json!({"id": id, "status": 200, "headers": {"Content-Type": "application/json"},
                            "body": {"value": [{"id": "u1"}], "@odata.nextLink": next}})
                 } else if url.starts_with("/groups/g2/members") {
-                    json!({"id": id, "status": 429, "headers": {"Retry-After": "1"},
+                    json!({"id": id, "status": 429, "headers": {"Retry-After": self.retry_after},
                            "body": {"error": {"code": "TooManyRequests", "message": "Retry later."}}})
                 } else {
                     json!({"id": id, "status": 404,
@@ -216,7 +223,7 @@ async fn a_batch_with_mixed_items_loses_nothing_and_retries_the_throttled_item_a
     let answered = Arc::new(Mutex::new(None));
     Mock::given(method("POST"))
         .and(path("/v1.0/$batch"))
-        .respond_with(Batch { answered: answered.clone(), base: graph.uri() })
+        .respond_with(Batch { answered: answered.clone(), base: graph.uri(), retry_after: "1" })
         .expect(1)
         .mount(&graph)
         .await;
@@ -260,7 +267,11 @@ async fn a_batch_with_mixed_items_loses_nothing_and_retries_the_throttled_item_a
     // The 404 item is a gap for that group exactly as a single request's would be.
     let gap = snap.coverage.iter().find(|g| g.scope == "/groups/g3").expect("a gap for g3");
     assert_eq!((gap.api.as_str(), gap.reason, gap.status), ("graph.groupMembers", GapReason::NotFound, Some(404)));
-    assert!(gap.message.contains("/v1.0/groups/g3/members") && gap.message.contains("No such group"), "{}", gap.message);
+    assert!(
+        gap.message.contains("/v1.0/groups/g3/members") && gap.message.contains("No such group"),
+        "{}",
+        gap.message
+    );
     assert_eq!(snap.coverage.len(), 1, "{:#?}", snap.coverage);
 }
 
@@ -274,7 +285,12 @@ async fn without_batching_each_group_is_listed_on_its_own() {
         .respond_with(page(json!([])))
         .mount(&graph)
         .await;
-    Mock::given(method("POST")).and(path("/v1.0/$batch")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&graph).await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/$batch"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&graph)
+        .await;
     for g in ["g1", "g2"] {
         get(&graph, &format!("/v1.0/groups/{g}/members"), page(json!([{"id": "u1"}])), 1).await;
     }
@@ -306,4 +322,36 @@ async fn a_refused_batch_sends_each_item_on_its_own() {
     let snap = run(&arm, &graph, true).await;
     assert_eq!(snap.entra.group_members.len(), 2, "nothing lost");
     assert!(snap.coverage.is_empty(), "{:#?}", snap.coverage);
+}
+
+#[tokio::test]
+async fn a_throttled_item_asking_to_wait_past_the_budget_is_a_gap_not_a_wait() {
+    let (arm, graph) = (MockServer::start().await, MockServer::start().await);
+    directory(&arm, &graph, json!([{"id": "g1"}, {"id": "g2"}, {"id": "g3"}]), json!([])).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/applications"))
+        .and(query_param("$expand", CREDENTIALS_EXPAND))
+        .respond_with(page(json!([])))
+        .mount(&graph)
+        .await;
+    let answered = Arc::new(Mutex::new(None));
+    Mock::given(method("POST"))
+        .and(path("/v1.0/$batch"))
+        .respond_with(Batch { answered, base: graph.uri(), retry_after: "3600" })
+        .expect(1)
+        .mount(&graph)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/groups/g1/members"))
+        .and(query_param("$skiptoken", "2"))
+        .respond_with(page(json!([])))
+        .mount(&graph)
+        .await;
+    get(&graph, "/v1.0/groups/g2/members", page(json!([])), 0).await;
+    let started = Instant::now();
+    let snap = run(&arm, &graph, true).await;
+    assert!(started.elapsed() < Duration::from_secs(30), "waited for a Retry-After past the budget");
+    let gap = snap.coverage.iter().find(|g| g.scope == "/groups/g2").expect("a gap for g2");
+    assert_eq!((gap.reason, gap.status), (GapReason::Throttled, Some(429)));
+    assert!(gap.message.contains("budget"), "{}", gap.message);
 }

@@ -91,8 +91,7 @@ pub(crate) fn respond(request: &Request, base: &str, dispatch: impl Fn(&Request)
             },
         };
         delay = delay.max(answer.delay);
-        let headers: Map<String, Value> =
-            answer.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let headers: Map<String, Value> = answer.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         responses.push(json!({"id": item.id, "status": answer.status, "headers": headers, "body": answer.body}));
     }
     // Graph may answer in any order; the mock answers in reverse so clients match by id.

@@ -1174,7 +1174,8 @@ impl Shared {
         let e = &self.data.tenant.entra;
         let Some(map) = value.as_object_mut() else { return value };
         let id = map.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-        let held = self.data.app_credentials.get(&id).map(|&i| e.application_federated_credentials[i].credentials.as_slice());
+        let held =
+            self.data.app_credentials.get(&id).map(|&i| e.application_federated_credentials[i].credentials.as_slice());
         let credentials = held.unwrap_or_default().iter().take(EXPANDED_LIMIT).map(to_value).collect();
         map.insert("federatedIdentityCredentials".into(), Value::Array(credentials));
         value

@@ -80,7 +80,9 @@ pub async fn items(client: &ApiClient<'_>, graph: &Service, urls: &[Url]) -> Vec
     match first_pages(client, graph, urls).await {
         Ok(items) => items,
         Err(wait) => {
-            if let Some(wait) = wait {
+            // A wait past the budget is not slept: the pacer keeps the service closed, so each item then
+            // fails as throttled on its own.
+            if let Some(wait) = wait.filter(|w| *w <= client.retry().max_total_wait) {
                 tokio::time::sleep(wait).await;
             }
             urls.iter().map(|_| Item::Unsent).collect()
@@ -89,16 +91,23 @@ pub async fn items(client: &ApiClient<'_>, graph: &Service, urls: &[Url]) -> Vec
 }
 
 /// The whole listing of `url`, given what the batch said about its first page.
-pub async fn finish<T: DeserializeOwned>(
-    client: &ApiClient<'_>,
-    graph: &Service,
-    url: &Url,
-    item: Item,
-) -> Listing<T> {
+pub async fn finish<T: DeserializeOwned>(client: &ApiClient<'_>, graph: &Service, url: &Url, item: Item) -> Listing<T> {
     match item {
         Item::Retry(wait) => {
             // Never before the item's Retry-After; without one, the backoff's first delay.
-            tokio::time::sleep(wait.unwrap_or(client.retry().initial_backoff)).await;
+            let wait = wait.unwrap_or(client.retry().initial_backoff);
+            let budget = client.retry().max_total_wait;
+            if wait > budget {
+                let message = format!(
+                    "{}: throttled in a JSON batch: the retry ({} s) would exceed the {} s budget",
+                    display_url(url),
+                    wait.as_secs_f32().ceil(),
+                    budget.as_secs()
+                );
+                let error = FetchError { reason: GapReason::Throttled, status: Some(429), message };
+                return Listing { items: Vec::new(), pages: 0, error: Some(error) };
+            }
+            tokio::time::sleep(wait).await;
             client.list(graph, url.clone()).await
         }
         Item::Unsent => client.list(graph, url.clone()).await,
@@ -135,11 +144,7 @@ pub async fn finish<T: DeserializeOwned>(
 
 /// Sends one batch of the first pages of `urls` (at most [`MAX_ITEMS`]), paced at the sum of their costs.
 /// `Err` when the batch failed as a whole, with the delay it asked for when it was throttled.
-pub async fn first_pages(
-    client: &ApiClient<'_>,
-    graph: &Service,
-    urls: &[Url],
-) -> Result<Vec<Item>, Option<Duration>> {
+pub async fn first_pages(client: &ApiClient<'_>, graph: &Service, urls: &[Url]) -> Result<Vec<Item>, Option<Duration>> {
     let relative: Vec<String> = match urls.iter().map(|u| relative_url(&graph.base, u)).collect::<Option<_>>() {
         Some(r) => r,
         None => return Err(None),

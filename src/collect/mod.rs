@@ -892,13 +892,9 @@ impl ObjectJob {
                 })
             }
             // A failed listing keeps the owners the expansion gave (true, maybe incomplete); the gap says so.
-            ObjectJob::Owners { collection, id } => {
-                outcome(api, scope, ctx.graph_list(url, first).await, |owners| Records::Owners {
-                    collection,
-                    id,
-                    owners,
-                })
-            }
+            ObjectJob::Owners { collection, id } => outcome(api, scope, ctx.graph_list(url, first).await, |owners| {
+                Records::Owners { collection, id, owners }
+            }),
             ObjectJob::AppRoleAssignments { service_principal_id } => {
                 outcome(api, scope, ctx.graph_list(url, first).await, |assignments| Records::AppRoleAssignments {
                     service_principal_id,
