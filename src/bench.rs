@@ -300,6 +300,8 @@ pub struct CollectResult {
     pub wall_over_floor: f64,
     /// Requests served.
     pub requests: u64,
+    /// HTTP requests received: a JSON batch counts once (`requests` counts each of its items).
+    pub http_requests: u64,
     /// Graph resource units spent.
     pub graph_ru: u64,
     /// 429s sent (bucket and injected).
@@ -415,6 +417,7 @@ impl CollectRun {
             wall_over_floor: if floor.secs > 0.0 { wall_secs / floor.secs } else { 0.0 },
             floor,
             requests: emulation.requests,
+            http_requests: (emulation.requests + stats.batches).saturating_sub(stats.batch_items),
             graph_ru: emulation.units.get("graph").copied().unwrap_or(0),
             throttled_429: emulation.total_429s(),
             injected_503: emulation.injected_503s,
@@ -445,6 +448,7 @@ impl CollectResult {
         );
         row("wall / floor", format!("{:.2}x", self.wall_over_floor));
         row("requests", self.requests.to_string());
+        row("HTTP requests", self.http_requests.to_string());
         row("Graph RU", self.graph_ru.to_string());
         row("429s / 503s", format!("{} / {}", self.throttled_429, self.injected_503));
         row("early retries", self.early_retries.to_string());

@@ -63,7 +63,8 @@ async fn stubs(arm: &MockServer, graph: &MockServer, role_assignments: ResponseT
     for g in ["g-ra", "g-admins", "g-plain"] {
         get(graph, &format!("/v1.0/groups/{g}/members"), page(json!([])), 1).await;
     }
-    get(graph, "/v1.0/applications", page(json!([{"id": "app1", "appId": "a1"}])), 1).await;
+    // Listed twice: with owners, then with federated credentials (left out here, so listed on their own).
+    get(graph, "/v1.0/applications", page(json!([{"id": "app1", "appId": "a1"}])), 2).await;
     get(graph, "/v1.0/applications/app1/federatedIdentityCredentials", page(json!([])), 1).await;
     get(graph, "/v1.0/directory/administrativeUnits", page(json!([])), 1).await;
 

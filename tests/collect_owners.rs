@@ -57,6 +57,9 @@ async fn stubs(arm: &MockServer, graph: &MockServer, full_owner_list: ResponseTe
         .await;
     list(graph, "/v1.0/applications", expand, json!([{"id": "app1", "appId": "a1"}]), 1).await;
     list(graph, "/v1.0/directory/administrativeUnits", None, json!([]), 1).await;
+    // The credentials listing leaves the expansion out: app1's are listed on their own (below).
+    let credentials = Some("federatedIdentityCredentials($select=id,name,issuer,subject,audiences)");
+    list(graph, "/v1.0/applications", credentials, json!([{"id": "app1"}]), 1).await;
     // The Entra control-plane listings (tests/collect_entra_roles.rs) are empty here.
     for p in ["roleDefinitions", "roleAssignments", "roleEligibilityScheduleInstances"] {
         list(graph, &format!("/v1.0/roleManagement/directory/{p}"), None, json!([]), 1).await;

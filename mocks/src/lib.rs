@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 pub mod expected;
 pub mod generate;
 mod generate_kube;

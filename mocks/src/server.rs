@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::batch;
 use crate::scopes::{normalize, ScopeTree, MG_TYPE};
 use crate::tenant::{builtin_role_definitions, Fault, MockTenant};
 use crate::throttle::{self, Api, Call, Floor, Listing, SystemClock, Throttle, ThrottleOptions, ThrottleStats};
@@ -95,6 +96,11 @@ pub struct MockStats {
     pub faults: u64,
     /// Requests for unknown routes or objects (answered 404).
     pub not_found: u64,
+    /// JSON batches received (`POST /v1.0/$batch`). Their items are counted in `requests` one by one (as
+    /// Graph's throttling counts them), so HTTP requests = `total() - batch_items + batches`.
+    pub batches: u64,
+    /// Items of those batches.
+    pub batch_items: u64,
     /// The emulation's counters, when [`MockOptions::emulation`] is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emulation: Option<ThrottleStats>,
@@ -104,9 +110,14 @@ pub struct MockStats {
 }
 
 impl MockStats {
-    /// All requests received.
+    /// All requests received, each item of a JSON batch counted as one.
     pub fn total(&self) -> u64 {
         self.requests.values().sum()
+    }
+
+    /// HTTP requests received: a JSON batch counts once, whatever it holds.
+    pub fn http_requests(&self) -> u64 {
+        self.total() - self.batch_items + self.batches
     }
 
     /// Requests received for one API (`arm.roleAssignments`).
@@ -621,6 +632,31 @@ impl Shared {
             let body = serde_json::to_string(&self.stats()).unwrap_or_default();
             return ResponseTemplate::new(200).set_body_raw(body, "application/json");
         }
+        if side == Side::Graph && batch::is_batch(request) {
+            return self.batch(base, request);
+        }
+        let (answer, delay) = self.dispatch(side, base, request);
+        answer.into_template().set_delay(self.options.latency + delay)
+    }
+
+    /// `POST /v1.0/$batch` ([`batch`]): each item through [`dispatch`](Self::dispatch).
+    fn batch(&self, base: &str, request: &Request) -> ResponseTemplate {
+        let answered = batch::respond(request, base, |item| {
+            let (answer, delay) = self.dispatch(Side::Graph, base, item);
+            let retry_after = answer.retry_after.map(|v| ("Retry-After".to_string(), v));
+            let headers = answer.headers.into_iter().map(|(k, v)| (k.to_string(), v)).chain(retry_after).collect();
+            batch::ItemAnswer { status: answer.status, headers, body: answer.body, delay }
+        });
+        let mut state = self.lock();
+        state.stats.batches += 1;
+        state.stats.batch_items += answered.items as u64;
+        drop(state);
+        answered.into_template(self.options.latency)
+    }
+
+    /// The per-request path of one request (or batch item): its answer and the emulated delay beyond the
+    /// fixed latency.
+    fn dispatch(&self, side: Side, base: &str, request: &Request) -> (Answer, Duration) {
         let (refusal, delay, headers) = self.admit(side, request);
         let path = request.url.path().to_string();
         let key = match request.url.query() {
@@ -643,7 +679,7 @@ impl Shared {
             None => self.answer(side, base, request, route, &key, now),
         };
         answer.headers.extend(headers);
-        answer.into_template().set_delay(self.options.latency + delay)
+        (answer, delay)
     }
 
     /// The emulation's verdict on a request ([`Throttle::admit`]): a 429/503 answer when it is refused, the
@@ -876,11 +912,14 @@ impl Shared {
                 .any(|(k, v)| k.eq_ignore_ascii_case("$expand") && v.to_ascii_lowercase().starts_with(what))
         };
         let (expand_owners, expand_grants) = (expanded("owners"), expanded("approleassignments"));
+        let expand_credentials = expanded("federatedidentitycredentials") && *route == Route::Applications;
         let value: Vec<Value> = (skip.min(end)..end)
             .map(|i| {
                 let value = shape_owners(self.render(route, items, i), expand_owners);
                 if expand_grants && *route == Route::ServicePrincipals {
                     self.expand_app_role_assignments(value)
+                } else if expand_credentials {
+                    self.expand_federated_credentials(value)
                 } else {
                     value
                 }
@@ -1159,6 +1198,19 @@ impl Shared {
                 ),
             )),
         }
+    }
+
+    /// An application of the listing with its federated identity credentials (`$expand=federatedIdentityCredentials`),
+    /// cut at [`EXPANDED_LIMIT`] like every expansion (Graph allows 20 per application anyway).
+    fn expand_federated_credentials(&self, mut value: Value) -> Value {
+        let e = &self.data.tenant.entra;
+        let Some(map) = value.as_object_mut() else { return value };
+        let id = map.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let held =
+            self.data.app_credentials.get(&id).map(|&i| e.application_federated_credentials[i].credentials.as_slice());
+        let credentials = held.unwrap_or_default().iter().take(EXPANDED_LIMIT).map(to_value).collect();
+        map.insert("federatedIdentityCredentials".into(), Value::Array(credentials));
+        value
     }
 
     /// The PIM for Groups eligibility instances of one group.

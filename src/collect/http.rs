@@ -480,6 +480,26 @@ impl<'a> ApiClient<'a> {
     }
 }
 
+/// What a JSON batch ([`super::batch`]) is sent with: this client's connection pool, tokens, retry policy and
+/// attempt deadline (its pacers through [`ApiClient::pacer_of`]).
+impl<'a> ApiClient<'a> {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn tokens(&self) -> &'a dyn TokenSource {
+        self.tokens
+    }
+
+    pub(crate) fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+}
+
 /// What one attempt gave short of a failure.
 enum Attempt {
     /// The body of a 2xx response.
@@ -492,7 +512,7 @@ enum Attempt {
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Reads a body, refusing one larger than [`MAX_BODY_BYTES`] instead of exhausting memory.
-async fn read_body(mut response: reqwest::Response, shown: &str) -> Result<Vec<u8>, FetchError> {
+pub(crate) async fn read_body(mut response: reqwest::Response, shown: &str) -> Result<Vec<u8>, FetchError> {
     let status = Some(response.status().as_u16());
     let mut body = Vec::new();
     loop {
@@ -537,7 +557,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Opt
 
 /// `" (Code: message)"` from an ARM or Graph error body (shortened with the rest of the message by
 /// [`redact`]); empty when the body has none.
-fn api_error(body: &[u8]) -> String {
+pub(crate) fn api_error(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Envelope {
         error: Inner,
@@ -573,7 +593,7 @@ pub fn display_url(url: &Url) -> String {
 }
 
 /// An error and its sources on one line (reqwest's top-level message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod authorization;
+pub mod batch;
 pub mod cloud;
 pub mod compute;
 pub mod container_service;
@@ -76,6 +77,9 @@ pub struct CollectOptions {
     pub concurrency: usize,
     /// The Microsoft Graph tenant size class to pace for; `None` reads it from the first users page.
     pub graph_tenant_size: Option<pacer::TenantSize>,
+    /// Send the per-object Graph listings' first pages (group members, owners, PIM for Groups, …) in JSON
+    /// batches of up to 20 ([`batch`]) instead of one request each.
+    pub graph_batch: bool,
     /// Retries for 429/503.
     pub retry: RetryPolicy,
     /// Deadline of one request attempt, sending it and reading its whole body (`--request-timeout`); past
@@ -94,6 +98,7 @@ impl Default for CollectOptions {
             management_groups: Vec::new(),
             concurrency: http::DEFAULT_CONCURRENCY,
             graph_tenant_size: None,
+            graph_batch: true,
             retry: RetryPolicy::default(),
             request_timeout: http::DEFAULT_REQUEST_TIMEOUT,
             show_progress: false,
@@ -155,6 +160,7 @@ pub async fn collect(
         arm: Service::arm(endpoints),
         graph: Service::graph(endpoints),
         concurrency: options.concurrency.max(1),
+        graph_batch: options.graph_batch,
         graph_tenant_size: options.graph_tenant_size,
         progress: progress_bar(options.show_progress),
     };
@@ -431,6 +437,8 @@ struct Ctx<'a> {
     arm: Service,
     graph: Service,
     concurrency: usize,
+    /// Per-object Graph listings go in JSON batches.
+    graph_batch: bool,
     graph_tenant_size: Option<pacer::TenantSize>,
     progress: indicatif::ProgressBar,
 }
@@ -487,8 +495,8 @@ impl Ctx<'_> {
         queues.extend(self, jobs);
         let mut running = FuturesUnordered::new();
         loop {
-            while let Some((audience, job)) = queues.next(self.concurrency) {
-                running.push(async move { (audience, job.run(self).await) });
+            while let Some((audience, work)) = queues.next(self.concurrency, self.graph_batch) {
+                running.push(async move { (audience, work.run(self).await) });
             }
             if running.is_empty() {
                 let more: Vec<Job> = std::iter::from_fn(|| spawned.try_recv().ok()).collect();
@@ -499,14 +507,21 @@ impl Ctx<'_> {
                 continue;
             }
             tokio::select! {
-                Some((audience, outcome)) = running.next() => {
+                Some((audience, outcomes)) = running.next() => {
                     queues.done(audience);
-                    self.progress.inc(1);
-                    let next = follow_ups(snap, &outcome, &mut followed);
-                    absorb(snap, outcome);
-                    queues.extend(self, next);
+                    for outcome in outcomes {
+                        self.progress.inc(1);
+                        let next = follow_ups(snap, &outcome, &mut followed);
+                        absorb(snap, outcome);
+                        queues.extend(self, next);
+                    }
                 }
-                Some(job) = spawned.recv() => queues.extend(self, vec![job]),
+                // Everything sent so far (a page of groups sends its member listings at once), so that they
+                // can go in batches.
+                Some(job) = spawned.recv() => {
+                    let more = std::iter::from_fn(|| spawned.try_recv().ok());
+                    queues.extend(self, std::iter::once(job).chain(more).collect());
+                }
             }
         }
     }
@@ -516,8 +531,66 @@ impl Ctx<'_> {
     async fn run_all(&self, jobs: Vec<Job>) -> Vec<Outcome> {
         self.progress.inc_length(jobs.len() as u64);
         let (arm, graph): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.audience() == Audience::Arm);
-        let pool = |jobs: Vec<Job>| stream::iter(jobs).map(|job| job.run(self)).buffer_unordered(self.concurrency);
-        stream::select(pool(arm), pool(graph)).inspect(|_| self.progress.inc(1)).collect().await
+        let pool = |jobs: Vec<Job>| {
+            let mut queue = jobs.into();
+            let works: Vec<Work> = std::iter::from_fn(|| Work::next(&mut queue, self.graph_batch)).collect();
+            stream::iter(works).map(|work| work.run(self)).buffer_unordered(self.concurrency)
+        };
+        let outcomes: Vec<Vec<Outcome>> =
+            stream::select(pool(arm), pool(graph)).inspect(|o| self.progress.inc(o.len() as u64)).collect().await;
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// Per-object listings whose first pages go in one JSON batch; each then goes on as its own listing.
+    async fn run_batch(&self, jobs: Vec<ObjectJob>) -> Vec<Outcome> {
+        let urls: Vec<Url> = jobs.iter().map(|j| j.url(&self.graph.base)).collect();
+        let items = batch::items(&self.client, &self.graph, &urls).await;
+        futures::future::join_all(jobs.into_iter().zip(items).map(|(job, item)| job.run(self, Some(item)))).await
+    }
+
+    /// A Graph listing of `url`, from the first page a JSON batch gave for it (`first`) or from scratch.
+    async fn graph_list<T: serde::de::DeserializeOwned>(&self, url: Url, first: Option<batch::Item>) -> Listing<T> {
+        match first {
+            None => self.client.list(&self.graph, url).await,
+            Some(item) => batch::finish(&self.client, &self.graph, &url, item).await,
+        }
+    }
+}
+
+/// What one slot of a pool runs: one job, or per-object listings whose first pages go in one JSON batch.
+enum Work {
+    One(Job),
+    Batch(Vec<ObjectJob>),
+}
+
+impl Work {
+    /// The next work from the front of `queue`: a per-object listing takes the per-object listings right
+    /// behind it into its batch (up to [`batch::MAX_ITEMS`]) when batching is on.
+    fn next(queue: &mut std::collections::VecDeque<Job>, batching: bool) -> Option<Work> {
+        let job = queue.pop_front()?;
+        let Job::Object(first) = job else { return Some(Work::One(job)) };
+        if !batching || !matches!(queue.front(), Some(Job::Object(_))) {
+            return Some(Work::One(Job::Object(first)));
+        }
+        let mut jobs = vec![first];
+        while jobs.len() < batch::MAX_ITEMS {
+            match queue.pop_front() {
+                Some(Job::Object(next)) => jobs.push(next),
+                Some(other) => {
+                    queue.push_front(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        Some(Work::Batch(jobs))
+    }
+
+    async fn run(self, ctx: &Ctx<'_>) -> Vec<Outcome> {
+        match self {
+            Work::One(job) => vec![job.run(ctx).await],
+            Work::Batch(jobs) => ctx.run_batch(jobs).await,
+        }
     }
 }
 
@@ -541,18 +614,19 @@ impl Queues {
         }
     }
 
-    /// The next job to start, if its service's pool has room.
-    fn next(&mut self, pool: usize) -> Option<(Audience, Job)> {
+    /// The next work to start, if its service's pool has room (per-object Graph listings in batches when
+    /// `batching`).
+    fn next(&mut self, pool: usize, batching: bool) -> Option<(Audience, Work)> {
         if self.running_arm < pool {
             if let Some(job) = self.arm.pop_front() {
                 self.running_arm += 1;
-                return Some((Audience::Arm, job));
+                return Some((Audience::Arm, Work::One(job)));
             }
         }
         if self.running_graph < pool {
-            if let Some(job) = self.graph.pop_front() {
+            if let Some(work) = Work::next(&mut self.graph, batching) {
                 self.running_graph += 1;
-                return Some((Audience::Graph, job));
+                return Some((Audience::Graph, work));
             }
         }
         None
@@ -574,6 +648,7 @@ impl Queues {
 #[derive(Default)]
 struct Followed {
     seen: BTreeSet<String>,
+    credentials: AppCredentials,
 }
 
 impl Followed {
@@ -582,14 +657,102 @@ impl Followed {
     }
 }
 
+/// Where each application's federated credentials come from: the expanded listing, or, for an application it
+/// did not cover (refused, broken off, or cut at [`msgraph::EXPANDED_LIMIT`]), a listing of its own.
+enum AppCredentials {
+    /// The expanded listing runs; the applications listed meanwhile wait for its outcome.
+    Running(Vec<String>),
+    /// It completed: every application it did not cover has its own listing already.
+    Complete,
+    /// It failed: the applications it covered before the failure (lower-cased ids); any other gets its own.
+    Failed(BTreeSet<String>),
+}
+
+impl Default for AppCredentials {
+    fn default() -> Self {
+        AppCredentials::Running(Vec::new())
+    }
+}
+
+impl AppCredentials {
+    /// The per-application listings the applications `ids` need now (more may follow once the expanded
+    /// listing ends).
+    fn applications_listed(&mut self, ids: Vec<String>) -> Vec<String> {
+        match self {
+            AppCredentials::Running(waiting) => {
+                waiting.extend(ids);
+                Vec::new()
+            }
+            AppCredentials::Complete => Vec::new(),
+            AppCredentials::Failed(covered) => {
+                ids.into_iter().filter(|id| !covered.contains(&id.to_ascii_lowercase())).collect()
+            }
+        }
+    }
+}
+
+/// The per-application credential listings the expanded listing's outcome calls for: each application whose
+/// expansion reached the cut-off (or was left out), and, when it failed, each application it did not reach.
+fn expanded_credential_follow_ups(
+    v: &[msgraph::ExpandedFederatedCredentials],
+    failed: bool,
+    state: &mut AppCredentials,
+) -> Vec<String> {
+    let waiting = match std::mem::take(state) {
+        AppCredentials::Running(waiting) => waiting,
+        _ => Vec::new(),
+    };
+    let whole = |c: &msgraph::ExpandedFederatedCredentials| {
+        c.federated_identity_credentials.as_ref().is_some_and(|f| f.len() < msgraph::EXPANDED_LIMIT)
+    };
+    let mut ids: Vec<String> = v.iter().filter(|c| !whole(c)).map(|c| c.id.clone()).collect();
+    if failed {
+        let covered: BTreeSet<String> = v.iter().filter(|c| whole(c)).map(|c| c.id.to_ascii_lowercase()).collect();
+        ids.extend(waiting.into_iter().filter(|id| !covered.contains(&id.to_ascii_lowercase())));
+        *state = AppCredentials::Failed(covered);
+    } else {
+        *state = AppCredentials::Complete;
+    }
+    ids
+}
+
+/// Adds the expanded listing's credentials: each application it gave whole gets its credentials and a source
+/// record of its own, as its own listing would have. A failure is a gap saying the applications it did not
+/// reach are listed one by one instead (their own outcomes say whether that worked).
+fn absorb_expanded_credentials(
+    snap: &mut Snapshot,
+    v: Vec<msgraph::ExpandedFederatedCredentials>,
+    error: Option<FetchError>,
+) {
+    const API: &str = "graph.applicationFederatedCredentials";
+    for c in v {
+        let Some(credentials) = c.federated_identity_credentials.filter(|f| f.len() < msgraph::EXPANDED_LIMIT) else {
+            continue;
+        };
+        snap.sources.push(source(API, &format!("/applications/{}", c.id), credentials.len()));
+        snap.entra
+            .application_federated_credentials
+            .push(ApplicationFederatedCredentials { application_id: c.id, credentials });
+    }
+    if let Some(mut e) = error {
+        e.message.push_str("; the applications it did not reach are listed one by one instead");
+        record(snap, API, "tenant", 0, Some(e));
+    }
+}
+
 /// The jobs an outcome makes possible (an id that cannot be a request path is a gap, not a request).
 fn follow_ups(snap: &mut Snapshot, outcome: &Outcome, followed: &mut Followed) -> Vec<Job> {
     let gaps = &mut snap.coverage;
     match &outcome.records {
+        Records::ExpandedCredentials(v) => {
+            let ids = expanded_credential_follow_ups(v, outcome.error.is_some(), &mut followed.credentials);
+            application_credential_jobs(ids, followed, gaps)
+        }
         Records::UserAssignedIdentities(v) => identity_credential_jobs(v, followed, gaps),
         Records::ManagedClusters(v) => identity_binding_jobs(v, gaps),
         Records::Applications(v) => {
-            let mut jobs = application_credential_jobs(v, followed, gaps);
+            let ids = followed.credentials.applications_listed(v.iter().map(|a| a.id.clone()).collect());
+            let mut jobs = application_credential_jobs(ids, followed, gaps);
             jobs.extend(owner_jobs(msgraph::OwnedCollection::Applications, v.iter().map(|a| (&a.id, &a.owners)), gaps));
             jobs
         }
@@ -645,17 +808,10 @@ enum Job {
     Groups,
     ServicePrincipals,
     Applications,
-    GroupMembers {
-        group_id: String,
-    },
-    ApplicationFederatedCredentials {
-        application_id: String,
-    },
-    /// The whole owner list of an object whose expanded owners may have been cut.
-    Owners {
-        collection: msgraph::OwnedCollection,
-        id: String,
-    },
+    /// The applications listing with only their federated credentials expanded.
+    ExpandedApplicationCredentials,
+    /// A listing of one directory object's relation, which may go in a JSON batch.
+    Object(ObjectJob),
     /// A listing of the Entra control plane.
     Entra(EntraJob),
     /// The resources of a subscription that carry a managed identity.
@@ -671,23 +827,102 @@ enum EntraJob {
     RoleEligibility,
     /// The service principals listing with their granted app roles expanded.
     ExpandedAppRoleAssignments,
+}
+
+/// The per-object Graph listings: one request each for the first page, so several go in one JSON batch
+/// ([`batch`]) when batching is on.
+enum ObjectJob {
+    /// Direct members of a group.
+    GroupMembers { group_id: String },
+    /// Federated credentials of one application (when the expanded listing was refused or cut).
+    ApplicationFederatedCredentials { application_id: String },
+    /// The whole owner list of an object whose expanded owners may have been cut.
+    Owners { collection: msgraph::OwnedCollection, id: String },
     /// The whole list of app roles granted to a service principal whose expansion may have been cut.
-    AppRoleAssignments {
-        service_principal_id: String,
-    },
+    AppRoleAssignments { service_principal_id: String },
     /// PIM for Groups eligibility of one group.
-    GroupEligibility {
-        group_id: String,
-    },
+    GroupEligibility { group_id: String },
+}
+
+impl ObjectJob {
+    /// The API name recorded for this listing.
+    fn api(&self) -> &'static str {
+        match self {
+            ObjectJob::GroupMembers { .. } => "graph.groupMembers",
+            ObjectJob::ApplicationFederatedCredentials { .. } => "graph.applicationFederatedCredentials",
+            ObjectJob::Owners { .. } => "graph.owners",
+            ObjectJob::AppRoleAssignments { .. } => "graph.appRoleAssignments",
+            ObjectJob::GroupEligibility { .. } => "graph.groupEligibilityScheduleInstances",
+        }
+    }
+
+    /// The scope recorded for this listing: the object.
+    fn scope(&self) -> String {
+        match self {
+            ObjectJob::GroupMembers { group_id } | ObjectJob::GroupEligibility { group_id } => {
+                format!("/groups/{group_id}")
+            }
+            ObjectJob::ApplicationFederatedCredentials { application_id } => format!("/applications/{application_id}"),
+            ObjectJob::Owners { collection, id } => format!("/{}/{id}", collection.segment()),
+            ObjectJob::AppRoleAssignments { service_principal_id } => {
+                format!("/servicePrincipals/{service_principal_id}")
+            }
+        }
+    }
+
+    /// The first page's URL.
+    fn url(&self, graph: &Url) -> Url {
+        match self {
+            ObjectJob::GroupMembers { group_id } => msgraph::group_members_url(graph, group_id),
+            ObjectJob::ApplicationFederatedCredentials { application_id } => {
+                msgraph::application_federated_credentials_url(graph, application_id)
+            }
+            ObjectJob::Owners { collection, id } => msgraph::owners_url(graph, *collection, id),
+            ObjectJob::AppRoleAssignments { service_principal_id } => {
+                msgraph::app_role_assignments_url(graph, service_principal_id)
+            }
+            ObjectJob::GroupEligibility { group_id } => msgraph::group_eligibility_url(graph, group_id),
+        }
+    }
+
+    /// Lists the relation; `first` is what a JSON batch said about the first page, if it went in one.
+    async fn run(self, ctx: &Ctx<'_>, first: Option<batch::Item>) -> Outcome {
+        let (api, scope) = (self.api(), self.scope());
+        let url = self.url(&ctx.graph.base);
+        match self {
+            ObjectJob::GroupMembers { group_id } => {
+                outcome(api, scope, ctx.graph_list(url, first).await, |m| Records::GroupMembers(group_id, m))
+            }
+            ObjectJob::ApplicationFederatedCredentials { application_id } => {
+                outcome(api, scope, ctx.graph_list(url, first).await, |c| {
+                    Records::ApplicationFederatedCredentials(application_id, c)
+                })
+            }
+            // A failed listing keeps the owners the expansion gave (true, maybe incomplete); the gap says so.
+            ObjectJob::Owners { collection, id } => outcome(api, scope, ctx.graph_list(url, first).await, |owners| {
+                Records::Owners { collection, id, owners }
+            }),
+            ObjectJob::AppRoleAssignments { service_principal_id } => {
+                outcome(api, scope, ctx.graph_list(url, first).await, |assignments| Records::AppRoleAssignments {
+                    service_principal_id,
+                    assignments,
+                })
+            }
+            ObjectJob::GroupEligibility { .. } => {
+                outcome(api, scope, ctx.graph_list(url, first).await, Records::GroupEligibility)
+            }
+        }
+    }
 }
 
 impl Job {
     /// The tenant-wide directory listings, run when a Graph token is available.
-    const TENANT_DIRECTORY: [Job; 8] = [
+    const TENANT_DIRECTORY: [Job; 9] = [
         Job::Users,
         Job::Groups,
         Job::ServicePrincipals,
         Job::Applications,
+        Job::ExpandedApplicationCredentials,
         Job::Entra(EntraJob::RoleDefinitions),
         Job::Entra(EntraJob::RoleAssignments),
         Job::Entra(EntraJob::RoleEligibility),
@@ -711,9 +946,8 @@ impl Job {
             | Job::Groups
             | Job::ServicePrincipals
             | Job::Applications
-            | Job::GroupMembers { .. }
-            | Job::ApplicationFederatedCredentials { .. }
-            | Job::Owners { .. }
+            | Job::ExpandedApplicationCredentials
+            | Job::Object(_)
             | Job::Entra(_) => Audience::Graph,
         }
     }
@@ -725,6 +959,7 @@ impl Job {
             Job::Groups => "graph.groups",
             Job::ServicePrincipals => "graph.servicePrincipals",
             Job::Applications => "graph.applications",
+            Job::ExpandedApplicationCredentials => "graph.applicationFederatedCredentials",
             Job::Entra(job) => job.api(),
             _ => "graph",
         }
@@ -760,6 +995,7 @@ enum Records {
     DirectoryRoleAssignments(Vec<DirectoryRoleAssignment>),
     DirectoryRoleEligibility(Vec<DirectoryRoleEligibilityScheduleInstance>),
     ExpandedAppRoleAssignments(Vec<msgraph::ExpandedAppRoleAssignments>),
+    ExpandedCredentials(Vec<msgraph::ExpandedFederatedCredentials>),
     AppRoleAssignments {
         service_principal_id: String,
         assignments: Vec<AppRoleAssignment>,
@@ -838,31 +1074,13 @@ impl Job {
                 let url = msgraph::applications_url(&graph.base);
                 outcome("graph.applications", "tenant".into(), client.list(graph, url).await, Records::Applications)
             }
-            Job::GroupMembers { group_id } => {
-                let url = msgraph::group_members_url(&graph.base, &group_id);
-                let scope = format!("/groups/{group_id}");
-                outcome("graph.groupMembers", scope, client.list(graph, url).await, |m| {
-                    Records::GroupMembers(group_id, m)
-                })
+            Job::ExpandedApplicationCredentials => {
+                let url = msgraph::expanded_application_federated_credentials_url(&graph.base);
+                let listing = client.list(graph, url).await;
+                outcome("graph.applicationFederatedCredentials", "tenant".into(), listing, Records::ExpandedCredentials)
             }
-            Job::ApplicationFederatedCredentials { application_id } => {
-                let url = msgraph::application_federated_credentials_url(&graph.base, &application_id);
-                let scope = format!("/applications/{application_id}");
-                outcome("graph.applicationFederatedCredentials", scope, client.list(graph, url).await, |c| {
-                    Records::ApplicationFederatedCredentials(application_id, c)
-                })
-            }
+            Job::Object(job) => job.run(ctx, None).await,
             Job::Entra(job) => job.run(ctx).await,
-            Job::Owners { collection, id } => {
-                let url = msgraph::owners_url(&graph.base, collection, &id);
-                let scope = format!("/{}/{id}", collection.segment());
-                // A failed listing keeps the owners the expansion gave (true, maybe incomplete); the gap says so.
-                outcome("graph.owners", scope, client.list(graph, url).await, |owners| Records::Owners {
-                    collection,
-                    id,
-                    owners,
-                })
-            }
             Job::IdentityResources { subscription_id } => ctx.identity_resources(&subscription_id).await,
         }
     }
@@ -936,7 +1154,7 @@ impl Ctx<'_> {
             .list_with(graph, url, |page: &[Group], _| {
                 for g in page.iter().filter(|g| safe_name(&g.id)) {
                     // The receiver lives as long as the collection; a send can only fail after it.
-                    let _ = ctx.spawn.send(Job::GroupMembers { group_id: g.id.clone() });
+                    let _ = ctx.spawn.send(Job::Object(ObjectJob::GroupMembers { group_id: g.id.clone() }));
                 }
             })
             .await;
@@ -962,8 +1180,7 @@ impl EntraJob {
             EntraJob::RoleDefinitions => "graph.directoryRoleDefinitions",
             EntraJob::RoleAssignments => "graph.directoryRoleAssignments",
             EntraJob::RoleEligibility => "graph.directoryRoleEligibilityScheduleInstances",
-            EntraJob::ExpandedAppRoleAssignments | EntraJob::AppRoleAssignments { .. } => "graph.appRoleAssignments",
-            EntraJob::GroupEligibility { .. } => "graph.groupEligibilityScheduleInstances",
+            EntraJob::ExpandedAppRoleAssignments => "graph.appRoleAssignments",
         }
     }
 
@@ -988,19 +1205,6 @@ impl EntraJob {
                 let url = msgraph::service_principal_app_role_assignments_url(&graph.base);
                 outcome(api, tenant(), client.list(graph, url).await, Records::ExpandedAppRoleAssignments)
             }
-            EntraJob::AppRoleAssignments { service_principal_id } => {
-                let url = msgraph::app_role_assignments_url(&graph.base, &service_principal_id);
-                let scope = format!("/servicePrincipals/{service_principal_id}");
-                outcome(api, scope, client.list(graph, url).await, |assignments| Records::AppRoleAssignments {
-                    service_principal_id,
-                    assignments,
-                })
-            }
-            EntraJob::GroupEligibility { group_id } => {
-                let url = msgraph::group_eligibility_url(&graph.base, &group_id);
-                let scope = format!("/groups/{group_id}");
-                outcome(api, scope, client.list(graph, url).await, Records::GroupEligibility)
-            }
         }
     }
 }
@@ -1015,7 +1219,7 @@ fn app_role_assignment_jobs(expanded: &[msgraph::ExpandedAppRoleAssignments], ga
     for sp in full {
         let id = sp.id.clone();
         if safe_name(&id) {
-            jobs.push(Job::Entra(EntraJob::AppRoleAssignments { service_principal_id: id }));
+            jobs.push(Job::Object(ObjectJob::AppRoleAssignments { service_principal_id: id }));
         } else {
             gaps.push(bad_name("graph.appRoleAssignments", &format!("/servicePrincipals/{id}"), &id));
         }
@@ -1045,7 +1249,7 @@ fn group_eligibility_jobs(snap: &mut Snapshot) -> Vec<Job> {
     let mut jobs = Vec::new();
     for id in wanted {
         if safe_name(&id) {
-            jobs.push(Job::Entra(EntraJob::GroupEligibility { group_id: id }));
+            jobs.push(Job::Object(ObjectJob::GroupEligibility { group_id: id }));
         } else {
             snap.coverage.push(bad_name("graph.groupEligibilityScheduleInstances", &format!("/groups/{id}"), &id));
         }
@@ -1098,22 +1302,18 @@ fn identity_binding_jobs(clusters: &[ManagedCluster], gaps: &mut Vec<CoverageGap
     jobs
 }
 
-/// One federated-credential listing per application (Graph), each application once.
-fn application_credential_jobs(
-    applications: &[Application],
-    followed: &mut Followed,
-    gaps: &mut Vec<CoverageGap>,
-) -> Vec<Job> {
+/// One federated-credential listing per application (Graph) of `ids`, each application once.
+fn application_credential_jobs(ids: Vec<String>, followed: &mut Followed, gaps: &mut Vec<CoverageGap>) -> Vec<Job> {
     let mut jobs = Vec::new();
-    for app in applications {
-        if !followed.first(format!("/applications/{}", app.id.to_ascii_lowercase())) {
+    for id in ids {
+        if !followed.first(format!("/applications/{}", id.to_ascii_lowercase())) {
             continue;
         }
-        if safe_name(&app.id) {
-            jobs.push(Job::ApplicationFederatedCredentials { application_id: app.id.clone() });
+        if safe_name(&id) {
+            jobs.push(Job::Object(ObjectJob::ApplicationFederatedCredentials { application_id: id }));
         } else {
-            let scope = format!("/applications/{}", app.id);
-            gaps.push(bad_name("graph.applicationFederatedCredentials", &scope, &app.id));
+            let scope = format!("/applications/{id}");
+            gaps.push(bad_name("graph.applicationFederatedCredentials", &scope, &id));
         }
     }
     jobs
@@ -1129,7 +1329,7 @@ fn owner_jobs<'r>(
     let mut jobs = Vec::new();
     for (id, _) in objects.filter(|(_, owners)| owners.len() >= msgraph::EXPANDED_LIMIT) {
         if safe_name(id) {
-            jobs.push(Job::Owners { collection, id: id.clone() });
+            jobs.push(Job::Object(ObjectJob::Owners { collection, id: id.clone() }));
         } else {
             gaps.push(bad_name("graph.owners", &format!("/{}/{id}", collection.segment()), id));
         }
@@ -1198,6 +1398,7 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
         }
         Records::GroupEligibility(v) => e.group_eligibility_schedule_instances.extend(v),
         Records::IdentityResources(v) => a.identity_resources.extend(v),
+        Records::ExpandedCredentials(v) => return absorb_expanded_credentials(snap, v, outcome.error),
         Records::Skipped => {}
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);
