@@ -311,6 +311,7 @@ async fn requests_waiting_out_a_retry_after_do_not_fill_the_pool() {
     let members = s.log.matching("/members");
     assert_eq!(members.len(), 20, "16 listings and 4 retries");
     let first429 = members.iter().filter(|a| a.status == 429).map(|a| a.answered).min().unwrap();
-    let meanwhile = members.iter().filter(|a| a.status == 200 && a.at > first429 && a.at < first429 + Duration::from_millis(900));
+    let meanwhile =
+        members.iter().filter(|a| a.status == 200 && a.at > first429 && a.at < first429 + Duration::from_millis(900));
     assert!(meanwhile.count() >= 8, "the others waited for the throttled ones: {members:?}");
 }

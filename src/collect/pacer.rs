@@ -572,11 +572,8 @@ mod tests {
             }
             now += Duration::from_millis(60);
             for t in herd {
-                let how = if draw() < p {
-                    Finish::Throttled { retry_after: Duration::from_secs(1) }
-                } else {
-                    Finish::Done
-                };
+                let how =
+                    if draw() < p { Finish::Throttled { retry_after: Duration::from_secs(1) } } else { Finish::Done };
                 s.finish(t, &key, how, now);
                 sent += 1;
             }
