@@ -276,3 +276,42 @@ async fn paced_at_the_budget_a_lone_throttled_response_does_not_stop_the_others(
     let meanwhile = fics.iter().filter(|a| a.at > t429 && a.at < t429 + Duration::from_secs(2)).count();
     assert!(meanwhile >= 10, "{meanwhile} requests during the lone 429's Retry-After (paced at 25 per second)");
 }
+
+#[tokio::test]
+async fn requests_waiting_out_a_retry_after_do_not_fill_the_pool() {
+    // Four of sixteen groups' member listings are throttled first, as many as requests may be in flight: while
+    // they wait out their Retry-After, the other listings are still sent (a waiting request is not in flight).
+    let s = Stubs::start().await;
+    s.subscription_with_identities(0).await;
+    s.graph("/v1.0/groups", json!({ "value": groups(0..16) }), Duration::ZERO).await;
+    for g in 0..4 {
+        let throttled = Logged {
+            log: s.log.clone(),
+            status: 429,
+            body: json!({"error": {"code": "TooManyRequests", "message": "slow down"}}),
+            delay: Duration::ZERO,
+            retry_after: Some("1"),
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("/v1.0/groups/g{g}/members")))
+            .respond_with(throttled)
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&s.graph)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v1.0/groups/g\d+/members$"))
+        .respond_with(ok(&s.log, json!({"value": [{"id": "u1"}]}), Duration::from_millis(50)))
+        .mount(&s.graph)
+        .await;
+
+    let snap = s.run(&options(4)).await;
+    assert_eq!(snap.entra.group_members.len(), 16, "nothing lost: {:?}", snap.coverage);
+    let members = s.log.matching("/members");
+    assert_eq!(members.len(), 20, "16 listings and 4 retries");
+    let first429 = members.iter().filter(|a| a.status == 429).map(|a| a.answered).min().unwrap();
+    let meanwhile =
+        members.iter().filter(|a| a.status == 200 && a.at > first429 && a.at < first429 + Duration::from_millis(900));
+    assert!(meanwhile.count() >= 8, "the others waited for the throttled ones: {members:?}");
+}

@@ -293,6 +293,12 @@ impl PacerState {
                     self.window = (self.window / 2.0).max(1.0);
                     self.epoch += 1;
                 }
+                tracing::debug!(
+                    window = self.window(),
+                    throttled_share = self.throttled_share,
+                    retry_after_ms = retry_after.as_millis() as u64,
+                    "throttling is frequent: the whole service waits"
+                );
                 // A Retry-After past any budget (days) only needs to be "later than every request will wait".
                 let until = now + retry_after.min(Duration::from_secs(365 * 24 * 3600));
                 self.closed_until = Some(self.closed_until.map_or(until, |u| u.max(until)));
