@@ -358,14 +358,15 @@ fn dominator_cuts(
         let root = tg.dg.add_node(Slot::Root);
         for a in anchors.iter().filter(|a| a.query == qi) {
             let start = tg.state(a.start, a.via0);
+            // (`add_edge`, not `update_edge`: the latter scans the root's edges, one per anchor, for every
+            // anchor. A repeated edge does not change dominators.)
             match a.final_edge {
                 Some(e) => {
-                    let x = tg.edge_node(e, a.via0);
-                    tg.dg.update_edge(root, x, ());
-                    tg.dg.update_edge(x, start, ());
+                    let x = tg.edge_node(e, a.via0, start);
+                    tg.dg.add_edge(root, x, ());
                 }
                 None => {
-                    tg.dg.update_edge(root, start, ());
+                    tg.dg.add_edge(root, start, ());
                 }
             }
         }
@@ -418,11 +419,21 @@ impl TierGraph {
         s
     }
 
-    fn edge_node(&mut self, e: EdgeIndex, via: bool) -> NodeIndex {
-        *self.edges.entry((e, via)).or_insert_with(|| self.dg.add_node(Slot::Edge(e)))
+    /// The node of graph edge `e` (crossed with `via`), linked to `from`, the state of its source, when new:
+    /// that link is the same whoever asks.
+    fn edge_node(&mut self, e: EdgeIndex, via: bool, from: NodeIndex) -> NodeIndex {
+        if let Some(x) = self.edges.get(&(e, via)) {
+            return *x;
+        }
+        let x = self.dg.add_node(Slot::Edge(e));
+        self.edges.insert((e, via), x);
+        self.dg.add_edge(x, from, ());
+        x
     }
 
-    /// Walks back from every state over the identity edges the profile allows.
+    /// Walks back from every state over the identity edges the profile allows. Each state is expanded once
+    /// and each of its incoming edges is looked at once, so every link is added once (with `add_edge`:
+    /// `update_edge` scans the node's edges first, quadratic in a large group's members).
     fn expand(&mut self, graph: &PrivilegeGraph, profile: &Profile) {
         let g = &graph.graph;
         while let Some((n, via)) = self.todo.pop() {
@@ -433,10 +444,9 @@ impl TierGraph {
                     continue;
                 }
                 let next_via = via || profile.is_via(w.kind);
-                let x = self.edge_node(e.id(), next_via);
                 let from = self.state(e.source(), next_via);
-                self.dg.update_edge(here, x, ());
-                self.dg.update_edge(x, from, ());
+                let x = self.edge_node(e.id(), next_via, from);
+                self.dg.add_edge(here, x, ());
             }
         }
     }

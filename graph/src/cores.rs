@@ -385,26 +385,67 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
     Cores { cores: run.cores, redundant }
 }
 
-/// A set of (query, principal, target) triples, each packed into one well-mixed `u64`: hashing the triple as a
-/// tuple with Fx leaves its structure in the hash (neighbouring node indices collide), and the probing that
-/// followed took over half of a 20 k analysis.
-#[derive(Default)]
-struct PairSet(FxHashSet<u64>);
-
-impl PairSet {
-    /// The key of a triple: query in the top 8 bits, then 28 bits per node index, mixed (SplitMix64's finalizer).
-    fn key(query: usize, p: NodeIndex, t: NodeIndex) -> u64 {
-        debug_assert!(query < 256 && p.index() < 1 << 28 && t.index() < 1 << 28);
-        let mut x = ((query as u64) << 56) | ((p.index() as u64) << 28) | t.index() as u64;
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
-    }
+/// The (query, principal, target) triples whose core path failed, sorted by principal, then query, then
+/// target, each marked once another core is found to give it. Checking a core's tier against a principal
+/// walks the shorter of its wanted targets and the tier's targets, searching the other: a principal with a
+/// few failing pairs in a tier of thousands of targets costs a few searches, not one probe per target.
+struct Wanted {
+    /// (principal, query, target), sorted, without repeats.
+    pairs: Vec<(NodeIndex, usize, NodeIndex)>,
+    covered: Vec<bool>,
+    /// Per principal: its range of `pairs`.
+    of: FxHashMap<NodeIndex, (u32, u32)>,
 }
 
-impl FromIterator<u64> for PairSet {
-    fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> Self {
-        PairSet(iter.into_iter().collect())
+impl Wanted {
+    fn new(failing: Vec<(usize, NodeIndex, NodeIndex)>) -> Wanted {
+        let mut pairs: Vec<_> = failing.into_iter().map(|(q, p, t)| (p, q, t)).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut of: FxHashMap<NodeIndex, (u32, u32)> = FxHashMap::default();
+        for (i, (p, _, _)) in pairs.iter().enumerate() {
+            of.entry(*p).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
+        }
+        Wanted { covered: vec![false; pairs.len()], pairs, of }
+    }
+
+    /// Whether `p` has a wanted pair.
+    fn has(&self, p: NodeIndex) -> bool {
+        self.of.contains_key(&p)
+    }
+
+    /// Marks the wanted pairs of `p` that `tier` gives it (its targets, less what it excludes; `targets` sorted).
+    fn cover(&mut self, tier: &CoreTier, p: NodeIndex) {
+        let Some(&(lo, hi)) = self.of.get(&p) else { return };
+        let range = &self.pairs[lo as usize..hi as usize];
+        let from = lo as usize + range.partition_point(|x| x.1 < tier.query);
+        let to = lo as usize + range.partition_point(|x| x.1 <= tier.query);
+        if from == to {
+            return;
+        }
+        debug_assert!(tier.targets.windows(2).all(|w| w[0] < w[1]));
+        if to - from <= tier.targets.len() {
+            for i in from..to {
+                let t = self.pairs[i].2;
+                if !self.covered[i] && tier.targets.binary_search(&t).is_ok() && !tier.is_excluded(p, t) {
+                    self.covered[i] = true;
+                }
+            }
+        } else {
+            let wanted = &self.pairs[from..to];
+            for t in &tier.targets {
+                if let Ok(j) = wanted.binary_search_by(|x| x.2.cmp(t)) {
+                    if !self.covered[from + j] && !tier.is_excluded(p, *t) {
+                        self.covered[from + j] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pairs no core gives, as (query, principal, target).
+    fn left(self) -> Vec<(usize, NodeIndex, NodeIndex)> {
+        self.pairs.into_iter().zip(self.covered).filter(|(_, c)| !c).map(|((p, q, t), _)| (q, p, t)).collect()
     }
 }
 
@@ -655,35 +696,26 @@ impl Run<'_> {
         for tier in self.cores.iter_mut().flat_map(|c| c.tiers.iter_mut()) {
             tier.excluded.sort_unstable();
         }
-        let mut covered = PairSet::default();
-        let wanted: PairSet = failing.iter().map(|(q, p, t)| PairSet::key(*q, *p, *t)).collect();
-        let who: FxHashSet<NodeIndex> = failing.iter().map(|(_, p, _)| *p).collect();
+        let mut wanted = Wanted::new(failing);
         // Which of them each shared member list holds, each list scanned once.
         let mut in_list: FxHashMap<usize, Vec<NodeIndex>> = FxHashMap::default();
         for core in &self.cores {
             in_list
                 .entry(Rc::as_ptr(&core.members) as usize)
-                .or_insert_with(|| core.members.iter().map(|m| m.node).filter(|n| who.contains(n)).collect());
+                .or_insert_with(|| core.members.iter().map(|m| m.node).filter(|n| wanted.has(*n)).collect());
         }
         for core in &self.cores {
             let listed = &in_list[&(Rc::as_ptr(&core.members) as usize)];
             for tier in &core.tiers {
-                let query = &self.queries[tier.query];
-                let candidates = std::iter::once(core.head).filter(|h| who.contains(h)).chain(listed.iter().copied());
-                for p in candidates.filter(|p| query.sources.contains(&graph.node(*p).kind)) {
-                    for t in &tier.targets {
-                        let key = PairSet::key(tier.query, p, *t);
-                        if wanted.0.contains(&key) && !tier.is_excluded(p, *t) {
-                            covered.0.insert(key);
-                        }
-                    }
+                // (Every wanted pair's principal is a source of its query: no kind check is needed.)
+                // (`cover` skips a head without wanted pairs.)
+                for p in std::iter::once(core.head).chain(listed.iter().copied()) {
+                    wanted.cover(tier, p);
                 }
             }
         }
-        let mut todo: Vec<_> =
-            failing.into_iter().filter(|(q, p, t)| !covered.0.contains(&PairSet::key(*q, *p, *t))).collect();
+        let mut todo = wanted.left();
         todo.sort_unstable();
-        todo.dedup();
         // Under deny assignments for everyone that take every asked capability, only a source that can act as
         // a principal they exempt can have another way: computed once per (query, target).
         let mut escapers: FxHashMap<(usize, NodeIndex), Option<FxHashSet<NodeIndex>>> = FxHashMap::default();
@@ -1126,4 +1158,42 @@ fn path_to_root(tree: &[Settled], mut i: u32) -> Vec<EdgeIndex> {
         i = tree[i as usize].parent;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(i: usize) -> NodeIndex {
+        NodeIndex::new(i)
+    }
+
+    fn tier(query: usize, targets: &[usize], excluded: &[(usize, usize)]) -> CoreTier {
+        CoreTier {
+            query,
+            caps: Caps::EMPTY,
+            targets: targets.iter().map(|t| n(*t)).collect(),
+            excluded: excluded.iter().map(|(p, t)| (n(*p), n(*t))).collect(),
+        }
+    }
+
+    #[test]
+    fn a_wanted_pair_is_covered_only_by_a_tier_of_its_query_that_gives_it() {
+        // Principal 1 wants targets 10 and 11 in query 0, and 10 in query 1; principal 2 wants 10 in query 0.
+        let mut w = Wanted::new(vec![(0, n(1), n(10)), (0, n(1), n(11)), (1, n(1), n(10)), (0, n(2), n(10)), (0, n(1), n(10))]);
+        assert!(w.has(n(1)) && w.has(n(2)) && !w.has(n(3)));
+        // A tier of another query, one that excludes the pair, one without the target: nothing covered.
+        w.cover(&tier(2, &[10, 11], &[]), n(1));
+        w.cover(&tier(0, &[10, 11], &[(1, 10), (1, 11)]), n(1));
+        w.cover(&tier(0, &[12], &[]), n(1));
+        w.cover(&tier(0, &[10], &[]), n(3));
+        assert_eq!(w.left().len(), 4, "repeats counted once, nothing covered");
+
+        let mut w = Wanted::new(vec![(0, n(1), n(10)), (0, n(1), n(11)), (1, n(1), n(10)), (0, n(2), n(10))]);
+        // Fewer wanted targets than the tier has (search the tier) …
+        w.cover(&tier(0, &[5, 6, 7, 10, 20], &[(1, 11)]), n(1));
+        // … and more wanted than the tier has (search the wanted ones).
+        w.cover(&tier(0, &[10], &[]), n(2));
+        assert_eq!(w.left(), vec![(0, n(1), n(11)), (1, n(1), n(10))]);
+    }
 }

@@ -177,6 +177,9 @@ pub struct PrivilegeGraph {
     pub notes: Vec<EdgeNote>,
     /// Things the builder could not resolve (unknown role definitions, …), for the report.
     pub warnings: Vec<String>,
+    /// The first grant of each lower-cased assignment id, built on first use (see
+    /// [`PrivilegeGraph::grant_by_assignment`]).
+    grant_ids: std::sync::OnceLock<(usize, FxHashMap<String, usize>)>,
 }
 
 impl PrivilegeGraph {
@@ -184,6 +187,24 @@ impl PrivilegeGraph {
     /// the snapshot fall back to azpath's table of built-in roles.
     pub fn build(snapshot: &Snapshot) -> PrivilegeGraph {
         crate::build::build(snapshot)
+    }
+
+    /// Index into [`PrivilegeGraph::grants`] of the first grant with this role assignment id, compared
+    /// case-insensitively (as ARM ids are). A fix names the assignment behind each edge, so this is asked once
+    /// per edge of every finding and choke point: a scan of every grant each time was quadratic.
+    pub fn grant_by_assignment(&self, id: &str) -> Option<usize> {
+        let (indexed, index) = self.grant_ids.get_or_init(|| {
+            let mut index = FxHashMap::default();
+            for (i, g) in self.grants.iter().enumerate() {
+                index.entry(g.assignment_id.to_ascii_lowercase()).or_insert(i);
+            }
+            (self.grants.len(), index)
+        });
+        if *indexed != self.grants.len() {
+            // Grants added after the index was built (a build pass asking early): scan.
+            return self.grants.iter().position(|g| g.assignment_id.eq_ignore_ascii_case(id));
+        }
+        index.get(&id.to_ascii_lowercase()).copied()
     }
 
     /// Number of nodes.
@@ -325,5 +346,34 @@ mod tests {
         let small = "00000000-0000-0000-0000-0000000000aa";
         assert_eq!(NodeKey::of(small).to_string(), small, "leading zeros kept");
         assert!(matches!(NodeKey::of("/Subscriptions/X"), NodeKey::Path(p) if &*p == "/subscriptions/x"));
+    }
+
+    fn grant(id: &str) -> Grant {
+        Grant {
+            assignment_id: id.into(),
+            role_definition_id: String::new(),
+            role_name: "Owner".into(),
+            scope: "/subscriptions/s".into(),
+            eligible: false,
+            conditional: false,
+            own_caps: Caps::EMPTY,
+            delegated_caps: Caps::EMPTY,
+            delegation: None,
+            note: None,
+            kube_data: 0,
+        }
+    }
+
+    #[test]
+    fn grants_are_found_by_assignment_id_ignoring_case_first_one_first() {
+        let mut g = PrivilegeGraph::default();
+        g.grants = vec![grant("/A/ra/One"), grant("/a/RA/two"), grant("/a/ra/ONE")];
+        assert_eq!(g.grant_by_assignment("/a/ra/one"), Some(0), "case-insensitive, the first of two");
+        assert_eq!(g.grant_by_assignment("/A/RA/TWO"), Some(1));
+        assert_eq!(g.grant_by_assignment("/a/ra/three"), None, "an unknown id");
+        // A grant added after the index was built is still found.
+        g.grants.push(grant("/a/ra/Three"));
+        assert_eq!(g.grant_by_assignment("/a/ra/three"), Some(3));
+        assert_eq!(g.grant_by_assignment("/a/ra/four"), None);
     }
 }

@@ -168,7 +168,7 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             }
             if let Some(id) = assignment_of(graph, e) {
                 let note = &graph.notes[w.evidence as usize];
-                let grant = graph.grants.iter().find(|g| g.assignment_id.eq_ignore_ascii_case(&id));
+                let grant = graph.grant_by_assignment(&id).map(|i| &graph.grants[i]);
                 let what = match grant {
                     Some(g) => {
                         let at = graph.find(&g.scope).map(|n| graph.node_ref(n).display_name).unwrap_or(g.scope.clone());
@@ -509,7 +509,7 @@ fn assignment_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<String> {
 
 /// Removing the assignment a derived edge rests on.
 fn assignment_remediation(graph: &PrivilegeGraph, id: &str, note: &EdgeNote, holder: &str) -> Remediation {
-    let grant = graph.grants.iter().position(|g| g.assignment_id.eq_ignore_ascii_case(id));
+    let grant = graph.grant_by_assignment(id);
     if let Some(g) = grant.filter(|g| graph.grants[*g].eligible) {
         let g = &graph.grants[g];
         return shell::remediation(
