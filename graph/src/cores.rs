@@ -1180,7 +1180,8 @@ mod tests {
     #[test]
     fn a_wanted_pair_is_covered_only_by_a_tier_of_its_query_that_gives_it() {
         // Principal 1 wants targets 10 and 11 in query 0, and 10 in query 1; principal 2 wants 10 in query 0.
-        let mut w = Wanted::new(vec![(0, n(1), n(10)), (0, n(1), n(11)), (1, n(1), n(10)), (0, n(2), n(10)), (0, n(1), n(10))]);
+        let mut w =
+            Wanted::new(vec![(0, n(1), n(10)), (0, n(1), n(11)), (1, n(1), n(10)), (0, n(2), n(10)), (0, n(1), n(10))]);
         assert!(w.has(n(1)) && w.has(n(2)) && !w.has(n(3)));
         // A tier of another query, one that excludes the pair, one without the target: nothing covered.
         w.cover(&tier(2, &[10, 11], &[]), n(1));
