@@ -443,6 +443,29 @@ impl Wanted {
         }
     }
 
+    /// Marks the wanted pairs of `p` in `query` that some tier of `pool` (sorted (target, core, tier) of cores
+    /// `p` is a member of) gives it, not excluded there.
+    fn cover_pooled(&mut self, cores: &[Core], query: usize, pool: &[(NodeIndex, u32, u32)], p: NodeIndex) {
+        let Some(&(lo, hi)) = self.of.get(&p) else { return };
+        let range = &self.pairs[lo as usize..hi as usize];
+        let from = lo as usize + range.partition_point(|x| x.1 < query);
+        let to = lo as usize + range.partition_point(|x| x.1 <= query);
+        for i in from..to {
+            if self.covered[i] {
+                continue;
+            }
+            let t = self.pairs[i].2;
+            let first = pool.partition_point(|x| x.0 < t);
+            let gives = pool[first..]
+                .iter()
+                .take_while(|x| x.0 == t)
+                .any(|(_, ci, ti)| !cores[*ci as usize].tiers[*ti as usize].is_excluded(p, t));
+            if gives {
+                self.covered[i] = true;
+            }
+        }
+    }
+
     /// The pairs no core gives, as (query, principal, target).
     fn left(self) -> Vec<(usize, NodeIndex, NodeIndex)> {
         self.pairs.into_iter().zip(self.covered).filter(|(_, c)| !c).map(|((p, q, t), _)| (q, p, t)).collect()
@@ -697,20 +720,38 @@ impl Run<'_> {
             tier.excluded.sort_unstable();
         }
         let mut wanted = Wanted::new(failing);
-        // Which of them each shared member list holds, each list scanned once.
-        let mut in_list: FxHashMap<usize, Vec<NodeIndex>> = FxHashMap::default();
-        for core in &self.cores {
-            in_list
-                .entry(Rc::as_ptr(&core.members) as usize)
-                .or_insert_with(|| core.members.iter().map(|m| m.node).filter(|n| wanted.has(*n)).collect());
-        }
-        for core in &self.cores {
-            let listed = &in_list[&(Rc::as_ptr(&core.members) as usize)];
+        // (Every wanted pair's principal is a source of its query: no kind check is needed.)
+        // Heads one by one; members per shared member list: the cores sharing a list are pooled per query into
+        // one sorted (target, core, tier) list, and each listed principal's wanted pairs are looked up in it,
+        // instead of each member being checked against every core of its list.
+        let mut by_list: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
+        for (ci, core) in self.cores.iter().enumerate() {
             for tier in &core.tiers {
-                // (Every wanted pair's principal is a source of its query: no kind check is needed.)
-                // (`cover` skips a head without wanted pairs.)
-                for p in std::iter::once(core.head).chain(listed.iter().copied()) {
-                    wanted.cover(tier, p);
+                wanted.cover(tier, core.head);
+            }
+            if !core.members.is_empty() {
+                by_list.entry(Rc::as_ptr(&core.members) as usize).or_default().push(ci);
+            }
+        }
+        let mut lists: Vec<(usize, Vec<usize>)> = by_list.into_iter().collect();
+        lists.sort_unstable();
+        for (_, cis) in lists {
+            let listed: Vec<NodeIndex> =
+                self.cores[cis[0]].members.iter().map(|m| m.node).filter(|n| wanted.has(*n)).collect();
+            if listed.is_empty() {
+                continue;
+            }
+            let mut pooled: FxHashMap<usize, Vec<(NodeIndex, u32, u32)>> = FxHashMap::default();
+            for ci in cis {
+                for (ti, tier) in self.cores[ci].tiers.iter().enumerate() {
+                    let into = pooled.entry(tier.query).or_default();
+                    into.extend(tier.targets.iter().map(|t| (*t, ci as u32, ti as u32)));
+                }
+            }
+            for (query, mut pool) in pooled {
+                pool.sort_unstable();
+                for p in &listed {
+                    wanted.cover_pooled(&self.cores, query, &pool, *p);
                 }
             }
         }
@@ -1196,5 +1237,56 @@ mod tests {
         // … and more wanted than the tier has (search the wanted ones).
         w.cover(&tier(0, &[10], &[]), n(2));
         assert_eq!(w.left(), vec![(0, n(1), n(11)), (1, n(1), n(10))]);
+    }
+
+    fn core(tiers: Vec<CoreTier>) -> Core {
+        Core {
+            head: n(0),
+            edges: Vec::new(),
+            landing: n(0),
+            fanout: None,
+            members: Rc::new(MemberList::default()),
+            tiers,
+            single: false,
+            profile: Rc::from(""),
+        }
+    }
+
+    #[test]
+    fn a_pooled_member_list_covers_a_pair_when_one_of_its_cores_gives_it_unexcluded() {
+        // Two cores share a member list: the first gives 10 and 11 but excludes (1, 11); the second gives 11 and
+        // 12 in query 0, and 13 in query 1.
+        let cores = vec![
+            core(vec![tier(0, &[10, 11], &[(1, 11)])]),
+            core(vec![tier(0, &[11, 12], &[(2, 11)]), tier(1, &[13], &[])]),
+        ];
+        let pool = |q: usize| {
+            let mut pool: Vec<(NodeIndex, u32, u32)> = Vec::new();
+            for (ci, c) in cores.iter().enumerate() {
+                for (ti, t) in c.tiers.iter().enumerate().filter(|(_, t)| t.query == q) {
+                    pool.extend(t.targets.iter().map(|x| (*x, ci as u32, ti as u32)));
+                }
+            }
+            pool.sort_unstable();
+            pool
+        };
+        let mut w = Wanted::new(vec![
+            (0, n(1), n(11)), // excluded by the first core, given by the second
+            (0, n(2), n(11)), // excluded by the second, given by the first
+            (0, n(1), n(14)), // no core gives 14
+            (1, n(1), n(12)), // 12 is given in query 0 only
+            (1, n(1), n(13)), // given in query 1
+        ]);
+        for q in [0, 1] {
+            for p in [n(1), n(2), n(3)] {
+                w.cover_pooled(&cores, q, &pool(q), p);
+            }
+        }
+        assert_eq!(w.left(), vec![(0, n(1), n(14)), (1, n(1), n(12))]);
+        // Excluded everywhere: not covered.
+        let cores = vec![core(vec![tier(0, &[11], &[(1, 11)])])];
+        let mut w = Wanted::new(vec![(0, n(1), n(11))]);
+        w.cover_pooled(&cores, 0, &[(n(11), 0, 0)], n(1));
+        assert_eq!(w.left(), vec![(0, n(1), n(11))]);
     }
 }
