@@ -366,8 +366,10 @@ mod tests {
 
     #[test]
     fn grants_are_found_by_assignment_id_ignoring_case_first_one_first() {
-        let mut g = PrivilegeGraph::default();
-        g.grants = vec![grant("/A/ra/One"), grant("/a/RA/two"), grant("/a/ra/ONE")];
+        let mut g = PrivilegeGraph {
+            grants: vec![grant("/A/ra/One"), grant("/a/RA/two"), grant("/a/ra/ONE")],
+            ..PrivilegeGraph::default()
+        };
         assert_eq!(g.grant_by_assignment("/a/ra/one"), Some(0), "case-insensitive, the first of two");
         assert_eq!(g.grant_by_assignment("/A/RA/TWO"), Some(1));
         assert_eq!(g.grant_by_assignment("/a/ra/three"), None, "an unknown id");
