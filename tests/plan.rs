@@ -20,190 +20,192 @@ fn same(a: &str, b: &str) -> bool {
 /// plan step no person could carry out is a test failure.
 fn apply(snap: &mut Value, step: &str) {
     let (kind, rest) = step.split_once(':').unwrap_or_else(|| panic!("step {step}"));
+    let mut s = Step { snap, step, rest };
     match kind {
-        "role-assignment" => {
-            for list in ["roleAssignments", "roleEligibilityScheduleInstances"] {
-                if let Some(v) = snap["azure"][list].as_array_mut() {
-                    v.retain(|r| !same(r["id"].as_str().unwrap(), rest));
-                }
-            }
-        }
+        "role-assignment" => s.by_id("azure", &["roleAssignments", "roleEligibilityScheduleInstances"]),
         "directory-role-assignment" => {
-            for list in ["directoryRoleAssignments", "directoryRoleEligibilityScheduleInstances"] {
-                snap["entra"][list].as_array_mut().unwrap().retain(|r| !same(r["id"].as_str().unwrap(), rest));
-            }
+            s.by_id("entra", &["directoryRoleAssignments", "directoryRoleEligibilityScheduleInstances"])
         }
-        "app-role-assignment" => {
-            snap["entra"]["appRoleAssignments"]
-                .as_array_mut()
-                .unwrap()
-                .retain(|r| !same(r["id"].as_str().unwrap(), rest));
-        }
-        "group-eligibility" => {
-            // group-eligibility:<group>/<principal>/<member|owner>
-            let parts: Vec<&str> = rest.split('/').collect();
-            let [group, principal, access] = parts[..] else { panic!("step {step}") };
-            let list = snap["entra"]["groupEligibilityScheduleInstances"].as_array_mut().unwrap();
-            let before = list.len();
-            list.retain(|i| {
-                !(same(i["groupId"].as_str().unwrap(), group)
-                    && same(i["principalId"].as_str().unwrap(), principal)
-                    && same(i["accessId"].as_str().unwrap(), access))
-            });
-            assert!(list.len() < before, "group-eligibility step {step} removed no eligibility");
-        }
-        "member" => {
-            let (group, member) = rest.split_once('/').unwrap();
-            for g in snap["entra"]["groupMembers"].as_array_mut().unwrap() {
-                if same(g["groupId"].as_str().unwrap(), group) {
-                    g["members"].as_array_mut().unwrap().retain(|m| !same(m["id"].as_str().unwrap(), member));
-                }
-            }
-        }
-        "owner" => {
-            let (object, owner) = rest.split_once('/').unwrap();
-            for list in ["applications", "servicePrincipals", "groups"] {
-                for o in snap["entra"][list].as_array_mut().unwrap() {
-                    if same(o["id"].as_str().unwrap(), object) {
-                        if let Some(owners) = o["owners"].as_array_mut() {
-                            owners.retain(|x| !same(x["id"].as_str().unwrap(), owner));
-                        }
-                    }
-                }
-            }
-        }
-        "federated-credential" => {
-            snap["azure"]["federatedIdentityCredentials"]
-                .as_array_mut()
-                .unwrap()
-                .retain(|c| !same(c["id"].as_str().unwrap(), rest));
-            for app in snap["entra"]["applicationFederatedCredentials"].as_array_mut().unwrap() {
-                app["credentials"].as_array_mut().unwrap().retain(|c| !same(c["id"].as_str().unwrap_or(""), rest));
-            }
-        }
-        "identity-binding" => {
-            snap["azure"]["identityBindings"]
-                .as_array_mut()
-                .unwrap()
-                .retain(|b| !same(b["id"].as_str().unwrap(), rest));
-        }
-        "binding" => {
-            // binding:<cluster>#<RoleBinding ns/name | ClusterRoleBinding name>#<subject node id>
-            let parts: Vec<&str> = rest.split('#').collect();
-            let [cluster, binding, subject_key] = parts[..] else { panic!("step {step}") };
-            let (kind, name_part) = binding.split_once(' ').unwrap();
-            let (ns, name) = match kind {
-                "RoleBinding" => name_part.split_once('/').map(|(n, m)| (Some(n), m)).unwrap(),
-                _ => (None, name_part),
-            };
-            let list = if kind == "RoleBinding" { "roleBindings" } else { "clusterRoleBindings" };
-            let subject_name = subject_key.rsplit('/').next().unwrap();
-            let mut removed = 0;
-            for c in snap["kubernetes"].as_array_mut().unwrap() {
-                if !same(c["cluster"].as_str().unwrap(), cluster) {
-                    continue;
-                }
-                for b in c[list].as_array_mut().unwrap() {
-                    let in_ns = ns.is_none_or(|n| b["metadata"]["namespace"] == n);
-                    if in_ns && b["metadata"]["name"] == name {
-                        let subjects = b["subjects"].as_array_mut().unwrap();
-                        let before = subjects.len();
-                        subjects.retain(|s| !same(s["name"].as_str().unwrap_or(""), subject_name));
-                        removed += before - subjects.len();
-                    }
-                }
-            }
-            assert!(removed > 0, "binding step {step} removed no subject");
-        }
-        "aks-admin-group" => {
-            // aks-admin-group:<cluster id>#<group>: the group taken out of the cluster's admin groups.
-            let (cluster, group) = rest.split_once('#').unwrap();
-            let clusters = snap["azure"]["managedClusters"].as_array_mut().unwrap();
-            let c = clusters.iter_mut().find(|c| same(c["id"].as_str().unwrap(), cluster)).expect("the cluster");
-            let groups = c["properties"]["aadProfile"]["adminGroupObjectIDs"].as_array_mut().unwrap();
-            let before = groups.len();
-            groups.retain(|g| !same(g.as_str().unwrap(), group));
-            assert_eq!(before - groups.len(), 1, "step {step} names no admin group");
-        }
-        "pod-identity-binding" => {
-            // pod-identity-binding:<cluster>#<namespace>/<name>: that AzureIdentityBinding, deleted.
-            let (cluster, at) = rest.split_once('#').unwrap();
-            let (ns, name) = at.split_once('/').unwrap();
-            let mut removed = 0;
-            for c in snap["kubernetes"].as_array_mut().unwrap() {
-                if same(c["cluster"].as_str().unwrap(), cluster) {
-                    let list = c["azureIdentityBindings"].as_array_mut().unwrap();
-                    let before = list.len();
-                    list.retain(|b| !(b["metadata"]["namespace"] == ns && b["metadata"]["name"] == name));
-                    removed += before - list.len();
-                }
-            }
-            assert_eq!(removed, 1, "step {step} names no one AzureIdentityBinding");
-        }
-        "pod-identity" | "pod-identity-exception" => {
-            // pod-identity[-exception]:<cluster id>#<namespace>/<name>: taken out of the add-on's profile.
-            let (cluster, at) = rest.split_once('#').unwrap();
-            let (ns, name) = at.split_once('/').unwrap();
-            let list = if kind == "pod-identity" { "userAssignedIdentities" } else { "userAssignedIdentityExceptions" };
-            let clusters = snap["azure"]["managedClusters"].as_array_mut().unwrap();
-            let c = clusters.iter_mut().find(|c| same(c["id"].as_str().unwrap(), cluster)).expect("the cluster");
-            let items = c["properties"]["podIdentityProfile"][list].as_array_mut().unwrap();
-            let before = items.len();
-            items.retain(|i| !(i["namespace"] == ns && i["name"] == name));
-            assert_eq!(before - items.len(), 1, "step {step} names no one pod identity");
-            // The add-on deletes the AzureIdentity and AzureIdentityBinding it made for the pod identity.
-            let managed = |o: &Value| o["metadata"]["labels"]["kubernetes.azure.com/managedby"] == "aks";
-            for k in snap["kubernetes"].as_array_mut().unwrap() {
-                if !same(k["cluster"].as_str().unwrap(), cluster) {
-                    continue;
-                }
-                for (objects, field) in [("azureIdentities", "name"), ("azureIdentityBindings", "azureIdentity")] {
-                    if let Some(list) = k[objects].as_array_mut() {
-                        list.retain(|o| {
-                            let named = if field == "name" { &o["metadata"]["name"] } else { &o[field] };
-                            !(managed(o) && o["metadata"]["namespace"] == ns && named == name)
-                        });
-                    }
-                }
-            }
-        }
-        "resource-identity" => {
-            // resource-identity:<resource id>/<identity principal id>: the identity detached from the resource.
-            let (resource, principal) = rest.rsplit_once('/').unwrap();
-            let mut removed = 0;
-            for r in snap["azure"]["identityResources"].as_array_mut().unwrap() {
-                if !same(r["id"].as_str().unwrap(), resource) {
-                    continue;
-                }
-                let identity = r["identity"].as_object_mut().unwrap();
-                if identity.get("principalId").and_then(Value::as_str).is_some_and(|p| same(p, principal)) {
-                    identity.remove("principalId");
-                    removed += 1;
-                }
-                if let Some(user) = identity.get_mut("userAssignedIdentities").and_then(Value::as_object_mut) {
-                    let before = user.len();
-                    user.retain(|_, u| !u["principalId"].as_str().is_some_and(|p| same(p, principal)));
-                    removed += before - user.len();
-                }
-            }
-            assert_eq!(removed, 1, "step {step} detached nothing");
-        }
-        "aso-credential" => {
-            // aso-credential:<cluster>#<namespace>/secrets/<name>: that Secret, deleted.
-            let (cluster, secret) = rest.split_once('#').unwrap();
-            let (ns, name) = secret.split_once("/secrets/").unwrap();
-            let mut removed = 0;
-            for c in snap["kubernetes"].as_array_mut().unwrap() {
-                if same(c["cluster"].as_str().unwrap(), cluster) {
-                    let secrets = c["secrets"].as_array_mut().unwrap();
-                    let before = secrets.len();
-                    secrets.retain(|s| !(s["metadata"]["namespace"] == ns && s["metadata"]["name"] == name));
-                    removed += before - secrets.len();
-                }
-            }
-            assert_eq!(removed, 1, "step {step} names no one Secret");
-        }
+        "app-role-assignment" => s.by_id("entra", &["appRoleAssignments"]),
+        "identity-binding" => s.by_id("azure", &["identityBindings"]),
+        "group-eligibility" => s.group_eligibility(),
+        "member" => s.member(),
+        "owner" => s.owner(),
+        "federated-credential" => s.federated_credential(),
+        "binding" => s.binding_subject(),
+        "aks-admin-group" => s.aks_admin_group(),
+        "pod-identity-binding" => s.kube_object("azureIdentityBindings"),
+        "aso-credential" => s.kube_object("secrets"),
+        "pod-identity" => s.addon_pod_identity("userAssignedIdentities"),
+        "pod-identity-exception" => s.addon_pod_identity("userAssignedIdentityExceptions"),
+        "resource-identity" => s.resource_identity(),
         _ => panic!("no object behind plan step {step}"),
+    }
+}
+
+/// Removes the items of `list` that `gone` matches; how many it removed.
+fn remove(list: &mut Value, gone: impl Fn(&Value) -> bool) -> usize {
+    let list = list.as_array_mut().expect("a list");
+    let before = list.len();
+    list.retain(|x| !gone(x));
+    before - list.len()
+}
+
+/// Whether `v` (a JSON string) is `id`, ignoring case.
+fn is(v: &Value, id: &str) -> bool {
+    v.as_str().is_some_and(|x| same(x, id))
+}
+
+/// One plan step being applied to a snapshot: `rest` is the step after its `<kind>:`.
+struct Step<'a> {
+    snap: &'a mut Value,
+    step: &'a str,
+    rest: &'a str,
+}
+
+impl Step<'_> {
+    /// Records whose `id` is the step's, from each of `lists` under `section` that the snapshot has.
+    fn by_id(&mut self, section: &str, lists: &[&str]) {
+        for list in lists {
+            if self.snap[section][list].is_array() {
+                remove(&mut self.snap[section][list], |r| is(&r["id"], self.rest));
+            }
+        }
+    }
+
+    /// The Kubernetes dumps of cluster `id`.
+    fn kube(&mut self, id: &str) -> impl Iterator<Item = &mut Value> {
+        let id = id.to_string();
+        self.snap["kubernetes"].as_array_mut().unwrap().iter_mut().filter(move |c| is(&c["cluster"], &id))
+    }
+
+    /// The collected AKS cluster `id`.
+    fn managed_cluster(&mut self, id: &str) -> &mut Value {
+        let clusters = self.snap["azure"]["managedClusters"].as_array_mut().unwrap();
+        clusters.iter_mut().find(|c| is(&c["id"], id)).expect("the cluster")
+    }
+
+    /// group-eligibility:<group>/<principal>/<member|owner>
+    fn group_eligibility(&mut self) {
+        let parts: Vec<&str> = self.rest.split('/').collect();
+        let [group, principal, access] = parts[..] else { panic!("step {}", self.step) };
+        let list = &mut self.snap["entra"]["groupEligibilityScheduleInstances"];
+        let removed = remove(list, |i| {
+            is(&i["groupId"], group) && is(&i["principalId"], principal) && is(&i["accessId"], access)
+        });
+        assert!(removed > 0, "group-eligibility step {} removed no eligibility", self.step);
+    }
+
+    /// member:<group>/<member>
+    fn member(&mut self) {
+        let (group, member) = self.rest.split_once('/').unwrap();
+        for g in self.snap["entra"]["groupMembers"].as_array_mut().unwrap() {
+            if is(&g["groupId"], group) {
+                remove(&mut g["members"], |m| is(&m["id"], member));
+            }
+        }
+    }
+
+    /// owner:<object>/<owner>, on an application, service principal or group.
+    fn owner(&mut self) {
+        let (object, owner) = self.rest.split_once('/').unwrap();
+        for list in ["applications", "servicePrincipals", "groups"] {
+            for o in self.snap["entra"][list].as_array_mut().unwrap() {
+                if is(&o["id"], object) && o["owners"].is_array() {
+                    remove(&mut o["owners"], |x| is(&x["id"], owner));
+                }
+            }
+        }
+    }
+
+    /// federated-credential:<id>, of a managed identity or an application.
+    fn federated_credential(&mut self) {
+        let id = self.rest;
+        remove(&mut self.snap["azure"]["federatedIdentityCredentials"], |c| is(&c["id"], id));
+        for app in self.snap["entra"]["applicationFederatedCredentials"].as_array_mut().unwrap() {
+            remove(&mut app["credentials"], |c| is(&c["id"], id));
+        }
+    }
+
+    /// binding:<cluster>#<RoleBinding ns/name | ClusterRoleBinding name>#<subject node id>: the subject taken out.
+    fn binding_subject(&mut self) {
+        let parts: Vec<&str> = self.rest.split('#').collect();
+        let [cluster, binding, subject_key] = parts[..] else { panic!("step {}", self.step) };
+        let (kind, name_part) = binding.split_once(' ').unwrap();
+        let (ns, name) = match kind {
+            "RoleBinding" => name_part.split_once('/').map(|(n, m)| (Some(n), m)).unwrap(),
+            _ => (None, name_part),
+        };
+        let list = if kind == "RoleBinding" { "roleBindings" } else { "clusterRoleBindings" };
+        let subject = subject_key.rsplit('/').next().unwrap();
+        let mut removed = 0;
+        for c in self.kube(cluster) {
+            for b in c[list].as_array_mut().unwrap() {
+                if ns.is_none_or(|n| b["metadata"]["namespace"] == n) && b["metadata"]["name"] == name {
+                    removed += remove(&mut b["subjects"], |s| is(&s["name"], subject));
+                }
+            }
+        }
+        assert!(removed > 0, "binding step {} removed no subject", self.step);
+    }
+
+    /// aks-admin-group:<cluster id>#<group>: the group taken out of the cluster's admin groups.
+    fn aks_admin_group(&mut self) {
+        let (cluster, group) = self.rest.split_once('#').unwrap();
+        let groups = &mut self.managed_cluster(cluster)["properties"]["aadProfile"]["adminGroupObjectIDs"];
+        assert_eq!(remove(groups, |g| is(g, group)), 1, "step {} names no admin group", self.step);
+    }
+
+    /// <kind>:<cluster>#<namespace>/[secrets/]<name>: that object of the cluster's dump (`objects`), deleted.
+    fn kube_object(&mut self, objects: &str) {
+        let (cluster, at) = self.rest.split_once('#').unwrap();
+        let (ns, name) = at.split_once('/').unwrap();
+        let name = name.strip_prefix("secrets/").unwrap_or(name);
+        let named = |o: &Value| o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name;
+        let removed: usize = self.kube(cluster).map(|c| remove(&mut c[objects], named)).sum();
+        assert_eq!(removed, 1, "step {} names no one object in {objects}", self.step);
+    }
+
+    /// pod-identity[-exception]:<cluster id>#<namespace>/<name>: taken out of the add-on's `list`, and the
+    /// AzureIdentity and AzureIdentityBinding the add-on made for it with it (the add-on deletes them).
+    fn addon_pod_identity(&mut self, list: &str) {
+        let (cluster, at) = self.rest.split_once('#').unwrap();
+        let (ns, name) = at.split_once('/').unwrap();
+        let profile = &mut self.managed_cluster(cluster)["properties"]["podIdentityProfile"][list];
+        let removed = remove(profile, |i| i["namespace"] == ns && i["name"] == name);
+        assert_eq!(removed, 1, "step {} names no one pod identity", self.step);
+        let managed = |o: &Value| o["metadata"]["labels"]["kubernetes.azure.com/managedby"] == "aks";
+        let mine = |o: &Value, named: &Value| managed(o) && o["metadata"]["namespace"] == ns && named == name;
+        for k in self.kube(cluster) {
+            if k["azureIdentities"].is_array() {
+                remove(&mut k["azureIdentities"], |o| mine(o, &o["metadata"]["name"]));
+            }
+            if k["azureIdentityBindings"].is_array() {
+                remove(&mut k["azureIdentityBindings"], |o| mine(o, &o["azureIdentity"]));
+            }
+        }
+    }
+
+    /// resource-identity:<resource id>/<identity principal id>: the identity detached from the resource.
+    fn resource_identity(&mut self) {
+        let (resource, principal) = self.rest.rsplit_once('/').unwrap();
+        let mut removed = 0;
+        for r in self.snap["azure"]["identityResources"].as_array_mut().unwrap() {
+            if !is(&r["id"], resource) {
+                continue;
+            }
+            let identity = r["identity"].as_object_mut().unwrap();
+            if identity.get("principalId").is_some_and(|p| is(p, principal)) {
+                identity.remove("principalId");
+                removed += 1;
+            }
+            if let Some(user) = identity.get_mut("userAssignedIdentities").and_then(Value::as_object_mut) {
+                let before = user.len();
+                user.retain(|_, u| !is(&u["principalId"], principal));
+                removed += before - user.len();
+            }
+        }
+        assert_eq!(removed, 1, "step {} detached nothing", self.step);
     }
 }
 
