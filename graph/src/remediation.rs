@@ -131,17 +131,6 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                 remediation: trust_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
             }
         }
-        EdgeKind::AksClusterAdmin if aks_admin_group(graph, e).is_some() => {
-            let (cluster, group, groups) = aks_admin_group(graph, e).expect("just checked");
-            Fix {
-                key: format!("aks-admin-group:{}#{}", cluster.to_ascii_lowercase(), group.to_ascii_lowercase()),
-                what: format!("{} as an admin group of {}", a.display_name, cluster.rsplit('/').next().unwrap_or(cluster)),
-                remediation: aks_admin_group_remediation(cluster, group, &groups, &a.display_name),
-            }
-        }
-        EdgeKind::PodManagedIdentity if pod_identity_fix(graph, e).is_some() => {
-            pod_identity_fix(graph, e).expect("just checked")
-        }
         EdgeKind::AsoActsAs => {
             let note = &graph.notes[w.evidence as usize];
             let secret = note.evidence.first().cloned().unwrap_or_default();
@@ -183,7 +172,11 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                     remediation: assignment_remediation(graph, &id, note, &a.id),
                 };
             }
-            if let Some(fix) = attached_identity_fix(graph, e).or_else(|| assignable_identity_fix(graph, e)) {
+            let object_fix = attached_identity_fix(graph, e)
+                .or_else(|| assignable_identity_fix(graph, e))
+                .or_else(|| aks_admin_group_fix(graph, e))
+                .or_else(|| pod_identity_fix(graph, e));
+            if let Some(fix) = object_fix {
                 return fix;
             }
             let note = derived_note(graph, e);
@@ -324,7 +317,7 @@ fn detach_identity(resource: &str, attached: &str) -> Result<Command, Malformed>
 fn aso_credential_remediation(cluster: &str, secret: &str, identity: &str) -> Option<Remediation> {
     let (ns, name) = secret.split_once("/secrets/")?;
     let command = (|| {
-        let kubectl = kubectl(cluster).opt("-n", shell::namespace(ns)?);
+        let kubectl = shell::kubectl(cluster).opt("-n", shell::namespace(ns)?);
         let name = shell::object_name("Secret name", name)?;
         Ok(if name == crate::kube_graph::ASO_SETTINGS {
             kubectl.args(["edit", "secret"]).arg(name)
@@ -353,7 +346,10 @@ fn aso_credential_remediation(cluster: &str, secret: &str, identity: &str) -> Op
 /// <https://learn.microsoft.com/cli/azure/aks/pod-identity#az-aks-pod-identity-delete>,
 /// <https://learn.microsoft.com/cli/azure/aks/pod-identity/exception#az-aks-pod-identity-exception-delete>.
 fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
-    let (from, to, _) = graph.edge(e);
+    let (from, to, w) = graph.edge(e);
+    if w.kind != EdgeKind::PodManagedIdentity {
+        return None;
+    }
     let (ns_node, identity) = (graph.node_ref(from), graph.node_ref(to).display_name);
     let note = derived_note(graph, e)?;
     let evidence = note.evidence.first()?;
@@ -366,7 +362,7 @@ fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     if let Some((bns, name)) = evidence.split_once("/azureidentitybindings/") {
         let command = (|| {
             Ok::<_, Malformed>(
-                kubectl(cluster)
+                shell::kubectl(cluster)
                     .opt("-n", shell::namespace(bns)?)
                     .args(["delete", "azureidentitybinding"])
                     .arg(shell::object_name("AzureIdentityBinding name", name)?),
@@ -394,8 +390,7 @@ fn addon_pod_identity_fix(id: &str, entry: &str, identity: &str) -> Option<Fix> 
     let (list, at) = entry.split_once(": ")?;
     let (ns, name) = at.split_once('/')?;
     let exception = list == "userAssignedIdentityExceptions";
-    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
-    let ["subscriptions", sub, _, rg, "providers", _, _, cluster_name] = segments.as_slice() else { return None };
+    let (sub, rg, cluster_name) = shell::arm_parts(id);
     let group: &[&'static str] =
         if exception { &["aks", "pod-identity", "exception", "delete"] } else { &["aks", "pod-identity", "delete"] };
     let command = (|| {
@@ -403,8 +398,8 @@ fn addon_pod_identity_fix(id: &str, entry: &str, identity: &str) -> Option<Fix> 
             Command::new("az")
                 .args(group.iter().copied())
                 .opt("--subscription", shell::guid("subscription id", sub)?)
-                .opt("--resource-group", *rg)
-                .opt("--cluster-name", *cluster_name)
+                .opt("--resource-group", rg)
+                .opt("--cluster-name", cluster_name)
                 .opt("--namespace", shell::namespace(ns)?)
                 .opt("--name", name),
         )
@@ -440,23 +435,31 @@ fn forged_through_credential(graph: &PrivilegeGraph, e: EdgeIndex) -> bool {
     derived_note(graph, e).and_then(|n| n.evidence.first()).is_some_and(|id| id.starts_with("/subscriptions/"))
 }
 
-/// A group in a cluster's `aadProfile.adminGroupObjectIDs`, from its edge's evidence: (cluster id, group, every
-/// admin group of the cluster).
-fn aks_admin_group(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<(&str, &str, Vec<&str>)> {
+/// The edge from a group in a cluster's `aadProfile.adminGroupObjectIDs` to its admins: taking the group out of
+/// that setting (evidence: the cluster id, the group, every admin group of the cluster).
+fn aks_admin_group_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+    let (from, _, w) = graph.edge(e);
+    if w.kind != EdgeKind::AksClusterAdmin {
+        return None;
+    }
     let note = derived_note(graph, e)?;
     let group = note.evidence.get(1)?.strip_prefix("aadProfile.adminGroupObjectIDs=")?;
     let all = note.evidence.get(2).and_then(|g| g.strip_prefix("all="))?;
-    Some((note.evidence.first()?.as_str(), group, all.split(',').filter(|g| !g.is_empty()).collect()))
+    let groups: Vec<&str> = all.split(',').filter(|g| !g.is_empty()).collect();
+    let cluster = note.evidence.first()?.as_str();
+    let name = graph.node_ref(from).display_name;
+    Some(Fix {
+        key: format!("aks-admin-group:{}#{}", cluster.to_ascii_lowercase(), group.to_ascii_lowercase()),
+        what: format!("{name} as an admin group of {}", shell::arm_parts(cluster).2),
+        remediation: aks_admin_group_remediation(cluster, group, &groups, &name),
+    })
 }
 
 /// `az aks update --aad-admin-group-object-ids` with the cluster's other admin groups. The last admin group
 /// cannot be removed this way (the setting takes at least one): then only the advice is given.
 fn aks_admin_group_remediation(cluster: &str, group: &str, groups: &[&str], name: &str) -> Remediation {
     let others: Vec<&str> = groups.iter().copied().filter(|g| !g.eq_ignore_ascii_case(group)).collect();
-    let segments: Vec<&str> = cluster.trim_start_matches('/').split('/').collect();
-    let ["subscriptions", sub, _, rg, "providers", _, _, cluster_name] = segments.as_slice() else {
-        return Remediation { summary: format!("Remove {name} from the cluster's admin groups"), command: None };
-    };
+    let (_, _, cluster_name) = shell::arm_parts(cluster);
     if others.is_empty() {
         return Remediation {
             summary: format!(
@@ -469,11 +472,7 @@ fn aks_admin_group_remediation(cluster: &str, group: &str, groups: &[&str], name
     }
     let command = (|| {
         let ids = others.iter().map(|g| shell::guid("admin group object id", g)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Command::new("az")
-            .args(["aks", "update"])
-            .opt("--subscription", shell::guid("subscription id", sub)?)
-            .opt("--resource-group", *rg)
-            .opt("--name", *cluster_name)
+        Ok(shell::az_target(Command::new("az").args(["aks", "update"]), cluster)
             .opt("--aad-admin-group-object-ids", ids.join(",")))
     })();
     shell::remediation(
@@ -597,17 +596,10 @@ fn aso_rescope(identity: &str, role: &str, rgs: &[String], assignment: &str) -> 
     Ok(Chain::of(creates.chain([delete])).expect("the delete is always there"))
 }
 
-/// `kubectl --context <cluster>` (AKS names a cluster's kubeconfig context after the cluster; a cluster known
-/// only from its dump, `k8s:<name>`, by that name), so a command never lands on whatever context is current.
-fn kubectl(cluster: &str) -> Command {
-    let name = cluster.rsplit('/').next().unwrap_or(cluster);
-    Command::new("kubectl").opt("--context", name.strip_prefix("k8s:").unwrap_or(name))
-}
-
 /// `kubectl edit` of the binding named in a note's evidence (`RoleBinding <ns>/<name>` or
 /// `ClusterRoleBinding <name>`).
 fn edit_binding(cluster: &str, binding: &str) -> Result<Command, Malformed> {
-    let kubectl = kubectl(cluster);
+    let kubectl = shell::kubectl(cluster);
     if let Some(rest) = binding.strip_prefix("RoleBinding ") {
         let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
         return Ok(kubectl

@@ -271,6 +271,29 @@ pub fn remediation<C: Into<Chain>>(summary: String, command: Result<C, Malformed
     }
 }
 
+/// (subscription id, resource group, name) of an ARM resource id, in its own spelling ("" where absent).
+pub fn arm_parts(id: &str) -> (&str, &str, &str) {
+    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let after = |key: &str| {
+        segs.iter().position(|s| s.eq_ignore_ascii_case(key)).and_then(|i| segs.get(i + 1)).copied().unwrap_or("")
+    };
+    (after("subscriptions"), after("resourceGroups"), segs.last().copied().unwrap_or(""))
+}
+
+/// `command --subscription S --resource-group RG --name N` for an ARM resource id, in its own spelling.
+pub fn az_target(command: Command, id: &str) -> Command {
+    let (sub, rg, name) = arm_parts(id);
+    command.opt("--subscription", sub).opt("--resource-group", rg).opt("--name", name)
+}
+
+/// `kubectl --context <cluster>` for a cluster id (AKS names a cluster's kubeconfig context after the cluster;
+/// a cluster known only from its dump, `k8s:<name>`, by that name), so a command never lands on whatever
+/// context is current.
+pub fn kubectl(cluster: &str) -> Command {
+    let name = cluster.trim_end_matches('/').rsplit('/').next().unwrap_or(cluster);
+    Command::new("kubectl").opt("--context", name.strip_prefix("k8s:").unwrap_or(name))
+}
+
 /// `az role assignment delete --ids <id>`.
 pub fn role_assignment_delete(id: &str) -> Result<Command, Malformed> {
     Ok(Command::new("az").args(["role", "assignment", "delete"]).opt("--ids", role_assignment_id(id)?))
@@ -360,6 +383,21 @@ pub fn pim_eligibility_remove(scope: &str, principal: &str, role_definition_id: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_aim_at_a_cluster_by_its_id_or_dump_name() {
+        let id = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/RG-Aks/providers/Microsoft.ContainerService/managedClusters/Prod";
+        assert_eq!(arm_parts(id), ("11111111-0000-0000-0000-000000000001", "RG-Aks", "Prod"));
+        assert_eq!(
+            az_target(Command::new("az").args(["aks", "update"]), id).to_string(),
+            "az aks update --subscription 11111111-0000-0000-0000-000000000001 --resource-group RG-Aks --name Prod"
+        );
+        // A subscription has no resource group: that part is empty, not a neighbour segment.
+        assert_eq!(arm_parts("/subscriptions/s1"), ("s1", "", "s1"));
+        assert_eq!(kubectl(id).to_string(), "kubectl --context Prod");
+        // A cluster known only from its dump is named as the dump named it.
+        assert_eq!(kubectl("k8s:edge-1").to_string(), "kubectl --context edge-1");
+    }
 
     #[test]
     fn plain_words_stay_bare_and_others_are_quoted() {

@@ -6,6 +6,7 @@ use super::{finding, resource, Check};
 use crate::findings::PostureFinding;
 use crate::model::Severity;
 use crate::scope;
+use crate::shell;
 use crate::shell::Command;
 use crate::snapshot::{ManagedCluster, Snapshot};
 
@@ -69,21 +70,9 @@ pub const AKS_POD_IDENTITY: Check = Check {
     references: &["https://learn.microsoft.com/azure/aks/workload-identity-migrate-from-pod-identity"],
 };
 
-/// `command --subscription S --resource-group RG --name N` for an ARM resource id, in its own spelling.
-pub(super) fn az_target(command: Command, id: &str) -> Command {
-    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
-    let after = |key: &str| {
-        segs.iter().position(|s| s.eq_ignore_ascii_case(key)).and_then(|i| segs.get(i + 1)).copied().unwrap_or("")
-    };
-    command
-        .opt("--subscription", after("subscriptions"))
-        .opt("--resource-group", after("resourceGroups"))
-        .opt("--name", segs.last().copied().unwrap_or(""))
-}
-
 /// `az aks update` of the cluster `id` with `flags`.
 fn aks_update(id: &str, flags: &[&'static str]) -> String {
-    az_target(Command::new("az").args(["aks", "update"]), id).args(flags.iter().copied()).to_string()
+    shell::az_target(Command::new("az").args(["aks", "update"]), id).args(flags.iter().copied()).to_string()
 }
 
 pub(super) fn cluster_name(id: &str, name: &str) -> String {
@@ -159,7 +148,7 @@ pub(super) fn cluster(mc: &ManagedCluster, snapshot: &Snapshot, out: &mut Vec<Po
             vec!["properties.enableRBAC = false".into()],
             format!("Recreate {name} with Kubernetes RBAC (the default), Entra integration and local accounts disabled, and move its workloads (RBAC cannot be enabled in place)"),
             Some(
-                az_target(Command::new("az").args(["aks", "create"]), &format!("{}-rbac", mc.id.trim_end_matches('/')))
+                shell::az_target(Command::new("az").args(["aks", "create"]), &format!("{}-rbac", mc.id.trim_end_matches('/')))
                     .args([
                         "--enable-aad",
                         "--aad-admin-group-object-ids",

@@ -100,7 +100,7 @@ impl<'a> KubeCtx<'a> {
 
     /// `kubectl --context <cluster>`: AKS names a cluster's kubeconfig context after the cluster.
     pub(super) fn kubectl(&self) -> Command {
-        Command::new("kubectl").opt("--context", &self.name)
+        shell::kubectl(&self.name)
     }
 }
 
