@@ -537,14 +537,7 @@ impl<'a> Ctx<'a> {
         } else if powers.app_credentials {
             sets.push(Set::ApplicationPrincipals);
         }
-        if powers.group_members {
-            sets.push(Set::Groups);
-        }
-        match powers.reset {
-            Reset::Everyone => sets.push(Set::Users),
-            Reset::As(r) => sets.push(Set::Resettable(r)),
-            Reset::Nobody => {}
-        }
+        sets.extend(member_sets(powers));
         for set in sets {
             let hub = self.hub(set, None);
             let note = EdgeNote {
@@ -758,16 +751,7 @@ impl<'a> Ctx<'a> {
     /// An assignment scoped to an administrative unit: an edge to the unit's hub of each set its powers
     /// reach (users it may reset, groups that are not role-assignable; units hold no applications).
     fn unit_scoped(&mut self, from: NodeIndex, unit: &str, powers: Powers, flags: u8, a: Scoped<'_>) {
-        let mut sets = Vec::new();
-        if powers.group_members {
-            sets.push(Set::Groups);
-        }
-        match powers.reset {
-            Reset::Everyone => sets.push(Set::Users),
-            Reset::As(r) => sets.push(Set::Resettable(r)),
-            Reset::Nobody => {}
-        }
-        for set in sets {
+        for set in member_sets(powers) {
             if self.members(set, Some(unit)).is_empty() {
                 continue;
             }
@@ -878,6 +862,21 @@ fn label(kind: EdgeKind) -> &'static str {
         EdgeKind::CanResetPassword => "can reset password",
         _ => "can assign directory roles",
     }
+}
+
+/// The sets of users and groups `powers` reach (what an administrative unit can hold): groups whose members
+/// it may change, and the users whose passwords it may reset.
+fn member_sets(powers: Powers) -> Vec<Set> {
+    let mut sets = Vec::new();
+    if powers.group_members {
+        sets.push(Set::Groups);
+    }
+    match powers.reset {
+        Reset::Everyone => sets.push(Set::Users),
+        Reset::As(r) => sets.push(Set::Resettable(r)),
+        Reset::Nobody => {}
+    }
+    sets
 }
 
 #[cfg(test)]
