@@ -126,7 +126,7 @@ pub struct Grant {
     /// Why the grant may be incomplete (unknown role definition, …).
     pub note: Option<String>,
     /// Kubernetes powers from the role's data actions (Azure RBAC for Kubernetes), [`crate::rbac::KubeData`].
-    pub kube_data: u8,
+    pub kube_data: u16,
 }
 
 /// Why a derived edge exists.

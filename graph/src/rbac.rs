@@ -393,45 +393,54 @@ impl std::ops::BitOrAssign for Caps {
     }
 }
 
-/// Kubernetes powers a role grants through Azure RBAC for Kubernetes data actions (bits of a `u8`).
+/// Kubernetes powers a role grants through Azure RBAC for Kubernetes data actions (bits of a `u16`). Azure
+/// names a Kubernetes request `Microsoft.ContainerService/managedClusters/<group/><resource>/<verb>`, with `read`
+/// for get/list/watch, `write` for create/update/patch and `<verb>/action` for the rest (`pods/exec/action`,
+/// `serviceaccounts/impersonate/action`); each bit is one request azpath's Kubernetes edges ask about.
 pub struct KubeData;
 
 impl KubeData {
-    /// Create pods or workloads.
-    pub const CREATE_WORKLOADS: u8 = 1;
+    /// Create (or patch) pods or workloads: pods, Deployments or Jobs.
+    pub const CREATE_WORKLOADS: u16 = 1;
     /// Read secrets.
-    pub const READ_SECRETS: u8 = 2;
+    pub const READ_SECRETS: u16 = 2;
     /// Write cluster role bindings: cluster-admin (at cluster scope).
-    pub const ESCALATE: u8 = 4;
+    pub const ESCALATE: u16 = 4;
     /// Create Azure Service Operator resources.
-    pub const USE_ASO: u8 = 8;
+    pub const USE_ASO: u16 = 8;
     /// Create secrets.
-    pub const CREATE_SECRETS: u8 = 16;
+    pub const CREATE_SECRETS: u16 = 16;
+    /// Patch pods (a new image runs as the pod's service account).
+    pub const WRITE_PODS: u16 = 32;
+    /// Exec or attach into pods.
+    pub const EXEC_PODS: u16 = 64;
+    /// Impersonate service accounts.
+    pub const IMPERSONATE_SERVICE_ACCOUNTS: u16 = 128;
+    /// Impersonate users or groups (`system:masters` included).
+    pub const IMPERSONATE_USERS: u16 = 256;
 }
 
 /// The [`KubeData`] bits a role's data actions allow.
-pub fn kube_data(perms: &PermissionSet) -> u8 {
+pub fn kube_data(perms: &PermissionSet) -> u16 {
     const P: &str = "Microsoft.ContainerService/managedClusters/";
     let has = |a: &str| perms.allows_data_action(&format!("{P}{a}"));
-    let mut bits = 0;
-    if has("pods/write") || has("apps/deployments/write") || has("batch/jobs/write") {
-        bits |= KubeData::CREATE_WORKLOADS;
-    }
-    if has("secrets/read") {
-        bits |= KubeData::READ_SECRETS;
-    }
-    if has("rbac.authorization.k8s.io/clusterrolebindings/write")
-        || has("rbac.authorization.k8s.io/clusterroles/bind/action")
-    {
-        bits |= KubeData::ESCALATE;
-    }
-    if has("resources.azure.com/resourcegroups/write") || has("authorization.azure.com/roleassignments/write") {
-        bits |= KubeData::USE_ASO;
-    }
-    if has("secrets/write") {
-        bits |= KubeData::CREATE_SECRETS;
-    }
-    bits
+    let bit = |on: bool, b: u16| if on { b } else { 0 };
+    bit(has("pods/write") || has("apps/deployments/write") || has("batch/jobs/write"), KubeData::CREATE_WORKLOADS)
+        | bit(has("secrets/read"), KubeData::READ_SECRETS)
+        | bit(
+            has("rbac.authorization.k8s.io/clusterrolebindings/write")
+                || has("rbac.authorization.k8s.io/clusterroles/bind/action"),
+            KubeData::ESCALATE,
+        )
+        | bit(
+            has("resources.azure.com/resourcegroups/write") || has("authorization.azure.com/roleassignments/write"),
+            KubeData::USE_ASO,
+        )
+        | bit(has("secrets/write"), KubeData::CREATE_SECRETS)
+        | bit(has("pods/write"), KubeData::WRITE_PODS)
+        | bit(has("pods/exec/action") || has("pods/attach/action"), KubeData::EXEC_PODS)
+        | bit(has("serviceaccounts/impersonate/action"), KubeData::IMPERSONATE_SERVICE_ACCOUNTS)
+        | bit(has("users/impersonate/action") || has("groups/impersonate/action"), KubeData::IMPERSONATE_USERS)
 }
 
 /// What an assignment's ABAC condition does to its power to assign roles.

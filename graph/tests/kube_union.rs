@@ -501,3 +501,135 @@ fn a_power_one_binding_of_a_group_holds_is_not_repeated_from_each_member() {
         .any(|h| h.edge == EdgeKind::CanMintToken
             && [ALICE, CAROL, DAN].iter().any(|u| h.from.id.eq_ignore_ascii_case(u)))));
 }
+
+/// Azure RBAC for Kubernetes role definitions (built in) and a custom role with only the given data actions.
+const RBAC_WRITER: &str = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb";
+const RBAC_READER: &str = "7f6c6a51-bcf8-42ba-9220-52d62157d7db";
+
+/// An Azure role assignment (or, `eligible`, a PIM eligibility) of `role` to a user at `scope`.
+fn azure_assignment(n: u32, who: &str, role: &str, scope: &str) -> Value {
+    json!({"id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-{n:012}"),
+           "properties": {"scope": scope, "principalId": who, "principalType": "User",
+                          "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")}})
+}
+
+/// [`tenant`] with Azure RBAC for Kubernetes on (`azure_rbac`), these Azure role assignments and eligibilities.
+fn with_azure_rbac(mut s: Snapshot, azure_rbac: bool, active: Vec<Value>, eligible: Vec<Value>) -> Snapshot {
+    s.azure.managed_clusters[0].properties.aad_profile.as_mut().unwrap().enable_azure_rbac = Some(azure_rbac);
+    s.azure.role_assignments.extend(active.into_iter().map(|a| serde_json::from_value(a).unwrap()));
+    s.azure
+        .role_eligibility_schedule_instances
+        .extend(eligible.into_iter().map(|a| serde_json::from_value(a).unwrap()));
+    s
+}
+
+#[test]
+fn an_azure_rbac_secrets_right_and_an_in_cluster_aso_binding_combine_into_forging() {
+    let team_a = format!("{}/namespaces/team-a", cluster_id());
+    let bindings = vec![
+        rb("dan-aso", "team-a", "aso-writer", user(DAN)),
+        rb("bob-aso", "team-c", "aso-writer", user(BOB)),
+        rb("alice-aso", "team-a", "aso-writer", user(ALICE)),
+        rb("carol-aso", "team-a", "aso-writer", user(CAROL)),
+    ];
+    let snapshot = |azure_rbac: bool| {
+        with_azure_rbac(
+            tenant(bindings.clone(), vec![]),
+            azure_rbac,
+            vec![
+                // Dan and Bob may create Secrets in team-a through Azure (RBAC Writer); Alice only reads.
+                azure_assignment(7, DAN, RBAC_WRITER, &team_a),
+                azure_assignment(8, BOB, RBAC_WRITER, &team_a),
+                azure_assignment(9, ALICE, RBAC_READER, &team_a),
+            ],
+            // Carol is only eligible for RBAC Writer.
+            vec![azure_assignment(10, CAROL, RBAC_WRITER, &team_a)],
+        )
+    };
+    let f = pairs(&snapshot(true));
+    let dan =
+        find(&f, "aso-credential-forging", DAN, ASO_MI).expect("Azure's Secrets and the RoleBinding's ASO combine");
+    let hop = dan.hops.iter().find(|h| h.edge.to_string() == "ASO_CREDENTIAL_FORGING").unwrap();
+    assert!(hop.detail.contains("roleAssignments/00000000-0000-0000-0000-000000000007"), "{hop:#?}");
+    assert!(hop.detail.contains("RoleBinding team-a/dan-aso"), "{hop:#?}");
+    assert!(!dan.eligible, "{dan:#?}");
+    let carol = find(&f, "aso-credential-forging", CAROL, ASO_MI).expect("an eligible Writer forges once activated");
+    assert!(carol.eligible, "the union rests on a PIM eligibility: {carol:#?}");
+    assert!(!forges(&f, BOB), "Bob's Secrets (team-a) and ASO (team-c) rights are in different namespaces");
+    assert!(!forges(&f, ALICE), "RBAC Reader creates no Secret");
+    // Without Azure RBAC for Kubernetes the assignments' data actions are not authorized by the cluster.
+    let off = pairs(&snapshot(false));
+    assert!(!forges(&off, DAN) && !forges(&off, CAROL), "{off:#?}");
+}
+
+#[test]
+fn two_azure_assignments_combine_like_two_bindings() {
+    const SECRETS_ROLE: &str = "eeeeeeee-0000-0000-0000-000000000001";
+    const ASO_ROLE: &str = "eeeeeeee-0000-0000-0000-000000000002";
+    let custom = |guid: &str, data: &str| {
+        json!({"id": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}"), "name": guid,
+               "properties": {"roleName": format!("custom {guid}"), "type": "CustomRole", "assignableScopes": [format!("/subscriptions/{SUB}")],
+                              "permissions": [{"actions": [], "notActions": [], "dataActions": [format!("Microsoft.ContainerService/managedClusters/{data}")], "notDataActions": []}]}})
+    };
+    let team_a = format!("{}/namespaces/team-a", cluster_id());
+    let mut s = with_azure_rbac(
+        tenant(vec![], vec![]),
+        true,
+        vec![
+            // Dan: Secrets at the cluster, ASO resources in team-a. Bob: Secrets only.
+            azure_assignment(7, DAN, SECRETS_ROLE, &cluster_id()),
+            azure_assignment(8, DAN, ASO_ROLE, &team_a),
+            azure_assignment(9, BOB, SECRETS_ROLE, &cluster_id()),
+        ],
+        vec![],
+    );
+    for d in [custom(SECRETS_ROLE, "secrets/write"), custom(ASO_ROLE, "resources.azure.com/resourcegroups/write")] {
+        s.azure.role_definitions.push(serde_json::from_value(d).unwrap());
+    }
+    let f = pairs(&s);
+    assert!(forges(&f, DAN), "two assignments of one principal are one union");
+    assert!(!forges(&f, BOB), "Secrets alone forge nothing");
+}
+
+#[test]
+fn azure_rbac_writers_act_as_service_accounts_as_a_rolebinding_would() {
+    const EXEC_ROLE: &str = "eeeeeeee-0000-0000-0000-000000000003";
+    const LOOK_ROLE: &str = "eeeeeeee-0000-0000-0000-000000000004";
+    let team_a = format!("{}/namespaces/team-a", cluster_id());
+    let mut s = with_azure_rbac(
+        tenant(vec![], vec![]),
+        true,
+        vec![
+            azure_assignment(7, DAN, RBAC_WRITER, &team_a),
+            azure_assignment(8, BOB, RBAC_READER, &team_a),
+            azure_assignment(9, ALICE, EXEC_ROLE, &team_a),
+            azure_assignment(10, CAROL, LOOK_ROLE, &team_a),
+        ],
+        vec![],
+    );
+    for (guid, data) in [(EXEC_ROLE, "pods/exec/action"), (LOOK_ROLE, "pods/read")] {
+        let d = json!({"id": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}"), "name": guid,
+               "properties": {"roleName": format!("custom {guid}"), "type": "CustomRole", "assignableScopes": [format!("/subscriptions/{SUB}")],
+                              "permissions": [{"actions": [], "dataActions": [format!("Microsoft.ContainerService/managedClusters/{data}")]}]}});
+        s.azure.role_definitions.push(serde_json::from_value(d).unwrap());
+    }
+    // No pod runs as team-a/app yet: Writer's `serviceaccounts/*` and `secrets/*` include impersonating it and
+    // minting a token Secret for it, as AKS documents for the role.
+    let f = pairs(&s);
+    let dan = find(&f, "can-act-as-managed-identity", DAN, APP_MI).expect("RBAC Writer impersonates team-a/app");
+    let hop = &dan.hops[0];
+    assert!(["CAN_IMPERSONATE", "CAN_MINT_TOKEN"].contains(&hop.edge.to_string().as_str()), "{dan:#?}");
+    assert!(hop.detail.contains("Azure RBAC for Kubernetes"), "{hop:#?}");
+    assert!(!acts_as_app(&f, ALICE), "exec needs a running pod");
+    assert!(!acts_as_app(&f, BOB), "RBAC Reader runs nothing and reads no Secret");
+    // A running pod: exec into it (`pods/exec/action`) acts as its account; reading pods does not.
+    let running = json!({"metadata": meta("api", Some("team-a")), "serviceAccountName": "app", "images": ["api:1"]});
+    s.kubernetes[0].deployments.push(serde_json::from_value(running).unwrap());
+    let f = pairs(&s);
+    let alice = find(&f, "can-act-as-managed-identity", ALICE, APP_MI).expect("exec into the api pod");
+    assert!(
+        alice.hops.iter().any(|h| h.edge.to_string() == "CAN_MINT_TOKEN" && h.detail.contains("exec into")),
+        "{alice:#?}"
+    );
+    assert!(!acts_as_app(&f, CAROL), "pods/read is not pods/exec");
+}

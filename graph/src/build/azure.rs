@@ -282,7 +282,7 @@ struct RoleTable {
 struct RoleInfo {
     name: String,
     caps: Caps,
-    kube_data: u8,
+    kube_data: u16,
     /// Normalized assignable scopes; an empty list (none given) means anywhere. Empty entries are dropped,
     /// so a list of only empty entries means nowhere.
     assignable: Vec<String>,

@@ -1,5 +1,9 @@
 //! Azure RBAC for Kubernetes: data actions of Azure role assignments at the cluster (or above) act in every
-//! namespace, at `<cluster>/namespaces/<ns>` in that one; unioned with in-cluster RBAC. A cluster with
+//! namespace, at `<cluster>/namespaces/<ns>` in that one. The API server allows a request that either Azure or
+//! in-cluster RBAC allows, so each assignment is judged as one more binding of its principal: the same edges
+//! a RoleBinding (namespace scope) or ClusterRoleBinding (cluster scope) with those rules would give, and a
+//! place in the union of the principal's (and its members') bindings, where a Secrets right from Azure and an
+//! ASO right from a RoleBinding (or from a second assignment) combine. A cluster with
 //! `aadProfile.enableAzureRBAC` whose Kubernetes objects were not collected gets these edges too, from Azure
 //! facts alone: cluster-admin for cluster-scope role binding writers, and pods (so the kubelet identity) in the
 //! namespaces assignments name and in `default`.
@@ -8,10 +12,13 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use super::{note, ClusterCtx};
+use super::rbac::Grantee;
+use super::union::{BindingIndex, Bound, SubjectKey};
+use super::ClusterCtx;
 use crate::graph::NodeKey;
+use crate::kube::PolicyRule;
 use crate::model::EdgeKind;
-use crate::rbac::{Caps, KubeData};
+use crate::rbac::KubeData;
 
 /// One role assignment whose data actions act in the cluster.
 struct KubeGrant {
@@ -24,13 +31,14 @@ struct KubeGrant {
 }
 
 impl ClusterCtx<'_> {
-    /// Edges from Azure role holders whose data actions act in the cluster.
-    pub(super) fn azure_rbac_edges(&mut self) {
+    /// Each role assignment whose data actions act in the cluster, as a binding of its principal: its edges,
+    /// and its place in `index` for the union.
+    pub(super) fn azure_rbac_edges(&mut self, index: &mut BindingIndex) {
         if !self.idx.azure_rbac.contains(self.cluster) {
             return;
         }
         for g in self.kube_grants() {
-            self.kube_grant_edges(&g);
+            self.azure_binding(&g, index);
         }
     }
 
@@ -76,46 +84,64 @@ impl ClusterCtx<'_> {
         }
     }
 
-    /// What one assignment's data actions give: cluster-admin (role binding writes at cluster scope), pods and
-    /// ASO resources in each namespace it covers.
-    fn kube_grant_edges(&mut self, kg: &KubeGrant) {
+    /// One assignment as a binding: a ClusterRoleBinding's edges at the cluster (or above), a RoleBinding's in
+    /// the namespace its scope names, with the rules its data actions allow ([`rules_of`]).
+    fn azure_binding(&mut self, kg: &KubeGrant, index: &mut BindingIndex) {
         let g = &self.b.grants[kg.grant];
-        let (bits, role, scope_txt, id) = (g.kube_data, g.role_name.clone(), g.scope.clone(), g.assignment_id.clone());
-        let ev = vec![id, format!("{} (aadProfile.enableAzureRBAC)", self.cluster)];
         let gap = if self.azure_only {
             format!("; {}'s Kubernetes objects were not collected, so this rests on Azure facts alone (its in-cluster RBAC, service accounts, workloads and ASO would add the paths through them)", self.cname)
         } else {
             String::new()
         };
-        let mk = |what: String| {
-            note(
-                ev.clone(),
-                format!("{role} at {scope_txt} {what} (Azure RBAC for Kubernetes){gap}"),
-                "Azure RBAC for Kubernetes",
-            )
+        let bound = Bound {
+            ns_scope: kg.only_ns.clone(),
+            rules: rules_of(g.kube_data),
+            // Writing cluster role bindings makes cluster-admin only where cluster-scoped objects are in scope.
+            bind: g.kube_data & KubeData::ESCALATE != 0 && kg.only_ns.is_none(),
+            binding: g.assignment_id.clone(),
+            role: format!("{} (Azure RBAC for Kubernetes)", g.role_name),
+            flags: kg.flags,
         };
-        let (principal, flags, admin) = (kg.principal, kg.flags, self.admin);
-        if bits & KubeData::ESCALATE != 0 && kg.only_ns.is_none() {
-            let n = mk("allows writing cluster role bindings (can make itself cluster-admin)".into());
-            self.b.add_noted_edge(principal, admin, EdgeKind::CanEscalate, Caps::EMPTY, flags, n);
-        }
+        let grantee = Grantee {
+            who: kg.principal,
+            evidence: vec![g.assignment_id.clone(), format!("{} (aadProfile.enableAzureRBAC)", self.cluster)],
+            label: format!("{} at {}", g.role_name, g.scope),
+            binding: format!("(Azure RBAC for Kubernetes on {}{gap})", self.cname),
+            flags: kg.flags,
+        };
+        let powers = bound.powers();
+        self.cluster_wide(&grantee, &powers);
         let namespaces: Vec<String> =
             self.namespaces.iter().filter(|n| kg.only_ns.as_ref().is_none_or(|o| o == *n)).cloned().collect();
         for ns in namespaces {
-            let ns_node = self.ns_nodes.get(&ns).copied().filter(|_| bits & KubeData::CREATE_WORKLOADS != 0);
-            if let Some(n) = ns_node {
-                let note = mk(format!("allows creating pods and workloads in {ns}"));
-                self.b.add_noted_edge(principal, n, EdgeKind::CanCreateWorkloads, Caps::EMPTY, flags, note);
-            }
-            let aso_node = self.aso_nodes.get(&ns).copied().filter(|_| bits & KubeData::USE_ASO != 0);
-            if let Some(n) = aso_node {
-                let note = mk(format!("allows creating ASO resources in {ns}"));
-                self.b.add_noted_edge(principal, n, EdgeKind::CanUseAso, Caps::EMPTY, flags, note);
-                if let (true, Some(hub)) = (bits & KubeData::CREATE_SECRETS != 0, self.forge_hub) {
-                    let what = format!("allows creating a Secret and an ASO resource in {ns}: a forged credential naming the client id of any identity federated to ASO's service account makes ASO (relaxed mode) act as it");
-                    self.b.add_noted_edge(principal, hub, EdgeKind::AsoCredentialForging, Caps::EMPTY, flags, mk(what));
-                }
-            }
+            self.namespace_powers(&grantee, &powers, &ns);
         }
+        drop(powers);
+        let key = SubjectKey::Azure(self.b.graph[kg.principal].key.to_string(), kg.principal);
+        index.azure(key.clone());
+        index.bind(bound, vec![key]);
     }
+}
+
+/// The Kubernetes rules a role's [`KubeData`] bits stand for: one rule per request azpath's edges ask about,
+/// so an assignment is judged by the same checks as an in-cluster binding.
+pub(super) fn rules_of(bits: u16) -> Vec<PolicyRule> {
+    let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: vec![group.into()],
+        resources: resources.iter().map(|r| r.to_string()).collect(),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        resource_names: Vec::new(),
+        non_resource_urls: Vec::new(),
+    };
+    let table: [(u16, PolicyRule); 8] = [
+        (KubeData::CREATE_WORKLOADS, rule("", &["pods"], &["create"])),
+        (KubeData::WRITE_PODS, rule("", &["pods"], &["patch", "update"])),
+        (KubeData::EXEC_PODS, rule("", &["pods/exec", "pods/attach"], &["create", "get"])),
+        (KubeData::READ_SECRETS, rule("", &["secrets"], &["get", "list", "watch"])),
+        (KubeData::CREATE_SECRETS, rule("", &["secrets"], &["create"])),
+        (KubeData::USE_ASO, rule("resources.azure.com", &["resourcegroups"], &["create", "update", "patch"])),
+        (KubeData::IMPERSONATE_SERVICE_ACCOUNTS, rule("", &["serviceaccounts"], &["impersonate"])),
+        (KubeData::IMPERSONATE_USERS, rule("", &["users", "groups"], &["impersonate"])),
+    ];
+    table.into_iter().filter(|(bit, _)| bits & bit != 0).map(|(_, r)| r).collect()
 }

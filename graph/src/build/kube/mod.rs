@@ -182,7 +182,6 @@ impl<'a> ClusterCtx<'a> {
     fn add_edges(mut self) {
         self.namespace_edges();
         self.aso_edges();
-        self.azure_rbac_edges();
         self.pod_identity_edges();
         self.node_edges();
         self.rbac_edges();
@@ -194,7 +193,9 @@ impl<'a> ClusterCtx<'a> {
         self.azure_only = true;
         self.namespaces = self.azure_rbac_namespaces().into_iter().chain(["default".to_string()]).collect();
         self.namespace_edges();
-        self.azure_rbac_edges();
+        let mut index = union::BindingIndex::default();
+        self.azure_rbac_edges(&mut index);
+        self.union_edges(&index);
     }
 }
 
@@ -225,6 +226,8 @@ impl Builder {
     ) -> (NodeIndex, Option<NodeIndex>) {
         let (kind, rest, sk, name) = match key {
             SubjectKey::ServiceAccount(ns, sa) => return (self.sa_node(cluster, ns, sa), None),
+            // Not a binding subject: the directory principal itself.
+            SubjectKey::Azure(_, n) => return (*n, Some(*n)),
             SubjectKey::User(n) => (NodeKind::KubeUser, format!("users/{n}"), "User", n),
             SubjectKey::Group(n) => (NodeKind::KubeGroup, format!("groups/{n}"), "Group", n),
         };

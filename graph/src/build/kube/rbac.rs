@@ -14,20 +14,24 @@ use crate::kube::{PolicyRule, RoleBinding};
 use crate::model::EdgeKind;
 use crate::rbac::Caps;
 
-/// One subject of one binding: the node it acts from and how its edges are explained.
-struct Grantee {
-    who: NodeIndex,
-    evidence: Vec<String>,
+/// One subject of one binding (or the holder of one Azure role assignment with Kubernetes data actions): the
+/// node it acts from and how its edges are explained.
+pub(super) struct Grantee {
+    pub(super) who: NodeIndex,
+    /// The binding and role (or the role assignment) the edges rest on: a fix reads the first.
+    pub(super) evidence: Vec<String>,
     /// `<subject kind> <subject name>`, the start of each edge's detail.
-    label: String,
+    pub(super) label: String,
     /// `(<binding kind> <namespace/>name)`, the end of each edge's detail.
-    binding: String,
+    pub(super) binding: String,
+    /// Edge flags (PIM-eligible or conditional, for an Azure role assignment).
+    pub(super) flags: u8,
 }
 
 impl Grantee {
     fn edge(&self, b: &mut Builder, to: NodeIndex, kind: EdgeKind, what: String, short: &str) {
         let detail = format!("{} {what} {}", self.label, self.binding);
-        b.add_noted_edge(self.who, to, kind, Caps::EMPTY, 0, note(self.evidence.clone(), detail, short));
+        b.add_noted_edge(self.who, to, kind, Caps::EMPTY, self.flags, note(self.evidence.clone(), detail, short));
     }
 }
 
@@ -79,7 +83,8 @@ pub(super) fn binds(rules: &[&PolicyRule]) -> bool {
 }
 
 impl ClusterCtx<'_> {
-    /// Every binding's edges, then what only the union of a subject's bindings allows.
+    /// Every binding's edges, those of Azure role assignments with Kubernetes data actions (Azure RBAC for
+    /// Kubernetes), then what only the union of a subject's bindings and assignments allows.
     pub(super) fn rbac_edges(&mut self) {
         let kc = self.kc;
         let cluster_rules = cluster_role_rules(kc);
@@ -89,6 +94,7 @@ impl ClusterCtx<'_> {
         for (b, namespaced) in bindings {
             self.binding_edges(b, namespaced, &cluster_rules, &mut index);
         }
+        self.azure_rbac_edges(&mut index);
         self.union_edges(&index);
     }
 
@@ -122,6 +128,7 @@ impl ClusterCtx<'_> {
             binding: format!("{kind} {where_}{}", b.metadata.name),
             role: format!("{} {}", b.role_ref.kind, b.role_ref.name),
             rules,
+            flags: 0,
         };
         let rules: Vec<&PolicyRule> = bound.rules.iter().collect();
         let evidence = vec![bound.binding.clone(), bound.role.clone()];
@@ -143,6 +150,7 @@ impl ClusterCtx<'_> {
                 evidence: evidence.clone(),
                 label: format!("{} {}", subject.kind, subject.name),
                 binding: format!("({kind} {where_}{})", b.metadata.name),
+                flags: 0,
             };
             self.cluster_wide(&grantee, &powers);
             for ns in &in_namespaces {
@@ -154,7 +162,7 @@ impl ClusterCtx<'_> {
     }
 
     /// Cluster-wide escalation to cluster-admin (ClusterRoleBindings only).
-    fn cluster_wide(&mut self, g: &Grantee, p: &Powers) {
+    pub(super) fn cluster_wide(&mut self, g: &Grantee, p: &Powers) {
         let everything = p.any(|r| allows(r, "*", "*", "*", None));
         let impersonate_any =
             p.any(|r| allows(r, "impersonate", "", "users", None) || allows(r, "impersonate", "", "groups", None));
@@ -174,7 +182,7 @@ impl ClusterCtx<'_> {
     }
 
     /// What the subject can do in one namespace: run workloads, act as service accounts, read secrets, use ASO.
-    fn namespace_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
+    pub(super) fn namespace_powers(&mut self, g: &Grantee, p: &Powers, ns: &str) {
         let Some(&ns_node) = self.ns_nodes.get(ns) else { return };
         let create = p.ns_bind()
             || WORKLOAD_RESOURCES.iter().any(|(gr, r)| p.any(|x| allows(x, "create", gr, r, None)))

@@ -41,6 +41,9 @@ pub(super) enum SubjectKey {
     Group(String),
     /// A service account: namespace, name.
     ServiceAccount(String, String),
+    /// A directory principal as Azure RBAC for Kubernetes authorizes it (its object id, for a stable order and
+    /// names; its node): its role assignments with Kubernetes data actions are its bindings.
+    Azure(String, NodeIndex),
 }
 
 impl SubjectKey {
@@ -79,6 +82,7 @@ impl SubjectKey {
             Self::User(n) => format!("User {n}"),
             Self::Group(n) => format!("Group {n}"),
             Self::ServiceAccount(ns, n) => format!("ServiceAccount {ns}/{n}"),
+            Self::Azure(id, _) => format!("Azure principal {id}"),
         }
     }
 }
@@ -95,6 +99,8 @@ pub(super) struct Bound {
     pub(super) binding: String,
     /// `<Role|ClusterRole> <name>`.
     pub(super) role: String,
+    /// Edge flags of what rests on it (a PIM-eligible or conditional Azure role assignment's).
+    pub(super) flags: u8,
 }
 
 impl Bound {
@@ -103,7 +109,7 @@ impl Bound {
     }
 
     /// This binding's rules alone, in `ns`.
-    fn powers(&self) -> Powers<'_> {
+    pub(super) fn powers(&self) -> Powers<'_> {
         Powers { rules: self.rules.iter().collect(), ns_scope: self.ns_scope.clone(), bind: self.bind }
     }
 }
@@ -129,6 +135,16 @@ impl BindingIndex {
             }
         }
         self.nodes.insert(key, node);
+    }
+
+    /// Records that a directory principal holds Azure role assignments acting in the cluster (`key`, a
+    /// [`SubjectKey::Azure`]), so its union (and its members') includes them.
+    pub(super) fn azure(&mut self, key: SubjectKey) {
+        let SubjectKey::Azure(_, principal) = key else { return };
+        let keys = self.directory.entry(principal).or_default();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
     }
 
     /// Records a binding and its subjects.
@@ -272,7 +288,9 @@ impl ClusterCtx<'_> {
             let mut keys: Vec<SubjectKey> = direct.iter().flat_map(|k| ix.full(k)).collect();
             keys.sort();
             keys.dedup();
-            let through = direct.iter().map(|k| ix.full(k)).collect();
+            // What d's own Azure role assignments hold is d's to hold, not something it acts through.
+            let own_azure = |k: &&SubjectKey| matches!(k, SubjectKey::Azure(_, n) if *n == d);
+            let through = direct.iter().filter(|k| !own_azure(k)).map(|k| ix.full(k)).collect();
             let label = self.b.graph[d].name.to_string();
             actors.push(Actor { node: d, label, keys, own: Vec::new(), through });
         }
@@ -437,6 +455,9 @@ impl ClusterCtx<'_> {
     /// How a subject reads in a subject set's name: its node's name (an Entra group's display name on an
     /// Entra-integrated cluster), else `Group <name>`.
     fn subject_name(&self, ix: &BindingIndex, k: &SubjectKey) -> String {
+        if let SubjectKey::Azure(_, n) = k {
+            return format!("{} (Azure RBAC)", self.b.graph[*n].name);
+        }
         match ix.nodes.get(k) {
             Some(&n) => {
                 let name = self.b.graph[n].name.to_string();
@@ -456,7 +477,7 @@ impl ClusterCtx<'_> {
         );
         let evidence = vec![s.binding.clone(), s.role.clone(), o.binding.clone(), o.role.clone()];
         let n = note(evidence, detail, "forges ASO credential");
-        self.b.add_noted_edge(a.node, hub, EdgeKind::AsoCredentialForging, Caps::EMPTY, 0, n);
+        self.b.add_noted_edge(a.node, hub, EdgeKind::AsoCredentialForging, Caps::EMPTY, s.flags | o.flags, n);
     }
 
     /// `CAN_MINT_TOKEN` to every service account of `ns` from an actor that may create Secrets through one
@@ -464,14 +485,14 @@ impl ClusterCtx<'_> {
     fn token_secret_edges(&mut self, a: &Actor, here: &[&Bound], ns: &str) {
         let Some((c, r)) = self.pair_of(Paired::TokenSecret, here) else { return };
         let evidence = vec![c.binding.clone(), c.role.clone(), r.binding.clone(), r.role.clone()];
-        let (label, node) = (a.label.clone(), a.node);
+        let (label, node, flags) = (a.label.clone(), a.node, c.flags | r.flags);
         self.mint_token_secrets(ns, |b, to, sa| {
             let detail = format!(
                 "{label} can create a {} Secret naming {ns}/{sa} ({}, {}), which the token controller fills with its token, and read it ({}, {}): Kubernetes allows the union of its bindings",
                 super::facts::SA_TOKEN_TYPE, c.binding, c.role, r.binding, r.role
             );
             let n = note(evidence.clone(), detail, "mints token Secret");
-            b.add_noted_edge(node, to, EdgeKind::CanMintToken, Caps::EMPTY, 0, n);
+            b.add_noted_edge(node, to, EdgeKind::CanMintToken, Caps::EMPTY, flags, n);
         });
     }
 }
