@@ -399,3 +399,35 @@ fn assign_and_compute_write_held_through_different_groups_combine() {
     assert!(!reached(&p, HALF).contains(&MI_FREE.to_string()), "assign without compute write attaches nothing");
     assert!(!reached(&p, G_WRITE).contains(&MI_FREE.to_string()), "compute write without assign attaches nothing");
 }
+
+#[test]
+fn attaching_through_an_eligible_membership_or_an_eligible_write_needs_activation() {
+    const G_ASSIGN: &str = "bbbbbbbb-2222-0000-0000-000000000001";
+    const ACTIVE: &str = "aaaaaaaa-2222-0000-0000-000000000031";
+    const ELIGIBLE_MEMBER: &str = "aaaaaaaa-2222-0000-0000-000000000032";
+    const ELIGIBLE_WRITE: &str = "aaaaaaaa-2222-0000-0000-000000000033";
+    let mut v: Value = serde_json::from_str(&tenant().to_json()).unwrap();
+    let extra = [
+        assignment(40, G_ASSIGN, MI_OPERATOR, &rg("rg-app")),
+        assignment(41, ACTIVE, VM_CONTRIBUTOR, &rg("rg-other")),
+        assignment(42, ELIGIBLE_MEMBER, VM_CONTRIBUTOR, &rg("rg-other")),
+    ];
+    v["azure"]["roleAssignments"].as_array_mut().unwrap().extend(extra);
+    let eligible_write = assignment(43, ELIGIBLE_WRITE, VM_CONTRIBUTOR, &rg("rg-other"));
+    v["azure"]["roleEligibilityScheduleInstances"].as_array_mut().unwrap().push(eligible_write);
+    let user = |id: &str| json!({"@odata.type": "#microsoft.graph.user", "id": id});
+    v["entra"] = json!({
+        "users": [{"id": ACTIVE}, {"id": ELIGIBLE_MEMBER}, {"id": ELIGIBLE_WRITE}],
+        "groups": [{"id": G_ASSIGN, "displayName": "identity-operators"}],
+        "groupMembers": [{"groupId": G_ASSIGN, "members": [user(ACTIVE), user(ELIGIBLE_WRITE)]}],
+        "groupEligibilityScheduleInstances": [{"id": "ge-1", "groupId": G_ASSIGN, "principalId": ELIGIBLE_MEMBER,
+            "accessId": "member", "memberType": "direct", "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": null}]
+    });
+    let p = pairs(&Snapshot::from_json(&v.to_string(), "test").unwrap());
+    let free =
+        |who: &str| get(&p, "can-act-as-managed-identity", who, MI_FREE).unwrap_or_else(|| panic!("{who} attaches"));
+    assert!(!free(ACTIVE).eligible, "{:#?}", free(ACTIVE));
+    assert!(free(ELIGIBLE_MEMBER).eligible, "the assign right comes through a PIM for Groups eligibility");
+    assert!(free(ELIGIBLE_WRITE).eligible, "the compute write is a PIM-eligible assignment");
+    assert_eq!(free(ELIGIBLE_MEMBER).hops[0].edge, EdgeKind::CanAttachIdentity);
+}

@@ -284,24 +284,60 @@ impl Compute<'_> {
     }
 
     /// Principals (users, groups, service principals) holding write on some compute that carries identities:
-    /// principal → the assignment that gives it.
-    fn carrier_writers(&self) -> FxHashMap<NodeIndex, String> {
+    /// principal → the assignment that gives it and its flags (an active one before a PIM-eligible one).
+    fn carrier_writers(&self) -> FxHashMap<NodeIndex, (String, u8)> {
         let want = Capability::WriteIdentityCarrier;
-        let mut out = FxHashMap::default();
+        let mut out: FxHashMap<NodeIndex, (String, u8)> = FxHashMap::default();
         for e in self.b.graph.edge_references().filter(|e| e.weight().kind == EdgeKind::HasRole) {
             let g = &self.b.grants[e.weight().evidence as usize];
             if (g.own_caps | g.delegated_caps).contains(want) {
-                out.entry(e.source()).or_insert_with(|| g.assignment_id.clone());
+                let found = (g.assignment_id.clone(), e.weight().flags);
+                let best = out.entry(e.source()).or_insert_with(|| found.clone());
+                if (found.1, &found.0) < (best.1, &best.0) {
+                    *best = found;
+                }
             }
         }
         out
     }
 
-    /// The first (by id) assignment that lets `principal` write compute, itself or through its groups.
-    fn writes_through(&self, principal: NodeIndex, writers: &FxHashMap<NodeIndex, String>) -> Option<String> {
-        let mut holders: FxHashSet<NodeIndex> = self.b.transitive_groups(principal).into_iter().collect();
-        holders.insert(principal);
-        holders.iter().filter_map(|h| writers.get(h)).min().cloned()
+    /// The groups `principal` is in, directly or through nesting, each with the flags of its least-flagged
+    /// membership path (a PIM-eligible membership needs activation).
+    fn groups_with_flags(&self, principal: NodeIndex) -> FxHashMap<NodeIndex, u8> {
+        let mut best: FxHashMap<NodeIndex, u8> = FxHashMap::default();
+        let mut stack = vec![(principal, 0u8)];
+        while let Some((n, flags)) = stack.pop() {
+            for e in self.b.graph.edges_directed(n, Direction::Outgoing) {
+                if e.weight().kind != EdgeKind::MemberOf {
+                    continue;
+                }
+                let next = flags | e.weight().flags;
+                // Better: not seen yet, or a strict subset of the flags it was reached with.
+                let better = best.get(&e.target()).is_none_or(|old| next != *old && next & old == next);
+                if better {
+                    best.insert(e.target(), next);
+                    stack.push((e.target(), next));
+                }
+            }
+        }
+        best
+    }
+
+    /// The assignment that lets `principal` write compute, itself or through its `groups` (with their membership
+    /// flags, [`Self::groups_with_flags`]), with the flags of that assignment and of the membership it rests on:
+    /// the least flagged, then the first by id.
+    fn writes_through(
+        &self,
+        principal: NodeIndex,
+        groups: &FxHashMap<NodeIndex, u8>,
+        writers: &FxHashMap<NodeIndex, (String, u8)>,
+    ) -> Option<(String, u8)> {
+        groups
+            .iter()
+            .chain([(&principal, &0u8)])
+            .filter_map(|(h, path)| writers.get(h).map(|(id, flags)| (path | flags, id)))
+            .min()
+            .map(|(flags, id)| (id.clone(), flags))
     }
 
     /// The members of a group, directly or through nesting (empty for a principal that is not a group).
@@ -322,7 +358,7 @@ impl Compute<'_> {
 
     /// The hub of the user-assigned identities under `scope`, with an edge from each principal whose role there
     /// allows assigning them and who (itself or through its groups) writes compute somewhere.
-    fn attach_hub(&mut self, scope: NodeIndex, writers: &FxHashMap<NodeIndex, String>) -> Option<NodeIndex> {
+    fn attach_hub(&mut self, scope: NodeIndex, writers: &FxHashMap<NodeIndex, (String, u8)>) -> Option<NodeIndex> {
         let want = Capability::AssignManagedIdentity;
         let mut found: Vec<(RoleEdge, String)> = Vec::new();
         for e in self.roles_at(scope) {
@@ -333,12 +369,16 @@ impl Compute<'_> {
             // The assign grant's holder, or (a group) each member: judged on the union of what the
             // principal holds, itself and through every group, so that assign through one group and compute
             // write through another (or directly) combine.
-            match self.writes_through(e.0, writers) {
-                Some(w) => found.push((e, w)),
+            // The edge needs every step it rests on: the assign grant, the membership that passes it on (PIM
+            // for Groups eligibility included) and the compute write, so it carries all their flags.
+            match self.writes_through(e.0, &self.groups_with_flags(e.0), writers) {
+                Some((w, wflags)) => found.push(((e.0, e.1, e.2 | wflags), w)),
                 None => {
                     for member in self.transitive_members(e.0) {
-                        if let Some(w) = self.writes_through(member, writers) {
-                            found.push(((member, e.1, e.2), w));
+                        let groups = self.groups_with_flags(member);
+                        if let Some((w, wflags)) = self.writes_through(member, &groups, writers) {
+                            let path = groups.get(&e.0).copied().unwrap_or(0);
+                            found.push(((member, e.1, e.2 | path | wflags), w));
                         }
                     }
                 }
