@@ -573,3 +573,22 @@ fn tier_zero_findings_never_go_through_any_directory_role() {
     let at = sub.hops.iter().position(|h| h.to.id == "directoryroles/any").expect("through any directory role");
     assert!(sub.hops[at + 1].to.display_name.contains("Global Administrator (assigned to oneself)"), "{:#?}", sub.hops);
 }
+
+/// Microsoft blocks the owners of a group in a restricted management administrative unit from changing its
+/// members or owners (admin-units-restricted-management: "Who can modify objects?").
+#[test]
+fn owners_of_a_group_in_a_restricted_management_unit_cannot_add_members() {
+    let adds_to_tier0 = |f: &[Pair]| {
+        f.iter()
+            .any(|p| p.source.id == OLAF && p.hops.iter().any(|h| h.edge == EdgeKind::CanAddMember && h.to.id == TIER0))
+    };
+    let mut v = with_units();
+    assert!(adds_to_tier0(&pairs_of(&v)), "Olaf owns Tier 0, in no restricted unit");
+    let tier0 = json!({"@odata.type": "#microsoft.graph.group", "id": TIER0});
+    v["entra"]["administrativeUnitMembers"][1]["members"].as_array_mut().unwrap().push(tier0.clone());
+    assert!(!adds_to_tier0(&pairs_of(&v)), "Tier 0 is in Core, a restricted unit");
+    // In a unit that is not restricted, owners keep managing it.
+    let mut v = with_units();
+    v["entra"]["administrativeUnitMembers"][0]["members"].as_array_mut().unwrap().push(tier0);
+    assert!(adds_to_tier0(&pairs_of(&v)));
+}

@@ -6,7 +6,9 @@
 //! - An owner of a service principal can add credentials to it directly (`CAN_ADD_CREDENTIAL`).
 //! - An owner of a group can add members, itself included, and so gains the group's roles
 //!   (`CAN_ADD_MEMBER`). That holds for role-assignable groups too: their owners are exactly the people
-//!   Microsoft's guidance asks to keep to a minimum.
+//!   Microsoft's guidance asks to keep to a minimum. It does not hold for a group in a restricted management
+//!   administrative unit: Microsoft blocks its owners from changing its members or owners
+//!   (learn.microsoft.com/entra/identity/role-based-access-control/admin-units-restricted-management).
 //!
 //! Directory roles and Microsoft Graph application permissions are judged by what they allow in
 //! [`super::entra_roles`], run by this pass after the owners.
@@ -19,6 +21,25 @@ use crate::rbac::Caps;
 use crate::snapshot::{DirectoryObject, Snapshot};
 
 use petgraph::graph::NodeIndex;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Ids (lower-case) of the members of restricted management administrative units (`isMemberManagementRestricted`):
+/// only administrators scoped to such a unit may change them; tenant-scoped roles, Microsoft Graph application
+/// permissions and the owners of a member group may not.
+pub(super) fn restricted_members(s: &Snapshot) -> FxHashSet<String> {
+    let e = &s.entra;
+    let members: FxHashMap<String, &Vec<DirectoryObject>> = e
+        .administrative_unit_members
+        .iter()
+        .map(|u| (u.administrative_unit_id.to_ascii_lowercase(), &u.members))
+        .collect();
+    e.administrative_units
+        .iter()
+        .filter(|u| u.is_member_management_restricted == Some(true))
+        .filter_map(|u| members.get(&u.id.to_ascii_lowercase()))
+        .flat_map(|m| m.iter().map(|o| o.id.to_ascii_lowercase()))
+        .collect()
+}
 
 /// The edge kinds this pass adds.
 pub(super) const EMITS: &[EdgeKind] = &[
@@ -80,7 +101,8 @@ impl Builder {
                 "owns SP: can add credential",
             );
         }
-        for g in &e.groups {
+        let restricted = restricted_members(s);
+        for g in e.groups.iter().filter(|g| !restricted.contains(&g.id.to_ascii_lowercase())) {
             let Some(group) = self.lookup(&NodeKey::of(&g.id)) else { continue };
             let name = g.display_name.as_deref().unwrap_or(&g.id);
             let dynamic = g.group_types.iter().any(|t| t.eq_ignore_ascii_case("DynamicMembership"));
@@ -105,7 +127,8 @@ impl Builder {
     /// time) can add members once it activates: `CAN_ADD_MEMBER` flagged eligible; evidence: the group, the
     /// principal, the instance.
     fn add_eligible_owners(&mut self, s: &Snapshot) {
-        for i in group_eligibilities(s, "owner") {
+        let restricted = restricted_members(s);
+        for i in group_eligibilities(s, "owner").filter(|i| !restricted.contains(&i.group_id.to_ascii_lowercase())) {
             let Some(group) = self.lookup(&NodeKey::of(&i.group_id)) else { continue };
             let from = match self.lookup(&NodeKey::of(&i.principal_id)) {
                 Some(n) => n,

@@ -446,14 +446,7 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|u| (key(&u.administrative_unit_id), u.members.iter().map(|m| key(&m.id)).collect()))
             .collect();
-        let restricted = e
-            .administrative_units
-            .iter()
-            .filter(|u| u.is_member_management_restricted == Some(true))
-            .filter_map(|u| unit_members.get(&key(&u.id)))
-            .flatten()
-            .cloned()
-            .collect();
+        let restricted = super::entra::restricted_members(s);
         Ctx {
             b,
             s,
