@@ -481,14 +481,14 @@ pub mod exit {
     pub const ERROR: u8 = 3;
     /// Coverage gaps that `--fail-on-gap` (or its default for named subscriptions) counts.
     pub const GAPS: u8 = 4;
+    /// With `--baseline`: new findings (paths or posture, not suppressed) at or above `--fail-on`.
+    pub const NEW_FINDINGS: u8 = 5;
     /// Interrupted by Ctrl-C (128 + SIGINT).
     pub const SIGINT: u8 = 130;
     /// Terminated by SIGTERM (128 + SIGTERM).
     pub const SIGTERM: u8 = 143;
-    /// With `--baseline`: new findings (paths or posture, not suppressed) at or above `--fail-on`.
-    pub const NEW_FINDINGS: u8 = 5;
-    /// Every exit code azpath uses, in README order.
-    pub const ALL: &[u8] = &[OK, FINDINGS, USAGE, ERROR, GAPS, SIGINT, SIGTERM, NEW_FINDINGS];
+    /// Every exit code azpath uses, in README order (ascending).
+    pub const ALL: &[u8] = &[OK, FINDINGS, USAGE, ERROR, GAPS, NEW_FINDINGS, SIGINT, SIGTERM];
 }
 
 /// Output format names a user may type after `-o` out of habit: azpath's formats and those of `az` and

@@ -141,8 +141,13 @@ pub async fn collect(
         Some(c) => c.clone(),
         None => build_client(None)?,
     };
-    let collected_at =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    // Whole seconds, so every snapshot's `collected_at` has one shape (`2026-12-06T18:20:00Z`).
+    let now = time::OffsetDateTime::now_utc();
+    let collected_at = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     let mut snap = Snapshot::new(Metadata {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         collected_at,
