@@ -285,9 +285,9 @@ async fn full_collection_over_arm_and_graph() {
     assert_eq!(m.arm_url, format!("{}/", stubs.arm.uri()));
     assert_eq!(m.tenant_id.as_deref(), Some(TENANT));
     assert!(time::OffsetDateTime::parse(&m.collected_at, &time::format_description::well_known::Rfc3339).is_ok());
-    // Whole seconds, always 20 characters: `2026-12-06T18:20:00Z`.
-    assert_eq!(m.collected_at.len(), "2026-12-06T18:20:00Z".len(), "{}", m.collected_at);
-    assert!(m.collected_at.ends_with('Z') && !m.collected_at.contains('.'), "{}", m.collected_at);
+    // One shape, nine fraction digits: `2026-12-06T18:20:00.120000000Z`.
+    assert_eq!(m.collected_at.len(), "2026-12-06T18:20:00.120000000Z".len(), "{}", m.collected_at);
+    assert!(m.collected_at.ends_with('Z') && m.collected_at.as_bytes()[19] == b'.', "{}", m.collected_at);
     assert!(!snap.to_json().contains("arm-token"));
 }
 

@@ -138,7 +138,7 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             Fix {
                 key: format!("aso-credential:{cluster}#{secret}"),
                 what: format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
-                remediation: aso_credential_remediation(cluster, &secret, &b.display_name)
+                remediation: aso_credential_remediation(kubectl_for(graph, cluster), &secret, &b.display_name)
                     .unwrap_or_else(|| review(note)),
             }
         }
@@ -151,7 +151,7 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                     what: format!("{} in {binding} ({role})", a.display_name),
                     remediation: shell::remediation(
                         format!("Remove {} from {binding} ({role}), or narrow that role", a.display_name),
-                        edit_binding(&cluster, &binding),
+                        edit_binding(kubectl_for(graph, &cluster), &binding),
                     ),
                 };
             }
@@ -314,10 +314,10 @@ fn detach_identity(resource: &str, attached: &str) -> Result<Command, Malformed>
 
 /// The cut of "ASO acts as an identity through a credential Secret" (evidence `<ns>/secrets/<name>`): delete a
 /// namespace or per-resource credential; edit the global one (`aso-controller-settings` also configures ASO).
-fn aso_credential_remediation(cluster: &str, secret: &str, identity: &str) -> Option<Remediation> {
+fn aso_credential_remediation(kubectl: Command, secret: &str, identity: &str) -> Option<Remediation> {
     let (ns, name) = secret.split_once("/secrets/")?;
     let command = (|| {
-        let kubectl = shell::kubectl(cluster).opt("-n", shell::namespace(ns)?);
+        let kubectl = kubectl.opt("-n", shell::namespace(ns)?);
         let name = shell::object_name("Secret name", name)?;
         Ok(if name == crate::kube_graph::ASO_SETTINGS {
             kubectl.args(["edit", "secret"]).arg(name)
@@ -362,7 +362,7 @@ fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     if let Some((bns, name)) = evidence.split_once("/azureidentitybindings/") {
         let command = (|| {
             Ok::<_, Malformed>(
-                shell::kubectl(cluster)
+                kubectl_for(graph, cluster)
                     .opt("-n", shell::namespace(bns)?)
                     .args(["delete", "azureidentitybinding"])
                     .arg(shell::object_name("AzureIdentityBinding name", name)?),
@@ -596,10 +596,23 @@ fn aso_rescope(identity: &str, role: &str, rgs: &[String], assignment: &str) -> 
     Ok(Chain::of(creates.chain([delete])).expect("the delete is always there"))
 }
 
+/// `kubectl --context <cluster's name>` for a cluster id as node ids spell it (lower-cased): the name as the
+/// tenant spells it (the AKS resource's `name`, which `az aks get-credentials` names the context after; or, for
+/// a cluster known only from its dump, the name it was given), so a mixed-case context matches.
+fn kubectl_for(graph: &PrivilegeGraph, cluster: &str) -> Command {
+    let arm = graph.find(cluster).map(|n| graph.node(n)).filter(|n| n.kind == NodeKind::Resource);
+    let admin = || graph.find(&format!("{cluster}/k8s/cluster-admin")).map(|n| graph.node(n));
+    let name = match (arm, admin()) {
+        (Some(n), _) => n.name.to_string(),
+        (None, Some(a)) => a.name.strip_prefix("cluster-admin of ").unwrap_or(cluster).to_string(),
+        (None, None) => cluster.to_string(),
+    };
+    shell::kubectl(if name.is_empty() { cluster } else { &name })
+}
+
 /// `kubectl edit` of the binding named in a note's evidence (`RoleBinding <ns>/<name>` or
 /// `ClusterRoleBinding <name>`).
-fn edit_binding(cluster: &str, binding: &str) -> Result<Command, Malformed> {
-    let kubectl = shell::kubectl(cluster);
+fn edit_binding(kubectl: Command, binding: &str) -> Result<Command, Malformed> {
     if let Some(rest) = binding.strip_prefix("RoleBinding ") {
         let (ns, name) = rest.split_once('/').unwrap_or(("", rest));
         return Ok(kubectl
@@ -842,7 +855,9 @@ mod tests {
     #[test]
     fn an_aso_credential_is_deleted_unless_it_is_the_global_settings() {
         let cluster = "/subscriptions/s/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/prod";
-        let cmd = |secret: &str| aso_credential_remediation(cluster, secret, "id-aso").and_then(|r| r.command);
+        let cmd = |secret: &str| {
+            aso_credential_remediation(shell::kubectl(cluster), secret, "id-aso").and_then(|r| r.command)
+        };
         assert_eq!(
             cmd("team-a/secrets/aso-credential").as_deref(),
             Some("kubectl --context prod -n team-a delete secret aso-credential")
@@ -853,9 +868,9 @@ mod tests {
             Some("kubectl --context prod -n azureserviceoperator-system edit secret aso-controller-settings")
         );
         // A malformed name gives the advice without a command; evidence that is not a Secret gives nothing.
-        let bad = aso_credential_remediation(cluster, "team-a/secrets/x;rm -rf", "id-aso").unwrap();
+        let bad = aso_credential_remediation(shell::kubectl(cluster), "team-a/secrets/x;rm -rf", "id-aso").unwrap();
         assert!(bad.command.is_none() && bad.summary.contains("team-a/x;rm -rf"), "{bad:?}");
-        assert!(aso_credential_remediation(cluster, "team-a/aso", "id-aso").is_none());
+        assert!(aso_credential_remediation(shell::kubectl(cluster), "team-a/aso", "id-aso").is_none());
     }
 
     #[test]

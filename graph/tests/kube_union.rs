@@ -633,3 +633,23 @@ fn azure_rbac_writers_act_as_service_accounts_as_a_rolebinding_would() {
     );
     assert!(!acts_as_app(&f, CAROL), "pods/read is not pods/exec");
 }
+
+/// Fix commands name the kubeconfig context as `az aks get-credentials` does: after the cluster's name as the
+/// tenant spells it, not the lower-cased id azpath keys nodes by.
+#[test]
+fn kubectl_fix_commands_name_the_cluster_as_the_tenant_spells_it() {
+    let mut s = tenant(
+        vec![
+            rb("secrets", "team-a", "secret-writer", group(SECRETS_GROUP)),
+            rb("aso", "team-a", "aso-writer", user(DAN)),
+        ],
+        vec![],
+    );
+    s.azure.managed_clusters[0].name = "Prod-EU".into();
+    let report = common::analyze_checked(&s, &queries(), AnalyzeOptions::default());
+    let json = serde_json::to_string(&report).unwrap();
+    let contexts: Vec<&str> =
+        json.match_indices("kubectl --context ").map(|(i, m)| json[i + m.len()..].split(' ').next().unwrap()).collect();
+    assert!(!contexts.is_empty(), "some fix is a kubectl command");
+    assert!(contexts.iter().all(|c| *c == "Prod-EU"), "{contexts:?}");
+}

@@ -141,13 +141,10 @@ pub async fn collect(
         Some(c) => c.clone(),
         None => build_client(None)?,
     };
-    // Whole seconds, so every snapshot's `collected_at` has one shape (`2026-12-06T18:20:00Z`).
-    let now = time::OffsetDateTime::now_utc();
-    let collected_at = now
-        .replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    // RFC 3339 with all nine fraction digits, so every snapshot's `collected_at` has one shape and sorts as text.
+    const COLLECTED_AT: &[time::format_description::FormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
+    let collected_at = time::OffsetDateTime::now_utc().format(COLLECTED_AT).unwrap_or_default();
     let mut snap = Snapshot::new(Metadata {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         collected_at,

@@ -89,7 +89,17 @@ impl<'a> KubeCtx<'a> {
                 _ => format!("k8s:{}", kc.cluster.trim().to_ascii_lowercase()),
             }
         };
-        let name = cluster_name(&kc.cluster, "");
+        // The AKS or Arc resource's `name` (the kubeconfig context `az aks get-credentials` writes), else the
+        // name the dump gave.
+        let arm_name = s
+            .azure
+            .managed_clusters
+            .iter()
+            .map(|c| (&c.id, &c.name))
+            .chain(s.azure.connected_clusters.iter().map(|c| (&c.id, &c.name)))
+            .find(|(cid, _)| scope::normalize(cid) == id)
+            .map(|(_, n)| n.clone());
+        let name = arm_name.filter(|n| !n.is_empty()).unwrap_or_else(|| cluster_name(&kc.cluster, ""));
         let issuer = issuers.get(id.as_str()).map(|i| i.to_string());
         KubeCtx { kc, id, name, issuer }
     }
