@@ -594,7 +594,7 @@ fn cover(
 /// credential, identity binding, binding subject, or an ASO credential. Steps that only say how Kubernetes
 /// works (a pod runs as its service account) are cut where they are granted, not where they happen.
 pub(crate) fn actionable(f: &Fix) -> bool {
-    !f.key.starts_with("edge:")
+    f.changes_an_object()
 }
 
 /// The choke points a report lists: those that change an object a person can change ([`actionable`]), and any

@@ -22,6 +22,23 @@ pub(crate) struct Fix {
     pub remediation: Remediation,
 }
 
+/// The key prefix of a fix that names no object of its own: a step no one can remove (a pod runs as its
+/// service account), or one that rests on several objects at once.
+const STEP_KEY: &str = "edge:";
+
+/// The key of a fix that names no object: the step itself (`edge:<kind>:<from>:<to>`).
+fn step_key(kind: EdgeKind, from: &str, to: &str) -> String {
+    format!("{STEP_KEY}{}:{from}:{to}", kind.as_str())
+}
+
+impl Fix {
+    /// Whether the fix changes one object a person can change (a role assignment, membership, ownership,
+    /// federated credential, binding subject, credential Secret, …) rather than naming a step ([`step_key`]).
+    pub(crate) fn changes_an_object(&self) -> bool {
+        !self.key.starts_with(STEP_KEY)
+    }
+}
+
 /// The least-collateral cut for a pair's path: a membership of the source when the power comes through a
 /// group (only the source loses it), otherwise the cut of the path's core.
 pub(crate) fn remediation(graph: &PrivilegeGraph, path: &[EdgeIndex], inherited: bool) -> Remediation {
@@ -181,7 +198,7 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             }
             let note = derived_note(graph, e);
             Fix {
-                key: format!("edge:{}:{}:{}", w.kind.as_str(), a.id, b.id),
+                key: step_key(w.kind, &a.id, &b.id),
                 what: note.map(|n| n.label.clone()).unwrap_or_else(|| w.kind.as_str().to_string()),
                 remediation: note.map(review).unwrap_or_else(|| Remediation { summary: "Review this step".into(), command: None }),
             }
@@ -253,7 +270,7 @@ fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> 
     );
     let key = match ids.as_slice() {
         [one] => format!("role-assignment:{}", one.to_ascii_lowercase()),
-        _ => format!("edge:{}:{}:{}", w.kind.as_str(), hub.id, identity.id),
+        _ => step_key(w.kind, &hub.id, &identity.id),
     };
     Some(Fix {
         key,
