@@ -15,8 +15,10 @@
 //!
 //! The budgets:
 //! - Microsoft Graph, identity and access: one resource-unit bucket per application and tenant, 3,500 / 5,000 /
-//!   8,000 RU per 10 s for a tenant of under 50 / 50 to 500 / over 500 users; a GET costs 1 RU, 2 for users,
-//!   3 for group members; `$select` takes 1 off, `$expand` adds 1, never below 1
+//!   8,000 RU per 10 s for a tenant of under 50 / 50 to 500 / over 500 users; a GET costs 1 RU, or the
+//!   documented cost of its path ([`GRAPH_GET_COSTS`]: 2 for users, applications and a service principal's
+//!   app role assignments, 3 for group members); `$select` takes 1 off, `$expand` adds 1, `$top` below 20
+//!   takes 1 off, never below 1
 //!   (<https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits>).
 //! - Azure Resource Manager: reads draw on a bucket of 250 refilled at 25 per second, one per subscription for
 //!   a subscription's requests and one per tenant for the rest
@@ -80,17 +82,62 @@ impl TenantSize {
     }
 }
 
-/// The Graph identity-and-access cost of one GET of `url` (see the module doc).
+/// Graph's documented base costs of identity-and-access GETs, in resource units: a path pattern relative to
+/// the version segment (`{id}` matches one segment), case-insensitive; any GET not listed costs 1. Source: the
+/// "Identity and access service limits" table of
+/// <https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits> (its POSTs, such as
+/// `directoryObjects/getByIds`, are not requests azpath makes; a `$batch` is charged its items' costs).
+/// `me/…` costs apply to `users/{id}/…` too, as the page says.
+pub const GRAPH_GET_COSTS: &[(&str, u32)] = &[
+    ("applications", 2),
+    ("applications/{id}/extensionProperties", 2),
+    ("contracts", 3),
+    ("domains/{id}/domainNameReferences", 4),
+    ("groups/{id}/members", 3),
+    ("groups/{id}/transitiveMembers", 5),
+    ("me/licenseDetails", 2),
+    ("me/memberOf", 2),
+    ("me/ownedObjects", 2),
+    ("me/transitiveMemberOf", 2),
+    ("users/{id}/licenseDetails", 2),
+    ("users/{id}/memberOf", 2),
+    ("users/{id}/ownedObjects", 2),
+    ("users/{id}/transitiveMemberOf", 2),
+    ("oauth2PermissionGrants", 2),
+    ("oauth2PermissionGrants/{id}", 2),
+    ("servicePrincipals/{id}/appRoleAssignments", 2),
+    ("subscribedSkus", 3),
+    ("users", 2),
+];
+
+/// The base cost of a GET of `tail` (the path after the version segment) from [`GRAPH_GET_COSTS`].
+fn graph_base_cost(tail: &[&str]) -> i32 {
+    let matches = |pattern: &str| {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        parts.len() == tail.len() && parts.iter().zip(tail).all(|(p, s)| *p == "{id}" || p.eq_ignore_ascii_case(s))
+    };
+    GRAPH_GET_COSTS.iter().find(|(pattern, _)| matches(pattern)).map_or(1, |&(_, cost)| cost as i32)
+}
+
+/// The Graph identity-and-access cost of one GET of `url`: its base cost ([`GRAPH_GET_COSTS`]), `$select`
+/// −1, `$expand` +1, `$top` below 20 −1, never below 1 (see the module doc).
 pub fn graph_cost(url: &Url) -> f64 {
     let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    let tail: Vec<&str> = segments.iter().skip_while(|s| !s.eq_ignore_ascii_case("v1.0")).skip(1).copied().collect();
-    let base: i32 = match tail.as_slice() {
-        [users] if users.eq_ignore_ascii_case("users") => 2,
-        [groups, _, members] if groups.eq_ignore_ascii_case("groups") && members.eq_ignore_ascii_case("members") => 3,
-        _ => 1,
-    };
-    let has = |key: &str| url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case(key));
-    let cost = base - i32::from(has("$select")) + i32::from(has("$expand"));
+    let tail: Vec<&str> = segments
+        .iter()
+        .skip_while(|s| !s.eq_ignore_ascii_case("v1.0") && !s.eq_ignore_ascii_case("beta"))
+        .skip(1)
+        .copied()
+        .collect();
+    let mut cost = graph_base_cost(&tail);
+    for (key, value) in url.query_pairs() {
+        match key.to_ascii_lowercase().as_str() {
+            "$select" => cost -= 1,
+            "$expand" => cost += 1,
+            "$top" if value.parse::<u32>().is_ok_and(|n| n < 20) => cost -= 1,
+            _ => {}
+        }
+    }
     f64::from(cost.max(1))
 }
 
@@ -657,6 +704,56 @@ mod tests {
         assert!(matches!(s.try_admit(&a, 1.0, t0), Admission::WaitUntil(_)));
         assert!(matches!(s.try_admit(&b, 1.0, t0), Admission::Go(_)));
         assert!(matches!(s.try_admit(&BucketKey::Tenant, 1.0, t0), Admission::Go(_)));
+    }
+
+    #[test]
+    fn graph_costs_follow_the_documented_table() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        // The two listings the pacer used to undercharge: `applications` has a base cost of 2.
+        let apps = "https://g/v1.0/applications?$select=id,appId&$expand=owners($select=id)&$top=999";
+        assert_eq!(graph_cost(&u(apps)), 2.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/applications?$select=id")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals/s1/appRoleAssignments")), 2.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals/s1/appRoleAssignments?$select=id&$top=999")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/transitiveMembers")), 5.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/users/u1/memberOf")), 2.0, "as me/memberOf");
+        // Not in the table: 1, and never below it.
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals/s1/owners")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/users/u1")), 1.0, "one user is not the users listing");
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/members?$top=5")), 2.0, "$top below 20");
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/members?$top=20")), 3.0);
+    }
+
+    /// The mock's emulation (`azpath mock serve --throttle graph-ru`) charges what the pacer estimates, for
+    /// every documented path and for the paths azpath requests, with every combination of modifiers.
+    #[test]
+    fn the_mock_throttle_charges_what_the_pacer_estimates() {
+        let mut paths: Vec<String> = GRAPH_GET_COSTS.iter().map(|(p, _)| p.replace("{id}", "x1")).collect();
+        paths.extend(
+            [
+                "groups",
+                "servicePrincipals",
+                "servicePrincipals/x1/owners",
+                "applications/x1/federatedIdentityCredentials",
+                "roleManagement/directory/roleAssignments",
+                "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+                "directory/administrativeUnits/x1/members",
+                "users/x1",
+            ]
+            .map(String::from),
+        );
+        let queries = ["", "$select=id", "$expand=owners", "$select=id&$expand=owners($select=id)&$top=999", "$top=5"];
+        for path in &paths {
+            for query in queries {
+                let upper = path.to_ascii_uppercase();
+                for path in [path.as_str(), upper.as_str()] {
+                    let url = Url::parse(&format!("https://g/v1.0/{path}?{query}")).unwrap();
+                    let mock = azpath_mocks::throttle::graph_cost(url.path(), url.query().unwrap_or(""));
+                    assert_eq!(graph_cost(&url), f64::from(mock), "{url}");
+                }
+            }
+        }
     }
 
     #[test]
