@@ -37,6 +37,7 @@ pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
 pub mod pacer;
+mod probe;
 pub mod redact;
 pub mod resources;
 
@@ -44,7 +45,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use azpath_graph::snapshot::{
-    AppRoleAssignment, Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment,
+    AdministrativeUnit, AdministrativeUnitMembers, AppRoleAssignment, Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment,
     DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition, DirectoryRoleEligibilityScheduleInstance,
     EntraData, FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group,
     GroupEligibilityScheduleInstance, GroupMembers, IdentityBinding, ManagedCluster, ManagementGroup,
@@ -202,9 +203,8 @@ pub async fn collect(
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: true }));
     }
     snap.azure.subscriptions.extend(selected);
-    let directory = graph_token.is_ok();
     match graph_token {
-        Ok(_) => jobs.extend(Job::TENANT_DIRECTORY),
+        Ok(_) => jobs.extend(Job::TENANT_DIRECTORY.into_iter().chain([Job::AdministrativeUnits])),
         Err(e) => {
             for job in &Job::TENANT_DIRECTORY {
                 snap.coverage.push(gap(job.tenant_api(), "tenant", GapReason::NoCredential, e.to_string()));
@@ -213,20 +213,9 @@ pub async fn collect(
     }
     // No phase barrier: each dependent listing starts as soon as what it depends on has arrived (group
     // members as group pages arrive, federated credentials as identities and applications arrive, owners
-    // and app role assignments as their listings end).
+    // and app role assignments as their listings end, PIM for Groups as each group is known to qualify).
     ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
     ctx.run_following(&mut snap, jobs, &mut spawned).await;
-
-    ctx.progress.set_message("listing PIM for Groups eligibility");
-    let jobs = group_eligibility_jobs(&mut snap);
-    for outcome in ctx.run_probed(jobs).await {
-        absorb(&mut snap, outcome);
-    }
-
-    if directory {
-        ctx.progress.set_message("listing administrative units");
-        entra_units::collect(&ctx, &mut snap).await;
-    }
 
     ctx.progress.finish_and_clear();
     // A built-in role is listed at every scope under its one name; `normalize` keeps the first copy, so
@@ -452,42 +441,6 @@ impl Ctx<'_> {
         self.concurrency.saturating_mul(4)
     }
 
-    /// Runs the first job alone, then the others unless it was refused (401/403): a caller without the
-    /// permission would otherwise get one identical gap per job. The skipped jobs become one gap saying how
-    /// many were not requested.
-    async fn run_probed(&self, mut jobs: Vec<Job>) -> Vec<Outcome> {
-        if jobs.is_empty() {
-            return Vec::new();
-        }
-        let rest = jobs.split_off(1);
-        let first = self.run_all(jobs).await;
-        let refused = first.iter().find_map(|o| {
-            o.error.as_ref().filter(|e| matches!(e.reason, GapReason::Forbidden | GapReason::Unauthorized))
-        });
-        match refused {
-            Some(e) if !rest.is_empty() => {
-                let api = first[0].api;
-                let skipped = Outcome {
-                    api,
-                    scope: "tenant".into(),
-                    count: 0,
-                    records: Records::Skipped,
-                    error: Some(FetchError {
-                        reason: e.reason,
-                        status: e.status,
-                        message: format!(
-                            "not requested for {} more objects after the first request was refused ({})",
-                            rest.len(),
-                            first[0].scope
-                        ),
-                    }),
-                };
-                first.into_iter().chain([skipped]).collect()
-            }
-            _ => first.into_iter().chain(self.run_all(rest).await).collect(),
-        }
-    }
-
     /// Runs `jobs` and every job they lead to, absorbing each outcome as it arrives: follow-up jobs derived
     /// from an outcome ([`follow_ups`]) or sent by a running job (`spawned`) start at once. ARM and Graph jobs
     /// run in separate pools of `concurrency` each.
@@ -509,7 +462,7 @@ impl Ctx<'_> {
             if running.is_empty() {
                 let more: Vec<Job> = std::iter::from_fn(|| spawned.try_recv().ok()).collect();
                 if more.is_empty() && queues.is_empty() {
-                    return;
+                    return followed.finish(snap);
                 }
                 queues.extend(self, more);
                 continue;
@@ -657,11 +610,26 @@ impl Queues {
 struct Followed {
     seen: BTreeSet<String>,
     credentials: AppCredentials,
+    /// PIM for Groups: which groups qualify so far, and whether the first listing was refused.
+    pim: probe::PimGroups,
+    /// Whether the first administrative-unit members listing was refused.
+    units: probe::Probe,
 }
 
 impl Followed {
     fn first(&mut self, key: String) -> bool {
         self.seen.insert(key)
+    }
+
+    /// Records what no outcome said: the per-object listings held back after a refused first one.
+    fn finish(self, snap: &mut Snapshot) {
+        let skipped = [
+            self.pim.probe.skipped(probe::API, "groups"),
+            self.units.skipped(entra_units::MEMBERS_API, "administrative units"),
+        ];
+        for outcome in skipped.into_iter().flatten() {
+            absorb(snap, outcome);
+        }
     }
 }
 
@@ -768,12 +736,50 @@ fn follow_ups(snap: &mut Snapshot, outcome: &Outcome, followed: &mut Followed) -
             for g in v.iter().filter(|g| !safe_name(&g.id)) {
                 gaps.push(bad_name("graph.groupMembers", &format!("/groups/{}", g.id), &g.id));
             }
-            owner_jobs(msgraph::OwnedCollection::Groups, v.iter().map(|g| (&g.id, &g.owners)), gaps)
+            let mut jobs = owner_jobs(msgraph::OwnedCollection::Groups, v.iter().map(|g| (&g.id, &g.owners)), gaps);
+            jobs.extend(followed.pim.groups_listed(v, gaps));
+            jobs
         }
         Records::ServicePrincipals(v) => {
             owner_jobs(msgraph::OwnedCollection::ServicePrincipals, v.iter().map(|s| (&s.id, &s.owners)), gaps)
         }
-        Records::ExpandedAppRoleAssignments(v) => app_role_assignment_jobs(v, gaps),
+        Records::ExpandedAppRoleAssignments(v) => {
+            let held = v.iter().flat_map(|sp| {
+                let assignments = sp.app_role_assignments.iter().flatten();
+                assignments.map(|a| if a.principal_id.is_empty() { sp.id.as_str() } else { a.principal_id.as_str() })
+            });
+            let mut jobs = followed.pim.holders_listed(held, gaps);
+            jobs.extend(app_role_assignment_jobs(v, gaps));
+            jobs
+        }
+        Records::AppRoleAssignments { service_principal_id, assignments } => {
+            let held = assignments.iter().map(|a| {
+                if a.principal_id.is_empty() {
+                    service_principal_id.as_str()
+                } else {
+                    a.principal_id.as_str()
+                }
+            });
+            followed.pim.holders_listed(held, gaps)
+        }
+        Records::RoleAssignments(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.properties.principal_id.as_str()), gaps)
+        }
+        Records::Eligibility(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.properties.principal_id.as_str()), gaps)
+        }
+        Records::DirectoryRoleAssignments(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.principal_id.as_str()), gaps)
+        }
+        Records::DirectoryRoleEligibility(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.principal_id.as_str()), gaps)
+        }
+        Records::GroupEligibility(_) => followed.pim.probe.answered(outcome),
+        Records::AdministrativeUnits(v) => {
+            let jobs = entra_units::member_jobs(v, gaps);
+            followed.units.offer(jobs)
+        }
+        Records::UnitMembers(..) => followed.units.answered(outcome),
         _ => Vec::new(),
     }
 }
@@ -822,6 +828,8 @@ enum Job {
     Object(ObjectJob),
     /// A listing of the Entra control plane.
     Entra(EntraJob),
+    /// The administrative units (their members follow, one listing each).
+    AdministrativeUnits,
     /// The resources of a subscription that carry a managed identity.
     IdentityResources {
         subscription_id: String,
@@ -850,6 +858,8 @@ enum ObjectJob {
     AppRoleAssignments { service_principal_id: String },
     /// PIM for Groups eligibility of one group.
     GroupEligibility { group_id: String },
+    /// Members of one administrative unit.
+    UnitMembers { unit_id: String },
 }
 
 impl ObjectJob {
@@ -860,7 +870,8 @@ impl ObjectJob {
             ObjectJob::ApplicationFederatedCredentials { .. } => "graph.applicationFederatedCredentials",
             ObjectJob::Owners { .. } => "graph.owners",
             ObjectJob::AppRoleAssignments { .. } => "graph.appRoleAssignments",
-            ObjectJob::GroupEligibility { .. } => "graph.groupEligibilityScheduleInstances",
+            ObjectJob::GroupEligibility { .. } => probe::API,
+            ObjectJob::UnitMembers { .. } => entra_units::MEMBERS_API,
         }
     }
 
@@ -875,6 +886,7 @@ impl ObjectJob {
             ObjectJob::AppRoleAssignments { service_principal_id } => {
                 format!("/servicePrincipals/{service_principal_id}")
             }
+            ObjectJob::UnitMembers { unit_id } => entra_units::scope(unit_id),
         }
     }
 
@@ -890,6 +902,7 @@ impl ObjectJob {
                 msgraph::app_role_assignments_url(graph, service_principal_id)
             }
             ObjectJob::GroupEligibility { group_id } => msgraph::group_eligibility_url(graph, group_id),
+            ObjectJob::UnitMembers { unit_id } => entra_units::administrative_unit_members_url(graph, unit_id),
         }
     }
 
@@ -918,6 +931,9 @@ impl ObjectJob {
             }
             ObjectJob::GroupEligibility { .. } => {
                 outcome(api, scope, ctx.graph_list(url, first).await, Records::GroupEligibility)
+            }
+            ObjectJob::UnitMembers { unit_id } => {
+                outcome(api, scope, ctx.graph_list(url, first).await, |m| Records::UnitMembers(unit_id, m))
             }
         }
     }
@@ -956,7 +972,8 @@ impl Job {
             | Job::Applications
             | Job::ExpandedApplicationCredentials
             | Job::Object(_)
-            | Job::Entra(_) => Audience::Graph,
+            | Job::Entra(_)
+            | Job::AdministrativeUnits => Audience::Graph,
         }
     }
 
@@ -1009,8 +1026,11 @@ enum Records {
         assignments: Vec<AppRoleAssignment>,
     },
     GroupEligibility(Vec<GroupEligibilityScheduleInstance>),
+    AdministrativeUnits(Vec<AdministrativeUnit>),
+    /// One unit's members (what was read, even when the listing failed part-way).
+    UnitMembers(String, Vec<DirectoryObject>),
     IdentityResources(Vec<azpath_graph::snapshot::IdentityResource>),
-    /// Requests not sent (see [`Ctx::run_probed`]).
+    /// Requests not sent (see [`probe::Probe`]).
     Skipped,
 }
 
@@ -1089,6 +1109,11 @@ impl Job {
             }
             Job::Object(job) => job.run(ctx, None).await,
             Job::Entra(job) => job.run(ctx).await,
+            Job::AdministrativeUnits => {
+                let url = entra_units::administrative_units_url(&graph.base);
+                let listing = client.list(graph, url).await;
+                outcome(entra_units::UNITS_API, "tenant".into(), listing, Records::AdministrativeUnits)
+            }
             Job::IdentityResources { subscription_id } => ctx.identity_resources(&subscription_id).await,
         }
     }
@@ -1235,36 +1260,6 @@ fn app_role_assignment_jobs(expanded: &[msgraph::ExpandedAppRoleAssignments], ga
     jobs
 }
 
-/// One PIM for Groups eligibility listing per group where an eligible member or owner gains something: a
-/// role-assignable group, or a group that holds an Azure role, a directory role or an app role. Graph lists
-/// these only per group, so asking for every group would double the per-group requests for groups that
-/// grant nothing.
-fn group_eligibility_jobs(snap: &mut Snapshot) -> Vec<Job> {
-    let (a, e) = (&snap.azure, &snap.entra);
-    let mut holders: BTreeSet<String> = BTreeSet::new();
-    holders.extend(a.role_assignments.iter().map(|r| r.properties.principal_id.to_ascii_lowercase()));
-    holders
-        .extend(a.role_eligibility_schedule_instances.iter().map(|r| r.properties.principal_id.to_ascii_lowercase()));
-    holders.extend(e.directory_role_assignments.iter().map(|r| r.principal_id.to_ascii_lowercase()));
-    holders.extend(e.directory_role_eligibility_schedule_instances.iter().map(|r| r.principal_id.to_ascii_lowercase()));
-    holders.extend(e.app_role_assignments.iter().map(|r| r.principal_id.to_ascii_lowercase()));
-    let wanted: Vec<String> = e
-        .groups
-        .iter()
-        .filter(|g| g.is_assignable_to_role == Some(true) || holders.contains(&g.id.to_ascii_lowercase()))
-        .map(|g| g.id.clone())
-        .collect();
-    let mut jobs = Vec::new();
-    for id in wanted {
-        if safe_name(&id) {
-            jobs.push(Job::Object(ObjectJob::GroupEligibility { group_id: id }));
-        } else {
-            snap.coverage.push(bad_name("graph.groupEligibilityScheduleInstances", &format!("/groups/{id}"), &id));
-        }
-    }
-    jobs
-}
-
 /// Replaces the expanded app role assignments of one service principal with its whole list.
 fn set_app_role_assignments(e: &mut EntraData, service_principal_id: &str, assignments: Vec<AppRoleAssignment>) {
     e.app_role_assignments.retain(|a| !a.principal_id.eq_ignore_ascii_case(service_principal_id));
@@ -1405,6 +1400,10 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
             }
         }
         Records::GroupEligibility(v) => e.group_eligibility_schedule_instances.extend(v),
+        Records::AdministrativeUnits(v) => e.administrative_units.extend(v),
+        Records::UnitMembers(administrative_unit_id, members) => {
+            e.administrative_unit_members.push(AdministrativeUnitMembers { administrative_unit_id, members })
+        }
         Records::IdentityResources(v) => a.identity_resources.extend(v),
         Records::ExpandedCredentials(v) => return absorb_expanded_credentials(snap, v, outcome.error),
         Records::Skipped => {}
