@@ -1361,21 +1361,25 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
     match outcome.records {
         Records::ManagementGroup(mg) => a.management_groups.extend(mg),
         Records::Descendants(_) => {}
-        Records::ResourceGroups(v) => a.resource_groups.extend(v),
-        Records::RoleDefinitions(v) => a.role_definitions.extend(v),
-        Records::RoleAssignments(v) => a.role_assignments.extend(v),
-        Records::DenyAssignments(v) => a.deny_assignments.extend(v),
-        Records::Eligibility(v) => a.role_eligibility_schedule_instances.extend(v),
-        Records::Users(v) => e.users.extend(v),
-        Records::Groups(v) => e.groups.extend(v),
-        Records::ServicePrincipals(v) => e.service_principals.extend(v),
-        Records::Applications(v) => e.applications.extend(v),
-        Records::GroupMembers(group_id, members) => e.group_members.push(GroupMembers { group_id, members }),
-        Records::UserAssignedIdentities(v) => a.user_assigned_identities.extend(v),
-        Records::FederatedIdentityCredentials(v) => a.federated_identity_credentials.extend(v),
-        Records::ManagedClusters(v) => a.managed_clusters.extend(v),
-        Records::ConnectedClusters(v) => a.connected_clusters.extend(v),
-        Records::IdentityBindings(v) => a.identity_bindings.extend(v),
+        Records::ResourceGroups(v) => append(&mut a.resource_groups, v),
+        Records::RoleDefinitions(v) => append(&mut a.role_definitions, v),
+        Records::RoleAssignments(v) => append(&mut a.role_assignments, v),
+        Records::DenyAssignments(v) => append(&mut a.deny_assignments, v),
+        Records::Eligibility(v) => append(&mut a.role_eligibility_schedule_instances, v),
+        Records::Users(v) => append(&mut e.users, v),
+        Records::Groups(v) => append(&mut e.groups, v),
+        Records::ServicePrincipals(v) => append(&mut e.service_principals, v),
+        Records::Applications(v) => append(&mut e.applications, v),
+        Records::GroupMembers(group_id, mut members) => {
+            // Kept to the end of the collection, one vector per group (40k at 400k users): no growth slack.
+            members.shrink_to_fit();
+            e.group_members.push(GroupMembers { group_id, members })
+        }
+        Records::UserAssignedIdentities(v) => append(&mut a.user_assigned_identities, v),
+        Records::FederatedIdentityCredentials(v) => append(&mut a.federated_identity_credentials, v),
+        Records::ManagedClusters(v) => append(&mut a.managed_clusters, v),
+        Records::ConnectedClusters(v) => append(&mut a.connected_clusters, v),
+        Records::IdentityBindings(v) => append(&mut a.identity_bindings, v),
         Records::ApplicationFederatedCredentials(application_id, credentials) => {
             e.application_federated_credentials.push(ApplicationFederatedCredentials { application_id, credentials })
         }
@@ -1384,9 +1388,9 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
                 set_owners(e, collection, &id, owners);
             }
         }
-        Records::DirectoryRoleDefinitions(v) => e.directory_role_definitions.extend(v),
-        Records::DirectoryRoleAssignments(v) => e.directory_role_assignments.extend(v),
-        Records::DirectoryRoleEligibility(v) => e.directory_role_eligibility_schedule_instances.extend(v),
+        Records::DirectoryRoleDefinitions(v) => append(&mut e.directory_role_definitions, v),
+        Records::DirectoryRoleAssignments(v) => append(&mut e.directory_role_assignments, v),
+        Records::DirectoryRoleEligibility(v) => append(&mut e.directory_role_eligibility_schedule_instances, v),
         Records::ExpandedAppRoleAssignments(v) => {
             for sp in v {
                 let held = sp.app_role_assignments.unwrap_or_default();
@@ -1399,16 +1403,26 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
                 set_app_role_assignments(e, &service_principal_id, assignments);
             }
         }
-        Records::GroupEligibility(v) => e.group_eligibility_schedule_instances.extend(v),
-        Records::AdministrativeUnits(v) => e.administrative_units.extend(v),
+        Records::GroupEligibility(v) => append(&mut e.group_eligibility_schedule_instances, v),
+        Records::AdministrativeUnits(v) => append(&mut e.administrative_units, v),
         Records::UnitMembers(administrative_unit_id, members) => {
             e.administrative_unit_members.push(AdministrativeUnitMembers { administrative_unit_id, members })
         }
-        Records::IdentityResources(v) => a.identity_resources.extend(v),
+        Records::IdentityResources(v) => append(&mut a.identity_resources, v),
         Records::ExpandedCredentials(v) => return absorb_expanded_credentials(snap, v, outcome.error),
         Records::Skipped => {}
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);
+}
+
+/// Appends `v` to `into`, taking `v` whole when `into` is empty: a tenant-wide listing (400k users) is then
+/// not copied into a second vector while both are held.
+fn append<T>(into: &mut Vec<T>, v: Vec<T>) {
+    if into.is_empty() {
+        *into = v;
+    } else {
+        into.extend(v);
+    }
 }
 
 /// A source record for a complete listing, or a coverage gap for an incomplete one.

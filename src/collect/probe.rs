@@ -97,8 +97,11 @@ impl Probe {
 pub(super) struct PimGroups {
     /// Groups listed that do not qualify yet: lower-cased id → id as listed.
     groups: BTreeMap<String, String>,
-    /// Principals (lower-cased) holding an Azure, directory or app role, as far as listed.
-    holders: BTreeSet<String>,
+    /// Whether the groups listing has ended: then only `groups` is consulted and `holders` is no longer kept.
+    groups_listed: bool,
+    /// Principals holding an Azure, directory or app role, as far as listed, while the groups are not: on a
+    /// 400k-user tenant that is hundreds of thousands of ids, so each is kept as 16 bytes.
+    holders: BTreeSet<PrincipalKey>,
     /// Groups that qualified (lower-cased): each is asked (or counted as skipped) once.
     asked: BTreeSet<String>,
     /// The first request's answer.
@@ -109,17 +112,18 @@ pub(super) struct PimGroups {
 pub(super) const API: &str = "graph.groupEligibilityScheduleInstances";
 
 impl PimGroups {
-    /// A page of groups arrived: the role-assignable ones, and those already known to hold a role, qualify.
+    /// The groups listing ended: the role-assignable groups, and those already known to hold a role, qualify.
     pub(super) fn groups_listed(&mut self, groups: &[Group], gaps: &mut Vec<CoverageGap>) -> Vec<Job> {
         let mut ids = Vec::new();
         for g in groups {
-            let key = g.id.to_ascii_lowercase();
-            if g.is_assignable_to_role == Some(true) || self.holders.contains(&key) {
+            if g.is_assignable_to_role == Some(true) || self.holders.contains(&PrincipalKey::of(&g.id)) {
                 ids.push(g.id.clone());
             } else {
-                self.groups.insert(key, g.id.clone());
+                self.groups.insert(g.id.to_ascii_lowercase(), g.id.clone());
             }
         }
+        self.groups_listed = true;
+        self.holders = BTreeSet::new();
         self.want(ids, gaps)
     }
 
@@ -131,11 +135,11 @@ impl PimGroups {
     ) -> Vec<Job> {
         let mut ids = Vec::new();
         for principal in principals {
-            let key = principal.to_ascii_lowercase();
-            if let Some(id) = self.groups.remove(&key) {
+            if !self.groups_listed {
+                self.holders.insert(PrincipalKey::of(principal));
+            } else if let Some(id) = self.groups.remove(&principal.to_ascii_lowercase()) {
                 ids.push(id);
             }
-            self.holders.insert(key);
         }
         self.want(ids, gaps)
     }
@@ -154,6 +158,24 @@ impl PimGroups {
             }
         }
         self.probe.offer(jobs)
+    }
+}
+
+/// A principal id as a set key: a GUID (what Entra object ids are) as its 128 bits, anything else lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum PrincipalKey {
+    Guid(u128),
+    Other(Box<str>),
+}
+
+impl PrincipalKey {
+    fn of(id: &str) -> PrincipalKey {
+        let hex: String = id.chars().filter(|c| *c != '-').collect();
+        let guid_shaped = id.len() == 36 && hex.len() == 32;
+        match u128::from_str_radix(&hex, 16) {
+            Ok(n) if guid_shaped && hex.bytes().all(|b| b.is_ascii_hexdigit()) => PrincipalKey::Guid(n),
+            _ => PrincipalKey::Other(id.to_ascii_lowercase().into()),
+        }
     }
 }
 
@@ -212,6 +234,16 @@ mod tests {
         let error = skipped.error.unwrap();
         assert_eq!((skipped.scope.as_str(), error.reason), ("tenant", GapReason::Forbidden));
         assert!(error.message.contains("not requested for 2 more groups") && error.message.contains("/groups/g1"));
+    }
+
+    #[test]
+    fn principal_keys_ignore_case_and_keep_non_guids_apart() {
+        let guid = "6F2A0C1E-0000-4000-8000-00000000000A";
+        assert_eq!(PrincipalKey::of(guid), PrincipalKey::of(&guid.to_ascii_lowercase()));
+        assert!(matches!(PrincipalKey::of(guid), PrincipalKey::Guid(_)));
+        assert_eq!(PrincipalKey::of("G-Admins"), PrincipalKey::of("g-admins"));
+        assert_ne!(PrincipalKey::of("6f2a0c1e00004000800000000000000a"), PrincipalKey::of(guid), "not GUID-shaped");
+        assert_ne!(PrincipalKey::of("+f2a0c1e-0000-4000-8000-00000000000a"), PrincipalKey::of(guid));
     }
 
     #[test]
