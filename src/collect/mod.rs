@@ -174,15 +174,52 @@ pub async fn collect(
     let graph_token = tokens.token(Audience::Graph).await;
 
     ctx.progress.set_message("listing subscriptions and management groups");
-    let mut visible = list_subscriptions(&ctx, &mut snap).await?;
-    let tree = collect_tree(&ctx, &mut snap, &wanted).await;
-    let named = named_subscriptions(&wanted, &tree);
-    if !visible.complete {
-        read_named_subscriptions(&ctx, &mut snap, &named, &mut visible).await;
-    }
-    let (selected, mg_scopes) = select(&wanted, &named, visible, &tree, &mut snap);
+    let visible = list_subscriptions(&ctx, &mut snap).await?;
+    let directory = match graph_token {
+        Ok(_) => Job::TENANT_DIRECTORY.into_iter().chain([Job::AdministrativeUnits]).collect(),
+        Err(e) => {
+            for job in &Job::TENANT_DIRECTORY {
+                snap.coverage.push(gap(job.tenant_api(), "tenant", GapReason::NoCredential, e.to_string()));
+            }
+            Vec::new()
+        }
+    };
+    // No phase barrier: the directory listings start while the management-group tree is read (the ARM
+    // listings start once it is: which scopes to list depends on it), and each dependent listing starts as
+    // soon as what it depends on has arrived (group members as group pages arrive, federated credentials as
+    // identities and applications arrive, owners and app role assignments as their listings end, PIM for
+    // Groups as each group is known to qualify).
+    ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
+    let scopes = scope_jobs(&ctx, Snapshot::new(snap.metadata.clone()), &wanted, visible);
+    ctx.run_following(&mut snap, directory, &mut spawned, scopes).await;
 
-    ctx.progress.set_message("listing role assignments, identities, clusters and directory objects");
+    ctx.progress.finish_and_clear();
+    // A built-in role is listed at every scope under its one name; `normalize` keeps the first copy, so
+    // whatever order the listings finished in, the copy read at a subscription comes first.
+    snap.azure
+        .role_definitions
+        .sort_by_cached_key(|d| (!d.id.to_ascii_lowercase().starts_with("/subscriptions/"), d.id.to_ascii_lowercase()));
+    snap.normalize();
+    tracing::info!(
+        sources = snap.sources.len(),
+        gaps = snap.coverage.len(),
+        role_assignments = snap.azure.role_assignments.len(),
+        "collection finished"
+    );
+    Ok(snap)
+}
+
+/// Reads the management-group tree (and, when the subscriptions listing broke off, each named subscription),
+/// picks the subscriptions and groups to collect, and gives the listings to run at each: into `part`, a
+/// snapshot of its own, since it runs beside the directory listings (see [`merge_scopes`]).
+async fn scope_jobs(ctx: &Ctx<'_>, mut part: Snapshot, wanted: &Wanted, mut visible: Visible) -> (Snapshot, Vec<Job>) {
+    let snap = &mut part;
+    let tree = collect_tree(ctx, snap, wanted).await;
+    let named = named_subscriptions(wanted, &tree);
+    if !visible.complete {
+        read_named_subscriptions(ctx, snap, &named, &mut visible).await;
+    }
+    let (selected, mg_scopes) = select(wanted, &named, visible, &tree, snap);
     let mut jobs = Vec::new();
     for sub in &selected {
         let id = if sub.subscription_id.is_empty() { last_segment(&sub.id) } else { sub.subscription_id.clone() };
@@ -203,34 +240,17 @@ pub async fn collect(
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: true }));
     }
     snap.azure.subscriptions.extend(selected);
-    match graph_token {
-        Ok(_) => jobs.extend(Job::TENANT_DIRECTORY.into_iter().chain([Job::AdministrativeUnits])),
-        Err(e) => {
-            for job in &Job::TENANT_DIRECTORY {
-                snap.coverage.push(gap(job.tenant_api(), "tenant", GapReason::NoCredential, e.to_string()));
-            }
-        }
-    }
-    // No phase barrier: each dependent listing starts as soon as what it depends on has arrived (group
-    // members as group pages arrive, federated credentials as identities and applications arrive, owners
-    // and app role assignments as their listings end, PIM for Groups as each group is known to qualify).
-    ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
-    ctx.run_following(&mut snap, jobs, &mut spawned).await;
+    (part, jobs)
+}
 
-    ctx.progress.finish_and_clear();
-    // A built-in role is listed at every scope under its one name; `normalize` keeps the first copy, so
-    // whatever order the listings finished in, the copy read at a subscription comes first.
-    snap.azure
-        .role_definitions
-        .sort_by_cached_key(|d| (!d.id.to_ascii_lowercase().starts_with("/subscriptions/"), d.id.to_ascii_lowercase()));
-    snap.normalize();
-    tracing::info!(
-        sources = snap.sources.len(),
-        gaps = snap.coverage.len(),
-        role_assignments = snap.azure.role_assignments.len(),
-        "collection finished"
-    );
-    Ok(snap)
+/// Adds what [`scope_jobs`] recorded to the snapshot: every field it writes (the management groups, the
+/// subscriptions, their sources and gaps, the tenant id).
+fn merge_scopes(snap: &mut Snapshot, part: Snapshot) {
+    snap.azure.management_groups.extend(part.azure.management_groups);
+    snap.azure.subscriptions.extend(part.azure.subscriptions);
+    snap.sources.extend(part.sources);
+    snap.coverage.extend(part.coverage);
+    snap.metadata.tenant_id = part.metadata.tenant_id.or(snap.metadata.tenant_id.take());
 }
 
 /// The `--subscription` and `--management-group` values, validated (lower-cased subscription ids, group
@@ -442,19 +462,24 @@ impl Ctx<'_> {
     }
 
     /// Runs `jobs` and every job they lead to, absorbing each outcome as it arrives: follow-up jobs derived
-    /// from an outcome ([`follow_ups`]) or sent by a running job (`spawned`) start at once. ARM and Graph jobs
-    /// run in separate pools of `concurrency` each.
+    /// from an outcome ([`follow_ups`]), sent by a running job (`spawned`), or given by `scopes` when it ends
+    /// (with the records it made, [`merge_scopes`]) start at once. ARM and Graph jobs run in separate pools of
+    /// `concurrency` each.
     async fn run_following(
         &self,
         snap: &mut Snapshot,
         jobs: Vec<Job>,
         spawned: &mut tokio::sync::mpsc::UnboundedReceiver<Job>,
+        scopes: impl std::future::Future<Output = (Snapshot, Vec<Job>)>,
     ) {
         use futures::stream::FuturesUnordered;
+        use futures::FutureExt;
         let mut queues = Queues::default();
         let mut followed = Followed::default();
         queues.extend(self, jobs);
         let mut running = FuturesUnordered::new();
+        let mut scopes = std::pin::pin!(scopes.fuse());
+        let mut scoped = false;
         loop {
             while let Some((audience, work)) = queues.next(self.jobs(), self.graph_batch) {
                 running.push(async move { (audience, work.run(self).await) });
@@ -462,12 +487,23 @@ impl Ctx<'_> {
             if running.is_empty() {
                 let more: Vec<Job> = std::iter::from_fn(|| spawned.try_recv().ok()).collect();
                 if more.is_empty() && queues.is_empty() {
-                    return followed.finish(snap);
+                    if scoped {
+                        return followed.finish(snap);
+                    }
+                    let (part, jobs) = (&mut scopes).await;
+                    scoped = true;
+                    merge_scopes(snap, part);
+                    queues.extend(self, jobs);
                 }
                 queues.extend(self, more);
                 continue;
             }
             tokio::select! {
+                (part, jobs) = &mut scopes, if !scoped => {
+                    scoped = true;
+                    merge_scopes(snap, part);
+                    queues.extend(self, jobs);
+                }
                 Some((audience, outcomes)) = running.next() => {
                     queues.done(audience);
                     for outcome in outcomes {
