@@ -211,11 +211,12 @@ pub async fn first_pages(client: &ApiClient<'_>, graph: &Service, urls: &[Url]) 
         return Err(None);
     };
     let items = items_of(parsed, urls, secret);
-    let throttled = items.iter().filter_map(|i| if let Item::Retry(w) = i { Some(*w) } else { None }).max();
-    match throttled {
-        Some(wait) => permit.finish(Finish::Throttled { retry_after: wait.unwrap_or(client.retry().initial_backoff) }),
-        None => permit.finish(Finish::Done),
-    }
+    // Each item counts as one response in the pacer's share of throttled responses: a random fault on one
+    // item of 20 is not a throttled batch (it closed the service for most batches at 6 % faults).
+    let waits: Vec<Option<Duration>> =
+        items.iter().filter_map(|i| if let Item::Retry(w) = i { Some(*w) } else { None }).collect();
+    let retry_after = waits.iter().map(|w| w.unwrap_or(client.retry().initial_backoff)).max().unwrap_or_default();
+    permit.finish(Finish::Batch { items: items.len(), throttled: waits.len(), retry_after });
     Ok(items)
 }
 

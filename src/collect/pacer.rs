@@ -232,6 +232,19 @@ pub enum Finish {
         /// The delay the server asked for (or the backoff's, when it gave none).
         retry_after: Duration,
     },
+    /// A JSON batch of `items` requests answered, `throttled` of them 429/503 (the batch itself was not):
+    /// each item counts as one response in the share of throttled responses, so the 1 or 2 items of a
+    /// batch of 20 that random faults hit are the transient faults they are, not a throttled batch. With
+    /// none throttled it is [`Finish::Done`]; otherwise it is [`Finish::Throttled`] with `retry_after`
+    /// (the longest item's), and closes the service only when throttling is then frequent.
+    Batch {
+        /// Items in the batch.
+        items: usize,
+        /// Items answered 429/503.
+        throttled: usize,
+        /// The longest delay a throttled item asked for.
+        retry_after: Duration,
+    },
     /// Abandoned before a response (deadline, cancellation).
     Abandoned,
 }
@@ -315,6 +328,17 @@ impl PacerState {
         Admission::Go(Ticket { epoch: self.epoch })
     }
 
+    /// Adds `responses` responses, `throttled` of them throttled, to the average share of throttled
+    /// responses, as that many single updates spread evenly would.
+    fn count_responses(&mut self, responses: usize, throttled: usize) {
+        if responses == 0 {
+            return;
+        }
+        let keep = (1.0 - SHARE_WEIGHT).powi(responses as i32);
+        let share = throttled as f64 / responses as f64;
+        self.throttled_share = self.throttled_share * keep + share * (1.0 - keep);
+    }
+
     /// Whether throttling says the server's budget is spent: too many recent responses were throttled.
     fn congested(&self) -> bool {
         self.throttled_share > CONGESTED
@@ -323,17 +347,24 @@ impl PacerState {
     /// Ends an admitted request: frees its slot and adjusts the window (see [`Finish`]).
     pub fn finish(&mut self, ticket: Ticket, bucket: &BucketKey, how: Finish, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        let throttled = matches!(how, Finish::Throttled { .. });
-        if !matches!(how, Finish::Abandoned) {
-            self.throttled_share += SHARE_WEIGHT * (f64::from(u8::from(throttled)) - self.throttled_share);
-        }
+        let (responses, throttled) = match how {
+            Finish::Done => (1, 0),
+            Finish::Throttled { .. } => (1, 1),
+            Finish::Batch { items, throttled, .. } => (items.max(1), throttled.min(items.max(1))),
+            Finish::Abandoned => (0, 0),
+        };
+        self.count_responses(responses, throttled);
+        let how = match how {
+            Finish::Batch { throttled: 0, .. } => Finish::Done,
+            Finish::Batch { retry_after, .. } => Finish::Throttled { retry_after },
+            other => other,
+        };
         match how {
             // Requests admitted before the last halving say nothing about the halved window.
             Finish::Done if ticket.epoch == self.epoch => {
                 self.window = (self.window + 1.0 / self.window).min(self.max_window as f64)
             }
-            Finish::Done => {}
-            Finish::Abandoned => {}
+            Finish::Done | Finish::Abandoned | Finish::Batch { .. } => {}
             Finish::Throttled { .. } if !self.congested() => {}
             Finish::Throttled { retry_after } => {
                 if ticket.epoch == self.epoch {
@@ -641,6 +672,49 @@ mod tests {
         let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
         assert!(random_faults(&mut s, 2_000, 0.4, 1) > 0);
         assert!(s.window() < 64);
+    }
+
+    /// Batches of 20 at `p` throttled items each (drawn like [`random_faults`]); the congestions seen.
+    fn random_faults_in_batches(s: &mut PacerState, batches: usize, p: f64) -> u64 {
+        let (key, before, mut now) = (BucketKey::Tenant, s.epoch, Instant::now());
+        let mut x: u64 = 7;
+        for _ in 0..batches {
+            let t = match s.try_admit(&key, 20.0, now) {
+                Admission::Go(t) => t,
+                Admission::WaitUntil(at) => {
+                    now = at;
+                    continue;
+                }
+                Admission::WaitForSlot => unreachable!("one batch at a time"),
+            };
+            now += Duration::from_millis(60);
+            let throttled = (0..20)
+                .filter(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    ((x >> 11) as f64 / (1u64 << 53) as f64) < p
+                })
+                .count();
+            s.finish(t, &key, Finish::Batch { items: 20, throttled, retry_after: Duration::from_secs(1) }, now);
+        }
+        s.epoch - before
+    }
+
+    #[test]
+    fn a_few_throttled_items_of_a_batch_are_transient_faults_most_are_congestion() {
+        // 6% of items: 71% of batches of 20 hold at least one throttled item, yet the service never closes.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        assert_eq!(random_faults_in_batches(&mut s, 2_000, 0.06), 0);
+        assert_eq!((s.window(), s.closed_until), (64, None));
+        // Most items throttled: the budget is spent, the service closes and the window halves.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        assert!(random_faults_in_batches(&mut s, 200, 0.6) > 0);
+        assert!(s.window() < 64 && s.closed_until.is_some());
+        // A batch counts as its items: one all-throttled batch weighs as 20 throttled responses.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        let t = go(&mut s, &BucketKey::Tenant, 20.0, Instant::now());
+        let how = Finish::Batch { items: 20, throttled: 20, retry_after: Duration::from_secs(1) };
+        s.finish(t, &BucketKey::Tenant, how, Instant::now());
+        assert!((s.throttled_share - (1.0 - 0.98f64.powi(20))).abs() < 1e-9, "{}", s.throttled_share);
     }
 
     #[test]
