@@ -334,8 +334,9 @@ async fn pim_for_groups_listings_start_before_unrelated_listings_end() {
     let slow = ResponseTemplate::new(200)
         .set_body_json(json!({"value": eligible(), "@odata.nextLink": next}))
         .set_delay(Duration::from_millis(1500));
-    let holder =
-        page(json!([{"id": "ra", "principalId": "g-admins", "roleDefinitionId": GLOBAL_ADMIN, "directoryScopeId": "/"}]));
+    let holder = page(
+        json!([{"id": "ra", "principalId": "g-admins", "roleDefinitionId": GLOBAL_ADMIN, "directoryScopeId": "/"}]),
+    );
     stubs_with(&arm, &graph, holder, page(json!([])), slow).await;
     let e = Endpoints::new(Cloud::Custom, Some(&arm.uri()), Some(&graph.uri()), None).unwrap();
     let snap = collect(&e, &DefaultTokenSource::new(&e, &env, None), &CollectOptions::default()).await.unwrap();

@@ -45,13 +45,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use azpath_graph::snapshot::{
-    AdministrativeUnit, AdministrativeUnitMembers, AppRoleAssignment, Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment,
-    DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition, DirectoryRoleEligibilityScheduleInstance,
-    EntraData, FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group,
-    GroupEligibilityScheduleInstance, GroupMembers, IdentityBinding, ManagedCluster, ManagementGroup,
-    ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup, RoleAssignment,
-    RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord, Subscription, User,
-    UserAssignedIdentity,
+    AdministrativeUnit, AdministrativeUnitMembers, AppRoleAssignment, Application, ApplicationFederatedCredentials,
+    ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition,
+    DirectoryRoleEligibilityScheduleInstance, EntraData, FederatedIdentityCredential, GapReason,
+    GraphFederatedCredential, Group, GroupEligibilityScheduleInstance, GroupMembers, IdentityBinding, ManagedCluster,
+    ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup,
+    RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord,
+    Subscription, User, UserAssignedIdentity,
 };
 use futures::stream::{self, StreamExt};
 use url::Url;

@@ -86,7 +86,9 @@ impl Probe {
             error: Some(FetchError {
                 reason: error.reason,
                 status: error.status,
-                message: format!("not requested for {skipped} more {what} after the first request was refused ({first})"),
+                message: format!(
+                    "not requested for {skipped} more {what} after the first request was refused ({first})"
+                ),
             }),
         })
     }
