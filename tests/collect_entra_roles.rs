@@ -51,6 +51,24 @@ fn grant(id: &str, principal: &str, role: &str, resource: &str) -> Value {
 /// A tenant with no subscriptions and a directory holding each kind of Entra control-plane record.
 /// `role_assignments` answers the directory-role assignments listing; `pim_groups` PIM for Groups.
 async fn stubs(arm: &MockServer, graph: &MockServer, role_assignments: ResponseTemplate, pim_groups: ResponseTemplate) {
+    stubs_with(arm, graph, role_assignments, pim_groups, page(eligible())).await;
+}
+
+/// The directory-role eligibility of the tenant of [`stubs`]: u2 is eligible for Privileged Role Administrator.
+fn eligible() -> Value {
+    json!([{"id": "e1", "principalId": "u2", "roleDefinitionId": PRIVILEGED_ROLE_ADMIN, "directoryScopeId": "/",
+            "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": null, "memberType": "Direct",
+            "roleEligibilityScheduleId": "s1"}])
+}
+
+/// [`stubs`], with `eligibility` answering the directory-role eligibility listing.
+async fn stubs_with(
+    arm: &MockServer,
+    graph: &MockServer,
+    role_assignments: ResponseTemplate,
+    pim_groups: ResponseTemplate,
+    eligibility: ResponseTemplate,
+) {
     get(arm, "/subscriptions", page(json!([])), 1).await;
     get(arm, "/providers/Microsoft.Management/managementGroups", page(json!([])), 1).await;
     get(graph, "/v1.0/users", page(json!([{"id": "u1"}, {"id": "u2"}])), 1).await;
@@ -120,10 +138,7 @@ async fn stubs(arm: &MockServer, graph: &MockServer, role_assignments: ResponseT
         .expect(1)
         .mount(graph)
         .await;
-    let eligible = json!([{"id": "e1", "principalId": "u2", "roleDefinitionId": PRIVILEGED_ROLE_ADMIN, "directoryScopeId": "/",
-                            "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": null, "memberType": "Direct",
-                            "roleEligibilityScheduleId": "s1"}]);
-    get(graph, "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances", page(eligible), 1).await;
+    get(graph, "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances", eligibility, 1).await;
     Mock::given(method("GET"))
         .and(path(PIM_GROUPS))
         .and(query_param("$filter", "groupId eq 'g-ra'"))
@@ -298,6 +313,43 @@ async fn a_refused_pim_for_groups_listing_is_asked_once_and_is_one_gap_for_the_r
     assert!(skipped.message.contains("not requested for 1 more"), "{}", skipped.message);
     assert!(snap.entra.group_eligibility_schedule_instances.is_empty());
     assert_eq!(snap.entra.directory_role_assignments.len(), 1, "the rest is collected");
+}
+
+/// PIM for Groups listings start as soon as each group qualifies, not once every listing has ended: while the
+/// directory-role eligibility listing takes 1.5 s to answer its first page, both qualifying groups (g-ra
+/// role-assignable, g-admins holding a directory role) are asked before its second page is.
+#[tokio::test]
+async fn pim_for_groups_listings_start_before_unrelated_listings_end() {
+    const ELIGIBILITY: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances";
+    let (arm, graph) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("GET"))
+        .and(path(ELIGIBILITY))
+        .and(query_param("$skiptoken", "p2"))
+        .respond_with(page(json!([])))
+        .expect(1)
+        .with_priority(1)
+        .mount(&graph)
+        .await;
+    let next = format!("{}{ELIGIBILITY}?$skiptoken=p2", graph.uri());
+    let slow = ResponseTemplate::new(200)
+        .set_body_json(json!({"value": eligible(), "@odata.nextLink": next}))
+        .set_delay(Duration::from_millis(1500));
+    let holder = page(
+        json!([{"id": "ra", "principalId": "g-admins", "roleDefinitionId": GLOBAL_ADMIN, "directoryScopeId": "/"}]),
+    );
+    stubs_with(&arm, &graph, holder, page(json!([])), slow).await;
+    let e = Endpoints::new(Cloud::Custom, Some(&arm.uri()), Some(&graph.uri()), None).unwrap();
+    let snap = collect(&e, &DefaultTokenSource::new(&e, &env, None), &CollectOptions::default()).await.unwrap();
+    graph.verify().await;
+    assert!(snap.coverage.is_empty(), "{:#?}", snap.coverage);
+    let requests = graph.received_requests().await.unwrap();
+    let second_page = requests
+        .iter()
+        .position(|r| r.url.path() == ELIGIBILITY && r.url.query().is_some_and(|q| q.contains("skiptoken")))
+        .expect("the second page was asked");
+    let pim: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].url.path() == PIM_GROUPS).collect();
+    assert_eq!(pim.len(), 2, "g-ra and g-admins");
+    assert!(pim.iter().all(|&i| i < second_page), "PIM at {pim:?}, the slow listing's second page at {second_page}");
 }
 
 #[test]

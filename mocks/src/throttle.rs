@@ -15,8 +15,9 @@
 //!    application+tenant pair S (under 50 users) 3,500, M (50–500) 5,000, L (over 500) 8,000 resource units
 //!    per 10 seconds; `GET users` and `GET applications` cost 2, `GET groups/{id}/members` 3,
 //!    `groups/{id}/transitiveMembers` 5, `servicePrincipals/{id}/appRoleAssignments` and
-//!    `oauth2PermissionGrants` 2, any other GET 1; `$select` −1, `$expand` +1, `$top` below 20 −1, never
-//!    below 1.
+//!    `oauth2PermissionGrants` 2, the rest of the page's GET table likewise (`contracts` 3, `me/memberOf` 2,
+//!    also as `users/{id}/memberOf`, …), any other GET 1; `$select` −1, `$expand` +1, `$top` below 20 −1,
+//!    never below 1.
 //! 3. **ARM read buckets** (`arm-buckets`): one per subscription (read from the path) and one for tenant-level
 //!    requests (management groups, the subscriptions listing, `/providers/…`), each 250 tokens refilling 25 per
 //!    second. Source: "Regional throttling and token bucket algorithm" in
@@ -205,9 +206,13 @@ pub fn graph_cost(path: &str, query: &str) -> u32 {
     let base: i32 = match seg.as_slice() {
         ["users"] | ["applications"] | ["oauth2permissiongrants"] | ["oauth2permissiongrants", _] => 2,
         ["applications", _, "extensionproperties"] => 2,
-        ["groups", _, "members"] => 3,
-        ["groups", _, "transitivemembers"] => 5,
+        ["me", "licensedetails" | "memberof" | "ownedobjects" | "transitivememberof"] => 2,
+        ["users", _, "licensedetails" | "memberof" | "ownedobjects" | "transitivememberof"] => 2,
         ["serviceprincipals", _, "approleassignments"] => 2,
+        ["contracts"] | ["subscribedskus"] => 3,
+        ["groups", _, "members"] => 3,
+        ["domains", _, "domainnamereferences"] => 4,
+        ["groups", _, "transitivemembers"] => 5,
         _ => 1,
     };
     let mut cost = base;

@@ -4,20 +4,20 @@
 //! `/administrativeUnits/{id}`): its holder then administers the unit's members only. The units come from one
 //! tenant-wide listing ([`administrative_units_url`], with `isMemberManagementRestricted`, which marks a
 //! restricted management unit whose members tenant-scoped administrators may not change); the members of each
-//! unit from one listing per unit ([`administrative_unit_members_url`]), after the directory listings, run
-//! through the same client (paging, pacing, retries) as every other listing. The first member listing runs
-//! alone: if it is refused (401/403), the others are not requested and one gap says how many were skipped, as
-//! for PIM for Groups. Devices are kept as Graph sends them and ignored by the graph.
+//! unit from one listing per unit ([`administrative_unit_members_url`]), started as the units listing ends,
+//! beside the other directory listings and through the same client (paging, pacing, retries, JSON batches).
+//! The first member listing runs alone: if it is refused (401/403), the others are not requested and one gap
+//! says how many were skipped, as for PIM for Groups. Devices are kept as Graph sends them and ignored by the
+//! graph.
 //!
 //! Cost: one listing page per 999 units, plus one request per unit (tenants have tens to hundreds of units,
 //! so a 50k-user tenant with 200 units pays about 200 requests).
 
-use azpath_graph::snapshot::{AdministrativeUnit, AdministrativeUnitMembers, DirectoryObject, GapReason, Snapshot};
-use futures::stream::{self, StreamExt};
+use azpath_graph::snapshot::{AdministrativeUnit, CoverageGap};
 use url::Url;
 
 use super::msgraph::GRAPH_VERSION;
-use super::{api_url, bad_name, record, safe_name, Ctx, FetchError, Listing};
+use super::{api_url, bad_name, safe_name, Job, ObjectJob};
 
 /// The API name of the units listing in `sources[].api` and coverage gaps.
 pub const UNITS_API: &str = "graph.administrativeUnits";
@@ -45,72 +45,21 @@ pub fn administrative_unit_members_url(graph: &Url, unit_id: &str) -> Url {
     )
 }
 
-/// Lists the administrative units and the members of each into `snap`, with their sources or gaps.
-pub(super) async fn collect(ctx: &Ctx<'_>, snap: &mut Snapshot) {
-    let listing: Listing<AdministrativeUnit> =
-        ctx.client.list(&ctx.graph, administrative_units_url(&ctx.graph.base)).await;
-    let count = listing.items.len();
-    let mut ids = Vec::new();
-    for unit in &listing.items {
+/// The members listing of each unit of a units page (a unit id that cannot be a path is a gap instead).
+pub(super) fn member_jobs(units: &[AdministrativeUnit], gaps: &mut Vec<CoverageGap>) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for unit in units {
         if safe_name(&unit.id) {
-            ids.push(unit.id.clone());
+            jobs.push(Job::Object(ObjectJob::UnitMembers { unit_id: unit.id.clone() }));
         } else {
-            snap.coverage.push(bad_name(MEMBERS_API, &scope(&unit.id), &unit.id));
+            gaps.push(bad_name(MEMBERS_API, &scope(&unit.id), &unit.id));
         }
     }
-    snap.entra.administrative_units.extend(listing.items);
-    record(snap, UNITS_API, "tenant", count, listing.error);
-    let mut rest = ids.into_iter();
-    let Some(first) = rest.next() else { return };
-    let refused = members(ctx, snap, first).await;
-    let rest: Vec<String> = rest.collect();
-    match refused {
-        Some(e) if !rest.is_empty() => {
-            let message = format!(
-                "not requested for {} more administrative units after the first request was refused",
-                rest.len()
-            );
-            record(snap, MEMBERS_API, "tenant", 0, Some(FetchError { message, ..e }));
-        }
-        _ => {
-            let listings: Vec<(String, Listing<DirectoryObject>)> = stream::iter(rest)
-                .map(|id| async move {
-                    let url = administrative_unit_members_url(&ctx.graph.base, &id);
-                    (id, ctx.client.list(&ctx.graph, url).await)
-                })
-                .buffer_unordered(ctx.concurrency)
-                .collect()
-                .await;
-            for (id, listing) in listings {
-                absorb(snap, id, listing);
-            }
-        }
-    }
+    jobs
 }
 
-/// Lists one unit's members into `snap`; the error when the request was refused (401/403).
-async fn members(ctx: &Ctx<'_>, snap: &mut Snapshot, id: String) -> Option<FetchError> {
-    let listing = ctx.client.list(&ctx.graph, administrative_unit_members_url(&ctx.graph.base, &id)).await;
-    let refused = listing
-        .error
-        .as_ref()
-        .filter(|e| matches!(e.reason, GapReason::Forbidden | GapReason::Unauthorized))
-        .map(|e| FetchError { reason: e.reason, status: e.status, message: e.message.clone() });
-    absorb(snap, id, listing);
-    refused
-}
-
-/// Adds one unit's members (what was read, even when the listing failed part-way) and its source or gap.
-fn absorb(snap: &mut Snapshot, id: String, listing: Listing<DirectoryObject>) {
-    let count = listing.items.len();
-    let scope = scope(&id);
-    snap.entra
-        .administrative_unit_members
-        .push(AdministrativeUnitMembers { administrative_unit_id: id, members: listing.items });
-    record(snap, MEMBERS_API, &scope, count, listing.error);
-}
-
-fn scope(id: &str) -> String {
+/// The scope recorded for one unit's members listing.
+pub(super) fn scope(id: &str) -> String {
     format!("/administrativeUnits/{id}")
 }
 

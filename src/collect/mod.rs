@@ -37,6 +37,7 @@ pub mod kube_live;
 pub mod managed_identity;
 pub mod msgraph;
 pub mod pacer;
+mod probe;
 pub mod redact;
 pub mod resources;
 
@@ -44,13 +45,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use azpath_graph::snapshot::{
-    AppRoleAssignment, Application, ApplicationFederatedCredentials, ConnectedCluster, CoverageGap, DenyAssignment,
-    DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition, DirectoryRoleEligibilityScheduleInstance,
-    EntraData, FederatedIdentityCredential, GapReason, GraphFederatedCredential, Group,
-    GroupEligibilityScheduleInstance, GroupMembers, IdentityBinding, ManagedCluster, ManagementGroup,
-    ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup, RoleAssignment,
-    RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord, Subscription, User,
-    UserAssignedIdentity,
+    AdministrativeUnit, AdministrativeUnitMembers, AppRoleAssignment, Application, ApplicationFederatedCredentials,
+    ConnectedCluster, CoverageGap, DenyAssignment, DirectoryObject, DirectoryRoleAssignment, DirectoryRoleDefinition,
+    DirectoryRoleEligibilityScheduleInstance, EntraData, FederatedIdentityCredential, GapReason,
+    GraphFederatedCredential, Group, GroupEligibilityScheduleInstance, GroupMembers, IdentityBinding, ManagedCluster,
+    ManagementGroup, ManagementGroupChild, ManagementGroupDetails, ManagementGroupProperties, Metadata, ResourceGroup,
+    RoleAssignment, RoleDefinition, RoleEligibilityScheduleInstance, ServicePrincipal, Snapshot, SourceRecord,
+    Subscription, User, UserAssignedIdentity,
 };
 use futures::stream::{self, StreamExt};
 use url::Url;
@@ -175,15 +176,52 @@ pub async fn collect(
     let graph_token = tokens.token(Audience::Graph).await;
 
     ctx.progress.set_message("listing subscriptions and management groups");
-    let mut visible = list_subscriptions(&ctx, &mut snap).await?;
-    let tree = collect_tree(&ctx, &mut snap, &wanted).await;
-    let named = named_subscriptions(&wanted, &tree);
-    if !visible.complete {
-        read_named_subscriptions(&ctx, &mut snap, &named, &mut visible).await;
-    }
-    let (selected, mg_scopes) = select(&wanted, &named, visible, &tree, &mut snap);
+    let visible = list_subscriptions(&ctx, &mut snap).await?;
+    let directory = match graph_token {
+        Ok(_) => Job::TENANT_DIRECTORY.into_iter().chain([Job::AdministrativeUnits]).collect(),
+        Err(e) => {
+            for job in &Job::TENANT_DIRECTORY {
+                snap.coverage.push(gap(job.tenant_api(), "tenant", GapReason::NoCredential, e.to_string()));
+            }
+            Vec::new()
+        }
+    };
+    // No phase barrier: the directory listings start while the management-group tree is read (the ARM
+    // listings start once it is: which scopes to list depends on it), and each dependent listing starts as
+    // soon as what it depends on has arrived (group members as group pages arrive, federated credentials as
+    // identities and applications arrive, owners and app role assignments as their listings end, PIM for
+    // Groups as each group is known to qualify).
+    ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
+    let scopes = scope_jobs(&ctx, Snapshot::new(snap.metadata.clone()), &wanted, visible);
+    ctx.run_following(&mut snap, directory, &mut spawned, scopes).await;
 
-    ctx.progress.set_message("listing role assignments, identities, clusters and directory objects");
+    ctx.progress.finish_and_clear();
+    // A built-in role is listed at every scope under its one name; `normalize` keeps the first copy, so
+    // whatever order the listings finished in, the copy read at a subscription comes first.
+    snap.azure
+        .role_definitions
+        .sort_by_cached_key(|d| (!d.id.to_ascii_lowercase().starts_with("/subscriptions/"), d.id.to_ascii_lowercase()));
+    snap.normalize();
+    tracing::info!(
+        sources = snap.sources.len(),
+        gaps = snap.coverage.len(),
+        role_assignments = snap.azure.role_assignments.len(),
+        "collection finished"
+    );
+    Ok(snap)
+}
+
+/// Reads the management-group tree (and, when the subscriptions listing broke off, each named subscription),
+/// picks the subscriptions and groups to collect, and gives the listings to run at each: into `part`, a
+/// snapshot of its own, since it runs beside the directory listings (see [`merge_scopes`]).
+async fn scope_jobs(ctx: &Ctx<'_>, mut part: Snapshot, wanted: &Wanted, mut visible: Visible) -> (Snapshot, Vec<Job>) {
+    let snap = &mut part;
+    let tree = collect_tree(ctx, snap, wanted).await;
+    let named = named_subscriptions(wanted, &tree);
+    if !visible.complete {
+        read_named_subscriptions(ctx, snap, &named, &mut visible).await;
+    }
+    let (selected, mg_scopes) = select(wanted, &named, visible, &tree, snap);
     let mut jobs = Vec::new();
     for sub in &selected {
         let id = if sub.subscription_id.is_empty() { last_segment(&sub.id) } else { sub.subscription_id.clone() };
@@ -204,46 +242,17 @@ pub async fn collect(
         jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: true }));
     }
     snap.azure.subscriptions.extend(selected);
-    let directory = graph_token.is_ok();
-    match graph_token {
-        Ok(_) => jobs.extend(Job::TENANT_DIRECTORY),
-        Err(e) => {
-            for job in &Job::TENANT_DIRECTORY {
-                snap.coverage.push(gap(job.tenant_api(), "tenant", GapReason::NoCredential, e.to_string()));
-            }
-        }
-    }
-    // No phase barrier: each dependent listing starts as soon as what it depends on has arrived (group
-    // members as group pages arrive, federated credentials as identities and applications arrive, owners
-    // and app role assignments as their listings end).
-    ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
-    ctx.run_following(&mut snap, jobs, &mut spawned).await;
+    (part, jobs)
+}
 
-    ctx.progress.set_message("listing PIM for Groups eligibility");
-    let jobs = group_eligibility_jobs(&mut snap);
-    for outcome in ctx.run_probed(jobs).await {
-        absorb(&mut snap, outcome);
-    }
-
-    if directory {
-        ctx.progress.set_message("listing administrative units");
-        entra_units::collect(&ctx, &mut snap).await;
-    }
-
-    ctx.progress.finish_and_clear();
-    // A built-in role is listed at every scope under its one name; `normalize` keeps the first copy, so
-    // whatever order the listings finished in, the copy read at a subscription comes first.
-    snap.azure
-        .role_definitions
-        .sort_by_cached_key(|d| (!d.id.to_ascii_lowercase().starts_with("/subscriptions/"), d.id.to_ascii_lowercase()));
-    snap.normalize();
-    tracing::info!(
-        sources = snap.sources.len(),
-        gaps = snap.coverage.len(),
-        role_assignments = snap.azure.role_assignments.len(),
-        "collection finished"
-    );
-    Ok(snap)
+/// Adds what [`scope_jobs`] recorded to the snapshot: every field it writes (the management groups, the
+/// subscriptions, their sources and gaps, the tenant id).
+fn merge_scopes(snap: &mut Snapshot, part: Snapshot) {
+    snap.azure.management_groups.extend(part.azure.management_groups);
+    snap.azure.subscriptions.extend(part.azure.subscriptions);
+    snap.sources.extend(part.sources);
+    snap.coverage.extend(part.coverage);
+    snap.metadata.tenant_id = part.metadata.tenant_id.or(snap.metadata.tenant_id.take());
 }
 
 /// The `--subscription` and `--management-group` values, validated (lower-cased subscription ids, group
@@ -454,56 +463,25 @@ impl Ctx<'_> {
         self.concurrency.saturating_mul(4)
     }
 
-    /// Runs the first job alone, then the others unless it was refused (401/403): a caller without the
-    /// permission would otherwise get one identical gap per job. The skipped jobs become one gap saying how
-    /// many were not requested.
-    async fn run_probed(&self, mut jobs: Vec<Job>) -> Vec<Outcome> {
-        if jobs.is_empty() {
-            return Vec::new();
-        }
-        let rest = jobs.split_off(1);
-        let first = self.run_all(jobs).await;
-        let refused = first.iter().find_map(|o| {
-            o.error.as_ref().filter(|e| matches!(e.reason, GapReason::Forbidden | GapReason::Unauthorized))
-        });
-        match refused {
-            Some(e) if !rest.is_empty() => {
-                let api = first[0].api;
-                let skipped = Outcome {
-                    api,
-                    scope: "tenant".into(),
-                    count: 0,
-                    records: Records::Skipped,
-                    error: Some(FetchError {
-                        reason: e.reason,
-                        status: e.status,
-                        message: format!(
-                            "not requested for {} more objects after the first request was refused ({})",
-                            rest.len(),
-                            first[0].scope
-                        ),
-                    }),
-                };
-                first.into_iter().chain([skipped]).collect()
-            }
-            _ => first.into_iter().chain(self.run_all(rest).await).collect(),
-        }
-    }
-
     /// Runs `jobs` and every job they lead to, absorbing each outcome as it arrives: follow-up jobs derived
-    /// from an outcome ([`follow_ups`]) or sent by a running job (`spawned`) start at once. ARM and Graph jobs
-    /// run in separate pools of `concurrency` each.
+    /// from an outcome ([`follow_ups`]), sent by a running job (`spawned`), or given by `scopes` when it ends
+    /// (with the records it made, [`merge_scopes`]) start at once. ARM and Graph jobs run in separate pools of
+    /// `concurrency` each.
     async fn run_following(
         &self,
         snap: &mut Snapshot,
         jobs: Vec<Job>,
         spawned: &mut tokio::sync::mpsc::UnboundedReceiver<Job>,
+        scopes: impl std::future::Future<Output = (Snapshot, Vec<Job>)>,
     ) {
         use futures::stream::FuturesUnordered;
+        use futures::FutureExt;
         let mut queues = Queues::default();
         let mut followed = Followed::default();
         queues.extend(self, jobs);
         let mut running = FuturesUnordered::new();
+        let mut scopes = std::pin::pin!(scopes.fuse());
+        let mut scoped = false;
         loop {
             while let Some((audience, work)) = queues.next(self.jobs(), self.graph_batch) {
                 running.push(async move { (audience, work.run(self).await) });
@@ -511,12 +489,23 @@ impl Ctx<'_> {
             if running.is_empty() {
                 let more: Vec<Job> = std::iter::from_fn(|| spawned.try_recv().ok()).collect();
                 if more.is_empty() && queues.is_empty() {
-                    return;
+                    if scoped {
+                        return followed.finish(snap);
+                    }
+                    let (part, jobs) = (&mut scopes).await;
+                    scoped = true;
+                    merge_scopes(snap, part);
+                    queues.extend(self, jobs);
                 }
                 queues.extend(self, more);
                 continue;
             }
             tokio::select! {
+                (part, jobs) = &mut scopes, if !scoped => {
+                    scoped = true;
+                    merge_scopes(snap, part);
+                    queues.extend(self, jobs);
+                }
                 Some((audience, outcomes)) = running.next() => {
                     queues.done(audience);
                     for outcome in outcomes {
@@ -659,11 +648,26 @@ impl Queues {
 struct Followed {
     seen: BTreeSet<String>,
     credentials: AppCredentials,
+    /// PIM for Groups: which groups qualify so far, and whether the first listing was refused.
+    pim: probe::PimGroups,
+    /// Whether the first administrative-unit members listing was refused.
+    units: probe::Probe,
 }
 
 impl Followed {
     fn first(&mut self, key: String) -> bool {
         self.seen.insert(key)
+    }
+
+    /// Records what no outcome said: the per-object listings held back after a refused first one.
+    fn finish(self, snap: &mut Snapshot) {
+        let skipped = [
+            self.pim.probe.skipped(probe::API, "groups"),
+            self.units.skipped(entra_units::MEMBERS_API, "administrative units"),
+        ];
+        for outcome in skipped.into_iter().flatten() {
+            absorb(snap, outcome);
+        }
     }
 }
 
@@ -770,12 +774,50 @@ fn follow_ups(snap: &mut Snapshot, outcome: &Outcome, followed: &mut Followed) -
             for g in v.iter().filter(|g| !safe_name(&g.id)) {
                 gaps.push(bad_name("graph.groupMembers", &format!("/groups/{}", g.id), &g.id));
             }
-            owner_jobs(msgraph::OwnedCollection::Groups, v.iter().map(|g| (&g.id, &g.owners)), gaps)
+            let mut jobs = owner_jobs(msgraph::OwnedCollection::Groups, v.iter().map(|g| (&g.id, &g.owners)), gaps);
+            jobs.extend(followed.pim.groups_listed(v, gaps));
+            jobs
         }
         Records::ServicePrincipals(v) => {
             owner_jobs(msgraph::OwnedCollection::ServicePrincipals, v.iter().map(|s| (&s.id, &s.owners)), gaps)
         }
-        Records::ExpandedAppRoleAssignments(v) => app_role_assignment_jobs(v, gaps),
+        Records::ExpandedAppRoleAssignments(v) => {
+            let held = v.iter().flat_map(|sp| {
+                let assignments = sp.app_role_assignments.iter().flatten();
+                assignments.map(|a| if a.principal_id.is_empty() { sp.id.as_str() } else { a.principal_id.as_str() })
+            });
+            let mut jobs = followed.pim.holders_listed(held, gaps);
+            jobs.extend(app_role_assignment_jobs(v, gaps));
+            jobs
+        }
+        Records::AppRoleAssignments { service_principal_id, assignments } => {
+            let held = assignments.iter().map(|a| {
+                if a.principal_id.is_empty() {
+                    service_principal_id.as_str()
+                } else {
+                    a.principal_id.as_str()
+                }
+            });
+            followed.pim.holders_listed(held, gaps)
+        }
+        Records::RoleAssignments(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.properties.principal_id.as_str()), gaps)
+        }
+        Records::Eligibility(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.properties.principal_id.as_str()), gaps)
+        }
+        Records::DirectoryRoleAssignments(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.principal_id.as_str()), gaps)
+        }
+        Records::DirectoryRoleEligibility(v) => {
+            followed.pim.holders_listed(v.iter().map(|r| r.principal_id.as_str()), gaps)
+        }
+        Records::GroupEligibility(_) => followed.pim.probe.answered(outcome),
+        Records::AdministrativeUnits(v) => {
+            let jobs = entra_units::member_jobs(v, gaps);
+            followed.units.offer(jobs)
+        }
+        Records::UnitMembers(..) => followed.units.answered(outcome),
         _ => Vec::new(),
     }
 }
@@ -824,6 +866,8 @@ enum Job {
     Object(ObjectJob),
     /// A listing of the Entra control plane.
     Entra(EntraJob),
+    /// The administrative units (their members follow, one listing each).
+    AdministrativeUnits,
     /// The resources of a subscription that carry a managed identity.
     IdentityResources {
         subscription_id: String,
@@ -852,6 +896,8 @@ enum ObjectJob {
     AppRoleAssignments { service_principal_id: String },
     /// PIM for Groups eligibility of one group.
     GroupEligibility { group_id: String },
+    /// Members of one administrative unit.
+    UnitMembers { unit_id: String },
 }
 
 impl ObjectJob {
@@ -862,7 +908,8 @@ impl ObjectJob {
             ObjectJob::ApplicationFederatedCredentials { .. } => "graph.applicationFederatedCredentials",
             ObjectJob::Owners { .. } => "graph.owners",
             ObjectJob::AppRoleAssignments { .. } => "graph.appRoleAssignments",
-            ObjectJob::GroupEligibility { .. } => "graph.groupEligibilityScheduleInstances",
+            ObjectJob::GroupEligibility { .. } => probe::API,
+            ObjectJob::UnitMembers { .. } => entra_units::MEMBERS_API,
         }
     }
 
@@ -877,6 +924,7 @@ impl ObjectJob {
             ObjectJob::AppRoleAssignments { service_principal_id } => {
                 format!("/servicePrincipals/{service_principal_id}")
             }
+            ObjectJob::UnitMembers { unit_id } => entra_units::scope(unit_id),
         }
     }
 
@@ -892,6 +940,7 @@ impl ObjectJob {
                 msgraph::app_role_assignments_url(graph, service_principal_id)
             }
             ObjectJob::GroupEligibility { group_id } => msgraph::group_eligibility_url(graph, group_id),
+            ObjectJob::UnitMembers { unit_id } => entra_units::administrative_unit_members_url(graph, unit_id),
         }
     }
 
@@ -920,6 +969,9 @@ impl ObjectJob {
             }
             ObjectJob::GroupEligibility { .. } => {
                 outcome(api, scope, ctx.graph_list(url, first).await, Records::GroupEligibility)
+            }
+            ObjectJob::UnitMembers { unit_id } => {
+                outcome(api, scope, ctx.graph_list(url, first).await, |m| Records::UnitMembers(unit_id, m))
             }
         }
     }
@@ -958,7 +1010,8 @@ impl Job {
             | Job::Applications
             | Job::ExpandedApplicationCredentials
             | Job::Object(_)
-            | Job::Entra(_) => Audience::Graph,
+            | Job::Entra(_)
+            | Job::AdministrativeUnits => Audience::Graph,
         }
     }
 
@@ -1011,8 +1064,11 @@ enum Records {
         assignments: Vec<AppRoleAssignment>,
     },
     GroupEligibility(Vec<GroupEligibilityScheduleInstance>),
+    AdministrativeUnits(Vec<AdministrativeUnit>),
+    /// One unit's members (what was read, even when the listing failed part-way).
+    UnitMembers(String, Vec<DirectoryObject>),
     IdentityResources(Vec<azpath_graph::snapshot::IdentityResource>),
-    /// Requests not sent (see [`Ctx::run_probed`]).
+    /// Requests not sent (see [`probe::Probe`]).
     Skipped,
 }
 
@@ -1091,6 +1147,11 @@ impl Job {
             }
             Job::Object(job) => job.run(ctx, None).await,
             Job::Entra(job) => job.run(ctx).await,
+            Job::AdministrativeUnits => {
+                let url = entra_units::administrative_units_url(&graph.base);
+                let listing = client.list(graph, url).await;
+                outcome(entra_units::UNITS_API, "tenant".into(), listing, Records::AdministrativeUnits)
+            }
             Job::IdentityResources { subscription_id } => ctx.identity_resources(&subscription_id).await,
         }
     }
@@ -1237,36 +1298,6 @@ fn app_role_assignment_jobs(expanded: &[msgraph::ExpandedAppRoleAssignments], ga
     jobs
 }
 
-/// One PIM for Groups eligibility listing per group where an eligible member or owner gains something: a
-/// role-assignable group, or a group that holds an Azure role, a directory role or an app role. Graph lists
-/// these only per group, so asking for every group would double the per-group requests for groups that
-/// grant nothing.
-fn group_eligibility_jobs(snap: &mut Snapshot) -> Vec<Job> {
-    let (a, e) = (&snap.azure, &snap.entra);
-    let mut holders: BTreeSet<String> = BTreeSet::new();
-    holders.extend(a.role_assignments.iter().map(|r| r.properties.principal_id.to_ascii_lowercase()));
-    holders
-        .extend(a.role_eligibility_schedule_instances.iter().map(|r| r.properties.principal_id.to_ascii_lowercase()));
-    holders.extend(e.directory_role_assignments.iter().map(|r| r.principal_id.to_ascii_lowercase()));
-    holders.extend(e.directory_role_eligibility_schedule_instances.iter().map(|r| r.principal_id.to_ascii_lowercase()));
-    holders.extend(e.app_role_assignments.iter().map(|r| r.principal_id.to_ascii_lowercase()));
-    let wanted: Vec<String> = e
-        .groups
-        .iter()
-        .filter(|g| g.is_assignable_to_role == Some(true) || holders.contains(&g.id.to_ascii_lowercase()))
-        .map(|g| g.id.clone())
-        .collect();
-    let mut jobs = Vec::new();
-    for id in wanted {
-        if safe_name(&id) {
-            jobs.push(Job::Object(ObjectJob::GroupEligibility { group_id: id }));
-        } else {
-            snap.coverage.push(bad_name("graph.groupEligibilityScheduleInstances", &format!("/groups/{id}"), &id));
-        }
-    }
-    jobs
-}
-
 /// Replaces the expanded app role assignments of one service principal with its whole list.
 fn set_app_role_assignments(e: &mut EntraData, service_principal_id: &str, assignments: Vec<AppRoleAssignment>) {
     e.app_role_assignments.retain(|a| !a.principal_id.eq_ignore_ascii_case(service_principal_id));
@@ -1368,21 +1399,25 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
     match outcome.records {
         Records::ManagementGroup(mg) => a.management_groups.extend(mg),
         Records::Descendants(_) => {}
-        Records::ResourceGroups(v) => a.resource_groups.extend(v),
-        Records::RoleDefinitions(v) => a.role_definitions.extend(v),
-        Records::RoleAssignments(v) => a.role_assignments.extend(v),
-        Records::DenyAssignments(v) => a.deny_assignments.extend(v),
-        Records::Eligibility(v) => a.role_eligibility_schedule_instances.extend(v),
-        Records::Users(v) => e.users.extend(v),
-        Records::Groups(v) => e.groups.extend(v),
-        Records::ServicePrincipals(v) => e.service_principals.extend(v),
-        Records::Applications(v) => e.applications.extend(v),
-        Records::GroupMembers(group_id, members) => e.group_members.push(GroupMembers { group_id, members }),
-        Records::UserAssignedIdentities(v) => a.user_assigned_identities.extend(v),
-        Records::FederatedIdentityCredentials(v) => a.federated_identity_credentials.extend(v),
-        Records::ManagedClusters(v) => a.managed_clusters.extend(v),
-        Records::ConnectedClusters(v) => a.connected_clusters.extend(v),
-        Records::IdentityBindings(v) => a.identity_bindings.extend(v),
+        Records::ResourceGroups(v) => append(&mut a.resource_groups, v),
+        Records::RoleDefinitions(v) => append(&mut a.role_definitions, v),
+        Records::RoleAssignments(v) => append(&mut a.role_assignments, v),
+        Records::DenyAssignments(v) => append(&mut a.deny_assignments, v),
+        Records::Eligibility(v) => append(&mut a.role_eligibility_schedule_instances, v),
+        Records::Users(v) => append(&mut e.users, v),
+        Records::Groups(v) => append(&mut e.groups, v),
+        Records::ServicePrincipals(v) => append(&mut e.service_principals, v),
+        Records::Applications(v) => append(&mut e.applications, v),
+        Records::GroupMembers(group_id, mut members) => {
+            // Kept to the end of the collection, one vector per group (40k at 400k users): no growth slack.
+            members.shrink_to_fit();
+            e.group_members.push(GroupMembers { group_id, members })
+        }
+        Records::UserAssignedIdentities(v) => append(&mut a.user_assigned_identities, v),
+        Records::FederatedIdentityCredentials(v) => append(&mut a.federated_identity_credentials, v),
+        Records::ManagedClusters(v) => append(&mut a.managed_clusters, v),
+        Records::ConnectedClusters(v) => append(&mut a.connected_clusters, v),
+        Records::IdentityBindings(v) => append(&mut a.identity_bindings, v),
         Records::ApplicationFederatedCredentials(application_id, credentials) => {
             e.application_federated_credentials.push(ApplicationFederatedCredentials { application_id, credentials })
         }
@@ -1391,9 +1426,9 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
                 set_owners(e, collection, &id, owners);
             }
         }
-        Records::DirectoryRoleDefinitions(v) => e.directory_role_definitions.extend(v),
-        Records::DirectoryRoleAssignments(v) => e.directory_role_assignments.extend(v),
-        Records::DirectoryRoleEligibility(v) => e.directory_role_eligibility_schedule_instances.extend(v),
+        Records::DirectoryRoleDefinitions(v) => append(&mut e.directory_role_definitions, v),
+        Records::DirectoryRoleAssignments(v) => append(&mut e.directory_role_assignments, v),
+        Records::DirectoryRoleEligibility(v) => append(&mut e.directory_role_eligibility_schedule_instances, v),
         Records::ExpandedAppRoleAssignments(v) => {
             for sp in v {
                 let held = sp.app_role_assignments.unwrap_or_default();
@@ -1406,12 +1441,26 @@ fn absorb(snap: &mut Snapshot, outcome: Outcome) {
                 set_app_role_assignments(e, &service_principal_id, assignments);
             }
         }
-        Records::GroupEligibility(v) => e.group_eligibility_schedule_instances.extend(v),
-        Records::IdentityResources(v) => a.identity_resources.extend(v),
+        Records::GroupEligibility(v) => append(&mut e.group_eligibility_schedule_instances, v),
+        Records::AdministrativeUnits(v) => append(&mut e.administrative_units, v),
+        Records::UnitMembers(administrative_unit_id, members) => {
+            e.administrative_unit_members.push(AdministrativeUnitMembers { administrative_unit_id, members })
+        }
+        Records::IdentityResources(v) => append(&mut a.identity_resources, v),
         Records::ExpandedCredentials(v) => return absorb_expanded_credentials(snap, v, outcome.error),
         Records::Skipped => {}
     }
     record(snap, outcome.api, &outcome.scope, outcome.count, outcome.error);
+}
+
+/// Appends `v` to `into`, taking `v` whole when `into` is empty: a tenant-wide listing (400k users) is then
+/// not copied into a second vector while both are held.
+fn append<T>(into: &mut Vec<T>, v: Vec<T>) {
+    if into.is_empty() {
+        *into = v;
+    } else {
+        into.extend(v);
+    }
 }
 
 /// A source record for a complete listing, or a coverage gap for an incomplete one.

@@ -15,8 +15,10 @@
 //!
 //! The budgets:
 //! - Microsoft Graph, identity and access: one resource-unit bucket per application and tenant, 3,500 / 5,000 /
-//!   8,000 RU per 10 s for a tenant of under 50 / 50 to 500 / over 500 users; a GET costs 1 RU, 2 for users,
-//!   3 for group members; `$select` takes 1 off, `$expand` adds 1, never below 1
+//!   8,000 RU per 10 s for a tenant of under 50 / 50 to 500 / over 500 users; a GET costs 1 RU, or the
+//!   documented cost of its path ([`GRAPH_GET_COSTS`]: 2 for users, applications and a service principal's
+//!   app role assignments, 3 for group members); `$select` takes 1 off, `$expand` adds 1, `$top` below 20
+//!   takes 1 off, never below 1
 //!   (<https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits>).
 //! - Azure Resource Manager: reads draw on a bucket of 250 refilled at 25 per second, one per subscription for
 //!   a subscription's requests and one per tenant for the rest
@@ -80,17 +82,62 @@ impl TenantSize {
     }
 }
 
-/// The Graph identity-and-access cost of one GET of `url` (see the module doc).
+/// Graph's documented base costs of identity-and-access GETs, in resource units: a path pattern relative to
+/// the version segment (`{id}` matches one segment), case-insensitive; any GET not listed costs 1. Source: the
+/// "Identity and access service limits" table of
+/// <https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits> (its POSTs, such as
+/// `directoryObjects/getByIds`, are not requests azpath makes; a `$batch` is charged its items' costs).
+/// `me/…` costs apply to `users/{id}/…` too, as the page says.
+pub const GRAPH_GET_COSTS: &[(&str, u32)] = &[
+    ("applications", 2),
+    ("applications/{id}/extensionProperties", 2),
+    ("contracts", 3),
+    ("domains/{id}/domainNameReferences", 4),
+    ("groups/{id}/members", 3),
+    ("groups/{id}/transitiveMembers", 5),
+    ("me/licenseDetails", 2),
+    ("me/memberOf", 2),
+    ("me/ownedObjects", 2),
+    ("me/transitiveMemberOf", 2),
+    ("users/{id}/licenseDetails", 2),
+    ("users/{id}/memberOf", 2),
+    ("users/{id}/ownedObjects", 2),
+    ("users/{id}/transitiveMemberOf", 2),
+    ("oauth2PermissionGrants", 2),
+    ("oauth2PermissionGrants/{id}", 2),
+    ("servicePrincipals/{id}/appRoleAssignments", 2),
+    ("subscribedSkus", 3),
+    ("users", 2),
+];
+
+/// The base cost of a GET of `tail` (the path after the version segment) from [`GRAPH_GET_COSTS`].
+fn graph_base_cost(tail: &[&str]) -> i32 {
+    let matches = |pattern: &str| {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        parts.len() == tail.len() && parts.iter().zip(tail).all(|(p, s)| *p == "{id}" || p.eq_ignore_ascii_case(s))
+    };
+    GRAPH_GET_COSTS.iter().find(|(pattern, _)| matches(pattern)).map_or(1, |&(_, cost)| cost as i32)
+}
+
+/// The Graph identity-and-access cost of one GET of `url`: its base cost ([`GRAPH_GET_COSTS`]), `$select`
+/// −1, `$expand` +1, `$top` below 20 −1, never below 1 (see the module doc).
 pub fn graph_cost(url: &Url) -> f64 {
     let segments: Vec<&str> = url.path_segments().map(|s| s.filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    let tail: Vec<&str> = segments.iter().skip_while(|s| !s.eq_ignore_ascii_case("v1.0")).skip(1).copied().collect();
-    let base: i32 = match tail.as_slice() {
-        [users] if users.eq_ignore_ascii_case("users") => 2,
-        [groups, _, members] if groups.eq_ignore_ascii_case("groups") && members.eq_ignore_ascii_case("members") => 3,
-        _ => 1,
-    };
-    let has = |key: &str| url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case(key));
-    let cost = base - i32::from(has("$select")) + i32::from(has("$expand"));
+    let tail: Vec<&str> = segments
+        .iter()
+        .skip_while(|s| !s.eq_ignore_ascii_case("v1.0") && !s.eq_ignore_ascii_case("beta"))
+        .skip(1)
+        .copied()
+        .collect();
+    let mut cost = graph_base_cost(&tail);
+    for (key, value) in url.query_pairs() {
+        match key.to_ascii_lowercase().as_str() {
+            "$select" => cost -= 1,
+            "$expand" => cost += 1,
+            "$top" if value.parse::<u32>().is_ok_and(|n| n < 20) => cost -= 1,
+            _ => {}
+        }
+    }
     f64::from(cost.max(1))
 }
 
@@ -185,6 +232,19 @@ pub enum Finish {
         /// The delay the server asked for (or the backoff's, when it gave none).
         retry_after: Duration,
     },
+    /// A JSON batch of `items` requests answered, `throttled` of them 429/503 (the batch itself was not):
+    /// each item counts as one response in the share of throttled responses, so the 1 or 2 items of a
+    /// batch of 20 that random faults hit are the transient faults they are, not a throttled batch. With
+    /// none throttled it is [`Finish::Done`]; otherwise it is [`Finish::Throttled`] with `retry_after`
+    /// (the longest item's), and closes the service only when throttling is then frequent.
+    Batch {
+        /// Items in the batch.
+        items: usize,
+        /// Items answered 429/503.
+        throttled: usize,
+        /// The longest delay a throttled item asked for.
+        retry_after: Duration,
+    },
     /// Abandoned before a response (deadline, cancellation).
     Abandoned,
 }
@@ -268,6 +328,17 @@ impl PacerState {
         Admission::Go(Ticket { epoch: self.epoch })
     }
 
+    /// Adds `responses` responses, `throttled` of them throttled, to the average share of throttled
+    /// responses, as that many single updates spread evenly would.
+    fn count_responses(&mut self, responses: usize, throttled: usize) {
+        if responses == 0 {
+            return;
+        }
+        let keep = (1.0 - SHARE_WEIGHT).powi(responses as i32);
+        let share = throttled as f64 / responses as f64;
+        self.throttled_share = self.throttled_share * keep + share * (1.0 - keep);
+    }
+
     /// Whether throttling says the server's budget is spent: too many recent responses were throttled.
     fn congested(&self) -> bool {
         self.throttled_share > CONGESTED
@@ -276,17 +347,24 @@ impl PacerState {
     /// Ends an admitted request: frees its slot and adjusts the window (see [`Finish`]).
     pub fn finish(&mut self, ticket: Ticket, bucket: &BucketKey, how: Finish, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        let throttled = matches!(how, Finish::Throttled { .. });
-        if !matches!(how, Finish::Abandoned) {
-            self.throttled_share += SHARE_WEIGHT * (f64::from(u8::from(throttled)) - self.throttled_share);
-        }
+        let (responses, throttled) = match how {
+            Finish::Done => (1, 0),
+            Finish::Throttled { .. } => (1, 1),
+            Finish::Batch { items, throttled, .. } => (items.max(1), throttled.min(items.max(1))),
+            Finish::Abandoned => (0, 0),
+        };
+        self.count_responses(responses, throttled);
+        let how = match how {
+            Finish::Batch { throttled: 0, .. } => Finish::Done,
+            Finish::Batch { retry_after, .. } => Finish::Throttled { retry_after },
+            other => other,
+        };
         match how {
             // Requests admitted before the last halving say nothing about the halved window.
             Finish::Done if ticket.epoch == self.epoch => {
                 self.window = (self.window + 1.0 / self.window).min(self.max_window as f64)
             }
-            Finish::Done => {}
-            Finish::Abandoned => {}
+            Finish::Done | Finish::Abandoned | Finish::Batch { .. } => {}
             Finish::Throttled { .. } if !self.congested() => {}
             Finish::Throttled { retry_after } => {
                 if ticket.epoch == self.epoch {
@@ -596,6 +674,49 @@ mod tests {
         assert!(s.window() < 64);
     }
 
+    /// Batches of 20 at `p` throttled items each (drawn like [`random_faults`]); the congestions seen.
+    fn random_faults_in_batches(s: &mut PacerState, batches: usize, p: f64) -> u64 {
+        let (key, before, mut now) = (BucketKey::Tenant, s.epoch, Instant::now());
+        let mut x: u64 = 7;
+        for _ in 0..batches {
+            let t = match s.try_admit(&key, 20.0, now) {
+                Admission::Go(t) => t,
+                Admission::WaitUntil(at) => {
+                    now = at;
+                    continue;
+                }
+                Admission::WaitForSlot => unreachable!("one batch at a time"),
+            };
+            now += Duration::from_millis(60);
+            let throttled = (0..20)
+                .filter(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    ((x >> 11) as f64 / (1u64 << 53) as f64) < p
+                })
+                .count();
+            s.finish(t, &key, Finish::Batch { items: 20, throttled, retry_after: Duration::from_secs(1) }, now);
+        }
+        s.epoch - before
+    }
+
+    #[test]
+    fn a_few_throttled_items_of_a_batch_are_transient_faults_most_are_congestion() {
+        // 6% of items: 71% of batches of 20 hold at least one throttled item, yet the service never closes.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        assert_eq!(random_faults_in_batches(&mut s, 2_000, 0.06), 0);
+        assert_eq!((s.window(), s.closed_until), (64, None));
+        // Most items throttled: the budget is spent, the service closes and the window halves.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        assert!(random_faults_in_batches(&mut s, 200, 0.6) > 0);
+        assert!(s.window() < 64 && s.closed_until.is_some());
+        // A batch counts as its items: one all-throttled batch weighs as 20 throttled responses.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), 64);
+        let t = go(&mut s, &BucketKey::Tenant, 20.0, Instant::now());
+        let how = Finish::Batch { items: 20, throttled: 20, retry_after: Duration::from_secs(1) };
+        s.finish(t, &BucketKey::Tenant, how, Instant::now());
+        assert!((s.throttled_share - (1.0 - 0.98f64.powi(20))).abs() < 1e-9, "{}", s.throttled_share);
+    }
+
     #[test]
     fn a_window_collapsed_to_one_recovers_within_seconds() {
         // Additive increase of one request per window of successes: from 1 back to 64 in about 64 round trips
@@ -657,6 +778,56 @@ mod tests {
         assert!(matches!(s.try_admit(&a, 1.0, t0), Admission::WaitUntil(_)));
         assert!(matches!(s.try_admit(&b, 1.0, t0), Admission::Go(_)));
         assert!(matches!(s.try_admit(&BucketKey::Tenant, 1.0, t0), Admission::Go(_)));
+    }
+
+    #[test]
+    fn graph_costs_follow_the_documented_table() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        // The two listings the pacer used to undercharge: `applications` has a base cost of 2.
+        let apps = "https://g/v1.0/applications?$select=id,appId&$expand=owners($select=id)&$top=999";
+        assert_eq!(graph_cost(&u(apps)), 2.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/applications?$select=id")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals/s1/appRoleAssignments")), 2.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals/s1/appRoleAssignments?$select=id&$top=999")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/transitiveMembers")), 5.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/users/u1/memberOf")), 2.0, "as me/memberOf");
+        // Not in the table: 1, and never below it.
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/servicePrincipals/s1/owners")), 1.0);
+        assert_eq!(graph_cost(&u("https://g/v1.0/users/u1")), 1.0, "one user is not the users listing");
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/members?$top=5")), 2.0, "$top below 20");
+        assert_eq!(graph_cost(&u("https://g/v1.0/groups/g1/members?$top=20")), 3.0);
+    }
+
+    /// The mock's emulation (`azpath mock serve --throttle graph-ru`) charges what the pacer estimates, for
+    /// every documented path and for the paths azpath requests, with every combination of modifiers.
+    #[test]
+    fn the_mock_throttle_charges_what_the_pacer_estimates() {
+        let mut paths: Vec<String> = GRAPH_GET_COSTS.iter().map(|(p, _)| p.replace("{id}", "x1")).collect();
+        paths.extend(
+            [
+                "groups",
+                "servicePrincipals",
+                "servicePrincipals/x1/owners",
+                "applications/x1/federatedIdentityCredentials",
+                "roleManagement/directory/roleAssignments",
+                "identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+                "directory/administrativeUnits/x1/members",
+                "users/x1",
+            ]
+            .map(String::from),
+        );
+        let queries = ["", "$select=id", "$expand=owners", "$select=id&$expand=owners($select=id)&$top=999", "$top=5"];
+        for path in &paths {
+            for query in queries {
+                let upper = path.to_ascii_uppercase();
+                for path in [path.as_str(), upper.as_str()] {
+                    let url = Url::parse(&format!("https://g/v1.0/{path}?{query}")).unwrap();
+                    let mock = azpath_mocks::throttle::graph_cost(url.path(), url.query().unwrap_or(""));
+                    assert_eq!(graph_cost(&url), f64::from(mock), "{url}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,52 @@
+//! When listings start: the directory listings do not wait for the management-group tree (which only the
+//! ARM scope listings depend on). ARM and Graph are served by one wiremock server here, so that the order in
+//! which it received their requests can be compared.
+
+use std::time::Duration;
+
+use azpath::collect::auth::DefaultTokenSource;
+use azpath::collect::{collect, Cloud, CollectOptions, Endpoints};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const MG: &str = "/providers/Microsoft.Management/managementGroups";
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
+        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
+        _ => None,
+    }
+}
+
+fn page(items: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "value": items }))
+}
+
+/// Collects from one server answering a tenant with one management group, whose GET takes `tree_delay`.
+async fn requests_in_order(tree_delay: Duration) -> Vec<String> {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/subscriptions")).respond_with(page(json!([]))).mount(&server).await;
+    let mg = json!({"id": format!("{MG}/mg1"), "name": "mg1", "type": "Microsoft.Management/managementGroups"});
+    Mock::given(method("GET")).and(path(MG)).respond_with(page(json!([mg.clone()]))).mount(&server).await;
+    let slow = ResponseTemplate::new(200).set_body_json(mg).set_delay(tree_delay);
+    Mock::given(method("GET")).and(path(format!("{MG}/mg1"))).respond_with(slow).expect(1).mount(&server).await;
+    Mock::given(method("GET")).and(path("/v1.0/users")).respond_with(page(json!([]))).expect(1).mount(&server).await;
+    let e = Endpoints::new(Cloud::Custom, Some(&server.uri()), Some(&server.uri()), None).unwrap();
+    let snap = collect(&e, &DefaultTokenSource::new(&e, &env, None), &CollectOptions::default()).await.unwrap();
+    server.verify().await;
+    assert!(snap.azure.management_groups.iter().any(|m| m.name == "mg1"), "the tree is still read");
+    server.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_directory_listings_start_while_the_management_group_tree_is_read() {
+    let requests = requests_in_order(Duration::from_millis(1500)).await;
+    let at = |p: &str| requests.iter().position(|r| r == p).unwrap_or_else(|| panic!("{p} not requested"));
+    let scope_listing = format!("{MG}/mg1/providers/Microsoft.Authorization/roleAssignments");
+    // The group's role assignments can only be listed once the tree is read; the users listing went first.
+    assert!(at("/v1.0/users") < at(&scope_listing), "{requests:#?}");
+    // Nothing of the tree is skipped for it: the subscriptions listing still comes first of all.
+    assert_eq!(requests[0], "/subscriptions");
+}
