@@ -1,5 +1,5 @@
-//! `--format ndjson`: one JSON object per line, each a pair with its best path, the same set as the JSON
-//! report's `pairs` with `--expand`; written to stdout or atomically to `-o FILE`; refused by diff and paths.
+//! `--format ndjson`: one JSON object per line, each a pair with the finding that explains it, the same pairs in
+//! the same order as the JSON report's `pairs` with `--expand`; written to stdout or atomically to `-o FILE`; refused by diff and paths.
 
 mod common;
 
@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use common::run;
 
-use azpath_graph::findings::Pair;
+use azpath_graph::expand::ExpandedPair as Pair;
 
 /// The lines of an ndjson run, each parsed as a [`Pair`] and kept as canonical JSON text.
 fn ndjson_pairs(args: &[&str]) -> BTreeSet<String> {

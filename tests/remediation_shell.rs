@@ -128,16 +128,14 @@ fn report(snapshot: &Snapshot) -> Report {
     analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..AnalyzeOptions::default() })
 }
 
-/// Every remediation of a report (findings, choke points, pairs, posture) by an identity made of the ids it
+/// Every remediation of a report (findings, choke points, posture; `--expand`'s pairs name their finding's) by an identity made of the ids it
 /// is about, so a planted value maps the clean key to the planted one.
 fn remediations(r: &Report) -> BTreeMap<String, Remediation> {
     let findings =
         r.findings.iter().map(|f| (format!("finding {} {} {}", f.principal.id, f.scope.id, f.fix), &f.remediation));
     let chokes = r.choke_points.iter().map(|c| (format!("choke {}", c.id), &c.remediation));
-    let pairs =
-        r.pairs.iter().map(|f| (format!("pair {} {} {}", f.query_id, f.source.id, f.target.id), &f.remediation));
     let posture = r.posture.iter().map(|f| (format!("{} {}", f.check_id, f.resource.id), &f.remediation));
-    findings.chain(chokes).chain(pairs).chain(posture).map(|(k, r)| (k, r.clone())).collect()
+    findings.chain(chokes).chain(posture).map(|(k, r)| (k, r.clone())).collect()
 }
 
 /// What planting did to the commands: planted values seen in quoted arguments, and refusals.

@@ -413,9 +413,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Members of the findings' principals, by the key findings name in `member_set`.
     pub member_sets: BTreeMap<String, MemberSet>,
-    /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
-    /// only with `--expand`.
-    pub pairs: Vec<Pair>,
+    /// Every (principal, target) pair with the finding its best path rests on and its flags, derived from the
+    /// findings ([`crate::expand`]), sorted by severity, query id, target id, source id; only with `--expand`.
+    pub pairs: Vec<crate::expand::ExpandedPair>,
     /// Posture checks that were run.
     pub posture_checks: Vec<QueryInfo>,
     /// Posture findings, sorted by severity (highest first), check id, resource id.
@@ -444,8 +444,8 @@ impl schemars::JsonSchema for Report {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        // `--format ndjson` writes self-contained pairs: their shape is published beside the report's.
-        generator.subschema_for::<Pair>();
+        // `--format ndjson` writes the report's pairs, one per line: their shape is published beside the report's.
+        generator.subschema_for::<crate::expand::ExpandedPair>();
         wire::Wire::json_schema(generator)
     }
 }
@@ -497,11 +497,8 @@ impl Report {
         self.pairs
             .iter()
             .map(|p| {
-                let key = ImpliedPair {
-                    query_id: p.query_id.clone(),
-                    source: p.source.id.clone(),
-                    target: p.target.id.clone(),
-                };
+                let key =
+                    ImpliedPair { query_id: p.query_id.clone(), source: p.source.clone(), target: p.target.clone() };
                 (key, (p.eligible, p.conditional))
             })
             .collect()
