@@ -41,6 +41,12 @@ fn ndjson_streams_the_pairs_of_the_expanded_demo_report() {
     let expanded = expanded_pairs(&["scan", "--mock", "demo", "--format", "json", "--expand"]);
     assert!(!lines.is_empty());
     assert_eq!(lines, expanded, "ndjson lines and --expand pairs differ");
+    // …in the same order: the report's (severity, query id, target id, source id).
+    let stream = run(&["scan", "--mock", "demo", "--format", "ndjson"]).stdout;
+    let report = run(&["scan", "--mock", "demo", "--format", "json", "--expand"]).stdout;
+    let report: azpath_graph::findings::Report = serde_json::from_str(&report).unwrap();
+    let in_order: Vec<String> = report.pairs.iter().map(|p| serde_json::to_string(p).unwrap()).collect();
+    assert_eq!(stream.lines().collect::<Vec<_>>(), in_order);
 }
 
 #[test]

@@ -27,8 +27,9 @@ pub struct ExpandedPair {
     pub target: String,
     /// Id of the finding that explains the pair (its core path, remediation and fix).
     pub finding: String,
-    /// Escalation when the best way gains the power through a step that is not a grant of it (the finding is
-    /// an escalation, or the source escalates into its principal); standing when the source holds it.
+    /// Standing when the source holds the power as directly as its best way (some finding that implies the pair
+    /// with these flags is a standing grant the source reaches by memberships alone); escalation when it gains
+    /// it only through a step that is not a grant of it.
     pub reach: Reach,
     /// The best way needs a PIM (JIT) activation.
     pub eligible: bool,
@@ -83,13 +84,26 @@ pub fn grant_key(f: &Finding) -> String {
     std::iter::once(f.fix.as_str()).chain(evidence).collect::<Vec<_>>().join("\0")
 }
 
-/// Member flag bits: the way to the principal needs an activation, rests on a condition, is not a membership.
-const ELIGIBLE: u8 = 1;
+/// Member flag bits: the way to the principal needs an activation, rests on a condition, is not a membership;
+/// highest first in the order a pair's best way is chosen, so the lowest bits are the best.
+const ELIGIBLE: u8 = 4;
 const CONDITIONAL: u8 = 2;
-const ESCALATES: u8 = 4;
+const ESCALATES: u8 = 1;
 
 /// A member set with interned ids: per kind, (id, flag bits).
 type Members = Vec<(NodeKind, Vec<(u32, u8)>)>;
+
+/// A source's best so far in the current cell: the priority and index of its best finding, and the lowest
+/// (eligible, conditional, escalation) bits over every finding offered (its reach).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    priority: u64,
+    finding: u32,
+    reach: u8,
+}
+
+/// A slot no finding has been offered to.
+const EMPTY: Slot = Slot { priority: u64::MAX, finding: 0, reach: u8::MAX };
 
 /// One finding's tier at one of its targets: the pairs of its principals with that target.
 #[derive(Debug, Clone, Copy)]
@@ -105,8 +119,10 @@ struct Cell {
 }
 
 /// Every pair a report's findings imply, once, each with its best finding: the one needing the fewest
-/// activations and conditions, then one the source holds over one it escalates into, then the smallest
-/// [`grant_key`] (by content, so the choice does not depend on ids or order), then the first in the report.
+/// activations and conditions, then one the source reaches by memberships over one it escalates into (owning the
+/// group, becoming a cluster's admin), then the smallest [`grant_key`] (by content, so the choice does not depend
+/// on ids or order, and history's pair fingerprints stay put when another finding comes), then the first in the
+/// report. Its reach is standing when any finding gives the source the power by a grant with the best flags.
 /// The pairs are [`Report::for_each_implied`]'s, with [`Report::implied_pairs`]'s flags.
 pub struct Pairs<'a> {
     report: &'a Report,
@@ -260,8 +276,8 @@ impl<'a> Pairs<'a> {
     /// Calls `emit` with every pair, in the JSON report's order: query severity (highest first), query id,
     /// target id, source id. Holds one (query, target) cell's sources at a time.
     pub fn for_each(&self, emit: &mut dyn FnMut(IndexedPair)) {
-        // Per source of the current cell: (priority, finding); a dense table reset after each cell.
-        let mut best: Vec<(u64, u32)> = vec![(u64::MAX, 0); self.names.len()];
+        // Per source of the current cell; a dense table reset after each cell.
+        let mut best: Vec<Slot> = vec![EMPTY; self.names.len()];
         let mut touched: Vec<u32> = Vec::new();
         for group in self.cells.chunk_by(|a, b| (a.query, a.target) == (b.query, b.target)) {
             for cell in group {
@@ -270,26 +286,25 @@ impl<'a> Pairs<'a> {
             touched.sort_unstable_by_key(|s| self.name_rank[*s as usize]);
             let (query, target) = (group[0].query, group[0].target);
             for source in touched.drain(..) {
-                let (priority, finding) = std::mem::replace(&mut best[source as usize], (u64::MAX, 0));
+                let slot = std::mem::replace(&mut best[source as usize], EMPTY);
                 let flags = PairFlags {
-                    eligible: priority >> 34 & 1 == 1,
-                    conditional: priority >> 33 & 1 == 1,
-                    escalation: priority >> 32 & 1 == 1,
+                    eligible: slot.reach & ELIGIBLE != 0,
+                    conditional: slot.reach & CONDITIONAL != 0,
+                    escalation: slot.reach & ESCALATES != 0,
                 };
-                emit(IndexedPair { query, source, target, finding, flags });
+                emit(IndexedPair { query, source, target, finding: slot.finding, flags });
             }
         }
     }
 
-    /// Offers the pairs of `cell` to `best` (each source's lowest priority, then first finding), noting the
-    /// sources seen first in `touched`.
-    fn offer(&self, cell: &Cell, best: &mut [(u64, u32)], touched: &mut Vec<u32>) {
+    /// Offers the pairs of `cell` to `best` (each source's lowest priority, then first finding; its lowest reach
+    /// bits), noting the sources seen first in `touched`.
+    fn offer(&self, cell: &Cell, best: &mut [Slot], touched: &mut Vec<u32>) {
         let fi = cell.finding as usize;
         let f = &self.report.findings[fi];
         let q = &self.report.queries[cell.info as usize];
-        let own = if f.eligible { ELIGIBLE } else { 0 }
-            | if f.conditional { CONDITIONAL } else { 0 }
-            | if f.reach == Reach::Escalation { ESCALATES } else { 0 };
+        let own = if f.eligible { ELIGIBLE } else { 0 } | if f.conditional { CONDITIONAL } else { 0 };
+        let escalation = if f.reach == Reach::Escalation { ESCALATES } else { 0 };
         let head = q.sources.contains(&f.principal.kind).then_some((self.heads[fi], 0u8));
         let members = self.finding_set[fi].map(|s| &self.sets[s as usize]);
         let of_kinds = members
@@ -304,17 +319,16 @@ impl<'a> Pairs<'a> {
                 continue;
             }
             let bits = own | bits;
-            let flags = (u64::from(bits & ELIGIBLE != 0) << 2)
-                | (u64::from(bits & CONDITIONAL != 0) << 1)
-                | u64::from(bits & ESCALATES != 0);
-            let priority = (flags << 32) | rank;
+            // The flag bits are ordered as the preference: activation, condition, escalation.
+            let priority = (u64::from(bits) << 32) | rank;
             let slot = &mut best[p as usize];
-            if slot.0 == u64::MAX {
+            if slot.priority == u64::MAX {
                 touched.push(p);
             }
-            if priority < slot.0 || (priority == slot.0 && cell.finding < slot.1) {
-                *slot = (priority, cell.finding);
+            if priority < slot.priority || (priority == slot.priority && cell.finding < slot.finding) {
+                (slot.priority, slot.finding) = (priority, cell.finding);
             }
+            slot.reach = slot.reach.min(bits | escalation);
         }
     }
 

@@ -16,7 +16,9 @@ use crate::snapshot::CoverageGap;
 /// `--expand`).
 /// 4: every node once in `nodes`, every step once in `edges`, target lists in `target_sets`, member sets as a
 /// list; findings and pairs refer to them by index ([`wire`]).
-pub const REPORT_SCHEMA_VERSION: u32 = 4;
+/// 5: `pairs` (`--expand`) are derived from the findings: each names its query, source and target ids, the finding
+/// that explains it and its flags ([`crate::expand::ExpandedPair`], as a `--format ndjson` line), no path.
+pub const REPORT_SCHEMA_VERSION: u32 = 5;
 
 mod wire;
 
@@ -390,7 +392,7 @@ pub struct Plan {
     pub remaining: Vec<String>,
 }
 
-/// The whole analysis result. In memory every finding names its nodes and hops in full; as JSON (schema 4)
+/// The whole analysis result. In memory every finding names its nodes and hops in full; as JSON (schema 4 and later)
 /// each node, step, target list and member set is written once and referred to by index (see [`wire`]), and
 /// reading resolves the references again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
