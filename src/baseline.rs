@@ -16,9 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use azpath_graph::findings::{
-    fingerprint, Finding, ImpliedPair, PostureFinding, Reach, Report, REPORT_SCHEMA_VERSION,
-};
+use azpath_graph::findings::{fingerprint, Finding, ImpliedPair, PostureFinding, Reach, Report, REPORT_SCHEMA_VERSION};
 use azpath_graph::model::Severity;
 use azpath_graph::snapshot::Snapshot;
 

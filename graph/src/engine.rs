@@ -165,8 +165,10 @@ pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions)
     out
 }
 
-/// Answers one query, handing each finding to `emit` as it is found instead of collecting them: memory
-/// stays bounded by one target's search however many findings a large tenant has.
+/// Answers one query by the per-pair search, handing each pair to `emit` as it is found instead of collecting
+/// them: memory stays bounded by one target's search however many pairs a large tenant has. The reference the
+/// grouped report and `--expand` ([`crate::expand`], which derives the pairs from the findings) are tested
+/// against.
 pub fn for_each_pair(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions, emit: &mut dyn FnMut(Pair)) {
     for_each_pair_without(graph, query, options, &EdgeMask::default(), emit)
 }

@@ -203,7 +203,12 @@ impl<'a> Intern<'a> {
     }
 
     /// The finding's cells, its exclusions into `excluded`.
-    fn finding(&mut self, fi: u32, f: &'a Finding, excluded: &mut FxHashMap<(u32, u32), FxHashSet<(u32, u32)>>) -> Vec<Cell> {
+    fn finding(
+        &mut self,
+        fi: u32,
+        f: &'a Finding,
+        excluded: &mut FxHashMap<(u32, u32), FxHashSet<(u32, u32)>>,
+    ) -> Vec<Cell> {
         let mut cells = Vec::new();
         for (ti, t) in f.tiers.iter().enumerate() {
             let Some(info) = self.report.queries.iter().position(|q| q.id == t.query_id) else { continue };

@@ -60,7 +60,15 @@ impl<'a> Lines<'a> {
         let severity =
             pairs.names().iter().map(|n| report.queries.iter().find(|q| q.id == *n).map(|q| q.severity)).collect();
         let findings = report.findings.iter().map(|f| json_string(&f.id)).collect();
-        Lines { out, names, findings, severity, line: Vec::with_capacity(512), streamed: Streamed::default(), error: None }
+        Lines {
+            out,
+            names,
+            findings,
+            severity,
+            line: Vec::with_capacity(512),
+            streamed: Streamed::default(),
+            error: None,
+        }
     }
 
     fn write(&mut self, p: IndexedPair) {
@@ -79,9 +87,17 @@ impl<'a> Lines<'a> {
             line.extend_from_slice(key);
             line.extend_from_slice(value);
         }
-        line.extend_from_slice(if p.flags.escalation { b",\"reach\":\"escalation\"" } else { b",\"reach\":\"standing\"" });
+        line.extend_from_slice(if p.flags.escalation {
+            b",\"reach\":\"escalation\""
+        } else {
+            b",\"reach\":\"standing\""
+        });
         line.extend_from_slice(if p.flags.eligible { b",\"eligible\":true" } else { b",\"eligible\":false" });
-        line.extend_from_slice(if p.flags.conditional { b",\"conditional\":true}\n" } else { b",\"conditional\":false}\n" });
+        line.extend_from_slice(if p.flags.conditional {
+            b",\"conditional\":true}\n"
+        } else {
+            b",\"conditional\":false}\n"
+        });
         match self.out.write_all(line) {
             Ok(()) => {
                 self.streamed.pairs += 1;

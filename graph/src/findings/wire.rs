@@ -12,8 +12,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Plan, PostureFinding,
-    QueryInfo, Reach, Remediation, Report, Tier, TierHit, SAMPLE,
+    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Plan, PostureFinding, QueryInfo,
+    Reach, Remediation, Report, Tier, TierHit, SAMPLE,
 };
 use crate::model::{EdgeKind, NodeKind, Severity};
 
@@ -248,7 +248,7 @@ struct WireMemberSet {
 }
 
 /// Whether a report has no `pairs` (written without `--expand`).
-fn no_pairs(pairs: &Cow<'_, [crate::expand::ExpandedPair]>) -> bool {
+fn no_pairs(pairs: &[crate::expand::ExpandedPair]) -> bool {
     pairs.is_empty()
 }
 
