@@ -103,7 +103,7 @@ fn a_report_with_a_field_of_the_wrong_type_fails_validation() {
         ("/edges/0/edge", json!("NOT_AN_EDGE")),
         ("/nodes/0/kind", json!("Robot")),
         ("/tiers/0/exposure/by_kind", json!({"Robot": [1, 2]})),
-        ("/pairs/0/hops", json!({})),
+        ("/pairs/0/eligible", json!("yes")),
         ("/schema_version", json!(2)),
     ];
     for (pointer, value) in broken {
