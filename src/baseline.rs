@@ -13,14 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use azpath_graph::findings::{
-    fingerprint, Finding, ImpliedPair, MemberSet, PostureFinding, Reach, Report, REPORT_SCHEMA_VERSION,
-};
-use azpath_graph::model::{NodeKind, Severity};
+use azpath_graph::findings::{fingerprint, Finding, ImpliedPair, PostureFinding, Reach, Report, REPORT_SCHEMA_VERSION};
+use azpath_graph::model::Severity;
 use azpath_graph::snapshot::Snapshot;
 
 /// Why a baseline file cannot be used.
@@ -124,13 +121,7 @@ pub fn pair_ref_fingerprint(pair: PairRef<'_>, grants: &str) -> String {
     fingerprint(&["pair", pair.query_id, pair.source, pair.target, grants])
 }
 
-/// The grants a finding's core rests on: its fix (the choke point id: `role-assignment:<id>`, `member:…`) and
-/// the evidence ids of its hops, sorted, NUL-separated. Unlike the finding id it does not depend on how the
-/// engine groups principals into cores, so a pair keeps its fingerprint when other principals come and go.
-pub fn grant_key(f: &Finding) -> String {
-    let evidence: BTreeSet<&str> = f.hops.iter().flat_map(|h| h.evidence.iter().map(String::as_str)).collect();
-    std::iter::once(f.fix.as_str()).chain(evidence).collect::<Vec<_>>().join("\0")
-}
+pub use azpath_graph::expand::grant_key;
 
 /// A posture finding's fingerprint (the SARIF one): its check and resource.
 pub fn posture_fingerprint(f: &PostureFinding) -> String {
@@ -146,25 +137,19 @@ pub struct Best {
     pub finding: String,
 }
 
-/// Every pair a report's findings imply, once, with the finding its best path rests on: the one needing the
-/// fewest activations and conditions (as `Report::implied_pairs` ranks them), then one the source holds over one
-/// it escalates into (a group member's own path before the path through a cluster admin it can become), then the
-/// smallest [`grant_key`] (by content, so the choice does not depend on ids or order), then the first in the
-/// report.
-///
-/// The pairs are [`Report::for_each_implied`]'s (the test `best_pairs_are_the_implied_ones` ties the two), but
-/// enumerated over interned ids: each member set, target list and exclusion list is interned once, a pair is
-/// three numbers and a hash-map entry, and grant keys are ranked once, so the millions of pairs of a large
-/// tenant (2.5 M for the generated 20k one) cost no string copy or comparison. The history store records every
-/// scan's pairs with this.
+/// Every pair a report's findings imply, once, with the finding its best path rests on, as
+/// [`azpath_graph::expand::Pairs`] chooses it (fewest activations and conditions, then one the source holds over
+/// one it escalates into, then the smallest [`grant_key`], then the first in the report): the pairs `--expand`
+/// lists. Held as interned ids: a pair is three numbers and a finding index, so the millions of pairs of a large
+/// tenant (2.5 M for the generated 20k one) cost no string copy. The history store records every scan's pairs
+/// with this.
 pub struct BestPairs<'a> {
     report: &'a Report,
     /// [`grant_key`] of each finding, by index in `report.findings`.
     keys: Vec<String>,
     /// Interned query, principal and target ids.
     names: Vec<&'a str>,
-    /// Each pair as (query, source, target) indices into `names`, and the index of its best finding; in no
-    /// particular order.
+    /// Each pair as (query, source, target) indices into `names`, and the index of its best finding.
     pairs: Vec<([u32; 3], u32)>,
 }
 
@@ -179,59 +164,14 @@ pub struct PairRef<'a> {
     pub target: &'a str,
 }
 
-/// Strings numbered in the order they are first seen.
-#[derive(Default)]
-struct Interner<'a> {
-    index: FxHashMap<&'a str, u32>,
-    names: Vec<&'a str>,
-}
-
-impl<'a> Interner<'a> {
-    fn id(&mut self, name: &'a str) -> u32 {
-        let next = u32::try_from(self.names.len()).expect("fewer than 4 billion distinct ids in one report");
-        *self.index.entry(name).or_insert_with(|| {
-            self.names.push(name);
-            next
-        })
-    }
-}
-
-/// A member set with interned ids.
-struct Members {
-    ids: BTreeMap<NodeKind, Vec<u32>>,
-    flags: FxHashMap<u32, [bool; 2]>,
-    /// Members that escalate into the principal rather than hold its power.
-    escalating: FxHashSet<u32>,
-}
-
 impl<'a> BestPairs<'a> {
     /// The pairs of `report`.
     pub fn of(report: &'a Report) -> BestPairs<'a> {
-        let keys: Vec<String> = report.findings.iter().map(grant_key).collect();
-        let mut walk = Walk {
-            report,
-            rank: ranks(&keys),
-            names: Interner::default(),
-            sets: FxHashMap::default(),
-            excluded: FxHashMap::default(),
-        };
-        let mut cells = walk.cells();
-        // Per (query, target), every source's best: a dense table over interned ids, reset after each cell.
-        cells.sort_unstable_by_key(|c| (c.query, c.target));
-        let mut best: Vec<(u64, u32)> = vec![(u64::MAX, 0); walk.names.names.len()];
-        let mut touched: Vec<u32> = Vec::new();
+        let walk = azpath_graph::expand::Pairs::of(report);
         let mut pairs = Vec::new();
-        for group in cells.chunk_by(|a, b| (a.query, a.target) == (b.query, b.target)) {
-            for cell in group {
-                walk.offer(cell, &mut best, &mut touched);
-            }
-            let (query, target) = (group[0].query, group[0].target);
-            for s in touched.drain(..) {
-                let (_, f) = std::mem::replace(&mut best[s as usize], (u64::MAX, 0));
-                pairs.push(([query, s, target], f));
-            }
-        }
-        BestPairs { report, keys, names: walk.names.names, pairs }
+        walk.for_each(&mut |p| pairs.push(([p.query, p.source, p.target], p.finding)));
+        let keys = report.findings.iter().map(grant_key).collect();
+        BestPairs { report, keys, names: walk.names().to_vec(), pairs }
     }
 
     /// How many pairs.
@@ -271,105 +211,6 @@ impl<'a> BestPairs<'a> {
             (pair, &self.report.findings[*i as usize], self.grants(*i))
         })
     }
-}
-
-/// One finding's tier at one of its targets: the pairs of its sources with that target.
-struct Cell {
-    query: u32,
-    target: u32,
-    finding: u32,
-    tier: u32,
-}
-
-/// [`BestPairs::of`]'s state: the report, grant ranks, interned ids and member sets.
-struct Walk<'a> {
-    report: &'a Report,
-    rank: Vec<usize>,
-    names: Interner<'a>,
-    sets: FxHashMap<&'a str, Members>,
-    /// Per (finding, tier) with exclusions: the (source, target) pairs left out.
-    excluded: FxHashMap<(u32, u32), FxHashSet<(u32, u32)>>,
-}
-
-impl<'a> Walk<'a> {
-    /// Every (finding, tier, target), ids interned, member sets interned once each.
-    fn cells(&mut self) -> Vec<Cell> {
-        let report = self.report;
-        let mut cells = Vec::new();
-        for (i, f) in report.findings.iter().enumerate() {
-            if let Some(key) = f.member_set.as_deref() {
-                if let (Some(set), false) = (report.member_sets.get(key), self.sets.contains_key(key)) {
-                    let members = intern_members(set, &mut self.names);
-                    self.sets.insert(key, members);
-                }
-            }
-            self.names.id(&f.principal.id);
-            for (ti, t) in f.tiers.iter().enumerate() {
-                let query = self.names.id(&t.query_id);
-                if !t.excluded.is_empty() {
-                    let pairs = t.excluded.iter().map(|[a, b]| (self.names.id(a), self.names.id(b))).collect();
-                    self.excluded.insert((index(i), index(ti)), pairs);
-                }
-                for id in t.targets.all_ids() {
-                    let target = self.names.id(id);
-                    cells.push(Cell { query, target, finding: index(i), tier: index(ti) });
-                }
-            }
-        }
-        cells
-    }
-
-    /// Offers the pairs of `cell` to `best` (each source's lowest priority, then first finding), noting the
-    /// sources seen first in `touched`.
-    fn offer(&self, cell: &Cell, best: &mut [(u64, u32)], touched: &mut Vec<u32>) {
-        let f = &self.report.findings[cell.finding as usize];
-        let t = &f.tiers[cell.tier as usize];
-        let Some(q) = self.report.queries.iter().find(|q| q.id == t.query_id) else { return };
-        let members = f.member_set.as_deref().and_then(|k| self.sets.get(k));
-        let head = q.sources.contains(&f.principal.kind).then(|| self.names.index[f.principal.id.as_str()]);
-        let of_kinds = q.sources.iter().filter_map(|k| members.and_then(|m| m.ids.get(k))).flatten();
-        let excluded = self.excluded.get(&(cell.finding, cell.tier));
-        for &p in head.iter().chain(of_kinds) {
-            if p == cell.target || excluded.is_some_and(|x| x.contains(&(p, cell.target))) {
-                continue;
-            }
-            let [e, c] = members.and_then(|m| m.flags.get(&p)).copied().unwrap_or_default();
-            let escalates = members.is_some_and(|m| m.escalating.contains(&p));
-            let flags = (u64::from(f.eligible || e) << 2) | (u64::from(f.conditional || c) << 1) | u64::from(escalates);
-            let priority = (flags << 32) | self.rank[cell.finding as usize] as u64;
-            let slot = &mut best[p as usize];
-            if slot.0 == u64::MAX {
-                touched.push(p);
-            }
-            if priority < slot.0 || (priority == slot.0 && cell.finding < slot.1) {
-                *slot = (priority, cell.finding);
-            }
-        }
-    }
-}
-
-/// A position as the `u32` the pair tables hold.
-fn index(i: usize) -> u32 {
-    u32::try_from(i).expect("fewer than 4 billion findings and tiers")
-}
-
-fn intern_members<'a>(set: &'a MemberSet, names: &mut Interner<'a>) -> Members {
-    Members {
-        ids: set.ids.iter().map(|(k, ids)| (*k, ids.iter().map(|id| names.id(id)).collect())).collect(),
-        flags: set.flags.iter().map(|(id, f)| (names.id(id), *f)).collect(),
-        escalating: set.escalating.iter().map(|id| names.id(id)).collect(),
-    }
-}
-
-/// Each key's rank among `keys` by content (equal keys, equal ranks).
-fn ranks(keys: &[String]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
-    let mut rank = vec![0; keys.len()];
-    for (at, pair) in order.windows(2).enumerate() {
-        rank[pair[1]] = if keys[pair[0]] == keys[pair[1]] { rank[pair[0]] } else { at + 1 };
-    }
-    rank
 }
 
 /// [`BestPairs`] as a sorted map, the finding named by id.
@@ -820,8 +661,8 @@ impl<'a> Filter<'a> {
         report.pairs.retain(|p| {
             shown.contains(&ImpliedPair {
                 query_id: p.query_id.clone(),
-                source: p.source.id.clone(),
-                target: p.target.id.clone(),
+                source: p.source.clone(),
+                target: p.target.clone(),
             })
         });
         self.summary.baseline.pairs = counts;

@@ -131,8 +131,8 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<BenchCommand>,
     },
-    /// Print the JSON Schema of a JSON output (`report`: scan/analyze --format json, whose `Pair` is also each
-    /// --format ndjson line; `diff`: diff --format json). Published as docs/report.schema.json and
+    /// Print the JSON Schema of a JSON output (`report`: scan/analyze --format json, whose `ExpandedPair` is also
+    /// each --format ndjson line; `diff`: diff --format json). Published as docs/report.schema.json and
     /// docs/diff.schema.json.
     Schema {
         /// Which output.
@@ -405,8 +405,8 @@ pub struct AnalyzeArgs {
     /// Ignore PIM-eligible assignments (report standing access only).
     #[arg(long)]
     pub no_eligible: bool,
-    /// Also list every (principal, target) pair with its best path (JSON `pairs`; table and DOT unchanged).
-    /// `--format ndjson` streams the same pairs, one per line, without holding them.
+    /// Also list every (principal, target) pair with the finding that explains it and its flags (JSON `pairs`;
+    /// table and DOT unchanged). `--format ndjson` streams the same pairs, one per line, without holding them.
     #[arg(long)]
     pub expand: bool,
     /// With --format dot: draw only the path cores that start at this principal or reach it through a group

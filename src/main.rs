@@ -13,7 +13,6 @@ use azpath::render::{self, Format, RenderOptions};
 use azpath::{output, queries, scan, UsageError};
 use azpath_graph::engine::{self, AnalyzeOptions};
 use azpath_graph::findings::{PostureFinding, Report};
-use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::model::Severity;
 use azpath_graph::posture;
 use azpath_graph::snapshot::{CoverageGap, Snapshot};
@@ -390,7 +389,7 @@ impl Tracking {
     ) -> Result<Tracking> {
         if args.format == Format::Ndjson && (track.baseline.is_some() || track.history.is_some()) {
             return Err(UsageError(
-                "--baseline and --history need the whole report: ndjson streams it without assembling it, use another --format"
+                "--baseline and --history filter and record the report: ndjson streams its pairs only, use another --format"
                     .into(),
             )
             .into());
@@ -519,19 +518,19 @@ fn no_dot_filters(args: &AnalyzeArgs, why: &str) -> Result<()> {
     }
 }
 
-/// `--format ndjson`: every pair written to the output as the engine finds it; no report is assembled, so
-/// memory stays bounded by one target's search. Posture findings are not written but count for `--fail-on`.
+/// `--format ndjson`: every pair the grouped report implies, written to the output as it is derived (none kept;
+/// see `render::ndjson`). Posture findings are not written but count for `--fail-on`.
 fn stream_pairs(
     snap: &Snapshot,
     queries: &[azpath_graph::query::Query],
     args: &AnalyzeArgs,
     fail_on: Option<Severity>,
 ) -> Result<u8> {
-    let graph = PrivilegeGraph::build(snap);
-    let options = AnalyzeOptions { include_eligible: !args.no_eligible, expand: true };
+    let options = AnalyzeOptions { include_eligible: !args.no_eligible, expand: false };
+    let rep = finish(engine::analyze(snap, queries, options), &args.only);
     let mut streamed = render::ndjson::Streamed::default();
     let write = |out: &mut dyn std::io::Write| {
-        streamed = render::ndjson::write_pairs(&graph, queries, options, out)?;
+        streamed = render::ndjson::write_pairs(&rep, out)?;
         Ok(())
     };
     match args.output.as_deref() {
@@ -544,10 +543,8 @@ fn stream_pairs(
             snap.coverage.len()
         );
     }
-    let posture = posture::run_on(snap, &graph);
     let failing = |s: Severity| fail_on.is_some_and(|min| s >= min);
-    let fails = streamed.worst.is_some_and(failing)
-        || posture.iter().any(|f| selects_check(&args.only, &f.check_id) && failing(f.severity));
+    let fails = streamed.worst.is_some_and(failing) || rep.posture.iter().any(|f| failing(f.severity));
     Ok(if fails { EXIT_FINDINGS } else { 0 })
 }
 

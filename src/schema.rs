@@ -79,7 +79,8 @@ mod tests {
         let report = schema(SchemaOf::Report);
         assert_eq!(report["properties"]["schema_version"]["const"], REPORT_SCHEMA_VERSION);
         assert_eq!(report["$schema"], "https://json-schema.org/draft/2020-12/schema");
-        assert!(report["$defs"]["Pair"]["properties"]["hops"].is_object(), "{report:#}");
+        let pair = &report["$defs"]["ExpandedPair"]["properties"];
+        assert!(pair["finding"].is_object() && pair["hops"].is_null(), "{report:#}");
         let required = report["required"].as_array().unwrap();
         assert!(!required.contains(&"pairs".into()), "pairs appear only with --expand");
         assert_eq!(schema(SchemaOf::Diff)["properties"]["schema_version"]["const"], DIFF_SCHEMA_VERSION);

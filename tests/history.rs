@@ -124,7 +124,7 @@ type Triple = (String, String, String);
 fn expanded(tenant: &Path) -> (BTreeSet<Triple>, azpath_graph::findings::Report) {
     let report = json(&["scan", "--mock", tenant.to_str().unwrap(), "--expand", "--format", "json", "--no-config"]);
     let report: azpath_graph::findings::Report = serde_json::from_value(report).unwrap();
-    let triples = report.pairs.iter().map(|p| (p.query_id.clone(), p.source.id.clone(), p.target.id.clone())).collect();
+    let triples = report.pairs.iter().map(|p| (p.query_id.clone(), p.source.clone(), p.target.clone())).collect();
     (triples, report)
 }
 

@@ -1,5 +1,5 @@
-//! `--format ndjson`: one JSON object per line, each a pair with its best path, the same set as the JSON
-//! report's `pairs` with `--expand`; written to stdout or atomically to `-o FILE`; refused by diff and paths.
+//! `--format ndjson`: one JSON object per line, each a pair with the finding that explains it, the same pairs in
+//! the same order as the JSON report's `pairs` with `--expand`; written to stdout or atomically to `-o FILE`; refused by diff and paths.
 
 mod common;
 
@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use common::run;
 
-use azpath_graph::findings::Pair;
+use azpath_graph::expand::ExpandedPair as Pair;
 
 /// The lines of an ndjson run, each parsed as a [`Pair`] and kept as canonical JSON text.
 fn ndjson_pairs(args: &[&str]) -> BTreeSet<String> {
@@ -41,6 +41,12 @@ fn ndjson_streams_the_pairs_of_the_expanded_demo_report() {
     let expanded = expanded_pairs(&["scan", "--mock", "demo", "--format", "json", "--expand"]);
     assert!(!lines.is_empty());
     assert_eq!(lines, expanded, "ndjson lines and --expand pairs differ");
+    // …in the same order: the report's (severity, query id, target id, source id).
+    let stream = run(&["scan", "--mock", "demo", "--format", "ndjson"]).stdout;
+    let report = run(&["scan", "--mock", "demo", "--format", "json", "--expand"]).stdout;
+    let report: azpath_graph::findings::Report = serde_json::from_str(&report).unwrap();
+    let in_order: Vec<String> = report.pairs.iter().map(|p| serde_json::to_string(p).unwrap()).collect();
+    assert_eq!(stream.lines().collect::<Vec<_>>(), in_order);
 }
 
 #[test]

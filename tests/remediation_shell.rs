@@ -125,17 +125,24 @@ fn comparable(arg: &str) -> Value {
 }
 
 fn report(snapshot: &Snapshot) -> Report {
-    analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..AnalyzeOptions::default() })
+    analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions::default())
 }
 
-/// Every remediation of a report (findings, choke points, pairs, posture) by an identity made of the ids it
-/// is about, so a planted value maps the clean key to the planted one.
-fn remediations(r: &Report) -> BTreeMap<String, Remediation> {
+/// Every remediation of a report (findings, choke points, posture) and of the per-pair search's pairs (`azpath
+/// paths`' and the tests' reference) by an identity made of the ids it is about, so a planted value maps the
+/// clean key to the planted one.
+fn remediations(s: &Snapshot) -> BTreeMap<String, Remediation> {
+    let r = report(s);
+    let graph = azpath_graph::graph::PrivilegeGraph::build(s);
+    let searched: Vec<_> = azpath::queries::builtin()
+        .iter()
+        .flat_map(|q| azpath_graph::engine::run_query(&graph, q, AnalyzeOptions::default()))
+        .collect();
     let findings =
         r.findings.iter().map(|f| (format!("finding {} {} {}", f.principal.id, f.scope.id, f.fix), &f.remediation));
     let chokes = r.choke_points.iter().map(|c| (format!("choke {}", c.id), &c.remediation));
     let pairs =
-        r.pairs.iter().map(|f| (format!("pair {} {} {}", f.query_id, f.source.id, f.target.id), &f.remediation));
+        searched.iter().map(|f| (format!("pair {} {} {}", f.query_id, f.source.id, f.target.id), &f.remediation));
     let posture = r.posture.iter().map(|f| (format!("{} {}", f.check_id, f.resource.id), &f.remediation));
     findings.chain(chokes).chain(pairs).chain(posture).map(|(k, r)| (k, r.clone())).collect()
 }
@@ -153,7 +160,7 @@ fn check(name: &str, clean: &Value, quoted: &[(&str, &str)], refused: &[(&str, &
     let all: Vec<(&str, &str)> = quoted.iter().chain(refused).copied().collect();
     let planted = plant_json(clean, &all);
     let parse = |v: &Value| Snapshot::from_json(&v.to_string(), name).unwrap();
-    let (before, after) = (remediations(&report(&parse(clean))), remediations(&report(&parse(&planted))));
+    let (before, after) = (remediations(&parse(clean)), remediations(&parse(&planted)));
     let mut seen = Seen::default();
     for (key, fix) in &before {
         let Some(command) = &fix.command else { continue };
@@ -334,7 +341,7 @@ fn posture_tenant() -> Value {
 #[test]
 fn posture_commands_quote_or_refuse_every_name() {
     let clean = posture_tenant();
-    let found = remediations(&report(&Snapshot::from_json(&clean.to_string(), "posture").unwrap()));
+    let found = remediations(&Snapshot::from_json(&clean.to_string(), "posture").unwrap());
     for check in ["AZP-K8S-001", "AZP-K8S-002", "AZP-K8S-003", "AZP-AKS-004", "AZP-AKS-005", "AZP-ENTRA-001"] {
         assert!(found.keys().any(|k| k.starts_with(check)), "{check} not reached: {:#?}", found.keys());
     }

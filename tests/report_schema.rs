@@ -103,7 +103,7 @@ fn a_report_with_a_field_of_the_wrong_type_fails_validation() {
         ("/edges/0/edge", json!("NOT_AN_EDGE")),
         ("/nodes/0/kind", json!("Robot")),
         ("/tiers/0/exposure/by_kind", json!({"Robot": [1, 2]})),
-        ("/pairs/0/hops", json!({})),
+        ("/pairs/0/eligible", json!("yes")),
         ("/schema_version", json!(2)),
     ];
     for (pointer, value) in broken {
@@ -134,20 +134,20 @@ fn a_node_appears_once_in_the_node_table_however_many_findings_name_it() {
     let keys: std::collections::BTreeSet<(String, String)> =
         nodes.iter().map(|n| (n["kind"].to_string(), n["id"].to_string())).collect();
     assert_eq!(keys.len(), nodes.len(), "a node listed twice");
-    // The busiest principal and scope: named by several findings and pairs, written once.
+    // The busiest principal and scope: named by several findings, written once (pairs name ids, as ndjson does).
     let mut named: std::collections::BTreeMap<u64, usize> = Default::default();
     for f in report["findings"].as_array().unwrap() {
         *named.entry(f["scope"].as_u64().unwrap()).or_default() += 1;
     }
-    for p in report["pairs"].as_array().unwrap() {
-        *named.entry(p["source"].as_u64().unwrap()).or_default() += 1;
+    for f in report["findings"].as_array().unwrap() {
+        *named.entry(f["principal"].as_u64().unwrap()).or_default() += 1;
     }
     let (busiest, uses) = named.iter().max_by_key(|(_, n)| **n).unwrap();
     assert!(*uses > 2, "some node is named by several findings and pairs: {named:?}");
     let id = &nodes[*busiest as usize]["id"];
     assert_eq!(nodes.iter().filter(|n| n["id"] == *id).count(), 1, "{id} is in the node table once");
-    let referring = json!([report["findings"], report["pairs"], report["target_sets"], report["member_sets"]]);
-    assert!(!referring.to_string().contains(&id.to_string()), "findings and pairs name {id} by index only");
+    let referring = json!([report["findings"], report["target_sets"], report["member_sets"]]);
+    assert!(!referring.to_string().contains(&id.to_string()), "findings name {id} by index only");
     // Edges too: every step once, however many findings and pairs take it.
     let edges = report["edges"].as_array().unwrap();
     let distinct: std::collections::BTreeSet<String> = edges.iter().map(Value::to_string).collect();
@@ -157,7 +157,7 @@ fn a_node_appears_once_in_the_node_table_however_many_findings_name_it() {
 #[test]
 fn ndjson_lines_validate_as_pairs() {
     let schema = published("docs/report.schema.json");
-    let pair = json!({"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/Pair"});
+    let pair = json!({"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/ExpandedPair"});
     let v = validator(&pair);
     for tenant in ["demo", "aso-workload-identity"] {
         let r = run(&["scan", "--mock", tenant, "--format", "ndjson"]);

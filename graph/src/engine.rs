@@ -75,7 +75,8 @@ impl EdgeMask {
 pub struct AnalyzeOptions {
     /// When false, PIM-eligible assignments are ignored even by queries that include them.
     pub include_eligible: bool,
-    /// Also list every (principal, target) pair with its best path (`--expand`).
+    /// Also list every (principal, target) pair with the finding that explains it (`--expand`), derived from
+    /// the findings ([`crate::expand`]).
     pub expand: bool,
 }
 
@@ -106,14 +107,7 @@ pub fn analyze_graph(
     let chokes = crate::choke::listed(chokes, &plan);
     let after = crate::choke::reach(graph, queries, &plan.after);
     let found = crate::report::findings(graph, queries, &cores);
-    let mut pairs = Vec::new();
-    if options.expand {
-        for q in queries {
-            for_each_pair(graph, q, options, &mut |p| pairs.push(p));
-        }
-        sort_pairs(&mut pairs);
-    }
-    Report {
+    let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: String::new(),
         collected_at: snapshot.metadata.collected_at.clone(),
@@ -123,7 +117,7 @@ pub fn analyze_graph(
         plan: crate::report::plan(graph, queries, &plan),
         findings: found.findings,
         member_sets: found.member_sets,
-        pairs,
+        pairs: Vec::new(),
         posture_checks: crate::posture::CHECKS.iter().map(|c| c.info()).collect(),
         posture: crate::posture::run_on(snapshot, graph),
         coverage: snapshot
@@ -132,7 +126,11 @@ pub fn analyze_graph(
             .map(|g| CoverageNote { gap: g.clone(), may_hide: g.may_hide().to_string() })
             .collect(),
         warnings: graph.warnings.clone(),
+    };
+    if options.expand {
+        report.pairs = crate::expand::expanded(&report);
     }
+    report
 }
 
 /// What the report says about a query.
@@ -148,7 +146,8 @@ pub fn query_info(q: &Query) -> QueryInfo {
     }
 }
 
-/// Sorts pairs: severity (highest first), query id, target id, source id.
+/// Sorts the per-pair search's pairs as the report's `pairs` are sorted: severity (highest first), query id,
+/// target id, source id.
 pub fn sort_pairs(pairs: &mut [Pair]) {
     pairs.sort_by(|a, b| {
         b.severity
@@ -166,8 +165,10 @@ pub fn run_query(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions)
     out
 }
 
-/// Answers one query, handing each finding to `emit` as it is found instead of collecting them: memory
-/// stays bounded by one target's search however many findings a large tenant has.
+/// Answers one query by the per-pair search, handing each pair to `emit` as it is found instead of collecting
+/// them: memory stays bounded by one target's search however many pairs a large tenant has. The reference the
+/// grouped report and `--expand` ([`crate::expand`], which derives the pairs from the findings) are tested
+/// against.
 pub fn for_each_pair(graph: &PrivilegeGraph, query: &Query, options: AnalyzeOptions, emit: &mut dyn FnMut(Pair)) {
     for_each_pair_without(graph, query, options, &EdgeMask::default(), emit)
 }

@@ -16,7 +16,9 @@ use crate::snapshot::CoverageGap;
 /// `--expand`).
 /// 4: every node once in `nodes`, every step once in `edges`, target lists in `target_sets`, member sets as a
 /// list; findings and pairs refer to them by index ([`wire`]).
-pub const REPORT_SCHEMA_VERSION: u32 = 4;
+/// 5: `pairs` (`--expand`) are derived from the findings: each names its query, source and target ids, the finding
+/// that explains it and its flags ([`crate::expand::ExpandedPair`], as a `--format ndjson` line), no path.
+pub const REPORT_SCHEMA_VERSION: u32 = 5;
 
 mod wire;
 
@@ -390,7 +392,7 @@ pub struct Plan {
     pub remaining: Vec<String>,
 }
 
-/// The whole analysis result. In memory every finding names its nodes and hops in full; as JSON (schema 4)
+/// The whole analysis result. In memory every finding names its nodes and hops in full; as JSON (schema 4 and later)
 /// each node, step, target list and member set is written once and referred to by index (see [`wire`]), and
 /// reading resolves the references again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -413,9 +415,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Members of the findings' principals, by the key findings name in `member_set`.
     pub member_sets: BTreeMap<String, MemberSet>,
-    /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
-    /// only with `--expand`.
-    pub pairs: Vec<Pair>,
+    /// Every (principal, target) pair with the finding its best path rests on and its flags, derived from the
+    /// findings ([`crate::expand`]), sorted by severity, query id, target id, source id; only with `--expand`.
+    pub pairs: Vec<crate::expand::ExpandedPair>,
     /// Posture checks that were run.
     pub posture_checks: Vec<QueryInfo>,
     /// Posture findings, sorted by severity (highest first), check id, resource id.
@@ -444,8 +446,8 @@ impl schemars::JsonSchema for Report {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        // `--format ndjson` writes self-contained pairs: their shape is published beside the report's.
-        generator.subschema_for::<Pair>();
+        // `--format ndjson` writes the report's pairs, one per line: their shape is published beside the report's.
+        generator.subschema_for::<crate::expand::ExpandedPair>();
         wire::Wire::json_schema(generator)
     }
 }
@@ -497,11 +499,8 @@ impl Report {
         self.pairs
             .iter()
             .map(|p| {
-                let key = ImpliedPair {
-                    query_id: p.query_id.clone(),
-                    source: p.source.id.clone(),
-                    target: p.target.id.clone(),
-                };
+                let key =
+                    ImpliedPair { query_id: p.query_id.clone(), source: p.source.clone(), target: p.target.clone() };
                 (key, (p.eligible, p.conditional))
             })
             .collect()

@@ -7,6 +7,7 @@ pub mod builtin;
 mod choke;
 mod cores;
 pub mod engine;
+pub mod expand;
 pub mod findings;
 pub mod graph;
 pub mod kube;

@@ -4,7 +4,8 @@
 mod common;
 
 use azpath_graph::engine::AnalyzeOptions;
-use azpath_graph::findings::{Pair as Finding, Report};
+use azpath_graph::expand::ExpandedPair as Finding;
+use azpath_graph::findings::Report;
 use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
@@ -90,7 +91,7 @@ fn grant_scopes(s: &Snapshot) -> Vec<String> {
 }
 
 fn of(f: &[Finding], source: &str) -> Vec<(String, String)> {
-    f.iter().filter(|x| x.source.id == source).map(|x| (x.query_id.clone(), x.target.id.clone())).collect()
+    f.iter().filter(|x| x.source == source).map(|x| (x.query_id.clone(), x.target.clone())).collect()
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //!   managed identities; upper-cased ARM id for scopes; the tenant id for `/`), so the edge lands on the node
 //!   AzureHound's upload created.
 //!
-//! Edges are the hops of the report's path cores (and of `pairs` with `--expand`), plus one reach edge per
+//! Edges are the hops of the report's path cores, plus one reach edge per
 //! (finding principal, target, capability) — `AZP_CanAssignRoles`, `AZP_CanWriteEverything`, … —, which the
 //! engine found after denies, conditions and PIM (deny-aware: a principal a deny cuts gets no edge; members a
 //! deny cuts are listed in `excludedmembers`). Every kind is prefixed `AZP_`, properties are flat lower-case
@@ -186,9 +186,6 @@ pub fn export(report: &Report, snapshot: &Snapshot) -> Export {
     let mut x = Exporter::new(report, snapshot);
     for f in &report.findings {
         x.finding(f);
-    }
-    for p in &report.pairs {
-        p.hops.iter().for_each(|h| x.hop(h));
     }
     x.finish()
 }
@@ -495,10 +492,6 @@ impl<'a> Exporter<'a> {
             for r in refs.chain(samples) {
                 names.insert(r.id.as_str(), r.display_name.as_str());
             }
-        }
-        for h in report.pairs.iter().flat_map(|p| &p.hops) {
-            names.insert(h.from.id.as_str(), h.from.display_name.as_str());
-            names.insert(h.to.id.as_str(), h.to.display_name.as_str());
         }
         Exporter {
             member_sets: &report.member_sets,

@@ -12,8 +12,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Pair, Plan, PostureFinding,
-    QueryInfo, Reach, Remediation, Report, Tier, TierHit, SAMPLE,
+    Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Plan, PostureFinding, QueryInfo,
+    Reach, Remediation, Report, Tier, TierHit, SAMPLE,
 };
 use crate::model::{EdgeKind, NodeKind, Severity};
 
@@ -51,10 +51,10 @@ pub(crate) struct Wire<'a> {
     /// Target lists, each once: node indices sorted by kind, then id (`findings[].tiers[].targets` indexes it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     target_sets: Vec<Vec<Ix>>,
-    /// Every (principal, target) pair with its best path, sorted by severity, query id, target id, source id;
-    /// only with `--expand`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pairs: Vec<WirePair<'a>>,
+    /// Every (principal, target) pair with the finding that explains it, sorted by severity, query id, target
+    /// id, source id; only with `--expand`. Each is self-contained, as a `--format ndjson` line.
+    #[serde(default, skip_serializing_if = "no_pairs")]
+    pairs: Cow<'a, [crate::expand::ExpandedPair]>,
     /// Every principal, scope and resource the report names, once.
     nodes: Vec<WireNode<'a>>,
     /// Every path step the findings and pairs take, once.
@@ -247,29 +247,9 @@ struct WireMemberSet {
     conditional: Vec<Ix>,
 }
 
-/// One (principal, target) pair with its best path (`--expand`); `--format ndjson` writes the same pair
-/// self-contained (`Pair`).
-#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "ExpandedPair")]
-struct WirePair<'a> {
-    /// Query id (its title is in `queries`).
-    query_id: Cow<'a, str>,
-    /// Severity of the query.
-    severity: Severity,
-    /// Who escalates (index into `nodes`).
-    source: Ix,
-    /// What they reach (index into `nodes`).
-    target: Ix,
-    /// Capabilities held at the target at the end of the path.
-    capabilities: Cow<'a, [String]>,
-    /// The path, source first (indices into `edges`).
-    hops: Vec<Ix>,
-    /// Some hop needs a PIM (JIT) activation.
-    eligible: bool,
-    /// Some hop rests on a condition that was not fully understood.
-    conditional: bool,
-    /// What to change to cut the path, with the command to do it.
-    remediation: Cow<'a, Remediation>,
+/// Whether a report has no `pairs` (written without `--expand`).
+fn no_pairs(pairs: &[crate::expand::ExpandedPair]) -> bool {
+    pairs.is_empty()
 }
 
 /// The tables a report is written with, filled as findings and pairs name things.
@@ -431,20 +411,6 @@ impl<'a> Tables<'a> {
             None => self.node(NodeKind::User, id, None),
         }
     }
-
-    fn pair(&mut self, p: &'a Pair) -> WirePair<'a> {
-        WirePair {
-            query_id: Cow::Borrowed(&p.query_id),
-            severity: p.severity,
-            source: self.node_ref(&p.source),
-            target: self.node_ref(&p.target),
-            capabilities: Cow::Borrowed(&p.capabilities),
-            hops: p.hops.iter().map(|h| self.edge(h)).collect(),
-            eligible: p.eligible,
-            conditional: p.conditional,
-            remediation: Cow::Borrowed(&p.remediation),
-        }
-    }
 }
 
 /// A choke point as written: the findings resting on it by index.
@@ -474,7 +440,6 @@ impl<'a> Wire<'a> {
         let finding_ix: FxHashMap<&str, Ix> =
             r.findings.iter().enumerate().map(|(i, f)| (f.id.as_str(), next(i))).collect();
         let choke_points = r.choke_points.iter().map(|c| choke(c, &finding_ix)).collect();
-        let pairs = r.pairs.iter().map(|p| t.pair(p)).collect();
         Wire {
             schema_version: r.schema_version,
             tool_version: Cow::Borrowed(&r.tool_version),
@@ -486,7 +451,7 @@ impl<'a> Wire<'a> {
             findings,
             member_sets: t.member_sets,
             target_sets: t.target_sets,
-            pairs,
+            pairs: Cow::Borrowed(&r.pairs),
             nodes: t.nodes,
             edges: t.edges,
             posture_checks: Cow::Borrowed(&r.posture_checks),
@@ -507,7 +472,6 @@ impl<'a> Wire<'a> {
             .enumerate()
             .map(|(i, f)| read.finding(i, f, &member_sets, &keys))
             .collect::<Result<Vec<_>, _>>()?;
-        let pairs = self.pairs.iter().enumerate().map(|(i, p)| read.pair(i, p)).collect::<Result<Vec<_>, _>>()?;
         let choke_points =
             self.choke_points.iter().enumerate().map(|(i, c)| read.choke(i, c)).collect::<Result<Vec<_>, _>>()?;
         Ok(Report {
@@ -520,7 +484,7 @@ impl<'a> Wire<'a> {
             plan: self.plan.into_owned(),
             findings,
             member_sets: keys.into_iter().zip(member_sets).collect(),
-            pairs,
+            pairs: self.pairs.into_owned(),
             posture_checks: self.posture_checks.into_owned(),
             posture: self.posture.into_owned(),
             coverage: self.coverage.into_owned(),
@@ -755,23 +719,6 @@ impl Reader<'_, '_> {
             tiers: c.tiers.to_vec(),
             findings,
             remediation: c.remediation.clone().into_owned(),
-        })
-    }
-
-    fn pair(&self, i: usize, p: &WirePair<'_>) -> Result<Pair, WireError> {
-        let at = format!("pairs[{i}]");
-        let title = self.w.queries.iter().find(|q| q.id == p.query_id).map_or(&*p.query_id, |q| &q.title);
-        Ok(Pair {
-            query_id: p.query_id.to_string(),
-            title: title.to_string(),
-            severity: p.severity,
-            source: self.node(p.source, || format!("{at}.source"))?,
-            target: self.node(p.target, || format!("{at}.target"))?,
-            capabilities: p.capabilities.to_vec(),
-            hops: self.hops(&p.hops, &at)?,
-            eligible: p.eligible,
-            conditional: p.conditional,
-            remediation: p.remediation.clone().into_owned(),
         })
     }
 }

@@ -1,16 +1,35 @@
 //! Shared by the graph crate's tests: every analysis a test runs is also a check that the grouped findings
 //! imply exactly the pairs of the per-pair search (none lost, none invented, same flags).
 
-use azpath_graph::engine::{analyze, AnalyzeOptions};
-use azpath_graph::findings::{Pair, Report};
+use std::collections::BTreeMap;
+
+use azpath_graph::engine::{analyze, run_query, sort_pairs, AnalyzeOptions};
+use azpath_graph::findings::{ImpliedPair, Pair, Report};
+use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
 
 #[allow(dead_code)] // each test binary uses what it needs
-/// Analyzes with `--expand`, asserts the findings imply exactly the listed pairs, and returns the report.
+/// Analyzes with `--expand`, asserts the findings imply exactly the pairs of the per-pair reference search (and
+/// that `--expand` lists them, with their flags), and returns the report.
 pub fn analyze_checked(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> Report {
+    check(s, queries, options).0
+}
+
+/// [`analyze_checked`], also giving the reference search's pairs, sorted as the report sorts its own.
+fn check(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> (Report, Vec<Pair>) {
     let report = analyze(s, queries, AnalyzeOptions { expand: true, ..options });
-    let reference = report.listed_pairs();
+    let graph = PrivilegeGraph::build(s);
+    let mut searched: Vec<Pair> = queries.iter().flat_map(|q| run_query(&graph, q, options)).collect();
+    sort_pairs(&mut searched);
+    let reference: BTreeMap<ImpliedPair, (bool, bool)> = searched
+        .iter()
+        .map(|p| {
+            let key =
+                ImpliedPair { query_id: p.query_id.clone(), source: p.source.id.clone(), target: p.target.id.clone() };
+            (key, (p.eligible, p.conditional))
+        })
+        .collect();
     let grouped = report.implied_pairs();
     let lost: Vec<_> = reference.iter().filter(|(k, v)| grouped.get(*k) != Some(*v)).collect();
     let invented: Vec<_> = grouped.iter().filter(|(k, _)| !reference.contains_key(*k)).collect();
@@ -25,13 +44,14 @@ pub fn analyze_checked(s: &Snapshot, queries: &[Query], options: AnalyzeOptions)
         });
         panic!("grouped findings differ from the pairs: lost or other flags {lost:#?}\ninvented {invented:#?}\nby {why:#?}");
     }
-    report
+    assert!(report.listed_pairs() == reference, "--expand lists other pairs than the per-pair search finds");
+    (report, searched)
 }
 
-/// The pairs of an analysis (checked against the grouped findings).
+/// The pairs of the per-pair reference search, each with its path (checked against the grouped findings).
 #[allow(dead_code)] // each test binary uses what it needs
 pub fn pairs(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> Vec<Pair> {
-    analyze_checked(s, queries, options).pairs
+    check(s, queries, options).1
 }
 
 #[allow(dead_code)] // each test binary uses what it needs
