@@ -113,7 +113,7 @@ impl<'a> TierReach<'a> {
                 e.1 |= *standing && !m.escalates;
             }
         }
-        let mut union = Union::new(graph, &all);
+        let mut union = Union::new(graph.node_count(), &all);
         let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
         let cores_of = self.cores_of(&left_out);
         let mut out = Reach::default();
@@ -179,8 +179,9 @@ struct Union {
 }
 
 impl Union {
-    fn new(graph: &PrivilegeGraph, all: &[&[NodeIndex]]) -> Union {
-        let mut dense = vec![u32::MAX; graph.node_count()];
+    /// Over the lists `all` of targets among `nodes` nodes.
+    fn new(nodes: usize, all: &[&[NodeIndex]]) -> Union {
+        let mut dense = vec![u32::MAX; nodes];
         let mut next = 0u32;
         for t in all.iter().flat_map(|l| l.iter()) {
             if dense[t.index()] == u32::MAX {
@@ -249,6 +250,34 @@ impl Union {
             n as usize
         };
         total - usize::from(own)
+    }
+}
+
+#[cfg(test)]
+mod union_tests {
+    use super::*;
+
+    #[test]
+    fn union_sizes_mix_bitset_rows_and_marked_lists_and_leave_the_principal_out() {
+        let ids = |r: std::ops::Range<usize>| r.map(NodeIndex::new).collect::<Vec<_>>();
+        // 200 targets: bitsets of 4 words. Lists of 4 or more are rows, shorter ones are marked.
+        let long = ids(0..150);
+        let short = ids(140..143);
+        let far = ids(190..193);
+        let rest = ids(150..200);
+        let all: Vec<&[NodeIndex]> = vec![&long, &short, &far, &rest];
+        let mut u = Union::new(300, &all);
+        assert!(u.row[0] != u32::MAX && u.row[3] != u32::MAX, "long lists are rows");
+        assert_eq!((u.row[1], u.row[2]), (u32::MAX, u32::MAX), "short lists are marked");
+        let p = NodeIndex::new(250);
+        assert_eq!(u.size(&all, &[0, 1], p), 150, "a marked list inside a row adds nothing");
+        assert_eq!(u.size(&all, &[1, 2], p), 6, "marked lists only");
+        assert_eq!(u.size(&all, &[0, 1, 2], p), 153);
+        assert_eq!(u.size(&all, &[3, 2], p), 50);
+        // The principal is not its own target; and nothing is left over from the counts before.
+        assert_eq!(u.size(&all, &[1, 2], NodeIndex::new(141)), 5);
+        assert_eq!(u.size(&all, &[0, 2], NodeIndex::new(5)), 152);
+        assert_eq!(u.size(&all, &[2], p), 3);
     }
 }
 

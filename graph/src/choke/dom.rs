@@ -226,7 +226,7 @@ mod tests {
             ((seed >> 33) % m) as u32
         };
         for round in 0..300 {
-            let n = 2 + (round % 60) as usize;
+            let n = 2 + round % 60;
             let links: Vec<(u32, u32)> = (0..n * 2)
                 .map(|_| (next(n as u64), next(n as u64)))
                 .chain((1..n as u32).map(|v| (v - 1, v)).take(round % 3))
