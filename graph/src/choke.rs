@@ -13,8 +13,7 @@
 //!   with a command), applied as an edge mask and verified by re-running every query; what the re-run still
 //!   finds is covered in the next round.
 
-use petgraph::algo::dominators::simple_fast;
-use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -25,6 +24,8 @@ use crate::graph::PrivilegeGraph;
 use crate::model::NodeKind;
 use crate::query::Query;
 use crate::remediation::{fix_of, Fix};
+
+mod dom;
 
 /// Who reaches one tier.
 #[derive(Debug, Clone, Default)]
@@ -112,7 +113,7 @@ impl<'a> TierReach<'a> {
                 e.1 |= *standing && !m.escalates;
             }
         }
-        let mut union = Union::new(graph, &all);
+        let mut union = Union::new(graph.node_count(), &all);
         let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
         let cores_of = self.cores_of(&left_out);
         let mut out = Reach::default();
@@ -159,41 +160,52 @@ impl<'a> TierReach<'a> {
     }
 }
 
-/// Sizes of unions of target lists: as bitsets over the tier's targets when they fit in memory (a principal
-/// in five groups holding roles over hundreds of subscriptions costs five short ORs), else by marking.
+/// Sizes of unions of target lists, each principal's lists at a time. A list at least as long as a bitset over
+/// the tier's targets is kept as one (a group holding a role over thousands of scopes costs one OR of
+/// `targets / 64` words); a shorter one is marked entry by entry. So a principal costs, per list, the lesser of
+/// its length and the bitset's, and the bitsets take no more memory than the lists they stand for.
 struct Union {
-    /// Dense index of each target.
-    dense: FxHashMap<NodeIndex, u32>,
-    /// Per list, its bitset (`words` words each), when bitsets are used.
+    /// Dense index of each target, by node index (`u32::MAX` for a node that is no target).
+    dense: Vec<u32>,
+    /// Per list: the start of its bitset in `bits`, `u32::MAX` for a list marked entry by entry.
+    row: Vec<u32>,
     bits: Vec<u64>,
+    /// Words of a bitset.
     words: usize,
+    /// The union being counted.
     scratch: Vec<u64>,
-    /// Last principal (index + 1) that counted each target, when marking.
-    stamp: Vec<u32>,
+    /// Words of `scratch` written by marking, to clear.
+    touched: Vec<u32>,
 }
 
-/// Most memory the bitsets may take, in 64-bit words (256 MiB).
-const UNION_WORDS: usize = 1 << 25;
-
 impl Union {
-    fn new(graph: &PrivilegeGraph, all: &[&[NodeIndex]]) -> Union {
-        let mut dense: FxHashMap<NodeIndex, u32> = FxHashMap::default();
+    /// Over the lists `all` of targets among `nodes` nodes.
+    fn new(nodes: usize, all: &[&[NodeIndex]]) -> Union {
+        let mut dense = vec![u32::MAX; nodes];
+        let mut next = 0u32;
         for t in all.iter().flat_map(|l| l.iter()) {
-            let next = dense.len() as u32;
-            dense.entry(*t).or_insert(next);
-        }
-        let words = dense.len().div_ceil(64).max(1);
-        if all.len().saturating_mul(words) > UNION_WORDS {
-            return Union { dense, bits: Vec::new(), words, scratch: Vec::new(), stamp: vec![0; graph.node_count()] };
-        }
-        let mut bits = vec![0u64; all.len() * words];
-        for (i, list) in all.iter().enumerate() {
-            for t in list.iter() {
-                let d = dense[t] as usize;
-                bits[i * words + d / 64] |= 1 << (d % 64);
+            if dense[t.index()] == u32::MAX {
+                dense[t.index()] = next;
+                next += 1;
             }
         }
-        Union { dense, bits, words, scratch: vec![0; words], stamp: Vec::new() }
+        let words = (next as usize).div_ceil(64).max(1);
+        let mut u =
+            Union { dense, row: Vec::new(), bits: Vec::new(), words, scratch: vec![0; words], touched: Vec::new() };
+        for list in all {
+            if list.len() < words {
+                u.row.push(u32::MAX);
+                continue;
+            }
+            let start = u.bits.len();
+            u.row.push(start as u32);
+            u.bits.resize(start + words, 0);
+            for t in list.iter() {
+                let d = u.dense[t.index()] as usize;
+                u.bits[start + d / 64] |= 1 << (d % 64);
+            }
+        }
+        u
     }
 
     /// Distinct targets of the given lists, `p` itself not counted.
@@ -202,31 +214,70 @@ impl Union {
             let list = all[*one as usize];
             return list.len() - usize::from(list.binary_search(&p).is_ok());
         }
-        let own = |bits: &[u64], dense: &FxHashMap<NodeIndex, u32>| {
-            dense.get(&p).is_some_and(|d| bits[*d as usize / 64] & (1 << (d % 64)) != 0)
-        };
-        if !self.bits.is_empty() {
-            let w = self.words;
-            self.scratch.iter_mut().for_each(|x| *x = 0);
-            for id in ids {
-                let row = &self.bits[*id as usize * w..(*id as usize + 1) * w];
-                for (a, b) in self.scratch.iter_mut().zip(row) {
-                    *a |= b;
+        let w = self.words;
+        let mut rows = 0;
+        for id in ids.iter().filter(|id| self.row[**id as usize] != u32::MAX) {
+            let start = self.row[*id as usize] as usize;
+            for (a, b) in self.scratch.iter_mut().zip(&self.bits[start..start + w]) {
+                *a |= b;
+            }
+            rows += 1;
+        }
+        let mut marked = 0;
+        for id in ids.iter().filter(|id| self.row[**id as usize] == u32::MAX) {
+            for t in all[*id as usize] {
+                let d = self.dense[t.index()] as usize;
+                let word = &mut self.scratch[d / 64];
+                if *word & (1 << (d % 64)) == 0 {
+                    if rows == 0 && *word == 0 {
+                        self.touched.push((d / 64) as u32);
+                    }
+                    *word |= 1 << (d % 64);
+                    marked += 1;
                 }
             }
-            let total: u32 = self.scratch.iter().map(|x| x.count_ones()).sum();
-            return total as usize - usize::from(own(&self.scratch, &self.dense));
         }
-        let mark = p.index() as u32 + 1;
-        let mut n = 0;
-        for t in ids.iter().flat_map(|id| all[*id as usize].iter()).filter(|t| **t != p) {
-            let slot = &mut self.stamp[t.index()];
-            if *slot != mark {
-                *slot = mark;
-                n += 1;
+        let own = Some(self.dense[p.index()]).filter(|d| *d != u32::MAX);
+        let own = own.is_some_and(|d| self.scratch[d as usize / 64] & (1 << (d % 64)) != 0);
+        let total = if rows == 0 {
+            for word in self.touched.drain(..) {
+                self.scratch[word as usize] = 0;
             }
-        }
-        n
+            marked
+        } else {
+            let n: u32 = self.scratch.iter().map(|x| x.count_ones()).sum();
+            self.scratch.iter_mut().for_each(|x| *x = 0);
+            n as usize
+        };
+        total - usize::from(own)
+    }
+}
+
+#[cfg(test)]
+mod union_tests {
+    use super::*;
+
+    #[test]
+    fn union_sizes_mix_bitset_rows_and_marked_lists_and_leave_the_principal_out() {
+        let ids = |r: std::ops::Range<usize>| r.map(NodeIndex::new).collect::<Vec<_>>();
+        // 200 targets: bitsets of 4 words. Lists of 4 or more are rows, shorter ones are marked.
+        let long = ids(0..150);
+        let short = ids(140..143);
+        let far = ids(190..193);
+        let rest = ids(150..200);
+        let all: Vec<&[NodeIndex]> = vec![&long, &short, &far, &rest];
+        let mut u = Union::new(300, &all);
+        assert!(u.row[0] != u32::MAX && u.row[3] != u32::MAX, "long lists are rows");
+        assert_eq!((u.row[1], u.row[2]), (u32::MAX, u32::MAX), "short lists are marked");
+        let p = NodeIndex::new(250);
+        assert_eq!(u.size(&all, &[0, 1], p), 150, "a marked list inside a row adds nothing");
+        assert_eq!(u.size(&all, &[1, 2], p), 6, "marked lists only");
+        assert_eq!(u.size(&all, &[0, 1, 2], p), 153);
+        assert_eq!(u.size(&all, &[3, 2], p), 50);
+        // The principal is not its own target; and nothing is left over from the counts before.
+        assert_eq!(u.size(&all, &[1, 2], NodeIndex::new(141)), 5);
+        assert_eq!(u.size(&all, &[0, 2], NodeIndex::new(5)), 152);
+        assert_eq!(u.size(&all, &[2], p), 3);
     }
 }
 
@@ -350,40 +401,32 @@ fn dominator_cuts(
     let profiles: Vec<Profile> = queries.iter().map(|q| Profile::of(q, options)).collect();
     let anchors = all_anchors(graph, queries, &profiles, &EdgeMask::default());
     let mut out = FxHashMap::default();
+    let mut tg = TierGraph::new(graph);
     for (qi, profile) in profiles.iter().enumerate() {
         if reach[qi].principals.is_empty() {
             continue;
         }
-        let mut tg = TierGraph::default();
-        let root = tg.dg.add_node(Slot::Root);
+        tg.clear();
         for a in anchors.iter().filter(|a| a.query == qi) {
             let start = tg.state(a.start, a.via0);
-            // (`add_edge`, not `update_edge`: the latter scans the root's edges, one per anchor, for every
-            // anchor. A repeated edge does not change dominators.)
+            // (A repeated link does not change dominators.)
             match a.final_edge {
                 Some(e) => {
                     let x = tg.edge_node(e, a.via0, start);
-                    tg.dg.add_edge(root, x, ());
+                    tg.links.push((ROOT, x));
                 }
-                None => {
-                    tg.dg.add_edge(root, start, ());
-                }
+                None => tg.links.push((ROOT, start)),
             }
         }
         tg.expand(graph, profile);
-        let doms = simple_fast(&tg.dg, root);
-        for (p, _) in reach[qi].principals.iter() {
-            let Some(&s) = tg.states.get(&(*p, true)) else { continue };
+        let idom = dom::immediate_dominators(tg.slots.len(), &tg.links, ROOT);
+        for p in reach[qi].principals.keys() {
+            let Some(s) = tg.states.get(state_key(*p, true)) else { continue };
             let mut cur = s;
-            let mut seen = 0;
-            while let Some(d) = doms.immediate_dominator(cur) {
-                if let Slot::Edge(e) = tg.dg[d] {
+            while cur != ROOT && idom[cur as usize] != u32::MAX {
+                cur = idom[cur as usize];
+                if let Some(e) = tg.slots[cur as usize] {
                     *out.entry((qi, e)).or_insert(0usize) += 1;
-                }
-                cur = d;
-                seen += 1;
-                if seen > tg.dg.node_count() {
-                    break;
                 }
             }
         }
@@ -391,53 +434,108 @@ fn dominator_cuts(
     out
 }
 
-/// A node of a tier's reverse graph.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Root,
-    State,
-    Edge(EdgeIndex),
+/// The root of a tier's reverse graph.
+const ROOT: u32 = 0;
+
+/// Index of a (node, via) state in [`TierGraph::states`].
+fn state_key(n: NodeIndex, via: bool) -> usize {
+    n.index() * 2 + usize::from(via)
 }
 
-/// A tier's reverse graph: states (node, via) and graph edges as nodes, under one root.
-#[derive(Default)]
+/// Index of a graph edge crossed with `via` in [`TierGraph::edges`].
+fn edge_key(e: EdgeIndex, via: bool) -> usize {
+    e.index() * 2 + usize::from(via)
+}
+
+/// A tier's reverse graph: states (node, via) and graph edges as nodes (numbered from 0, the root), and the
+/// links between them. Its tables are kept from one tier to the next and cleared where they were written.
 struct TierGraph {
-    dg: DiGraph<Slot, ()>,
-    states: FxHashMap<(NodeIndex, bool), NodeIndex>,
-    edges: FxHashMap<(EdgeIndex, bool), NodeIndex>,
+    /// Per node of the reverse graph: the graph edge it stands for, `None` for the root and states.
+    slots: Vec<Option<EdgeIndex>>,
+    links: Vec<(u32, u32)>,
+    states: Ids,
+    edges: Ids,
     todo: Vec<(NodeIndex, bool)>,
 }
 
-impl TierGraph {
-    fn state(&mut self, n: NodeIndex, via: bool) -> NodeIndex {
-        if let Some(s) = self.states.get(&(n, via)) {
-            return *s;
+/// Numbers of reverse-graph nodes by a dense key, `u32::MAX` for none, and the keys written (to clear them).
+struct Ids {
+    of: Vec<u32>,
+    used: Vec<usize>,
+}
+
+impl Ids {
+    fn new(n: usize) -> Ids {
+        Ids { of: vec![u32::MAX; n], used: Vec::new() }
+    }
+
+    fn get(&self, key: usize) -> Option<u32> {
+        Some(self.of[key]).filter(|x| *x != u32::MAX)
+    }
+
+    fn insert(&mut self, key: usize, id: u32) {
+        self.of[key] = id;
+        self.used.push(key);
+    }
+
+    fn clear(&mut self) {
+        for k in self.used.drain(..) {
+            self.of[k] = u32::MAX;
         }
-        let s = self.dg.add_node(Slot::State);
-        self.states.insert((n, via), s);
+    }
+}
+
+impl TierGraph {
+    fn new(graph: &PrivilegeGraph) -> TierGraph {
+        TierGraph {
+            slots: Vec::new(),
+            links: Vec::new(),
+            states: Ids::new(graph.node_count() * 2),
+            edges: Ids::new(graph.graph.edge_count() * 2),
+            todo: Vec::new(),
+        }
+    }
+
+    /// Empties it for the next tier: only the root is left.
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.slots.push(None);
+        self.links.clear();
+        self.states.clear();
+        self.edges.clear();
+        self.todo.clear();
+    }
+
+    fn state(&mut self, n: NodeIndex, via: bool) -> u32 {
+        if let Some(s) = self.states.get(state_key(n, via)) {
+            return s;
+        }
+        let s = self.slots.len() as u32;
+        self.slots.push(None);
+        self.states.insert(state_key(n, via), s);
         self.todo.push((n, via));
         s
     }
 
     /// The node of graph edge `e` (crossed with `via`), linked to `from`, the state of its source, when new:
     /// that link is the same whoever asks.
-    fn edge_node(&mut self, e: EdgeIndex, via: bool, from: NodeIndex) -> NodeIndex {
-        if let Some(x) = self.edges.get(&(e, via)) {
-            return *x;
+    fn edge_node(&mut self, e: EdgeIndex, via: bool, from: u32) -> u32 {
+        if let Some(x) = self.edges.get(edge_key(e, via)) {
+            return x;
         }
-        let x = self.dg.add_node(Slot::Edge(e));
-        self.edges.insert((e, via), x);
-        self.dg.add_edge(x, from, ());
+        let x = self.slots.len() as u32;
+        self.slots.push(Some(e));
+        self.edges.insert(edge_key(e, via), x);
+        self.links.push((x, from));
         x
     }
 
     /// Walks back from every state over the identity edges the profile allows. Each state is expanded once
-    /// and each of its incoming edges is looked at once, so every link is added once (with `add_edge`:
-    /// `update_edge` scans the node's edges first, quadratic in a large group's members).
+    /// and each of its incoming edges is looked at once, so every link is added once.
     fn expand(&mut self, graph: &PrivilegeGraph, profile: &Profile) {
         let g = &graph.graph;
         while let Some((n, via)) = self.todo.pop() {
-            let here = self.states[&(n, via)];
+            let here = self.states.get(state_key(n, via)).expect("a state is numbered before it is expanded");
             for e in g.edges_directed(n, Direction::Incoming) {
                 let w = e.weight();
                 if !is_identity_edge(w.kind) || !profile.allowed(w.kind, w.flags) {
@@ -446,7 +544,7 @@ impl TierGraph {
                 let next_via = via || profile.is_via(w.kind);
                 let from = self.state(e.source(), next_via);
                 let x = self.edge_node(e.id(), next_via, from);
-                self.dg.add_edge(here, x, ());
+                self.links.push((here, x));
             }
         }
     }
