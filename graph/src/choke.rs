@@ -619,7 +619,11 @@ fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
         }
         for m in core.members.iter().filter(|m| m.escalates) {
             out.push(
-                m.path.iter().copied().filter(|e| graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf).collect(),
+                core.members
+                    .path(m)
+                    .into_iter()
+                    .filter(|e| graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf)
+                    .collect(),
             );
         }
     }

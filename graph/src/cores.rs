@@ -56,6 +56,10 @@ pub(crate) struct Core {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MemberList {
     members: Vec<Member>,
+    /// The search tree the members' ways are read from, shared by the lists cut from it: per entry, the entry
+    /// it leads to (`u32::MAX` at the head) and the edge there. A way is walked when asked for
+    /// ([`MemberList::path`]), not kept per member.
+    links: Rc<Vec<(u32, EdgeIndex)>>,
     /// Hops of the longest member's way to the head.
     pub longest: u32,
     /// Some member's way fails a capability mask ([`Member::valid`]).
@@ -63,8 +67,8 @@ pub(crate) struct MemberList {
 }
 
 impl MemberList {
-    fn new(members: Vec<Member>) -> MemberList {
-        let mut list = MemberList::default();
+    fn new(members: Vec<Member>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
+        let mut list = MemberList { links, ..MemberList::default() };
         for m in members {
             list.push(m);
         }
@@ -76,6 +80,38 @@ impl MemberList {
         self.any_invalid |= !m.valid;
         self.members.push(m);
     }
+
+    /// The members at most `budget` hops from the head, sharing this list's tree.
+    fn within(&self, budget: u32) -> MemberList {
+        MemberList::new(self.members.iter().filter(|m| m.hops <= budget).cloned().collect(), self.links.clone())
+    }
+
+    /// Adds a member whose way to the head is `path` (the member's edge first), appended to the tree.
+    fn push_path(&mut self, mut m: Member, path: &[EdgeIndex]) {
+        let links = Rc::make_mut(&mut self.links);
+        if links.is_empty() {
+            links.push((u32::MAX, EdgeIndex::end()));
+        }
+        let mut next = 0;
+        for e in path.iter().rev() {
+            links.push((next, *e));
+            next = links.len() as u32 - 1;
+        }
+        m.link = next;
+        self.push(m);
+    }
+
+    /// The edges from a member to the head: memberships, or for a pivot's members whatever made them
+    /// cluster-admin.
+    pub fn path(&self, m: &Member) -> Vec<EdgeIndex> {
+        let mut out = Vec::with_capacity(m.hops as usize);
+        let mut i = m.link;
+        while let Some(&(parent, e)) = self.links.get(i as usize).filter(|l| l.0 != u32::MAX) {
+            out.push(e);
+            i = parent;
+        }
+        out
+    }
 }
 
 impl std::ops::Deref for MemberList {
@@ -86,13 +122,13 @@ impl std::ops::Deref for MemberList {
     }
 }
 
-/// A member of a core and the edges that lead it to the core's head.
+/// A member of a core; its way to the core's head is in its list's tree ([`MemberList::path`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Member {
     /// The member.
     pub node: NodeIndex,
-    /// Edges from it to the head: memberships, or for a pivot's members whatever made them cluster-admin.
-    pub path: Vec<EdgeIndex>,
+    /// Its entry in the list's tree (`links`).
+    link: u32,
     /// Flags (PIM-eligible, conditional) of those edges.
     pub flags: u8,
     /// It gets there by a step that is not a membership (owning a group, becoming cluster-admin): it gains the
@@ -562,28 +598,24 @@ impl Run<'_> {
         let all = match self.member_sets.get(&(profile, head, pivot, u32::MAX)) {
             Some(all) => all.clone(),
             None => {
-                let all = Rc::new(MemberList::new(self.all_members(profile, head, pivot)));
+                let all = Rc::new(self.all_members(profile, head, pivot));
                 self.member_sets.insert((profile, head, pivot, u32::MAX), all.clone());
                 all
             }
         };
-        let within = if all.longest <= budget {
-            all
-        } else {
-            Rc::new(MemberList::new(all.iter().filter(|m| m.hops <= budget).cloned().collect()))
-        };
+        let within = if all.longest <= budget { all } else { Rc::new(all.within(budget)) };
         self.member_sets.insert((profile, head, pivot, budget), within.clone());
         within
     }
 
     /// Every member of a head, however far.
-    fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> Vec<Member> {
+    fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> MemberList {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
         let tree = reverse_tree(graph, &self.profiles[profile], self.removed, (head, true, 0), follow, None, true);
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
-        (1..tree.len() as u32)
+        let members = (1..tree.len() as u32)
             .filter(|i| self.source_kinds.contains(&graph.node(tree[*i as usize].node).kind))
             .filter(|i| tree[*i as usize].via && seen.insert(tree[*i as usize].node))
             .map(|i| {
@@ -591,9 +623,11 @@ impl Run<'_> {
                 let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
                 let escalates = path.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
                 let valid = masks_allow(graph, &path);
-                Member { node: tree[i as usize].node, hops: path.len() as u32, path, flags, escalates, valid }
+                Member { node: tree[i as usize].node, link: i, hops: path.len() as u32, flags, escalates, valid }
             })
-            .collect()
+            .collect();
+        let links = tree.iter().map(|s| (s.parent, s.edge.unwrap_or_else(EdgeIndex::end))).collect();
+        MemberList::new(members, Rc::new(links))
     }
 
     /// Adds one query's targets to a core, checking what depends on the pair.
@@ -636,7 +670,9 @@ impl Run<'_> {
                 excluded.extend(kept.iter().filter(|t| *t != p).map(|t| (*p, *t)));
             }
             if denies && acting_identity(graph, core).is_none() {
-                let others = principals().filter(|(n, _, _)| !too_long.contains(n)).map(|(n, _, m)| (n, m));
+                let others = principals()
+                    .filter(|(n, _, _)| !too_long.contains(n))
+                    .map(|(n, _, m)| (n, m.map(|m| core.members.path(m))));
                 self.deny_exclusions(core, query, others, &kept, &mut excluded);
             }
         }
@@ -679,13 +715,13 @@ impl Run<'_> {
     }
 
     /// Pairs a deny assignment cuts: what it takes from the acting principal at a target leaves nothing the
-    /// query asks for. `principals`: each with its member entry (`None` for the head). The core does not
+    /// query asks for. `principals`: each with its way to the head (`None` for the head). The core does not
     /// switch identity, so the actor is where the principal's own way to the head leaves it.
-    fn deny_exclusions<'m>(
+    fn deny_exclusions(
         &self,
         core: &Core,
         query: &Query,
-        principals: impl Iterator<Item = (NodeIndex, Option<&'m Member>)>,
+        principals: impl Iterator<Item = (NodeIndex, Option<Vec<EdgeIndex>>)>,
         targets: &[NodeIndex],
         excluded: &mut Vec<(NodeIndex, NodeIndex)>,
     ) {
@@ -694,7 +730,7 @@ impl Run<'_> {
         // What the core's path keeps under each distinct denial: computed once per value.
         let mut kept: FxHashMap<Caps, bool> = FxHashMap::default();
         for (p, member) in principals {
-            let actor = member.map_or(p, |m| actor_of(graph, p, &m.path));
+            let actor = member.map_or(p, |path| actor_of(graph, p, &path));
             for t in denied_targets.iter().filter(|t| **t != p) {
                 let denied = self.denies.denied(graph, actor, *t);
                 if denied.is_empty() {
@@ -830,8 +866,8 @@ impl Run<'_> {
             let flags = lead_edges.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
             let escalates = lead_edges.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
             let hops = lead_edges.len() as u32;
-            let m = Member { node: p, path: lead_edges, flags, escalates, hops, valid: true };
-            Rc::make_mut(&mut core.members).push(m);
+            let m = Member { node: p, link: u32::MAX, flags, escalates, hops, valid: true };
+            Rc::make_mut(&mut core.members).push_path(m, &lead_edges);
         }
     }
 }
@@ -1237,6 +1273,43 @@ mod tests {
         // … and more wanted than the tier has (search the wanted ones).
         w.cover(&tier(0, &[10], &[]), n(2));
         assert_eq!(w.left(), vec![(0, n(1), n(11)), (1, n(1), n(10))]);
+    }
+
+    fn e(i: usize) -> EdgeIndex {
+        EdgeIndex::new(i)
+    }
+
+    fn member(node: usize, hops: u32) -> Member {
+        Member { node: n(node), link: u32::MAX, flags: 0, escalates: false, hops, valid: true }
+    }
+
+    #[test]
+    fn a_member_list_reads_each_way_from_its_shared_tree() {
+        // A tree as a search leaves it: 0 the head; 1 reaches it by edge 10; 2 and 3 reach 1 by edges 11, 12.
+        let links = Rc::new(vec![(u32::MAX, EdgeIndex::end()), (0, e(10)), (1, e(11)), (1, e(12))]);
+        let mut list = MemberList::new(
+            vec![Member { link: 1, ..member(1, 1) }, Member { link: 3, ..member(3, 2) }],
+            links.clone(),
+        );
+        assert_eq!(list.path(&list[0]), vec![e(10)]);
+        assert_eq!(list.path(&list[1]), vec![e(12), e(10)], "its own branch, not its sibling's");
+        assert_eq!(list.longest, 2);
+        // Cut to one hop: the far member goes, the tree is shared, not copied.
+        let near = list.within(1);
+        assert_eq!(near.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1)]);
+        assert!(Rc::ptr_eq(&near.links, &links) && near.longest == 1);
+        assert_eq!(near.path(&near[0]), vec![e(10)]);
+        // A way found later is appended; the ways already there keep theirs.
+        list.push_path(member(7, 2), &[e(20), e(21)]);
+        assert_eq!(list.path(&list[2]), vec![e(20), e(21)]);
+        assert_eq!(list.path(&list[1]), vec![e(12), e(10)]);
+        assert_eq!(links.len(), 4, "the shared tree is copied before it grows");
+        // A fresh list: the appended way starts its own tree; no way at all is an empty path.
+        let mut fresh = MemberList::default();
+        fresh.push_path(member(8, 1), &[e(30)]);
+        fresh.push_path(member(9, 0), &[]);
+        assert_eq!(fresh.path(&fresh[0]), vec![e(30)]);
+        assert!(fresh.path(&fresh[1]).is_empty());
     }
 
     fn core(tiers: Vec<CoreTier>) -> Core {

@@ -27,14 +27,11 @@ pub(crate) struct Findings {
 /// The report's findings, sorted: escalations first, then severity, principals reached, id.
 pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Findings {
     let mut sets = MemberSets::default();
-    let mut out: Vec<Finding> = cores.cores.iter().map(|c| finding(graph, queries, c, &mut sets)).collect();
-    let ids: Vec<String> = out.iter().map(|f| f.id.clone()).collect();
-    let shown: rustc_hash::FxHashSet<usize> = cores.shown().collect();
-    let mut i = 0;
-    out.retain(|_| {
-        i += 1;
-        shown.contains(&(i - 1))
-    });
+    // Every core's id (choke points name the findings of cores the report leaves out too), but a whole finding
+    // (its targets and exclusions as ids) only for the cores shown: the redundant ones can outnumber them.
+    let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(graph, queries, c)).collect();
+    let mut out: Vec<Finding> =
+        cores.shown().map(|i| finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets)).collect();
     // Cores found for single pairs can repeat a core found by the shared search: merge by id.
     let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
@@ -152,7 +149,44 @@ fn union(into: &mut Affected, other: Affected) {
     into.count = into.by_kind.values().sum();
 }
 
-fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, sets: &mut MemberSets) -> Finding {
+/// Severity of a query by id, for ordering a finding's tiers (most severe first, then by id).
+fn by_severity(queries: &[Query], a: &str, b: &str) -> std::cmp::Ordering {
+    let sev = |id: &str| queries.iter().find(|q| q.id == id).map(|q| q.severity);
+    sev(b).cmp(&sev(a)).then(a.cmp(b))
+}
+
+/// A core's finding id: a fingerprint of its profile, principal, steps, landing and fan-out, and for a core
+/// found for single pairs, its tiers' targets (each tier as `query>id,id…`, most severe tier first, ids sorted
+/// by kind then id).
+fn finding_id(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> String {
+    let mut keys: Vec<String> = vec!["core".into(), core.profile.to_string(), graph.node_ref(core.head).id];
+    keys.extend(core.edges.iter().map(|e| fix_of(graph, *e).key));
+    keys.push(graph.node_ref(core.landing).id);
+    if let Some((kind, _)) = core.fanout {
+        keys.push(kind.as_str().to_string());
+    }
+    if core.single {
+        keys.push("pair".into());
+        let mut tiers: Vec<(&str, String)> = core
+            .tiers
+            .iter()
+            .map(|t| {
+                let mut refs: Vec<_> = t.targets.iter().map(|n| graph.node_ref(*n)).collect();
+                refs.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.id.cmp(&b.id)));
+                refs.dedup();
+                let ids: Vec<String> = refs.into_iter().map(|r| r.id).collect();
+                (queries[t.query].id.as_str(), ids.join(","))
+            })
+            .collect();
+        tiers.sort_by(|a, b| by_severity(queries, a.0, b.0));
+        keys.extend(tiers.into_iter().map(|(q, ids)| format!("{q}>{ids}")));
+    }
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    fingerprint(&key_refs)
+}
+
+/// A core's finding (`id` from [`finding_id`]).
+fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, id: String, sets: &mut MemberSets) -> Finding {
     let hops: Vec<_> = core.edges.iter().map(|e| hop(graph, *e)).collect();
     let flags = core.edges.iter().fold(core.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags);
     let broad = core.tiers.iter().any(|t| t.targets.iter().any(|x| *x != core.landing));
@@ -163,12 +197,6 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, sets: &mut Me
         (Some(e), r)
     };
     let fix = fix_edge.map(|e| fix_of(graph, e).key).unwrap_or_default();
-    let mut keys: Vec<String> = vec!["core".into(), core.profile.to_string(), graph.node_ref(core.head).id];
-    keys.extend(core.edges.iter().map(|e| fix_of(graph, *e).key));
-    keys.push(graph.node_ref(core.landing).id);
-    if let Some((kind, _)) = core.fanout {
-        keys.push(kind.as_str().to_string());
-    }
     let mut tiers: Vec<TierHit> = core
         .tiers
         .iter()
@@ -187,21 +215,9 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, sets: &mut Me
             }
         })
         .collect();
-    tiers.sort_by(|a, b| {
-        let sev = |id: &str| queries.iter().find(|q| q.id == id).map(|q| q.severity);
-        sev(&b.query_id).cmp(&sev(&a.query_id)).then(a.query_id.cmp(&b.query_id))
-    });
-    if core.single {
-        keys.push("pair".into());
-        keys.extend(
-            tiers
-                .iter()
-                .map(|t| format!("{}>{}", t.query_id, t.targets.all_ids().cloned().collect::<Vec<_>>().join(","))),
-        );
-    }
-    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    tiers.sort_by(|a, b| by_severity(queries, &a.query_id, &b.query_id));
     Finding {
-        id: fingerprint(&key_refs),
+        id,
         reach: if core.is_standing(graph) { Reach::Standing } else { Reach::Escalation },
         severity: core.tiers.iter().map(|t| queries[t.query].severity).max().unwrap_or(crate::model::Severity::Info),
         principal: graph.node_ref(core.head),
