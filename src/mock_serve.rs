@@ -3,9 +3,10 @@
 //! tenant folder, its Kubernetes dumps included, when its files change (or on SIGHUP).
 //!
 //! Change detection is a poll of the folder's file names, sizes and modification times once a second rather than
-//! a file-system watcher crate (`notify`): a tenant folder holds a few dozen files, so the poll costs nothing,
-//! needs no new dependency, and also sees changes that inotify misses (network file systems, a Kubernetes
-//! ConfigMap volume swapping its `..data` symlink).
+//! a file-system watcher crate (`notify`): it needs no new dependency, and also sees changes that inotify misses
+//! (network file systems, a Kubernetes ConfigMap volume swapping its `..data` symlink). A hand-written tenant
+//! holds a few dozen files, but a generated 400k-user one holds a member file per group (40k files), so the
+//! poll waits [`POLL_SHARE`] times as long as the last look took, keeping it to a small share of one core.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -37,8 +38,17 @@ pub struct ServeOptions {
     pub emulation: ThrottleOptions,
 }
 
-/// How often the tenant folder is checked for changes.
+/// How often the tenant folder is checked for changes, at most.
 const POLL: Duration = Duration::from_secs(1);
+
+/// The wait between two looks at the folder is at least this many times as long as the last look took (5 %
+/// of a core at most).
+const POLL_SHARE: u32 = 20;
+
+/// The wait before the next look at the folder, when the last one took `took`.
+fn poll_interval(took: Duration) -> Duration {
+    POLL.max(took.saturating_mul(POLL_SHARE))
+}
 
 /// Serves until Ctrl-C or SIGTERM, then prints what was served.
 pub fn serve(opts: ServeOptions) -> Result<u8> {
@@ -176,16 +186,19 @@ impl Signals {
 impl Serving<'_> {
     /// Serves until Ctrl-C or SIGTERM; returns the signal's name.
     async fn run(&self, mut signals: Signals) -> Result<&'static str> {
+        let started = std::time::Instant::now();
         let mut seen = self.folder.map(fingerprint);
-        let mut tick = tokio::time::interval(POLL);
+        let mut wait = poll_interval(started.elapsed());
         loop {
             tokio::select! {
                 _ = signals.interrupt.recv() => return Ok("SIGINT"),
                 _ = signals.terminate.recv() => return Ok("SIGTERM"),
                 _ = signals.hangup.recv() => self.reload("SIGHUP"),
-                _ = tick.tick() => {
+                _ = tokio::time::sleep(wait) => {
                     let Some(dir) = self.folder else { continue };
+                    let started = std::time::Instant::now();
                     let now = Some(fingerprint(dir));
+                    wait = poll_interval(started.elapsed());
                     if now != seen {
                         seen = now;
                         self.reload("a change in the folder");
@@ -324,6 +337,13 @@ mod tests {
         let text = stop_summary(&on);
         assert!(text.contains("emulation: 7 requests") && text.contains("2 early retries"), "{text}");
         assert!(text.contains("floor 1.5s (chain of 3 requests"), "{text}");
+    }
+
+    #[test]
+    fn a_slow_look_at_the_folder_spaces_the_polls() {
+        assert_eq!(poll_interval(Duration::ZERO), POLL);
+        assert_eq!(poll_interval(Duration::from_millis(20)), POLL, "a small folder: once a second");
+        assert_eq!(poll_interval(Duration::from_millis(150)), Duration::from_secs(3), "40k files: 20 x the look");
     }
 
     #[test]

@@ -15,10 +15,10 @@ use serde_json::{json, Map, Value};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::batch;
-use crate::scopes::{normalize, ScopeTree, MG_TYPE};
+use crate::scopes::{normalize, ScopeIndex, ScopeTree, MG_TYPE};
 use crate::tenant::{builtin_role_definitions, Fault, MockTenant};
 use crate::throttle::{self, Api, Call, Floor, Listing, SystemClock, Throttle, ThrottleOptions, ThrottleStats};
-use azpath_graph::snapshot::{AssignmentProperties, RoleDefinition};
+use azpath_graph::snapshot::{AssignmentProperties, FederatedIdentityCredential, RoleDefinition};
 
 /// How the mock behaves. `MockOptions::default()` pages by 3 and never throttles.
 #[derive(Debug, Clone)]
@@ -276,6 +276,12 @@ struct Data {
     tenant: MockTenant,
     builtins: Vec<RoleDefinition>,
     tree: ScopeTree,
+    /// Role assignments, eligibility instances and deny assignments filed by scope ([`Data::authz`]).
+    role_assignments: ScopeIndex,
+    eligibility: ScopeIndex,
+    deny_assignments: ScopeIndex,
+    /// Normalized user-assigned identity id → indexes of its federated credentials, in the tenant's order.
+    identity_credentials: HashMap<String, Arc<Vec<usize>>>,
     subscriptions: HashSet<String>,
     management_groups: HashMap<String, usize>,
     members: HashMap<String, usize>,
@@ -573,8 +579,16 @@ impl Shared {
             .map(|s| (normalize(&s.id), s.display_name.clone()))
             .collect::<HashMap<_, _>>();
         let tree = ScopeTree::new(&tenant.azure.management_groups, &sub_names);
+        let a = &tenant.azure;
         let data = Data {
             builtins: builtin_role_definitions(),
+            role_assignments: ScopeIndex::new(&tree, a.role_assignments.iter().map(|r| scope_of(&r.properties))),
+            eligibility: ScopeIndex::new(
+                &tree,
+                a.role_eligibility_schedule_instances.iter().map(|r| scope_of(&r.properties)),
+            ),
+            deny_assignments: ScopeIndex::new(&tree, a.deny_assignments.iter().map(|d| d.properties.scope.as_str())),
+            identity_credentials: identity_credentials(&a.federated_identity_credentials),
             tree,
             subscriptions: sub_names.keys().cloned().collect(),
             management_groups: tenant
@@ -1077,15 +1091,7 @@ impl Shared {
                         ),
                     ));
                 }
-                let prefix = format!("{id}/federatedidentitycredentials/");
-                let indexes = self.cached(&format!("fic|{id}"), || {
-                    let credentials = t.azure.federated_identity_credentials.iter();
-                    credentials
-                        .enumerate()
-                        .filter(|(_, c)| normalize(&c.id).starts_with(&prefix))
-                        .map(|(i, _)| i)
-                        .collect()
-                });
+                let indexes = d.identity_credentials.get(&id).cloned().unwrap_or_default();
                 Ok(Served::Many(Items::Indexes(indexes)))
             }
         }
@@ -1277,24 +1283,20 @@ impl Shared {
     fn authz_listing(&self, kind: Authz, scope: &str, at_scope: bool) -> Arc<Vec<usize>> {
         let key = format!("{kind:?}|{}|{at_scope}", normalize(scope));
         self.cached(&key, || {
-            let tree = &self.data.tree;
-            let above = tree.ancestors(scope);
-            let listing = normalize(scope);
-            let applies = |record_scope: &str| {
-                let record = normalize(record_scope);
-                above.contains(&record) || (!at_scope && tree.ancestors(&record).contains(&listing))
-            };
-            let a = &self.data.tenant.azure;
-            let pick = |scopes: &mut dyn Iterator<Item = &str>| -> Vec<usize> {
-                scopes.enumerate().filter(|(_, s)| applies(s)).map(|(i, _)| i).collect()
-            };
+            let d = &self.data;
+            let tree = &d.tree;
+            let a = &d.tenant.azure;
             match kind {
-                Authz::RoleAssignments => pick(&mut a.role_assignments.iter().map(|r| scope_of(&r.properties))),
-                Authz::Eligibility => {
-                    pick(&mut a.role_eligibility_schedule_instances.iter().map(|r| scope_of(&r.properties)))
-                }
-                Authz::DenyAssignments => pick(&mut a.deny_assignments.iter().map(|d| d.properties.scope.as_str())),
+                Authz::RoleAssignments => d.role_assignments.listing(tree, scope, at_scope),
+                Authz::Eligibility => d.eligibility.listing(tree, scope, at_scope),
+                Authz::DenyAssignments => d.deny_assignments.listing(tree, scope, at_scope),
                 Authz::RoleDefinitions => {
+                    let above = tree.ancestors(scope);
+                    let listing = normalize(scope);
+                    let applies = |record_scope: &str| {
+                        let record = normalize(record_scope);
+                        above.contains(&record) || (!at_scope && tree.ancestors(&record).contains(&listing))
+                    };
                     let builtins = self.data.builtins.len();
                     let custom = a.role_definitions.iter().enumerate().filter(|(_, r)| {
                         r.properties.assignable_scopes.is_empty()
@@ -1474,6 +1476,21 @@ fn scope_of(p: &AssignmentProperties) -> &str {
     p.scope.as_str()
 }
 
+/// The federated credentials of each user-assigned identity, by the identity's normalized id: a credential
+/// `{identity}/federatedIdentityCredentials/{name}` belongs to `{identity}` (one pass, where filtering every
+/// credential per identity took identities × credentials).
+fn identity_credentials(credentials: &[FederatedIdentityCredential]) -> HashMap<String, Arc<Vec<usize>>> {
+    const SEGMENT: &str = "/federatedidentitycredentials/";
+    let mut by_identity: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, c) in credentials.iter().enumerate() {
+        let id = normalize(&c.id);
+        if let Some(at) = id.find(SEGMENT) {
+            by_identity.entry(id[..at].to_string()).or_default().push(i);
+        }
+    }
+    by_identity.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+}
+
 /// Keeps a directory object's `owners` (at most [`EXPANDED_LIMIT`], as Graph expands them) when they were asked
 /// for, and drops them otherwise.
 fn shape_owners(mut value: Value, expand: bool) -> Value {
@@ -1584,6 +1601,24 @@ fn unit_draw(seed: u64, key: &str, attempt: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_filed_under_their_identity_only() {
+        let identity = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
+        let fic = |id: String| FederatedIdentityCredential { id, ..Default::default() };
+        let credentials = vec![
+            fic(format!("{identity}/A/federatedIdentityCredentials/one")),
+            fic(format!("{identity}/B/federatedIdentityCredentials/one")),
+            fic(format!("{identity}/a/FederatedIdentityCredentials/two/")),
+            fic(format!("{identity}/A")),
+        ];
+        let filed = identity_credentials(&credentials);
+        let of = |name: &str| filed.get(&normalize(&format!("{identity}/{name}"))).map(|v| v.as_slice().to_vec());
+        assert_eq!(of("A"), Some(vec![0, 2]), "both spellings of A, in the tenant's order");
+        assert_eq!(of("B"), Some(vec![1]));
+        assert_eq!(of("C"), None, "an identity without credentials");
+        assert_eq!(filed.len(), 2, "an id that is not a credential's is filed nowhere");
+    }
 
     #[test]
     fn routes_parse_case_insensitively() {
