@@ -1,23 +1,18 @@
 //! Fewer Graph requests: application federated credentials through one expanded listing (with the
 //! per-application listings as the fallback), and the per-object listings' first pages in JSON batches.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::{collect, Cloud, CollectOptions, Endpoints, RetryPolicy};
 use azpath_graph::snapshot::{GapReason, Snapshot};
+use common::stubs::env;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
 
 fn page(value: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({ "value": value }))

@@ -3,6 +3,8 @@
 //! into the snapshot with the fields the graph needs; a refused listing is a coverage gap naming its API while
 //! the rest is still collected.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::{collect, Cloud, CollectOptions, Endpoints, RetryPolicy};
 use azpath::collect::{entra_units, msgraph};
 use azpath_graph::snapshot::{GapReason, Snapshot};
+use common::stubs::{env, page};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -21,18 +24,6 @@ const ROLE_MANAGEMENT_READWRITE_DIRECTORY: &str = "9e3f62cf-ca93-4989-b6ce-bf83c
 const GRANTS: &str =
     "appRoleAssignments($select=id,appRoleId,principalId,principalType,resourceId,resourceDisplayName)";
 const PIM_GROUPS: &str = "/v1.0/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances";
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
-
-fn page(items: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({ "value": items }))
-}
 
 fn forbidden() -> ResponseTemplate {
     ResponseTemplate::new(403)

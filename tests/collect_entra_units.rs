@@ -1,29 +1,20 @@
 //! Administrative units over Graph v1.0: the units (with `isMemberManagementRestricted`) and each unit's members,
 //! paged; a refused members listing is asked once and is one gap for the rest.
 
+mod common;
+
 use std::time::Duration;
 
 use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::entra_units::{MEMBERS_API, UNITS_API};
 use azpath::collect::{collect, Cloud, CollectOptions, Endpoints, RetryPolicy};
 use azpath_graph::snapshot::{GapReason, Snapshot};
+use common::stubs::{env, page};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const UNITS: &str = "/v1.0/directory/administrativeUnits";
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
-
-fn page(items: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({ "value": items }))
-}
 
 fn forbidden() -> ResponseTemplate {
     ResponseTemplate::new(403)

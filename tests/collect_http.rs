@@ -9,18 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::{build_client, ApiClient, Cloud, Endpoints, RetryPolicy, Service};
 use azpath_graph::snapshot::{GapReason, RoleAssignment, User};
+use common::stubs::env;
 use serde_json::{json, Value};
 use url::Url;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
 
 fn endpoints(arm: &MockServer, graph: &MockServer) -> Endpoints {
     Endpoints::new(Cloud::Custom, Some(&arm.uri()), Some(&graph.uri()), None).unwrap()

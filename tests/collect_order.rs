@@ -2,27 +2,18 @@
 //! ARM scope listings depend on). ARM and Graph are served by one wiremock server here, so that the order in
 //! which it received their requests can be compared.
 
+mod common;
+
 use std::time::Duration;
 
 use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::{collect, Cloud, CollectOptions, Endpoints};
-use serde_json::{json, Value};
+use common::stubs::{env, page};
+use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MG: &str = "/providers/Microsoft.Management/managementGroups";
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
-
-fn page(items: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({ "value": items }))
-}
 
 /// Collects from one server answering a tenant with one management group, whose GET takes `tree_delay`.
 async fn requests_in_order(tree_delay: Duration) -> Vec<String> {

@@ -1,22 +1,17 @@
 //! Owners of groups, service principals and applications: asked for with `$expand=owners` on the listings,
 //! completed by one `/owners` listing only for objects whose expanded list reached Graph's cut-off.
 
+mod common;
+
 use std::time::Duration;
 
 use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::{collect, Cloud, CollectOptions, Endpoints, RetryPolicy};
 use azpath_graph::snapshot::{DirectoryObject, GapReason};
+use common::stubs::env;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
 
 fn owners(prefix: &str, n: usize) -> Value {
     Value::Array(

@@ -2,26 +2,21 @@
 //! arrived: ARM and Graph in separate pools, throttling handled for the whole service, dependent listings
 //! started as soon as what they depend on has arrived. Requests nobody stubbed answer 404 (coverage gaps).
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use azpath::collect::auth::DefaultTokenSource;
 use azpath::collect::{collect, Cloud, CollectOptions, Endpoints, RetryPolicy};
 use azpath_graph::snapshot::Snapshot;
+use common::stubs::env;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const TENANT: &str = "tttttttt-0000-0000-0000-000000000000";
 const MI: &str = "providers/Microsoft.ManagedIdentity/userAssignedIdentities";
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
 
 fn options(concurrency: usize) -> CollectOptions {
     CollectOptions {

@@ -1,11 +1,14 @@
 //! `collect()` end to end over stub ARM and Graph servers: what lands in the snapshot, which scopes become
 //! coverage gaps, and that one failing scope never stops the others.
 
+mod common;
+
 use std::time::Duration;
 
 use azpath::collect::auth::{AccessToken, Audience, DefaultTokenSource, TokenError, TokenSource};
 use azpath::collect::{collect, Cloud, CollectError, CollectOptions, Endpoints, RetryPolicy};
 use azpath_graph::snapshot::{GapReason, Snapshot};
+use common::stubs::env;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -17,14 +20,6 @@ const TENANT: &str = "tttttttt-0000-0000-0000-000000000000";
 const MI: &str = "providers/Microsoft.ManagedIdentity/userAssignedIdentities";
 const AKS: &str = "providers/Microsoft.ContainerService/managedClusters";
 const ARC: &str = "providers/Microsoft.Kubernetes/connectedClusters";
-
-fn env(name: &str) -> Option<String> {
-    match name {
-        "AZPATH_ARM_TOKEN" => Some("arm-token".into()),
-        "AZPATH_GRAPH_TOKEN" => Some("graph-token".into()),
-        _ => None,
-    }
-}
 
 fn options() -> CollectOptions {
     CollectOptions {

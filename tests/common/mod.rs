@@ -5,6 +5,7 @@
 pub mod kube_fixture;
 #[cfg(unix)]
 pub mod served;
+pub mod stubs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
