@@ -57,7 +57,6 @@ pub(in crate::build) const EMITS: &[EdgeKind] = &[
     EdgeKind::CanUseAso,
     EdgeKind::AsoActsAs,
     EdgeKind::AsoCredentialForging,
-    EdgeKind::AsoForgeableIdentity,
     EdgeKind::PodManagedIdentity,
     EdgeKind::NodeBreakout,
     EdgeKind::IdentityBinding,
