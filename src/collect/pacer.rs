@@ -288,8 +288,16 @@ impl PacerState {
         }
     }
 
-    /// Changes the bucket shape (the Graph tenant size, once known); levels keep their value.
-    pub fn set_budget(&mut self, budget: Budget) {
+    /// Changes the bucket shape (the Graph tenant size, once known). The server's bucket had that shape all
+    /// along, so what was spent stays spent: each level moves by the change in capacity (refilled at the old
+    /// rate up to `now` first). Keeping the level instead would, after starting from the smallest class, give
+    /// up the larger class's first burst (4,500 RU, 5.6 s of a large tenant's budget).
+    pub fn set_budget(&mut self, budget: Budget, now: Instant) {
+        let old = self.budget;
+        for b in self.buckets.values_mut() {
+            b.refill(old, now);
+            b.level = (b.level + budget.capacity - old.capacity).min(budget.capacity);
+        }
         self.budget = budget;
     }
 
@@ -414,7 +422,8 @@ impl Pacer {
 
     /// Changes the budget (see [`PacerState::set_budget`]).
     pub fn set_budget(&self, budget: Budget) {
-        self.lock().set_budget(budget);
+        let now = self.clock.now();
+        self.lock().set_budget(budget, now);
     }
 
     /// How long from now the service stays closed after a throttled response (zero when it is open).
@@ -513,6 +522,35 @@ mod tests {
             }
         }
         assert!((3_999..=4_001).contains(&later), "{later} requests in 10 s");
+    }
+
+    #[test]
+    fn a_larger_class_learnt_later_keeps_its_first_burst() {
+        // Paced as small (3,500 RU) until the first users page says large: 1,000 RU spent by then leave
+        // 7,000 of the large bucket, not 2,500 of the small one.
+        let t0 = Instant::now();
+        let mut s = PacerState::new(Budget::graph(TenantSize::Small), usize::MAX);
+        let key = BucketKey::Tenant;
+        for _ in 0..500 {
+            let t = go(&mut s, &key, 2.0, t0);
+            s.finish(t, &key, Finish::Done, t0);
+        }
+        s.set_budget(Budget::graph(TenantSize::Large), t0);
+        let mut admitted = 0;
+        while let Admission::Go(t) = s.try_admit(&key, 2.0, t0) {
+            s.finish(t, &key, Finish::Done, t0);
+            admitted += 1;
+        }
+        assert_eq!(admitted, 3_500, "7,000 RU left at 2 RU each");
+        // A smaller class learnt later takes the difference off: what was spent came from the smaller bucket.
+        let mut s = PacerState::new(Budget::graph(TenantSize::Large), usize::MAX);
+        for _ in 0..2_000 {
+            let t = go(&mut s, &key, 2.0, t0);
+            s.finish(t, &key, Finish::Done, t0);
+        }
+        s.set_budget(Budget::graph(TenantSize::Small), t0);
+        let Admission::WaitUntil(at) = s.try_admit(&key, 2.0, t0) else { panic!("4,000 spent of 3,500") };
+        assert_eq!(at - t0, Duration::from_secs_f64(502.0 / 350.0));
     }
 
     #[test]
