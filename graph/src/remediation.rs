@@ -138,9 +138,13 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
             let id = note.evidence.first().cloned().unwrap_or_default();
             let what = if w.kind == EdgeKind::IdentityBinding { "identity-binding" } else { "federated-credential" };
             // Forging rests on the same federated credential as ASO's own trust: one fix for both.
+            // (Named as the trust's own fix names the account: `namespace/name`.)
             let who = match w.kind {
-                EdgeKind::AsoCredentialForging => note.evidence.get(1).map_or("ASO", |s| s.trim_start_matches("subject=")),
-                _ => a.display_name.as_str(),
+                EdgeKind::AsoCredentialForging => note.evidence.get(1).map_or("ASO".to_string(), |s| {
+                    let subject = s.trim_start_matches("subject=");
+                    subject.strip_prefix("system:serviceaccount:").map_or(subject.to_string(), |sa| sa.replacen(':', "/", 1))
+                }),
+                _ => a.display_name.clone(),
             };
             Fix {
                 key: format!("{what}:{}", id.to_ascii_lowercase()),

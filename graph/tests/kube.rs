@@ -298,6 +298,17 @@ fn relaxed_mode_lets_aso_editors_forge_credentials_for_identities_federated_to_a
         "{:#?}",
         f.iter().map(|x| (&x.query_id, &x.source.id, &x.target.id)).collect::<Vec<_>>()
     );
+    // The forged hop rests on the identity's federated credential for ASO's service account: its cut names
+    // that account as the federated trust's own cut does (namespace/name), never the raw token subject.
+    let r = common::analyze_checked(&s, &queries(), AnalyzeOptions::default());
+    let trusts: Vec<&str> =
+        r.choke_points.iter().filter(|c| c.id.starts_with("federated-credential:")).map(|c| c.what.as_str()).collect();
+    let aso: Vec<&&str> = trusts.iter().filter(|w| w.contains("azureserviceoperator-default")).collect();
+    assert!(!aso.is_empty(), "{trusts:#?}");
+    assert!(
+        aso.iter().all(|w| w.starts_with("azureserviceoperator-system/azureserviceoperator-default trusted by")),
+        "{aso:#?}"
+    );
 }
 
 #[test]
