@@ -265,8 +265,12 @@ pub enum EdgeKind {
     CanUseAso,
     /// ASO in a namespace → the Azure identity of its credential (per-resource, namespace, or global).
     AsoActsAs,
-    /// subject → identity federated to ASO's service account: a forged `aso-credential` (relaxed mode).
+    /// subject → the cluster's hub of identities federated to ASO's service account: it can create a Secret and
+    /// an ASO resource in a watched namespace, so it can forge an `aso-credential` (relaxed mode).
     AsoCredentialForging,
+    /// the cluster's hub of identities federated to ASO's service account → one such identity: a forged
+    /// credential naming its client id makes ASO act as it (the federated credential is the cut).
+    AsoForgeableIdentity,
     /// namespace → managed identity or service principal: deprecated pod-managed identity (the AKS add-on's
     /// `podIdentityProfile`, or aad-pod-identity's `AzureIdentityBinding`) hands its tokens to pods labelled
     /// `aadpodidbinding: <selector>`.
@@ -315,7 +319,7 @@ pub enum EdgeKind {
 
 impl EdgeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [EdgeKind; 31] = [
+    pub const ALL: [EdgeKind; 32] = [
         EdgeKind::MemberOf,
         EdgeKind::HasRole,
         EdgeKind::Contains,
@@ -333,6 +337,7 @@ impl EdgeKind {
         EdgeKind::CanUseAso,
         EdgeKind::AsoActsAs,
         EdgeKind::AsoCredentialForging,
+        EdgeKind::AsoForgeableIdentity,
         EdgeKind::PodManagedIdentity,
         EdgeKind::NodeBreakout,
         EdgeKind::AksRunCommand,
@@ -369,6 +374,7 @@ impl EdgeKind {
             EdgeKind::CanUseAso => "CAN_USE_ASO",
             EdgeKind::AsoActsAs => "ASO_ACTS_AS",
             EdgeKind::AsoCredentialForging => "ASO_CREDENTIAL_FORGING",
+            EdgeKind::AsoForgeableIdentity => "ASO_FORGEABLE_IDENTITY",
             EdgeKind::PodManagedIdentity => "POD_MANAGED_IDENTITY",
             EdgeKind::NodeBreakout => "NODE_BREAKOUT",
             EdgeKind::AksRunCommand => "AKS_RUN_COMMAND",

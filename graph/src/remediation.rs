@@ -131,16 +131,14 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                 remediation: owner_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
             }
         }
-        k @ (EdgeKind::FederatedTrust | EdgeKind::IdentityBinding | EdgeKind::AsoCredentialForging)
-            if k != EdgeKind::AsoCredentialForging || forged_through_credential(graph, e) =>
-        {
+        EdgeKind::FederatedTrust | EdgeKind::IdentityBinding | EdgeKind::AsoForgeableIdentity => {
             let note = &graph.notes[w.evidence as usize];
             let id = note.evidence.first().cloned().unwrap_or_default();
             let what = if w.kind == EdgeKind::IdentityBinding { "identity-binding" } else { "federated-credential" };
             // Forging rests on the same federated credential as ASO's own trust: one fix for both.
             // (Named as the trust's own fix names the account: `namespace/name`.)
             let who = match w.kind {
-                EdgeKind::AsoCredentialForging => note.evidence.get(1).map_or("ASO".to_string(), |s| {
+                EdgeKind::AsoForgeableIdentity => note.evidence.get(1).map_or("ASO".to_string(), |s| {
                     let subject = s.trim_start_matches("subject=");
                     subject.strip_prefix("system:serviceaccount:").map_or(subject.to_string(), |sa| sa.replacen(':', "/", 1))
                 }),
@@ -449,13 +447,6 @@ fn addon_pod_identity_fix(id: &str, entry: &str, identity: &str) -> Option<Fix> 
     })
 }
 
-/// Whether a forging edge is the hop from the forging hub to an identity, which rests on the identity's
-/// federated credential (its evidence starts with the credential's ARM id); the hop into the hub rests on a
-/// binding.
-fn forged_through_credential(graph: &PrivilegeGraph, e: EdgeIndex) -> bool {
-    derived_note(graph, e).and_then(|n| n.evidence.first()).is_some_and(|id| id.starts_with("/subscriptions/"))
-}
-
 /// The edge from a group in a cluster's `aadProfile.adminGroupObjectIDs` to its admins: taking the group out of
 /// that setting (evidence: the cluster id, the group, every admin group of the cluster).
 fn aks_admin_group_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
@@ -688,7 +679,7 @@ fn trust_remediation(graph: &PrivilegeGraph, path: &[EdgeIndex]) -> Option<Remed
     let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
     let (who, identity) = (graph.node_ref(from).display_name, graph.node_ref(to).display_name);
     match (w.kind, segments.as_slice()) {
-        (EdgeKind::FederatedTrust | EdgeKind::AsoCredentialForging, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
+        (EdgeKind::FederatedTrust | EdgeKind::AsoForgeableIdentity, ["subscriptions", sub, "resourceGroups" | "resourcegroups", rg, "providers", _, _, mi, _, name]) => {
             Some(shell::remediation(
                 format!("Delete federated credential {name} of {identity} unless {who} should act as it"),
                 shell::guid("subscription id", sub).map(|sub| {

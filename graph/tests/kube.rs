@@ -7,6 +7,7 @@ use common::queries;
 
 use azpath_graph::engine::AnalyzeOptions;
 use azpath_graph::findings::Pair as Finding;
+use azpath_graph::findings::Reach;
 use azpath_graph::model::EdgeKind;
 use azpath_graph::snapshot::Snapshot;
 use serde_json::{json, Value};
@@ -309,6 +310,40 @@ fn relaxed_mode_lets_aso_editors_forge_credentials_for_identities_federated_to_a
         aso.iter().all(|w| w.starts_with("azureserviceoperator-system/azureserviceoperator-default trusted by")),
         "{aso:#?}"
     );
+}
+
+/// A forger's own right (subject → the cluster's hub) is a core of its own; what it forges from the hub on is
+/// shared: a second forger adds one core, its right, not a copy of every forged path (the query's `via` is the
+/// hub's fan-out, after the pivot; a `via` before it gave every forger a copy of each path).
+#[test]
+fn a_second_forger_adds_its_own_right_not_a_copy_of_every_forged_path() {
+    let forging = |second: bool| {
+        let mut s = tenant(ALL_CRDS);
+        let k = &mut s.kubernetes[0];
+        k.roles[0].rules.push(
+            serde_json::from_value(json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]})).unwrap(),
+        );
+        if second {
+            let pat = binding("pat-aso", "team-a", "Role", "aso-editor", json!({"kind": "User", "name": PAT}));
+            k.role_bindings.push(serde_json::from_value(pat).unwrap());
+        }
+        let r = common::analyze_checked(&s, &queries(), AnalyzeOptions::default());
+        let mut cores: Vec<(String, Vec<EdgeKind>)> = r
+            .findings
+            .iter()
+            .filter(|f| f.reach == Reach::Escalation && f.tiers.iter().any(|t| t.query_id == "aso-credential-forging"))
+            .map(|f| (f.principal.id.clone(), f.hops.iter().map(|h| h.edge).collect()))
+            .collect();
+        cores.sort();
+        cores
+    };
+    let (one, two) = (forging(false), forging(true));
+    assert!(one.iter().any(|(p, hops)| p.ends_with(PLATFORM) && hops == &[EdgeKind::AsoCredentialForging]), "{one:#?}");
+    assert!(one.iter().any(|(p, _)| p.ends_with("/k8s/aso-federated")), "the forged paths start at the hub: {one:#?}");
+    let added: Vec<_> = two.iter().filter(|c| !one.contains(c)).collect();
+    assert_eq!(added.len(), 1, "{added:#?}");
+    assert!(added[0].0.ends_with(PAT) && added[0].1 == [EdgeKind::AsoCredentialForging], "{added:#?}");
+    assert!(one.iter().all(|c| two.contains(c)));
 }
 
 #[test]

@@ -249,7 +249,9 @@ fn choke_keys(h: &Hop) -> Vec<String> {
     match h.edge {
         EdgeKind::MemberOf => keys.push(format!("member:{}/{}", h.to.id, h.from.id)),
         EdgeKind::CanAddCredential | EdgeKind::CanAddMember => keys.push(format!("owner:{}/{}", ev(0), ev(1))),
-        EdgeKind::FederatedTrust => keys.push(format!("federated-credential:{}", ev(0).to_ascii_lowercase())),
+        EdgeKind::FederatedTrust | EdgeKind::AsoForgeableIdentity => {
+            keys.push(format!("federated-credential:{}", ev(0).to_ascii_lowercase()))
+        }
         EdgeKind::IdentityBinding => keys.push(format!("identity-binding:{}", ev(0).to_ascii_lowercase())),
         _ => {}
     }

@@ -358,7 +358,10 @@ fn edge_description(k: EdgeKind) -> &'static str {
         EdgeKind::CanUseAso => "Can create or change Azure Service Operator resources in the namespace.",
         EdgeKind::AsoActsAs => "ASO in the namespace acts as the Azure identity of its credential.",
         EdgeKind::AsoCredentialForging => {
-            "Can forge an ASO credential naming an identity federated to ASO (relaxed mode)."
+            "Can create a Secret and an ASO resource in a namespace ASO watches: can forge an ASO credential (relaxed mode)."
+        }
+        EdgeKind::AsoForgeableIdentity => {
+            "Federated to ASO's service account: a forged ASO credential naming it makes ASO act as it."
         }
         EdgeKind::PodManagedIdentity => {
             "Pods in the namespace get the identity's tokens (deprecated pod-managed identity)."

@@ -1,5 +1,6 @@
 //! Azure Service Operator: the identity ASO acts as in each watched namespace (`ASO_ACTS_AS`, cluster-admin's
-//! `CAN_USE_ASO`), and the hub of identities federated to ASO's own service account (`ASO_CREDENTIAL_FORGING`).
+//! `CAN_USE_ASO`), and the hub of identities federated to ASO's own service account (`ASO_FORGEABLE_IDENTITY`; subjects reach the hub by
+//! `ASO_CREDENTIAL_FORGING`).
 
 use petgraph::graph::NodeIndex;
 
@@ -55,7 +56,7 @@ impl ClusterCtx<'_> {
                 format!("{ident} has a federated credential for ASO's service account ({aso_subject}) on this cluster's issuer"),
                 "federated to ASO",
             );
-            self.b.add_noted_edge(hub, identity, EdgeKind::AsoCredentialForging, Caps::EMPTY, 0, note);
+            self.b.add_noted_edge(hub, identity, EdgeKind::AsoForgeableIdentity, Caps::EMPTY, 0, note);
         }
         Some(hub)
     }

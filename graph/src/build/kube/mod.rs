@@ -57,6 +57,7 @@ pub(in crate::build) const EMITS: &[EdgeKind] = &[
     EdgeKind::CanUseAso,
     EdgeKind::AsoActsAs,
     EdgeKind::AsoCredentialForging,
+    EdgeKind::AsoForgeableIdentity,
     EdgeKind::PodManagedIdentity,
     EdgeKind::NodeBreakout,
     EdgeKind::IdentityBinding,
