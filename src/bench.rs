@@ -310,6 +310,8 @@ pub struct CollectResult {
     pub injected_503: u64,
     /// Requests asked again before their Retry-After expired.
     pub early_retries: u64,
+    /// Requests for a URL already answered without a 429/503 (asked twice for nothing).
+    pub repeated: u64,
     /// Most requests in flight at the mock.
     pub max_in_flight: u64,
     /// Objects generated, by kind.
@@ -422,6 +424,7 @@ impl CollectRun {
             throttled_429: emulation.total_429s(),
             injected_503: emulation.injected_503s,
             early_retries: stats.early_retries,
+            repeated: emulation.repeated,
             max_in_flight: emulation.max_in_flight,
             lost: expected.lost(&collected),
             expected,
@@ -452,6 +455,7 @@ impl CollectResult {
         row("Graph RU", self.graph_ru.to_string());
         row("429s / 503s", format!("{} / {}", self.throttled_429, self.injected_503));
         row("early retries", self.early_retries.to_string());
+        row("repeated requests", self.repeated.to_string());
         row("max in flight", self.max_in_flight.to_string());
         for ((kind, want), (_, got)) in self.expected.named().into_iter().zip(self.collected.named()) {
             row(kind, format!("{got} of {want}{}", if got < want { "  LOST" } else { "" }));

@@ -15,8 +15,9 @@ use azpath_mocks::{MockAzure, MockOptions};
 const USERS: usize = 1_000;
 
 /// Collects the generated tenant from a mock with `emulation`: the snapshot (its collection time and the mock's
-/// URLs cleared), the early retries the mock saw, and the 429s and 503s it answered.
-async fn collect_behind(emulation: ThrottleOptions) -> (Snapshot, u64, u64) {
+/// URLs cleared), and what the mock counted: early retries, requests repeated after an answer, and the 429s
+/// and 503s it sent.
+async fn collect_behind(emulation: ThrottleOptions) -> (Snapshot, Counted) {
     let tenant = azpath_mocks::generate_for_collection(USERS, 7);
     let options = MockOptions { page_size: 100, emulation, ..Default::default() };
     let server = MockAzure::start(tenant, options).await.unwrap();
@@ -32,8 +33,14 @@ async fn collect_behind(emulation: ThrottleOptions) -> (Snapshot, u64, u64) {
         run_specific.clear();
     }
     let stats = server.stats();
-    let faults = stats.emulation.as_ref().map_or(0, |e| e.total_429s() + e.injected_503s);
-    (snap, stats.early_retries, faults)
+    let e = stats.emulation.unwrap_or_default();
+    (snap, Counted { early: stats.early_retries, repeated: e.repeated, faults: e.total_429s() + e.injected_503s })
+}
+
+struct Counted {
+    early: u64,
+    repeated: u64,
+    faults: u64,
 }
 
 fn json(s: &Snapshot) -> String {
@@ -44,8 +51,8 @@ fn json(s: &Snapshot) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_collection_with_faults_gives_the_unthrottled_snapshot() {
-    let (plain, _, none) = collect_behind(ThrottleOptions::default()).await;
-    assert_eq!(none, 0, "no emulation, no fault");
+    let (plain, counted) = collect_behind(ThrottleOptions::default()).await;
+    assert_eq!(counted.faults, 0, "no emulation, no fault");
     let limits = ThrottleOptions {
         graph_ru: true,
         arm_buckets: true,
@@ -55,9 +62,10 @@ async fn a_throttled_collection_with_faults_gives_the_unthrottled_snapshot() {
         injected_retry_after_secs: 1,
         seed: 11,
     };
-    let (throttled, early, faults) = collect_behind(limits).await;
-    assert!(faults > 10, "the draw should inject faults at this seed: {faults}");
-    assert_eq!(early, 0, "no request before its Retry-After");
+    let (throttled, counted) = collect_behind(limits).await;
+    assert!(counted.faults > 10, "the draw should inject faults at this seed: {}", counted.faults);
+    assert_eq!(counted.early, 0, "no request before its Retry-After");
+    assert_eq!(counted.repeated, 0, "no request asked again once answered");
     assert!(throttled.coverage.is_empty(), "every fault retried: {:#?}", throttled.coverage);
     assert!(plain.entra.users.len() == USERS && !plain.azure.role_assignments.is_empty());
     let (a, b) = (json(&plain), json(&throttled));

@@ -340,6 +340,9 @@ pub struct ThrottleStats {
     pub injected_503s: u64,
     /// Requests for a URL that arrived before the `Retry-After` of a 429/503 sent for it expired.
     pub early_retries: u64,
+    /// Requests for a URL that was already answered without a 429/503: asked again for nothing (a collection
+    /// that makes only the requests it needs has none; a retry after a refusal is not one).
+    pub repeated: u64,
     /// Most requests being answered at once (arrived, answer not yet due).
     pub max_in_flight: u64,
     /// Admitted ARM reads per bucket (`tenant`, `sub:{id}`), for the floor.
@@ -409,8 +412,8 @@ struct State {
     stats: ThrottleStats,
     graph: Option<TokenBucket>,
     arm: HashMap<String, TokenBucket>,
-    /// Request key → attempts so far (the draws depend on it).
-    attempts: HashMap<String, u32>,
+    /// Request key → attempts so far (the draws depend on it), and whether one was answered without a refusal.
+    attempts: HashMap<String, (u32, bool)>,
     /// Request key → time before which asking again is early.
     not_before: HashMap<String, Duration>,
     /// Times at which answers in flight are due.
@@ -452,8 +455,11 @@ impl Throttle {
             state.stats.early_retries += 1;
         }
         let attempt = {
-            let n = state.attempts.entry(key.clone()).or_default();
+            let (n, answered) = state.attempts.entry(key.clone()).or_default();
             *n += 1;
+            if *answered {
+                state.stats.repeated += 1;
+            }
             *n
         };
         let delay = self.options.latency.at(draw(self.options.seed, &key, attempt, 0));
@@ -474,6 +480,11 @@ impl Throttle {
             Api::Graph if self.options.graph_ru => self.charge_graph(state, call, &key, now, &mut decision),
             Api::Arm if self.options.arm_buckets => self.charge_arm(state, call, &key, now, &mut decision),
             _ => {}
+        }
+        if decision.refused.is_none() {
+            if let Some((_, answered)) = state.attempts.get_mut(&key) {
+                *answered = true;
+            }
         }
         decision
     }
@@ -680,6 +691,23 @@ mod tests {
         assert_eq!(whole_secs(wait), 3);
         assert!(bucket.take(3.0, Duration::from_millis(2_999)).is_err());
         assert!(bucket.take(3.0, Duration::from_secs(3)).is_ok());
+    }
+
+    #[test]
+    fn asking_again_for_an_answered_url_is_a_repeat_a_retry_after_a_refusal_is_not() {
+        let options = ThrottleOptions { arm_buckets: true, ..Default::default() };
+        let (t, clock) = throttle(options, 10);
+        for i in 0..250 {
+            t.admit(&arm(&format!("/subscriptions/s1/fill{i}")));
+        }
+        let refused = "/subscriptions/s1/refused";
+        assert!(t.admit(&arm(refused)).refused.is_some());
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(t.admit(&arm(refused)).refused, None, "the retry is answered");
+        assert_eq!(t.stats().repeated, 0);
+        t.admit(&arm(refused));
+        t.admit(&arm("/subscriptions/s1/fill7"));
+        assert_eq!(t.stats().repeated, 2);
     }
 
     #[test]
