@@ -65,12 +65,12 @@ pub(crate) struct MemberList {
 }
 
 impl MemberList {
-    fn new(members: Vec<Member>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
-        let mut list = MemberList { links, ..MemberList::default() };
-        for m in members {
-            list.push(m);
-        }
-        list
+    /// The list of `members` (kept as given, without spare capacity: lists are many and long).
+    fn new(mut members: Vec<Member>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
+        members.shrink_to_fit();
+        let longest = members.iter().map(|m| m.hops).max().unwrap_or(0);
+        let any_invalid = members.iter().any(|m| !m.valid);
+        MemberList { members, links, longest, any_invalid }
     }
 
     fn push(&mut self, m: Member) {
@@ -1400,6 +1400,19 @@ mod tests {
 
     fn member(node: usize, hops: u32) -> Member {
         Member { node: n(node), link: u32::MAX, flags: 0, escalates: false, hops, valid: true }
+    }
+
+    #[test]
+    fn a_member_list_keeps_no_spare_room_and_its_summary() {
+        let mut members = Vec::with_capacity(64);
+        members.extend([member(1, 2), member(2, 5), member(3, 1)]);
+        members[1].valid = false;
+        let list = MemberList::new(members, Rc::new(Vec::new()));
+        assert_eq!(list.members.capacity(), 3);
+        assert_eq!((list.longest, list.any_invalid), (5, true));
+        let within = list.within(2);
+        assert_eq!(within.members.capacity(), 2);
+        assert_eq!((within.longest, within.any_invalid), (2, false));
     }
 
     #[test]
