@@ -376,7 +376,7 @@ impl<'a> Subject<'a> {
             targets: [&f.scope.id, &f.scope.display_name]
                 .into_iter()
                 .map(String::as_str)
-                .chain(tiers.flat_map(|t| t.targets.all_ids().map(String::as_str)))
+                .chain(tiers.flat_map(|t| t.targets.all_ids()))
                 .collect(),
         }
     }

@@ -127,8 +127,8 @@ fn findings_explain(pairs: &[ExpandedPair], report: &Report) -> Vec<String> {
             out.push(format!("no finding {}: {p:?}", p.finding));
             continue;
         };
-        let reaches = f.tiers.iter().any(|t| t.query_id == p.query_id && t.targets.all_ids().any(|t| *t == p.target));
-        let member = report.members_of(f).is_some_and(|s| s.ids.values().flatten().any(|m| *m == p.source));
+        let reaches = f.tiers.iter().any(|t| t.query_id == p.query_id && t.targets.all_ids().any(|t| t == p.target));
+        let member = report.members_of(f).is_some_and(|s| s.all_ids().any(|m| m == p.source));
         if !reaches || !(member || f.principal.id == p.source) {
             out.push(format!("finding {} does not imply {p:?}", f.id));
         }

@@ -212,7 +212,7 @@ impl Step<'_> {
 fn escalations(r: &Report) -> Vec<String> {
     r.findings
         .iter()
-        .filter(|f| f.reach == Reach::Escalation || r.members_of(f).is_some_and(|m| !m.escalating.is_empty()))
+        .filter(|f| f.reach == Reach::Escalation || r.members_of(f).is_some_and(|m| m.any_escalating()))
         .map(|f| {
             let hops: Vec<String> = f.hops.iter().map(|h| format!("{:?}→{}", h.edge, h.to.display_name)).collect();
             format!("{} [{}]", f.principal.display_name, hops.join(", "))

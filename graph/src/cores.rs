@@ -11,8 +11,6 @@
 //! (per actor and target), capability masks on the path, the hop limit. A pair that fails is listed as
 //! excluded, and a forward search looks for another way, whose core is recorded with that one target.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -67,12 +65,12 @@ pub(crate) struct MemberList {
 }
 
 impl MemberList {
-    fn new(members: Vec<Member>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
-        let mut list = MemberList { links, ..MemberList::default() };
-        for m in members {
-            list.push(m);
-        }
-        list
+    /// The list of `members` (kept as given, without spare capacity: lists are many and long).
+    fn new(mut members: Vec<Member>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
+        members.shrink_to_fit();
+        let longest = members.iter().map(|m| m.hops).max().unwrap_or(0);
+        let any_invalid = members.iter().any(|m| !m.valid);
+        MemberList { members, links, longest, any_invalid }
     }
 
     fn push(&mut self, m: Member) {
@@ -385,6 +383,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         failing: Vec::new(),
         denies: DenyIndex::new(graph),
         inner: Vec::new(),
+        scratch: std::cell::RefCell::new(TreeScratch::default()),
     };
     run.inner =
         (0..profiles.len()).map(|i| (run.profile_of[i] == i).then(|| InEdges::new(graph, &profiles[i]))).collect();
@@ -400,7 +399,17 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         let (profile, start, via0, flags) = key;
         let inner = run.inner[profile].as_ref();
         let search = |masks| {
-            reverse_tree(graph, &profiles[profile], removed, (start, via0, flags), is_identity_edge, inner, masks)
+            let scratch = &mut run.scratch.borrow_mut();
+            reverse_tree(
+                graph,
+                &profiles[profile],
+                removed,
+                (start, via0, flags),
+                is_identity_edge,
+                inner,
+                masks,
+                scratch,
+            )
         };
         // A capability mask on the way (ASO's) can forbid the step after it: then the search follows masks, so
         // every core it gives is a way the masks allow (instead of a core whose every pair fails).
@@ -535,6 +544,8 @@ struct Run<'a> {
     denies: DenyIndex,
     /// Per profile: the edges anchor searches walk back over (see [`InEdges`]).
     inner: Vec<Option<InEdges>>,
+    /// The tables of [`reverse_tree`], reused from one search to the next.
+    scratch: std::cell::RefCell<TreeScratch>,
 }
 
 impl Run<'_> {
@@ -612,7 +623,9 @@ impl Run<'_> {
     fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> MemberList {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
-        let tree = reverse_tree(graph, &self.profiles[profile], self.removed, (head, true, 0), follow, None, true);
+        let scratch = &mut self.scratch.borrow_mut();
+        let tree =
+            reverse_tree(graph, &self.profiles[profile], self.removed, (head, true, 0), follow, None, true, scratch);
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
         let members = (1..tree.len() as u32)
@@ -1010,13 +1023,114 @@ fn crosses_mask(graph: &PrivilegeGraph, tree: &[Settled]) -> bool {
     })
 }
 
+/// A state of a reverse search: (node, via crossed, what its next step needs from a mask on the step before:
+/// see `needs` in [`reverse_tree`]).
+type State = (NodeIndex, bool, u32);
+
+/// A cost no way has: a state not reached yet.
+const UNREACHED: Cost = Cost { eligible: u32::MAX, conditional: u32::MAX, hops: u32::MAX };
+
+/// The state tables of [`reverse_tree`], kept from one search to the next and cleared where written: dense by
+/// (node, via) for the states that need nothing of a mask (nearly all), hashed for the others; and the queue as
+/// buckets of states by cost.
+#[derive(Default)]
+struct TreeScratch {
+    /// Per (node, via): the best cost so far, and the index and edge of the state it leads to.
+    best: Vec<(Cost, u32, EdgeIndex)>,
+    /// Per (node, via): its index in the tree once settled, `u32::MAX` before.
+    settled: Vec<u32>,
+    /// Dense slots written by this search.
+    touched: Vec<u32>,
+    /// States that need something of a mask: best and settled.
+    other_best: FxHashMap<State, (Cost, u32, EdgeIndex)>,
+    other_settled: FxHashMap<State, u32>,
+    /// States to settle, by the cost they were offered at. Every step adds a hop, so no state is offered at the
+    /// cost being settled: a bucket is whole when its turn comes, and settling it in state order is the order a
+    /// binary heap of (cost, state) pops.
+    queue: std::collections::BTreeMap<Cost, Vec<State>>,
+    /// Emptied buckets, for reuse.
+    spare: Vec<Vec<State>>,
+}
+
+impl TreeScratch {
+    /// Sized for a graph of `nodes` nodes, every table empty.
+    fn ready(&mut self, nodes: usize) {
+        if self.best.len() < 2 * nodes {
+            self.best.resize(2 * nodes, (UNREACHED, u32::MAX, EdgeIndex::end()));
+            self.settled.resize(2 * nodes, u32::MAX);
+        }
+    }
+
+    /// Clears what the last search wrote.
+    fn clear(&mut self) {
+        for i in self.touched.drain(..) {
+            self.best[i as usize] = (UNREACHED, u32::MAX, EdgeIndex::end());
+            self.settled[i as usize] = u32::MAX;
+        }
+        self.other_best.clear();
+        self.other_settled.clear();
+        for (_, mut bucket) in std::mem::take(&mut self.queue) {
+            bucket.clear();
+            self.spare.push(bucket);
+        }
+    }
+
+    fn slot(s: State) -> Option<usize> {
+        (s.2 == 0).then(|| s.0.index() * 2 + usize::from(s.1))
+    }
+
+    fn best(&self, s: State) -> (Cost, u32, EdgeIndex) {
+        match Self::slot(s) {
+            Some(i) => self.best[i],
+            None => self.other_best.get(&s).copied().unwrap_or((UNREACHED, u32::MAX, EdgeIndex::end())),
+        }
+    }
+
+    fn set_best(&mut self, s: State, v: (Cost, u32, EdgeIndex)) {
+        match Self::slot(s) {
+            Some(i) => {
+                if self.best[i].0 == UNREACHED && self.settled[i] == u32::MAX {
+                    self.touched.push(i as u32);
+                }
+                self.best[i] = v;
+            }
+            None => {
+                self.other_best.insert(s, v);
+            }
+        }
+    }
+
+    fn is_settled(&self, s: State) -> bool {
+        match Self::slot(s) {
+            Some(i) => self.settled[i] != u32::MAX,
+            None => self.other_settled.contains_key(&s),
+        }
+    }
+
+    fn settle(&mut self, s: State, at: u32) {
+        match Self::slot(s) {
+            Some(i) => self.settled[i] = at,
+            None => {
+                self.other_settled.insert(s, at);
+            }
+        }
+    }
+
+    fn offer(&mut self, c: Cost, s: State) {
+        let spare = &mut self.spare;
+        self.queue.entry(c).or_insert_with(|| spare.pop().unwrap_or_default()).push(s);
+    }
+}
+
 /// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
 /// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
 /// `(start, via0, flags)`: where it starts, whether that already crosses the query's `via`, the flags of the
 /// anchor's own edge. `inner`: for an anchor's search, the edges worth walking back over (see [`InEdges`]);
 /// without it (a member search) every edge is walked. With `masks`, capability masks are followed as the
 /// forward search does (a way whose mask forbids its next step is not taken; a node may then be reached once
-/// per pending requirement, and only its first, best, settling starts a core).
+/// per pending requirement, and only its first, best, settling starts a core). States settle in (cost, state)
+/// order; `scratch` holds the tables, reused by the next search.
+#[allow(clippy::too_many_arguments)]
 fn reverse_tree(
     graph: &PrivilegeGraph,
     profile: &Profile,
@@ -1025,76 +1139,81 @@ fn reverse_tree(
     follow: fn(EdgeKind) -> bool,
     inner: Option<&InEdges>,
     masks: bool,
+    scratch: &mut TreeScratch,
 ) -> Vec<Settled> {
     let g = &graph.graph;
+    scratch.ready(g.node_count());
     let mut incoming: Vec<EdgeIndex> = Vec::new();
-    // (node, via, what its next step needs from a mask on the step before: see `needs`).
-    type State = (NodeIndex, bool, u32);
-    let mut best: FxHashMap<State, (Cost, u32, Option<EdgeIndex>)> = FxHashMap::default();
-    let mut settled: FxHashMap<State, u32> = FxHashMap::default();
-    let mut heap = BinaryHeap::new();
     let init = Cost::default().step(flags);
-    best.insert((start, via0, 0), (init, u32::MAX, None));
-    heap.push(Reverse((init, (start, via0, 0))));
+    scratch.set_best((start, via0, 0), (init, u32::MAX, EdgeIndex::end()));
+    scratch.offer(init, (start, via0, 0));
     let mut out: Vec<Settled> = Vec::new();
-    while let Some(Reverse((cost, state))) = heap.pop() {
-        if settled.contains_key(&state) || best.get(&state).is_some_and(|(c, _, _)| *c < cost) {
-            continue;
-        }
-        let (_, parent, edge) = best[&state];
-        let i = out.len() as u32;
-        let head = match edge {
-            Some(e) => {
-                let up = out[parent as usize].head;
-                // A core crosses the query's `via` or does not: a member never crosses it where its head did not.
-                // (Not at the root: a hub the search starts from leads to its own targets, not through them.)
-                let through_pivot = is_pivot(g[out[up as usize].node].kind)
-                    && out[up as usize].via == state.1
-                    && out[up as usize].parent != u32::MAX;
-                // Behind a pivot everything is the pivot's member, another pivot included (whoever reaches that
-                // one reaches this); a pivot reached otherwise starts a core of its own.
-                if through_pivot || (is_membership(g[e].kind) && !is_pivot(g[state.0].kind)) {
-                    up
-                } else {
-                    i
-                }
-            }
-            None => i,
-        };
-        out.push(Settled { node: state.0, via: state.1, cost, parent, edge, head });
-        settled.insert(state, i);
-        incoming.clear();
-        match inner {
-            Some(inner) => incoming.extend_from_slice(inner.of(state.0)),
-            None => incoming.extend(g.edges_directed(state.0, Direction::Incoming).map(|e| e.id())),
-        }
-        for &id in &incoming {
-            let (source, _, w) = graph.edge(id);
-            if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
+    while let Some((cost, mut bucket)) = scratch.queue.pop_first() {
+        bucket.sort_unstable();
+        for &state in &bucket {
+            let (best, parent, edge) = scratch.best(state);
+            if scratch.is_settled(state) || best < cost {
                 continue;
             }
-            let needs = if !masks {
-                0
-            } else if w.kind == EdgeKind::MemberOf {
-                state.2
-            } else {
-                let masked = w.kind != EdgeKind::HasRole && !w.caps.is_empty();
-                if masked && state.2 != 0 && !w.caps.intersects(Caps(state.2)) {
+            let edge = (edge != EdgeIndex::end()).then_some(edge);
+            let i = out.len() as u32;
+            let head = match edge {
+                Some(e) => {
+                    let up = out[parent as usize].head;
+                    // A core crosses the query's `via` or does not: a member never crosses it where its head did
+                    // not. (Not at the root: a hub the search starts from leads to its own targets, not through
+                    // them.)
+                    let through_pivot = is_pivot(g[out[up as usize].node].kind)
+                        && out[up as usize].via == state.1
+                        && out[up as usize].parent != u32::MAX;
+                    // Behind a pivot everything is the pivot's member, another pivot included (whoever reaches
+                    // that one reaches this); a pivot reached otherwise starts a core of its own.
+                    if through_pivot || (is_membership(g[e].kind) && !is_pivot(g[state.0].kind)) {
+                        up
+                    } else {
+                        i
+                    }
+                }
+                None => i,
+            };
+            out.push(Settled { node: state.0, via: state.1, cost, parent, edge, head });
+            scratch.settle(state, i);
+            incoming.clear();
+            match inner {
+                Some(inner) => incoming.extend_from_slice(inner.of(state.0)),
+                None => incoming.extend(g.edges_directed(state.0, Direction::Incoming).map(|e| e.id())),
+            }
+            for &id in &incoming {
+                let (source, _, w) = graph.edge(id);
+                if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
                     continue;
                 }
-                crate::rbac::step_needs(w.kind).0
-            };
-            let next = (source, state.1 || profile.is_via(w.kind), needs);
-            if settled.contains_key(&next) {
-                continue;
-            }
-            let c = cost.step(w.flags);
-            if best.get(&next).is_none_or(|(old, _, _)| c < *old) {
-                best.insert(next, (c, i, Some(id)));
-                heap.push(Reverse((c, next)));
+                let needs = if !masks {
+                    0
+                } else if w.kind == EdgeKind::MemberOf {
+                    state.2
+                } else {
+                    let masked = w.kind != EdgeKind::HasRole && !w.caps.is_empty();
+                    if masked && state.2 != 0 && !w.caps.intersects(Caps(state.2)) {
+                        continue;
+                    }
+                    crate::rbac::step_needs(w.kind).0
+                };
+                let next = (source, state.1 || profile.is_via(w.kind), needs);
+                if scratch.is_settled(next) {
+                    continue;
+                }
+                let c = cost.step(w.flags);
+                if c < scratch.best(next).0 {
+                    scratch.set_best(next, (c, i, id));
+                    scratch.offer(c, next);
+                }
             }
         }
+        bucket.clear();
+        scratch.spare.push(bucket);
     }
+    scratch.clear();
     out
 }
 
@@ -1281,6 +1400,19 @@ mod tests {
 
     fn member(node: usize, hops: u32) -> Member {
         Member { node: n(node), link: u32::MAX, flags: 0, escalates: false, hops, valid: true }
+    }
+
+    #[test]
+    fn a_member_list_keeps_no_spare_room_and_its_summary() {
+        let mut members = Vec::with_capacity(64);
+        members.extend([member(1, 2), member(2, 5), member(3, 1)]);
+        members[1].valid = false;
+        let list = MemberList::new(members, Rc::new(Vec::new()));
+        assert_eq!(list.members.capacity(), 3);
+        assert_eq!((list.longest, list.any_invalid), (5, true));
+        let within = list.within(2);
+        assert_eq!(within.members.capacity(), 2);
+        assert_eq!((within.longest, within.any_invalid), (2, false));
     }
 
     #[test]

@@ -178,22 +178,21 @@ impl<'a> Intern<'a> {
         if let Some(i) = self.set_of_key.get(key) {
             return *i;
         }
-        let flags: FxHashMap<&str, u8> = set
-            .flags
-            .iter()
-            .map(|(id, [e, c])| (id.as_str(), if *e { ELIGIBLE } else { 0 } | if *c { CONDITIONAL } else { 0 }))
-            .collect();
-        let escalating: FxHashSet<&str> = set.escalating.iter().map(String::as_str).collect();
         let members = set
-            .ids
-            .iter()
-            .map(|(kind, ids)| {
-                let ids = ids.iter().map(|id| {
-                    let bits = flags.get(id.as_str()).copied().unwrap_or(0)
-                        | if escalating.contains(id.as_str()) { ESCALATES } else { 0 };
-                    (self.names.id(id), bits)
+            .by_kind_runs()
+            .scan(0usize, |from, (kind, run)| {
+                let bits = &set.bits[*from..*from + run.len()];
+                *from += run.len();
+                Some((kind, run, bits))
+            })
+            .map(|(kind, run, bits)| {
+                let ids = run.iter().zip(bits).map(|(n, b)| {
+                    let bits = if b & MemberSet::ELIGIBLE != 0 { ELIGIBLE } else { 0 }
+                        | if b & MemberSet::CONDITIONAL != 0 { CONDITIONAL } else { 0 }
+                        | if b & MemberSet::ESCALATES != 0 { ESCALATES } else { 0 };
+                    (self.names.id(&n.id), bits)
                 });
-                (*kind, ids.collect())
+                (kind, ids.collect())
             })
             .collect();
         let i = index(self.sets.len());
@@ -214,7 +213,7 @@ impl<'a> Intern<'a> {
             let Some(info) = self.report.queries.iter().position(|q| q.id == t.query_id) else { continue };
             let query = self.names.id(&t.query_id);
             if !t.excluded.is_empty() {
-                let pairs = t.excluded.iter().map(|[a, b]| (self.names.id(a), self.names.id(b))).collect();
+                let pairs = t.excluded.iter().map(|[a, b]| (self.names.id(&a.id), self.names.id(&b.id))).collect();
                 excluded.insert((fi, index(ti)), pairs);
             }
             for id in t.targets.all_ids() {

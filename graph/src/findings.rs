@@ -2,6 +2,7 @@
 //! renderers. This is the JSON report's model.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -179,34 +180,122 @@ impl Reach {
     }
 }
 
+/// A node a report's sets list, shared: each node's [`NodeRef`] is allocated once however many member sets,
+/// target lists and exclusions name it.
+pub type SharedNode = Arc<NodeRef>;
+
+/// The first `SAMPLE` nodes of a sorted list, with names.
+fn sample_of(nodes: &[SharedNode]) -> Vec<NodeRef> {
+    nodes.iter().take(SAMPLE).map(|n| NodeRef::clone(n)).collect()
+}
+
+/// Nodes sorted by kind, then id, as runs of one kind.
+fn kind_runs(nodes: &[SharedNode]) -> impl Iterator<Item = (NodeKind, &[SharedNode])> {
+    nodes.chunk_by(|a, b| a.kind == b.kind).map(|run| (run[0].kind, run))
+}
+
+/// The nodes of one kind in a list sorted by kind, then id.
+fn of_kind(nodes: &[SharedNode], kind: NodeKind) -> &[SharedNode] {
+    let from = nodes.partition_point(|n| n.kind < kind);
+    let to = from + nodes[from..].partition_point(|n| n.kind == kind);
+    &nodes[from..to]
+}
+
+/// A sorted node list written as `{kind: [id, …]}` (the JSON shape `ids` had before nodes were shared).
+struct IdsByKind<'a>(&'a [SharedNode]);
+
+impl Serialize for IdsByKind<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (kind, run) in kind_runs(self.0) {
+            let ids: Vec<&str> = run.iter().map(|n| n.id.as_str()).collect();
+            map.serialize_entry(&kind, &ids)?;
+        }
+        map.end()
+    }
+}
+
 /// A set of principals or targets: counted by kind, listed whole, a few named.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Affected {
     /// How many.
     pub count: usize,
     /// How many of each kind.
-    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
     pub by_kind: BTreeMap<NodeKind, usize>,
     /// The first few, with names (sorted by kind, then id).
     pub sample: Vec<NodeRef>,
-    /// Every id, by kind, sorted.
-    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
-    pub ids: BTreeMap<NodeKind, Vec<String>>,
-    /// Display names of the ids that have one other than the id (the JSON report's node table carries them).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub names: BTreeMap<String, String>,
+    /// Every node, sorted by kind, then id, each shared with the report's other sets (a finding's `members`
+    /// leave it empty: its member set lists them).
+    pub nodes: Vec<SharedNode>,
 }
 
 impl Affected {
-    /// Every id, whatever its kind.
-    pub fn all_ids(&self) -> impl Iterator<Item = &String> {
-        self.ids.values().flatten()
+    /// The set of `nodes` (sorted by kind, then id, and without repeats here): counts, sample and list.
+    pub fn of(mut nodes: Vec<SharedNode>) -> Affected {
+        nodes.sort_unstable_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
+        nodes.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
+        Affected {
+            count: nodes.len(),
+            by_kind: kind_runs(&nodes).map(|(k, run)| (k, run.len())).collect(),
+            sample: sample_of(&nodes),
+            nodes,
+        }
+    }
+
+    /// Every id, whatever its kind, by kind, then id.
+    pub fn all_ids(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| n.id.as_str())
+    }
+
+    /// The nodes of one kind, by id.
+    pub fn of_kind(&self, kind: NodeKind) -> &[SharedNode] {
+        of_kind(&self.nodes, kind)
+    }
+
+    /// The nodes as runs of one kind, by kind.
+    pub fn by_kind_runs(&self) -> impl Iterator<Item = (NodeKind, &[SharedNode])> {
+        kind_runs(&self.nodes)
+    }
+}
+
+// [`Affected`] as JSON (diffs write findings whole): `ids` by kind, the schema's description its own.
+/// A set of principals or targets: counted by kind, listed whole, a few named.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Affected")]
+struct AffectedJson<'a> {
+    /// How many.
+    count: usize,
+    /// How many of each kind.
+    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
+    by_kind: &'a BTreeMap<NodeKind, usize>,
+    /// The first few, with names (sorted by kind, then id).
+    sample: &'a [NodeRef],
+    /// Every id, by kind, sorted.
+    #[schemars(extend("propertyNames" = {"$ref": "#/$defs/NodeKind"}))]
+    #[schemars(with = "BTreeMap<NodeKind, Vec<String>>")]
+    ids: IdsByKind<'a>,
+}
+
+impl Serialize for Affected {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        AffectedJson { count: self.count, by_kind: &self.by_kind, sample: &self.sample, ids: IdsByKind(&self.nodes) }
+            .serialize(s)
+    }
+}
+
+impl schemars::JsonSchema for Affected {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Affected".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        AffectedJson::json_schema(generator)
     }
 }
 
 /// What one finding gives in one tier (query).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TierHit {
     /// Query id.
     pub query_id: String,
@@ -219,15 +308,16 @@ pub struct TierHit {
     pub principals: usize,
     /// (principal id, target id) pairs the product leaves out: a deny assignment that applies to that actor
     /// there, or the query's hop limit.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub excluded: Vec<[String; 2]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", serialize_with = "id_pairs")]
+    #[schemars(with = "Vec<[String; 2]>")]
+    pub excluded: Vec<[SharedNode; 2]>,
 }
 
 /// One path core: the chain of grants from the principal that holds it to where the power holds, reported
 /// once however many members inherit it and however many scopes lie below. The pairs it implies, per tier,
 /// are every principal of the tier's source kinds among `principal` and `members` times every target, but a
 /// principal never pairs with itself, minus `excluded`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable fingerprint: the tiers' query ids and the grants the core rests on (never names or order).
     pub id: String,
@@ -261,36 +351,127 @@ pub struct Finding {
 }
 
 /// The members of one or more findings' principal, listed once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemberSet {
-    /// Every member id, by kind, sorted.
-    #[schemars(extend("propertyNames" = { "$ref": "#/$defs/NodeKind" }))]
-    pub ids: BTreeMap<NodeKind, Vec<String>>,
-    /// Members that get to the principal by a step that is not a membership (owning the group, becoming a
-    /// cluster's admin): they gain the power rather than hold it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub escalating: Vec<String>,
-    /// Members whose way to the principal needs a PIM activation or rests on a condition: id → [eligible,
-    /// conditional]; their pairs carry these flags too.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub flags: BTreeMap<String, [bool; 2]>,
-    /// Display names of the members that have one other than the id (the JSON report's node table carries
-    /// them).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub names: BTreeMap<String, String>,
+    /// Every member, sorted by kind, then id, each shared with the report's other sets.
+    pub members: Vec<SharedNode>,
+    /// Per member (same order): [`MemberSet::ESCALATES`], [`MemberSet::ELIGIBLE`], [`MemberSet::CONDITIONAL`].
+    pub bits: Vec<u8>,
 }
 
 impl MemberSet {
+    /// The member gets to the principal by a step that is not a membership (owning the group, becoming a
+    /// cluster's admin): it gains the power rather than holds it.
+    pub const ESCALATES: u8 = 1;
+    /// The member's way to the principal needs a PIM activation; its pairs are eligible too.
+    pub const ELIGIBLE: u8 = 2;
+    /// The member's way to the principal rests on a partly understood condition.
+    pub const CONDITIONAL: u8 = 4;
+
+    /// The set of `members`, each with its bits (sorted here by kind, then id; a member listed twice keeps its
+    /// first bits).
+    pub fn of(mut members: Vec<(SharedNode, u8)>) -> MemberSet {
+        members.sort_by(|(a, _), (b, _)| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
+        members.dedup_by(|(a, _), (b, _)| a.kind == b.kind && a.id == b.id);
+        let (members, bits) = members.into_iter().unzip();
+        MemberSet { members, bits }
+    }
+
+    /// Every member id, by kind, then id.
+    pub fn all_ids(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|n| n.id.as_str())
+    }
+
+    /// The members of one kind, by id.
+    pub fn of_kind(&self, kind: NodeKind) -> &[SharedNode] {
+        of_kind(&self.members, kind)
+    }
+
+    /// The members as runs of one kind, by kind.
+    pub fn by_kind_runs(&self) -> impl Iterator<Item = (NodeKind, &[SharedNode])> {
+        kind_runs(&self.members)
+    }
+
+    /// Each member with its bits.
+    pub fn iter(&self) -> impl Iterator<Item = (&SharedNode, u8)> {
+        self.members.iter().zip(self.bits.iter().copied())
+    }
+
+    /// The members that escalate into the principal (see [`MemberSet::ESCALATES`]).
+    pub fn escalating(&self) -> impl Iterator<Item = &SharedNode> {
+        self.iter().filter(|(_, b)| b & Self::ESCALATES != 0).map(|(n, _)| n)
+    }
+
+    /// Whether some member escalates.
+    pub fn any_escalating(&self) -> bool {
+        self.bits.iter().any(|b| b & Self::ESCALATES != 0)
+    }
+
+    /// The bits of the member with this id (0 when it is not one).
+    pub fn bits_of(&self, id: &str) -> u8 {
+        let mut from = 0;
+        for (_, run) in self.by_kind_runs() {
+            if let Ok(i) = run.binary_search_by(|n| n.id.as_str().cmp(id)) {
+                return self.bits[from + i];
+            }
+            from += run.len();
+        }
+        0
+    }
+
+    /// [eligible, conditional] of the member with this id.
+    pub fn flags_of(&self, id: &str) -> [bool; 2] {
+        let b = self.bits_of(id);
+        [b & Self::ELIGIBLE != 0, b & Self::CONDITIONAL != 0]
+    }
+
     /// The set's key in [`Report::member_sets`]: a fingerprint of its ids, escalating members and flags
-    /// (never names), so equal sets share a key.
+    /// (never names), so equal sets share a key. Hashed from the ids as they are, nothing formatted.
     pub fn key(&self) -> String {
-        let mut parts: Vec<&str> = self.ids.values().flatten().map(String::as_str).collect();
-        parts.push("escalating");
-        parts.extend(self.escalating.iter().map(String::as_str));
-        let flags: Vec<String> = self.flags.iter().map(|(k, [e, c])| format!("{k}:{e}:{c}")).collect();
-        parts.extend(flags.iter().map(String::as_str));
-        fingerprint(&parts)
+        let mut h = Fingerprint::default();
+        for id in self.all_ids() {
+            h.part(&[id.as_bytes()]);
+        }
+        h.part(&[b"escalating"]);
+        let mut escalating: Vec<&str> = self.escalating().map(|n| n.id.as_str()).collect();
+        escalating.sort_unstable();
+        for id in escalating {
+            h.part(&[id.as_bytes()]);
+        }
+        let mut flagged: Vec<(&str, u8)> = self
+            .iter()
+            .filter(|(_, b)| b & (Self::ELIGIBLE | Self::CONDITIONAL) != 0)
+            .map(|(n, b)| (n.id.as_str(), b))
+            .collect();
+        flagged.sort_unstable();
+        let word = |on: bool| if on { b"true".as_slice() } else { b"false".as_slice() };
+        for (id, b) in flagged {
+            h.part(&[id.as_bytes(), b":", word(b & Self::ELIGIBLE != 0), b":", word(b & Self::CONDITIONAL != 0)]);
+        }
+        h.hex()
+    }
+}
+
+/// [`MemberSet`] as JSON (`ids` by kind, escalating ids, flags by id), as tests and `resolved` views read it.
+#[derive(Serialize)]
+struct MemberSetJson<'a> {
+    ids: IdsByKind<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    escalating: Vec<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    flags: BTreeMap<&'a str, [bool; 2]>,
+}
+
+impl Serialize for MemberSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut escalating: Vec<&str> = self.escalating().map(|n| n.id.as_str()).collect();
+        escalating.sort_unstable();
+        let flags = self
+            .iter()
+            .filter(|(_, b)| b & (Self::ELIGIBLE | Self::CONDITIONAL) != 0)
+            .map(|(n, b)| (n.id.as_str(), [b & Self::ELIGIBLE != 0, b & Self::CONDITIONAL != 0]))
+            .collect();
+        MemberSetJson { ids: IdsByKind(&self.members), escalating, flags }.serialize(s)
     }
 }
 
@@ -466,6 +647,49 @@ pub fn fingerprint(parts: &[&str]) -> String {
     format!("{h:032x}")
 }
 
+/// [`fingerprint`] fed part by part, each part from pieces (no part joined into a `String` first).
+#[derive(Debug, Clone, Copy)]
+pub struct Fingerprint {
+    h: u128,
+    parts: usize,
+}
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint { h: 0x6c62272e07bb014262b821756295c58d, parts: 0 }
+    }
+}
+
+impl Fingerprint {
+    fn bytes(&mut self, b: &[u8]) {
+        for x in b {
+            self.h ^= u128::from(*x);
+            self.h = self.h.wrapping_mul(0x0000000001000000000000000000013b);
+        }
+    }
+
+    /// One part: `pieces` concatenated.
+    pub fn part(&mut self, pieces: &[&[u8]]) {
+        if self.parts > 0 {
+            self.bytes(b"\0");
+        }
+        self.parts += 1;
+        for p in pieces {
+            self.bytes(p);
+        }
+    }
+
+    /// As hex, as [`fingerprint`] gives it.
+    pub fn hex(&self) -> String {
+        format!("{:032x}", self.h)
+    }
+}
+
+/// Excluded pairs written as (principal id, target id).
+fn id_pairs<S: Serializer>(pairs: &[[SharedNode; 2]], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(pairs.iter().map(|[p, t]| [p.id.as_str(), t.id.as_str()]))
+}
+
 /// One (query, principal, target) pair a report's findings imply.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImpliedPair {
@@ -485,7 +709,7 @@ impl Report {
         let mut out: BTreeMap<ImpliedPair, (bool, bool)> = BTreeMap::new();
         self.for_each_implied(&mut |f, pair| {
             let set = self.members_of(f);
-            let [e, c] = set.and_then(|s| s.flags.get(&pair.source)).copied().unwrap_or_default();
+            let [e, c] = set.map(|s| s.flags_of(&pair.source)).unwrap_or_default();
             let flags = (f.eligible || e, f.conditional || c);
             let best = out.entry(pair).or_insert(flags);
             *best = (*best).min(flags);
@@ -517,21 +741,64 @@ impl Report {
         for f in &self.findings {
             for t in &f.tiers {
                 let Some(q) = self.queries.iter().find(|q| q.id == t.query_id) else { continue };
-                let head = q.sources.contains(&f.principal.kind).then_some(&f.principal.id);
+                let head = q.sources.contains(&f.principal.kind).then_some(f.principal.id.as_str());
                 let set = self.members_of(f);
-                let members = q.sources.iter().filter_map(|k| set.and_then(|s| s.ids.get(k))).flatten();
-                for p in head.into_iter().chain(members) {
+                let members = q.sources.iter().flat_map(|k| set.map_or(&[][..], |s| s.of_kind(*k)));
+                for p in head.into_iter().chain(members.map(|n| n.id.as_str())) {
                     for target in t.targets.all_ids() {
-                        if p == target || t.excluded.iter().any(|[a, b]| a == p && b == target) {
+                        if p == target || t.excluded.iter().any(|[a, b]| a.id == p && b.id == target) {
                             continue;
                         }
-                        each(
-                            f,
-                            ImpliedPair { query_id: t.query_id.clone(), source: p.clone(), target: target.clone() },
-                        );
+                        each(f, ImpliedPair { query_id: t.query_id.clone(), source: p.into(), target: target.into() });
                     }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(kind: NodeKind, id: &str) -> SharedNode {
+        Arc::new(NodeRef { kind, id: id.into(), display_name: id.into() })
+    }
+
+    #[test]
+    fn a_member_sets_key_hashes_its_ids_as_the_formatted_parts_did() {
+        let set = MemberSet::of(vec![
+            (shared(NodeKind::User, "u2"), MemberSet::ESCALATES | MemberSet::CONDITIONAL),
+            (shared(NodeKind::Group, "g9"), 0),
+            (shared(NodeKind::User, "u1"), MemberSet::ELIGIBLE),
+            (shared(NodeKind::ServicePrincipal, "a0"), MemberSet::ESCALATES),
+        ]);
+        // Sorted by kind, then id; bits follow their members.
+        let ids: Vec<&str> = set.all_ids().collect();
+        assert_eq!(ids, ["u1", "u2", "g9", "a0"]);
+        assert_eq!(set.bits_of("u2"), MemberSet::ESCALATES | MemberSet::CONDITIONAL);
+        assert_eq!(set.flags_of("u1"), [true, false]);
+        assert_eq!(set.bits_of("nobody"), 0);
+        // The key as it was computed from id strings: ids by kind, "escalating", escalating ids sorted,
+        // "id:eligible:conditional" of each flagged member, sorted by id.
+        let old = fingerprint(&["u1", "u2", "g9", "a0", "escalating", "a0", "u2", "u1:true:false", "u2:false:true"]);
+        assert_eq!(set.key(), old);
+    }
+
+    #[test]
+    fn affected_sorts_counts_and_samples_shared_nodes() {
+        let nodes: Vec<SharedNode> = (0..8).rev().map(|i| shared(NodeKind::Subscription, &format!("/s/{i}"))).collect();
+        let mut all = nodes.clone();
+        all.push(shared(NodeKind::ResourceGroup, "/s/0/rg"));
+        all.push(nodes[0].clone());
+        let a = Affected::of(all);
+        assert_eq!(a.count, 9);
+        assert_eq!(a.by_kind, [(NodeKind::Subscription, 8), (NodeKind::ResourceGroup, 1)].into());
+        assert_eq!(a.of_kind(NodeKind::ResourceGroup).len(), 1);
+        assert_eq!(a.sample.len(), SAMPLE);
+        assert_eq!(a.sample[0].id, "/s/0");
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["ids"]["ResourceGroup"], serde_json::json!(["/s/0/rg"]));
+        assert_eq!(json["ids"]["Subscription"][7], "/s/7");
     }
 }

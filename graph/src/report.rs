@@ -1,6 +1,7 @@
 //! Turns cores, exposure, choke points and the plan into the report's findings, tiers and choke points.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 use rustc_hash::FxHashMap;
@@ -9,7 +10,8 @@ use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
 use crate::cores::{Core, Cores};
 use crate::engine::hop;
 use crate::findings::{
-    fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, MemberSet, Plan, Reach, Tier, TierHit,
+    fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, MemberSet, NodeRef, Plan, Reach, SharedNode, Tier,
+    TierHit,
 };
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::query::Query;
@@ -24,11 +26,28 @@ pub(crate) struct Findings {
     pub member_sets: BTreeMap<String, MemberSet>,
 }
 
+/// Each graph node the report names, as one [`SharedNode`] (its id formatted once), by node index.
+struct Nodes<'g> {
+    graph: &'g PrivilegeGraph,
+    of: Vec<Option<SharedNode>>,
+}
+
+impl<'g> Nodes<'g> {
+    fn new(graph: &'g PrivilegeGraph) -> Nodes<'g> {
+        Nodes { graph, of: vec![None; graph.graph.node_count()] }
+    }
+
+    fn get(&mut self, n: NodeIndex) -> SharedNode {
+        let graph = self.graph;
+        self.of[n.index()].get_or_insert_with(|| Arc::new(graph.node_ref(n))).clone()
+    }
+}
+
 /// The report's findings, sorted: escalations first, then severity, principals reached, id.
 pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Findings {
-    let mut sets = MemberSets::default();
+    let mut sets = MemberSets { nodes: Nodes::new(graph), by_key: BTreeMap::new(), seen: FxHashMap::default() };
     // Every core's id (choke points name the findings of cores the report leaves out too), but a whole finding
-    // (its targets and exclusions as ids) only for the cores shown: the redundant ones can outnumber them.
+    // (its targets and exclusions) only for the cores shown: the redundant ones can outnumber them.
     let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(graph, queries, c)).collect();
     let mut out: Vec<Finding> =
         cores.shown().map(|i| finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets)).collect();
@@ -57,60 +76,45 @@ pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores)
 }
 
 /// Member sets by key, computed once per shared member list.
-#[derive(Default)]
-struct MemberSets {
+struct MemberSets<'g> {
+    nodes: Nodes<'g>,
     by_key: BTreeMap<String, MemberSet>,
-    /// Key of each shared list already seen, by its address.
-    seen: FxHashMap<usize, String>,
-    /// Summary (count, kinds, a few names) of each shared list, by its address.
-    summaries: FxHashMap<usize, Affected>,
+    /// Key and summary (count, kinds, a few names) of each shared list already seen, by its address.
+    seen: FxHashMap<usize, (String, Affected)>,
 }
 
-impl MemberSets {
-    /// Count, kinds and a few names of a core's members (the ids are in the member set).
-    fn summary(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<crate::cores::MemberList>) -> Affected {
-        let addr = std::rc::Rc::as_ptr(members) as usize;
-        self.summaries
-            .entry(addr)
-            .or_insert_with(|| Affected {
-                ids: BTreeMap::new(),
-                names: BTreeMap::new(),
-                ..affected(graph, members.iter().map(|m| m.node))
-            })
-            .clone()
-    }
-
-    /// The key of a core's members, `None` when it has none.
-    fn key(&mut self, graph: &PrivilegeGraph, members: &std::rc::Rc<crate::cores::MemberList>) -> Option<String> {
+impl MemberSets<'_> {
+    /// The key of a core's members (`None` when it has none) and their count, kinds and a few names (the
+    /// members themselves are in the member set).
+    fn of(&mut self, members: &std::rc::Rc<crate::cores::MemberList>) -> (Option<String>, Affected) {
         if members.is_empty() {
-            return None;
+            return (None, Affected::default());
         }
         let addr = std::rc::Rc::as_ptr(members) as usize;
-        if let Some(k) = self.seen.get(&addr) {
-            return Some(k.clone());
+        if let Some((k, summary)) = self.seen.get(&addr) {
+            return (Some(k.clone()), summary.clone());
         }
-        let mut set = MemberSet::default();
-        for m in members.iter() {
-            let r = graph.node_ref(m.node);
-            if m.escalates {
-                set.escalating.push(r.id.clone());
-            }
-            if r.display_name != r.id {
-                set.names.insert(r.id.clone(), r.display_name.clone());
-            }
-            if m.flags & (ELIGIBLE | CONDITIONAL) != 0 {
-                set.flags.insert(r.id.clone(), [m.flags & ELIGIBLE != 0, m.flags & CONDITIONAL != 0]);
-            }
-            set.ids.entry(r.kind).or_default().push(r.id);
-        }
-        for v in set.ids.values_mut() {
-            v.sort();
-        }
-        set.escalating.sort();
+        let set = MemberSet::of(
+            members
+                .iter()
+                .map(|m| {
+                    let bits = if m.escalates { MemberSet::ESCALATES } else { 0 }
+                        | if m.flags & ELIGIBLE != 0 { MemberSet::ELIGIBLE } else { 0 }
+                        | if m.flags & CONDITIONAL != 0 { MemberSet::CONDITIONAL } else { 0 };
+                    (self.nodes.get(m.node), bits)
+                })
+                .collect(),
+        );
+        let summary = Affected {
+            count: set.members.len(),
+            by_kind: set.by_kind_runs().map(|(k, run)| (k, run.len())).collect(),
+            sample: set.members.iter().take(SAMPLE).map(|n| NodeRef::clone(n)).collect(),
+            nodes: Vec::new(),
+        };
         let key = set.key();
         self.by_key.entry(key.clone()).or_insert(set);
-        self.seen.insert(addr, key.clone());
-        Some(key)
+        self.seen.insert(addr, (key.clone(), summary.clone()));
+        (Some(key), summary)
     }
 }
 
@@ -120,7 +124,9 @@ fn merge(into: &mut Finding, other: Finding) {
         match into.tiers.iter_mut().find(|x| x.query_id == t.query_id) {
             Some(x) => {
                 x.excluded.extend(t.excluded);
-                union(&mut x.targets, t.targets);
+                let mut nodes = std::mem::take(&mut x.targets.nodes);
+                nodes.extend(t.targets.nodes);
+                x.targets = Affected::of(nodes);
             }
             None => into.tiers.push(t),
         }
@@ -130,23 +136,6 @@ fn merge(into: &mut Finding, other: Finding) {
         into.member_set = other.member_set;
         into.members = other.members;
     }
-}
-
-/// Adds `other`'s ids to `into`, recounting; the sample stays the first ids of the union.
-fn union(into: &mut Affected, other: Affected) {
-    into.sample.extend(other.sample);
-    into.sample.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.id.cmp(&b.id)));
-    into.sample.dedup();
-    into.sample.truncate(SAMPLE);
-    into.names.extend(other.names);
-    for (kind, ids) in other.ids {
-        let mine = into.ids.entry(kind).or_default();
-        mine.extend(ids);
-        mine.sort();
-        mine.dedup();
-    }
-    into.by_kind = into.ids.iter().map(|(k, v)| (*k, v.len())).collect();
-    into.count = into.by_kind.values().sum();
 }
 
 /// Severity of a query by id, for ordering a finding's tiers (most severe first, then by id).
@@ -209,13 +198,14 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, id: String, s
                 } else {
                     crate::rbac::Caps(t.caps.0 & q.capabilities.0).names()
                 },
-                targets: affected(graph, t.targets.iter().copied()),
+                targets: Affected::of(t.targets.iter().map(|n| sets.nodes.get(*n)).collect()),
                 principals: core.principals(graph, q).count(),
-                excluded: t.excluded.iter().map(|(p, x)| [graph.node_ref(*p).id, graph.node_ref(*x).id]).collect(),
+                excluded: t.excluded.iter().map(|(p, x)| [sets.nodes.get(*p), sets.nodes.get(*x)]).collect(),
             }
         })
         .collect();
     tiers.sort_by(|a, b| by_severity(queries, &a.query_id, &b.query_id));
+    let (member_set, members) = sets.of(&core.members);
     Finding {
         id,
         reach: if core.is_standing(graph) { Reach::Standing } else { Reach::Escalation },
@@ -225,31 +215,11 @@ fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, id: String, s
         hops,
         eligible: flags & ELIGIBLE != 0,
         conditional: flags & CONDITIONAL != 0,
-        members: sets.summary(graph, &core.members),
-        member_set: sets.key(graph, &core.members),
+        members,
+        member_set,
         tiers,
         fix,
         remediation,
-    }
-}
-
-/// A set of nodes as the report shows it.
-fn affected(graph: &PrivilegeGraph, nodes: impl Iterator<Item = NodeIndex>) -> Affected {
-    let mut refs: Vec<_> = nodes.map(|n| graph.node_ref(n)).collect();
-    refs.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.id.cmp(&b.id)));
-    refs.dedup();
-    let mut ids: BTreeMap<_, Vec<String>> = BTreeMap::new();
-    for r in &refs {
-        ids.entry(r.kind).or_default().push(r.id.clone());
-    }
-    let names =
-        refs.iter().filter(|r| r.display_name != r.id).map(|r| (r.id.clone(), r.display_name.clone())).collect();
-    Affected {
-        count: refs.len(),
-        by_kind: ids.iter().map(|(k, v)| (*k, v.len())).collect(),
-        ids,
-        names,
-        sample: refs.into_iter().take(SAMPLE).collect(),
     }
 }
 
@@ -335,13 +305,35 @@ pub(crate) fn choke_points(queries: &[Query], chokes: &[Choke], core_ids: &[Stri
         .collect()
 }
 
-/// The plan as the report shows it.
+/// The plan as the report shows it: the findings the re-run still finds that escalate (by reach, or by a
+/// member that escalates into their principal), in the report's order, without building those findings.
 pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult) -> Plan {
-    let after = findings(graph, queries, &plan.after);
-    let escalating = |f: &Finding| {
-        f.member_set.as_ref().and_then(|k| after.member_sets.get(k)).is_some_and(|s| !s.escalating.is_empty())
-    };
-    let remaining: Vec<String> =
-        after.findings.iter().filter(|f| f.reach == Reach::Escalation || escalating(f)).map(|f| f.id.clone()).collect();
+    let after = &plan.after;
+    // (id, reach, severity, members, some member escalates), merged by id as `findings` merges.
+    let mut merged: Vec<(String, Reach, crate::model::Severity, usize, bool)> = Vec::new();
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    for i in after.shown() {
+        let core = &after.cores[i];
+        let id = finding_id(graph, queries, core);
+        let members = core.members.len();
+        let escalating = core.members.iter().any(|m| m.escalates);
+        match index.get(&id) {
+            Some(&j) => {
+                // The first keeps its members unless it had none (as `merge` does).
+                if merged[j].3 == 0 && members > 0 {
+                    (merged[j].3, merged[j].4) = (members, escalating);
+                }
+            }
+            None => {
+                index.insert(id.clone(), merged.len());
+                let reach = if core.is_standing(graph) { Reach::Standing } else { Reach::Escalation };
+                let severity =
+                    core.tiers.iter().map(|t| queries[t.query].severity).max().unwrap_or(crate::model::Severity::Info);
+                merged.push((id, reach, severity, members, escalating));
+            }
+        }
+    }
+    merged.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(b.3.cmp(&a.3)).then(a.0.cmp(&b.0)));
+    let remaining: Vec<String> = merged.into_iter().filter(|f| f.1 == Reach::Escalation || f.4).map(|f| f.0).collect();
     Plan { steps: plan.steps.iter().map(|f| f.key.clone()).collect(), verified: remaining.is_empty(), remaining }
 }

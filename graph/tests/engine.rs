@@ -2,9 +2,13 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use azpath_graph::engine::AnalyzeOptions;
 use azpath_graph::findings::Pair as Finding;
+use azpath_graph::findings::{NodeRef, SharedNode};
 use azpath_graph::graph::PrivilegeGraph;
+use azpath_graph::model::NodeKind;
 use azpath_graph::pathfind::find_path;
 use azpath_graph::query::Query;
 use azpath_graph::rbac::Caps;
@@ -232,6 +236,34 @@ fn nested_group_members_inherit_the_role() {
     assert!(bob.remediation.command.as_deref().unwrap().contains("az ad group member remove"));
     assert!(has(&f, "owner-equivalent-on-subscription", GROUP_A, &sub(SUB)));
     assert!(!has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)));
+}
+
+#[test]
+fn the_report_holds_each_node_it_lists_once() {
+    let mut a = assignment(1, GROUP_B, OWNER, &sub(SUB));
+    a["properties"]["principalType"] = json!("Group");
+    let mut b = assignment(2, GROUP_A, OWNER, &sub(SUB2));
+    b["properties"]["principalType"] = json!("Group");
+    let c = assignment(3, BOB, CONTRIBUTOR, &sub(SUB));
+    let s = tenant(json!({"roleAssignments": [a, b, c]}));
+    let report = common::analyze_checked(&s, &queries(), AnalyzeOptions::default());
+    // Member sets, target lists and exclusions share one allocation per node, however many of them list it.
+    let mut seen: std::collections::BTreeMap<(NodeKind, String), *const NodeRef> = Default::default();
+    let mut listed = 0;
+    let mut check = |n: &SharedNode| {
+        listed += 1;
+        let at = seen.entry((n.kind, n.id.clone())).or_insert(Arc::as_ptr(n));
+        assert!(std::ptr::eq(*at, Arc::as_ptr(n)), "{} is held twice", n.id);
+    };
+    for set in report.member_sets.values() {
+        set.members.iter().for_each(&mut check);
+    }
+    for t in report.findings.iter().flat_map(|f| &f.tiers) {
+        t.targets.nodes.iter().for_each(&mut check);
+        t.excluded.iter().flatten().for_each(&mut check);
+    }
+    assert!(listed > seen.len(), "some node is listed by several sets: {seen:?}");
+    assert!(seen.contains_key(&(NodeKind::User, BOB.to_string())), "Bob is a member: {seen:?}");
 }
 
 #[test]

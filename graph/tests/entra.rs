@@ -187,7 +187,7 @@ fn grouped_report_separates_standing_from_escalation_and_plans_the_cheapest_cuts
     let admins = find(ADMINS).next().expect("sub-admins' Owner");
     assert_eq!(admins.reach, Reach::Standing);
     let set = report.members_of(admins).expect("sub-admins has members");
-    assert_eq!(set.escalating, [LEAD]);
+    assert_eq!(set.escalating().map(|n| n.id.as_str()).collect::<Vec<_>>(), [LEAD]);
     // Escalation: Dev owns deploy's application; Dev Three owns only the Reader app and a role-less group.
     assert!(find(DEV).any(|f| f.reach == Reach::Escalation && f.hops[0].edge == EdgeKind::CanAddCredential));
     assert!(find(DEV3).next().is_none());

@@ -152,8 +152,7 @@ impl Wanted {
 
     /// `--from`: the core's principal, or one of its members.
     fn principal_of(&self, report: &Report, f: &Finding) -> bool {
-        self.has(&f.principal.id)
-            || report.members_of(f).is_some_and(|m| m.ids.values().flatten().any(|id| self.has(id)))
+        self.has(&f.principal.id) || report.members_of(f).is_some_and(|m| m.all_ids().any(|id| self.has(id)))
     }
 
     /// `--to`: where the core lands, or one of the targets it reaches.
@@ -355,9 +354,9 @@ impl<'a> Picture<'a> {
         let node = self.node(landing);
         node.worst = node.worst.max(Some(f.severity));
         for t in &f.tiers {
-            for (kind, ids) in &t.targets.ids {
-                let set = node.targets.entry(*kind).or_default();
-                set.extend(ids.iter().map(String::as_str).filter(|id| *id != landing.id));
+            for (kind, run) in t.targets.by_kind_runs() {
+                let set = node.targets.entry(kind).or_default();
+                set.extend(run.iter().map(|n| n.id.as_str()).filter(|id| *id != landing.id));
             }
             for n in &t.targets.sample {
                 node.target_names.insert(&n.id, &n.display_name);

@@ -542,10 +542,10 @@ impl<'a> Exporter<'a> {
     fn finding(&mut self, f: &'a Finding) {
         f.hops.iter().for_each(|h| self.hop(h));
         for tier in &f.tiers {
-            let targets = tier.targets.ids.iter().flat_map(|(k, ids)| ids.iter().map(move |id| (*k, id)));
+            let targets = tier.targets.nodes.iter().map(|n| (n.kind, n.id.as_str()));
             for (kind, target) in targets {
                 let excluded: Vec<&str> =
-                    tier.excluded.iter().filter(|[_, t]| t == target).map(|[p, _]| p.as_str()).collect();
+                    tier.excluded.iter().filter(|[_, t]| t.id == target).map(|[p, _]| p.id.as_str()).collect();
                 let reach =
                     Reach { finding: f, query: &tier.query_id, capabilities: &tier.capabilities, excluded: &excluded };
                 if !excluded.contains(&f.principal.id.as_str()) {
@@ -554,11 +554,9 @@ impl<'a> Exporter<'a> {
                 }
                 // A deny cuts the principal itself: its members that the deny spares reach the target directly.
                 let members = self.member_sets.get(f.member_set.as_deref().unwrap_or_default());
-                let members = members
-                    .into_iter()
-                    .flat_map(|m| m.ids.iter().flat_map(|(k, ids)| ids.iter().map(move |id| (*k, id))));
+                let members = members.into_iter().flat_map(|m| m.members.iter().map(|n| (n.kind, n.id.as_str())));
                 for (member_kind, member) in members {
-                    if !excluded.contains(&member.as_str()) && member != target {
+                    if !excluded.contains(&member) && member != target {
                         self.reach(&reach, (member_kind, member), (kind, target));
                     }
                 }

@@ -7,13 +7,14 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Affected, ChokePoint, ChokeTier, CoverageNote, Finding, Hop, MemberSet, NodeRef, Plan, PostureFinding, QueryInfo,
-    Reach, Remediation, Report, Tier, TierHit, SAMPLE,
+    Reach, Remediation, Report, SharedNode, Tier, TierHit, SAMPLE,
 };
 use crate::model::{EdgeKind, NodeKind, Severity};
 
@@ -264,6 +265,8 @@ struct Tables<'a> {
     set_ix: FxHashMap<Vec<Ix>, Ix>,
     member_sets: Vec<WireMemberSet>,
     member_ix: FxHashMap<&'a str, Ix>,
+    /// Shared nodes already named, by address.
+    shared_ix: FxHashMap<usize, Ix>,
     choke_ix: FxHashMap<&'a str, Ix>,
 }
 
@@ -313,17 +316,19 @@ impl<'a> Tables<'a> {
         i
     }
 
+    /// The index of a shared node: looked up by address first (a set names the same nodes as others).
+    fn shared(&mut self, n: &'a SharedNode) -> Ix {
+        let addr = Arc::as_ptr(n) as usize;
+        if let Some(&i) = self.shared_ix.get(&addr) {
+            return i;
+        }
+        let i = self.node_ref(n);
+        self.shared_ix.insert(addr, i);
+        i
+    }
+
     fn targets(&mut self, a: &'a Affected) -> Ix {
-        let names: FxHashMap<&str, &str> = a.sample.iter().map(|r| (r.id.as_str(), r.display_name.as_str())).collect();
-        let set: Vec<Ix> = a
-            .ids
-            .iter()
-            .flat_map(|(k, ids)| ids.iter().map(move |id| (*k, id)))
-            .map(|(k, id)| {
-                let name = a.names.get(id).map(String::as_str).or_else(|| names.get(id.as_str()).copied());
-                self.node(k, id, name)
-            })
-            .collect();
+        let set: Vec<Ix> = a.nodes.iter().map(|n| self.shared(n)).collect();
         if let Some(&i) = self.set_ix.get(&set) {
             return i;
         }
@@ -337,27 +342,24 @@ impl<'a> Tables<'a> {
         if let Some(&i) = self.member_ix.get(key) {
             return i;
         }
-        let mut by_id: FxHashMap<&str, Ix> = FxHashMap::default();
-        let mut members = Vec::new();
-        for (k, ids) in &set.ids {
-            for id in ids {
-                let i = self.node(*k, id, set.names.get(id).map(String::as_str));
-                by_id.insert(id, i);
-                members.push(i);
-            }
-        }
-        let pick = |ids: &mut dyn Iterator<Item = &String>| -> Vec<Ix> {
-            ids.filter_map(|id| by_id.get(id.as_str()).copied()).collect()
+        let members: Vec<Ix> = set.members.iter().map(|n| self.shared(n)).collect();
+        // Escalating members and flags by id (the order they were listed in before members were shared).
+        let by_id = |bit: u8| -> Vec<Ix> {
+            let mut ids: Vec<(&str, Ix)> = set
+                .iter()
+                .zip(&members)
+                .filter(|((_, b), _)| b & bit != 0)
+                .map(|((n, _), i)| (n.id.as_str(), *i))
+                .collect();
+            ids.sort_by(|a, b| a.0.cmp(b.0));
+            ids.into_iter().map(|(_, i)| i).collect()
         };
-        let escalating = match set.escalating.len() {
+        let escalating = match set.escalating().count() {
             0 => None,
             n if n == members.len() => Some(Escalating::All(All::All)),
-            _ => Some(Escalating::Some(pick(&mut set.escalating.iter()))),
+            _ => Some(Escalating::Some(by_id(MemberSet::ESCALATES))),
         };
-        let flagged = |bit: usize| -> Vec<Ix> {
-            set.flags.iter().filter(|(_, f)| f[bit]).filter_map(|(id, _)| by_id.get(id.as_str()).copied()).collect()
-        };
-        let (eligible, conditional) = (flagged(0), flagged(1));
+        let (eligible, conditional) = (by_id(MemberSet::ELIGIBLE), by_id(MemberSet::CONDITIONAL));
         let i = next(self.member_sets.len());
         self.member_sets.push(WireMemberSet { members, escalating, eligible, conditional });
         self.member_ix.insert(key, i);
@@ -398,7 +400,7 @@ impl<'a> Tables<'a> {
             capabilities: Cow::Borrowed(&t.capabilities),
             targets: self.targets(&t.targets),
             principals: t.principals,
-            excluded: t.excluded.iter().map(|[p, x]| [self.known(p), self.known(x)]).collect(),
+            excluded: t.excluded.iter().map(|[p, x]| [self.known(&p.id), self.known(&x.id)]).collect(),
         }
     }
 
@@ -463,7 +465,15 @@ impl<'a> Wire<'a> {
 
     /// The report with every reference resolved.
     pub(crate) fn into_report(self) -> Result<Report, WireError> {
-        let read = Reader { w: &self };
+        let shared = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let id = n.id.to_string();
+                Arc::new(NodeRef { kind: n.kind, display_name: n.name.as_deref().unwrap_or(&id).to_string(), id })
+            })
+            .collect();
+        let read = Reader { w: &self, shared };
         let member_sets = read.member_sets()?;
         let keys: Vec<String> = member_sets.iter().map(MemberSet::key).collect();
         let findings = self
@@ -525,6 +535,8 @@ struct Fix {
 /// Resolves a written report's references.
 struct Reader<'w, 'a> {
     w: &'w Wire<'a>,
+    /// Each entry of `nodes`, shared by the sets that list it.
+    shared: Vec<SharedNode>,
 }
 
 fn get<'t, T>(table: &'t [T], name: &'static str, ix: Ix, field: impl FnOnce() -> String) -> Result<&'t T, WireError> {
@@ -567,6 +579,16 @@ impl Reader<'_, '_> {
         ixs.iter().enumerate().map(|(i, ix)| self.node(*ix, || at(i))).collect()
     }
 
+    /// A node as the sets share it: one [`SharedNode`] per entry of `nodes`.
+    fn shared(&self, ix: Ix, field: impl FnOnce() -> String) -> Result<SharedNode, WireError> {
+        get(&self.shared, "nodes", ix, field).cloned()
+    }
+
+    /// The shared nodes of a list, in order.
+    fn shared_list(&self, ixs: &[Ix], at: &dyn Fn(usize) -> String) -> Result<Vec<SharedNode>, WireError> {
+        ixs.iter().enumerate().map(|(i, ix)| self.shared(*ix, || at(i))).collect()
+    }
+
     fn member_sets(&self) -> Result<Vec<MemberSet>, WireError> {
         self.w
             .member_sets
@@ -574,30 +596,28 @@ impl Reader<'_, '_> {
             .enumerate()
             .map(|(si, s)| {
                 let at = |what: &'static str| move |i: usize| format!("member_sets[{si}].{what}[{i}]");
-                let members = self.nodes(&s.members, &at("members"))?;
-                let mut set = MemberSet::default();
-                for r in &members {
-                    if r.display_name != r.id {
-                        set.names.insert(r.id.clone(), r.display_name.clone());
+                let members = self.shared_list(&s.members, &at("members"))?;
+                let position: FxHashMap<Ix, usize> = s.members.iter().enumerate().map(|(i, ix)| (*ix, i)).collect();
+                let mut bits = vec![0u8; members.len()];
+                let mark = |bits: &mut [u8], list: &[Ix], bit: u8, what: &'static str| -> Result<(), WireError> {
+                    for (i, ix) in list.iter().enumerate() {
+                        let n = self.shared(*ix, || at(what)(i))?;
+                        // A node listed here that is no member: marked on the member with its id, if any.
+                        let member = position.get(ix).copied().or_else(|| members.iter().position(|m| m.id == n.id));
+                        if let Some(p) = member {
+                            bits[p] |= bit;
+                        }
                     }
-                }
-                set.escalating = match &s.escalating {
-                    None => Vec::new(),
-                    Some(Escalating::All(_)) => members.iter().map(|r| r.id.clone()).collect(),
-                    Some(Escalating::Some(ixs)) => {
-                        self.nodes(ixs, &at("escalating"))?.into_iter().map(|r| r.id).collect()
-                    }
+                    Ok(())
                 };
-                set.escalating.sort();
-                for (bit, list, what) in [(0, &s.eligible, "eligible"), (1, &s.conditional, "conditional")] {
-                    for r in self.nodes(list, &at(what))? {
-                        set.flags.entry(r.id).or_default()[bit] = true;
-                    }
+                match &s.escalating {
+                    None => {}
+                    Some(Escalating::All(_)) => bits.iter_mut().for_each(|b| *b |= MemberSet::ESCALATES),
+                    Some(Escalating::Some(ixs)) => mark(&mut bits, ixs, MemberSet::ESCALATES, "escalating")?,
                 }
-                for r in members {
-                    set.ids.entry(r.kind).or_default().push(r.id);
-                }
-                Ok(set)
+                mark(&mut bits, &s.eligible, MemberSet::ELIGIBLE, "eligible")?;
+                mark(&mut bits, &s.conditional, MemberSet::CONDITIONAL, "conditional")?;
+                Ok(MemberSet { members, bits })
             })
             .collect()
     }
@@ -605,16 +625,13 @@ impl Reader<'_, '_> {
     /// A target list as the in-memory report holds it.
     fn targets(&self, ix: Ix, field: impl FnOnce() -> String) -> Result<Affected, WireError> {
         let set = get(&self.w.target_sets, "target_sets", ix, field)?;
-        let refs = self.nodes(set, &|i| format!("target_sets[{ix}][{i}]"))?;
-        let mut a = Affected { count: refs.len(), ..Affected::default() };
-        for r in &refs {
-            *a.by_kind.entry(r.kind).or_default() += 1;
-            if r.display_name != r.id {
-                a.names.insert(r.id.clone(), r.display_name.clone());
-            }
-            a.ids.entry(r.kind).or_default().push(r.id.clone());
+        let nodes = self.shared_list(set, &|i| format!("target_sets[{ix}][{i}]"))?;
+        let mut a = Affected { count: nodes.len(), ..Affected::default() };
+        for n in &nodes {
+            *a.by_kind.entry(n.kind).or_default() += 1;
         }
-        a.sample = refs.into_iter().take(SAMPLE).collect();
+        a.sample = nodes.iter().take(SAMPLE).map(|n| NodeRef::clone(n)).collect();
+        a.nodes = nodes;
         Ok(a)
     }
 
@@ -624,9 +641,9 @@ impl Reader<'_, '_> {
             .iter()
             .enumerate()
             .map(|(i, [p, x])| {
-                let p = self.node(*p, || format!("{at}.excluded[{i}][0]"))?;
-                let x = self.node(*x, || format!("{at}.excluded[{i}][1]"))?;
-                Ok([p.id, x.id])
+                let p = self.shared(*p, || format!("{at}.excluded[{i}][0]"))?;
+                let x = self.shared(*x, || format!("{at}.excluded[{i}][1]"))?;
+                Ok([p, x])
             })
             .collect::<Result<Vec<_>, WireError>>()?;
         Ok(TierHit {
@@ -745,18 +762,12 @@ mod tests {
             eligible: false,
             conditional: false,
         };
-        let mut set = MemberSet::default();
-        set.ids.insert(NodeKind::User, vec!["u1".into(), "u2".into()]);
-        set.names.insert("u1".into(), "Ann".into());
-        set.escalating = escalating.iter().map(|s| s.to_string()).collect();
+        let (u1, u2) = (Arc::new(node(NodeKind::User, "u1", "Ann")), Arc::new(node(NodeKind::User, "u2", "u2")));
+        let bits = |id: &str| if escalating.contains(&id) { MemberSet::ESCALATES } else { 0 };
+        let set = MemberSet::of(vec![(u2.clone(), bits("u2")), (u1, bits("u1"))]);
         let key = set.key();
-        let targets = Affected {
-            count: 1,
-            by_kind: [(NodeKind::Subscription, 1)].into(),
-            sample: vec![sub.clone()],
-            ids: [(NodeKind::Subscription, vec![sub.id.clone()])].into(),
-            names: [(sub.id.clone(), sub.display_name.clone())].into(),
-        };
+        let shared_sub = Arc::new(sub.clone());
+        let targets = Affected::of(vec![shared_sub.clone()]);
         let finding = |id: &str| Finding {
             id: id.into(),
             reach: Reach::Standing,
@@ -778,7 +789,7 @@ mod tests {
                 capabilities: vec![],
                 targets: targets.clone(),
                 principals: 2,
-                excluded: vec![["u2".into(), sub.id.clone()]],
+                excluded: vec![[u2.clone(), shared_sub.clone()]],
             }],
             fix: "role-assignment:ra1".into(),
             remediation: Remediation { summary: "Remove it".into(), command: None },
