@@ -98,7 +98,7 @@ async fn units_and_their_members_are_collected_across_pages() {
     assert_eq!(exec.is_member_management_restricted, Some(true));
     let of = |id: &str| -> Vec<String> {
         let u = e.administrative_unit_members.iter().find(|u| u.administrative_unit_id == id).expect(id);
-        u.members.iter().map(|m| m.id.clone()).collect()
+        u.members.iter().map(|m| m.id.to_string()).collect()
     };
     assert_eq!(of("au-sales"), ["d-1", "g-sales", "u-sam"], "both pages, devices kept as sent");
     assert_eq!(of("au-exec"), ["u-ceo"]);

@@ -193,7 +193,7 @@ fn fingerprints_survive_member_churn_and_follow_the_grants() {
     let group = churned.entra.group_members.iter_mut().find(|g| g.group_id == PLATFORM_ADMINS).unwrap();
     assert!(!group.members.iter().any(|m| m.id == megan.id), "Megan is not a member yet");
     group.members.push(DirectoryObject {
-        id: megan.id.clone(),
+        id: megan.id.as_str().into(),
         odata_type: Some("#microsoft.graph.user".into()),
         ..Default::default()
     });

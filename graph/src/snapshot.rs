@@ -503,35 +503,35 @@ pub struct RoleAssignment {
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentProperties {
     /// The scope the assignment is made at.
-    pub scope: String,
+    pub scope: Str,
     /// The role definition's resource id (its last segment is the GUID).
-    pub role_definition_id: String,
+    pub role_definition_id: Str,
     /// Entra object id of the assignee.
-    pub principal_id: String,
+    pub principal_id: Str,
     /// `User`, `Group`, `ServicePrincipal`, `ForeignGroup`, `Device`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub principal_type: Option<String>,
+    pub principal_type: Option<Str>,
     /// ABAC condition, e.g. the constrained-delegation pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
+    pub condition: Option<Str>,
     /// Condition language version (`2.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition_version: Option<String>,
+    pub condition_version: Option<Str>,
     /// Description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Str>,
     /// PIM: schedule instance status (`Provisioned`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<Str>,
     /// PIM: window start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date_time: Option<String>,
+    pub start_date_time: Option<Str>,
     /// PIM: window end (absent for permanent eligibility).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date_time: Option<String>,
+    pub end_date_time: Option<Str>,
     /// PIM: `Direct`, `Group` or `Inherited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_type: Option<String>,
+    pub member_type: Option<Str>,
 }
 
 /// A PIM eligible assignment (`roleEligibilityScheduleInstances`, 2020-10-01).
@@ -571,7 +571,7 @@ pub struct DenyAssignmentProperties {
     #[serde(default)]
     pub permissions: Vec<Permission>,
     /// Scope.
-    pub scope: String,
+    pub scope: Str,
     /// When true, the deny applies at `scope` only.
     #[serde(default)]
     pub do_not_apply_to_child_scopes: bool,
@@ -591,10 +591,10 @@ pub struct DenyAssignmentProperties {
 #[serde(rename_all = "camelCase")]
 pub struct PrincipalRef {
     /// Object id (`00000000-0000-0000-0000-000000000000` = everyone).
-    pub id: String,
+    pub id: Str,
     /// `User`, `Group`, `ServicePrincipal`, `SystemDefined`, …
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<Str>,
 }
 
 /// A user-assigned managed identity (2024-11-30). It is also a service principal whose object id is
@@ -1116,18 +1116,18 @@ pub struct AdministrativeUnitMembers {
 pub struct DirectoryObject {
     /// `#microsoft.graph.user`, `#microsoft.graph.group`, `#microsoft.graph.servicePrincipal`, …
     #[serde(default, rename = "@odata.type", skip_serializing_if = "Option::is_none")]
-    pub odata_type: Option<String>,
+    pub odata_type: Option<Str>,
     /// Object id.
-    pub id: String,
+    pub id: Str,
     /// Display name, when selected.
     #[serde(default, rename = "displayName", skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+    pub display_name: Option<Str>,
     /// A user's UPN, when present (identifies the member as a user when `@odata.type` is missing).
     #[serde(default, rename = "userPrincipalName", skip_serializing_if = "Option::is_none")]
-    pub user_principal_name: Option<String>,
+    pub user_principal_name: Option<Str>,
     /// A service principal's application id, when present.
     #[serde(default, rename = "appId", skip_serializing_if = "Option::is_none")]
-    pub app_id: Option<String>,
+    pub app_id: Option<Str>,
 }
 
 /// `microsoft.graph.servicePrincipal`.
@@ -1384,6 +1384,206 @@ pub struct CredentialMetadata {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Shared text
+// ---------------------------------------------------------------------------------------------------------
+
+/// Immutable text that records repeat: the scopes, role definition ids, principal ids and types of role
+/// assignments, the member ids and `@odata.type`s of group members. It reads and writes as a JSON string, as a
+/// `String` does (a snapshot is byte for byte the same); while an [`Interner`] is active on the thread
+/// ([`Interner::scope`]: collecting a page, reading a snapshot), equal values read are one shared allocation.
+/// 16 bytes, `Option<Str>` too (a `String` is 24 plus a heap block of its own).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Str(std::sync::Arc<str>);
+
+impl Str {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `s` as read from a document: the interned copy while an [`Interner`] is active on this thread.
+    fn read(s: &str) -> Str {
+        ACTIVE_INTERNER.with(|active| match &*active.borrow() {
+            Some(interner) => Str(interner.intern(s)),
+            None => Str(s.into()),
+        })
+    }
+}
+
+impl Default for Str {
+    fn default() -> Self {
+        Str("".into())
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Str {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Self {
+        Str(s.into())
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Self {
+        Str(s.into())
+    }
+}
+
+impl From<&String> for Str {
+    fn from(s: &String) -> Self {
+        Str(s.as_str().into())
+    }
+}
+
+impl From<Str> for String {
+    fn from(s: Str) -> Self {
+        s.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Str {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Str> for str {
+    fn eq(&self, other: &Str) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Str> for &str {
+    fn eq(&self, other: &Str) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Str> for String {
+    fn eq(&self, other: &Str) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for Str {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Str {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Str;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Str, E> {
+                Ok(Str::read(s))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
+thread_local! {
+    static ACTIVE_INTERNER: std::cell::RefCell<Option<std::sync::Arc<Interner>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// One copy of each distinct [`Str`] read while it is active: a collection's pages share one (parsed on
+/// several threads), a snapshot read has its own. Dropping it keeps the values alive in the records that hold
+/// them; only the lookup table goes.
+#[derive(Debug, Default)]
+pub struct Interner {
+    set: std::sync::Mutex<rustc_hash::FxHashSet<std::sync::Arc<str>>>,
+}
+
+impl Interner {
+    /// A new, empty interner.
+    pub fn new() -> std::sync::Arc<Interner> {
+        std::sync::Arc::default()
+    }
+
+    /// Runs `f` with this interner active on the current thread (the one active before comes back after,
+    /// even if `f` panics): every [`Str`] deserialized meanwhile on this thread is shared.
+    pub fn scope<R>(self: &std::sync::Arc<Self>, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<std::sync::Arc<Interner>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                ACTIVE_INTERNER.with(|active| *active.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(ACTIVE_INTERNER.with(|active| active.replace(Some(self.clone()))));
+        f()
+    }
+
+    /// How many distinct values it holds.
+    pub fn len(&self) -> usize {
+        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn intern(&self, s: &str) -> std::sync::Arc<str> {
+        let mut set = self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(shared) = set.get(s) {
+            return shared.clone();
+        }
+        let shared: std::sync::Arc<str> = s.into();
+        set.insert(shared.clone());
+        shared
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Reading and writing
 // ---------------------------------------------------------------------------------------------------------
 
@@ -1446,7 +1646,11 @@ impl Snapshot {
     /// required, and nothing but whitespace may follow the document.
     pub fn from_json(text: &str, source_name: &str) -> Result<Self, SnapshotError> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let snapshot: Snapshot = serde_path_to_error::deserialize(&mut de).map_err(|e| invalid(source_name, &e))?;
+        // The scopes, role definition and principal ids that 800k role assignments and 2M group members repeat
+        // are read once each.
+        let snapshot: Snapshot = Interner::new()
+            .scope(|| serde_path_to_error::deserialize(&mut de))
+            .map_err(|e| invalid(source_name, &e))?;
         de.end().map_err(|e| SnapshotError::TrailingData {
             source_name: source_name.to_string(),
             line: e.line(),
@@ -1475,47 +1679,76 @@ impl Snapshot {
 
     /// Sorts every list by id and drops exact-id duplicates, so equal collections give equal snapshots.
     pub fn normalize(&mut self) {
-        fn dedup_by_id<T>(v: &mut Vec<T>, id: impl Fn(&T) -> String) {
-            v.sort_by_key(|x| id(x).to_ascii_lowercase());
-            v.dedup_by(|a, b| id(a).eq_ignore_ascii_case(&id(b)));
+        fn dedup_by_id<T>(v: &mut Vec<T>, id: impl Fn(&T) -> &str) {
+            sort_stable_in_place(v, |a, b| cmp_ascii_lowercase(id(a), id(b)));
+            v.dedup_by(|a, b| id(a).eq_ignore_ascii_case(id(b)));
         }
         let a = &mut self.azure;
-        dedup_by_id(&mut a.management_groups, |x| x.id.clone());
-        dedup_by_id(&mut a.subscriptions, |x| x.id.clone());
-        dedup_by_id(&mut a.resource_groups, |x| x.id.clone());
-        dedup_by_id(&mut a.role_definitions, |x| x.name.clone());
-        dedup_by_id(&mut a.role_assignments, |x| x.id.clone());
-        dedup_by_id(&mut a.role_eligibility_schedule_instances, |x| x.id.clone());
-        dedup_by_id(&mut a.deny_assignments, |x| x.id.clone());
-        dedup_by_id(&mut a.user_assigned_identities, |x| x.id.clone());
-        dedup_by_id(&mut a.federated_identity_credentials, |x| x.id.clone());
-        dedup_by_id(&mut a.managed_clusters, |x| x.id.clone());
-        dedup_by_id(&mut a.connected_clusters, |x| x.id.clone());
-        dedup_by_id(&mut a.identity_bindings, |x| x.id.clone());
-        dedup_by_id(&mut a.identity_resources, |x| x.id.clone());
+        dedup_by_id(&mut a.management_groups, |x| &x.id);
+        dedup_by_id(&mut a.subscriptions, |x| &x.id);
+        dedup_by_id(&mut a.resource_groups, |x| &x.id);
+        dedup_by_id(&mut a.role_definitions, |x| &x.name);
+        dedup_by_id(&mut a.role_assignments, |x| &x.id);
+        dedup_by_id(&mut a.role_eligibility_schedule_instances, |x| &x.id);
+        dedup_by_id(&mut a.deny_assignments, |x| &x.id);
+        dedup_by_id(&mut a.user_assigned_identities, |x| &x.id);
+        dedup_by_id(&mut a.federated_identity_credentials, |x| &x.id);
+        dedup_by_id(&mut a.managed_clusters, |x| &x.id);
+        dedup_by_id(&mut a.connected_clusters, |x| &x.id);
+        dedup_by_id(&mut a.identity_bindings, |x| &x.id);
+        dedup_by_id(&mut a.identity_resources, |x| &x.id);
         let e = &mut self.entra;
-        dedup_by_id(&mut e.users, |x| x.id.clone());
-        dedup_by_id(&mut e.groups, |x| x.id.clone());
-        dedup_by_id(&mut e.group_members, |x| x.group_id.clone());
+        dedup_by_id(&mut e.users, |x| &x.id);
+        dedup_by_id(&mut e.groups, |x| &x.id);
+        dedup_by_id(&mut e.group_members, |x| &x.group_id);
         for g in &mut e.group_members {
-            dedup_by_id(&mut g.members, |x| x.id.clone());
+            dedup_by_id(&mut g.members, |x| &x.id);
         }
-        dedup_by_id(&mut e.service_principals, |x| x.id.clone());
-        dedup_by_id(&mut e.applications, |x| x.id.clone());
-        dedup_by_id(&mut e.application_federated_credentials, |x| x.application_id.clone());
-        dedup_by_id(&mut e.directory_role_definitions, |x| x.id.clone());
-        dedup_by_id(&mut e.directory_role_assignments, |x| x.id.clone());
-        dedup_by_id(&mut e.directory_role_eligibility_schedule_instances, |x| x.id.clone());
-        dedup_by_id(&mut e.app_role_assignments, |x| x.id.clone());
-        dedup_by_id(&mut e.group_eligibility_schedule_instances, |x| x.id.clone());
-        dedup_by_id(&mut e.administrative_units, |x| x.id.clone());
-        dedup_by_id(&mut e.administrative_unit_members, |x| x.administrative_unit_id.clone());
+        dedup_by_id(&mut e.service_principals, |x| &x.id);
+        dedup_by_id(&mut e.applications, |x| &x.id);
+        dedup_by_id(&mut e.application_federated_credentials, |x| &x.application_id);
+        dedup_by_id(&mut e.directory_role_definitions, |x| &x.id);
+        dedup_by_id(&mut e.directory_role_assignments, |x| &x.id);
+        dedup_by_id(&mut e.directory_role_eligibility_schedule_instances, |x| &x.id);
+        dedup_by_id(&mut e.app_role_assignments, |x| &x.id);
+        dedup_by_id(&mut e.group_eligibility_schedule_instances, |x| &x.id);
+        dedup_by_id(&mut e.administrative_units, |x| &x.id);
+        dedup_by_id(&mut e.administrative_unit_members, |x| &x.administrative_unit_id);
         for u in &mut e.administrative_unit_members {
-            dedup_by_id(&mut u.members, |x| x.id.clone());
+            dedup_by_id(&mut u.members, |x| &x.id);
         }
         self.sources.sort_by(|a, b| (&a.api, &a.scope).cmp(&(&b.api, &b.scope)));
         self.coverage.sort();
         self.coverage.dedup();
+    }
+}
+
+/// `a` and `b` compared as their ASCII-lowercased texts would be (byte by byte, without making them).
+fn cmp_ascii_lowercase(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+/// A stable sort of `v` by `cmp` that sorts 32-bit positions and then moves the records into place, so the
+/// sort's scratch space is positions (4 bytes each) rather than half the records (800k role assignments of
+/// 224 bytes would take 90 MB more at the end of a 400k collection).
+fn sort_stable_in_place<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    let Ok(n) = u32::try_from(v.len()) else {
+        return v.sort_by(cmp);
+    };
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_by(|&a, &b| cmp(&v[a as usize], &v[b as usize]));
+    // Position i takes the record at order[i]: follow each cycle, marking the positions done.
+    for start in 0..v.len() {
+        let mut at = start;
+        loop {
+            let from = order[at] as usize;
+            order[at] = at as u32;
+            if from == start || from == at {
+                break;
+            }
+            v.swap(at, from);
+            at = from;
+        }
     }
 }
 
@@ -1682,5 +1915,72 @@ mod tests {
         s.normalize();
         assert_eq!(s.azure.role_assignments.len(), 2);
         assert_eq!(s.azure.role_assignments[0].id, "/a");
+    }
+
+    #[test]
+    fn repeated_values_read_are_one_allocation_and_written_as_read() {
+        let ra = |name: &str| {
+            format!(
+                r#"{{"id":"/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/{name}","name":"{name}","properties":{{"scope":"/subscriptions/s1","roleDefinitionId":"/providers/Microsoft.Authorization/roleDefinitions/r1","principalId":"p1","principalType":"User"}}}}"#
+            )
+        };
+        let text = format!(
+            r#"{{"schema_version":1,"metadata":{{"collected_at":""}},"azure":{{"roleAssignments":[{},{}]}}}}"#,
+            ra("a1"),
+            ra("a2")
+        );
+        let snap = Snapshot::from_json(&text, "s.json").unwrap();
+        let [a, b] = [&snap.azure.role_assignments[0].properties, &snap.azure.role_assignments[1].properties];
+        assert!(std::sync::Arc::ptr_eq(&a.scope.0, &b.scope.0));
+        assert!(std::sync::Arc::ptr_eq(&a.role_definition_id.0, &b.role_definition_id.0));
+        assert!(std::sync::Arc::ptr_eq(&a.principal_id.0, &b.principal_id.0));
+        // Outside an interner nothing is shared; either way the text is written as it was read.
+        let alone: AssignmentProperties =
+            serde_json::from_str(r#"{"scope":"/s","roleDefinitionId":"r","principalId":"p"}"#).unwrap();
+        let again: AssignmentProperties =
+            serde_json::from_str(r#"{"scope":"/s","roleDefinitionId":"r","principalId":"p"}"#).unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&alone.scope.0, &again.scope.0));
+        assert_eq!(serde_json::to_string(&snap.azure.role_assignments[0]).unwrap(), ra("a1"));
+        assert_eq!(std::mem::size_of::<Option<Str>>(), 16);
+    }
+
+    #[test]
+    fn the_interner_is_active_only_within_its_scope() {
+        let interner = Interner::new();
+        let read = |text: &str| serde_json::from_str::<Str>(text).unwrap();
+        let (a, b) = interner.scope(|| (read(r#""x""#), read(r#""x""#)));
+        assert!(std::sync::Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(interner.len(), 1);
+        let c = read(r#""x""#);
+        assert!(!std::sync::Arc::ptr_eq(&a.0, &c.0));
+        // Nested scopes restore the outer one.
+        let inner = Interner::new();
+        interner.scope(|| inner.scope(|| read(r#""y""#)));
+        interner.scope(|| read(r#""z""#));
+        assert_eq!((interner.len(), inner.len()), (2, 1));
+    }
+
+    #[test]
+    fn normalize_sorts_as_the_lowercased_ids_would_and_keeps_the_first_copy() {
+        // Ids in mixed case with repeats, each record marked by its arrival.
+        let ids = ["b", "A", "a", "C", "b", "B", "a", "c", "Ä", "ä", "", "ab", "aB", "a"];
+        let mut rs: Vec<ResourceGroup> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| ResourceGroup { id: (*id).into(), name: i.to_string(), location: None })
+            .collect();
+        let mut want = rs.clone();
+        want.sort_by_key(|r| r.id.to_ascii_lowercase());
+        want.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
+        let mut snap = Snapshot::default();
+        snap.azure.resource_groups = std::mem::take(&mut rs);
+        snap.normalize();
+        assert_eq!(snap.azure.resource_groups, want);
+        // Longer runs: the in-place permutation against the library's stable sort.
+        let mut v: Vec<(u32, u32)> = (0..5000u32).map(|i| ((i * 7919) % 113, i)).collect();
+        let mut w = v.clone();
+        w.sort_by_key(|x| x.0);
+        sort_stable_in_place(&mut v, |a, b| a.0.cmp(&b.0));
+        assert_eq!(v, w);
     }
 }

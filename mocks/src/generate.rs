@@ -747,15 +747,15 @@ impl<'a> Generator<'a> {
         let Grant { scope, role, condition, principal, kind } = grant;
         let name = self.rng.guid();
         let properties = AssignmentProperties {
-            role_definition_id: role_definition_id(&scope, &role),
-            principal_id: principal,
+            role_definition_id: role_definition_id(&scope, &role).into(),
+            principal_id: principal.into(),
             principal_type: Some(kind.into()),
             condition_version: condition.as_ref().map(|_| "2.0".into()),
-            condition,
+            condition: condition.map(Into::into),
             status: eligible.then(|| "Provisioned".into()),
             start_date_time: eligible.then(|| "2026-01-05T09:00:00Z".into()),
             member_type: eligible.then(|| "Direct".into()),
-            scope: scope.clone(),
+            scope: scope.as_str().into(),
             ..Default::default()
         };
         let base = if scope == "/" { String::new() } else { scope };
@@ -861,7 +861,7 @@ impl<'a> Generator<'a> {
             let exclude = if e.users.is_empty() {
                 Vec::new()
             } else {
-                vec![PrincipalRef { id: rng.pick(&e.users).id.clone(), kind: Some("User".into()) }]
+                vec![PrincipalRef { id: rng.pick(&e.users).id.as_str().into(), kind: Some("User".into()) }]
             };
             a.deny_assignments.push(DenyAssignment {
                 id: format!("{scope}/providers/Microsoft.Authorization/denyAssignments/{name}"),
@@ -872,7 +872,7 @@ impl<'a> Generator<'a> {
                         actions: vec!["*/write".into(), "*/delete".into()],
                         ..Default::default()
                     }],
-                    scope,
+                    scope: scope.into(),
                     do_not_apply_to_child_scopes: false,
                     principals: vec![PrincipalRef {
                         id: "00000000-0000-0000-0000-000000000000".into(),
@@ -1083,7 +1083,11 @@ fn owner_at(users: &[User], i: usize) -> Vec<DirectoryObject> {
         return Vec::new();
     }
     let u = &users[i % users.len()];
-    vec![DirectoryObject { odata_type: Some("#microsoft.graph.user".into()), id: u.id.clone(), ..Default::default() }]
+    vec![DirectoryObject {
+        odata_type: Some("#microsoft.graph.user".into()),
+        id: u.id.as_str().into(),
+        ..Default::default()
+    }]
 }
 
 #[cfg(test)]

@@ -340,7 +340,7 @@ impl MockTenant {
         for members in &mut self.entra.group_members {
             for m in &mut members.members {
                 if m.odata_type.is_none() {
-                    m.odata_type = kinds.get(&m.id.to_ascii_lowercase()).map(|k| (*k).to_string());
+                    m.odata_type = kinds.get(&m.id.to_ascii_lowercase()).map(|k| (*k).into());
                 }
             }
         }
@@ -478,7 +478,10 @@ fn parse_one<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, TenantErr
 /// `{"responses":{"200":{"body":...}}}` whose body is either of those or a single record.
 pub(crate) fn parse_list<T: DeserializeOwned>(text: &str, file: &str) -> Result<Vec<T>, TenantError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let body: ListBody<T> = serde_path_to_error::deserialize(de).map_err(|e| invalid(file, e))?;
+    // A file's records share their repeated values (scopes, role definition and principal ids).
+    let body: ListBody<T> = azpath_graph::snapshot::Interner::new()
+        .scope(|| serde_path_to_error::deserialize(de))
+        .map_err(|e| invalid(file, e))?;
     match body {
         ListBody::Items(items) => Ok(items),
         ListBody::Example(body) => {

@@ -62,7 +62,7 @@ fn assignments_at(tenant: &MockTenant, scope: &str) -> HashSet<String> {
         .role_assignments
         .iter()
         .filter(|r| r.properties.scope.eq_ignore_ascii_case(scope))
-        .map(|r| r.properties.principal_id.clone())
+        .map(|r| r.properties.principal_id.to_string())
         .collect()
 }
 
@@ -215,7 +215,7 @@ async fn owners_are_expanded_only_when_asked_cut_at_20_and_listed_whole() {
     use azpath_graph::snapshot::DirectoryObject;
     let mut tenant = MockTenant::bundled("demo").unwrap();
     let many: Vec<DirectoryObject> = (0..25)
-        .map(|i| DirectoryObject { id: format!("00000000-0000-0000-0000-{i:012}"), ..Default::default() })
+        .map(|i| DirectoryObject { id: format!("00000000-0000-0000-0000-{i:012}").into(), ..Default::default() })
         .collect();
     tenant.entra.groups[0].owners = many;
     let group = tenant.entra.groups[0].id.clone();

@@ -79,7 +79,7 @@ fn bundled_tenants_are_consistent() {
             .map(|r| &r.properties)
             .chain(t.azure.role_eligibility_schedule_instances.iter().map(|r| &r.properties));
         for p in assignments {
-            if !directory.contains(&p.principal_id) {
+            if !directory.contains(p.principal_id.as_str()) {
                 deleted += 1;
             }
             let guid = p.role_definition_id.rsplit('/').next().unwrap();
@@ -90,7 +90,7 @@ fn bundled_tenants_are_consistent() {
         for members in &t.entra.group_members {
             assert!(directory.contains(&members.group_id), "{name}: members of unknown group");
             for m in &members.members {
-                assert!(directory.contains(&m.id), "{name}: unknown member {}", m.id);
+                assert!(directory.contains(m.id.as_str()), "{name}: unknown member {}", m.id);
                 assert!(m.odata_type.is_some(), "{name}: member without @odata.type");
             }
         }

@@ -115,7 +115,7 @@ pub async fn finish<T: DeserializeOwned>(client: &ApiClient<'_>, graph: &Service
         Item::Unsent => client.list(graph, url.clone()).await,
         Item::Failed(e) => Listing { items: Vec::new(), pages: 0, error: Some(e) },
         Item::Page(body) => {
-            let page: Page<T> = match parse_page(url, &body) {
+            let page: Page<T> = match client.interner().scope(|| parse_page(url, &body)) {
                 Ok(page) => page,
                 Err(e) => return Listing { items: Vec::new(), pages: 0, error: Some(e) },
             };

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use azpath_graph::snapshot::GapReason;
+use azpath_graph::snapshot::{GapReason, Interner};
 use backon::BackoffBuilder;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -167,6 +167,47 @@ pub struct Listing<T> {
     pub error: Option<FetchError>,
 }
 
+/// A listing read one page at a time ([`ApiClient::pages`]): `GET url`, then each `nextLink` after it (same
+/// origin as the service, never a page seen before, at most [`MAX_PAGES`]).
+pub struct Pages<'c, 'a> {
+    client: &'c ApiClient<'a>,
+    service: &'c Service,
+    next: Option<Url>,
+    /// Why the listing cannot go on past the last page read (a `nextLink` refused), told by the next call.
+    broken: Option<FetchError>,
+    seen: HashSet<String>,
+    read: usize,
+}
+
+impl Pages<'_, '_> {
+    /// The records of the next page, or why it could not be read (then the listing is over); `None` once the
+    /// last page was read or a failure told.
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Option<Result<Vec<T>, FetchError>> {
+        if let Some(e) = self.broken.take() {
+            return Some(Err(e));
+        }
+        let url = self.next.take()?;
+        self.seen.insert(url.as_str().to_string());
+        let page: Page<T> = match self.client.get(self.service, &url).await {
+            Ok(page) => page,
+            Err(e) => return Some(Err(e)),
+        };
+        self.read += 1;
+        if let Some(link) = page.next_link.filter(|l| !l.is_empty()) {
+            match self.client.next_url(self.service, &url, &link, &self.seen, self.read) {
+                Ok(next) => self.next = Some(next),
+                Err(e) => self.broken = Some(self.client.redacted(self.service, e).await),
+            }
+        }
+        Some(Ok(page.value))
+    }
+
+    /// Whether the server announced a page after the last one read.
+    pub fn more(&self) -> bool {
+        self.next.is_some() || self.broken.is_some()
+    }
+}
+
 /// Most pages one listing may have; past it the listing is treated as a loop.
 const MAX_PAGES: usize = 10_000;
 
@@ -195,6 +236,9 @@ pub struct ApiClient<'a> {
     request_timeout: Duration,
     arm_pacer: Pacer,
     graph_pacer: Pacer,
+    /// One copy of each repeated value the pages hold (scopes, role definition and principal ids, member ids):
+    /// shared by every page of the scan, whichever thread parses it.
+    interner: Arc<Interner>,
 }
 
 impl<'a> ApiClient<'a> {
@@ -209,6 +253,7 @@ impl<'a> ApiClient<'a> {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             arm_pacer: Self::pacer(Budget::ARM_READS, DEFAULT_CONCURRENCY, Arc::new(SystemClock)),
             graph_pacer: Self::pacer(Budget::graph(TenantSize::Small), DEFAULT_CONCURRENCY, Arc::new(SystemClock)),
+            interner: Interner::new(),
         }
     }
 
@@ -262,7 +307,7 @@ impl<'a> ApiClient<'a> {
             .map_err(|e| FetchError::new(GapReason::NoCredential, None, e.to_string()).redacted(&[]))?;
         let secret = token.secret();
         let body = self.send(service, url, &shown, secret).await.map_err(|e| e.redacted(&[secret]))?;
-        parse(url, &body).map_err(|e| e.redacted(&[secret]))
+        self.interner.scope(|| parse(url, &body)).map_err(|e| e.redacted(&[secret]))
     }
 
     /// GETs `url` and every `nextLink` / `@odata.nextLink` after it, collecting `value` of each page.
@@ -279,27 +324,31 @@ impl<'a> ApiClient<'a> {
         mut on_page: impl FnMut(&[T], bool),
     ) -> Listing<T> {
         let mut listing = Listing { items: Vec::new(), pages: 0, error: None };
-        let mut seen = HashSet::new();
-        let mut next = Some(url);
-        while let Some(url) = next.take() {
-            seen.insert(url.as_str().to_string());
-            let page: Page<T> = match self.get(service, &url).await {
-                Ok(page) => page,
+        let mut pages = self.pages(service, url);
+        while let Some(read) = pages.next::<T>().await {
+            match read {
+                Ok(records) => {
+                    listing.pages += 1;
+                    on_page(&records, pages.more());
+                    if listing.items.is_empty() {
+                        listing.items = records;
+                    } else {
+                        listing.items.extend(records);
+                    }
+                }
                 Err(e) => {
                     listing.error = Some(e);
                     break;
                 }
-            };
-            listing.pages += 1;
-            on_page(&page.value, page.next_link.as_deref().is_some_and(|l| !l.is_empty()));
-            listing.items.extend(page.value);
-            let Some(link) = page.next_link.filter(|l| !l.is_empty()) else { break };
-            match self.next_url(service, &url, &link, &seen, listing.pages) {
-                Ok(u) => next = Some(u),
-                Err(e) => listing.error = Some(self.redacted(service, e).await),
             }
         }
         listing
+    }
+
+    /// The listing of `url` read one page at a time ([`Pages::next`]), for a caller that acts on each page
+    /// before it asks for the next (and may stop early).
+    pub fn pages<'c>(&'c self, service: &'c Service, url: Url) -> Pages<'c, 'a> {
+        Pages { client: self, service, next: Some(url), broken: None, seen: HashSet::new(), read: 0 }
     }
 
     /// `e` with its text [`redact`]ed, the current token of `service` included (the URLs it names came from
@@ -493,6 +542,11 @@ impl<'a> ApiClient<'a> {
 
     pub(crate) fn retry(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// The scan's interner: what a page parsed elsewhere (a JSON batch item) shares its values through.
+    pub(crate) fn interner(&self) -> &Arc<Interner> {
+        &self.interner
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {

@@ -176,7 +176,15 @@ pub async fn collect(
     let graph_token = tokens.token(Audience::Graph).await;
 
     ctx.progress.set_message("listing subscriptions and management groups");
-    let visible = list_subscriptions(&ctx, &mut snap).await?;
+    // The first page of subscriptions decides whether the resource manager credential works at all; the rest
+    // of the listing goes on beside everything else, each page's subscriptions listed as it arrives.
+    let mut subscriptions = ctx.client.pages(&ctx.arm, resources::subscriptions_url(&ctx.arm.base));
+    let first = subscriptions.next::<Subscription>().await;
+    if let Some(Err(e)) = &first {
+        if matches!(e.reason, GapReason::Unauthorized | GapReason::NoCredential) {
+            return Err(CollectError::Subscriptions(e.clone()));
+        }
+    }
     let directory = match graph_token {
         Ok(_) => Job::TENANT_DIRECTORY.into_iter().chain([Job::AdministrativeUnits]).collect(),
         Err(e) => {
@@ -186,13 +194,15 @@ pub async fn collect(
             Vec::new()
         }
     };
-    // No phase barrier: the directory listings start while the management-group tree is read (the ARM
-    // listings start once it is: which scopes to list depends on it), and each dependent listing starts as
-    // soon as what it depends on has arrived (group members as group pages arrive, federated credentials as
-    // identities and applications arrive, owners and app role assignments as their listings end, PIM for
-    // Groups as each group is known to qualify).
+    // No phase barrier: the directory listings start while the subscriptions and the management-group tree
+    // are read; each subscription's listings start as its page of the subscriptions listing arrives (when the
+    // selection does not depend on the tree), the management groups' once the tree is read; and each
+    // dependent listing starts as soon as what it depends on has arrived (group members as group pages arrive,
+    // federated credentials as identities and applications arrive, owners and app role assignments as their
+    // listings end, PIM for Groups as each group is known to qualify).
     ctx.progress.set_message("listing role assignments, identities, clusters and the directory");
-    let scopes = scope_jobs(&ctx, Snapshot::new(snap.metadata.clone()), &wanted, visible);
+    let listed = SubscriptionPages { first, rest: subscriptions };
+    let scopes = scope_jobs(&ctx, Snapshot::new(snap.metadata.clone()), &wanted, listed);
     ctx.run_following(&mut snap, directory, &mut spawned, scopes).await;
 
     ctx.progress.finish_and_clear();
@@ -211,11 +221,19 @@ pub async fn collect(
     Ok(snap)
 }
 
-/// Reads the management-group tree (and, when the subscriptions listing broke off, each named subscription),
-/// picks the subscriptions and groups to collect, and gives the listings to run at each: into `part`, a
-/// snapshot of its own, since it runs beside the directory listings (see [`merge_scopes`]).
-async fn scope_jobs(ctx: &Ctx<'_>, mut part: Snapshot, wanted: &Wanted, mut visible: Visible) -> (Snapshot, Vec<Job>) {
+/// Reads the rest of the subscriptions listing (starting each subscription's listings as its page arrives,
+/// when the selection allows), the management-group tree (and, when the subscriptions listing broke off, each
+/// named subscription), picks the subscriptions and groups to collect, and gives the listings to run at each
+/// not started yet: into `part`, a snapshot of its own, since it runs beside the directory listings (see
+/// [`merge_scopes`]).
+async fn scope_jobs(
+    ctx: &Ctx<'_>,
+    mut part: Snapshot,
+    wanted: &Wanted,
+    listed: SubscriptionPages<'_, '_>,
+) -> (Snapshot, Vec<Job>) {
     let snap = &mut part;
+    let (mut visible, started) = list_subscriptions(ctx, snap, wanted, listed).await;
     let tree = collect_tree(ctx, snap, wanted).await;
     let named = named_subscriptions(wanted, &tree);
     if !visible.complete {
@@ -223,19 +241,8 @@ async fn scope_jobs(ctx: &Ctx<'_>, mut part: Snapshot, wanted: &Wanted, mut visi
     }
     let (selected, mg_scopes) = select(wanted, &named, visible, &tree, snap);
     let mut jobs = Vec::new();
-    for sub in &selected {
-        let id = if sub.subscription_id.is_empty() { last_segment(&sub.id) } else { sub.subscription_id.clone() };
-        if !safe_name(&id) {
-            snap.coverage.push(bad_name("arm.subscriptions", &sub.id, &id));
-            continue;
-        }
-        let scope = format!("/subscriptions/{id}");
-        jobs.extend(RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: false }));
-        jobs.push(Job::ResourceGroups { subscription_id: id.clone() });
-        jobs.push(Job::UserAssignedIdentities { subscription_id: id.clone() });
-        jobs.push(Job::ManagedClusters { subscription_id: id.clone() });
-        jobs.push(Job::ConnectedClusters { subscription_id: id.clone() });
-        jobs.push(Job::IdentityResources { subscription_id: id });
+    for sub in selected.iter().filter(|s| !started.contains(&subscription_key(s))) {
+        jobs.extend(subscription_jobs(sub, &mut snap.coverage));
     }
     for name in &mg_scopes {
         let scope = resources::management_group_scope(name);
@@ -243,6 +250,24 @@ async fn scope_jobs(ctx: &Ctx<'_>, mut part: Snapshot, wanted: &Wanted, mut visi
     }
     snap.azure.subscriptions.extend(selected);
     (part, jobs)
+}
+
+/// The listings of one subscription (none, and a gap, for an id that cannot be a request path).
+fn subscription_jobs(sub: &Subscription, gaps: &mut Vec<CoverageGap>) -> Vec<Job> {
+    let id = if sub.subscription_id.is_empty() { last_segment(&sub.id) } else { sub.subscription_id.clone() };
+    if !safe_name(&id) {
+        gaps.push(bad_name("arm.subscriptions", &sub.id, &id));
+        return Vec::new();
+    }
+    let scope = format!("/subscriptions/{id}");
+    let mut jobs: Vec<Job> =
+        RbacList::ALL.map(|list| Job::Rbac { list, scope: scope.clone(), at_scope_only: false }).into();
+    jobs.push(Job::ResourceGroups { subscription_id: id.clone() });
+    jobs.push(Job::UserAssignedIdentities { subscription_id: id.clone() });
+    jobs.push(Job::ManagedClusters { subscription_id: id.clone() });
+    jobs.push(Job::ConnectedClusters { subscription_id: id.clone() });
+    jobs.push(Job::IdentityResources { subscription_id: id });
+    jobs
 }
 
 /// Adds what [`scope_jobs`] recorded to the snapshot: every field it writes (the management groups, the
@@ -340,17 +365,54 @@ struct Visible {
     complete: bool,
 }
 
-/// Lists the subscriptions the caller can see. A failure is a gap keeping the pages read before it, except a
-/// rejected credential on the first page (see the module doc).
-async fn list_subscriptions(ctx: &Ctx<'_>, snap: &mut Snapshot) -> Result<Visible, CollectError> {
-    let listing = ctx.client.list::<Subscription>(&ctx.arm, resources::subscriptions_url(&ctx.arm.base)).await;
-    let rejected = |e: &FetchError| matches!(e.reason, GapReason::Unauthorized | GapReason::NoCredential);
-    if let Some(e) = listing.error.as_ref().filter(|e| listing.pages == 0 && rejected(e)) {
-        return Err(CollectError::Subscriptions(e.clone()));
+/// The subscriptions listing: its first page, read before anything else (see [`collect`]), and the rest.
+struct SubscriptionPages<'c, 'a> {
+    first: Option<Result<Vec<Subscription>, FetchError>>,
+    rest: http::Pages<'c, 'a>,
+}
+
+/// Reads the subscriptions listing to its end (a failure is a gap keeping the pages read before it; a rejected
+/// credential on the first page already ended the scan, see the module doc). Each subscription the selection
+/// takes whatever the management-group tree says (every one, or one named by `--subscription`) has its
+/// listings started as its page arrives; their keys are returned.
+async fn list_subscriptions(
+    ctx: &Ctx<'_>,
+    snap: &mut Snapshot,
+    wanted: &Wanted,
+    listed: SubscriptionPages<'_, '_>,
+) -> (Visible, BTreeSet<String>) {
+    let SubscriptionPages { mut first, mut rest } = listed;
+    let (mut items, mut error, mut started) = (Vec::new(), None, BTreeSet::new());
+    loop {
+        let read = match first.take() {
+            Some(read) => read,
+            None => match rest.next::<Subscription>().await {
+                Some(read) => read,
+                None => break,
+            },
+        };
+        let page = match read {
+            Ok(page) => page,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        };
+        for sub in &page {
+            let key = subscription_key(sub);
+            let early = wanted.everything() || wanted.subscriptions.contains(&key);
+            if early && started.insert(key) {
+                for job in subscription_jobs(sub, &mut snap.coverage) {
+                    // The receiver lives as long as the collection; a send can only fail after it.
+                    let _ = ctx.spawn.send(job);
+                }
+            }
+        }
+        items.extend(page);
     }
-    let complete = listing.error.is_none();
-    record(snap, "arm.subscriptions", "tenant", listing.items.len(), listing.error);
-    Ok(Visible { subscriptions: listing.items, complete })
+    let complete = error.is_none();
+    record(snap, "arm.subscriptions", "tenant", items.len(), error);
+    (Visible { subscriptions: items, complete }, started)
 }
 
 /// The subscriptions named by `--subscription` and found under the `--management-group`s (lower-cased ids).
@@ -486,16 +548,11 @@ impl Ctx<'_> {
             while let Some((audience, work)) = queues.next(self.jobs(), self.graph_batch) {
                 running.push(async move { (audience, work.run(self).await) });
             }
-            if running.is_empty() {
+            if running.is_empty() && scoped {
+                // Nothing runs and nothing more can be sent once what was sent is taken: the end, or more.
                 let more: Vec<Job> = std::iter::from_fn(|| spawned.try_recv().ok()).collect();
                 if more.is_empty() && queues.is_empty() {
-                    if scoped {
-                        return followed.finish(snap);
-                    }
-                    let (part, jobs) = (&mut scopes).await;
-                    scoped = true;
-                    merge_scopes(snap, part);
-                    queues.extend(self, jobs);
+                    return followed.finish(snap);
                 }
                 queues.extend(self, more);
                 continue;
@@ -506,11 +563,12 @@ impl Ctx<'_> {
                     merge_scopes(snap, part);
                     queues.extend(self, jobs);
                 }
-                Some((audience, outcomes)) = running.next() => {
+                Some((audience, outcomes)) = running.next(), if !running.is_empty() => {
                     queues.done(audience);
                     for outcome in outcomes {
                         self.progress.inc(1);
                         let next = follow_ups(snap, &outcome, &mut followed);
+                        let outcome = followed.authorization.drop_repeats(outcome);
                         absorb(snap, outcome);
                         queues.extend(self, next);
                     }
@@ -652,6 +710,49 @@ struct Followed {
     pim: probe::PimGroups,
     /// Whether the first administrative-unit members listing was refused.
     units: probe::Probe,
+    /// The authorization records kept so far.
+    authorization: Repeats,
+}
+
+/// The ids of the role assignments, eligibility instances and deny assignments kept so far, so that a record
+/// listed again is dropped as it arrives rather than by [`Snapshot::normalize`] at the end: every
+/// subscription's listing repeats what is inherited from the management groups above it (at 400k users,
+/// 400 subscriptions), and those copies were held to the end. The first copy is kept, as `normalize` keeps it.
+/// Ids are compared without case, as `normalize` compares them, through two 64-bit hashes of independently
+/// keyed SipHash (a false match of two of a million ids: about 2^-88).
+#[derive(Default)]
+struct Repeats {
+    keys: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    seen: rustc_hash::FxHashSet<u128>,
+    lower: String,
+}
+
+impl Repeats {
+    /// True the first time `id` (in any case) of a record of `kind` is offered.
+    fn first(&mut self, kind: char, id: &str) -> bool {
+        use std::hash::{BuildHasher, Hasher};
+        self.lower.clear();
+        self.lower.push(kind);
+        self.lower.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+        let half = |keys: &std::collections::hash_map::RandomState| {
+            let mut h = keys.build_hasher();
+            h.write(self.lower.as_bytes());
+            h.finish()
+        };
+        let key = (u128::from(half(&self.keys.0)) << 64) | u128::from(half(&self.keys.1));
+        self.seen.insert(key)
+    }
+
+    /// The outcome without the authorization records already kept (its count, the listing's, unchanged).
+    fn drop_repeats(&mut self, mut outcome: Outcome) -> Outcome {
+        match &mut outcome.records {
+            Records::RoleAssignments(v) => v.retain(|r| self.first('a', &r.id)),
+            Records::Eligibility(v) => v.retain(|r| self.first('e', &r.id)),
+            Records::DenyAssignments(v) => v.retain(|r| self.first('d', &r.id)),
+            _ => {}
+        }
+        outcome
+    }
 }
 
 impl Followed {
@@ -1629,5 +1730,41 @@ mod tests {
         let u = api_url(&base, "/subscriptions/a?b#c/x", "api-version=1");
         assert_eq!(u.as_str(), "https://arm.example/prefix/subscriptions/a%3Fb%23c/x?api-version=1");
         assert!(!safe_name("a/b") && !safe_name("..") && safe_name("My_MG-1(x)"));
+    }
+
+    #[test]
+    fn authorization_records_listed_again_are_dropped_as_they_arrive() {
+        let ra = |id: &str, scope: &str| RoleAssignment {
+            id: id.into(),
+            properties: azpath_graph::snapshot::AssignmentProperties { scope: scope.into(), ..Default::default() },
+            ..Default::default()
+        };
+        let listing = |records: Vec<RoleAssignment>| Outcome {
+            api: "arm.roleAssignments",
+            scope: "/subscriptions/s".into(),
+            count: records.len(),
+            records: Records::RoleAssignments(records),
+            error: None,
+        };
+        let mut repeats = Repeats::default();
+        let kept = |o: Outcome| match o.records {
+            Records::RoleAssignments(v) => (o.count, v.into_iter().map(|r| r.properties.scope.to_string()).collect()),
+            _ => unreachable!(),
+        };
+        let first = repeats.drop_repeats(listing(vec![ra("/mg/ra/1", "first"), ra("/s1/ra/2", "first")]));
+        assert_eq!(kept(first), (2, vec!["first".to_string(), "first".to_string()]));
+        // The inherited one again, in another case, from the next subscription: dropped, the count kept.
+        let second = repeats.drop_repeats(listing(vec![ra("/MG/RA/1", "again"), ra("/s2/ra/3", "first")]));
+        assert_eq!(kept(second), (2, vec!["first".to_string()]));
+        // Another kind of record with the same id is not a repeat.
+        let deny = DenyAssignment { id: "/mg/ra/1".into(), ..Default::default() };
+        let denies = Outcome {
+            api: "arm.denyAssignments",
+            scope: "/subscriptions/s".into(),
+            count: 1,
+            records: Records::DenyAssignments(vec![deny]),
+            error: None,
+        };
+        assert!(matches!(repeats.drop_repeats(denies).records, Records::DenyAssignments(v) if v.len() == 1));
     }
 }

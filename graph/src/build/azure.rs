@@ -182,7 +182,7 @@ impl Builder {
         let guid = rbac::role_definition_guid(&p.role_definition_id);
         let mut grant = Grant {
             assignment_id: id.to_string(),
-            role_definition_id: p.role_definition_id.clone(),
+            role_definition_id: p.role_definition_id.to_string(),
             role_name: guid.clone(),
             scope,
             eligible,

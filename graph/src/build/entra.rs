@@ -164,7 +164,7 @@ impl Builder {
                 owner.display_name.as_deref().unwrap_or(""),
             );
             let note = EdgeNote {
-                evidence: vec![object.to_string(), owner.id.clone()],
+                evidence: vec![object.to_string(), owner.id.to_string()],
                 detail: detail.to_string(),
                 label: label.to_string(),
             };

@@ -243,7 +243,7 @@ impl<'s> Ctx<'s> {
     }
 
     fn owner_names(&self, owners: &[DirectoryObject]) -> Vec<String> {
-        owners.iter().map(|o| o.display_name.clone().unwrap_or_else(|| self.name(&o.id))).collect()
+        owners.iter().map(|o| o.display_name.as_ref().map_or_else(|| self.name(&o.id), ToString::to_string)).collect()
     }
 }
 
