@@ -225,6 +225,33 @@ fn the_top_choke_points_are_thick_red_with_their_rank() {
     assert!(!plain[0].contains("penwidth=3.5"), "{plain:?}");
 }
 
+/// Every top choke point that cuts someone off and lies on a drawn core is marked with its rank, whatever kind of
+/// change it is: the picture reads each hop's fix from the report (`Hop::fix`) instead of guessing it from the
+/// evidence, which missed ASO credential Secrets, identities attached to compute, directory-role and app-role
+/// assignments.
+#[test]
+fn every_top_choke_point_on_a_drawn_core_is_marked_whatever_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    for tenant in ["demo", "aso-workload-identity", "compute-identities", "entra-control-plane"] {
+        let snap = snapshot(dir.path(), tenant);
+        let rep = report(&snap);
+        let dot = dot_of(&snap, &[]);
+        let labels: Vec<String> = dot.edges.values().flatten().filter_map(|a| attr(a, "label")).collect();
+        let chokes = rep["choke_points"].as_array().unwrap();
+        let mut kinds = BTreeSet::new();
+        for (rank, c) in chokes.iter().enumerate().take(5) {
+            let on_a_core = !c["findings"].as_array().unwrap().is_empty();
+            if c["principals_cut"].as_u64().unwrap() == 0 || !on_a_core {
+                continue;
+            }
+            kinds.insert(c["id"].as_str().unwrap().split(':').next().unwrap().to_string());
+            let mark = format!("#{} ", rank + 1);
+            assert!(labels.iter().any(|l| l.starts_with(&mark)), "{tenant}: {} not marked in {labels:?}", c["id"]);
+        }
+        assert!(!kinds.is_empty(), "{tenant}");
+    }
+}
+
 #[test]
 fn escalation_and_standing_are_styled_apart_and_pim_is_dashed() {
     let dir = tempfile::tempdir().unwrap();

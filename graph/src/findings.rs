@@ -58,6 +58,11 @@ pub struct Hop {
     pub eligible: bool,
     /// The step rests on a condition azpath could not fully evaluate.
     pub conditional: bool,
+    /// The key of the change that removes this step (a role assignment, membership, ownership, federated
+    /// credential, binding, …): the `id` a choke point has when it ranks as one. Absent for a step no change to
+    /// one object removes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 /// One (principal, target) pair answering one query, with its best path: what `--expand` lists and

@@ -240,32 +240,6 @@ fn steps(f: &Finding) -> Vec<Step<'_>> {
     out
 }
 
-/// The ids a choke point removing this hop could have (see `remediation::fix_of` in the graph crate):
-/// role assignments, ownerships, memberships, federated credentials, bindings, or the edge itself.
-fn choke_keys(h: &Hop) -> Vec<String> {
-    let ev = |i: usize| h.evidence.get(i).map(String::as_str).unwrap_or("");
-    let mut keys = vec![format!("edge:{}:{}:{}", h.edge.as_str(), h.from.id, h.to.id)];
-    match h.edge {
-        EdgeKind::MemberOf => keys.push(format!("member:{}/{}", h.to.id, h.from.id)),
-        EdgeKind::CanAddCredential | EdgeKind::CanAddMember => keys.push(format!("owner:{}/{}", ev(0), ev(1))),
-        EdgeKind::FederatedTrust | EdgeKind::AsoForgeableIdentity => {
-            keys.push(format!("federated-credential:{}", ev(0).to_ascii_lowercase()))
-        }
-        EdgeKind::IdentityBinding => keys.push(format!("identity-binding:{}", ev(0).to_ascii_lowercase())),
-        _ => {}
-    }
-    if ev(0).starts_with("RoleBinding ") || ev(0).starts_with("ClusterRoleBinding ") {
-        let cluster = [&h.from.id, &h.to.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c));
-        keys.push(format!("binding:{}#{}#{}", cluster.unwrap_or_default(), ev(0), h.from.id));
-    }
-    for e in &h.evidence {
-        if e.to_ascii_lowercase().contains("/providers/microsoft.authorization/role") {
-            keys.push(format!("role-assignment:{}", e.to_ascii_lowercase()));
-        }
-    }
-    keys
-}
-
 /// A node of the picture, with what the drawn cores say about it.
 struct Node<'a> {
     node: &'a NodeRef,
@@ -336,8 +310,8 @@ impl<'a> Picture<'a> {
     fn add_step(&mut self, step: &Step<'a>, escalation: bool) {
         self.node(step.from);
         self.node(step.to);
-        let choke =
-            step.hops.iter().flat_map(|h| choke_keys(h)).filter_map(|k| self.chokes.get(k.as_str()).copied()).min();
+        // Each hop names the change that removes it (`Hop::fix`): the choke point's id when it ranks as one.
+        let choke = step.hops.iter().filter_map(|h| self.chokes.get(h.fix.as_deref()?).copied()).min();
         let key = (node_id(step.from), node_id(step.to), step.kind, step.label.clone());
         let e = self.edges.entry(key).or_default();
         e.eligible |= step.hops.iter().any(|h| h.eligible);

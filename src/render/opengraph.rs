@@ -693,6 +693,7 @@ mod tests {
                 detail: String::new(),
                 eligible: false,
                 conditional: false,
+                fix: None,
             })
             .collect();
         let finding = Finding {

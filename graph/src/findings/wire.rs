@@ -107,6 +107,10 @@ struct WireEdge<'a> {
     /// The step rests on a condition azpath could not fully evaluate (absent: false).
     #[serde(default, skip_serializing_if = "is_false")]
     conditional: bool,
+    /// The key of the change that removes the step: a choke point's `id` when it ranks as one (absent: no
+    /// change to one object removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fix: Option<Cow<'a, str>>,
 }
 
 /// How many principals or targets, and how many of each kind.
@@ -306,6 +310,7 @@ impl<'a> Tables<'a> {
             detail: Cow::Borrowed(&h.detail),
             eligible: h.eligible,
             conditional: h.conditional,
+            fix: h.fix.as_deref().map(Cow::Borrowed),
         };
         if let Some(&i) = self.edge_ix.get(&e) {
             return i;
@@ -569,6 +574,7 @@ impl Reader<'_, '_> {
                     detail: e.detail.to_string(),
                     eligible: e.eligible,
                     conditional: e.conditional,
+                    fix: e.fix.as_deref().map(str::to_string),
                 })
             })
             .collect()
@@ -761,6 +767,7 @@ mod tests {
             detail: "Admins holds Owner at prod".into(),
             eligible: false,
             conditional: false,
+            fix: Some("role-assignment:ra1".into()),
         };
         let (u1, u2) = (Arc::new(node(NodeKind::User, "u1", "Ann")), Arc::new(node(NodeKind::User, "u2", "u2")));
         let bits = |id: &str| if escalating.contains(&id) { MemberSet::ESCALATES } else { 0 };
