@@ -232,6 +232,7 @@ fn the_top_choke_points_are_thick_red_with_their_rank() {
 #[test]
 fn every_top_choke_point_on_a_drawn_core_is_marked_whatever_its_kind() {
     let dir = tempfile::tempdir().unwrap();
+    let mut unfixable = 0;
     for tenant in ["demo", "aso-workload-identity", "compute-identities", "entra-control-plane"] {
         let snap = snapshot(dir.path(), tenant);
         let rep = report(&snap);
@@ -249,7 +250,21 @@ fn every_top_choke_point_on_a_drawn_core_is_marked_whatever_its_kind() {
             assert!(labels.iter().any(|l| l.starts_with(&mark)), "{tenant}: {} not marked in {labels:?}", c["id"]);
         }
         assert!(!kinds.is_empty(), "{tenant}");
+        // Every hop names its fix, except a step no change to one object removes (pods of a namespace run as
+        // its service accounts).
+        for h in rep["findings"].as_array().unwrap().iter().flat_map(|f| f["hops"].as_array().unwrap()) {
+            let fix = h["fix"].as_str();
+            match h["edge"].as_str().unwrap() {
+                "RUNS_AS" => {
+                    assert_eq!(fix, None, "{tenant}: {h}");
+                    unfixable += 1;
+                }
+                "HAS_ROLE" => assert!(fix.is_some_and(|f| f.starts_with("role-assignment:")), "{tenant}: {h}"),
+                _ => {}
+            }
+        }
     }
+    assert!(unfixable > 0, "some drawn core runs pods as a service account");
 }
 
 #[test]

@@ -636,6 +636,6 @@ pub(crate) fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
         detail,
         eligible: w.flags & ELIGIBLE != 0,
         conditional: w.flags & CONDITIONAL != 0,
-        fix: Some(crate::remediation::fix_of(graph, e)).filter(|f| f.changes_an_object()).map(|f| f.key),
+        fix: None,
     }
 }

@@ -59,8 +59,9 @@ pub struct Hop {
     /// The step rests on a condition azpath could not fully evaluate.
     pub conditional: bool,
     /// The key of the change that removes this step (a role assignment, membership, ownership, federated
-    /// credential, binding, …): the `id` a choke point has when it ranks as one. Absent for a step no change to
-    /// one object removes.
+    /// credential, binding, …): the `id` a choke point has when it ranks as one. Set on the report's findings;
+    /// absent for a step no change to one object removes, and on the hops of `azpath paths` and the per-pair
+    /// search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }

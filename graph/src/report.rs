@@ -10,8 +10,8 @@ use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
 use crate::cores::{Core, Cores};
 use crate::engine::hop;
 use crate::findings::{
-    fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, MemberSet, NodeRef, Plan, Reach, SharedNode, Tier,
-    TierHit,
+    fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, Hop, MemberSet, NodeRef, Plan, Reach, SharedNode,
+    Tier, TierHit,
 };
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::query::Query;
@@ -176,7 +176,15 @@ fn finding_id(graph: &PrivilegeGraph, queries: &[Query], core: &Core) -> String 
 
 /// A core's finding (`id` from [`finding_id`]).
 fn finding(graph: &PrivilegeGraph, queries: &[Query], core: &Core, id: String, sets: &mut MemberSets) -> Finding {
-    let hops: Vec<_> = core.edges.iter().map(|e| hop(graph, *e)).collect();
+    // Each hop names its fix (the report's hops only: the per-pair search has no use for it).
+    let hops: Vec<_> = core
+        .edges
+        .iter()
+        .map(|e| Hop {
+            fix: Some(fix_of(graph, *e)).filter(|f| f.changes_an_object()).map(|f| f.key),
+            ..hop(graph, *e)
+        })
+        .collect();
     let flags = core.edges.iter().fold(core.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags);
     let broad = core.tiers.iter().any(|t| t.targets.iter().any(|x| *x != core.landing));
     let (fix_edge, remediation) = if core.edges.is_empty() {
