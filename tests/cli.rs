@@ -75,6 +75,48 @@ fn scan_of_the_demo_tenant_answers_what_to_cut_on_its_first_screen() {
     }
 }
 
+/// The first screen names the first escalation path from a Kubernetes subject and the first from an Entra
+/// principal, read from the JSON report of the same tenant: where a tenant has none of a kind, none is named
+/// (entra-control-plane has no Kubernetes subject, nested-groups no escalation at all).
+#[test]
+fn first_screen_shows_the_first_escalation_from_each_kind_of_principal() {
+    let kube = ["KubeServiceAccount", "KubeUser", "KubeGroup"];
+    let entra = ["User", "Group", "ServicePrincipal", "ManagedIdentity", "Application", "UnknownPrincipal"];
+    for tenant in ["demo", "aso-workload-identity", "entra-control-plane", "nested-groups"] {
+        let report = json(&["scan", "--mock", tenant, "--format", "json"]);
+        let nodes = report["nodes"].as_array().unwrap();
+        let escalations: Vec<&Value> =
+            report["findings"].as_array().unwrap().iter().filter(|f| f["reach"] == "escalation").collect();
+        let principal = |f: &Value| nodes[f["principal"].as_u64().unwrap() as usize].clone();
+        let first = |kinds: &[&str]| {
+            escalations.iter().map(|f| principal(f)).find(|n| kinds.contains(&n["kind"].as_str().unwrap()))
+        };
+        let expected: Vec<Value> = [first(&kube), first(&entra)].into_iter().flatten().collect();
+        let r = run_env(&["scan", "--mock", tenant], &[("COLUMNS", "100")]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let screen: Vec<&str> = r.stdout.lines().take(40).collect();
+        let section: Vec<&str> = screen
+            .iter()
+            .skip_while(|l| !l.starts_with("Escalation paths, the first by kind of principal"))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .copied()
+            .collect();
+        let entries: Vec<&str> = section.iter().copied().filter(|l| l.starts_with("  [")).collect();
+        assert_eq!(entries.len(), expected.len(), "{tenant}: {section:#?}");
+        for (entry, node) in entries.iter().zip(&expected) {
+            let name = node["name"].as_str().or(node["id"].as_str()).unwrap();
+            assert!(entry.contains(name), "{tenant}: expected {name} in {entry}");
+        }
+        if tenant == "demo" || tenant == "aso-workload-identity" {
+            assert!(expected.iter().any(|n| kube.contains(&n["kind"].as_str().unwrap())), "{tenant}");
+        }
+        if tenant == "entra-control-plane" {
+            assert!(expected.iter().all(|n| entra.contains(&n["kind"].as_str().unwrap())), "{tenant}");
+        }
+    }
+}
+
 #[test]
 fn json_report_has_the_documented_shape_and_order() {
     let report = json(&["scan", "--mock", "demo", "--format", "json"]);

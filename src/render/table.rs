@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use comfy_table::{presets, ContentArrangement, Table};
 
 use azpath_graph::findings::{ChokePoint, Finding, Hop, PostureFinding, Reach, Remediation, Report};
-use azpath_graph::model::{EdgeKind, Severity};
+use azpath_graph::model::{EdgeKind, NodeKind, Severity};
 
 use super::text::{shorten, visible, write_line};
 use super::RenderOptions;
@@ -38,23 +38,21 @@ impl Writer<'_> {
         self.prose("", "  ", &summary(report))?;
         self.exposure(report)?;
         self.choke_points(report)?;
-        self.plan_verdict(report)?;
         let (escalations, standing): (Vec<&Finding>, Vec<&Finding>) =
             report.findings.iter().partition(|f| f.reach == Reach::Escalation);
-        self.heading(&format!(
-            "Below: {} escalation path{}, {} standing grant{} to review, {} posture finding{}{}.",
-            escalations.len(),
-            plural(escalations.len()),
-            standing.len(),
-            plural(standing.len()),
-            report.posture.len(),
-            plural(report.posture.len()),
-            if report.coverage.is_empty() {
-                String::new()
-            } else {
-                format!(", {} coverage gap(s)", report.coverage.len())
-            }
-        ))?;
+        self.first_escalations(&escalations)?;
+        let mut below = vec![
+            count(escalations.len(), "escalation path", "escalation paths"),
+            count(standing.len(), "standing grant to review", "standing grants to review"),
+            count(report.posture.len(), "posture finding", "posture findings"),
+        ];
+        if !report.coverage.is_empty() {
+            below.push(count(report.coverage.len(), "coverage gap", "coverage gaps"));
+        }
+        if !report.plan.steps.is_empty() {
+            below.insert(0, "its steps".to_string());
+        }
+        self.plan_verdict(report, &format!("Below: {}.", below.join(", ")))?;
         self.plan(report)?;
         self.escalations(report, &escalations)?;
         self.standing(report, &standing)?;
@@ -99,24 +97,34 @@ impl Writer<'_> {
         if report.tiers.is_empty() {
             return Ok(());
         }
-        self.heading("Exposure: principals that reach each tier, of all that could")?;
-        for t in report.tiers.iter().filter(|t| t.exposure.principals > 0) {
+        let shown: Vec<_> = report.tiers.iter().filter(|t| t.exposure.principals > 0).collect();
+        let planned = !report.plan.steps.is_empty();
+        self.heading(if planned {
+            "Exposure: principals reaching each tier/all (by escalation) → after the plan"
+        } else {
+            "Exposure: principals reaching each tier/all (by escalation)"
+        })?;
+        // Aligned columns while they fit the width; a row that does not fit wraps as prose.
+        let id_width = shown.iter().map(|t| t.query_id.len()).max().unwrap_or(0);
+        for t in &shown {
             let (e, after) = (&t.exposure, &t.after_plan);
-            let how = if e.escalation > 0 { format!(", {} by escalation", e.escalation) } else { String::new() };
-            let plan = if after.principals == e.principals {
-                String::new()
+            let reach = format!("{}/{}", e.principals, e.population);
+            let plan = if planned { format!(" → {}", after.principals) } else { String::new() };
+            let escalation = format!("({})", e.escalation);
+            let row = format!(
+                "  {:<8} {:<id_width$} {reach:>9} {escalation:<5}{plan}",
+                t.severity.as_str().to_uppercase(),
+                t.query_id,
+            );
+            if row.chars().count() <= self.width.max(40) {
+                self.line(&row)?;
             } else {
-                format!("; plan → {}", after.principals)
-            };
-            self.prose(
-                &format!("  {:<8} ", t.severity.as_str().to_uppercase()),
-                "           ",
-                &format!("{}: {}/{}{how}{plan}", t.query_id, e.principals, e.population),
-            )?;
+                self.prose("  ", "    ", row.trim_start())?;
+            }
         }
-        let none = report.tiers.iter().filter(|t| t.exposure.principals == 0).count();
+        let none = report.tiers.len() - shown.len();
         if none > 0 {
-            self.prose("  ", "    ", &format!("{none} more tier{} reached by no principal.", plural(none)))?;
+            self.line(&format!("  ({} reached by no principal)", count(none, "more tier", "more tiers")))?;
         }
         Ok(())
     }
@@ -159,14 +167,42 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// The plan in one line on the first screen: how many changes, and what the re-run found.
-    fn plan_verdict(&mut self, report: &Report) -> io::Result<()> {
+    /// The first screen's escalation paths: the first (most severe) from a Kubernetes subject and from an Entra
+    /// principal, or from a workload outside the tenant when one of those has none; one entry each, the whole
+    /// list after the plan.
+    fn first_escalations(&mut self, escalations: &[&Finding]) -> io::Result<()> {
+        let shown: Vec<&Finding> = [Realm::Kubernetes, Realm::Entra, Realm::External]
+            .into_iter()
+            .filter_map(|realm| escalations.iter().copied().find(|f| Realm::of(f.principal.kind) == Some(realm)))
+            .take(2)
+            .collect();
+        if shown.is_empty() {
+            return Ok(());
+        }
+        self.heading(&format!(
+            "Escalation paths, the first by kind of principal (all {} follow the plan):",
+            escalations.len()
+        ))?;
+        for f in shown {
+            let tier = f.tiers.first().map(|t| format!(": {}", t.query_id)).unwrap_or_default();
+            self.prose(
+                &format!("  [{}] ", f.severity.as_str().to_uppercase()),
+                "      ",
+                &format!("{} → {}{tier}", f.principal.display_name, f.scope.display_name),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The plan in one line on the first screen (how many changes, what the re-run found), then what follows.
+    fn plan_verdict(&mut self, report: &Report, below: &str) -> io::Result<()> {
         let plan = &report.plan;
         if plan.steps.is_empty() {
             if report.findings.iter().any(|f| f.reach == Reach::Escalation) {
                 self.heading("Plan: no change found that cuts the escalation paths (see each path's fix)")?;
+                return self.prose("", "  ", below);
             }
-            return Ok(());
+            return self.heading(below);
         }
         let verdict = if plan.verified {
             "verified: re-analyzed without them, no escalation path is left".to_string()
@@ -174,7 +210,7 @@ impl Writer<'_> {
             format!("re-analyzed without them, {} escalation path(s) remain", plan.remaining.len())
         };
         self.heading(&format!(
-            "Plan: {} change{} {} every escalation path ({verdict}); the steps follow.",
+            "Plan: {} change{} {} every escalation path ({verdict}). {below}",
             plan.steps.len(),
             plural(plan.steps.len()),
             if plan.steps.len() == 1 { "removes" } else { "remove" }
@@ -447,6 +483,37 @@ impl Writer<'_> {
 
 fn options_width(width: usize) -> u16 {
     u16::try_from(width).unwrap_or(u16::MAX)
+}
+
+/// Who a path starts from, for the first screen's choice of escalation paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Realm {
+    Kubernetes,
+    Entra,
+    External,
+}
+
+impl Realm {
+    /// The realm of a principal kind; `None` for the internal nodes a path can start from (a cluster's admin,
+    /// a hub), which stand for everyone who reaches them.
+    fn of(kind: NodeKind) -> Option<Realm> {
+        match kind {
+            NodeKind::KubeServiceAccount | NodeKind::KubeUser | NodeKind::KubeGroup => Some(Realm::Kubernetes),
+            NodeKind::User
+            | NodeKind::Group
+            | NodeKind::ServicePrincipal
+            | NodeKind::ManagedIdentity
+            | NodeKind::Application
+            | NodeKind::UnknownPrincipal => Some(Realm::Entra),
+            NodeKind::ExternalWorkload => Some(Realm::External),
+            _ => None,
+        }
+    }
+}
+
+/// `n` with the singular or plural noun.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn plural(n: usize) -> &'static str {
