@@ -1028,7 +1028,7 @@ fn crosses_mask(graph: &PrivilegeGraph, tree: &[Settled]) -> bool {
 type State = (NodeIndex, bool, u32);
 
 /// A cost no way has: a state not reached yet.
-const UNREACHED: Cost = Cost { eligible: u32::MAX, conditional: u32::MAX, hops: u32::MAX };
+const UNREACHED: Cost = Cost { eligible: u32::MAX, conditional: u32::MAX, gains: u32::MAX, hops: u32::MAX };
 
 /// The state tables of [`reverse_tree`], kept from one search to the next and cleared where written: dense by
 /// (node, via) for the states that need nothing of a mask (nearly all), hashed for the others; and the queue as
@@ -1203,7 +1203,9 @@ fn reverse_tree(
                 if scratch.is_settled(next) {
                     continue;
                 }
-                let c = cost.step(w.flags);
+                // A member search prefers a way that holds the power (memberships) to one that gains it (owning
+                // a group) with the same flags: a nested member who also owns the group is a holder.
+                let c = if inner.is_none() { cost.step(w.flags).gaining(w.kind) } else { cost.step(w.flags) };
                 if c < scratch.best(next).0 {
                     scratch.set_best(next, (c, i, id));
                     scratch.offer(c, next);

@@ -23,11 +23,13 @@ use crate::rbac::{Capability, Caps};
 use crate::remediation::remediation;
 use crate::snapshot::Snapshot;
 
-/// Path cost, compared lexicographically: PIM activations, then conditional hops, then hops.
+/// Path cost, compared lexicographically: PIM activations, then conditional hops, then (where a search counts
+/// them, see [`Cost::gaining`]) steps that gain a power rather than hold it, then hops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(crate) struct Cost {
     pub(crate) eligible: u32,
     pub(crate) conditional: u32,
+    pub(crate) gains: u32,
     pub(crate) hops: u32,
 }
 
@@ -36,9 +38,29 @@ impl Cost {
         Cost {
             eligible: self.eligible + u32::from(flags & ELIGIBLE != 0),
             conditional: self.conditional + u32::from(flags & CONDITIONAL != 0),
+            gains: self.gains,
             hops: self.hops + 1,
         }
     }
+
+    /// Counts a step of `kind` that gains a power rather than holds it (see [`holds`]): a search that does so
+    /// prefers, of two ways with the same flags, the one that holds, whatever their lengths.
+    pub(crate) fn gaining(self, kind: EdgeKind) -> Cost {
+        Cost { gains: self.gains + u32::from(!holds(kind)), ..self }
+    }
+}
+
+/// Edges by which a principal holds a power: membership (and its Kubernetes mapping), a grant, the scope tree.
+/// Every other step gains one.
+pub(crate) fn holds(kind: EdgeKind) -> bool {
+    matches!(
+        kind,
+        EdgeKind::MemberOf
+            | EdgeKind::KubernetesIdentity
+            | EdgeKind::HasRole
+            | EdgeKind::AksClusterAdmin
+            | EdgeKind::Contains
+    )
 }
 
 /// A path as edges, source first.
@@ -318,7 +340,7 @@ impl<'a> Search<'a> {
         let mut heap = BinaryHeap::new();
         for (e, depth) in self.final_edges() {
             let (from, _, w) = self.graph.edge(e);
-            let cost = Cost { hops: depth, ..Cost::default() }.step(w.flags);
+            let cost = Cost { hops: depth, ..Cost::default() }.step(w.flags).gaining(w.kind);
             relax(&mut best, &mut heap, (from, no_via || self.is_via(w.kind)), cost, (e, no_via));
         }
         let mut settled = Vec::new();
@@ -334,7 +356,7 @@ impl<'a> Search<'a> {
                     continue;
                 }
                 let from = (e.source(), via || self.is_via(w.kind));
-                relax(&mut best, &mut heap, from, cost.step(w.flags), (e.id(), via));
+                relax(&mut best, &mut heap, from, cost.step(w.flags).gaining(w.kind), (e.id(), via));
             }
         }
         settled.sort();
@@ -444,12 +466,12 @@ impl<'a> Search<'a> {
                     if path.len() + depth as usize > self.query.max_hops || self.checked_caps(&path).is_none() {
                         continue;
                     }
-                    let total = Cost { hops: cost.hops + depth, ..cost }.step(w.flags);
+                    let total = Cost { hops: cost.hops + depth, ..cost }.step(w.flags).gaining(w.kind);
                     if answer.as_ref().is_none_or(|(c, _)| total < *c) {
                         answer = Some((total, path));
                     }
                 } else if is_identity_edge(w.kind) {
-                    let next = cost.step(w.flags);
+                    let next = cost.step(w.flags).gaining(w.kind);
                     let key = (e.target(), next_via, next_mask);
                     if best.get(&key).is_none_or(|(c, _)| next < *c) {
                         best.insert(key, (next, Some((e.id(), state))));

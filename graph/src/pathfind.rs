@@ -160,7 +160,7 @@ impl<'a> PathSearch<'a> {
                 let Some((next, rank)) = self.step(state, key.0, e.target(), e.weight()) else {
                     continue;
                 };
-                let next_key = (rank, key.1.step(e.weight().flags));
+                let next_key = (rank, key.1.step(e.weight().flags).gaining(e.weight().kind));
                 if best.get(&next).is_none_or(|(k, _)| next_key < *k) {
                     best.insert(next, (next_key, Some((e.id(), state))));
                     heap.push(Reverse((next_key, next)));

@@ -212,3 +212,34 @@ fn grouped_report_separates_standing_from_escalation_and_plans_the_cheapest_cuts
     assert!(dev.iter().all(|f| f.reach == Reach::Standing), "{dev:#?}");
     assert!(held.findings.iter().any(|f| f.principal.id == AUTOMATION_SP && f.reach == Reach::Escalation));
 }
+
+/// A nested member of a group (through an inner group) who also owns the group holds the group's Owner by
+/// membership: it is a standing holder, not an escalating member, though adding itself is one hop shorter.
+/// Its co-owner who is no member escalates.
+#[test]
+fn a_nested_member_who_also_owns_the_group_holds_its_role_by_membership() {
+    use azpath_graph::findings::Reach;
+    const INNER: &str = "bbbbbbbb-0000-0000-0000-00000000000c";
+    const NESTED: &str = "aaaaaaaa-0000-0000-0000-000000000005";
+    let mut s: Value = serde_json::from_str(&tenant().to_json()).unwrap();
+    let entra = &mut s["entra"];
+    entra["users"].as_array_mut().unwrap().push(json!({"id": NESTED, "displayName": "Nested Owner"}));
+    entra["groups"].as_array_mut().unwrap().push(json!({"id": INNER, "displayName": "inner", "securityEnabled": true}));
+    let admins = entra["groups"].as_array_mut().unwrap().iter_mut().find(|g| g["id"] == ADMINS).unwrap();
+    admins["owners"].as_array_mut().unwrap().push(user(NESTED));
+    entra["groupMembers"] = json!([
+        {"groupId": ADMINS, "members": [{"@odata.type": "#microsoft.graph.group", "id": INNER}]},
+        {"groupId": INNER, "members": [user(NESTED)]}
+    ]);
+    let snapshot = Snapshot::from_json(&s.to_string(), "test").unwrap();
+    let report = common::analyze_checked(&snapshot, &queries(), AnalyzeOptions::default());
+    let admins = report.findings.iter().find(|f| f.principal.id == ADMINS).expect("sub-admins' Owner");
+    assert_eq!(admins.reach, Reach::Standing);
+    let set = report.members_of(admins).expect("members");
+    assert!(set.all_ids().any(|m| m == NESTED), "the nested owner is a member");
+    assert_eq!(set.escalating().map(|n| n.id.as_str()).collect::<Vec<_>>(), [LEAD]);
+    let pairs = common::pairs(&snapshot, &queries(), AnalyzeOptions::default());
+    let nested = get(&pairs, "owner-equivalent-on-subscription", NESTED).expect("the nested owner reaches Owner");
+    let edges: Vec<EdgeKind> = nested.hops.iter().map(|h| h.edge).collect();
+    assert_eq!(edges, [EdgeKind::MemberOf, EdgeKind::MemberOf, EdgeKind::HasRole]);
+}
