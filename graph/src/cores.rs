@@ -19,7 +19,7 @@ use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::{
-    actor_of, caps_answer, is_identity_edge, masks_allow, path_caps, AnalyzeOptions, Cost, EdgeMask, Search,
+    actor_of, caps_answer, is_identity_edge, masks_allow, path_caps, AnalyzeOptions, Cost, EdgeMask, Order, Search,
 };
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
@@ -407,7 +407,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
                 (start, via0, flags),
                 is_identity_edge,
                 inner,
-                masks,
+                (masks, Order::Preferred),
                 scratch,
             )
         };
@@ -609,38 +609,49 @@ impl Run<'_> {
         let all = match self.member_sets.get(&(profile, head, pivot, u32::MAX)) {
             Some(all) => all.clone(),
             None => {
-                let all = Rc::new(self.all_members(profile, head, pivot));
+                let all = Rc::new(self.all_members(profile, head, pivot, Order::Preferred));
                 self.member_sets.insert((profile, head, pivot, u32::MAX), all.clone());
                 all
             }
         };
-        let within = if all.longest <= budget { all } else { Rc::new(all.within(budget)) };
+        let within =
+            if all.longest <= budget { all } else { Rc::new(self.within_budget(profile, head, pivot, &all, budget)) };
         self.member_sets.insert((profile, head, pivot, budget), within.clone());
         within
     }
 
     /// Every member of a head, however far.
-    fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool) -> MemberList {
+    fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool, order: Order) -> MemberList {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
         let scratch = &mut self.scratch.borrow_mut();
-        let tree =
-            reverse_tree(graph, &self.profiles[profile], self.removed, (head, true, 0), follow, None, true, scratch);
+        let profile = &self.profiles[profile];
+        let tree = reverse_tree(graph, profile, self.removed, (head, true, 0), follow, None, (true, order), scratch);
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
         let members = (1..tree.len() as u32)
             .filter(|i| self.source_kinds.contains(&graph.node(tree[*i as usize].node).kind))
             .filter(|i| tree[*i as usize].via && seen.insert(tree[*i as usize].node))
-            .map(|i| {
-                let path = path_to_root(&tree, i);
-                let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
-                let escalates = path.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
-                let valid = masks_allow(graph, &path);
-                Member { node: tree[i as usize].node, link: i, hops: path.len() as u32, flags, escalates, valid }
-            })
+            .map(|i| member(graph, tree[i as usize].node, i, &path_to_root(&tree, i)))
             .collect();
         let links = tree.iter().map(|s| (s.parent, s.edge.unwrap_or_else(EdgeIndex::end))).collect();
         MemberList::new(members, Rc::new(links))
+    }
+
+    /// The members of `all` within `budget` hops of the head. A member's way is its best by [`Cost`] (holding
+    /// before gaining), which can be longer than another: a member whose way runs past the budget keeps the
+    /// shortest way when that one fits.
+    fn within_budget(&self, profile: usize, head: NodeIndex, pivot: bool, all: &MemberList, budget: u32) -> MemberList {
+        let mut within = all.within(budget);
+        let far: FxHashSet<NodeIndex> = all.iter().filter(|m| m.hops > budget).map(|m| m.node).collect();
+        if far.is_empty() {
+            return within;
+        }
+        let shortest = self.all_members(profile, head, pivot, Order::Shortest);
+        for m in shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)) {
+            within.push_path(m.clone(), &shortest.path(m));
+        }
+        within
     }
 
     /// Adds one query's targets to a core, checking what depends on the pair.
@@ -1138,7 +1149,7 @@ fn reverse_tree(
     (start, via0, flags): (NodeIndex, bool, u8),
     follow: fn(EdgeKind) -> bool,
     inner: Option<&InEdges>,
-    masks: bool,
+    (masks, order): (bool, Order),
     scratch: &mut TreeScratch,
 ) -> Vec<Settled> {
     let g = &graph.graph;
@@ -1203,9 +1214,12 @@ fn reverse_tree(
                 if scratch.is_settled(next) {
                     continue;
                 }
-                // A member search prefers a way that holds the power (memberships) to one that gains it (owning
-                // a group) with the same flags: a nested member who also owns the group is a holder.
-                let c = if inner.is_none() { cost.step(w.flags).gaining(w.kind) } else { cost.step(w.flags) };
+                let c = match (order, inner) {
+                    // An anchor's search ranks by flags, then hops: its cores are the same as before members were
+                    // ranked by holding.
+                    (Order::Preferred, Some(_)) => cost.step(w.flags),
+                    _ => cost.advance(order, w.flags, w.kind),
+                };
                 if c < scratch.best(next).0 {
                     scratch.set_best(next, (c, i, id));
                     scratch.offer(c, next);
@@ -1217,6 +1231,14 @@ fn reverse_tree(
     }
     scratch.clear();
     out
+}
+
+/// A member reaching the head by `path` (its own edge first), entry `link` of its list's tree.
+fn member(graph: &PrivilegeGraph, node: NodeIndex, link: u32, path: &[EdgeIndex]) -> Member {
+    let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
+    let escalates = path.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
+    let valid = masks_allow(graph, path);
+    Member { node, link, hops: path.len() as u32, flags, escalates, valid }
 }
 
 /// Per node, the incoming identity edges (of the profile) an anchor's search walks back over: all but the

@@ -43,11 +43,28 @@ impl Cost {
         }
     }
 
+    /// The cost after one more edge in `order`.
+    pub(crate) fn advance(self, order: Order, flags: u8, kind: EdgeKind) -> Cost {
+        match order {
+            Order::Preferred => self.step(flags).gaining(kind),
+            Order::Shortest => Cost { hops: self.hops + 1, ..self },
+        }
+    }
+
     /// Counts a step of `kind` that gains a power rather than holds it (see [`holds`]): a search that does so
     /// prefers, of two ways with the same flags, the one that holds, whatever their lengths.
     pub(crate) fn gaining(self, kind: EdgeKind) -> Cost {
         Cost { gains: self.gains + u32::from(!holds(kind)), ..self }
     }
+}
+
+/// How a search ranks paths: by [`Cost`] (flags, then holding before gaining, then hops), or by hops alone.
+/// A best path by cost can be longer than another way, so a search whose best path runs past a query's hop
+/// limit asks again for the shortest: the pair is lost only when no way fits the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    Preferred,
+    Shortest,
 }
 
 /// Edges by which a principal holds a power: membership (and its Kubernetes mapping), a grant, the scope tree.
@@ -214,6 +231,8 @@ pub fn for_each_pair_without(
         let mut escapers: Option<Option<FxHashSet<NodeIndex>>> = None;
         for (source, path) in search.reverse() {
             let path = match search.checked_caps(&path) {
+                // A best path past the hop limit: the shortest way may fit it.
+                Some(_) if path.len() > query.max_hops => search.forward_in(source, Order::Shortest),
                 Some(_) => Some(path),
                 // Under a deny for everyone, only a source that can act as an exempted principal can have
                 // another path: skip the forward search for the others.
@@ -330,7 +349,7 @@ impl<'a> Search<'a> {
     }
 
     /// Multi-source reverse Dijkstra from the final edges back over identity edges. Returns each reached
-    /// node of a source kind with its best path (source first, ending with the final edge).
+    /// node of a source kind with its best path (source first, ending with the final edge), however long.
     fn reverse(&self) -> Vec<(NodeIndex, EdgePath)> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
@@ -376,7 +395,7 @@ impl<'a> Search<'a> {
                     }
                     state = (to, next_via);
                 }
-                (path.len() <= self.query.max_hops).then_some((n, path))
+                Some((n, path))
             })
             .collect()
     }
@@ -429,6 +448,11 @@ impl<'a> Search<'a> {
     /// Forward Dijkstra from one source, used when a deny assignment, an edge's capability mask or a `via`
     /// requirement ruled out its best path.
     pub(crate) fn forward(&self, source: NodeIndex) -> Option<EdgePath> {
+        self.forward_in(source, Order::Preferred).or_else(|| self.forward_in(source, Order::Shortest))
+    }
+
+    /// [`Search::forward`] ranking paths in `order`.
+    pub(crate) fn forward_in(&self, source: NodeIndex, order: Order) -> Option<EdgePath> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
         let mut best: ForwardBest = FxHashMap::default();
@@ -466,12 +490,12 @@ impl<'a> Search<'a> {
                     if path.len() + depth as usize > self.query.max_hops || self.checked_caps(&path).is_none() {
                         continue;
                     }
-                    let total = Cost { hops: cost.hops + depth, ..cost }.step(w.flags).gaining(w.kind);
+                    let total = Cost { hops: cost.hops + depth, ..cost }.advance(order, w.flags, w.kind);
                     if answer.as_ref().is_none_or(|(c, _)| total < *c) {
                         answer = Some((total, path));
                     }
                 } else if is_identity_edge(w.kind) {
-                    let next = cost.step(w.flags).gaining(w.kind);
+                    let next = cost.advance(order, w.flags, w.kind);
                     let key = (e.target(), next_via, next_mask);
                     if best.get(&key).is_none_or(|(c, _)| next < *c) {
                         best.insert(key, (next, Some((e.id(), state))));

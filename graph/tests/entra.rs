@@ -243,3 +243,42 @@ fn a_nested_member_who_also_owns_the_group_holds_its_role_by_membership() {
     let edges: Vec<EdgeKind> = nested.hops.iter().map(|h| h.edge).collect();
     assert_eq!(edges, [EdgeKind::MemberOf, EdgeKind::MemberOf, EdgeKind::HasRole]);
 }
+
+/// Holding before gaining never costs a pair under a hop limit: a member three groups deep (four hops to the
+/// subscription) who also owns the top group (two hops) reaches it under `max_hops = 3` by its ownership, an
+/// escalation, in the grouped report and in the per-pair search alike; with the default limit it holds it.
+#[test]
+fn a_deep_member_who_owns_the_group_still_reaches_within_a_short_hop_limit() {
+    use azpath_graph::findings::Reach;
+    const G1: &str = "bbbbbbbb-0000-0000-0000-0000000000d1";
+    const G2: &str = "bbbbbbbb-0000-0000-0000-0000000000d2";
+    const DEEP: &str = "aaaaaaaa-0000-0000-0000-000000000006";
+    let mut s: Value = serde_json::from_str(&tenant().to_json()).unwrap();
+    let entra = &mut s["entra"];
+    entra["users"].as_array_mut().unwrap().push(json!({"id": DEEP, "displayName": "Deep Owner"}));
+    for g in [G1, G2] {
+        entra["groups"].as_array_mut().unwrap().push(json!({"id": g, "displayName": g, "securityEnabled": true}));
+    }
+    let admins = entra["groups"].as_array_mut().unwrap().iter_mut().find(|g| g["id"] == ADMINS).unwrap();
+    admins["owners"].as_array_mut().unwrap().push(user(DEEP));
+    let group = |id: &str| json!({"@odata.type": "#microsoft.graph.group", "id": id});
+    entra["groupMembers"] = json!([
+        {"groupId": ADMINS, "members": [group(G2)]},
+        {"groupId": G2, "members": [group(G1)]},
+        {"groupId": G1, "members": [user(DEEP)]}
+    ]);
+    let snapshot = Snapshot::from_json(&s.to_string(), "test").unwrap();
+    let text = include_str!("../../queries/owner-equivalent-on-subscription.toml");
+    let short = Query::parse(&format!("{text}max_hops = 3\n"), "owner-equivalent-on-subscription").unwrap();
+    assert_eq!(short.max_hops, 3);
+    for (query, hops, reach) in [(short, 2, Reach::Escalation), (queries().remove(0), 4, Reach::Standing)] {
+        let queries = [query];
+        let pairs = common::pairs(&snapshot, &queries, AnalyzeOptions::default());
+        let deep = get(&pairs, "owner-equivalent-on-subscription", DEEP).expect("the deep owner reaches Owner");
+        assert_eq!(deep.hops.len(), hops, "{:?}", deep.hops);
+        let report =
+            common::analyze_checked(&snapshot, &queries, AnalyzeOptions { expand: true, ..Default::default() });
+        let line = report.pairs.iter().find(|p| p.source == DEEP).expect("the report implies the pair");
+        assert_eq!(line.reach, reach);
+    }
+}
