@@ -383,7 +383,7 @@ impl<'a> Search<'a> {
         settled
             .into_iter()
             .filter(|(n, via)| *via && self.query.sources.contains(&g[*n].kind) && *n != self.target)
-            .filter_map(|(n, _)| {
+            .map(|(n, _)| {
                 let mut path = Vec::new();
                 let mut state = (n, true);
                 loop {
@@ -395,7 +395,7 @@ impl<'a> Search<'a> {
                     }
                     state = (to, next_via);
                 }
-                Some((n, path))
+                (n, path)
             })
             .collect()
     }
