@@ -130,6 +130,19 @@ impl<W: Write> Bench<W> {
         });
         let result = format!("{nodes} objects and scopes");
         self.row(Row { name: "generate tenant + snapshot".into(), wall, peak, work: None, result })?;
+        self.tenant(&snap)?;
+        let (json, wall, peak) = self.time(|| snap.to_json());
+        drop(snap);
+        let result = bytes(json.len() as u64);
+        self.row(Row { name: "snapshot to JSON".into(), wall, peak, work: None, result })?;
+        let (snap, wall, peak) = self.time(|| Snapshot::from_json(&json, "generated snapshot"));
+        drop(json);
+        self.row(Row { name: "JSON to snapshot".into(), wall, peak, work: None, result: String::new() })?;
+        Ok(snap?)
+    }
+
+    /// The snapshot's record counts, on one wrapped line.
+    fn tenant(&mut self, snap: &Snapshot) -> Result<()> {
         let (e, a) = (&snap.entra, &snap.azure);
         let counts = [
             format!("{} users", e.users.len()),
@@ -141,15 +154,7 @@ impl<W: Write> Bench<W> {
             format!("{} eligible", a.role_eligibility_schedule_instances.len()),
             format!("{} AKS clusters", snap.kubernetes.len()),
         ];
-        self.wrapped("  tenant: ", &counts)?;
-        let (json, wall, peak) = self.time(|| snap.to_json());
-        drop(snap);
-        let result = bytes(json.len() as u64);
-        self.row(Row { name: "snapshot to JSON".into(), wall, peak, work: None, result })?;
-        let (snap, wall, peak) = self.time(|| Snapshot::from_json(&json, "generated snapshot"));
-        drop(json);
-        self.row(Row { name: "JSON to snapshot".into(), wall, peak, work: None, result: String::new() })?;
-        Ok(snap?)
+        self.wrapped("  tenant: ", &counts)
     }
 
     fn graph(&mut self, snap: &Snapshot) -> Result<PrivilegeGraph> {
@@ -251,12 +256,53 @@ fn bytes(bytes: u64) -> String {
     }
 }
 
+/// `azpath bench read FILE`: a snapshot file read as `analyze FILE` reads it ([`crate::input::read_snapshot`]),
+/// then the graph built from it, each stage with its wall time and peak RSS, and the two together: the
+/// "snapshot file to graph" part of an analysis, on a snapshot of any size (`mock generate --snapshot`).
+pub fn read(path: &std::path::Path) -> Result<u8> {
+    read_to(std::io::stdout().lock(), path)?;
+    Ok(0)
+}
+
+/// [`read`], writing to `out`.
+fn read_to(out: impl Write, path: &std::path::Path) -> Result<()> {
+    let mut bench = Bench::new(out);
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let peak = if bench.resettable { "peak RSS during each stage" } else { "peak RSS of the process so far" };
+    writeln!(bench.out, "azpath bench read {}: wall time, {peak}, ns per graph node+edge", path.display())?;
+    writeln!(bench.out, "{:<46} {:>9} {:>9} {:>8}  result", "stage", "wall", "peak RSS", "ns/n+e")?;
+    let (snap, wall, peak) = bench.time(|| crate::input::read_snapshot(path));
+    let snap = snap?;
+    let result = format!("{} of JSON", bytes(size));
+    bench.row(Row { name: "read snapshot file".into(), wall, peak, work: None, result })?;
+    bench.tenant(&snap)?;
+    let read = wall;
+    let graph = bench.graph(&snap)?;
+    let work = graph.node_count() + graph.edge_count();
+    let row = Row {
+        name: "read + build (snapshot file to graph)".into(),
+        wall: bench.total,
+        peak: bench.max_peak,
+        work: Some(work),
+        result: format!("read {:.0} ns/n+e", read.as_nanos() as f64 / work.max(1) as f64),
+    };
+    bench.row(row)?;
+    drop(graph);
+    drop(snap);
+    Ok(())
+}
+
 /// `azpath bench collect`: generates a collection tier, serves it in-process behind the emulated Azure
 /// limits ([`azpath_mocks::throttle`]), collects it with the real collector (the code `azpath scan` runs, default
 /// options unless flags say otherwise) and prints wall time against the floor, the emulation's counters, the
 /// objects collected against those generated, and the peak memory.
 pub fn collect(command: BenchCommand) -> Result<u8> {
-    let BenchCommand::Collect { users, concurrency, inject_429, inject_503, latency, page_size, seed, json } = command;
+    let (users, concurrency, inject_429, inject_503, latency, page_size, seed, json) = match command {
+        BenchCommand::Collect { users, concurrency, inject_429, inject_503, latency, page_size, seed, json } => {
+            (users, concurrency, inject_429, inject_503, latency, page_size, seed, json)
+        }
+        BenchCommand::Read { snapshot } => return read(&snapshot),
+    };
     let emulation = crate::cli::EmulationArgs {
         latency: Some(latency),
         throttle: Some("graph-ru,arm-buckets".into()),
@@ -511,6 +557,27 @@ mod tests {
         let build = text.lines().find(|l| l.starts_with("build graph")).unwrap();
         assert!(build.contains(" MB ") && build.contains(" nodes, "), "{build}");
         assert!(text.contains("  tenant: ") && text.contains("  edges by kind: MEMBER_OF "), "{text}");
+    }
+
+    /// `bench read FILE` reads the file and builds the same graph as the snapshot it was written from.
+    #[test]
+    fn read_times_the_file_and_the_graph_built_from_it() {
+        let snap = azpath_mocks::generate(&azpath_mocks::GenerateOptions::sized(300, 1)).to_snapshot();
+        let graph = PrivilegeGraph::build(&snap);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, snap.to_json()).unwrap();
+        let mut out = Vec::new();
+        read_to(&mut out, &path).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for stage in ["read snapshot file", "  tenant: ", "build graph", "  edges by kind: ", "read + build"] {
+            assert!(text.lines().any(|l| l.starts_with(stage)), "no {stage} line in\n{text}");
+        }
+        let counts = format!("{} nodes, {} edges", graph.node_count(), graph.edge_count());
+        assert!(text.lines().any(|l| l.starts_with("build graph") && l.ends_with(&counts)), "{counts} in\n{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 100 || l.starts_with("azpath bench read")), "{text}");
+        let missing = dir.path().join("none.json");
+        assert!(read_to(Vec::new(), &missing).is_err(), "a missing file is an error");
     }
 
     #[test]

@@ -623,6 +623,12 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Read a snapshot file as `analyze FILE` does and build its graph: the wall time and peak memory of each,
+    /// and the time per graph node+edge (e.g. on `mock generate --size 1m --snapshot FILE`).
+    Read {
+        /// The snapshot file.
+        snapshot: PathBuf,
+    },
 }
 
 #[cfg(test)]

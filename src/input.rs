@@ -9,6 +9,9 @@
 use std::io::Read;
 use std::path::Path;
 
+use anyhow::Context;
+use azpath_graph::snapshot::Snapshot;
+
 /// The environment variable that overrides the input size cap, in bytes.
 pub const MAX_INPUT_ENV: &str = "AZPATH_MAX_INPUT_BYTES";
 
@@ -83,6 +86,42 @@ fn decode(bytes: Vec<u8>, shown: &str) -> Result<String, InputError> {
         let line = e.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
         InputError::NotUtf8 { path: shown.to_string(), offset, line }
     })
+}
+
+/// Reads a snapshot file (`analyze FILE`, `paths`, `diff`, baselines): [`read_text`], then
+/// [`Snapshot::from_json`]; a report, diff or SARIF log given instead is named as such.
+pub fn read_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
+    let text = read_text(path).context("reading the snapshot")?;
+    Snapshot::from_json(&text, &path.display().to_string()).map_err(|e| match not_a_snapshot(&text) {
+        Some((what, by)) => anyhow::anyhow!(
+            "{}: this is {what}, not a snapshot (it looks written by `{by}`): give the file written by `azpath collect -o FILE` or `azpath scan --snapshot FILE`",
+            path.display()
+        ),
+        None => e.into(),
+    })
+}
+
+/// What an azpath output that is not a snapshot is, by its marker fields: a report (`findings` and
+/// `choke_points`, see `findings::Report`), a diff (`old_collected_at`), SARIF (`runs`). `None` for anything
+/// else (a snapshot, or not JSON), whose own parse error is the better message.
+fn not_a_snapshot(text: &str) -> Option<(&'static str, &'static str)> {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Markers {
+        metadata: Option<IgnoredAny>,
+        findings: Option<IgnoredAny>,
+        choke_points: Option<IgnoredAny>,
+        old_collected_at: Option<IgnoredAny>,
+        runs: Option<IgnoredAny>,
+    }
+    let m: Markers = serde_json::from_str(text).ok()?;
+    match m {
+        Markers { metadata: Some(_), .. } => None,
+        Markers { findings: Some(_), choke_points: Some(_), .. } => Some(("a report", "azpath … --format json")),
+        Markers { old_collected_at: Some(_), .. } => Some(("a diff", "azpath diff --format json")),
+        Markers { runs: Some(_), .. } => Some(("a SARIF log", "azpath … --format sarif")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -261,37 +261,7 @@ fn parse_fail_on(args: &AnalyzeArgs) -> Result<Option<Severity>> {
 }
 
 fn read_snapshot(path: &Path) -> Result<Snapshot> {
-    let text = azpath::input::read_text(path).context("reading the snapshot")?;
-    Snapshot::from_json(&text, &path.display().to_string()).map_err(|e| match not_a_snapshot(&text) {
-        Some((what, by)) => anyhow::anyhow!(
-            "{}: this is {what}, not a snapshot (it looks written by `{by}`): give the file written by `azpath collect -o FILE` or `azpath scan --snapshot FILE`",
-            path.display()
-        ),
-        None => e.into(),
-    })
-}
-
-/// What an azpath output that is not a snapshot is, by its marker fields: a report (`findings` and
-/// `choke_points`, see `findings::Report`), a diff (`old_collected_at`), SARIF (`runs`). `None` for anything
-/// else (a snapshot, or not JSON), whose own parse error is the better message.
-fn not_a_snapshot(text: &str) -> Option<(&'static str, &'static str)> {
-    use serde::de::IgnoredAny;
-    #[derive(serde::Deserialize)]
-    struct Markers {
-        metadata: Option<IgnoredAny>,
-        findings: Option<IgnoredAny>,
-        choke_points: Option<IgnoredAny>,
-        old_collected_at: Option<IgnoredAny>,
-        runs: Option<IgnoredAny>,
-    }
-    let m: Markers = serde_json::from_str(text).ok()?;
-    match m {
-        Markers { metadata: Some(_), .. } => None,
-        Markers { findings: Some(_), choke_points: Some(_), .. } => Some(("a report", "azpath … --format json")),
-        Markers { old_collected_at: Some(_), .. } => Some(("a diff", "azpath diff --format json")),
-        Markers { runs: Some(_), .. } => Some(("a SARIF log", "azpath … --format sarif")),
-        _ => None,
-    }
+    azpath::input::read_snapshot(path)
 }
 
 /// Built-in and `--queries` queries, minus those `--query` leaves out; `--query` may also name posture

@@ -30,6 +30,9 @@ pub enum NodeKey {
 impl NodeKey {
     /// Keys an id: GUIDs become `u128`, everything else is lower-cased.
     pub fn of(id: &str) -> NodeKey {
+        if let Some(g) = parse_guid(id) {
+            return NodeKey::Guid(g);
+        }
         let t = id.trim();
         match parse_guid(t) {
             Some(g) => NodeKey::Guid(g),
@@ -65,12 +68,27 @@ impl std::fmt::Display for NodeKey {
     }
 }
 
+/// The GUID `s` spells (`8-4-4-4-12` hex digits, any case) as a number; `None` for anything else. Read in one
+/// pass with no allocation: every member of every group is keyed through it.
 fn parse_guid(s: &str) -> Option<u128> {
-    if !rbac::is_guid(s) {
+    let b = s.as_bytes();
+    if b.len() != 36 {
         return None;
     }
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    u128::from_str_radix(&hex, 16).ok()
+    let mut value = 0u128;
+    for (i, &c) in b.iter().enumerate() {
+        let digit = match (i, c) {
+            (8 | 13 | 18 | 23, b'-') => continue,
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => c - b'0',
+            (_, b'a'..=b'f') => c - b'a' + 10,
+            (_, b'A'..=b'F') => c - b'A' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u128::from(digit);
+    }
+    debug_assert!(rbac::is_guid(s));
+    Some(value)
 }
 
 /// A node of the privilege graph.
@@ -346,6 +364,27 @@ mod tests {
         let small = "00000000-0000-0000-0000-0000000000aa";
         assert_eq!(NodeKey::of(small).to_string(), small, "leading zeros kept");
         assert!(matches!(NodeKey::of("/Subscriptions/X"), NodeKey::Path(p) if &*p == "/subscriptions/x"));
+    }
+
+    #[test]
+    fn only_the_8_4_4_4_12_form_is_a_guid() {
+        let id = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+        assert_eq!(parse_guid(id), Some(0xb24988ac_6180_42a0_ab88_20f7382dd24c));
+        assert_eq!(parse_guid(&id.to_ascii_uppercase()), parse_guid(id));
+        assert_eq!(parse_guid("ffffffff-ffff-ffff-ffff-ffffffffffff"), Some(u128::MAX));
+        for not in [
+            "b24988ac6180-42a0-ab88-20f7382dd24c0",  // a dash moved
+            "b24988ac-6180-42a0-ab88-20f7382dd24",   // one digit short
+            "b24988ac-6180-42a0-ab88-20f7382dd24cc", // one digit more
+            "g24988ac-6180-42a0-ab88-20f7382dd24c",  // not hex
+            "b24988ac-6180-42a0-ab88+20f7382dd24c",  // not a dash
+            "b24988ac-6180-42a0-ab8é-20f7382dd24",   // not ASCII, 36 bytes
+            "",
+        ] {
+            assert_eq!(parse_guid(not), None, "{not}");
+            assert!(matches!(NodeKey::of(not), NodeKey::Path(_)), "{not}");
+        }
+        assert_eq!(NodeKey::of("  B24988AC-6180-42A0-AB88-20F7382DD24C "), NodeKey::Guid(parse_guid(id).unwrap()));
     }
 
     fn grant(id: &str) -> Grant {

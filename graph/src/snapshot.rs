@@ -1403,8 +1403,9 @@ impl Str {
 
     /// `s` as read from a document: the interned copy while an [`Interner`] is active on this thread.
     fn read(s: &str) -> Str {
-        ACTIVE_INTERNER.with(|active| match &*active.borrow() {
-            Some(interner) => Str(interner.intern(s)),
+        ACTIVE_INTERNER.with(|active| match &mut *active.borrow_mut() {
+            Some(Active::Shared(interner)) => Str(interner.intern(s)),
+            Some(Active::Local(set)) => Str(intern_in(set, s)),
             None => Str(s.into()),
         })
     }
@@ -1529,9 +1530,38 @@ impl<'de> Deserialize<'de> for Str {
     }
 }
 
+/// The interner a thread's [`Str`] reads go through: an [`Interner`] that other threads may share (a
+/// collection's pages), or a table of this thread's own, with no lock (one snapshot file read by one thread).
+enum Active {
+    Shared(std::sync::Arc<Interner>),
+    Local(rustc_hash::FxHashSet<std::sync::Arc<str>>),
+}
+
 thread_local! {
-    static ACTIVE_INTERNER: std::cell::RefCell<Option<std::sync::Arc<Interner>>> =
-        const { std::cell::RefCell::new(None) };
+    static ACTIVE_INTERNER: std::cell::RefCell<Option<Active>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The copy of `s` in `set`, added on first sight.
+fn intern_in(set: &mut rustc_hash::FxHashSet<std::sync::Arc<str>>, s: &str) -> std::sync::Arc<str> {
+    if let Some(shared) = set.get(s) {
+        return shared.clone();
+    }
+    let shared: std::sync::Arc<str> = s.into();
+    set.insert(shared.clone());
+    shared
+}
+
+/// Runs `f` with `active` as this thread's interner; the one before comes back after, even if `f` panics.
+fn with_active<R>(active: Active, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Active>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            ACTIVE_INTERNER.with(|a| *a.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(ACTIVE_INTERNER.with(|a| a.replace(Some(active))));
+    f()
 }
 
 /// One copy of each distinct [`Str`] read while it is active: a collection's pages share one (parsed on
@@ -1551,15 +1581,13 @@ impl Interner {
     /// Runs `f` with this interner active on the current thread (the one active before comes back after,
     /// even if `f` panics): every [`Str`] deserialized meanwhile on this thread is shared.
     pub fn scope<R>(self: &std::sync::Arc<Self>, f: impl FnOnce() -> R) -> R {
-        struct Restore(Option<std::sync::Arc<Interner>>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                let previous = self.0.take();
-                ACTIVE_INTERNER.with(|active| *active.borrow_mut() = previous);
-            }
-        }
-        let _restore = Restore(ACTIVE_INTERNER.with(|active| active.replace(Some(self.clone()))));
-        f()
+        with_active(Active::Shared(self.clone()), f)
+    }
+
+    /// Runs `f` with a table of this thread's own active (no lock: one thread reading one document), dropped
+    /// after; every [`Str`] deserialized meanwhile on this thread is shared with its equals.
+    pub fn scope_local<R>(f: impl FnOnce() -> R) -> R {
+        with_active(Active::Local(rustc_hash::FxHashSet::default()), f)
     }
 
     /// How many distinct values it holds.
@@ -1646,11 +1674,25 @@ impl Snapshot {
     /// required, and nothing but whitespace may follow the document.
     pub fn from_json(text: &str, source_name: &str) -> Result<Self, SnapshotError> {
         let mut de = serde_json::Deserializer::from_str(text);
-        // The scopes, role definition and principal ids that 800k role assignments and 2M group members repeat
-        // are read once each.
-        let snapshot: Snapshot = Interner::new()
-            .scope(|| serde_path_to_error::deserialize(&mut de))
-            .map_err(|e| invalid(source_name, &e))?;
+        // The scopes, role definition and principal ids that 800k role assignments and 4M group members repeat
+        // are read once each, through a table of this thread's own. Read without tracking the path first;
+        // only a document that fails is read again, with it, for the error.
+        let snapshot: Snapshot = match Interner::scope_local(|| Snapshot::deserialize(&mut de)) {
+            Ok(snapshot) => snapshot,
+            Err(first) => {
+                let mut again = serde_json::Deserializer::from_str(text);
+                let tracked: Result<Snapshot, _> = serde_path_to_error::deserialize(&mut again);
+                return Err(match tracked {
+                    Err(e) => invalid(source_name, &e),
+                    // Not expected (the same text, the same types): the first error, without a path.
+                    Ok(_) => SnapshotError::Invalid {
+                        source_name: source_name.to_string(),
+                        path: ".".to_string(),
+                        message: first.to_string(),
+                    },
+                });
+            }
+        };
         de.end().map_err(|e| SnapshotError::TrailingData {
             source_name: source_name.to_string(),
             line: e.line(),
@@ -1958,6 +2000,22 @@ mod tests {
         interner.scope(|| inner.scope(|| read(r#""y""#)));
         interner.scope(|| read(r#""z""#));
         assert_eq!((interner.len(), inner.len()), (2, 1));
+        // A local table inside a shared scope: values go to the local one, the shared one comes back after.
+        let (d, e) = interner.scope(|| Interner::scope_local(|| (read(r#""w""#), read(r#""w""#))));
+        assert!(std::sync::Arc::ptr_eq(&d.0, &e.0));
+        assert_eq!(interner.len(), 2, "the local scope's values are not in the shared interner");
+        interner.scope(|| read(r#""v""#));
+        assert_eq!(interner.len(), 3, "the shared interner is active again after the local scope");
+        let f = Interner::scope_local(|| read(r#""w""#));
+        assert!(!std::sync::Arc::ptr_eq(&d.0, &f.0), "each local scope has a table of its own");
+    }
+
+    #[test]
+    fn a_bad_snapshot_names_its_field_after_the_untracked_read() {
+        let text = r#"{"schema_version": 1, "metadata": {"collected_at": "t"},
+            "azure": {"roleAssignments": [{"id": "a", "properties": {"scope": 5}}]}}"#;
+        let err = Snapshot::from_json(text, "s.json").unwrap_err().to_string();
+        assert!(err.starts_with("s.json: invalid snapshot at `azure.roleAssignments[0].properties.scope`"), "{err}");
     }
 
     #[test]

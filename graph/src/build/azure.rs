@@ -101,6 +101,12 @@ impl Builder {
                 self.directory_read.push(kind);
             }
         }
+        // The directory's objects and memberships are most of the graph: room for them at once.
+        let members: usize = e.group_members.iter().map(|g| g.members.len()).sum();
+        let objects = e.users.len() + e.groups.len() + e.service_principals.len() + e.applications.len();
+        self.g.graph.reserve_nodes(objects);
+        self.g.graph.reserve_edges(members);
+        self.g.index.reserve(objects);
         for u in &e.users {
             let name = u.display_name.as_deref().or(u.user_principal_name.as_deref()).unwrap_or("");
             self.node_for(NodeKey::of(&u.id), NodeKind::User, name);

@@ -175,10 +175,11 @@ impl Builder {
 
 /// The node kind of a directory object reference, from its `@odata.type` (or the properties that imply it).
 pub(crate) fn directory_kind(o: &DirectoryObject) -> NodeKind {
-    match o.odata_type.as_deref().map(|t| t.trim_start_matches('#').to_ascii_lowercase()) {
-        Some(t) if t == "microsoft.graph.user" => NodeKind::User,
-        Some(t) if t == "microsoft.graph.group" => NodeKind::Group,
-        Some(t) if t == "microsoft.graph.serviceprincipal" => NodeKind::ServicePrincipal,
+    let is = |t: &str, name: &str| t.eq_ignore_ascii_case(name);
+    match o.odata_type.as_deref().map(|t| t.trim_start_matches('#')) {
+        Some(t) if is(t, "microsoft.graph.user") => NodeKind::User,
+        Some(t) if is(t, "microsoft.graph.group") => NodeKind::Group,
+        Some(t) if is(t, "microsoft.graph.serviceprincipal") => NodeKind::ServicePrincipal,
         _ if o.user_principal_name.is_some() => NodeKind::User,
         _ if o.app_id.is_some() => NodeKind::ServicePrincipal,
         _ => NodeKind::UnknownPrincipal,

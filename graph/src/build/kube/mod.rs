@@ -71,14 +71,7 @@ pub(in crate::build) fn run(b: &mut Builder, snapshot: &Snapshot, shared: &mut s
 impl Builder {
     /// Adds every collected cluster's Kubernetes edges.
     fn add_kubernetes(&mut self, s: &Snapshot, idx: &IdentityIndex) {
-        let upn: FxHashMap<String, NodeIndex> = s
-            .entra
-            .users
-            .iter()
-            .filter_map(|u| {
-                Some((u.user_principal_name.as_ref()?.to_ascii_lowercase(), self.lookup(&NodeKey::of(&u.id))?))
-            })
-            .collect();
+        let upn = Upns { users: &s.entra.users, map: std::cell::OnceCell::new() };
         let mut collected = BTreeSet::new();
         for kc in &s.kubernetes {
             let cluster = if kc.cluster.trim_start().starts_with('/') {
@@ -102,13 +95,32 @@ impl Builder {
     }
 }
 
+/// Lower-case UPN → the directory user's node, made on first use: only a `User` subject named by UPN on an
+/// Entra-integrated cluster asks, and a tenant of 800k users would make it for nothing otherwise.
+struct Upns<'a> {
+    users: &'a [crate::snapshot::User],
+    map: std::cell::OnceCell<FxHashMap<String, NodeIndex>>,
+}
+
+impl Upns<'_> {
+    fn get(&self, g: &crate::graph::PrivilegeGraph, upn: &str) -> Option<NodeIndex> {
+        let map = self.map.get_or_init(|| {
+            let user = |u: &crate::snapshot::User| {
+                Some((u.user_principal_name.as_ref()?.to_ascii_lowercase(), g.lookup(&NodeKey::of(&u.id))?))
+            };
+            self.users.iter().filter_map(user).collect()
+        });
+        map.get(&upn.to_ascii_lowercase()).copied()
+    }
+}
+
 /// One cluster being built: what its concerns share.
 struct ClusterCtx<'a> {
     b: &'a mut Builder,
     kc: &'a KubeCluster,
     idx: &'a IdentityIndex,
     /// Lower-case UPN → the directory user's node.
-    upn: &'a FxHashMap<String, NodeIndex>,
+    upn: &'a Upns<'a>,
     /// Normalized cluster id (or `k8s:<name>` when it matches no collected cluster).
     cluster: &'a str,
     /// Short cluster name, for display.
@@ -140,7 +152,7 @@ impl<'a> ClusterCtx<'a> {
         kc: &'a KubeCluster,
         cluster: &'a str,
         idx: &'a IdentityIndex,
-        upn: &'a FxHashMap<String, NodeIndex>,
+        upn: &'a Upns<'a>,
     ) -> Self {
         let cname = cluster.rsplit('/').next().unwrap_or(cluster).trim_start_matches("k8s:").to_string();
         let admin = match idx.admin.get(cluster) {
@@ -223,7 +235,7 @@ impl Builder {
         cname: &str,
         key: &SubjectKey,
         entra: bool,
-        upn: &FxHashMap<String, NodeIndex>,
+        upn: &Upns<'_>,
     ) -> (NodeIndex, Option<NodeIndex>) {
         let (kind, rest, sk, name) = match key {
             SubjectKey::ServiceAccount(ns, sa) => return (self.sa_node(cluster, ns, sa), None),
@@ -236,8 +248,7 @@ impl Builder {
         if !entra {
             return (node, None);
         }
-        let directory =
-            if is_guid(name) { self.lookup(&NodeKey::of(name)) } else { upn.get(&name.to_ascii_lowercase()).copied() };
+        let directory = if is_guid(name) { self.lookup(&NodeKey::of(name)) } else { upn.get(&self.g, name) };
         if let Some(d) = directory {
             let already = self.graph.find_edge(d, node).is_some();
             if !already {

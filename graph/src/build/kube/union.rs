@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::rbac::Powers;
 use super::{note, ClusterCtx};
@@ -280,14 +281,28 @@ impl ClusterCtx<'_> {
             let through = key.implied().iter().filter(|k| ix.nodes.contains_key(*k)).map(|k| ix.full(k)).collect();
             actors.push(Actor { node, label: key.label(), keys: ix.full(&key), own: vec![key], through });
         }
-        for d in self.directory_principals(ix) {
-            let mut direct: Vec<SubjectKey> = ix.directory.get(&d).cloned().unwrap_or_default();
-            for g in self.b.transitive_groups(d) {
-                direct.extend(ix.directory.get(&g).into_iter().flatten().cloned());
+        // Members whose only subjects are the bound groups they are in share the groups' union: judged once
+        // per list of groups (most hold nothing paired, and then need no actor).
+        let mut holds_by_groups: FxHashMap<Vec<NodeIndex>, bool> = FxHashMap::default();
+        for (d, groups) in self.directory_principals(ix) {
+            let own = ix.directory.get(&d);
+            if own.is_none() && holds_by_groups.get(&groups) == Some(&false) {
+                continue;
+            }
+            let mut direct: Vec<SubjectKey> = own.cloned().unwrap_or_default();
+            for g in &groups {
+                direct.extend(ix.directory.get(g).into_iter().flatten().cloned());
             }
             let mut keys: Vec<SubjectKey> = direct.iter().flat_map(|k| ix.full(k)).collect();
             keys.sort();
             keys.dedup();
+            if own.is_none() && !holds_by_groups.contains_key(&groups) {
+                let holds = !self.held(ix, &keys).is_empty();
+                holds_by_groups.insert(groups, holds);
+                if !holds {
+                    continue;
+                }
+            }
             // What d's own Azure role assignments hold is d's to hold, not something it acts through.
             let own_azure = |k: &&SubjectKey| matches!(k, SubjectKey::Azure(_, n) if *n == d);
             let through = direct.iter().filter(|k| !own_azure(k)).map(|k| ix.full(k)).collect();
@@ -297,18 +312,27 @@ impl ClusterCtx<'_> {
         actors
     }
 
-    /// Directory principals named by a bound subject, and the members (transitively) of bound groups.
-    fn directory_principals(&self, ix: &BindingIndex) -> BTreeSet<NodeIndex> {
-        let mut seen: BTreeSet<NodeIndex> = ix.directory.keys().copied().collect();
-        let mut stack: Vec<NodeIndex> = seen.iter().copied().collect();
-        while let Some(n) = stack.pop() {
-            for e in self.b.graph.edges_directed(n, Direction::Incoming) {
-                if e.weight().kind == EdgeKind::MemberOf && seen.insert(e.source()) {
-                    stack.push(e.source());
+    /// Directory principals named by a bound subject, and the members (transitively) of bound groups, in node
+    /// order, each with the subject-named directory nodes among its groups (transitively, in node order): one
+    /// walk down from each subject-named node, rather than each principal's groups walked up.
+    fn directory_principals(&self, ix: &BindingIndex) -> Vec<(NodeIndex, Vec<NodeIndex>)> {
+        let mut reach: FxHashMap<NodeIndex, Vec<NodeIndex>> = ix.directory.keys().map(|&n| (n, Vec::new())).collect();
+        let mut seen = FxHashSet::default();
+        for &named in ix.directory.keys() {
+            seen.clear();
+            let mut stack = vec![named];
+            while let Some(n) = stack.pop() {
+                for e in self.b.graph.edges_directed(n, Direction::Incoming) {
+                    if e.weight().kind == EdgeKind::MemberOf && seen.insert(e.source()) {
+                        stack.push(e.source());
+                        reach.entry(e.source()).or_default().push(named);
+                    }
                 }
             }
         }
-        seen
+        let mut out: Vec<(NodeIndex, Vec<NodeIndex>)> = reach.into_iter().collect();
+        out.sort_unstable_by_key(|(n, _)| *n);
+        out
     }
 
     /// The paired powers the union of these subjects' bindings holds, per namespace.
