@@ -166,7 +166,9 @@ impl CoreTier {
 }
 
 impl Core {
-    /// The core's principals for a query: the head and members of the query's source kinds.
+    /// The core's principals for a query: the head and members of the query's source kinds (counted by
+    /// [`PrincipalCounts`]).
+    #[cfg(test)]
     pub fn principals<'a>(
         &'a self,
         graph: &'a PrivilegeGraph,
@@ -183,6 +185,40 @@ impl Core {
         self.fanout.is_none()
             && self.edges.len() == 1
             && matches!(graph.edge(self.edges[0]).2.kind, EdgeKind::HasRole | EdgeKind::AksClusterAdmin)
+    }
+}
+
+/// How many principals a core has for a query, and how many of them are exposed kinds, with each shared member
+/// list counted once per query: the cores behind a pivot share its list (most principals of a large tenant), so
+/// counting per core would walk that list once per core and tier.
+#[derive(Default)]
+pub(crate) struct PrincipalCounts {
+    /// Per (member list address, query index): its members of the query's source kinds, and of those the exposed.
+    of: FxHashMap<(usize, usize), (usize, usize)>,
+}
+
+impl PrincipalCounts {
+    /// The core's principals for query `qi` (`query`): its head and members of the query's source kinds (what
+    /// [`Core::principals`] counts), and how many of them are exposed kinds.
+    pub fn get(&mut self, graph: &PrivilegeGraph, qi: usize, query: &Query, core: &Core) -> (usize, usize) {
+        let source = |n: NodeIndex| query.sources.contains(&graph.node(n).kind);
+        let exposed = |n: NodeIndex| graph.node(n).kind.is_exposed();
+        let (mut count, mut shown) = (0, 0);
+        if source(core.head) {
+            count += 1;
+            shown += usize::from(exposed(core.head));
+        }
+        if core.members.is_empty() {
+            return (count, shown);
+        }
+        let key = (Rc::as_ptr(&core.members) as usize, qi);
+        let (m, e) = *self.of.entry(key).or_insert_with(|| {
+            core.members
+                .iter()
+                .filter(|m| source(m.node))
+                .fold((0, 0), |(c, e), m| (c + 1, e + usize::from(exposed(m.node))))
+        });
+        (count + m, shown + e)
     }
 }
 
@@ -1609,6 +1645,33 @@ mod tests {
             }
         }
         (pivots, relaxed)
+    }
+
+    #[test]
+    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once_per_query() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let queries: Vec<Query> = std::fs::read_dir(root.join("queries"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
+            .collect();
+        let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
+        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
+        let cores = find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
+        let mut counts = PrincipalCounts::default();
+        let (mut asked, mut shared) = (0, 0);
+        for core in &cores.cores {
+            for t in &core.tiers {
+                let q = &queries[t.query];
+                let all: Vec<NodeIndex> = core.principals(&graph, q).collect();
+                let exposed = all.iter().filter(|p| graph.node(**p).kind.is_exposed()).count();
+                assert_eq!(counts.get(&graph, t.query, q, core), (all.len(), exposed));
+                asked += usize::from(!core.members.is_empty());
+            }
+        }
+        shared += counts.of.len();
+        assert!(asked > 20 && shared < asked, "lists are shared by cores: {shared} counted for {asked} asked");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use petgraph::graph::{EdgeIndex, NodeIndex};
 use rustc_hash::FxHashMap;
 
 use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
-use crate::cores::{Core, Cores};
+use crate::cores::{Core, Cores, PrincipalCounts};
 use crate::engine::hop;
 use crate::findings::{
     fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, Hop, MemberSet, NodeRef, Plan, Reach, SharedNode,
@@ -68,7 +68,12 @@ impl<'g> FixKeys<'g> {
 
 /// The report's findings, sorted: escalations first, then severity, principals reached, id.
 pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Findings {
-    let mut sets = MemberSets { nodes: Nodes::new(graph), by_key: BTreeMap::new(), seen: FxHashMap::default() };
+    let mut sets = MemberSets {
+        nodes: Nodes::new(graph),
+        by_key: BTreeMap::new(),
+        seen: FxHashMap::default(),
+        counts: PrincipalCounts::default(),
+    };
     let mut fixes = FixKeys::new(graph);
     // Every core's id (choke points name the findings of cores the report leaves out too), but a whole finding
     // (its targets and exclusions) only for the cores shown: the redundant ones can outnumber them.
@@ -107,6 +112,8 @@ struct MemberSets<'g> {
     by_key: BTreeMap<String, MemberSet>,
     /// Key and summary (count, kinds, a few names) of each shared list already seen, by its address.
     seen: FxHashMap<usize, (String, Affected)>,
+    /// Principals per core and query, each shared list counted once.
+    counts: PrincipalCounts,
 }
 
 impl MemberSets<'_> {
@@ -240,7 +247,7 @@ fn finding(
                     crate::rbac::Caps(t.caps.0 & q.capabilities.0).names()
                 },
                 targets: Affected::of(t.targets.iter().map(|n| sets.nodes.get(*n)).collect()),
-                principals: core.principals(graph, q).count(),
+                principals: sets.counts.get(graph, t.query, q, core).0,
                 excluded: t.excluded.iter().map(|(p, x)| [sets.nodes.get(*p), sets.nodes.get(*x)]).collect(),
             }
         })
