@@ -308,33 +308,37 @@ pub(crate) fn choke_points(
 ) -> Vec<Choke> {
     let cuts = dominator_cuts(graph, queries, options, reach);
     let mut by_key: FxHashMap<String, Choke> = FxHashMap::default();
+    // Each edge's fix once; a choke point's fix copied once, when it is first touched.
     let mut fixes: FxHashMap<EdgeIndex, Fix> = FxHashMap::default();
-    let mut fix = |e: EdgeIndex| fixes.entry(e).or_insert_with(|| fix_of(graph, e)).clone();
-    let touch = |by_key: &mut FxHashMap<String, Choke>, f: Fix, e: EdgeIndex| -> String {
-        let key = f.key.clone();
-        let c = by_key.entry(key.clone()).or_insert_with(|| Choke {
-            fix: f,
-            edges: Vec::new(),
-            tiers: FxHashMap::default(),
-            collateral: 0,
-            cores: Vec::new(),
-            standing: false,
-        });
+    let mut touch = |by_key: &mut FxHashMap<String, Choke>, e: EdgeIndex| -> String {
+        let f = fixes.entry(e).or_insert_with(|| fix_of(graph, e));
+        if !by_key.contains_key(&f.key) {
+            let c = Choke {
+                fix: f.clone(),
+                edges: Vec::new(),
+                tiers: FxHashMap::default(),
+                collateral: 0,
+                cores: Vec::new(),
+                standing: false,
+            };
+            by_key.insert(f.key.clone(), c);
+        }
+        let c = by_key.get_mut(&f.key).expect("just inserted");
         if !c.edges.contains(&e) {
             c.edges.push(e);
         }
-        key
+        f.key.clone()
     };
+    let mut counts = crate::cores::PrincipalCounts::default();
     for ci in cores.shown() {
         let core = &cores.cores[ci];
         let standing = core.is_standing(graph);
         for tier in &core.tiers {
             let query = &queries[tier.query];
-            let principals: Vec<NodeIndex> = core.principals(graph, query).collect();
-            let pairs = principals.len() * tier.targets.len();
-            let exposed = principals.iter().filter(|p| graph.node(**p).kind.is_exposed()).count();
+            let (principals, exposed) = counts.get(graph, tier.query, query, core);
+            let pairs = principals * tier.targets.len();
             for e in &core.edges {
-                let key = touch(&mut by_key, fix(*e), *e);
+                let key = touch(&mut by_key, *e);
                 let c = by_key.get_mut(&key).expect("just inserted");
                 let entry = c.tiers.entry(tier.query).or_default();
                 entry.0 = entry.0.max(cuts.get(&(tier.query, *e)).copied().unwrap_or(0));
@@ -357,7 +361,7 @@ pub(crate) fn choke_points(
         if graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf {
             continue;
         }
-        let key = touch(&mut by_key, fix(*e), *e);
+        let key = touch(&mut by_key, *e);
         let c = by_key.get_mut(&key).expect("just inserted");
         let entry = c.tiers.entry(*qi).or_default();
         entry.0 = entry.0.max(*n);

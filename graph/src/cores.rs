@@ -166,7 +166,9 @@ impl CoreTier {
 }
 
 impl Core {
-    /// The core's principals for a query: the head and members of the query's source kinds.
+    /// The core's principals for a query: the head and members of the query's source kinds (counted by
+    /// [`PrincipalCounts`]).
+    #[cfg(test)]
     pub fn principals<'a>(
         &'a self,
         graph: &'a PrivilegeGraph,
@@ -183,6 +185,40 @@ impl Core {
         self.fanout.is_none()
             && self.edges.len() == 1
             && matches!(graph.edge(self.edges[0]).2.kind, EdgeKind::HasRole | EdgeKind::AksClusterAdmin)
+    }
+}
+
+/// How many principals a core has for a query, and how many of them are exposed kinds, with each shared member
+/// list counted once per query: the cores behind a pivot share its list (most principals of a large tenant), so
+/// counting per core would walk that list once per core and tier.
+#[derive(Default)]
+pub(crate) struct PrincipalCounts {
+    /// Per (member list address, query index): its members of the query's source kinds, and of those the exposed.
+    of: FxHashMap<(usize, usize), (usize, usize)>,
+}
+
+impl PrincipalCounts {
+    /// The core's principals for query `qi` (`query`): its head and members of the query's source kinds (what
+    /// [`Core::principals`] counts), and how many of them are exposed kinds.
+    pub fn get(&mut self, graph: &PrivilegeGraph, qi: usize, query: &Query, core: &Core) -> (usize, usize) {
+        let source = |n: NodeIndex| query.sources.contains(&graph.node(n).kind);
+        let exposed = |n: NodeIndex| graph.node(n).kind.is_exposed();
+        let (mut count, mut shown) = (0, 0);
+        if source(core.head) {
+            count += 1;
+            shown += usize::from(exposed(core.head));
+        }
+        if core.members.is_empty() {
+            return (count, shown);
+        }
+        let key = (Rc::as_ptr(&core.members) as usize, qi);
+        let (m, e) = *self.of.entry(key).or_insert_with(|| {
+            core.members
+                .iter()
+                .filter(|m| source(m.node))
+                .fold((0, 0), |(c, e), m| (c + 1, e + usize::from(exposed(m.node))))
+        });
+        (count + m, shown + e)
     }
 }
 
@@ -333,6 +369,8 @@ pub(crate) struct Anchor {
 struct Settled {
     node: NodeIndex,
     via: bool,
+    /// What its next step needs from a mask (the state's third part, see [`State`]).
+    needs: u32,
     cost: Cost,
     /// Index of the state this one leads to (towards the anchor), `u32::MAX` at the root.
     parent: u32,
@@ -407,7 +445,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
                 (start, via0, flags),
                 is_identity_edge,
                 inner,
-                (masks, Order::Preferred),
+                (masks, Order::Flags),
                 scratch,
             )
         };
@@ -625,8 +663,16 @@ impl Run<'_> {
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
         let scratch = &mut self.scratch.borrow_mut();
-        let profile = &self.profiles[profile];
-        let tree = reverse_tree(graph, profile, self.removed, (head, true, 0), follow, None, (true, order), scratch);
+        let fast = match (pivot, self.inner[profile].as_ref()) {
+            (true, Some(inner)) => {
+                pivot_tree(graph, &self.profiles[profile], self.removed, head, inner, order, scratch)
+            }
+            _ => None,
+        };
+        let tree = fast.unwrap_or_else(|| {
+            let profile = &self.profiles[profile];
+            reverse_tree(graph, profile, self.removed, (head, true, 0), follow, None, (true, order), scratch)
+        });
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
         let members = (1..tree.len() as u32)
@@ -1187,7 +1233,7 @@ fn reverse_tree(
                 }
                 None => i,
             };
-            out.push(Settled { node: state.0, via: state.1, cost, parent, edge, head });
+            out.push(Settled { node: state.0, via: state.1, needs: state.2, cost, parent, edge, head });
             scratch.settle(state, i);
             incoming.clear();
             match inner {
@@ -1214,12 +1260,7 @@ fn reverse_tree(
                 if scratch.is_settled(next) {
                     continue;
                 }
-                let c = match (order, inner) {
-                    // An anchor's search ranks by flags, then hops: its cores are the same as before members were
-                    // ranked by holding.
-                    (Order::Preferred, Some(_)) => cost.step(w.flags),
-                    _ => cost.advance(order, w.flags, w.kind),
-                };
+                let c = cost.advance(order, w.flags, w.kind);
                 if c < scratch.best(next).0 {
                     scratch.set_best(next, (c, i, id));
                     scratch.offer(c, next);
@@ -1249,14 +1290,22 @@ struct InEdges {
     /// Row `n` is `edges[offsets[n]..offsets[n + 1]]`.
     offsets: Vec<u32>,
     edges: Vec<EdgeIndex>,
+    /// The memberships of principals nothing leads to, left out of `edges`: row `n` is
+    /// `dropped[dropped_offsets[n]..dropped_offsets[n + 1]]` (a pivot's member search relaxes them after the
+    /// search, see [`pivot_tree`]).
+    dropped_offsets: Vec<u32>,
+    dropped: Vec<EdgeIndex>,
 }
 
 impl InEdges {
     fn new(graph: &PrivilegeGraph, profile: &Profile) -> InEdges {
         let g = &graph.graph;
         let mut offsets = Vec::with_capacity(g.node_count() + 1);
+        let mut dropped_offsets = Vec::with_capacity(g.node_count() + 1);
         let mut edges = Vec::new();
+        let mut dropped = Vec::new();
         offsets.push(0);
+        dropped_offsets.push(0);
         for n in g.node_indices() {
             for e in g.edges_directed(n, Direction::Incoming) {
                 let w = e.weight();
@@ -1264,18 +1313,116 @@ impl InEdges {
                     continue;
                 }
                 if is_membership(w.kind) && leaf(graph, profile, e.source()) {
+                    dropped.push(e.id());
                     continue;
                 }
                 edges.push(e.id());
             }
             offsets.push(edges.len() as u32);
+            dropped_offsets.push(dropped.len() as u32);
         }
-        InEdges { offsets, edges }
+        InEdges { offsets, edges, dropped_offsets, dropped }
     }
 
     fn of(&self, n: NodeIndex) -> &[EdgeIndex] {
         &self.edges[self.offsets[n.index()] as usize..self.offsets[n.index() + 1] as usize]
     }
+
+    /// The memberships into `n` that [`InEdges::of`] leaves out.
+    fn dropped_of(&self, n: NodeIndex) -> &[EdgeIndex] {
+        &self.dropped[self.dropped_offsets[n.index()] as usize..self.dropped_offsets[n.index() + 1] as usize]
+    }
+}
+
+/// A pivot's member search ([`reverse_tree`] from the pivot over every identity edge, following masks), without
+/// visiting the principals nothing leads to one by one: the search walks `inner`'s edges only (groups,
+/// identities, whatever someone reaches), then each membership it left out (a leaf principal's) is relaxed
+/// once from the state it leads to. A leaf is never on another node's way, so the other states settle as in
+/// the whole search; a leaf's state takes the best cost offered, the earliest-settled parent on a tie (the
+/// whole search's first offer), and the states are put in the whole search's settling order, by (cost,
+/// state). The tree is the one the whole search gives, entry for entry. `None` when a capability mask is on
+/// some way (the whole search is run then).
+fn pivot_tree(
+    graph: &PrivilegeGraph,
+    profile: &Profile,
+    removed: &EdgeMask,
+    pivot: NodeIndex,
+    inner: &InEdges,
+    order: Order,
+    scratch: &mut TreeScratch,
+) -> Option<Vec<Settled>> {
+    let search = (pivot, true, 0);
+    let tree = reverse_tree(graph, profile, removed, search, is_identity_edge, Some(inner), (true, order), scratch);
+    if crosses_mask(graph, &tree) {
+        return None;
+    }
+    // Per leaf state: the best (cost, parent, edge) offered by a left-out membership, parents in settling order.
+    let mut offered: FxHashMap<State, (Cost, u32, EdgeIndex)> = FxHashMap::default();
+    for (i, s) in tree.iter().enumerate() {
+        for &id in inner.dropped_of(s.node) {
+            if removed.contains(id) {
+                continue;
+            }
+            let (source, _, w) = graph.edge(id);
+            if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
+                return None;
+            }
+            let needs = if w.kind == EdgeKind::MemberOf { s.needs } else { crate::rbac::step_needs(w.kind).0 };
+            let state = (source, s.via || profile.is_via(w.kind), needs);
+            let c = s.cost.advance(order, w.flags, w.kind);
+            let best = offered.entry(state).or_insert((UNREACHED, u32::MAX, EdgeIndex::end()));
+            if c < best.0 {
+                *best = (c, i as u32, id);
+            }
+        }
+    }
+    if offered.is_empty() {
+        return Some(tree);
+    }
+    // Leaves the search reached another way (a non-membership step) keep the better of both.
+    let mut all: Vec<Settled> = Vec::with_capacity(tree.len() + offered.len());
+    for s in tree {
+        let state = (s.node, s.via, s.needs);
+        match offered.remove(&state) {
+            Some((c, parent, edge)) if s.parent != u32::MAX && (c, parent) < (s.cost, s.parent) => {
+                all.push(Settled { cost: c, parent, edge: Some(edge), ..s })
+            }
+            _ => all.push(s),
+        }
+    }
+    let searched = all.len();
+    all.extend(offered.into_iter().map(|((node, via, needs), (cost, parent, edge))| Settled {
+        node,
+        via,
+        needs,
+        cost,
+        parent,
+        edge: Some(edge),
+        head: 0,
+    }));
+    // Settling order; parents (all from the search) renumbered.
+    let mut order: Vec<u32> = (0..all.len() as u32).collect();
+    order.sort_unstable_by_key(|i| {
+        let s = &all[*i as usize];
+        (s.cost, s.node, s.via, s.needs)
+    });
+    let mut at = vec![0u32; searched];
+    for (new, old) in order.iter().enumerate() {
+        if (*old as usize) < searched {
+            at[*old as usize] = new as u32;
+        }
+    }
+    Some(
+        order
+            .iter()
+            .enumerate()
+            .map(|(new, old)| {
+                let s = all[*old as usize];
+                let parent = if s.parent == u32::MAX { u32::MAX } else { at[s.parent as usize] };
+                Settled { parent, head: new as u32, ..s }
+            })
+            .collect(),
+    )
 }
 
 /// Whether nothing leads to `n` over the identity edges a profile allows.
@@ -1466,6 +1613,91 @@ mod tests {
         fresh.push_path(member(9, 0), &[]);
         assert_eq!(fresh.path(&fresh[0]), vec![e(30)]);
         assert!(fresh.path(&fresh[1]).is_empty());
+    }
+
+    /// The whole member search from every pivot of `graph`, against [`pivot_tree`]: (pivots compared, leaf
+    /// states relaxed after the search).
+    fn compare_pivot_trees(graph: &PrivilegeGraph, name: &str) -> (usize, usize) {
+        let identity: Vec<EdgeKind> = EdgeKind::ALL.iter().copied().filter(|k| is_identity_edge(*k)).collect();
+        let profiles = [
+            Profile { edges: identity.clone(), via: Vec::new(), eligible_ok: true },
+            Profile { edges: identity.clone(), via: Vec::new(), eligible_ok: false },
+            Profile {
+                edges: identity.iter().copied().filter(|k| *k != EdgeKind::CanAddMember).collect(),
+                via: vec![EdgeKind::AksClusterAdmin],
+                eligible_ok: true,
+            },
+        ];
+        // Also with some edges left out, as a plan's re-run leaves them.
+        let mut some_removed = EdgeMask::default();
+        for e in graph.graph.edge_indices().filter(|e| e.index() % 7 == 3) {
+            some_removed.insert(e);
+        }
+        let (mut pivots, mut relaxed) = (0, 0);
+        let mut scratch = TreeScratch::default();
+        let key =
+            |t: &[Settled]| t.iter().map(|s| (s.node, s.via, s.needs, s.cost, s.parent, s.edge)).collect::<Vec<_>>();
+        let orders = [Order::Preferred, Order::Shortest];
+        for (removed, order) in [EdgeMask::default(), some_removed].iter().flat_map(|r| orders.map(|o| (r, o))) {
+            for profile in &profiles {
+                let inner = InEdges::new(graph, profile);
+                for n in graph.graph.node_indices().filter(|n| is_pivot(graph.node(*n).kind)) {
+                    let start = (n, true, 0);
+                    let follow = is_identity_edge;
+                    let whole = reverse_tree(graph, profile, removed, start, follow, None, (true, order), &mut scratch);
+                    let Some(fast) = pivot_tree(graph, profile, removed, n, &inner, order, &mut scratch) else {
+                        continue;
+                    };
+                    let searched =
+                        reverse_tree(graph, profile, removed, start, follow, Some(&inner), (true, order), &mut scratch);
+                    pivots += 1;
+                    relaxed += fast.len() - searched.len();
+                    assert_eq!(key(&fast), key(&whole), "{name}: pivot {} ({order:?})", graph.node(n).name);
+                }
+            }
+        }
+        (pivots, relaxed)
+    }
+
+    #[test]
+    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once_per_query() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let queries: Vec<Query> = std::fs::read_dir(root.join("queries"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
+            .collect();
+        let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
+        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
+        let cores = find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
+        let mut counts = PrincipalCounts::default();
+        let (mut asked, mut shared) = (0, 0);
+        for core in &cores.cores {
+            for t in &core.tiers {
+                let q = &queries[t.query];
+                let all: Vec<NodeIndex> = core.principals(&graph, q).collect();
+                let exposed = all.iter().filter(|p| graph.node(**p).kind.is_exposed()).count();
+                assert_eq!(counts.get(&graph, t.query, q, core), (all.len(), exposed));
+                asked += usize::from(!core.members.is_empty());
+            }
+        }
+        shared += counts.of.len();
+        assert!(asked > 20 && shared < asked, "lists are shared by cores: {shared} counted for {asked} asked");
+    }
+
+    #[test]
+    fn a_pivots_member_tree_is_the_whole_searchs_entry_for_entry() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snapshots");
+        let (mut pivots, mut relaxed) = (0, 0);
+        for name in ["demo", "nested-groups", "pim-eligible", "deny-assignments", "scope-inheritance"] {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+            let snapshot = crate::snapshot::Snapshot::from_json(&text, name).unwrap();
+            let (p, r) = compare_pivot_trees(&PrivilegeGraph::build(&snapshot), name);
+            pivots += p;
+            relaxed += r;
+        }
+        assert!(pivots >= 10 && relaxed >= 10, "the tenants have pivots with leaf members: {pivots}, {relaxed}");
     }
 
     fn core(tiers: Vec<CoreTier>) -> Core {

@@ -46,6 +46,7 @@ impl Cost {
     /// The cost after one more edge in `order`.
     pub(crate) fn advance(self, order: Order, flags: u8, kind: EdgeKind) -> Cost {
         match order {
+            Order::Flags => self.step(flags),
             Order::Preferred => self.step(flags).gaining(kind),
             Order::Shortest => Cost { hops: self.hops + 1, ..self },
         }
@@ -58,12 +59,17 @@ impl Cost {
     }
 }
 
-/// How a search ranks paths: by [`Cost`] (flags, then holding before gaining, then hops), or by hops alone.
+/// How a search ranks paths: by [`Cost`] (flags, with or without holding before gaining, then hops), or by
+/// hops alone.
 /// A best path by cost can be longer than another way, so a search whose best path runs past a query's hop
 /// limit asks again for the shortest: the pair is lost only when no way fits the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
+    /// Flags, then hops: how anchor searches find cores (which grant a principal reaches through whom).
+    Flags,
+    /// Flags, then holding before gaining, then hops: how a principal's own way is chosen.
     Preferred,
+    /// Hops alone.
     Shortest,
 }
 
