@@ -23,8 +23,8 @@ use crate::rbac::{Capability, Caps};
 use crate::remediation::remediation;
 use crate::snapshot::Snapshot;
 
-/// Path cost, compared lexicographically: PIM activations, then conditional hops, then (where a search counts
-/// them, see [`Cost::gaining`]) steps that gain a power rather than hold it, then hops.
+/// Path cost, compared lexicographically: PIM activations, then conditional hops, then (in
+/// [`Order::Preferred`]) steps that gain a power rather than hold it, then hops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(crate) struct Cost {
     pub(crate) eligible: u32,
@@ -34,6 +34,7 @@ pub(crate) struct Cost {
 }
 
 impl Cost {
+    /// The cost after one more edge with `flags`, gains not counted ([`Order::Flags`]).
     pub(crate) fn step(self, flags: u8) -> Cost {
         Cost {
             eligible: self.eligible + u32::from(flags & ELIGIBLE != 0),
@@ -43,19 +44,13 @@ impl Cost {
         }
     }
 
-    /// The cost after one more edge in `order`.
+    /// The cost after one more edge of `kind` with `flags`, in `order`.
     pub(crate) fn advance(self, order: Order, flags: u8, kind: EdgeKind) -> Cost {
         match order {
             Order::Flags => self.step(flags),
-            Order::Preferred => self.step(flags).gaining(kind),
+            Order::Preferred => Cost { gains: self.gains + u32::from(!holds(kind)), ..self.step(flags) },
             Order::Shortest => Cost { hops: self.hops + 1, ..self },
         }
-    }
-
-    /// Counts a step of `kind` that gains a power rather than holds it (see [`holds`]): a search that does so
-    /// prefers, of two ways with the same flags, the one that holds, whatever their lengths.
-    pub(crate) fn gaining(self, kind: EdgeKind) -> Cost {
-        Cost { gains: self.gains + u32::from(!holds(kind)), ..self }
     }
 }
 
@@ -365,7 +360,7 @@ impl<'a> Search<'a> {
         let mut heap = BinaryHeap::new();
         for (e, depth) in self.final_edges() {
             let (from, _, w) = self.graph.edge(e);
-            let cost = Cost { hops: depth, ..Cost::default() }.step(w.flags).gaining(w.kind);
+            let cost = Cost { hops: depth, ..Cost::default() }.advance(Order::Preferred, w.flags, w.kind);
             relax(&mut best, &mut heap, (from, no_via || self.is_via(w.kind)), cost, (e, no_via));
         }
         let mut settled = Vec::new();
@@ -381,7 +376,7 @@ impl<'a> Search<'a> {
                     continue;
                 }
                 let from = (e.source(), via || self.is_via(w.kind));
-                relax(&mut best, &mut heap, from, cost.step(w.flags).gaining(w.kind), (e.id(), via));
+                relax(&mut best, &mut heap, from, cost.advance(Order::Preferred, w.flags, w.kind), (e.id(), via));
             }
         }
         settled.sort();

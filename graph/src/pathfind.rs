@@ -17,7 +17,7 @@ use petgraph::Direction;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::engine::{hop, Cost};
+use crate::engine::{hop, Cost, Order};
 use crate::findings::Hop;
 use crate::graph::{EdgeData, Grant, PrivilegeGraph, ELIGIBLE};
 use crate::model::EdgeKind;
@@ -160,7 +160,7 @@ impl<'a> PathSearch<'a> {
                 let Some((next, rank)) = self.step(state, key.0, e.target(), e.weight()) else {
                     continue;
                 };
-                let next_key = (rank, key.1.step(e.weight().flags).gaining(e.weight().kind));
+                let next_key = (rank, key.1.advance(Order::Preferred, e.weight().flags, e.weight().kind));
                 if best.get(&next).is_none_or(|(k, _)| next_key < *k) {
                     best.insert(next, (next_key, Some((e.id(), state))));
                     heap.push(Reverse((next_key, next)));
