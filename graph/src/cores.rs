@@ -416,6 +416,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         profile_names: profiles.iter().map(|p| Rc::from(p.name())).collect(),
         profiles: profiles.clone(),
         member_sets: FxHashMap::default(),
+        shortest_sets: FxHashMap::default(),
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
@@ -574,6 +575,9 @@ struct Run<'a> {
     profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
     member_sets: FxHashMap<(usize, NodeIndex, bool, u32), Rc<MemberList>>,
+    /// Members of each head by their shortest ways, per (profile, head, as a pivot): computed once, when some
+    /// member's preferred way runs past a hop budget (see [`Run::within_budget`]).
+    shortest_sets: FxHashMap<(usize, NodeIndex, bool), Rc<MemberList>>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -687,13 +691,27 @@ impl Run<'_> {
     /// The members of `all` within `budget` hops of the head. A member's way is its best by [`Cost`] (holding
     /// before gaining), which can be longer than another: a member whose way runs past the budget keeps the
     /// shortest way when that one fits.
-    fn within_budget(&self, profile: usize, head: NodeIndex, pivot: bool, all: &MemberList, budget: u32) -> MemberList {
+    fn within_budget(
+        &mut self,
+        profile: usize,
+        head: NodeIndex,
+        pivot: bool,
+        all: &MemberList,
+        budget: u32,
+    ) -> MemberList {
         let mut within = all.within(budget);
         let far: FxHashSet<NodeIndex> = all.iter().filter(|m| m.hops > budget).map(|m| m.node).collect();
         if far.is_empty() {
             return within;
         }
-        let shortest = self.all_members(profile, head, pivot, Order::Shortest);
+        let shortest = match self.shortest_sets.get(&(profile, head, pivot)) {
+            Some(list) => list.clone(),
+            None => {
+                let list = Rc::new(self.all_members(profile, head, pivot, Order::Shortest));
+                self.shortest_sets.insert((profile, head, pivot), list.clone());
+                list
+            }
+        };
         for m in shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)) {
             within.push_path(m.clone(), &shortest.path(m));
         }
