@@ -1,8 +1,10 @@
 //! `--expand` and `--format ndjson` derive every (principal, target) pair from the grouped report
 //! (`azpath_graph::expand`). On every bundled tenant and on generated ones, the pairs the stream writes, with
-//! their flags, are exactly the per-pair reference search's (`engine::run_query`, one search per target): none
-//! lost, none invented. Each line's finding implies its pair, and its reach is standing exactly when the source
-//! holds the power by a grant, as the reference search finds it over memberships and grants alone.
+//! their flags, are exactly those of an exhaustive reference kept in the tests ([`reference`]: every walk up to
+//! the hop limit, sharing no search code with the engine), and so are the engine's per-pair search's
+//! (`engine::run_query`): none lost, none invented. Each line's finding implies its pair, and its reach is
+//! standing exactly when the source holds the power by a grant, as the reference finds it over memberships and
+//! grants alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +17,8 @@ use azpath_graph::model::EdgeKind;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
 use azpath_mocks::{bundled_names, MockTenant};
+
+mod reference;
 
 /// (query, source, target).
 type Key = (String, String, String);
@@ -38,22 +42,32 @@ fn streamed(snapshot: &Snapshot, options: AnalyzeOptions) -> (Vec<ExpandedPair>,
     (pairs, report)
 }
 
-/// The per-pair search's pairs with their flags: eligible and conditional from its best path, and whether the
-/// pair is standing: the same search over memberships and grants alone finds a way no less direct (the source
-/// holds the power). Otherwise the pair is an escalation. A source that both holds the power and could gain it
-/// by another step holds it: the report must say standing.
+/// The exhaustive reference's pairs ([`reference::pairs`]) with their flags, and whether each is standing:
+/// the same walk over memberships and grants alone reaches it with the same flags (the source holds the
+/// power). Otherwise the pair is an escalation. A source that both holds the power and could gain it by
+/// another step holds it: the report must say standing.
 fn reference(snapshot: &Snapshot, options: AnalyzeOptions) -> BTreeMap<Key, Expected> {
     let graph = PrivilegeGraph::build(snapshot);
     let mut out = BTreeMap::new();
     for q in azpath::queries::builtin() {
         let held = Query { edges: q.edges.iter().copied().filter(|e| STANDING.contains(e)).collect(), ..q.clone() };
-        let holds: BTreeMap<Key, (bool, bool)> =
-            run_query(&graph, &held, options).into_iter().map(|p| (key(&p), (p.eligible, p.conditional))).collect();
-        for p in run_query(&graph, &q, options) {
-            let k = key(&p);
-            let standing = holds.get(&k) == Some(&(p.eligible, p.conditional));
-            out.insert(k, Expected { eligible: p.eligible, conditional: p.conditional, standing });
+        let holds = reference::pairs(&graph, &held, options.include_eligible);
+        for (pair, (eligible, conditional)) in reference::pairs(&graph, &q, options.include_eligible) {
+            let (source, target) = (graph.node_ref(pair.0).id, graph.node_ref(pair.1).id);
+            let standing = holds.get(&pair) == Some(&(eligible, conditional));
+            out.insert((q.id.clone(), source, target), Expected { eligible, conditional, standing });
         }
+    }
+    out
+}
+
+/// The engine's per-pair search (`engine::run_query`, what `azpath bench` times per query) as the reference
+/// keys its pairs, with its flags.
+fn per_pair(snapshot: &Snapshot, options: AnalyzeOptions) -> BTreeMap<Key, (bool, bool)> {
+    let graph = PrivilegeGraph::build(snapshot);
+    let mut out = BTreeMap::new();
+    for q in azpath::queries::builtin() {
+        out.extend(run_query(&graph, &q, options).into_iter().map(|p| (key(&p), (p.eligible, p.conditional))));
     }
     out
 }
@@ -135,6 +149,26 @@ fn check(name: &str, snapshot: &Snapshot, options: AnalyzeOptions) -> usize {
     let reference = reference(snapshot, options);
     let diff = differences(&stream, &reference);
     assert!(diff.is_empty(), "{name}: the stream differs from the per-pair search:\n{}", diff.join("\n"));
+    let engine = per_pair(snapshot, options);
+    let mut diff: Vec<String> = engine
+        .iter()
+        .filter(|(k, v)| reference.get(*k).is_none_or(|w| (w.eligible, w.conditional) != **v))
+        .map(|(k, v)| format!("per-pair search: {k:?} {v:?}, reference {:?}", reference.get(k)))
+        .collect();
+    let graph = PrivilegeGraph::build(snapshot);
+    let queries = azpath::queries::builtin();
+    let walk = |(query, source, target): &Key| {
+        let q = queries.iter().find(|q| q.id == *query)?;
+        reference::walk_to(&graph, q, options.include_eligible, graph.find(source)?, graph.find(target)?)
+    };
+    diff.extend(
+        reference
+            .keys()
+            .filter(|k| !engine.contains_key(*k))
+            .map(|k| format!("per-pair search lost {k:?}, a walk: {:?}", walk(k))),
+    );
+    diff.truncate(20);
+    assert!(diff.is_empty(), "{name}: the per-pair search differs from the exhaustive reference:\n{}", diff.join("\n"));
     let unexplained = findings_explain(&stream, &report);
     assert!(unexplained.is_empty(), "{name}:\n{}", unexplained.join("\n"));
     stream.len()

@@ -355,13 +355,13 @@ impl<'a> Search<'a> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
         // For each state: best cost, the edge taken towards the target, and the via flag of the state it
-        // leads to.
-        let mut best: FxHashMap<State, (Cost, EdgeIndex, bool)> = FxHashMap::default();
+        // leads to (`None`: the edge ends the path; a way may pass the target before it crosses `via`).
+        let mut best: FxHashMap<State, (Cost, EdgeIndex, Option<bool>)> = FxHashMap::default();
         let mut heap = BinaryHeap::new();
         for (e, depth) in self.final_edges() {
             let (from, _, w) = self.graph.edge(e);
             let cost = Cost { hops: depth, ..Cost::default() }.advance(Order::Preferred, w.flags, w.kind);
-            relax(&mut best, &mut heap, (from, no_via || self.is_via(w.kind)), cost, (e, no_via));
+            relax(&mut best, &mut heap, (from, no_via || self.is_via(w.kind)), cost, (e, None));
         }
         let mut settled = Vec::new();
         while let Some(Reverse((cost, state))) = heap.pop() {
@@ -376,7 +376,8 @@ impl<'a> Search<'a> {
                     continue;
                 }
                 let from = (e.source(), via || self.is_via(w.kind));
-                relax(&mut best, &mut heap, from, cost.advance(Order::Preferred, w.flags, w.kind), (e.id(), via));
+                let step = (e.id(), Some(via));
+                relax(&mut best, &mut heap, from, cost.advance(Order::Preferred, w.flags, w.kind), step);
             }
         }
         settled.sort();
@@ -390,11 +391,10 @@ impl<'a> Search<'a> {
                 loop {
                     let (_, e, next_via) = best[&state];
                     path.push(e);
-                    let (_, to, w) = self.graph.edge(e);
-                    if w.kind == EdgeKind::HasRole || to == self.target || path.len() > self.graph.node_count() {
-                        break;
+                    match next_via {
+                        Some(via) if path.len() <= 2 * self.graph.node_count() => state = (self.graph.edge(e).1, via),
+                        _ => break,
                     }
-                    state = (to, next_via);
                 }
                 (n, path)
             })
@@ -488,14 +488,14 @@ impl<'a> Search<'a> {
                     let depth = self.chain.iter().position(|s| *s == e.target()).unwrap_or(0) as u32;
                     let mut path = forward_path(&best, state);
                     path.push(e.id());
-                    if path.len() + depth as usize > self.query.max_hops || self.checked_caps(&path).is_none() {
-                        continue;
-                    }
+                    let fits = path.len() + depth as usize <= self.query.max_hops;
                     let total = Cost { hops: cost.hops + depth, ..cost }.advance(order, w.flags, w.kind);
-                    if answer.as_ref().is_none_or(|(c, _)| total < *c) {
+                    if fits && answer.as_ref().is_none_or(|(c, _)| total < *c) && self.checked_caps(&path).is_some() {
                         answer = Some((total, path));
                     }
-                } else if is_identity_edge(w.kind) {
+                }
+                // A way may pass the target and come back to it: before it crosses `via`, say.
+                if is_identity_edge(w.kind) {
                     let next = cost.advance(order, w.flags, w.kind);
                     let key = (e.target(), next_via, next_mask);
                     if best.get(&key).is_none_or(|(c, _)| next < *c) {
@@ -510,11 +510,11 @@ impl<'a> Search<'a> {
 }
 
 fn relax(
-    best: &mut FxHashMap<State, (Cost, EdgeIndex, bool)>,
+    best: &mut FxHashMap<State, (Cost, EdgeIndex, Option<bool>)>,
     heap: &mut BinaryHeap<Reverse<(Cost, State)>>,
     state: State,
     cost: Cost,
-    (edge, next_via): (EdgeIndex, bool),
+    (edge, next_via): (EdgeIndex, Option<bool>),
 ) {
     let better = best.get(&state).is_none_or(|(c, _, _)| cost < *c);
     if better {

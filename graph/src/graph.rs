@@ -7,7 +7,8 @@
 //!
 //! This module is the graph and its read API; [`crate::build`] writes it.
 
-use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+pub use petgraph::graph::NodeIndex;
+use petgraph::graph::{DiGraph, EdgeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -272,6 +273,12 @@ impl PrivilegeGraph {
     /// All node indices of a kind.
     pub fn nodes_of_kind(&self, kind: NodeKind) -> impl Iterator<Item = NodeIndex> + '_ {
         self.graph.node_indices().filter(move |n| self.graph[*n].kind == kind)
+    }
+
+    /// The edges leaving `n`, as (target, edge): what a check outside the crate (the tests' exhaustive
+    /// reference search) walks.
+    pub fn edges_from(&self, n: NodeIndex) -> impl Iterator<Item = (NodeIndex, &EdgeData)> + '_ {
+        self.graph.edges_directed(n, Direction::Outgoing).map(|e| (e.target(), e.weight()))
     }
 
     pub(crate) fn edge(&self, e: EdgeIndex) -> (NodeIndex, NodeIndex, EdgeData) {

@@ -159,7 +159,7 @@ pub(crate) const RUN_CODE: [Capability; 9] = [
 /// What a step needs from a capability mask on the step before it: a mask (ASO's, what its installed CRDs let
 /// the identity it acts as do) lets the step be taken only when it allows one of these. Empty: no mask limits
 /// the step. The one table the engine, the core search and `paths` read.
-pub(crate) fn step_needs(kind: crate::model::EdgeKind) -> Caps {
+pub fn step_needs(kind: crate::model::EdgeKind) -> Caps {
     use crate::model::EdgeKind;
     match kind {
         EdgeKind::CanWriteFederatedCredential => Capability::WriteFederatedCredential.bit(),

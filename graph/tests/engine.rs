@@ -436,3 +436,72 @@ fn untyped_member_with_a_upn_is_a_user() {
     assert!(has(&f, "owner-equivalent-on-subscription", "aaaaaaaa-0000-0000-0000-0000000000ff", &sub(SUB)));
     assert!(!has(&f, "owner-equivalent-on-subscription", "aaaaaaaa-0000-0000-0000-0000000000fe", &sub(SUB)));
 }
+
+/// A tenant where Dev owns the deploy application (so can act as its service principal), deploy is a member of
+/// the role-assignable group app-admins, and app-admins holds Application Administrator on `app_admin_scope`
+/// (`/` for every application, or one application's id).
+fn walk_tenant(app_admin_scope: &str) -> Snapshot {
+    const DEV: &str = "aaaaaaaa-0000-0000-0000-0000000000d1";
+    let owner = json!([{"@odata.type": "#microsoft.graph.user", "id": DEV}]);
+    let text = json!({
+        "schema_version": 1,
+        "metadata": {"tool_version": "test", "collected_at": "2026-12-01T00:00:00Z", "cloud": "public",
+                     "arm_url": "https://management.azure.com/", "graph_url": "https://graph.microsoft.com/"},
+        "azure": {"subscriptions": [], "roleAssignments": []},
+        "entra": {
+            "users": [{"id": DEV, "displayName": "Dev", "userPrincipalName": "dev@contoso.example"}],
+            "groups": [{"id": GROUP_A, "displayName": "app-admins", "securityEnabled": true, "isAssignableToRole": true}],
+            "groupMembers": [{"groupId": GROUP_A,
+                              "members": [{"@odata.type": "#microsoft.graph.servicePrincipal", "id": "cccccccc-0000-0000-0000-000000000001"}]}],
+            "servicePrincipals": [
+                {"id": "cccccccc-0000-0000-0000-000000000001", "appId": "eeeeeeee-0000-0000-0000-000000000001",
+                 "displayName": "deploy", "servicePrincipalType": "Application"},
+                {"id": "cccccccc-0000-0000-0000-000000000002", "appId": "eeeeeeee-0000-0000-0000-000000000002",
+                 "displayName": "billing", "servicePrincipalType": "Application"}
+            ],
+            "applications": [
+                {"id": "dddddddd-0000-0000-0000-000000000001", "appId": "eeeeeeee-0000-0000-0000-000000000001",
+                 "displayName": "deploy", "owners": owner},
+                {"id": "dddddddd-0000-0000-0000-000000000002", "appId": "eeeeeeee-0000-0000-0000-000000000002",
+                 "displayName": "billing"}
+            ],
+            "directoryRoleDefinitions": [
+                {"id": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "displayName": "Application Administrator",
+                 "isBuiltIn": true, "isEnabled": true, "templateId": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+                 "rolePermissions": [{"allowedResourceActions": [
+                    "microsoft.directory/applications/credentials/update",
+                    "microsoft.directory/servicePrincipals/credentials/update"]}]}
+            ],
+            "directoryRoleAssignments": [
+                {"id": "dra-1", "principalId": GROUP_A, "roleDefinitionId": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+                 "directoryScopeId": app_admin_scope}
+            ]
+        }
+    });
+    serde_json::from_value(text).unwrap()
+}
+
+/// A pair exists when some walk from the source reaches the target crossing the query's `via`, even one that
+/// passes the target on its way (a hub or an identity is a power, not a place visited once): Dev acts as
+/// deploy by owning it, and through deploy's group also as every identity Application Administrator covers,
+/// deploy again included. Checked against the grouped report (common::pairs does both).
+#[test]
+fn a_walk_that_passes_its_target_before_crossing_via_still_reaches_it() {
+    let via_membership = Query::parse(
+        "id = \"via-group\"\ntitle = \"t\"\nseverity = \"high\"\ndescription = \"d\"\nremediation = \"r\"\n\
+         [match]\nsources = [\"User\"]\ntargets = [\"ServicePrincipal\"]\nvia = [\"MEMBER_OF\"]\n",
+        "via-group",
+    )
+    .unwrap();
+    let reached = |scope: &str| -> Vec<String> {
+        let pairs =
+            common::pairs(&walk_tenant(scope), std::slice::from_ref(&via_membership), AnalyzeOptions::default());
+        let mut names: Vec<String> = pairs.iter().map(|p| p.target.display_name.clone()).collect();
+        names.sort();
+        names
+    };
+    // Dev → deploy → app-admins → deploy (and → billing).
+    assert_eq!(reached("/"), ["billing", "deploy"]);
+    // Application Administrator over billing's application only: deploy is reached only without `via`.
+    assert_eq!(reached("/dddddddd-0000-0000-0000-000000000002"), ["billing"]);
+}

@@ -895,3 +895,30 @@ fn aso_runs_code_on_a_vm_only_where_a_compute_crd_is_installed() {
     let f = common::pairs(&with_vm(ALL_CRDS), &queries(), AnalyzeOptions::default());
     assert!(!f.iter().any(through_aso), "{:#?}", f.iter().find(|p| through_aso(p)));
 }
+
+/// ASO's installed CRDs decide whether a pair exists at all, not only which way it takes: team-a's ASO identity
+/// is Contributor on resource group `identities` only (it cannot write the cluster, so there is no long way
+/// round as cluster-admin), and the VM sits there. Alice acts as the VM's identity only when a compute CRD
+/// lets ASO run code on it.
+#[test]
+fn an_aso_credential_reaches_a_vm_identity_only_where_a_compute_crd_is_installed() {
+    let confined = |crds: &[(&str, &str)]| {
+        let mut s = with_vm(crds);
+        s.azure.role_assignments[0] = from(assignment(1, ASO_MI, "ServicePrincipal", CONTRIBUTOR, &rg("identities")));
+        let vm = s.azure.identity_resources.last_mut().unwrap();
+        vm.id = format!("{}/providers/Microsoft.Compute/virtualMachines/vm-1", rg("identities"));
+        common::pairs(&s, &queries(), AnalyzeOptions::default())
+    };
+    // Resource groups only, so ASO cannot write a federated credential on its own identity either.
+    let base = [("resources.azure.com", "ResourceGroup")];
+    let f = confined(&[base[0], ("compute.azure.com", "VirtualMachine")]);
+    let acts = find(&f, "can-act-as-managed-identity", ALICE, VM_MI).expect("Alice, through ASO, runs code on vm-1");
+    assert!(acts.hops.iter().any(|h| h.edge == EdgeKind::AsoActsAs), "{acts:#?}");
+    let f = confined(&base);
+    let other = find(&f, "can-act-as-managed-identity", ALICE, VM_MI);
+    assert!(
+        other.is_none(),
+        "{:#?}",
+        other.map(|p| p.hops.iter().map(|h| (h.edge, h.to.display_name.clone())).collect::<Vec<_>>())
+    );
+}

@@ -1,5 +1,6 @@
 //! Shared by the graph crate's tests: every analysis a test runs is also a check that the grouped findings
-//! imply exactly the pairs of the per-pair search (none lost, none invented, same flags).
+//! imply exactly the pairs of the per-pair search (none lost, none invented, same flags), and that those are the
+//! pairs of the exhaustive walk (`tests/reference`).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,11 @@ use azpath_graph::findings::{ImpliedPair, Pair, Report};
 use azpath_graph::graph::PrivilegeGraph;
 use azpath_graph::query::Query;
 use azpath_graph::snapshot::Snapshot;
+
+/// The exhaustive walk the root crate's tests keep as the reference (every walk up to the hop limit).
+#[path = "../../../tests/reference/mod.rs"]
+#[allow(dead_code)] // each test binary uses what it needs
+mod walks;
 
 #[allow(dead_code)] // each test binary uses what it needs
 /// Analyzes with `--expand`, asserts the findings imply exactly the pairs of the per-pair reference search (and
@@ -30,6 +36,19 @@ fn check(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> (Report, V
             (key, (p.eligible, p.conditional))
         })
         .collect();
+    // The per-pair search against the exhaustive walk, which shares no search code with it.
+    for q in queries {
+        let walked: BTreeMap<(String, String), (bool, bool)> = walks::pairs(&graph, q, options.include_eligible)
+            .into_iter()
+            .map(|((s, t), flags)| ((graph.node_ref(s).id, graph.node_ref(t).id), flags))
+            .collect();
+        let searched: BTreeMap<(String, String), (bool, bool)> = reference
+            .iter()
+            .filter(|(k, _)| k.query_id == q.id)
+            .map(|(k, v)| ((k.source.clone(), k.target.clone()), *v))
+            .collect();
+        assert_eq!(searched, walked, "{}: the per-pair search (left) differs from every walk (right)", q.id);
+    }
     let grouped = report.implied_pairs();
     let lost: Vec<_> = reference.iter().filter(|(k, v)| grouped.get(*k) != Some(*v)).collect();
     let invented: Vec<_> = grouped.iter().filter(|(k, _)| !reference.contains_key(*k)).collect();
