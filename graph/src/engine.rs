@@ -8,6 +8,7 @@
 //! from that source looks for another way.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
 use petgraph::graph::{EdgeIndex, NodeIndex};
@@ -233,7 +234,7 @@ pub fn for_each_pair_without(
         for (source, path) in search.reverse() {
             let path = match search.checked_caps(&path) {
                 // A best path past the hop limit: the shortest way may fit it.
-                Some(_) if path.len() > query.max_hops => search.forward_in(source, Order::Shortest),
+                Some(_) if path.len() > query.max_hops => search.forward(source),
                 Some(_) => Some(path),
                 // Under a deny for everyone, only a source that can act as an exempted principal can have
                 // another path: skip the forward search for the others.
@@ -266,10 +267,11 @@ pub(crate) fn is_identity_edge(kind: EdgeKind) -> bool {
 /// Search state: a node, and whether the path from it already crosses one of the query's `via` edges.
 type State = (NodeIndex, bool);
 
-/// Forward search state: a node, whether the path crosses a `via` edge, and the capability mask the last
-/// step left pending for the next one (paths that reach a node under different masks can do different
-/// things next, so they are different states).
-type ForwardState = (NodeIndex, bool, u32);
+/// Forward search state: a node, whether the path crosses a `via` edge, the capability mask the last step
+/// left pending for the next one (paths that reach a node under different masks can do different things
+/// next, so they are different states), the identity acting (`NodeIndex::end()` when no deny assignment
+/// exists to tell identities apart), and the hops taken.
+type ForwardState = (NodeIndex, bool, u32, NodeIndex, u32);
 
 /// Forward search bookkeeping: best cost to a state and the (edge, previous state) that reached it.
 type ForwardBest = FxHashMap<ForwardState, (Cost, Option<(EdgeIndex, ForwardState)>)>;
@@ -446,18 +448,27 @@ impl<'a> Search<'a> {
         Some(seen)
     }
 
-    /// Forward Dijkstra from one source, used when a deny assignment, an edge's capability mask or a `via`
-    /// requirement ruled out its best path.
+    /// The best path from one source within the query's hop limit (see [`Search::forward`]'s search), used
+    /// when a deny assignment, an edge's capability mask, a `via` requirement or the hop limit ruled out its
+    /// best path. Exact: a state is a node with what decides every later step (`via`, the pending mask, the
+    /// acting identity when deny assignments exist) and the hops taken, so a way that costs more but is shorter
+    /// survives beside a better, longer one.
     pub(crate) fn forward(&self, source: NodeIndex) -> Option<EdgePath> {
-        self.forward_in(source, Order::Preferred).or_else(|| self.forward_in(source, Order::Shortest))
-    }
-
-    /// [`Search::forward`] ranking paths in `order`.
-    pub(crate) fn forward_in(&self, source: NodeIndex, order: Order) -> Option<EdgePath> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
+        // The acting identity matters only to deny assignments.
+        let track_actor = !self.graph.denies.is_empty();
+        let actor_of = |actor: NodeIndex, kind: EdgeKind, to: NodeIndex| match kind {
+            _ if !track_actor => NodeIndex::end(),
+            EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains => actor,
+            _ => to,
+        };
+        let max_hops = self.query.max_hops as u32;
         let mut best: ForwardBest = FxHashMap::default();
-        let start = (source, no_via, 0);
+        // Per state without its hops: the fewest hops it was settled with. Settled later (costing no less) with
+        // no fewer hops, a way can do nothing the first could not.
+        let mut settled: FxHashMap<(NodeIndex, bool, u32, NodeIndex), u32> = FxHashMap::default();
+        let start = (source, no_via, 0, if track_actor { source } else { NodeIndex::end() }, 0);
         best.insert(start, (Cost::default(), None));
         let mut heap = BinaryHeap::new();
         heap.push(Reverse((Cost::default(), start)));
@@ -471,7 +482,14 @@ impl<'a> Search<'a> {
             if best.get(&state).is_some_and(|(c, _)| *c < cost) {
                 continue;
             }
-            let (node, via, pending) = state;
+            let (node, via, pending, actor, hops) = state;
+            match settled.entry((node, via, pending, actor)) {
+                Entry::Occupied(e) if *e.get() <= hops => continue,
+                Entry::Occupied(mut e) => *e.get_mut() = hops,
+                Entry::Vacant(e) => {
+                    e.insert(hops);
+                }
+            }
             for e in g.edges_directed(node, Direction::Outgoing) {
                 let w = e.weight();
                 if !self.allowed(w.kind, w.flags) || w.kind == EdgeKind::Contains || self.removed.contains(e.id()) {
@@ -479,6 +497,7 @@ impl<'a> Search<'a> {
                 }
                 let Some(next_mask) = step_mask(pending, w) else { continue };
                 let next_via = via || self.is_via(w.kind);
+                let next = cost.advance(Order::Preferred, w.flags, w.kind);
                 let ends = if scope_target {
                     w.kind == EdgeKind::HasRole && self.chain.contains(&e.target())
                 } else {
@@ -486,18 +505,18 @@ impl<'a> Search<'a> {
                 };
                 if ends {
                     let depth = self.chain.iter().position(|s| *s == e.target()).unwrap_or(0) as u32;
-                    let mut path = forward_path(&best, state);
-                    path.push(e.id());
-                    let fits = path.len() + depth as usize <= self.query.max_hops;
-                    let total = Cost { hops: cost.hops + depth, ..cost }.advance(order, w.flags, w.kind);
-                    if fits && answer.as_ref().is_none_or(|(c, _)| total < *c) && self.checked_caps(&path).is_some() {
-                        answer = Some((total, path));
+                    let total = Cost { hops: next.hops + depth, ..next };
+                    if hops + 1 + depth <= max_hops && answer.as_ref().is_none_or(|(c, _)| total < *c) {
+                        let mut path = forward_path(&best, state);
+                        path.push(e.id());
+                        if self.checked_caps(&path).is_some() {
+                            answer = Some((total, path));
+                        }
                     }
                 }
                 // A way may pass the target and come back to it: before it crosses `via`, say.
-                if is_identity_edge(w.kind) {
-                    let next = cost.advance(order, w.flags, w.kind);
-                    let key = (e.target(), next_via, next_mask);
+                if is_identity_edge(w.kind) && hops + 1 < max_hops {
+                    let key = (e.target(), next_via, next_mask, actor_of(actor, w.kind, e.target()), hops + 1);
                     if best.get(&key).is_none_or(|(c, _)| next < *c) {
                         best.insert(key, (next, Some((e.id(), state))));
                         heap.push(Reverse((next, key)));

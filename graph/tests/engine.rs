@@ -505,3 +505,131 @@ fn a_walk_that_passes_its_target_before_crossing_via_still_reaches_it() {
     // Application Administrator over billing's application only: deploy is reached only without `via`.
     assert_eq!(reached("/dddddddd-0000-0000-0000-000000000002"), ["billing"]);
 }
+
+/// Bob holds Owner on Prod through groups A ⊂ B (three hops), is PIM-eligible for it directly (one hop), and
+/// owns the deploy application whose service principal is Owner there (two hops, neither eligible nor
+/// conditional). Under a hop limit of two the holding way is too long, and the best way that fits is the
+/// ownership, not the eligible grant: the pair needs no activation.
+#[test]
+fn under_a_hop_limit_the_best_way_that_fits_decides_the_flags() {
+    const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
+    let mut held = assignment(1, GROUP_B, OWNER, &sub(SUB));
+    held["properties"]["principalType"] = json!("Group");
+    let mut by_app = assignment(3, DEPLOY_SP, OWNER, &sub(SUB));
+    by_app["properties"]["principalType"] = json!("ServicePrincipal");
+    let with = |apps: bool| {
+        let mut s = tenant(json!({
+            "roleAssignments": if apps { vec![held.clone(), by_app.clone()] } else { vec![held.clone()] },
+            "roleEligibilityScheduleInstances": [assignment(2, BOB, OWNER, &sub(SUB))]
+        }));
+        s.entra.service_principals.push(
+            serde_json::from_value(json!({"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
+                                          "displayName": "deploy", "servicePrincipalType": "Application"}))
+            .unwrap(),
+        );
+        s.entra.applications.push(
+            serde_json::from_value(json!({"id": "dddddddd-0000-0000-0000-000000000001",
+                "appId": "eeeeeeee-0000-0000-0000-000000000001", "displayName": "deploy",
+                "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}))
+            .unwrap(),
+        );
+        s
+    };
+    let mut owner = queries().into_iter().find(|q| q.id == "owner-equivalent-on-subscription").unwrap();
+    owner.max_hops = 2;
+    let bob = |s: &Snapshot| {
+        let pairs = common::pairs(s, std::slice::from_ref(&owner), AnalyzeOptions::default());
+        pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == sub(SUB)).map(|p| (p.eligible, p.hops.len()))
+    };
+    assert_eq!(bob(&with(true)), Some((false, 2)), "the ownership fits and needs no activation");
+    // Without the application's grant, only the eligible grant fits.
+    assert_eq!(bob(&with(false)), Some((true, 1)));
+}
+
+/// The same question when the way that fits runs through a group that holds the grant: Bob reaches group C
+/// (Owner on Prod) by nesting A ⊂ B ⊂ C (four hops to Prod), by a PIM-eligible membership of C (two hops), and
+/// through the deploy service principal he controls, which owns C (three hops, no flag). Under a hop limit of
+/// three the grouped report must give Bob the unflagged way into C's grant, as the per-pair search and every
+/// walk do (common::pairs checks all three), not the shortest.
+#[test]
+fn under_a_hop_limit_a_member_keeps_its_best_way_into_a_group_that_fits() {
+    const GROUP_C: &str = "bbbbbbbb-0000-0000-0000-00000000000c";
+    const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
+    let with = |sp_owns_c: bool| {
+        let mut held = assignment(1, GROUP_C, OWNER, &sub(SUB));
+        held["properties"]["principalType"] = json!("Group");
+        let mut s = tenant(json!({"roleAssignments": [held]}));
+        let owners = if sp_owns_c {
+            json!([{"@odata.type": "#microsoft.graph.servicePrincipal", "id": DEPLOY_SP}])
+        } else {
+            json!([])
+        };
+        let entra: serde_json::Value = json!({
+            "groups": [{"id": GROUP_C, "displayName": "C", "owners": owners}],
+            "groupMembers": [{"groupId": GROUP_C, "members": [{"@odata.type": "#microsoft.graph.group", "id": GROUP_B}]}],
+            "servicePrincipals": [{"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
+                                   "displayName": "deploy", "servicePrincipalType": "Application"}],
+            "applications": [{"id": "dddddddd-0000-0000-0000-000000000001", "appId": "eeeeeeee-0000-0000-0000-000000000001",
+                              "displayName": "deploy", "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}],
+            "groupEligibilityScheduleInstances": [{"id": "ge-1", "groupId": GROUP_C, "principalId": BOB,
+                "accessId": "member", "memberType": "direct", "startDateTime": "2024-01-01T00:00:00Z"}]
+        });
+        s.entra.groups.push(serde_json::from_value(entra["groups"][0].clone()).unwrap());
+        s.entra.group_members.push(serde_json::from_value(entra["groupMembers"][0].clone()).unwrap());
+        s.entra.service_principals.push(serde_json::from_value(entra["servicePrincipals"][0].clone()).unwrap());
+        s.entra.applications.push(serde_json::from_value(entra["applications"][0].clone()).unwrap());
+        s.entra
+            .group_eligibility_schedule_instances
+            .push(serde_json::from_value(entra["groupEligibilityScheduleInstances"][0].clone()).unwrap());
+        s
+    };
+    let mut owner = queries().into_iter().find(|q| q.id == "owner-equivalent-on-subscription").unwrap();
+    owner.max_hops = 3;
+    let bob = |s: &Snapshot| {
+        let pairs = common::pairs(s, std::slice::from_ref(&owner), AnalyzeOptions::default());
+        pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == sub(SUB)).map(|p| (p.eligible, p.hops.len()))
+    };
+    assert_eq!(bob(&with(true)), Some((false, 3)), "through deploy's ownership of C");
+    // Without deploy's ownership, only the eligible membership fits.
+    assert_eq!(bob(&with(false)), Some((true, 2)));
+}
+
+/// A deny assignment names Bob at Prod; group B (Contributor there) has Bob as a nested member and the deploy
+/// service principal, which Bob controls by owning its application, as a direct member. Bob acting as himself
+/// is denied; acting as deploy he is not, so he still reaches Contributor, through deploy's membership. The
+/// two ways into B differ only in who acts, and the search must keep both.
+#[test]
+fn a_denied_actor_still_reaches_a_group_grant_by_acting_as_another_member() {
+    const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
+    let with = |deploy_in_b: bool| {
+        let mut g = assignment(1, GROUP_B, CONTRIBUTOR, &sub(SUB));
+        g["properties"]["principalType"] = json!("Group");
+        let mut s = tenant(json!({"roleAssignments": [g], "denyAssignments": [deny(&sub(SUB), &[BOB], &[], &["*"])]}));
+        s.entra.service_principals.push(
+            serde_json::from_value(json!({"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
+                                          "displayName": "deploy", "servicePrincipalType": "Application"}))
+            .unwrap(),
+        );
+        s.entra.applications.push(
+            serde_json::from_value(json!({"id": "dddddddd-0000-0000-0000-000000000001",
+                "appId": "eeeeeeee-0000-0000-0000-000000000001", "displayName": "deploy",
+                "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}))
+            .unwrap(),
+        );
+        if deploy_in_b {
+            s.entra.group_members[1].members.push(
+                serde_json::from_value(json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": DEPLOY_SP}))
+                    .unwrap(),
+            );
+        }
+        s
+    };
+    let bob = |s: &Snapshot| {
+        let f = findings(s);
+        f.into_iter()
+            .find(|p| p.query_id == "contributor-or-stronger-on-subscription" && p.source.id == BOB)
+            .map(|p| p.hops.iter().map(|h| h.edge.to_string()).collect::<Vec<_>>())
+    };
+    assert_eq!(bob(&with(true)).unwrap(), ["CAN_ADD_CREDENTIAL", "MEMBER_OF", "HAS_ROLE"]);
+    assert_eq!(bob(&with(false)), None, "Bob's own membership is denied");
+}
