@@ -431,3 +431,63 @@ fn attaching_through_an_eligible_membership_or_an_eligible_write_needs_activatio
     assert!(free(ELIGIBLE_WRITE).eligible, "the compute write is a PIM-eligible assignment");
     assert_eq!(free(ELIGIBLE_MEMBER).hops[0].edge, EdgeKind::CanAttachIdentity);
 }
+
+/// Everyone who reaches the identities on rg-app's compute is a member of that hub, by whatever way. Bob
+/// reaches it through groups A ⊂ B (three hops, VM Contributor held by B), through a PIM-eligible VM
+/// Contributor of his own (one hop), and through the deploy service principal whose application he owns (two
+/// hops, no flag). Under a hop limit of three (the hub's own step to vm-1's identity is the third), his best
+/// way that fits is deploy's: the grouped report must not take the shortest (eligible) one instead.
+#[test]
+fn under_a_hop_limit_a_hub_member_keeps_its_best_way_that_fits() {
+    const BOB: &str = "aaaaaaaa-3333-0000-0000-000000000001";
+    const GROUP_A: &str = "bbbbbbbb-3333-0000-0000-000000000001";
+    const GROUP_B: &str = "bbbbbbbb-3333-0000-0000-000000000002";
+    const DEPLOY_SP: &str = "cccccccc-3333-0000-0000-000000000001";
+    let app = rg("rg-app");
+    let with = |deploy_runs_code: bool| {
+        let typed = |n: u32, principal: &str, kind: &str| {
+            let mut a = assignment(n, principal, VM_CONTRIBUTOR, &app);
+            a["properties"]["principalType"] = json!(kind);
+            a
+        };
+        let mut grants = vec![typed(1, GROUP_B, "Group")];
+        if deploy_runs_code {
+            grants.push(typed(2, DEPLOY_SP, "ServicePrincipal"));
+        }
+        let s = json!({
+            "schema_version": 1,
+            "metadata": {"tool_version": "test", "collected_at": "2026-12-01T00:00:00Z", "cloud": "public",
+                         "arm_url": "https://management.azure.com/", "graph_url": "https://graph.microsoft.com/"},
+            "azure": {
+                "subscriptions": [{"id": sub(), "subscriptionId": SUB, "displayName": "Apps"}],
+                "resourceGroups": [{"id": app, "name": "rg-app"}],
+                "roleAssignments": grants,
+                "roleEligibilityScheduleInstances": [assignment(3, BOB, VM_CONTRIBUTOR, &app)],
+                "identityResources": [system("Microsoft.Compute/virtualMachines", "vm-1", MI_VM)]
+            },
+            "entra": {
+                "users": [{"id": BOB, "displayName": "Bob"}],
+                "groups": [{"id": GROUP_A, "displayName": "A"}, {"id": GROUP_B, "displayName": "B"}],
+                "groupMembers": [
+                    {"groupId": GROUP_A, "members": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]},
+                    {"groupId": GROUP_B, "members": [{"@odata.type": "#microsoft.graph.group", "id": GROUP_A}]}
+                ],
+                "servicePrincipals": [{"id": DEPLOY_SP, "appId": "eeeeeeee-3333-0000-0000-000000000001",
+                                       "displayName": "deploy", "servicePrincipalType": "Application"}],
+                "applications": [{"id": "dddddddd-3333-0000-0000-000000000001",
+                    "appId": "eeeeeeee-3333-0000-0000-000000000001", "displayName": "deploy",
+                    "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}]
+            }
+        });
+        Snapshot::from_json(&s.to_string(), "test").unwrap()
+    };
+    let mut acts = queries().into_iter().find(|q| q.id == "can-act-as-managed-identity").unwrap();
+    acts.max_hops = 3;
+    let bob = |s: &Snapshot| {
+        let pairs = common::pairs(s, std::slice::from_ref(&acts), AnalyzeOptions::default());
+        pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == MI_VM).map(|p| (p.eligible, p.hops.len()))
+    };
+    assert_eq!(bob(&with(true)), Some((false, 3)), "through deploy");
+    // Without deploy's grant, only the eligible one fits.
+    assert_eq!(bob(&with(false)), Some((true, 2)));
+}
