@@ -233,8 +233,8 @@ pub fn for_each_pair_without(
         let mut escapers: Option<Option<FxHashSet<NodeIndex>>> = None;
         for (source, path) in search.reverse() {
             let path = match search.checked_caps(&path) {
-                // A best path past the hop limit: the shortest way may fit it.
-                Some(_) if path.len() > query.max_hops => search.forward(source),
+                // A best path past the hop limit: a costlier but shorter way may fit it.
+                Some(_) if search.hops(&path) > query.max_hops => search.forward(source),
                 Some(_) => Some(path),
                 // Under a deny for everyone, only a source that can act as an exempted principal can have
                 // another path: skip the forward search for the others.
@@ -401,6 +401,13 @@ impl<'a> Search<'a> {
                 (n, path)
             })
             .collect()
+    }
+
+    /// Hops of a pair's path as it is shown: its edges and the scope-tree steps from where it lands down to
+    /// the target.
+    fn hops(&self, path: &[EdgeIndex]) -> usize {
+        let landed = path.last().map(|e| self.graph.edge(*e).1);
+        path.len() + self.chain.iter().position(|s| Some(*s) == landed).unwrap_or(0)
     }
 
     /// Capabilities the path gives its actor at the target after deny assignments and the masks of the edges

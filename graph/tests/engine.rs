@@ -633,3 +633,36 @@ fn a_denied_actor_still_reaches_a_group_grant_by_acting_as_another_member() {
     assert_eq!(bob(&with(true)).unwrap(), ["CAN_ADD_CREDENTIAL", "MEMBER_OF", "HAS_ROLE"]);
     assert_eq!(bob(&with(false)), None, "Bob's own membership is denied");
 }
+
+/// The scope tree's steps count toward the hop limit as the path shows them: Alice's Owner on management
+/// group platform reaches subscription Prod in three hops (the grant, platform ⊃ prod, prod ⊃ Prod), so a hop
+/// limit of two leaves Prod out while keeping the prod management group (two hops).
+#[test]
+fn steps_down_the_scope_tree_count_toward_the_hop_limit() {
+    let mg = |name: &str| format!("/providers/Microsoft.Management/managementGroups/{name}");
+    let s = tenant(json!({
+        "managementGroups": [
+            {"id": mg("platform"), "name": "platform", "properties": {"displayName": "Platform",
+                "children": [{"id": mg("prod"), "type": "Microsoft.Management/managementGroups", "name": "prod",
+                    "children": [{"id": sub(SUB), "type": "/subscriptions", "name": SUB}]}]}},
+            {"id": mg("prod"), "name": "prod", "properties": {"displayName": "Prod MG"}}
+        ],
+        "roleAssignments": [assignment(1, ALICE, OWNER, &mg("platform"))]
+    }));
+    let limited = |max_hops: usize| -> Vec<Query> {
+        queries()
+            .into_iter()
+            .filter(|q| q.id.starts_with("owner-equivalent"))
+            .map(|q| Query { max_hops, ..q })
+            .collect()
+    };
+    let reached = |max_hops: usize| {
+        let f = common::pairs(&s, &limited(max_hops), AnalyzeOptions::default());
+        (
+            has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)),
+            has(&f, "owner-equivalent-on-management-group", ALICE, &mg("prod").to_lowercase()),
+        )
+    };
+    assert_eq!(reached(3), (true, true));
+    assert_eq!(reached(2), (false, true));
+}
