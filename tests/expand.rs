@@ -234,10 +234,9 @@ fn the_comparison_catches_a_dropped_an_invented_a_doubled_and_a_reflagged_pair()
 
 /// The same comparison on a generated tenant of `AZPATH_CHECK_SIZE` nodes (seed 1, as `azpath mock generate
 /// --size N` makes it), in a release build: `AZPATH_CHECK_SIZE=20000 cargo test --release --test expand
-/// generated_tenant_of_any_size -- --ignored`. Too slow for every run; it is how the known difference at 20k
-/// (`aso-credential-forging`: Kubernetes groups the report gives identities behind a forged ASO credential
-/// and a compute hub, which the per-pair search does not reach; 1,077,881 pairs against 1,070,705, none at
-/// 5k or 10k) is reproduced.
+/// generated_tenant_of_any_size -- --ignored` (about 6 minutes at 20k). Too slow for every run. At 20k it
+/// found the per-pair search's one difference from the report and the exhaustive walk (`aso-credential-forging`:
+/// 1,070,705 pairs against 1,077,881, walks that pass their target before they cross `via`); all three agree now.
 #[test]
 #[ignore]
 fn generated_tenant_of_any_size() {
