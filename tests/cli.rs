@@ -107,6 +107,15 @@ fn first_screen_shows_the_first_escalation_from_each_kind_of_principal() {
         for (entry, node) in entries.iter().zip(&expected) {
             let name = node["name"].as_str().or(node["id"].as_str()).unwrap();
             assert!(entry.contains(name), "{tenant}: expected {name} in {entry}");
+            // An Entra principal is named with its kind.
+            let noun = match node["kind"].as_str().unwrap() {
+                "User" => " (user)",
+                "Group" => " (group)",
+                "ServicePrincipal" => " (service principal)",
+                "ManagedIdentity" => " (managed identity)",
+                _ => "",
+            };
+            assert!(entry.contains(&format!("{name}{noun} → ")), "{tenant}: expected {name}{noun} in {entry}");
         }
         if tenant == "demo" || tenant == "aso-workload-identity" {
             assert!(expected.iter().any(|n| kube.contains(&n["kind"].as_str().unwrap())), "{tenant}");

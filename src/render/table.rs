@@ -188,7 +188,7 @@ impl Writer<'_> {
             self.prose(
                 &format!("  [{}] ", f.severity.as_str().to_uppercase()),
                 "      ",
-                &format!("{} → {}{tier}", f.principal.display_name, f.scope.display_name),
+                &format!("{} → {}{tier}", Realm::who(&f.principal), f.scope.display_name),
             )?;
         }
         Ok(())
@@ -508,6 +508,21 @@ impl Realm {
             NodeKind::ExternalWorkload => Some(Realm::External),
             _ => None,
         }
+    }
+
+    /// A principal as the first screen names it: an Entra principal with its kind (a Kubernetes subject's or
+    /// an external workload's display name already says what it is).
+    fn who(principal: &azpath_graph::findings::NodeRef) -> String {
+        let noun = match principal.kind {
+            NodeKind::User => "user",
+            NodeKind::Group => "group",
+            NodeKind::ServicePrincipal => "service principal",
+            NodeKind::ManagedIdentity => "managed identity",
+            NodeKind::Application => "application",
+            NodeKind::UnknownPrincipal => "principal of unknown kind",
+            _ => return principal.display_name.clone(),
+        };
+        format!("{} ({noun})", principal.display_name)
     }
 }
 
