@@ -35,10 +35,14 @@ pub(crate) struct Cost {
 }
 
 impl Cost {
-    /// The cost after one more edge with `flags`, gains not counted ([`Order::Flags`]).
+    /// The cost after one more edge with `flags`, gains not counted ([`Order::Flags`]). Whether a way needs a
+    /// PIM activation is a yes or no (two activations are no worse than one: the report says "eligible"), so
+    /// the count stops at one; a search keeps the ways that need one apart from those that do not (its state
+    /// says which), or a way needing one but resting on no condition would lose to one resting on a condition
+    /// with fewer activations.
     pub(crate) fn step(self, flags: u8) -> Cost {
         Cost {
-            eligible: self.eligible + u32::from(flags & ELIGIBLE != 0),
+            eligible: self.eligible.max(u32::from(flags & ELIGIBLE != 0)),
             conditional: self.conditional + u32::from(flags & CONDITIONAL != 0),
             gains: self.gains,
             hops: self.hops + 1,
@@ -264,14 +268,15 @@ pub(crate) fn is_identity_edge(kind: EdgeKind) -> bool {
     !matches!(kind, EdgeKind::HasRole | EdgeKind::Contains)
 }
 
-/// Search state: a node, and whether the path from it already crosses one of the query's `via` edges.
-type State = (NodeIndex, bool);
+/// Search state: a node, whether the path from it already crosses one of the query's `via` edges, and whether
+/// it needs a PIM activation (see [`Cost::step`]).
+type State = (NodeIndex, bool, bool);
 
 /// Forward search state: a node, whether the path crosses a `via` edge, the capability mask the last step
 /// left pending for the next one (paths that reach a node under different masks can do different things
 /// next, so they are different states), the identity acting (`NodeIndex::end()` when no deny assignment
-/// exists to tell identities apart), and the hops taken.
-type ForwardState = (NodeIndex, bool, u32, NodeIndex, u32);
+/// exists to tell identities apart), whether it needs a PIM activation (see [`Cost::step`]), and the hops taken.
+type ForwardState = (NodeIndex, bool, u32, NodeIndex, bool, u32);
 
 /// Forward search bookkeeping: best cost to a state and the (edge, previous state) that reached it.
 type ForwardBest = FxHashMap<ForwardState, (Cost, Option<(EdgeIndex, ForwardState)>)>;
@@ -356,14 +361,15 @@ impl<'a> Search<'a> {
     fn reverse(&self) -> Vec<(NodeIndex, EdgePath)> {
         let g = &self.graph.graph;
         let no_via = self.query.via.is_empty();
-        // For each state: best cost, the edge taken towards the target, and the via flag of the state it
-        // leads to (`None`: the edge ends the path; a way may pass the target before it crosses `via`).
-        let mut best: FxHashMap<State, (Cost, EdgeIndex, Option<bool>)> = FxHashMap::default();
+        // For each state: best cost, the edge taken towards the target, and the state it leads to (`None`: the
+        // edge ends the path; a way may pass the target before it crosses `via`).
+        let mut best: FxHashMap<State, (Cost, EdgeIndex, Option<State>)> = FxHashMap::default();
         let mut heap = BinaryHeap::new();
         for (e, depth) in self.final_edges() {
             let (from, _, w) = self.graph.edge(e);
             let cost = Cost { hops: depth, ..Cost::default() }.advance(Order::Preferred, w.flags, w.kind);
-            relax(&mut best, &mut heap, (from, no_via || self.is_via(w.kind)), cost, (e, None));
+            let state = (from, no_via || self.is_via(w.kind), w.flags & ELIGIBLE != 0);
+            relax(&mut best, &mut heap, state, cost, (e, None));
         }
         let mut settled = Vec::new();
         while let Some(Reverse((cost, state))) = heap.pop() {
@@ -371,34 +377,35 @@ impl<'a> Search<'a> {
                 continue;
             }
             settled.push(state);
-            let (node, via) = state;
+            let (node, via, eligible) = state;
             for e in g.edges_directed(node, Direction::Incoming) {
                 let w = e.weight();
                 if !is_identity_edge(w.kind) || !self.allowed(w.kind, w.flags) || self.removed.contains(e.id()) {
                     continue;
                 }
-                let from = (e.source(), via || self.is_via(w.kind));
-                let step = (e.id(), Some(via));
+                let from = (e.source(), via || self.is_via(w.kind), eligible || w.flags & ELIGIBLE != 0);
+                let step = (e.id(), Some(state));
                 relax(&mut best, &mut heap, from, cost.advance(Order::Preferred, w.flags, w.kind), step);
             }
         }
-        settled.sort();
-        settled.dedup();
+        // Each source's best state: one that needs no activation if it can, by cost otherwise.
+        settled.retain(|(n, via, _)| *via && self.query.sources.contains(&g[*n].kind) && *n != self.target);
+        settled.sort_by_key(|s| (s.0, best[s].0));
+        settled.dedup_by_key(|s| s.0);
         settled
             .into_iter()
-            .filter(|(n, via)| *via && self.query.sources.contains(&g[*n].kind) && *n != self.target)
-            .map(|(n, _)| {
+            .map(|start| {
                 let mut path = Vec::new();
-                let mut state = (n, true);
+                let mut state = start;
                 loop {
-                    let (_, e, next_via) = best[&state];
+                    let (_, e, next) = best[&state];
                     path.push(e);
-                    match next_via {
-                        Some(via) if path.len() <= 2 * self.graph.node_count() => state = (self.graph.edge(e).1, via),
+                    match next {
+                        Some(next) if path.len() <= 2 * self.graph.node_count() => state = next,
                         _ => break,
                     }
                 }
-                (n, path)
+                (start.0, path)
             })
             .collect()
     }
@@ -474,8 +481,8 @@ impl<'a> Search<'a> {
         let mut best: ForwardBest = FxHashMap::default();
         // Per state without its hops: the fewest hops it was settled with. Settled later (costing no less) with
         // no fewer hops, a way can do nothing the first could not.
-        let mut settled: FxHashMap<(NodeIndex, bool, u32, NodeIndex), u32> = FxHashMap::default();
-        let start = (source, no_via, 0, if track_actor { source } else { NodeIndex::end() }, 0);
+        let mut settled: FxHashMap<(NodeIndex, bool, u32, NodeIndex, bool), u32> = FxHashMap::default();
+        let start = (source, no_via, 0, if track_actor { source } else { NodeIndex::end() }, false, 0);
         best.insert(start, (Cost::default(), None));
         let mut heap = BinaryHeap::new();
         heap.push(Reverse((Cost::default(), start)));
@@ -489,8 +496,8 @@ impl<'a> Search<'a> {
             if best.get(&state).is_some_and(|(c, _)| *c < cost) {
                 continue;
             }
-            let (node, via, pending, actor, hops) = state;
-            match settled.entry((node, via, pending, actor)) {
+            let (node, via, pending, actor, eligible, hops) = state;
+            match settled.entry((node, via, pending, actor, eligible)) {
                 Entry::Occupied(e) if *e.get() <= hops => continue,
                 Entry::Occupied(mut e) => *e.get_mut() = hops,
                 Entry::Vacant(e) => {
@@ -523,7 +530,9 @@ impl<'a> Search<'a> {
                 }
                 // A way may pass the target and come back to it: before it crosses `via`, say.
                 if is_identity_edge(w.kind) && hops + 1 < max_hops {
-                    let key = (e.target(), next_via, next_mask, actor_of(actor, w.kind, e.target()), hops + 1);
+                    let next_eligible = eligible || w.flags & ELIGIBLE != 0;
+                    let key =
+                        (e.target(), next_via, next_mask, actor_of(actor, w.kind, e.target()), next_eligible, hops + 1);
                     if best.get(&key).is_none_or(|(c, _)| next < *c) {
                         best.insert(key, (next, Some((e.id(), state))));
                         heap.push(Reverse((next, key)));
@@ -536,11 +545,11 @@ impl<'a> Search<'a> {
 }
 
 fn relax(
-    best: &mut FxHashMap<State, (Cost, EdgeIndex, Option<bool>)>,
+    best: &mut FxHashMap<State, (Cost, EdgeIndex, Option<State>)>,
     heap: &mut BinaryHeap<Reverse<(Cost, State)>>,
     state: State,
     cost: Cost,
-    (edge, next_via): (EdgeIndex, Option<bool>),
+    (edge, next_via): (EdgeIndex, Option<State>),
 ) {
     let better = best.get(&state).is_none_or(|(c, _, _)| cost < *c);
     if better {

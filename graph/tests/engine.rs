@@ -666,3 +666,25 @@ fn steps_down_the_scope_tree_count_toward_the_hop_limit() {
     assert_eq!(reached(3), (true, true));
     assert_eq!(reached(2), (false, true));
 }
+
+/// Bob is PIM-eligible for a conditional RBAC administrator role on Prod that azpath cannot read (one
+/// activation, a condition), and PIM-eligible to join group A, which is PIM-eligible for Owner there (two
+/// activations, no condition). Both need an activation; the second rests on no condition, so the pair is
+/// eligible and not conditional.
+#[test]
+fn a_pair_rests_on_no_condition_when_some_way_needing_activation_rests_on_none() {
+    let mut conditional = assignment(1, BOB, RBAC_ADMIN, &sub(SUB));
+    conditional["properties"]["condition"] = json!("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] StringLike '*'))");
+    let mut group_owner = assignment(2, GROUP_A, OWNER, &sub(SUB));
+    group_owner["properties"]["principalType"] = json!("Group");
+    let mut s = tenant(json!({"roleEligibilityScheduleInstances": [conditional, group_owner]}));
+    s.entra.group_members.clear();
+    s.entra.group_eligibility_schedule_instances.push(
+        serde_json::from_value(json!({"id": "ge-1", "groupId": GROUP_A, "principalId": BOB, "accessId": "member",
+            "memberType": "direct", "startDateTime": "2024-01-01T00:00:00Z"}))
+        .unwrap(),
+    );
+    let f = findings(&s);
+    let bob = get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB));
+    assert_eq!((bob.eligible, bob.conditional), (true, false), "{bob:#?}");
+}
