@@ -491,3 +491,48 @@ fn under_a_hop_limit_a_hub_member_keeps_its_best_way_that_fits() {
     // Without deploy's grant, only the eligible one fits.
     assert_eq!(bob(&with(false)), Some((true, 2)));
 }
+
+/// Bob runs code on vm-1 two ways: by an Owner assignment on rg-app whose condition azpath cannot read
+/// (active, conditional) and by a PIM-eligible VM Contributor one (no condition). vm-1's identity is PIM-eligible for Owner of Prod, so
+/// every way to Prod needs an activation; the eligible way rests on no condition, so Bob's pair is eligible
+/// and not conditional (the grouped report, the per-pair search and every walk agree: common::pairs).
+#[test]
+fn a_hub_member_takes_the_way_that_rests_on_no_condition_when_every_way_needs_an_activation() {
+    const BOB: &str = "aaaaaaaa-3333-0000-0000-000000000002";
+    let app = rg("rg-app");
+    let with = |eligible_too: bool| {
+        // Owner with a delegation condition azpath cannot read: the grant, and what it derives, is conditional.
+        let mut conditional = assignment(1, BOB, OWNER, &app);
+        conditional["properties"]["condition"] = json!("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] StringLike '*'))");
+        conditional["properties"]["conditionVersion"] = json!("2.0");
+        let mut mi_owner = assignment(2, MI_VM, OWNER, &sub2());
+        mi_owner["properties"]["principalType"] = json!("ServicePrincipal");
+        let mut eligible = vec![mi_owner];
+        if eligible_too {
+            eligible.push(assignment(3, BOB, VM_CONTRIBUTOR, &app));
+        }
+        let s = json!({
+            "schema_version": 1,
+            "metadata": {"tool_version": "test", "collected_at": "2026-12-01T00:00:00Z", "cloud": "public",
+                         "arm_url": "https://management.azure.com/", "graph_url": "https://graph.microsoft.com/"},
+            "azure": {
+                "subscriptions": [{"id": sub(), "subscriptionId": SUB, "displayName": "Apps"},
+                                  {"id": sub2(), "subscriptionId": SUB2, "displayName": "Prod"}],
+                "resourceGroups": [{"id": app, "name": "rg-app"}],
+                "roleAssignments": [conditional],
+                "roleEligibilityScheduleInstances": eligible,
+                "identityResources": [system("Microsoft.Compute/virtualMachines", "vm-1", MI_VM)]
+            },
+            "entra": {"users": [{"id": BOB, "displayName": "Bob"}]}
+        });
+        Snapshot::from_json(&s.to_string(), "test").unwrap()
+    };
+    let owner: Vec<Query> = queries().into_iter().filter(|q| q.id == "owner-equivalent-on-subscription").collect();
+    let bob = |s: &Snapshot| {
+        let pairs = common::pairs(s, &owner, AnalyzeOptions::default());
+        pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == sub2()).map(|p| (p.eligible, p.conditional))
+    };
+    assert_eq!(bob(&with(true)), Some((true, false)));
+    // With only the conditional assignment, the pair rests on its condition.
+    assert_eq!(bob(&with(false)), Some((true, true)));
+}
