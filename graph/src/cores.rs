@@ -574,10 +574,10 @@ struct Run<'a> {
     /// Each profile as text, empty for the default one (every identity edge, no `via`, PIM-eligible included).
     profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
-    member_sets: FxHashMap<(usize, NodeIndex, bool, u32), Rc<MemberList>>,
+    member_sets: FxHashMap<(usize, Head, u32), Rc<MemberList>>,
     /// Members of each head by their shortest ways, per (profile, head, as a pivot): computed once, when some
     /// member's preferred way runs past a hop budget (see [`Run::within_budget`]).
-    shortest_sets: FxHashMap<(usize, NodeIndex, bool), Rc<MemberList>>,
+    shortest_sets: FxHashMap<(usize, Head), Rc<MemberList>>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -595,10 +595,10 @@ impl Run<'_> {
     fn cores_of(&mut self, anchor: &Anchor, tree: &[Settled]) {
         let graph = self.graph;
         // A tree that follows masks settles a node once per pending requirement: the first is its best way.
-        let mut seen: FxHashSet<(NodeIndex, bool)> = FxHashSet::default();
+        let mut seen: FxHashSet<(NodeIndex, bool, u32)> = FxHashSet::default();
         for (i, s) in tree.iter().enumerate() {
             let i = i as u32;
-            if !seen.insert((s.node, s.via)) || s.head != i || !s.via {
+            if !seen.insert((s.node, s.via, s.needs & NEEDS_ACTIVATION)) || s.head != i || !s.via {
                 continue;
             }
             // A core that only leads back to where it starts (cluster-admin → … → cluster-admin) adds no pair:
@@ -611,7 +611,10 @@ impl Run<'_> {
             let as_pivot = is_pivot(graph.node(s.node).kind) && s.parent != u32::MAX;
             // Members only as far as the query's hop limit reaches: the rest would be pairs left out.
             let budget = (self.queries[anchor.query].max_hops as u32).saturating_sub(s.cost.hops);
-            let members = self.members_of(anchor.query, s.node, as_pivot, budget);
+            // Where the core needs an activation, a member's way that needs one too costs nothing more: its
+            // members are ranked by what else their ways rest on.
+            let head = Head { node: s.node, pivot: as_pivot, activated: s.cost.eligible != 0 };
+            let members = self.members_of(anchor.query, head, budget);
             let query = &self.queries[anchor.query];
             let any_source = query.sources.contains(&graph.node(s.node).kind)
                 || members.iter().any(|m| query.sources.contains(&graph.node(m.node).kind));
@@ -643,39 +646,40 @@ impl Run<'_> {
     }
 
     /// The members of a head (see [`Core::members`]), computed once per search profile.
-    fn members_of(&mut self, query: usize, head: NodeIndex, pivot: bool, budget: u32) -> Rc<MemberList> {
+    fn members_of(&mut self, query: usize, head: Head, budget: u32) -> Rc<MemberList> {
         let profile = self.profile_of[query];
-        if let Some(m) = self.member_sets.get(&(profile, head, pivot, budget)) {
+        if let Some(m) = self.member_sets.get(&(profile, head, budget)) {
             return m.clone();
         }
-        let all = match self.member_sets.get(&(profile, head, pivot, u32::MAX)) {
+        let all = match self.member_sets.get(&(profile, head, u32::MAX)) {
             Some(all) => all.clone(),
             None => {
-                let all = Rc::new(self.all_members(profile, head, pivot, Order::Preferred));
-                self.member_sets.insert((profile, head, pivot, u32::MAX), all.clone());
+                let all = Rc::new(self.all_members(profile, head, Order::Preferred));
+                self.member_sets.insert((profile, head, u32::MAX), all.clone());
                 all
             }
         };
-        let within =
-            if all.longest <= budget { all } else { Rc::new(self.within_budget(profile, head, pivot, &all, budget)) };
-        self.member_sets.insert((profile, head, pivot, budget), within.clone());
+        let within = if all.longest <= budget { all } else { Rc::new(self.within_budget(profile, head, &all, budget)) };
+        self.member_sets.insert((profile, head, budget), within.clone());
         within
     }
 
     /// Every member of a head, however far.
-    fn all_members(&self, profile: usize, head: NodeIndex, pivot: bool, order: Order) -> MemberList {
+    fn all_members(&self, profile: usize, head: Head, order: Order) -> MemberList {
+        let Head { node: head, pivot, activated } = head;
+        let flags = if activated { ELIGIBLE } else { 0 };
         let graph = self.graph;
         let follow: fn(EdgeKind) -> bool = if pivot { is_identity_edge } else { is_membership };
         let scratch = &mut self.scratch.borrow_mut();
         let fast = match (pivot, self.inner[profile].as_ref()) {
             (true, Some(inner)) => {
-                pivot_tree(graph, &self.profiles[profile], self.removed, head, inner, order, scratch)
+                pivot_tree(graph, &self.profiles[profile], self.removed, (head, flags), inner, order, scratch)
             }
             _ => None,
         };
         let tree = fast.unwrap_or_else(|| {
             let profile = &self.profiles[profile];
-            reverse_tree(graph, profile, self.removed, (head, true, 0), follow, None, (true, order), scratch)
+            reverse_tree(graph, profile, self.removed, (head, true, flags), follow, None, (true, order), scratch)
         });
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
@@ -691,24 +695,17 @@ impl Run<'_> {
     /// The members of `all` within `budget` hops of the head. A member's way is its best by [`Cost`] (holding
     /// before gaining), which can be longer than another: a member whose way runs past the budget keeps the
     /// shortest way when that one fits.
-    fn within_budget(
-        &mut self,
-        profile: usize,
-        head: NodeIndex,
-        pivot: bool,
-        all: &MemberList,
-        budget: u32,
-    ) -> MemberList {
+    fn within_budget(&mut self, profile: usize, head: Head, all: &MemberList, budget: u32) -> MemberList {
         let mut within = all.within(budget);
         let far: FxHashSet<NodeIndex> = all.iter().filter(|m| m.hops > budget).map(|m| m.node).collect();
         if far.is_empty() {
             return within;
         }
-        let shortest = match self.shortest_sets.get(&(profile, head, pivot)) {
+        let shortest = match self.shortest_sets.get(&(profile, head)) {
             Some(list) => list.clone(),
             None => {
-                let list = Rc::new(self.all_members(profile, head, pivot, Order::Shortest));
-                self.shortest_sets.insert((profile, head, pivot), list.clone());
+                let list = Rc::new(self.all_members(profile, head, Order::Shortest));
+                self.shortest_sets.insert((profile, head), list.clone());
                 list
             }
         };
@@ -1122,9 +1119,33 @@ fn crosses_mask(graph: &PrivilegeGraph, tree: &[Settled]) -> bool {
     })
 }
 
+/// A head whose members are searched: the node, whether it is a pivot (everyone who reaches it is a member,
+/// by any step), and whether the core it heads needs a PIM activation (its members' ways are then ranked by
+/// what else they rest on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Head {
+    node: NodeIndex,
+    pivot: bool,
+    activated: bool,
+}
+
 /// A state of a reverse search: (node, via crossed, what its next step needs from a mask on the step before:
-/// see `needs` in [`reverse_tree`]).
+/// see `needs` in [`reverse_tree`], with [`NEEDS_ACTIVATION`] set when the way needs a PIM activation).
 type State = (NodeIndex, bool, u32);
+
+/// The bit of a state's third part that says its way needs a PIM activation. Ways that do and ways that do not
+/// are kept apart (see [`Cost::step`]): of two ways into a node, an active one resting on a condition and an
+/// eligible one resting on none, the second is the better once some step before them needs an activation.
+const NEEDS_ACTIVATION: u32 = 1 << 31;
+
+/// [`NEEDS_ACTIVATION`] when `flags` need a PIM activation.
+fn activation(flags: u8) -> u32 {
+    if flags & ELIGIBLE != 0 {
+        NEEDS_ACTIVATION
+    } else {
+        0
+    }
+}
 
 /// A cost no way has: a state not reached yet.
 const UNREACHED: Cost = Cost { eligible: u32::MAX, conditional: u32::MAX, gains: u32::MAX, hops: u32::MAX };
@@ -1154,9 +1175,9 @@ struct TreeScratch {
 impl TreeScratch {
     /// Sized for a graph of `nodes` nodes, every table empty.
     fn ready(&mut self, nodes: usize) {
-        if self.best.len() < 2 * nodes {
-            self.best.resize(2 * nodes, (UNREACHED, u32::MAX, EdgeIndex::end()));
-            self.settled.resize(2 * nodes, u32::MAX);
+        if self.best.len() < 4 * nodes {
+            self.best.resize(4 * nodes, (UNREACHED, u32::MAX, EdgeIndex::end()));
+            self.settled.resize(4 * nodes, u32::MAX);
         }
     }
 
@@ -1175,7 +1196,8 @@ impl TreeScratch {
     }
 
     fn slot(s: State) -> Option<usize> {
-        (s.2 == 0).then(|| s.0.index() * 2 + usize::from(s.1))
+        (s.2 & !NEEDS_ACTIVATION == 0)
+            .then(|| s.0.index() * 4 + usize::from(s.1) * 2 + usize::from(s.2 & NEEDS_ACTIVATION != 0))
     }
 
     fn best(&self, s: State) -> (Cost, u32, EdgeIndex) {
@@ -1196,6 +1218,14 @@ impl TreeScratch {
             None => {
                 self.other_best.insert(s, v);
             }
+        }
+    }
+
+    /// The tree index `s` was settled at.
+    fn settled_at(&self, s: State) -> Option<u32> {
+        match Self::slot(s) {
+            Some(i) => (self.settled[i] != u32::MAX).then_some(self.settled[i]),
+            None => self.other_settled.get(&s).copied(),
         }
     }
 
@@ -1244,8 +1274,9 @@ fn reverse_tree(
     scratch.ready(g.node_count());
     let mut incoming: Vec<EdgeIndex> = Vec::new();
     let init = Cost::default().step(flags);
-    scratch.set_best((start, via0, 0), (init, u32::MAX, EdgeIndex::end()));
-    scratch.offer(init, (start, via0, 0));
+    let first = (start, via0, activation(flags));
+    scratch.set_best(first, (init, u32::MAX, EdgeIndex::end()));
+    scratch.offer(init, first);
     let mut out: Vec<Settled> = Vec::new();
     while let Some((cost, mut bucket)) = scratch.queue.pop_first() {
         bucket.sort_unstable();
@@ -1253,6 +1284,14 @@ fn reverse_tree(
             let (best, parent, edge) = scratch.best(state);
             if scratch.is_settled(state) || best < cost {
                 continue;
+            }
+            // A way needing an activation is no use where the node was reached by one that needs none and
+            // rests on no condition: that one settled first and is better in every extension.
+            if state.2 & NEEDS_ACTIVATION != 0 {
+                let active = (state.0, state.1, state.2 & !NEEDS_ACTIVATION);
+                if scratch.settled_at(active).is_some_and(|at| out[at as usize].cost.conditional == 0) {
+                    continue;
+                }
             }
             let edge = (edge != EdgeIndex::end()).then_some(edge);
             let i = out.len() as u32;
@@ -1287,17 +1326,19 @@ fn reverse_tree(
                 if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
                     continue;
                 }
+                let pending = state.2 & !NEEDS_ACTIVATION;
                 let needs = if !masks {
                     0
                 } else if w.kind == EdgeKind::MemberOf {
-                    state.2
+                    pending
                 } else {
                     let masked = w.kind != EdgeKind::HasRole && !w.caps.is_empty();
-                    if masked && state.2 != 0 && !w.caps.intersects(Caps(state.2)) {
+                    if masked && pending != 0 && !w.caps.intersects(Caps(pending)) {
                         continue;
                     }
                     crate::rbac::step_needs(w.kind).0
                 };
+                let needs = needs | (state.2 & NEEDS_ACTIVATION) | activation(w.flags);
                 let next = (source, state.1 || profile.is_via(w.kind), needs);
                 if scratch.is_settled(next) {
                     continue;
@@ -1388,12 +1429,12 @@ fn pivot_tree(
     graph: &PrivilegeGraph,
     profile: &Profile,
     removed: &EdgeMask,
-    pivot: NodeIndex,
+    (pivot, flags): (NodeIndex, u8),
     inner: &InEdges,
     order: Order,
     scratch: &mut TreeScratch,
 ) -> Option<Vec<Settled>> {
-    let search = (pivot, true, 0);
+    let search = (pivot, true, flags);
     let tree = reverse_tree(graph, profile, removed, search, is_identity_edge, Some(inner), (true, order), scratch);
     if crosses_mask(graph, &tree) {
         return None;
@@ -1409,7 +1450,12 @@ fn pivot_tree(
             if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
                 return None;
             }
-            let needs = if w.kind == EdgeKind::MemberOf { s.needs } else { crate::rbac::step_needs(w.kind).0 };
+            let needs = if w.kind == EdgeKind::MemberOf {
+                s.needs & !NEEDS_ACTIVATION
+            } else {
+                crate::rbac::step_needs(w.kind).0
+            };
+            let needs = needs | (s.needs & NEEDS_ACTIVATION) | activation(w.flags);
             let state = (source, s.via || profile.is_via(w.kind), needs);
             let c = s.cost.advance(order, w.flags, w.kind);
             let best = offered.entry(state).or_insert((UNREACHED, u32::MAX, EdgeIndex::end()));
@@ -1418,6 +1464,29 @@ fn pivot_tree(
             }
         }
     }
+    // As the whole search does: a leaf's way needing an activation is dropped where a way needing none and
+    // resting on no condition reaches it (offered here, or found by the search).
+    let mut free: FxHashSet<State> =
+        offered.iter().filter(|(k, o)| k.2 & NEEDS_ACTIVATION == 0 && o.0.conditional == 0).map(|(k, _)| *k).collect();
+    let offered_free = free.clone();
+    free.extend(
+        tree.iter()
+            .filter(|s| s.needs & NEEDS_ACTIVATION == 0 && s.cost.conditional == 0)
+            .map(|s| (s.node, s.via, s.needs)),
+    );
+    offered.retain(|k, _| k.2 & NEEDS_ACTIVATION == 0 || !free.contains(&(k.0, k.1, k.2 & !NEEDS_ACTIVATION)));
+    // A leaf the search reached needing an activation, which a left-out membership reaches needing none.
+    let tree: Vec<Settled> = if offered_free.is_empty() {
+        tree
+    } else {
+        let gone = |s: &Settled| {
+            s.needs & NEEDS_ACTIVATION != 0 && offered_free.contains(&(s.node, s.via, s.needs & !NEEDS_ACTIVATION))
+        };
+        if tree.iter().any(gone) {
+            return None;
+        }
+        tree
+    };
     if offered.is_empty() {
         return Some(tree);
     }
@@ -1683,11 +1752,14 @@ mod tests {
         for (removed, order) in [EdgeMask::default(), some_removed].iter().flat_map(|r| orders.map(|o| (r, o))) {
             for profile in &profiles {
                 let inner = InEdges::new(graph, profile);
-                for n in graph.graph.node_indices().filter(|n| is_pivot(graph.node(*n).kind)) {
-                    let start = (n, true, 0);
+                let pivots_of = graph.graph.node_indices().filter(|n| is_pivot(graph.node(*n).kind));
+                // For cores that need no activation and for those that do.
+                for (n, flags) in pivots_of.flat_map(|n| [(n, 0), (n, ELIGIBLE)]) {
+                    let start = (n, true, flags);
                     let follow = is_identity_edge;
                     let whole = reverse_tree(graph, profile, removed, start, follow, None, (true, order), &mut scratch);
-                    let Some(fast) = pivot_tree(graph, profile, removed, n, &inner, order, &mut scratch) else {
+                    let Some(fast) = pivot_tree(graph, profile, removed, (n, flags), &inner, order, &mut scratch)
+                    else {
                         continue;
                     };
                     let searched =
