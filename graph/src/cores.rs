@@ -1475,18 +1475,14 @@ fn pivot_tree(
             .map(|s| (s.node, s.via, s.needs)),
     );
     offered.retain(|k, _| k.2 & NEEDS_ACTIVATION == 0 || !free.contains(&(k.0, k.1, k.2 & !NEEDS_ACTIVATION)));
-    // A leaf the search reached needing an activation, which a left-out membership reaches needing none.
-    let tree: Vec<Settled> = if offered_free.is_empty() {
-        tree
-    } else {
-        let gone = |s: &Settled| {
-            s.needs & NEEDS_ACTIVATION != 0 && offered_free.contains(&(s.node, s.via, s.needs & !NEEDS_ACTIVATION))
-        };
-        if tree.iter().any(gone) {
-            return None;
-        }
-        tree
+    // A leaf the search reached needing an activation, which a left-out membership reaches needing none: the
+    // whole search would not have settled it (rare; it is run instead).
+    let gone = |s: &Settled| {
+        s.needs & NEEDS_ACTIVATION != 0 && offered_free.contains(&(s.node, s.via, s.needs & !NEEDS_ACTIVATION))
     };
+    if !offered_free.is_empty() && tree.iter().any(gone) {
+        return None;
+    }
     if offered.is_empty() {
         return Some(tree);
     }
