@@ -742,25 +742,17 @@ impl Run<'_> {
                 .filter(|(n, _, _)| query.sources.contains(&graph.node(*n).kind))
         };
         let mut excluded = Vec::new();
-        let kept: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
-        // The steps down the scope tree from the grant's scope to each target count toward the hop limit.
-        let depths: Vec<u32> =
-            kept.iter().map(|t| if scoped { steps_down(graph, anchor.landing, *t) } else { 0 }).collect();
-        let deepest = depths.iter().copied().max().unwrap_or(0);
-        let scan = core.members.any_invalid || (head_hops + core.members.longest + deepest) as usize > query.max_hops;
+        let scan = core.members.any_invalid || (head_hops + core.members.longest) as usize > query.max_hops;
         if base.is_some() {
-            // A member whose way fails a mask, or that the hop limit leaves out, loses every target here; one
-            // the hop limit leaves out below some depth loses the targets there.
-            let mut too_long: FxHashSet<NodeIndex> = FxHashSet::default();
-            for (n, h, m) in principals().filter(|_| scan) {
-                if h as usize > query.max_hops || m.is_some_and(|m| !m.valid) {
-                    too_long.insert(n);
-                    excluded.extend(kept.iter().filter(|t| **t != n).map(|t| (n, *t)));
-                } else if (h + deepest) as usize > query.max_hops {
-                    let deep =
-                        kept.iter().zip(&depths).filter(|(t, d)| **t != n && (h + **d) as usize > query.max_hops);
-                    excluded.extend(deep.map(|(t, _)| (n, *t)));
-                }
+            // A member whose way fails a mask, or that the hop limit leaves out, loses every target here.
+            let too_long: FxHashSet<NodeIndex> = principals()
+                .filter(|_| scan)
+                .filter(|(_, h, m)| *h as usize > query.max_hops || m.is_some_and(|m| !m.valid))
+                .map(|(n, _, _)| n)
+                .collect();
+            let kept: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
+            for p in &too_long {
+                excluded.extend(kept.iter().filter(|t| *t != p).map(|t| (*p, *t)));
             }
             if denies && acting_identity(graph, core).is_none() {
                 let others = principals()
@@ -769,8 +761,6 @@ impl Run<'_> {
                 self.deny_exclusions(core, query, others, &kept, &mut excluded);
             }
         }
-        excluded.sort_unstable();
-        excluded.dedup();
         for (p, t) in &excluded {
             self.failing.push((anchor.query, *p, *t));
         }
@@ -1094,20 +1084,6 @@ fn scopes_below(graph: &PrivilegeGraph, scope: NodeIndex, kinds: &[NodeKind], fo
     }
     out.sort();
     out
-}
-
-/// Steps down the scope tree from `scope` to `target` (one of the scopes below it).
-fn steps_down(graph: &PrivilegeGraph, scope: NodeIndex, target: NodeIndex) -> u32 {
-    let mut steps = 0;
-    let mut cur = target;
-    while cur != scope {
-        match graph.scope_parent.get(&cur) {
-            Some(parent) => cur = *parent,
-            None => break,
-        }
-        steps += 1;
-    }
-    steps
 }
 
 /// Whether some way in a search tree crosses a capability mask (an edge other than a role grant that carries

@@ -238,7 +238,7 @@ pub fn for_each_pair_without(
         for (source, path) in search.reverse() {
             let path = match search.checked_caps(&path) {
                 // A best path past the hop limit: a costlier but shorter way may fit it.
-                Some(_) if search.hops(&path) > query.max_hops => search.forward(source),
+                Some(_) if path.len() > query.max_hops => search.forward(source),
                 Some(_) => Some(path),
                 // Under a deny for everyone, only a source that can act as an exempted principal can have
                 // another path: skip the forward search for the others.
@@ -410,13 +410,6 @@ impl<'a> Search<'a> {
             .collect()
     }
 
-    /// Hops of a pair's path as it is shown: its edges and the scope-tree steps from where it lands down to
-    /// the target.
-    fn hops(&self, path: &[EdgeIndex]) -> usize {
-        let landed = path.last().map(|e| self.graph.edge(*e).1);
-        path.len() + self.chain.iter().position(|s| Some(*s) == landed).unwrap_or(0)
-    }
-
     /// Capabilities the path gives its actor at the target after deny assignments and the masks of the edges
     /// it crosses, if they still answer the query. Paths to non-scope targets carry no capability.
     fn checked_caps(&self, path: &[EdgeIndex]) -> Option<Caps> {
@@ -520,7 +513,7 @@ impl<'a> Search<'a> {
                 if ends {
                     let depth = self.chain.iter().position(|s| *s == e.target()).unwrap_or(0) as u32;
                     let total = Cost { hops: next.hops + depth, ..next };
-                    if hops + 1 + depth <= max_hops && answer.as_ref().is_none_or(|(c, _)| total < *c) {
+                    if hops < max_hops && answer.as_ref().is_none_or(|(c, _)| total < *c) {
                         let mut path = forward_path(&best, state);
                         path.push(e.id());
                         if self.checked_caps(&path).is_some() {

@@ -634,12 +634,14 @@ fn a_denied_actor_still_reaches_a_group_grant_by_acting_as_another_member() {
     assert_eq!(bob(&with(false)), None, "Bob's own membership is denied");
 }
 
-/// The scope tree's steps count toward the hop limit as the path shows them: Alice's Owner on management
-/// group platform reaches subscription Prod in three hops (the grant, platform ⊃ prod, prod ⊃ Prod), so a hop
-/// limit of two leaves Prod out while keeping the prod management group (two hops).
+/// The hop limit counts the steps a principal takes, not inheritance: Alice's Owner on management group
+/// platform reaches subscription Prod, two levels down, in one step (the grant; the path shows the two
+/// scope-tree steps below it too). A hop limit of one keeps it; Bob, who needs a membership first, is left out.
 #[test]
-fn steps_down_the_scope_tree_count_toward_the_hop_limit() {
+fn inheritance_down_the_scope_tree_does_not_count_toward_the_hop_limit() {
     let mg = |name: &str| format!("/providers/Microsoft.Management/managementGroups/{name}");
+    let mut for_group = assignment(2, GROUP_A, OWNER, &mg("platform"));
+    for_group["properties"]["principalType"] = json!("Group");
     let s = tenant(json!({
         "managementGroups": [
             {"id": mg("platform"), "name": "platform", "properties": {"displayName": "Platform",
@@ -647,7 +649,7 @@ fn steps_down_the_scope_tree_count_toward_the_hop_limit() {
                     "children": [{"id": sub(SUB), "type": "/subscriptions", "name": SUB}]}]}},
             {"id": mg("prod"), "name": "prod", "properties": {"displayName": "Prod MG"}}
         ],
-        "roleAssignments": [assignment(1, ALICE, OWNER, &mg("platform"))]
+        "roleAssignments": [assignment(1, ALICE, OWNER, &mg("platform")), for_group]
     }));
     let limited = |max_hops: usize| -> Vec<Query> {
         queries()
@@ -656,15 +658,15 @@ fn steps_down_the_scope_tree_count_toward_the_hop_limit() {
             .map(|q| Query { max_hops, ..q })
             .collect()
     };
-    let reached = |max_hops: usize| {
+    let reached = |max_hops: usize, who: &str| {
         let f = common::pairs(&s, &limited(max_hops), AnalyzeOptions::default());
-        (
-            has(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB)),
-            has(&f, "owner-equivalent-on-management-group", ALICE, &mg("prod").to_lowercase()),
-        )
+        let alice = get(&f, "owner-equivalent-on-subscription", ALICE, &sub(SUB));
+        assert_eq!(alice.hops.len(), 3, "the path shows the grant and the two steps below it");
+        has(&f, "owner-equivalent-on-subscription", who, &sub(SUB))
     };
-    assert_eq!(reached(3), (true, true));
-    assert_eq!(reached(2), (false, true));
+    assert!(reached(1, ALICE));
+    assert!(!reached(1, BOB), "Bob's membership is a step");
+    assert!(reached(2, BOB));
 }
 
 /// Bob is PIM-eligible for a conditional RBAC administrator role on Prod that azpath cannot read (one

@@ -4,7 +4,8 @@
 //! crossed the query's `via`, the capability mask the last step left pending (ASO's), which deny assignments
 //! name the identity acting (a group never acts: membership does not switch identity), and the walk's flags.
 //! Walks may revisit nodes (a hub is a set, not one resource). A pair exists when some walk within the hop
-//! limit (scope-tree steps down to the target counted) ends at the target with a power the query asks for;
+//! limit (the steps a principal takes: identity steps and the grant; inheritance down the scope tree is not a
+//! step) ends at the target with a power the query asks for;
 //! its flags are the least (eligible, then conditional) over those walks.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -41,9 +42,9 @@ struct Walk<'a> {
     graph: &'a PrivilegeGraph,
     query: &'a Query,
     eligible_ok: bool,
-    /// Per scope a grant can land on: the query's targets at or below it, with the scope-tree steps down to
-    /// each and their flags.
-    landings: HashMap<NodeIndex, Vec<(NodeIndex, usize, u8)>>,
+    /// Per scope a grant can land on: the query's targets at or below it, with the flags of the scope-tree
+    /// steps down to each (inherited, not taken: they do not count toward the hop limit).
+    landings: HashMap<NodeIndex, Vec<(NodeIndex, u8)>>,
     /// Targets that are not scopes (identities): a walk ends on them by any step.
     others: HashSet<NodeIndex>,
 }
@@ -52,7 +53,7 @@ impl<'a> Walk<'a> {
     fn new(graph: &'a PrivilegeGraph, query: &'a Query, include_eligible: bool) -> Walk<'a> {
         assert!(graph.denies.len() <= 64, "the reference keys deny assignments in a 64-bit signature");
         let follow_contains = query.edges.contains(&EdgeKind::Contains);
-        let mut landings: HashMap<NodeIndex, Vec<(NodeIndex, usize, u8)>> = HashMap::new();
+        let mut landings: HashMap<NodeIndex, Vec<(NodeIndex, u8)>> = HashMap::new();
         let mut others = HashSet::new();
         for kind in &query.targets {
             for target in graph.nodes_of_kind(*kind) {
@@ -69,7 +70,7 @@ impl<'a> Walk<'a> {
                             .find(|(to, w)| *to == chain[depth - 1] && w.kind == EdgeKind::Contains);
                         flags |= step.expect("a scope's parent contains it").1.flags;
                     }
-                    landings.entry(*scope).or_default().push((target, depth, flags));
+                    landings.entry(*scope).or_default().push((target, flags));
                 }
             }
         }
@@ -160,10 +161,7 @@ impl<'a> Walk<'a> {
                         continue;
                     }
                     let grant = &graph.grants[w.evidence as usize];
-                    for &(target, depth, down) in self.landings.get(&to).into_iter().flatten() {
-                        if hops + 1 + depth > query.max_hops {
-                            continue;
-                        }
+                    for &(target, down) in self.landings.get(&to).into_iter().flatten() {
                         let denied = self.denied(actor, target);
                         let assign = Capability::AssignRoles.bit() | Capability::AssignRolesLimited.bit();
                         let delegated =
