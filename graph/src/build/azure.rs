@@ -15,6 +15,9 @@ use crate::snapshot::{AssignmentProperties, RoleDefinition, Snapshot};
 /// The edge kinds this pass adds (`CONTAINS` also comes with scope nodes any pass creates).
 pub(super) const EMITS: &[EdgeKind] = &[EdgeKind::MemberOf, EdgeKind::HasRole, EdgeKind::Contains];
 
+/// How many members ahead the membership loops ask for what they will read.
+const LOOKAHEAD: usize = 8;
+
 const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Runs the pass.
@@ -120,11 +123,42 @@ impl Builder {
         for app in &e.applications {
             self.node_for(NodeKey::of(&app.id), NodeKind::Application, app.display_name.as_deref().unwrap_or(""));
         }
+        // Members the directory listed (nearly all) are looked up all at once; the rest, in order, as they come.
+        let mut known = vec![u32::MAX; members];
+        let mut probes = Vec::with_capacity(members);
+        let mut slot = 0u32;
+        for gm in &e.group_members {
+            for (i, m) in gm.members.iter().enumerate() {
+                // Each id is a cache miss (an interned string anywhere in the heap): asked for ahead of time.
+                if let Some(ahead) = gm.members.get(i + LOOKAHEAD) {
+                    super::prefetch(ahead.id.as_ptr());
+                }
+                if let Some(g) = crate::graph::parse_guid(&m.id) {
+                    probes.push((crate::graph::Guid::of(g), slot));
+                }
+                slot += 1;
+            }
+        }
+        self.g.index.resolve_guids(probes, &mut known);
+        let mut slot = 0;
         for gm in &e.group_members {
             let group = self.node_for(NodeKey::of(&gm.group_id), NodeKind::Group, "");
             for m in &gm.members {
                 let kind = super::entra::directory_kind(m);
-                let member = self.node_for(NodeKey::of(&m.id), kind, m.display_name.as_deref().unwrap_or(""));
+                let name = m.display_name.as_deref().unwrap_or("");
+                if let Some(&ahead) = known.get(slot + LOOKAHEAD) {
+                    // Adding the edge writes to the member's node: a cache miss, asked for ahead of time.
+                    self.g.prefetch_node(ahead);
+                }
+                let member = match known[slot] {
+                    u32::MAX => self.node_for(NodeKey::of(&m.id), kind, name),
+                    n => {
+                        let n = NodeIndex::new(n as usize);
+                        self.enrich(n, kind, name);
+                        n
+                    }
+                };
+                slot += 1;
                 if member != group {
                     self.add_edge(
                         member,

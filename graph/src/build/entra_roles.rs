@@ -31,7 +31,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::identity::IdentityIndex;
 use super::Builder;
-use crate::graph::{EdgeData, EdgeNote, Grant, NodeKey, ELIGIBLE};
+use crate::graph::{parse_guid, EdgeData, EdgeNote, Grant, Guid, NodeKey, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Caps, PermissionSet};
 use crate::snapshot::{AppRoleAssignment, DirectoryRoleDefinition, Snapshot};
@@ -342,14 +342,58 @@ impl Set {
 
 /// A directory object a scoped assignment may name, by id.
 enum Object {
-    /// An application registration, with its application (client) id.
-    Application(Option<String>),
+    /// An application registration: its place in the snapshot's applications.
+    Application(u32),
     /// A service principal.
     ServicePrincipal { managed_identity: bool },
     /// A group.
     Group { role_assignable: bool },
     /// A user.
     User,
+}
+
+/// The directory's objects by id, compared case-insensitively (GUIDs as numbers, other ids lower-cased); of
+/// two with one id, the later listing's.
+#[derive(Default)]
+struct Objects {
+    guids: FxHashMap<Guid, Object>,
+    others: FxHashMap<String, Object>,
+}
+
+impl Objects {
+    fn new(s: &Snapshot) -> Objects {
+        let e = &s.entra;
+        let mut objects = Objects::default();
+        objects.guids.reserve(e.users.len() + e.groups.len() + e.service_principals.len() + e.applications.len());
+        let listed = e
+            .users
+            .iter()
+            .map(|u| (&u.id, Object::User))
+            .chain(
+                e.groups
+                    .iter()
+                    .map(|g| (&g.id, Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
+            )
+            .chain(e.service_principals.iter().map(|sp| {
+                let managed_identity = is_managed_identity(sp.service_principal_type.as_deref());
+                (&sp.id, Object::ServicePrincipal { managed_identity })
+            }))
+            .chain(e.applications.iter().enumerate().map(|(i, a)| (&a.id, Object::Application(i as u32))));
+        for (id, object) in listed {
+            match parse_guid(id) {
+                Some(g) => objects.guids.insert(Guid::of(g), object),
+                None => objects.others.insert(id.to_ascii_lowercase(), object),
+            };
+        }
+        objects
+    }
+
+    fn get(&self, id: &str) -> Option<&Object> {
+        match parse_guid(id) {
+            Some(g) => self.guids.get(&Guid::of(g)),
+            None => self.others.get(&id.to_ascii_lowercase()),
+        }
+    }
 }
 
 /// A role's powers but assigning roles: what it adds once its holder has assigned it to itself.
@@ -396,8 +440,9 @@ struct Ctx<'a> {
     held: FxHashMap<String, Vec<String>>,
     /// Object ids (lower-case) of members and owners of role-assignable groups.
     in_role_groups: FxHashSet<String>,
-    /// Directory objects by id (lower-case), for scoped assignments.
-    objects: FxHashMap<String, Object>,
+    /// Directory objects by id (lower-case), for scoped assignments: made on first use (a tenant of a
+    /// million objects with no role scoped to one object needs none).
+    objects: std::cell::OnceCell<Objects>,
 }
 
 impl<'a> Ctx<'a> {
@@ -426,21 +471,6 @@ impl<'a> Ctx<'a> {
             .flat_map(|m| m.members.iter());
         let in_role_groups = owners.chain(members).map(|o| o.id.to_ascii_lowercase()).collect();
         let key = |id: &str| id.to_ascii_lowercase();
-        let objects = e
-            .users
-            .iter()
-            .map(|u| (key(&u.id), Object::User))
-            .chain(
-                e.groups
-                    .iter()
-                    .map(|g| (key(&g.id), Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
-            )
-            .chain(e.service_principals.iter().map(|sp| {
-                let managed_identity = is_managed_identity(sp.service_principal_type.as_deref());
-                (key(&sp.id), Object::ServicePrincipal { managed_identity })
-            }))
-            .chain(e.applications.iter().map(|a| (key(&a.id), Object::Application(a.app_id.clone()))))
-            .collect();
         let unit_members: FxHashMap<String, FxHashSet<String>> = e
             .administrative_unit_members
             .iter()
@@ -460,7 +490,7 @@ impl<'a> Ctx<'a> {
             restricted,
             held,
             in_role_groups,
-            objects,
+            objects: std::cell::OnceCell::new(),
         }
     }
 
@@ -778,9 +808,10 @@ impl<'a> Ctx<'a> {
     fn scoped_targets(&self, object: &str, p: Powers) -> Vec<Target> {
         let find = |id: &str| self.b.lookup(&NodeKey::of(id));
         let target = |node: Option<NodeIndex>, kind: EdgeKind| node.map(|node| Target { node, kind });
-        let found = match self.objects.get(&object.to_ascii_lowercase()) {
-            Some(Object::Application(app_id)) if p.app_credentials || p.sp_credentials => {
-                target(self.app_principal(app_id.as_deref()), EdgeKind::CanManageCredentials)
+        let found = match self.objects.get_or_init(|| Objects::new(self.s)).get(object) {
+            Some(Object::Application(i)) if p.app_credentials || p.sp_credentials => {
+                let app_id = self.s.entra.applications[*i as usize].app_id.as_deref();
+                target(self.app_principal(app_id), EdgeKind::CanManageCredentials)
             }
             Some(Object::ServicePrincipal { managed_identity: false }) if p.sp_credentials => {
                 target(find(object), EdgeKind::CanManageCredentials)

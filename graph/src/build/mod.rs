@@ -73,6 +73,24 @@ pub(crate) struct Builder {
     emits: &'static [EdgeKind],
     /// Principal kinds whose directory listing was read without a coverage gap.
     directory_read: Vec<NodeKind>,
+    /// Per node: [`UNKNOWN_KIND`] | [`NAME_IS_KEY`], what [`Builder::node_for`] may still replace.
+    placeholder: Vec<u8>,
+}
+
+/// Placeholder bit: the node's kind is [`NodeKind::UnknownPrincipal`].
+const UNKNOWN_KIND: u8 = 1;
+/// Placeholder bit: the node's name is its key (none was given).
+const NAME_IS_KEY: u8 = 2;
+
+/// The placeholder bits of a node of this kind, key and name.
+fn placeholder_bits(kind: NodeKind, key: &NodeKey, name: &str) -> u8 {
+    let key_len = match key {
+        NodeKey::Guid(_) => 36,
+        NodeKey::Path(p) => p.len(),
+    };
+    let unknown = if kind == NodeKind::UnknownPrincipal { UNKNOWN_KIND } else { 0 };
+    let unnamed = if name.len() == key_len && *name == *key.to_string() { NAME_IS_KEY } else { 0 };
+    unknown | unnamed
 }
 
 impl std::ops::Deref for Builder {
@@ -87,29 +105,54 @@ impl Builder {
     /// first in an assignment.
     pub(crate) fn node_for(&mut self, key: NodeKey, kind: NodeKind, name: &str) -> NodeIndex {
         if let Some(&n) = self.g.index.get(&key) {
-            let d = &mut self.g.graph[n];
-            if d.kind == NodeKind::UnknownPrincipal && kind != NodeKind::UnknownPrincipal {
-                d.kind = kind;
-            }
-            if kind != NodeKind::UnknownPrincipal && !name.is_empty() && *d.name == *d.key.to_string() {
-                d.name = name.into();
-            }
+            self.enrich(n, kind, name);
             return n;
         }
-        let name = if name.is_empty() { key.to_string() } else { name.to_string() };
+        let (name, placeholder) = if name.is_empty() {
+            let unknown = if kind == NodeKind::UnknownPrincipal { UNKNOWN_KIND } else { 0 };
+            (key.to_string(), NAME_IS_KEY | unknown)
+        } else {
+            (name.to_string(), placeholder_bits(kind, &key, name))
+        };
         let n = self.g.graph.add_node(crate::graph::NodeData { kind, key: key.clone(), name: name.into_boxed_str() });
         self.g.index.insert(key, n);
+        self.placeholder.push(placeholder);
         n
+    }
+
+    /// What [`Builder::node_for`] does to a node it finds: a placeholder kind or name (one equal to the key)
+    /// gives way to a real one. Reads the node only when it is a placeholder (most are not: the directory's
+    /// listings come first), so a member seen in a million groups costs no read of its node.
+    pub(super) fn enrich(&mut self, n: NodeIndex, kind: NodeKind, name: &str) {
+        let bits = self.placeholder[n.index()];
+        if bits == 0 || kind == NodeKind::UnknownPrincipal {
+            return;
+        }
+        let d = &mut self.g.graph[n];
+        if bits & UNKNOWN_KIND != 0 {
+            d.kind = kind;
+        }
+        if bits & NAME_IS_KEY != 0 && !name.is_empty() {
+            d.name = name.into();
+        }
+        self.placeholder[n.index()] = placeholder_bits(d.kind, &d.key, &d.name);
     }
 
     /// Sets a node's kind.
     pub(crate) fn set_kind(&mut self, n: NodeIndex, kind: NodeKind) {
         self.g.graph[n].kind = kind;
+        self.refresh_placeholder(n);
     }
 
     /// Sets a node's display name.
     pub(crate) fn set_name(&mut self, n: NodeIndex, name: impl Into<Box<str>>) {
         self.g.graph[n].name = name.into();
+        self.refresh_placeholder(n);
+    }
+
+    fn refresh_placeholder(&mut self, n: NodeIndex) {
+        let d = &self.g.graph[n];
+        self.placeholder[n.index()] = placeholder_bits(d.kind, &d.key, &d.name);
     }
 
     /// Adds an edge of a kind the running pass declared.
@@ -196,6 +239,19 @@ impl Builder {
     }
 }
 
+/// Asks the processor to bring the cache line at `p` in, without waiting for it: for loops whose every
+/// step reads a random place in a large table, done a few steps ahead so the misses overlap.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
 /// ARM scopes such as the AKS namespace scope `<cluster id>/namespaces/<ns>`).
 pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
@@ -208,6 +264,29 @@ mod tests {
 
     fn two_nodes(b: &mut Builder) -> (NodeIndex, NodeIndex) {
         (b.node_for(NodeKey::of("a"), NodeKind::User, "a"), b.node_for(NodeKey::of("b"), NodeKind::Group, "b"))
+    }
+
+    #[test]
+    fn a_placeholder_kind_and_name_give_way_to_real_ones_once() {
+        let mut b = Builder::default();
+        let id = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+        let n = b.node_for(NodeKey::of(id), NodeKind::UnknownPrincipal, "");
+        assert_eq!((b.node(n).kind, &*b.node(n).name), (NodeKind::UnknownPrincipal, id));
+        assert_eq!(b.node_for(NodeKey::of(id), NodeKind::UnknownPrincipal, "x"), n);
+        assert_eq!((b.node(n).kind, &*b.node(n).name), (NodeKind::UnknownPrincipal, id), "unknown changes nothing");
+        b.node_for(NodeKey::of(id), NodeKind::User, "Alice");
+        assert_eq!((b.node(n).kind, &*b.node(n).name), (NodeKind::User, "Alice"));
+        b.node_for(NodeKey::of(id), NodeKind::Group, "Bob");
+        assert_eq!((b.node(n).kind, &*b.node(n).name), (NodeKind::User, "Alice"), "a real kind and name stay");
+        // A name set back to the key is a placeholder again; a kind set to unknown too.
+        b.set_name(n, id);
+        b.set_kind(n, NodeKind::UnknownPrincipal);
+        b.node_for(NodeKey::of(id), NodeKind::ServicePrincipal, "Carol");
+        assert_eq!((b.node(n).kind, &*b.node(n).name), (NodeKind::ServicePrincipal, "Carol"));
+        // A name given at creation that spells the key is a placeholder too.
+        let p = b.node_for(NodeKey::of("/subscriptions/s"), NodeKind::Subscription, "/subscriptions/s");
+        b.node_for(NodeKey::of("/subscriptions/s"), NodeKind::Subscription, "Production");
+        assert_eq!(&*b.node(p).name, "Production");
     }
 
     #[test]
