@@ -506,13 +506,41 @@ fn a_walk_that_passes_its_target_before_crossing_via_still_reaches_it() {
     assert_eq!(reached("/dddddddd-0000-0000-0000-000000000002"), ["billing"]);
 }
 
+/// The deploy service principal, whose application Bob owns (so he can act as it).
+const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
+
+/// A snapshot record from its JSON.
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+/// Adds the deploy application, owned by Bob, and its service principal.
+fn add_deploy(s: &mut Snapshot) {
+    s.entra.service_principals.push(from(json!({"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
+        "displayName": "deploy", "servicePrincipalType": "Application"})));
+    s.entra.applications.push(from(json!({"id": "dddddddd-0000-0000-0000-000000000001",
+        "appId": "eeeeeeee-0000-0000-0000-000000000001", "displayName": "deploy",
+        "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]})));
+}
+
+/// Bob's pair with Prod under `query` (checked against the per-pair search and every walk): (eligible, hops).
+fn bob_on_prod(s: &Snapshot, query: &Query) -> Option<(bool, usize)> {
+    let pairs = common::pairs(s, std::slice::from_ref(query), AnalyzeOptions::default());
+    pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == sub(SUB)).map(|p| (p.eligible, p.hops.len()))
+}
+
+/// The owner-equivalent-on-subscription query under a hop limit.
+fn owner_within(max_hops: usize) -> Query {
+    let owner = queries().into_iter().find(|q| q.id == "owner-equivalent-on-subscription").unwrap();
+    Query { max_hops, ..owner }
+}
+
 /// Bob holds Owner on Prod through groups A ⊂ B (three hops), is PIM-eligible for it directly (one hop), and
 /// owns the deploy application whose service principal is Owner there (two hops, neither eligible nor
 /// conditional). Under a hop limit of two the holding way is too long, and the best way that fits is the
 /// ownership, not the eligible grant: the pair needs no activation.
 #[test]
 fn under_a_hop_limit_the_best_way_that_fits_decides_the_flags() {
-    const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
     let mut held = assignment(1, GROUP_B, OWNER, &sub(SUB));
     held["properties"]["principalType"] = json!("Group");
     let mut by_app = assignment(3, DEPLOY_SP, OWNER, &sub(SUB));
@@ -522,28 +550,13 @@ fn under_a_hop_limit_the_best_way_that_fits_decides_the_flags() {
             "roleAssignments": if apps { vec![held.clone(), by_app.clone()] } else { vec![held.clone()] },
             "roleEligibilityScheduleInstances": [assignment(2, BOB, OWNER, &sub(SUB))]
         }));
-        s.entra.service_principals.push(
-            serde_json::from_value(json!({"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
-                                          "displayName": "deploy", "servicePrincipalType": "Application"}))
-            .unwrap(),
-        );
-        s.entra.applications.push(
-            serde_json::from_value(json!({"id": "dddddddd-0000-0000-0000-000000000001",
-                "appId": "eeeeeeee-0000-0000-0000-000000000001", "displayName": "deploy",
-                "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}))
-            .unwrap(),
-        );
+        add_deploy(&mut s);
         s
     };
-    let mut owner = queries().into_iter().find(|q| q.id == "owner-equivalent-on-subscription").unwrap();
-    owner.max_hops = 2;
-    let bob = |s: &Snapshot| {
-        let pairs = common::pairs(s, std::slice::from_ref(&owner), AnalyzeOptions::default());
-        pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == sub(SUB)).map(|p| (p.eligible, p.hops.len()))
-    };
-    assert_eq!(bob(&with(true)), Some((false, 2)), "the ownership fits and needs no activation");
+    let owner = owner_within(2);
+    assert_eq!(bob_on_prod(&with(true), &owner), Some((false, 2)), "the ownership fits and needs no activation");
     // Without the application's grant, only the eligible grant fits.
-    assert_eq!(bob(&with(false)), Some((true, 1)));
+    assert_eq!(bob_on_prod(&with(false), &owner), Some((true, 1)));
 }
 
 /// The same question when the way that fits runs through a group that holds the grant: Bob reaches group C
@@ -554,44 +567,28 @@ fn under_a_hop_limit_the_best_way_that_fits_decides_the_flags() {
 #[test]
 fn under_a_hop_limit_a_member_keeps_its_best_way_into_a_group_that_fits() {
     const GROUP_C: &str = "bbbbbbbb-0000-0000-0000-00000000000c";
-    const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
     let with = |sp_owns_c: bool| {
         let mut held = assignment(1, GROUP_C, OWNER, &sub(SUB));
         held["properties"]["principalType"] = json!("Group");
         let mut s = tenant(json!({"roleAssignments": [held]}));
+        add_deploy(&mut s);
         let owners = if sp_owns_c {
             json!([{"@odata.type": "#microsoft.graph.servicePrincipal", "id": DEPLOY_SP}])
         } else {
             json!([])
         };
-        let entra: serde_json::Value = json!({
-            "groups": [{"id": GROUP_C, "displayName": "C", "owners": owners}],
-            "groupMembers": [{"groupId": GROUP_C, "members": [{"@odata.type": "#microsoft.graph.group", "id": GROUP_B}]}],
-            "servicePrincipals": [{"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
-                                   "displayName": "deploy", "servicePrincipalType": "Application"}],
-            "applications": [{"id": "dddddddd-0000-0000-0000-000000000001", "appId": "eeeeeeee-0000-0000-0000-000000000001",
-                              "displayName": "deploy", "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}],
-            "groupEligibilityScheduleInstances": [{"id": "ge-1", "groupId": GROUP_C, "principalId": BOB,
-                "accessId": "member", "memberType": "direct", "startDateTime": "2024-01-01T00:00:00Z"}]
-        });
-        s.entra.groups.push(serde_json::from_value(entra["groups"][0].clone()).unwrap());
-        s.entra.group_members.push(serde_json::from_value(entra["groupMembers"][0].clone()).unwrap());
-        s.entra.service_principals.push(serde_json::from_value(entra["servicePrincipals"][0].clone()).unwrap());
-        s.entra.applications.push(serde_json::from_value(entra["applications"][0].clone()).unwrap());
-        s.entra
-            .group_eligibility_schedule_instances
-            .push(serde_json::from_value(entra["groupEligibilityScheduleInstances"][0].clone()).unwrap());
+        s.entra.groups.push(from(json!({"id": GROUP_C, "displayName": "C", "owners": owners})));
+        s.entra.group_members.push(from(
+            json!({"groupId": GROUP_C, "members": [{"@odata.type": "#microsoft.graph.group", "id": GROUP_B}]}),
+        ));
+        s.entra.group_eligibility_schedule_instances.push(from(json!({"id": "ge-1", "groupId": GROUP_C,
+            "principalId": BOB, "accessId": "member", "memberType": "direct", "startDateTime": "2024-01-01T00:00:00Z"})));
         s
     };
-    let mut owner = queries().into_iter().find(|q| q.id == "owner-equivalent-on-subscription").unwrap();
-    owner.max_hops = 3;
-    let bob = |s: &Snapshot| {
-        let pairs = common::pairs(s, std::slice::from_ref(&owner), AnalyzeOptions::default());
-        pairs.into_iter().find(|p| p.source.id == BOB && p.target.id == sub(SUB)).map(|p| (p.eligible, p.hops.len()))
-    };
-    assert_eq!(bob(&with(true)), Some((false, 3)), "through deploy's ownership of C");
+    let owner = owner_within(3);
+    assert_eq!(bob_on_prod(&with(true), &owner), Some((false, 3)), "through deploy's ownership of C");
     // Without deploy's ownership, only the eligible membership fits.
-    assert_eq!(bob(&with(false)), Some((true, 2)));
+    assert_eq!(bob_on_prod(&with(false), &owner), Some((true, 2)));
 }
 
 /// A deny assignment names Bob at Prod; group B (Contributor there) has Bob as a nested member and the deploy
@@ -600,22 +597,11 @@ fn under_a_hop_limit_a_member_keeps_its_best_way_into_a_group_that_fits() {
 /// two ways into B differ only in who acts, and the search must keep both.
 #[test]
 fn a_denied_actor_still_reaches_a_group_grant_by_acting_as_another_member() {
-    const DEPLOY_SP: &str = "cccccccc-0000-0000-0000-000000000001";
     let with = |deploy_in_b: bool| {
         let mut g = assignment(1, GROUP_B, CONTRIBUTOR, &sub(SUB));
         g["properties"]["principalType"] = json!("Group");
         let mut s = tenant(json!({"roleAssignments": [g], "denyAssignments": [deny(&sub(SUB), &[BOB], &[], &["*"])]}));
-        s.entra.service_principals.push(
-            serde_json::from_value(json!({"id": DEPLOY_SP, "appId": "eeeeeeee-0000-0000-0000-000000000001",
-                                          "displayName": "deploy", "servicePrincipalType": "Application"}))
-            .unwrap(),
-        );
-        s.entra.applications.push(
-            serde_json::from_value(json!({"id": "dddddddd-0000-0000-0000-000000000001",
-                "appId": "eeeeeeee-0000-0000-0000-000000000001", "displayName": "deploy",
-                "owners": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]}))
-            .unwrap(),
-        );
+        add_deploy(&mut s);
         if deploy_in_b {
             s.entra.group_members[1].members.push(
                 serde_json::from_value(json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": DEPLOY_SP}))
