@@ -61,8 +61,9 @@ impl Cost {
 
 /// How a search ranks paths: by [`Cost`] (flags, with or without holding before gaining, then hops), or by
 /// hops alone.
-/// A best path by cost can be longer than another way, so a search whose best path runs past a query's hop
-/// limit asks again for the shortest: the pair is lost only when no way fits the limit.
+/// A best path by cost can be longer than another way. The per-pair search then searches again within the hop
+/// limit ([`Search::forward`], exact); the cores give a member whose preferred way runs past its budget its
+/// shortest way when that fits (`cores::Run::within_budget`, the one user of [`Order::Shortest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
     /// Flags, then hops: how anchor searches find cores (which grant a principal reaches through whom).
