@@ -19,7 +19,8 @@ use petgraph::Direction;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::{
-    actor_of, caps_answer, is_identity_edge, masks_allow, path_caps, AnalyzeOptions, Cost, EdgeMask, Order, Search,
+    actor_of, caps_answer, is_identity_edge, masks_allow, path_caps, switches_identity, AnalyzeOptions, Cost, EdgeMask,
+    Order, Search,
 };
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
@@ -1123,6 +1124,26 @@ fn activation(flags: u8) -> u32 {
     }
 }
 
+/// The third part of a reverse search's state before step `w`, given the state's (`needs`) after it: what the
+/// step needs of a mask on the step before (memberships pass on what the state needs; without `masks`,
+/// nothing), and whether the way needs an activation from there on. `None` when the step's own mask forbids
+/// what the state needs next.
+fn needs_before(needs: u32, w: &crate::graph::EdgeData, masks: bool) -> Option<u32> {
+    let pending = needs & !NEEDS_ACTIVATION;
+    let before = if !masks {
+        0
+    } else if w.kind == EdgeKind::MemberOf {
+        pending
+    } else {
+        let masked = w.kind != EdgeKind::HasRole && !w.caps.is_empty();
+        if masked && pending != 0 && !w.caps.intersects(Caps(pending)) {
+            return None;
+        }
+        crate::rbac::step_needs(w.kind).0
+    };
+    Some(before | (needs & NEEDS_ACTIVATION) | activation(w.flags))
+}
+
 /// A cost no way has: a state not reached yet.
 const UNREACHED: Cost = Cost { eligible: u32::MAX, conditional: u32::MAX, gains: u32::MAX, hops: u32::MAX };
 
@@ -1302,19 +1323,7 @@ fn reverse_tree(
                 if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
                     continue;
                 }
-                let pending = state.2 & !NEEDS_ACTIVATION;
-                let needs = if !masks {
-                    0
-                } else if w.kind == EdgeKind::MemberOf {
-                    pending
-                } else {
-                    let masked = w.kind != EdgeKind::HasRole && !w.caps.is_empty();
-                    if masked && pending != 0 && !w.caps.intersects(Caps(pending)) {
-                        continue;
-                    }
-                    crate::rbac::step_needs(w.kind).0
-                };
-                let needs = needs | (state.2 & NEEDS_ACTIVATION) | activation(w.flags);
+                let Some(needs) = needs_before(state.2, &w, masks) else { continue };
                 let next = (source, state.1 || profile.is_via(w.kind), needs);
                 if scratch.is_settled(next) {
                     continue;
@@ -1426,12 +1435,8 @@ fn pivot_tree(
             if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
                 return None;
             }
-            let needs = if w.kind == EdgeKind::MemberOf {
-                s.needs & !NEEDS_ACTIVATION
-            } else {
-                crate::rbac::step_needs(w.kind).0
-            };
-            let needs = needs | (s.needs & NEEDS_ACTIVATION) | activation(w.flags);
+            // (No mask on this step, see above: it forbids nothing.)
+            let Some(needs) = needs_before(s.needs, &w, true) else { continue };
             let state = (source, s.via || profile.is_via(w.kind), needs);
             let c = s.cost.advance(order, w.flags, w.kind);
             let best = offered.entry(state).or_insert((UNREACHED, u32::MAX, EdgeIndex::end()));
@@ -1520,10 +1525,7 @@ fn leaf(graph: &PrivilegeGraph, profile: &Profile, n: NodeIndex) -> bool {
 /// principal of it); `None` when the acting principal is the principal itself (a grant held directly or
 /// through groups).
 fn acting_identity(graph: &PrivilegeGraph, core: &Core) -> Option<NodeIndex> {
-    let switches = core
-        .edges
-        .iter()
-        .any(|e| !matches!(graph.edge(*e).2.kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains));
+    let switches = core.edges.iter().any(|e| switches_identity(graph.edge(*e).2.kind));
     switches.then(|| actor_of(graph, core.head, &core.edges))
 }
 
@@ -1758,7 +1760,7 @@ mod tests {
         let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
         let cores = find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
         let mut counts = PrincipalCounts::default();
-        let (mut asked, mut shared) = (0, 0);
+        let mut asked = 0;
         for core in &cores.cores {
             for t in &core.tiers {
                 let q = &queries[t.query];
@@ -1768,7 +1770,7 @@ mod tests {
                 asked += usize::from(!core.members.is_empty());
             }
         }
-        shared += counts.of.len();
+        let shared = counts.of.len();
         assert!(asked > 20 && shared < asked, "lists are shared by cores: {shared} counted for {asked} asked");
     }
 

@@ -456,8 +456,7 @@ impl<'a> Search<'a> {
         Some(seen)
     }
 
-    /// The best path from one source within the query's hop limit (see [`Search::forward`]'s search), used
-    /// when a deny assignment, an edge's capability mask, a `via` requirement or the hop limit ruled out its
+    /// The best path from one source within the query's hop limit, used when a deny assignment, an edge's capability mask, a `via` requirement or the hop limit ruled out its
     /// best path. Exact: a state is a node with what decides every later step (`via`, the pending mask, the
     /// acting identity when deny assignments exist) and the hops taken, so a way that costs more but is shorter
     /// survives beside a better, longer one.
@@ -468,8 +467,8 @@ impl<'a> Search<'a> {
         let track_actor = !self.graph.denies.is_empty();
         let actor_of = |actor: NodeIndex, kind: EdgeKind, to: NodeIndex| match kind {
             _ if !track_actor => NodeIndex::end(),
-            EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains => actor,
-            _ => to,
+            kind if switches_identity(kind) => to,
+            _ => actor,
         };
         let max_hops = self.query.max_hops as u32;
         let mut best: ForwardBest = FxHashMap::default();
@@ -543,11 +542,11 @@ fn relax(
     heap: &mut BinaryHeap<Reverse<(Cost, State)>>,
     state: State,
     cost: Cost,
-    (edge, next_via): (EdgeIndex, Option<State>),
+    (edge, next): (EdgeIndex, Option<State>),
 ) {
     let better = best.get(&state).is_none_or(|(c, _, _)| cost < *c);
     if better {
-        best.insert(state, (cost, edge, next_via));
+        best.insert(state, (cost, edge, next));
         heap.push(Reverse((cost, state)));
     }
 }
@@ -615,11 +614,17 @@ pub(crate) fn actor_of(graph: &PrivilegeGraph, source: NodeIndex, path: &[EdgeIn
     let mut actor = source;
     for e in path {
         let (_, to, w) = graph.edge(*e);
-        if w.kind != EdgeKind::MemberOf && w.kind != EdgeKind::HasRole && w.kind != EdgeKind::Contains {
+        if switches_identity(w.kind) {
             actor = to;
         }
     }
     actor
+}
+
+/// Whether a step makes the identity it leads to the one acting: every step but membership (a group never
+/// acts), a role grant and the scope tree.
+pub(crate) fn switches_identity(kind: EdgeKind) -> bool {
+    !matches!(kind, EdgeKind::MemberOf | EdgeKind::HasRole | EdgeKind::Contains)
 }
 
 /// The edges that led a forward search to `state`, source first.
