@@ -665,14 +665,19 @@ fn a_pair_rests_on_no_condition_when_some_way_needing_activation_rests_on_none()
     conditional["properties"]["condition"] = json!("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] StringLike '*'))");
     let mut group_owner = assignment(2, GROUP_A, OWNER, &sub(SUB));
     group_owner["properties"]["principalType"] = json!("Group");
-    let mut s = tenant(json!({"roleEligibilityScheduleInstances": [conditional, group_owner]}));
-    s.entra.group_members.clear();
-    s.entra.group_eligibility_schedule_instances.push(
-        serde_json::from_value(json!({"id": "ge-1", "groupId": GROUP_A, "principalId": BOB, "accessId": "member",
-            "memberType": "direct", "startDateTime": "2024-01-01T00:00:00Z"}))
-        .unwrap(),
-    );
-    let f = findings(&s);
-    let bob = get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB));
-    assert_eq!((bob.eligible, bob.conditional), (true, false), "{bob:#?}");
+    let with = |eligible_member: bool| {
+        let mut s = tenant(json!({"roleEligibilityScheduleInstances": [conditional.clone(), group_owner.clone()]}));
+        s.entra.group_members.clear();
+        if eligible_member {
+            s.entra.group_eligibility_schedule_instances.push(from(json!({"id": "ge-1", "groupId": GROUP_A,
+                "principalId": BOB, "accessId": "member", "memberType": "direct",
+                "startDateTime": "2024-01-01T00:00:00Z"})));
+        }
+        let f = findings(&s);
+        let bob = get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB));
+        (bob.eligible, bob.conditional)
+    };
+    assert_eq!(with(true), (true, false));
+    // Without the way through group A, only the conditional grant is left.
+    assert_eq!(with(false), (true, true));
 }
