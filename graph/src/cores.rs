@@ -59,6 +59,9 @@ pub(crate) struct MemberList {
     /// it leads to (`u32::MAX` at the head) and the edge there. A way is walked when asked for
     /// ([`MemberList::path`]), not kept per member.
     links: Rc<Vec<(u32, EdgeIndex)>>,
+    /// Ways added to this list alone ([`MemberList::push_path`]): entries numbered on from the shared tree's,
+    /// so a list cut from a shared tree grows without copying it.
+    own: Vec<(u32, EdgeIndex)>,
     /// Hops of the longest member's way to the head.
     pub longest: u32,
     /// Some member's way fails a capability mask ([`Member::valid`]).
@@ -71,7 +74,7 @@ impl MemberList {
         members.shrink_to_fit();
         let longest = members.iter().map(|m| m.hops).max().unwrap_or(0);
         let any_invalid = members.iter().any(|m| !m.valid);
-        MemberList { members, links, longest, any_invalid }
+        MemberList { members, links, own: Vec::new(), longest, any_invalid }
     }
 
     fn push(&mut self, m: Member) {
@@ -82,22 +85,33 @@ impl MemberList {
 
     /// The members at most `budget` hops from the head, sharing this list's tree.
     fn within(&self, budget: u32) -> MemberList {
-        MemberList::new(self.members.iter().filter(|m| m.hops <= budget).cloned().collect(), self.links.clone())
+        let members = self.members.iter().filter(|m| m.hops <= budget).cloned().collect();
+        MemberList { own: self.own.clone(), ..MemberList::new(members, self.links.clone()) }
     }
 
     /// Adds a member whose way to the head is `path` (the member's edge first), appended to the tree.
     fn push_path(&mut self, mut m: Member, path: &[EdgeIndex]) {
-        let links = Rc::make_mut(&mut self.links);
-        if links.is_empty() {
-            links.push((u32::MAX, EdgeIndex::end()));
+        let shared = self.links.len() as u32;
+        if shared == 0 && self.own.is_empty() {
+            self.own.push((u32::MAX, EdgeIndex::end()));
         }
+        // Entry 0 is the head, in the shared tree or, without one, in this list's own entries.
         let mut next = 0;
         for e in path.iter().rev() {
-            links.push((next, *e));
-            next = links.len() as u32 - 1;
+            self.own.push((next, *e));
+            next = shared + self.own.len() as u32 - 1;
         }
         m.link = next;
         self.push(m);
+    }
+
+    /// Entry `i` of the tree: the shared one's, then this list's own.
+    fn link(&self, i: u32) -> Option<(u32, EdgeIndex)> {
+        let shared = self.links.len();
+        match (i as usize).checked_sub(shared) {
+            None => Some(self.links[i as usize]),
+            Some(j) => self.own.get(j).copied(),
+        }
     }
 
     /// The edges from a member to the head: memberships, or for a pivot's members whatever made them
@@ -105,7 +119,7 @@ impl MemberList {
     pub fn path(&self, m: &Member) -> Vec<EdgeIndex> {
         let mut out = Vec::with_capacity(m.hops as usize);
         let mut i = m.link;
-        while let Some(&(parent, e)) = self.links.get(i as usize).filter(|l| l.0 != u32::MAX) {
+        while let Some((parent, e)) = self.link(i).filter(|l| l.0 != u32::MAX) {
             out.push(e);
             i = parent;
         }
@@ -710,7 +724,9 @@ impl Run<'_> {
                 list
             }
         };
-        for m in shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)) {
+        let fits: Vec<&Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
+        within.members.reserve_exact(fits.len());
+        for m in fits {
             within.push_path(m.clone(), &shortest.path(m));
         }
         within
@@ -1691,7 +1707,8 @@ mod tests {
         list.push_path(member(7, 2), &[e(20), e(21)]);
         assert_eq!(list.path(&list[2]), vec![e(20), e(21)]);
         assert_eq!(list.path(&list[1]), vec![e(12), e(10)]);
-        assert_eq!(links.len(), 4, "the shared tree is copied before it grows");
+        assert_eq!(links.len(), 4, "the shared tree does not grow");
+        assert!(Rc::ptr_eq(&list.links, &links), "nor is it copied: the way is the list's own");
         // A fresh list: the appended way starts its own tree; no way at all is an empty path.
         let mut fresh = MemberList::default();
         fresh.push_path(member(8, 1), &[e(30)]);
