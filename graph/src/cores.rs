@@ -461,7 +461,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
                 (start, via0, flags),
                 is_identity_edge,
                 inner,
-                (masks, Order::Flags),
+                (masks, Order::Flags, true),
                 scratch,
             )
         };
@@ -694,7 +694,7 @@ impl Run<'_> {
         };
         let tree = fast.unwrap_or_else(|| {
             let profile = &self.profiles[profile];
-            reverse_tree(graph, profile, self.removed, (head, true, flags), follow, None, (true, order), scratch)
+            reverse_tree(graph, profile, self.removed, (head, true, flags), follow, None, (true, order, false), scratch)
         });
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
@@ -1270,8 +1270,11 @@ impl TreeScratch {
 /// anchor's own edge. `inner`: for an anchor's search, the edges worth walking back over (see [`InEdges`]);
 /// without it (a member search) every edge is walked. With `masks`, capability masks are followed as the
 /// forward search does (a way whose mask forbids its next step is not taken; a node may then be reached once
-/// per pending requirement, and only its first, best, settling starts a core). States settle in (cost, state)
-/// order; `scratch` holds the tables, reused by the next search.
+/// per pending requirement, and only its first, best, settling starts a core). With `stop` (an anchor's
+/// search), a pivot reached once `via` is crossed is not walked past: whoever reaches the anchor through it is
+/// its member ([`Run::members_of`] searches that once per pivot), and a node the search still reaches has a way
+/// around every pivot, whose core it gets (even where a way through a pivot is better: cutting the pivot alone
+/// would leave it). States settle in (cost, state) order; `scratch` holds the tables, reused by the next search.
 #[allow(clippy::too_many_arguments)]
 fn reverse_tree(
     graph: &PrivilegeGraph,
@@ -1280,7 +1283,7 @@ fn reverse_tree(
     (start, via0, flags): (NodeIndex, bool, u8),
     follow: fn(EdgeKind) -> bool,
     inner: Option<&InEdges>,
-    (masks, order): (bool, Order),
+    (masks, order, stop): (bool, Order, bool),
     scratch: &mut TreeScratch,
 ) -> Vec<Settled> {
     let g = &graph.graph;
@@ -1334,9 +1337,16 @@ fn reverse_tree(
                 Some(inner) => incoming.extend_from_slice(inner.of(state.0)),
                 None => incoming.extend(g.edges_directed(state.0, Direction::Incoming).map(|e| e.id())),
             }
+            // Behind a pivot everything is the pivot's member (its own member search finds them): with `stop`,
+            // the search goes no further there once the query's `via` is crossed (before, a node behind it may
+            // cross `via` and start a core of its own).
+            let stopped = stop && edge.is_some() && state.1 && is_pivot(g[state.0].kind);
             for &id in &incoming {
                 let (source, _, w) = graph.edge(id);
                 if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
+                    continue;
+                }
+                if stopped {
                     continue;
                 }
                 let Some(needs) = needs_before(state.2, &w, masks) else { continue };
@@ -1437,7 +1447,8 @@ fn pivot_tree(
     scratch: &mut TreeScratch,
 ) -> Option<Vec<Settled>> {
     let search = (pivot, true, flags);
-    let tree = reverse_tree(graph, profile, removed, search, is_identity_edge, Some(inner), (true, order), scratch);
+    let tree =
+        reverse_tree(graph, profile, removed, search, is_identity_edge, Some(inner), (true, order, false), scratch);
     // Per leaf state: the best (cost, parent, edge) offered by a left-out membership, parents in settling order.
     let mut offered: FxHashMap<State, (Cost, u32, EdgeIndex)> = FxHashMap::default();
     for (i, s) in tree.iter().enumerate() {
@@ -1751,18 +1762,28 @@ mod tests {
                 for (n, flags) in pivots_of.flat_map(|n| [(n, 0), (n, ELIGIBLE)]) {
                     let start = (n, true, flags);
                     let follow = is_identity_edge;
-                    let whole = reverse_tree(graph, profile, removed, start, follow, None, (true, order), &mut scratch);
+                    let whole =
+                        reverse_tree(graph, profile, removed, start, follow, None, (true, order, false), &mut scratch);
                     // (No membership carries a mask: the relaxation never gives up.)
                     let fast = pivot_tree(graph, profile, removed, (n, flags), &inner, order, &mut scratch)
                         .expect("no left-out membership carries a mask");
-                    let searched =
-                        reverse_tree(graph, profile, removed, start, follow, Some(&inner), (true, order), &mut scratch);
+                    let searched = reverse_tree(
+                        graph,
+                        profile,
+                        removed,
+                        start,
+                        follow,
+                        Some(&inner),
+                        (true, order, false),
+                        &mut scratch,
+                    );
                     pivots += 1;
                     relaxed += fast.len().saturating_sub(searched.len());
                     masked += usize::from(crosses_mask(graph, &whole));
                     let (fast, whole) = (key(&fast), key(&whole));
                     if fast != whole {
-                        let i = fast.iter().zip(&whole).position(|(a, b)| a != b).unwrap_or(fast.len().min(whole.len()));
+                        let i =
+                            fast.iter().zip(&whole).position(|(a, b)| a != b).unwrap_or(fast.len().min(whole.len()));
                         let at = |t: &[_], i| t.get(i).copied();
                         let what = format!("{name}: pivot {} ({order:?}, flags {flags})", graph.node(n).name);
                         panic!("{what}: entry {i} is {:?}, the whole search's {:?}", at(&fast, i), at(&whole, i));
@@ -1773,15 +1794,72 @@ mod tests {
         (pivots, relaxed, masked)
     }
 
-    #[test]
-    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once_per_query() {
+    /// The bundled queries.
+    fn bundled_queries() -> Vec<Query> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let queries: Vec<Query> = std::fs::read_dir(root.join("queries"))
+        std::fs::read_dir(root.join("queries"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .map(|p| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
-            .collect();
+            .collect()
+    }
+
+    /// An anchor's search with `stop` goes no further than a pivot once `via` is crossed (what lies behind it
+    /// is the pivot's member list): every state the whole search settles outside a pivot's part is settled
+    /// alike, at the same cost, and no state is reached from a pivot.
+    #[test]
+    fn an_anchor_search_stops_at_pivots_and_keeps_everything_else() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "generated-300").unwrap());
+        let queries = bundled_queries();
+        let options = AnalyzeOptions::default();
+        let profiles: Vec<Profile> = queries.iter().map(|q| Profile::of(q, options)).collect();
+        let none = EdgeMask::default();
+        let mut scratch = TreeScratch::default();
+        let (mut behind, mut around, mut searches) = (0, 0, 0);
+        let mut done = FxHashSet::default();
+        let pivot_at = |t: &[Settled], i: u32| {
+            let s = &t[i as usize];
+            s.parent != u32::MAX && s.via && is_pivot(graph.node(s.node).kind)
+        };
+        for a in all_anchors(&graph, &queries, &profiles, &none) {
+            let profile = &profiles[a.query];
+            if !done.insert((profile.clone(), a.start, a.via0, a.flags)) {
+                continue;
+            }
+            let inner = InEdges::new(&graph, profile);
+            let start = (a.start, a.via0, a.flags);
+            let mut search = |stop| {
+                let how = (false, Order::Flags, stop);
+                reverse_tree(&graph, profile, &none, start, is_identity_edge, Some(&inner), how, &mut scratch)
+            };
+            let (whole, stopped) = (search(false), search(true));
+            searches += 1;
+            let at: FxHashMap<State, Cost> = stopped.iter().map(|s| ((s.node, s.via, s.needs), s.cost)).collect();
+            for (i, s) in whole.iter().enumerate() {
+                let state = (s.node, s.via, s.needs);
+                if s.head != i as u32 && pivot_at(&whole, s.head) {
+                    behind += 1;
+                    around += usize::from(at.contains_key(&state));
+                } else {
+                    assert_eq!(at.get(&state), Some(&s.cost), "{:?} outside every pivot", graph.node(s.node).name);
+                }
+            }
+            for s in stopped.iter().filter(|s| s.parent != u32::MAX) {
+                assert!(!pivot_at(&stopped, s.parent), "{:?} is reached from a pivot", graph.node(s.node).name);
+            }
+        }
+        // The whole searches walk far behind pivots; the stopped ones reach a few of those nodes around them.
+        assert!(searches > 50 && behind > 10 * searches, "{behind} states behind pivots in {searches} searches");
+        assert!(around < behind / 10, "{around} of {behind} reached around the pivots");
+    }
+
+    #[test]
+    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once_per_query() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let queries = bundled_queries();
         let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
         let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
         let cores = find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
