@@ -383,6 +383,14 @@ impl MemberSet {
         MemberSet { members, bits }
     }
 
+    /// The set of `members`, already sorted by kind, then id (a member listed twice keeps its first bits).
+    pub(crate) fn sorted(mut members: Vec<(SharedNode, u8)>) -> MemberSet {
+        debug_assert!(members.is_sorted_by(|(a, _), (b, _)| (a.kind, &a.id) <= (b.kind, &b.id)));
+        members.dedup_by(|(a, _), (b, _)| a.kind == b.kind && a.id == b.id);
+        let (members, bits) = members.into_iter().unzip();
+        MemberSet { members, bits }
+    }
+
     /// Every member id, by kind, then id.
     pub fn all_ids(&self) -> impl Iterator<Item = &str> {
         self.members.iter().map(|n| n.id.as_str())

@@ -30,16 +30,36 @@ pub(crate) struct Findings {
 struct Nodes<'g> {
     graph: &'g PrivilegeGraph,
     of: Vec<Option<SharedNode>>,
+    /// Each node's position among all nodes by kind, then id (the order of a member set), made on first use.
+    rank: Vec<u32>,
 }
 
 impl<'g> Nodes<'g> {
     fn new(graph: &'g PrivilegeGraph) -> Nodes<'g> {
-        Nodes { graph, of: vec![None; graph.graph.node_count()] }
+        Nodes { graph, of: vec![None; graph.graph.node_count()], rank: Vec::new() }
     }
 
     fn get(&mut self, n: NodeIndex) -> SharedNode {
         let graph = self.graph;
         self.of[n.index()].get_or_insert_with(|| Arc::new(graph.node_ref(n))).clone()
+    }
+
+    /// `n`'s position among all nodes by kind, then id: member sets are sorted by it, one string sort of the
+    /// graph's nodes instead of one per set.
+    fn rank(&mut self, n: NodeIndex) -> u32 {
+        if self.rank.is_empty() {
+            let g = &self.graph.graph;
+            let ids: Vec<String> = g.node_indices().map(|n| g[n].key.to_string()).collect();
+            let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+            let kind = |i: u32| g[NodeIndex::new(i as usize)].kind;
+            order
+                .sort_unstable_by(|a, b| kind(*a).cmp(&kind(*b)).then_with(|| ids[*a as usize].cmp(&ids[*b as usize])));
+            self.rank = vec![0; order.len()];
+            for (i, n) in order.into_iter().enumerate() {
+                self.rank[n as usize] = i as u32;
+            }
+        }
+        self.rank[n.index()]
     }
 }
 
@@ -127,17 +147,19 @@ impl MemberSets<'_> {
         if let Some((k, summary)) = self.seen.get(&addr) {
             return (Some(k.clone()), summary.clone());
         }
-        let set = MemberSet::of(
-            members
-                .iter()
-                .map(|m| {
-                    let bits = if m.escalates { MemberSet::ESCALATES } else { 0 }
-                        | if m.flags & ELIGIBLE != 0 { MemberSet::ELIGIBLE } else { 0 }
-                        | if m.flags & CONDITIONAL != 0 { MemberSet::CONDITIONAL } else { 0 };
-                    (self.nodes.get(m.node), bits)
-                })
-                .collect(),
-        );
+        // Sorted by rank (kind, then id), each member once with its first bits: as `MemberSet::of` sorts.
+        let mut ranked: Vec<(u32, u32, NodeIndex, u8)> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let bits = if m.escalates { MemberSet::ESCALATES } else { 0 }
+                    | if m.flags & ELIGIBLE != 0 { MemberSet::ELIGIBLE } else { 0 }
+                    | if m.flags & CONDITIONAL != 0 { MemberSet::CONDITIONAL } else { 0 };
+                (self.nodes.rank(m.node), i as u32, m.node, bits)
+            })
+            .collect();
+        ranked.sort_unstable();
+        let set = MemberSet::sorted(ranked.into_iter().map(|(_, _, n, bits)| (self.nodes.get(n), bits)).collect());
         let summary = Affected {
             count: set.members.len(),
             by_kind: set.by_kind_runs().map(|(k, run)| (k, run.len())).collect(),
