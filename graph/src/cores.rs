@@ -1494,12 +1494,7 @@ fn pivot_tree(
         edge: Some(edge),
         head: 0,
     }));
-    // Settling order.
-    let mut order: Vec<u32> = (0..all.len() as u32).collect();
-    order.sort_unstable_by_key(|i| {
-        let s = &all[*i as usize];
-        (s.cost, s.node, s.via, s.needs)
-    });
+    let mut order = settling_order(&all);
     // The whole search's rule as it settles: a way needing an activation is dropped where the same state
     // without it settled earlier resting on no condition. The search applied it to the states it settled; a
     // leaf's states change here, so it is applied again, in settling order. (A leaf is no one's parent, and no
@@ -1541,6 +1536,35 @@ fn pivot_tree(
             })
             .collect(),
     )
+}
+
+/// The indices of `states` in the order a search settles them, by (cost, state). Sorted as packed keys beside
+/// their indices (no lookup per comparison) when every part of every cost fits 16 bits (a way of fewer than
+/// 65,536 hops: always, in practice).
+fn settling_order(states: &[Settled]) -> Vec<u32> {
+    let part = |x: u32| (x <= 0xFFFF).then_some(u128::from(x));
+    let key = |s: &Settled| {
+        let c = s.cost;
+        let cost = part(c.eligible)? << 48 | part(c.conditional)? << 32 | part(c.gains)? << 16 | part(c.hops)?;
+        let node = (s.node.index() < 1 << 31).then_some(s.node.index() as u128)?;
+        let state = node << 33 | u128::from(s.via) << 32 | u128::from(s.needs);
+        Some(cost << 64 | state)
+    };
+    let keyed: Option<Vec<(u128, u32)>> = states.iter().enumerate().map(|(i, s)| Some((key(s)?, i as u32))).collect();
+    match keyed {
+        Some(mut keyed) => {
+            keyed.sort_unstable();
+            keyed.into_iter().map(|(_, i)| i).collect()
+        }
+        None => {
+            let mut order: Vec<u32> = (0..states.len() as u32).collect();
+            order.sort_unstable_by_key(|i| {
+                let s = &states[*i as usize];
+                (s.cost, s.node, s.via, s.needs)
+            });
+            order
+        }
+    }
 }
 
 /// Whether nothing leads to `n` over the identity edges a profile allows.
@@ -1876,6 +1900,33 @@ mod tests {
         }
         let shared = counts.of.len();
         assert!(asked > 20 && shared < asked, "lists are shared by cores: {shared} counted for {asked} asked");
+    }
+
+    #[test]
+    fn states_settle_by_cost_then_state_whether_or_not_their_costs_pack() {
+        let state = |node: usize, via: bool, needs: u32, hops: u32, gains: u32| Settled {
+            node: n(node),
+            via,
+            needs,
+            cost: Cost { eligible: 0, conditional: 0, gains, hops },
+            parent: u32::MAX,
+            edge: None,
+            head: 0,
+        };
+        let mut states = vec![
+            state(5, true, 0, 2, 0),
+            state(3, true, NEEDS_ACTIVATION, 2, 0),
+            state(3, true, 0, 2, 0),
+            state(9, false, 0, 1, 1),
+            state(2, true, 0, 3, 0),
+            state(3, false, 0, 2, 0),
+        ];
+        // Gains before hops (`Cost`'s order), then node, via (not crossed first), needs.
+        assert_eq!(settling_order(&states), vec![5, 2, 1, 0, 4, 3]);
+        // A cost part past 16 bits is compared in full.
+        states.push(state(1, true, 0, 70_000, 0));
+        states[4].cost.gains = 1;
+        assert_eq!(settling_order(&states), vec![5, 2, 1, 0, 6, 3, 4]);
     }
 
     #[test]
