@@ -1450,7 +1450,9 @@ fn pivot_tree(
     let tree =
         reverse_tree(graph, profile, removed, search, is_identity_edge, Some(inner), (true, order, false), scratch);
     // Per leaf state: the best (cost, parent, edge) offered by a left-out membership, parents in settling order.
-    let mut offered: FxHashMap<State, (Cost, u32, EdgeIndex)> = FxHashMap::default();
+    // Kept in the search's tables (`scratch`, clean after the search, cleared again before returning);
+    // `offered` lists the states in the order of their first offer.
+    let mut offered: Vec<State> = Vec::new();
     for (i, s) in tree.iter().enumerate() {
         for &id in inner.dropped_of(s.node) {
             if removed.contains(id) {
@@ -1458,42 +1460,53 @@ fn pivot_tree(
             }
             let (source, _, w) = graph.edge(id);
             if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
+                scratch.clear();
                 return None;
             }
             // (No mask on this step, see above: it forbids nothing.)
             let Some(needs) = needs_before(s.needs, &w, true) else { continue };
             let state = (source, s.via || profile.is_via(w.kind), needs);
             let c = s.cost.advance(order, w.flags, w.kind);
-            let best = offered.entry(state).or_insert((UNREACHED, u32::MAX, EdgeIndex::end()));
-            if c < best.0 {
-                *best = (c, i as u32, id);
+            let best = scratch.best(state).0;
+            if best == UNREACHED {
+                offered.push(state);
+            }
+            if c < best {
+                scratch.set_best(state, (c, i as u32, id));
             }
         }
     }
     if offered.is_empty() {
         return Some(tree);
     }
-    // Leaves the search reached another way (a non-membership step) keep the better of both.
+    // Leaves the search reached another way (a non-membership step) keep the better of both; an offer taken
+    // here is marked, so that only the others are added after.
+    let taken = (UNREACHED, u32::MAX - 1, EdgeIndex::end());
     let mut all: Vec<Settled> = Vec::with_capacity(tree.len() + offered.len());
     for s in tree {
         let state = (s.node, s.via, s.needs);
-        match offered.remove(&state) {
-            Some((c, parent, edge)) if s.parent != u32::MAX && (c, parent) < (s.cost, s.parent) => {
-                all.push(Settled { cost: c, parent, edge: Some(edge), ..s })
-            }
-            _ => all.push(s),
+        let (c, parent, edge) = scratch.best(state);
+        if c == UNREACHED {
+            all.push(s);
+            continue;
+        }
+        scratch.set_best(state, taken);
+        if s.parent != u32::MAX && (c, parent) < (s.cost, s.parent) {
+            all.push(Settled { cost: c, parent, edge: Some(edge), ..s });
+        } else {
+            all.push(s);
         }
     }
     let searched = all.len();
-    all.extend(offered.into_iter().map(|((node, via, needs), (cost, parent, edge))| Settled {
-        node,
-        via,
-        needs,
-        cost,
-        parent,
-        edge: Some(edge),
-        head: 0,
-    }));
+    for state in offered {
+        let (cost, parent, edge) = scratch.best(state);
+        if (cost, parent, edge) == taken {
+            continue;
+        }
+        let (node, via, needs) = state;
+        all.push(Settled { node, via, needs, cost, parent, edge: Some(edge), head: 0 });
+    }
+    scratch.clear();
     let mut order = settling_order(&all);
     // The whole search's rule as it settles: a way needing an activation is dropped where the same state
     // without it settled earlier resting on no condition. The search applied it to the states it settled; a
