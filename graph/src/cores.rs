@@ -1333,20 +1333,18 @@ fn reverse_tree(
             out.push(Settled { node: state.0, via: state.1, needs: state.2, cost, parent, edge, head });
             scratch.settle(state, i);
             incoming.clear();
-            match inner {
-                Some(inner) => incoming.extend_from_slice(inner.of(state.0)),
-                None => incoming.extend(g.edges_directed(state.0, Direction::Incoming).map(|e| e.id())),
-            }
             // Behind a pivot everything is the pivot's member (its own member search finds them): with `stop`,
             // the search goes no further there once the query's `via` is crossed (before, a node behind it may
             // cross `via` and start a core of its own).
             let stopped = stop && edge.is_some() && state.1 && is_pivot(g[state.0].kind);
+            match inner {
+                _ if stopped => {}
+                Some(inner) => incoming.extend_from_slice(inner.of(state.0)),
+                None => incoming.extend(g.edges_directed(state.0, Direction::Incoming).map(|e| e.id())),
+            }
             for &id in &incoming {
                 let (source, _, w) = graph.edge(id);
                 if !follow(w.kind) || !profile.allowed(w.kind, w.flags) || removed.contains(id) {
-                    continue;
-                }
-                if stopped {
                     continue;
                 }
                 let Some(needs) = needs_before(state.2, &w, masks) else { continue };
