@@ -67,6 +67,13 @@ fn assignment(n: u32, principal: &str, role: &str, scope: &str) -> Value {
     })
 }
 
+/// [`assignment`] to a principal of another type (`Group`, `ServicePrincipal`).
+fn typed_assignment(principal_type: &str, n: u32, principal: &str, role: &str, scope: &str) -> Value {
+    let mut a = assignment(n, principal, role, scope);
+    a["properties"]["principalType"] = json!(principal_type);
+    a
+}
+
 /// A tenant with two subscriptions, users Alice/Bob/Carol, groups A ⊂ B, plus the given ARM records.
 fn tenant(azure: Value) -> Snapshot {
     let mut s = json!({
@@ -227,8 +234,7 @@ fn pim_eligible_owner_is_reported_as_eligible() {
 
 #[test]
 fn nested_group_members_inherit_the_role() {
-    let mut a = assignment(1, GROUP_B, OWNER, &sub(SUB));
-    a["properties"]["principalType"] = json!("Group");
+    let a = typed_assignment("Group", 1, GROUP_B, OWNER, &sub(SUB));
     let f = findings(&tenant(json!({"roleAssignments": [a]})));
     let bob = get(&f, "owner-equivalent-on-subscription", BOB, &sub(SUB));
     let kinds: Vec<String> = bob.hops.iter().map(|h| h.edge.to_string()).collect();
@@ -240,10 +246,8 @@ fn nested_group_members_inherit_the_role() {
 
 #[test]
 fn the_report_holds_each_node_it_lists_once() {
-    let mut a = assignment(1, GROUP_B, OWNER, &sub(SUB));
-    a["properties"]["principalType"] = json!("Group");
-    let mut b = assignment(2, GROUP_A, OWNER, &sub(SUB2));
-    b["properties"]["principalType"] = json!("Group");
+    let a = typed_assignment("Group", 1, GROUP_B, OWNER, &sub(SUB));
+    let b = typed_assignment("Group", 2, GROUP_A, OWNER, &sub(SUB2));
     let c = assignment(3, BOB, CONTRIBUTOR, &sub(SUB));
     let s = tenant(json!({"roleAssignments": [a, b, c]}));
     let report = common::analyze_checked(&s, &queries(), AnalyzeOptions::default());
@@ -295,8 +299,7 @@ fn deny(scope: &str, principals: &[&str], excluded: &[&str], actions: &[&str]) -
 
 #[test]
 fn deny_assignment_removes_the_path_for_its_principals_only() {
-    let mut g = assignment(3, GROUP_A, CONTRIBUTOR, &sub(SUB));
-    g["properties"]["principalType"] = json!("Group");
+    let g = typed_assignment("Group", 3, GROUP_A, CONTRIBUTOR, &sub(SUB));
     let s = tenant(json!({
         "roleAssignments": [assignment(1, ALICE, CONTRIBUTOR, &sub(SUB)), assignment(2, CAROL, CONTRIBUTOR, &sub(SUB)), g],
         "denyAssignments": [deny(&sub(SUB), &["00000000-0000-0000-0000-000000000000"], &[CAROL], &["*/write"])]
@@ -309,8 +312,7 @@ fn deny_assignment_removes_the_path_for_its_principals_only() {
 
 #[test]
 fn deny_on_a_member_keeps_the_other_members_path() {
-    let mut g = assignment(1, GROUP_B, CONTRIBUTOR, &sub(SUB));
-    g["properties"]["principalType"] = json!("Group");
+    let g = typed_assignment("Group", 1, GROUP_B, CONTRIBUTOR, &sub(SUB));
     let mut s = tenant(json!({"roleAssignments": [g], "denyAssignments": [deny(&sub(SUB), &[BOB], &[], &["*"])]}));
     s.entra.group_members[1].members.push(azpath_graph::snapshot::DirectoryObject {
         odata_type: None,
@@ -334,8 +336,7 @@ fn deny_at_a_resource_group_does_not_block_the_subscription_finding() {
 
 #[test]
 fn deny_falls_back_to_another_path() {
-    let mut g = assignment(2, GROUP_A, OWNER, &sub(SUB));
-    g["properties"]["principalType"] = json!("Group");
+    let g = typed_assignment("Group", 2, GROUP_A, OWNER, &sub(SUB));
     // Bob's direct Owner at the subscription is denied a different way? No: deny is per actor, so use a
     // deny that only removes role assignment writes; Bob keeps write-everything from both paths.
     let s = tenant(json!({
@@ -355,8 +356,7 @@ fn under_a_deny_for_everyone_only_a_path_through_an_exempted_principal_remains()
     let mi_id = format!(
         "/subscriptions/{SUB2}/resourceGroups/ops/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deployer"
     );
-    let mut mi_role = assignment(3, MI, CONTRIBUTOR, &sub(SUB));
-    mi_role["properties"]["principalType"] = json!("ServicePrincipal");
+    let mi_role = typed_assignment("ServicePrincipal", 3, MI, CONTRIBUTOR, &sub(SUB));
     // A managed-application style lock: writes on the subscription denied to everyone but the deployer.
     let lock = deny(&sub(SUB), &["00000000-0000-0000-0000-000000000000"], &[MI], &["*/write"]);
     let s = tenant(json!({
@@ -390,8 +390,7 @@ fn unknown_principals_and_unknown_roles_are_not_reported_as_sources() {
 
 #[test]
 fn paths_between_any_two_nodes() {
-    let mut a = assignment(1, GROUP_B, OWNER, &sub(SUB));
-    a["properties"]["principalType"] = json!("Group");
+    let a = typed_assignment("Group", 1, GROUP_B, OWNER, &sub(SUB));
     let s = tenant(json!({"roleAssignments": [a]}));
     let g = PrivilegeGraph::build(&s);
     let rg = g.find(&format!("/subscriptions/{SUB}/resourceGroups/APP")).unwrap();
@@ -422,8 +421,7 @@ fn without_directory_data_arm_principal_type_is_trusted() {
 
 #[test]
 fn untyped_member_with_a_upn_is_a_user() {
-    let mut a = assignment(1, GROUP_A, OWNER, &sub(SUB));
-    a["properties"]["principalType"] = json!("Group");
+    let a = typed_assignment("Group", 1, GROUP_A, OWNER, &sub(SUB));
     let mut s = tenant(json!({"roleAssignments": [a]}));
     let stranger: azpath_graph::snapshot::DirectoryObject = serde_json::from_value(
         json!({"id": "aaaaaaaa-0000-0000-0000-0000000000ff", "userPrincipalName": "x@contoso.com"}),
@@ -541,10 +539,8 @@ fn owner_within(max_hops: usize) -> Query {
 /// ownership, not the eligible grant: the pair needs no activation.
 #[test]
 fn under_a_hop_limit_the_best_way_that_fits_decides_the_flags() {
-    let mut held = assignment(1, GROUP_B, OWNER, &sub(SUB));
-    held["properties"]["principalType"] = json!("Group");
-    let mut by_app = assignment(3, DEPLOY_SP, OWNER, &sub(SUB));
-    by_app["properties"]["principalType"] = json!("ServicePrincipal");
+    let held = typed_assignment("Group", 1, GROUP_B, OWNER, &sub(SUB));
+    let by_app = typed_assignment("ServicePrincipal", 3, DEPLOY_SP, OWNER, &sub(SUB));
     let with = |apps: bool| {
         let mut s = tenant(json!({
             "roleAssignments": if apps { vec![held.clone(), by_app.clone()] } else { vec![held.clone()] },
@@ -568,8 +564,7 @@ fn under_a_hop_limit_the_best_way_that_fits_decides_the_flags() {
 fn under_a_hop_limit_a_member_keeps_its_best_way_into_a_group_that_fits() {
     const GROUP_C: &str = "bbbbbbbb-0000-0000-0000-00000000000c";
     let with = |sp_owns_c: bool| {
-        let mut held = assignment(1, GROUP_C, OWNER, &sub(SUB));
-        held["properties"]["principalType"] = json!("Group");
+        let held = typed_assignment("Group", 1, GROUP_C, OWNER, &sub(SUB));
         let mut s = tenant(json!({"roleAssignments": [held]}));
         add_deploy(&mut s);
         let owners = if sp_owns_c {
@@ -598,8 +593,7 @@ fn under_a_hop_limit_a_member_keeps_its_best_way_into_a_group_that_fits() {
 #[test]
 fn a_denied_actor_still_reaches_a_group_grant_by_acting_as_another_member() {
     let with = |deploy_in_b: bool| {
-        let mut g = assignment(1, GROUP_B, CONTRIBUTOR, &sub(SUB));
-        g["properties"]["principalType"] = json!("Group");
+        let g = typed_assignment("Group", 1, GROUP_B, CONTRIBUTOR, &sub(SUB));
         let mut s = tenant(json!({"roleAssignments": [g], "denyAssignments": [deny(&sub(SUB), &[BOB], &[], &["*"])]}));
         add_deploy(&mut s);
         if deploy_in_b {
@@ -626,8 +620,7 @@ fn a_denied_actor_still_reaches_a_group_grant_by_acting_as_another_member() {
 #[test]
 fn inheritance_down_the_scope_tree_does_not_count_toward_the_hop_limit() {
     let mg = |name: &str| format!("/providers/Microsoft.Management/managementGroups/{name}");
-    let mut for_group = assignment(2, GROUP_A, OWNER, &mg("platform"));
-    for_group["properties"]["principalType"] = json!("Group");
+    let for_group = typed_assignment("Group", 2, GROUP_A, OWNER, &mg("platform"));
     let s = tenant(json!({
         "managementGroups": [
             {"id": mg("platform"), "name": "platform", "properties": {"displayName": "Platform",
@@ -663,8 +656,7 @@ fn inheritance_down_the_scope_tree_does_not_count_toward_the_hop_limit() {
 fn a_pair_rests_on_no_condition_when_some_way_needing_activation_rests_on_none() {
     let mut conditional = assignment(1, BOB, RBAC_ADMIN, &sub(SUB));
     conditional["properties"]["condition"] = json!("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] StringLike '*'))");
-    let mut group_owner = assignment(2, GROUP_A, OWNER, &sub(SUB));
-    group_owner["properties"]["principalType"] = json!("Group");
+    let group_owner = typed_assignment("Group", 2, GROUP_A, OWNER, &sub(SUB));
     let with = |eligible_member: bool| {
         let mut s = tenant(json!({"roleEligibilityScheduleInstances": [conditional.clone(), group_owner.clone()]}));
         s.entra.group_members.clear();
