@@ -96,7 +96,8 @@ impl<'a> TierReach<'a> {
         // one of them holds it by a standing grant.
         let mut all: Vec<&[NodeIndex]> = Vec::new();
         let mut lists: FxHashMap<NodeIndex, (Vec<u32>, bool)> = FxHashMap::default();
-        let source = |n: NodeIndex| self.query.sources.contains(&graph.node(n).kind);
+        let (kinds, sources) = (graph.kinds(), crate::model::KindSet::of(&self.query.sources));
+        let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
         for (head, (targets, standing)) in &self.heads {
             all.push(targets);
             if source(*head) {
@@ -123,7 +124,7 @@ impl<'a> TierReach<'a> {
                 None => union.size(&all, &ids, p),
             };
             out.pairs += n;
-            if n > 0 && graph.node(p).kind.is_exposed() {
+            if n > 0 && kinds[p.index()].is_exposed() {
                 out.principals.insert(p, standing);
             }
         }

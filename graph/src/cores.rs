@@ -23,7 +23,7 @@ use crate::engine::{
     Order, Search,
 };
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
-use crate::model::{EdgeKind, NodeKind};
+use crate::model::{EdgeKind, KindSet, NodeKind};
 use crate::query::Query;
 use crate::rbac::Caps;
 
@@ -216,8 +216,9 @@ impl PrincipalCounts {
     /// The core's principals for query `qi` (`query`): its head and members of the query's source kinds (what
     /// [`Core::principals`] counts), and how many of them are exposed kinds.
     pub fn get(&mut self, graph: &PrivilegeGraph, qi: usize, query: &Query, core: &Core) -> (usize, usize) {
-        let source = |n: NodeIndex| query.sources.contains(&graph.node(n).kind);
-        let exposed = |n: NodeIndex| graph.node(n).kind.is_exposed();
+        let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
+        let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
+        let exposed = |n: NodeIndex| kinds[n.index()].is_exposed();
         let (mut count, mut shown) = (0, 0);
         if source(core.head) {
             count += 1;
@@ -427,7 +428,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         options,
         removed,
         profile_of,
-        source_kinds: queries.iter().flat_map(|q| q.sources.iter().copied()).collect(),
+        source_kinds: KindSet::of(&queries.iter().flat_map(|q| q.sources.iter().copied()).collect::<Vec<_>>()),
         profile_names: profiles.iter().map(|p| Rc::from(p.name())).collect(),
         profiles: profiles.clone(),
         member_sets: FxHashMap::default(),
@@ -583,7 +584,7 @@ struct Run<'a> {
     /// For each query, the index of the first query with the same search profile.
     profile_of: Vec<usize>,
     /// Every kind some query reports as a source: the only members worth keeping.
-    source_kinds: Vec<NodeKind>,
+    source_kinds: KindSet,
     /// Search profile of each query.
     profiles: Vec<Profile>,
     /// Each profile as text, empty for the default one (every identity edge, no `via`, PIM-eligible included).
@@ -631,8 +632,9 @@ impl Run<'_> {
             let head = Head { node: s.node, pivot: as_pivot, activated: s.cost.eligible != 0 };
             let members = self.members_of(anchor.query, head, budget);
             let query = &self.queries[anchor.query];
-            let any_source = query.sources.contains(&graph.node(s.node).kind)
-                || members.iter().any(|m| query.sources.contains(&graph.node(m.node).kind));
+            let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
+            let any_source = sources.contains(kinds[s.node.index()])
+                || members.iter().any(|m| sources.contains(kinds[m.node.index()]));
             if !any_source {
                 continue;
             }
@@ -698,8 +700,9 @@ impl Run<'_> {
         });
         // A node settled again under another mask requirement is the same member, farther: keep the first.
         let mut seen = FxHashSet::default();
+        let kinds = graph.kinds();
         let members = (1..tree.len() as u32)
-            .filter(|i| self.source_kinds.contains(&graph.node(tree[*i as usize].node).kind))
+            .filter(|i| self.source_kinds.contains(kinds[tree[*i as usize].node.index()]))
             .filter(|i| tree[*i as usize].via && seen.insert(tree[*i as usize].node))
             .map(|i| member(graph, tree[i as usize].node, i, &path_to_root(&tree, i)))
             .collect();
@@ -753,20 +756,24 @@ impl Run<'_> {
             Some(_) if denies => self.denied_targets(core, query, &anchor.targets),
             Some(_) => Vec::new(),
         };
+        let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
         let principals = || {
             std::iter::once((core.head, head_hops, None))
                 .chain(core.members.iter().map(|m| (m.node, head_hops + m.hops, Some(m))))
-                .filter(|(n, _, _)| query.sources.contains(&graph.node(*n).kind))
+                .filter(|(n, _, _)| sources.contains(kinds[n.index()]))
         };
         let mut excluded = Vec::new();
         let scan = core.members.any_invalid || (head_hops + core.members.longest) as usize > query.max_hops;
         if base.is_some() {
-            // A member whose way fails a mask, or that the hop limit leaves out, loses every target here.
-            let too_long: FxHashSet<NodeIndex> = principals()
-                .filter(|_| scan)
-                .filter(|(_, h, m)| *h as usize > query.max_hops || m.is_some_and(|m| !m.valid))
-                .map(|(n, _, _)| n)
-                .collect();
+            // A member whose way fails a mask, or that the hop limit leaves out, loses every target here. (Only
+            // looked for when one can: the list is walked once per core and query otherwise.)
+            let too_long: FxHashSet<NodeIndex> = match scan {
+                true => principals()
+                    .filter(|(_, h, m)| *h as usize > query.max_hops || m.is_some_and(|m| !m.valid))
+                    .map(|(n, _, _)| n)
+                    .collect(),
+                false => FxHashSet::default(),
+            };
             let kept: Vec<NodeIndex> = anchor.targets.iter().copied().filter(|t| !cut.contains(t)).collect();
             for p in &too_long {
                 excluded.extend(kept.iter().filter(|t| *t != p).map(|t| (*p, *t)));
@@ -1286,7 +1293,7 @@ fn reverse_tree(
     (masks, order, stop): (bool, Order, bool),
     scratch: &mut TreeScratch,
 ) -> Vec<Settled> {
-    let g = &graph.graph;
+    let (g, kinds) = (&graph.graph, graph.kinds());
     scratch.ready(g.node_count());
     let mut incoming: Vec<EdgeIndex> = Vec::new();
     let init = Cost::default().step(flags);
@@ -1317,12 +1324,12 @@ fn reverse_tree(
                     // A core crosses the query's `via` or does not: a member never crosses it where its head did
                     // not. (Not at the root: a hub the search starts from leads to its own targets, not through
                     // them.)
-                    let through_pivot = is_pivot(g[out[up as usize].node].kind)
+                    let through_pivot = is_pivot(kinds[out[up as usize].node.index()])
                         && out[up as usize].via == state.1
                         && out[up as usize].parent != u32::MAX;
                     // Behind a pivot everything is the pivot's member, another pivot included (whoever reaches
                     // that one reaches this); a pivot reached otherwise starts a core of its own.
-                    if through_pivot || (is_membership(g[e].kind) && !is_pivot(g[state.0].kind)) {
+                    if through_pivot || (is_membership(g[e].kind) && !is_pivot(kinds[state.0.index()])) {
                         up
                     } else {
                         i
@@ -1336,7 +1343,7 @@ fn reverse_tree(
             // Behind a pivot everything is the pivot's member (its own member search finds them): with `stop`,
             // the search goes no further there once the query's `via` is crossed (before, a node behind it may
             // cross `via` and start a core of its own).
-            let stopped = stop && edge.is_some() && state.1 && is_pivot(g[state.0].kind);
+            let stopped = stop && edge.is_some() && state.1 && is_pivot(kinds[state.0.index()]);
             match inner {
                 _ if stopped => {}
                 Some(inner) => incoming.extend_from_slice(inner.of(state.0)),

@@ -68,6 +68,22 @@ pub enum NodeKind {
     KubeSubjectSet,
 }
 
+/// A set of node kinds as one bit per kind: loops over long member lists ask it of each member (a slice's
+/// `contains` is a scan per member).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct KindSet(u32);
+
+impl KindSet {
+    /// The set of `kinds`.
+    pub(crate) fn of(kinds: &[NodeKind]) -> KindSet {
+        KindSet(kinds.iter().fold(0, |acc, k| acc | 1 << *k as u32))
+    }
+
+    pub(crate) fn contains(self, kind: NodeKind) -> bool {
+        self.0 >> kind as u32 & 1 != 0
+    }
+}
+
 impl NodeKind {
     /// All kinds, in declaration order.
     pub const ALL: [NodeKind; 26] = [
@@ -445,5 +461,21 @@ impl Severity {
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod kind_set_tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_set_holds_its_kinds_and_no_other() {
+        let set = KindSet::of(&[NodeKind::User, NodeKind::KubeSubjectSet, NodeKind::Group]);
+        for kind in NodeKind::ALL {
+            let want = matches!(kind, NodeKind::User | NodeKind::KubeSubjectSet | NodeKind::Group);
+            assert_eq!(set.contains(kind), want, "{kind:?}");
+        }
+        assert!(NodeKind::ALL.iter().all(|k| !KindSet::default().contains(*k)), "the empty set holds nothing");
+        assert!(NodeKind::ALL.len() <= 32, "one bit per kind");
     }
 }

@@ -61,6 +61,8 @@ pub(crate) fn build(snapshot: &Snapshot) -> PrivilegeGraph {
         b.emits = pass.emits;
         (pass.run)(&mut b, snapshot, &mut shared);
     }
+    // (Kinds are final only now: a placeholder node's kind is replaced when its object is read.)
+    b.g.kinds = b.g.graph.node_weights().map(|n| n.kind).collect();
     b.g
 }
 
