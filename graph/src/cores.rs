@@ -1170,18 +1170,28 @@ fn needs_before(needs: u32, w: &crate::graph::EdgeData, masks: bool) -> Option<u
 /// A cost no way has: a state not reached yet.
 const UNREACHED: Cost = Cost { eligible: u32::MAX, conditional: u32::MAX, gains: u32::MAX, hops: u32::MAX };
 
+/// Pending mask requirements (beyond none) that get dense tables of their own; the states of any others are
+/// hashed.
+const DENSE_PENDING: usize = 3;
+
 /// The state tables of [`reverse_tree`], kept from one search to the next and cleared where written: dense by
-/// (node, via) for the states that need nothing of a mask (nearly all), hashed for the others; and the queue as
-/// buckets of states by cost.
+/// (node, via, activation) in *layers*, one for the states that need nothing of a mask (nearly all) and one per
+/// pending requirement met so far (up to [`DENSE_PENDING`]: behind an ASO step every membership passes its
+/// requirement on, so a pivot's leaf members can be hundreds of thousands of such states), hashed for any
+/// others; and the queue as buckets of states by cost.
 #[derive(Default)]
 struct TreeScratch {
-    /// Per (node, via): the best cost so far, and the index and edge of the state it leads to.
+    /// Nodes of the graph: a layer has 4 slots per node.
+    nodes: usize,
+    /// The requirement of each layer after the first.
+    pending: Vec<u32>,
+    /// Per slot: the best cost so far, and the index and edge of the state it leads to.
     best: Vec<(Cost, u32, EdgeIndex)>,
-    /// Per (node, via): its index in the tree once settled, `u32::MAX` before.
+    /// Per slot: its index in the tree once settled, `u32::MAX` before.
     settled: Vec<u32>,
-    /// Dense slots written by this search.
-    touched: Vec<u32>,
-    /// States that need something of a mask: best and settled.
+    /// Slots written by this search.
+    touched: Vec<usize>,
+    /// States of other requirements: best and settled.
     other_best: FxHashMap<State, (Cost, u32, EdgeIndex)>,
     other_settled: FxHashMap<State, u32>,
     /// States to settle, by the cost they were offered at. Every step adds a hop, so no state is offered at the
@@ -1195,17 +1205,18 @@ struct TreeScratch {
 impl TreeScratch {
     /// Sized for a graph of `nodes` nodes, every table empty.
     fn ready(&mut self, nodes: usize) {
-        if self.best.len() < 4 * nodes {
-            self.best.resize(4 * nodes, (UNREACHED, u32::MAX, EdgeIndex::end()));
-            self.settled.resize(4 * nodes, u32::MAX);
+        if self.nodes != nodes || self.best.is_empty() {
+            *self = TreeScratch { nodes, spare: std::mem::take(&mut self.spare), ..TreeScratch::default() };
+            self.best = vec![(UNREACHED, u32::MAX, EdgeIndex::end()); 4 * nodes];
+            self.settled = vec![u32::MAX; 4 * nodes];
         }
     }
 
     /// Clears what the last search wrote.
     fn clear(&mut self) {
         for i in self.touched.drain(..) {
-            self.best[i as usize] = (UNREACHED, u32::MAX, EdgeIndex::end());
-            self.settled[i as usize] = u32::MAX;
+            self.best[i] = (UNREACHED, u32::MAX, EdgeIndex::end());
+            self.settled[i] = u32::MAX;
         }
         self.other_best.clear();
         self.other_settled.clear();
@@ -1215,23 +1226,37 @@ impl TreeScratch {
         }
     }
 
-    fn slot(s: State) -> Option<usize> {
-        (s.2 & !NEEDS_ACTIVATION == 0)
-            .then(|| s.0.index() * 4 + usize::from(s.1) * 2 + usize::from(s.2 & NEEDS_ACTIVATION != 0))
+    /// The dense slot of `s`, when its requirement has a layer.
+    fn slot(&self, s: State) -> Option<usize> {
+        let pending = s.2 & !NEEDS_ACTIVATION;
+        let layer = if pending == 0 { 0 } else { 1 + self.pending.iter().position(|p| *p == pending)? };
+        Some((layer * self.nodes + s.0.index()) * 4 + usize::from(s.1) * 2 + usize::from(s.2 & NEEDS_ACTIVATION != 0))
+    }
+
+    /// The dense slot of `s`, adding a layer for its requirement while there is room for one.
+    fn slot_or_add(&mut self, s: State) -> Option<usize> {
+        let pending = s.2 & !NEEDS_ACTIVATION;
+        if pending != 0 && self.pending.len() < DENSE_PENDING && !self.pending.contains(&pending) {
+            self.pending.push(pending);
+            let len = self.best.len() + 4 * self.nodes;
+            self.best.resize(len, (UNREACHED, u32::MAX, EdgeIndex::end()));
+            self.settled.resize(len, u32::MAX);
+        }
+        self.slot(s)
     }
 
     fn best(&self, s: State) -> (Cost, u32, EdgeIndex) {
-        match Self::slot(s) {
+        match self.slot(s) {
             Some(i) => self.best[i],
             None => self.other_best.get(&s).copied().unwrap_or((UNREACHED, u32::MAX, EdgeIndex::end())),
         }
     }
 
     fn set_best(&mut self, s: State, v: (Cost, u32, EdgeIndex)) {
-        match Self::slot(s) {
+        match self.slot_or_add(s) {
             Some(i) => {
                 if self.best[i].0 == UNREACHED && self.settled[i] == u32::MAX {
-                    self.touched.push(i as u32);
+                    self.touched.push(i);
                 }
                 self.best[i] = v;
             }
@@ -1243,21 +1268,21 @@ impl TreeScratch {
 
     /// The tree index `s` was settled at.
     fn settled_at(&self, s: State) -> Option<u32> {
-        match Self::slot(s) {
+        match self.slot(s) {
             Some(i) => (self.settled[i] != u32::MAX).then_some(self.settled[i]),
             None => self.other_settled.get(&s).copied(),
         }
     }
 
     fn is_settled(&self, s: State) -> bool {
-        match Self::slot(s) {
+        match self.slot(s) {
             Some(i) => self.settled[i] != u32::MAX,
             None => self.other_settled.contains_key(&s),
         }
     }
 
     fn settle(&mut self, s: State, at: u32) {
-        match Self::slot(s) {
+        match self.slot(s) {
             Some(i) => self.settled[i] = at,
             None => {
                 self.other_settled.insert(s, at);
@@ -1918,6 +1943,39 @@ mod tests {
         }
         let shared = counts.of.len();
         assert!(asked > 20 && shared < asked, "lists are shared by cores: {shared} counted for {asked} asked");
+    }
+
+    #[test]
+    fn tree_tables_keep_each_state_apart_dense_or_hashed_and_clear_to_empty() {
+        let mut scratch = TreeScratch::default();
+        scratch.ready(10);
+        // Requirements 0 and 1..=5 (more than get layers), with and without an activation, both `via`s.
+        let states: Vec<State> = (0..6u32)
+            .flat_map(|pending| [0, NEEDS_ACTIVATION].map(move |act| pending | act))
+            .flat_map(|needs| [(n(3), false, needs), (n(3), true, needs), (n(9), false, needs)])
+            .collect();
+        let cost = |i: usize| Cost { hops: i as u32 + 1, ..Cost::default() };
+        for (i, s) in states.iter().enumerate() {
+            assert_eq!(scratch.best(*s).0, UNREACHED, "{s:?} unseen");
+            scratch.set_best(*s, (cost(i), i as u32, e(i)));
+            scratch.settle(*s, 100 + i as u32);
+        }
+        assert_eq!(scratch.pending.len(), DENSE_PENDING, "only so many requirements get layers");
+        assert!(!scratch.other_best.is_empty(), "the others are hashed");
+        for (i, s) in states.iter().enumerate() {
+            assert_eq!(scratch.best(*s), (cost(i), i as u32, e(i)), "{s:?}");
+            assert_eq!(scratch.settled_at(*s), Some(100 + i as u32), "{s:?}");
+        }
+        assert!(!scratch.is_settled((n(4), false, 0)) && !scratch.is_settled((n(3), false, 7)));
+        scratch.clear();
+        for s in &states {
+            assert_eq!(scratch.best(*s).0, UNREACHED, "{s:?} cleared");
+            assert!(!scratch.is_settled(*s), "{s:?} cleared");
+        }
+        assert!(scratch.best.iter().all(|b| b.0 == UNREACHED) && scratch.settled.iter().all(|s| *s == u32::MAX));
+        // Another graph's size starts afresh.
+        scratch.ready(4);
+        assert_eq!((scratch.best.len(), scratch.pending.len()), (16, 0));
     }
 
     #[test]
