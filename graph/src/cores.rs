@@ -698,14 +698,24 @@ impl Run<'_> {
             let profile = &self.profiles[profile];
             reverse_tree(graph, profile, self.removed, (head, true, flags), follow, None, (true, order, false), scratch)
         });
-        // A node settled again under another mask requirement is the same member, farther: keep the first.
-        let mut seen = FxHashSet::default();
+        // A node settled again under another mask requirement is the same member, farther: keep the first
+        // (marked in `scratch.marks`, unmarked after).
         let kinds = graph.kinds();
-        let members = (1..tree.len() as u32)
-            .filter(|i| self.source_kinds.contains(kinds[tree[*i as usize].node.index()]))
-            .filter(|i| tree[*i as usize].via && seen.insert(tree[*i as usize].node))
-            .map(|i| member(graph, tree[i as usize].node, i, &path_to_root(&tree, i)))
-            .collect();
+        let ways = ways(graph, &tree);
+        let mut members = Vec::new();
+        for (i, s) in tree.iter().enumerate().skip(1) {
+            let n = s.node.index();
+            if !self.source_kinds.contains(kinds[n]) || !s.via || scratch.marks[n] {
+                continue;
+            }
+            scratch.marks[n] = true;
+            let way = ways[i];
+            let (flags, escalates, valid, hops) = (way.flags, way.escalates, way.valid, way.hops);
+            members.push(Member { node: s.node, link: i as u32, flags, escalates, hops, valid });
+        }
+        for m in &members {
+            scratch.marks[m.node.index()] = false;
+        }
         let links = tree.iter().map(|s| (s.parent, s.edge.unwrap_or_else(EdgeIndex::end))).collect();
         MemberList::new(members, Rc::new(links))
     }
@@ -1191,6 +1201,8 @@ struct TreeScratch {
     settled: Vec<u32>,
     /// Slots written by this search.
     touched: Vec<usize>,
+    /// Per node, twice (by `via`): a mark, each unmarked by whoever set it.
+    marks: Vec<bool>,
     /// States of other requirements: best and settled.
     other_best: FxHashMap<State, (Cost, u32, EdgeIndex)>,
     other_settled: FxHashMap<State, u32>,
@@ -1209,6 +1221,7 @@ impl TreeScratch {
             *self = TreeScratch { nodes, spare: std::mem::take(&mut self.spare), ..TreeScratch::default() };
             self.best = vec![(UNREACHED, u32::MAX, EdgeIndex::end()); 4 * nodes];
             self.settled = vec![u32::MAX; 4 * nodes];
+            self.marks = vec![false; 2 * nodes];
         }
     }
 
@@ -1398,12 +1411,51 @@ fn reverse_tree(
     out
 }
 
-/// A member reaching the head by `path` (its own edge first), entry `link` of its list's tree.
-fn member(graph: &PrivilegeGraph, node: NodeIndex, link: u32, path: &[EdgeIndex]) -> Member {
-    let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
-    let escalates = path.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
-    let valid = masks_allow(graph, path);
-    Member { node, link, hops: path.len() as u32, flags, escalates, valid }
+/// What a state's way to the root of its search tree gives a member (see [`Member`]).
+#[derive(Debug, Clone, Copy)]
+struct Way {
+    /// Flags of its edges.
+    flags: u8,
+    /// Some edge is not one by which a member holds what its group holds.
+    escalates: bool,
+    /// Its capability masks allow it ([`masks_allow`]).
+    valid: bool,
+    hops: u32,
+    /// Its first edge that is not a group membership (`EdgeIndex::end()` for none): what a mask just before it
+    /// must allow.
+    next: EdgeIndex,
+}
+
+/// Per state of a search tree, its [`Way`], each from its parent's (a parent settles before its children): no
+/// way is walked, however long the list.
+fn ways(graph: &PrivilegeGraph, tree: &[Settled]) -> Vec<Way> {
+    let mut out: Vec<Way> = Vec::with_capacity(tree.len());
+    for (i, s) in tree.iter().enumerate() {
+        let Some(e) = s.edge else {
+            out.push(Way { flags: 0, escalates: false, valid: true, hops: 0, next: EdgeIndex::end() });
+            continue;
+        };
+        debug_assert!((s.parent as usize) < i, "a parent settles before its children");
+        let up = out[s.parent as usize];
+        let w = graph.edge(e).2;
+        // As [`masks_allow`]: a mask (not a role grant's) must allow what the next step other than a
+        // membership needs.
+        let needs = match up.next == EdgeIndex::end() {
+            true => Caps::EMPTY,
+            false => crate::rbac::step_needs(graph.edge(up.next).2.kind),
+        };
+        let allowed = w.kind == EdgeKind::HasRole || w.caps.is_empty() || needs.is_empty() || w.caps.intersects(needs);
+        let way = Way {
+            flags: up.flags | w.flags,
+            escalates: up.escalates || !holds_through(w.kind),
+            valid: up.valid && allowed,
+            hops: up.hops + 1,
+            next: if w.kind == EdgeKind::MemberOf { up.next } else { e },
+        };
+        debug_assert_eq!(way.valid, masks_allow(graph, &path_to_root(tree, i as u32)), "state {i}");
+        out.push(way);
+    }
+    out
 }
 
 /// Per node, the incoming identity edges (of the profile) an anchor's search walks back over: all but the
@@ -1542,7 +1594,8 @@ fn pivot_tree(
     // without it settled earlier resting on no condition. The search applied it to the states it settled; a
     // leaf's states change here, so it is applied again, in settling order. (A leaf is no one's parent, and no
     // other state changes, so no dropped state is a parent.)
-    let mut free = vec![false; 2 * graph.node_count()];
+    // (`free` marks, kept in the search's tables: every one set is of a kept state, unmarked after.)
+    let free = &mut scratch.marks;
     let mut free_other: FxHashSet<State> = FxHashSet::default();
     order.retain(|i| {
         let s = &all[*i as usize];
@@ -1560,6 +1613,10 @@ fn pivot_tree(
         }
         true
     });
+    for i in &order {
+        let s = &all[*i as usize];
+        free[s.node.index() * 2 + usize::from(s.via)] = false;
+    }
     // Parents (all from the search) renumbered.
     let mut at = vec![u32::MAX; searched];
     for (new, old) in order.iter().enumerate() {
@@ -1800,7 +1857,7 @@ mod tests {
 
     /// The whole member search from every pivot of `graph`, against [`pivot_tree`]: (pivots compared, leaf
     /// states relaxed after the search).
-    fn compare_pivot_trees(graph: &PrivilegeGraph, name: &str) -> (usize, usize, usize) {
+    fn compare_pivot_trees(graph: &PrivilegeGraph, name: &str) -> (usize, usize, usize, usize) {
         let identity: Vec<EdgeKind> = EdgeKind::ALL.iter().copied().filter(|k| is_identity_edge(*k)).collect();
         let profiles = [
             Profile { edges: identity.clone(), via: Vec::new(), eligible_ok: true },
@@ -1816,7 +1873,7 @@ mod tests {
         for e in graph.graph.edge_indices().filter(|e| e.index() % 7 == 3) {
             some_removed.insert(e);
         }
-        let (mut pivots, mut relaxed, mut masked) = (0, 0, 0);
+        let (mut pivots, mut relaxed, mut masked, mut invalid) = (0, 0, 0, 0);
         let mut scratch = TreeScratch::default();
         let key =
             |t: &[Settled]| t.iter().map(|s| (s.node, s.via, s.needs, s.cost, s.parent, s.edge)).collect::<Vec<_>>();
@@ -1844,6 +1901,20 @@ mod tests {
                         (true, order, false),
                         &mut scratch,
                     );
+                    // Without following masks, some ways fail one: each state's way, as its walked path gives it.
+                    let unmasked =
+                        reverse_tree(graph, profile, removed, start, follow, None, (false, order, false), &mut scratch);
+                    for (tree, masks) in [(&whole, true), (&unmasked, false)] {
+                        for (i, way) in ways(graph, tree).iter().enumerate() {
+                            let path = path_to_root(tree, i as u32);
+                            let flags = path.iter().fold(0, |acc, e| acc | graph.edge(*e).2.flags);
+                            let escalates = path.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
+                            let want = (flags, escalates, masks_allow(graph, &path), path.len() as u32);
+                            assert_eq!((way.flags, way.escalates, way.valid, way.hops), want, "{name}: state {i}");
+                            assert!(way.valid || !masks, "{name}: a search following masks takes no way they forbid");
+                            invalid += usize::from(!way.valid);
+                        }
+                    }
                     pivots += 1;
                     relaxed += fast.len().saturating_sub(searched.len());
                     masked += usize::from(crosses_mask(graph, &whole));
@@ -1858,7 +1929,7 @@ mod tests {
                 }
             }
         }
-        (pivots, relaxed, masked)
+        (pivots, relaxed, masked, invalid)
     }
 
     /// The bundled queries.
@@ -2008,7 +2079,7 @@ mod tests {
     #[test]
     fn a_pivots_member_tree_is_the_whole_searchs_entry_for_entry() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snapshots");
-        let (mut pivots, mut relaxed, mut masked) = (0, 0, 0);
+        let (mut pivots, mut relaxed, mut masked, mut invalid) = (0, 0, 0, 0);
         // The generated tenant (`azpath mock generate --size 300`) has pivots whose ways cross ASO's capability masks.
         let generated = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
         let tenants = ["demo", "nested-groups", "pim-eligible", "deny-assignments", "scope-inheritance"]
@@ -2016,13 +2087,15 @@ mod tests {
         for (name, path) in tenants.into_iter().chain([("generated-300", generated)]) {
             let text = std::fs::read_to_string(path).unwrap();
             let snapshot = crate::snapshot::Snapshot::from_json(&text, name).unwrap();
-            let (p, r, m) = compare_pivot_trees(&PrivilegeGraph::build(&snapshot), name);
+            let (p, r, m, i) = compare_pivot_trees(&PrivilegeGraph::build(&snapshot), name);
             pivots += p;
             relaxed += r;
             masked += m;
+            invalid += i;
         }
         assert!(pivots >= 10 && relaxed >= 10, "the tenants have pivots with leaf members: {pivots}, {relaxed}");
         assert!(masked >= 2, "some pivot's ways cross a capability mask (ASO): {masked}");
+        assert!(invalid >= 2, "some way a search not following masks takes fails one: {invalid}");
     }
 
     fn core(tiers: Vec<CoreTier>) -> Core {
