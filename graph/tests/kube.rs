@@ -922,3 +922,51 @@ fn an_aso_credential_reaches_a_vm_identity_only_where_a_compute_crd_is_installed
         other.map(|p| p.hops.iter().map(|h| (h.edge, h.to.display_name.clone())).collect::<Vec<_>>())
     );
 }
+
+/// Oscar holds the AKS Cluster Admin role on prod: his best way to team-b's app identity (Contributor on the
+/// subscription) goes through prod's cluster admin, a pivot, whose member he is. With `around`, he also owns a
+/// service principal that may deploy in team-b: a way around every pivot, longer, that starts with a step of
+/// his own. That way is a finding of his own (cutting the pivot alone would leave it); without it he has none.
+/// Gives his own findings' hops in the tier, and whether he is the pivot's member there.
+fn around_a_pivot(around: bool) -> (Vec<String>, bool) {
+    const DEPLOYER_SP: &str = "dddddddd-3333-0000-0000-000000000002";
+    let mut s = serde_json::to_value(tenant(ALL_CRDS)).unwrap();
+    if around {
+        let owner = json!([{"@odata.type": "#microsoft.graph.user", "id": OSCAR}]);
+        let sp = json!({"id": DEPLOYER_SP, "appId": "dddddddd-2222-0000-0000-000000000002", "displayName": "deployer-sp", "owners": owner});
+        s["entra"]["servicePrincipals"].as_array_mut().unwrap().push(sp);
+        let subject = json!({"kind": "User", "name": DEPLOYER_SP});
+        let deploys = binding("sp-deploys", "team-b", "Role", "deployer", subject);
+        s["kubernetes"][0]["roleBindings"].as_array_mut().unwrap().push(deploys);
+    }
+    let s: Snapshot = from(s);
+    let report = common::analyze_checked(&s, &queries(), AnalyzeOptions::default());
+    let query = "contributor-or-stronger-on-subscription";
+    let to_app = |f: &&azpath_graph::findings::Finding| {
+        f.tiers.iter().any(|t| t.query_id == query) && f.hops.iter().any(|h| h.to.id.eq_ignore_ascii_case(APP_MI))
+    };
+    let own: Vec<String> = report
+        .findings
+        .iter()
+        .filter(to_app)
+        .filter(|f| f.principal.id.eq_ignore_ascii_case(OSCAR))
+        .map(|f| f.hops.iter().map(|h| h.edge.to_string()).collect::<Vec<_>>().join(" > "))
+        .collect();
+    let prod_admin = format!("{}/k8s/cluster-admin", cluster_id("prod")).to_lowercase();
+    let member_of_pivot = report.findings.iter().filter(to_app).any(|f| {
+        f.principal.id == prod_admin
+            && report.members_of(f).is_some_and(|m| m.iter().any(|(n, _)| n.id.eq_ignore_ascii_case(OSCAR)))
+    });
+    (own, member_of_pivot)
+}
+
+#[test]
+fn a_way_around_a_pivot_is_a_finding_of_its_own() {
+    let (own, member) = around_a_pivot(true);
+    assert!(member, "Oscar's best way is through prod's cluster admin");
+    let way = "CAN_ADD_CREDENTIAL > KUBERNETES_IDENTITY > CAN_CREATE_WORKLOADS > RUNS_AS > FEDERATED_TRUST > HAS_ROLE";
+    assert_eq!(own, vec![way], "his way around it");
+    let (own, member) = around_a_pivot(false);
+    assert!(member, "still the pivot's member");
+    assert!(own.is_empty(), "no way around the pivot, no finding of his own: {own:?}");
+}
