@@ -432,7 +432,6 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         profile_names: profiles.iter().map(|p| Rc::from(p.name())).collect(),
         profiles: profiles.clone(),
         member_sets: FxHashMap::default(),
-        shortest_sets: FxHashMap::default(),
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
@@ -591,9 +590,6 @@ struct Run<'a> {
     profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
     member_sets: FxHashMap<(usize, Head, u32), Rc<MemberList>>,
-    /// Members of each head by their shortest ways, per (profile, head, as a pivot): computed once, when some
-    /// member's preferred way runs past a hop budget (see [`Run::within_budget`]).
-    shortest_sets: FxHashMap<(usize, Head), Rc<MemberList>>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -671,7 +667,7 @@ impl Run<'_> {
         let all = match self.member_sets.get(&(profile, head, u32::MAX)) {
             Some(all) => all.clone(),
             None => {
-                let all = Rc::new(self.all_members(profile, head, Order::Preferred));
+                let all = Rc::new(self.all_members(profile, head, Order::Preferred, None));
                 self.member_sets.insert((profile, head, u32::MAX), all.clone());
                 all
             }
@@ -681,8 +677,9 @@ impl Run<'_> {
         within
     }
 
-    /// Every member of a head, however far.
-    fn all_members(&self, profile: usize, head: Head, order: Order) -> MemberList {
+    /// Every member of a head, however far; with `only`, of the principals nothing leads to, only those (a
+    /// pivot's member search then relaxes only their memberships, see [`pivot_tree`]).
+    fn all_members(&self, profile: usize, head: Head, order: Order, only: Option<&FxHashSet<NodeIndex>>) -> MemberList {
         let Head { node: head, pivot, activated } = head;
         let flags = if activated { ELIGIBLE } else { 0 };
         let graph = self.graph;
@@ -690,7 +687,8 @@ impl Run<'_> {
         let scratch = &mut self.scratch.borrow_mut();
         let fast = match (pivot, self.inner[profile].as_ref()) {
             (true, Some(inner)) => {
-                pivot_tree(graph, &self.profiles[profile], self.removed, (head, flags), inner, order, scratch)
+                let profile = &self.profiles[profile];
+                pivot_tree(graph, profile, self.removed, (head, flags), inner, (order, only), scratch)
             }
             _ => None,
         };
@@ -722,21 +720,15 @@ impl Run<'_> {
 
     /// The members of `all` within `budget` hops of the head. A member's way is its best by [`Cost`] (holding
     /// before gaining), which can be longer than another: a member whose way runs past the budget keeps the
-    /// shortest way when that one fits.
+    /// shortest way when that one fits. (The shortest ways are searched for those members only: of a pivot's
+    /// hundred thousand leaf members a few thousand run past the budget.)
     fn within_budget(&mut self, profile: usize, head: Head, all: &MemberList, budget: u32) -> MemberList {
         let mut within = all.within(budget);
         let far: FxHashSet<NodeIndex> = all.iter().filter(|m| m.hops > budget).map(|m| m.node).collect();
         if far.is_empty() {
             return within;
         }
-        let shortest = match self.shortest_sets.get(&(profile, head)) {
-            Some(list) => list.clone(),
-            None => {
-                let list = Rc::new(self.all_members(profile, head, Order::Shortest));
-                self.shortest_sets.insert((profile, head), list.clone());
-                list
-            }
-        };
+        let shortest = self.all_members(profile, head, Order::Shortest, Some(&far));
         let fits: Vec<&Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
         within.members.reserve_exact(fits.len());
         for m in fits {
@@ -1518,14 +1510,16 @@ impl InEdges {
 /// whole search's first offer), and the states are put in the whole search's settling order, by (cost,
 /// state). The tree is the one the whole search gives, entry for entry, capability masks followed alike (a
 /// left-out membership passes on what its state needs of a mask, as in the whole search). `None` when a
-/// left-out membership carries a mask itself (none does today): the whole search is run then.
+/// left-out membership carries a mask itself (none does today): the whole search is run then. With `only`, of
+/// the leaves only those are relaxed: the tree is the whole one without the other leaves' states (a leaf's
+/// states depend on its own memberships alone).
 fn pivot_tree(
     graph: &PrivilegeGraph,
     profile: &Profile,
     removed: &EdgeMask,
     (pivot, flags): (NodeIndex, u8),
     inner: &InEdges,
-    order: Order,
+    (order, only): (Order, Option<&FxHashSet<NodeIndex>>),
     scratch: &mut TreeScratch,
 ) -> Option<Vec<Settled>> {
     let search = (pivot, true, flags);
@@ -1544,6 +1538,9 @@ fn pivot_tree(
             if w.kind != EdgeKind::HasRole && !w.caps.is_empty() {
                 scratch.clear();
                 return None;
+            }
+            if only.is_some_and(|only| !only.contains(&source)) {
+                continue;
             }
             // (No mask on this step, see above: it forbids nothing.)
             let Some(needs) = needs_before(s.needs, &w, true) else { continue };
@@ -1873,7 +1870,7 @@ mod tests {
         for e in graph.graph.edge_indices().filter(|e| e.index() % 7 == 3) {
             some_removed.insert(e);
         }
-        let (mut pivots, mut relaxed, mut masked, mut invalid) = (0, 0, 0, 0);
+        let (mut pivots, mut relaxed, mut masked, mut invalid, mut restricted) = (0, 0, 0, 0, 0);
         let mut scratch = TreeScratch::default();
         let key =
             |t: &[Settled]| t.iter().map(|s| (s.node, s.via, s.needs, s.cost, s.parent, s.edge)).collect::<Vec<_>>();
@@ -1889,8 +1886,32 @@ mod tests {
                     let whole =
                         reverse_tree(graph, profile, removed, start, follow, None, (true, order, false), &mut scratch);
                     // (No membership carries a mask: the relaxation never gives up.)
-                    let fast = pivot_tree(graph, profile, removed, (n, flags), &inner, order, &mut scratch)
+                    let fast = pivot_tree(graph, profile, removed, (n, flags), &inner, (order, None), &mut scratch)
                         .expect("no left-out membership carries a mask");
+                    // Only some leaves (every third one reached): the whole tree for every other node and
+                    // those leaves (a leaf is no one's parent); no other leaf's membership relaxed.
+                    let is_leaf = |n: NodeIndex| leaf(graph, profile, n);
+                    let mut leaves: Vec<NodeIndex> = whole.iter().map(|s| s.node).filter(|n| is_leaf(*n)).collect();
+                    leaves.sort();
+                    leaves.dedup();
+                    let only: FxHashSet<NodeIndex> = leaves.iter().copied().step_by(3).collect();
+                    let some =
+                        pivot_tree(graph, profile, removed, (n, flags), &inner, (order, Some(&only)), &mut scratch)
+                            .expect("no left-out membership carries a mask");
+                    let by_state = |t: &[Settled]| {
+                        let state = |i: u32| t.get(i as usize).map(|p: &Settled| (p.node, p.via, p.needs));
+                        t.iter()
+                            .filter(|s| !is_leaf(s.node) || only.contains(&s.node))
+                            .map(|s| (s.node, s.via, s.needs, s.cost, s.edge, state(s.parent)))
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(by_state(&some), by_state(&whole), "{name}: pivot {n:?}, only some leaves");
+                    let relaxed_other = some.iter().any(|s| {
+                        let membership = s.edge.is_some_and(|e| is_membership(graph.edge(e).2.kind));
+                        membership && is_leaf(s.node) && !only.contains(&s.node)
+                    });
+                    assert!(!relaxed_other, "{name}: pivot {n:?}, no other leaf's membership is relaxed");
+                    restricted += usize::from(only.len() < leaves.len());
                     let searched = reverse_tree(
                         graph,
                         profile,
@@ -1929,6 +1950,7 @@ mod tests {
                 }
             }
         }
+        assert!(restricted > 0 || pivots == 0 || relaxed == 0, "{name}: some pivot's leaves were restricted");
         (pivots, relaxed, masked, invalid)
     }
 
