@@ -555,9 +555,27 @@ impl TierGraph {
     }
 }
 
+/// Each edge's fix, made once: the plan's cover and the edges each of its fixes removes ask for the fixes of the
+/// same edges round after round, and a fix is formatted text.
+struct FixMemo<'g> {
+    graph: &'g PrivilegeGraph,
+    of: FxHashMap<EdgeIndex, Fix>,
+}
+
+impl<'g> FixMemo<'g> {
+    fn new(graph: &'g PrivilegeGraph) -> FixMemo<'g> {
+        FixMemo { graph, of: FxHashMap::default() }
+    }
+
+    fn get(&mut self, e: EdgeIndex) -> &Fix {
+        let graph = self.graph;
+        self.of.entry(e).or_insert_with(|| fix_of(graph, e))
+    }
+}
+
 /// Every graph edge a fix removes: a role assignment also removes the derived edges that rest on it (the
 /// federated-credential hub, AKS admin), a binding every edge it gives its subject.
-pub(crate) fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex]) -> Vec<EdgeIndex> {
+fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex], fixes: &mut FixMemo) -> Vec<EdgeIndex> {
     let mut out: Vec<EdgeIndex> = seen.to_vec();
     let g = &graph.graph;
     let mut from: Vec<NodeIndex> = seen.iter().map(|e| graph.edge(*e).0).collect();
@@ -565,7 +583,7 @@ pub(crate) fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex]) ->
     from.dedup();
     for n in from {
         for e in g.edges_directed(n, Direction::Outgoing) {
-            if !out.contains(&e.id()) && fix_of(graph, e.id()).key == fix.key {
+            if !out.contains(&e.id()) && fixes.get(e.id()).key == fix.key {
                 out.push(e.id());
             }
         }
@@ -595,12 +613,13 @@ pub(crate) fn plan(
     let collateral: FxHashMap<&str, usize> = chokes.iter().map(|c| (c.fix.key.as_str(), c.collateral)).collect();
     let mut current = escalations(graph, cores);
     let mut after = None;
+    let mut fixes = FixMemo::new(graph);
     for _round in 0..6 {
         if current.is_empty() {
             break;
         }
-        for (fix, edges) in cover(graph, &current, &collateral) {
-            for e in edges_of(graph, &fix, &edges) {
+        for (fix, edges) in cover(&current, &collateral, &mut fixes) {
+            for e in edges_of(graph, &fix, &edges, &mut fixes) {
                 mask.insert(e);
             }
             steps.push(fix);
@@ -639,9 +658,9 @@ fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
 /// edges: changes to objects first (see [`actionable`]), then most covered, least collateral, with a command,
 /// by key.
 fn cover(
-    graph: &PrivilegeGraph,
     cores: &[Vec<EdgeIndex>],
     collateral: &FxHashMap<&str, usize>,
+    fixes: &mut FixMemo,
 ) -> Vec<(Fix, Vec<EdgeIndex>)> {
     // Each fix with its edges and the cores it cuts; per core, the fixes that cut it.
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
@@ -649,11 +668,15 @@ fn cover(
     let mut cut_by: Vec<Vec<usize>> = vec![Vec::new(); cores.len()];
     for (ci, core) in cores.iter().enumerate() {
         for e in core {
-            let f = fix_of(graph, *e);
-            let oi = *index.entry(f.key.clone()).or_insert_with(|| {
-                options.push((f, Vec::new(), Vec::new()));
-                options.len() - 1
-            });
+            let f = fixes.get(*e);
+            let oi = match index.get(&f.key) {
+                Some(oi) => *oi,
+                None => {
+                    index.insert(f.key.clone(), options.len());
+                    options.push((f.clone(), Vec::new(), Vec::new()));
+                    options.len() - 1
+                }
+            };
             let (_, edges, covers) = &mut options[oi];
             if !edges.contains(e) {
                 edges.push(*e);
