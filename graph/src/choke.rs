@@ -92,40 +92,69 @@ impl<'a> TierReach<'a> {
 
     /// Exposure and distinct pairs.
     fn count(self, graph: &PrivilegeGraph) -> Reach {
-        // Every target list once (a head's, a member list's), and per principal the lists it gets and whether
-        // one of them holds it by a standing grant.
-        let mut all: Vec<&[NodeIndex]> = Vec::new();
-        let mut lists: FxHashMap<NodeIndex, (Vec<u32>, bool)> = FxHashMap::default();
+        // Every target list once (a head's, a member list's), with who gets it: the head, or the list's members
+        // (each with whether it holds the list's standing grant rather than escalating into it).
         let (kinds, sources) = (graph.kinds(), crate::model::KindSet::of(&self.query.sources));
         let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
+        let mut all: Vec<&[NodeIndex]> = Vec::new();
+        let mut given: Vec<(Option<NodeIndex>, &[crate::cores::Member], bool)> = Vec::new();
         for (head, (targets, standing)) in &self.heads {
             all.push(targets);
-            if source(*head) {
-                let e = lists.entry(*head).or_default();
-                e.0.push(all.len() as u32 - 1);
-                e.1 |= *standing;
-            }
+            given.push((Some(*head).filter(|h| source(*h)), &[], *standing));
         }
         for (targets, standing, members) in self.sets.values() {
             all.push(targets);
-            for m in members.iter().filter(|m| source(m.node)) {
-                let e = lists.entry(m.node).or_default();
-                e.0.push(all.len() as u32 - 1);
-                e.1 |= *standing && !m.escalates;
+            given.push((None, members, *standing));
+        }
+        let each = move |&(head, members, standing): &(Option<NodeIndex>, &'a [crate::cores::Member], bool)| {
+            let members =
+                members.iter().filter(move |m| source(m.node)).map(move |m| (m.node, standing && !m.escalates));
+            head.map(|h| (h, standing)).into_iter().chain(members)
+        };
+        // Per principal the lists it gets, in compressed rows (counted, then filled in list order, so each row is
+        // sorted), and whether one of them holds it by a standing grant.
+        let mut start = vec![0u32; graph.node_count() + 1];
+        for (p, _) in given.iter().flat_map(each) {
+            start[p.index() + 1] += 1;
+        }
+        for i in 0..graph.node_count() {
+            start[i + 1] += start[i];
+        }
+        let mut rows = vec![0u32; start[graph.node_count()] as usize];
+        let mut filled = start.clone();
+        let mut standing_of = vec![false; graph.node_count()];
+        for (list, g) in given.iter().enumerate() {
+            for (p, standing) in each(g) {
+                rows[filled[p.index()] as usize] = list as u32;
+                filled[p.index()] += 1;
+                standing_of[p.index()] |= standing;
             }
         }
+        drop(filled);
         let mut union = Union::new(graph.node_count(), &all);
         let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
         let cores_of = self.cores_of(&left_out);
+        // Principals with the same lists (members of the same groups) reach as many targets, unless they are
+        // targets themselves: counted once.
+        let mut sizes: FxHashMap<&[u32], usize> = FxHashMap::default();
         let mut out = Reach::default();
-        for (p, (ids, standing)) in lists {
+        for i in 0..graph.node_count() {
+            let ids = &rows[start[i] as usize..start[i + 1] as usize];
+            if ids.is_empty() {
+                continue;
+            }
+            let p = NodeIndex::new(i);
             let n = match cores_of.get(&p) {
                 Some(cores) => self.exact_pairs(p, cores),
-                None => union.size(&all, &ids, p),
+                None if union.is_target(p) => union.size(&all, ids, p),
+                None => match sizes.get(ids) {
+                    Some(n) => *n,
+                    None => *sizes.entry(ids).or_insert_with(|| union.size(&all, ids, p)),
+                },
             };
             out.pairs += n;
-            if n > 0 && kinds[p.index()].is_exposed() {
-                out.principals.insert(p, standing);
+            if n > 0 && kinds[i].is_exposed() {
+                out.principals.insert(p, standing_of[i]);
             }
         }
         out
@@ -207,6 +236,11 @@ impl Union {
             }
         }
         u
+    }
+
+    /// Whether `p` is in some list.
+    fn is_target(&self, p: NodeIndex) -> bool {
+        self.dense[p.index()] != u32::MAX
     }
 
     /// Distinct targets of the given lists, `p` itself not counted.
