@@ -134,6 +134,18 @@ impl KeyIndex {
         };
     }
 
+    /// The node of a GUID key; when it has none, `None`, and `n` is recorded as its node: one probe of the
+    /// map where [`KeyIndex::get`] then [`KeyIndex::insert`] take two (each a cache miss among a million keys).
+    pub(crate) fn get_or_insert_guid(&mut self, g: u128, n: NodeIndex) -> Option<NodeIndex> {
+        match self.guids.entry(Guid::of(g)) {
+            std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+                None
+            }
+        }
+    }
+
     /// Room for `guids` more GUID keys.
     pub(crate) fn reserve(&mut self, guids: usize) {
         self.guids.reserve(guids);

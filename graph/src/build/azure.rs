@@ -110,18 +110,21 @@ impl Builder {
         self.g.graph.reserve_nodes(objects);
         self.g.graph.reserve_edges(members);
         self.g.index.reserve(objects);
-        for u in &e.users {
+        for (i, u) in e.users.iter().enumerate() {
+            if let Some(ahead) = e.users.get(i + LOOKAHEAD) {
+                super::prefetch(ahead.id.as_ptr());
+            }
             let name = u.display_name.as_deref().or(u.user_principal_name.as_deref()).unwrap_or("");
-            self.node_for(NodeKey::of(&u.id), NodeKind::User, name);
+            self.node_for(super::key_of(&u.id), NodeKind::User, name);
         }
         for g in &e.groups {
-            self.node_for(NodeKey::of(&g.id), NodeKind::Group, g.display_name.as_deref().unwrap_or(""));
+            self.node_for(super::key_of(&g.id), NodeKind::Group, g.display_name.as_deref().unwrap_or(""));
         }
         for sp in &e.service_principals {
-            self.node_for(NodeKey::of(&sp.id), NodeKind::ServicePrincipal, sp.display_name.as_deref().unwrap_or(""));
+            self.node_for(super::key_of(&sp.id), NodeKind::ServicePrincipal, sp.display_name.as_deref().unwrap_or(""));
         }
         for app in &e.applications {
-            self.node_for(NodeKey::of(&app.id), NodeKind::Application, app.display_name.as_deref().unwrap_or(""));
+            self.node_for(super::key_of(&app.id), NodeKind::Application, app.display_name.as_deref().unwrap_or(""));
         }
         // Members the directory listed (nearly all) are looked up all at once; the rest, in order, as they come.
         let mut known = vec![u32::MAX; members];
@@ -133,7 +136,7 @@ impl Builder {
                 if let Some(ahead) = gm.members.get(i + LOOKAHEAD) {
                     super::prefetch(ahead.id.as_ptr());
                 }
-                if let Some(g) = crate::graph::parse_guid(&m.id) {
+                if let Some(g) = super::parse_guid(&m.id) {
                     probes.push((crate::graph::Guid::of(g), slot));
                 }
                 slot += 1;
@@ -142,7 +145,7 @@ impl Builder {
         self.g.index.resolve_guids(probes, &mut known);
         let mut slot = 0;
         for gm in &e.group_members {
-            let group = self.node_for(NodeKey::of(&gm.group_id), NodeKind::Group, "");
+            let group = self.node_for(super::key_of(&gm.group_id), NodeKind::Group, "");
             for m in &gm.members {
                 let kind = super::entra::directory_kind(m);
                 let name = m.display_name.as_deref().unwrap_or("");
@@ -151,7 +154,7 @@ impl Builder {
                     self.g.prefetch_node(ahead);
                 }
                 let member = match known[slot] {
-                    u32::MAX => self.node_for(NodeKey::of(&m.id), kind, name),
+                    u32::MAX => self.node_for(super::key_of(&m.id), kind, name),
                     n => {
                         let n = NodeIndex::new(n as usize);
                         self.enrich(n, kind, name);
