@@ -121,6 +121,11 @@ impl KeyIndex {
         }
     }
 
+    /// The node of a path key (a lower-cased ARM id or other non-GUID id), by its text.
+    pub(crate) fn get_path(&self, path: &str) -> Option<NodeIndex> {
+        self.paths.get(path).copied()
+    }
+
     /// Whether a key has a node.
     pub(crate) fn contains_key(&self, key: &NodeKey) -> bool {
         self.get(key).is_some()

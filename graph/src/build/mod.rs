@@ -141,6 +141,19 @@ impl Builder {
         n
     }
 
+    /// [`Builder::node_for`] with the name made only when it is used: for a new node, or a known one whose
+    /// name is still a placeholder (loops that ask for the same node again and again).
+    pub(crate) fn node_named_by(&mut self, key: NodeKey, kind: NodeKind, name: impl FnOnce() -> String) -> NodeIndex {
+        let known = match &key {
+            NodeKey::Guid(g) => self.g.index.get(&NodeKey::Guid(*g)).copied(),
+            NodeKey::Path(p) => self.g.index.get_path(p),
+        };
+        match known {
+            Some(n) if self.placeholder[n.index()] == 0 => n,
+            _ => self.node_for(key, kind, &name()),
+        }
+    }
+
     /// What [`Builder::node_for`] does to a node it finds: a placeholder kind or name (one equal to the key)
     /// gives way to a real one. Reads the node only when it is a placeholder (most are not: the directory's
     /// listings come first), so a member seen in a million groups costs no read of its node.
@@ -232,6 +245,13 @@ impl Builder {
     /// The node of a scope (normalized), created with its implied parents on first sight.
     pub(crate) fn scope_node(&mut self, id: &str, display: Option<&str>) -> NodeIndex {
         let norm = scope::normalize(id);
+        // A known scope with a real kind and name, no display name given: nothing to change (every role
+        // assignment asks for its scope).
+        if let Some(n) = display.is_none().then(|| self.g.index.get_path(&norm)).flatten() {
+            if self.placeholder[n.index()] == 0 {
+                return n;
+            }
+        }
         let kind = match scope::level(&norm) {
             Level::Root => NodeKind::Root,
             Level::ManagementGroup => NodeKind::ManagementGroup,
@@ -330,7 +350,9 @@ pub(crate) fn key_of(id: &str) -> NodeKey {
 /// The node key of a Kubernetes object: `<cluster id>/k8s/<rest>` (the `k8s` segment keeps them apart from
 /// ARM scopes such as the AKS namespace scope `<cluster id>/namespaces/<ns>`).
 pub(crate) fn kube_key(cluster: &str, rest: &str) -> NodeKey {
-    NodeKey::Path(format!("{cluster}/k8s/{rest}").to_ascii_lowercase().into_boxed_str())
+    let mut key = format!("{cluster}/k8s/{rest}");
+    key.make_ascii_lowercase();
+    NodeKey::Path(key.into_boxed_str())
 }
 
 #[cfg(test)]
