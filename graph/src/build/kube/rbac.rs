@@ -82,6 +82,9 @@ pub(super) fn binds(rules: &[&PolicyRule]) -> bool {
     })
 }
 
+/// A cluster's Roles' rules by (name, namespace).
+type RolesByKey<'k> = FxHashMap<(&'k str, Option<&'k str>), &'k Vec<PolicyRule>>;
+
 impl ClusterCtx<'_> {
     /// Every binding's edges, those of Azure role assignments with Kubernetes data actions (Azure RBAC for
     /// Kubernetes), then what only the union of a subject's bindings and assignments allows.
@@ -89,7 +92,7 @@ impl ClusterCtx<'_> {
         let kc = self.kc;
         let cluster_rules = cluster_role_rules(kc);
         // Each Role by (name, namespace), the first listed of two with one key (as a search of the list finds).
-        let mut roles: FxHashMap<(&str, Option<&str>), &Vec<PolicyRule>> = FxHashMap::default();
+        let mut roles = RolesByKey::default();
         for r in &kc.roles {
             roles.entry((r.metadata.name.as_str(), r.metadata.namespace.as_deref())).or_insert(&r.rules);
         }
@@ -97,7 +100,7 @@ impl ClusterCtx<'_> {
         let bindings =
             kc.role_bindings.iter().map(|b| (b, true)).chain(kc.cluster_role_bindings.iter().map(|b| (b, false)));
         for (b, namespaced) in bindings {
-            self.binding_edges(b, namespaced, (&cluster_rules, &roles), &mut index);
+            self.binding_edges(b, namespaced, &cluster_rules, &roles, &mut index);
         }
         self.azure_rbac_edges(&mut index);
         self.union_edges(&index);
@@ -108,10 +111,8 @@ impl ClusterCtx<'_> {
         &mut self,
         b: &RoleBinding,
         namespaced: bool,
-        (cluster_rules, roles): (
-            &FxHashMap<String, Vec<PolicyRule>>,
-            &FxHashMap<(&str, Option<&str>), &Vec<PolicyRule>>,
-        ),
+        cluster_rules: &FxHashMap<String, Vec<PolicyRule>>,
+        roles: &RolesByKey<'_>,
         index: &mut BindingIndex,
     ) {
         let (idx, cluster) = (self.idx, self.cluster);
