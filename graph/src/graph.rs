@@ -121,6 +121,11 @@ impl KeyIndex {
         }
     }
 
+    /// The node of a path key (a lower-cased ARM id or other non-GUID id), by its text.
+    pub(crate) fn get_path(&self, path: &str) -> Option<NodeIndex> {
+        self.paths.get(path).copied()
+    }
+
     /// Whether a key has a node.
     pub(crate) fn contains_key(&self, key: &NodeKey) -> bool {
         self.get(key).is_some()
@@ -132,6 +137,18 @@ impl KeyIndex {
             NodeKey::Guid(g) => self.guids.insert(Guid::of(g), n),
             NodeKey::Path(p) => self.paths.insert(p, n),
         };
+    }
+
+    /// The node of a GUID key; when it has none, `None`, and `n` is recorded as its node: one probe of the
+    /// map where [`KeyIndex::get`] then [`KeyIndex::insert`] take two (each a cache miss among a million keys).
+    pub(crate) fn get_or_insert_guid(&mut self, g: u128, n: NodeIndex) -> Option<NodeIndex> {
+        match self.guids.entry(Guid::of(g)) {
+            std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+                None
+            }
+        }
     }
 
     /// Room for `guids` more GUID keys.

@@ -65,7 +65,7 @@ impl Builder {
     /// id to its service principal in this tenant.
     pub(crate) fn add_entra_owners(&mut self, s: &Snapshot, identities: &IdentityIndex) {
         let e = &s.entra;
-        for app in &e.applications {
+        for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
             let Some(&sp) = app.app_id.as_deref().and_then(|a| identities.by_client_id.get(&a.to_ascii_lowercase()))
             else {
                 // No service principal in this tenant: the application signs in nowhere here.
@@ -85,7 +85,7 @@ impl Builder {
                 "owns app: can add credential",
             );
         }
-        for sp in &e.service_principals {
+        for sp in e.service_principals.iter().filter(|sp| !sp.owners.is_empty()) {
             let Some(target) = self.lookup(&NodeKey::of(&sp.id)) else { continue };
             let name = sp.display_name.as_deref().unwrap_or(&sp.id);
             let detail = format!(
@@ -102,7 +102,9 @@ impl Builder {
             );
         }
         let restricted = restricted_members(s);
-        for g in e.groups.iter().filter(|g| !restricted.contains(&g.id.to_ascii_lowercase())) {
+        // (Objects without owners have no edges to add: their details are not written.)
+        let owned = e.groups.iter().filter(|g| !g.owners.is_empty());
+        for g in owned.filter(|g| restricted.is_empty() || !restricted.contains(&g.id.to_ascii_lowercase())) {
             let Some(group) = self.lookup(&NodeKey::of(&g.id)) else { continue };
             let name = g.display_name.as_deref().unwrap_or(&g.id);
             let dynamic = g.group_types.iter().any(|t| t.eq_ignore_ascii_case("DynamicMembership"));

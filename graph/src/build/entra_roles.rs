@@ -30,8 +30,9 @@ use petgraph::graph::NodeIndex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::identity::IdentityIndex;
+use super::parse_guid;
 use super::Builder;
-use crate::graph::{parse_guid, EdgeData, EdgeNote, Grant, Guid, NodeKey, ELIGIBLE};
+use crate::graph::{EdgeData, EdgeNote, Grant, Guid, NodeKey, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Caps, PermissionSet};
 use crate::snapshot::{AppRoleAssignment, DirectoryRoleDefinition, Snapshot};
@@ -353,7 +354,9 @@ enum Object {
 }
 
 /// The directory's objects by id, compared case-insensitively (GUIDs as numbers, other ids lower-cased); of
-/// two with one id, the later listing's.
+/// two with one id, the later listing's. Only the objects some assignment is scoped to are kept: they are all
+/// that is asked for, and a map of every object (a million at the 1M tier) cost more than the rest of the
+/// directory roles.
 #[derive(Default)]
 struct Objects {
     guids: FxHashMap<Guid, Object>,
@@ -361,10 +364,17 @@ struct Objects {
 }
 
 impl Objects {
-    fn new(s: &Snapshot) -> Objects {
+    /// The objects of `s`'s listings whose ids are among `wanted` (ids as a scoped assignment gives them).
+    fn new<'w>(s: &Snapshot, wanted: impl Iterator<Item = &'w str>) -> Objects {
+        let (mut wanted_guids, mut wanted_others) = (FxHashSet::default(), FxHashSet::default());
+        for id in wanted {
+            match parse_guid(id) {
+                Some(g) => wanted_guids.insert(g),
+                None => wanted_others.insert(id.to_ascii_lowercase()),
+            };
+        }
         let e = &s.entra;
         let mut objects = Objects::default();
-        objects.guids.reserve(e.users.len() + e.groups.len() + e.service_principals.len() + e.applications.len());
         let listed = e
             .users
             .iter()
@@ -381,9 +391,17 @@ impl Objects {
             .chain(e.applications.iter().enumerate().map(|(i, a)| (&a.id, Object::Application(i as u32))));
         for (id, object) in listed {
             match parse_guid(id) {
-                Some(g) => objects.guids.insert(Guid::of(g), object),
-                None => objects.others.insert(id.to_ascii_lowercase(), object),
-            };
+                Some(g) if wanted_guids.contains(&g) => {
+                    objects.guids.insert(Guid::of(g), object);
+                }
+                Some(_) => {}
+                None => {
+                    let id = id.to_ascii_lowercase();
+                    if wanted_others.contains(&id) {
+                        objects.others.insert(id, object);
+                    }
+                }
+            }
         }
         objects
     }
@@ -803,12 +821,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The ids of the objects assignments are scoped to (as [`Ctx::assignments`] reads a scope; a unit's
+    /// scope among them is never asked for).
+    fn scoped_objects(&self) -> impl Iterator<Item = &'a str> {
+        let e = &self.s.entra;
+        let active = e.directory_role_assignments.iter().map(|a| a.directory_scope_id.as_deref());
+        let eligible = e.directory_role_eligibility_schedule_instances.iter().map(|a| a.directory_scope_id.as_deref());
+        active.chain(eligible).flatten().map(|s| s.trim().trim_start_matches('/'))
+    }
+
     /// What a role scoped to one object reaches: its service principal (an application or a service
     /// principal), the group (not role-assignable), or the user (a non-admin unless the role resets anyone).
     fn scoped_targets(&self, object: &str, p: Powers) -> Vec<Target> {
         let find = |id: &str| self.b.lookup(&NodeKey::of(id));
         let target = |node: Option<NodeIndex>, kind: EdgeKind| node.map(|node| Target { node, kind });
-        let found = match self.objects.get_or_init(|| Objects::new(self.s)).get(object) {
+        let found = match self.objects.get_or_init(|| Objects::new(self.s, self.scoped_objects())).get(object) {
             Some(Object::Application(i)) if p.app_credentials || p.sp_credentials => {
                 let app_id = self.s.entra.applications[*i as usize].app_id.as_deref();
                 target(self.app_principal(app_id), EdgeKind::CanManageCredentials)

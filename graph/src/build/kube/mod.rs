@@ -28,6 +28,7 @@ mod union;
 use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
 use rustc_hash::FxHashMap;
 
 use super::identity::IdentityIndex;
@@ -219,10 +220,10 @@ fn note(evidence: Vec<String>, detail: String, label: &str) -> EdgeNote {
 
 impl Builder {
     fn sa_node(&mut self, cluster: &str, ns: &str, sa: &str) -> NodeIndex {
-        self.node_for(
+        self.node_named_by(
             kube_key(cluster, &format!("namespaces/{ns}/serviceaccounts/{sa}")),
             NodeKind::KubeServiceAccount,
-            &format!("{ns}/{sa}"),
+            || format!("{ns}/{sa}"),
         )
     }
 
@@ -244,13 +245,14 @@ impl Builder {
             SubjectKey::User(n) => (NodeKind::KubeUser, format!("users/{n}"), "User", n),
             SubjectKey::Group(n) => (NodeKind::KubeGroup, format!("groups/{n}"), "Group", n),
         };
-        let node = self.node_for(kube_key(cluster, &rest), kind, &format!("{sk} {name} in {cname}"));
+        let node = self.node_named_by(kube_key(cluster, &rest), kind, || format!("{sk} {name} in {cname}"));
         if !entra {
             return (node, None);
         }
         let directory = if is_guid(name) { self.lookup(&NodeKey::of(name)) } else { upn.get(&self.g, name) };
         if let Some(d) = directory {
-            let already = self.graph.find_edge(d, node).is_some();
+            // (Looked for among the subject node's few incoming edges, not the directory node's many outgoing.)
+            let already = self.graph.edges_directed(node, petgraph::Direction::Incoming).any(|e| e.source() == d);
             if !already {
                 let dname = self.graph[d].name.to_string();
                 // Named after the Entra object it signs in as, so a report says who it is.

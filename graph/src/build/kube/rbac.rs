@@ -82,17 +82,25 @@ pub(super) fn binds(rules: &[&PolicyRule]) -> bool {
     })
 }
 
+/// A cluster's Roles' rules by (name, namespace).
+type RolesByKey<'k> = FxHashMap<(&'k str, Option<&'k str>), &'k Vec<PolicyRule>>;
+
 impl ClusterCtx<'_> {
     /// Every binding's edges, those of Azure role assignments with Kubernetes data actions (Azure RBAC for
     /// Kubernetes), then what only the union of a subject's bindings and assignments allows.
     pub(super) fn rbac_edges(&mut self) {
         let kc = self.kc;
         let cluster_rules = cluster_role_rules(kc);
+        // Each Role by (name, namespace), the first listed of two with one key (as a search of the list finds).
+        let mut roles = RolesByKey::default();
+        for r in &kc.roles {
+            roles.entry((r.metadata.name.as_str(), r.metadata.namespace.as_deref())).or_insert(&r.rules);
+        }
         let mut index = BindingIndex::default();
         let bindings =
             kc.role_bindings.iter().map(|b| (b, true)).chain(kc.cluster_role_bindings.iter().map(|b| (b, false)));
         for (b, namespaced) in bindings {
-            self.binding_edges(b, namespaced, &cluster_rules, &mut index);
+            self.binding_edges(b, namespaced, &cluster_rules, &roles, &mut index);
         }
         self.azure_rbac_edges(&mut index);
         self.union_edges(&index);
@@ -104,16 +112,13 @@ impl ClusterCtx<'_> {
         b: &RoleBinding,
         namespaced: bool,
         cluster_rules: &FxHashMap<String, Vec<PolicyRule>>,
+        roles: &RolesByKey<'_>,
         index: &mut BindingIndex,
     ) {
-        let (kc, idx, cluster) = (self.kc, self.idx, self.cluster);
+        let (idx, cluster) = (self.idx, self.cluster);
         let ns_scope = if namespaced { b.metadata.namespace.clone() } else { None };
         let rules: Vec<PolicyRule> = if b.role_ref.kind == "Role" {
-            kc.roles
-                .iter()
-                .find(|r| r.metadata.name == b.role_ref.name && r.metadata.namespace == ns_scope)
-                .map(|r| r.rules.clone())
-                .unwrap_or_default()
+            roles.get(&(b.role_ref.name.as_str(), ns_scope.as_deref())).map(|r| (*r).clone()).unwrap_or_default()
         } else {
             cluster_rules.get(&b.role_ref.name).cloned().unwrap_or_default()
         };
