@@ -120,16 +120,16 @@ impl Builder {
                 super::prefetch(ahead.id.as_ptr());
             }
             let name = u.display_name.as_deref().or(u.user_principal_name.as_deref()).unwrap_or("");
-            self.node_for(super::key_of(&u.id), NodeKind::User, name);
+            self.node_for(NodeKey::of(&u.id), NodeKind::User, name);
         }
         for g in &e.groups {
-            self.node_for(super::key_of(&g.id), NodeKind::Group, g.display_name.as_deref().unwrap_or(""));
+            self.node_for(NodeKey::of(&g.id), NodeKind::Group, g.display_name.as_deref().unwrap_or(""));
         }
         for sp in &e.service_principals {
-            self.node_for(super::key_of(&sp.id), NodeKind::ServicePrincipal, sp.display_name.as_deref().unwrap_or(""));
+            self.node_for(NodeKey::of(&sp.id), NodeKind::ServicePrincipal, sp.display_name.as_deref().unwrap_or(""));
         }
         for app in &e.applications {
-            self.node_for(super::key_of(&app.id), NodeKind::Application, app.display_name.as_deref().unwrap_or(""));
+            self.node_for(NodeKey::of(&app.id), NodeKind::Application, app.display_name.as_deref().unwrap_or(""));
         }
         // Members the directory listed (nearly all) are looked up all at once; the rest, in order, as they come.
         let mut known = vec![u32::MAX; members];
@@ -142,14 +142,14 @@ impl Builder {
             if let Some(a) = ahead.next() {
                 super::prefetch(a.id.as_ptr());
             }
-            if let Some(g) = super::parse_guid(&m.id) {
+            if let Some(g) = crate::graph::parse_guid(&m.id) {
                 probes.push((crate::graph::Guid::of(g), slot as u32));
             }
         }
         self.g.index.resolve_guids(probes, &mut known);
         let mut slot = 0;
         for gm in &e.group_members {
-            let group = self.node_for(super::key_of(&gm.group_id), NodeKind::Group, "");
+            let group = self.node_for(NodeKey::of(&gm.group_id), NodeKind::Group, "");
             for m in &gm.members {
                 let kind = super::entra::directory_kind(m);
                 let name = m.display_name.as_deref().unwrap_or("");
@@ -158,7 +158,7 @@ impl Builder {
                     self.g.prefetch_node(ahead);
                 }
                 let member = match known[slot] {
-                    u32::MAX => self.node_for(super::key_of(&m.id), kind, name),
+                    u32::MAX => self.node_for(NodeKey::of(&m.id), kind, name),
                     n => {
                         let n = NodeIndex::new(n as usize);
                         self.enrich(n, kind, name);
@@ -210,7 +210,7 @@ impl Builder {
             Some("serviceprincipal") => NodeKind::ServicePrincipal,
             _ => NodeKind::UnknownPrincipal,
         };
-        let principal_key = super::key_of(&p.principal_id);
+        let principal_key = NodeKey::of(&p.principal_id);
         let principal = match self.g.index.get(&principal_key) {
             Some(&n) => n,
             // Absent from a directory listing that was read in full: deleted (an orphaned assignment) or

@@ -30,8 +30,8 @@ use petgraph::graph::NodeIndex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::identity::IdentityIndex;
-use super::parse_guid;
 use super::Builder;
+use crate::graph::parse_guid;
 use crate::graph::{EdgeData, EdgeNote, Grant, Guid, NodeKey, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Caps, PermissionSet};
