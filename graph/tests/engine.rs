@@ -673,3 +673,40 @@ fn a_pair_rests_on_no_condition_when_some_way_needing_activation_rests_on_none()
     // Without the way through group A, only the conditional grant is left.
     assert_eq!(with(false), (true, true));
 }
+
+/// A tier's pair count and exposure come from the cores' member lists, counting principals with the same lists
+/// once, except a principal that is itself one of the targets (it does not reach itself): here Bob and the
+/// identity `id-one` are both members of a group that owns the resource group holding `id-one` and `id-two`.
+/// Bob reaches both identities, `id-one` only the other one; `analyze_checked` compares both counts with the
+/// per-pair search.
+#[test]
+fn a_principal_that_is_one_of_the_targets_is_counted_apart_from_its_fellow_members() {
+    const ID_ONE: &str = "cccccccc-0000-0000-0000-000000000001";
+    const ID_TWO: &str = "cccccccc-0000-0000-0000-000000000002";
+    const OPS: &str = "bbbbbbbb-0000-0000-0000-0000000000cc";
+    let rg = format!("/subscriptions/{SUB}/resourceGroups/app");
+    let uami = |name: &str, principal: &str, client: &str| {
+        json!({"id": format!("{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"), "name": name,
+               "properties": {"principalId": principal, "clientId": client}})
+    };
+    let mut s = serde_json::to_value(tenant(json!({
+        "roleAssignments": [typed_assignment("Group", 1, OPS, OWNER, &rg)],
+        "userAssignedIdentities": [
+            uami("id-one", ID_ONE, "dddddddd-0000-0000-0000-000000000001"),
+            uami("id-two", ID_TWO, "dddddddd-0000-0000-0000-000000000002")
+        ]
+    })))
+    .unwrap();
+    s["entra"]["groups"].as_array_mut().unwrap().push(json!({"id": OPS, "displayName": "Ops"}));
+    s["entra"]["groupMembers"].as_array_mut().unwrap().push(json!({"groupId": OPS, "members": [
+        {"@odata.type": "#microsoft.graph.user", "id": BOB},
+        {"@odata.type": "#microsoft.graph.servicePrincipal", "id": ID_ONE}
+    ]}));
+    let s: Snapshot = serde_json::from_value(s).unwrap();
+    let query = Query::parse(include_str!("../../queries/can-act-as-managed-identity.toml"), "act-as").unwrap();
+    let report = common::analyze_checked(&s, std::slice::from_ref(&query), AnalyzeOptions::default());
+    let tier = &report.tiers[0];
+    let of = |source: &str| report.pairs.iter().filter(|p| p.source.eq_ignore_ascii_case(source)).count();
+    assert_eq!((of(BOB), of(ID_ONE)), (2, 1), "Bob reaches both identities, id-one only the other");
+    assert!(tier.pairs >= 3 && tier.exposure.principals >= 2, "{tier:#?}");
+}

@@ -64,6 +64,17 @@ fn check(s: &Snapshot, queries: &[Query], options: AnalyzeOptions) -> (Report, V
         panic!("grouped findings differ from the pairs: lost or other flags {lost:#?}\ninvented {invented:#?}\nby {why:#?}");
     }
     assert!(report.listed_pairs() == reference, "--expand lists other pairs than the per-pair search finds");
+    // Each tier's pair count and exposure (counted from the cores' member lists, not from pairs) are the
+    // reference's: its pairs, and its principals of exposed kinds.
+    for tier in &report.tiers {
+        let pairs: Vec<&Pair> = searched.iter().filter(|p| p.query_id == tier.query_id).collect();
+        let mut exposed: Vec<&str> =
+            pairs.iter().filter(|p| p.source.kind.is_exposed()).map(|p| p.source.id.as_str()).collect();
+        exposed.sort_unstable();
+        exposed.dedup();
+        assert_eq!(tier.pairs, pairs.len(), "{}: the tier's pair count", tier.query_id);
+        assert_eq!(tier.exposure.principals, exposed.len(), "{}: the tier's exposed principals", tier.query_id);
+    }
     (report, searched)
 }
 
