@@ -1511,8 +1511,9 @@ impl InEdges {
 /// state). The tree is the one the whole search gives, entry for entry, capability masks followed alike (a
 /// left-out membership passes on what its state needs of a mask, as in the whole search). `None` when a
 /// left-out membership carries a mask itself (none does today): the whole search is run then. With `only`, of
-/// the leaves only those are relaxed: the tree is the whole one without the other leaves' states (a leaf's
-/// states depend on its own memberships alone).
+/// the leaves only those have their left-out memberships relaxed: the tree is the whole one for every other
+/// node and for those leaves (a leaf is no one's parent, and its states depend on its own memberships alone);
+/// another leaf keeps only what the search itself reached.
 fn pivot_tree(
     graph: &PrivilegeGraph,
     profile: &Profile,
