@@ -147,10 +147,7 @@ impl<'a> TierReach<'a> {
             let n = match cores_of.get(&p) {
                 Some(cores) => self.exact_pairs(p, cores),
                 None if union.is_target(p) => union.size(&all, ids, p),
-                None => match sizes.get(ids) {
-                    Some(n) => *n,
-                    None => *sizes.entry(ids).or_insert_with(|| union.size(&all, ids, p)),
-                },
+                None => *sizes.entry(ids).or_insert_with(|| union.size(&all, ids, p)),
             };
             out.pairs += n;
             if n > 0 && kinds[i].is_exposed() {

@@ -122,21 +122,13 @@ impl Builder {
         } else {
             (name.to_string(), placeholder_bits(kind, &key, name))
         };
-        let n = match key {
-            NodeKey::Guid(_) => {
-                self.g.graph.add_node(crate::graph::NodeData { kind, key, name: name.into_boxed_str() })
-            }
-            NodeKey::Path(_) => {
-                let n = self.g.graph.add_node(crate::graph::NodeData {
-                    kind,
-                    key: key.clone(),
-                    name: name.into_boxed_str(),
-                });
-                self.g.index.insert(key, n);
-                n
-            }
-        };
+        // (A GUID key is in the index already; a path key is recorded now.)
+        let path = matches!(key, NodeKey::Path(_)).then(|| key.clone());
+        let n = self.g.graph.add_node(crate::graph::NodeData { kind, key, name: name.into_boxed_str() });
         debug_assert_eq!(n, next);
+        if let Some(path) = path {
+            self.g.index.insert(path, n);
+        }
         self.placeholder.push(placeholder);
         n
     }
@@ -144,11 +136,7 @@ impl Builder {
     /// [`Builder::node_for`] with the name made only when it is used: for a new node, or a known one whose
     /// name is still a placeholder (loops that ask for the same node again and again).
     pub(crate) fn node_named_by(&mut self, key: NodeKey, kind: NodeKind, name: impl FnOnce() -> String) -> NodeIndex {
-        let known = match &key {
-            NodeKey::Guid(g) => self.g.index.get(&NodeKey::Guid(*g)).copied(),
-            NodeKey::Path(p) => self.g.index.get_path(p),
-        };
-        match known {
+        match self.g.index.get(&key).copied() {
             Some(n) if self.placeholder[n.index()] == 0 => n,
             _ => self.node_for(key, kind, &name()),
         }
