@@ -47,7 +47,7 @@ struct TierReach<'a> {
     /// Targets of the cores each principal heads, and whether one of them is standing.
     heads: FxHashMap<NodeIndex, (Vec<NodeIndex>, bool)>,
     /// Per shared member list (by address): the targets of its cores, whether one is standing, the list.
-    sets: FxHashMap<usize, (Vec<NodeIndex>, bool, &'a [crate::cores::Member])>,
+    sets: FxHashMap<usize, (Vec<NodeIndex>, bool, &'a crate::cores::MemberList)>,
     /// Pairs some core leaves out.
     excluded: FxHashSet<(NodeIndex, NodeIndex)>,
     query: &'a Query,
@@ -74,7 +74,7 @@ impl<'a> TierReach<'a> {
             head.1 |= standing;
             if !core.members.is_empty() {
                 let key = std::rc::Rc::as_ptr(&core.members) as usize;
-                let set = r.sets.entry(key).or_insert((Vec::new(), false, &core.members[..]));
+                let set = r.sets.entry(key).or_insert((Vec::new(), false, &*core.members));
                 set.0.extend(tier.targets.iter().copied());
                 set.1 |= standing;
             }
@@ -97,20 +97,24 @@ impl<'a> TierReach<'a> {
         let (kinds, sources) = (graph.kinds(), crate::model::KindSet::of(&self.query.sources));
         let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
         let mut all: Vec<&[NodeIndex]> = Vec::new();
-        let mut given: Vec<(Option<NodeIndex>, &[crate::cores::Member], bool)> = Vec::new();
+        let mut given: Vec<(Option<NodeIndex>, Option<&crate::cores::MemberList>, bool)> = Vec::new();
         for (head, (targets, standing)) in &self.heads {
             all.push(targets);
-            given.push((Some(*head).filter(|h| source(*h)), &[], *standing));
+            given.push((Some(*head).filter(|h| source(*h)), None, *standing));
         }
         for (targets, standing, members) in self.sets.values() {
             all.push(targets);
-            given.push((None, members, *standing));
+            given.push((None, Some(*members), *standing));
         }
-        let each = move |&(head, members, standing): &(Option<NodeIndex>, &'a [crate::cores::Member], bool)| {
-            let members =
-                members.iter().filter(move |m| source(m.node)).map(move |m| (m.node, standing && !m.escalates));
-            head.map(|h| (h, standing)).into_iter().chain(members)
-        };
+        let each =
+            move |&(head, members, standing): &(Option<NodeIndex>, Option<&'a crate::cores::MemberList>, bool)| {
+                let members = members
+                    .into_iter()
+                    .flat_map(|list| list.iter())
+                    .filter(move |m| source(m.node))
+                    .map(move |m| (m.node, standing && !m.escalates));
+                head.map(|h| (h, standing)).into_iter().chain(members)
+            };
         // Per principal the lists it gets, in compressed rows (counted, then filled in list order, so each row is
         // sorted), and whether one of them holds it by a standing grant.
         let mut start = vec![0u32; graph.node_count() + 1];
@@ -675,7 +679,7 @@ fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
         for m in core.members.iter().filter(|m| m.escalates) {
             out.push(
                 core.members
-                    .path(m)
+                    .path(&m)
                     .into_iter()
                     .filter(|e| graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf)
                     .collect(),
