@@ -44,15 +44,25 @@ pub(crate) fn reach(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) ->
 /// One tier's cores seen from their principals: target lists are pooled per head and per shared member list,
 /// so a member of many cores is visited once per list it is in, not once per core.
 struct TierReach<'a> {
-    /// Targets of the cores each principal heads, and whether one of them is standing.
-    heads: FxHashMap<NodeIndex, (Vec<NodeIndex>, bool)>,
-    /// Per shared member list (by address): the targets of its cores, whether one is standing, the list.
-    sets: FxHashMap<usize, (Vec<NodeIndex>, bool, &'a crate::cores::MemberList)>,
-    /// Pairs some core leaves out.
-    excluded: FxHashSet<(NodeIndex, NodeIndex)>,
+    /// Per principal heading cores: their targets, whether one of them is standing, the cores.
+    heads: FxHashMap<NodeIndex, Pooled<'a>>,
+    /// Per shared member list (by address): the targets of its cores, whether one is standing, the cores, and
+    /// the list.
+    sets: FxHashMap<usize, Pooled<'a>>,
+    /// Per principal some core leaves pairs out for: the targets left out (by some core).
+    excluded: FxHashMap<NodeIndex, Vec<NodeIndex>>,
     query: &'a Query,
     qi: usize,
     cores: &'a Cores,
+}
+
+/// Cores pooled by who gets their targets (a head, or a shared member list's members).
+#[derive(Default)]
+struct Pooled<'a> {
+    targets: Vec<NodeIndex>,
+    standing: bool,
+    cores: Vec<u32>,
+    members: Option<&'a crate::cores::MemberList>,
 }
 
 impl<'a> TierReach<'a> {
@@ -60,30 +70,34 @@ impl<'a> TierReach<'a> {
         let mut r = TierReach {
             heads: FxHashMap::default(),
             sets: FxHashMap::default(),
-            excluded: FxHashSet::default(),
+            excluded: FxHashMap::default(),
             query,
             qi,
             cores,
         };
-        for core in &cores.cores {
+        for (ci, core) in cores.cores.iter().enumerate() {
             let Some(tier) = core.tiers.iter().find(|t| t.query == qi) else { continue };
             let standing = core.is_standing(graph);
-            r.excluded.extend(tier.excluded.iter().copied());
-            let head = r.heads.entry(core.head).or_default();
-            head.0.extend(tier.targets.iter().copied());
-            head.1 |= standing;
+            for (p, t) in &tier.excluded {
+                r.excluded.entry(*p).or_default().push(*t);
+            }
+            let pool = |into: &mut Pooled<'a>| {
+                into.targets.extend(tier.targets.iter().copied());
+                into.standing |= standing;
+                into.cores.push(ci as u32);
+            };
+            pool(r.heads.entry(core.head).or_default());
             if !core.members.is_empty() {
                 let key = std::rc::Rc::as_ptr(&core.members) as usize;
-                let set = r.sets.entry(key).or_insert((Vec::new(), false, &*core.members));
-                set.0.extend(tier.targets.iter().copied());
-                set.1 |= standing;
+                let set = r.sets.entry(key).or_insert_with(|| Pooled { members: Some(&core.members), ..Pooled::default() });
+                pool(set);
             }
         }
-        for (targets, _) in r.heads.values_mut() {
-            targets.sort();
-            targets.dedup();
+        for pooled in r.heads.values_mut().chain(r.sets.values_mut()) {
+            pooled.targets.sort();
+            pooled.targets.dedup();
         }
-        for (targets, _, _) in r.sets.values_mut() {
+        for targets in r.excluded.values_mut() {
             targets.sort();
             targets.dedup();
         }
@@ -97,29 +111,20 @@ impl<'a> TierReach<'a> {
         let (kinds, sources) = (graph.kinds(), crate::model::KindSet::of(&self.query.sources));
         let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
         let mut all: Vec<&[NodeIndex]> = Vec::new();
-        let mut given: Vec<(Option<NodeIndex>, Option<&crate::cores::MemberList>, bool)> = Vec::new();
-        for (head, (targets, standing)) in &self.heads {
-            all.push(targets);
-            given.push((Some(*head).filter(|h| source(*h)), None, *standing));
+        let mut given: Vec<(Option<NodeIndex>, &Pooled, bool)> = Vec::new();
+        for (head, pooled) in &self.heads {
+            all.push(&pooled.targets);
+            given.push((Some(*head).filter(|h| source(*h)), pooled, pooled.standing));
         }
-        for (targets, standing, members) in self.sets.values() {
-            all.push(targets);
-            given.push((None, Some(*members), *standing));
+        for pooled in self.sets.values() {
+            all.push(&pooled.targets);
+            given.push((None, pooled, pooled.standing));
         }
-        let each =
-            move |&(head, members, standing): &(Option<NodeIndex>, Option<&'a crate::cores::MemberList>, bool)| {
-                let members = members
-                    .into_iter()
-                    .flat_map(|list| list.iter())
-                    .filter(move |m| source(m.node))
-                    .map(move |m| (m.node, standing && !m.escalates));
-                head.map(|h| (h, standing)).into_iter().chain(members)
-            };
         // Per principal the lists it gets, in compressed rows (counted, then filled in list order, so each row is
         // sorted), and whether one of them holds it by a standing grant.
         let mut start = vec![0u32; graph.node_count() + 1];
-        for (p, _) in given.iter().flat_map(each) {
-            start[p.index() + 1] += 1;
+        for g in &given {
+            visit(g, source, |p, _| start[p.index() + 1] += 1);
         }
         for i in 0..graph.node_count() {
             start[i + 1] += start[i];
@@ -128,16 +133,14 @@ impl<'a> TierReach<'a> {
         let mut filled = start.clone();
         let mut standing_of = vec![false; graph.node_count()];
         for (list, g) in given.iter().enumerate() {
-            for (p, standing) in each(g) {
+            visit(g, source, |p, standing| {
                 rows[filled[p.index()] as usize] = list as u32;
                 filled[p.index()] += 1;
                 standing_of[p.index()] |= standing;
-            }
+            });
         }
         drop(filled);
         let mut union = Union::new(graph.node_count(), &all);
-        let left_out: FxHashSet<NodeIndex> = self.excluded.iter().map(|(p, _)| *p).collect();
-        let cores_of = self.cores_of(&left_out);
         // Principals with the same lists (members of the same groups) reach as many targets, unless they are
         // targets themselves: counted once.
         let mut sizes: FxHashMap<&[u32], usize> = FxHashMap::default();
@@ -148,11 +151,11 @@ impl<'a> TierReach<'a> {
                 continue;
             }
             let p = NodeIndex::new(i);
-            let n = match cores_of.get(&p) {
-                Some(cores) => self.exact_pairs(p, cores),
-                None if union.is_target(p) => union.size(&all, ids, p),
-                None => *sizes.entry(ids).or_insert_with(|| union.size(&all, ids, p)),
+            let n = match union.is_target(p) {
+                true => union.size(&all, ids, p),
+                false => *sizes.entry(ids).or_insert_with(|| union.size(&all, ids, p)),
             };
+            let n = n - self.lost(p, ids, &given);
             out.pairs += n;
             if n > 0 && kinds[i].is_exposed() {
                 out.principals.insert(p, standing_of[i]);
@@ -161,33 +164,39 @@ impl<'a> TierReach<'a> {
         out
     }
 
-    /// For each principal some core leaves pairs out for: the cores (of this tier) it is a principal of.
-    fn cores_of(&self, left_out: &FxHashSet<NodeIndex>) -> FxHashMap<NodeIndex, Vec<usize>> {
-        let mut out: FxHashMap<NodeIndex, Vec<usize>> = FxHashMap::default();
-        if left_out.is_empty() {
-            return out;
-        }
-        for (ci, core) in self.cores.cores.iter().enumerate() {
-            if !core.tiers.iter().any(|t| t.query == self.qi) {
-                continue;
-            }
-            let principals = std::iter::once(core.head).chain(core.members.iter().map(|m| m.node));
-            for p in principals.filter(|p| left_out.contains(p)) {
-                out.entry(p).or_default().push(ci);
-            }
-        }
-        out
+    /// How many of the targets `p`'s lists (`ids`, into `given`) give it are left out by every core that
+    /// gives them (exclusions are rare: deny assignments, the hop limit, masks on a member's way). Only a
+    /// target some core leaves out for `p` can be one, so only those are looked up, in the cores of `p`'s lists.
+    fn lost(&self, p: NodeIndex, ids: &[u32], given: &[(Option<NodeIndex>, &Pooled, bool)]) -> usize {
+        let Some(left_out) = self.excluded.get(&p) else { return 0 };
+        let gives = |t: NodeIndex| {
+            ids.iter().any(|id| {
+                let pooled = given[*id as usize].1;
+                pooled.targets.binary_search(&t).is_ok()
+                    && pooled.cores.iter().any(|ci| {
+                        let core = &self.cores.cores[*ci as usize];
+                        core.tiers.iter().filter(|tier| tier.query == self.qi).any(|tier| {
+                            tier.targets.binary_search(&t).is_ok() && !tier.is_excluded(p, t)
+                        })
+                    })
+            })
+        };
+        left_out.iter().filter(|t| **t != p && !gives(**t)).count()
     }
+}
 
-    /// The pairs of a principal some core leaves pairs out for, core by core (exclusions are rare: deny
-    /// assignments, the hop limit, masks on a member's way).
-    fn exact_pairs(&self, p: NodeIndex, cores: &[usize]) -> usize {
-        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
-        for ci in cores {
-            let Some(tier) = self.cores.cores[*ci].tiers.iter().find(|t| t.query == self.qi) else { continue };
-            seen.extend(tier.targets.iter().filter(|t| **t != p && !tier.is_excluded(p, **t)));
-        }
-        seen.len()
+/// Who gets one pooled list of targets, each with whether it holds the list's standing grant rather than
+/// escalating into it: the head, or the list's members of the query's source kinds.
+fn visit(
+    &(head, pooled, standing): &(Option<NodeIndex>, &Pooled, bool),
+    source: impl Fn(NodeIndex) -> bool,
+    mut f: impl FnMut(NodeIndex, bool),
+) {
+    if let Some(h) = head {
+        f(h, standing);
+    }
+    for m in pooled.members.iter().flat_map(|list| list.iter()).filter(|m| source(m.node)) {
+        f(m.node, standing && !m.escalates);
     }
 }
 

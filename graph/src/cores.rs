@@ -548,8 +548,9 @@ struct Wanted {
     /// (principal, query, target), sorted, without repeats.
     pairs: Vec<(NodeIndex, usize, NodeIndex)>,
     covered: Vec<bool>,
-    /// Per principal: its range of `pairs`.
-    of: FxHashMap<NodeIndex, (u32, u32)>,
+    /// Per principal, by node index (up to the last with a pair): its range of `pairs`, empty for none. Dense:
+    /// every member of every list is looked up.
+    of: Vec<(u32, u32)>,
 }
 
 impl Wanted {
@@ -557,21 +558,30 @@ impl Wanted {
         let mut pairs: Vec<_> = failing.into_iter().map(|(q, p, t)| (p, q, t)).collect();
         pairs.sort_unstable();
         pairs.dedup();
-        let mut of: FxHashMap<NodeIndex, (u32, u32)> = FxHashMap::default();
+        let mut of = vec![(0, 0); pairs.last().map_or(0, |(p, _, _)| p.index() + 1)];
         for (i, (p, _, _)) in pairs.iter().enumerate() {
-            of.entry(*p).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
+            let range = &mut of[p.index()];
+            if range.0 == range.1 {
+                range.0 = i as u32;
+            }
+            range.1 = i as u32 + 1;
         }
         Wanted { covered: vec![false; pairs.len()], pairs, of }
     }
 
+    /// The range of `pairs` that are `p`'s (empty for none).
+    fn range(&self, p: NodeIndex) -> Option<(u32, u32)> {
+        self.of.get(p.index()).copied().filter(|(lo, hi)| lo < hi)
+    }
+
     /// Whether `p` has a wanted pair.
     fn has(&self, p: NodeIndex) -> bool {
-        self.of.contains_key(&p)
+        self.range(p).is_some()
     }
 
     /// Marks the wanted pairs of `p` that `tier` gives it (its targets, less what it excludes; `targets` sorted).
     fn cover(&mut self, tier: &CoreTier, p: NodeIndex) {
-        let Some(&(lo, hi)) = self.of.get(&p) else { return };
+        let Some((lo, hi)) = self.range(p) else { return };
         let range = &self.pairs[lo as usize..hi as usize];
         let from = lo as usize + range.partition_point(|x| x.1 < tier.query);
         let to = lo as usize + range.partition_point(|x| x.1 <= tier.query);
@@ -601,7 +611,7 @@ impl Wanted {
     /// Marks the wanted pairs of `p` in `query` that some tier of `pool` (sorted (target, core, tier) of cores
     /// `p` is a member of) gives it, not excluded there.
     fn cover_pooled(&mut self, cores: &[Core], query: usize, pool: &[(NodeIndex, u32, u32)], p: NodeIndex) {
-        let Some(&(lo, hi)) = self.of.get(&p) else { return };
+        let Some((lo, hi)) = self.range(p) else { return };
         let range = &self.pairs[lo as usize..hi as usize];
         let from = lo as usize + range.partition_point(|x| x.1 < query);
         let to = lo as usize + range.partition_point(|x| x.1 <= query);
