@@ -440,6 +440,19 @@ pub struct Permission {
     pub not_data_actions: Vec<String>,
 }
 
+/// A list read to its exact length: a `Vec` read from JSON grows by doubling (the parser does not know the
+/// length in advance), so 83k groups' member lists at the 1M tier held ~40 % more room than members. Each
+/// list is given back its spare room as soon as it is read, while the rest of the document is parsed.
+fn fitted<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut v = Vec::<T>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -1077,7 +1090,7 @@ pub struct GroupMembers {
     /// The group's object id.
     pub group_id: String,
     /// Its direct members.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fitted")]
     pub members: Vec<DirectoryObject>,
 }
 
@@ -1107,7 +1120,7 @@ pub struct AdministrativeUnitMembers {
     /// The administrative unit's object id.
     pub administrative_unit_id: String,
     /// Its direct members (users, groups, devices).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fitted")]
     pub members: Vec<DirectoryObject>,
 }
 
