@@ -634,12 +634,16 @@ pub(crate) fn plan(
     let collateral: FxHashMap<&str, usize> = chokes.iter().map(|c| (c.key.as_str(), c.collateral)).collect();
     let mut current = escalations(graph, cores);
     let mut after = None;
+    // The keys of the edges around each chosen fix (every edge leaving its edges' sources), asked for round
+    // after round but by nothing after the plan: kept apart from `fixes` (which lives until the report is made)
+    // so they are freed with the plan.
+    let mut around = FixMemo::new(graph);
     for _round in 0..6 {
         if current.is_empty() {
             break;
         }
         for (key, edges) in cover(&current, &collateral, fixes) {
-            for e in edges_of(graph, &key, &edges, fixes) {
+            for e in edges_of(graph, &key, &edges, &mut around) {
                 mask.insert(e);
             }
             steps.push(key);
