@@ -681,44 +681,53 @@ fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
 /// Greedy set cover of the escalations (each a set of edges, any of which cuts it) by the fixes of those
 /// edges: changes to objects first (see [`actionable`]), then most covered, least collateral, with a command
 /// (the fix of the first edge seen with its key), by key. The chosen fixes' keys, with the edges they cut.
+/// A fix the cover may choose: its key, whether its first edge's whole fix has a command, the edges it cuts
+/// and the cores (escalations) it cuts.
+struct CoverOption {
+    key: String,
+    command: bool,
+    edges: Vec<EdgeIndex>,
+    covers: Vec<usize>,
+}
+
 fn cover(
     cores: &[Vec<EdgeIndex>],
     collateral: &FxHashMap<&str, usize>,
     fixes: &mut FixMemo,
 ) -> Vec<(String, Vec<EdgeIndex>)> {
-    // Each fix (its key and whether it has a command) with its edges and the cores it cuts; per core, the
-    // fixes that cut it.
+    // Each fix that cuts some core; per core, the fixes that cut it.
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
-    let mut options: Vec<((String, bool), Vec<EdgeIndex>, Vec<usize>)> = Vec::new();
+    let mut options: Vec<CoverOption> = Vec::new();
     let mut cut_by: Vec<Vec<usize>> = vec![Vec::new(); cores.len()];
     for (ci, core) in cores.iter().enumerate() {
         for e in core {
             let oi = match index.get(fixes.key(*e)) {
                 Some(oi) => *oi,
                 None => {
-                    let f = fixes.full(*e);
-                    index.insert(f.key.clone(), options.len());
-                    options.push(((f.key.clone(), f.remediation.command.is_some()), Vec::new(), Vec::new()));
+                    let command = fixes.has_command(*e);
+                    let key = fixes.key(*e).to_string();
+                    index.insert(key.clone(), options.len());
+                    options.push(CoverOption { key, command, edges: Vec::new(), covers: Vec::new() });
                     options.len() - 1
                 }
             };
-            let (_, edges, covers) = &mut options[oi];
-            if !edges.contains(e) {
-                edges.push(*e);
+            let o = &mut options[oi];
+            if !o.edges.contains(e) {
+                o.edges.push(*e);
             }
-            if covers.last() != Some(&ci) {
-                covers.push(ci);
+            if o.covers.last() != Some(&ci) {
+                o.covers.push(ci);
                 cut_by[ci].push(oi);
             }
         }
     }
     // How many cores not yet cut each fix cuts, kept up to date as fixes are chosen.
-    let mut count: Vec<usize> = options.iter().map(|o| o.2.len()).collect();
+    let mut count: Vec<usize> = options.iter().map(|o| o.covers.len()).collect();
     let mut done = vec![false; cores.len()];
     let rank = |oi: usize, n: usize| {
-        let (key, command) = &options[oi].0;
-        let cost = collateral.get(key.as_str()).copied().unwrap_or(0);
-        (actionable(key), n, std::cmp::Reverse(cost), *command, std::cmp::Reverse(key))
+        let o = &options[oi];
+        let cost = collateral.get(o.key.as_str()).copied().unwrap_or(0);
+        (actionable(&o.key), n, std::cmp::Reverse(cost), o.command, std::cmp::Reverse(&o.key))
     };
     // Lazy greedy: a fix's count only falls as others are chosen, so the heap's top, re-ranked with its
     // current count, is the best when its rank did not change.
@@ -733,14 +742,14 @@ fn cover(
             heap.push((now, best));
             continue;
         }
-        for ci in &options[best].2 {
+        for ci in &options[best].covers {
             if !std::mem::replace(&mut done[*ci], true) {
                 for oi in &cut_by[*ci] {
                     count[*oi] -= 1;
                 }
             }
         }
-        out.push((options[best].0 .0.clone(), options[best].1.clone()));
+        out.push((options[best].key.clone(), options[best].edges.clone()));
     }
     out
 }
@@ -754,10 +763,16 @@ pub(crate) fn actionable(key: &str) -> bool {
 
 /// The choke points a report lists: those that change an object a person can change ([`actionable`]), and any
 /// other the plan had to use. A step such as "a pod runs as its service account" dominates paths too, but no
-/// one can remove it; the grants before it are listed instead.
-pub(crate) fn listed(chokes: Vec<Choke>, plan: &PlanResult) -> Vec<Choke> {
+/// one can remove it; the grants before it are listed instead. Their whole fixes (their first edge's) are made
+/// here, for the report, and the findings' remediations read them.
+pub(crate) fn listed(chokes: Vec<Choke>, plan: &PlanResult, fixes: &mut FixMemo) -> Vec<Choke> {
     let planned: FxHashSet<&str> = plan.steps.iter().map(String::as_str).collect();
-    chokes.into_iter().filter(|c| actionable(&c.key) || planned.contains(c.key.as_str())).collect()
+    let out: Vec<Choke> =
+        chokes.into_iter().filter(|c| actionable(&c.key) || planned.contains(c.key.as_str())).collect();
+    for c in &out {
+        fixes.full(c.edges[0]);
+    }
+    out
 }
 
 /// How many nodes of each exposed kind the graph has, limited to the query's source kinds.

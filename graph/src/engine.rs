@@ -153,7 +153,7 @@ pub fn analyze_graph(
     let mut fixes = crate::remediation::FixMemo::new(graph);
     let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach, &mut fixes);
     let plan = crate::choke::plan(graph, queries, options, &cores, &chokes, &mut fixes);
-    let chokes = crate::choke::listed(chokes, &plan);
+    let chokes = crate::choke::listed(chokes, &plan, &mut fixes);
     let after = crate::choke::reach(graph, queries, &plan.after);
     let found = crate::report::findings(graph, queries, &cores, &mut fixes);
     let mut report = Report {

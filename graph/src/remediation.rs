@@ -74,12 +74,13 @@ pub(crate) struct FixMemo<'g> {
 }
 
 /// Where one edge's fix is: its key (`keys[start..start + len]`), its whole fix (an index in `full`,
-/// [`Made::NONE`] until asked for).
+/// [`Made::NONE`] until asked for), and whether that has a command, once known.
 #[derive(Clone, Copy)]
 struct Made {
     start: usize,
     len: u32,
     full: u32,
+    command: Option<bool>,
 }
 
 impl Made {
@@ -97,7 +98,7 @@ impl<'g> FixMemo<'g> {
             Some(m) => *m,
             None => {
                 let key = make(self.graph, e, Detail::Key).key;
-                self.add(e, &key, Made::NONE)
+                self.add(e, &key, Made::NONE, None)
             }
         };
         &self.keys[m.start..m.start + m.len as usize]
@@ -116,16 +117,49 @@ impl<'g> FixMemo<'g> {
                 self.of.insert(e, Made { full: at, ..m });
             }
             None => {
-                self.add(e, &fix.key, at);
+                self.add(e, &fix.key, at, None);
             }
         }
         self.full.push(fix);
         &self.full[at as usize]
     }
 
-    /// Records `e`'s key (and whole fix, `full`).
-    fn add(&mut self, e: EdgeIndex, key: &str, full: u32) -> Made {
-        let m = Made { start: self.keys.len(), len: key.len() as u32, full };
+    /// `e`'s remediation: its whole fix's, from the one made already, else made and not kept. A finding's
+    /// remediation is asked for once per core and copied into the finding: keeping its whole fix too would hold
+    /// every finding's text twice until the report is made.
+    pub(crate) fn remediation(&mut self, e: EdgeIndex) -> Remediation {
+        match self.of.get(&e).filter(|m| m.full != Made::NONE) {
+            Some(m) => self.full[m.full as usize].remediation.clone(),
+            None => make(self.graph, e, Detail::Full).remediation,
+        }
+    }
+
+    /// Whether `e`'s whole fix has a command (the plan's cover ranks by it), keeping only the answer: an
+    /// identity hub's fix names every role assignment that lets one attach an identity, and the cover asks about
+    /// every identity under such hubs (at 50k, 20 MB of text kept until the report was made).
+    pub(crate) fn has_command(&mut self, e: EdgeIndex) -> bool {
+        if let Some(m) = self.of.get(&e).copied() {
+            if m.full != Made::NONE {
+                return self.full[m.full as usize].remediation.command.is_some();
+            }
+            if let Some(c) = m.command {
+                return c;
+            }
+        }
+        let fix = make(self.graph, e, Detail::Full);
+        let command = fix.remediation.command.is_some();
+        match self.of.get_mut(&e) {
+            Some(m) => m.command = Some(command),
+            None => {
+                self.add(e, &fix.key, Made::NONE, Some(command));
+            }
+        }
+        command
+    }
+
+    /// Records `e`'s key (and whole fix, `full`; whether it has a command, `command`).
+    fn add(&mut self, e: EdgeIndex, key: &str, full: u32, command: Option<bool>) -> Made {
+        let m = Made { start: self.keys.len(), len: key.len() as u32, full, command };
         self.keys.push_str(key);
         self.of.insert(e, m);
         m
@@ -150,7 +184,7 @@ pub(crate) fn core_fix(
     broad: bool,
     fixes: &mut FixMemo,
 ) -> (EdgeIndex, Remediation) {
-    let mut fix_at = |e: EdgeIndex| (e, fixes.full(e).remediation.clone());
+    let mut fix_at = |e: EdgeIndex| (e, fixes.remediation(e));
     if matches!(graph.edge(path[0]).2.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember)
         || entra_grant_fix(graph, path[0], Detail::Key).is_some()
     {
@@ -174,7 +208,7 @@ pub(crate) fn core_fix(
         let e = on_assignment
             .or_else(|| path.iter().find(|e| crate::choke::actionable(fixes.key(**e))).copied())
             .unwrap_or(path[0]);
-        return (e, fixes.full(e).remediation.clone());
+        return (e, fixes.remediation(e));
     };
     (role_edge, grant_remediation(graph, role_edge, broad))
 }
@@ -997,9 +1031,13 @@ mod tests {
                 assert!(!fix.what.is_empty() && !fix.remediation.summary.is_empty(), "{fix:?}");
                 assert_eq!(make(&graph, e, Detail::Key).what, "", "the key alone formats no description");
                 assert_eq!(keys_first.key(e), fix.key);
+                assert_eq!(keys_first.has_command(e), fix.remediation.command.is_some());
+                assert_eq!(keys_first.remediation(e), fix.remediation, "made, not kept");
                 assert_eq!(keys_first.full(e), &fix);
                 assert_eq!(full_first.full(e), &fix);
                 assert_eq!(full_first.key(e), fix.key);
+                assert_eq!(full_first.has_command(e), fix.remediation.command.is_some());
+                assert_eq!(full_first.remediation(e), fix.remediation, "the one kept");
                 if changes_an_object(&key) {
                     objects += 1;
                 } else {
