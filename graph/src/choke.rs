@@ -23,7 +23,7 @@ use crate::engine::{is_identity_edge, AnalyzeOptions, EdgeMask};
 use crate::graph::PrivilegeGraph;
 use crate::model::NodeKind;
 use crate::query::Query;
-use crate::remediation::{fix_of, Fix};
+use crate::remediation::FixMemo;
 
 mod dom;
 
@@ -329,9 +329,9 @@ mod union_tests {
 /// A fix and the graph edges it removes, with what removing it does.
 #[derive(Debug, Clone)]
 pub(crate) struct Choke {
-    /// The fix.
-    pub fix: Fix,
-    /// Edges of the graph it removes (those seen on paths).
+    /// The fix's key.
+    pub key: String,
+    /// Edges of the graph it removes (those seen on paths), the one whose fix it shows first.
     pub edges: Vec<EdgeIndex>,
     /// Per tier: (principals cut, pairs through it).
     pub tiers: FxHashMap<usize, (usize, usize)>,
@@ -350,29 +350,37 @@ pub(crate) fn choke_points(
     options: AnalyzeOptions,
     cores: &Cores,
     reach: &[Reach],
+    fixes: &mut FixMemo,
 ) -> Vec<Choke> {
     let cuts = dominator_cuts(graph, queries, options, reach);
-    let mut by_key: FxHashMap<String, Choke> = FxHashMap::default();
-    // Each edge's fix once; a choke point's fix copied once, when it is first touched.
-    let mut fixes: FxHashMap<EdgeIndex, Fix> = FxHashMap::default();
-    let mut touch = |by_key: &mut FxHashMap<String, Choke>, e: EdgeIndex| -> String {
-        let f = fixes.entry(e).or_insert_with(|| fix_of(graph, e));
-        if !by_key.contains_key(&f.key) {
-            let c = Choke {
-                fix: f.clone(),
-                edges: Vec::new(),
-                tiers: FxHashMap::default(),
-                collateral: 0,
-                cores: Vec::new(),
-                standing: false,
-            };
-            by_key.insert(f.key.clone(), c);
+    // The choke points, each fix key's index among them, and each edge's choke point. Only each edge's fix key
+    // is made here: the whole fix only for the choke points the report lists (their first edge's).
+    let mut out: Vec<Choke> = Vec::new();
+    let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
+    let mut of_edge: FxHashMap<EdgeIndex, usize> = FxHashMap::default();
+    let mut touch = |out: &mut Vec<Choke>, e: EdgeIndex| -> usize {
+        if let Some(i) = of_edge.get(&e) {
+            return *i;
         }
-        let c = by_key.get_mut(&f.key).expect("just inserted");
-        if !c.edges.contains(&e) {
-            c.edges.push(e);
-        }
-        f.key.clone()
+        let key = fixes.key(e);
+        let i = match by_key.get(key) {
+            Some(i) => *i,
+            None => {
+                by_key.insert(key.to_string(), out.len());
+                out.push(Choke {
+                    key: key.to_string(),
+                    edges: Vec::new(),
+                    tiers: FxHashMap::default(),
+                    collateral: 0,
+                    cores: Vec::new(),
+                    standing: false,
+                });
+                out.len() - 1
+            }
+        };
+        out[i].edges.push(e);
+        of_edge.insert(e, i);
+        i
     };
     let mut counts = crate::cores::PrincipalCounts::default();
     for ci in cores.shown() {
@@ -383,8 +391,8 @@ pub(crate) fn choke_points(
             let (principals, exposed) = counts.get(graph, tier.query, query, core);
             let pairs = principals * tier.targets.len();
             for e in &core.edges {
-                let key = touch(&mut by_key, *e);
-                let c = by_key.get_mut(&key).expect("just inserted");
+                let i = touch(&mut out, *e);
+                let c = &mut out[i];
                 let entry = c.tiers.entry(tier.query).or_default();
                 entry.0 = entry.0.max(cuts.get(&(tier.query, *e)).copied().unwrap_or(0));
                 entry.1 += pairs;
@@ -406,14 +414,13 @@ pub(crate) fn choke_points(
         if graph.edge(*e).2.kind != crate::model::EdgeKind::MemberOf {
             continue;
         }
-        let key = touch(&mut by_key, *e);
-        let c = by_key.get_mut(&key).expect("just inserted");
+        let i = touch(&mut out, *e);
+        let c = &mut out[i];
         let entry = c.tiers.entry(*qi).or_default();
         entry.0 = entry.0.max(*n);
         c.standing = true;
         c.collateral = c.collateral.max(*n);
     }
-    let mut out: Vec<Choke> = by_key.into_values().collect();
     let weight = |c: &Choke| -> usize {
         c.tiers.iter().map(|(qi, (cut, _))| cut * (1usize << (queries[*qi].severity as usize * 2))).sum()
     };
@@ -423,7 +430,7 @@ pub(crate) fn choke_points(
             .then(b.principals_cut().cmp(&a.principals_cut()))
             .then(a.collateral.cmp(&b.collateral))
             .then(b.pairs().cmp(&a.pairs()))
-            .then(a.fix.key.cmp(&b.fix.key))
+            .then(a.key.cmp(&b.key))
     });
     out
 }
@@ -599,27 +606,9 @@ impl TierGraph {
     }
 }
 
-/// Each edge's fix, made once: the plan's cover and the edges each of its fixes removes ask for the fixes of the
-/// same edges round after round, and a fix is formatted text.
-struct FixMemo<'g> {
-    graph: &'g PrivilegeGraph,
-    of: FxHashMap<EdgeIndex, Fix>,
-}
-
-impl<'g> FixMemo<'g> {
-    fn new(graph: &'g PrivilegeGraph) -> FixMemo<'g> {
-        FixMemo { graph, of: FxHashMap::default() }
-    }
-
-    fn get(&mut self, e: EdgeIndex) -> &Fix {
-        let graph = self.graph;
-        self.of.entry(e).or_insert_with(|| fix_of(graph, e))
-    }
-}
-
 /// Every graph edge a fix removes: a role assignment also removes the derived edges that rest on it (the
 /// federated-credential hub, AKS admin), a binding every edge it gives its subject.
-fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex], fixes: &mut FixMemo) -> Vec<EdgeIndex> {
+fn edges_of(graph: &PrivilegeGraph, key: &str, seen: &[EdgeIndex], fixes: &mut FixMemo) -> Vec<EdgeIndex> {
     let mut out: Vec<EdgeIndex> = seen.to_vec();
     let g = &graph.graph;
     let mut from: Vec<NodeIndex> = seen.iter().map(|e| graph.edge(*e).0).collect();
@@ -627,7 +616,7 @@ fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex], fixes: &mut F
     from.dedup();
     for n in from {
         for e in g.edges_directed(n, Direction::Outgoing) {
-            if !out.contains(&e.id()) && fixes.get(e.id()).key == fix.key {
+            if !out.contains(&e.id()) && fixes.key(e.id()) == key {
                 out.push(e.id());
             }
         }
@@ -639,7 +628,7 @@ fn edges_of(graph: &PrivilegeGraph, fix: &Fix, seen: &[EdgeIndex], fixes: &mut F
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PlanResult {
     /// Fix keys in order.
-    pub steps: Vec<Fix>,
+    pub steps: Vec<String>,
     /// The cores found with the plan applied.
     pub after: Cores,
 }
@@ -651,22 +640,26 @@ pub(crate) fn plan(
     options: AnalyzeOptions,
     cores: &Cores,
     chokes: &[Choke],
+    fixes: &mut FixMemo,
 ) -> PlanResult {
     let mut mask = EdgeMask::default();
-    let mut steps: Vec<Fix> = Vec::new();
-    let collateral: FxHashMap<&str, usize> = chokes.iter().map(|c| (c.fix.key.as_str(), c.collateral)).collect();
+    let mut steps: Vec<String> = Vec::new();
+    let collateral: FxHashMap<&str, usize> = chokes.iter().map(|c| (c.key.as_str(), c.collateral)).collect();
     let mut current = escalations(graph, cores);
     let mut after = None;
-    let mut fixes = FixMemo::new(graph);
+    // The keys of the edges around each chosen fix (every edge leaving its edges' sources), asked for round
+    // after round but by nothing after the plan: kept apart from `fixes` (which lives until the report is made)
+    // so they are freed with the plan.
+    let mut around = FixMemo::new(graph);
     for _round in 0..6 {
         if current.is_empty() {
             break;
         }
-        for (fix, edges) in cover(&current, &collateral, &mut fixes) {
-            for e in edges_of(graph, &fix, &edges, &mut fixes) {
+        for (key, edges) in cover(&current, &collateral, fixes) {
+            for e in edges_of(graph, &key, &edges, &mut around) {
                 mask.insert(e);
             }
-            steps.push(fix);
+            steps.push(key);
         }
         let rerun = crate::cores::find(graph, queries, options, &mask);
         current = escalations(graph, &rerun);
@@ -699,45 +692,55 @@ fn escalations(graph: &PrivilegeGraph, cores: &Cores) -> Vec<Vec<EdgeIndex>> {
 }
 
 /// Greedy set cover of the escalations (each a set of edges, any of which cuts it) by the fixes of those
-/// edges: changes to objects first (see [`actionable`]), then most covered, least collateral, with a command,
-/// by key.
+/// edges: changes to objects first (see [`actionable`]), then most covered, least collateral, with a command
+/// (the fix of the first edge seen with its key), by key. The chosen fixes' keys, with the edges they cut.
+/// A fix the cover may choose: its key, whether its first edge's whole fix has a command, the edges it cuts
+/// and the cores (escalations) it cuts.
+struct CoverOption {
+    key: String,
+    command: bool,
+    edges: Vec<EdgeIndex>,
+    covers: Vec<usize>,
+}
+
 fn cover(
     cores: &[Vec<EdgeIndex>],
     collateral: &FxHashMap<&str, usize>,
     fixes: &mut FixMemo,
-) -> Vec<(Fix, Vec<EdgeIndex>)> {
-    // Each fix with its edges and the cores it cuts; per core, the fixes that cut it.
+) -> Vec<(String, Vec<EdgeIndex>)> {
+    // Each fix that cuts some core; per core, the fixes that cut it.
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
-    let mut options: Vec<(Fix, Vec<EdgeIndex>, Vec<usize>)> = Vec::new();
+    let mut options: Vec<CoverOption> = Vec::new();
     let mut cut_by: Vec<Vec<usize>> = vec![Vec::new(); cores.len()];
     for (ci, core) in cores.iter().enumerate() {
         for e in core {
-            let f = fixes.get(*e);
-            let oi = match index.get(&f.key) {
+            let oi = match index.get(fixes.key(*e)) {
                 Some(oi) => *oi,
                 None => {
-                    index.insert(f.key.clone(), options.len());
-                    options.push((f.clone(), Vec::new(), Vec::new()));
+                    let command = fixes.has_command(*e);
+                    let key = fixes.key(*e).to_string();
+                    index.insert(key.clone(), options.len());
+                    options.push(CoverOption { key, command, edges: Vec::new(), covers: Vec::new() });
                     options.len() - 1
                 }
             };
-            let (_, edges, covers) = &mut options[oi];
-            if !edges.contains(e) {
-                edges.push(*e);
+            let o = &mut options[oi];
+            if !o.edges.contains(e) {
+                o.edges.push(*e);
             }
-            if covers.last() != Some(&ci) {
-                covers.push(ci);
+            if o.covers.last() != Some(&ci) {
+                o.covers.push(ci);
                 cut_by[ci].push(oi);
             }
         }
     }
     // How many cores not yet cut each fix cuts, kept up to date as fixes are chosen.
-    let mut count: Vec<usize> = options.iter().map(|o| o.2.len()).collect();
+    let mut count: Vec<usize> = options.iter().map(|o| o.covers.len()).collect();
     let mut done = vec![false; cores.len()];
     let rank = |oi: usize, n: usize| {
-        let f = &options[oi].0;
-        let cost = collateral.get(f.key.as_str()).copied().unwrap_or(0);
-        (actionable(f), n, std::cmp::Reverse(cost), f.remediation.command.is_some(), std::cmp::Reverse(&f.key))
+        let o = &options[oi];
+        let cost = collateral.get(o.key.as_str()).copied().unwrap_or(0);
+        (actionable(&o.key), n, std::cmp::Reverse(cost), o.command, std::cmp::Reverse(&o.key))
     };
     // Lazy greedy: a fix's count only falls as others are chosen, so the heap's top, re-ranked with its
     // current count, is the best when its rank did not change.
@@ -752,14 +755,14 @@ fn cover(
             heap.push((now, best));
             continue;
         }
-        for ci in &options[best].2 {
+        for ci in &options[best].covers {
             if !std::mem::replace(&mut done[*ci], true) {
                 for oi in &cut_by[*ci] {
                     count[*oi] -= 1;
                 }
             }
         }
-        out.push((options[best].0.clone(), options[best].1.clone()));
+        out.push((options[best].key.clone(), options[best].edges.clone()));
     }
     out
 }
@@ -767,16 +770,22 @@ fn cover(
 /// Whether a fix changes an object a person can change: a role assignment, membership, ownership, federated
 /// credential, identity binding, binding subject, or an ASO credential. Steps that only say how Kubernetes
 /// works (a pod runs as its service account) are cut where they are granted, not where they happen.
-pub(crate) fn actionable(f: &Fix) -> bool {
-    f.changes_an_object()
+pub(crate) fn actionable(key: &str) -> bool {
+    crate::remediation::changes_an_object(key)
 }
 
 /// The choke points a report lists: those that change an object a person can change ([`actionable`]), and any
 /// other the plan had to use. A step such as "a pod runs as its service account" dominates paths too, but no
-/// one can remove it; the grants before it are listed instead.
-pub(crate) fn listed(chokes: Vec<Choke>, plan: &PlanResult) -> Vec<Choke> {
-    let planned: FxHashSet<&str> = plan.steps.iter().map(|f| f.key.as_str()).collect();
-    chokes.into_iter().filter(|c| actionable(&c.fix) || planned.contains(c.fix.key.as_str())).collect()
+/// one can remove it; the grants before it are listed instead. Their whole fixes (their first edge's) are made
+/// here, for the report, and the findings' remediations read them.
+pub(crate) fn listed(chokes: Vec<Choke>, plan: &PlanResult, fixes: &mut FixMemo) -> Vec<Choke> {
+    let planned: FxHashSet<&str> = plan.steps.iter().map(String::as_str).collect();
+    let out: Vec<Choke> =
+        chokes.into_iter().filter(|c| actionable(&c.key) || planned.contains(c.key.as_str())).collect();
+    for c in &out {
+        fixes.full(c.edges[0]);
+    }
+    out
 }
 
 /// How many nodes of each exposed kind the graph has, limited to the query's source kinds.

@@ -148,19 +148,22 @@ pub fn analyze_graph(
 ) -> Report {
     let cores = crate::cores::find(graph, queries, options, &EdgeMask::default());
     let reach = crate::choke::reach(graph, queries, &cores);
-    let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach);
-    let plan = crate::choke::plan(graph, queries, options, &cores, &chokes);
-    let chokes = crate::choke::listed(chokes, &plan);
+    // Each edge's fix made once for the choke points, the plan and the report: keys for all, whole fixes for
+    // what the report shows.
+    let mut fixes = crate::remediation::FixMemo::new(graph);
+    let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach, &mut fixes);
+    let plan = crate::choke::plan(graph, queries, options, &cores, &chokes, &mut fixes);
+    let chokes = crate::choke::listed(chokes, &plan, &mut fixes);
     let after = crate::choke::reach(graph, queries, &plan.after);
-    let found = crate::report::findings(graph, queries, &cores);
+    let found = crate::report::findings(graph, queries, &cores, &mut fixes);
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: String::new(),
         collected_at: snapshot.metadata.collected_at.clone(),
         queries: queries.iter().map(query_info).collect(),
         tiers: crate::report::tiers(graph, queries, &cores, &reach, &plan, &after),
-        choke_points: crate::report::choke_points(queries, &chokes, &found.ids),
-        plan: crate::report::plan(graph, queries, &plan),
+        choke_points: crate::report::choke_points(queries, &chokes, &found.ids, &mut fixes),
+        plan: crate::report::plan(graph, queries, &plan, &mut fixes),
         findings: found.findings,
         member_sets: found.member_sets,
         pairs: Vec::new(),

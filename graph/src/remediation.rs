@@ -2,6 +2,7 @@
 //! command is built by [`crate::shell`].
 
 use petgraph::graph::EdgeIndex;
+use rustc_hash::FxHashMap;
 
 use crate::findings::Remediation;
 use crate::graph::{EdgeNote, PrivilegeGraph};
@@ -31,11 +32,137 @@ fn step_key(kind: EdgeKind, from: &str, to: &str) -> String {
     format!("{STEP_KEY}{}:{from}:{to}", kind.as_str())
 }
 
-impl Fix {
-    /// Whether the fix changes one object a person can change (a role assignment, membership, ownership,
-    /// federated credential, binding subject, credential Secret, …) rather than naming a step ([`step_key`]).
-    pub(crate) fn changes_an_object(&self) -> bool {
-        !self.key.starts_with(STEP_KEY)
+/// Whether the fix with this key changes one object a person can change (a role assignment, membership,
+/// ownership, federated credential, binding subject, credential Secret, …) rather than naming a step
+/// ([`step_key`]).
+pub(crate) fn changes_an_object(key: &str) -> bool {
+    !key.starts_with(STEP_KEY)
+}
+
+/// How much of a fix to make: its key alone (all that ranking and grouping compare), or the whole fix with its
+/// description and command (what a report shows). Each kind of fix is written once, with its key, and its
+/// description and remediation as closures that only [`Detail::Full`] calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Key,
+    Full,
+}
+
+impl Detail {
+    /// The fix keyed `key`; for [`Detail::Key`], with an empty description and remediation.
+    fn fix(self, key: String, what: impl FnOnce() -> String, remediation: impl FnOnce() -> Remediation) -> Fix {
+        match self {
+            Detail::Key => {
+                Fix { key, what: String::new(), remediation: Remediation { summary: String::new(), command: None } }
+            }
+            Detail::Full => Fix { key, what: what(), remediation: remediation() },
+        }
+    }
+}
+
+/// Each edge's fix made once for a whole analysis (the choke points, the plan, the report's findings and
+/// choke points ask for the fixes of the same edges): its key for every edge asked about, the whole fix only
+/// for the edges whose fix is shown ([`FixMemo::full`]).
+pub(crate) struct FixMemo<'g> {
+    graph: &'g PrivilegeGraph,
+    of: FxHashMap<EdgeIndex, Made>,
+    /// The keys one after another: one allocation, not one per edge (the plan asks for the keys of every edge
+    /// leaving a fix's sources, hundreds of thousands in a large tenant).
+    keys: String,
+    /// The whole fixes made.
+    full: Vec<Fix>,
+}
+
+/// Where one edge's fix is: its key (`keys[start..start + len]`), its whole fix (an index in `full`,
+/// [`Made::NONE`] until asked for), and whether that has a command, once known.
+#[derive(Clone, Copy)]
+struct Made {
+    start: usize,
+    len: u32,
+    full: u32,
+    command: Option<bool>,
+}
+
+impl Made {
+    const NONE: u32 = u32::MAX;
+}
+
+impl<'g> FixMemo<'g> {
+    pub(crate) fn new(graph: &'g PrivilegeGraph) -> FixMemo<'g> {
+        FixMemo { graph, of: FxHashMap::default(), keys: String::new(), full: Vec::new() }
+    }
+
+    /// The key of `e`'s fix ([`fix_of`]'s `key`, made without its text).
+    pub(crate) fn key(&mut self, e: EdgeIndex) -> &str {
+        let m = match self.of.get(&e) {
+            Some(m) => *m,
+            None => {
+                let key = make(self.graph, e, Detail::Key).key;
+                self.add(e, &key, Made::NONE, None)
+            }
+        };
+        &self.keys[m.start..m.start + m.len as usize]
+    }
+
+    /// `e`'s whole fix ([`fix_of`]).
+    pub(crate) fn full(&mut self, e: EdgeIndex) -> &Fix {
+        let made = self.of.get(&e).copied();
+        if let Some(m) = made.filter(|m| m.full != Made::NONE) {
+            return &self.full[m.full as usize];
+        }
+        let fix = make(self.graph, e, Detail::Full);
+        let at = self.full.len() as u32;
+        match made {
+            Some(m) => {
+                self.of.insert(e, Made { full: at, ..m });
+            }
+            None => {
+                self.add(e, &fix.key, at, None);
+            }
+        }
+        self.full.push(fix);
+        &self.full[at as usize]
+    }
+
+    /// `e`'s remediation: its whole fix's, from the one made already, else made and not kept. A finding's
+    /// remediation is asked for once per core and copied into the finding: keeping its whole fix too would hold
+    /// every finding's text twice until the report is made.
+    pub(crate) fn remediation(&mut self, e: EdgeIndex) -> Remediation {
+        match self.of.get(&e).filter(|m| m.full != Made::NONE) {
+            Some(m) => self.full[m.full as usize].remediation.clone(),
+            None => make(self.graph, e, Detail::Full).remediation,
+        }
+    }
+
+    /// Whether `e`'s whole fix has a command (the plan's cover ranks by it), keeping only the answer: an
+    /// identity hub's fix names every role assignment that lets one attach an identity, and the cover asks about
+    /// every identity under such hubs (at 50k, 20 MB of text kept until the report was made).
+    pub(crate) fn has_command(&mut self, e: EdgeIndex) -> bool {
+        if let Some(m) = self.of.get(&e).copied() {
+            if m.full != Made::NONE {
+                return self.full[m.full as usize].remediation.command.is_some();
+            }
+            if let Some(c) = m.command {
+                return c;
+            }
+        }
+        let fix = make(self.graph, e, Detail::Full);
+        let command = fix.remediation.command.is_some();
+        match self.of.get_mut(&e) {
+            Some(m) => m.command = Some(command),
+            None => {
+                self.add(e, &fix.key, Made::NONE, Some(command));
+            }
+        }
+        command
+    }
+
+    /// Records `e`'s key (and whole fix, `full`; whether it has a command, `command`).
+    fn add(&mut self, e: EdgeIndex, key: &str, full: u32, command: Option<bool>) -> Made {
+        let m = Made { start: self.keys.len(), len: key.len() as u32, full, command };
+        self.keys.push_str(key);
+        self.of.insert(e, m);
+        m
     }
 }
 
@@ -45,17 +172,23 @@ pub(crate) fn remediation(graph: &PrivilegeGraph, path: &[EdgeIndex], inherited:
     if graph.edge(path[0]).2.kind == EdgeKind::MemberOf {
         return fix_of(graph, path[0]).remediation;
     }
-    core_fix(graph, path, inherited).1
+    core_fix(graph, path, inherited, &mut FixMemo::new(graph)).1
 }
 
 /// The least-collateral cut for a core (`path`, its principal first) and the edge it removes: the
 /// ownership, binding or federated credential that starts an escalation before the role it leads to; the
-/// ASO identity's role rescoped to what its namespace owns; else the grant.
-pub(crate) fn core_fix(graph: &PrivilegeGraph, path: &[EdgeIndex], broad: bool) -> (EdgeIndex, Remediation) {
+/// ASO identity's role rescoped to what its namespace owns; else the grant. Edges' fixes come from `fixes`.
+pub(crate) fn core_fix(
+    graph: &PrivilegeGraph,
+    path: &[EdgeIndex],
+    broad: bool,
+    fixes: &mut FixMemo,
+) -> (EdgeIndex, Remediation) {
+    let mut fix_at = |e: EdgeIndex| (e, fixes.remediation(e));
     if matches!(graph.edge(path[0]).2.kind, EdgeKind::CanAddCredential | EdgeKind::CanAddMember)
-        || entra_grant_fix(graph, path[0]).is_some()
+        || entra_grant_fix(graph, path[0], Detail::Key).is_some()
     {
-        return (path[0], fix_of(graph, path[0]).remediation);
+        return fix_at(path[0]);
     }
     let role_edge = path.iter().rev().find(|e| graph.edge(**e).2.kind == EdgeKind::HasRole).copied();
     let aso = path.iter().find(|e| graph.edge(**e).2.kind == EdgeKind::AsoActsAs);
@@ -63,121 +196,140 @@ pub(crate) fn core_fix(graph: &PrivilegeGraph, path: &[EdgeIndex], broad: bool) 
         return (role_edge, aso_remediation(graph, *aso, role_edge));
     }
     if let Some(e) = path.iter().take(3).find(|e| binding_of(graph, **e).is_some()) {
-        return (*e, fix_of(graph, *e).remediation);
+        return fix_at(*e);
     }
     let Some(role_edge) = role_edge else {
         if matches!(graph.edge(path[0]).2.kind, EdgeKind::FederatedTrust | EdgeKind::IdentityBinding) {
-            return (path[0], fix_of(graph, path[0]).remediation);
+            return fix_at(path[0]);
         }
         let on_assignment = path.iter().find(|e| assignment_of(graph, **e).is_some()).copied();
         // Else the first step that changes an object (a federated credential, an ASO credential), never a step
         // that only says how Kubernetes works.
-        let on_object = || path.iter().find(|e| crate::choke::actionable(&fix_of(graph, **e))).copied();
-        let e = on_assignment.or_else(on_object).unwrap_or(path[0]);
-        return (e, fix_of(graph, e).remediation);
+        let e = on_assignment
+            .or_else(|| path.iter().find(|e| crate::choke::actionable(fixes.key(**e))).copied())
+            .unwrap_or(path[0]);
+        return (e, fixes.remediation(e));
     };
     (role_edge, grant_remediation(graph, role_edge, broad))
 }
 
 /// The fix that removes one edge.
 pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
+    make(graph, e, Detail::Full)
+}
+
+/// The key of the fix that removes one edge ([`fix_of`]'s `key`), made without its description and command.
+#[cfg(test)]
+fn fix_key(graph: &PrivilegeGraph, e: EdgeIndex) -> String {
+    make(graph, e, Detail::Key).key
+}
+
+/// The fix that removes one edge, made to `detail`.
+fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
     let (from, to, w) = graph.edge(e);
     let (a, b) = (graph.node_ref(from), graph.node_ref(to));
-    if let Some(fix) = entra_grant_fix(graph, e) {
+    if let Some(fix) = entra_grant_fix(graph, e, d) {
         return fix;
     }
     if w.flags & crate::graph::ELIGIBLE != 0 && matches!(w.kind, EdgeKind::MemberOf | EdgeKind::CanAddMember) {
         let access = if w.kind == EdgeKind::MemberOf { "member" } else { "owner" };
-        return Fix {
-            key: format!("group-eligibility:{}/{}/{access}", b.id, a.id),
-            what: format!("PIM for Groups eligibility of {} as {access} of {}", a.display_name, b.display_name),
-            remediation: shell::remediation(
-                format!(
-                    "Remove the PIM for Groups eligibility of {} to become {access} of group {}",
-                    a.display_name, b.display_name
-                ),
-                group_eligibility_remove(&b.id, &a.id, access),
-            ),
-        };
+        return d.fix(
+            format!("group-eligibility:{}/{}/{access}", b.id, a.id),
+            || format!("PIM for Groups eligibility of {} as {access} of {}", a.display_name, b.display_name),
+            || {
+                shell::remediation(
+                    format!(
+                        "Remove the PIM for Groups eligibility of {} to become {access} of group {}",
+                        a.display_name, b.display_name
+                    ),
+                    group_eligibility_remove(&b.id, &a.id, access),
+                )
+            },
+        );
     }
     match w.kind {
-        EdgeKind::MemberOf => Fix {
-            key: format!("member:{}/{}", b.id, a.id),
-            what: format!("membership of {} in group {}", a.display_name, b.display_name),
-            remediation: shell::remediation(
-                format!(
-                    "Remove {} from group {} (only this member and what it holds lose the path), or narrow the group's role assignment",
-                    a.display_name, b.display_name
-                ),
-                shell::group_member_remove(&b.id, &a.id),
-            ),
-        },
+        EdgeKind::MemberOf => d.fix(
+            format!("member:{}/{}", b.id, a.id),
+            || format!("membership of {} in group {}", a.display_name, b.display_name),
+            || {
+                shell::remediation(
+                    format!(
+                        "Remove {} from group {} (only this member and what it holds lose the path), or narrow the group's role assignment",
+                        a.display_name, b.display_name
+                    ),
+                    shell::group_member_remove(&b.id, &a.id),
+                )
+            },
+        ),
         EdgeKind::HasRole => {
             let g = &graph.grants[w.evidence as usize];
             let pim = if g.eligible { " (PIM eligible)" } else { "" };
-            Fix {
-                key: format!("role-assignment:{}", g.assignment_id.to_ascii_lowercase()),
-                what: format!("{}{pim} of {} at {}", g.role_name, a.display_name, b.display_name),
-                remediation: grant_remediation(graph, e, false),
-            }
+            d.fix(
+                format!("role-assignment:{}", g.assignment_id.to_ascii_lowercase()),
+                || format!("{}{pim} of {} at {}", g.role_name, a.display_name, b.display_name),
+                || grant_remediation(graph, e, false),
+            )
         }
         EdgeKind::CanAddCredential | EdgeKind::CanAddMember => {
             let note = &graph.notes[w.evidence as usize];
             let (object, owner) =
-                (note.evidence.first().cloned().unwrap_or_default(), note.evidence.get(1).cloned().unwrap_or_default());
-            Fix {
-                key: format!("owner:{object}/{owner}"),
-                what: format!("{} as an owner of {}", a.display_name, b.display_name),
-                remediation: owner_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
-            }
+                (note.evidence.first().map_or("", String::as_str), note.evidence.get(1).map_or("", String::as_str));
+            d.fix(
+                format!("owner:{object}/{owner}"),
+                || format!("{} as an owner of {}", a.display_name, b.display_name),
+                || owner_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
+            )
         }
         EdgeKind::FederatedTrust | EdgeKind::IdentityBinding | EdgeKind::AsoForgeableIdentity => {
             let note = &graph.notes[w.evidence as usize];
-            let id = note.evidence.first().cloned().unwrap_or_default();
+            let id = note.evidence.first().map_or("", String::as_str);
             let what = if w.kind == EdgeKind::IdentityBinding { "identity-binding" } else { "federated-credential" };
             // Forging rests on the same federated credential as ASO's own trust: one fix for both.
             // (Named as the trust's own fix names the account: `namespace/name`.)
-            let who = match w.kind {
+            let who = || match w.kind {
                 EdgeKind::AsoForgeableIdentity => note.evidence.get(1).map_or("ASO".to_string(), |s| {
                     let subject = s.trim_start_matches("subject=");
                     subject.strip_prefix("system:serviceaccount:").map_or(subject.to_string(), |sa| sa.replacen(':', "/", 1))
                 }),
                 _ => a.display_name.clone(),
             };
-            Fix {
-                key: format!("{what}:{}", id.to_ascii_lowercase()),
-                what: format!("{who} trusted by {}", b.display_name),
-                remediation: trust_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
-            }
+            d.fix(
+                format!("{what}:{}", id.to_ascii_lowercase()),
+                || format!("{} trusted by {}", who(), b.display_name),
+                || trust_remediation(graph, &[e]).unwrap_or_else(|| review(note)),
+            )
         }
         EdgeKind::AsoActsAs => {
             let note = &graph.notes[w.evidence as usize];
-            let secret = note.evidence.first().cloned().unwrap_or_default();
+            let secret = note.evidence.first().map_or("", String::as_str);
             let cluster = a.id.split_once("/k8s/").map_or("", |(c, _)| c);
-            Fix {
-                key: format!("aso-credential:{cluster}#{secret}"),
-                what: format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
-                remediation: aso_credential_remediation(kubectl_for(graph, cluster), &secret, &b.display_name)
-                    .unwrap_or_else(|| review(note)),
-            }
+            d.fix(
+                format!("aso-credential:{cluster}#{secret}"),
+                || format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
+                || {
+                    aso_credential_remediation(kubectl_for(graph, cluster), secret, &b.display_name)
+                        .unwrap_or_else(|| review(note))
+                },
+            )
         }
         _ => {
             if let Some((binding, role)) = binding_of(graph, e) {
                 let cluster = [&a.id, &b.id].into_iter().find_map(|k| k.split_once("/k8s/").map(|(c, _)| c.to_string()));
                 let cluster = cluster.unwrap_or_default();
-                return Fix {
-                    key: format!("binding:{cluster}#{binding}#{}", a.id),
-                    what: format!("{} in {binding} ({role})", a.display_name),
-                    remediation: shell::remediation(
-                        format!("Remove {} from {binding} ({role}), or narrow that role", a.display_name),
-                        edit_binding(kubectl_for(graph, &cluster), &binding),
-                    ),
-                };
+                return d.fix(
+                    format!("binding:{cluster}#{binding}#{}", a.id),
+                    || format!("{} in {binding} ({role})", a.display_name),
+                    || {
+                        shell::remediation(
+                            format!("Remove {} from {binding} ({role}), or narrow that role", a.display_name),
+                            edit_binding(kubectl_for(graph, &cluster), &binding),
+                        )
+                    },
+                );
             }
             if let Some(id) = assignment_of(graph, e) {
                 let note = &graph.notes[w.evidence as usize];
-                let grant = graph.grant_by_assignment(&id).map(|i| &graph.grants[i]);
-                let what = match grant {
+                let what = || match graph.grant_by_assignment(&id).map(|i| &graph.grants[i]) {
                     Some(g) => {
                         let at = graph.find(&g.scope).map(|n| graph.node_ref(n).display_name).unwrap_or(g.scope.clone());
                         let pim = if g.eligible { " (PIM eligible)" } else { "" };
@@ -185,31 +337,31 @@ pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
                     }
                     None => format!("the role assignment behind: {}", note.label),
                 };
-                return Fix {
-                    key: format!("role-assignment:{}", id.to_ascii_lowercase()),
+                return d.fix(
+                    format!("role-assignment:{}", id.to_ascii_lowercase()),
                     what,
-                    remediation: assignment_remediation(graph, &id, note, &a.id),
-                };
+                    || assignment_remediation(graph, &id, note, &a.id),
+                );
             }
-            let object_fix = attached_identity_fix(graph, e)
-                .or_else(|| assignable_identity_fix(graph, e))
-                .or_else(|| aks_admin_group_fix(graph, e))
-                .or_else(|| pod_identity_fix(graph, e));
+            let object_fix = attached_identity_fix(graph, e, d)
+                .or_else(|| assignable_identity_fix(graph, e, d))
+                .or_else(|| aks_admin_group_fix(graph, e, d))
+                .or_else(|| pod_identity_fix(graph, e, d));
             if let Some(fix) = object_fix {
                 return fix;
             }
             let note = derived_note(graph, e);
-            Fix {
-                key: step_key(w.kind, &a.id, &b.id),
-                what: note.map(|n| n.label.clone()).unwrap_or_else(|| w.kind.as_str().to_string()),
-                remediation: note.map(review).unwrap_or_else(|| Remediation { summary: "Review this step".into(), command: None }),
-            }
+            d.fix(
+                step_key(w.kind, &a.id, &b.id),
+                || note.map(|n| n.label.clone()).unwrap_or_else(|| w.kind.as_str().to_string()),
+                || note.map(review).unwrap_or_else(|| Remediation { summary: "Review this step".into(), command: None }),
+            )
         }
     }
 }
 
 /// The hop from a compute hub to an identity attached to a resource: detaching the identity cuts it.
-fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Option<Fix> {
     let (_, to, w) = graph.edge(e);
     if w.kind != EdgeKind::CanRunAsResourceIdentity {
         return None;
@@ -218,30 +370,31 @@ fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     let resource = note.evidence.first()?;
     let attached = note.evidence.get(1).and_then(|h| h.strip_prefix("identity=")).unwrap_or("");
     let identity = graph.node_ref(to);
-    let generic = detach_is_generic(resource);
-    let all = if generic {
-        " (this generic update removes every identity of the resource: check `az resource show --ids` first)"
-    } else {
-        ""
-    };
-    Some(Fix {
-        key: format!("resource-identity:{}/{}", resource.to_ascii_lowercase(), identity.id),
-        what: format!("{} attached to {resource}", identity.display_name),
-        remediation: shell::remediation(
-            format!(
-                "Detach {} from {resource} if the workload does not need it{all}, or narrow what the identity holds",
-                identity.display_name
-            ),
-            detach_identity(resource, attached),
-        ),
-    })
+    Some(d.fix(
+        format!("resource-identity:{}/{}", resource.to_ascii_lowercase(), identity.id),
+        || format!("{} attached to {resource}", identity.display_name),
+        || {
+            let all = if detach_is_generic(resource) {
+                " (this generic update removes every identity of the resource: check `az resource show --ids` first)"
+            } else {
+                ""
+            };
+            shell::remediation(
+                format!(
+                    "Detach {} from {resource} if the workload does not need it{all}, or narrow what the identity holds",
+                    identity.display_name
+                ),
+                detach_identity(resource, attached),
+            )
+        },
+    ))
 }
 
 /// The hop from a scope's assignable-identities hub to one identity (`CAN_ATTACH_IDENTITY`): nothing on the
 /// identity itself grants it; the cut is the role assignment that allows `userAssignedIdentities/*/assign/action`
 /// at the scope (the evidence of each edge into the hub). One such assignment: its key and its delete command,
 /// so the plan can name it; several: every one of them must go, in one chained command.
-fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Option<Fix> {
     let (from, to, w) = graph.edge(e);
     if w.kind != EdgeKind::CanAttachIdentity || graph.node_ref(from).kind != NodeKind::ScopeIdentities {
         return None;
@@ -256,29 +409,32 @@ fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> 
     ids.sort_by_key(|id| id.to_ascii_lowercase());
     ids.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     let (hub, identity) = (graph.node_ref(from), graph.node_ref(to));
-    let commands: Result<Vec<Command>, Malformed> = ids.iter().map(|id| shell::role_assignment_delete(id)).collect();
-    let none = || Malformed {
-        field: "role assignment id",
-        value: String::new(),
-        expected: "the assignment that allows userAssignedIdentities/*/assign/action (none was found)",
-    };
-    let command = commands.and_then(|c| Chain::of(c).ok_or_else(none));
-    let summary = format!(
-        "{} can be attached by whoever may assign identities under this scope: remove the role assignment{} that allow{} it ({}), or move the identity out of the scope",
-        identity.display_name,
-        if ids.len() == 1 { "" } else { "s" },
-        if ids.len() == 1 { "s" } else { "" },
-        ids.join(", ")
-    );
     let key = match ids.as_slice() {
         [one] => format!("role-assignment:{}", one.to_ascii_lowercase()),
         _ => step_key(w.kind, &hub.id, &identity.id),
     };
-    Some(Fix {
+    Some(d.fix(
         key,
-        what: format!("{} ({})", hub.display_name, identity.display_name),
-        remediation: shell::remediation(summary, command),
-    })
+        || format!("{} ({})", hub.display_name, identity.display_name),
+        || {
+            let commands: Result<Vec<Command>, Malformed> =
+                ids.iter().map(|id| shell::role_assignment_delete(id)).collect();
+            let none = || Malformed {
+                field: "role assignment id",
+                value: String::new(),
+                expected: "the assignment that allows userAssignedIdentities/*/assign/action (none was found)",
+            };
+            let command = commands.and_then(|c| Chain::of(c).ok_or_else(none));
+            let summary = format!(
+                "{} can be attached by whoever may assign identities under this scope: remove the role assignment{} that allow{} it ({}), or move the identity out of the scope",
+                identity.display_name,
+                if ids.len() == 1 { "" } else { "s" },
+                if ids.len() == 1 { "s" } else { "" },
+                ids.join(", ")
+            );
+            shell::remediation(summary, command)
+        },
+    ))
 }
 
 /// The `az` command group that manages identities of a resource type (by the last provider type in its id).
@@ -364,7 +520,7 @@ fn aso_credential_remediation(kubectl: Command, secret: &str, identity: &str) ->
 /// pod-identity [exception] delete`). References:
 /// <https://learn.microsoft.com/cli/azure/aks/pod-identity#az-aks-pod-identity-delete>,
 /// <https://learn.microsoft.com/cli/azure/aks/pod-identity/exception#az-aks-pod-identity-exception-delete>.
-fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Option<Fix> {
     let (from, to, w) = graph.edge(e);
     if w.kind != EdgeKind::PodManagedIdentity {
         return None;
@@ -376,80 +532,83 @@ fn pod_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     let addon = note.evidence.iter().find_map(|x| x.strip_prefix(crate::build::kube::ADDON_MANAGED));
     if let Some(at) = addon {
         // The add-on reconciles its bindings: remove the pod identity, as for the add-on's own edge.
-        return addon_pod_identity_fix(cluster, &format!("userAssignedIdentities: {at}"), &identity);
+        return addon_pod_identity_fix(cluster, &format!("userAssignedIdentities: {at}"), &identity, d);
     }
     if let Some((bns, name)) = evidence.split_once("/azureidentitybindings/") {
-        let command = (|| {
-            Ok::<_, Malformed>(
-                kubectl_for(graph, cluster)
-                    .opt("-n", shell::namespace(bns)?)
-                    .args(["delete", "azureidentitybinding"])
-                    .arg(shell::object_name("AzureIdentityBinding name", name)?),
-            )
-        })();
-        return Some(Fix {
-            key: format!("pod-identity-binding:{cluster}#{bns}/{name}"),
-            what: format!("AzureIdentityBinding {bns}/{name} (gives pods {identity}'s tokens)"),
-            remediation: shell::remediation(
-                format!(
-                    "Delete AzureIdentityBinding {bns}/{name} if no pod needs {identity}, and move its workloads to \
-                     workload identity (aad-pod-identity is deprecated)"
-                ),
-                command,
-            ),
-        });
+        return Some(d.fix(
+            format!("pod-identity-binding:{cluster}#{bns}/{name}"),
+            || format!("AzureIdentityBinding {bns}/{name} (gives pods {identity}'s tokens)"),
+            || {
+                let command = (|| {
+                    Ok::<_, Malformed>(
+                        kubectl_for(graph, cluster)
+                            .opt("-n", shell::namespace(bns)?)
+                            .args(["delete", "azureidentitybinding"])
+                            .arg(shell::object_name("AzureIdentityBinding name", name)?),
+                    )
+                })();
+                shell::remediation(
+                    format!(
+                        "Delete AzureIdentityBinding {bns}/{name} if no pod needs {identity}, and move its workloads to \
+                         workload identity (aad-pod-identity is deprecated)"
+                    ),
+                    command,
+                )
+            },
+        ));
     }
     let (id, rest) = evidence.split_once(" (podIdentityProfile.")?;
-    addon_pod_identity_fix(id, rest.trim_end_matches(')'), &identity)
+    addon_pod_identity_fix(id, rest.trim_end_matches(')'), &identity, d)
 }
 
 /// `az aks pod-identity [exception] delete` of cluster `id` for `<list>: <namespace>/<name>` of its
 /// `podIdentityProfile`.
-fn addon_pod_identity_fix(id: &str, entry: &str, identity: &str) -> Option<Fix> {
+fn addon_pod_identity_fix(id: &str, entry: &str, identity: &str, d: Detail) -> Option<Fix> {
     let (list, at) = entry.split_once(": ")?;
     let (ns, name) = at.split_once('/')?;
     let exception = list == "userAssignedIdentityExceptions";
     let (sub, rg, cluster_name) = shell::arm_parts(id);
-    let group: &[&'static str] =
-        if exception { &["aks", "pod-identity", "exception", "delete"] } else { &["aks", "pod-identity", "delete"] };
-    let command = (|| {
-        Ok::<_, Malformed>(
-            Command::new("az")
-                .args(group.iter().copied())
-                .opt("--subscription", shell::guid("subscription id", sub)?)
-                .opt("--resource-group", rg)
-                .opt("--cluster-name", cluster_name)
-                .opt("--namespace", shell::namespace(ns)?)
-                .opt("--name", name),
-        )
-    })();
-    let (kind, summary) = if exception {
-        (
-            "pod-identity-exception",
+    let kind = if exception { "pod-identity-exception" } else { "pod-identity" };
+    let remediation = || {
+        let group: &[&'static str] = if exception {
+            &["aks", "pod-identity", "exception", "delete"]
+        } else {
+            &["aks", "pod-identity", "delete"]
+        };
+        let command = (|| {
+            Ok::<_, Malformed>(
+                Command::new("az")
+                    .args(group.iter().copied())
+                    .opt("--subscription", shell::guid("subscription id", sub)?)
+                    .opt("--resource-group", rg)
+                    .opt("--cluster-name", cluster_name)
+                    .opt("--namespace", shell::namespace(ns)?)
+                    .opt("--name", name),
+            )
+        })();
+        let summary = if exception {
             format!(
                 "Delete the NMI exception {ns}/{name} of {cluster_name}: its pods reach every pod identity on the \
                  nodes, {identity} included"
-            ),
-        )
-    } else {
-        (
-            "pod-identity",
+            )
+        } else {
             format!(
                 "Delete pod identity {ns}/{name} of {cluster_name} if no pod needs {identity}, and move its \
                  workloads to workload identity (the pod identity add-on is deprecated)"
-            ),
-        )
+            )
+        };
+        shell::remediation(summary, command)
     };
-    Some(Fix {
-        key: format!("{kind}:{}#{ns}/{name}", id.to_ascii_lowercase()),
-        what: format!("{} {ns}/{name} of {cluster_name} ({identity})", kind.replace('-', " ")),
-        remediation: shell::remediation(summary, command),
-    })
+    Some(d.fix(
+        format!("{kind}:{}#{ns}/{name}", id.to_ascii_lowercase()),
+        || format!("{} {ns}/{name} of {cluster_name} ({identity})", kind.replace('-', " ")),
+        remediation,
+    ))
 }
 
 /// The edge from a group in a cluster's `aadProfile.adminGroupObjectIDs` to its admins: taking the group out of
 /// that setting (evidence: the cluster id, the group, every admin group of the cluster).
-fn aks_admin_group_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+fn aks_admin_group_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Option<Fix> {
     let (from, _, w) = graph.edge(e);
     if w.kind != EdgeKind::AksClusterAdmin {
         return None;
@@ -457,14 +616,16 @@ fn aks_admin_group_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
     let note = derived_note(graph, e)?;
     let group = note.evidence.get(1)?.strip_prefix("aadProfile.adminGroupObjectIDs=")?;
     let all = note.evidence.get(2).and_then(|g| g.strip_prefix("all="))?;
-    let groups: Vec<&str> = all.split(',').filter(|g| !g.is_empty()).collect();
     let cluster = note.evidence.first()?.as_str();
     let name = graph.node_ref(from).display_name;
-    Some(Fix {
-        key: format!("aks-admin-group:{}#{}", cluster.to_ascii_lowercase(), group.to_ascii_lowercase()),
-        what: format!("{name} as an admin group of {}", shell::arm_parts(cluster).2),
-        remediation: aks_admin_group_remediation(cluster, group, &groups, &name),
-    })
+    Some(d.fix(
+        format!("aks-admin-group:{}#{}", cluster.to_ascii_lowercase(), group.to_ascii_lowercase()),
+        || format!("{name} as an admin group of {}", shell::arm_parts(cluster).2),
+        || {
+            let groups: Vec<&str> = all.split(',').filter(|g| !g.is_empty()).collect();
+            aks_admin_group_remediation(cluster, group, &groups, &name)
+        },
+    ))
 }
 
 /// `az aks update --aad-admin-group-object-ids` with the cluster's other admin groups. The last admin group
@@ -722,7 +883,7 @@ const ELEVATE_ACCESS: &str = "elevateAccess/";
 /// The fix of an edge that rests on one Entra grant held by a principal: a directory-role assignment or PIM
 /// eligibility (`HAS_DIRECTORY_ROLE`, or a role scoped to one object), or a Microsoft Graph app role
 /// assignment (`HAS_GRAPH_PERMISSION`). `None` for other edges, and for the fan-out of a role's node.
-fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
+fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Option<Fix> {
     let (from, to, w) = graph.edge(e);
     let scoped =
         matches!(w.kind, EdgeKind::CanManageCredentials | EdgeKind::CanManageMembers | EdgeKind::CanResetPassword)
@@ -731,49 +892,55 @@ fn entra_grant_fix(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<Fix> {
         return None;
     }
     let note = &graph.notes[w.evidence as usize];
-    let id = note.evidence.first()?.clone();
+    let id = note.evidence.first()?;
     let (a, b) = (graph.node_ref(from), graph.node_ref(to));
     if w.kind == EdgeKind::HasGraphPermission {
-        return Some(Fix {
-            key: format!("app-role-assignment:{id}"),
-            what: format!("{} of {}", b.display_name, a.display_name),
-            remediation: shell::remediation(
-                format!("Remove {} from {}", b.display_name, a.display_name),
-                graph_id("app role assignment id", &id).and_then(|id| {
-                    let sp = shell::guid("service principal id", &a.id)?;
-                    Ok(graph_rest("delete", format!("{GRAPH}/servicePrincipals/{sp}/appRoleAssignments/{id}")))
-                }),
-            ),
-        });
+        return Some(d.fix(
+            format!("app-role-assignment:{id}"),
+            || format!("{} of {}", b.display_name, a.display_name),
+            || {
+                shell::remediation(
+                    format!("Remove {} from {}", b.display_name, a.display_name),
+                    graph_id("app role assignment id", id).and_then(|id| {
+                        let sp = shell::guid("service principal id", &a.id)?;
+                        Ok(graph_rest("delete", format!("{GRAPH}/servicePrincipals/{sp}/appRoleAssignments/{id}")))
+                    }),
+                )
+            },
+        ));
     }
     let eligible = w.flags & crate::graph::ELIGIBLE != 0;
-    let role = note.evidence.get(1).cloned().unwrap_or_default();
-    let scope = note.evidence.get(2).cloned().unwrap_or_else(|| "/".into());
     // The role's name: the role node's, or for a role scoped to one object, the label's ("<role> on this object…").
-    let what = if scoped {
-        format!("{} (over {})", note.label, b.display_name)
-    } else if eligible {
-        format!("{} (PIM eligible)", b.display_name)
-    } else {
-        b.display_name.clone()
+    let what = || {
+        if scoped {
+            format!("{} (over {})", note.label, b.display_name)
+        } else if eligible {
+            format!("{} (PIM eligible)", b.display_name)
+        } else {
+            b.display_name.clone()
+        }
     };
-    let remediation = if eligible {
-        shell::remediation(
-            format!("Remove the PIM eligibility of {} for {what}, or keep it to a few admins", a.display_name),
-            eligibility_remove(&a.id, &role, &scope),
-        )
-    } else {
-        shell::remediation(
-            format!("Remove the directory-role assignment of {} ({what}), or make it PIM-eligible", a.display_name),
-            graph_id("directory role assignment id", &id)
-                .map(|id| graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{id}"))),
-        )
+    let remediation = || {
+        if eligible {
+            let role = note.evidence.get(1).cloned().unwrap_or_default();
+            let scope = note.evidence.get(2).cloned().unwrap_or_else(|| "/".into());
+            shell::remediation(
+                format!("Remove the PIM eligibility of {} for {}, or keep it to a few admins", a.display_name, what()),
+                eligibility_remove(&a.id, &role, &scope),
+            )
+        } else {
+            shell::remediation(
+                format!(
+                    "Remove the directory-role assignment of {} ({}), or make it PIM-eligible",
+                    a.display_name,
+                    what()
+                ),
+                graph_id("directory role assignment id", id)
+                    .map(|id| graph_rest("delete", format!("{GRAPH}/roleManagement/directory/roleAssignments/{id}"))),
+            )
+        }
     };
-    Some(Fix {
-        key: format!("directory-role-assignment:{id}"),
-        what: format!("{what} of {}", a.display_name),
-        remediation,
-    })
+    Some(d.fix(format!("directory-role-assignment:{id}"), || format!("{} of {}", what(), a.display_name), remediation))
 }
 
 /// The Microsoft Graph endpoint the Entra fixes call (public cloud, as `az rest` expects).
@@ -840,6 +1007,52 @@ fn elevation_remediation(role: &str) -> Remediation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_alone_is_the_whole_fixs_key_for_every_edge_of_the_bundled_tenants() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snapshots");
+        let mut tenants = 0;
+        let (mut objects, mut steps) = (0, 0);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let snapshot = crate::snapshot::Snapshot::from_json(&text, "fixture").unwrap();
+            let graph = PrivilegeGraph::build(&snapshot);
+            tenants += 1;
+            // One memo asked for keys first, one for whole fixes first: both give `fix_of`'s key and fix.
+            let (mut keys_first, mut full_first) = (FixMemo::new(&graph), FixMemo::new(&graph));
+            for e in graph.graph.edge_indices() {
+                let fix = fix_of(&graph, e);
+                let key = fix_key(&graph, e);
+                assert_eq!(key, fix.key, "{}: edge {e:?}", path.display());
+                assert!(!fix.what.is_empty() && !fix.remediation.summary.is_empty(), "{fix:?}");
+                assert_eq!(make(&graph, e, Detail::Key).what, "", "the key alone formats no description");
+                assert_eq!(keys_first.key(e), fix.key);
+                assert_eq!(keys_first.has_command(e), fix.remediation.command.is_some());
+                assert_eq!(keys_first.remediation(e), fix.remediation, "made, not kept");
+                assert_eq!(keys_first.full(e), &fix);
+                assert_eq!(full_first.full(e), &fix);
+                assert_eq!(full_first.key(e), fix.key);
+                assert_eq!(full_first.has_command(e), fix.remediation.command.is_some());
+                assert_eq!(full_first.remediation(e), fix.remediation, "the one kept");
+                if changes_an_object(&key) {
+                    objects += 1;
+                } else {
+                    steps += 1;
+                }
+            }
+            assert_eq!(keys_first.of.len(), graph.graph.edge_count());
+            assert_eq!(
+                (keys_first.full.len(), full_first.full.len()),
+                (graph.graph.edge_count(), graph.graph.edge_count())
+            );
+        }
+        assert_eq!(tenants, 5, "the bundled snapshots");
+        assert!(objects > 10 && steps > 0, "both kinds of fix are checked: {objects}, {steps}");
+    }
 
     const RG: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg";
     const UAMI: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deployer";

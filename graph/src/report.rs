@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use petgraph::graph::{EdgeIndex, NodeIndex};
+use petgraph::graph::NodeIndex;
 use rustc_hash::FxHashMap;
 
 use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
@@ -15,7 +15,7 @@ use crate::findings::{
 };
 use crate::graph::{PrivilegeGraph, CONDITIONAL, ELIGIBLE};
 use crate::query::Query;
-use crate::remediation::{core_fix, fix_of};
+use crate::remediation::{changes_an_object, core_fix, FixMemo};
 
 use crate::findings::SAMPLE;
 
@@ -63,45 +63,19 @@ impl<'g> Nodes<'g> {
     }
 }
 
-/// Each edge's fix key ([`fix_of`]'s `key`) and whether it changes an object, computed once per edge: cores
-/// share their edges (every core behind a pivot repeats the pivot's way), and a fix is formatted text.
-struct FixKeys<'g> {
-    graph: &'g PrivilegeGraph,
-    of: FxHashMap<EdgeIndex, (String, bool)>,
-}
-
-impl<'g> FixKeys<'g> {
-    fn new(graph: &'g PrivilegeGraph) -> FixKeys<'g> {
-        FixKeys { graph, of: FxHashMap::default() }
-    }
-
-    /// The fix key of `e`, and whether the fix changes an object.
-    fn get(&mut self, e: EdgeIndex) -> &(String, bool) {
-        let graph = self.graph;
-        self.of.entry(e).or_insert_with(|| {
-            let f = fix_of(graph, e);
-            let changes = f.changes_an_object();
-            (f.key, changes)
-        })
-    }
-}
-
 /// The report's findings, sorted: escalations first, then severity, principals reached, id.
-pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores) -> Findings {
+pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores, fixes: &mut FixMemo) -> Findings {
     let mut sets = MemberSets {
         nodes: Nodes::new(graph),
         by_key: BTreeMap::new(),
         seen: FxHashMap::default(),
         counts: PrincipalCounts::default(),
     };
-    let mut fixes = FixKeys::new(graph);
     // Every core's id (choke points name the findings of cores the report leaves out too), but a whole finding
     // (its targets and exclusions) only for the cores shown: the redundant ones can outnumber them.
-    let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(graph, queries, c, &mut fixes)).collect();
-    let mut out: Vec<Finding> = cores
-        .shown()
-        .map(|i| finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets, &mut fixes))
-        .collect();
+    let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(graph, queries, c, fixes)).collect();
+    let mut out: Vec<Finding> =
+        cores.shown().map(|i| finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets, fixes)).collect();
     // Cores found for single pairs can repeat a core found by the shared search: merge by id.
     let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
@@ -202,9 +176,9 @@ fn by_severity(queries: &[Query], a: &str, b: &str) -> std::cmp::Ordering {
 /// A core's finding id: a fingerprint of its profile, principal, steps, landing and fan-out, and for a core
 /// found for single pairs, its tiers' targets (each tier as `query>id,id…`, most severe tier first, ids sorted
 /// by kind then id).
-fn finding_id(graph: &PrivilegeGraph, queries: &[Query], core: &Core, fixes: &mut FixKeys) -> String {
+fn finding_id(graph: &PrivilegeGraph, queries: &[Query], core: &Core, fixes: &mut FixMemo) -> String {
     let mut keys: Vec<String> = vec!["core".into(), core.profile.to_string(), graph.node_ref(core.head).id];
-    keys.extend(core.edges.iter().map(|e| fixes.get(*e).0.clone()));
+    keys.extend(core.edges.iter().map(|e| fixes.key(*e).to_string()));
     keys.push(graph.node_ref(core.landing).id);
     if let Some((kind, _)) = core.fanout {
         keys.push(kind.as_str().to_string());
@@ -236,15 +210,15 @@ fn finding(
     core: &Core,
     id: String,
     sets: &mut MemberSets,
-    fixes: &mut FixKeys,
+    fixes: &mut FixMemo,
 ) -> Finding {
     // Each hop names its fix (the report's hops only: the per-pair search has no use for it).
     let hops: Vec<_> = core
         .edges
         .iter()
         .map(|e| {
-            let (key, changes) = fixes.get(*e);
-            Hop { fix: changes.then(|| key.clone()), ..hop(graph, *e) }
+            let key = fixes.key(*e);
+            Hop { fix: changes_an_object(key).then(|| key.to_string()), ..hop(graph, *e) }
         })
         .collect();
     let flags = core.edges.iter().fold(core.fanout.map(|f| f.1).unwrap_or(0), |acc, e| acc | graph.edge(*e).2.flags);
@@ -252,10 +226,10 @@ fn finding(
     let (fix_edge, remediation) = if core.edges.is_empty() {
         (None, crate::findings::Remediation { summary: "Review the path".into(), command: None })
     } else {
-        let (e, r) = core_fix(graph, &core.edges, broad);
+        let (e, r) = core_fix(graph, &core.edges, broad, fixes);
         (Some(e), r)
     };
-    let fix = fix_edge.map(|e| fixes.get(e).0.clone()).unwrap_or_default();
+    let fix = fix_edge.map(|e| fixes.key(e).to_string()).unwrap_or_default();
     let mut tiers: Vec<TierHit> = core
         .tiers
         .iter()
@@ -343,11 +317,18 @@ fn exposure(graph: &PrivilegeGraph, reach: &TierReach, population: &[(crate::mod
     }
 }
 
-/// Choke points as the report shows them, with the findings (ids) that rest on each.
-pub(crate) fn choke_points(queries: &[Query], chokes: &[Choke], core_ids: &[String]) -> Vec<ChokePoint> {
+/// Choke points as the report shows them, with the findings (ids) that rest on each; each one's whole fix is
+/// its first edge's.
+pub(crate) fn choke_points(
+    queries: &[Query],
+    chokes: &[Choke],
+    core_ids: &[String],
+    fixes: &mut FixMemo,
+) -> Vec<ChokePoint> {
     chokes
         .iter()
         .map(|c| {
+            let fix = fixes.full(c.edges[0]);
             let mut tiers: Vec<ChokeTier> = c
                 .tiers
                 .iter()
@@ -362,14 +343,14 @@ pub(crate) fn choke_points(queries: &[Query], chokes: &[Choke], core_ids: &[Stri
             findings.sort();
             findings.dedup();
             ChokePoint {
-                id: c.fix.key.clone(),
+                id: c.key.clone(),
                 reach: if c.standing { Reach::Standing } else { Reach::Escalation },
-                what: c.fix.what.clone(),
+                what: fix.what.clone(),
                 principals_cut: c.principals_cut(),
                 collateral: c.collateral,
                 tiers,
                 findings,
-                remediation: c.fix.remediation.clone(),
+                remediation: fix.remediation.clone(),
             }
         })
         .collect()
@@ -377,15 +358,14 @@ pub(crate) fn choke_points(queries: &[Query], chokes: &[Choke], core_ids: &[Stri
 
 /// The plan as the report shows it: the findings the re-run still finds that escalate (by reach, or by a
 /// member that escalates into their principal), in the report's order, without building those findings.
-pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult) -> Plan {
+pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult, fixes: &mut FixMemo) -> Plan {
     let after = &plan.after;
-    let mut fixes = FixKeys::new(graph);
     // (id, reach, severity, members, some member escalates), merged by id as `findings` merges.
     let mut merged: Vec<(String, Reach, crate::model::Severity, usize, bool)> = Vec::new();
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
     for i in after.shown() {
         let core = &after.cores[i];
-        let id = finding_id(graph, queries, core, &mut fixes);
+        let id = finding_id(graph, queries, core, fixes);
         let members = core.members.len();
         let escalating = core.members.iter().any(|m| m.escalates);
         match index.get(&id) {
@@ -406,33 +386,5 @@ pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult)
     }
     merged.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(b.3.cmp(&a.3)).then(a.0.cmp(&b.0)));
     let remaining: Vec<String> = merged.into_iter().filter(|f| f.1 == Reach::Escalation || f.4).map(|f| f.0).collect();
-    Plan { steps: plan.steps.iter().map(|f| f.key.clone()).collect(), verified: remaining.is_empty(), remaining }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_edges_cached_fix_key_is_its_fix_and_computed_once() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snapshots");
-        let text = std::fs::read_to_string(dir.join("demo.json")).unwrap();
-        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
-        let mut fixes = FixKeys::new(&graph);
-        let (mut objects, mut steps) = (0, 0);
-        for e in graph.graph.edge_indices() {
-            let fix = fix_of(&graph, e);
-            let (key, changes) = fixes.get(e).clone();
-            assert_eq!((key.as_str(), changes), (fix.key.as_str(), fix.changes_an_object()));
-            if changes {
-                objects += 1;
-            } else {
-                steps += 1;
-            }
-            // Asked again: the same entry, not a second one.
-            assert_eq!(fixes.get(e).0, fix.key);
-        }
-        assert_eq!(fixes.of.len(), graph.graph.edge_count());
-        assert!(objects > 10 && steps > 0, "the demo has both kinds of fix: {objects}, {steps}");
-    }
+    Plan { steps: plan.steps.clone(), verified: remaining.is_empty(), remaining }
 }
