@@ -89,7 +89,8 @@ impl<'a> TierReach<'a> {
             pool(r.heads.entry(core.head).or_default());
             if !core.members.is_empty() {
                 let key = std::rc::Rc::as_ptr(&core.members) as usize;
-                let set = r.sets.entry(key).or_insert_with(|| Pooled { members: Some(&core.members), ..Pooled::default() });
+                let set =
+                    r.sets.entry(key).or_insert_with(|| Pooled { members: Some(&core.members), ..Pooled::default() });
                 pool(set);
             }
         }
@@ -175,9 +176,10 @@ impl<'a> TierReach<'a> {
                 pooled.targets.binary_search(&t).is_ok()
                     && pooled.cores.iter().any(|ci| {
                         let core = &self.cores.cores[*ci as usize];
-                        core.tiers.iter().filter(|tier| tier.query == self.qi).any(|tier| {
-                            tier.targets.binary_search(&t).is_ok() && !tier.is_excluded(p, t)
-                        })
+                        core.tiers
+                            .iter()
+                            .filter(|tier| tier.query == self.qi)
+                            .any(|tier| tier.targets.binary_search(&t).is_ok() && !tier.is_excluded(p, t))
                     })
             })
         };
