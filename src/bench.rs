@@ -260,12 +260,14 @@ fn bytes(bytes: u64) -> String {
 /// then the graph built from it, each stage with its wall time and peak RSS, and the two together: the
 /// "snapshot file to graph" part of an analysis, on a snapshot of any size (`mock generate --snapshot`).
 pub fn read(path: &std::path::Path) -> Result<u8> {
-    read_to(std::io::stdout().lock(), path)?;
+    // The process ends here: the snapshot and graph go back with it, not object by object (as `analyze` leaves
+    // its report and snapshot).
+    std::mem::forget(read_to(std::io::stdout().lock(), path)?);
     Ok(0)
 }
 
-/// [`read`], writing to `out`.
-fn read_to(out: impl Write, path: &std::path::Path) -> Result<()> {
+/// [`read`], writing to `out`; the snapshot and the graph built from it.
+fn read_to(out: impl Write, path: &std::path::Path) -> Result<(Snapshot, PrivilegeGraph)> {
     let mut bench = Bench::new(out);
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let peak = if bench.resettable { "peak RSS during each stage" } else { "peak RSS of the process so far" };
@@ -287,9 +289,7 @@ fn read_to(out: impl Write, path: &std::path::Path) -> Result<()> {
         result: format!("read {:.0} ns/n+e", read.as_nanos() as f64 / work.max(1) as f64),
     };
     bench.row(row)?;
-    drop(graph);
-    drop(snap);
-    Ok(())
+    Ok((snap, graph))
 }
 
 /// `azpath bench collect`: generates a collection tier, serves it in-process behind the emulated Azure
