@@ -112,14 +112,14 @@ impl<'a> TierReach<'a> {
         let (kinds, sources) = (graph.kinds(), crate::model::KindSet::of(&self.query.sources));
         let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
         let mut all: Vec<&[NodeIndex]> = Vec::new();
-        let mut given: Vec<(Option<NodeIndex>, &Pooled, bool)> = Vec::new();
+        let mut given: Vec<(Option<NodeIndex>, &Pooled)> = Vec::new();
         for (head, pooled) in &self.heads {
             all.push(&pooled.targets);
-            given.push((Some(*head).filter(|h| source(*h)), pooled, pooled.standing));
+            given.push((Some(*head).filter(|h| source(*h)), pooled));
         }
         for pooled in self.sets.values() {
             all.push(&pooled.targets);
-            given.push((None, pooled, pooled.standing));
+            given.push((None, pooled));
         }
         // Per principal the lists it gets, in compressed rows (counted, then filled in list order, so each row is
         // sorted), and whether one of them holds it by a standing grant.
@@ -168,7 +168,7 @@ impl<'a> TierReach<'a> {
     /// How many of the targets `p`'s lists (`ids`, into `given`) give it are left out by every core that
     /// gives them (exclusions are rare: deny assignments, the hop limit, masks on a member's way). Only a
     /// target some core leaves out for `p` can be one, so only those are looked up, in the cores of `p`'s lists.
-    fn lost(&self, p: NodeIndex, ids: &[u32], given: &[(Option<NodeIndex>, &Pooled, bool)]) -> usize {
+    fn lost(&self, p: NodeIndex, ids: &[u32], given: &[(Option<NodeIndex>, &Pooled)]) -> usize {
         let Some(left_out) = self.excluded.get(&p) else { return 0 };
         let gives = |t: NodeIndex| {
             ids.iter().any(|id| {
@@ -190,10 +190,11 @@ impl<'a> TierReach<'a> {
 /// Who gets one pooled list of targets, each with whether it holds the list's standing grant rather than
 /// escalating into it: the head, or the list's members of the query's source kinds.
 fn visit(
-    &(head, pooled, standing): &(Option<NodeIndex>, &Pooled, bool),
+    &(head, pooled): &(Option<NodeIndex>, &Pooled),
     source: impl Fn(NodeIndex) -> bool,
     mut f: impl FnMut(NodeIndex, bool),
 ) {
+    let standing = pooled.standing;
     if let Some(h) = head {
         f(h, standing);
     }

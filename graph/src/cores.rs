@@ -80,15 +80,9 @@ impl MemberList {
     fn new(mut members: Vec<Member>, mut leaves: Vec<Leaf>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
         members.shrink_to_fit();
         leaves.shrink_to_fit();
-        let mut list = MemberList { members: Vec::new(), leaves, links, ..MemberList::default() };
-        for m in &members {
-            list.note(m);
-        }
-        for l in &list.leaves {
-            list.longest = list.longest.max(u32::from(l.hops));
-            list.any_invalid |= !l.valid;
-        }
-        list.members = members;
+        let mut list = MemberList { members, leaves, links, ..MemberList::default() };
+        (list.longest, list.any_invalid) =
+            list.iter().fold((0, false), |(longest, invalid), m| (longest.max(m.hops), invalid || !m.valid));
         list
     }
 
