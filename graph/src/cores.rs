@@ -545,6 +545,10 @@ struct Wanted {
     /// Per principal, by node index (up to the last with a pair): its range of `pairs`, empty for none. Dense:
     /// every member of every list is looked up.
     of: Vec<(u32, u32)>,
+    /// Per principal, by node index: how many of its pairs are not covered yet.
+    open: Vec<u32>,
+    /// Every (query, target) some pair wants.
+    targets: FxHashSet<(usize, NodeIndex)>,
 }
 
 impl Wanted {
@@ -553,14 +557,30 @@ impl Wanted {
         pairs.sort_unstable();
         pairs.dedup();
         let mut of = vec![(0, 0); pairs.last().map_or(0, |(p, _, _)| p.index() + 1)];
+        let mut open = vec![0; of.len()];
         for (i, (p, _, _)) in pairs.iter().enumerate() {
             let range = &mut of[p.index()];
             if range.0 == range.1 {
                 range.0 = i as u32;
             }
             range.1 = i as u32 + 1;
+            open[p.index()] += 1;
         }
-        Wanted { covered: vec![false; pairs.len()], pairs, of }
+        let targets = pairs.iter().map(|(_, q, t)| (*q, *t)).collect();
+        Wanted { covered: vec![false; pairs.len()], pairs, of, open, targets }
+    }
+
+    /// Whether some principal wants `target` in `query`.
+    fn is_target(&self, query: usize, target: NodeIndex) -> bool {
+        self.targets.contains(&(query, target))
+    }
+
+    /// Marks pair `i` covered.
+    fn mark(&mut self, i: usize) {
+        if !self.covered[i] {
+            self.covered[i] = true;
+            self.open[self.pairs[i].0.index()] -= 1;
+        }
     }
 
     /// The range of `pairs` that are `p`'s (empty for none).
@@ -568,9 +588,9 @@ impl Wanted {
         self.of.get(p.index()).copied().filter(|(lo, hi)| lo < hi)
     }
 
-    /// Whether `p` has a wanted pair.
-    fn has(&self, p: NodeIndex) -> bool {
-        self.range(p).is_some()
+    /// Whether `p` has a wanted pair not covered yet.
+    fn is_open(&self, p: NodeIndex) -> bool {
+        self.open.get(p.index()).is_some_and(|n| *n > 0)
     }
 
     /// Marks the wanted pairs of `p` that `tier` gives it (its targets, less what it excludes; `targets` sorted).
@@ -587,40 +607,37 @@ impl Wanted {
             for i in from..to {
                 let t = self.pairs[i].2;
                 if !self.covered[i] && tier.targets.binary_search(&t).is_ok() && !tier.is_excluded(p, t) {
-                    self.covered[i] = true;
+                    self.mark(i);
                 }
             }
         } else {
-            let wanted = &self.pairs[from..to];
             for t in &tier.targets {
-                if let Ok(j) = wanted.binary_search_by(|x| x.2.cmp(t)) {
+                if let Ok(j) = self.pairs[from..to].binary_search_by(|x| x.2.cmp(t)) {
                     if !self.covered[from + j] && !tier.is_excluded(p, *t) {
-                        self.covered[from + j] = true;
+                        self.mark(from + j);
                     }
                 }
             }
         }
     }
 
-    /// Marks the wanted pairs of `p` in `query` that some tier of `pool` (sorted (target, core, tier) of cores
-    /// `p` is a member of) gives it, not excluded there.
-    fn cover_pooled(&mut self, cores: &[Core], query: usize, pool: &[(NodeIndex, u32, u32)], p: NodeIndex) {
+    /// Marks the wanted pairs of `p` that some tier of its query's pool gives it, not excluded there (`pools`:
+    /// per query, sorted (target, core, tier) of the cores `p` is a member of).
+    fn cover_pooled(&mut self, cores: &[Core], pools: &[Vec<(NodeIndex, u32, u32)>], p: NodeIndex) {
         let Some((lo, hi)) = self.range(p) else { return };
-        let range = &self.pairs[lo as usize..hi as usize];
-        let from = lo as usize + range.partition_point(|x| x.1 < query);
-        let to = lo as usize + range.partition_point(|x| x.1 <= query);
-        for i in from..to {
+        for i in lo as usize..hi as usize {
             if self.covered[i] {
                 continue;
             }
-            let t = self.pairs[i].2;
+            let (_, query, t) = self.pairs[i];
+            let pool = &pools[query];
             let first = pool.partition_point(|x| x.0 < t);
             let gives = pool[first..]
                 .iter()
                 .take_while(|x| x.0 == t)
                 .any(|(_, ci, ti)| !cores[*ci as usize].tiers[*ti as usize].is_excluded(p, t));
             if gives {
-                self.covered[i] = true;
+                self.mark(i);
             }
         }
     }
@@ -937,8 +954,8 @@ impl Run<'_> {
         let mut wanted = Wanted::new(failing);
         // (Every wanted pair's principal is a source of its query: no kind check is needed.)
         // Heads one by one; members per shared member list: the cores sharing a list are pooled per query into
-        // one sorted (target, core, tier) list, and each listed principal's wanted pairs are looked up in it,
-        // instead of each member being checked against every core of its list.
+        // one sorted (target, core, tier) list of the targets some pair wants, and each open member's wanted
+        // pairs are looked up in it, instead of each member being checked against every core of its list.
         let mut by_list: FxHashMap<usize, Vec<usize>> = FxHashMap::default();
         for (ci, core) in self.cores.iter().enumerate() {
             for tier in &core.tiers {
@@ -950,23 +967,24 @@ impl Run<'_> {
         }
         let mut lists: Vec<(usize, Vec<usize>)> = by_list.into_iter().collect();
         lists.sort_unstable();
+        let mut pools: Vec<Vec<(NodeIndex, u32, u32)>> = vec![Vec::new(); self.queries.len()];
         for (_, cis) in lists {
-            let listed: Vec<NodeIndex> =
-                self.cores[cis[0]].members.iter().map(|m| m.node).filter(|n| wanted.has(*n)).collect();
-            if listed.is_empty() {
-                continue;
-            }
-            let mut pooled: FxHashMap<usize, Vec<(NodeIndex, u32, u32)>> = FxHashMap::default();
-            for ci in cis {
-                for (ti, tier) in self.cores[ci].tiers.iter().enumerate() {
-                    let into = pooled.entry(tier.query).or_default();
-                    into.extend(tier.targets.iter().map(|t| (*t, ci as u32, ti as u32)));
+            // Only targets some principal wants in the query are pooled; a list whose cores give none of them
+            // is passed over without reading its members.
+            pools.iter_mut().for_each(Vec::clear);
+            for ci in &cis {
+                for (ti, tier) in self.cores[*ci].tiers.iter().enumerate() {
+                    let wanted_here = tier.targets.iter().filter(|t| wanted.is_target(tier.query, **t));
+                    pools[tier.query].extend(wanted_here.map(|t| (*t, *ci as u32, ti as u32)));
                 }
             }
-            for (query, mut pool) in pooled {
-                pool.sort_unstable();
-                for p in &listed {
-                    wanted.cover_pooled(&self.cores, query, &pool, *p);
+            if pools.iter().all(Vec::is_empty) {
+                continue;
+            }
+            pools.iter_mut().for_each(|pool| pool.sort_unstable());
+            for m in self.cores[cis[0]].members.iter() {
+                if wanted.is_open(m.node) {
+                    wanted.cover_pooled(&self.cores, &pools, m.node);
                 }
             }
         }
@@ -1789,7 +1807,9 @@ mod tests {
         // Principal 1 wants targets 10 and 11 in query 0, and 10 in query 1; principal 2 wants 10 in query 0.
         let mut w =
             Wanted::new(vec![(0, n(1), n(10)), (0, n(1), n(11)), (1, n(1), n(10)), (0, n(2), n(10)), (0, n(1), n(10))]);
-        assert!(w.has(n(1)) && w.has(n(2)) && !w.has(n(3)));
+        assert!(w.is_open(n(1)) && w.is_open(n(2)) && !w.is_open(n(3)));
+        assert!(w.is_target(0, n(10)) && w.is_target(0, n(11)) && w.is_target(1, n(10)));
+        assert!(!w.is_target(1, n(11)) && !w.is_target(0, n(12)), "wanted targets are per query");
         // A tier of another query, one that excludes the pair, one without the target: nothing covered.
         w.cover(&tier(2, &[10, 11], &[]), n(1));
         w.cover(&tier(0, &[10, 11], &[(1, 10), (1, 11)]), n(1));
@@ -1802,6 +1822,7 @@ mod tests {
         w.cover(&tier(0, &[5, 6, 7, 10, 20], &[(1, 11)]), n(1));
         // … and more wanted than the tier has (search the wanted ones).
         w.cover(&tier(0, &[10], &[]), n(2));
+        assert!(w.is_open(n(1)) && !w.is_open(n(2)), "a principal whose pairs are all covered is no longer open");
         assert_eq!(w.left(), vec![(0, n(1), n(11)), (1, n(1), n(10))]);
     }
 
@@ -2186,16 +2207,17 @@ mod tests {
             (1, n(1), n(12)), // 12 is given in query 0 only
             (1, n(1), n(13)), // given in query 1
         ]);
-        for q in [0, 1] {
-            for p in [n(1), n(2), n(3)] {
-                w.cover_pooled(&cores, q, &pool(q), p);
-            }
+        // Query 2 has no pool entry at all.
+        let pools = vec![pool(0), pool(1), Vec::new()];
+        for p in [n(1), n(2), n(3)] {
+            w.cover_pooled(&cores, &pools, p);
         }
+        assert!(w.is_open(n(1)) && !w.is_open(n(2)), "2's one pair is covered, 1 keeps two");
         assert_eq!(w.left(), vec![(0, n(1), n(14)), (1, n(1), n(12))]);
         // Excluded everywhere: not covered.
         let cores = vec![core(vec![tier(0, &[11], &[(1, 11)])])];
         let mut w = Wanted::new(vec![(0, n(1), n(11))]);
-        w.cover_pooled(&cores, 0, &[(n(11), 0, 0)], n(1));
+        w.cover_pooled(&cores, &[vec![(n(11), 0, 0)]], n(1));
         assert_eq!(w.left(), vec![(0, n(1), n(11))]);
     }
 }

@@ -533,6 +533,42 @@ fn owner_within(max_hops: usize) -> Query {
     Query { max_hops, ..owner }
 }
 
+/// Bob holds Owner on Prod through groups A ⊂ B (three hops) and through group D, of which he is a direct member
+/// (two hops); two queries of one search profile ask for it, one within two hops. B's member list, shared by
+/// both, has Bob; his pair fails the limit in B's core and is given by D's: the report answers it with D's
+/// finding alone, not also with a finding of its own for that one pair (the forward search's).
+#[test]
+fn a_pair_one_core_leaves_out_and_another_gives_gets_no_finding_of_its_own() {
+    const GROUP_D: &str = "bbbbbbbb-0000-0000-0000-00000000000d";
+    let with = |d_holds: bool| {
+        let mut grants = vec![typed_assignment("Group", 1, GROUP_B, OWNER, &sub(SUB))];
+        if d_holds {
+            grants.push(typed_assignment("Group", 2, GROUP_D, OWNER, &sub(SUB)));
+        }
+        let mut s = tenant(json!({ "roleAssignments": grants }));
+        s.entra.groups.push(from(json!({"id": GROUP_D, "displayName": "D"})));
+        s.entra
+            .group_members
+            .push(from(json!({"groupId": GROUP_D, "members": [{"@odata.type": "#microsoft.graph.user", "id": BOB}]})));
+        s
+    };
+    let within_two = Query { id: "owner-within-two".into(), ..owner_within(2) };
+    let both = [owner_within(10), within_two.clone()];
+    // Per finding: its principal, and the queries it answers with the members it counts for each.
+    let on_prod = |s: &Snapshot| -> Vec<String> {
+        let report = common::analyze_checked(s, &both, AnalyzeOptions::default());
+        let mut found: Vec<String> =
+            report.findings.iter().map(|f| format!("{} x{}", f.principal.display_name, f.tiers.len())).collect();
+        found.sort();
+        found
+    };
+    assert_eq!(bob_on_prod(&with(true), &within_two), Some((false, 2)));
+    assert_eq!(on_prod(&with(true)), ["B x2", "D x2"], "one finding per group, each answering both queries");
+    // Without D's grant, Bob has no way within two hops.
+    assert_eq!(bob_on_prod(&with(false), &within_two), None);
+    assert_eq!(on_prod(&with(false)), ["B x2"]);
+}
+
 /// Bob holds Owner on Prod through groups A ⊂ B (three hops), is PIM-eligible for it directly (one hop), and
 /// owns the deploy application whose service principal is Owner there (two hops, neither eligible nor
 /// conditional). Under a hop limit of two the holding way is too long, and the best way that fits is the
