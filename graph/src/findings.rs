@@ -439,26 +439,50 @@ impl MemberSet {
         [b & Self::ELIGIBLE != 0, b & Self::CONDITIONAL != 0]
     }
 
-    /// The set's key in [`Report::member_sets`]: a 128-bit hash of each member's kind, id and bits in the set's
-    /// order (kind, then id), never names, so equal sets share a key. Hashed eight bytes of an id at a time (a
-    /// large tenant's sets hold tens of millions of members between them, each keyed once).
+    /// The set's key in [`Report::member_sets`]: a 128-bit hash of its members' kinds, ids and bits, never
+    /// names, so equal sets share a key. The sum of each member's part ([`MemberSet::key_part`]), so it can be
+    /// had from each member's hash alone, before the set is made (a large tenant's sets hold tens of millions
+    /// of members between them, and many lists give a set already made).
     pub fn key(&self) -> String {
-        // FNV-1a's 128-bit prime and offset, over 64-bit words: each member's length, kind and bits, then its id
-        // zero-padded to whole words (the length keeps two members' words apart).
+        let sum = self
+            .iter()
+            .fold(0u128, |acc, (n, bits)| acc.wrapping_add(Self::key_part(Self::node_hash(n.kind, &n.id), bits)));
+        Self::key_of(sum, self.members.len())
+    }
+
+    /// A node's hash for [`MemberSet::key`]: FNV-1a's 128-bit prime and offset over 64-bit words, its id's length
+    /// and kind, then its id zero-padded to whole words (the length keeps two ids' words apart).
+    pub(crate) fn node_hash(kind: NodeKind, id: &str) -> u128 {
         const PRIME: u128 = 0x0000000001000000000000000000013b;
         let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
         let mut word = |w: u64| h = (h ^ u128::from(w)).wrapping_mul(PRIME);
-        for (n, bits) in self.iter() {
-            let id = n.id.as_bytes();
-            word((id.len() as u64) << 16 | u64::from(n.kind as u8) << 8 | u64::from(bits));
-            for chunk in id.chunks(8) {
-                let mut padded = [0u8; 8];
-                padded[..chunk.len()].copy_from_slice(chunk);
-                word(u64::from_le_bytes(padded));
-            }
+        let id = id.as_bytes();
+        word((id.len() as u64) << 8 | u64::from(kind as u8));
+        for chunk in id.chunks(8) {
+            let mut padded = [0u8; 8];
+            padded[..chunk.len()].copy_from_slice(chunk);
+            word(u64::from_le_bytes(padded));
         }
-        // Fold the high half into the low one: the low bits of a product depend on the low bits alone.
-        let h = h ^ (h >> 64);
+        h
+    }
+
+    /// A member's part of its set's key: its node's hash with its bits, mixed so that sums of parts do not
+    /// cancel (FNV's low bits depend on the low bits alone: each multiplication is followed by folding the
+    /// high half in).
+    pub(crate) fn key_part(node: u128, bits: u8) -> u128 {
+        const M1: u128 = 0x9e3779b97f4a7c15_f39cc0605cedc835;
+        const M2: u128 = 0xd6e8feb86659fd93_2545f4914f6cdd1d;
+        let mut x = node ^ (u128::from(bits) + 1).wrapping_mul(M2);
+        x ^= x >> 64;
+        x = x.wrapping_mul(M1);
+        x ^= x >> 64;
+        x = x.wrapping_mul(M2);
+        x ^ (x >> 64)
+    }
+
+    /// The key of a set of `count` members whose parts sum to `sum`.
+    pub(crate) fn key_of(sum: u128, count: usize) -> String {
+        let h = Self::key_part(sum ^ count as u128, 0);
         format!("{h:032x}")
     }
 }

@@ -32,16 +32,30 @@ struct Nodes<'g> {
     of: Vec<Option<SharedNode>>,
     /// Each node's position among all nodes by kind, then id (the order of a member set), made on first use.
     rank: Vec<u32>,
+    /// Each node's [`MemberSet::node_hash`] (0 until asked for).
+    hash: Vec<u128>,
 }
 
 impl<'g> Nodes<'g> {
     fn new(graph: &'g PrivilegeGraph) -> Nodes<'g> {
-        Nodes { graph, of: vec![None; graph.graph.node_count()], rank: Vec::new() }
+        let n = graph.graph.node_count();
+        Nodes { graph, of: vec![None; n], rank: Vec::new(), hash: vec![0; n] }
     }
 
     fn get(&mut self, n: NodeIndex) -> SharedNode {
         let graph = self.graph;
         self.of[n.index()].get_or_insert_with(|| Arc::new(graph.node_ref(n))).clone()
+    }
+
+    /// `n`'s [`MemberSet::node_hash`], made once.
+    fn hash(&mut self, n: NodeIndex) -> u128 {
+        let h = &mut self.hash[n.index()];
+        if *h == 0 {
+            let d = &self.graph.graph[n];
+            // (A hash of 0 is made again each time: as rare as any other value.)
+            *h = MemberSet::node_hash(d.kind, &d.key.to_string());
+        }
+        *h
     }
 
     /// `n`'s position among all nodes by kind, then id: member sets are sorted by it, one string sort of the
@@ -133,17 +147,34 @@ impl MemberSets<'_> {
             })
             .collect();
         ranked.sort_unstable();
+        ranked.dedup_by_key(|(_, _, n, _)| *n);
+        // The key from the members' hashes: a list whose set is made already (another pivot's, often) is not
+        // made again.
+        let sum = ranked
+            .iter()
+            .fold(0u128, |acc, (_, _, n, bits)| acc.wrapping_add(MemberSet::key_part(self.nodes.hash(*n), *bits)));
+        let key = MemberSet::key_of(sum, ranked.len());
+        if let Some(set) = self.by_key.get(&key) {
+            let summary = summary(set);
+            self.seen.insert(addr, (key.clone(), summary.clone()));
+            return (Some(key), summary);
+        }
         let set = MemberSet::sorted(ranked.into_iter().map(|(_, _, n, bits)| (self.nodes.get(n), bits)).collect());
-        let summary = Affected {
-            count: set.members.len(),
-            by_kind: set.by_kind_runs().map(|(k, run)| (k, run.len())).collect(),
-            sample: set.members.iter().take(SAMPLE).map(|n| NodeRef::clone(n)).collect(),
-            nodes: Vec::new(),
-        };
-        let key = set.key();
-        self.by_key.entry(key.clone()).or_insert(set);
+        debug_assert_eq!(set.key(), key, "a set's key from its members' hashes is the set's own");
+        let summary = summary(&set);
+        self.by_key.insert(key.clone(), set);
         self.seen.insert(addr, (key.clone(), summary.clone()));
         (Some(key), summary)
+    }
+}
+
+/// A member set's count, kinds and first few members.
+fn summary(set: &MemberSet) -> Affected {
+    Affected {
+        count: set.members.len(),
+        by_kind: set.by_kind_runs().map(|(k, run)| (k, run.len())).collect(),
+        sample: set.members.iter().take(SAMPLE).map(|n| NodeRef::clone(n)).collect(),
+        nodes: Vec::new(),
     }
 }
 
