@@ -204,7 +204,7 @@ pub(super) fn run(s: &Snapshot, g: &PrivilegeGraph, out: &mut Vec<PostureFinding
             let id = &grant.assignment_id;
             let name = user.map(user_name).unwrap_or_else(|| g.node(p.holder).key.to_string());
             standing
-                .entry(grant.scope.clone())
+                .entry(grant.scope.to_string())
                 .or_default()
                 .entry(g.node(p.holder).key.to_string())
                 .or_default()
