@@ -378,17 +378,17 @@ impl Objects {
         let listed = e
             .users
             .iter()
-            .map(|u| (&u.id, Object::User))
+            .map(|u| (u.id.as_str(), Object::User))
             .chain(
                 e.groups
                     .iter()
-                    .map(|g| (&g.id, Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
+                    .map(|g| (g.id.as_str(), Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
             )
             .chain(e.service_principals.iter().map(|sp| {
                 let managed_identity = is_managed_identity(sp.service_principal_type.as_deref());
-                (&sp.id, Object::ServicePrincipal { managed_identity })
+                (sp.id.as_str(), Object::ServicePrincipal { managed_identity })
             }))
-            .chain(e.applications.iter().enumerate().map(|(i, a)| (&a.id, Object::Application(i as u32))));
+            .chain(e.applications.iter().enumerate().map(|(i, a)| (a.id.as_str(), Object::Application(i as u32))));
         for (id, object) in listed {
             match parse_guid(id) {
                 Some(g) if wanted_guids.contains(&g) => {
@@ -664,7 +664,7 @@ impl<'a> Ctx<'a> {
                 .users
                 .iter()
                 .filter(|u| self.in_reach(&u.id, unit))
-                .filter_map(|u| Some((u.id.clone(), find(&u.id)?)))
+                .filter_map(|u| Some((u.id.to_string(), find(&u.id)?)))
                 .filter(|(_, n)| match set {
                     Set::Resettable(r) => self.may_reset(r, *n),
                     _ => true,

@@ -103,10 +103,10 @@ fn is_guest(u: &User) -> bool {
 }
 
 fn user_name(u: &User) -> String {
-    match (&u.display_name, &u.user_principal_name) {
+    match (u.display_name.as_deref(), u.user_principal_name.as_deref()) {
         (Some(d), Some(upn)) if d != upn => format!("{d} ({upn})"),
-        (Some(n), _) | (None, Some(n)) => n.clone(),
-        (None, None) => u.id.clone(),
+        (Some(n), _) | (None, Some(n)) => n.to_string(),
+        (None, None) => u.id.to_string(),
     }
 }
 
