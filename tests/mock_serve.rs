@@ -98,7 +98,8 @@ async fn an_edited_tenant_folder_is_served_to_the_next_scan_and_announced() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     // A user the first report does not mention at all gets Owner on a subscription.
     let tenant = azpath_mocks::MockTenant::bundled("demo").unwrap();
-    let user = tenant.entra.users.iter().map(|u| u.id.clone()).find(|id| !first.stdout.contains(id.as_str())).unwrap();
+    let user =
+        tenant.entra.users.iter().map(|u| u.id.to_string()).find(|id| !first.stdout.contains(id.as_str())).unwrap();
     add_owner(&folder, &user, "5c0f0a4e-0d0b-4b6e-9d5e-000000000001");
     let reloaded = served.stderr_line(|l| l.starts_with("reloaded "));
     assert!(reloaded.contains("a change in the folder"), "{reloaded}");

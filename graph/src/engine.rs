@@ -703,12 +703,12 @@ pub(crate) fn hop(graph: &PrivilegeGraph, e: EdgeIndex) -> Hop {
             } else if g.conditional {
                 detail.push_str(" (its condition could not be fully evaluated)");
             }
-            let label = if g.eligible { format!("{} (PIM eligible)", g.role_name) } else { g.role_name.clone() };
-            (vec![g.assignment_id.clone(), g.role_definition_id.clone()], detail, label)
+            let label = if g.eligible { format!("{} (PIM eligible)", g.role_name) } else { g.role_name.to_string() };
+            (vec![g.assignment_id.to_string(), g.role_definition_id.to_string()], detail, label)
         }
         _ => {
             let n = &graph.notes[w.evidence as usize];
-            (n.evidence.clone(), n.detail.clone(), n.label.clone())
+            (n.evidence.iter().map(|e| e.to_string()).collect(), n.detail.clone(), n.label.to_string())
         }
     };
     Hop {

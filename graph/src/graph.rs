@@ -17,7 +17,7 @@ use crate::findings::NodeRef;
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{self, Caps};
 use crate::scope;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Str};
 
 /// A node's stable key: a GUID (Entra object id) or a lower-cased ARM id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -265,17 +265,19 @@ pub struct EdgeData {
     pub evidence: u32,
 }
 
-/// A role assignment (active or eligible) as evaluated.
+/// A role assignment (active or eligible) as evaluated. Its texts are [`Str`]s shared with the snapshot (the
+/// role definition id), the role table (the role name) and the other grants at the scope (the scope): a
+/// grant holds one text of its own, its id.
 #[derive(Debug, Clone)]
 pub struct Grant {
     /// Role assignment or eligibility instance id.
-    pub assignment_id: String,
+    pub assignment_id: Str,
     /// Role definition id as given.
-    pub role_definition_id: String,
+    pub role_definition_id: Str,
     /// Role name (or the GUID when the definition is unknown).
-    pub role_name: String,
+    pub role_name: Str,
     /// Normalized scope.
-    pub scope: String,
+    pub scope: Str,
     /// PIM-eligible (needs activation).
     pub eligible: bool,
     /// The condition was not fully understood.
@@ -292,15 +294,16 @@ pub struct Grant {
     pub kube_data: u16,
 }
 
-/// Why a derived edge exists.
+/// Why a derived edge exists. The evidence ids are [`Str`]s, shared by the edges one object justifies (a
+/// binding's subjects, a grant's hubs); labels are shared by every edge that has the same one.
 #[derive(Debug, Clone)]
 pub struct EdgeNote {
     /// Ids of the objects that justify it.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<Str>,
     /// One sentence.
     pub detail: String,
     /// Short label.
-    pub label: String,
+    pub label: Str,
 }
 
 /// A deny assignment, compiled.
@@ -637,7 +640,7 @@ mod tests {
     fn grant(id: &str) -> Grant {
         Grant {
             assignment_id: id.into(),
-            role_definition_id: String::new(),
+            role_definition_id: Str::default(),
             role_name: "Owner".into(),
             scope: "/subscriptions/s".into(),
             eligible: false,

@@ -8,6 +8,7 @@ use crate::findings::Remediation;
 use crate::graph::{EdgeNote, PrivilegeGraph};
 use crate::model::{EdgeKind, NodeKind};
 use crate::shell::{self, Chain, Command, Malformed};
+use crate::snapshot::Str;
 
 /// Path segment of role assignment ids.
 const ROLE_ASSIGNMENTS: &str = "/providers/Microsoft.Authorization/roleAssignments/";
@@ -273,7 +274,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
         EdgeKind::CanAddCredential | EdgeKind::CanAddMember => {
             let note = &graph.notes[w.evidence as usize];
             let (object, owner) =
-                (note.evidence.first().map_or("", String::as_str), note.evidence.get(1).map_or("", String::as_str));
+                (note.evidence.first().map_or("", Str::as_str), note.evidence.get(1).map_or("", Str::as_str));
             d.fix(
                 format!("owner:{object}/{owner}"),
                 || format!("{} as an owner of {}", a.display_name, b.display_name),
@@ -282,7 +283,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
         }
         EdgeKind::FederatedTrust | EdgeKind::IdentityBinding | EdgeKind::AsoForgeableIdentity => {
             let note = &graph.notes[w.evidence as usize];
-            let id = note.evidence.first().map_or("", String::as_str);
+            let id = note.evidence.first().map_or("", Str::as_str);
             let what = if w.kind == EdgeKind::IdentityBinding { "identity-binding" } else { "federated-credential" };
             // Forging rests on the same federated credential as ASO's own trust: one fix for both.
             // (Named as the trust's own fix names the account: `namespace/name`.)
@@ -301,7 +302,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
         }
         EdgeKind::AsoActsAs => {
             let note = &graph.notes[w.evidence as usize];
-            let secret = note.evidence.first().map_or("", String::as_str);
+            let secret = note.evidence.first().map_or("", Str::as_str);
             let cluster = a.id.split_once("/k8s/").map_or("", |(c, _)| c);
             d.fix(
                 format!("aso-credential:{cluster}#{secret}"),
@@ -331,7 +332,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
                 let note = &graph.notes[w.evidence as usize];
                 let what = || match graph.grant_by_assignment(&id).map(|i| &graph.grants[i]) {
                     Some(g) => {
-                        let at = graph.find(&g.scope).map(|n| graph.node_ref(n).display_name).unwrap_or(g.scope.clone());
+                        let at = graph.find(&g.scope).map(|n| graph.node_ref(n).display_name).unwrap_or(g.scope.to_string());
                         let pim = if g.eligible { " (PIM eligible)" } else { "" };
                         format!("{}{pim} of {} at {at}", g.role_name, a.display_name)
                     }
@@ -353,7 +354,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
             let note = derived_note(graph, e);
             d.fix(
                 step_key(w.kind, &a.id, &b.id),
-                || note.map(|n| n.label.clone()).unwrap_or_else(|| w.kind.as_str().to_string()),
+                || note.map(|n| n.label.to_string()).unwrap_or_else(|| w.kind.as_str().to_string()),
                 || note.map(review).unwrap_or_else(|| Remediation { summary: "Review this step".into(), command: None }),
             )
         }
@@ -403,7 +404,7 @@ fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> O
         .graph
         .edges_directed(from, petgraph::Direction::Incoming)
         .filter(|x| x.weight().kind == EdgeKind::CanAttachIdentity)
-        .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first().cloned())
+        .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first().map(Str::to_string))
         .filter(|id| id.to_ascii_lowercase().contains(&ROLE_ASSIGNMENTS.to_ascii_lowercase()))
         .collect();
     ids.sort_by_key(|id| id.to_ascii_lowercase());
@@ -666,7 +667,7 @@ fn binding_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<(String, String)> 
     let note = derived_note(graph, e)?;
     let b = note.evidence.first()?;
     (b.starts_with("RoleBinding ") || b.starts_with("ClusterRoleBinding "))
-        .then(|| (b.clone(), note.evidence.get(1).cloned().unwrap_or_default()))
+        .then(|| (b.to_string(), note.evidence.get(1).map(Str::to_string).unwrap_or_default()))
 }
 
 /// The role assignment (or PIM eligibility) a derived edge rests on: federated-credential control, AKS admin,
@@ -676,7 +677,7 @@ fn assignment_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<String> {
     note.evidence
         .first()
         .filter(|id| id.to_ascii_lowercase().contains("/providers/microsoft.authorization/role"))
-        .cloned()
+        .map(Str::to_string)
 }
 
 /// Removing the assignment a derived edge rests on.

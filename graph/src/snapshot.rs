@@ -1041,10 +1041,10 @@ pub struct ConnectedClusterProperties {
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// Object id.
-    pub id: String,
+    pub id: Str,
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+    pub display_name: Option<Str>,
     /// UPN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
@@ -1053,7 +1053,7 @@ pub struct User {
     pub account_enabled: Option<bool>,
     /// `Member` or `Guest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_type: Option<String>,
+    pub user_type: Option<Str>,
 }
 
 /// `microsoft.graph.group`.
@@ -2032,6 +2032,32 @@ mod tests {
             "azure": {"roleAssignments": [{"id": "a", "properties": {"scope": 5}}]}}"#;
         let err = Snapshot::from_json(text, "s.json").unwrap_err().to_string();
         assert!(err.starts_with("s.json: invalid snapshot at `azure.roleAssignments[0].properties.scope`"), "{err}");
+    }
+
+    #[test]
+    fn a_users_id_name_and_type_read_are_shared_with_their_equals() {
+        let id = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+        let user = |name: &str| format!(r#"{{"id": "{id}", "displayName": "{name}", "userType": "Member"}}"#);
+        let text = format!(
+            r#"{{"schema_version": 1, "metadata": {{"collected_at": "t"}}, "entra": {{"users": [{}, {}],
+                "groupMembers": [{{"groupId": "g", "members": [{{"id": "{id}"}}]}}]}}}}"#,
+            user("Ann"),
+            user("Ann")
+        );
+        let snap = Snapshot::from_json(&text, "s.json").unwrap();
+        let (a, b) = (&snap.entra.users[0], &snap.entra.users[1]);
+        assert_eq!(
+            (a.id.as_str(), a.display_name.as_deref(), a.user_type.as_deref()),
+            (id, Some("Ann"), Some("Member"))
+        );
+        assert!(std::ptr::eq(a.id.as_str(), snap.entra.group_members[0].members[0].id.as_str()), "one copy of the id");
+        assert!(std::ptr::eq(a.display_name.as_deref().unwrap(), b.display_name.as_deref().unwrap()));
+        assert!(std::ptr::eq(a.user_type.as_deref().unwrap(), b.user_type.as_deref().unwrap()));
+        assert_eq!(
+            Snapshot::from_json(&snap.to_json(), "again").unwrap().entra.users,
+            snap.entra.users,
+            "written as read"
+        );
     }
 
     #[test]

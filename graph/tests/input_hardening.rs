@@ -87,7 +87,7 @@ fn report(s: &Snapshot) -> Report {
 
 /// The scopes that role assignments and eligibilities were placed at.
 fn grant_scopes(s: &Snapshot) -> Vec<String> {
-    PrivilegeGraph::build(s).grants.iter().map(|g| g.scope.clone()).collect()
+    PrivilegeGraph::build(s).grants.iter().map(|g| g.scope.to_string()).collect()
 }
 
 fn of(f: &[Finding], source: &str) -> Vec<(String, String)> {

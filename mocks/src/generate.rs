@@ -536,8 +536,8 @@ impl<'a> Generator<'a> {
             let guest = rng.chance(0.05);
             let (first_l, last_l) = (first.to_ascii_lowercase(), last.to_ascii_lowercase());
             self.t.entra.users.push(User {
-                id: rng.guid(),
-                display_name: Some(format!("{first} {last}")),
+                id: rng.guid().into(),
+                display_name: Some(format!("{first} {last}").into()),
                 user_principal_name: Some(if guest {
                     format!("{first_l}.{last_l}{i}_partner.example#EXT#@{DOMAIN}")
                 } else {
@@ -838,7 +838,7 @@ impl<'a> Generator<'a> {
         } else if roll < 75 && !e.service_principals.is_empty() {
             (rng.pick(&e.service_principals).id.clone(), "ServicePrincipal")
         } else if !e.users.is_empty() {
-            (rng.pick(&e.users).id.clone(), "User")
+            (rng.pick(&e.users).id.to_string(), "User")
         } else {
             (rng.guid(), "User")
         }
@@ -1015,7 +1015,7 @@ fn entra_roles(t: &mut MockTenant) {
         })
         .collect();
     let [(ga, ..), (pra, ..), (app_admin, ..)] = ENTRA_ROLES;
-    let user = |i: usize| e.users[i % e.users.len()].id.clone();
+    let user = |i: usize| e.users[i % e.users.len()].id.to_string();
     e.directory_role_assignments = (0..2)
         .map(|i| DirectoryRoleAssignment {
             id: id(0xe1, i),

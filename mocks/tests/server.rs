@@ -171,7 +171,7 @@ async fn role_definitions_are_builtins_plus_custom_roles_assignable_there() {
 async fn paging_recovers_every_record_with_absolute_same_origin_links() {
     let mock = start("demo", MockOptions { page_size: 2, ..Default::default() }).await;
     let users = list_all(&mock.graph_url(), "/v1.0/users?$select=id,displayName&$top=999", GRAPH_TOKEN).await;
-    let want: HashSet<String> = mock.tenant().entra.users.iter().map(|u| u.id.clone()).collect();
+    let want: HashSet<String> = mock.tenant().entra.users.iter().map(|u| u.id.to_string()).collect();
     assert_eq!(ids(&users), want);
     assert_eq!(users.len(), want.len());
     let pages = mock.stats().count("graph.users");

@@ -59,7 +59,7 @@ fn bundled_tenants_are_consistent() {
             .entra
             .users
             .iter()
-            .map(|u| u.id.clone())
+            .map(|u| u.id.to_string())
             .chain(t.entra.groups.iter().map(|g| g.id.clone()))
             .chain(t.entra.service_principals.iter().map(|s| s.id.clone()))
             .collect();

@@ -10,7 +10,7 @@ use crate::graph::{Deny, EdgeData, Grant, NodeKey, CONDITIONAL, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{self, Capability, Caps, DelegationLimit, PermissionSet};
 use crate::scope;
-use crate::snapshot::{AssignmentProperties, RoleDefinition, Snapshot};
+use crate::snapshot::{AssignmentProperties, RoleDefinition, Snapshot, Str};
 
 /// The edge kinds this pass adds (`CONTAINS` also comes with scope nodes any pass creates).
 pub(super) const EMITS: &[EdgeKind] = &[EdgeKind::MemberOf, EdgeKind::HasRole, EdgeKind::Contains];
@@ -226,11 +226,12 @@ impl Builder {
             None => self.node_for(principal_key, principal_kind, ""),
         };
         let scope_node = self.scope_node(&scope, None);
+        let scope = self.scope_texts.entry(scope_node).or_insert_with(|| scope.into()).clone();
         let guid = rbac::role_definition_guid(&p.role_definition_id);
         let mut grant = Grant {
-            assignment_id: id.to_string(),
-            role_definition_id: p.role_definition_id.to_string(),
-            role_name: guid.clone(),
+            assignment_id: id.into(),
+            role_definition_id: p.role_definition_id.clone(),
+            role_name: Str::default(),
             scope,
             eligible,
             conditional: false,
@@ -247,6 +248,7 @@ impl Builder {
                 grant.kube_data = role.kube_data;
             }
             None => {
+                grant.role_name = guid.as_str().into();
                 let msg = format!(
                     "role definition {} of assignment {id} is unknown: its permissions could not be evaluated",
                     p.role_definition_id
@@ -327,7 +329,8 @@ struct RoleTable {
 }
 
 struct RoleInfo {
-    name: String,
+    /// Shared by the grants of the role.
+    name: Str,
     caps: Caps,
     kube_data: u16,
     /// Normalized assignable scopes; an empty list (none given) means anywhere. Empty entries are dropped,
@@ -351,7 +354,7 @@ impl RoleTable {
             let perms = PermissionSet::new(d.properties.permissions.clone());
             let caps = perms.capabilities();
             let kube_data = crate::rbac::kube_data(&perms);
-            let name = if d.properties.role_name.is_empty() { guid.clone() } else { d.properties.role_name.clone() };
+            let name = Str::from(if d.properties.role_name.is_empty() { &guid } else { &d.properties.role_name });
             let given = &d.properties.assignable_scopes;
             let assignable: Vec<String> = given.iter().filter_map(|s| scope::normalize_nonempty(s)).collect();
             if assignable.len() < given.len() {
@@ -370,7 +373,7 @@ impl RoleTable {
     }
 
     fn name_of(&self, guid: &str) -> String {
-        self.by_guid.get(guid).map(|r| r.name.clone()).unwrap_or_else(|| guid.to_string())
+        self.by_guid.get(guid).map(|r| r.name.to_string()).unwrap_or_else(|| guid.to_string())
     }
 
     /// Capabilities of assigning any of these roles at a scope whose chain (scope and ancestors) is given,

@@ -17,7 +17,7 @@ use crate::graph::{EdgeNote, NodeKey};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{self, Capability, Caps, PermissionSet};
 use crate::scope;
-use crate::snapshot::{IdentityResource, Snapshot};
+use crate::snapshot::{IdentityResource, Snapshot, Str};
 
 /// The edge kinds this pass adds.
 pub(super) const EMITS: &[EdgeKind] = &[EdgeKind::CanRunAsResourceIdentity, EdgeKind::CanAttachIdentity];
@@ -126,13 +126,15 @@ impl Compute<'_> {
         if self.denied_to_everyone(node, &how) {
             return;
         }
+        let id = Str::from(r.id.as_str());
+        let attached: Vec<Str> = identities.iter().map(|(_, how)| format!("identity={how}").into()).collect();
         for scope in self.b.scope_chain(node) {
             let Some(hub) = self.run_hub(scope, &how) else { continue };
-            for (identity, how_attached) in &identities {
+            for ((identity, how_attached), attached) in identities.iter().zip(&attached) {
                 let at = self.b.graph[scope].name.to_string();
                 let name = self.b.graph[*identity].name.to_string();
                 let note = EdgeNote {
-                    evidence: vec![r.id.clone(), format!("identity={how_attached}")],
+                    evidence: vec![id.clone(), attached.clone()],
                     detail: format!("{} under {at} carries {name} ({how_attached}): code run on it acts as it", r.name),
                     label: "identity attached to resource".into(),
                 };
@@ -262,6 +264,7 @@ impl Compute<'_> {
             let Some(resource) = self.b.lookup(&NodeKey::Path(scope::normalize(&u.id).into_boxed_str())) else {
                 continue;
             };
+            let id = Str::from(u.id.as_str());
             for scope in self.b.scope_chain(resource) {
                 let hub = match hubs.get(&scope) {
                     Some(h) => *h,
@@ -274,7 +277,7 @@ impl Compute<'_> {
                 let Some(hub) = hub else { continue };
                 let at = self.b.graph[scope].name.to_string();
                 let note = EdgeNote {
-                    evidence: vec![u.id.clone()],
+                    evidence: vec![id.clone()],
                     detail: format!("{} is under {at}: it can be attached to compute and used there", u.name),
                     label: "assignable identity under scope".into(),
                 };
@@ -285,9 +288,9 @@ impl Compute<'_> {
 
     /// Principals (users, groups, service principals) holding write on some compute that carries identities:
     /// principal → the assignment that gives it and its flags (an active one before a PIM-eligible one).
-    fn carrier_writers(&self) -> FxHashMap<NodeIndex, (String, u8)> {
+    fn carrier_writers(&self) -> FxHashMap<NodeIndex, (Str, u8)> {
         let want = Capability::WriteIdentityCarrier;
-        let mut out: FxHashMap<NodeIndex, (String, u8)> = FxHashMap::default();
+        let mut out: FxHashMap<NodeIndex, (Str, u8)> = FxHashMap::default();
         for e in self.b.graph.edge_references().filter(|e| e.weight().kind == EdgeKind::HasRole) {
             let g = &self.b.grants[e.weight().evidence as usize];
             if (g.own_caps | g.delegated_caps).contains(want) {
@@ -330,8 +333,8 @@ impl Compute<'_> {
         &self,
         principal: NodeIndex,
         groups: &FxHashMap<NodeIndex, u8>,
-        writers: &FxHashMap<NodeIndex, (String, u8)>,
-    ) -> Option<(String, u8)> {
+        writers: &FxHashMap<NodeIndex, (Str, u8)>,
+    ) -> Option<(Str, u8)> {
         groups
             .iter()
             .chain([(&principal, &0u8)])
@@ -358,9 +361,9 @@ impl Compute<'_> {
 
     /// The hub of the user-assigned identities under `scope`, with an edge from each principal whose role there
     /// allows assigning them and who (itself or through its groups) writes compute somewhere.
-    fn attach_hub(&mut self, scope: NodeIndex, writers: &FxHashMap<NodeIndex, (String, u8)>) -> Option<NodeIndex> {
+    fn attach_hub(&mut self, scope: NodeIndex, writers: &FxHashMap<NodeIndex, (Str, u8)>) -> Option<NodeIndex> {
         let want = Capability::AssignManagedIdentity;
-        let mut found: Vec<(RoleEdge, String)> = Vec::new();
+        let mut found: Vec<(RoleEdge, Str)> = Vec::new();
         for e in self.roles_at(scope) {
             let g = &self.b.grants[e.1];
             if !(g.own_caps | g.delegated_caps).contains(want) || self.b.denied_caps(e.0, scope).contains(want) {

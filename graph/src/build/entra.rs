@@ -138,7 +138,7 @@ impl Builder {
             };
             let name = self.node(group).name.to_string();
             let note = EdgeNote {
-                evidence: vec![i.group_id.clone(), i.principal_id.clone(), i.id.clone()],
+                evidence: vec![i.group_id.as_str().into(), i.principal_id.as_str().into(), i.id.as_str().into()],
                 detail: format!(
                     "eligible owner of group {name} ({}) through PIM for Groups (instance {}; needs activation): can add members, itself included, and so holds the group's roles",
                     i.group_id, i.id
@@ -166,9 +166,9 @@ impl Builder {
                 owner.display_name.as_deref().unwrap_or(""),
             );
             let note = EdgeNote {
-                evidence: vec![object.to_string(), owner.id.to_string()],
+                evidence: vec![object.into(), owner.id.as_str().into()],
                 detail: detail.to_string(),
-                label: label.to_string(),
+                label: label.into(),
             };
             self.add_noted_edge(from, target, kind, Caps::EMPTY, 0, note);
         }

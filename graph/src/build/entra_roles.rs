@@ -35,7 +35,7 @@ use crate::graph::parse_guid;
 use crate::graph::{EdgeData, EdgeNote, Grant, Guid, NodeKey, ELIGIBLE};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{Caps, PermissionSet};
-use crate::snapshot::{AppRoleAssignment, DirectoryRoleDefinition, Snapshot};
+use crate::snapshot::{AppRoleAssignment, DirectoryRoleDefinition, Snapshot, Str};
 
 /// Template id of Global Administrator: the one role that can call `elevateAccess`.
 pub(crate) const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -378,17 +378,17 @@ impl Objects {
         let listed = e
             .users
             .iter()
-            .map(|u| (&u.id, Object::User))
+            .map(|u| (u.id.as_str(), Object::User))
             .chain(
                 e.groups
                     .iter()
-                    .map(|g| (&g.id, Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
+                    .map(|g| (g.id.as_str(), Object::Group { role_assignable: g.is_assignable_to_role == Some(true) })),
             )
             .chain(e.service_principals.iter().map(|sp| {
                 let managed_identity = is_managed_identity(sp.service_principal_type.as_deref());
-                (&sp.id, Object::ServicePrincipal { managed_identity })
+                (sp.id.as_str(), Object::ServicePrincipal { managed_identity })
             }))
-            .chain(e.applications.iter().enumerate().map(|(i, a)| (&a.id, Object::Application(i as u32))));
+            .chain(e.applications.iter().enumerate().map(|(i, a)| (a.id.as_str(), Object::Application(i as u32))));
         for (id, object) in listed {
             match parse_guid(id) {
                 Some(g) if wanted_guids.contains(&g) => {
@@ -424,7 +424,7 @@ const UNIT_SCOPE: &str = "/administrativeunits/";
 
 /// What an edge's note says about a scoped assignment.
 struct Scoped<'n> {
-    evidence: Vec<String>,
+    evidence: Vec<Str>,
     name: &'n str,
     pim: &'static str,
 }
@@ -532,13 +532,13 @@ impl<'a> Ctx<'a> {
         for (key, d, powers) in defs {
             let node = self.role_nodes[&key];
             let name = self.b.node(node).name.to_string();
-            self.fan_out(node, powers, std::slice::from_ref(&d.id), &format!("directory role {name}"));
+            self.fan_out(node, powers, &[d.id.as_str().into()], &format!("directory role {name}"));
             if powers.elevate {
                 self.elevation(node, d);
             }
             if let Some(&node) = self.self_assigned.get(&key) {
                 let what = format!("directory role {name}, once assigned to oneself,");
-                self.fan_out(node, others(powers), std::slice::from_ref(&d.id), &what);
+                self.fan_out(node, others(powers), &[d.id.as_str().into()], &what);
                 if powers.elevate {
                     self.elevation(node, d);
                 }
@@ -559,7 +559,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The edges from a grant's node (a role or a permission) to what its powers reach tenant-wide.
-    fn fan_out(&mut self, from: NodeIndex, powers: Powers, evidence: &[String], what: &str) {
+    fn fan_out(&mut self, from: NodeIndex, powers: Powers, evidence: &[Str], what: &str) {
         if powers.assign_roles {
             let tz = self.tier_zero();
             let note = EdgeNote {
@@ -584,7 +584,7 @@ impl<'a> Ctx<'a> {
             let note = EdgeNote {
                 evidence: evidence.to_vec(),
                 detail: format!("{what} reaches {}: {}", set.name(), how(set.kind())),
-                label: format!("{} ({})", label(set.kind()), set.name()),
+                label: format!("{} ({})", label(set.kind()), set.name()).into(),
             };
             self.b.add_noted_edge(from, hub, set.kind(), Caps::EMPTY, 0, note);
         }
@@ -612,7 +612,7 @@ impl<'a> Ctx<'a> {
         for (id, node) in self.members(set, unit) {
             let member = self.b.node(node).name.to_string();
             let note = EdgeNote {
-                evidence: vec![id],
+                evidence: vec![id.into()],
                 detail: format!("{member} is one of {name}: {}", how(set.kind())),
                 label: label(set.kind()).into(),
             };
@@ -664,7 +664,7 @@ impl<'a> Ctx<'a> {
                 .users
                 .iter()
                 .filter(|u| self.in_reach(&u.id, unit))
-                .filter_map(|u| Some((u.id.clone(), find(&u.id)?)))
+                .filter_map(|u| Some((u.id.to_string(), find(&u.id)?)))
                 .filter(|(_, n)| match set {
                     Set::Resettable(r) => self.may_reset(r, *n),
                     _ => true,
@@ -711,8 +711,8 @@ impl<'a> Ctx<'a> {
             .unwrap_or(Caps::EMPTY);
         let grant = Grant {
             // `remediation` recognizes the grant by this prefix.
-            assignment_id: format!("elevateAccess/{}", d.id.to_ascii_lowercase()),
-            role_definition_id: format!("/providers/Microsoft.Authorization/roleDefinitions/{USER_ACCESS_ADMINISTRATOR}"),
+            assignment_id: format!("elevateAccess/{}", d.id.to_ascii_lowercase()).into(),
+            role_definition_id: format!("/providers/Microsoft.Authorization/roleDefinitions/{USER_ACCESS_ADMINISTRATOR}").into(),
             role_name: "User Access Administrator (through elevateAccess)".into(),
             scope: "/".into(),
             eligible: false,
@@ -758,7 +758,7 @@ impl<'a> Ctx<'a> {
             let flags = if eligible { ELIGIBLE } else { 0 };
             let name = d.display_name.clone().unwrap_or_else(|| d.id.clone());
             let pim = if eligible { " (PIM eligible: needs activation)" } else { "" };
-            let evidence = vec![id.clone(), d.id.clone(), scope.unwrap_or("").trim().to_string()];
+            let evidence: Vec<Str> = vec![id.as_str().into(), d.id.as_str().into(), scope.unwrap_or("").trim().into()];
             match scope.map(str::trim) {
                 Some("/") => {
                     let role_node = self.role_nodes[&role.to_ascii_lowercase()];
@@ -779,7 +779,7 @@ impl<'a> Ctx<'a> {
                         let note = EdgeNote {
                             evidence: evidence.clone(),
                             detail: format!("holds {name} scoped to {object}{pim}: {}", how(t.kind)),
-                            label: format!("{name} on this object: {}", label(t.kind)),
+                            label: format!("{name} on this object: {}", label(t.kind)).into(),
                         };
                         self.b.add_noted_edge(from, t.node, t.kind, Caps::EMPTY, flags, note);
                     }
@@ -807,7 +807,7 @@ impl<'a> Ctx<'a> {
                     set.name(),
                     how(set.kind())
                 ),
-                label: format!("{} in administrative unit: {}", a.name, label(set.kind())),
+                label: format!("{} in administrative unit: {}", a.name, label(set.kind())).into(),
             };
             self.b.add_noted_edge(from, hub, set.kind(), Caps::EMPTY, flags, note);
         }
@@ -872,14 +872,14 @@ impl<'a> Ctx<'a> {
                     } else {
                         what
                     };
-                    self.fan_out(n, powers, &[a.app_role_id.clone(), a.resource_id.clone()], &what);
+                    self.fan_out(n, powers, &[a.app_role_id.as_str().into(), a.resource_id.as_str().into()], &what);
                     nodes.insert(value, n);
                     n
                 }
             };
             let from = self.principal(&a.principal_id);
             let note = EdgeNote {
-                evidence: vec![a.id.clone(), a.app_role_id.clone(), a.resource_id.clone()],
+                evidence: vec![a.id.as_str().into(), a.app_role_id.as_str().into(), a.resource_id.as_str().into()],
                 detail: format!(
                     "holds the Microsoft Graph application permission {value} (app role assignment {})",
                     a.id

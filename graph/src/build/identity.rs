@@ -194,12 +194,13 @@ impl Identities<'_> {
         let group = self.b.node_for(NodeKey::of(g), NodeKind::Group, "");
         let note = EdgeNote {
             evidence: vec![
-                c.id.clone(),
-                format!("aadProfile.adminGroupObjectIDs={g}"),
+                c.id.as_str().into(),
+                format!("aadProfile.adminGroupObjectIDs={g}").into(),
                 format!(
                     "all={}",
                     c.properties.aad_profile.as_ref().map_or(String::new(), |a| a.admin_group_object_ids.join(","))
-                ),
+                )
+                .into(),
             ],
             detail: format!("members of this group are cluster-admin of {} (aadProfile.adminGroupObjectIDs)", c.name),
             label: "AKS admin group".into(),
@@ -329,7 +330,7 @@ impl Identities<'_> {
             };
             let name = self.b.graph[identity].name.to_string();
             let note = EdgeNote {
-                evidence: vec![fic_id, format!("issuer={issuer}"), format!("subject={subject}")],
+                evidence: vec![fic_id.into(), format!("issuer={issuer}").into(), format!("subject={subject}").into()],
                 detail: format!("a federated credential of {name} trusts tokens of {subject} issued by {issuer}"),
                 label: "federated credential".into(),
             };
@@ -363,7 +364,7 @@ impl Builder {
             let Some(hub) = hub else { continue };
             let at = self.graph[scope].name.to_string();
             let note = EdgeNote {
-                evidence: vec![resource_id.to_string()],
+                evidence: vec![resource_id.into()],
                 detail: format!("{name} is under {at}: a federated credential added to it signs in as it"),
                 label: "identity under scope".into(),
             };
@@ -419,7 +420,7 @@ impl Builder {
             // credentials; with it, the CLI passes the caller's token, so nothing is gained (model.md).
             if run_command && caps.contains(Capability::AksRunCommand) {
                 let mut ev = evidence.clone();
-                ev.push(format!("{} (no aadProfile; apiServerAccessProfile.disableRunCommand not true)", c.id));
+                ev.push(format!("{} (no aadProfile; apiServerAccessProfile.disableRunCommand not true)", c.id).into());
                 let note = EdgeNote {
                     evidence: ev,
                     detail: format!(

@@ -18,7 +18,7 @@ use crate::graph::{EdgeData, EdgeNote, NodeKey, PrivilegeGraph};
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::Caps;
 use crate::scope::{self, Level};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Str};
 
 use identity::IdentityIndex;
 
@@ -77,6 +77,10 @@ pub(crate) struct Builder {
     directory_read: Vec<NodeKind>,
     /// Per node: [`UNKNOWN_KIND`] | [`NAME_IS_KEY`], what [`Builder::node_for`] may still replace.
     placeholder: Vec<u8>,
+    /// One copy of each edge note's label (a few dozen distinct among a million notes).
+    labels: rustc_hash::FxHashSet<Str>,
+    /// The text of each scope node grants are made at, shared by those grants.
+    scope_texts: rustc_hash::FxHashMap<NodeIndex, Str>,
 }
 
 /// Placeholder bit: the node's kind is [`NodeKind::UnknownPrincipal`].
@@ -197,11 +201,20 @@ impl Builder {
         kind: EdgeKind,
         mask: Caps,
         flags: u8,
-        note: EdgeNote,
+        mut note: EdgeNote,
     ) {
         if from == to {
             return;
         }
+        // The label is the copy every note with it shares; the detail, a sentence of its own, keeps no spare
+        // room (`format!` leaves some).
+        match self.labels.get(note.label.as_str()) {
+            Some(shared) => note.label = shared.clone(),
+            None => {
+                self.labels.insert(note.label.clone());
+            }
+        }
+        note.detail.shrink_to_fit();
         let evidence = self.g.notes.len() as u32;
         self.g.notes.push(note);
         self.add_edge(from, to, EdgeData { kind, caps: mask, flags, evidence });
@@ -329,6 +342,26 @@ mod tests {
     }
 
     #[test]
+    fn notes_with_one_label_share_its_text_and_keep_their_own_details() {
+        let mut b = Builder { emits: &[EdgeKind::CanAddMember], ..Default::default() };
+        let (x, y) = two_nodes(&mut b);
+        let z = b.node_for(NodeKey::of("c"), NodeKind::Group, "c");
+        let note = |detail: &str, label: &str| EdgeNote {
+            evidence: vec!["/a".into()],
+            detail: detail.to_string(),
+            label: label.to_string().into(),
+        };
+        b.add_noted_edge(x, y, EdgeKind::CanAddMember, Caps::EMPTY, 0, note("one", "owner"));
+        b.add_noted_edge(x, z, EdgeKind::CanAddMember, Caps::EMPTY, 0, note("two", "owner"));
+        b.add_noted_edge(y, z, EdgeKind::CanAddMember, Caps::EMPTY, 0, note("three", "other"));
+        let n = &b.notes;
+        assert_eq!((n[0].detail.as_str(), n[1].detail.as_str(), n[2].detail.as_str()), ("one", "two", "three"));
+        assert_eq!((n[0].label.as_str(), n[1].label.as_str(), n[2].label.as_str()), ("owner", "owner", "other"));
+        assert!(std::ptr::eq(n[0].label.as_str(), n[1].label.as_str()), "one copy of a label");
+        assert!(!std::ptr::eq(n[0].label.as_str(), n[2].label.as_str()));
+    }
+
+    #[test]
     #[cfg(debug_assertions)]
     #[should_panic(expected = "does not declare it")]
     fn an_edge_of_an_undeclared_kind_is_refused() {
@@ -340,7 +373,7 @@ mod tests {
             EdgeKind::CanAddMember,
             Caps::EMPTY,
             0,
-            EdgeNote { evidence: vec![], detail: String::new(), label: String::new() },
+            EdgeNote { evidence: vec![], detail: String::new(), label: Str::default() },
         );
     }
 }

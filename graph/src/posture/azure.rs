@@ -103,10 +103,10 @@ fn is_guest(u: &User) -> bool {
 }
 
 fn user_name(u: &User) -> String {
-    match (&u.display_name, &u.user_principal_name) {
+    match (u.display_name.as_deref(), u.user_principal_name.as_deref()) {
         (Some(d), Some(upn)) if d != upn => format!("{d} ({upn})"),
-        (Some(n), _) | (None, Some(n)) => n.clone(),
-        (None, None) => u.id.clone(),
+        (Some(n), _) | (None, Some(n)) => n.to_string(),
+        (None, None) => u.id.to_string(),
     }
 }
 
@@ -204,7 +204,7 @@ pub(super) fn run(s: &Snapshot, g: &PrivilegeGraph, out: &mut Vec<PostureFinding
             let id = &grant.assignment_id;
             let name = user.map(user_name).unwrap_or_else(|| g.node(p.holder).key.to_string());
             standing
-                .entry(grant.scope.clone())
+                .entry(grant.scope.to_string())
                 .or_default()
                 .entry(g.node(p.holder).key.to_string())
                 .or_default()

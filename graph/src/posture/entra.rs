@@ -88,9 +88,9 @@ impl<'s> Ctx<'s> {
         let names = e
             .users
             .iter()
-            .map(|u| (&u.id, u.display_name.as_deref()))
-            .chain(e.groups.iter().map(|g| (&g.id, g.display_name.as_deref())))
-            .chain(e.service_principals.iter().map(|x| (&x.id, x.display_name.as_deref())))
+            .map(|u| (u.id.as_str(), u.display_name.as_deref()))
+            .chain(e.groups.iter().map(|g| (g.id.as_str(), g.display_name.as_deref())))
+            .chain(e.service_principals.iter().map(|x| (x.id.as_str(), x.display_name.as_deref())))
             .filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?)))
             .collect();
         Ctx { s, g, roles, names }

@@ -166,9 +166,10 @@ fn subject_text(s: &Subject, names: &FxHashMap<String, String>) -> String {
 
 /// Display names of Entra users and groups by object id, to name binding subjects.
 fn entra_names(s: &Snapshot) -> FxHashMap<String, String> {
-    let users = s.entra.users.iter().map(|u| (&u.id, u.user_principal_name.as_ref().or(u.display_name.as_ref())));
-    let groups = s.entra.groups.iter().map(|g| (&g.id, g.display_name.as_ref()));
-    users.chain(groups).filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?.clone()))).collect()
+    let users =
+        s.entra.users.iter().map(|u| (u.id.as_str(), u.user_principal_name.as_deref().or(u.display_name.as_deref())));
+    let groups = s.entra.groups.iter().map(|g| (g.id.as_str(), g.display_name.as_deref()));
+    users.chain(groups).filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?.to_string()))).collect()
 }
 
 fn rule_text(r: &crate::kube::PolicyRule) -> String {

@@ -99,12 +99,12 @@ impl ClusterCtx<'_> {
             // Writing cluster role bindings makes cluster-admin only where cluster-scoped objects are in scope.
             bind: g.kube_data & KubeData::ESCALATE != 0 && kg.only_ns.is_none(),
             binding: g.assignment_id.clone(),
-            role: format!("{} (Azure RBAC for Kubernetes)", g.role_name),
+            role: format!("{} (Azure RBAC for Kubernetes)", g.role_name).into(),
             flags: kg.flags,
         };
         let grantee = Grantee {
             who: kg.principal,
-            evidence: vec![g.assignment_id.clone(), format!("{} (aadProfile.enableAzureRBAC)", self.cluster)],
+            evidence: vec![g.assignment_id.clone(), format!("{} (aadProfile.enableAzureRBAC)", self.cluster).into()],
             label: format!("{} at {}", g.role_name, g.scope),
             binding: format!("(Azure RBAC for Kubernetes on {}{gap})", self.cname),
             flags: kg.flags,

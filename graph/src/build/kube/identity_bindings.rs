@@ -85,7 +85,10 @@ impl Builder {
                     Caps::EMPTY,
                     if doubts.is_empty() { 0 } else { CONDITIONAL },
                     EdgeNote {
-                        evidence: vec![m.binding_id.clone(), format!("{kind} {where_}{}", b.metadata.name)],
+                        evidence: vec![
+                            m.binding_id.as_str().into(),
+                            format!("{kind} {where_}{}", b.metadata.name).into(),
+                        ],
                         detail,
                         label: "identity binding".into(),
                     },

@@ -39,7 +39,7 @@ use crate::kube::KubeCluster;
 use crate::model::{EdgeKind, NodeKind};
 use crate::rbac::{is_guid, Caps};
 use crate::scope;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Str};
 use union::SubjectKey;
 
 pub(crate) use facts::{cluster_role_rules, find_aso, holds_client_secret, Aso, ASO_CREDENTIAL, ASO_SETTINGS};
@@ -214,8 +214,8 @@ impl<'a> ClusterCtx<'a> {
 }
 
 /// A derived edge's explanation.
-fn note(evidence: Vec<String>, detail: String, label: &str) -> EdgeNote {
-    EdgeNote { evidence, detail, label: label.into() }
+fn note<S: Into<Str>>(evidence: impl IntoIterator<Item = S>, detail: String, label: &str) -> EdgeNote {
+    EdgeNote { evidence: evidence.into_iter().map(Into::into).collect(), detail, label: label.into() }
 }
 
 impl Builder {
@@ -264,7 +264,7 @@ impl Builder {
                     Caps::EMPTY,
                     0,
                     EdgeNote {
-                        evidence: vec![cluster.to_string(), name.clone()],
+                        evidence: vec![cluster.into(), name.as_str().into()],
                         detail: format!("{dname} signs in to {cname} through Entra ID as {sk} {name}"),
                         label: "Entra sign-in".into(),
                     },

@@ -72,7 +72,7 @@ impl ClusterCtx<'_> {
                     Caps::EMPTY,
                     0,
                     note(
-                        by.iter().take(3).cloned().collect(),
+                        by.iter().take(3).cloned().collect::<Vec<String>>(),
                         format!("the token of {sa_ns}/{sa} is mounted on the nodes running {shown}{more}"),
                         "token on node",
                     ),

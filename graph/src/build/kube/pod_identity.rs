@@ -79,7 +79,7 @@ impl ClusterCtx<'_> {
                         ]
                         .into_iter()
                         .chain(managed_by_addon(&b.metadata).then(|| format!("{ADDON_MANAGED}{bns}/{}", ai.metadata.name)))
-                        .collect(),
+                        .collect::<Vec<String>>(),
                         format!(
                             "a pod in {ns} labelled aadpodidbinding={} gets {ident}'s tokens ({kind}) from aad-pod-identity's NMI through AzureIdentityBinding {bns}/{} ({scope_why})",
                             b.selector, b.metadata.name
@@ -181,9 +181,9 @@ impl Builder {
                     0,
                     EdgeNote {
                         evidence: vec![
-                            format!("{} (podIdentityProfile.userAssignedIdentities: {ns}/{})", c.id, pi.name),
-                            format!("aadpodidbinding={selector}"),
-                            id.resource_id.clone().unwrap_or_default(),
+                            format!("{} (podIdentityProfile.userAssignedIdentities: {ns}/{})", c.id, pi.name).into(),
+                            format!("aadpodidbinding={selector}").into(),
+                            id.resource_id.clone().unwrap_or_default().into(),
                         ],
                         detail: format!(
                             "a pod in {ns} labelled aadpodidbinding={selector} gets {ident}'s tokens from the AKS pod identity add-on (pod identity {ns}/{}, deprecated)",
@@ -216,8 +216,9 @@ impl Builder {
             let ident = self.graph[*target].name.to_string();
             let note = EdgeNote {
                 evidence: vec![
-                    format!("{} (podIdentityProfile.userAssignedIdentityExceptions: {}/{})", c.id, ex.namespace, ex.name),
-                    format!("podLabels {}", labels.join(",")),
+                    format!("{} (podIdentityProfile.userAssignedIdentityExceptions: {}/{})", c.id, ex.namespace, ex.name)
+                        .into(),
+                    format!("podLabels {}", labels.join(",")).into(),
                 ],
                 detail: format!(
                     "a pod in {} labelled {} is exempt from NMI and asks the instance metadata service directly, where {ident} (pod identity {pod_identity}, assigned to the node pools) answers",
@@ -243,7 +244,7 @@ impl Builder {
                 Caps::EMPTY,
                 0,
                 EdgeNote {
-                    evidence: vec![cluster.to_string()],
+                    evidence: vec![cluster.into()],
                     detail: format!("cluster-admin can run pods in {ns}"),
                     label: "runs pods".into(),
                 },

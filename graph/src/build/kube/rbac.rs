@@ -13,13 +13,14 @@ use crate::build::Builder;
 use crate::kube::{PolicyRule, RoleBinding};
 use crate::model::EdgeKind;
 use crate::rbac::Caps;
+use crate::snapshot::Str;
 
 /// One subject of one binding (or the holder of one Azure role assignment with Kubernetes data actions): the
 /// node it acts from and how its edges are explained.
 pub(super) struct Grantee {
     pub(super) who: NodeIndex,
     /// The binding and role (or the role assignment) the edges rest on: a fix reads the first.
-    pub(super) evidence: Vec<String>,
+    pub(super) evidence: Vec<Str>,
     /// `<subject kind> <subject name>`, the start of each edge's detail.
     pub(super) label: String,
     /// `(<binding kind> <namespace/>name)`, the end of each edge's detail.
@@ -130,8 +131,8 @@ impl ClusterCtx<'_> {
         let bound = Bound {
             ns_scope: ns_scope.clone(),
             bind: binds(&rules.iter().collect::<Vec<_>>()),
-            binding: format!("{kind} {where_}{}", b.metadata.name),
-            role: format!("{} {}", b.role_ref.kind, b.role_ref.name),
+            binding: format!("{kind} {where_}{}", b.metadata.name).into(),
+            role: format!("{} {}", b.role_ref.kind, b.role_ref.name).into(),
             rules,
             flags: 0,
         };

@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
+
+use crate::snapshot::Str;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::rbac::Powers;
@@ -97,9 +99,9 @@ pub(super) struct Bound {
     /// The rules allow `bind`/`escalate`.
     pub(super) bind: bool,
     /// `RoleBinding <ns>/<name>` or `ClusterRoleBinding <name>` (a fix names it).
-    pub(super) binding: String,
+    pub(super) binding: Str,
     /// `<Role|ClusterRole> <name>`.
-    pub(super) role: String,
+    pub(super) role: Str,
     /// Edge flags of what rests on it (a PIM-eligible or conditional Azure role assignment's).
     pub(super) flags: u8,
 }
@@ -454,7 +456,8 @@ impl ClusterCtx<'_> {
                 names.join(" and "),
                 self.cname
             );
-            let evidence = std::iter::once(self.cluster.to_string()).chain(names).collect();
+            let evidence: Vec<Str> =
+                std::iter::once(self.cluster.into()).chain(names.into_iter().map(Str::from)).collect();
             let n = note(evidence, detail, "is all of");
             self.b.add_noted_edge(a.node, node, EdgeKind::KubernetesIdentity, Caps::EMPTY, 0, n);
         }
