@@ -118,7 +118,8 @@ impl<'s> Ctx<'s> {
         let conditions = active
             .chain(eligible)
             .filter_map(|(id, p)| {
-                Some((id.to_ascii_lowercase(), p.condition.as_deref().filter(|c| !c.trim().is_empty())?))
+                let condition = p.condition.as_deref().filter(|c| !c.trim().is_empty())?;
+                Some((id.to_ascii_lowercase(), condition))
             })
             .collect();
         Ctx { g, users, conditions, cache: FxHashMap::default() }
