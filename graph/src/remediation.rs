@@ -269,10 +269,23 @@ fn fix_key(graph: &PrivilegeGraph, e: EdgeIndex) -> String {
     make(graph, e, Detail::Key, &mut Hubs::default()).key
 }
 
+/// A node as a fix names it: its id as findings show it, its display name borrowed (only a whole fix reads it).
+struct Named<'g> {
+    id: String,
+    display_name: &'g str,
+}
+
+impl<'g> Named<'g> {
+    fn of(graph: &'g PrivilegeGraph, n: NodeIndex) -> Named<'g> {
+        let node = graph.node(n);
+        Named { id: node.key.to_string(), display_name: &node.name }
+    }
+}
+
 /// The fix that removes one edge, made to `detail`; what identity hubs' fixes rest on is read from `hubs`.
 fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail, hubs: &mut Hubs) -> Fix {
     let (from, to, w) = graph.edge(e);
-    let (a, b) = (graph.node_ref(from), graph.node_ref(to));
+    let (a, b) = (Named::of(graph, from), Named::of(graph, to));
     if let Some(fix) = entra_grant_fix(graph, e, d) {
         return fix;
     }
@@ -336,7 +349,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail, hubs: &mut Hubs) -> Fix
                     let subject = s.trim_start_matches("subject=");
                     subject.strip_prefix("system:serviceaccount:").map_or(subject.to_string(), |sa| sa.replacen(':', "/", 1))
                 }),
-                _ => a.display_name.clone(),
+                _ => a.display_name.to_string(),
             };
             d.fix(
                 format!("{what}:{}", id.to_ascii_lowercase()),
@@ -714,10 +727,13 @@ fn binding_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<(String, String)> 
 /// run command.
 fn assignment_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<String> {
     let note = derived_note(graph, e)?;
-    note.evidence
-        .first()
-        .filter(|id| id.to_ascii_lowercase().contains("/providers/microsoft.authorization/role"))
-        .cloned()
+    note.evidence.first().filter(|id| contains_ignoring_case(id, "/providers/microsoft.authorization/role")).cloned()
+}
+
+/// Whether `text` contains `lower` (lower-case) ignoring ASCII case, as `text.to_ascii_lowercase().contains(lower)`
+/// would say, with no lower-cased copy made.
+fn contains_ignoring_case(text: &str, lower: &str) -> bool {
+    text.as_bytes().windows(lower.len()).any(|w| w.eq_ignore_ascii_case(lower.as_bytes()))
 }
 
 /// Removing the assignment a derived edge rests on.
@@ -1130,6 +1146,22 @@ mod tests {
             (keys_first.full.len(), full_first.full.len()),
             (graph.graph.edge_count(), graph.graph.edge_count())
         );
+    }
+
+    #[test]
+    fn contains_ignoring_case_is_the_lower_cased_search() {
+        let pattern = "/providers/microsoft.authorization/role";
+        for text in [
+            "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x",
+            "/SUBSCRIPTIONS/S/PROVIDERS/MICROSOFT.AUTHORIZATION/ROLEELIGIBILITYSCHEDULEINSTANCES/x",
+            "/providers/Microsoft.Authorization/rol",
+            "/providers/Microsoft.Authorization/Role",
+            "/providers/Microsoft.Authorization/denyAssignments/x",
+            "",
+            "RoleBinding ns/name",
+        ] {
+            assert_eq!(contains_ignoring_case(text, pattern), text.to_ascii_lowercase().contains(pattern), "{text}");
+        }
     }
 
     const RG: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg";
