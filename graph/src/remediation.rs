@@ -365,7 +365,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail, hubs: &mut Hubs) -> Fix
                 format!("aso-credential:{cluster}#{secret}"),
                 || format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
                 || {
-                    aso_credential_remediation(kubectl_for(graph, cluster), secret, &b.display_name)
+                    aso_credential_remediation(kubectl_for(graph, cluster), secret, b.display_name)
                         .unwrap_or_else(|| review(note))
                 },
             )
