@@ -1,7 +1,7 @@
 //! What to change to cut a path, with the command: one function per kind of grant a path rests on. Every
 //! command is built by [`crate::shell`].
 
-use petgraph::graph::EdgeIndex;
+use petgraph::graph::{EdgeIndex, NodeIndex};
 use rustc_hash::FxHashMap;
 
 use crate::findings::Remediation;
@@ -46,18 +46,60 @@ pub(crate) fn changes_an_object(key: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detail {
     Key,
+    /// The key and whether the remediation has a command: its `command` is `Some` exactly when the whole fix's
+    /// is, but its text may be left empty where making it costs (an identity hub's chained deletes), and so may
+    /// the description and summary.
+    Command,
     Full,
 }
 
 impl Detail {
-    /// The fix keyed `key`; for [`Detail::Key`], with an empty description and remediation.
+    /// The fix keyed `key`; for [`Detail::Key`], with an empty description and remediation; for
+    /// [`Detail::Command`], with an empty description.
     fn fix(self, key: String, what: impl FnOnce() -> String, remediation: impl FnOnce() -> Remediation) -> Fix {
         match self {
             Detail::Key => {
                 Fix { key, what: String::new(), remediation: Remediation { summary: String::new(), command: None } }
             }
+            Detail::Command => Fix { key, what: String::new(), remediation: remediation() },
             Detail::Full => Fix { key, what: what(), remediation: remediation() },
         }
+    }
+}
+
+/// The role assignments behind each assignable-identities hub ([`assignable_identity_fix`]), gathered once per
+/// hub: the fix of each of the hub's hops to an identity rests on all of them, and the plan asks for the key
+/// and the command of every such hop (one per identity under the scope).
+#[derive(Default)]
+struct Hubs(FxHashMap<NodeIndex, HubGrants>);
+
+/// The role assignments that let one attach the identities under a hub's scope.
+struct HubGrants {
+    /// Their ids as the evidence of the edges into the hub gives them, sorted and deduplicated ignoring case.
+    ids: Vec<String>,
+    /// Whether one command deletes them all: there is one at least and every id is well formed.
+    command: bool,
+}
+
+impl Hubs {
+    fn of(&mut self, graph: &PrivilegeGraph, hub: NodeIndex) -> &HubGrants {
+        self.0.entry(hub).or_insert_with(|| {
+            let lower = ROLE_ASSIGNMENTS.to_ascii_lowercase();
+            let mut ids: Vec<String> = graph
+                .graph
+                .edges_directed(hub, petgraph::Direction::Incoming)
+                .filter(|x| x.weight().kind == EdgeKind::CanAttachIdentity)
+                .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first().map(Str::to_string))
+                .filter(|id| id.to_ascii_lowercase().contains(&lower))
+                .collect();
+            // Stable, by the lower-cased id: of ids equal but for case, the first given stays.
+            ids.sort_by(|a, b| {
+                a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+            });
+            ids.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+            let command = !ids.is_empty() && ids.iter().all(|id| shell::role_assignment_id(id).is_ok());
+            HubGrants { ids, command }
+        })
     }
 }
 
@@ -67,6 +109,8 @@ impl Detail {
 pub(crate) struct FixMemo<'g> {
     graph: &'g PrivilegeGraph,
     of: FxHashMap<EdgeIndex, Made>,
+    /// What the fixes of the identity hubs' hops rest on, per hub.
+    hubs: Hubs,
     /// The keys one after another: one allocation, not one per edge (the plan asks for the keys of every edge
     /// leaving a fix's sources, hundreds of thousands in a large tenant).
     keys: String,
@@ -90,7 +134,7 @@ impl Made {
 
 impl<'g> FixMemo<'g> {
     pub(crate) fn new(graph: &'g PrivilegeGraph) -> FixMemo<'g> {
-        FixMemo { graph, of: FxHashMap::default(), keys: String::new(), full: Vec::new() }
+        FixMemo { graph, of: FxHashMap::default(), hubs: Hubs::default(), keys: String::new(), full: Vec::new() }
     }
 
     /// The key of `e`'s fix ([`fix_of`]'s `key`, made without its text).
@@ -98,7 +142,7 @@ impl<'g> FixMemo<'g> {
         let m = match self.of.get(&e) {
             Some(m) => *m,
             None => {
-                let key = make(self.graph, e, Detail::Key).key;
+                let key = make(self.graph, e, Detail::Key, &mut self.hubs).key;
                 self.add(e, &key, Made::NONE, None)
             }
         };
@@ -111,7 +155,7 @@ impl<'g> FixMemo<'g> {
         if let Some(m) = made.filter(|m| m.full != Made::NONE) {
             return &self.full[m.full as usize];
         }
-        let fix = make(self.graph, e, Detail::Full);
+        let fix = make(self.graph, e, Detail::Full, &mut self.hubs);
         let at = self.full.len() as u32;
         match made {
             Some(m) => {
@@ -131,13 +175,14 @@ impl<'g> FixMemo<'g> {
     pub(crate) fn remediation(&mut self, e: EdgeIndex) -> Remediation {
         match self.of.get(&e).filter(|m| m.full != Made::NONE) {
             Some(m) => self.full[m.full as usize].remediation.clone(),
-            None => make(self.graph, e, Detail::Full).remediation,
+            None => make(self.graph, e, Detail::Full, &mut self.hubs).remediation,
         }
     }
 
     /// Whether `e`'s whole fix has a command (the plan's cover ranks by it), keeping only the answer: an
     /// identity hub's fix names every role assignment that lets one attach an identity, and the cover asks about
-    /// every identity under such hubs (at 50k, 20 MB of text kept until the report was made).
+    /// every identity under such hubs (at 50k, 20 MB of text kept until the report was made); that command is
+    /// not made, only whether it would be ([`Detail::Command`]).
     pub(crate) fn has_command(&mut self, e: EdgeIndex) -> bool {
         if let Some(m) = self.of.get(&e).copied() {
             if m.full != Made::NONE {
@@ -147,7 +192,7 @@ impl<'g> FixMemo<'g> {
                 return c;
             }
         }
-        let fix = make(self.graph, e, Detail::Full);
+        let fix = make(self.graph, e, Detail::Command, &mut self.hubs);
         let command = fix.remediation.command.is_some();
         match self.of.get_mut(&e) {
             Some(m) => m.command = Some(command),
@@ -216,19 +261,32 @@ pub(crate) fn core_fix(
 
 /// The fix that removes one edge.
 pub(crate) fn fix_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Fix {
-    make(graph, e, Detail::Full)
+    make(graph, e, Detail::Full, &mut Hubs::default())
 }
 
 /// The key of the fix that removes one edge ([`fix_of`]'s `key`), made without its description and command.
 #[cfg(test)]
 fn fix_key(graph: &PrivilegeGraph, e: EdgeIndex) -> String {
-    make(graph, e, Detail::Key).key
+    make(graph, e, Detail::Key, &mut Hubs::default()).key
 }
 
-/// The fix that removes one edge, made to `detail`.
-fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
+/// A node as a fix names it: its id as findings show it, its display name borrowed (only a whole fix reads it).
+struct Named<'g> {
+    id: String,
+    display_name: &'g str,
+}
+
+impl<'g> Named<'g> {
+    fn of(graph: &'g PrivilegeGraph, n: NodeIndex) -> Named<'g> {
+        let node = graph.node(n);
+        Named { id: node.key.to_string(), display_name: &node.name }
+    }
+}
+
+/// The fix that removes one edge, made to `detail`; what identity hubs' fixes rest on is read from `hubs`.
+fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail, hubs: &mut Hubs) -> Fix {
     let (from, to, w) = graph.edge(e);
-    let (a, b) = (graph.node_ref(from), graph.node_ref(to));
+    let (a, b) = (Named::of(graph, from), Named::of(graph, to));
     if let Some(fix) = entra_grant_fix(graph, e, d) {
         return fix;
     }
@@ -292,7 +350,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
                     let subject = s.trim_start_matches("subject=");
                     subject.strip_prefix("system:serviceaccount:").map_or(subject.to_string(), |sa| sa.replacen(':', "/", 1))
                 }),
-                _ => a.display_name.clone(),
+                _ => a.display_name.to_string(),
             };
             d.fix(
                 format!("{what}:{}", id.to_ascii_lowercase()),
@@ -308,7 +366,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
                 format!("aso-credential:{cluster}#{secret}"),
                 || format!("{} through the credential Secret {}", b.display_name, secret.replace("/secrets/", "/")),
                 || {
-                    aso_credential_remediation(kubectl_for(graph, cluster), secret, &b.display_name)
+                    aso_credential_remediation(kubectl_for(graph, cluster), secret, b.display_name)
                         .unwrap_or_else(|| review(note))
                 },
             )
@@ -345,7 +403,7 @@ fn make(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Fix {
                 );
             }
             let object_fix = attached_identity_fix(graph, e, d)
-                .or_else(|| assignable_identity_fix(graph, e, d))
+                .or_else(|| assignable_identity_fix(graph, e, d, hubs))
                 .or_else(|| aks_admin_group_fix(graph, e, d))
                 .or_else(|| pod_identity_fix(graph, e, d));
             if let Some(fix) = object_fix {
@@ -395,25 +453,21 @@ fn attached_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Opt
 /// identity itself grants it; the cut is the role assignment that allows `userAssignedIdentities/*/assign/action`
 /// at the scope (the evidence of each edge into the hub). One such assignment: its key and its delete command,
 /// so the plan can name it; several: every one of them must go, in one chained command.
-fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail) -> Option<Fix> {
+fn assignable_identity_fix(graph: &PrivilegeGraph, e: EdgeIndex, d: Detail, hubs: &mut Hubs) -> Option<Fix> {
     let (from, to, w) = graph.edge(e);
-    if w.kind != EdgeKind::CanAttachIdentity || graph.node_ref(from).kind != NodeKind::ScopeIdentities {
+    if w.kind != EdgeKind::CanAttachIdentity || graph.node(from).kind != NodeKind::ScopeIdentities {
         return None;
     }
-    let mut ids: Vec<String> = graph
-        .graph
-        .edges_directed(from, petgraph::Direction::Incoming)
-        .filter(|x| x.weight().kind == EdgeKind::CanAttachIdentity)
-        .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first().map(Str::to_string))
-        .filter(|id| id.to_ascii_lowercase().contains(&ROLE_ASSIGNMENTS.to_ascii_lowercase()))
-        .collect();
-    ids.sort_by_key(|id| id.to_ascii_lowercase());
-    ids.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    let (hub, identity) = (graph.node_ref(from), graph.node_ref(to));
+    let HubGrants { ids, command } = hubs.of(graph, from);
     let key = match ids.as_slice() {
         [one] => format!("role-assignment:{}", one.to_ascii_lowercase()),
-        _ => step_key(w.kind, &hub.id, &identity.id),
+        _ => step_key(w.kind, &graph.node(from).key.to_string(), &graph.node(to).key.to_string()),
     };
+    if d == Detail::Command {
+        let remediation = Remediation { summary: String::new(), command: command.then(String::new) };
+        return Some(Fix { key, what: String::new(), remediation });
+    }
+    let (hub, identity) = (graph.node_ref(from), graph.node_ref(to));
     Some(d.fix(
         key,
         || format!("{} ({})", hub.display_name, identity.display_name),
@@ -676,8 +730,14 @@ fn assignment_of(graph: &PrivilegeGraph, e: EdgeIndex) -> Option<String> {
     let note = derived_note(graph, e)?;
     note.evidence
         .first()
-        .filter(|id| id.to_ascii_lowercase().contains("/providers/microsoft.authorization/role"))
+        .filter(|id| contains_ignoring_case(id, "/providers/microsoft.authorization/role"))
         .map(Str::to_string)
+}
+
+/// Whether `text` contains `lower` (lower-case) ignoring ASCII case, as `text.to_ascii_lowercase().contains(lower)`
+/// would say, with no lower-cased copy made.
+fn contains_ignoring_case(text: &str, lower: &str) -> bool {
+    text.as_bytes().windows(lower.len()).any(|w| w.eq_ignore_ascii_case(lower.as_bytes()))
 }
 
 /// Removing the assignment a derived edge rests on.
@@ -1013,7 +1073,7 @@ mod tests {
     fn the_key_alone_is_the_whole_fixs_key_for_every_edge_of_the_bundled_tenants() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snapshots");
         let mut tenants = 0;
-        let (mut objects, mut steps) = (0, 0);
+        let mut seen = Seen::default();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_none_or(|x| x != "json") {
@@ -1021,38 +1081,91 @@ mod tests {
             }
             let text = std::fs::read_to_string(&path).unwrap();
             let snapshot = crate::snapshot::Snapshot::from_json(&text, "fixture").unwrap();
-            let graph = PrivilegeGraph::build(&snapshot);
+            memo_gives_each_edges_fix(&snapshot, &path.display().to_string(), &mut seen);
             tenants += 1;
-            // One memo asked for keys first, one for whole fixes first: both give `fix_of`'s key and fix.
-            let (mut keys_first, mut full_first) = (FixMemo::new(&graph), FixMemo::new(&graph));
-            for e in graph.graph.edge_indices() {
-                let fix = fix_of(&graph, e);
-                let key = fix_key(&graph, e);
-                assert_eq!(key, fix.key, "{}: edge {e:?}", path.display());
-                assert!(!fix.what.is_empty() && !fix.remediation.summary.is_empty(), "{fix:?}");
-                assert_eq!(make(&graph, e, Detail::Key).what, "", "the key alone formats no description");
-                assert_eq!(keys_first.key(e), fix.key);
-                assert_eq!(keys_first.has_command(e), fix.remediation.command.is_some());
-                assert_eq!(keys_first.remediation(e), fix.remediation, "made, not kept");
-                assert_eq!(keys_first.full(e), &fix);
-                assert_eq!(full_first.full(e), &fix);
-                assert_eq!(full_first.key(e), fix.key);
-                assert_eq!(full_first.has_command(e), fix.remediation.command.is_some());
-                assert_eq!(full_first.remediation(e), fix.remediation, "the one kept");
-                if changes_an_object(&key) {
-                    objects += 1;
-                } else {
-                    steps += 1;
+            // Again with every role assignment id malformed (its GUID cut short): no command deletes them.
+            let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let assignments = json.pointer_mut("/azure/roleAssignments").and_then(|a| a.as_array_mut());
+            for a in assignments.into_iter().flatten() {
+                if let Some(serde_json::Value::String(id)) = a.get_mut("id") {
+                    id.pop();
                 }
             }
-            assert_eq!(keys_first.of.len(), graph.graph.edge_count());
-            assert_eq!(
-                (keys_first.full.len(), full_first.full.len()),
-                (graph.graph.edge_count(), graph.graph.edge_count())
-            );
+            let malformed = crate::snapshot::Snapshot::from_json(&json.to_string(), "fixture").unwrap();
+            memo_gives_each_edges_fix(&malformed, &format!("{} (malformed ids)", path.display()), &mut seen);
         }
         assert_eq!(tenants, 5, "the bundled snapshots");
+        let Seen { objects, steps, hub_hops } = seen;
         assert!(objects > 10 && steps > 0, "both kinds of fix are checked: {objects}, {steps}");
+        assert!(hub_hops.iter().flatten().all(|n| *n > 0), "identity hubs of every kind are checked: {hub_hops:?}");
+    }
+
+    /// What [`memo_gives_each_edges_fix`] checked.
+    #[derive(Default)]
+    struct Seen {
+        /// Fixes that change an object.
+        objects: usize,
+        /// Fixes that name a step.
+        steps: usize,
+        /// Hops out of an identity hub, by whether several role assignments are behind it and whether one command
+        /// deletes them.
+        hub_hops: [[usize; 2]; 2],
+    }
+
+    /// Checks that two memos (one asked for keys first, one for whole fixes first) give `fix_of`'s key, fix and
+    /// command flag for every edge of the snapshot's graph, as does the key or the flag made alone.
+    fn memo_gives_each_edges_fix(snapshot: &crate::snapshot::Snapshot, name: &str, seen: &mut Seen) {
+        let graph = PrivilegeGraph::build(snapshot);
+        let (mut keys_first, mut full_first) = (FixMemo::new(&graph), FixMemo::new(&graph));
+        for e in graph.graph.edge_indices() {
+            let fix = fix_of(&graph, e);
+            let key = fix_key(&graph, e);
+            assert_eq!(key, fix.key, "{name}: edge {e:?}");
+            assert!(!fix.what.is_empty() && !fix.remediation.summary.is_empty(), "{fix:?}");
+            let alone = make(&graph, e, Detail::Key, &mut Hubs::default());
+            assert_eq!(alone.what, "", "the key alone formats no description");
+            let flag = make(&graph, e, Detail::Command, &mut Hubs::default());
+            let command = fix.remediation.command.is_some();
+            assert_eq!((flag.key.as_str(), flag.remediation.command.is_some()), (key.as_str(), command), "{name}");
+            assert_eq!(keys_first.key(e), fix.key);
+            assert_eq!(keys_first.has_command(e), command, "{name}: {fix:?}");
+            assert_eq!(keys_first.remediation(e), fix.remediation, "made, not kept");
+            assert_eq!(keys_first.full(e), &fix);
+            assert_eq!(full_first.full(e), &fix);
+            assert_eq!(full_first.key(e), fix.key);
+            assert_eq!(full_first.has_command(e), command);
+            assert_eq!(full_first.remediation(e), fix.remediation, "the one kept");
+            let hub = graph.graph.edge_endpoints(e).and_then(|(from, _)| keys_first.hubs.0.get(&from));
+            if let Some(HubGrants { ids, .. }) = hub {
+                seen.hub_hops[usize::from(ids.len() > 1)][usize::from(command)] += 1;
+            }
+            if changes_an_object(&key) {
+                seen.objects += 1;
+            } else {
+                seen.steps += 1;
+            }
+        }
+        assert_eq!(keys_first.of.len(), graph.graph.edge_count());
+        assert_eq!(
+            (keys_first.full.len(), full_first.full.len()),
+            (graph.graph.edge_count(), graph.graph.edge_count())
+        );
+    }
+
+    #[test]
+    fn contains_ignoring_case_is_the_lower_cased_search() {
+        let pattern = "/providers/microsoft.authorization/role";
+        for text in [
+            "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x",
+            "/SUBSCRIPTIONS/S/PROVIDERS/MICROSOFT.AUTHORIZATION/ROLEELIGIBILITYSCHEDULEINSTANCES/x",
+            "/providers/Microsoft.Authorization/rol",
+            "/providers/Microsoft.Authorization/Role",
+            "/providers/Microsoft.Authorization/denyAssignments/x",
+            "",
+            "RoleBinding ns/name",
+        ] {
+            assert_eq!(contains_ignoring_case(text, pattern), text.to_ascii_lowercase().contains(pattern), "{text}");
+        }
     }
 
     const RG: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg";

@@ -118,7 +118,8 @@ impl<'s> Ctx<'s> {
         let conditions = active
             .chain(eligible)
             .filter_map(|(id, p)| {
-                Some((id.to_ascii_lowercase(), p.condition.as_deref().filter(|c| !c.trim().is_empty())?))
+                let condition = p.condition.as_deref().filter(|c| !c.trim().is_empty())?;
+                Some((id.to_ascii_lowercase(), condition))
             })
             .collect();
         Ctx { g, users, conditions, cache: FxHashMap::default() }
@@ -145,6 +146,9 @@ impl<'s> Ctx<'s> {
             return hit.clone();
         }
         let mut out: Vec<GuestVia<'s>> = Vec::new();
+        // Guests found, by node: a node is one user record, and two records have ids equal ignoring case only
+        // when they are one node.
+        let mut found = FxHashSet::default();
         let mut seen = FxHashSet::default();
         let mut queue = vec![(group, vec![self.label(group)])];
         while let Some((g, chain)) = queue.pop() {
@@ -157,10 +161,11 @@ impl<'s> Ctx<'s> {
                 }
                 let m = e.source();
                 if let Some(u) = self.user(m).filter(|u| is_guest(u)) {
-                    if !out.iter().any(|(x, _)| x.id.eq_ignore_ascii_case(&u.id)) {
+                    if found.insert(m) {
                         out.push((u, chain.clone()));
                     }
-                } else if self.g.node(m).kind == NodeKind::Group {
+                } else if self.g.node(m).kind == NodeKind::Group && !seen.contains(&m) {
+                    // (A group already walked would be skipped when taken from the queue.)
                     let mut inner = vec![self.label(m)];
                     inner.extend(chain.iter().cloned());
                     queue.push((m, inner));
@@ -302,4 +307,58 @@ fn standing_finding(
                 .to_string(),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::snapshot::Snapshot;
+
+    const SUB: &str = "11111111-0000-4000-8000-000000000001";
+    const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+
+    #[test]
+    fn a_guest_reached_by_several_ways_is_named_once_with_the_first_way_found() {
+        // Owners (Owner of the subscription) ⊃ the guest, Left and Right; Left ⊃ Core; Right ⊃ Core; Core ⊃ the
+        // guest. Its direct membership is found first, and Core is walked once.
+        let sub = format!("/subscriptions/{SUB}");
+        let (owners, left, right, core) = (
+            "66666666-0000-4000-8000-000000000001",
+            "66666666-0000-4000-8000-000000000002",
+            "66666666-0000-4000-8000-000000000003",
+            "66666666-0000-4000-8000-000000000004",
+        );
+        let guest = "44444444-0000-4000-8000-000000000100";
+        let group = |id: &str| json!({"@odata.type": "#microsoft.graph.group", "id": id});
+        let user = json!({"@odata.type": "#microsoft.graph.user", "id": guest});
+        let text = json!({
+            "schema_version": 1, "metadata": {"collected_at": "2026-12-01T00:00:00Z"},
+            "azure": {
+                "subscriptions": [{"id": sub, "subscriptionId": SUB, "displayName": "Prod"}],
+                "roleAssignments": [{
+                    "id": format!("{sub}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-4000-8000-000000000001"),
+                    "properties": {"scope": sub, "principalId": owners, "principalType": "Group",
+                        "roleDefinitionId": format!("{sub}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}")}
+                }]
+            },
+            "entra": {
+                "users": [{"id": guest, "displayName": "Gus", "userType": "Guest"}],
+                "groups": [{"id": owners, "displayName": "Owners"}, {"id": left, "displayName": "Left"},
+                           {"id": right, "displayName": "Right"}, {"id": core, "displayName": "Core"}],
+                "groupMembers": [
+                    {"groupId": owners, "members": [user.clone(), group(left), group(right)]},
+                    {"groupId": left, "members": [group(core)]},
+                    {"groupId": right, "members": [group(core)]},
+                    {"groupId": core, "members": [user]}
+                ]
+            }
+        });
+        let snapshot = Snapshot::from_json(&text.to_string(), "test").unwrap();
+        let found: Vec<_> = crate::posture::run(&snapshot).into_iter().filter(|f| f.check_id == "AZP-AZ-001").collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let guests: Vec<&String> = found[0].evidence.iter().filter(|e| e.starts_with("guest ")).collect();
+        assert_eq!(guests.len(), 1, "the guest once: {:?}", found[0].evidence);
+        assert!(guests[0].ends_with(&format!(", member of Owners ({owners})")), "{:?}", guests[0]);
+    }
 }

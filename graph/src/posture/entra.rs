@@ -5,17 +5,17 @@
 //! service principal holds a privileged Azure role. Roles and permissions are judged as the graph judges them
 //! ([`Powers`]), never by name.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::azure::privileged_grants;
-use super::{days, finding, resource, Check};
+use super::{days, finding, resource, Check, IdKey};
 use crate::build::entra_roles::{graph_permission_grants, Powers};
 use crate::findings::{PostureFinding, Remediation};
 use crate::graph::{NodeKey, PrivilegeGraph};
 use crate::model::Severity;
 use crate::remediation::{graph_id, graph_rest, GRAPH};
 use crate::shell::{self, Chain, Command, Malformed, OwnedObject};
-use crate::snapshot::{CredentialMetadata, DirectoryObject, DirectoryRoleDefinition, Snapshot};
+use crate::snapshot::{CredentialMetadata, DirectoryObject, DirectoryRoleDefinition, ServicePrincipal, Snapshot};
 
 const ROLE_BEST_PRACTICES: &str = "https://learn.microsoft.com/entra/identity/role-based-access-control/best-practices";
 const PRIVILEGED_ROLES: &str =
@@ -74,49 +74,54 @@ struct Ctx<'s> {
     s: &'s Snapshot,
     /// The graph built from `s`: Azure grants as its role table judges them.
     g: &'s PrivilegeGraph,
-    /// Role definition id (lower-case) → (definition, powers).
-    roles: FxHashMap<String, (&'s DirectoryRoleDefinition, Powers)>,
-    /// Object id (lower-case) → display name.
-    names: FxHashMap<String, &'s str>,
+    /// Role definition id → (definition, powers).
+    roles: FxHashMap<IdKey, (&'s DirectoryRoleDefinition, Powers)>,
+    /// Object id of each user, group and service principal → what it is and its display name.
+    objects: FxHashMap<IdKey, Object<'s>>,
+}
+
+/// A directory object as the Entra checks name it.
+#[derive(Clone, Copy, Default)]
+struct Object<'s> {
+    /// `user` or `group` (the last of the two given this id), `None` for a service principal.
+    person: Option<&'static str>,
+    /// The last display name given this id, in the order users, groups, service principals.
+    name: Option<&'s str>,
 }
 
 impl<'s> Ctx<'s> {
     fn new(s: &'s Snapshot, g: &'s PrivilegeGraph) -> Self {
         let e = &s.entra;
-        let roles =
-            e.directory_role_definitions.iter().map(|d| (d.id.to_ascii_lowercase(), (d, Powers::of_role(d)))).collect();
-        let names = e
-            .users
-            .iter()
-            .map(|u| (u.id.as_str(), u.display_name.as_deref()))
-            .chain(e.groups.iter().map(|g| (g.id.as_str(), g.display_name.as_deref())))
-            .chain(e.service_principals.iter().map(|x| (x.id.as_str(), x.display_name.as_deref())))
-            .filter_map(|(id, n)| Some((id.to_ascii_lowercase(), n?)))
-            .collect();
-        Ctx { s, g, roles, names }
+        let roles = e.directory_role_definitions.iter().map(|d| (IdKey::of(&d.id), (d, Powers::of_role(d)))).collect();
+        let mut objects: FxHashMap<IdKey, Object<'s>> = FxHashMap::default();
+        objects.reserve(e.users.len() + e.groups.len() + e.service_principals.len());
+        let people = e.users.iter().map(|u| (u.id.as_str(), Some("user"), u.display_name.as_deref()));
+        let people = people.chain(e.groups.iter().map(|g| (g.id.as_str(), Some("group"), g.display_name.as_deref())));
+        for (id, person, name) in
+            people.chain(e.service_principals.iter().map(|x| (x.id.as_str(), None, x.display_name.as_deref())))
+        {
+            let o = objects.entry(IdKey::of(id)).or_default();
+            o.person = person.or(o.person);
+            o.name = name.or(o.name);
+        }
+        Ctx { s, g, roles, objects }
     }
 
     fn name(&self, id: &str) -> String {
-        self.names.get(&id.to_ascii_lowercase()).map(|n| n.to_string()).unwrap_or_else(|| id.to_string())
+        self.objects.get(&IdKey::of(id)).and_then(|o| o.name).map_or_else(|| id.to_string(), ToString::to_string)
     }
 
     fn role(&self, id: &str) -> Option<(&'s DirectoryRoleDefinition, Powers)> {
-        self.roles.get(&id.to_ascii_lowercase()).copied()
+        self.roles.get(&IdKey::of(id)).copied()
     }
 
     /// AZP-ENTRA-004: active assignments of users and groups to roles with powers.
     fn standing_roles(&self, out: &mut Vec<PostureFinding>) {
         let e = &self.s.entra;
-        let people: FxHashMap<String, &str> = e
-            .users
-            .iter()
-            .map(|u| (u.id.to_ascii_lowercase(), "user"))
-            .chain(e.groups.iter().map(|g| (g.id.to_ascii_lowercase(), "group")))
-            .collect();
         for a in &e.directory_role_assignments {
             let Some((d, powers)) = self.role(&a.role_definition_id).filter(|(_, p)| p.any()) else { continue };
             // Service principals cannot activate PIM roles: AZP-ENTRA-005's concern, not this one's.
-            let Some(kind) = people.get(&a.principal_id.to_ascii_lowercase()) else { continue };
+            let Some(kind) = self.objects.get(&IdKey::of(&a.principal_id)).and_then(|o| o.person) else { continue };
             let role = d.display_name.clone().unwrap_or_else(|| d.id.clone());
             let who = self.name(&a.principal_id);
             let scope = a.directory_scope_id.clone().unwrap_or_default();
@@ -173,18 +178,18 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    /// Whether a principal holds a tier-zero directory role (active or eligible).
-    fn holds_tier_zero(&self, principal: &str) -> bool {
+    /// The principals holding a tier-zero directory role (active or eligible).
+    fn tier_zero_holders(&self) -> FxHashSet<IdKey> {
         let e = &self.s.entra;
         let held = e.directory_role_assignments.iter().map(|a| (&a.principal_id, &a.role_definition_id)).chain(
             e.directory_role_eligibility_schedule_instances.iter().map(|a| (&a.principal_id, &a.role_definition_id)),
         );
-        held.filter(|(p, _)| p.eq_ignore_ascii_case(principal))
-            .any(|(_, r)| self.role(r).is_some_and(|(_, p)| p.tier_zero()))
+        held.filter(|(_, r)| self.role(r).is_some_and(|(_, p)| p.tier_zero())).map(|(p, _)| IdKey::of(p)).collect()
     }
 
     /// AZP-ENTRA-006: role-assignable groups with owners.
     fn role_group_owners(&self, out: &mut Vec<PostureFinding>) {
+        let mut tier_zero = None;
         for g in self.s.entra.groups.iter().filter(|g| g.is_assignable_to_role == Some(true) && !g.owners.is_empty()) {
             let name = g.display_name.clone().unwrap_or_else(|| g.id.clone());
             let owners = self.owner_names(&g.owners);
@@ -198,7 +203,7 @@ impl<'s> Ctx<'s> {
                 String::new(),
                 None,
             );
-            if self.holds_tier_zero(&g.id) {
+            if tier_zero.get_or_insert_with(|| self.tier_zero_holders()).contains(&IdKey::of(&g.id)) {
                 f.severity = Severity::High;
             }
             f.remediation = owners_remove(OwnedObject::Group, &g.id, &g.owners, &format!("group {name}"));
@@ -218,14 +223,18 @@ impl<'s> Ctx<'s> {
                 .or_default()
                 .push((format!("{role} at {scope}"), format!("role {role} ({}) at {scope}: {id}", p.what.join(", "))));
         }
+        if privileged_sps.is_empty() {
+            return;
+        }
+        // App id → the first service principal of that app.
+        let mut sp_of: FxHashMap<IdKey, &ServicePrincipal> = FxHashMap::default();
+        for sp in &e.service_principals {
+            if let Some(app_id) = &sp.app_id {
+                sp_of.entry(IdKey::of(app_id)).or_insert(sp);
+            }
+        }
         for app in e.applications.iter().filter(|a| !a.owners.is_empty()) {
-            let Some(sp) = e.service_principals.iter().find(|sp| {
-                sp.app_id.is_some()
-                    && sp.app_id.as_deref().map(str::to_ascii_lowercase)
-                        == app.app_id.as_deref().map(str::to_ascii_lowercase)
-            }) else {
-                continue;
-            };
+            let Some(sp) = app.app_id.as_deref().and_then(|a| sp_of.get(&IdKey::of(a))) else { continue };
             let Some(grants) = privileged_sps.get(&NodeKey::of(&sp.id)) else { continue };
             let name = app.display_name.clone().unwrap_or_else(|| app.id.clone());
             let owners = self.owner_names(&app.owners);
@@ -325,7 +334,8 @@ struct CredentialOwner<'a> {
     /// `app` or `sp`, as in `az ad app`.
     az: &'static str,
     id: &'a str,
-    name: String,
+    /// Its display name, else its id.
+    name: &'a str,
     passwords: &'a [CredentialMetadata],
     keys: &'a [CredentialMetadata],
 }
@@ -335,7 +345,7 @@ pub(super) fn credentials(s: &Snapshot, now: Option<i64>, out: &mut Vec<PostureF
         kind: "Application",
         az: "app",
         id: &a.id,
-        name: a.display_name.clone().unwrap_or_else(|| a.id.clone()),
+        name: a.display_name.as_deref().unwrap_or(&a.id),
         passwords: &a.password_credentials,
         keys: &a.key_credentials,
     });
@@ -349,7 +359,7 @@ pub(super) fn credentials(s: &Snapshot, now: Option<i64>, out: &mut Vec<PostureF
             kind: "ServicePrincipal",
             az: "sp",
             id: &p.id,
-            name: p.display_name.clone().unwrap_or_else(|| p.id.clone()),
+            name: p.display_name.as_deref().unwrap_or(&p.id),
             passwords: &p.password_credentials,
             keys: &p.key_credentials,
         });
@@ -366,7 +376,7 @@ fn credential_text(kind: &str, c: &CredentialMetadata) -> String {
 }
 
 fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<PostureFinding>) {
-    let res = || resource(o.kind, o.id.to_ascii_lowercase(), o.name.clone());
+    let res = || resource(o.kind, o.id.to_ascii_lowercase(), o.name.to_string());
     let key_id = |c: &CredentialMetadata| c.key_id.clone().unwrap_or_else(|| "<key-id>".into());
     let credential = |verb: &'static str| Command::new("az").args(["ad", o.az, "credential", verb]).opt("--id", o.id);
     let end = |c: &CredentialMetadata| c.end_date_time.as_deref().and_then(days);
@@ -441,5 +451,93 @@ fn credential_checks(o: &CredentialOwner, now: Option<i64>, out: &mut Vec<Postur
             format!("Move {} to a federated credential or managed identity, or rotate now (add the new credential, switch its users, delete {})", o.name, first.key_id.as_deref().unwrap_or("the old one")),
             Some(rotate.to_string()),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::model::Severity;
+    use crate::snapshot::Snapshot;
+
+    const SUB: &str = "11111111-0000-0000-0000-000000000001";
+    const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
+    const HELPDESK: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+    const UMA: &str = "aaaaaaaa-0000-0000-0000-00000000000a";
+    const VIC: &str = "aaaaaaaa-0000-0000-0000-00000000000b";
+    const T0: &str = "bbbbbbbb-0000-0000-0000-00000000000a";
+    const DESK: &str = "bbbbbbbb-0000-0000-0000-00000000000b";
+    const SP: &str = "cccccccc-0000-0000-0000-00000000000a";
+    const APP: &str = "dddddddd-0000-0000-0000-00000000000a";
+    const APP_ID: &str = "eeeeeeee-0000-0000-0000-00000000000a";
+
+    /// Ids written in another case than the objects' own, where each index looks them up: the directory's
+    /// names and kinds (Uma's active Global Administrator), tier-zero holders (Tier 0's eligibility), and
+    /// service principals by app id (deploy's, Owner of the subscription). Helpdesk only resets passwords.
+    fn snapshot() -> Snapshot {
+        let up = str::to_ascii_uppercase;
+        let owner = |id: &str| json!([{"@odata.type": "#microsoft.graph.user", "id": id}]);
+        let role = |id: &str, name: &str, action: &str| {
+            json!({"id": id, "displayName": name, "templateId": id, "isEnabled": true,
+                   "rolePermissions": [{"allowedResourceActions": [action]}]})
+        };
+        let scope = format!("/subscriptions/{SUB}");
+        let v = json!({
+            "schema_version": 1,
+            "metadata": {"collected_at": "2026-12-01T00:00:00Z"},
+            "azure": {
+                "subscriptions": [{"id": scope, "subscriptionId": SUB}],
+                "roleAssignments": [{
+                    "id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/00000000-0000-0000-0000-000000000001"),
+                    "properties": {"scope": scope, "principalId": SP, "principalType": "ServicePrincipal",
+                                   "roleDefinitionId": format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{OWNER}")}
+                }]
+            },
+            "entra": {
+                "users": [{"id": UMA, "displayName": "Uma"}, {"id": VIC, "displayName": "Vic"}],
+                "groups": [
+                    {"id": T0, "displayName": "Tier 0", "isAssignableToRole": true, "owners": owner(VIC)},
+                    {"id": DESK, "displayName": "Desk", "isAssignableToRole": true, "owners": owner(VIC)}
+                ],
+                "servicePrincipals": [{"id": SP, "appId": APP_ID, "displayName": "deploy"}],
+                "applications": [{"id": APP, "appId": up(APP_ID), "displayName": "deploy app", "owners": owner(VIC)}],
+                "directoryRoleDefinitions": [
+                    role(GA, "Global Administrator", "microsoft.directory/roleAssignments/allProperties/allTasks"),
+                    role(HELPDESK, "Helpdesk Administrator", "microsoft.directory/users/password/update")
+                ],
+                "directoryRoleAssignments": [
+                    {"id": "dra-uma", "principalId": up(UMA), "roleDefinitionId": up(GA), "directoryScopeId": "/"},
+                    {"id": "dra-desk", "principalId": DESK, "roleDefinitionId": HELPDESK, "directoryScopeId": "/"}
+                ],
+                "directoryRoleEligibilityScheduleInstances": [
+                    {"id": "elig-t0", "principalId": up(T0), "roleDefinitionId": GA, "directoryScopeId": "/"}
+                ]
+            }
+        });
+        Snapshot::from_json(&v.to_string(), "test").unwrap()
+    }
+
+    #[test]
+    fn ids_are_looked_up_ignoring_case() {
+        let found = crate::posture::run(&snapshot());
+        let of = |check: &str| found.iter().filter(|f| f.check_id == check).collect::<Vec<_>>();
+        // The directory's name and kind of Uma, and the role, by ids in upper case.
+        let standing = of("AZP-ENTRA-004");
+        let uma = standing.iter().find(|f| f.resource.id == "dra-uma").expect("Uma's standing role");
+        assert_eq!(
+            uma.detail,
+            "user Uma holds Global Administrator at / by an active assignment, not a PIM eligibility"
+        );
+        assert_eq!(uma.severity, Severity::High);
+        // Tier 0 is eligible for Global Administrator (its id in upper case there); Desk holds Helpdesk only.
+        let groups = of("AZP-ENTRA-006");
+        let severity = |id: &str| groups.iter().find(|f| f.resource.id == id).map(|f| f.severity);
+        assert_eq!((severity(T0), severity(DESK)), (Some(Severity::High), Some(Severity::Medium)));
+        // The application's app id in upper case finds its service principal.
+        let apps = of("AZP-ENTRA-007");
+        assert_eq!(apps.iter().map(|f| f.resource.id.as_str()).collect::<Vec<_>>(), [APP]);
+        assert!(apps[0].evidence.contains(&format!("service principal {SP}")), "{:?}", apps[0].evidence);
     }
 }

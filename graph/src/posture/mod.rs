@@ -170,6 +170,24 @@ fn resource(kind: &str, id: String, display_name: String) -> ResourceRef {
     ResourceRef { kind: kind.to_string(), id, display_name }
 }
 
+/// An object id as posture compares ids: a GUID by its number, anything else lower-cased. Two ids have the same
+/// key exactly when they are equal ignoring ASCII case (a GUID has one spelling but for case), so a map by key
+/// finds what `eq_ignore_ascii_case` would, with no lower-cased copy of each GUID made to look it up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum IdKey {
+    Guid(u128),
+    Text(Box<str>),
+}
+
+impl IdKey {
+    fn of(id: &str) -> IdKey {
+        match crate::graph::parse_guid(id) {
+            Some(g) => IdKey::Guid(g),
+            None => IdKey::Text(id.to_ascii_lowercase().into_boxed_str()),
+        }
+    }
+}
+
 /// Days since 1970-01-01 of the date part of an RFC 3339 / ISO 8601 time; `None` when it is not one.
 fn days(s: &str) -> Option<i64> {
     let d = s.trim().get(..10)?;
@@ -201,6 +219,26 @@ mod tests {
         assert_eq!(days("9999-12-31T23:59:59Z").unwrap() - days("9999-01-01").unwrap(), 364);
         for bad in ["", "2024-13-01", "20240101", "soon", "2024-01-0x"] {
             assert_eq!(days(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn id_keys_are_equal_exactly_when_the_ids_are_equal_ignoring_case() {
+        let ids = [
+            "0b5c2d9e-1f3a-4c6b-9d8e-7a6b5c4d3e2f",
+            "0B5C2D9E-1F3A-4C6B-9D8E-7A6B5C4D3E2F",
+            " 0b5c2d9e-1f3a-4c6b-9d8e-7a6b5c4d3e2f",
+            "0b5c2d9e-1f3a-4c6b-9d8e-7a6b5c4d3e2e",
+            "{0b5c2d9e-1f3a-4c6b-9d8e-7a6b5c4d3e2f}",
+            "0b5c2d9e1f3a4c6b9d8e7a6b5c4d3e2f",
+            "/Subscriptions/S",
+            "/subscriptions/s",
+            "",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(IdKey::of(a) == IdKey::of(b), a.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+            }
         }
     }
 
