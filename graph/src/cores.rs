@@ -543,7 +543,7 @@ struct Wanted {
     pairs: Vec<(NodeIndex, usize, NodeIndex)>,
     covered: Vec<bool>,
     /// Per principal, by node index (up to the last with a pair): its range of `pairs`, empty for none. Dense:
-    /// every member of every list is looked up.
+    /// every member of each list read is looked up.
     of: Vec<(u32, u32)>,
     /// Per principal, by node index: how many of its pairs are not covered yet.
     open: Vec<u32>,
