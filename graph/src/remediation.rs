@@ -89,8 +89,9 @@ impl Hubs {
                 .graph
                 .edges_directed(hub, petgraph::Direction::Incoming)
                 .filter(|x| x.weight().kind == EdgeKind::CanAttachIdentity)
-                .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first().map(Str::to_string))
-                .filter(|id| id.to_ascii_lowercase().contains(&lower))
+                .filter_map(|x| graph.notes[x.weight().evidence as usize].evidence.first())
+                .filter(|id| contains_ignoring_case(id, &lower))
+                .map(Str::to_string)
                 .collect();
             // Stable, by the lower-cased id: of ids equal but for case, the first given stays.
             ids.sort_by(|a, b| {
