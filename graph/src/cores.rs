@@ -52,12 +52,20 @@ pub(crate) struct Core {
 
 /// A head's members, with what a tier checks of them as a whole: a tier looks at each member only when the
 /// hop limit or a capability mask can cut one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct MemberList {
-    /// Members read from the search tree (every member of a head that is no pivot).
-    members: Vec<Member>,
-    /// A pivot's leaf members (see [`Leaf`]): most of a large tenant's members, kept compact.
-    leaves: Vec<Leaf>,
+    /// Members read from the search tree (every member of a head that is no pivot), shared by the lists cut
+    /// from this one.
+    members: Rc<Vec<Member>>,
+    /// A pivot's leaf members (see [`Leaf`]): most of a large tenant's members, kept compact and shared like
+    /// `members`.
+    leaves: Rc<Vec<Leaf>>,
+    /// Only the shared members at most this many hops from the head are this list's (`u32::MAX`: all): a
+    /// list cut to a hop budget reads its members from the whole list rather than copying them (a pivot's
+    /// member list is cut to several budgets, each nearly as long as the whole).
+    budget: u32,
+    /// Members of this list alone, after the shared ones ([`MemberList::push_path`]).
+    extra: Vec<Member>,
     /// The search tree the members' ways are read from, shared by the lists cut from it: per entry, the entry
     /// it leads to (`u32::MAX` at the head) and the edge there. A way is walked when asked for
     /// ([`MemberList::path`]), not kept per member.
@@ -65,10 +73,18 @@ pub(crate) struct MemberList {
     /// Ways added to this list alone ([`MemberList::push_path`]): entries numbered on from the shared tree's,
     /// so a list cut from a shared tree grows without copying it.
     own: Vec<(u32, EdgeIndex)>,
+    /// How many members (each once).
+    count: usize,
     /// Hops of the longest member's way to the head.
     pub longest: u32,
     /// Some member's way fails a capability mask ([`Member::valid`]).
     pub any_invalid: bool,
+}
+
+impl Default for MemberList {
+    fn default() -> MemberList {
+        MemberList::new(Vec::new(), Vec::new(), Rc::default())
+    }
 }
 
 /// A member's `link` that names an entry of [`MemberList::leaves`] (the rest of the bits) rather than a tree
@@ -80,49 +96,77 @@ impl MemberList {
     fn new(mut members: Vec<Member>, mut leaves: Vec<Leaf>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
         members.shrink_to_fit();
         leaves.shrink_to_fit();
-        let mut list = MemberList { members, leaves, links, ..MemberList::default() };
-        (list.longest, list.any_invalid) =
-            list.iter().fold((0, false), |(longest, invalid), m| (longest.max(m.hops), invalid || !m.valid));
+        let whole = MemberList {
+            members: Rc::new(members),
+            leaves: Rc::new(leaves),
+            budget: u32::MAX,
+            extra: Vec::new(),
+            links,
+            own: Vec::new(),
+            count: 0,
+            longest: 0,
+            any_invalid: false,
+        };
+        whole.cut(u32::MAX)
+    }
+
+    /// This list's shared members within `budget` (and none of its own), with its count and summary.
+    fn cut(&self, budget: u32) -> MemberList {
+        let mut list = MemberList {
+            members: self.members.clone(),
+            leaves: self.leaves.clone(),
+            budget,
+            extra: Vec::new(),
+            links: self.links.clone(),
+            own: self.own.clone(),
+            count: 0,
+            longest: 0,
+            any_invalid: false,
+        };
+        let (mut count, mut longest, mut invalid) = (0, 0, false);
+        for m in list.iter() {
+            (count, longest, invalid) = (count + 1, longest.max(m.hops), invalid || !m.valid);
+        }
+        (list.count, list.longest, list.any_invalid) = (count, longest, invalid);
         list
     }
 
-    fn note(&mut self, m: &Member) {
+    fn push(&mut self, m: Member) {
         self.longest = self.longest.max(m.hops);
         self.any_invalid |= !m.valid;
-    }
-
-    fn push(&mut self, m: Member) {
-        self.note(&m);
-        self.members.push(m);
+        self.count += 1;
+        self.extra.push(m);
     }
 
     /// How many members (each once).
     pub fn len(&self) -> usize {
-        self.members.len() + self.leaves.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The members, each once: those read from the tree, then the leaves.
+    /// The members, each once: those read from the tree, this list's own, then the leaves.
     pub fn iter(&self) -> impl Iterator<Item = Member> + '_ {
-        let leaves = self.leaves.iter().enumerate().map(|(i, l)| Member {
-            node: l.node,
-            link: LEAF | i as u32,
-            flags: l.flags,
-            escalates: l.escalates,
-            hops: u32::from(l.hops),
-            valid: l.valid,
-        });
-        self.members.iter().copied().chain(leaves)
+        let budget = self.budget;
+        let leaves =
+            self.leaves.iter().enumerate().filter(move |(_, l)| u32::from(l.hops) <= budget).map(|(i, l)| Member {
+                node: l.node,
+                link: LEAF | i as u32,
+                flags: l.flags,
+                escalates: l.escalates,
+                hops: u32::from(l.hops),
+                valid: l.valid,
+            });
+        let members = self.members.iter().filter(move |m| m.hops <= budget);
+        members.chain(self.extra.iter()).copied().chain(leaves)
     }
 
-    /// The members at most `budget` hops from the head, sharing this list's tree.
+    /// The members at most `budget` hops from the head, sharing this list's members and tree.
     fn within(&self, budget: u32) -> MemberList {
-        let members = self.members.iter().filter(|m| m.hops <= budget).copied().collect();
-        let leaves = self.leaves.iter().filter(|l| u32::from(l.hops) <= budget).copied().collect();
-        MemberList { own: self.own.clone(), ..MemberList::new(members, leaves, self.links.clone()) }
+        debug_assert!(self.extra.is_empty(), "a list is cut from a whole search's");
+        self.cut(budget.min(self.budget))
     }
 
     /// Adds a member whose way to the head is `path` (the member's edge first), appended to the tree.
@@ -815,7 +859,7 @@ impl Run<'_> {
         }
         let shortest = self.all_members(profile, head, Order::Shortest, Some(&far));
         let fits: Vec<Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
-        within.members.reserve_exact(fits.len());
+        within.extra.reserve_exact(fits.len());
         for m in fits {
             within.push_path(m, &shortest.path(&m));
         }
@@ -1850,10 +1894,13 @@ mod tests {
         assert_eq!((list.members.capacity(), list.leaves.capacity(), list.len()), (3, 2, 5));
         assert_eq!((list.longest, list.any_invalid), (6, true));
         let within = list.within(3);
-        assert_eq!((within.members.capacity(), within.leaves.capacity()), (2, 1));
-        assert_eq!((within.longest, within.any_invalid), (3, false));
+        assert!(Rc::ptr_eq(&within.members, &list.members) && Rc::ptr_eq(&within.leaves, &list.leaves), "shared");
+        assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3), n(4)]);
+        assert_eq!((within.len(), within.longest, within.any_invalid), (3, 3, false));
         let within = list.within(2);
         assert_eq!((within.len(), within.longest), (2, 2), "the leaf three hops away is cut too");
+        assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3)]);
+        assert_eq!(within.within(5).len(), 2, "a cut list cut again keeps the tighter budget");
     }
 
     #[test]
