@@ -326,18 +326,28 @@ fn report(
         announce.send(&rep);
         return Ok(code);
     }
-    let mut buf = Vec::new();
-    match (dot_options(args)?, &summary) {
-        (Some(options), _) => render::render_dot_with(&rep, &options, &mut buf)?,
-        (None, Some(summary)) if args.format == Format::Json => azpath::baseline::render_json(&rep, summary, &mut buf)?,
-        (None, Some(summary)) if args.format == Format::Table && summary.baseline.file.is_some() => {
-            // The table's header says "N new of M" (the summary's first line) when a baseline is used.
-            render::text::write_line(&mut buf, summary.lines()[0].trim_start_matches("azpath: "))?;
-            render::render(&rep, args.format, render_options(), &mut buf)?
+    if let Some(options) = dot_options(args)? {
+        // Held until whole: a filter that matches nothing is an error, and then nothing is written.
+        let mut buf = Vec::new();
+        render::render_dot_with(&rep, &options, &mut buf)?;
+        emit(&buf, args.output.as_deref())?;
+    } else {
+        // Written as it is rendered, never held whole: a large tenant's JSON report is as large as the analysis
+        // (a file gets it through a temp file renamed into place, so a failed write leaves nothing behind).
+        let write = |out: &mut dyn std::io::Write| match &summary {
+            Some(summary) if args.format == Format::Json => azpath::baseline::render_json(&rep, summary, out),
+            Some(summary) if args.format == Format::Table && summary.baseline.file.is_some() => {
+                // The table's header says "N new of M" (the summary's first line) when a baseline is used.
+                render::text::write_line(out, summary.lines()[0].trim_start_matches("azpath: "))?;
+                render::render(&rep, args.format, render_options(), out)
+            }
+            _ => render::render(&rep, args.format, render_options(), out),
+        };
+        match args.output.as_deref() {
+            Some(p) => output::write_private_with(p, write)?,
+            None => output::write_stdout_with(write)?,
         }
-        (None, _) => render::render(&rep, args.format, render_options(), &mut buf)?,
     }
-    emit(&buf, args.output.as_deref())?;
     announce.send(&rep);
     // The process ends after this report: its memory goes back with the process, not object by object (a large
     // tenant's report is millions of allocations, a few percent of the run to free).
