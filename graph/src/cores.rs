@@ -57,9 +57,9 @@ pub(crate) struct MemberList {
     /// Members read from the search tree (every member of a head that is no pivot), shared by the lists cut
     /// from this one.
     members: Rc<Vec<Member>>,
-    /// A pivot's leaf members (see [`Leaf`]): most of a large tenant's members, kept compact and shared like
+    /// A pivot's leaf members (see [`Leaves`]): most of a large tenant's members, kept compact and shared like
     /// `members`.
-    leaves: Rc<Vec<Leaf>>,
+    leaves: Rc<Leaves>,
     /// Only the shared members at most this many hops from the head are this list's (`u32::MAX`: all): a
     /// list cut to a hop budget reads its members from the whole list rather than copying them (a pivot's
     /// member list is cut to several budgets, each nearly as long as the whole).
@@ -83,7 +83,7 @@ pub(crate) struct MemberList {
 
 impl Default for MemberList {
     fn default() -> MemberList {
-        MemberList::new(Vec::new(), Vec::new(), Rc::default())
+        MemberList::new(Vec::new(), Leaves::default(), Rc::default())
     }
 }
 
@@ -93,7 +93,7 @@ const LEAF: u32 = 1 << 31;
 
 impl MemberList {
     /// The list of `members` and `leaves` (kept as given, without spare capacity: lists are many and long).
-    fn new(mut members: Vec<Member>, mut leaves: Vec<Leaf>, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
+    fn new(mut members: Vec<Member>, mut leaves: Leaves, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
         members.shrink_to_fit();
         leaves.shrink_to_fit();
         let whole = MemberList {
@@ -151,14 +151,15 @@ impl MemberList {
     pub fn iter(&self) -> impl Iterator<Item = Member> + '_ {
         let budget = self.budget;
         let leaves =
-            self.leaves.iter().enumerate().filter(move |(_, l)| u32::from(l.hops) <= budget).map(|(i, l)| Member {
-                node: l.node,
-                link: LEAF | i as u32,
-                flags: l.flags,
-                escalates: l.escalates,
-                hops: u32::from(l.hops),
-                valid: l.valid,
-            });
+            (0..self.leaves.len()).map(|i| (i, self.leaves.get(i))).filter(move |(_, l)| u32::from(l.hops) <= budget);
+        let leaves = leaves.map(|(i, l)| Member {
+            node: l.node,
+            link: LEAF | i as u32,
+            flags: l.flags,
+            escalates: l.escalates,
+            hops: u32::from(l.hops),
+            valid: l.valid,
+        });
         let members = self.members.iter().filter(move |m| m.hops <= budget);
         members.chain(self.extra.iter()).copied().chain(leaves)
     }
@@ -200,7 +201,7 @@ impl MemberList {
         let mut out = Vec::with_capacity(m.hops as usize);
         let mut i = m.link;
         if m.link & LEAF != 0 {
-            let leaf = &self.leaves[(m.link & !LEAF) as usize];
+            let leaf = self.leaves.get((m.link & !LEAF) as usize);
             out.push(leaf.edge);
             i = leaf.parent;
         }
@@ -212,8 +213,85 @@ impl MemberList {
     }
 }
 
-/// A pivot's member that nothing leads to (most users), reached by a membership the searches leave out
-/// ([`InEdges`]) into a node of the pivot's search tree: its way is that membership, then the node's.
+/// A pivot's members that nothing leads to (most users: tens of millions of entries between a large tenant's
+/// pivots), each reached by a membership the searches leave out ([`InEdges`]) into a node of the pivot's search
+/// tree: its way is that membership, then the node's. Kept as 13 bytes a leaf (the member, the membership, the
+/// tree entry, the membership's own flags) and each tree entry's way once; [`Leaves::get`] gives the whole
+/// [`Leaf`].
+#[derive(Debug, Default)]
+struct Leaves {
+    /// Per leaf: the member, its membership, the tree entry it leads to.
+    at: Vec<(NodeIndex, EdgeIndex, u32)>,
+    /// Per leaf: its membership's flags, with [`Leaves::GAINS`] when it is not one by which a member holds
+    /// what its group holds (owning the group).
+    bits: Vec<u8>,
+    /// Per tree entry (when there are leaves): its way to the head.
+    ways: Vec<TreeWay>,
+}
+
+/// A tree entry's [`Way`], as a leaf's way continues it.
+#[derive(Debug, Clone, Copy)]
+struct TreeWay {
+    hops: u16,
+    flags: u8,
+    escalates: bool,
+    valid: bool,
+}
+
+impl Leaves {
+    /// A leaf bit: the membership is a step by which the member gains, not holds ([`holds_through`]).
+    const GAINS: u8 = 1 << 7;
+
+    /// Leaves of a tree whose entries' ways are `ways`.
+    fn of(ways: &[Way]) -> Leaves {
+        let ways = ways
+            .iter()
+            .map(|w| TreeWay {
+                hops: u16::try_from(w.hops).unwrap_or(u16::MAX),
+                flags: w.flags,
+                escalates: w.escalates,
+                valid: w.valid,
+            })
+            .collect();
+        Leaves { at: Vec::new(), bits: Vec::new(), ways }
+    }
+
+    /// Adds `node`, a member by membership `edge` (of `kind`, with `flags`) into tree entry `parent`.
+    fn push(&mut self, node: NodeIndex, (edge, kind, flags): (EdgeIndex, EdgeKind, u8), parent: u32) {
+        debug_assert!(flags & Leaves::GAINS == 0, "membership flags fit beside the bit");
+        self.at.push((node, edge, parent));
+        self.bits.push(flags | if holds_through(kind) { 0 } else { Leaves::GAINS });
+    }
+
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.at.shrink_to_fit();
+        self.bits.shrink_to_fit();
+        if self.at.is_empty() {
+            self.ways = Vec::new();
+        }
+    }
+
+    /// Leaf `i`, its way read from its tree entry's.
+    fn get(&self, i: usize) -> Leaf {
+        let ((node, edge, parent), bits) = (self.at[i], self.bits[i]);
+        let up = self.ways[parent as usize];
+        Leaf {
+            node,
+            edge,
+            parent,
+            hops: up.hops.saturating_add(1),
+            flags: up.flags | (bits & !Leaves::GAINS),
+            escalates: up.escalates || bits & Leaves::GAINS != 0,
+            valid: up.valid,
+        }
+    }
+}
+
+/// A leaf member as [`Leaves::get`] reads it.
 #[derive(Debug, Clone, Copy)]
 struct Leaf {
     node: NodeIndex,
@@ -841,7 +919,7 @@ impl Run<'_> {
                 let sources = self.source_kinds;
                 leaf_members(order, inner, &tree, &ways, sources, kinds, only, &mut members, scratch)
             }
-            None => Vec::new(),
+            None => Leaves::default(),
         };
         let links = tree.iter().map(|s| (s.parent, s.edge.unwrap_or_else(EdgeIndex::end))).collect();
         MemberList::new(members, leaves, Rc::new(links))
@@ -1676,7 +1754,7 @@ fn leaf_members(
     only: Option<&FxHashSet<NodeIndex>>,
     members: &mut Vec<Member>,
     scratch: &mut TreeScratch,
-) -> Vec<Leaf> {
+) -> Leaves {
     const EXPLICIT: u32 = u32::MAX - 1;
     let (best, by) = (&mut scratch.leaf_best, &mut scratch.leaf_by);
     let mut touched: Vec<NodeIndex> = Vec::new();
@@ -1708,24 +1786,14 @@ fn leaf_members(
         }
     }
     members.retain(|m| by[m.node.index()] == EXPLICIT);
-    let mut leaves = Vec::new();
+    let mut leaves = Leaves::of(ways);
     for n in touched {
         let at = std::mem::replace(&mut by[n.index()], u32::MAX);
         if at == EXPLICIT {
             continue;
         }
         let d = inner.dropped[at as usize];
-        let parent = best[n.index()].2;
-        let up = ways[parent as usize];
-        leaves.push(Leaf {
-            node: n,
-            edge: d.edge,
-            parent,
-            hops: u16::try_from(up.hops + 1).unwrap_or(u16::MAX),
-            flags: up.flags | d.flags,
-            escalates: up.escalates || !holds_through(d.kind),
-            valid: up.valid,
-        });
+        leaves.push(n, (d.edge, d.kind, d.flags), best[n.index()].2);
     }
     leaves
 }
@@ -1878,9 +1946,34 @@ mod tests {
         Member { node: n(node), link: u32::MAX, flags: 0, escalates: false, hops, valid: true }
     }
 
-    /// A leaf member: node `node` by membership `edge` into tree entry `parent`.
-    fn leaf_of(node: usize, edge: usize, parent: u32, hops: u16) -> Leaf {
-        Leaf { node: n(node), edge: e(edge), parent, hops, flags: 0, escalates: true, valid: true }
+    /// Leaf members over a tree whose entries' ways have these (hops, valid): each (node, membership edge,
+    /// tree entry), by a membership that gains (a group's owner) with no flags.
+    fn leaves(ways: &[(u32, bool)], at: &[(usize, usize, u32)]) -> Leaves {
+        let ways: Vec<Way> = ways
+            .iter()
+            .map(|&(hops, valid)| Way { flags: 0, escalates: false, valid, hops, next: EdgeIndex::end() })
+            .collect();
+        let mut out = Leaves::of(&ways);
+        for &(node, edge, parent) in at {
+            out.push(n(node), (e(edge), EdgeKind::CanAddMember, 0), parent);
+        }
+        out
+    }
+
+    #[test]
+    fn a_leaf_reads_its_way_from_its_tree_entry_and_its_own_membership() {
+        let ways = [
+            Way { flags: CONDITIONAL, escalates: false, valid: true, hops: 2, next: EdgeIndex::end() },
+            Way { flags: 0, escalates: true, valid: false, hops: 4, next: EdgeIndex::end() },
+        ];
+        let mut leaves = Leaves::of(&ways);
+        leaves.push(n(7), (e(70), EdgeKind::MemberOf, ELIGIBLE), 0);
+        leaves.push(n(8), (e(80), EdgeKind::CanAddMember, 0), 0);
+        leaves.push(n(9), (e(90), EdgeKind::KubernetesIdentity, 0), 1);
+        let seen = |l: Leaf| (l.node, l.edge, l.parent, l.hops, l.flags, l.escalates, l.valid);
+        assert_eq!(seen(leaves.get(0)), (n(7), e(70), 0, 3, CONDITIONAL | ELIGIBLE, false, true), "holds, both flags");
+        assert_eq!(seen(leaves.get(1)), (n(8), e(80), 0, 3, CONDITIONAL, true, true), "owning the group gains");
+        assert_eq!(seen(leaves.get(2)), (n(9), e(90), 1, 5, 0, true, false), "its entry's escalation and mask check");
     }
 
     #[test]
@@ -1888,10 +1981,12 @@ mod tests {
         let mut members = Vec::with_capacity(64);
         members.extend([member(1, 2), member(2, 5), member(3, 1)]);
         members[1].valid = false;
-        let mut leaves = Vec::with_capacity(64);
-        leaves.extend([leaf_of(4, 40, 0, 3), Leaf { valid: false, ..leaf_of(5, 41, 0, 6) }]);
+        let mut leaves = leaves(&[(2, true), (5, false)], &[(4, 40, 0), (5, 41, 1)]);
+        leaves.at.reserve(64);
+        leaves.bits.reserve(64);
         let list = MemberList::new(members, leaves, Rc::new(Vec::new()));
-        assert_eq!((list.members.capacity(), list.leaves.capacity(), list.len()), (3, 2, 5));
+        assert_eq!((list.members.capacity(), list.leaves.at.capacity(), list.leaves.bits.capacity()), (3, 2, 2));
+        assert_eq!(list.len(), 5);
         assert_eq!((list.longest, list.any_invalid), (6, true));
         let within = list.within(3);
         assert!(Rc::ptr_eq(&within.members, &list.members) && Rc::ptr_eq(&within.leaves, &list.leaves), "shared");
@@ -1910,7 +2005,7 @@ mod tests {
         // A leaf member (node 5) reaches entry 3 by its membership, edge 13.
         let mut list = MemberList::new(
             vec![Member { link: 1, ..member(1, 1) }, Member { link: 3, ..member(3, 2) }],
-            vec![leaf_of(5, 13, 3, 3)],
+            leaves(&[(0, true), (1, true), (2, true), (2, true)], &[(5, 13, 3)]),
             links.clone(),
         );
         let nth = |list: &MemberList, i: usize| list.iter().nth(i).unwrap();
