@@ -146,24 +146,29 @@ pub fn analyze_graph(
     queries: &[Query],
     options: AnalyzeOptions,
 ) -> Report {
-    let cores = crate::cores::find(graph, queries, options, &EdgeMask::default());
+    let mut cores = crate::cores::find(graph, queries, options, &EdgeMask::default());
     let reach = crate::choke::reach(graph, queries, &cores);
     // Each edge's fix made once for the choke points, the plan and the report: keys for all, whole fixes for
     // what the report shows.
     let mut fixes = crate::remediation::FixMemo::new(graph);
     let chokes = crate::choke::choke_points(graph, queries, options, &cores, &reach, &mut fixes);
-    let plan = crate::choke::plan(graph, queries, options, &cores, &chokes, &mut fixes);
+    let mut plan = crate::choke::plan(graph, queries, options, &cores, &chokes, &mut fixes);
     let chokes = crate::choke::listed(chokes, &plan, &mut fixes);
     let after = crate::choke::reach(graph, queries, &plan.after);
-    let found = crate::report::findings(graph, queries, &cores, &mut fixes);
+    let tiers = crate::report::tiers(graph, queries, &cores, &reach, &plan, &after);
+    let shown_plan = crate::report::plan(graph, queries, &plan, &mut fixes);
+    // The member lists are the analysis's largest part: the re-run's go now, and each of the cores' as the
+    // findings' member sets replace it.
+    drop(std::mem::take(&mut plan.after));
+    let found = crate::report::findings(graph, queries, &mut cores, &mut fixes);
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool_version: String::new(),
         collected_at: snapshot.metadata.collected_at.clone(),
         queries: queries.iter().map(query_info).collect(),
-        tiers: crate::report::tiers(graph, queries, &cores, &reach, &plan, &after),
+        tiers,
         choke_points: crate::report::choke_points(queries, &chokes, &found.ids, &mut fixes),
-        plan: crate::report::plan(graph, queries, &plan, &mut fixes),
+        plan: shown_plan,
         findings: found.findings,
         member_sets: found.member_sets,
         pairs: Vec::new(),

@@ -78,7 +78,10 @@ impl<'g> Nodes<'g> {
 }
 
 /// The report's findings, sorted: escalations first, then severity, principals reached, id.
-pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores, fixes: &mut FixMemo) -> Findings {
+/// Each core's member list is let go once its finding is made (a list shared by several cores goes with the
+/// last): the report's member sets replace the lists, and on a large tenant the two need not be held together.
+/// The cores are left without members.
+pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &mut Cores, fixes: &mut FixMemo) -> Findings {
     let mut sets = MemberSets {
         nodes: Nodes::new(graph),
         by_key: BTreeMap::new(),
@@ -88,8 +91,20 @@ pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &Cores,
     // Every core's id (choke points name the findings of cores the report leaves out too), but a whole finding
     // (its targets and exclusions) only for the cores shown: the redundant ones can outnumber them.
     let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(graph, queries, c, fixes)).collect();
-    let mut out: Vec<Finding> =
-        cores.shown().map(|i| finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets, fixes)).collect();
+    // No member list is made while they are let go, so a list's address (the key of `sets`' memos) is never
+    // another's.
+    let none = std::rc::Rc::new(crate::cores::MemberList::default());
+    let shown: Vec<usize> = cores.shown().collect();
+    let mut is_shown = vec![false; cores.cores.len()];
+    shown.iter().for_each(|i| is_shown[*i] = true);
+    for (core, _) in cores.cores.iter_mut().zip(&is_shown).filter(|(_, shown)| !**shown) {
+        core.members = none.clone();
+    }
+    let mut out: Vec<Finding> = Vec::with_capacity(shown.len());
+    for i in shown {
+        out.push(finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets, fixes));
+        cores.cores[i].members = none.clone();
+    }
     // Cores found for single pairs can repeat a core found by the shared search: merge by id.
     let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
     let mut index: FxHashMap<String, usize> = FxHashMap::default();
