@@ -1722,6 +1722,14 @@ impl Snapshot {
         Ok(snapshot)
     }
 
+    /// Reads a snapshot from `d` as [`Snapshot::from_json`] reads its text, interning alike, but with none of
+    /// its checks or messages: the version is not checked and an error is `d`'s own. For a reader that tries a
+    /// cheaper way first and reads again through [`Snapshot::from_json`] when it fails (`azpath`'s `input.rs`,
+    /// which streams the file through `d`).
+    pub fn read_from<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Snapshot, D::Error> {
+        Interner::scope_local(|| Snapshot::deserialize(d))
+    }
+
     /// Serializes the snapshot as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("snapshot types always serialize")
