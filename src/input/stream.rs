@@ -446,7 +446,10 @@ impl<'de, R: Read> Deserializer<'de> for &mut Stream<R> {
 /// A serde value of lifetime `'b` (a deserializer of a slice of the buffer, or what it hands its visitors) used
 /// where one of any lifetime `'de` is wanted: text it would lend (`visit_borrowed_str`) is given as transient
 /// (`visit_str`), which every snapshot type takes, since the buffer is read into again after each element.
-pub struct Detached<'de, 'b, T>(T, PhantomData<(fn(&'de ()), fn(&'b ()))>);
+pub struct Detached<'de, 'b, T>(T, Lifetimes<'de, 'b>);
+
+/// The two lifetimes a [`Detached`] stands between.
+type Lifetimes<'de, 'b> = PhantomData<(fn(&'de ()), fn(&'b ()))>;
 
 impl<T> Detached<'_, '_, T> {
     fn new(inner: T) -> Self {
