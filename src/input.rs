@@ -12,6 +12,8 @@ use std::path::Path;
 use anyhow::Context;
 use azpath_graph::snapshot::Snapshot;
 
+mod stream;
+
 /// The environment variable that overrides the input size cap, in bytes.
 pub const MAX_INPUT_ENV: &str = "AZPATH_MAX_INPUT_BYTES";
 
@@ -88,9 +90,29 @@ fn decode(bytes: Vec<u8>, shown: &str) -> Result<String, InputError> {
     })
 }
 
-/// Reads a snapshot file (`analyze FILE`, `paths`, `diff`, baselines): [`read_text`], then
-/// [`Snapshot::from_json`]; a report, diff or SARIF log given instead is named as such.
+/// Reads a snapshot file (`analyze FILE`, `paths`, `diff`, baselines), never holding its whole text: streamed
+/// ([`stream`]) through a buffer of a few MiB. A file that does not read so is read again as it always was, for
+/// the error: [`read_text`] (size cap, UTF-8), then [`Snapshot::from_json`] (field path, trailing data, schema
+/// version); a report, diff or SARIF log given instead is named as such.
 pub fn read_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
+    if let Ok(file) = std::fs::File::open(path) {
+        let limit = max_input_bytes().context("reading the snapshot")?;
+        match stream::read(file, limit, |s| Snapshot::read_from(s)) {
+            Ok(snapshot) if snapshot.schema_version == azpath_graph::snapshot::SCHEMA_VERSION => return Ok(snapshot),
+            Err(stream::Stop::TooLarge) => {
+                let shown = path.display().to_string();
+                return Err(
+                    anyhow::Error::from(InputError::TooLarge { path: shown, limit }).context("reading the snapshot")
+                );
+            }
+            _ => {}
+        }
+    }
+    read_whole_snapshot(path)
+}
+
+/// [`read_snapshot`] as it was before it streamed: the whole text read, then parsed; every error's message.
+fn read_whole_snapshot(path: &Path) -> anyhow::Result<Snapshot> {
     let text = read_text(path).context("reading the snapshot")?;
     Snapshot::from_json(&text, &path.display().to_string()).map_err(|e| match not_a_snapshot(&text) {
         Some((what, by)) => anyhow::anyhow!(

@@ -243,8 +243,8 @@ pub struct NodeData {
     pub kind: NodeKind,
     /// Its stable key.
     pub key: NodeKey,
-    /// Display name.
-    pub name: Box<str>,
+    /// Display name: a user's is the snapshot's own text (shared, not copied).
+    pub name: Str,
 }
 
 /// Edge flag: needs a PIM activation.

@@ -119,8 +119,12 @@ impl Builder {
             if let Some(ahead) = e.users.get(i + LOOKAHEAD) {
                 super::prefetch(ahead.id.as_ptr());
             }
-            let name = u.display_name.as_deref().or(u.user_principal_name.as_deref()).unwrap_or("");
-            self.node_for(NodeKey::of(&u.id), NodeKind::User, name);
+            match &u.display_name {
+                Some(name) => self.node_named(NodeKey::of(&u.id), NodeKind::User, name),
+                None => {
+                    self.node_for(NodeKey::of(&u.id), NodeKind::User, u.user_principal_name.as_deref().unwrap_or(""))
+                }
+            };
         }
         for g in &e.groups {
             self.node_for(NodeKey::of(&g.id), NodeKind::Group, g.display_name.as_deref().unwrap_or(""));
@@ -161,7 +165,7 @@ impl Builder {
                     u32::MAX => self.node_for(NodeKey::of(&m.id), kind, name),
                     n => {
                         let n = NodeIndex::new(n as usize);
-                        self.enrich(n, kind, name);
+                        self.enrich(n, kind, name, None);
                         n
                     }
                 };

@@ -110,6 +110,17 @@ impl Builder {
     /// Interns a node: a richer record (e.g. the directory's user) replaces a placeholder kind and name seen
     /// first in an assignment.
     pub(crate) fn node_for(&mut self, key: NodeKey, kind: NodeKind, name: &str) -> NodeIndex {
+        self.node_sharing(key, kind, name, None)
+    }
+
+    /// [`Builder::node_for`] whose name, if the node is new or its name a placeholder, is `name` itself (the
+    /// snapshot's text, shared), not a copy.
+    pub(crate) fn node_named(&mut self, key: NodeKey, kind: NodeKind, name: &Str) -> NodeIndex {
+        self.node_sharing(key, kind, name, Some(name))
+    }
+
+    /// [`Builder::node_for`], with `name`'s shared text when given.
+    fn node_sharing(&mut self, key: NodeKey, kind: NodeKind, name: &str, shared: Option<&Str>) -> NodeIndex {
         // A GUID key new to the index is recorded as the next node's in the same probe that finds it absent.
         let next = NodeIndex::new(self.g.graph.node_count());
         let found = match &key {
@@ -117,18 +128,19 @@ impl Builder {
             NodeKey::Path(_) => self.g.index.get(&key).copied(),
         };
         if let Some(n) = found {
-            self.enrich(n, kind, name);
+            self.enrich(n, kind, name, shared);
             return n;
         }
         let (name, placeholder) = if name.is_empty() {
             let unknown = if kind == NodeKind::UnknownPrincipal { UNKNOWN_KIND } else { 0 };
-            (key.to_string(), NAME_IS_KEY | unknown)
+            (Str::from(key.to_string()), NAME_IS_KEY | unknown)
         } else {
-            (name.to_string(), placeholder_bits(kind, &key, name))
+            let bits = placeholder_bits(kind, &key, name);
+            (shared.cloned().unwrap_or_else(|| Str::from(name)), bits)
         };
         // (A GUID key is in the index already; a path key is recorded now.)
         let path = matches!(key, NodeKey::Path(_)).then(|| key.clone());
-        let n = self.g.graph.add_node(crate::graph::NodeData { kind, key, name: name.into_boxed_str() });
+        let n = self.g.graph.add_node(crate::graph::NodeData { kind, key, name });
         debug_assert_eq!(n, next);
         if let Some(path) = path {
             self.g.index.insert(path, n);
@@ -149,7 +161,7 @@ impl Builder {
     /// What [`Builder::node_for`] does to a node it finds: a placeholder kind or name (one equal to the key)
     /// gives way to a real one. Reads the node only when it is a placeholder (most are not: the directory's
     /// listings come first), so a member seen in a million groups costs no read of its node.
-    pub(super) fn enrich(&mut self, n: NodeIndex, kind: NodeKind, name: &str) {
+    pub(super) fn enrich(&mut self, n: NodeIndex, kind: NodeKind, name: &str, shared: Option<&Str>) {
         let bits = self.placeholder[n.index()];
         if bits == 0 || kind == NodeKind::UnknownPrincipal {
             return;
@@ -159,7 +171,7 @@ impl Builder {
             d.kind = kind;
         }
         if bits & NAME_IS_KEY != 0 && !name.is_empty() {
-            d.name = name.into();
+            d.name = shared.cloned().unwrap_or_else(|| Str::from(name));
         }
         self.placeholder[n.index()] = placeholder_bits(d.kind, &d.key, &d.name);
     }
@@ -171,7 +183,7 @@ impl Builder {
     }
 
     /// Sets a node's display name.
-    pub(crate) fn set_name(&mut self, n: NodeIndex, name: impl Into<Box<str>>) {
+    pub(crate) fn set_name(&mut self, n: NodeIndex, name: impl Into<Str>) {
         self.g.graph[n].name = name.into();
         self.refresh_placeholder(n);
     }
