@@ -52,20 +52,12 @@ pub(crate) struct Core {
 
 /// A head's members, with what a tier checks of them as a whole: a tier looks at each member only when the
 /// hop limit or a capability mask can cut one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct MemberList {
-    /// Members read from the search tree (every member of a head that is no pivot), shared by the lists cut
-    /// from this one.
-    members: Rc<Vec<Member>>,
-    /// A pivot's leaf members (see [`Leaves`]): most of a large tenant's members, kept compact and shared like
-    /// `members`.
-    leaves: Rc<Leaves>,
-    /// Only the shared members at most this many hops from the head are this list's (`u32::MAX`: all): a
-    /// list cut to a hop budget reads its members from the whole list rather than copying them (a pivot's
-    /// member list is cut to several budgets, each nearly as long as the whole).
-    budget: u32,
-    /// Members of this list alone, after the shared ones ([`MemberList::push_path`]).
-    extra: Vec<Member>,
+    /// Members read from the search tree (every member of a head that is no pivot).
+    members: Vec<Member>,
+    /// A pivot's leaf members (see [`Leaves`]): most of a large tenant's members, kept compact.
+    leaves: Leaves,
     /// The search tree the members' ways are read from, shared by the lists cut from it: per entry, the entry
     /// it leads to (`u32::MAX` at the head) and the edge there. A way is walked when asked for
     /// ([`MemberList::path`]), not kept per member.
@@ -73,18 +65,10 @@ pub(crate) struct MemberList {
     /// Ways added to this list alone ([`MemberList::push_path`]): entries numbered on from the shared tree's,
     /// so a list cut from a shared tree grows without copying it.
     own: Vec<(u32, EdgeIndex)>,
-    /// How many members (each once).
-    count: usize,
     /// Hops of the longest member's way to the head.
     pub longest: u32,
     /// Some member's way fails a capability mask ([`Member::valid`]).
     pub any_invalid: bool,
-}
-
-impl Default for MemberList {
-    fn default() -> MemberList {
-        MemberList::new(Vec::new(), Leaves::default(), Rc::default())
-    }
 }
 
 /// A member's `link` that names an entry of [`MemberList::leaves`] (the rest of the bits) rather than a tree
@@ -96,63 +80,34 @@ impl MemberList {
     fn new(mut members: Vec<Member>, mut leaves: Leaves, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
         members.shrink_to_fit();
         leaves.shrink_to_fit();
-        let whole = MemberList {
-            members: Rc::new(members),
-            leaves: Rc::new(leaves),
-            budget: u32::MAX,
-            extra: Vec::new(),
-            links,
-            own: Vec::new(),
-            count: 0,
-            longest: 0,
-            any_invalid: false,
-        };
-        whole.cut(u32::MAX)
-    }
-
-    /// This list's shared members within `budget` (and none of its own), with its count and summary.
-    fn cut(&self, budget: u32) -> MemberList {
-        let mut list = MemberList {
-            members: self.members.clone(),
-            leaves: self.leaves.clone(),
-            budget,
-            extra: Vec::new(),
-            links: self.links.clone(),
-            own: self.own.clone(),
-            count: 0,
-            longest: 0,
-            any_invalid: false,
-        };
-        let (mut count, mut longest, mut invalid) = (0, 0, false);
-        for m in list.iter() {
-            (count, longest, invalid) = (count + 1, longest.max(m.hops), invalid || !m.valid);
-        }
-        (list.count, list.longest, list.any_invalid) = (count, longest, invalid);
+        let mut list = MemberList { members, leaves, links, ..MemberList::default() };
+        (list.longest, list.any_invalid) =
+            list.iter().fold((0, false), |(longest, invalid), m| (longest.max(m.hops), invalid || !m.valid));
         list
     }
 
-    fn push(&mut self, m: Member) {
+    fn note(&mut self, m: &Member) {
         self.longest = self.longest.max(m.hops);
         self.any_invalid |= !m.valid;
-        self.count += 1;
-        self.extra.push(m);
+    }
+
+    fn push(&mut self, m: Member) {
+        self.note(&m);
+        self.members.push(m);
     }
 
     /// How many members (each once).
     pub fn len(&self) -> usize {
-        self.count
+        self.members.len() + self.leaves.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The members, each once: those read from the tree, this list's own, then the leaves.
+    /// The members, each once: those read from the tree, then the leaves.
     pub fn iter(&self) -> impl Iterator<Item = Member> + '_ {
-        let budget = self.budget;
-        let leaves =
-            (0..self.leaves.len()).map(|i| (i, self.leaves.get(i))).filter(move |(_, l)| u32::from(l.hops) <= budget);
-        let leaves = leaves.map(|(i, l)| Member {
+        let leaves = (0..self.leaves.len()).map(|i| (i, self.leaves.get(i))).map(|(i, l)| Member {
             node: l.node,
             link: LEAF | i as u32,
             flags: l.flags,
@@ -160,14 +115,14 @@ impl MemberList {
             hops: u32::from(l.hops),
             valid: l.valid,
         });
-        let members = self.members.iter().filter(move |m| m.hops <= budget);
-        members.chain(self.extra.iter()).copied().chain(leaves)
+        self.members.iter().copied().chain(leaves)
     }
 
-    /// The members at most `budget` hops from the head, sharing this list's members and tree.
+    /// The members at most `budget` hops from the head, sharing this list's tree.
     fn within(&self, budget: u32) -> MemberList {
-        debug_assert!(self.extra.is_empty(), "a list is cut from a whole search's");
-        self.cut(budget.min(self.budget))
+        let members = self.members.iter().filter(|m| m.hops <= budget).copied().collect();
+        let leaves = self.leaves.within(budget);
+        MemberList { own: self.own.clone(), ..MemberList::new(members, leaves, self.links.clone()) }
     }
 
     /// Adds a member whose way to the head is `path` (the member's edge first), appended to the tree.
@@ -218,7 +173,7 @@ impl MemberList {
 /// tree: its way is that membership, then the node's. Kept as 13 bytes a leaf (the member, the membership, the
 /// tree entry, the membership's own flags) and each tree entry's way once; [`Leaves::get`] gives the whole
 /// [`Leaf`].
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Leaves {
     /// Per leaf: the member, its membership, the tree entry it leads to.
     at: Vec<(NodeIndex, EdgeIndex, u32)>,
@@ -265,6 +220,14 @@ impl Leaves {
 
     fn len(&self) -> usize {
         self.at.len()
+    }
+
+    /// The leaves at most `budget` hops from the head.
+    fn within(&self, budget: u32) -> Leaves {
+        let keep: Vec<usize> = (0..self.len()).filter(|i| u32::from(self.get(*i).hops) <= budget).collect();
+        let at = keep.iter().map(|i| self.at[*i]).collect();
+        let bits = keep.iter().map(|i| self.bits[*i]).collect();
+        Leaves { at, bits, ways: self.ways.clone() }
     }
 
     fn shrink_to_fit(&mut self) {
@@ -937,7 +900,7 @@ impl Run<'_> {
         }
         let shortest = self.all_members(profile, head, Order::Shortest, Some(&far));
         let fits: Vec<Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
-        within.extra.reserve_exact(fits.len());
+        within.members.reserve_exact(fits.len());
         for m in fits {
             within.push_path(m, &shortest.path(&m));
         }
@@ -1989,7 +1952,7 @@ mod tests {
         assert_eq!(list.len(), 5);
         assert_eq!((list.longest, list.any_invalid), (6, true));
         let within = list.within(3);
-        assert!(Rc::ptr_eq(&within.members, &list.members) && Rc::ptr_eq(&within.leaves, &list.leaves), "shared");
+        assert_eq!((within.members.capacity(), within.leaves.at.capacity(), within.leaves.bits.capacity()), (2, 1, 1));
         assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3), n(4)]);
         assert_eq!((within.len(), within.longest, within.any_invalid), (3, 3, false));
         let within = list.within(2);
