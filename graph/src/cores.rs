@@ -107,13 +107,16 @@ impl MemberList {
 
     /// The members, each once: those read from the tree, then the leaves.
     pub fn iter(&self) -> impl Iterator<Item = Member> + '_ {
-        let leaves = (0..self.leaves.len()).map(|i| (i, self.leaves.get(i))).map(|(i, l)| Member {
-            node: l.node,
-            link: LEAF | i as u32,
-            flags: l.flags,
-            escalates: l.escalates,
-            hops: u32::from(l.hops),
-            valid: l.valid,
+        let leaves = (0..self.leaves.len()).map(|i| {
+            let l = self.leaves.get(i);
+            Member {
+                node: l.node,
+                link: LEAF | i as u32,
+                flags: l.flags,
+                escalates: l.escalates,
+                hops: u32::from(l.hops),
+                valid: l.valid,
+            }
         });
         self.members.iter().copied().chain(leaves)
     }
@@ -180,8 +183,8 @@ struct Leaves {
     /// Per leaf: its membership's flags, with [`Leaves::GAINS`] when it is not one by which a member holds
     /// what its group holds (owning the group).
     bits: Vec<u8>,
-    /// Per tree entry (when there are leaves): its way to the head.
-    ways: Vec<TreeWay>,
+    /// Per tree entry (when there are leaves): its way to the head, shared by the lists cut from this one.
+    ways: Rc<[TreeWay]>,
 }
 
 /// A tree entry's [`Way`], as a leaf's way continues it.
@@ -224,9 +227,10 @@ impl Leaves {
 
     /// The leaves at most `budget` hops from the head.
     fn within(&self, budget: u32) -> Leaves {
-        let keep: Vec<usize> = (0..self.len()).filter(|i| u32::from(self.get(*i).hops) <= budget).collect();
-        let at = keep.iter().map(|i| self.at[*i]).collect();
-        let bits = keep.iter().map(|i| self.bits[*i]).collect();
+        let (at, bits) = (0..self.len())
+            .filter(|i| u32::from(self.get(*i).hops) <= budget)
+            .map(|i| (self.at[i], self.bits[i]))
+            .unzip();
         Leaves { at, bits, ways: self.ways.clone() }
     }
 
@@ -234,7 +238,7 @@ impl Leaves {
         self.at.shrink_to_fit();
         self.bits.shrink_to_fit();
         if self.at.is_empty() {
-            self.ways = Vec::new();
+            self.ways = Rc::default();
         }
     }
 
@@ -1952,13 +1956,14 @@ mod tests {
         assert_eq!(list.len(), 5);
         assert_eq!((list.longest, list.any_invalid), (6, true));
         let within = list.within(3);
+        assert!(Rc::ptr_eq(&within.leaves.ways, &list.leaves.ways), "the tree's ways are shared, not copied");
         assert_eq!((within.members.capacity(), within.leaves.at.capacity(), within.leaves.bits.capacity()), (2, 1, 1));
         assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3), n(4)]);
         assert_eq!((within.len(), within.longest, within.any_invalid), (3, 3, false));
         let within = list.within(2);
         assert_eq!((within.len(), within.longest), (2, 2), "the leaf three hops away is cut too");
         assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3)]);
-        assert_eq!(within.within(5).len(), 2, "a cut list cut again keeps the tighter budget");
+        assert_eq!(within.within(5).len(), 2, "a cut list cut again keeps what its own budget kept");
     }
 
     #[test]
