@@ -1485,7 +1485,8 @@ impl TreeScratch {
 /// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
 /// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
 /// `(start, via0, flags)`: where it starts, whether that already crosses the query's `via`, the flags of the
-/// anchor's own edge. `inner`: for an anchor's search, the edges worth walking back over (see [`InEdges`]);
+/// anchor's own edge. `inner`: for an anchor's search, the edges worth walking back over, and the nodes where a
+/// way that has not crossed `via` can still cross it (see [`InEdges`]);
 /// without it (a member search) every edge is walked. With `masks`, capability masks are followed as the
 /// forward search does (a way whose mask forbids its next step is not taken; a node may then be reached once
 /// per pending requirement, and only its first, best, settling starts a core). With `stop` (an anchor's
@@ -1567,7 +1568,7 @@ fn reverse_tree(
                 }
                 let Some(needs) = needs_before(state.2, (w.kind, w.caps, w.flags), masks) else { continue };
                 let next = (source, state.1 || profile.is_via(w.kind), needs);
-                if scratch.is_settled(next) {
+                if !next.1 && inner.is_some_and(|inner| !inner.can_cross(source)) || scratch.is_settled(next) {
                     continue;
                 }
                 let c = cost.advance(order, w.flags, w.kind);
@@ -1650,6 +1651,39 @@ struct InEdges {
     masked: bool,
     /// The profile's `via` kinds.
     via: Vec<EdgeKind>,
+    /// With `via` kinds, per node: whether a way back from it can still cross one (some `via` step's target
+    /// leads to it). A search state that has not crossed `via` at a node where no way can is on no core's
+    /// way: the search does not go there (most of what a kind of target leads back to has no ASO forging
+    /// behind it). Empty without `via` kinds.
+    crossable: Vec<bool>,
+}
+
+/// Per node (empty without `via` kinds): whether some target of a `via` step leads to it over the identity
+/// edges the profile allows (see [`InEdges::crossable`]).
+fn crossable(graph: &PrivilegeGraph, profile: &Profile, removed: &EdgeMask) -> Vec<bool> {
+    if profile.via.is_empty() {
+        return Vec::new();
+    }
+    let g = &graph.graph;
+    let step = |e: &petgraph::graph::EdgeReference<crate::graph::EdgeData>| {
+        let w = e.weight();
+        is_identity_edge(w.kind) && profile.allowed(w.kind, w.flags) && !removed.contains(e.id())
+    };
+    let mut seen = vec![false; g.node_count()];
+    let mut todo: Vec<NodeIndex> = Vec::new();
+    for e in g.edge_references().filter(|e| profile.is_via(e.weight().kind) && step(e)) {
+        if !std::mem::replace(&mut seen[e.target().index()], true) {
+            todo.push(e.target());
+        }
+    }
+    while let Some(n) = todo.pop() {
+        for e in g.edges_directed(n, Direction::Outgoing).filter(|e| step(e)) {
+            if !std::mem::replace(&mut seen[e.target().index()], true) {
+                todo.push(e.target());
+            }
+        }
+    }
+    seen
 }
 
 /// A left-out membership, with what a leaf member's way reads of it.
@@ -1689,7 +1723,13 @@ impl InEdges {
             offsets.push(edges.len() as u32);
             dropped_offsets.push(dropped.len() as u32);
         }
-        InEdges { offsets, edges, dropped_offsets, dropped, masked, via: profile.via.clone() }
+        let crossable = crossable(graph, profile, removed);
+        InEdges { offsets, edges, dropped_offsets, dropped, masked, via: profile.via.clone(), crossable }
+    }
+
+    /// Whether a search state that has not crossed `via` yet is worth reaching at `n` (see `crossable`).
+    fn can_cross(&self, n: NodeIndex) -> bool {
+        self.crossable.is_empty() || self.crossable[n.index()]
     }
 
     fn of(&self, n: NodeIndex) -> &[EdgeIndex] {
@@ -2200,6 +2240,59 @@ mod tests {
         // The whole searches walk far behind pivots; the stopped ones reach a few of those nodes around them.
         assert!(searches > 50 && behind > 10 * searches, "{behind} states behind pivots in {searches} searches");
         assert!(around < behind / 10, "{around} of {behind} reached around the pivots");
+    }
+
+    /// An anchor's search for a query with `via` kinds does not go where no way back can cross one: every state
+    /// it keeps is settled as by the search that goes everywhere (same cost, same edge), and every state it
+    /// leaves out has not crossed `via`, at a node no `via` step's target leads to.
+    #[test]
+    fn an_anchor_search_leaves_out_only_what_can_no_longer_cross_via() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "generated-300").unwrap());
+        let queries = bundled_queries();
+        let options = AnalyzeOptions::default();
+        let none = EdgeMask::default();
+        let mut scratch = TreeScratch::default();
+        let (mut kept, mut left_out, mut searches, mut cores) = (0, 0, 0, 0);
+        let mut done = FxHashSet::default();
+        for a in
+            all_anchors(&graph, &queries, &queries.iter().map(|q| Profile::of(q, options)).collect::<Vec<_>>(), &none)
+        {
+            let profile = Profile::of(&queries[a.query], options);
+            if profile.via.is_empty() || !done.insert((a.start, a.via0, a.flags)) {
+                continue;
+            }
+            let pruned = InEdges::new(&graph, &profile, &none);
+            assert_eq!(pruned.crossable.len(), graph.node_count());
+            let everywhere = InEdges { crossable: Vec::new(), ..InEdges::new(&graph, &profile, &none) };
+            let start = (a.start, a.via0, a.flags);
+            let mut search = |inner: &InEdges| {
+                let how = (false, Order::Flags, true);
+                reverse_tree(&graph, &profile, &none, start, is_identity_edge, Some(inner), how, &mut scratch)
+            };
+            let (whole, part) = (search(&everywhere), search(&pruned));
+            searches += 1;
+            let at: FxHashMap<State, (Cost, Option<EdgeIndex>)> =
+                part.iter().map(|s| ((s.node, s.via, s.needs), (s.cost, s.edge))).collect();
+            for s in &whole {
+                match at.get(&(s.node, s.via, s.needs)) {
+                    Some(found) => {
+                        assert_eq!(*found, (s.cost, s.edge), "{:?} settled otherwise", graph.node(s.node).name);
+                        kept += 1;
+                    }
+                    None => {
+                        assert!(!s.via && !pruned.can_cross(s.node), "{:?} lost", graph.node(s.node).name);
+                        left_out += 1;
+                    }
+                }
+            }
+            cores += part.iter().enumerate().filter(|(i, s)| s.via && s.head == *i as u32).count();
+        }
+        // The tenant has ASO forging: some searches cross `via` and start cores; most of what the others walk
+        // back over can cross none.
+        assert!(searches > 20 && cores > 0, "{searches} searches, {cores} cores");
+        assert!(left_out > kept, "{left_out} states left out, {kept} kept");
     }
 
     #[test]
