@@ -58,6 +58,12 @@ fn both_pair_sets(snapshot: &Snapshot) -> (PairSet, PairSet) {
     let rep = analyze(snapshot, &azpath::queries::builtin(), AnalyzeOptions { expand: true, ..Default::default() });
     let back: Report = serde_json::from_str(&serde_json::to_string(&rep).unwrap()).unwrap();
     assert!(back == rep, "the JSON report does not read back as the report written");
+    // Each tier's pair count (exposure's union of target lists) is the number of pairs its findings imply.
+    let implied = back.implied_pairs();
+    for tier in &rep.tiers {
+        let n = implied.keys().filter(|k| k.query_id == tier.query_id).count();
+        assert_eq!(tier.pairs, n, "{}: pairs counted against pairs implied", tier.query_id);
+    }
     let reference = reference(snapshot)
         .into_iter()
         .map(|p| {

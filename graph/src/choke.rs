@@ -141,20 +141,42 @@ impl<'a> TierReach<'a> {
             });
         }
         drop(filled);
-        let mut union = Union::new(graph.node_count(), &all);
-        // Principals with the same lists (members of the same groups) reach as many targets, unless they are
+        // Lists with the same targets (the pivots under one scope, the groups holding one role there) are one
+        // set to the union: a principal's row is its distinct sets.
+        let mut set_ids: FxHashMap<&[NodeIndex], u32> = FxHashMap::default();
+        let set_of: Vec<u32> = all
+            .iter()
+            .map(|list| {
+                let next = set_ids.len() as u32;
+                *set_ids.entry(*list).or_insert(next)
+            })
+            .collect();
+        let mut sets: Vec<&[NodeIndex]> = vec![&[]; set_ids.len()];
+        for (list, id) in set_ids {
+            sets[id as usize] = list;
+        }
+        let mut union = Union::new(graph.node_count(), &sets);
+        // Principals with the same sets (members of the same groups) reach as many targets, unless they are
         // targets themselves: counted once.
-        let mut sizes: FxHashMap<&[u32], usize> = FxHashMap::default();
+        let mut sizes: FxHashMap<Box<[u32]>, usize> = FxHashMap::default();
+        let mut row: Vec<u32> = Vec::new();
         let mut out = Reach::default();
         for i in 0..graph.node_count() {
             let ids = &rows[start[i] as usize..start[i + 1] as usize];
             if ids.is_empty() {
                 continue;
             }
+            row.clear();
+            row.extend(ids.iter().map(|id| set_of[*id as usize]));
+            row.sort_unstable();
+            row.dedup();
             let p = NodeIndex::new(i);
             let n = match union.is_target(p) {
-                true => union.size(&all, ids, p),
-                false => *sizes.entry(ids).or_insert_with(|| union.size(&all, ids, p)),
+                true => union.size(&sets, &row, p),
+                false => match sizes.get(row.as_slice()) {
+                    Some(n) => *n,
+                    None => *sizes.entry(row.as_slice().into()).or_insert(union.size(&sets, &row, p)),
+                },
             };
             let n = n - self.lost(p, ids, &given);
             out.pairs += n;
