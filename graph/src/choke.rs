@@ -413,7 +413,7 @@ pub(crate) fn choke_points(
         let standing = core.is_standing(graph);
         for tier in &core.tiers {
             let query = &queries[tier.query];
-            let (principals, exposed) = counts.get(graph, tier.query, query, core);
+            let (principals, exposed) = counts.get(graph, query, core);
             let pairs = principals * tier.targets.len();
             for e in &core.edges {
                 let i = touch(&mut out, *e);

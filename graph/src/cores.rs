@@ -342,37 +342,39 @@ impl Core {
 }
 
 /// How many principals a core has for a query, and how many of them are exposed kinds, with each shared member
-/// list counted once per query: the cores behind a pivot share its list (most principals of a large tenant), so
-/// counting per core would walk that list once per core and tier.
+/// list walked once: the cores behind a pivot share its list (most principals of a large tenant), so counting
+/// per core, or per query, would walk that list once per core and tier.
 #[derive(Default)]
 pub(crate) struct PrincipalCounts {
-    /// Per (member list address, query index): its members of the query's source kinds, and of those the exposed.
-    of: FxHashMap<(usize, usize), (usize, usize)>,
+    /// Per member list (by address): how many members it has of each kind.
+    of: FxHashMap<usize, [u32; NodeKind::ALL.len()]>,
 }
 
 impl PrincipalCounts {
-    /// The core's principals for query `qi` (`query`): its head and members of the query's source kinds (what
+    /// The core's principals for `query`: its head and members of the query's source kinds (what
     /// [`Core::principals`] counts), and how many of them are exposed kinds.
-    pub fn get(&mut self, graph: &PrivilegeGraph, qi: usize, query: &Query, core: &Core) -> (usize, usize) {
+    pub fn get(&mut self, graph: &PrivilegeGraph, query: &Query, core: &Core) -> (usize, usize) {
         let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
-        let source = |n: NodeIndex| sources.contains(kinds[n.index()]);
-        let exposed = |n: NodeIndex| kinds[n.index()].is_exposed();
-        let (mut count, mut shown) = (0, 0);
-        if source(core.head) {
-            count += 1;
-            shown += usize::from(exposed(core.head));
-        }
+        let head = kinds[core.head.index()];
+        let (mut count, mut shown) = match sources.contains(head) {
+            true => (1, usize::from(head.is_exposed())),
+            false => (0, 0),
+        };
         if core.members.is_empty() {
             return (count, shown);
         }
-        let key = (Rc::as_ptr(&core.members) as usize, qi);
-        let (m, e) = *self.of.entry(key).or_insert_with(|| {
-            core.members
-                .iter()
-                .filter(|m| source(m.node))
-                .fold((0, 0), |(c, e), m| (c + 1, e + usize::from(exposed(m.node))))
+        let of_kind = self.of.entry(Rc::as_ptr(&core.members) as usize).or_insert_with(|| {
+            let mut n = [0; NodeKind::ALL.len()];
+            for m in core.members.iter() {
+                n[kinds[m.node.index()] as usize] += 1;
+            }
+            n
         });
-        (count + m, shown + e)
+        for kind in NodeKind::ALL.into_iter().filter(|k| sources.contains(*k)) {
+            count += of_kind[kind as usize] as usize;
+            shown += if kind.is_exposed() { of_kind[kind as usize] as usize } else { 0 };
+        }
+        (count, shown)
     }
 }
 
@@ -570,6 +572,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         profile_names: profiles.iter().map(|p| Rc::from(p.name())).collect(),
         profiles: profiles.clone(),
         member_sets: FxHashMap::default(),
+        has_source: FxHashMap::default(),
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
@@ -756,6 +759,9 @@ struct Run<'a> {
     profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
     member_sets: FxHashMap<(usize, Head, u32), Rc<MemberList>>,
+    /// Per member list (by address, each kept in `member_sets`) and source kinds: whether it has a member of
+    /// one of those kinds.
+    has_source: FxHashMap<(usize, KindSet), bool>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -795,8 +801,7 @@ impl Run<'_> {
             let members = self.members_of(anchor.query, head, budget);
             let query = &self.queries[anchor.query];
             let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
-            let any_source = sources.contains(kinds[s.node.index()])
-                || members.iter().any(|m| sources.contains(kinds[m.node.index()]));
+            let any_source = sources.contains(kinds[s.node.index()]) || self.has_source(&members, sources);
             if !any_source {
                 continue;
             }
@@ -822,6 +827,16 @@ impl Run<'_> {
             };
             self.add_tier(ci, anchor, s.cost.hops);
         }
+    }
+
+    /// Whether `list` has a member of one of `sources`' kinds: asked once per list and kinds (a list with none
+    /// is walked whole, and every core of its head asks).
+    fn has_source(&mut self, list: &Rc<MemberList>, sources: KindSet) -> bool {
+        let kinds = self.graph.kinds();
+        *self
+            .has_source
+            .entry((Rc::as_ptr(list) as usize, sources))
+            .or_insert_with(|| list.iter().any(|m| sources.contains(kinds[m.node.index()])))
     }
 
     /// The members of a head (see [`Core::members`]), computed once per search profile.
@@ -2296,7 +2311,7 @@ mod tests {
     }
 
     #[test]
-    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once_per_query() {
+    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let queries = bundled_queries();
         let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
@@ -2309,7 +2324,7 @@ mod tests {
                 let q = &queries[t.query];
                 let all: Vec<NodeIndex> = core.principals(&graph, q).collect();
                 let exposed = all.iter().filter(|p| graph.node(**p).kind.is_exposed()).count();
-                assert_eq!(counts.get(&graph, t.query, q, core), (all.len(), exposed));
+                assert_eq!(counts.get(&graph, q, core), (all.len(), exposed));
                 asked += usize::from(!core.members.is_empty());
             }
         }

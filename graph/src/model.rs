@@ -70,7 +70,7 @@ pub enum NodeKind {
 
 /// A set of node kinds as one bit per kind: loops over long member lists ask it of each member (a slice's
 /// `contains` is a scan per member).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct KindSet(u32);
 
 impl KindSet {

@@ -289,7 +289,7 @@ fn finding(
                     crate::rbac::Caps(t.caps.0 & q.capabilities.0).names()
                 },
                 targets: Affected::of(t.targets.iter().map(|n| sets.nodes.get(*n)).collect()),
-                principals: sets.counts.get(graph, t.query, q, core).0,
+                principals: sets.counts.get(graph, q, core).0,
                 excluded: t.excluded.iter().map(|(p, x)| [sets.nodes.get(*p), sets.nodes.get(*x)]).collect(),
             }
         })
