@@ -95,10 +95,8 @@ pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &mut Co
     // another's.
     let none = std::rc::Rc::new(crate::cores::MemberList::default());
     let shown: Vec<usize> = cores.shown().collect();
-    let mut is_shown = vec![false; cores.cores.len()];
-    shown.iter().for_each(|i| is_shown[*i] = true);
-    for (core, _) in cores.cores.iter_mut().zip(&is_shown).filter(|(_, shown)| !**shown) {
-        core.members = none.clone();
+    for i in (0..cores.cores.len()).filter(|i| shown.binary_search(i).is_err()) {
+        cores.cores[i].members = none.clone();
     }
     let mut out: Vec<Finding> = Vec::with_capacity(shown.len());
     for i in shown {
@@ -433,4 +431,32 @@ pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult,
     merged.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(b.3.cmp(&a.3)).then(a.0.cmp(&b.0)));
     let remaining: Vec<String> = merged.into_iter().filter(|f| f.1 == Reach::Escalation || f.4).map(|f| f.0).collect();
     Plan { steps: plan.steps.clone(), verified: remaining.is_empty(), remaining }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{AnalyzeOptions, EdgeMask};
+
+    /// The findings are the member lists' last reader: once made, every core is left without members, and the
+    /// member sets still name every member a shown core had.
+    #[test]
+    fn findings_take_the_members_from_the_cores_into_their_member_sets() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
+        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
+        let queries: Vec<Query> = std::fs::read_dir(root.join("queries"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
+            .collect();
+        let mut cores = crate::cores::find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
+        let had: usize = cores.shown().map(|i| cores.cores[i].members.len()).sum();
+        assert!(had > 0, "the demo's shown cores have members");
+        let found = findings(&graph, &queries, &mut cores, &mut FixMemo::new(&graph));
+        assert!(cores.cores.iter().all(|c| c.members.is_empty()), "a core kept its members");
+        let named: usize = found.findings.iter().map(|f| f.members.count).sum();
+        assert!(named > 0 && !found.member_sets.is_empty(), "the findings name the members: {named}");
+    }
 }
