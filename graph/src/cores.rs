@@ -225,13 +225,21 @@ impl Leaves {
         self.at.len()
     }
 
+    fn reserve_exact(&mut self, more: usize) {
+        self.at.reserve_exact(more);
+        self.bits.reserve_exact(more);
+    }
+
     /// The leaves at most `budget` hops from the head.
     fn within(&self, budget: u32) -> Leaves {
-        let (at, bits) = (0..self.len())
-            .filter(|i| u32::from(self.get(*i).hops) <= budget)
-            .map(|i| (self.at[i], self.bits[i]))
-            .unzip();
-        Leaves { at, bits, ways: self.ways.clone() }
+        let fits = |i: &usize| u32::from(self.get(*i).hops) <= budget;
+        let mut within = Leaves { at: Vec::new(), bits: Vec::new(), ways: self.ways.clone() };
+        within.reserve_exact((0..self.len()).filter(fits).count());
+        for i in (0..self.len()).filter(fits) {
+            within.at.push(self.at[i]);
+            within.bits.push(self.bits[i]);
+        }
+        within
     }
 
     fn shrink_to_fit(&mut self) {
@@ -1809,6 +1817,8 @@ fn leaf_members(
     }
     members.retain(|m| by[m.node.index()] == EXPLICIT);
     let mut leaves = Leaves::of(ways);
+    // Room for every leaf at once (most of a large tenant's users): no list grows by copying itself.
+    leaves.reserve_exact(touched.len() - members.len());
     for n in touched {
         let at = std::mem::replace(&mut by[n.index()], u32::MAX);
         if at == EXPLICIT {
