@@ -611,7 +611,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
                 (start, via0, flags),
                 is_identity_edge,
                 inner,
-                (masks, Order::Flags, true),
+                (masks, Order::Flags, true, u32::MAX),
                 scratch,
             )
         };
@@ -866,9 +866,16 @@ impl Run<'_> {
         within
     }
 
-    /// Every member of a head, however far; with `only`, of the principals nothing leads to, only those (a
-    /// pivot's leaf members are then offered only theirs, see [`leaf_members`]).
-    fn all_members(&self, profile: usize, head: Head, order: Order, only: Option<&FxHashSet<NodeIndex>>) -> MemberList {
+    /// Every member of a head, however far; with `only` (principals, a hop budget), the members within the
+    /// budget and, of the principals nothing leads to, only those principals (a pivot's leaf members are then
+    /// offered only theirs, see [`leaf_members`]). A member past the budget may be left out or kept.
+    fn all_members(
+        &self,
+        profile: usize,
+        head: Head,
+        order: Order,
+        only: Option<(&FxHashSet<NodeIndex>, u32)>,
+    ) -> MemberList {
         let Head { node: head, pivot, activated } = head;
         let flags = if activated { ELIGIBLE } else { 0 };
         let graph = self.graph;
@@ -883,7 +890,8 @@ impl Run<'_> {
             (head, true, flags),
             follow,
             inner,
-            (true, order, false),
+            // (The head's own cost is one hop: a member `budget` hops away costs `budget + 1`.)
+            (true, order, false, only.map_or(u32::MAX, |(_, budget)| budget.saturating_add(1))),
             scratch,
         );
         // A node settled again under another mask requirement is the same member, farther: keep the first
@@ -907,7 +915,7 @@ impl Run<'_> {
         let leaves = match inner {
             Some(inner) => {
                 let sources = self.source_kinds;
-                leaf_members(order, inner, &tree, &ways, sources, kinds, only, &mut members, scratch)
+                leaf_members(order, inner, &tree, &ways, sources, kinds, only.map(|o| o.0), &mut members, scratch)
             }
             None => Leaves::default(),
         };
@@ -917,15 +925,16 @@ impl Run<'_> {
 
     /// The members of `all` within `budget` hops of the head. A member's way is its best by [`Cost`] (holding
     /// before gaining), which can be longer than another: a member whose way runs past the budget keeps the
-    /// shortest way when that one fits. (The shortest ways are searched for those members only: of a pivot's
-    /// hundred thousand leaf members a few thousand run past the budget.)
+    /// shortest way when that one fits. (The shortest ways are searched for those members only, and no farther
+    /// than the budget: of a pivot's hundred thousand leaf members tens of thousands run past it, a few
+    /// thousand of them with a shorter way that fits.)
     fn within_budget(&mut self, profile: usize, head: Head, all: &MemberList, budget: u32) -> MemberList {
         let mut within = all.within(budget);
         let far: FxHashSet<NodeIndex> = all.iter().filter(|m| m.hops > budget).map(|m| m.node).collect();
         if far.is_empty() {
             return within;
         }
-        let shortest = self.all_members(profile, head, Order::Shortest, Some(&far));
+        let shortest = self.all_members(profile, head, Order::Shortest, Some((&far, budget)));
         let fits: Vec<Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
         within.members.reserve_exact(fits.len());
         for m in fits {
@@ -1516,7 +1525,9 @@ impl TreeScratch {
 /// search), a pivot reached once `via` is crossed is not walked past: whoever reaches the anchor through it is
 /// its member ([`Run::members_of`] searches that once per pivot), and a node the search still reaches has a way
 /// around every pivot, whose core it gets (even where a way through a pivot is better: cutting the pivot alone
-/// would leave it). States settle in (cost, state) order; `scratch` holds the tables, reused by the next search.
+/// would leave it). States settle in (cost, state) order, none whose cost is more than `limit` hops (by
+/// [`Order::Shortest`] states settle by hops, so a search for ways within a budget stops there); `scratch`
+/// holds the tables, reused by the next search.
 #[allow(clippy::too_many_arguments)]
 fn reverse_tree(
     graph: &PrivilegeGraph,
@@ -1525,9 +1536,10 @@ fn reverse_tree(
     (start, via0, flags): (NodeIndex, bool, u8),
     follow: fn(EdgeKind) -> bool,
     inner: Option<&InEdges>,
-    (masks, order, stop): (bool, Order, bool),
+    (masks, order, stop, limit): (bool, Order, bool, u32),
     scratch: &mut TreeScratch,
 ) -> Vec<Settled> {
+    debug_assert!(limit == u32::MAX || order == Order::Shortest, "only a search by hops settles in hop order");
     let (g, kinds) = (&graph.graph, graph.kinds());
     scratch.ready(g.node_count());
     let mut incoming: Vec<EdgeIndex> = Vec::new();
@@ -1537,6 +1549,11 @@ fn reverse_tree(
     scratch.offer(init, first);
     let mut out: Vec<Settled> = Vec::new();
     while let Some((cost, mut bucket)) = scratch.queue.pop_first() {
+        if cost.hops > limit {
+            bucket.clear();
+            scratch.spare.push(bucket);
+            break;
+        }
         bucket.sort_unstable();
         for &state in &bucket {
             let (best, parent, edge) = scratch.best(state);
@@ -2115,7 +2132,7 @@ mod tests {
                 for (n, flags) in pivots_of.flat_map(|n| [(n, 0), (n, ELIGIBLE)]) {
                     let start = (n, true, flags);
                     let follow = is_identity_edge;
-                    let how = (true, order, false);
+                    let how = (true, order, false, u32::MAX);
                     let whole = reverse_tree(graph, profile, removed, start, follow, None, how, &mut scratch);
                     let want = whole_members(graph, &whole);
                     let searched =
@@ -2183,8 +2200,16 @@ mod tests {
                         restricted += usize::from(only.is_some_and(|o| o.len() < leaves.len()));
                     }
                     // Without following masks, some ways fail one: each state's way, as its walked path gives it.
-                    let unmasked =
-                        reverse_tree(graph, profile, removed, start, follow, None, (false, order, false), &mut scratch);
+                    let unmasked = reverse_tree(
+                        graph,
+                        profile,
+                        removed,
+                        start,
+                        follow,
+                        None,
+                        (false, order, false, u32::MAX),
+                        &mut scratch,
+                    );
                     for (tree, masks) in [(&whole, true), (&unmasked, false)] {
                         for (i, way) in ways(graph, tree).iter().enumerate() {
                             let path = path_to_root(tree, i as u32);
@@ -2216,14 +2241,46 @@ mod tests {
             .collect()
     }
 
+    /// The graph of the generated 300-node fixture (ASO forging, pivots, nested groups).
+    fn generated_300() -> PrivilegeGraph {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "generated-300").unwrap())
+    }
+
+    /// A search by hops with a limit is the whole search cut there: the same states up to the limit, settled
+    /// alike (same index, cost and edge), and none beyond; the tables it leaves serve the next search.
+    #[test]
+    fn a_search_by_hops_within_a_limit_is_the_whole_search_cut_there() {
+        let graph = generated_300();
+        let queries = bundled_queries();
+        let query = queries.iter().find(|q| q.id == "can-act-as-managed-identity").unwrap();
+        let profile = Profile::of(query, AnalyzeOptions::default());
+        let none = EdgeMask::default();
+        let mut scratch = TreeScratch::default();
+        let (mut cut, mut searches) = (0, 0);
+        let pivots = graph.graph.node_indices().filter(|n| is_pivot(graph.node(*n).kind));
+        for (n, limit) in pivots.flat_map(|n| [(n, 2), (n, 3), (n, 1)]) {
+            let mut search = |limit| {
+                let how = (true, Order::Shortest, false, limit);
+                reverse_tree(&graph, &profile, &none, (n, true, 0), is_identity_edge, None, how, &mut scratch)
+            };
+            let (whole, part) = (search(u32::MAX), search(limit));
+            let kept: Vec<_> =
+                whole.iter().filter(|s| s.cost.hops <= limit).map(|s| (s.node, s.cost, s.edge)).collect();
+            assert_eq!(part.iter().map(|s| (s.node, s.cost, s.edge)).collect::<Vec<_>>(), kept);
+            cut += whole.len() - part.len();
+            searches += 1;
+        }
+        assert!(searches > 10 && cut > 0, "{searches} searches, {cut} states cut");
+    }
+
     /// An anchor's search with `stop` goes no further than a pivot once `via` is crossed (what lies behind it
     /// is the pivot's member list): every state the whole search settles outside a pivot's part is settled
     /// alike, at the same cost, and no state is reached from a pivot.
     #[test]
     fn an_anchor_search_stops_at_pivots_and_keeps_everything_else() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
-        let text = std::fs::read_to_string(path).unwrap();
-        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "generated-300").unwrap());
+        let graph = generated_300();
         let queries = bundled_queries();
         let options = AnalyzeOptions::default();
         let profiles: Vec<Profile> = queries.iter().map(|q| Profile::of(q, options)).collect();
@@ -2243,7 +2300,7 @@ mod tests {
             let inner = InEdges::new(&graph, profile, &none);
             let start = (a.start, a.via0, a.flags);
             let mut search = |stop| {
-                let how = (false, Order::Flags, stop);
+                let how = (false, Order::Flags, stop, u32::MAX);
                 reverse_tree(&graph, profile, &none, start, is_identity_edge, Some(&inner), how, &mut scratch)
             };
             let (whole, stopped) = (search(false), search(true));
@@ -2272,9 +2329,7 @@ mod tests {
     /// leaves out has not crossed `via`, at a node no `via` step's target leads to.
     #[test]
     fn an_anchor_search_leaves_out_only_what_can_no_longer_cross_via() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
-        let text = std::fs::read_to_string(path).unwrap();
-        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "generated-300").unwrap());
+        let graph = generated_300();
         let queries = bundled_queries();
         let options = AnalyzeOptions::default();
         let none = EdgeMask::default();
@@ -2293,7 +2348,7 @@ mod tests {
             let everywhere = InEdges { crossable: Vec::new(), ..InEdges::new(&graph, &profile, &none) };
             let start = (a.start, a.via0, a.flags);
             let mut search = |inner: &InEdges| {
-                let how = (false, Order::Flags, true);
+                let how = (false, Order::Flags, true, u32::MAX);
                 reverse_tree(&graph, &profile, &none, start, is_identity_edge, Some(inner), how, &mut scratch)
             };
             let (whole, part) = (search(&everywhere), search(&pruned));
