@@ -1608,7 +1608,7 @@ fn reverse_tree(
                 }
                 let Some(needs) = needs_before(state.2, (w.kind, w.caps, w.flags), masks) else { continue };
                 let next = (source, state.1 || profile.is_via(w.kind), needs);
-                if !next.1 && inner.is_some_and(|inner| !inner.can_cross(source)) || scratch.is_settled(next) {
+                if (!next.1 && inner.is_some_and(|inner| !inner.can_cross(source))) || scratch.is_settled(next) {
                     continue;
                 }
                 let c = cost.advance(order, w.flags, w.kind);
