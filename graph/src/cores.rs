@@ -232,7 +232,8 @@ impl Leaves {
 
     /// The leaves at most `budget` hops from the head.
     fn within(&self, budget: u32) -> Leaves {
-        let fits = |i: &usize| u32::from(self.get(*i).hops) <= budget;
+        // (A leaf's hops as `get` reads them, without the rest of the leaf.)
+        let fits = |i: &usize| u32::from(self.ways[self.at[*i].2 as usize].hops.saturating_add(1)) <= budget;
         let mut within = Leaves { at: Vec::new(), bits: Vec::new(), ways: self.ways.clone() };
         within.reserve_exact((0..self.len()).filter(fits).count());
         for i in (0..self.len()).filter(fits) {
@@ -1947,7 +1948,7 @@ fn path_to_root(tree: &[Settled], mut i: u32) -> Vec<EdgeIndex> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn n(i: usize) -> NodeIndex {
@@ -2231,7 +2232,7 @@ mod tests {
     }
 
     /// The bundled queries.
-    fn bundled_queries() -> Vec<Query> {
+    pub(crate) fn bundled_queries() -> Vec<Query> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         std::fs::read_dir(root.join("queries"))
             .unwrap()
@@ -2239,6 +2240,13 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .map(|p| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
             .collect()
+    }
+
+    /// The graph of the bundled demo tenant's snapshot fixture.
+    pub(crate) fn demo_graph() -> PrivilegeGraph {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
+        PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap())
     }
 
     /// The graph of the generated 300-node fixture (ASO forging, pivots, nested groups).
@@ -2377,10 +2385,8 @@ mod tests {
 
     #[test]
     fn principal_counts_are_the_cores_principals_each_shared_list_counted_once() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let queries = bundled_queries();
-        let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
-        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
+        let graph = demo_graph();
         let cores = find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
         let mut counts = PrincipalCounts::default();
         let mut asked = 0;

@@ -436,21 +436,14 @@ pub(crate) fn plan(graph: &PrivilegeGraph, queries: &[Query], plan: &PlanResult,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cores::tests::{bundled_queries, demo_graph};
     use crate::engine::{AnalyzeOptions, EdgeMask};
 
     /// The findings are the member lists' last reader: once made, every core is left without members, and the
-    /// member sets still name every member a shown core had.
+    /// findings and their member sets still name members.
     #[test]
     fn findings_take_the_members_from_the_cores_into_their_member_sets() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let text = std::fs::read_to_string(root.join("tests/fixtures/snapshots/demo.json")).unwrap();
-        let graph = PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "demo").unwrap());
-        let queries: Vec<Query> = std::fs::read_dir(root.join("queries"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .map(|p| Query::parse(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap())
-            .collect();
+        let (graph, queries) = (demo_graph(), bundled_queries());
         let mut cores = crate::cores::find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
         let had: usize = cores.shown().map(|i| cores.cores[i].members.len()).sum();
         assert!(had > 0, "the demo's shown cores have members");
