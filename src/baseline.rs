@@ -731,7 +731,7 @@ fn tally(c: &mut Counts, v: Verdict) {
 /// and the plan's steps and remainders among those.
 fn keep_findings(report: &mut Report, shown: &BTreeSet<String>) {
     report.findings.retain(|f| shown.contains(&f.id));
-    let sets: BTreeSet<&String> = report.findings.iter().filter_map(|f| f.member_set.as_ref()).collect();
+    let sets: BTreeSet<String> = report.needed_sets().into_iter().cloned().collect();
     report.member_sets.retain(|k, _| sets.contains(k));
     for c in &mut report.choke_points {
         c.findings.retain(|id| shown.contains(id));

@@ -562,7 +562,7 @@ fn holds_through(kind: EdgeKind) -> bool {
 /// principal that becomes cluster-admin (each of those steps is a core of the `cluster-admin-from-azure` kind
 /// of tier), instead of one core per (admin, grant). Hubs likewise: whoever can break out onto a cluster's
 /// nodes, forge an ASO credential, or write federated credentials under a scope.
-fn is_pivot(kind: NodeKind) -> bool {
+pub(crate) fn is_pivot(kind: NodeKind) -> bool {
     kind == NodeKind::KubeClusterAdmin || kind.is_hub()
 }
 
@@ -2250,7 +2250,7 @@ pub(crate) mod tests {
     }
 
     /// The graph of the generated 300-node fixture (ASO forging, pivots, nested groups).
-    fn generated_300() -> PrivilegeGraph {
+    pub(crate) fn generated_300() -> PrivilegeGraph {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/generated-300.json");
         let text = std::fs::read_to_string(path).unwrap();
         PrivilegeGraph::build(&crate::snapshot::Snapshot::from_json(&text, "generated-300").unwrap())

@@ -178,22 +178,22 @@ impl<'a> Intern<'a> {
         if let Some(i) = self.set_of_key.get(key) {
             return *i;
         }
-        let members = set
-            .by_kind_runs()
-            .scan(0usize, |from, (kind, run)| {
-                let bits = &set.bits[*from..*from + run.len()];
-                *from += run.len();
-                Some((kind, run, bits))
-            })
-            .map(|(kind, run, bits)| {
-                let ids = run.iter().zip(bits).map(|(n, b)| {
-                    let bits = if b & MemberSet::ELIGIBLE != 0 { ELIGIBLE } else { 0 }
-                        | if b & MemberSet::CONDITIONAL != 0 { CONDITIONAL } else { 0 }
-                        | if b & MemberSet::ESCALATES != 0 { ESCALATES } else { 0 };
-                    (self.names.id(&n.id), bits)
-                });
-                (kind, ids.collect())
-            })
+        // Its own members, then the sets it names (`refs`), each member once with its first bits, by kind.
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        let mut all: Vec<(NodeKind, u32, u8)> = Vec::with_capacity(set.members.len());
+        for (n, b) in self.report.entries(set) {
+            let id = self.names.id(&n.id);
+            if set.refs.is_empty() || seen.insert(id) {
+                let bits = if b & MemberSet::ELIGIBLE != 0 { ELIGIBLE } else { 0 }
+                    | if b & MemberSet::CONDITIONAL != 0 { CONDITIONAL } else { 0 }
+                    | if b & MemberSet::ESCALATES != 0 { ESCALATES } else { 0 };
+                all.push((n.kind, id, bits));
+            }
+        }
+        all.sort_by_key(|(kind, _, _)| *kind);
+        let members: Members = all
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| (run[0].0, run.iter().map(|(_, id, bits)| (*id, *bits)).collect()))
             .collect();
         let i = index(self.sets.len());
         self.sets.push(members);

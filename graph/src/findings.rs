@@ -1,6 +1,7 @@
 //! Findings: escalation paths with evidence, and posture findings (configuration facts), ready for the
 //! renderers. This is the JSON report's model.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,7 +20,10 @@ use crate::snapshot::CoverageGap;
 /// list; findings and pairs refer to them by index ([`wire`]).
 /// 5: `pairs` (`--expand`) are derived from the findings: each names its query, source and target ids, the finding
 /// that explains it and its flags ([`crate::expand::ExpandedPair`], as a `--format ndjson` line), no path.
-pub const REPORT_SCHEMA_VERSION: u32 = 5;
+/// 6: a member set may name other sets (`refs`) whose members are its members too, each with the flags of the
+/// way from that set's principal: a pivot's members (a scope's identities hub, a cluster's admin) are the
+/// members of the groups in its tree, listed once in those groups' sets, not again per pivot.
+pub const REPORT_SCHEMA_VERSION: u32 = 6;
 
 mod wire;
 
@@ -356,13 +360,30 @@ pub struct Finding {
     pub remediation: Remediation,
 }
 
-/// The members of one or more findings' principal, listed once.
+/// The members of one or more findings' principal, listed once: its own members, then the members of the
+/// sets it names in `refs` (see [`Report::resolve`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemberSet {
-    /// Every member, sorted by kind, then id, each shared with the report's other sets.
+    /// Its own members, sorted by kind, then id, each shared with the report's other sets.
     pub members: Vec<SharedNode>,
     /// Per member (same order): [`MemberSet::ESCALATES`], [`MemberSet::ELIGIBLE`], [`MemberSet::CONDITIONAL`].
     pub bits: Vec<u8>,
+    /// Other sets of the report whose members are members of this one too, with the bits of the way from
+    /// that set's principal added to theirs; a member listed in `members` or an earlier ref keeps those bits.
+    /// A named set names none itself.
+    pub refs: Vec<SetRef>,
+}
+
+/// A member set named by another: its members are the other's too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetRef {
+    /// The named set's key in [`Report::member_sets`].
+    pub key: String,
+    /// Bits added to each of its members' (the way from its principal to the naming set's principal).
+    pub bits: u8,
+    /// Its members that are not members of the naming set (past a hop limit there, say), sorted by kind,
+    /// then id.
+    pub except: Vec<SharedNode>,
 }
 
 impl MemberSet {
@@ -380,7 +401,7 @@ impl MemberSet {
         members.sort_by(|(a, _), (b, _)| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
         members.dedup_by(|(a, _), (b, _)| a.kind == b.kind && a.id == b.id);
         let (members, bits) = members.into_iter().unzip();
-        MemberSet { members, bits }
+        MemberSet { members, bits, refs: Vec::new() }
     }
 
     /// The set of `members`, already sorted by kind, then id (a member listed twice keeps its first bits).
@@ -388,7 +409,7 @@ impl MemberSet {
         debug_assert!(members.is_sorted_by(|(a, _), (b, _)| (a.kind, &a.id) <= (b.kind, &b.id)));
         members.dedup_by(|(a, _), (b, _)| a.kind == b.kind && a.id == b.id);
         let (members, bits) = members.into_iter().unzip();
-        MemberSet { members, bits }
+        MemberSet { members, bits, refs: Vec::new() }
     }
 
     /// Every member id, by kind, then id.
@@ -443,7 +464,9 @@ impl MemberSet {
     /// names, so equal sets share a key. The sum of each member's part ([`MemberSet::key_part`]), so it can be
     /// had from each member's hash alone, before the set is made (a large tenant's sets hold tens of millions
     /// of members between them, and many lists give a set already made).
+    /// A set with `refs` has the key of its resolved set ([`Report::resolve`]), not this one's.
     pub fn key(&self) -> String {
+        debug_assert!(self.refs.is_empty(), "the key of a set with refs is its resolved set's");
         let sum = self
             .iter()
             .fold(0u128, |acc, (n, bits)| acc.wrapping_add(Self::key_part(Self::node_hash(n.kind, &n.id), bits)));
@@ -495,6 +518,8 @@ struct MemberSetJson<'a> {
     escalating: Vec<&'a str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     flags: BTreeMap<&'a str, [bool; 2]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    refs: Vec<(&'a str, u8, usize)>,
 }
 
 impl Serialize for MemberSet {
@@ -506,7 +531,8 @@ impl Serialize for MemberSet {
             .filter(|(_, b)| b & (Self::ELIGIBLE | Self::CONDITIONAL) != 0)
             .map(|(n, b)| (n.id.as_str(), [b & Self::ELIGIBLE != 0, b & Self::CONDITIONAL != 0]))
             .collect();
-        MemberSetJson { ids: IdsByKind(&self.members), escalating, flags }.serialize(s)
+        let refs = self.refs.iter().map(|r| (r.key.as_str(), r.bits, r.except.len())).collect();
+        MemberSetJson { ids: IdsByKind(&self.members), escalating, flags, refs }.serialize(s)
     }
 }
 
@@ -742,8 +768,7 @@ impl Report {
     /// (needs PIM activation, rests on a partly understood condition) flags of its best finding.
     pub fn implied_pairs(&self) -> BTreeMap<ImpliedPair, (bool, bool)> {
         let mut out: BTreeMap<ImpliedPair, (bool, bool)> = BTreeMap::new();
-        self.for_each_implied(&mut |f, pair| {
-            let set = self.members_of(f);
+        self.for_each_implied_in(&mut |f, set, pair| {
             let [e, c] = set.map(|s| s.flags_of(&pair.source)).unwrap_or_default();
             let flags = (f.eligible || e, f.conditional || c);
             let best = out.entry(pair).or_insert(flags);
@@ -765,26 +790,67 @@ impl Report {
             .collect()
     }
 
-    /// The members of a finding's principal.
-    pub fn members_of(&self, f: &Finding) -> Option<&MemberSet> {
-        f.member_set.as_ref().and_then(|k| self.member_sets.get(k))
+    /// The members of a finding's principal, its set's `refs` resolved.
+    pub fn members_of(&self, f: &Finding) -> Option<Cow<'_, MemberSet>> {
+        f.member_set.as_ref().and_then(|k| self.member_sets.get(k)).map(|s| self.resolve(s))
+    }
+
+    /// `set` with the members of the sets it names ([`MemberSet::refs`]): its own members, then each named
+    /// set's but those the ref excepts, with the ref's bits added, a member listed twice keeping its first bits;
+    /// sorted by kind, then id.
+    pub fn resolve<'a>(&'a self, set: &'a MemberSet) -> Cow<'a, MemberSet> {
+        if set.refs.is_empty() {
+            return Cow::Borrowed(set);
+        }
+        Cow::Owned(MemberSet::of(self.entries(set).map(|(n, bits)| (n.clone(), bits)).collect()))
+    }
+
+    /// `set`'s members as [`Report::resolve`] reads them, unsorted and with repeats (the first of a member's
+    /// entries is its own): its own, then each named set's but those the ref excepts, with the ref's bits. A ref to no set of the report
+    /// gives nothing (reading a report refuses one).
+    pub fn entries<'a>(&'a self, set: &'a MemberSet) -> impl Iterator<Item = (&'a SharedNode, u8)> + 'a {
+        let named = set.refs.iter().filter_map(|r| Some((self.member_sets.get(&r.key)?, r)));
+        set.iter().chain(named.flat_map(|(s, r)| {
+            let kept = move |(n, _): &(&SharedNode, u8)| {
+                r.except.is_empty()
+                    || r.except.binary_search_by(|x| x.kind.cmp(&n.kind).then_with(|| x.id.cmp(&n.id))).is_err()
+            };
+            s.iter().filter(kept).map(move |(n, b)| (n, b | r.bits))
+        }))
+    }
+
+    /// The keys of the sets findings name and of the sets those name: what [`Report::member_sets`] must hold.
+    pub fn needed_sets(&self) -> std::collections::BTreeSet<&String> {
+        let named = self.findings.iter().filter_map(|f| f.member_set.as_ref());
+        let mut keys: std::collections::BTreeSet<&String> = named.collect();
+        let refs: Vec<&String> =
+            keys.iter().filter_map(|k| self.member_sets.get(*k)).flat_map(|s| s.refs.iter().map(|r| &r.key)).collect();
+        keys.extend(refs);
+        keys
     }
 
     /// Calls `each` with every (finding, pair it implies); a pair implied by several findings comes once per
     /// finding.
     pub fn for_each_implied(&self, each: &mut dyn FnMut(&Finding, ImpliedPair)) {
+        self.for_each_implied_in(&mut |f, _, pair| each(f, pair));
+    }
+
+    /// [`Report::for_each_implied`], with each finding's resolved member set.
+    fn for_each_implied_in(&self, each: &mut dyn FnMut(&Finding, Option<&MemberSet>, ImpliedPair)) {
         for f in &self.findings {
+            let set = self.members_of(f);
             for t in &f.tiers {
                 let Some(q) = self.queries.iter().find(|q| q.id == t.query_id) else { continue };
                 let head = q.sources.contains(&f.principal.kind).then_some(f.principal.id.as_str());
-                let set = self.members_of(f);
-                let members = q.sources.iter().flat_map(|k| set.map_or(&[][..], |s| s.of_kind(*k)));
+                let members = q.sources.iter().flat_map(|k| set.as_deref().map_or(&[][..], |s| s.of_kind(*k)));
                 for p in head.into_iter().chain(members.map(|n| n.id.as_str())) {
                     for target in t.targets.all_ids() {
                         if p == target || t.excluded.iter().any(|[a, b]| a.id == p && b.id == target) {
                             continue;
                         }
-                        each(f, ImpliedPair { query_id: t.query_id.clone(), source: p.into(), target: target.into() });
+                        let pair =
+                            ImpliedPair { query_id: t.query_id.clone(), source: p.into(), target: target.into() };
+                        each(f, set.as_deref(), pair);
                     }
                 }
             }
@@ -857,5 +923,60 @@ mod tests {
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(json["ids"]["ResourceGroup"], serde_json::json!(["/s/0/rg"]));
         assert_eq!(json["ids"]["Subscription"][7], "/s/7");
+    }
+
+    #[test]
+    fn a_set_with_refs_is_its_own_members_then_each_named_sets_but_the_excepted() {
+        let (u1, u2, u3, g) = (
+            shared(NodeKind::User, "u1"),
+            shared(NodeKind::User, "u2"),
+            shared(NodeKind::User, "u3"),
+            shared(NodeKind::Group, "g"),
+        );
+        let a = MemberSet::of(vec![(u1.clone(), 0), (u2.clone(), MemberSet::ELIGIBLE)]);
+        let b = MemberSet::of(vec![(u1.clone(), MemberSet::CONDITIONAL), (u3.clone(), 0)]);
+        let (ka, kb) = (a.key(), b.key());
+        let set = MemberSet {
+            refs: vec![
+                SetRef { key: ka.clone(), bits: MemberSet::ESCALATES, except: vec![u2.clone()] },
+                SetRef { key: kb.clone(), bits: 0, except: vec![] },
+            ],
+            ..MemberSet::of(vec![(g.clone(), MemberSet::ESCALATES), (u3.clone(), MemberSet::ELIGIBLE)])
+        };
+        let mut report = Report { member_sets: [(ka.clone(), a), (kb.clone(), b)].into(), ..Report::default() };
+        let resolved = report.resolve(&set).into_owned();
+        // Own first (u3 keeps its own bits over b's), then a's but the excepted u2 (u1 from a, not b), then b's.
+        let expected = MemberSet::of(vec![
+            (u1.clone(), MemberSet::ESCALATES),
+            (u3.clone(), MemberSet::ELIGIBLE),
+            (g.clone(), MemberSet::ESCALATES),
+        ]);
+        assert_eq!(resolved, expected);
+        assert_eq!(report.entries(&set).count(), 5, "every entry, repeats included, but the excepted one");
+        // A set without refs resolves to itself, borrowed.
+        assert!(matches!(report.resolve(&report.member_sets[&kb]), Cow::Borrowed(_)));
+        // What must be kept: the sets findings name and the sets those name.
+        report.member_sets.insert("p".into(), set);
+        report.findings = vec![Finding {
+            id: "f".into(),
+            reach: Reach::Escalation,
+            severity: Severity::High,
+            principal: NodeRef::clone(&g),
+            scope: NodeRef::clone(&g),
+            hops: vec![],
+            eligible: false,
+            conditional: false,
+            members: Affected::default(),
+            member_set: Some("p".into()),
+            tiers: vec![],
+            fix: String::new(),
+            remediation: Remediation { summary: String::new(), command: None },
+        }];
+        let needed: Vec<&str> = report.needed_sets().into_iter().map(String::as_str).collect();
+        let mut want = vec!["p", ka.as_str(), kb.as_str()];
+        want.sort();
+        assert_eq!(needed, want);
+        report.findings[0].member_set = Some(ka.clone());
+        assert_eq!(report.needed_sets().len(), 1, "a set no finding names, nor a named set, is not needed");
     }
 }

@@ -82,12 +82,7 @@ impl<'g> Nodes<'g> {
 /// last): the report's member sets replace the lists, and on a large tenant the two need not be held together.
 /// The cores are left without members.
 pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &mut Cores, fixes: &mut FixMemo) -> Findings {
-    let mut sets = MemberSets {
-        nodes: Nodes::new(graph),
-        by_key: BTreeMap::new(),
-        seen: FxHashMap::default(),
-        counts: PrincipalCounts::default(),
-    };
+    let mut sets = MemberSets::new(graph);
     // Every core's id (choke points name the findings of cores the report leaves out too), but a whole finding
     // (its targets and exclusions) only for the cores shown: the redundant ones can outnumber them.
     let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(graph, queries, c, fixes)).collect();
@@ -98,8 +93,11 @@ pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &mut Co
     for i in (0..cores.cores.len()).filter(|i| shown.binary_search(i).is_err()) {
         cores.cores[i].members = none.clone();
     }
+    // The cores of pivots last: their sets name the sets of the heads in them, made first.
+    let pivot = |i: &usize| crate::cores::is_pivot(graph.node(cores.cores[*i].head).kind);
+    let (pivots, others): (Vec<usize>, Vec<usize>) = shown.iter().copied().partition(pivot);
     let mut out: Vec<Finding> = Vec::with_capacity(shown.len());
-    for i in shown {
+    for i in others.into_iter().chain(pivots) {
         out.push(finding(graph, queries, &cores.cores[i], ids[i].clone(), &mut sets, fixes));
         cores.cores[i].members = none.clone();
     }
@@ -122,63 +120,236 @@ pub(crate) fn findings(graph: &PrivilegeGraph, queries: &[Query], cores: &mut Co
             .then(b.members.count.cmp(&a.members.count))
             .then(a.id.cmp(&b.id))
     });
-    let used: rustc_hash::FxHashSet<&String> = merged.iter().filter_map(|f| f.member_set.as_ref()).collect();
+    let mut used: rustc_hash::FxHashSet<&String> = merged.iter().filter_map(|f| f.member_set.as_ref()).collect();
+    let named: Vec<&String> = used.iter().flat_map(|k| sets.by_key[*k].refs.iter().map(|r| &r.key)).collect();
+    used.extend(named);
+    let used: rustc_hash::FxHashSet<String> = used.into_iter().cloned().collect();
     let member_sets = sets.by_key.into_iter().filter(|(k, _)| used.contains(k)).collect();
     Findings { findings: merged, ids, member_sets }
 }
 
-/// Member sets by key, computed once per shared member list.
+/// Member sets by key, computed once per shared member list. A pivot's list (a scope's identities hub, a
+/// cluster's admin: most principals of a large tenant reach one) names the sets of the heads in it that were
+/// made before it ([`MemberSet::refs`]) instead of listing their members again, checked member for member.
 struct MemberSets<'g> {
     nodes: Nodes<'g>,
     by_key: BTreeMap<String, MemberSet>,
-    /// Key and summary (count, kinds, a few names) of each shared list already seen, by its address.
-    seen: FxHashMap<usize, (String, Affected)>,
+    /// Count, kinds and a few names of each set, by key (of its resolved members).
+    summaries: FxHashMap<String, Affected>,
+    /// Key of each shared list already seen, by its address.
+    seen: FxHashMap<usize, String>,
     /// Principals per core and query, each shared list counted once.
     counts: PrincipalCounts,
+    /// Sets a pivot's set may name: per head, its sets without refs, with their members and bits.
+    named: FxHashMap<NodeIndex, Vec<std::rc::Rc<Named>>>,
+    /// The same sets by key (heads with equal sets share one).
+    named_by_key: FxHashMap<String, std::rc::Rc<Named>>,
+    /// Per node, for the list being made: [`MemberSets::mark`] when it is a member, and its bits.
+    marks: Vec<(u32, u8)>,
+    /// Per node: [`MemberSets::mark`] when a named set gives it with its bits, one more when it gives it with
+    /// other bits (it is then listed in the set's own members).
+    covered: Vec<u32>,
+    mark: u32,
 }
 
-impl MemberSets<'_> {
+/// A set without refs, as another set may name it.
+struct Named {
+    key: String,
+    members: Box<[(NodeIndex, u8)]>,
+}
+
+impl<'g> MemberSets<'g> {
+    fn new(graph: &'g PrivilegeGraph) -> MemberSets<'g> {
+        MemberSets {
+            nodes: Nodes::new(graph),
+            by_key: BTreeMap::new(),
+            summaries: FxHashMap::default(),
+            seen: FxHashMap::default(),
+            counts: PrincipalCounts::default(),
+            named: FxHashMap::default(),
+            named_by_key: FxHashMap::default(),
+            marks: Vec::new(),
+            covered: Vec::new(),
+            mark: 0,
+        }
+    }
+
     /// The key of a core's members (`None` when it has none) and their count, kinds and a few names (the
-    /// members themselves are in the member set).
-    fn of(&mut self, members: &std::rc::Rc<crate::cores::MemberList>) -> (Option<String>, Affected) {
+    /// members themselves are in the member set); `head`'s set names others when it is a pivot.
+    fn of(&mut self, head: NodeIndex, members: &std::rc::Rc<crate::cores::MemberList>) -> (Option<String>, Affected) {
         if members.is_empty() {
             return (None, Affected::default());
         }
         let addr = std::rc::Rc::as_ptr(members) as usize;
-        if let Some((k, summary)) = self.seen.get(&addr) {
-            return (Some(k.clone()), summary.clone());
+        if let Some(k) = self.seen.get(&addr) {
+            return (Some(k.clone()), self.summaries[k].clone());
         }
-        // Sorted by rank (kind, then id), each member once with its first bits: as `MemberSet::of` sorts.
-        let mut ranked: Vec<(u32, u32, NodeIndex, u8)> = members
+        let list: Vec<(NodeIndex, u8)> = members.iter().map(|m| (m.node, bits_of(m))).collect();
+        let key = if crate::cores::is_pivot(self.nodes.graph.node(head).kind) {
+            self.with_refs(list)
+        } else {
+            self.plain(head, list)
+        };
+        self.seen.insert(addr, key.clone());
+        (Some(key.clone()), self.summaries[&key].clone())
+    }
+
+    /// The key of a set of `ranked` (sorted by rank, each member once), from the members' hashes.
+    fn key(&mut self, members: &[(NodeIndex, u8)]) -> String {
+        let sum = members
             .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let bits = if m.escalates { MemberSet::ESCALATES } else { 0 }
-                    | if m.flags & ELIGIBLE != 0 { MemberSet::ELIGIBLE } else { 0 }
-                    | if m.flags & CONDITIONAL != 0 { MemberSet::CONDITIONAL } else { 0 };
-                (self.nodes.rank(m.node), i as u32, m.node, bits)
-            })
-            .collect();
+            .fold(0u128, |acc, (n, bits)| acc.wrapping_add(MemberSet::key_part(self.nodes.hash(*n), *bits)));
+        MemberSet::key_of(sum, members.len())
+    }
+
+    /// `list` sorted by rank (kind, then id), each member once with its first bits, as `MemberSet::of` sorts.
+    fn ranked(&mut self, list: &[(NodeIndex, u8)]) -> Vec<(NodeIndex, u8)> {
+        let mut ranked: Vec<(u32, u32, NodeIndex, u8)> =
+            list.iter().enumerate().map(|(i, (n, bits))| (self.nodes.rank(*n), i as u32, *n, *bits)).collect();
         ranked.sort_unstable();
         ranked.dedup_by_key(|(_, _, n, _)| *n);
-        // The key from the members' hashes: a list whose set is made already (another pivot's, often) is not
-        // made again.
-        let sum = ranked
-            .iter()
-            .fold(0u128, |acc, (_, _, n, bits)| acc.wrapping_add(MemberSet::key_part(self.nodes.hash(*n), *bits)));
-        let key = MemberSet::key_of(sum, ranked.len());
-        if let Some(set) = self.by_key.get(&key) {
-            let summary = summary(set);
-            self.seen.insert(addr, (key.clone(), summary.clone()));
-            return (Some(key), summary);
-        }
-        let set = MemberSet::sorted(ranked.into_iter().map(|(_, _, n, bits)| (self.nodes.get(n), bits)).collect());
-        debug_assert_eq!(set.key(), key, "a set's key from its members' hashes is the set's own");
-        let summary = summary(&set);
-        self.by_key.insert(key.clone(), set);
-        self.seen.insert(addr, (key.clone(), summary.clone()));
-        (Some(key), summary)
+        ranked.into_iter().map(|(_, _, n, bits)| (n, bits)).collect()
     }
+
+    /// The set of a head that is no pivot: listed whole, and kept for the pivots' sets to name.
+    fn plain(&mut self, head: NodeIndex, list: Vec<(NodeIndex, u8)>) -> String {
+        let ranked = self.ranked(&list);
+        // The key from the members' hashes: a list whose set is made already is not made again.
+        let key = self.key(&ranked);
+        if !self.by_key.contains_key(&key) {
+            let set = MemberSet::sorted(ranked.iter().map(|(n, bits)| (self.nodes.get(*n), *bits)).collect());
+            debug_assert_eq!(set.key(), key, "a set's key from its members' hashes is the set's own");
+            self.summaries.insert(key.clone(), summary(&set));
+            self.by_key.insert(key.clone(), set);
+        }
+        let form = self
+            .named_by_key
+            .entry(key.clone())
+            .or_insert_with(|| std::rc::Rc::new(Named { key: key.clone(), members: ranked.into_boxed_slice() }))
+            .clone();
+        let forms = self.named.entry(head).or_default();
+        if !forms.iter().any(|f| f.key == key) {
+            forms.push(form);
+        }
+        key
+    }
+
+    /// The set of a pivot: it names the sets of the heads among its members (largest first), each with the
+    /// bits of its head's way and the members it holds that this list does not (`except`): each member a named
+    /// set is first to give must get its own bits from it, with the ref's, or it is listed in the set's own
+    /// members, as is every member no named set gives.
+    fn with_refs(&mut self, list: Vec<(NodeIndex, u8)>) -> String {
+        let n = self.nodes.graph.graph.node_count();
+        if self.marks.len() < n {
+            self.marks = vec![(0, 0); n];
+            self.covered = vec![0; n];
+        }
+        self.mark += 2;
+        let mark = self.mark;
+        // Each member once, with its first bits (as the list's set would keep them).
+        let mut distinct: Vec<(NodeIndex, u8)> = Vec::with_capacity(list.len());
+        for (m, bits) in list {
+            if self.marks[m.index()].0 != mark {
+                self.marks[m.index()] = (mark, bits);
+                distinct.push((m, bits));
+            }
+        }
+        let key = self.key(&distinct);
+        if self.by_key.contains_key(&key) {
+            return key;
+        }
+        // The sets of the heads among the members, each with its head's bits (the way from it).
+        let mut candidates: Vec<(std::rc::Rc<Named>, NodeIndex, u8)> = Vec::new();
+        for (m, bits) in &distinct {
+            for form in self.named.get(m).into_iter().flatten() {
+                candidates.push((form.clone(), *m, *bits));
+            }
+        }
+        candidates.sort_by(|(a, ha, _), (b, hb, _)| {
+            b.members.len().cmp(&a.members.len()).then_with(|| a.key.cmp(&b.key)).then(ha.cmp(hb))
+        });
+        candidates.dedup_by(|a, b| a.0.key == b.0.key);
+        let mut refs: Vec<crate::findings::SetRef> = Vec::new();
+        for (form, _, rb) in &candidates {
+            let (form, rb) = (&**form, *rb);
+            // Worth a ref when it gives more members their bits first than it holds non-members (the ref
+            // excepts those), and at least two.
+            let (mut gives, mut outside) = (0usize, 0usize);
+            for (x, b) in form.members.iter() {
+                let (at, bits) = self.marks[x.index()];
+                if at != mark {
+                    outside += 1;
+                } else if self.covered[x.index()] < mark && b | rb == bits {
+                    gives += 1;
+                }
+            }
+            if gives < 2 || gives <= outside {
+                continue;
+            }
+            let mut except = Vec::with_capacity(outside);
+            for (x, b) in form.members.iter() {
+                let (at, bits) = self.marks[x.index()];
+                if at != mark {
+                    except.push(*x);
+                } else if self.covered[x.index()] < mark {
+                    self.covered[x.index()] = if b | rb == bits { mark } else { mark + 1 };
+                }
+            }
+            // (`form.members` is sorted by rank: so are the exceptions.)
+            let except = except.into_iter().map(|x| self.nodes.get(x)).collect();
+            refs.push(crate::findings::SetRef { key: form.key.clone(), bits: rb, except });
+        }
+        let summary = self.summary_of(&distinct);
+        let own: Vec<(NodeIndex, u8)> =
+            distinct.iter().copied().filter(|(x, _)| self.covered[x.index()] != mark).collect();
+        let own = self.ranked(&own);
+        let mut set = MemberSet::sorted(own.into_iter().map(|(n, bits)| (self.nodes.get(n), bits)).collect());
+        set.refs = refs;
+        #[cfg(debug_assertions)]
+        self.check_resolves(&set, &distinct);
+        self.summaries.insert(key.clone(), summary);
+        self.by_key.insert(key.clone(), set);
+        key
+    }
+
+    /// Count, kinds and first few (by rank) of `distinct` members.
+    fn summary_of(&mut self, distinct: &[(NodeIndex, u8)]) -> Affected {
+        let kinds = self.nodes.graph.kinds();
+        let mut by_kind: BTreeMap<crate::model::NodeKind, usize> = BTreeMap::new();
+        for (n, _) in distinct {
+            *by_kind.entry(kinds[n.index()]).or_default() += 1;
+        }
+        let mut first: Vec<(u32, NodeIndex)> = distinct.iter().map(|(n, _)| (self.nodes.rank(*n), *n)).collect();
+        if first.len() > SAMPLE {
+            first.select_nth_unstable(SAMPLE);
+            first.truncate(SAMPLE);
+        }
+        first.sort_unstable();
+        Affected {
+            count: distinct.len(),
+            by_kind,
+            sample: first.into_iter().map(|(_, n)| NodeRef::clone(&self.nodes.get(n))).collect(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// (Debug builds) `set` resolves to exactly `distinct`, bits and all.
+    #[cfg(debug_assertions)]
+    fn check_resolves(&mut self, set: &MemberSet, distinct: &[(NodeIndex, u8)]) {
+        let named = set.refs.iter().map(|r| (r.key.clone(), self.by_key[&r.key].clone())).collect();
+        let resolver = crate::findings::Report { member_sets: named, ..Default::default() };
+        let resolved = resolver.resolve(set).into_owned();
+        let ranked = self.ranked(distinct);
+        let expected = MemberSet::sorted(ranked.into_iter().map(|(n, bits)| (self.nodes.get(n), bits)).collect());
+        assert_eq!(resolved, expected, "a pivot's set with refs resolves to its members");
+    }
+}
+
+/// A member's bits in its set.
+fn bits_of(m: crate::cores::Member) -> u8 {
+    (if m.escalates { MemberSet::ESCALATES } else { 0 })
+        | if m.flags & ELIGIBLE != 0 { MemberSet::ELIGIBLE } else { 0 }
+        | if m.flags & CONDITIONAL != 0 { MemberSet::CONDITIONAL } else { 0 }
 }
 
 /// A member set's count, kinds and first few members.
@@ -293,7 +464,7 @@ fn finding(
         })
         .collect();
     tiers.sort_by(|a, b| by_severity(queries, &a.query_id, &b.query_id));
-    let (member_set, members) = sets.of(&core.members);
+    let (member_set, members) = sets.of(core.head, &core.members);
     Finding {
         id,
         reach: if core.is_standing(graph) { Reach::Standing } else { Reach::Escalation },
@@ -451,5 +622,71 @@ mod tests {
         assert!(cores.cores.iter().all(|c| c.members.is_empty()), "a core kept its members");
         let named: usize = found.findings.iter().map(|f| f.members.count).sum();
         assert!(named > 0 && !found.member_sets.is_empty(), "the findings name the members: {named}");
+    }
+
+    /// A pivot's set names the set of a head among its members when that gives more members their bits than
+    /// it holds non-members (excepted), lists the members it gives other bits, and resolves to its list.
+    #[test]
+    fn a_pivots_set_names_a_heads_set_only_where_it_gives_its_members_bits() {
+        let graph = demo_graph();
+        let n = |i: usize| NodeIndex::new(i);
+        let esc = MemberSet::ESCALATES;
+        let (head, a, b, c, d) = (n(1), n(2), n(3), n(4), n(5));
+        let mut sets = MemberSets::new(&graph);
+        let group = sets.plain(head, vec![(a, 0), (b, 0), (c, 0)]);
+        let cases: [(Vec<(NodeIndex, u8)>, usize, Vec<NodeIndex>, Vec<NodeIndex>); 3] = [
+            // c is no member: excepted; a and b come from the head's set, the head and d are listed.
+            (vec![(head, esc), (a, esc), (b, esc), (d, 0)], 1, vec![c], vec![head, d]),
+            // a gets there another way (other bits): listed; b and c from the head's set.
+            (vec![(head, esc), (a, esc | MemberSet::ELIGIBLE), (b, esc), (c, esc)], 1, vec![], vec![head, a]),
+            // The head's set would give one member and except two: not named.
+            (vec![(head, 0), (a, 0)], 0, vec![], vec![head, a]),
+        ];
+        for (list, refs, except, own) in cases {
+            let key = sets.with_refs(list.clone());
+            let set = sets.by_key[&key].clone();
+            assert_eq!(set.refs.len(), refs, "{list:?}");
+            assert!(set.refs.iter().all(|r| r.key == group && r.bits == list[0].1));
+            let excepted: Vec<String> = set.refs.iter().flat_map(|r| r.except.iter().map(|x| x.id.clone())).collect();
+            let want: Vec<String> = except.iter().map(|x| graph.node_ref(*x).id).collect();
+            assert_eq!(excepted, want, "{list:?}");
+            let mut listed: Vec<String> = set.all_ids().map(str::to_string).collect();
+            let mut want: Vec<String> = own.iter().map(|x| graph.node_ref(*x).id).collect();
+            (listed.sort(), want.sort());
+            assert_eq!(listed, want, "{list:?}");
+            // Resolved, it is the list: members and bits.
+            let report = crate::findings::Report { member_sets: sets.by_key.clone(), ..Default::default() };
+            let resolved = report.resolve(&set).into_owned();
+            let expected = MemberSet::of(list.iter().map(|(x, bits)| (Arc::new(graph.node_ref(*x)), *bits)).collect());
+            assert_eq!(resolved, expected, "{list:?}");
+            assert_eq!(resolved.key(), key);
+        }
+    }
+
+    /// On a generated tenant, the pivots' sets name others and resolve to their lists, member for member.
+    #[test]
+    fn pivot_sets_with_refs_resolve_to_the_pivots_member_lists() {
+        let (graph, queries) = (crate::cores::tests::generated_300(), bundled_queries());
+        let mut cores = crate::cores::find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
+        let lists: Vec<(usize, std::rc::Rc<crate::cores::MemberList>)> = cores
+            .shown()
+            .filter(|i| crate::cores::is_pivot(graph.node(cores.cores[*i].head).kind))
+            .map(|i| (i, cores.cores[i].members.clone()))
+            .collect();
+        let mut fixes = FixMemo::new(&graph);
+        let ids: Vec<String> = cores.cores.iter().map(|c| finding_id(&graph, &queries, c, &mut fixes)).collect();
+        let found = findings(&graph, &queries, &mut cores, &mut fixes);
+        let report = crate::findings::Report { member_sets: found.member_sets, ..Default::default() };
+        let mut named = 0;
+        for (i, list) in lists.iter().filter(|(_, l)| !l.is_empty()) {
+            let f = found.findings.iter().find(|f| f.id == ids[*i]).expect("a shown core has a finding");
+            let set = &report.member_sets[f.member_set.as_ref().unwrap()];
+            named += set.refs.len();
+            let resolved = report.resolve(set);
+            let expected = MemberSet::of(list.iter().map(|m| (Arc::new(graph.node_ref(m.node)), bits_of(m))).collect());
+            assert_eq!(*resolved, expected, "finding {}", f.id);
+            assert_eq!(f.members.count, expected.members.len());
+        }
+        assert!(named > 0, "some pivot's set names another");
     }
 }

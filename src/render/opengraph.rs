@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use azpath_graph::findings::{Finding, Hop, MemberSet, Report};
+use azpath_graph::findings::{Finding, Hop, Report};
 use azpath_graph::model::{EdgeKind, NodeKind, Severity};
 use azpath_graph::rbac::Capability;
 use azpath_graph::snapshot::Snapshot;
@@ -468,7 +468,7 @@ type EdgeKey = (String, Endpoint, Endpoint);
 
 /// Builds an export: nodes by id, edges merged by (kind, start, end).
 struct Exporter<'a> {
-    member_sets: &'a BTreeMap<String, MemberSet>,
+    report: &'a Report,
     app_ids: HashMap<String, String>,
     tenant: Option<String>,
     names: HashMap<&'a str, &'a str>,
@@ -493,14 +493,7 @@ impl<'a> Exporter<'a> {
                 names.insert(r.id.as_str(), r.display_name.as_str());
             }
         }
-        Exporter {
-            member_sets: &report.member_sets,
-            app_ids,
-            tenant,
-            names,
-            nodes: BTreeMap::new(),
-            edges: BTreeMap::new(),
-        }
+        Exporter { report, app_ids, tenant, names, nodes: BTreeMap::new(), edges: BTreeMap::new() }
     }
 
     /// The endpoint of a node: AzureHound's id for an Azure object, else an `AZP-` node (added to the graph).
@@ -553,8 +546,8 @@ impl<'a> Exporter<'a> {
                     continue;
                 }
                 // A deny cuts the principal itself: its members that the deny spares reach the target directly.
-                let members = self.member_sets.get(f.member_set.as_deref().unwrap_or_default());
-                let members = members.into_iter().flat_map(|m| m.members.iter().map(|n| (n.kind, n.id.as_str())));
+                let members = self.report.members_of(f);
+                let members = members.iter().flat_map(|m| m.members.iter().map(|n| (n.kind, n.id.as_str())));
                 for (member_kind, member) in members {
                     if !excluded.contains(&member) && member != target {
                         self.reach(&reach, (member_kind, member), (kind, target));

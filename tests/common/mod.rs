@@ -107,16 +107,17 @@ pub fn add_owner(folder: &Path, principal: &str, assignment: &str) {
     std::fs::write(&file, serde_json::to_string_pretty(&list).unwrap()).unwrap();
 }
 
-/// A JSON report (schema 4: nodes, edges, target lists and member sets by index) with `findings`,
+/// A JSON report (schema 4 and later: nodes, edges, target lists and member sets by index) with `findings`,
 /// `member_sets` and `pairs` written out whole, as the in-memory report holds them: principals, scopes and
 /// hop ends as `{kind, id, display_name}`, targets as `{count, by_kind, sample, ids}`, member sets keyed by
-/// `member_set`, choke points naming findings by id. Reading resolves every reference, so a test on this view checks the written layout too.
+/// `member_set` and resolved (a set's `refs` taken in), choke points naming findings by id. Reading resolves every reference, so a test on this view checks the written layout too.
 pub fn resolved(report: &serde_json::Value) -> serde_json::Value {
     let r: azpath_graph::findings::Report =
-        serde_json::from_value(report.clone()).unwrap_or_else(|e| panic!("not a schema-4 report: {e}"));
+        serde_json::from_value(report.clone()).unwrap_or_else(|e| panic!("not a report of this schema: {e}"));
     let mut out = report.clone();
     out["findings"] = serde_json::to_value(&r.findings).unwrap();
-    out["member_sets"] = serde_json::to_value(&r.member_sets).unwrap();
+    let sets: std::collections::BTreeMap<&String, _> = r.member_sets.iter().map(|(k, s)| (k, r.resolve(s))).collect();
+    out["member_sets"] = serde_json::to_value(&sets).unwrap();
     out["choke_points"] = serde_json::to_value(&r.choke_points).unwrap();
     if !r.pairs.is_empty() {
         out["pairs"] = serde_json::to_value(&r.pairs).unwrap();

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -250,6 +250,41 @@ struct WireMemberSet {
     /// Members whose way to the principal rests on a partly understood condition.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     conditional: Vec<Ix>,
+    /// Other sets whose members are members of this one too (a pivot's members are those of the groups in its
+    /// tree): each member of a named set gets there through that set's principal, so it escalates, is eligible
+    /// or conditional when it is in the named set or the ref says so. A member listed in `members` or in an
+    /// earlier ref is not taken again. A named set names none itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    refs: Vec<WireSetRef>,
+}
+
+/// A member set named by another (see `MemberSet.refs`).
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "SetRef")]
+struct WireSetRef {
+    /// The named set (index into `member_sets`).
+    set: Ix,
+    /// The way from its principal is not a membership: every member taken from it escalates (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    escalating: bool,
+    /// The way from its principal needs a PIM activation (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    eligible: bool,
+    /// The way from its principal rests on a partly understood condition (absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    conditional: bool,
+    /// Members of the named set that are not taken (indices into `nodes`): no members of this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    except: Vec<Ix>,
+}
+
+impl WireSetRef {
+    fn bits(&self) -> u8 {
+        let bit = |on: bool, b: u8| if on { b } else { 0 };
+        bit(self.escalating, MemberSet::ESCALATES)
+            | bit(self.eligible, MemberSet::ELIGIBLE)
+            | bit(self.conditional, MemberSet::CONDITIONAL)
+    }
 }
 
 /// Whether a report has no `pairs` (written without `--expand`).
@@ -343,10 +378,25 @@ impl<'a> Tables<'a> {
         i
     }
 
-    fn member_set(&mut self, key: &'a str, set: &'a MemberSet) -> Ix {
+    fn member_set(&mut self, report: &'a Report, key: &'a str, set: &'a MemberSet) -> Ix {
         if let Some(&i) = self.member_ix.get(key) {
             return i;
         }
+        // The named sets first (none names another), so every set a report holds is written.
+        let refs = set
+            .refs
+            .iter()
+            .filter_map(|r| {
+                let (key, named) = report.member_sets.get_key_value(&r.key)?;
+                Some(WireSetRef {
+                    set: self.member_set(report, key, named),
+                    escalating: r.bits & MemberSet::ESCALATES != 0,
+                    eligible: r.bits & MemberSet::ELIGIBLE != 0,
+                    conditional: r.bits & MemberSet::CONDITIONAL != 0,
+                    except: r.except.iter().map(|n| self.shared(n)).collect(),
+                })
+            })
+            .collect();
         let members: Vec<Ix> = set.members.iter().map(|n| self.shared(n)).collect();
         // Escalating members and flags by id (the order they were listed in before members were shared).
         let by_id = |bit: u8| -> Vec<Ix> {
@@ -366,7 +416,7 @@ impl<'a> Tables<'a> {
         };
         let (eligible, conditional) = (by_id(MemberSet::ELIGIBLE), by_id(MemberSet::CONDITIONAL));
         let i = next(self.member_sets.len());
-        self.member_sets.push(WireMemberSet { members, escalating, eligible, conditional });
+        self.member_sets.push(WireMemberSet { members, escalating, eligible, conditional, refs });
         self.member_ix.insert(key, i);
         i
     }
@@ -386,7 +436,7 @@ impl<'a> Tables<'a> {
                 .member_set
                 .as_deref()
                 .and_then(|k| report.member_sets.get_key_value(k))
-                .map(|(k, set)| self.member_set(k, set)),
+                .map(|(k, set)| self.member_set(report, k, set)),
             tiers: f.tiers.iter().map(|t| self.tier(t)).collect(),
             fix: match self.choke_ix.get(f.fix.as_str()) {
                 Some(&i) => Ref::Index(i),
@@ -479,13 +529,13 @@ impl<'a> Wire<'a> {
             })
             .collect();
         let read = Reader { w: &self, shared };
-        let member_sets = read.member_sets()?;
-        let keys: Vec<String> = member_sets.iter().map(MemberSet::key).collect();
+        let mut member_sets = read.member_sets()?;
+        let (keys, samples): (Vec<String>, Vec<Vec<NodeRef>>) = read.member_keys(&mut member_sets)?.into_iter().unzip();
         let findings = self
             .findings
             .iter()
             .enumerate()
-            .map(|(i, f)| read.finding(i, f, &member_sets, &keys))
+            .map(|(i, f)| read.finding(i, f, &member_sets, &keys, &samples))
             .collect::<Result<Vec<_>, _>>()?;
         let choke_points =
             self.choke_points.iter().enumerate().map(|(i, c)| read.choke(i, c)).collect::<Result<Vec<_>, _>>()?;
@@ -522,6 +572,14 @@ pub enum WireError {
         index: u32,
         /// How many entries the table has.
         len: usize,
+    },
+    /// A member set's ref names a set that has refs of its own.
+    #[error("{field}: {index} names a member set that names others (a named set names none)")]
+    Nested {
+        /// The JSON path of the ref (`member_sets[3].refs[0].set`).
+        field: String,
+        /// The index it names.
+        index: u32,
     },
     /// A finding without its remediation whose fix is not a listed choke point to take it from.
     #[error("{field}: absent, and the finding's `fix` is not an index of `choke_points` to take it from")]
@@ -580,11 +638,6 @@ impl Reader<'_, '_> {
             .collect()
     }
 
-    /// The nodes of a list, in order.
-    fn nodes(&self, ixs: &[Ix], at: &dyn Fn(usize) -> String) -> Result<Vec<NodeRef>, WireError> {
-        ixs.iter().enumerate().map(|(i, ix)| self.node(*ix, || at(i))).collect()
-    }
-
     /// A node as the sets share it: one [`SharedNode`] per entry of `nodes`.
     fn shared(&self, ix: Ix, field: impl FnOnce() -> String) -> Result<SharedNode, WireError> {
         get(&self.shared, "nodes", ix, field).cloned()
@@ -623,9 +676,65 @@ impl Reader<'_, '_> {
                 }
                 mark(&mut bits, &s.eligible, MemberSet::ELIGIBLE, "eligible")?;
                 mark(&mut bits, &s.conditional, MemberSet::CONDITIONAL, "conditional")?;
-                Ok(MemberSet { members, bits })
+                Ok(MemberSet { members, bits, refs: Vec::new() })
             })
             .collect()
+    }
+
+    /// Each set's key and first few members (by kind, then id), with its refs by key: a set without refs has
+    /// its members' key, a set with refs its resolved set's (a ref that dangles, or names a set with refs of
+    /// its own, is an error naming it).
+    fn member_keys(&self, sets: &mut [MemberSet]) -> Result<Vec<(String, Vec<NodeRef>)>, WireError> {
+        let first =
+            |nodes: &mut dyn Iterator<Item = &SharedNode>| nodes.take(SAMPLE).map(|n| NodeRef::clone(n)).collect();
+        let mut keys: Vec<(String, Vec<NodeRef>)> =
+            sets.iter().map(|s| (s.key(), first(&mut s.members.iter()))).collect();
+        let wire = &self.w.member_sets;
+        for (si, s) in wire.iter().enumerate().filter(|(_, s)| !s.refs.is_empty()) {
+            let mut refs = Vec::with_capacity(s.refs.len());
+            for (ri, r) in s.refs.iter().enumerate() {
+                let field = || format!("member_sets[{si}].refs[{ri}].set");
+                let named = get(wire, "member_sets", r.set, field)?;
+                if !named.refs.is_empty() {
+                    return Err(WireError::Nested { field: field(), index: r.set });
+                }
+                let except = r
+                    .except
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| self.shared(*x, || format!("member_sets[{si}].refs[{ri}].except[{i}]")));
+                let mut except = except.collect::<Result<Vec<_>, _>>()?;
+                except.sort_unstable_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
+                refs.push(super::SetRef { key: keys[r.set as usize].0.clone(), bits: r.bits(), except });
+            }
+            // The resolved set's members: its own, then each named set's, each member once with its first bits.
+            let own = sets[si].iter().map(|(n, b)| (n, b));
+            let named = refs.iter().zip(&s.refs).flat_map(|(r, w)| {
+                let kept = move |(n, _): &(&SharedNode, u8)| {
+                    r.except.binary_search_by(|x| x.kind.cmp(&n.kind).then_with(|| x.id.cmp(&n.id))).is_err()
+                };
+                sets[w.set as usize].iter().filter(kept).map(move |(n, b)| (n, b | r.bits))
+            });
+            let mut seen: FxHashSet<(NodeKind, &str)> = FxHashSet::default();
+            let (mut sum, mut count) = (0u128, 0usize);
+            let mut resolved: Vec<&SharedNode> = Vec::new();
+            for (n, bits) in own.chain(named) {
+                if seen.insert((n.kind, n.id.as_str())) {
+                    sum = sum.wrapping_add(MemberSet::key_part(MemberSet::node_hash(n.kind, &n.id), bits));
+                    count += 1;
+                    resolved.push(n);
+                }
+            }
+            let by_rank = |a: &&SharedNode, b: &&SharedNode| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id));
+            if resolved.len() > SAMPLE {
+                resolved.select_nth_unstable_by(SAMPLE, by_rank);
+                resolved.truncate(SAMPLE);
+            }
+            resolved.sort_unstable_by(by_rank);
+            keys[si] = (MemberSet::key_of(sum, count), first(&mut resolved.into_iter()));
+            sets[si].refs = refs;
+        }
+        Ok(keys)
     }
 
     /// A target list as the in-memory report holds it.
@@ -667,19 +776,14 @@ impl Reader<'_, '_> {
         f: &WireFinding<'_>,
         sets: &[MemberSet],
         keys: &[String],
+        samples: &[Vec<NodeRef>],
     ) -> Result<Finding, WireError> {
         let at = format!("findings[{i}]");
         let set = f
             .member_set
             .map(|ix| get(sets, "member_sets", ix, || format!("{at}.member_set")).map(|_| ix as usize))
             .transpose()?;
-        let sample = match set {
-            Some(s) => self
-                .nodes(&self.w.member_sets[s].members[..self.w.member_sets[s].members.len().min(SAMPLE)], &|j| {
-                    format!("member_sets[{s}].members[{j}]")
-                })?,
-            None => Vec::new(),
-        };
+        let sample = set.map(|s| samples[s].clone()).unwrap_or_default();
         let fix = self.fix(&at, &f.fix)?;
         Ok(Finding {
             id: f.id.to_string(),
@@ -847,5 +951,76 @@ mod tests {
         v["findings"][0]["tiers"][0]["targets"] = 1.into();
         let err = serde_json::from_value::<Report>(v).unwrap_err().to_string();
         assert!(err.contains("findings[0].tiers[0].targets: 1 is not an index of the report's `target_sets`"), "{err}");
+    }
+
+    /// [`report`] with a third finding, of a pivot: its set lists `g1` and `u3` and names the group's set
+    /// (escalating, `u2` excepted).
+    fn with_pivot() -> Report {
+        let mut r = report(&[]);
+        let group_key = r.findings[0].member_set.clone().unwrap();
+        let group_set = &r.member_sets[&group_key];
+        let u2 = group_set.members[1].clone();
+        let own = MemberSet::of(vec![
+            (Arc::new(node(NodeKind::Group, "g1", "Admins")), MemberSet::ESCALATES),
+            (Arc::new(node(NodeKind::User, "u3", "u3")), 0),
+        ]);
+        let pivot = MemberSet {
+            refs: vec![super::super::SetRef { key: group_key, bits: MemberSet::ESCALATES, except: vec![u2] }],
+            ..own
+        };
+        let key = r.resolve(&pivot).key();
+        let mut f = r.findings[0].clone();
+        f.id = "f3".into();
+        f.principal = node(NodeKind::KubeClusterAdmin, "c1#admin", "c1 admin");
+        f.member_set = Some(key.clone());
+        f.members = Affected {
+            count: 3,
+            by_kind: [(NodeKind::User, 2), (NodeKind::Group, 1)].into(),
+            sample: vec![
+                node(NodeKind::User, "u1", "Ann"),
+                node(NodeKind::User, "u3", "u3"),
+                node(NodeKind::Group, "g1", "Admins"),
+            ],
+            ..Affected::default()
+        };
+        r.findings.push(f);
+        r.member_sets.insert(key, pivot);
+        r
+    }
+
+    #[test]
+    fn a_set_names_another_set_once_and_reads_back_with_its_resolved_key() {
+        let r = with_pivot();
+        let v = serde_json::to_value(&r).unwrap();
+        // The named set is written before the set naming it, each once.
+        let sets = v["member_sets"].as_array().unwrap();
+        assert_eq!(sets.len(), 2, "{v:#}");
+        assert_eq!(v["findings"][2]["member_set"], 1);
+        let u2 = v["nodes"].as_array().unwrap().iter().position(|n| n["id"] == "u2").unwrap();
+        assert_eq!(sets[1]["refs"], serde_json::json!([{"set": 0, "escalating": true, "except": [u2]}]));
+        assert_eq!(sets[1]["members"].as_array().unwrap().len(), 2, "only its own members are listed");
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r, "the refs, their exceptions, the resolved key and sample read back");
+        let resolved = back.members_of(&back.findings[2]).unwrap();
+        let ids: Vec<&str> = resolved.all_ids().collect();
+        assert_eq!(ids, ["u1", "u3", "g1"]);
+        assert_eq!(resolved.bits_of("u1"), MemberSet::ESCALATES);
+    }
+
+    #[test]
+    fn a_ref_that_dangles_or_names_a_set_with_refs_is_an_error_naming_it() {
+        let v = serde_json::to_value(with_pivot()).unwrap();
+        let mut dangling = v.clone();
+        dangling["member_sets"][1]["refs"][0]["set"] = 7.into();
+        let err = serde_json::from_value::<Report>(dangling).unwrap_err().to_string();
+        assert!(err.contains("member_sets[1].refs[0].set: 7 is not an index of the report's `member_sets`"), "{err}");
+        let mut nested = v.clone();
+        nested["member_sets"][1]["refs"][0]["set"] = 1.into();
+        let err = serde_json::from_value::<Report>(nested).unwrap_err().to_string();
+        assert!(err.contains("member_sets[1].refs[0].set: 1 names a member set that names others"), "{err}");
+        let mut except = v;
+        except["member_sets"][1]["refs"][0]["except"] = serde_json::json!([40]);
+        let err = serde_json::from_value::<Report>(except).unwrap_err().to_string();
+        assert!(err.contains("member_sets[1].refs[0].except[0]: 40 is not an index of the report's `nodes`"), "{err}");
     }
 }
