@@ -634,7 +634,9 @@ mod tests {
         let (head, a, b, c, d) = (n(1), n(2), n(3), n(4), n(5));
         let mut sets = MemberSets::new(&graph);
         let group = sets.plain(head, vec![(a, 0), (b, 0), (c, 0)]);
-        let cases: [(Vec<(NodeIndex, u8)>, usize, Vec<NodeIndex>, Vec<NodeIndex>); 3] = [
+        // (the pivot's list, refs, members excepted, members listed)
+        type Case = (Vec<(NodeIndex, u8)>, usize, Vec<NodeIndex>, Vec<NodeIndex>);
+        let cases: [Case; 3] = [
             // c is no member: excepted; a and b come from the head's set, the head and d are listed.
             (vec![(head, esc), (a, esc), (b, esc), (d, 0)], 1, vec![c], vec![head, d]),
             // a gets there another way (other bits): listed; b and c from the head's set.

@@ -708,7 +708,7 @@ impl Reader<'_, '_> {
                 refs.push(super::SetRef { key: keys[r.set as usize].0.clone(), bits: r.bits(), except });
             }
             // The resolved set's members: its own, then each named set's, each member once with its first bits.
-            let own = sets[si].iter().map(|(n, b)| (n, b));
+            let own = sets[si].iter();
             let named = refs.iter().zip(&s.refs).flat_map(|(r, w)| {
                 let kept = move |(n, _): &(&SharedNode, u8)| {
                     r.except.binary_search_by(|x| x.kind.cmp(&n.kind).then_with(|| x.id.cmp(&n.id))).is_err()
