@@ -654,7 +654,8 @@ mod tests {
             assert_eq!(excepted, want, "{list:?}");
             let mut listed: Vec<String> = set.all_ids().map(str::to_string).collect();
             let mut want: Vec<String> = own.iter().map(|x| graph.node_ref(*x).id).collect();
-            (listed.sort(), want.sort());
+            listed.sort();
+            want.sort();
             assert_eq!(listed, want, "{list:?}");
             // Resolved, it is the list: members and bits.
             let report = crate::findings::Report { member_sets: sets.by_key.clone(), ..Default::default() };
