@@ -407,13 +407,12 @@ pub(crate) fn choke_points(
         of_edge.insert(e, i);
         i
     };
-    let mut counts = crate::cores::PrincipalCounts::default();
     for ci in cores.shown() {
         let core = &cores.cores[ci];
         let standing = core.is_standing(graph);
         for tier in &core.tiers {
             let query = &queries[tier.query];
-            let (principals, exposed) = counts.get(graph, query, core);
+            let (principals, exposed) = core.principal_counts(graph.kinds(), query);
             let pairs = principals * tier.targets.len();
             for e in &core.edges {
                 let i = touch(&mut out, *e);

@@ -69,6 +69,8 @@ pub(crate) struct MemberList {
     pub longest: u32,
     /// Some member's way fails a capability mask ([`Member::valid`]).
     pub any_invalid: bool,
+    /// How many members of each kind (by `NodeKind as usize`).
+    per_kind: [u32; NodeKind::ALL.len()],
 }
 
 /// A member's `link` that names an entry of [`MemberList::leaves`] (the rest of the bits) rather than a tree
@@ -76,24 +78,37 @@ pub(crate) struct MemberList {
 const LEAF: u32 = 1 << 31;
 
 impl MemberList {
-    /// The list of `members` and `leaves` (kept as given, without spare capacity: lists are many and long).
-    fn new(mut members: Vec<Member>, mut leaves: Leaves, links: Rc<Vec<(u32, EdgeIndex)>>) -> MemberList {
+    /// The list of `members` and `leaves` (kept as given, without spare capacity: lists are many and long),
+    /// its members' kinds read from `kinds` (the graph's, by node index).
+    fn new(
+        mut members: Vec<Member>,
+        mut leaves: Leaves,
+        links: Rc<Vec<(u32, EdgeIndex)>>,
+        kinds: &[NodeKind],
+    ) -> MemberList {
         members.shrink_to_fit();
         leaves.shrink_to_fit();
         let mut list = MemberList { members, leaves, links, ..MemberList::default() };
-        (list.longest, list.any_invalid) =
-            list.iter().fold((0, false), |(longest, invalid), m| (longest.max(m.hops), invalid || !m.valid));
+        let (mut longest, mut invalid, mut per_kind) = (0, false, [0u32; NodeKind::ALL.len()]);
+        for m in list.iter() {
+            longest = longest.max(m.hops);
+            invalid |= !m.valid;
+            per_kind[kinds[m.node.index()] as usize] += 1;
+        }
+        (list.longest, list.any_invalid, list.per_kind) = (longest, invalid, per_kind);
         list
     }
 
-    fn note(&mut self, m: &Member) {
+    /// `m`, of `kind`, is a member: the summary follows.
+    fn note(&mut self, m: &Member, kind: NodeKind) {
         self.longest = self.longest.max(m.hops);
         self.any_invalid |= !m.valid;
+        self.per_kind[kind as usize] += 1;
     }
 
-    fn push(&mut self, m: Member) {
-        self.note(&m);
-        self.members.push(m);
+    /// How many members of `kinds` (each once).
+    pub fn count_of(&self, kinds: KindSet) -> usize {
+        NodeKind::ALL.into_iter().filter(|k| kinds.contains(*k)).map(|k| self.per_kind[k as usize] as usize).sum()
     }
 
     /// How many members (each once).
@@ -122,14 +137,15 @@ impl MemberList {
     }
 
     /// The members at most `budget` hops from the head, sharing this list's tree.
-    fn within(&self, budget: u32) -> MemberList {
+    fn within(&self, budget: u32, kinds: &[NodeKind]) -> MemberList {
         let members = self.members.iter().filter(|m| m.hops <= budget).copied().collect();
         let leaves = self.leaves.within(budget);
-        MemberList { own: self.own.clone(), ..MemberList::new(members, leaves, self.links.clone()) }
+        MemberList { own: self.own.clone(), ..MemberList::new(members, leaves, self.links.clone(), kinds) }
     }
 
-    /// Adds a member whose way to the head is `path` (the member's edge first), appended to the tree.
-    fn push_path(&mut self, mut m: Member, path: &[EdgeIndex]) {
+    /// Adds a member, of `kind`, whose way to the head is `path` (the member's edge first), appended to the
+    /// tree.
+    fn push_path(&mut self, mut m: Member, path: &[EdgeIndex], kind: NodeKind) {
         let shared = self.links.len() as u32;
         if shared == 0 && self.own.is_empty() {
             self.own.push((u32::MAX, EdgeIndex::end()));
@@ -141,7 +157,8 @@ impl MemberList {
             next = shared + self.own.len() as u32 - 1;
         }
         m.link = next;
-        self.push(m);
+        self.note(&m, kind);
+        self.members.push(m);
     }
 
     /// Entry `i` of the tree: the shared one's, then this list's own.
@@ -329,7 +346,7 @@ impl CoreTier {
 
 impl Core {
     /// The core's principals for a query: the head and members of the query's source kinds (counted by
-    /// [`PrincipalCounts`]).
+    /// [`Core::principal_counts`]).
     #[cfg(test)]
     pub fn principals<'a>(
         &'a self,
@@ -341,49 +358,29 @@ impl Core {
             .filter(move |n| query.sources.contains(&graph.node(*n).kind))
     }
 
+    /// The core's principals for `query`: its head and members of the query's source kinds (what
+    /// [`Core::principals`] lists), and how many of them are exposed kinds; from its list's counts per kind.
+    pub fn principal_counts(&self, kinds: &[NodeKind], query: &Query) -> (usize, usize) {
+        let sources = KindSet::of(&query.sources);
+        let head = kinds[self.head.index()];
+        let (mut count, mut shown) = match sources.contains(head) {
+            true => (1, usize::from(head.is_exposed())),
+            false => (0, 0),
+        };
+        for kind in NodeKind::ALL.into_iter().filter(|k| sources.contains(*k)) {
+            let n = self.members.count_of(KindSet::of(&[kind]));
+            count += n;
+            shown += if kind.is_exposed() { n } else { 0 };
+        }
+        (count, shown)
+    }
+
     /// Whether the core holds its power by a grant (one role assignment or AKS admin grant) rather than by
     /// a step through another identity.
     pub fn is_standing(&self, graph: &PrivilegeGraph) -> bool {
         self.fanout.is_none()
             && self.edges.len() == 1
             && matches!(graph.edge(self.edges[0]).2.kind, EdgeKind::HasRole | EdgeKind::AksClusterAdmin)
-    }
-}
-
-/// How many principals a core has for a query, and how many of them are exposed kinds, with each shared member
-/// list walked once: the cores behind a pivot share its list (most principals of a large tenant), so counting
-/// per core, or per query, would walk that list once per core and tier.
-#[derive(Default)]
-pub(crate) struct PrincipalCounts {
-    /// Per member list (by address): how many members it has of each kind.
-    of: FxHashMap<usize, [u32; NodeKind::ALL.len()]>,
-}
-
-impl PrincipalCounts {
-    /// The core's principals for `query`: its head and members of the query's source kinds (what
-    /// [`Core::principals`] counts), and how many of them are exposed kinds.
-    pub fn get(&mut self, graph: &PrivilegeGraph, query: &Query, core: &Core) -> (usize, usize) {
-        let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
-        let head = kinds[core.head.index()];
-        let (mut count, mut shown) = match sources.contains(head) {
-            true => (1, usize::from(head.is_exposed())),
-            false => (0, 0),
-        };
-        if core.members.is_empty() {
-            return (count, shown);
-        }
-        let of_kind = self.of.entry(Rc::as_ptr(&core.members) as usize).or_insert_with(|| {
-            let mut n = [0; NodeKind::ALL.len()];
-            for m in core.members.iter() {
-                n[kinds[m.node.index()] as usize] += 1;
-            }
-            n
-        });
-        for kind in NodeKind::ALL.into_iter().filter(|k| sources.contains(*k)) {
-            count += of_kind[kind as usize] as usize;
-            shown += if kind.is_exposed() { of_kind[kind as usize] as usize } else { 0 };
-        }
-        (count, shown)
     }
 }
 
@@ -581,7 +578,6 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
         profile_names: profiles.iter().map(|p| Rc::from(p.name())).collect(),
         profiles: profiles.clone(),
         member_sets: FxHashMap::default(),
-        has_source: FxHashMap::default(),
         cores: Vec::new(),
         index: FxHashMap::default(),
         failing: Vec::new(),
@@ -768,9 +764,6 @@ struct Run<'a> {
     profile_names: Vec<Rc<str>>,
     /// Members of each head, per (profile, head, as a pivot, hop budget): computed once, shared by its cores.
     member_sets: FxHashMap<(usize, Head, u32), Rc<MemberList>>,
-    /// Per member list (by address, each kept in `member_sets`) and source kinds: whether it has a member of
-    /// one of those kinds.
-    has_source: FxHashMap<(usize, KindSet), bool>,
     cores: Vec<Core>,
     index: FxHashMap<CoreKey, usize>,
     /// (query, principal, target) pairs whose core path failed a check: a forward search looks for another way.
@@ -810,7 +803,7 @@ impl Run<'_> {
             let members = self.members_of(anchor.query, head, budget);
             let query = &self.queries[anchor.query];
             let (kinds, sources) = (graph.kinds(), KindSet::of(&query.sources));
-            let any_source = sources.contains(kinds[s.node.index()]) || self.has_source(&members, sources);
+            let any_source = sources.contains(kinds[s.node.index()]) || members.count_of(sources) > 0;
             if !any_source {
                 continue;
             }
@@ -836,16 +829,6 @@ impl Run<'_> {
             };
             self.add_tier(ci, anchor, s.cost.hops);
         }
-    }
-
-    /// Whether `list` has a member of one of `sources`' kinds: asked once per list and kinds (a list with none
-    /// is walked whole, and every core of its head asks).
-    fn has_source(&mut self, list: &Rc<MemberList>, sources: KindSet) -> bool {
-        let kinds = self.graph.kinds();
-        *self
-            .has_source
-            .entry((Rc::as_ptr(list) as usize, sources))
-            .or_insert_with(|| list.iter().any(|m| sources.contains(kinds[m.node.index()])))
     }
 
     /// The members of a head (see [`Core::members`]), computed once per search profile.
@@ -921,7 +904,7 @@ impl Run<'_> {
             None => Leaves::default(),
         };
         let links = tree.iter().map(|s| (s.parent, s.edge.unwrap_or_else(EdgeIndex::end))).collect();
-        MemberList::new(members, leaves, Rc::new(links))
+        MemberList::new(members, leaves, Rc::new(links), kinds)
     }
 
     /// The members of `all` within `budget` hops of the head. A member's way is its best by [`Cost`] (holding
@@ -930,7 +913,8 @@ impl Run<'_> {
     /// than the budget: of a pivot's hundred thousand leaf members tens of thousands run past it, a few
     /// thousand of them with a shorter way that fits.)
     fn within_budget(&mut self, profile: usize, head: Head, all: &MemberList, budget: u32) -> MemberList {
-        let mut within = all.within(budget);
+        let kinds = self.graph.kinds();
+        let mut within = all.within(budget, kinds);
         let far: FxHashSet<NodeIndex> = all.iter().filter(|m| m.hops > budget).map(|m| m.node).collect();
         if far.is_empty() {
             return within;
@@ -939,7 +923,7 @@ impl Run<'_> {
         let fits: Vec<Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
         within.members.reserve_exact(fits.len());
         for m in fits {
-            within.push_path(m, &shortest.path(&m));
+            within.push_path(m, &shortest.path(&m), kinds[m.node.index()]);
         }
         within
     }
@@ -1186,7 +1170,7 @@ impl Run<'_> {
             let escalates = lead_edges.iter().any(|e| !holds_through(graph.edge(*e).2.kind));
             let hops = lead_edges.len() as u32;
             let m = Member { node: p, link: u32::MAX, flags, escalates, hops, valid: true };
-            Rc::make_mut(&mut core.members).push_path(m, &lead_edges);
+            Rc::make_mut(&mut core.members).push_path(m, &lead_edges, graph.node(p).kind);
         }
     }
 }
@@ -1992,6 +1976,9 @@ pub(crate) mod tests {
         EdgeIndex::new(i)
     }
 
+    /// Node kinds for lists of made-up nodes: every node a user.
+    const USERS: [NodeKind; 16] = [NodeKind::User; 16];
+
     fn member(node: usize, hops: u32) -> Member {
         Member { node: n(node), link: u32::MAX, flags: 0, escalates: false, hops, valid: true }
     }
@@ -2034,19 +2021,20 @@ pub(crate) mod tests {
         let mut leaves = leaves(&[(2, true), (5, false)], &[(4, 40, 0), (5, 41, 1)]);
         leaves.at.reserve(64);
         leaves.bits.reserve(64);
-        let list = MemberList::new(members, leaves, Rc::new(Vec::new()));
+        let list = MemberList::new(members, leaves, Rc::new(Vec::new()), &USERS);
         assert_eq!((list.members.capacity(), list.leaves.at.capacity(), list.leaves.bits.capacity()), (3, 2, 2));
         assert_eq!(list.len(), 5);
         assert_eq!((list.longest, list.any_invalid), (6, true));
-        let within = list.within(3);
+        let within = list.within(3, &USERS);
         assert!(Rc::ptr_eq(&within.leaves.ways, &list.leaves.ways), "the tree's ways are shared, not copied");
         assert_eq!((within.members.capacity(), within.leaves.at.capacity(), within.leaves.bits.capacity()), (2, 1, 1));
         assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3), n(4)]);
         assert_eq!((within.len(), within.longest, within.any_invalid), (3, 3, false));
-        let within = list.within(2);
+        let within = list.within(2, &USERS);
         assert_eq!((within.len(), within.longest), (2, 2), "the leaf three hops away is cut too");
         assert_eq!(within.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3)]);
-        assert_eq!(within.within(5).len(), 2, "a cut list cut again keeps what its own budget kept");
+        assert_eq!(within.within(5, &USERS).len(), 2, "a cut list cut again keeps what its own budget kept");
+        assert_eq!(within.count_of(KindSet::of(&[NodeKind::User])), 2, "the cut list counts its own members");
     }
 
     #[test]
@@ -2058,6 +2046,7 @@ pub(crate) mod tests {
             vec![Member { link: 1, ..member(1, 1) }, Member { link: 3, ..member(3, 2) }],
             leaves(&[(0, true), (1, true), (2, true), (2, true)], &[(5, 13, 3)]),
             links.clone(),
+            &USERS,
         );
         let nth = |list: &MemberList, i: usize| list.iter().nth(i).unwrap();
         assert_eq!(list.path(&nth(&list, 0)), vec![e(10)]);
@@ -2067,12 +2056,14 @@ pub(crate) mod tests {
         assert_eq!(list.path(&leaf), vec![e(13), e(12), e(10)], "the membership, then the way of the entry");
         assert_eq!(list.longest, 3);
         // Cut to one hop: the far members go, the tree is shared, not copied.
-        let near = list.within(1);
+        let near = list.within(1, &USERS);
         assert_eq!(near.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1)]);
         assert!(Rc::ptr_eq(&near.links, &links) && near.longest == 1);
         assert_eq!(near.path(&nth(&near, 0)), vec![e(10)]);
         // A way found later is appended; the ways already there keep theirs.
-        list.push_path(member(7, 2), &[e(20), e(21)]);
+        list.push_path(member(7, 2), &[e(20), e(21)], NodeKind::ServicePrincipal);
+        let (users, sps) = (KindSet::of(&[NodeKind::User]), KindSet::of(&[NodeKind::ServicePrincipal]));
+        assert_eq!((list.count_of(users), list.count_of(sps)), (3, 1), "a member pushed is counted by its kind");
         assert_eq!(list.iter().map(|m| m.node).collect::<Vec<_>>(), vec![n(1), n(3), n(7), n(5)]);
         assert_eq!(list.path(&nth(&list, 2)), vec![e(20), e(21)]);
         assert_eq!(list.path(&nth(&list, 1)), vec![e(12), e(10)]);
@@ -2081,8 +2072,8 @@ pub(crate) mod tests {
         assert!(Rc::ptr_eq(&list.links, &links), "nor is it copied: the way is the list's own");
         // A fresh list: the appended way starts its own tree; no way at all is an empty path.
         let mut fresh = MemberList::default();
-        fresh.push_path(member(8, 1), &[e(30)]);
-        fresh.push_path(member(9, 0), &[]);
+        fresh.push_path(member(8, 1), &[e(30)], NodeKind::User);
+        fresh.push_path(member(9, 0), &[], NodeKind::User);
         assert_eq!(fresh.path(&nth(&fresh, 0)), vec![e(30)]);
         assert!(fresh.path(&nth(&fresh, 1)).is_empty());
     }
@@ -2172,7 +2163,7 @@ pub(crate) mod tests {
                         offered += leaves_found.len();
                         let links =
                             searched.iter().map(|s| (s.parent, s.edge.unwrap_or_else(EdgeIndex::end))).collect();
-                        let list = MemberList::new(members, leaves_found, Rc::new(links));
+                        let list = MemberList::new(members, leaves_found, Rc::new(links), kinds);
                         let got: FxHashMap<NodeIndex, Seen> = list
                             .iter()
                             .map(|m| (m.node, (m.flags, m.escalates, m.hops, m.valid, list.path(&m))))
@@ -2384,23 +2375,28 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn principal_counts_are_the_cores_principals_each_shared_list_counted_once() {
+    fn principal_counts_are_the_cores_principals_from_their_lists_counts_per_kind() {
         let queries = bundled_queries();
         let graph = demo_graph();
         let cores = find(&graph, &queries, AnalyzeOptions::default(), &EdgeMask::default());
-        let mut counts = PrincipalCounts::default();
-        let mut asked = 0;
+        let (mut asked, mut several) = (0, 0);
         for core in &cores.cores {
             for t in &core.tiers {
                 let q = &queries[t.query];
                 let all: Vec<NodeIndex> = core.principals(&graph, q).collect();
                 let exposed = all.iter().filter(|p| graph.node(**p).kind.is_exposed()).count();
-                assert_eq!(counts.get(&graph, q, core), (all.len(), exposed));
+                assert_eq!(core.principal_counts(graph.kinds(), q), (all.len(), exposed));
                 asked += usize::from(!core.members.is_empty());
+                let kinds: FxHashSet<NodeKind> = core.members.iter().map(|m| graph.node(m.node).kind).collect();
+                several += usize::from(kinds.len() > 1);
+                // A list has a member of some kinds exactly when it counts one.
+                for k in NodeKind::ALL {
+                    let any = core.members.iter().any(|m| graph.node(m.node).kind == k);
+                    assert_eq!(core.members.count_of(KindSet::of(&[k])) > 0, any, "{k:?}");
+                }
             }
         }
-        let shared = counts.of.len();
-        assert!(asked > 20 && shared < asked, "lists are shared by cores: {shared} counted for {asked} asked");
+        assert!(asked > 20 && several > 0, "{asked} lists asked, {several} of several kinds");
     }
 
     #[test]

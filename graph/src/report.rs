@@ -7,7 +7,7 @@ use petgraph::graph::NodeIndex;
 use rustc_hash::FxHashMap;
 
 use crate::choke::{population, Choke, PlanResult, Reach as TierReach};
-use crate::cores::{Core, Cores, PrincipalCounts};
+use crate::cores::{Core, Cores};
 use crate::engine::hop;
 use crate::findings::{
     fingerprint, Affected, ChokePoint, ChokeTier, Exposure, Finding, Hop, MemberSet, NodeRef, Plan, Reach, SharedNode,
@@ -138,8 +138,6 @@ struct MemberSets<'g> {
     summaries: FxHashMap<String, Affected>,
     /// Key of each shared list already seen, by its address.
     seen: FxHashMap<usize, String>,
-    /// Principals per core and query, each shared list counted once.
-    counts: PrincipalCounts,
     /// Sets a pivot's set may name: per head, its sets without refs, with their members and bits.
     named: FxHashMap<NodeIndex, Vec<std::rc::Rc<Named>>>,
     /// The same sets by key (heads with equal sets share one).
@@ -165,7 +163,6 @@ impl<'g> MemberSets<'g> {
             by_key: BTreeMap::new(),
             summaries: FxHashMap::default(),
             seen: FxHashMap::default(),
-            counts: PrincipalCounts::default(),
             named: FxHashMap::default(),
             named_by_key: FxHashMap::default(),
             marks: Vec::new(),
@@ -458,7 +455,7 @@ fn finding(
                     crate::rbac::Caps(t.caps.0 & q.capabilities.0).names()
                 },
                 targets: Affected::of(t.targets.iter().map(|n| sets.nodes.get(*n)).collect()),
-                principals: sets.counts.get(graph, q, core).0,
+                principals: core.principal_counts(graph.kinds(), q).0,
                 excluded: t.excluded.iter().map(|(p, x)| [sets.nodes.get(*p), sets.nodes.get(*x)]).collect(),
             }
         })
