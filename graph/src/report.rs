@@ -267,15 +267,24 @@ impl<'g> MemberSets<'g> {
         });
         candidates.dedup_by(|a, b| a.0.key == b.0.key);
         let mut refs: Vec<crate::findings::SetRef> = Vec::new();
+        // Members no named set has given yet: once none is left, no later set can give one.
+        let mut left = distinct.len();
         for (form, _, rb) in &candidates {
+            if left == 0 {
+                break;
+            }
             let (form, rb) = (&**form, *rb);
             // Worth a ref when it gives more members their bits first than it holds non-members (the ref
-            // excepts those), and at least two.
+            // excepts those), and at least two: not once half of it is no member.
             let (mut gives, mut outside) = (0usize, 0usize);
             for (x, b) in form.members.iter() {
                 let (at, bits) = self.marks[x.index()];
                 if at != mark {
                     outside += 1;
+                    // (It can then give no more than it excepts.)
+                    if 2 * outside >= form.members.len() {
+                        break;
+                    }
                 } else if self.covered[x.index()] < mark && b | rb == bits {
                     gives += 1;
                 }
@@ -290,6 +299,7 @@ impl<'g> MemberSets<'g> {
                     except.push(*x);
                 } else if self.covered[x.index()] < mark {
                     self.covered[x.index()] = if b | rb == bits { mark } else { mark + 1 };
+                    left -= 1;
                 }
             }
             // (`form.members` is sorted by rank: so are the exceptions.)
