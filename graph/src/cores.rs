@@ -161,6 +161,50 @@ impl MemberList {
         self.members.push(m);
     }
 
+    /// Adds `m`, of `kind`, a member of `from` (a list of the same head), with its way there. The entries of
+    /// `from`'s tree that way passes are appended once for all the members added from it (`copied`: `from`'s
+    /// entry to this list's), not once per member.
+    fn push_from(&mut self, mut m: Member, from: &MemberList, kind: NodeKind, copied: &mut FxHashMap<u32, u32>) {
+        let shared = self.links.len() as u32;
+        if shared == 0 && self.own.is_empty() {
+            self.own.push((u32::MAX, EdgeIndex::end()));
+        }
+        // This list's entry for `from`'s entry `k` (the head is entry 0 in both), appending what is missing.
+        let mut entry = |list: &mut MemberList, k: u32| -> u32 {
+            let mut chain = Vec::new();
+            let mut at = k;
+            let mut to = loop {
+                match from.link(at) {
+                    Some((parent, edge)) if parent != u32::MAX => match copied.get(&at) {
+                        Some(i) => break *i,
+                        None => {
+                            chain.push((at, edge));
+                            at = parent;
+                        }
+                    },
+                    _ => break 0,
+                }
+            };
+            for (at, edge) in chain.into_iter().rev() {
+                list.own.push((to, edge));
+                to = shared + list.own.len() as u32 - 1;
+                copied.insert(at, to);
+            }
+            to
+        };
+        m.link = if m.link & LEAF != 0 {
+            // A leaf has no entry of its own in `from`: its membership is one here.
+            let leaf = from.leaves.get((m.link & !LEAF) as usize);
+            let parent = entry(self, leaf.parent);
+            self.own.push((parent, leaf.edge));
+            shared + self.own.len() as u32 - 1
+        } else {
+            entry(self, m.link)
+        };
+        self.note(&m, kind);
+        self.members.push(m);
+    }
+
     /// Entry `i` of the tree: the shared one's, then this list's own.
     fn link(&self, i: u32) -> Option<(u32, EdgeIndex)> {
         let shared = self.links.len();
@@ -922,8 +966,9 @@ impl Run<'_> {
         let shortest = self.all_members(profile, head, Order::Shortest, Some((&far, budget)));
         let fits: Vec<Member> = shortest.iter().filter(|m| m.hops <= budget && far.contains(&m.node)).collect();
         within.members.reserve_exact(fits.len());
+        let mut copied = FxHashMap::default();
         for m in fits {
-            within.push_path(m, &shortest.path(&m), kinds[m.node.index()]);
+            within.push_from(m, &shortest, kinds[m.node.index()], &mut copied);
         }
         within
     }
@@ -2076,6 +2121,35 @@ pub(crate) mod tests {
         fresh.push_path(member(9, 0), &[], NodeKind::User);
         assert_eq!(fresh.path(&nth(&fresh, 0)), vec![e(30)]);
         assert!(fresh.path(&nth(&fresh, 1)).is_empty());
+    }
+
+    #[test]
+    fn members_added_from_another_list_keep_their_ways_and_share_the_entries_they_pass() {
+        // `from`'s tree: 0 the head; 1 by edge 10; 2 and 3 reach 1 by edges 11, 12; 4 reaches 3 by 13. A leaf
+        // (node 6) reaches entry 4 by its membership, edge 14.
+        let links = Rc::new(vec![(u32::MAX, EdgeIndex::end()), (0, e(10)), (1, e(11)), (1, e(12)), (3, e(13))]);
+        let from = MemberList::new(
+            vec![Member { link: 2, ..member(2, 2) }, Member { link: 4, ..member(4, 3) }],
+            leaves(&[(0, true), (1, true), (2, true), (2, true), (3, true)], &[(6, 14, 4)]),
+            links,
+            &USERS,
+        );
+        // The list they are added to has a tree of its own (another search of the same head).
+        let mut to =
+            MemberList::new(vec![member(1, 1)], Leaves::default(), Rc::new(vec![(u32::MAX, e(0)), (0, e(9))]), &USERS);
+        let mut copied = FxHashMap::default();
+        for m in from.iter() {
+            to.push_from(m, &from, NodeKind::User, &mut copied);
+        }
+        let added: Vec<Member> = to.iter().skip(1).collect();
+        assert_eq!(added.len(), 3);
+        for (a, m) in added.iter().zip(from.iter()) {
+            assert_eq!(to.path(a), from.path(&m), "member {:?} keeps its way", m.node);
+            assert_eq!((a.node, a.hops, a.escalates), (m.node, m.hops, m.escalates));
+        }
+        // Entries 1, 2, 3 and 4 of `from` once each, and the leaf's membership: not 2 + 3 + 4 edges.
+        assert_eq!(to.own.len(), 5);
+        assert_eq!(to.count_of(KindSet::of(&[NodeKind::User])), 4);
     }
 
     /// A member as the tests compare it: its flags, escalation, hops, mask check and way.
