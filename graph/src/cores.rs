@@ -652,7 +652,7 @@ pub(crate) fn find(graph: &PrivilegeGraph, queries: &[Query], options: AnalyzeOp
                 (start, via0, flags),
                 is_identity_edge,
                 inner,
-                (masks, Order::Flags, true, u32::MAX),
+                Walk::anchor(masks),
                 scratch,
             )
         };
@@ -919,7 +919,7 @@ impl Run<'_> {
             follow,
             inner,
             // (The head's own cost is one hop: a member `budget` hops away costs `budget + 1`.)
-            (true, order, false, only.map_or(u32::MAX, |(_, budget)| budget.saturating_add(1))),
+            Walk { limit: only.map_or(u32::MAX, |(_, budget)| budget.saturating_add(1)), ..Walk::members(order) },
             scratch,
         );
         // A node settled again under another mask requirement is the same member, farther: keep the first
@@ -943,7 +943,8 @@ impl Run<'_> {
         let leaves = match inner {
             Some(inner) => {
                 let sources = self.source_kinds;
-                leaf_members(order, inner, &tree, &ways, sources, kinds, only.map(|o| o.0), &mut members, scratch)
+                let offer = Offer { order, inner, tree: &tree, ways: &ways, sources, kinds, only: only.map(|o| o.0) };
+                leaf_members(&offer, &mut members, scratch)
             }
             None => Leaves::default(),
         };
@@ -1544,6 +1545,31 @@ impl TreeScratch {
     }
 }
 
+/// How a [`reverse_tree`] search walks.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    /// Capability masks are followed as the forward search does.
+    masks: bool,
+    /// What ways rank by.
+    order: Order,
+    /// A pivot reached once `via` is crossed is not walked past (an anchor's search).
+    stop: bool,
+    /// No state costing more hops settles.
+    limit: u32,
+}
+
+impl Walk {
+    /// An anchor's search: ways ranked by flags then hops, stopping at pivots.
+    fn anchor(masks: bool) -> Walk {
+        Walk { masks, order: Order::Flags, stop: true, limit: u32::MAX }
+    }
+
+    /// A member search: masks followed, ways ranked by `order`, through pivots, however far.
+    fn members(order: Order) -> Walk {
+        Walk { masks: true, order, stop: false, limit: u32::MAX }
+    }
+}
+
 /// Reverse Dijkstra from `start` over the identity edges a profile allows: each node reached with its best
 /// path towards `start` (active before PIM-eligible, understood before conditional, then fewest hops).
 /// `(start, via0, flags)`: where it starts, whether that already crosses the query's `via`, the flags of the
@@ -1566,7 +1592,7 @@ fn reverse_tree(
     (start, via0, flags): (NodeIndex, bool, u8),
     follow: fn(EdgeKind) -> bool,
     inner: Option<&InEdges>,
-    (masks, order, stop, limit): (bool, Order, bool, u32),
+    Walk { masks, order, stop, limit }: Walk,
     scratch: &mut TreeScratch,
 ) -> Vec<Settled> {
     debug_assert!(limit == u32::MAX || order == Order::Shortest, "only a search by hops settles in hop order");
@@ -1713,7 +1739,7 @@ struct InEdges {
     edges: Vec<EdgeIndex>,
     /// The memberships of principals nothing leads to, left out of `edges` (and those `removed` leaves out
     /// too): row `n` is `dropped[dropped_offsets[n]..dropped_offsets[n + 1]]` (a pivot's leaf members, see
-    /// [`Run::leaf_members`]).
+    /// [`leaf_members`]).
     dropped_offsets: Vec<u32>,
     dropped: Vec<Dropped>,
     /// Some left-out membership carries a capability mask (none does today): a pivot's members are then
@@ -1812,6 +1838,23 @@ impl InEdges {
     }
 }
 
+/// What a pivot's member search offers its leaf members from ([`leaf_members`]).
+#[derive(Clone, Copy)]
+struct Offer<'a> {
+    /// What the search ranked ways by.
+    order: Order,
+    /// Its edges, and the memberships it left out.
+    inner: &'a InEdges,
+    /// The search's tree, and each entry's way.
+    tree: &'a [Settled],
+    ways: &'a [Way],
+    /// Kinds a member may be, by node.
+    sources: KindSet,
+    kinds: &'a [NodeKind],
+    /// Only these leaves, if given.
+    only: Option<&'a FxHashSet<NodeIndex>>,
+}
+
 /// A pivot's leaf members: what the whole member search (every identity edge) gives the principals nothing
 /// leads to, from the search over `inner`'s edges only (`tree`, with its `ways`). Such a leaf is never on
 /// another node's way, so every other state settles as in the whole search; a leaf's states are offered by its
@@ -1820,18 +1863,8 @@ impl InEdges {
 /// whole search's first offer), and a leaf the search reached itself (by another step) keeping that way on a
 /// tie. `members` (read from `tree`, first state per node) loses the leaves whose best way is a membership.
 /// With `only`, only those leaves' memberships are offered.
-#[allow(clippy::too_many_arguments)]
-fn leaf_members(
-    profile_order: Order,
-    inner: &InEdges,
-    tree: &[Settled],
-    ways: &[Way],
-    sources: KindSet,
-    kinds: &[NodeKind],
-    only: Option<&FxHashSet<NodeIndex>>,
-    members: &mut Vec<Member>,
-    scratch: &mut TreeScratch,
-) -> Leaves {
+fn leaf_members(offer: &Offer, members: &mut Vec<Member>, scratch: &mut TreeScratch) -> Leaves {
+    let Offer { order: profile_order, inner, tree, ways, sources, kinds, only } = *offer;
     const EXPLICIT: u32 = u32::MAX - 1;
     let (best, by) = (&mut scratch.leaf_best, &mut scratch.leaf_by);
     let mut touched: Vec<NodeIndex> = Vec::new();
@@ -2198,7 +2231,7 @@ pub(crate) mod tests {
                 for (n, flags) in pivots_of.flat_map(|n| [(n, 0), (n, ELIGIBLE)]) {
                     let start = (n, true, flags);
                     let follow = is_identity_edge;
-                    let how = (true, order, false, u32::MAX);
+                    let how = Walk::members(order);
                     let whole = reverse_tree(graph, profile, removed, start, follow, None, how, &mut scratch);
                     let want = whole_members(graph, &whole);
                     let searched =
@@ -2222,17 +2255,16 @@ pub(crate) mod tests {
                             }
                         }
                         let kinds = graph.kinds();
-                        let leaves_found = leaf_members(
+                        let offer = Offer {
                             order,
-                            &inner,
-                            &searched,
-                            &ways,
-                            every_kind,
+                            inner: &inner,
+                            tree: &searched,
+                            ways: &ways,
+                            sources: every_kind,
                             kinds,
                             only,
-                            &mut members,
-                            &mut scratch,
-                        );
+                        };
+                        let leaves_found = leaf_members(&offer, &mut members, &mut scratch);
                         assert!(scratch.leaf_by.iter().all(|b| *b == u32::MAX), "{name}: the tables are left clean");
                         offered += leaves_found.len();
                         let links =
@@ -2273,7 +2305,7 @@ pub(crate) mod tests {
                         start,
                         follow,
                         None,
-                        (false, order, false, u32::MAX),
+                        Walk { masks: false, ..Walk::members(order) },
                         &mut scratch,
                     );
                     for (tree, masks) in [(&whole, true), (&unmasked, false)] {
@@ -2335,7 +2367,7 @@ pub(crate) mod tests {
         let pivots = graph.graph.node_indices().filter(|n| is_pivot(graph.node(*n).kind));
         for (n, limit) in pivots.flat_map(|n| [(n, 2), (n, 3), (n, 1)]) {
             let mut search = |limit| {
-                let how = (true, Order::Shortest, false, limit);
+                let how = Walk { limit, ..Walk::members(Order::Shortest) };
                 reverse_tree(&graph, &profile, &none, (n, true, 0), is_identity_edge, None, how, &mut scratch)
             };
             let (whole, part) = (search(u32::MAX), search(limit));
@@ -2373,7 +2405,7 @@ pub(crate) mod tests {
             let inner = InEdges::new(&graph, profile, &none);
             let start = (a.start, a.via0, a.flags);
             let mut search = |stop| {
-                let how = (false, Order::Flags, stop, u32::MAX);
+                let how = Walk { stop, ..Walk::anchor(false) };
                 reverse_tree(&graph, profile, &none, start, is_identity_edge, Some(&inner), how, &mut scratch)
             };
             let (whole, stopped) = (search(false), search(true));
@@ -2421,7 +2453,7 @@ pub(crate) mod tests {
             let everywhere = InEdges { crossable: Vec::new(), ..InEdges::new(&graph, &profile, &none) };
             let start = (a.start, a.via0, a.flags);
             let mut search = |inner: &InEdges| {
-                let how = (false, Order::Flags, true, u32::MAX);
+                let how = Walk::anchor(false);
                 reverse_tree(&graph, &profile, &none, start, is_identity_edge, Some(inner), how, &mut scratch)
             };
             let (whole, part) = (search(&everywhere), search(&pruned));
