@@ -815,6 +815,54 @@ mod tests {
         );
     }
 
+    /// A finding kept whose member set names another set keeps that set too, though the finding that named it
+    /// first is filtered out: the report written still resolves every member.
+    #[test]
+    fn keeping_a_finding_keeps_the_sets_its_member_set_names() {
+        use azpath_graph::findings::{Affected, MemberSet, NodeRef, Remediation, SetRef};
+        use azpath_graph::model::NodeKind;
+        use std::sync::Arc;
+        let node = |kind, id: &str| NodeRef { kind, id: id.into(), display_name: id.into() };
+        let shared = |kind, id: &str| Arc::new(node(kind, id));
+        let group = MemberSet::of(vec![(shared(NodeKind::User, "u1"), 0), (shared(NodeKind::User, "u2"), 0)]);
+        let group_key = group.key();
+        let pivot = MemberSet {
+            refs: vec![SetRef { key: group_key.clone(), bits: MemberSet::ESCALATES, except: vec![] }],
+            ..MemberSet::of(vec![(shared(NodeKind::Group, "g"), MemberSet::ESCALATES)])
+        };
+        let finding = |id: &str, principal: NodeRef, set: &str| Finding {
+            id: id.into(),
+            reach: Reach::Escalation,
+            severity: Severity::High,
+            principal: principal.clone(),
+            scope: principal,
+            hops: vec![],
+            eligible: false,
+            conditional: false,
+            members: Affected::default(),
+            member_set: Some(set.into()),
+            tiers: vec![],
+            fix: String::new(),
+            remediation: Remediation { summary: String::new(), command: None },
+        };
+        let mut report = Report { schema_version: REPORT_SCHEMA_VERSION, ..Default::default() };
+        let pivot_key = report.resolve(&pivot).key();
+        report.findings = vec![
+            finding("f-group", node(NodeKind::Group, "g"), &group_key),
+            finding("f-pivot", node(NodeKind::KubeClusterAdmin, "c#admin"), &pivot_key),
+        ];
+        report.member_sets = [(group_key.clone(), group), (pivot_key.clone(), pivot)].into();
+        keep_findings(&mut report, &BTreeSet::from(["f-pivot".to_string()]));
+        assert_eq!(report.findings.len(), 1);
+        assert!(report.member_sets.contains_key(&group_key), "the named set stays");
+        let back: Report = serde_json::from_value(serde_json::to_value(&report).unwrap()).unwrap();
+        let members = back.members_of(&back.findings[0]).unwrap();
+        assert_eq!(members.all_ids().collect::<Vec<_>>(), ["u1", "u2", "g"]);
+        // Nothing names the set any more once the pivot's finding goes too.
+        keep_findings(&mut report, &BTreeSet::new());
+        assert!(report.member_sets.is_empty());
+    }
+
     #[test]
     fn glob_matches_stars_and_question_marks_case_insensitively() {
         assert!(glob_match("/subscriptions/*", "/subscriptions/837C/resourcegroups/rg"));

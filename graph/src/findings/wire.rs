@@ -387,6 +387,8 @@ impl<'a> Tables<'a> {
             .refs
             .iter()
             .filter_map(|r| {
+                // (`Report::needed_sets` keeps every set a kept set names.)
+                debug_assert!(report.member_sets.contains_key(&r.key), "a member set names a set the report lacks");
                 let (key, named) = report.member_sets.get_key_value(&r.key)?;
                 Some(WireSetRef {
                     set: self.member_set(report, key, named),
