@@ -220,8 +220,12 @@ fn visit(
     if let Some(h) = head {
         f(h, standing);
     }
-    for m in pooled.members.iter().flat_map(|list| list.iter()).filter(|m| source(m.node)) {
-        f(m.node, standing && !m.escalates);
+    let Some(list) = pooled.members else { return };
+    // (Lists are walked twice per query that pools them: only what is needed of each member is read.)
+    if standing {
+        list.escalations().filter(|(n, _)| source(*n)).for_each(|(n, escalates)| f(n, !escalates));
+    } else {
+        list.nodes().filter(|n| source(*n)).for_each(|n| f(n, false));
     }
 }
 

@@ -136,6 +136,17 @@ impl MemberList {
         self.members.iter().copied().chain(leaves)
     }
 
+    /// The members' nodes, in [`MemberList::iter`]'s order (nothing else of them read).
+    pub fn nodes(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.members.iter().map(|m| m.node).chain(self.leaves.at.iter().map(|(n, _, _)| *n))
+    }
+
+    /// Each member's node and whether it escalates ([`Member::escalates`]), in [`MemberList::iter`]'s order.
+    pub fn escalations(&self) -> impl Iterator<Item = (NodeIndex, bool)> + '_ {
+        let leaves = (0..self.leaves.len()).map(|i| (self.leaves.at[i].0, self.leaves.escalates(i)));
+        self.members.iter().map(|m| (m.node, m.escalates)).chain(leaves)
+    }
+
     /// The members at most `budget` hops from the head, sharing this list's tree.
     fn within(&self, budget: u32, kinds: &[NodeKind]) -> MemberList {
         let members = self.members.iter().filter(|m| m.hops <= budget).copied().collect();
@@ -310,6 +321,11 @@ impl Leaves {
         if self.at.is_empty() {
             self.ways = Rc::default();
         }
+    }
+
+    /// Whether leaf `i` escalates (as [`Leaves::get`] reads it).
+    fn escalates(&self, i: usize) -> bool {
+        self.bits[i] & Leaves::GAINS != 0 || self.ways[self.at[i].2 as usize].escalates
     }
 
     /// Leaf `i`, its way read from its tree entry's.
@@ -2131,6 +2147,9 @@ pub(crate) mod tests {
         assert_eq!(list.path(&nth(&list, 1)), vec![e(12), e(10)], "its own branch, not its sibling's");
         let leaf = nth(&list, 2);
         assert_eq!((leaf.node, leaf.hops, leaf.escalates), (n(5), 3, true));
+        let read: Vec<(NodeIndex, bool)> = list.iter().map(|m| (m.node, m.escalates)).collect();
+        assert_eq!(list.escalations().collect::<Vec<_>>(), read, "nodes and escalation as the members give them");
+        assert_eq!(list.nodes().collect::<Vec<_>>(), read.iter().map(|(n, _)| *n).collect::<Vec<_>>());
         assert_eq!(list.path(&leaf), vec![e(13), e(12), e(10)], "the membership, then the way of the entry");
         assert_eq!(list.longest, 3);
         // Cut to one hop: the far members go, the tree is shared, not copied.
