@@ -157,10 +157,7 @@ impl MemberList {
     /// Adds a member, of `kind`, whose way to the head is `path` (the member's edge first), appended to the
     /// tree.
     fn push_path(&mut self, mut m: Member, path: &[EdgeIndex], kind: NodeKind) {
-        let shared = self.links.len() as u32;
-        if shared == 0 && self.own.is_empty() {
-            self.own.push((u32::MAX, EdgeIndex::end()));
-        }
+        let shared = self.own_start();
         // Entry 0 is the head, in the shared tree or, without one, in this list's own entries.
         let mut next = 0;
         for e in path.iter().rev() {
@@ -172,14 +169,21 @@ impl MemberList {
         self.members.push(m);
     }
 
-    /// Adds `m`, of `kind`, a member of `from` (a list of the same head), with its way there. The entries of
-    /// `from`'s tree that way passes are appended once for all the members added from it (`copied`: `from`'s
-    /// entry to this list's), not once per member.
-    fn push_from(&mut self, mut m: Member, from: &MemberList, kind: NodeKind, copied: &mut FxHashMap<u32, u32>) {
+    /// Where this list's own entries are numbered from (the shared tree's length), with the head as entry 0
+    /// of its own when there is no shared tree.
+    fn own_start(&mut self) -> u32 {
         let shared = self.links.len() as u32;
         if shared == 0 && self.own.is_empty() {
             self.own.push((u32::MAX, EdgeIndex::end()));
         }
+        shared
+    }
+
+    /// Adds `m`, of `kind`, a member of `from` (a list of the same head), with its way there. The entries of
+    /// `from`'s tree that way passes are appended once for all the members added from it (`copied`: `from`'s
+    /// entry to this list's), not once per member.
+    fn push_from(&mut self, mut m: Member, from: &MemberList, kind: NodeKind, copied: &mut FxHashMap<u32, u32>) {
+        let shared = self.own_start();
         // This list's entry for `from`'s entry `k` (the head is entry 0 in both), appending what is missing.
         let mut entry = |list: &mut MemberList, k: u32| -> u32 {
             let mut chain = Vec::new();
@@ -338,7 +342,7 @@ impl Leaves {
             parent,
             hops: up.hops.saturating_add(1),
             flags: up.flags | (bits & !Leaves::GAINS),
-            escalates: up.escalates || bits & Leaves::GAINS != 0,
+            escalates: self.escalates(i),
             valid: up.valid,
         }
     }
@@ -428,7 +432,7 @@ impl Core {
             false => (0, 0),
         };
         for kind in NodeKind::ALL.into_iter().filter(|k| sources.contains(*k)) {
-            let n = self.members.count_of(KindSet::of(&[kind]));
+            let n = self.members.per_kind[kind as usize] as usize;
             count += n;
             shown += if kind.is_exposed() { n } else { 0 };
         }

@@ -386,6 +386,17 @@ pub struct SetRef {
     pub except: Vec<SharedNode>,
 }
 
+impl SetRef {
+    /// The members of `named` (the set this ref names) it takes, with its bits added: all but the excepted.
+    pub fn entries<'a>(&'a self, named: &'a MemberSet) -> impl Iterator<Item = (&'a SharedNode, u8)> + 'a {
+        let kept = |(n, _): &(&SharedNode, u8)| {
+            self.except.is_empty()
+                || self.except.binary_search_by(|x| x.kind.cmp(&n.kind).then_with(|| x.id.cmp(&n.id))).is_err()
+        };
+        named.iter().filter(kept).map(|(n, b)| (n, b | self.bits))
+    }
+}
+
 impl MemberSet {
     /// The member gets to the principal by a step that is not a membership (owning the group, becoming a
     /// cluster's admin): it gains the power rather than holds it.
@@ -809,14 +820,8 @@ impl Report {
     /// entries is its own): its own, then each named set's but those the ref excepts, with the ref's bits. A ref to no set of the report
     /// gives nothing (reading a report refuses one).
     pub fn entries<'a>(&'a self, set: &'a MemberSet) -> impl Iterator<Item = (&'a SharedNode, u8)> + 'a {
-        let named = set.refs.iter().filter_map(|r| Some((self.member_sets.get(&r.key)?, r)));
-        set.iter().chain(named.flat_map(|(s, r)| {
-            let kept = move |(n, _): &(&SharedNode, u8)| {
-                r.except.is_empty()
-                    || r.except.binary_search_by(|x| x.kind.cmp(&n.kind).then_with(|| x.id.cmp(&n.id))).is_err()
-            };
-            s.iter().filter(kept).map(move |(n, b)| (n, b | r.bits))
-        }))
+        let named = set.refs.iter().filter_map(|r| Some((r, self.member_sets.get(&r.key)?)));
+        set.iter().chain(named.flat_map(|(r, named)| r.entries(named)))
     }
 
     /// The keys of the sets findings name and of the sets those name: what [`Report::member_sets`] must hold.

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -709,31 +709,11 @@ impl Reader<'_, '_> {
                 except.sort_unstable_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
                 refs.push(super::SetRef { key: keys[r.set as usize].0.clone(), bits: r.bits(), except });
             }
-            // The resolved set's members: its own, then each named set's, each member once with its first bits.
-            let own = sets[si].iter();
-            let named = refs.iter().zip(&s.refs).flat_map(|(r, w)| {
-                let kept = move |(n, _): &(&SharedNode, u8)| {
-                    r.except.binary_search_by(|x| x.kind.cmp(&n.kind).then_with(|| x.id.cmp(&n.id))).is_err()
-                };
-                sets[w.set as usize].iter().filter(kept).map(move |(n, b)| (n, b | r.bits))
-            });
-            let mut seen: FxHashSet<(NodeKind, &str)> = FxHashSet::default();
-            let (mut sum, mut count) = (0u128, 0usize);
-            let mut resolved: Vec<&SharedNode> = Vec::new();
-            for (n, bits) in own.chain(named) {
-                if seen.insert((n.kind, n.id.as_str())) {
-                    sum = sum.wrapping_add(MemberSet::key_part(MemberSet::node_hash(n.kind, &n.id), bits));
-                    count += 1;
-                    resolved.push(n);
-                }
-            }
-            let by_rank = |a: &&SharedNode, b: &&SharedNode| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id));
-            if resolved.len() > SAMPLE {
-                resolved.select_nth_unstable_by(SAMPLE, by_rank);
-                resolved.truncate(SAMPLE);
-            }
-            resolved.sort_unstable_by(by_rank);
-            keys[si] = (MemberSet::key_of(sum, count), first(&mut resolved.into_iter()));
+            // The resolved set: its own members, then each named set's, each member once with its first bits.
+            let named = refs.iter().zip(&s.refs).flat_map(|(r, w)| r.entries(&sets[w.set as usize]));
+            let all = sets[si].iter().chain(named).map(|(n, bits)| (n.clone(), bits)).collect();
+            let resolved = MemberSet::of(all);
+            keys[si] = (resolved.key(), first(&mut resolved.members.iter()));
             sets[si].refs = refs;
         }
         Ok(keys)
